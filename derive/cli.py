@@ -1,0 +1,127 @@
+"""The `derive` command: a thin layer over the Python API.
+
+Exit status: 0 ok, 1 a failure (a check that fails, an unexpected error), 2 bad input. Every error is
+one line on stderr, never a traceback (set DERIVE_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import Model, SpecError, __version__, load_spec, report
+from .numbers import fmt
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2, instead of argparse's usage dump
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _digits(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 30:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 30, not {value}")
+    return value
+
+
+def _steps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1000000, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="derive",
+        description="Backpropagation derived exactly, step by step: symbolic gradients of every weight "
+        "and bias, their values, LaTeX derivations, plain-Python gradient code and checks.",
+        epilog="SPEC is a network description (TOML); without it, the built-in reference network of "
+        "'A Step by Step Backpropagation Example' is used. Exit status: 0 ok, 1 failure, 2 bad input.",
+    )
+    parser.add_argument("--version", action="version", version=f"derive {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def command(name, help_text):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("spec", nargs="?", metavar="SPEC", help="network description (default: built-in example)")
+        return p
+
+    p = command("gradients", "Print every net input, output, error, delta, gradient and one-step update.")
+    p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_gradients)
+
+    p = command("train", "Run plain gradient descent and print E_total after the first and the last step.")
+    p.add_argument("--steps", type=_steps, help="how many steps (default: the spec's steps, else 1)")
+    p.add_argument("--freeze-biases", action="store_true", help="update the weights only, as the article does")
+    p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_train)
+    return parser
+
+
+def _gradients(args) -> int:
+    model = Model(load_spec(args.spec))
+    print(report.as_json(model.evaluation, args.digits) if args.json else report.text(model.evaluation, args.digits), end="")
+    return EXIT_OK
+
+
+def _train(args) -> int:
+    model = Model(load_spec(args.spec))
+    steps = args.steps if args.steps is not None else (model.spec.steps or 1)
+    run = model.train(steps, freeze_biases=args.freeze_biases)
+    if args.json:
+        print(json.dumps({
+            "network": model.spec.name, "steps": run.steps, "freeze_biases": run.freeze_biases,
+            "E_total@0": run.error_before, "E_total@1": run.error_after_first, f"E_total@{steps}": run.error,
+            "outputs": run.outputs, "parameters": run.parameters,
+        }, indent=2))
+        return EXIT_OK
+    frozen = ", biases frozen" if run.freeze_biases else ""
+    rows = [("E_total before training", run.error_before)]
+    if run.error_after_first is not None:
+        rows.append(("E_total after the first step", run.error_after_first))
+    rows.append((f"E_total after {steps} steps", run.error))
+    several = len(run.outputs) > 1
+    for s, outputs in enumerate(run.outputs):
+        for o, value in zip(model.network.outputs, outputs):
+            rows.append((f"out_{o}{f'[{s + 1}]' if several else ''} after {steps} steps", value))
+    width = max(len(label) for label, _ in rows) + 2
+    print(f"{model.spec.name}: gradient descent, learning rate {float(model.spec.learning_rate):g}{frozen} (float64)")
+    for label, value in rows:
+        print(f"  {label:<{width}}{fmt(value, args.digits)}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except (UsageError, SpecError) as exc:
+        print(f"derive: {exc}" if isinstance(exc, SpecError) else str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("derive: interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as exc:  # a bug or an environment problem: one line, not a traceback
+        if os.environ.get("DERIVE_DEBUG"):
+            raise
+        print(f"derive: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE

@@ -1,0 +1,63 @@
+"""Black/ruff-compatible layout for the few statement shapes the generated code uses.
+
+SymPy prints compact code (``a*b``); generated modules must be stable under ``ruff format`` without
+ruff being a dependency, so each right-hand side is re-printed from its syntax tree with ruff's
+spacing (``a * b``, ``x**2`` for simple operands) and, past 88 columns, split the way ruff splits a
+sum (one term a line, in parentheses) or a call (arguments on one line, else one a line).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+LINE_LENGTH = 88
+_HUG = re.compile(r"(?<![\w.)\]])(-?[\w.]+) \*\* (-?[\w.]+)(?![\w.(\[])")
+
+
+def expression(source: str) -> str:
+    """One expression in ruff's spacing."""
+    return _HUG.sub(r"\1**\2", ast.unparse(ast.parse(source, mode="eval").body))
+
+
+def assignment(indent: str, target: str, source: str) -> list[str]:
+    """``target = source`` as lines, split as ruff would when too long."""
+    node = ast.parse(source, mode="eval").body
+    text = expression(source)
+    line = f"{indent}{target} = {text}"
+    if len(line) <= LINE_LENGTH:
+        return [line]
+    inner = indent + "    "
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+        if len(inner + text) <= LINE_LENGTH:
+            body = [inner + text]
+        else:
+            first, rest = _terms(node)
+            body = [inner + expression(ast.unparse(first))]
+            body += [f"{inner}{op} {expression(ast.unparse(term))}" for op, term in rest]
+        return [f"{indent}{target} = (", *body, f"{indent})"]
+    if isinstance(node, ast.Call):
+        args = [expression(ast.unparse(a)) for a in node.args]
+        head = f"{indent}{target} = {ast.unparse(node.func)}("
+        if len(inner + ", ".join(args)) <= LINE_LENGTH:
+            return [head, inner + ", ".join(args), f"{indent})"]
+        return [head, *(f"{inner}{a}," for a in args), f"{indent})"]
+    return [line]
+
+
+def _terms(node: ast.BinOp):
+    """A left-associated chain of + and - as (first term, [(operator, term), ...])."""
+    rest = []
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+        rest.append(("+" if isinstance(node.op, ast.Add) else "-", node.right))
+        node = node.left
+    return node, rest[::-1]
+
+
+def collection(indent: str, opener: str, items: list[str], closer: str) -> list[str]:
+    """A literal (tuple, dict, list) on one line, or exploded one item a line with a trailing comma."""
+    one_line = f"{indent}{opener}{', '.join(items)}{closer}"
+    if len(one_line) <= LINE_LENGTH and not (opener.endswith("(") and len(items) == 1):
+        return [one_line]
+    inner = indent + "    "
+    return [f"{indent}{opener}", *(f"{inner}{item}," for item in items), f"{indent}{closer}"]

@@ -1,0 +1,251 @@
+"""Activations and losses: each entry keeps its function, derivative, numerically stable plain-Python
+helper, high-precision (mpmath) form and LaTeX name together, so that a rule is never out of step with
+its derivative or its printed form.
+
+The custom SymPy functions stay unevaluated (``Logistic(net_h1)``) so derivations read like the article;
+``.rewrite(sp.exp)`` turns them into elementary functions for the independent ``sympy.diff`` cross-check.
+They print themselves for Python (a call to a stable helper) and for LaTeX.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mpmath
+import sympy as sp
+
+# --- Stable plain-Python helpers, copied verbatim into generated modules. -------------------------
+HELPERS: dict[str, str] = {
+    "_logistic": '''def _logistic(x):
+    """1 / (1 + e^-x), without overflow for any x."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+''',
+    "_softplus": '''def _softplus(x):
+    """ln(1 + e^x), without overflow for any x."""
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+''',
+    "_relu": '''def _relu(x):
+    return max(0.0, x)
+''',
+    "_step": '''def _step(x):
+    """Derivative of relu; 0 at 0 by convention."""
+    return 1.0 if x > 0.0 else 0.0
+''',
+    "_softmax": '''def _softmax(j, nets):
+    """Component j of softmax(nets), shifted by the maximum so that no exponential overflows."""
+    m = max(nets)
+    exps = [math.exp(n - m) for n in nets]
+    return exps[j] / math.fsum(exps)
+''',
+    "_logsumexp": '''def _logsumexp(*nets):
+    """ln(sum(e^n)), shifted by the maximum so that no exponential overflows."""
+    m = max(nets)
+    return m + math.log(math.fsum(math.exp(n - m) for n in nets))
+''',
+}
+
+
+def _mp_logistic(x):
+    return 1 / (1 + mpmath.exp(-x))
+
+
+def _mp_softplus(x):
+    return max(x, 0) + mpmath.log1p(mpmath.exp(-abs(x)))
+
+
+def _mp_logsumexp(*xs):
+    m = max(xs)
+    return m + mpmath.log(mpmath.fsum(mpmath.exp(x - m) for x in xs))
+
+
+def _mp_softmax(j, *xs):
+    m = max(xs)
+    exps = [mpmath.exp(x - m) for x in xs]
+    return exps[int(j)] / mpmath.fsum(exps)
+
+
+class _Stable(sp.Function):
+    """A function printed as a call to a stable helper and evaluated by mpmath."""
+
+    helper: str
+    mp: Callable
+    symbol: str
+
+    def _pythoncode(self, printer, **_):
+        args = ", ".join(printer._print(a) for a in self.args)
+        return f"{self.helper}({args})"
+
+    def _latex(self, printer, exp=None):
+        args = ", ".join(printer._print(a) for a in self.args)
+        body = rf"{self.symbol}\left({args}\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+
+class Logistic(_Stable):
+    nargs = 1
+    helper, mp, symbol = "_logistic", staticmethod(_mp_logistic), r"\sigma"
+
+    def fdiff(self, argindex=1):
+        return self * (1 - self)
+
+    def _eval_rewrite_as_exp(self, x, **_):
+        return 1 / (1 + sp.exp(-x))
+
+
+class Softplus(_Stable):
+    nargs = 1
+    helper, mp, symbol = "_softplus", staticmethod(_mp_softplus), r"\operatorname{softplus}"
+
+    def fdiff(self, argindex=1):
+        return Logistic(self.args[0])
+
+    def _eval_rewrite_as_exp(self, x, **_):
+        return sp.log(1 + sp.exp(x))
+
+
+class Step(_Stable):
+    """Heaviside step with value 0 at 0: the derivative of relu used everywhere here."""
+
+    nargs = 1
+    helper, symbol = "_step", r"\operatorname{step}"
+    mp = staticmethod(lambda x: mpmath.mpf(1) if x > 0 else mpmath.mpf(0))
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    def _eval_rewrite_as_exp(self, x, **_):
+        return sp.Heaviside(x, 0)
+
+
+class ReLU(_Stable):
+    nargs = 1
+    helper, symbol = "_relu", r"\operatorname{relu}"
+    mp = staticmethod(lambda x: x if x > 0 else mpmath.mpf(0))
+
+    def fdiff(self, argindex=1):
+        return Step(self.args[0])
+
+    def _eval_rewrite_as_exp(self, x, **_):
+        return sp.Piecewise((x, x > 0), (0, True))
+
+
+class LogSumExp(_Stable):
+    helper, mp, symbol = "_logsumexp", staticmethod(_mp_logsumexp), r"\operatorname{logsumexp}"
+
+    def _eval_rewrite_as_exp(self, *xs, **_):
+        return sp.log(sum(sp.exp(x) for x in xs))
+
+
+class Softmax(_Stable):
+    """Softmax(j, net_1, ..., net_n): component j (from 0) of the softmax of the nets."""
+
+    helper, mp, symbol = "_softmax", staticmethod(_mp_softmax), r"\operatorname{softmax}"
+
+    def _pythoncode(self, printer, **_):
+        j, *nets = self.args
+        return f"_softmax({j}, ({', '.join(printer._print(a) for a in nets)},))"
+
+    def _latex(self, printer, exp=None):
+        j, *nets = self.args
+        body = rf"\operatorname{{softmax}}_{{{int(j) + 1}}}\left({', '.join(printer._print(a) for a in nets)}\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+    def _eval_rewrite_as_exp(self, j, *xs, **_):
+        return sp.exp(xs[int(j)]) / sum(sp.exp(x) for x in xs)
+
+
+#: SymPy's own functions the evaluator and helpers know, with their mpmath forms.
+MPMATH_FUNCTIONS: dict[type, Callable] = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh}
+for _cls in (Logistic, Softplus, Step, ReLU, LogSumExp, Softmax):
+    MPMATH_FUNCTIONS[_cls] = _cls.mp
+
+
+# --- Activations ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Activation:
+    """``apply(net)`` gives out; ``derivative(net, out)`` gives dout/dnet in the cheapest form."""
+
+    name: str
+    apply: Callable[[sp.Expr], sp.Expr]
+    derivative: Callable[[sp.Expr, sp.Expr], sp.Expr]
+    latex: str  # how the definition out = f(net) is written
+    output_only: bool = False
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("logistic", Logistic, lambda net, out: out * (1 - out), r"\frac{1}{1 + e^{-%s}}"),
+        Activation("tanh", sp.tanh, lambda net, out: 1 - out**2, r"\tanh\left(%s\right)"),
+        Activation("relu", ReLU, lambda net, out: Step(net), r"\max\left(0, %s\right)"),
+        Activation("softplus", Softplus, lambda net, out: Logistic(net), r"\ln\left(1 + e^{%s}\right)"),
+        Activation("identity", lambda net: net, lambda net, out: sp.S.One, "%s"),
+        # Softmax couples a layer's outputs; the network model handles its Jacobian.
+        Activation("softmax", None, None, r"\frac{e^{%s}}{\sum_k e^{net_k}}", output_only=True),
+    )
+}
+ALIASES = {"sigmoid": "logistic", "linear": "identity"}
+
+
+# --- Losses --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Loss:
+    """``term(t, o, n)`` is one output's error term (n = number of outputs); ``dterm`` its derivative
+    in o. ``requires`` names the output activation the loss is defined with (its log needs outputs in
+    (0, 1)); for that pair the error is computed from net and delta is the fused, stable form."""
+
+    name: str
+    term: Callable[[sp.Expr, sp.Expr, int], sp.Expr]
+    dterm: Callable[[sp.Expr, sp.Expr, int], sp.Expr]
+    latex: str
+    requires: str | None = None
+    targets_in_unit_interval: bool = False
+
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss
+    for loss in (
+        Loss(
+            "half_sse",
+            lambda t, o, n: sp.Rational(1, 2) * (t - o) ** 2,
+            lambda t, o, n: -(t - o),
+            r"\sum_j \tfrac{1}{2}\left(target_{j} - out_{j}\right)^2",
+        ),
+        Loss(
+            "mse",
+            lambda t, o, n: (t - o) ** 2 / n,
+            lambda t, o, n: -2 * (t - o) / n,
+            r"\frac{1}{n}\sum_j \left(target_{j} - out_{j}\right)^2",
+        ),
+        Loss(
+            "binary_cross_entropy",
+            lambda t, o, n: -(t * sp.log(o) + (1 - t) * sp.log(1 - o)),
+            lambda t, o, n: -(t / o - (1 - t) / (1 - o)),
+            r"-\sum_j \left[target_{j} \ln out_{j} + (1 - target_{j}) \ln(1 - out_{j})\right]",
+            requires="logistic",
+            targets_in_unit_interval=True,
+        ),
+        Loss(
+            "cross_entropy",
+            lambda t, o, n: -t * sp.log(o),
+            lambda t, o, n: -t / o,
+            r"-\sum_j target_{j} \ln out_{j}",
+            requires="softmax",
+            targets_in_unit_interval=True,
+        ),
+    )
+}
+
+
+def stable_error_term(loss: Loss, t, net, lse, out, outputs: int):
+    """One output's error term in a form that never takes the log of 0 or divides by 0
+    (``lse`` is the output layer's log-sum-exp symbol, used with softmax)."""
+    if loss.name == "binary_cross_entropy":
+        return t * Softplus(-net) + (1 - t) * Softplus(net)
+    if loss.name == "cross_entropy":
+        return t * (lse - net)
+    return loss.term(t, out, outputs)

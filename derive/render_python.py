@@ -1,0 +1,125 @@
+"""Render the derivation's kernel as a self-contained Python module (standard library only).
+
+Each function body is straight-line code: exactly the kernel steps its result depends on (found by
+walking the dependencies back from the result), one statement per step, temporaries named after what
+they hold (``net_h1``, ``delta_o1``), printed by SymPy's Python code printer, laid out in ruff's style
+by `pyformat`, and placed by the Jinja2 template ``templates/gradients.py.j2``. Stable helpers (logistic,
+softplus, log-sum-exp) are copied from the registry when used, so the module has no dependency.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from . import naming, pyformat
+from .derivation import Derivation
+from .registry import HELPERS
+from .templating import environment
+
+INDENT = "    "
+
+
+class _Printer(PythonCodePrinter):
+    """SymPy's Python printer with float literals and an identifier for every quantity."""
+
+    def _print_Rational(self, expr):
+        return repr(float(expr))
+
+    def _print_Symbol(self, expr):
+        return naming.python_name(expr.name)
+
+
+_printer = _Printer({"standard": "python3"})
+
+
+def code(expr: sp.Expr) -> str:
+    return pyformat.expression(_printer.doprint(expr))
+
+
+def _needed(derivation: Derivation, results: list[sp.Expr]) -> list:
+    """The kernel steps the results depend on, in program order."""
+    defined = {s.symbol: s for s in derivation.kernel}
+    needed, todo = set(), [sym for r in results for sym in r.free_symbols]
+    while todo:
+        sym = todo.pop()
+        if sym in defined and sym not in needed:
+            needed.add(sym)
+            todo.extend(defined[sym].compute.free_symbols)
+    return [s for s in derivation.kernel if s.symbol in needed]
+
+
+def _comment(network, step) -> str:
+    if step.phase == "forward":
+        last = len(network.layers) - 1
+        role = "output layer" if step.layer == last else "hidden layer"
+        return f"forward: layer {step.layer} ({role}, {network.spec.activations[step.layer - 1]})"
+    if step.phase == "hidden deltas":
+        return f"hidden deltas: layer {step.layer}"
+    return step.phase
+
+
+def _body(derivation: Derivation, results: list[sp.Expr], tail: list[str], with_targets: bool) -> list[str]:
+    """Unpacking of what is used, then the needed steps under block comments, then ``tail``."""
+    network = derivation.network
+    steps = _needed(derivation, results)
+    used = {sym.name for s in steps for sym in s.compute.free_symbols} | {
+        sym.name for r in results for sym in r.free_symbols
+    }
+    lines = [f'{INDENT}{p.name} = params["{p.name}"]' for p in network.parameters if p.name in used]
+    lines += [f"{INDENT}{i} = inputs[{k}]" for k, i in enumerate(network.inputs) if i in used]
+    if with_targets:
+        targets = [naming.target(o) for o in network.outputs]
+        lines += [f"{INDENT}{t} = targets[{k}]" for k, t in enumerate(targets) if t in used]
+    comment = None
+    for step in steps:
+        if _comment(network, step) != comment:
+            comment = _comment(network, step)
+            lines.append(f"{INDENT}# {comment}")
+        lines += pyformat.assignment(INDENT, naming.python_name(step.quantity), _printer.doprint(step.compute))
+    return lines + tail
+
+
+def _gradient_tail(grads: dict[str, sp.Expr]) -> list[str]:
+    """The returned dict; a gradient too long for one entry line (a shared bias summing many
+    deltas) is computed into ``grad_<name>`` first."""
+    lines = [f"{INDENT}# gradients: dE_total/d(parameter) = delta of each neuron it feeds * its factor"]
+    entries = []
+    for name, g in grads.items():
+        entry = f'"{name}": {code(g)}'
+        if len(INDENT * 2 + entry) + 1 > pyformat.LINE_LENGTH:
+            lines += pyformat.assignment(INDENT, f"grad_{name}", _printer.doprint(g))
+            entry = f'"{name}": grad_{name}'
+        entries.append(entry)
+    return lines + pyformat.collection(INDENT, "return {", entries, "}")
+
+
+def render(derivation: Derivation, version: str) -> str:
+    """The module's source text, byte-identical for the same spec and version."""
+    network = derivation.network
+    spec = network.spec
+    outs = [network.symbol(naming.out(o)) for o in network.outputs]
+    total = network.symbol(naming.TOTAL)
+    grads = {p.name: derivation.step[naming.partial(naming.TOTAL, p.name)].compute for p in network.parameters}
+    forward = _body(derivation, outs, pyformat.collection(INDENT, "return [", [code(o) for o in outs], "]"), False)
+    loss = _body(derivation, [total], [f"{INDENT}return E_total"], True)
+    gradient = _body(derivation, list(grads.values()), _gradient_tail(grads), True)
+    text = "\n".join(forward + loss + gradient)
+    context = {
+        "version": version,
+        "spec": spec,
+        "title": repr(spec.title),
+        "reduction_mean": spec.reduction == "mean",
+        "helpers": [src for name, src in HELPERS.items() if re.search(rf"\b{name}\(", text)],
+        "parameters": pyformat.collection("", "PARAMETERS = (", [f'"{n}"' for n in grads], ")"),
+        "initial": pyformat.collection(
+            "", "INITIAL = {", [f'"{p.name}": {float(p.value)!r}' for p in network.parameters], "}"
+        ),
+        "learning_rate": repr(float(spec.learning_rate)),
+        "forward": forward,
+        "loss": loss,
+        "gradient": gradient,
+    }
+    return environment().get_template("gradients.py.j2").render(context)

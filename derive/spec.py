@@ -1,0 +1,321 @@
+"""Parse and validate a network description (TOML) into a `Spec` of exact numbers.
+
+Every problem becomes one `SpecError` line naming the file, the key and what is wrong; the CLI prints
+it and exits with status 2. Decimal numbers are read as exact rationals (``0.15`` is 3/20), so that
+every value printed later is correctly rounded rather than float noise.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import random
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+
+import sympy as sp
+
+from . import naming
+from .registry import ACTIVATIONS, ALIASES, LOSSES
+
+# Limits, and why: the derivation keeps a few SymPy expressions per parameter and per neuron, so
+# memory and time grow with the parameter count; past these sizes a run takes minutes and gigabytes,
+# which is never what a learner wants, and is almost always a typo.
+MAX_LAYERS = 16
+MAX_WIDTH = 4096
+MAX_PARAMETERS = 100_000
+MAX_SAMPLES = 1000
+MAX_STEPS = 1_000_000
+MAX_MAGNITUDE = 10**6  # inputs, targets, weights, biases: larger values overflow float64 exponentials
+MAX_NAME = 64
+MAX_TITLE = 200
+
+KEYS = (
+    "name", "title", "layers", "activation", "loss", "bias", "learning_rate", "steps", "weights",
+    "biases", "samples", "reduction", "seed", "published",
+)
+REQUIRED = ("name", "layers", "activation", "loss", "bias", "learning_rate", "samples")
+DEFAULT_EXAMPLE = "mazur.toml"
+
+
+class SpecError(ValueError):
+    """A problem with a network description, as one line for the user."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    inputs: tuple[sp.Rational, ...]
+    targets: tuple[sp.Rational, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    title: str
+    layers: tuple[int, ...]
+    activations: tuple[str, ...]  # one canonical name per non-input layer
+    loss: str
+    bias: str  # "shared" | "per_neuron"
+    learning_rate: sp.Rational
+    steps: int | None
+    weights: tuple[tuple[tuple[sp.Rational, ...], ...], ...]  # [layer-1][destination][source]
+    biases: tuple[tuple[sp.Rational, ...], ...]  # [layer-1] -> one value or one per neuron
+    samples: tuple[Sample, ...]
+    reduction: str  # "sum" | "mean"
+    seed: int | None
+    published: tuple[tuple[str, Decimal], ...]  # (quantity, number as written), in file order
+    source: str  # the file name, as shown in messages and generated headers
+    digest: str  # sha256 of the file's bytes
+
+
+def load(path: str | Path | None = None) -> Spec:
+    """Read a spec file; with no path, the built-in reference example."""
+    if path is None:
+        data = resources.files("derive.examples").joinpath(DEFAULT_EXAMPLE).read_bytes()
+        return parse(data, DEFAULT_EXAMPLE)
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse(data, path.name)
+
+
+def parse(data: bytes | str, source: str = "<spec>") -> Spec:
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        table = tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
+    except UnicodeDecodeError:
+        raise SpecError(f"{source}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{source}: TOML syntax error: {exc}") from None
+    return _Validator(source).spec(table, hashlib.sha256(raw).hexdigest())
+
+
+class _Validator:
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, message: str):
+        raise SpecError(f"{self.source}: {message}")
+
+    # -- scalar helpers ---------------------------------------------------------------------------
+    def string(self, value, key: str) -> str:
+        if not isinstance(value, str):
+            self.fail(f"{key} must be a string, not {_kind(value)}")
+        return value
+
+    def integer(self, value, key: str, low: int, high: int, why: str = "") -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(f"{key} must be a whole number, not {_kind(value)}")
+        if not low <= value <= high:
+            self.fail(f"{key} = {value} is out of range: it must be from {low} to {high}{why}")
+        return value
+
+    def number(self, value, key: str) -> sp.Rational:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            self.fail(f"{key} must be a number, not {_kind(value)}")
+        if isinstance(value, Decimal) and not value.is_finite():
+            self.fail(f"{key} is {value}: every number must be finite")
+        if abs(value) > MAX_MAGNITUDE:
+            self.fail(f"{key} = {value} is too large: at most {MAX_MAGNITUDE:g} in magnitude")
+        return sp.Rational(str(value))
+
+    def vector(self, value, key: str, length: int, what: str) -> tuple[sp.Rational, ...]:
+        if not isinstance(value, list):
+            self.fail(f"{key} must be a list of numbers, not {_kind(value)}")
+        if len(value) != length:
+            self.fail(f"{key} has {len(value)} values, {what} {length}")
+        return tuple(self.number(v, f"{key}[{j}]") for j, v in enumerate(value))
+
+    # -- the whole spec ---------------------------------------------------------------------------
+    def spec(self, t: dict, digest: str) -> Spec:
+        for key in t:
+            if key not in KEYS:
+                near = difflib.get_close_matches(key, KEYS, n=1)
+                hint = f" (did you mean '{near[0]}'?)" if near else f"; known keys: {', '.join(KEYS)}"
+                self.fail(f"unknown key '{key}'{hint}")
+        for key in REQUIRED:
+            if key not in t:
+                self.fail(f"missing key '{key}'")
+        name = self.string(t["name"], "name")
+        if not naming.IDENTIFIER.match(name) or len(name) > MAX_NAME:
+            self.fail(
+                f"name {name!r} is not an identifier: letters, digits and underscores, "
+                f"starting with a letter, at most {MAX_NAME} characters"
+            )
+        title = self.string(t.get("title", name), "title")
+        if len(title) > MAX_TITLE or any(ord(c) < 32 for c in title):
+            self.fail(f"title must be one line of at most {MAX_TITLE} characters")
+        layers = self.layers(t["layers"])
+        activations = self.activations(t["activation"], len(layers) - 1)
+        loss = self.choice(t["loss"], "loss", LOSSES)
+        if LOSSES[loss].requires and activations[-1] != LOSSES[loss].requires:
+            self.fail(
+                f"loss = '{loss}' needs {LOSSES[loss].requires} outputs, "
+                f"but the output layer's activation is '{activations[-1]}'"
+            )
+        bias = self.choice(t["bias"], "bias", ("shared", "per_neuron"))
+        reduction = self.choice(t.get("reduction", "sum"), "reduction", ("sum", "mean"))
+        learning_rate = self.number(t["learning_rate"], "learning_rate")
+        if learning_rate <= 0:
+            self.fail("learning_rate must be positive")
+        steps = None
+        if "steps" in t:
+            steps = self.integer(t["steps"], "steps", 0, MAX_STEPS, " (training runs in float64)")
+        seed = None
+        if "seed" in t:
+            seed = self.integer(t["seed"], "seed", 0, 2**63 - 1)
+        rng = random.Random(seed)
+        if "weights" in t:
+            weights = self.weights(t["weights"], layers)
+        elif seed is None:
+            self.fail("missing key 'weights' (give the weights, or a seed = N to fill them reproducibly)")
+        else:
+            weights = _random_weights(rng, layers)
+        if "biases" in t:
+            biases = self.biases(t["biases"], layers, bias)
+        elif seed is None:
+            self.fail("missing key 'biases' (give the biases, or a seed = N to fill them reproducibly)")
+        else:
+            biases = _random_biases(rng, layers, bias)
+        samples = self.samples(t["samples"], layers, LOSSES[loss].targets_in_unit_interval, loss)
+        published = self.published(t.get("published", {}))
+        return Spec(
+            name, title, layers, activations, loss, bias, learning_rate, steps, weights, biases,
+            samples, reduction, seed, published, self.source, digest,
+        )
+
+    def choice(self, value, key: str, options) -> str:
+        value = ALIASES.get(value, value) if key == "activation" else value
+        self.string(value, key)
+        if value not in options:
+            known = list(options) + (list(ALIASES) if key == "activation" else [])
+            self.fail(f"{key} = {value!r} is unknown; known: {', '.join(known)}")
+        return value
+
+    def layers(self, value) -> tuple[int, ...]:
+        if not isinstance(value, list):
+            self.fail(f"layers must be a list of neuron counts, not {_kind(value)}")
+        if not 2 <= len(value) <= MAX_LAYERS:
+            self.fail(f"layers has {len(value)} entries: a network has from 2 to {MAX_LAYERS} layers")
+        layers = tuple(
+            self.integer(n, f"layers[{k}]", 1, MAX_WIDTH, " neurons (a wider layer is almost always a typo)")
+            for k, n in enumerate(value)
+        )
+        count = sum(layers[k] * layers[k - 1] + layers[k] for k in range(1, len(layers)))
+        if count > MAX_PARAMETERS:
+            self.fail(
+                f"layers {list(layers)} give {count} parameters; the limit is {MAX_PARAMETERS} "
+                "(symbolic derivation of more takes minutes and gigabytes)"
+            )
+        return layers
+
+    def activations(self, value, count: int) -> tuple[str, ...]:
+        if isinstance(value, list):
+            if len(value) != count:
+                self.fail(f"activation has {len(value)} names, the network has {count} non-input layers")
+            names = [self.choice(v, "activation", ACTIVATIONS) for v in value]
+        else:
+            names = [self.choice(value, "activation", ACTIVATIONS)] * count
+        for k, a in enumerate(names[:-1], start=1):
+            if ACTIVATIONS[a].output_only:
+                self.fail(f"activation '{a}' is for the output layer only, not layer {k}")
+        return tuple(names)
+
+    def weights(self, value, layers) -> tuple:
+        if not isinstance(value, list):
+            self.fail(f"weights must be a list of matrices, not {_kind(value)}")
+        if len(value) != len(layers) - 1:
+            self.fail(f"weights has {len(value)} matrices, the network has {len(layers) - 1} non-input layers")
+        out = []
+        for k, matrix in enumerate(value):
+            if not isinstance(matrix, list):
+                self.fail(f"weights[{k}] must be a matrix (a list of rows), not {_kind(matrix)}")
+            if len(matrix) != layers[k + 1]:
+                self.fail(f"weights[{k}] has {len(matrix)} rows, layer {k + 1} has {layers[k + 1]} neurons")
+            out.append(tuple(
+                self.vector(row, f"weights[{k}][{j}]", layers[k], f"layer {k} has")
+                for j, row in enumerate(matrix)
+            ))
+        return tuple(out)
+
+    def biases(self, value, layers, mode: str) -> tuple:
+        if not isinstance(value, list):
+            self.fail(f"biases must be a list with one entry per non-input layer, not {_kind(value)}")
+        if len(value) != len(layers) - 1:
+            self.fail(f"biases has {len(value)} entries, the network has {len(layers) - 1} non-input layers")
+        out = []
+        for k, entry in enumerate(value):
+            if mode == "shared":
+                out.append(self.vector(entry, f"biases[{k}]", 1, "bias = 'shared' takes"))
+            else:
+                out.append(self.vector(entry, f"biases[{k}]", layers[k + 1], f"bias = 'per_neuron': layer {k + 1} has"))
+        return tuple(out)
+
+    def samples(self, value, layers, unit_targets: bool, loss: str) -> tuple[Sample, ...]:
+        if not isinstance(value, list) or not value:
+            self.fail("samples must be one or more [[samples]] tables")
+        if len(value) > MAX_SAMPLES:
+            self.fail(f"samples has {len(value)} pairs; the limit is {MAX_SAMPLES}")
+        out = []
+        for s, table in enumerate(value):
+            key = f"samples[{s}]"
+            if not isinstance(table, dict):
+                self.fail(f"{key} must be a table with inputs and targets, not {_kind(table)}")
+            for extra in table.keys() - {"inputs", "targets"}:
+                self.fail(f"{key}: unknown key '{extra}' (a sample has inputs and targets)")
+            for needed in ("inputs", "targets"):
+                if needed not in table:
+                    self.fail(f"{key}: missing key '{needed}'")
+            inputs = self.vector(table["inputs"], f"{key}.inputs", layers[0], "the input layer has")
+            targets = self.vector(table["targets"], f"{key}.targets", layers[-1], "the output layer has")
+            if unit_targets:
+                for j, t in enumerate(targets):
+                    if not 0 <= t <= 1:
+                        self.fail(f"{key}.targets[{j}] = {t} is outside [0, 1], which {loss} needs")
+            out.append(Sample(inputs, targets))
+        return tuple(out)
+
+    def published(self, value) -> tuple:
+        if not isinstance(value, dict):
+            self.fail(f"published must be a table of quantity = number, not {_kind(value)}")
+        out = []
+        for quantity, number in value.items():
+            key = f"published.{quantity!r}"
+            if isinstance(number, bool) or not isinstance(number, int | Decimal):
+                self.fail(f"{key} must be a number, not {_kind(number)}")
+            if not Decimal(number).is_finite():
+                self.fail(f"{key} is {number}: every number must be finite")
+            out.append((quantity, Decimal(number)))
+        return tuple(out)
+
+
+def _kind(value) -> str:
+    kinds = {bool: "true/false", str: "a string", list: "a list", dict: "a table", int: "a whole number",
+             Decimal: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _random_value(rng: random.Random, fan_in: int) -> sp.Rational:
+    """A reproducible initial value, uniform in ±1/sqrt(fan_in), as an exact 4-decimal number."""
+    bound = 1 / math.sqrt(fan_in)
+    return sp.Rational(round(rng.uniform(-bound, bound) * 10_000), 10_000)
+
+
+def _random_weights(rng, layers):
+    return tuple(
+        tuple(tuple(_random_value(rng, layers[k]) for _ in range(layers[k])) for _ in range(layers[k + 1]))
+        for k in range(len(layers) - 1)
+    )
+
+
+def _random_biases(rng, layers, mode):
+    return tuple(
+        tuple(_random_value(rng, layers[k]) for _ in range(1 if mode == "shared" else layers[k + 1]))
+        for k in range(len(layers) - 1)
+    )

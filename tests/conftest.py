@@ -1,0 +1,30 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import derive
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """The built-in reference model (the article's network)."""
+    return derive.load()
+
+
+def spec_text(**over) -> str:
+    """A small valid spec as TOML text, with keys replaced or removed (value None)."""
+    keys = {
+        "name": '"t"', "layers": "[2, 2, 2]", "activation": '"logistic"', "loss": '"half_sse"',
+        "bias": '"shared"', "learning_rate": "0.5",
+        "weights": "[[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]",
+        "biases": "[[0.35], [0.60]]",
+    }
+    samples = over.pop("samples", "[[samples]]\ninputs = [0.05, 0.10]\ntargets = [0.01, 0.99]\n")
+    keys.update(over)
+    body = "".join(f"{k} = {v}\n" for k, v in keys.items() if v is not None)
+    return body + "\n" + samples

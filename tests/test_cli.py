@@ -1,0 +1,82 @@
+"""The command line: exact output contracts, JSON, exit codes."""
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+
+import independent
+import pytest
+
+from derive.cli import main
+from derive.numbers import fmt
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "derive", *args], capture_output=True, text=True)
+
+
+def test_fmt_rounds_correctly_and_keeps_significant_zeros():
+    assert fmt(Decimal("0.3775")) == "0.377500000"
+    assert fmt(Decimal("0.0000351085"), 6) == "0.0000351085"
+    assert fmt(Decimal("-0.01904911825"), 9) == "-0.0190491182"  # half to even
+    assert fmt(Decimal("1.23456789012e-7"), 3) == "1.23e-7"
+    assert fmt(Decimal("123456789012.5"), 9) == "1.23456789e+11"
+    assert fmt(Decimal(0)) == "0"
+
+
+def test_gradients_table_for_the_reference(reference):
+    result = run("gradients")
+    assert result.returncode == 0 and result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0] == "mazur: A 2-2-2 network, step by step"
+    fd = independent.gradient(reference.spec)
+    for name in ["w1", "w5", "w8", "b1", "b2"]:
+        assert f"  dE_total/d{name:<4}{fmt(fd[name])}" in lines
+    assert "  out_o1        0.751365070" in lines  # the article: 0.75136507
+    assert "  w5+           0.358916480" in lines  # the article: 0.35891648
+    assert "after one step (learning rate 0.5)" in lines
+
+
+def test_gradients_json_carries_every_quantity(reference):
+    result = run("gradients", "--json", "--digits", "12")
+    data = json.loads(result.stdout)
+    assert data["network"] == "mazur" and data["digits"] == 12
+    by_name = {q["quantity"]: q for q in data["quantities"]}
+    assert set(by_name) >= {f"dE_total/d{p}" for p in reference.parameters} | {"E_total", "net_h1", "out_o2", "w1+", "b2+"}
+    fd = independent.gradient(reference.spec)
+    assert by_name["dE_total/dw1"]["text"] == fmt(fd["w1"], 12)
+    assert by_name["dE_total/dw1"]["value"] == pytest.approx(float(fd["w1"]), rel=1e-15)
+
+
+def test_train_prints_the_error_after_the_first_and_the_last_step():
+    result = run("train", "--freeze-biases", "--steps", "1")
+    assert result.returncode == 0
+    assert "  E_total after the first step  0.291027774" in result.stdout.splitlines()
+
+
+def test_train_json():
+    data = json.loads(run("train", "--steps", "3", "--json").stdout)
+    assert data["steps"] == 3 and set(data) >= {"E_total@1", "E_total@3", "outputs", "parameters"}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["gradients", "--digits", "0"], "derive gradients: argument --digits: must be from 1 to 30, not 0 (see derive gradients --help)"),
+    (["gradients", "--digits", "x"], "derive gradients: argument --digits: not a whole number: 'x' (see derive gradients --help)"),
+    (["train", "--steps", "-2"], "derive train: argument --steps: must be from 0 to 1000000, not -2 (see derive train --help)"),
+    (["frobnicate"], None),
+    ([], "derive: the following arguments are required: COMMAND (see derive --help)"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    if message:
+        assert err == message + "\n"
+
+
+def test_help_is_clear():
+    result = run("--help")
+    assert result.returncode == 0 and "gradients" in result.stdout and "Exit status" in result.stdout
+    for command in ["gradients", "train"]:
+        assert run(command, "--help").returncode == 0

@@ -1,0 +1,113 @@
+"""The chain-rule derivation against independent routes, on many networks."""
+
+import random
+
+import independent
+import mpmath
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from networks import ZOO
+
+import derive
+from derive import naming
+
+TOLERANCE = mpmath.mpf("1e-24")  # |engine - finite differences| <= TOLERANCE * (1 + |scale|)
+
+
+def assert_matches_finite_differences(model):
+    fd = independent.gradient(model.spec)
+    scale = 1 + max(abs(v) for v in fd.values())
+    for name, value in model.gradients().items():
+        assert abs(value - fd[name]) <= TOLERANCE * scale, (name, value, fd[name])
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_gradients_of_every_weight_and_bias_match_finite_differences(name):
+    assert_matches_finite_differences(derive.Model(derive.parse(ZOO[name], f"{name}.toml")))
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_error_and_outputs_match_an_independent_forward_pass(name):
+    model = derive.Model(derive.parse(ZOO[name], f"{name}.toml"))
+    params = independent.parameters(model.spec)
+    with mpmath.workdps(60):
+        assert abs(model.value("E_total") - independent.total_error(model.spec, params)) < mpmath.mpf("1e-50")
+        for s, sample in enumerate(model.spec.samples):
+            outs = independent.forward(model.spec, params, sample.inputs)[-1][1]
+            for o, value in zip(model.network.outputs, outs):
+                assert abs(model.value(naming.out(o), s) - value) < mpmath.mpf("1e-50")
+
+
+def test_a_shared_bias_sums_over_every_neuron_it_feeds(reference):
+    v = reference.value
+    with mpmath.workdps(60):
+        assert abs(v("dE_total/db2") - (v("delta_o1") + v("delta_o2"))) < mpmath.mpf("1e-55")
+    assert reference.gradient("b1") == sp.Symbol("delta_h1", real=True) + sp.Symbol("delta_h2", real=True)
+
+
+def _random_point(model, rng):
+    values = {model.symbol(p): sp.Rational(rng.randint(-90, 90), 100) for p in model.parameters}
+    for k, i in enumerate(model.network.inputs):
+        values[model.symbol(i)] = sp.Rational(rng.randint(-100, 100), 50)
+    for o in model.network.outputs:
+        values[model.symbol(naming.target(o))] = sp.Rational(rng.randint(1, 99), 100)
+    return values
+
+
+@pytest.mark.parametrize("name", ["reference", "softmax_ce", "bce_mean", "deep_tanh_relu", "softmax_sse_shared"])
+def test_chain_rule_equals_sympy_diff_of_the_fully_nested_error(name, reference):
+    """The nested E_total is rewritten in elementary functions, so sympy.diff uses none of the
+    registry's derivative rules; both sides are compared at random points to 40 digits."""
+    model = reference if name == "reference" else derive.Model(derive.parse(ZOO[name], f"{name}.toml"))
+    nested = model.network.nested_total()
+    rng = random.Random(1)
+    for _ in range(2):
+        point = _random_point(model, rng)
+        for p in model.parameters:
+            by_diff = sp.diff(nested, model.symbol(p)).xreplace(point).evalf(40)
+            by_chain = model.expanded_gradient(p).rewrite(sp.exp).xreplace(point).evalf(40)
+            assert abs(by_diff - by_chain) <= sp.Float("1e-30", 40) * (1 + abs(by_diff)), (name, p)
+
+
+def test_expanded_gradient_of_w5_is_the_articles_formula(reference):
+    s = {q: sp.Symbol(q, real=True) for q in ["w5", "w6", "b2", "i1", "i2", "target_o1"]}
+    expanded = reference.expanded_gradient("w5")
+    assert expanded.free_symbols >= {s["w5"], s["w6"], s["b2"], s["i1"], s["i2"], s["target_o1"]}
+    assert reference.gradient("w5") == sp.Symbol("delta_o1", real=True) * sp.Symbol("out_h1", real=True)
+
+
+@st.composite
+def random_specs(draw):
+    depth = draw(st.integers(2, 4))
+    layers = [draw(st.integers(1, 3)) for _ in range(depth)]
+    loss = draw(st.sampled_from(["half_sse", "mse", "binary_cross_entropy", "cross_entropy"]))
+    hidden = [draw(st.sampled_from(["logistic", "tanh", "softplus", "identity", "relu"])) for _ in layers[2:]]
+    last = {"binary_cross_entropy": "logistic", "cross_entropy": "softmax"}.get(
+        loss, draw(st.sampled_from(["logistic", "tanh", "identity", "softmax", "softplus"]))
+    )
+    n_samples = draw(st.integers(1, 2))
+    number = st.integers(-150, 150).map(lambda k: f"{k / 100}")
+    unit = st.integers(0, 100).map(lambda k: f"{k / 100}")
+    samples = ""
+    for _ in range(n_samples):
+        inputs = ", ".join(draw(number) for _ in range(layers[0]))
+        targets = ", ".join(draw(unit) for _ in range(layers[-1]))
+        samples += f"[[samples]]\ninputs = [{inputs}]\ntargets = [{targets}]\n"
+    text = (
+        f'name = "h"\nlayers = {layers}\nactivation = {hidden + [last]}\nloss = "{loss}"\n'
+        f'bias = "{draw(st.sampled_from(["shared", "per_neuron"]))}"\nlearning_rate = 0.1\n'
+        f'seed = {draw(st.integers(0, 10**6))}\nreduction = "{draw(st.sampled_from(["sum", "mean"]))}"\n'
+    ).replace("'", '"')
+    return text + samples
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_random_networks_match_finite_differences(text):
+    model = derive.Model(derive.parse(text, "random.toml"))
+    for s in range(len(model.spec.samples)):  # relu at an exact kink has no derivative: skip those
+        if any(abs(v) < 1e-9 for k, v in model.evaluation.samples[s].items() if k.startswith("net_")):
+            return
+    assert_matches_finite_differences(model)
