@@ -10,8 +10,11 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from . import Model, SpecError, __version__, load_spec, report
+from .output import OutputError, write
+from .render_python import render as render_python
 from .numbers import fmt
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -74,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_train)
+
+    p = command("codegen", "Write plain-Python gradient code (standard library only) for the network.")
+    p.add_argument("-o", "--output", metavar="FILE.py", help="where to write (default: generated/<name>/gradients.py)")
+    p.add_argument("--force", action="store_true", help="overwrite a file that derive did not generate")
+    p.set_defaults(run=_codegen)
     return parser
 
 
@@ -110,12 +118,23 @@ def _train(args) -> int:
     return EXIT_OK
 
 
+def default_output(spec, filename: str) -> Path:
+    return Path("generated") / spec.name / filename
+
+
+def _codegen(args) -> int:
+    model = Model(load_spec(args.spec))
+    path = write(args.output or default_output(model.spec, "gradients.py"), render_python(model.derivation, __version__), args.force)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, SpecError) as exc:
-        print(f"derive: {exc}" if isinstance(exc, SpecError) else str(exc), file=sys.stderr)
+    except (UsageError, SpecError, OutputError) as exc:
+        print(str(exc) if isinstance(exc, UsageError) else f"derive: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("derive: interrupted", file=sys.stderr)

@@ -107,12 +107,14 @@ def render(derivation: Derivation, version: str) -> str:
     loss = _body(derivation, [total], [f"{INDENT}return E_total"], True)
     gradient = _body(derivation, list(grads.values()), _gradient_tail(grads), True)
     text = "\n".join(forward + loss + gradient)
+    helpers = [src for name, src in HELPERS.items() if re.search(rf"\b{name}\(", text)]
     context = {
+        "uses_math": "math." in text + "".join(helpers),
         "version": version,
         "spec": spec,
         "title": repr(spec.title),
         "reduction_mean": spec.reduction == "mean",
-        "helpers": [src for name, src in HELPERS.items() if re.search(rf"\b{name}\(", text)],
+        "helpers": helpers,
         "parameters": pyformat.collection("", "PARAMETERS = (", [f'"{n}"' for n in grads], ")"),
         "initial": pyformat.collection(
             "", "INITIAL = {", [f'"{p.name}": {float(p.value)!r}' for p in network.parameters], "}"

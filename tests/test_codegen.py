@@ -1,0 +1,190 @@
+"""The generated plain-Python module: contract, correctness, safety, determinism, style."""
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import independent
+import mpmath
+import pytest
+from conftest import ROOT, spec_text
+from generated_module import floats, load, source
+from hypothesis import HealthCheck, given, settings
+from networks import ZOO
+from test_engine import random_specs
+
+import derive
+from derive import naming
+
+
+def close(a: float, b, rtol=1e-9, atol_scale=1e-12) -> bool:
+    """|a - b| <= rtol * |b| + atol, atol relative to the gradient's scale (zero gradients exist:
+    a shared output bias under softmax has gradient exactly 0)."""
+    return abs(a - float(b)) <= rtol * abs(float(b)) + atol_scale
+
+
+def check_against_engine_and_finite_differences(model, module):
+    fd = independent.gradient(model.spec)
+    scale = max(1.0, *(abs(float(v)) for v in fd.values()))
+    for s, sample in enumerate(model.spec.samples):
+        g = module.gradient(module.INITIAL, floats(sample.inputs), floats(sample.targets))
+        assert list(g) == model.parameters
+        for p in model.parameters:
+            assert close(g[p], model.value(naming.partial(naming.TOTAL, p), s), atol_scale=1e-12 * scale), p
+        loss = module.loss(module.INITIAL, floats(sample.inputs), floats(sample.targets))
+        assert close(loss, model.value(naming.TOTAL, s) if len(model.spec.samples) > 1 else model.value("E_total"))
+    total = {p: 0.0 for p in model.parameters}
+    for sample in model.spec.samples:
+        for p, v in module.gradient(module.INITIAL, floats(sample.inputs), floats(sample.targets)).items():
+            total[p] += v / (len(model.spec.samples) if model.spec.reduction == "mean" else 1)
+    for p in model.parameters:
+        assert close(total[p], fd[p], atol_scale=1e-12 * scale), p
+
+
+def test_the_committed_generated_module_is_fresh(reference):
+    committed = ROOT / "generated" / "mazur" / "gradients.py"
+    assert committed.read_text() == source(reference), "generated/ is stale: run `derive build`"
+
+
+def test_public_contract(reference, tmp_path):
+    module, _ = load(reference, tmp_path)
+    assert module.PARAMETERS == ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "b1", "b2")
+    assert module.INITIAL == {"w1": 0.15, "w2": 0.2, "w3": 0.25, "w4": 0.3, "w5": 0.4, "w6": 0.45, "w7": 0.5,
+                              "w8": 0.55, "b1": 0.35, "b2": 0.6}
+    assert module.LEARNING_RATE == 0.5
+    out = module.forward(module.INITIAL, [0.05, 0.10])
+    assert [round(o, 9) for o in out] == [0.75136507, 0.772928465]  # the article's (right) outputs
+    step = module.train_step(module.INITIAL, [0.05, 0.10], [0.01, 0.99])
+    assert round(step["w5"], 8) == 0.35891648 and round(step["w1"], 9) == 0.149780716
+    assert module.train(module.INITIAL, [([0.05, 0.10], [0.01, 0.99])], 1) == step
+
+
+@pytest.mark.parametrize("name", ["reference", *sorted(ZOO)])
+def test_gradient_matches_engine_and_finite_differences(name, reference, tmp_path):
+    model = reference if name == "reference" else derive.Model(derive.parse(ZOO[name], f"{name}.toml"))
+    module, _ = load(model, tmp_path)
+    check_against_engine_and_finite_differences(model, module)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(random_specs())
+def test_random_networks(tmp_path, text):
+    model = derive.Model(derive.parse(text, "random.toml"))
+    for s in range(len(model.spec.samples)):
+        if any(abs(v) < 1e-9 for k, v in model.evaluation.samples[s].items() if k.startswith("net_")):
+            return  # relu exactly at its kink
+    module, _ = load(model, tmp_path)
+    check_against_engine_and_finite_differences(model, module)
+
+
+def test_train_ten_thousand_steps_against_an_independent_loop(reference, tmp_path):
+    module, _ = load(reference, tmp_path)
+    params = module.train(module.INITIAL, [([0.05, 0.10], [0.01, 0.99])], 10000)
+    _, B, _, error = independent.loop_train(reference.spec, 10000)
+    assert module.loss(params, [0.05, 0.10], [0.01, 0.99]) == pytest.approx(error, rel=1e-9)
+    assert params["b2"] == pytest.approx(B[1][0], rel=1e-9)
+
+
+def test_train_with_several_samples_and_mean_reduction(tmp_path):
+    model = derive.Model(derive.parse(ZOO["bce_mean"], "bce_mean.toml"))
+    module, _ = load(model, tmp_path)
+    samples = [(floats(s.inputs), floats(s.targets)) for s in model.spec.samples]
+    after = module.train(module.INITIAL, samples, 1)
+    for p in model.parameters:
+        expected = float(module.INITIAL[p]) - float(model.spec.learning_rate) * float(model.value(f"dE_total/d{p}"))
+        assert after[p] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_runs_with_the_standard_library_only(reference, tmp_path):
+    _, path = load(reference, tmp_path)
+    code = (
+        "import sys, importlib.util\n"
+        "assert 'sympy' not in sys.modules\n"
+        f"spec = importlib.util.spec_from_file_location('g', {str(path)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "print(repr(m.gradient(m.INITIAL, [0.05, 0.1], [0.01, 0.99])['w5']))\n"
+        "print(sorted(k for k in sys.modules if k.split('.')[0] in ('sympy', 'mpmath', 'jinja2', 'derive')))\n"
+    )
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    value, imported = result.stdout.splitlines()
+    assert float(value) == pytest.approx(float(reference.value("dE_total/dw5")), rel=1e-14)
+    assert imported == "[]"
+
+
+EXTREME = {
+    "logistic_bce": spec_text(
+        layers="[1, 1, 2]", loss='"binary_cross_entropy"', weights="[[[1000]], [[1000], [-1000]]]",
+        biases="[[0], [0]]", samples="[[samples]]\ninputs = [1]\ntargets = [0, 1]\n",
+    ),
+    "softplus_saturated": spec_text(
+        layers="[1, 2, 1]", activation='["softplus", "identity"]', weights="[[[1000], [-1000]], [[1, 1]]]",
+        biases="[[0], [0]]", samples="[[samples]]\ninputs = [1]\ntargets = [0.5]\n",
+    ),
+    "softmax_ce_huge": spec_text(
+        layers="[1, 3]", activation='"softmax"', loss='"cross_entropy"', weights="[[[1000], [-1000], [0]]]",
+        biases="[[0]]", samples="[[samples]]\ninputs = [1]\ntargets = [0, 1, 0]\n",
+    ),
+    "exact_zero_and_one_outputs": spec_text(
+        layers="[1, 1, 1]", loss='"binary_cross_entropy"', weights="[[[1000]], [[1000]]]",
+        biases="[[0], [0]]", samples="[[samples]]\ninputs = [1]\ntargets = [1]\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTREME))
+def test_no_overflow_or_division_by_zero_at_net_1000(name, tmp_path):
+    import math
+
+    model = derive.Model(derive.parse(EXTREME[name], f"{name}.toml"))
+    module, _ = load(model, tmp_path)
+    sample = model.spec.samples[0]
+    g = module.gradient(module.INITIAL, floats(sample.inputs), floats(sample.targets))
+    loss = module.loss(module.INITIAL, floats(sample.inputs), floats(sample.targets))
+    assert all(math.isfinite(v) for v in [*g.values(), loss, *module.forward(module.INITIAL, floats(sample.inputs))])
+    with mpmath.workdps(60):  # the exact values (mpmath has no overflow) agree
+        assert close(loss, model.value("E_total"), atol_scale=1e-300)
+        for p in model.parameters:
+            assert close(g[p], model.value(f"dE_total/d{p}"), atol_scale=1e-300), p
+
+
+def test_hostile_titles_cannot_inject_code(tmp_path):
+    title = '"""; import os; os.system("echo pwned") #\\\' \u2028 end'
+    model = derive.Model(derive.parse(spec_text(title=json.dumps(title)), "t.toml"))
+    assert model.spec.title == title
+    module, path = load(model, tmp_path)
+    tree = ast.parse(path.read_text())
+    top = [type(n).__name__ for n in tree.body]
+    assert top.count("Import") == 1 and top.count("ImportFrom") == 1  # only math and collections.abc
+    assert f"# Network t: {title!r}" in path.read_text()
+    assert module.PARAMETERS[0] == "w1"
+
+
+def test_deterministic_under_different_hash_seeds(tmp_path):
+    outputs = []
+    for seed in ["0", "1", "12345"]:
+        out = tmp_path / f"g{seed}.py"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        spec = tmp_path / "deep.toml"
+        spec.write_text(ZOO["softmax_ce"])
+        subprocess.run([sys.executable, "-m", "derive", "codegen", str(spec), "-o", str(out)], env=env, check=True,
+                       capture_output=True)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+RUFF = shutil.which("ruff") or (os.path.join(os.path.dirname(sys.executable), "ruff"))
+
+
+@pytest.mark.skipif(not os.path.exists(RUFF), reason="ruff is not installed (pip install -e '.[test]')")
+@pytest.mark.parametrize("name", ["reference", *sorted(ZOO)])
+def test_generated_code_passes_ruff_check_and_is_stable_under_ruff_format(name, reference, tmp_path):
+    model = reference if name == "reference" else derive.Model(derive.parse(ZOO[name], f"{name}.toml"))
+    _, path = load(model, tmp_path)
+    check = subprocess.run([RUFF, "check", "--no-cache", "--isolated", str(path)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout
+    fmt = subprocess.run([RUFF, "format", "--no-cache", "--isolated", "--check", str(path)], capture_output=True, text=True, check=False)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
