@@ -96,6 +96,25 @@ def _gradient_tail(grads: dict[str, sp.Expr]) -> list[str]:
     return lines + pyformat.collection(INDENT, "return {", entries, "}")
 
 
+def _update_tail(derivation: Derivation, grads: dict[str, sp.Expr]) -> list[str]:
+    """The updated parameters, straight-line: each gradient is delta * factor, so one
+    ``step_n = learning_rate * delta_n`` per neuron makes every update ``p - step_n * factor``."""
+    network = derivation.network
+    deltas = [n for layer in network.layers[1:] for n in layer]
+    step = {network.symbol(naming.delta(n)): sp.Symbol(f"step_{n}", real=True) for n in deltas}
+    lines = [f"{INDENT}# update: parameter - learning_rate * dE_total/d(parameter)"]
+    lines += [f"{INDENT}step_{n} = learning_rate * delta_{n}" for n in deltas]
+    entries = []
+    for name, g in grads.items():
+        update = network.symbol(name) - g.xreplace(step)
+        entry = f'"{name}": {code(update)}'
+        if len(INDENT * 2 + entry) + 1 > pyformat.LINE_LENGTH:
+            lines += pyformat.assignment(INDENT, f"new_{name}", _printer.doprint(update))
+            entry = f'"{name}": new_{name}'
+        entries.append(entry)
+    return lines + pyformat.collection(INDENT, "return {", entries, "}")
+
+
 def render(derivation: Derivation, version: str) -> str:
     """The module's source text, byte-identical for the same spec and version."""
     network = derivation.network
@@ -106,6 +125,7 @@ def render(derivation: Derivation, version: str) -> str:
     forward = _body(derivation, outs, pyformat.collection(INDENT, "return [", [code(o) for o in outs], "]"), False)
     loss = _body(derivation, [total], [f"{INDENT}return E_total"], True)
     gradient = _body(derivation, list(grads.values()), _gradient_tail(grads), True)
+    train_step = _body(derivation, list(grads.values()), _update_tail(derivation, grads), True)
     text = "\n".join(forward + loss + gradient)
     helpers = [src for name, src in HELPERS.items() if re.search(rf"\b{name}\(", text)]
     context = {
@@ -123,5 +143,6 @@ def render(derivation: Derivation, version: str) -> str:
         "forward": forward,
         "loss": loss,
         "gradient": gradient,
+        "train_step": train_step,
     }
     return environment().get_template("gradients.py.j2").render(context)

@@ -154,8 +154,55 @@ def train_step(
     learning_rate: float = LEARNING_RATE,
 ) -> dict[str, float]:
     """One step of gradient descent on one sample: every gradient taken before the update."""
-    grads = gradient(params, inputs, targets)
-    return {name: params[name] - learning_rate * grads[name] for name in PARAMETERS}
+    w1 = params["w1"]
+    w2 = params["w2"]
+    w3 = params["w3"]
+    w4 = params["w4"]
+    w5 = params["w5"]
+    w6 = params["w6"]
+    w7 = params["w7"]
+    w8 = params["w8"]
+    b1 = params["b1"]
+    b2 = params["b2"]
+    i1 = inputs[0]
+    i2 = inputs[1]
+    target_o1 = targets[0]
+    target_o2 = targets[1]
+    # forward: layer 1 (hidden layer, logistic)
+    net_h1 = b1 + i1 * w1 + i2 * w2
+    net_h2 = b1 + i1 * w3 + i2 * w4
+    out_h1 = _logistic(net_h1)
+    out_h2 = _logistic(net_h2)
+    # forward: layer 2 (output layer, logistic)
+    net_o1 = b2 + out_h1 * w5 + out_h2 * w6
+    net_o2 = b2 + out_h1 * w7 + out_h2 * w8
+    out_o1 = _logistic(net_o1)
+    out_o2 = _logistic(net_o2)
+    # output deltas
+    delta_o1 = out_o1 * (1 - out_o1) * (out_o1 - target_o1)
+    delta_o2 = out_o2 * (1 - out_o2) * (out_o2 - target_o2)
+    # hidden deltas: layer 1
+    dE_dout_h1 = delta_o1 * w5 + delta_o2 * w7
+    delta_h1 = dE_dout_h1 * out_h1 * (1 - out_h1)
+    dE_dout_h2 = delta_o1 * w6 + delta_o2 * w8
+    delta_h2 = dE_dout_h2 * out_h2 * (1 - out_h2)
+    # update: parameter - learning_rate * dE_total/d(parameter)
+    step_h1 = learning_rate * delta_h1
+    step_h2 = learning_rate * delta_h2
+    step_o1 = learning_rate * delta_o1
+    step_o2 = learning_rate * delta_o2
+    return {
+        "w1": -i1 * step_h1 + w1,
+        "w2": -i2 * step_h1 + w2,
+        "w3": -i1 * step_h2 + w3,
+        "w4": -i2 * step_h2 + w4,
+        "w5": -out_h1 * step_o1 + w5,
+        "w6": -out_h2 * step_o1 + w6,
+        "w7": -out_h1 * step_o2 + w7,
+        "w8": -out_h2 * step_o2 + w8,
+        "b1": b1 - step_h1 - step_h2,
+        "b2": b2 - step_o1 - step_o2,
+    }
 
 
 def train(
