@@ -66,7 +66,8 @@ class Derivation:
 
     def _add(self, quantity, formula, phase, compute=None, layer=0) -> sp.Symbol:
         symbol = self.sym(quantity)
-        self.steps.append(Step(quantity, symbol, formula, formula if compute is None else compute, phase, layer))
+        compute = (formula if compute is None else compute).doit()  # canonical: fewest operations
+        self.steps.append(Step(quantity, symbol, formula, compute, phase, layer))
         return symbol
 
     # -- the program ------------------------------------------------------------------------------
@@ -112,7 +113,8 @@ class Derivation:
         outs = [self.sym(naming.out(o)) for o in net.outputs]
         nets = [self.sym(naming.net(o)) for o in net.outputs]
         targets = [self.sym(naming.target(o)) for o in net.outputs]
-        d_out = [net.loss.dterm(t, o, len(outs)) for t, o in zip(targets, outs)]
+        d_out = [net.loss.dterm(t, o, len(outs)) for t, o in zip(targets, outs)]  # as written
+        d_out_value = [d.doit() for d in d_out]  # evaluated, for the compute forms
         fused = net.loss.requires is not None  # logistic + BCE, softmax + CE
         if net.activation(net.outputs[0]).name == "softmax":
             if fused:  # delta_j = out_j * Σ_k target_k - target_j: the sum once, not once per output
@@ -130,14 +132,14 @@ class Derivation:
                 if fused:
                     compute = outs[j] * target_sum - targets[j]
                 else:
-                    compute = sp.Add(*(d_out[i] * outs[i] * ((1 if i == j else 0) - outs[j]) for i in range(len(outs))))
+                    compute = sp.Add(*(d_out_value[i] * outs[i] * ((1 if i == j else 0) - outs[j]) for i in range(len(outs))))
                 self._add(naming.delta(o), formula, "output deltas", compute, layer=L)
             return
         for j, o in enumerate(net.outputs):
             derivative = net.activation(o).derivative(nets[j], outs[j])
             d_out_sym = self._add(naming.partial(naming.TOTAL, naming.out(o)), d_out[j], "display", layer=L)
             d_act = self._add(naming.partial(naming.out(o), naming.net(o)), derivative, "display", layer=L)
-            compute = outs[j] - targets[j] if fused else d_out[j] * derivative
+            compute = outs[j] - targets[j] if fused else d_out_value[j] * derivative
             delta = self._add(naming.delta(o), d_out_sym * d_act, "output deltas", compute, layer=L)
             # E_oj depends on net_oj only through out_oj: the article's dE_o1/dnet_o1 is delta_o1.
             self._add(naming.partial(naming.error(o), naming.net(o)), delta, "display", layer=L)

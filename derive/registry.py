@@ -206,33 +206,44 @@ class Loss:
     targets_in_unit_interval: bool = False
 
 
+def _unevaluated(build):
+    """Build the expression as written (½(t − o)², not SymPy's canonical reordering), so LaTeX
+    prints it in the article's form; numerically it is the same expression."""
+
+    def wrapped(t, o, n):
+        with sp.evaluate(False):
+            return build(t, o, n)
+
+    return wrapped
+
+
 LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
         Loss(
             "half_sse",
-            lambda t, o, n: sp.Rational(1, 2) * (t - o) ** 2,
-            lambda t, o, n: -(t - o),
+            _unevaluated(lambda t, o, n: sp.Rational(1, 2) * (t - o) ** 2),
+            _unevaluated(lambda t, o, n: -(t - o)),
             r"\sum_j \tfrac{1}{2}\left(target_{j} - out_{j}\right)^2",
         ),
         Loss(
             "mse",
-            lambda t, o, n: (t - o) ** 2 / n,
-            lambda t, o, n: -2 * (t - o) / n,
+            _unevaluated(lambda t, o, n: sp.Rational(1, n) * (t - o) ** 2),
+            _unevaluated(lambda t, o, n: -sp.Rational(2, n) * (t - o)),
             r"\frac{1}{n}\sum_j \left(target_{j} - out_{j}\right)^2",
         ),
         Loss(
             "binary_cross_entropy",
-            lambda t, o, n: -(t * sp.log(o) + (1 - t) * sp.log(1 - o)),
-            lambda t, o, n: -(t / o - (1 - t) / (1 - o)),
+            _unevaluated(lambda t, o, n: -(t * sp.log(o) + (1 - t) * sp.log(1 - o))),
+            _unevaluated(lambda t, o, n: -(t / o - (1 - t) / (1 - o))),
             r"-\sum_j \left[target_{j} \ln out_{j} + (1 - target_{j}) \ln(1 - out_{j})\right]",
             requires="logistic",
             targets_in_unit_interval=True,
         ),
         Loss(
             "cross_entropy",
-            lambda t, o, n: -t * sp.log(o),
-            lambda t, o, n: -t / o,
+            _unevaluated(lambda t, o, n: -t * sp.log(o)),
+            _unevaluated(lambda t, o, n: -t / o),
             r"-\sum_j target_{j} \ln out_{j}",
             requires="softmax",
             targets_in_unit_interval=True,
