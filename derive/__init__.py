@@ -76,6 +76,32 @@ class Model:
         return _train(self.module, self.spec, steps or 0, freeze_biases)
 
 
+    def latex(self, digits: int = 9, extra_sections=()) -> str:
+        """The step-by-step LaTeX document (training with the spec's ``steps``, else one step)."""
+        from . import render_latex
+
+        run = self.train(self.spec.steps or 1)
+        weights_only = self.train(1, freeze_biases=True).error_after_first
+        return render_latex.render(self, __version__, digits, run, weights_only, extra_sections)
+
+    def latex_quantity(self, quantity: str, digits: int = 9) -> str:
+        """One quantity's derivation as a LaTeX ``align`` block (see `derive.quantities`)."""
+        from . import render_latex
+        from .quantities import QuantityError, parse
+
+        q = parse(quantity)
+        if q.after is not None:
+            raise QuantityError(f"{quantity!r}: a value after training has no step-by-step derivation")
+        if q.sample is not None and q.sample >= len(self.spec.samples):
+            raise QuantityError(f"{quantity!r}: there are {len(self.spec.samples)} samples")
+        base = q.base + ("+" if q.updated else "")
+        try:
+            return render_latex.quantity_block(self, base, q.sample or 0, digits)
+        except KeyError:
+            raise QuantityError(f"unknown quantity {quantity!r}: try net_h1, out_o1, E_o1, E_total, delta_o1, "
+                                "dE_total/dout_o1, dout_o1/dnet_o1, dE_total/dw5, dE_total/db1, w5+") from None
+
+
 def load(path: str | Path | None = None) -> Model:
     """A `Model` from a spec file; with no path, the built-in reference example."""
     return Model(load_spec(path))

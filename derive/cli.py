@@ -14,6 +14,8 @@ from pathlib import Path
 
 from . import Model, SpecError, __version__, load_spec, report
 from .output import OutputError, write
+from .pdf import LatexError, compile_pdf
+from .quantities import QuantityError
 from .render_python import render as render_python
 from .numbers import fmt
 
@@ -82,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE.py", help="where to write (default: generated/<name>/gradients.py)")
     p.add_argument("--force", action="store_true", help="overwrite a file that derive did not generate")
     p.set_defaults(run=_codegen)
+
+    p = command("latex", "Write the step-by-step derivation as a LaTeX document (and compile it to PDF).")
+    p.add_argument("-o", "--output", metavar="FILE.tex", help="where to write (default: generated/<name>/<name>.tex)")
+    p.add_argument("--pdf", action="store_true", help="also compile it to a PDF beside the .tex")
+    p.add_argument("--quantity", metavar="Q", help="print only the align block of one quantity, e.g. dE_total/dw5")
+    p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--force", action="store_true", help="overwrite files that derive did not generate")
+    p.set_defaults(run=_latex)
     return parser
 
 
@@ -129,13 +139,30 @@ def _codegen(args) -> int:
     return EXIT_OK
 
 
+def _latex(args) -> int:
+    model = Model(load_spec(args.spec))
+    if args.quantity:
+        print(model.latex_quantity(args.quantity, args.digits), end="")
+        return EXIT_OK
+    tex_path = Path(args.output) if args.output else default_output(model.spec, f"{model.spec.name}.tex")
+    source = model.latex(args.digits)
+    write(tex_path, source, args.force)
+    print(f"wrote {tex_path}")
+    if args.pdf:
+        print(f"wrote {compile_pdf(source, tex_path.with_suffix('.pdf'), args.force)}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, SpecError, OutputError) as exc:
+    except (UsageError, SpecError, OutputError, QuantityError) as exc:
         print(str(exc) if isinstance(exc, UsageError) else f"derive: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except LatexError as exc:
+        print(f"derive: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("derive: interrupted", file=sys.stderr)
         return EXIT_FAILURE

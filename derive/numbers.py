@@ -8,11 +8,15 @@ import mpmath
 
 
 def to_decimal(value) -> Decimal:
-    """An mpmath/float/SymPy number as a Decimal with 50 significant digits."""
+    """An mpmath/float/SymPy number as a Decimal with 50 significant digits (converted at 60, so a
+    high-precision value keeps its digits)."""
     if isinstance(value, Decimal):
         return value
-    return Decimal(mpmath.nstr(mpmath.mpf(value), 50, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf)) \
-        if mpmath.isfinite(mpmath.mpf(value)) else Decimal(str(float(value)))
+    with mpmath.workdps(60):
+        x = mpmath.mpf(value)
+        if not mpmath.isfinite(x):
+            return Decimal(str(float(x)))  # Infinity, -Infinity, NaN
+        return Decimal(mpmath.nstr(x, 50, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf))
 
 
 def round_sig(value, digits: int) -> Decimal:

@@ -167,25 +167,26 @@ for _cls in (Logistic, Softplus, Step, ReLU, LogSumExp, Softmax):
 # --- Activations ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Activation:
-    """``apply(net)`` gives out; ``derivative(net, out)`` gives dout/dnet in the cheapest form."""
+    """``apply(net)`` gives out (stable, unevaluated functions); ``derivative(net, out)`` gives
+    dout/dnet in its cheapest form; ``display(net)`` is the definition as a textbook writes it."""
 
     name: str
-    apply: Callable[[sp.Expr], sp.Expr]
-    derivative: Callable[[sp.Expr, sp.Expr], sp.Expr]
-    latex: str  # how the definition out = f(net) is written
+    apply: Callable[[sp.Expr], sp.Expr] | None
+    derivative: Callable[[sp.Expr, sp.Expr], sp.Expr] | None
+    display: Callable[[sp.Expr], sp.Expr] | None
     output_only: bool = False
 
 
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("logistic", Logistic, lambda net, out: out * (1 - out), r"\frac{1}{1 + e^{-%s}}"),
-        Activation("tanh", sp.tanh, lambda net, out: 1 - out**2, r"\tanh\left(%s\right)"),
-        Activation("relu", ReLU, lambda net, out: Step(net), r"\max\left(0, %s\right)"),
-        Activation("softplus", Softplus, lambda net, out: Logistic(net), r"\ln\left(1 + e^{%s}\right)"),
-        Activation("identity", lambda net: net, lambda net, out: sp.S.One, "%s"),
-        # Softmax couples a layer's outputs; the network model handles its Jacobian.
-        Activation("softmax", None, None, r"\frac{e^{%s}}{\sum_k e^{net_k}}", output_only=True),
+        Activation("logistic", Logistic, lambda net, out: out * (1 - out), lambda x: 1 / (1 + sp.exp(-x))),
+        Activation("tanh", sp.tanh, lambda net, out: 1 - out**2, sp.tanh),
+        Activation("relu", ReLU, lambda net, out: Step(net), lambda x: sp.Max(0, x, evaluate=False)),
+        Activation("softplus", Softplus, lambda net, out: Logistic(net), lambda x: sp.log(1 + sp.exp(x))),
+        Activation("identity", lambda net: net, lambda net, out: sp.S.One, lambda x: x),
+        # Softmax couples a layer's outputs; the network model and the derivation handle its Jacobian.
+        Activation("softmax", None, None, None, output_only=True),
     )
 }
 ALIASES = {"sigmoid": "logistic", "linear": "identity"}
@@ -201,7 +202,6 @@ class Loss:
     name: str
     term: Callable[[sp.Expr, sp.Expr, int], sp.Expr]
     dterm: Callable[[sp.Expr, sp.Expr, int], sp.Expr]
-    latex: str
     requires: str | None = None
     targets_in_unit_interval: bool = False
 
@@ -224,27 +224,23 @@ LOSSES: dict[str, Loss] = {
             "half_sse",
             _unevaluated(lambda t, o, n: sp.Rational(1, 2) * (t - o) ** 2),
             _unevaluated(lambda t, o, n: -(t - o)),
-            r"\sum_j \tfrac{1}{2}\left(target_{j} - out_{j}\right)^2",
         ),
         Loss(
             "mse",
             _unevaluated(lambda t, o, n: sp.Rational(1, n) * (t - o) ** 2),
             _unevaluated(lambda t, o, n: -sp.Rational(2, n) * (t - o)),
-            r"\frac{1}{n}\sum_j \left(target_{j} - out_{j}\right)^2",
         ),
         Loss(
             "binary_cross_entropy",
             _unevaluated(lambda t, o, n: -(t * sp.log(o) + (1 - t) * sp.log(1 - o))),
             _unevaluated(lambda t, o, n: -(t / o - (1 - t) / (1 - o))),
-            r"-\sum_j \left[target_{j} \ln out_{j} + (1 - target_{j}) \ln(1 - out_{j})\right]",
             requires="logistic",
             targets_in_unit_interval=True,
         ),
         Loss(
             "cross_entropy",
             _unevaluated(lambda t, o, n: -t * sp.log(o)),
-            _unevaluated(lambda t, o, n: -t / o),
-            r"-\sum_j target_{j} \ln out_{j}",
+            _unevaluated(lambda t, o, n: -(t / o)),
             requires="softmax",
             targets_in_unit_interval=True,
         ),

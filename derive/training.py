@@ -29,6 +29,7 @@ class TrainingRun:
     error: float  # after all steps
     parameters: dict[str, float]  # after all steps
     outputs: list[list[float]]  # per sample, after all steps
+    history: list[tuple[int, float]]  # (step, E_total) at about 100 steps from 0 to the last, for plots
 
 
 def total_error(module, params, samples, mean: bool) -> float:
@@ -44,14 +45,18 @@ def train(module, spec, steps: int, freeze_biases: bool = False) -> TrainingRun:
     params = dict(module.INITIAL)
     before = total_error(module, params, samples, mean)
     after_first = None
+    marks = {round(steps * k / 100) for k in range(101)} | {1}
+    history = [(0, before)]
     for step in range(steps):
         grads = [module.gradient(params, x, t) for x, t in samples]
         params = dict(params)
         for name in trained:
             params[name] -= rate * sum(g[name] for g in grads)
-        if step == 0:
-            after_first = total_error(module, params, samples, mean)
+        if step + 1 in marks:
+            history.append((step + 1, total_error(module, params, samples, mean)))
+            if step == 0:
+                after_first = history[-1][1]
     return TrainingRun(
-        steps, freeze_biases, before, after_first, total_error(module, params, samples, mean), params,
-        [module.forward(params, x) for x, _ in samples],
+        steps, freeze_biases, before, after_first, history[-1][1], params,
+        [module.forward(params, x) for x, _ in samples], history,
     )

@@ -1,0 +1,163 @@
+"""The LaTeX derivation: exact fragments, escaping, freshness, and real PDFs (pdfLaTeX) whose text
+carries the right numbers (from the independent finite-difference route)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import independent
+import pytest
+from conftest import ROOT, spec_text
+from networks import ZOO
+
+import derive
+from derive import pdf
+from derive.numbers import fmt
+
+needs_latex = pytest.mark.skipif(
+    pdf.engine() is None and not os.environ.get("DERIVE_REQUIRE_LATEX"),
+    reason="no LaTeX engine (latexmk/pdflatex) installed; CI installs one and sets DERIVE_REQUIRE_LATEX",
+)
+needs_pdftotext = pytest.mark.skipif(
+    shutil.which("pdftotext") is None and not os.environ.get("DERIVE_REQUIRE_LATEX"),
+    reason="pdftotext (poppler-utils) is not installed",
+)
+
+
+def test_net_input_block(reference):
+    assert reference.latex_quantity("net_h1") == (
+        "\\begin{align*}\n"
+        "net_{h_{1}} &= w_{1} \\cdot i_{1} + w_{2} \\cdot i_{2} + b_{1} \\\\\n"
+        " &= 0.15 \\cdot 0.05 + 0.2 \\cdot 0.1 + 0.35 \\\\\n"
+        " &= 0.3775\n"
+        "\\end{align*}\n"
+    )
+
+
+def test_chain_rule_block_for_w5_with_the_articles_numbers(reference):
+    assert reference.latex_quantity("dE_total/dw5") == (
+        "\\begin{align*}\n"
+        "\\frac{\\partial net_{o_{1}}}{\\partial w_{5}} &= \\frac{\\partial}{\\partial w_{5}} "
+        "\\left(w_{5} \\cdot out_{h_{1}} + w_{6} \\cdot out_{h_{2}} + b_{2}\\right) \\\\\n"
+        " &= out_{h_{1}} \\\\\n"
+        " &= 0.593269992 \\\\\n"
+        "\\frac{\\partial E_{total}}{\\partial w_{5}} &= \\frac{\\partial E_{total}}{\\partial out_{o_{1}}} \\cdot "
+        "\\frac{\\partial out_{o_{1}}}{\\partial net_{o_{1}}} \\cdot \\frac{\\partial net_{o_{1}}}{\\partial w_{5}} \\\\\n"
+        " &= 0.741365070 \\cdot 0.186815602 \\cdot 0.593269992 \\\\\n"
+        " &= \\delta_{o_{1}} \\cdot out_{h_{1}} \\quad\\text{(delta rule)} \\\\\n"
+        " &= 0.0821670406 \\\\\n"
+        "w_{5}^{+} &= w_{5} - \\eta \\cdot \\frac{\\partial E_{total}}{\\partial w_{5}} \\\\\n"
+        " &= 0.4 - 0.5 \\cdot 0.0821670406 \\\\\n"
+        " &= 0.358916480\n"
+        "\\end{align*}\n"
+    )
+
+
+def test_error_term_and_output_factor_blocks(reference):
+    assert reference.latex_quantity("E_o1") == (
+        "\\begin{align*}\n"
+        "E_{o_{1}} &= \\frac{\\left(target_{o_{1}} - out_{o_{1}}\\right)^{2}}{2} \\\\\n"
+        " &= \\frac{\\left(0.01 - 0.751365070\\right)^{2}}{2} \\\\\n"
+        " &= 0.274811083\n"
+        "\\end{align*}\n"
+    )
+    block = reference.latex_quantity("dout_o1/dnet_o1")
+    assert " &= out_{o_{1}} \\cdot \\left(1 - out_{o_{1}}\\right) \\\\\n" in block
+    assert block.endswith(" &= 0.186815602\n\\end{align*}\n")
+
+
+def test_bias_block_sums_over_the_neurons_a_shared_bias_feeds(reference):
+    fd = independent.gradient(reference.spec)
+    block = reference.latex_quantity("dE_total/db1")
+    assert "\\delta_{h_{1}} + \\delta_{h_{2}} \\quad\\text{(delta rule)}" in block
+    assert f" &= {fmt(fd['b1'])} \\\\\n" in block
+
+
+def test_unknown_quantity_exits_2():
+    result = subprocess.run([sys.executable, "-m", "derive", "latex", "--quantity", "dE_total/dw99"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("derive: unknown quantity 'dE_total/dw99': try ")
+
+
+def test_the_committed_document_is_fresh(reference):
+    assert (ROOT / "generated" / "mazur" / "mazur.tex").read_text() == reference.latex(), \
+        "generated/ is stale: run `derive build`"
+
+
+HOSTILE = r"\input{/etc/passwd} $x$ & 100% #1 _a ^b ~c {d} \\ \end{document}"
+
+
+def test_titles_are_escaped_so_no_command_runs():
+    model = derive.Model(derive.parse(spec_text(title=json.dumps(HOSTILE)), "t.toml"))
+    tex = model.latex()
+    assert "\\input{/etc/passwd}" not in tex and "\\end{document}\n\\end" not in tex
+    assert (r"\title{\textbackslash{}input\{/etc/passwd\} \$x\$ \& 100\% \#1 \_a \textasciicircum{}b "
+            r"\textasciitilde{}c \{d\} \textbackslash{}\textbackslash{} \textbackslash{}end\{document\}}") in tex
+
+
+def compile_and_read(model, tmp_path):
+    path = pdf.compile_pdf(model.latex(), tmp_path / f"{model.spec.name}.pdf")
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return path, text
+
+
+NETWORKS = {
+    "deep": ZOO["deeper_sigmoid"],
+    "softmax_cross_entropy": ZOO["softmax_ce"],
+    "per_neuron_bias": ZOO["deep_tanh_relu"],
+}
+
+
+@needs_latex
+@needs_pdftotext
+@pytest.mark.parametrize("name", ["reference", "wide", *NETWORKS])
+def test_documents_compile_to_pdf_with_the_right_numbers(name, reference, tmp_path):
+    if name == "reference":
+        model = reference
+    elif name == "wide":
+        model = derive.load(ROOT / "benchmarks" / "net_4_16_16_3.toml")
+    else:
+        model = derive.Model(derive.parse(NETWORKS[name], f"{name}.toml"))
+    path, text = compile_and_read(model, tmp_path)
+    assert path.read_bytes().startswith(b"%PDF")
+    fd = independent.gradient(model.spec)
+    shown = [p for p in model.parameters if fd[p] > 0][:12]
+    for p in shown:  # positive values: pdftotext renders minus signs as U+2212
+        expected = fmt(fd[p]).split("e")[0]  # 3.37777513e-6 is typeset as 3.37777513 x 10^-6
+        assert expected in text, (p, expected)
+    total = independent.total_error(model.spec, independent.parameters(model.spec))
+    assert fmt(total) in text
+
+
+@needs_latex
+@needs_pdftotext
+def test_the_reference_pdf_reads_like_the_article(reference, tmp_path):
+    _, text = compile_and_read(reference, tmp_path)
+    for expected in ["0.593269992", "0.751365070", "0.298371109", "0.0821670406", "0.358916480",
+                     "0.0363503064", "0.241300709", "0.149780716", "Biases", "0.0187256094", "0.291027774"]:
+        assert expected in text, expected
+    committed = ROOT / "generated" / "mazur" / "mazur.pdf"
+    old = subprocess.run(["pdftotext", "-layout", str(committed), "-"], capture_output=True, text=True, check=True).stdout
+    assert old == text, "generated/mazur/mazur.pdf is stale: run `derive build`"
+
+
+@needs_latex
+def test_hostile_title_compiles_and_prints_literally(tmp_path):
+    model = derive.Model(derive.parse(spec_text(title=json.dumps(HOSTILE)), "t.toml"))
+    path = pdf.compile_pdf(model.latex(), tmp_path / "t.pdf")
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+        assert "\\input{/etc/passwd}" in text
+
+
+def test_a_missing_latex_engine_is_a_clear_error(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}  # no latexmk, no pdflatex
+    result = subprocess.run([sys.executable, "-m", "derive", "latex", "--pdf", "-o", str(tmp_path / "m.tex")],
+                            capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 1
+    assert result.stderr == ("derive: no LaTeX engine found: install latexmk or pdflatex "
+                             "(Debian: apt-get install texlive-latex-extra texlive-pictures latexmk)\n")
+    assert (tmp_path / "m.tex").exists() and not (tmp_path / "m.pdf").exists()
