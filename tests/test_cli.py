@@ -80,3 +80,11 @@ def test_help_is_clear():
     assert result.returncode == 0 and "gradients" in result.stdout and "Exit status" in result.stdout
     for command in ["gradients", "train"]:
         assert run(command, "--help").returncode == 0
+
+
+def test_twenty_digits_are_real_digits(reference):
+    """Regression: values were once converted at mpmath's default 15 digits before printing."""
+    fd = independent.gradient(reference.spec)
+    lines = run("gradients", "--digits", "20").stdout.splitlines()
+    assert f"  dE_total/dw5  {fmt(fd['w5'], 20)}" in lines
+    assert "  net_h1        0.37750000000000000000" in lines
