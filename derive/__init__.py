@@ -71,9 +71,12 @@ class Model:
         """dE_total/d<parameter> for every weight and bias (over all samples), high precision."""
         return {p: self.evaluation.totals[f"dE_total/d{p}"] for p in self.parameters}
 
-    def train(self, steps: int | None = None, freeze_biases: bool = False) -> TrainingRun:
+    def train(self, steps: int | None = None, freeze_biases: bool | None = None) -> TrainingRun:
+        """Gradient descent for ``steps`` (default: the spec's); biases frozen as the spec says
+        unless ``freeze_biases`` is given."""
         steps = self.spec.steps if steps is None else steps
-        return _train(self.module, self.spec, steps or 0, freeze_biases)
+        freeze = self.spec.freeze_biases if freeze_biases is None else freeze_biases
+        return _train(self.module, self.spec, steps or 0, freeze)
 
 
     def latex(self, digits: int = 9, extra_sections=()) -> str:

@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("train", "Run plain gradient descent and print E_total after the first and the last step.")
     p.add_argument("--steps", type=_steps, help="how many steps (default: the spec's steps, else 1)")
-    p.add_argument("--freeze-biases", action="store_true", help="update the weights only, as the article does")
+    p.add_argument("--freeze-biases", action="store_true", help="update the weights only, as the article does (also: freeze_biases = true in the spec)")
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_train)
@@ -92,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
     p.add_argument("--force", action="store_true", help="overwrite files that derive did not generate")
     p.set_defaults(run=_latex)
+
+    p = command("check", "Check every gradient by independent routes, audit published numbers, check your own numbers.")
+    p.add_argument("--claim", action="append", default=[], metavar="Q=VALUE",
+                   help="a number of yours to check, e.g. --claim 'dE_total/dw6=0.0827' (repeatable)")
+    p.add_argument("--claims", metavar="FILE", help="a file of claims, one 'quantity = value' a line")
+    p.add_argument("--strict", action="store_true", help="also fail (exit 1) when a published number disagrees")
+    p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_check)
     return parser
 
 
@@ -104,7 +113,7 @@ def _gradients(args) -> int:
 def _train(args) -> int:
     model = Model(load_spec(args.spec))
     steps = args.steps if args.steps is not None else (model.spec.steps or 1)
-    run = model.train(steps, freeze_biases=args.freeze_biases)
+    run = model.train(steps, freeze_biases=True if args.freeze_biases else None)
     if args.json:
         print(json.dumps({
             "network": model.spec.name, "steps": run.steps, "freeze_biases": run.freeze_biases,
@@ -151,6 +160,23 @@ def _latex(args) -> int:
     if args.pdf:
         print(f"wrote {compile_pdf(source, tex_path.with_suffix('.pdf'), args.force)}")
     return EXIT_OK
+
+
+def _check(args) -> int:
+    from . import check_report
+    from .audit import parse_claim
+
+    model = Model(load_spec(args.spec))
+    texts = list(args.claim)
+    if args.claims:
+        try:
+            texts += check_report.read_claims(args.claims)
+        except OSError as exc:
+            raise UsageError(f"derive check: cannot read {args.claims}: {exc.strerror or exc}") from None
+    claims = [parse_claim(text) for text in texts]
+    result = check_report.build(model, claims, args.digits)
+    print(check_report.as_json(result) if args.json else check_report.as_text(result, model), end="")
+    return check_report.exit_status(result, args.strict)
 
 
 def main(argv: list[str] | None = None) -> int:

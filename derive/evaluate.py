@@ -62,8 +62,13 @@ class Evaluation:
         return self.samples[sample][quantity]
 
 
-def evaluate(derivation: Derivation, display: bool = True) -> Evaluation:
-    """Values of every step for every sample; display steps too unless ``display`` is False."""
+def evaluate(derivation: Derivation, display: bool = True, parameters=None, transform=None, round_to=None) -> Evaluation:
+    """Values of every step for every sample; display steps too unless ``display`` is False.
+
+    For the audit's variants of the computation: ``parameters`` overrides parameter values (name ->
+    number), ``transform(step)`` gives the expression to evaluate instead of ``step.compute``, and
+    ``round_to(value)`` rounds every step's value as a hand calculation would.
+    """
     network = derivation.network
     steps = derivation.steps if display else derivation.kernel
     with mpmath.workdps(PRECISION):
@@ -71,11 +76,15 @@ def evaluate(derivation: Derivation, display: bool = True) -> Evaluation:
         for s in range(len(network.spec.samples)):
             exact = network.sample_values(s)
             env = {network.symbol(q): mp_value(v, {}) for q, v in exact.items()}
+            for name, value in (parameters or {}).items():
+                env[network.symbol(name)] = mpmath.mpf(value)
             for step in steps:
+                expr = step.compute if transform is None else transform(step)
                 try:
-                    env[step.symbol] = mp_value(step.compute, env)
+                    value = mp_value(expr, env)
                 except ZeroDivisionError:  # a display factor at a saturated neuron, e.g. 1/(1 - out)
-                    env[step.symbol] = mpmath.inf
+                    value = mpmath.inf
+                env[step.symbol] = value if round_to is None or not mpmath.isfinite(value) else round_to(value)
             per_sample.append({str(sym): v for sym, v in env.items()})
         scale = mpmath.mpf(1) / len(per_sample) if network.spec.reduction == "mean" else mpmath.mpf(1)
         totals = {naming.TOTAL: scale * mpmath.fsum(v[naming.TOTAL] for v in per_sample)}

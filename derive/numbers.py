@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import mpmath
+import sympy as sp
 
 
 def to_decimal(value) -> Decimal:
@@ -43,3 +44,42 @@ def fmt(value, digits: int = 9) -> str:
         return f"{d:.{max(digits - 1 - exponent, 0)}f}"
     mantissa = d.scaleb(-exponent)
     return f"{mantissa:.{digits - 1}f}e{exponent:+d}"
+
+
+def exact_decimal(value, digits: int) -> str | None:
+    """A rational with a short terminating decimal expansion, written exactly (0.15, not 0.150000000)."""
+    if not isinstance(value, sp.Rational):
+        return None
+    q = int(value.q)
+    twos = fives = 0
+    while q % 2 == 0:
+        q //= 2
+        twos += 1
+    while q % 5 == 0:
+        q //= 5
+        fives += 1
+    places = max(twos, fives)
+    if q != 1 or places > digits:
+        return None
+    text = f"{int(value.p) * 10**places // int(value.q):d}"
+    negative = text.startswith("-")
+    text = text.lstrip("-").rjust(places + 1, "0")
+    body = f"{text[:-places]}.{text[-places:]}" if places else text
+    return ("-" if negative else "") + body
+
+
+def short_decimal(value, digits: int) -> str | None:
+    """A high-precision value that is a short decimal to 30 significant digits (0.3775 computed as
+    0.05 * 0.15 + ...), written as that decimal."""
+    d = round_sig(value, 30)
+    if not d.is_finite() or d == 0:
+        return None
+    d = d.normalize()
+    if len(d.as_tuple().digits) > digits or not -6 <= d.adjusted() < digits:
+        return None
+    return f"{d:f}"
+
+
+def plain(value, digits: int) -> str:
+    """Exact when the value is a short decimal (0.15, 0.3775), else ``fmt``."""
+    return exact_decimal(value, digits) or short_decimal(value, digits) or fmt(value, digits)

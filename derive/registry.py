@@ -136,6 +136,9 @@ class ReLU(_Stable):
 class LogSumExp(_Stable):
     helper, mp, symbol = "_logsumexp", staticmethod(_mp_logsumexp), r"\operatorname{logsumexp}"
 
+    def fdiff(self, argindex=1):
+        return Softmax(argindex - 1, *self.args)
+
     def _eval_rewrite_as_exp(self, *xs, **_):
         return sp.log(sum(sp.exp(x) for x in xs))
 
@@ -153,6 +156,14 @@ class Softmax(_Stable):
         j, *nets = self.args
         body = rf"\operatorname{{softmax}}_{{{int(j) + 1}}}\left({', '.join(printer._print(a) for a in nets)}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
+
+    def fdiff(self, argindex=1):
+        """d softmax_j / d net_k = softmax_j (δ_jk − softmax_k); the index argument is a constant."""
+        j, *nets = self.args
+        k = argindex - 2
+        if k < 0:
+            return sp.S.Zero
+        return self * ((1 if k == int(j) else 0) - Softmax(k, *nets))
 
     def _eval_rewrite_as_exp(self, j, *xs, **_):
         return sp.exp(xs[int(j)]) / sum(sp.exp(x) for x in xs)

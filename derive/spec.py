@@ -36,7 +36,7 @@ MAX_TITLE = 200
 
 KEYS = (
     "name", "title", "layers", "activation", "loss", "bias", "learning_rate", "steps", "weights",
-    "biases", "samples", "reduction", "seed", "published",
+    "biases", "samples", "reduction", "seed", "published", "freeze_biases",
 )
 REQUIRED = ("name", "layers", "activation", "loss", "bias", "learning_rate", "samples")
 DEFAULT_EXAMPLE = "mazur.toml"
@@ -66,6 +66,7 @@ class Spec:
     biases: tuple[tuple[sp.Rational, ...], ...]  # [layer-1] -> one value or one per neuron
     samples: tuple[Sample, ...]
     reduction: str  # "sum" | "mean"
+    freeze_biases: bool  # training updates the weights only (the reference article's procedure)
     seed: int | None
     published: tuple[tuple[str, Decimal], ...]  # (quantity, number as written), in file order
     source: str  # the file name, as shown in messages and generated headers
@@ -185,9 +186,12 @@ class _Validator:
             biases = _random_biases(rng, layers, bias)
         samples = self.samples(t["samples"], layers, LOSSES[loss].targets_in_unit_interval, loss)
         published = self.published(t.get("published", {}))
+        freeze = t.get("freeze_biases", False)
+        if not isinstance(freeze, bool):
+            self.fail(f"freeze_biases must be true or false, not {_kind(freeze)}")
         return Spec(
             name, title, layers, activations, loss, bias, learning_rate, steps, weights, biases,
-            samples, reduction, seed, published, self.source, digest,
+            samples, reduction, freeze, seed, published, self.source, digest,
         )
 
     def choice(self, value, key: str, options) -> str:

@@ -1,0 +1,167 @@
+"""Audit of published numbers and of a learner's claims: each number is compared with the correct
+value to the digits it shows, and a wrong one is explained by the variants of the computation that
+reproduce it (`derive.variants`), or said to be unexplained."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+import mpmath
+
+from . import naming
+from .numbers import fmt, to_decimal
+from .quantities import Quantity, QuantityError, parse
+from .resolve import Resolver
+from .variants import SKIP, variants
+
+NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
+
+
+def agrees(value, printed: Decimal) -> bool:
+    """True when ``value`` rounds (half to even, or half up) to ``printed`` at its last digit."""
+    d = to_decimal(value)
+    if not d.is_finite():
+        return False
+    quantum = Decimal(1).scaleb(printed.as_tuple().exponent)
+    return printed in (d.quantize(quantum, rounding=ROUND_HALF_EVEN), d.quantize(quantum, rounding="ROUND_HALF_UP"))
+
+
+def digits_shown(printed: Decimal) -> str:
+    places = -printed.as_tuple().exponent
+    return f"{places} decimal{'s' if places != 1 else ''}" if places > 0 else "units"
+
+
+@dataclass
+class Mistake:
+    key: str
+    description: str
+    value: object
+    reproduces: bool  # agrees with the number to the digits it shows
+
+    def difference(self, printed: Decimal):
+        return abs(to_decimal(self.value) - printed)
+
+
+@dataclass
+class Finding:
+    quantity: str
+    printed: Decimal
+    correct: object
+    agrees: bool
+    mistakes: list[Mistake] = field(default_factory=list)  # reproducing ones first, then the nearest
+
+    @property
+    def explained(self) -> bool:
+        return any(m.reproduces for m in self.mistakes)
+
+    def as_dict(self, digits: int) -> dict:
+        return {
+            "quantity": self.quantity, "value": str(self.printed), "correct": fmt(self.correct, digits),
+            "agrees": self.agrees, "explained": self.explained,
+            "mistakes": [{"variant": m.key, "description": m.description, "value": fmt(m.value, digits),
+                          "reproduces": m.reproduces, "difference": fmt(m.difference(self.printed), 3)}
+                         for m in self.mistakes],
+        }
+
+
+class Auditor:
+    """Resolvers for the correct computation and every variant, each built once, on demand."""
+
+    def __init__(self, model):
+        self.model = model
+        self.correct = Resolver(model)
+        self.variants = variants(model)
+        self._resolvers: dict[str, Resolver] = {}
+
+    def resolver(self, variant) -> Resolver:
+        if variant.key not in self._resolvers:
+            self._resolvers[variant.key] = variant.build()
+        return self._resolvers[variant.key]
+
+    def examine(self, quantity: str, printed: Decimal, nearest: int = 0) -> Finding:
+        q = parse(quantity)
+        correct = self.correct.value(q)
+        finding = Finding(quantity, printed, correct, agrees(correct, printed))
+        if finding.agrees:
+            return finding
+        candidates = []
+        for variant in self.variants:
+            try:
+                value = self.resolver(variant).value(q)
+            except (*SKIP, QuantityError, ZeroDivisionError, OverflowError, ValueError, InvalidOperation):
+                continue
+            if not mpmath.isfinite(value) or agrees(value, Decimal(fmt(correct, 12))) or abs(value - correct) < 1e-40:
+                continue  # the variant does not change this quantity
+            candidates.append(Mistake(variant.key, variant.description, value, agrees(value, printed)))
+        for other, description in confusions(self.model, q):
+            try:
+                value = self.correct.value(other)
+            except (QuantityError, KeyError):
+                continue
+            if abs(value - correct) > 1e-40:
+                candidates.append(Mistake(f"confused_{other.text}", description, value, agrees(value, printed)))
+        # A slip that reproduces the number outranks one that only comes near; among reproducing
+        # ones the more common kind of slip comes first, and among near ones the closer wins.
+        order = {m.key: i for i, m in enumerate(candidates)}
+        reproducing = sorted((m for m in candidates if m.reproduces), key=lambda m: (plausibility(m.key), order[m.key]))
+        finding.mistakes = reproducing or sorted(candidates, key=lambda m: m.difference(printed))[:nearest]
+        return finding
+
+
+#: Kinds of slip, most common first: how a teaching assistant would guess.
+PLAUSIBILITY = (
+    "in_place_backward", "in_place", "one_step_", "biases_toggled", "confused_", "rounded_", "no_",
+    "half_dropped", "sign_", "plus_update", "one_path_", "swap_backward_", "swap_forward_",
+)
+
+
+def plausibility(key: str) -> int:
+    return next((i for i, prefix in enumerate(PLAUSIBILITY) if key.startswith(prefix)), len(PLAUSIBILITY))
+
+
+def _substitute(base: str, name: str, peer: str) -> str:
+    """``name`` replaced by ``peer`` in a quantity name, on each side of dA/dB."""
+    def swap(part: str) -> str:
+        return re.sub(rf"(?<![A-Za-z0-9]){name}(?![0-9_])", peer, part)
+    if "/" in base:
+        of, wrt = base.split("/")
+        return naming.partial(swap(of[1:]), swap(wrt[1:]))
+    return swap(base)
+
+
+def confusions(model, q: Quantity) -> list[tuple[Quantity, str]]:
+    """The same quantity for a neighbouring parameter or neuron of the same layer: the value of
+    dE_total/dw5 given for dE_total/dw6, out_h1 for out_h2."""
+    network = model.network
+    out = []
+    names = re.findall(r"[wb]\d+|[hio]\d+(?:_\d+)?", q.base)
+    for name in dict.fromkeys(names):
+        if name in network.parameter:
+            p = network.parameter[name]
+            peers = [o.name for o in network.parameters if o.kind == p.kind and o.layer == p.layer and o.name != name]
+        elif name in network.layer_of:
+            peers = [n for n in network.layers[network.layer_of[name]] if n != name]
+        else:
+            continue
+        for peer in peers:
+            base = _substitute(q.base, name, peer)
+            other = Quantity(base, base, q.sample, q.after, q.updated)
+            out.append((other, f"the value of {other.base}{'+' if q.updated else ''} given for {q.base}{'+' if q.updated else ''}"))
+    return out
+
+
+def parse_claim(text: str) -> tuple[str, Decimal]:
+    """``"dE_total/dw6 = 0.0827"`` -> (quantity, number as written)."""
+    quantity, sep, number = text.partition("=")
+    if not sep or not quantity.strip() or not number.strip():
+        raise QuantityError(f"cannot read claim {text!r}: write quantity=value, e.g. dE_total/dw6=0.0827")
+    try:
+        value = Decimal(number.strip())
+    except InvalidOperation:
+        raise QuantityError(f"cannot read claim {text!r}: {number.strip()!r} is not a number") from None
+    if not value.is_finite():
+        raise QuantityError(f"cannot read claim {text!r}: the value must be finite")
+    parse(quantity)
+    return quantity.strip(), value

@@ -1,0 +1,180 @@
+"""`derive check`: the symbolic-numeric table, the audit of published numbers and the learner's
+claims, built as data (dicts) first, then printed as text or JSON."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import sympy as sp
+
+from . import check, naming
+from .audit import Auditor, agrees, digits_shown
+from .numbers import fmt, plain
+from .quantities import parse
+from .resolve import Resolver
+
+MAX_LISTED = 4  # reproducing slips listed for one claim in text
+ROUTE_NAMES = {"sympy_diff": "sympy.diff", "fd_float64": "FD float64", "fd_mpmath": "FD 50 digits", "generated": "generated"}
+
+
+def text_derivation(model, quantity: str, digits: int) -> list[str]:
+    """How a quantity is derived, in plain text for a terminal: names, numbers, value."""
+    q = parse(quantity)
+    if q.after is not None:
+        return [f"{q.text} comes from {q.after} steps of gradient descent (derive train --steps {q.after})."]
+    values = model.evaluation.samples[q.sample or 0]
+    totals = model.evaluation.totals
+
+    def num(value):
+        text = plain(value, digits)
+        return f"({text})" if text.startswith("-") else text
+
+    def exact(name):
+        return model.network.sample_values(q.sample or 0).get(name, values.get(name))
+
+    if q.updated:
+        g = naming.partial(naming.TOTAL, q.base)
+        return [f"{q.base}+ = {q.base} - eta * {g}",
+                f"    = {num(exact(q.base))} - {num(model.spec.learning_rate)} * {num(totals[g])}",
+                f"    = {plain(totals[naming.updated(q.base)], digits)}"]
+    wrt = q.base.split("/d", 1)[1] if q.base.startswith(f"d{naming.TOTAL}/d") else None
+    chain = model.derivation.chains.get(wrt)
+    if chain is not None:
+        total = totals[q.base] if len(model.spec.samples) == 1 or q.sample is None else values[q.base]
+        return [f"{q.base} = " + " + ".join(" * ".join(share) for share in chain.shares),
+                "    = " + " + ".join(" * ".join(num(values[f]) for f in share) for share in chain.shares),
+                f"    = {plain(total, digits)}"]
+    step = model.derivation.step.get(q.base)
+    if step is not None:
+        formula = step.formula.rewrite(sp.exp)  # elementary functions read best in a terminal
+        lines = [f"{q.base} = {sp.sstr(formula, order='none')}"]
+        if formula.free_symbols and not formula.is_Symbol:
+            mapping = {s: sp.Symbol(num(exact(str(s)))) for s in formula.free_symbols}
+            with sp.evaluate(False):
+                lines.append(f"    = {sp.sstr(formula.xreplace(mapping), order='none')}")
+        return lines + [f"    = {plain(values[q.base], digits)}"]
+    return [f"{q.base} is a partial derivative through the forward pass, taken by SymPy: {plain(Resolver(model).value(q), digits)}"]
+
+
+def build(model, claims: list[tuple[str, Decimal]], digits: int, with_checks: bool = True) -> dict:
+    result = {"network": model.spec.name, "digits": digits}
+    if with_checks:
+        report = check.run(model)
+        result["checks"] = {
+            "passed": report.passed,
+            "parameters_checked": report.checked,
+            "parameters": len(model.parameters),
+            "samples": len(model.spec.samples),
+            "skipped": report.skipped,
+            "tolerances": {route: {"atol_per_scale": str(a), "rtol": str(r)} for route, (a, r) in check.TOLERANCE.items()},
+            "rows": [{
+                "parameter": r.parameter, "sample": r.sample + 1, "chain_rule": fmt(r.chain, digits),
+                "routes": {k: fmt(v, digits) for k, v in r.routes.items()},
+                "worst_ratio_to_tolerance": float(r.worst), "passed": r.passed, "failed_routes": r.failures,
+            } for r in report.rows],
+        }
+    auditor = Auditor(model) if (model.spec.published or claims) else None
+    result["published"] = [auditor.examine(q, v).as_dict(digits) for q, v in model.spec.published] if model.spec.published else []
+    result["claims"] = []
+    for quantity, value in claims:
+        finding = auditor.examine(quantity, value, nearest=3)
+        entry = finding.as_dict(digits)
+        entry["derivation"] = text_derivation(model, quantity, digits)
+        try:
+            entry["derivation_latex"] = model.latex_quantity(quantity, digits)
+        except Exception:  # a quantity with no step-by-step block (after training, a generic partial)
+            entry["derivation_latex"] = None
+        result["claims"].append(entry)
+    return result
+
+
+def exit_status(result: dict, strict: bool) -> int:
+    failed = ("checks" in result and not result["checks"]["passed"]) or any(not c["agrees"] for c in result["claims"])
+    if strict and any(not p["agrees"] for p in result["published"]):
+        failed = True
+    return 1 if failed else 0
+
+
+def as_json(result: dict) -> str:
+    return json.dumps(result, indent=2) + "\n"
+
+
+def as_text(result: dict, model) -> str:
+    lines = []
+    if "checks" in result:
+        c = result["checks"]
+        lines.append(f"{result['network']}: every gradient by five routes, {c['parameters_checked']} parameters "
+                     f"x {c['samples']} sample{'s' if c['samples'] > 1 else ''}")
+        routes = [r for r in ROUTE_NAMES if any(r in row["routes"] for row in c["rows"])]
+        width = max(len("parameter"), *(len(row["parameter"]) + (4 if c["samples"] > 1 else 0) for row in c["rows"])) + 2
+        header = f"  {'parameter':<{width}}{'chain rule':<20}" + "".join(f"{ROUTE_NAMES[r]:<14}" for r in routes) + "worst/tol  result"
+        lines.append(header)
+        for row in c["rows"]:
+            name = row["parameter"] + (f"[{row['sample']}]" if c["samples"] > 1 else "")
+            marks = "".join(f"{('FAIL' if r in row['failed_routes'] else 'ok') if r in row['routes'] else '-':<14}" for r in routes)
+            lines.append(f"  {name:<{width}}{row['chain_rule']:<20}{marks}{row['worst_ratio_to_tolerance']:<11.2g}"
+                         f"{'pass' if row['passed'] else 'FAIL: ' + ', '.join(ROUTE_NAMES[f] for f in row['failed_routes'])}")
+        for why in c["skipped"].values():
+            lines.append(f"  note: {why}")
+        lines.append("  tolerance: |route - chain rule| <= atol + rtol*|chain rule|: sympy.diff and FD 50 digits 1e-30; "
+                     "FD float64 (h = 1e-6) atol 1e-8, rtol 1e-5; generated atol 1e-12, rtol 1e-9 (atol times the largest gradient)")
+        failed = [row for row in c["rows"] if not row["passed"]]
+        lines.append(f"  {'all gradients agree by every route' if not failed else f'{len(failed)} gradient(s) FAIL: ' + ', '.join(r['parameter'] for r in failed)}.")
+    if result["published"]:
+        disagree = [p for p in result["published"] if not p["agrees"]]
+        lines += ["", f"Published numbers ({model.spec.source}): {len(result['published'])}, "
+                  f"{len(result['published']) - len(disagree)} agree to the digits shown, {len(disagree)} disagree"]
+        width = max(len(p["quantity"]) for p in result["published"]) + 2
+        for p in result["published"]:
+            verdict = "agrees" if p["agrees"] else "DISAGREES"
+            lines.append(f"  {p['quantity']:<{width}}{p['value']:<16}correct {p['correct']:<18}{verdict}")
+            if not p["agrees"]:
+                lines += ["      " + line for line in _explanation(p)]
+    for claim in result["claims"]:
+        lines += [""] + _claim_text(claim)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _explanation(finding: dict) -> list[str]:
+    reproducing = [m for m in finding["mistakes"] if m["reproduces"]]
+    if reproducing:
+        return [f"reproduced by {m['description']} (gives {m['value']})" for m in reproducing]
+    return ["no variant of the computation or usual slip reproduces it"]
+
+
+def _claim_text(claim: dict) -> list[str]:
+    given = digits_shown(Decimal(claim["value"]))
+    head = f"Your {claim['quantity']} = {claim['value']}"
+    if claim["agrees"]:
+        return [f"{head}: correct. It agrees with {claim['correct']} to the {given} you gave."]
+    lines = [f"{head}: not correct. The correct value is {claim['correct']}.", "  How it is derived:"]
+    lines += ["    " + line for line in claim["derivation"]]
+    reproducing = [m for m in claim["mistakes"] if m["reproduces"]]
+    if len(reproducing) == 1:
+        lines.append(f"  Your number is exactly what this slip gives: {reproducing[0]['description']} ({reproducing[0]['value']}).")
+    elif reproducing:
+        significant = len(Decimal(claim["value"]).normalize().as_tuple().digits)
+        lines.append(f"  {len(reproducing)} slips give your number to the {given} you gave"
+                     + (f" (with {significant} significant digits many fit: give more digits to tell them apart)" if significant <= 4 else "")
+                     + "; the most common first:")
+        lines += [f"    - {m['description']} (gives {m['value']})" for m in reproducing[:MAX_LISTED]]
+        if len(reproducing) > MAX_LISTED:
+            lines.append(f"    - and {len(reproducing) - MAX_LISTED} more (see --json)")
+    elif claim["mistakes"]:
+        lines.append("  No usual slip gives exactly your number; the closest are:")
+        lines += [f"    - {m['description']}: gives {m['value']}, {m['difference']} away from yours" for m in claim["mistakes"]]
+    else:
+        lines.append("  No usual slip explains it; check the arithmetic of each line above.")
+    return lines
+
+
+def read_claims(path: str) -> list[str]:
+    """A claims file: one ``quantity = value`` a line; blank lines and # comments ignored."""
+    from pathlib import Path
+
+    text = Path(path).read_text()
+    return [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
+
+
+__all__ = ["agrees", "build", "as_text", "as_json", "exit_status", "read_claims", "text_derivation"]

@@ -1,0 +1,278 @@
+"""The usual variants of the computation and the usual slips, each a way to get a (wrong) number.
+
+Each `Variant` builds a `Resolver` that computes every quantity that way, so a published or claimed
+number can be explained by the variant(s) that reproduce it to the digits it shows:
+
+- evaluation variants rewrite the derivation's steps (the article's way, factor by factor): every
+  intermediate rounded to the printed digits, a weight used in place of another, a chain-rule factor
+  left out, the 1/2 of the loss dropped, a sign error in dE/dout;
+- training variants change how steps are taken: layer-by-layer in-place updates (a layer's gradient
+  taken after the layers above were updated), biases updated or frozen, a step count off by one;
+- value variants: the number's sign flipped, an update with + instead of -.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+
+import mpmath
+import sympy as sp
+
+from . import naming
+from .evaluate import evaluate
+from .numbers import round_sig
+from .quantities import Quantity
+from .resolve import Resolver, default_trainer
+from .training import train as float_train
+
+SWAP_LIMIT = 40  # parameters; above it, the quadratic search over weight pairs is skipped
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    description: str
+    build: Callable[[], Resolver]
+
+
+# -- evaluation variants ---------------------------------------------------------------------------
+def _article_way(step, model):
+    """Backward steps from their named factors (dE/dout · dout/dnet), as a hand calculation goes."""
+    return step.compute if step.phase in ("forward", "error") else step.formula
+
+
+def _evaluation_variant(model, transform=None, round_to=None) -> Resolver:
+    base = transform or _article_way
+    evaluation = evaluate(model.derivation, transform=lambda s: base(s, model), round_to=round_to)
+    return _OneStepResolver(model, evaluation)
+
+
+class _OneStepResolver(Resolver):
+    """A variant of the derivation trains one step with its own gradients (E_total@1); longer runs
+    are left to the training variants."""
+
+    def __init__(self, model, evaluation):
+        one_step = {p: evaluation.totals[naming.updated(p)] for p in model.parameters}
+        for p in model.network.parameters:
+            if model.spec.freeze_biases and p.kind == "bias":
+                one_step[p.name] = evaluation.totals[p.name]
+        super().__init__(model, evaluation, lambda steps: one_step if steps == 1 else _skip())
+
+
+class _Skip(Exception):
+    pass
+
+
+def _skip():
+    raise _Skip
+
+
+def _rounder(digits: int, decimals: bool):
+    """Round as a hand calculation does: half up, after clearing the binary noise of 60 digits."""
+    def rounded(v):
+        d = round_sig(v, 40)
+        quantum = Decimal(1).scaleb(-digits if decimals else d.adjusted() - digits + 1)
+        return mpmath.mpf(str(d.quantize(quantum, rounding=ROUND_HALF_UP)))
+    return rounded
+
+
+def _replace_in(phases, mapping):
+    def transform(step, model):
+        expr = _article_way(step, model)
+        return expr.xreplace(mapping) if step.phase in phases else expr
+    return transform
+
+
+def _evaluation_variants(model) -> list[Variant]:
+    network, derivation = model.network, model.derivation
+    sym = network.symbol
+    out = []
+    for digits in range(9, 2, -1):
+        out.append(Variant(f"rounded_{digits}_decimals", f"every intermediate value rounded to {digits} decimal places before it is used",
+                           lambda d=digits: _evaluation_variant(model, round_to=_rounder(d, True))))
+        out.append(Variant(f"rounded_{digits}_significant", f"every intermediate value rounded to {digits} significant digits before it is used",
+                           lambda d=digits: _evaluation_variant(model, round_to=_rounder(d, False))))
+    L = len(network.layers) - 1
+    backward = ("display", "output deltas", "hidden deltas", "gradients")
+    by_layer = {}
+    for layer, neurons in enumerate(network.layers[1:], start=1):
+        factors = {sym(naming.partial(naming.out(n), naming.net(n))): sp.S.One for n in neurons
+                   if naming.partial(naming.out(n), naming.net(n)) in derivation.step}
+        by_layer[layer] = factors
+    if by_layer.get(L):
+        out.append(Variant("no_output_activation_derivative", "the activation's derivative dout/dnet left out of the output deltas",
+                           lambda: _evaluation_variant(model, _replace_in(("output deltas",), by_layer[L]))))
+    hidden = {k: v for layer, f in by_layer.items() if layer < L for k, v in f.items()}
+    if hidden:
+        out.append(Variant("no_hidden_activation_derivative", "the activation's derivative dout/dnet left out of the hidden deltas",
+                           lambda: _evaluation_variant(model, _replace_in(("hidden deltas",), hidden))))
+    if hidden and by_layer.get(L):
+        every = {**hidden, **by_layer[L]}
+        out.append(Variant("no_activation_derivative", "the activation's derivative dout/dnet left out everywhere",
+                           lambda: _evaluation_variant(model, _replace_in(("output deltas", "hidden deltas"), every))))
+    sources = {sym(t.factor): sp.S.One for terms in network.net_terms.values() for t in terms if t.factor}
+    out.append(Variant("no_dnet_dw", "the factor dnet/dw (the input the weight multiplies) left out of the weight gradients",
+                       lambda: _evaluation_variant(model, _replace_in(("gradients",), sources))))
+    d_out = {naming.partial(naming.TOTAL, naming.out(o)) for o in network.outputs}
+    d_out = {q for q in d_out if q in derivation.step}
+    if d_out:
+        def flip(step, model):
+            expr = _article_way(step, model)
+            return -expr if step.quantity in d_out else expr
+        out.append(Variant("sign_dE_dout", "the sign of dE/dout flipped: (target - out) written for -(target - out)",
+                           lambda: _evaluation_variant(model, flip)))
+    if model.spec.loss == "half_sse":
+        doubled = {naming.error(o) for o in network.outputs} | d_out
+        def double(step, model):
+            expr = _article_way(step, model)
+            return 2 * expr if step.quantity in doubled else expr
+        out.append(Variant("half_dropped", "the 1/2 of the loss dropped: (target - out)^2 for each error term",
+                           lambda: _evaluation_variant(model, double)))
+    if L > 1:
+        for j, o in enumerate(network.outputs):
+            keep = sym(naming.delta(o))
+            def one_path(step, model, keep=keep):
+                expr = _article_way(step, model)
+                if step.phase == "hidden deltas" and step.quantity.startswith(f"d{naming.TOTAL}/dout_") and step.layer == L - 1:
+                    return sp.Add(*(t for t in sp.Add.make_args(step.formula) if t.has(keep)))
+                return expr
+            out.append(Variant(f"one_path_{o}", f"a hidden output's gradient taken through {o} only, the other outputs' paths left out",
+                               lambda f=one_path: _evaluation_variant(model, f)))
+    if L > 1:
+        rate = model.spec.learning_rate
+        updated = {}
+        for p in network.parameters:
+            if p.kind == "weight" and p.layer > 1:
+                updated[sym(p.name)] = sym(p.name) - rate * derivation.step[naming.partial(naming.TOTAL, p.name)].formula
+        def in_backward_pass(step, model):
+            expr = _article_way(step, model)
+            if step.phase in ("display", "hidden deltas") and step.layer <= L and step.quantity not in d_out:
+                return expr.xreplace({w: u for w, u in updated.items() if network.parameter[str(w)].layer > step.layer - (step.phase == "display")})
+            return expr
+        kernel_updated = {w: w - rate * derivation.step[naming.partial(naming.TOTAL, str(w))].compute for w in updated}
+
+        def kernel_in_backward_pass(step):
+            if step.phase == "hidden deltas":
+                return step.compute.xreplace({w: u for w, u in kernel_updated.items() if network.parameter[str(w)].layer > step.layer})
+            return step.compute
+
+        def in_place_backward():
+            resolver = _evaluation_variant(model, in_backward_pass)
+            resolver.trainer = _variant_kernel_trainer(model, kernel_in_backward_pass)
+            return resolver
+
+        out.append(Variant("in_place_backward", "each layer's weights updated as soon as their gradients are known, so the deltas "
+                           "of the layer below use the updated weights (within one backward pass)", in_place_backward))
+    if len(model.parameters) <= SWAP_LIMIT:
+        weights = [p for p in network.parameters if p.kind == "weight"]
+        for a in weights:
+            for b in weights:
+                if a is b or a.layer != b.layer:
+                    continue
+                mapping = {sym(a.name): sym(b.name)}
+                if a.layer > 1:
+                    out.append(Variant(f"swap_backward_{a.name}_{b.name}", f"{b.name} used in place of {a.name} in the backward pass",
+                                       lambda m=mapping: _evaluation_variant(model, _replace_in(backward, m))))
+                out.append(Variant(f"swap_forward_{a.name}_{b.name}", f"{b.name} used in place of {a.name} in the forward pass",
+                                   lambda m=mapping: _evaluation_variant(model, _replace_in(("forward",), m))))
+    return out
+
+
+def _variant_kernel_trainer(model, transform):
+    """Train (float64) with a generated module whose kernel steps are rewritten by ``transform``."""
+    from . import __version__
+    from .training import compile_module
+
+    variant = copy.copy(model.derivation)
+    variant.__dict__.pop("step", None)
+    variant.steps = [dataclasses.replace(s, compute=transform(s)) for s in model.derivation.steps]
+    module = compile_module(variant, __version__)
+
+    @cache
+    def trained(steps: int):
+        return float_train(module, model.spec, steps, model.spec.freeze_biases).parameters
+
+    return trained
+
+
+# -- training variants -----------------------------------------------------------------------------
+def _in_place_trainer(model, freeze: bool):
+    """Layer-by-layer in-place updates: the output layer is updated first, and each lower layer's
+    gradients are taken with the layers above already updated."""
+    module, spec = model.module, model.spec
+    samples = [([float(v) for v in s.inputs], [float(v) for v in s.targets]) for s in spec.samples]
+    scale = float(spec.learning_rate) / (len(samples) if spec.reduction == "mean" else 1)
+    layers = sorted({p.layer for p in model.network.parameters}, reverse=True)
+    members = {k: [p.name for p in model.network.parameters if p.layer == k and not (freeze and p.kind == "bias")] for k in layers}
+
+    @cache
+    def trained(steps: int) -> dict[str, float]:
+        params = dict(module.INITIAL)
+        for _ in range(steps):
+            for k in layers:
+                grads = [module.gradient(params, x, t) for x, t in samples]
+                params = dict(params)
+                for name in members[k]:
+                    params[name] -= scale * sum(g[name] for g in grads)
+        return params
+
+    return trained
+
+
+def _trainer(model, freeze: bool):
+    @cache
+    def trained(steps: int):
+        return float_train(model.module, model.spec, steps, freeze).parameters
+    return trained
+
+
+class _OffByOne(Resolver):
+    def __init__(self, model, delta: int):
+        base = default_trainer(model)
+        super().__init__(model, trainer=lambda steps: base(steps + delta) if steps + delta >= 0 else _skip())
+
+
+def _training_variants(model) -> list[Variant]:
+    frozen = model.spec.freeze_biases
+    toggled = "biases updated too" if frozen else "biases frozen (weights only)"
+    return [
+        Variant("biases_toggled", toggled, lambda: Resolver(model, trainer=_trainer(model, not frozen))),
+        Variant("in_place", "layer-by-layer in-place updates: each layer's gradients taken after the layers above were updated",
+                lambda: Resolver(model, trainer=_in_place_trainer(model, frozen))),
+        Variant("in_place_biases_toggled", f"layer-by-layer in-place updates, and {toggled}",
+                lambda: Resolver(model, trainer=_in_place_trainer(model, not frozen))),
+        Variant("one_step_fewer", "one training step fewer (a step count off by one)", lambda: _OffByOne(model, -1)),
+        Variant("one_step_more", "one training step more (a step count off by one)", lambda: _OffByOne(model, +1)),
+    ]
+
+
+# -- value variants --------------------------------------------------------------------------------
+class _Negated(Resolver):
+    def value(self, quantity):
+        return -super().value(quantity)
+
+
+class _PlusUpdate(Resolver):
+    def value(self, quantity):
+        q = quantity
+        if not (isinstance(q, Quantity) and q.updated and q.after is None):
+            raise _Skip
+        evaluation = self.evaluation
+        rate = mpmath.mpf(float(self.model.spec.learning_rate))
+        return evaluation.totals[q.base] + rate * evaluation.totals[naming.partial(naming.TOTAL, q.base)]
+
+
+def variants(model) -> list[Variant]:
+    """Every variant, the most common slips first (the audit ranks reproducing ones in this order)."""
+    return _evaluation_variants(model) + _training_variants(model) + [
+        Variant("sign_flipped", "the sign of the result flipped", lambda: _Negated(model)),
+        Variant("plus_update", "the update taken with + instead of -: w + eta dE/dw", lambda: _PlusUpdate(model)),
+    ]
+
+
+SKIP = (_Skip,)
