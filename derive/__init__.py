@@ -83,8 +83,14 @@ class Model:
         """The step-by-step LaTeX document (training with the spec's ``steps``, else one step)."""
         from . import render_latex
 
-        run = self.train(self.spec.steps or 1)
+        run = self.train(self.spec.steps or 1, freeze_biases=False)
         weights_only = self.train(1, freeze_biases=True).error_after_first
+        if self.spec.published:
+            from .audit import Auditor
+
+            auditor = Auditor(self)
+            findings = [auditor.examine(q, v) for q, v in self.spec.published]
+            extra_sections = [*extra_sections, render_latex.errata_section(findings, digits, self.spec.source)]
         return render_latex.render(self, __version__, digits, run, weights_only, extra_sections)
 
     def latex_quantity(self, quantity: str, digits: int = 9) -> str:

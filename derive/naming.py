@@ -86,10 +86,17 @@ def latex_neuron(neuron: str) -> str:
     return f"{m['kind']}_{{{m['index']}}}"
 
 
-def latex(quantity: str) -> str:
-    """LaTeX for a quantity name, in the article's style: ``net_h1`` -> ``net_{h_{1}}``."""
+def latex(quantity: str, inline: bool = False) -> str:
+    """LaTeX for a quantity name, in the article's style: ``net_h1`` -> ``net_{h_{1}}``; partial
+    derivatives as fractions, or ``inline`` as ∂A/∂B (for tables and running text); ``X@N`` as the
+    value after N training steps."""
+    if "@" in quantity:
+        base, steps = quantity.split("@")
+        return rf"{latex(base, inline)}\text{{ after {steps} step{'s' if steps != '1' else ''}}}"
     if "/" in quantity:
         of, wrt = quantity.split("/")
+        if inline:
+            return rf"\partial {latex(of[1:])} / \partial {latex(wrt[1:])}"
         return rf"\frac{{\partial {latex(of[1:])}}}{{\partial {latex(wrt[1:])}}}"
     if quantity.endswith("+"):
         return latex(quantity[:-1]) + "^{+}"

@@ -449,6 +449,31 @@ class Document:
         ])
 
 
+def errata_section(findings, digits: int, source: str) -> Section:
+    """The audit of a spec's published numbers: every number, and for a wrong one, what reproduces it."""
+    rows = []
+    notes = []
+    for f in findings:
+        verdict = "agrees" if f.agrees else r"\textbf{wrong}"
+        rows.append([f"${naming.latex(f.quantity, inline=True)}$", f"${f.printed}$", f"${number(f.correct, digits)}$", verdict])
+        if not f.agrees:
+            reproducing = [m for m in f.mistakes if m.reproduces]
+            why = ("; or ".join(f"{escape(m.description)} (${number(m.value, digits)}$)" for m in reproducing)
+                   if reproducing else "no variant of the computation or usual slip reproduces it")
+            notes.append(rf"\item ${naming.latex(f.quantity, inline=True)}$: published ${f.printed}$, "
+                         rf"correct ${number(f.correct, digits)}$. Reproduced by: {why}.")
+    wrong = sum(not f.agrees for f in findings)
+    blocks = [
+        Block("text", f"The spec ({escape(source)}) carries {len(findings)} published numbers; {len(findings) - wrong} agree with "
+              f"the correct computation to the digits they show, and {wrong} do not. For each wrong one, derive searched the "
+              "usual variants of the computation and the usual slips for the ones that reproduce it to its digits."),
+        Block("table", rows=rows, header=["quantity", "published", "correct", ""], columns="lrrl"),
+    ]
+    if notes:
+        blocks.append(Block("text", "\\begin{itemize}\n" + "\n".join(notes) + "\n\\end{itemize}"))
+    return Section("Errata: the published numbers, audited", blocks)
+
+
 def render(model, version: str, digits: int = 9, training=None, first_step_weights_only=None, extra_sections=()) -> str:
     """The whole document's LaTeX source; byte-identical for the same inputs."""
     document = Document(model, digits, training, first_step_weights_only)
