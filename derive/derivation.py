@@ -66,7 +66,9 @@ class Derivation:
 
     def _add(self, quantity, formula, phase, compute=None, layer=0) -> sp.Symbol:
         symbol = self.sym(quantity)
-        compute = (formula if compute is None else compute).doit()  # canonical: fewest operations
+        compute = formula if compute is None else compute
+        if phase in ("error", "output deltas", "display"):  # where the losses' textbook forms enter
+            compute = compute.doit()  # canonical: fewest operations
         self.steps.append(Step(quantity, symbol, formula, compute, phase, layer))
         return symbol
 

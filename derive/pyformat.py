@@ -45,6 +45,18 @@ def assignment(indent: str, target: str, source: str) -> list[str]:
     return [line]
 
 
+def sum_assignment(indent: str, target: str, terms: list[str]) -> list[str]:
+    """``target = t1 + t2 + ...`` for terms already in ruff's spacing, without parsing: the fast path
+    for long net inputs and sums of deltas (each term a product of names)."""
+    text = " + ".join(terms)
+    line = f"{indent}{target} = {text}"
+    if len(line) <= LINE_LENGTH:
+        return [line]
+    inner = indent + "    "
+    body = [inner + text] if len(inner + text) <= LINE_LENGTH else [inner + terms[0], *(f"{inner}+ {t}" for t in terms[1:])]
+    return [f"{indent}{target} = (", *body, f"{indent})"]
+
+
 def _terms(node: ast.BinOp):
     """A left-associated chain of + and - as (first term, [(operator, term), ...])."""
     rest = []

@@ -61,7 +61,17 @@ def _comment(network, step) -> str:
     return step.phase
 
 
-def _body(derivation: Derivation, results: list[sp.Expr], tail: list[str], with_targets: bool) -> list[str]:
+def _statement(derivation: Derivation, step) -> list[str]:
+    """One kernel step as lines. A net input is printed from its terms (weight * input, in the
+    spec's order, bias last) with no per-expression printer overhead; others through SymPy."""
+    target = naming.python_name(step.quantity)
+    if step.quantity.startswith("net_"):
+        terms = derivation.network.net_terms[step.quantity[4:]]
+        return pyformat.sum_assignment(INDENT, target, [f"{t.parameter} * {t.factor}" if t.factor else t.parameter for t in terms])
+    return pyformat.assignment(INDENT, target, _printer.doprint(step.compute))
+
+
+def _body(derivation: Derivation, results: list[sp.Expr], tail: list[str], with_targets: bool, printed: dict) -> list[str]:
     """Unpacking of what is used, then the needed steps under block comments, then ``tail``."""
     network = derivation.network
     steps = _needed(derivation, results)
@@ -78,39 +88,46 @@ def _body(derivation: Derivation, results: list[sp.Expr], tail: list[str], with_
         if _comment(network, step) != comment:
             comment = _comment(network, step)
             lines.append(f"{INDENT}# {comment}")
-        lines += pyformat.assignment(INDENT, naming.python_name(step.quantity), _printer.doprint(step.compute))
+        if step.quantity not in printed:
+            printed[step.quantity] = _statement(derivation, step)
+        lines += printed[step.quantity]
     return lines + tail
 
 
-def _gradient_tail(grads: dict[str, sp.Expr]) -> list[str]:
-    """The returned dict; a gradient too long for one entry line (a shared bias summing many
-    deltas) is computed into ``grad_<name>`` first."""
+def _sum(deltas: list[str]) -> str:
+    return " + ".join(deltas)
+
+
+def _gradient_tail(derivation: Derivation) -> list[str]:
+    """The returned gradients, read off the chains: delta of the fed neuron times what the weight
+    multiplies; a bias sums the deltas of the neurons it feeds. One too long for a dict entry (a
+    shared bias of a wide layer) is computed into ``grad_<name>`` first."""
     lines = [f"{INDENT}# gradients: dE_total/d(parameter) = delta of each neuron it feeds * its factor"]
     entries = []
-    for name, g in grads.items():
-        entry = f'"{name}": {code(g)}'
+    for name, chain in derivation.chains.items():
+        terms = [f"{d} * {src}" if src else d for d, src in chain.delta_shares]
+        entry = f'"{name}": {_sum(terms)}'
         if len(INDENT * 2 + entry) + 1 > pyformat.LINE_LENGTH:
-            lines += pyformat.assignment(INDENT, f"grad_{name}", _printer.doprint(g))
+            lines += pyformat.sum_assignment(INDENT, f"grad_{name}", terms)
             entry = f'"{name}": grad_{name}'
         entries.append(entry)
     return lines + pyformat.collection(INDENT, "return {", entries, "}")
 
 
-def _update_tail(derivation: Derivation, grads: dict[str, sp.Expr]) -> list[str]:
+def _update_tail(derivation: Derivation) -> list[str]:
     """The updated parameters, straight-line: each gradient is delta * factor, so one
-    ``step_n = learning_rate * delta_n`` per neuron makes every update ``p - step_n * factor``."""
+    ``step_n = learning_rate * delta_n`` per neuron makes every weight's update ``w - step_n * factor``."""
     network = derivation.network
     deltas = [n for layer in network.layers[1:] for n in layer]
-    step = {network.symbol(naming.delta(n)): sp.Symbol(f"step_{n}", real=True) for n in deltas}
     lines = [f"{INDENT}# update: parameter - learning_rate * dE_total/d(parameter)"]
     lines += [f"{INDENT}step_{n} = learning_rate * delta_{n}" for n in deltas]
     entries = []
-    for name, g in grads.items():
-        update = network.symbol(name) - g.xreplace(step)
-        entry = f'"{name}": {code(update)}'
+    for name, chain in derivation.chains.items():
+        steps = [f"step_{d[len('delta_'):]} * {src}" if src else f"step_{d[len('delta_'):]}" for d, src in chain.delta_shares]
+        entry = f'"{name}": {name} - {steps[0]}' if len(steps) == 1 else f'"{name}": {name} - ({_sum(steps)})'
         if len(INDENT * 2 + entry) + 1 > pyformat.LINE_LENGTH:
-            lines += pyformat.assignment(INDENT, f"new_{name}", _printer.doprint(update))
-            entry = f'"{name}": new_{name}'
+            lines += pyformat.sum_assignment(INDENT, f"step_{name}", steps)
+            entry = f'"{name}": {name} - step_{name}'
         entries.append(entry)
     return lines + pyformat.collection(INDENT, "return {", entries, "}")
 
@@ -122,10 +139,11 @@ def render(derivation: Derivation, version: str) -> str:
     outs = [network.symbol(naming.out(o)) for o in network.outputs]
     total = network.symbol(naming.TOTAL)
     grads = {p.name: derivation.step[naming.partial(naming.TOTAL, p.name)].compute for p in network.parameters}
-    forward = _body(derivation, outs, pyformat.collection(INDENT, "return [", [code(o) for o in outs], "]"), False)
-    loss = _body(derivation, [total], [f"{INDENT}return E_total"], True)
-    gradient = _body(derivation, list(grads.values()), _gradient_tail(grads), True)
-    train_step = _body(derivation, list(grads.values()), _update_tail(derivation, grads), True)
+    printed: dict[str, list[str]] = {}  # each step printed once, shared by the four functions
+    forward = _body(derivation, outs, pyformat.collection(INDENT, "return [", [code(o) for o in outs], "]"), False, printed)
+    loss = _body(derivation, [total], [f"{INDENT}return E_total"], True, printed)
+    gradient = _body(derivation, list(grads.values()), _gradient_tail(derivation), True, printed)
+    train_step = _body(derivation, list(grads.values()), _update_tail(derivation), True, printed)
     text = "\n".join(forward + loss + gradient)
     helpers = [src for name, src in HELPERS.items() if re.search(rf"\b{name}\(", text)]
     context = {

@@ -49,13 +49,13 @@ def forward(params: Mapping[str, float], inputs: Sequence[float]) -> list[float]
     i1 = inputs[0]
     i2 = inputs[1]
     # forward: layer 1 (hidden layer, logistic)
-    net_h1 = b1 + i1 * w1 + i2 * w2
-    net_h2 = b1 + i1 * w3 + i2 * w4
+    net_h1 = w1 * i1 + w2 * i2 + b1
+    net_h2 = w3 * i1 + w4 * i2 + b1
     out_h1 = _logistic(net_h1)
     out_h2 = _logistic(net_h2)
     # forward: layer 2 (output layer, logistic)
-    net_o1 = b2 + out_h1 * w5 + out_h2 * w6
-    net_o2 = b2 + out_h1 * w7 + out_h2 * w8
+    net_o1 = w5 * out_h1 + w6 * out_h2 + b2
+    net_o2 = w7 * out_h1 + w8 * out_h2 + b2
     out_o1 = _logistic(net_o1)
     out_o2 = _logistic(net_o2)
     return [out_o1, out_o2]
@@ -80,13 +80,13 @@ def loss(
     target_o1 = targets[0]
     target_o2 = targets[1]
     # forward: layer 1 (hidden layer, logistic)
-    net_h1 = b1 + i1 * w1 + i2 * w2
-    net_h2 = b1 + i1 * w3 + i2 * w4
+    net_h1 = w1 * i1 + w2 * i2 + b1
+    net_h2 = w3 * i1 + w4 * i2 + b1
     out_h1 = _logistic(net_h1)
     out_h2 = _logistic(net_h2)
     # forward: layer 2 (output layer, logistic)
-    net_o1 = b2 + out_h1 * w5 + out_h2 * w6
-    net_o2 = b2 + out_h1 * w7 + out_h2 * w8
+    net_o1 = w5 * out_h1 + w6 * out_h2 + b2
+    net_o2 = w7 * out_h1 + w8 * out_h2 + b2
     out_o1 = _logistic(net_o1)
     out_o2 = _logistic(net_o2)
     # error
@@ -115,13 +115,13 @@ def gradient(
     target_o1 = targets[0]
     target_o2 = targets[1]
     # forward: layer 1 (hidden layer, logistic)
-    net_h1 = b1 + i1 * w1 + i2 * w2
-    net_h2 = b1 + i1 * w3 + i2 * w4
+    net_h1 = w1 * i1 + w2 * i2 + b1
+    net_h2 = w3 * i1 + w4 * i2 + b1
     out_h1 = _logistic(net_h1)
     out_h2 = _logistic(net_h2)
     # forward: layer 2 (output layer, logistic)
-    net_o1 = b2 + out_h1 * w5 + out_h2 * w6
-    net_o2 = b2 + out_h1 * w7 + out_h2 * w8
+    net_o1 = w5 * out_h1 + w6 * out_h2 + b2
+    net_o2 = w7 * out_h1 + w8 * out_h2 + b2
     out_o1 = _logistic(net_o1)
     out_o2 = _logistic(net_o2)
     # output deltas
@@ -169,13 +169,13 @@ def train_step(
     target_o1 = targets[0]
     target_o2 = targets[1]
     # forward: layer 1 (hidden layer, logistic)
-    net_h1 = b1 + i1 * w1 + i2 * w2
-    net_h2 = b1 + i1 * w3 + i2 * w4
+    net_h1 = w1 * i1 + w2 * i2 + b1
+    net_h2 = w3 * i1 + w4 * i2 + b1
     out_h1 = _logistic(net_h1)
     out_h2 = _logistic(net_h2)
     # forward: layer 2 (output layer, logistic)
-    net_o1 = b2 + out_h1 * w5 + out_h2 * w6
-    net_o2 = b2 + out_h1 * w7 + out_h2 * w8
+    net_o1 = w5 * out_h1 + w6 * out_h2 + b2
+    net_o2 = w7 * out_h1 + w8 * out_h2 + b2
     out_o1 = _logistic(net_o1)
     out_o2 = _logistic(net_o2)
     # output deltas
@@ -192,16 +192,16 @@ def train_step(
     step_o1 = learning_rate * delta_o1
     step_o2 = learning_rate * delta_o2
     return {
-        "w1": -i1 * step_h1 + w1,
-        "w2": -i2 * step_h1 + w2,
-        "w3": -i1 * step_h2 + w3,
-        "w4": -i2 * step_h2 + w4,
-        "w5": -out_h1 * step_o1 + w5,
-        "w6": -out_h2 * step_o1 + w6,
-        "w7": -out_h1 * step_o2 + w7,
-        "w8": -out_h2 * step_o2 + w8,
-        "b1": b1 - step_h1 - step_h2,
-        "b2": b2 - step_o1 - step_o2,
+        "w1": w1 - step_h1 * i1,
+        "w2": w2 - step_h1 * i2,
+        "w3": w3 - step_h2 * i1,
+        "w4": w4 - step_h2 * i2,
+        "w5": w5 - step_o1 * out_h1,
+        "w6": w6 - step_o1 * out_h2,
+        "w7": w7 - step_o2 * out_h1,
+        "w8": w8 - step_o2 * out_h2,
+        "b1": b1 - (step_h1 + step_h2),
+        "b2": b2 - (step_o1 + step_o2),
     }
 
 
