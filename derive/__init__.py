@@ -47,6 +47,18 @@ class Model:
         """The generated plain-Python module, compiled in memory."""
         return compile_module(self.derivation, __version__)
 
+    @cached_property
+    def auditor(self):
+        """The correct computation and every variant of it, for audits and claims."""
+        from .audit import Auditor
+
+        return Auditor(self)
+
+    @cached_property
+    def published_findings(self) -> list:
+        """The audit of the spec's ``[published]`` numbers (see `derive.audit`)."""
+        return [self.auditor.examine(q, v) for q, v in self.spec.published]
+
     @property
     def parameters(self) -> list[str]:
         return [p.name for p in self.network.parameters]
@@ -86,11 +98,8 @@ class Model:
         run = self.train(self.spec.steps or 1, freeze_biases=False)
         weights_only = self.train(1, freeze_biases=True).error_after_first
         if self.spec.published:
-            from .audit import Auditor
-
-            auditor = Auditor(self)
-            findings = [auditor.examine(q, v) for q, v in self.spec.published]
-            extra_sections = [*extra_sections, render_latex.errata_section(findings, digits, self.spec.source)]
+            errata = render_latex.errata_section(self.published_findings, digits, self.spec.source)
+            extra_sections = [*extra_sections, errata]
         return render_latex.render(self, __version__, digits, run, weights_only, extra_sections)
 
     def latex_quantity(self, quantity: str, digits: int = 9) -> str:

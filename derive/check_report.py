@@ -9,7 +9,7 @@ from decimal import Decimal
 import sympy as sp
 
 from . import check, naming
-from .audit import Auditor, agrees, digits_shown
+from .audit import agrees, digits_shown
 from .numbers import fmt, plain
 from .quantities import parse
 from .resolve import Resolver
@@ -57,10 +57,10 @@ def text_derivation(model, quantity: str, digits: int) -> list[str]:
     return [f"{q.base} is a partial derivative through the forward pass, taken by SymPy: {plain(Resolver(model).value(q), digits)}"]
 
 
-def build(model, claims: list[tuple[str, Decimal]], digits: int, with_checks: bool = True) -> dict:
+def build(model, claims: list[tuple[str, Decimal]], digits: int, with_checks: bool = True, progress=None) -> dict:
     result = {"network": model.spec.name, "digits": digits}
     if with_checks:
-        report = check.run(model)
+        report = check.run(model, progress)
         result["checks"] = {
             "passed": report.passed,
             "parameters_checked": report.checked,
@@ -74,11 +74,12 @@ def build(model, claims: list[tuple[str, Decimal]], digits: int, with_checks: bo
                 "worst_ratio_to_tolerance": float(r.worst), "passed": r.passed, "failed_routes": r.failures,
             } for r in report.rows],
         }
-    auditor = Auditor(model) if (model.spec.published or claims) else None
-    result["published"] = [auditor.examine(q, v).as_dict(digits) for q, v in model.spec.published] if model.spec.published else []
+    if progress and model.spec.published:
+        progress.stage(f"auditing {len(model.spec.published)} published numbers")
+    result["published"] = [f.as_dict(digits) for f in model.published_findings]
     result["claims"] = []
     for quantity, value in claims:
-        finding = auditor.examine(quantity, value, nearest=3)
+        finding = model.auditor.examine(quantity, value, nearest=3)
         entry = finding.as_dict(digits)
         entry["derivation"] = text_derivation(model, quantity, digits)
         try:
@@ -117,7 +118,7 @@ def as_text(result: dict, model) -> str:
                          f"{'pass' if row['passed'] else 'FAIL: ' + ', '.join(ROUTE_NAMES[f] for f in row['failed_routes'])}")
         for why in c["skipped"].values():
             lines.append(f"  note: {why}")
-        lines.append("  tolerance: |route - chain rule| <= atol + rtol*|chain rule|: sympy.diff and FD 50 digits 1e-30; "
+        lines.append("  tolerance: |route - chain rule| <= atol + rtol*|chain rule|: sympy.diff 1e-30; FD 50 digits 1e-25; "
                      "FD float64 (h = 1e-6) atol 1e-8, rtol 1e-5; generated atol 1e-12, rtol 1e-9 (atol times the largest gradient)")
         failed = [row for row in c["rows"] if not row["passed"]]
         lines.append(f"  {'all gradients agree by every route' if not failed else f'{len(failed)} gradient(s) FAIL: ' + ', '.join(r['parameter'] for r in failed)}.")

@@ -18,6 +18,7 @@ from .derivation import Derivation
 from .registry import MPMATH_FUNCTIONS
 
 PRECISION = 60  # decimal digits; printed values need 9 to 17, so rounding is exact well past those
+SATURATED_PRECISION = 1000  # for a sample whose display factors overflow at 60 digits (|net| up to ~2000)
 
 
 def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
@@ -71,21 +72,31 @@ def evaluate(derivation: Derivation, display: bool = True, parameters=None, tran
     """
     network = derivation.network
     steps = derivation.steps if display else derivation.kernel
+
+    def sample_values(s: int) -> tuple[dict, bool]:
+        exact = network.sample_values(s)
+        env = {network.symbol(q): mp_value(v, {}) for q, v in exact.items()}
+        for name, value in (parameters or {}).items():
+            env[network.symbol(name)] = mpmath.mpf(value)
+        finite = True
+        for step in steps:
+            expr = step.compute if transform is None else transform(step)
+            try:
+                value = mp_value(expr, env)
+            except ZeroDivisionError:  # a display factor at a saturated neuron: 1/(1 - out) with out = 1
+                value = mpmath.inf
+            finite = finite and mpmath.isfinite(value)
+            env[step.symbol] = value if round_to is None or not mpmath.isfinite(value) else round_to(value)
+        return {str(sym): v for sym, v in env.items()}, finite
+
     with mpmath.workdps(PRECISION):
         per_sample = []
         for s in range(len(network.spec.samples)):
-            exact = network.sample_values(s)
-            env = {network.symbol(q): mp_value(v, {}) for q, v in exact.items()}
-            for name, value in (parameters or {}).items():
-                env[network.symbol(name)] = mpmath.mpf(value)
-            for step in steps:
-                expr = step.compute if transform is None else transform(step)
-                try:
-                    value = mp_value(expr, env)
-                except ZeroDivisionError:  # a display factor at a saturated neuron, e.g. 1/(1 - out)
-                    value = mpmath.inf
-                env[step.symbol] = value if round_to is None or not mpmath.isfinite(value) else round_to(value)
-            per_sample.append({str(sym): v for sym, v in env.items()})
+            values, finite = sample_values(s)
+            if not finite:  # 1 - σ(1000) is e^-1000, not 0: redo this sample with the digits it needs
+                with mpmath.workdps(SATURATED_PRECISION):
+                    values, _ = sample_values(s)
+            per_sample.append(values)
         scale = mpmath.mpf(1) / len(per_sample) if network.spec.reduction == "mean" else mpmath.mpf(1)
         totals = {naming.TOTAL: scale * mpmath.fsum(v[naming.TOTAL] for v in per_sample)}
         rate = mp_value(network.spec.learning_rate, {})

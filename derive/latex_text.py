@@ -19,6 +19,8 @@ def escape(text: str) -> str:
 def number(value, digits: int) -> str:
     """A value as LaTeX: exact when it is a short decimal, else to ``digits`` significant digits."""
     text = plain(value, digits)
+    if text in ("inf", "-inf", "nan"):
+        return {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\text{NaN}"}[text]
     if "e" in text:
         mantissa, exponent = text.split("e")
         return rf"{mantissa} \times 10^{{{int(exponent)}}}"

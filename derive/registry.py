@@ -118,7 +118,7 @@ class Step(_Stable):
         return sp.S.Zero
 
     def _eval_rewrite_as_exp(self, x, **_):
-        return sp.Heaviside(x, 0)
+        return sp.Piecewise((1, x > 0), (0, True))
 
 
 class ReLU(_Stable):

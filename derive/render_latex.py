@@ -20,6 +20,7 @@ DETAIL_LIMIT = 40  # parameters; above it, general per-layer formulas once and t
 SAMPLE_LIMIT = 3  # samples written out step by step; above it, tables
 LABEL_LIMIT = 24  # edges in the figure that get a weight label
 DRAWN_PER_LAYER = 8  # neurons drawn per layer in the figure; the rest is elided
+TABLE_ROWS = 200  # rows of a value table in compact mode; the rest is in gradients.txt
 
 
 @dataclass
@@ -269,6 +270,15 @@ class Document:
                     biases.append({"id": f"bias{name}", "label": naming.latex(name), "feeds": feeds, "x": None, "y": None})
         return {"nodes": nodes, "edges": edges, "biases": biases}
 
+    def capped(self, rows: list, what: str) -> list[Block]:
+        """A table, cut to TABLE_ROWS rows in compact mode with a note saying where the rest is."""
+        blocks = []
+        if len(self.model.parameters) > DETAIL_LIMIT and len(rows) > TABLE_ROWS:
+            blocks.append(Block("text", f"The first {TABLE_ROWS} of {len(rows)} {what}; every value is in "
+                                f"\\texttt{{gradients.txt}} (\\texttt{{derive gradients}})."))
+            rows = rows[:TABLE_ROWS]
+        return blocks + [rows]
+
     def initial_values(self) -> Section:
         rows = []
         spec = self.model.spec
@@ -283,7 +293,8 @@ class Document:
                      else ", ".join(naming.latex_neuron(n) for n in p.feeds))
             rows.append([p.kind + (f" (${where}$)" if len(where) < 60 else ""), f"${naming.latex(p.name)}$", f"${number(p.value, self.digits)}$"])
         rows.append(["learning rate", r"$\eta$", f"${number(spec.learning_rate, self.digits)}$"])
-        return Section("Initial values", [Block("table", rows=rows, header=["", "quantity", "value"], columns="llr")])
+        *note, rows = self.capped(rows, "initial values")
+        return Section("Initial values", [*note, Block("table", rows=rows, header=["", "quantity", "value"], columns="llr")])
 
     def forward(self, s: int, suffix: str) -> Section:
         section = Section(f"Forward pass{suffix}")
@@ -412,7 +423,8 @@ class Document:
             tag = f" (sample {s + 1})" if self.samples > 1 else ""
             values.blocks.append(Block("text", f"Sample {s + 1}{tag and ''}: $E_{{total}} = {self.printers[s].value(naming.TOTAL)}$."
                                        if self.samples > 1 else f"$E_{{total}} = {self.printers[0].value(naming.TOTAL)}$."))
-            values.blocks.append(Block("table", rows=rows, header=["layer", "neuron", "$net$", "$out$", r"$\delta$"], columns="clrrr"))
+            *note, rows = self.capped(rows, "neurons")
+            values.blocks += [*note, Block("table", rows=rows, header=["layer", "neuron", "$net$", "$out$", r"$\delta$"], columns="clrrr")]
         return [formulas, values]
 
     def summary(self) -> Section:
@@ -420,9 +432,10 @@ class Document:
         rows = [[f"${naming.latex(p.name)}$", f"${number(p.value, self.digits)}$",
                  f"${number(totals[naming.partial(naming.TOTAL, p.name)], self.digits)}$",
                  f"${number(totals[naming.updated(p.name)], self.digits)}$"] for p in self.network.parameters]
+        *note, rows = self.capped(rows, "parameters")
         section = Section("Summary: every gradient and update", [
-            Block("table", rows=rows, columns="lrrr",
-                  header=["parameter", "before", r"$\partial E_{total}/\partial \cdot$", "after one step"]),
+            *note, Block("table", rows=rows, columns="lrrr",
+                         header=["parameter", "before", r"$\partial E_{total}/\partial \cdot$", "after one step"]),
         ])
         if self.training is not None and self.training.error_after_first is not None:
             text = (f"The total error goes from $E_{{total}} = {number(self.model.evaluation.totals[naming.TOTAL], self.digits)}$ "
