@@ -18,9 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from readme import write_table
+
 HERE = Path(__file__).resolve().parent
-README = HERE.parent / "README.md"
-START, END = "<!-- bench:scale:start -->", "<!-- bench:scale:end -->"
 SIZES = [[2, 2, 2], [4, 16, 16, 3], [16, 16, 16], [32, 32, 32], [64, 64, 64], [128, 64, 10], [784, 32, 10]]
 TARGETS = {"64-64-64": 10.0, "784-32-10": 30.0}
 
@@ -89,10 +89,7 @@ def main(argv=None):
     table = "\n".join(lines) + "\n"
     print(table)
     if not args.no_readme:
-        text = README.read_text()
-        head, rest = text.split(START)
-        _, tail = rest.split(END)
-        README.write_text(f"{head}{START}\n{table}{END}{tail}")
+        write_table("scale", table)
 
 
 if __name__ == "__main__":

@@ -26,12 +26,11 @@ sys.path.insert(0, str(HERE))
 
 import handwritten  # noqa: E402
 import oo_network  # noqa: E402
+from readme import write_table  # noqa: E402
 
 import derive  # noqa: E402
 from derive.render_python import render  # noqa: E402
 
-README = HERE.parent / "README.md"
-START, END = "<!-- bench:train_step:start -->", "<!-- bench:train_step:end -->"
 
 
 def count_ops(source: str, function: str) -> int:
@@ -191,10 +190,7 @@ def main(argv=None):
     table = "\n".join(lines).rstrip() + "\n"
     print(table)
     if not args.no_readme:
-        text = README.read_text()
-        head, rest = text.split(START)
-        _, tail = rest.split(END)
-        README.write_text(f"{head}{START}\n{table}{END}{tail}")
+        write_table("train_step", table)
 
 
 if __name__ == "__main__":

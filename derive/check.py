@@ -23,7 +23,6 @@ import mpmath
 import sympy as sp
 
 from . import naming
-from .evaluate import evaluate
 
 NESTED_LIMIT = 40  # parameters; above it sympy.diff of the nested error is skipped (it blows up)
 FD_LIMIT = 400  # parameters checked by finite differences; above it, an even spread of them

@@ -150,9 +150,13 @@ def _evaluation_variants(model) -> list[Variant]:
             if p.kind == "weight" and p.layer > 1:
                 updated[sym(p.name)] = sym(p.name) - rate * derivation.step[naming.partial(naming.TOTAL, p.name)].formula
         def in_backward_pass(step, model):
+            """Weights feeding layer k+1 are already updated when layer k's deltas are computed.
+            A hidden delta step of layer k reads weights of layer k+1 (layer > k); the display
+            factors dnet_j/dout_h and dE_oj/dout_h are filed under layer k+1 itself (layer >= k+1)."""
             expr = _article_way(step, model)
-            if step.phase in ("display", "hidden deltas") and step.layer <= L and step.quantity not in d_out:
-                return expr.xreplace({w: u for w, u in updated.items() if network.parameter[str(w)].layer > step.layer - (step.phase == "display")})
+            if step.phase in ("display", "hidden deltas") and step.quantity not in d_out:
+                lowest = step.layer if step.phase == "display" else step.layer + 1
+                return expr.xreplace({w: u for w, u in updated.items() if network.parameter[str(w)].layer >= lowest})
             return expr
         kernel_updated = {w: w - rate * derivation.step[naming.partial(naming.TOTAL, str(w))].compute for w in updated}
 

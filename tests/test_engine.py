@@ -49,7 +49,7 @@ def test_a_shared_bias_sums_over_every_neuron_it_feeds(reference):
 
 def _random_point(model, rng):
     values = {model.symbol(p): sp.Rational(rng.randint(-90, 90), 100) for p in model.parameters}
-    for k, i in enumerate(model.network.inputs):
+    for i in model.network.inputs:
         values[model.symbol(i)] = sp.Rational(rng.randint(-100, 100), 50)
     for o in model.network.outputs:
         values[model.symbol(naming.target(o))] = sp.Rational(rng.randint(1, 99), 100)
