@@ -236,3 +236,15 @@ def test_generic_partial_derivatives_against_finite_differences(reference, audit
         h = mp("1e-20")
         fd = (out_o1(mp("0.3775") + h) - out_o1(mp("0.3775") - h)) / (2 * h)
         assert abs(value - fd) < mp("1e-30")
+
+
+def test_the_readme_audit_table_matches_the_audit(reference):
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text().replace("−", "-")
+    wrong = [f for f in reference.published_findings if not f.agrees]
+    assert len(wrong) == 5 and all(f.explained for f in wrong)
+    for f in wrong:
+        from derive.numbers import fmt
+
+        assert f"| {f.printed} | {fmt(f.correct)} |" in readme, f.quantity
