@@ -23,6 +23,7 @@ import mpmath
 import sympy as sp
 
 from . import naming
+from .evaluate import mp_value
 
 NESTED_LIMIT = 40  # parameters; above it sympy.diff of the nested error is skipped (it blows up)
 FD_LIMIT = 400  # parameters checked by finite differences; above it, an even spread of them
@@ -66,16 +67,11 @@ class _Forward:
     terms, not all 25,000), so finite differences on every parameter stay linear."""
 
     def __init__(self, model, sample: int):
-        from .evaluate import mp_value
-
-        self.mp_value = mp_value
         network = model.network
         self.steps = [s for s in model.derivation.kernel if s.phase in ("forward", "error")]
         self.uses = [s.compute.free_symbols for s in self.steps]
-        exact = network.sample_values(sample)
-        self.base = {network.symbol(q): mp_value(v, {}) for q, v in exact.items()}
-        for step in self.steps:
-            self.base[step.symbol] = mp_value(step.compute, self.base)
+        # the unperturbed values are the model's own evaluation (60 digits), not computed again
+        self.base = {network.symbol(q): v for q, v in model.evaluation.samples[sample].items()}
         self.total = network.symbol(naming.TOTAL)
 
     def error(self, symbol, value):
@@ -84,7 +80,7 @@ class _Forward:
         changed = {symbol}
         for step, uses in zip(self.steps, self.uses):
             if uses & changed:
-                env[step.symbol] = self.mp_value(step.compute, env)
+                env[step.symbol] = mp_value(step.compute, env)
                 changed.add(step.symbol)
         return env[self.total]
 
@@ -139,8 +135,7 @@ def run(model, progress=None) -> Report:
             scale = max([abs(values[naming.partial(naming.TOTAL, p)]) for p in model.parameters] + [mpmath.mpf(1)])
             exact = network.sample_values(s)
             subs = {network.symbol(k): v for k, v in exact.items()}
-            with mpmath.workdps(50):
-                forward = _Forward(model, s)
+            forward = _Forward(model, s)
             for k, p in enumerate(chosen):
                 if progress:
                     progress.count(f"checking gradients, sample {s + 1}:", k + 1, len(chosen))

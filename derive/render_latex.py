@@ -518,8 +518,6 @@ def quantity_block(model, quantity: str, sample: int = 0, digits: int = 9) -> st
         return align(document.update(quantity[:-1]))
     if "/" in quantity and quantity in step:
         return align(document.factor(quantity, sample))
-    if quantity.startswith("dE_total/dout_h") or (quantity in step and step[quantity].phase == "hidden deltas" and "/" in quantity):
-        return align(document.hidden_output_gradient(quantity.split("/dout_")[1], sample))
     if quantity in step:
         return align(document.definition(quantity, sample))
     raise KeyError(quantity)

@@ -19,10 +19,12 @@ from .quantities import Quantity, QuantityError, parse
 Trainer = Callable[[int], dict[str, float]]  # steps -> parameters after them
 
 
-def default_trainer(model) -> Trainer:
+def default_trainer(model, freeze_biases: bool | None = None) -> Trainer:
+    """Parameters after N float64 steps (each N trained once); biases as the spec says unless given."""
+
     @cache
     def trained(steps: int) -> dict[str, float]:
-        return model.train(steps).parameters
+        return model.train(steps, freeze_biases=freeze_biases).parameters
 
     return trained
 

@@ -228,13 +228,6 @@ def _in_place_trainer(model, freeze: bool):
     return trained
 
 
-def _trainer(model, freeze: bool):
-    @cache
-    def trained(steps: int):
-        return float_train(model.module, model.spec, steps, freeze).parameters
-    return trained
-
-
 class _OffByOne(Resolver):
     def __init__(self, model, delta: int):
         base = default_trainer(model)
@@ -245,7 +238,7 @@ def _training_variants(model) -> list[Variant]:
     frozen = model.spec.freeze_biases
     toggled = "biases updated too" if frozen else "biases frozen (weights only)"
     return [
-        Variant("biases_toggled", toggled, lambda: Resolver(model, trainer=_trainer(model, not frozen))),
+        Variant("biases_toggled", toggled, lambda: Resolver(model, trainer=default_trainer(model, not frozen))),
         Variant("in_place", "layer-by-layer in-place updates: each layer's gradients taken after the layers above were updated",
                 lambda: Resolver(model, trainer=_in_place_trainer(model, frozen))),
         Variant("in_place_biases_toggled", f"layer-by-layer in-place updates, and {toggled}",
