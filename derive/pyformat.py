@@ -3,7 +3,7 @@
 SymPy prints compact code (``a*b``); generated modules must be stable under ``ruff format`` without
 ruff being a dependency, so each right-hand side is re-printed from its syntax tree with ruff's
 spacing (``a * b``, ``x**2`` for simple operands) and, past 88 columns, split the way ruff splits a
-sum (one term a line, in parentheses) or a call (arguments on one line, else one a line).
+sum (one term a line, in parentheses), a conditional (``if`` and ``else`` lines) or a call (arguments on one line, else one a line).
 """
 
 from __future__ import annotations
@@ -28,16 +28,17 @@ def assignment(indent: str, target: str, source: str) -> list[str]:
     if len(line) <= LINE_LENGTH:
         return [line]
     inner = indent + "    "
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub) or isinstance(node, ast.IfExp):
         if len(inner + text) <= LINE_LENGTH:
             body = [inner + text]
+        elif isinstance(node, ast.IfExp):
+            body = [inner + _text(node.body), f"{inner}if {_text(node.test)}", f"{inner}else {_text(node.orelse)}"]
         else:
             first, rest = _terms(node)
-            body = [inner + expression(ast.unparse(first))]
-            body += [f"{inner}{op} {expression(ast.unparse(term))}" for op, term in rest]
+            body = [inner + _text(first), *(f"{inner}{op} {_text(term)}" for op, term in rest)]
         return [f"{indent}{target} = (", *body, f"{indent})"]
     if isinstance(node, ast.Call):
-        args = [expression(ast.unparse(a)) for a in node.args]
+        args = [_text(a) for a in node.args]
         head = f"{indent}{target} = {ast.unparse(node.func)}("
         if len(inner + ", ".join(args)) <= LINE_LENGTH:
             return [head, inner + ", ".join(args), f"{indent})"]
@@ -55,6 +56,10 @@ def sum_assignment(indent: str, target: str, terms: list[str]) -> list[str]:
     inner = indent + "    "
     body = [inner + text] if len(inner + text) <= LINE_LENGTH else [inner + terms[0], *(f"{inner}+ {t}" for t in terms[1:])]
     return [f"{indent}{target} = (", *body, f"{indent})"]
+
+
+def _text(node: ast.expr) -> str:
+    return expression(ast.unparse(node))
 
 
 def _terms(node: ast.BinOp):

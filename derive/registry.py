@@ -15,14 +15,17 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
-# --- Stable plain-Python helpers, copied verbatim into generated modules. -------------------------
+# --- Stable plain-Python forms, copied verbatim into generated modules. ---------------------------
+#: The logistic as one expression: 1/(1 + e^-x) is accurate to a few ulp wherever e^-x does not
+#: overflow; below x = -700 it is e^x, which equals sigma(x) in double precision (e^x < 1e-304, so
+#: 1 + e^x rounds to 1). Generated code writes ``out = sigma(net)`` with it inline (a call costs as
+#: much as the arithmetic) and calls ``_logistic`` where sigma sits inside a larger expression.
+LOGISTIC_INLINE = "1.0 / (1.0 + math.exp(-{x})) if {x} > -700.0 else math.exp({x})"
+
 HELPERS: dict[str, str] = {
-    "_logistic": '''def _logistic(x):
+    "_logistic": f'''def _logistic(x):
     """1 / (1 + e^-x), without overflow for any x."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
+    return {LOGISTIC_INLINE.format(x="x")}
 ''',
     "_softplus": '''def _softplus(x):
     """ln(1 + e^x), without overflow for any x."""
@@ -69,11 +72,14 @@ def _mp_softmax(j, *xs):
 
 
 class _Stable(sp.Function):
-    """A function printed as a call to a stable helper and evaluated by mpmath."""
+    """A function printed as a call to a stable helper and evaluated by mpmath; ``inline``, when set,
+    is the same computation as one expression in ``{x}``, for a statement ``out = f(net)``."""
 
     helper: str
     mp: Callable
     symbol: str
+    inline: str | None = None
+    inline_note: str = ""  # for the generated module's docstring, when the inline form is used
 
     def _pythoncode(self, printer, **_):
         args = ", ".join(printer._print(a) for a in self.args)
@@ -87,7 +93,11 @@ class _Stable(sp.Function):
 
 class Logistic(_Stable):
     nargs = 1
-    helper, mp, symbol = "_logistic", staticmethod(_mp_logistic), r"\sigma"
+    helper, mp, symbol, inline = "_logistic", staticmethod(_mp_logistic), r"\sigma", LOGISTIC_INLINE
+    inline_note = (
+        "The logistic is written out as 1 / (1 + e^-net); below net = -700, where e^-net would\n"
+        "overflow, it is e^net, which equals it in double precision."
+    )
 
     def fdiff(self, argindex=1):
         return self * (1 - self)

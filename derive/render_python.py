@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import sympy as sp
+from sympy.printing.precedence import precedence
 from sympy.printing.pycode import PythonCodePrinter
 
 from . import naming, pyformat
@@ -23,10 +24,21 @@ INDENT = "    "
 
 
 class _Printer(PythonCodePrinter):
-    """SymPy's Python printer with float literals and an identifier for every quantity."""
+    """SymPy's Python printer with float literals and an identifier for every quantity. Integers
+    print as floats too (``1.0 - out_h1``: float-float arithmetic is CPython's fast path), except
+    integer exponents (``x**2``)."""
 
     def _print_Rational(self, expr):
         return repr(float(expr))
+
+    def _print_Integer(self, expr):
+        return repr(float(expr))
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp.is_Integer and expr.exp != -1:  # -1 prints as a division, 1.0/x
+            n = int(expr.exp)
+            return f"{self.parenthesize(expr.base, precedence(expr), strict=False)}**{n if n > 0 else f'({n})'}"
+        return super()._print_Pow(expr, rational=rational)
 
     def _print_Symbol(self, expr):
         return naming.python_name(expr.name)
@@ -61,13 +73,21 @@ def _comment(network, step) -> str:
     return step.phase
 
 
+def _inlined(step) -> bool:
+    """Whether the step is ``out = f(net)`` for a function with an inline form (see the registry)."""
+    return bool(getattr(step.compute, "inline", None)) and step.compute.args[0].is_Symbol
+
+
 def _statement(derivation: Derivation, step) -> list[str]:
     """One kernel step as lines. A net input is printed from its terms (weight * input, in the
-    spec's order, bias last) with no per-expression printer overhead; others through SymPy."""
+    spec's order, bias last) with no per-expression printer overhead; an activation with an inline
+    form applied to a net is written out (no call); others through SymPy."""
     target = naming.python_name(step.quantity)
     if step.quantity.startswith("net_"):
         terms = derivation.network.net_terms[step.quantity[4:]]
         return pyformat.sum_assignment(INDENT, target, [f"{t.parameter} * {t.factor}" if t.factor else t.parameter for t in terms])
+    if _inlined(step):
+        return pyformat.assignment(INDENT, target, step.compute.inline.format(x=_printer.doprint(step.compute.args[0])))
     return pyformat.assignment(INDENT, target, _printer.doprint(step.compute))
 
 
@@ -98,25 +118,30 @@ def _sum(deltas: list[str]) -> str:
     return " + ".join(deltas)
 
 
+def _stores(name: str, entries: list[tuple[str, list[str]]]) -> list[str]:
+    """``name = {}``, one ``name["key"] = t1 + t2 + ...`` a parameter, then ``return name``. Per-key
+    stores rather than one dict display: CPython builds a display of more than 16 items in chunks
+    that it then merges, which costs more than the arithmetic of an update."""
+    lines = [f"{INDENT}{name} = {{}}"]
+    for key, terms in entries:
+        lines += pyformat.sum_assignment(INDENT, f'{name}["{key}"]', terms)
+    return lines + [f"{INDENT}return {name}"]
+
+
 def _gradient_tail(derivation: Derivation) -> list[str]:
     """The returned gradients, read off the chains: delta of the fed neuron times what the weight
-    multiplies; a bias sums the deltas of the neurons it feeds. One too long for a dict entry (a
-    shared bias of a wide layer) is computed into ``grad_<name>`` first."""
+    multiplies; a bias sums the deltas of the neurons it feeds."""
     lines = [f"{INDENT}# gradients: dE_total/d(parameter) = delta of each neuron it feeds * its factor"]
-    entries = []
-    for name, chain in derivation.chains.items():
-        terms = [f"{d} * {src}" if src else d for d, src in chain.delta_shares]
-        entry = f'"{name}": {_sum(terms)}'
-        if len(INDENT * 2 + entry) + 1 > pyformat.LINE_LENGTH:
-            lines += pyformat.sum_assignment(INDENT, f"grad_{name}", terms)
-            entry = f'"{name}": grad_{name}'
-        entries.append(entry)
-    return lines + pyformat.collection(INDENT, "return {", entries, "}")
+    entries = [
+        (name, [f"{d} * {src}" if src else d for d, src in chain.delta_shares]) for name, chain in derivation.chains.items()
+    ]
+    return lines + _stores("gradients", entries)
 
 
 def _update_tail(derivation: Derivation) -> list[str]:
     """The updated parameters, straight-line: each gradient is delta * factor, so one
-    ``step_n = learning_rate * delta_n`` per neuron makes every weight's update ``w - step_n * factor``."""
+    ``step_n = learning_rate * delta_n`` per neuron makes every weight's update ``w - step_n * factor``.
+    A sum too long for one line (a shared bias of a wide layer) is computed into ``step_<name>`` first."""
     network = derivation.network
     deltas = [n for layer in network.layers[1:] for n in layer]
     lines = [f"{INDENT}# update: parameter - learning_rate * dE_total/d(parameter)"]
@@ -124,12 +149,12 @@ def _update_tail(derivation: Derivation) -> list[str]:
     entries = []
     for name, chain in derivation.chains.items():
         steps = [f"step_{d[len('delta_'):]} * {src}" if src else f"step_{d[len('delta_'):]}" for d, src in chain.delta_shares]
-        entry = f'"{name}": {name} - {steps[0]}' if len(steps) == 1 else f'"{name}": {name} - ({_sum(steps)})'
-        if len(INDENT * 2 + entry) + 1 > pyformat.LINE_LENGTH:
+        value = f"{name} - {steps[0]}" if len(steps) == 1 else f"{name} - ({_sum(steps)})"
+        if len(f'{INDENT}updated["{name}"] = {value}') > pyformat.LINE_LENGTH:
             lines += pyformat.sum_assignment(INDENT, f"step_{name}", steps)
-            entry = f'"{name}": {name} - step_{name}'
-        entries.append(entry)
-    return lines + pyformat.collection(INDENT, "return {", entries, "}")
+            value = f"{name} - step_{name}"
+        entries.append((name, [value]))
+    return lines + _stores("updated", entries)
 
 
 def render(derivation: Derivation, version: str) -> str:
@@ -153,6 +178,7 @@ def render(derivation: Derivation, version: str) -> str:
         "title": repr(spec.title),
         "reduction_mean": spec.reduction == "mean",
         "helpers": helpers,
+        "notes": sorted({s.compute.inline_note for s in derivation.kernel if _inlined(s)}),
         "parameters": pyformat.collection("", "PARAMETERS = (", [f'"{n}"' for n in grads], ")"),
         "initial": pyformat.collection(
             "", "INITIAL = {", [f'"{p.name}": {float(p.value)!r}' for p in network.parameters], "}"

@@ -62,6 +62,67 @@ def test_public_contract(reference, tmp_path):
     assert module.train(module.INITIAL, [([0.05, 0.10], [0.01, 0.99])], 1) == step
 
 
+def test_the_reference_module_reads_like_the_article(reference):
+    """Exact lines of the 2-2-2 module, written out here by hand: the logistic inline with its
+    overflow guard, float literals, and the update as one store per parameter."""
+    lines = source(reference).splitlines()
+    for line in [
+        "    net_h1 = w1 * i1 + w2 * i2 + b1",
+        "    out_h1 = 1.0 / (1.0 + math.exp(-net_h1)) if net_h1 > -700.0 else math.exp(net_h1)",
+        "    delta_o1 = out_o1 * (1.0 - out_o1) * (out_o1 - target_o1)",
+        "    dE_dout_h1 = delta_o1 * w5 + delta_o2 * w7",
+        "    delta_h1 = dE_dout_h1 * out_h1 * (1.0 - out_h1)",
+        "    E_o1 = 0.5 * (-out_o1 + target_o1) ** 2",
+        '    gradients["w5"] = delta_o1 * out_h1',
+        '    gradients["b1"] = delta_h1 + delta_h2',
+        "    step_h1 = learning_rate * delta_h1",
+        '    updated["w1"] = w1 - step_h1 * i1',
+        '    updated["b2"] = b2 - (step_o1 + step_o2)',
+    ]:
+        assert line in lines, line
+    assert "def _logistic" not in lines  # every logistic here is a statement out = sigma(net): inline
+
+
+@pytest.mark.parametrize("name", ["reference", *sorted(ZOO)])
+def test_arithmetic_uses_float_literals_only(name, reference):
+    """The issue asks for float literals: an int operand (1 - out) would also miss CPython's
+    float-float fast path. Integer exponents (x ** 2) and subscripts (inputs[0]) are not arithmetic;
+    ``train`` is a fixed loop (``len(samples) == 1``), not printed from expressions."""
+    model = reference if name == "reference" else derive.Model(derive.parse(ZOO[name], f"{name}.toml"))
+    functions = [n for n in ast.parse(source(model)).body if isinstance(n, ast.FunctionDef) and n.name != "train"]
+    for node in (n for f in functions for n in ast.walk(f)):
+        operands = {ast.BinOp: lambda n: [n.left] + ([] if isinstance(n.op, ast.Pow) else [n.right]),
+                    ast.UnaryOp: lambda n: [n.operand], ast.Compare: lambda n: [n.left, *n.comparators]}
+        for operand in operands.get(type(node), lambda n: [])(node):
+            if isinstance(operand, ast.Constant):
+                assert isinstance(operand.value, float), ast.unparse(node)
+
+
+@pytest.mark.parametrize("form", ["inline", "helper"])
+def test_the_logistic_forms_are_accurate_from_minus_to_plus_1000(form):
+    """Both Python forms of the logistic against mpmath, across the -700 switch and into subnormal
+    and zero results: within 4 ulp, or for subnormal results within 2 of the smallest spacing."""
+    import math
+
+    from derive.registry import HELPERS, LOGISTIC_INLINE
+
+    namespace = {"math": math}
+    if form == "inline":
+        exec(f"def sigma(x):\n    return {LOGISTIC_INLINE.format(x='x')}\n", namespace)
+    else:
+        exec(HELPERS["_logistic"].replace("def _logistic", "def sigma"), namespace)
+    sigma = namespace["sigma"]
+    points = [-1000.0, -745.2, -745.0, -720.0, -708.5, -700.0001, -700.0, -699.9999, -650.0, -100.0, -36.5,
+              -1.0, -1e-9, 0.0, 1e-9, 0.5, 1.0, 20.0, 36.7, 37.5, 709.8, 1000.0]
+    for x in points + [k / 7 for k in range(-300, 300)]:
+        with mpmath.workdps(50):
+            exact = 1 / (1 + mpmath.exp(-mpmath.mpf(x)))
+        value = sigma(x)
+        assert math.isfinite(value), x
+        tolerance = max(4 * math.ulp(float(exact)), 2 * 5e-324)
+        assert abs(value - float(exact)) <= tolerance, (x, value, float(exact))
+
+
 @pytest.mark.parametrize("name", ["reference", *sorted(ZOO)])
 def test_gradient_matches_engine_and_finite_differences(name, reference, tmp_path):
     model = reference if name == "reference" else derive.Model(derive.parse(ZOO[name], f"{name}.toml"))

@@ -5,6 +5,9 @@
 """Gradients of the total error of network mazur, as straight-line Python.
 
 Standard library only. Parameters are passed as a mapping from name to value; see PARAMETERS.
+
+The logistic is written out as 1 / (1 + e^-net); below net = -700, where e^-net would
+overflow, it is e^net, which equals it in double precision.
 """
 
 import math
@@ -26,14 +29,6 @@ INITIAL = {
 LEARNING_RATE = 0.5
 
 
-def _logistic(x):
-    """1 / (1 + e^-x), without overflow for any x."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
-
-
 def forward(params: Mapping[str, float], inputs: Sequence[float]) -> list[float]:
     """The outputs of the network for one input vector."""
     w1 = params["w1"]
@@ -51,13 +46,13 @@ def forward(params: Mapping[str, float], inputs: Sequence[float]) -> list[float]
     # forward: layer 1 (hidden layer, logistic)
     net_h1 = w1 * i1 + w2 * i2 + b1
     net_h2 = w3 * i1 + w4 * i2 + b1
-    out_h1 = _logistic(net_h1)
-    out_h2 = _logistic(net_h2)
+    out_h1 = 1.0 / (1.0 + math.exp(-net_h1)) if net_h1 > -700.0 else math.exp(net_h1)
+    out_h2 = 1.0 / (1.0 + math.exp(-net_h2)) if net_h2 > -700.0 else math.exp(net_h2)
     # forward: layer 2 (output layer, logistic)
     net_o1 = w5 * out_h1 + w6 * out_h2 + b2
     net_o2 = w7 * out_h1 + w8 * out_h2 + b2
-    out_o1 = _logistic(net_o1)
-    out_o2 = _logistic(net_o2)
+    out_o1 = 1.0 / (1.0 + math.exp(-net_o1)) if net_o1 > -700.0 else math.exp(net_o1)
+    out_o2 = 1.0 / (1.0 + math.exp(-net_o2)) if net_o2 > -700.0 else math.exp(net_o2)
     return [out_o1, out_o2]
 
 
@@ -82,13 +77,13 @@ def loss(
     # forward: layer 1 (hidden layer, logistic)
     net_h1 = w1 * i1 + w2 * i2 + b1
     net_h2 = w3 * i1 + w4 * i2 + b1
-    out_h1 = _logistic(net_h1)
-    out_h2 = _logistic(net_h2)
+    out_h1 = 1.0 / (1.0 + math.exp(-net_h1)) if net_h1 > -700.0 else math.exp(net_h1)
+    out_h2 = 1.0 / (1.0 + math.exp(-net_h2)) if net_h2 > -700.0 else math.exp(net_h2)
     # forward: layer 2 (output layer, logistic)
     net_o1 = w5 * out_h1 + w6 * out_h2 + b2
     net_o2 = w7 * out_h1 + w8 * out_h2 + b2
-    out_o1 = _logistic(net_o1)
-    out_o2 = _logistic(net_o2)
+    out_o1 = 1.0 / (1.0 + math.exp(-net_o1)) if net_o1 > -700.0 else math.exp(net_o1)
+    out_o2 = 1.0 / (1.0 + math.exp(-net_o2)) if net_o2 > -700.0 else math.exp(net_o2)
     # error
     E_o1 = 0.5 * (-out_o1 + target_o1) ** 2
     E_o2 = 0.5 * (-out_o2 + target_o2) ** 2
@@ -117,34 +112,34 @@ def gradient(
     # forward: layer 1 (hidden layer, logistic)
     net_h1 = w1 * i1 + w2 * i2 + b1
     net_h2 = w3 * i1 + w4 * i2 + b1
-    out_h1 = _logistic(net_h1)
-    out_h2 = _logistic(net_h2)
+    out_h1 = 1.0 / (1.0 + math.exp(-net_h1)) if net_h1 > -700.0 else math.exp(net_h1)
+    out_h2 = 1.0 / (1.0 + math.exp(-net_h2)) if net_h2 > -700.0 else math.exp(net_h2)
     # forward: layer 2 (output layer, logistic)
     net_o1 = w5 * out_h1 + w6 * out_h2 + b2
     net_o2 = w7 * out_h1 + w8 * out_h2 + b2
-    out_o1 = _logistic(net_o1)
-    out_o2 = _logistic(net_o2)
+    out_o1 = 1.0 / (1.0 + math.exp(-net_o1)) if net_o1 > -700.0 else math.exp(net_o1)
+    out_o2 = 1.0 / (1.0 + math.exp(-net_o2)) if net_o2 > -700.0 else math.exp(net_o2)
     # output deltas
-    delta_o1 = out_o1 * (1 - out_o1) * (out_o1 - target_o1)
-    delta_o2 = out_o2 * (1 - out_o2) * (out_o2 - target_o2)
+    delta_o1 = out_o1 * (1.0 - out_o1) * (out_o1 - target_o1)
+    delta_o2 = out_o2 * (1.0 - out_o2) * (out_o2 - target_o2)
     # hidden deltas: layer 1
     dE_dout_h1 = delta_o1 * w5 + delta_o2 * w7
-    delta_h1 = dE_dout_h1 * out_h1 * (1 - out_h1)
+    delta_h1 = dE_dout_h1 * out_h1 * (1.0 - out_h1)
     dE_dout_h2 = delta_o1 * w6 + delta_o2 * w8
-    delta_h2 = dE_dout_h2 * out_h2 * (1 - out_h2)
+    delta_h2 = dE_dout_h2 * out_h2 * (1.0 - out_h2)
     # gradients: dE_total/d(parameter) = delta of each neuron it feeds * its factor
-    return {
-        "w1": delta_h1 * i1,
-        "w2": delta_h1 * i2,
-        "w3": delta_h2 * i1,
-        "w4": delta_h2 * i2,
-        "w5": delta_o1 * out_h1,
-        "w6": delta_o1 * out_h2,
-        "w7": delta_o2 * out_h1,
-        "w8": delta_o2 * out_h2,
-        "b1": delta_h1 + delta_h2,
-        "b2": delta_o1 + delta_o2,
-    }
+    gradients = {}
+    gradients["w1"] = delta_h1 * i1
+    gradients["w2"] = delta_h1 * i2
+    gradients["w3"] = delta_h2 * i1
+    gradients["w4"] = delta_h2 * i2
+    gradients["w5"] = delta_o1 * out_h1
+    gradients["w6"] = delta_o1 * out_h2
+    gradients["w7"] = delta_o2 * out_h1
+    gradients["w8"] = delta_o2 * out_h2
+    gradients["b1"] = delta_h1 + delta_h2
+    gradients["b2"] = delta_o1 + delta_o2
+    return gradients
 
 
 def train_step(
@@ -171,38 +166,38 @@ def train_step(
     # forward: layer 1 (hidden layer, logistic)
     net_h1 = w1 * i1 + w2 * i2 + b1
     net_h2 = w3 * i1 + w4 * i2 + b1
-    out_h1 = _logistic(net_h1)
-    out_h2 = _logistic(net_h2)
+    out_h1 = 1.0 / (1.0 + math.exp(-net_h1)) if net_h1 > -700.0 else math.exp(net_h1)
+    out_h2 = 1.0 / (1.0 + math.exp(-net_h2)) if net_h2 > -700.0 else math.exp(net_h2)
     # forward: layer 2 (output layer, logistic)
     net_o1 = w5 * out_h1 + w6 * out_h2 + b2
     net_o2 = w7 * out_h1 + w8 * out_h2 + b2
-    out_o1 = _logistic(net_o1)
-    out_o2 = _logistic(net_o2)
+    out_o1 = 1.0 / (1.0 + math.exp(-net_o1)) if net_o1 > -700.0 else math.exp(net_o1)
+    out_o2 = 1.0 / (1.0 + math.exp(-net_o2)) if net_o2 > -700.0 else math.exp(net_o2)
     # output deltas
-    delta_o1 = out_o1 * (1 - out_o1) * (out_o1 - target_o1)
-    delta_o2 = out_o2 * (1 - out_o2) * (out_o2 - target_o2)
+    delta_o1 = out_o1 * (1.0 - out_o1) * (out_o1 - target_o1)
+    delta_o2 = out_o2 * (1.0 - out_o2) * (out_o2 - target_o2)
     # hidden deltas: layer 1
     dE_dout_h1 = delta_o1 * w5 + delta_o2 * w7
-    delta_h1 = dE_dout_h1 * out_h1 * (1 - out_h1)
+    delta_h1 = dE_dout_h1 * out_h1 * (1.0 - out_h1)
     dE_dout_h2 = delta_o1 * w6 + delta_o2 * w8
-    delta_h2 = dE_dout_h2 * out_h2 * (1 - out_h2)
+    delta_h2 = dE_dout_h2 * out_h2 * (1.0 - out_h2)
     # update: parameter - learning_rate * dE_total/d(parameter)
     step_h1 = learning_rate * delta_h1
     step_h2 = learning_rate * delta_h2
     step_o1 = learning_rate * delta_o1
     step_o2 = learning_rate * delta_o2
-    return {
-        "w1": w1 - step_h1 * i1,
-        "w2": w2 - step_h1 * i2,
-        "w3": w3 - step_h2 * i1,
-        "w4": w4 - step_h2 * i2,
-        "w5": w5 - step_o1 * out_h1,
-        "w6": w6 - step_o1 * out_h2,
-        "w7": w7 - step_o2 * out_h1,
-        "w8": w8 - step_o2 * out_h2,
-        "b1": b1 - (step_h1 + step_h2),
-        "b2": b2 - (step_o1 + step_o2),
-    }
+    updated = {}
+    updated["w1"] = w1 - step_h1 * i1
+    updated["w2"] = w2 - step_h1 * i2
+    updated["w3"] = w3 - step_h2 * i1
+    updated["w4"] = w4 - step_h2 * i2
+    updated["w5"] = w5 - step_o1 * out_h1
+    updated["w6"] = w6 - step_o1 * out_h2
+    updated["w7"] = w7 - step_o2 * out_h1
+    updated["w8"] = w8 - step_o2 * out_h2
+    updated["b1"] = b1 - (step_h1 + step_h2)
+    updated["b2"] = b2 - (step_o1 + step_o2)
+    return updated
 
 
 def train(
