@@ -3,8 +3,10 @@
 Each function body is straight-line code: exactly the kernel steps its result depends on (found by
 walking the dependencies back from the result), one statement per step, temporaries named after what
 they hold (``net_h1``, ``delta_o1``), printed by SymPy's Python code printer, laid out in ruff's style
-by `pyformat`, and placed by the Jinja2 template ``templates/gradients.py.j2``. Stable helpers (logistic,
-softplus, log-sum-exp) are copied from the registry when used, so the module has no dependency.
+by `pyformat`, and placed by the Jinja2 template ``templates/gradients.py.j2``. ``out = sigma(net)`` is
+written out with its overflow guard (a call costs as much as its arithmetic); stable helpers (the
+logistic inside larger expressions, softplus, log-sum-exp) are copied from the registry when used, so
+the module has no dependency.
 """
 
 from __future__ import annotations
