@@ -3,7 +3,8 @@
 SymPy prints compact code (``a*b``); generated modules must be stable under ``ruff format`` without
 ruff being a dependency, so each right-hand side is re-printed from its syntax tree with ruff's
 spacing (``a * b``, ``x**2`` for simple operands) and, past 88 columns, split the way ruff splits a
-sum (one term a line, in parentheses), a conditional (``if`` and ``else`` lines) or a call (arguments on one line, else one a line).
+sum (one term a line, in parentheses), a conditional (``if`` and ``else`` on lines of their own) or a
+call (arguments on one line, else one a line).
 """
 
 from __future__ import annotations
