@@ -1,12 +1,15 @@
 """Hand-written baselines, written for the benchmark (not generated).
 
 ``train_step_222`` is the 2-2-2 reference network by hand as straight-line code: what a careful
-person writes for speed. ``train_step_layers`` is a hand-written version for any logistic/half-SSE
-network with per-neuron biases, with list comprehensions per layer: straight-line code by hand for
-387 parameters is not something anyone writes, so this is the fastest honest hand-written form.
+person writes for speed (logistic inline, ``exp`` bound once, the learning rate folded into each delta,
+and no overflow guard, so it does a little less than the generated code). ``train_step_layers`` is a
+hand-written version for any logistic/half-SSE network with per-neuron biases, with list
+comprehensions per layer: straight-line code by hand for 387 parameters is not something anyone
+writes, so this is the fastest honest hand-written form.
 """
 
 import math
+from math import exp
 
 
 def _s(x):
@@ -19,18 +22,20 @@ def train_step_222(p, x, t, lr=0.5):
     )
     i1, i2 = x
     t1, t2 = t
-    h1 = _s(w1 * i1 + w2 * i2 + b1)
-    h2 = _s(w3 * i1 + w4 * i2 + b1)
-    o1 = _s(w5 * h1 + w6 * h2 + b2)
-    o2 = _s(w7 * h1 + w8 * h2 + b2)
+    h1 = 1.0 / (1.0 + exp(-(w1 * i1 + w2 * i2 + b1)))
+    h2 = 1.0 / (1.0 + exp(-(w3 * i1 + w4 * i2 + b1)))
+    o1 = 1.0 / (1.0 + exp(-(w5 * h1 + w6 * h2 + b2)))
+    o2 = 1.0 / (1.0 + exp(-(w7 * h1 + w8 * h2 + b2)))
     d1 = (o1 - t1) * o1 * (1.0 - o1)
     d2 = (o2 - t2) * o2 * (1.0 - o2)
-    e1 = (d1 * w5 + d2 * w7) * h1 * (1.0 - h1)
-    e2 = (d1 * w6 + d2 * w8) * h2 * (1.0 - h2)
+    e1 = lr * (d1 * w5 + d2 * w7) * h1 * (1.0 - h1)
+    e2 = lr * (d1 * w6 + d2 * w8) * h2 * (1.0 - h2)
+    d1 *= lr
+    d2 *= lr
     return {
-        "w1": w1 - lr * e1 * i1, "w2": w2 - lr * e1 * i2, "w3": w3 - lr * e2 * i1, "w4": w4 - lr * e2 * i2,
-        "w5": w5 - lr * d1 * h1, "w6": w6 - lr * d1 * h2, "w7": w7 - lr * d2 * h1,
-        "w8": w8 - lr * d2 * h2, "b1": b1 - lr * (e1 + e2), "b2": b2 - lr * (d1 + d2),
+        "w1": w1 - e1 * i1, "w2": w2 - e1 * i2, "w3": w3 - e2 * i1, "w4": w4 - e2 * i2,
+        "w5": w5 - d1 * h1, "w6": w6 - d1 * h2, "w7": w7 - d2 * h1,
+        "w8": w8 - d2 * h2, "b1": b1 - (e1 + e2), "b2": b2 - (d1 + d2),
     }
 
 

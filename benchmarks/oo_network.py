@@ -2,7 +2,8 @@
 benchmark: Neuron and NeuronLayer classes, loops over neurons and weights, a method call per partial
 derivative (calculate_pd_*), and every delta computed before any weight is updated. Generalised to
 any number of layers; biases are updated too (the article's script leaves them), so that every
-implementation does the same step."""
+implementation does the same work. Like the article's script, each neuron holds its own copy of its
+bias, so a shared bias moves by the sum of its copies' steps (tests/test_benchmarks.py checks both)."""
 
 import math
 
