@@ -18,13 +18,13 @@ from pathlib import Path
 
 import sympy as sp
 
-from .derivation import Derivation
-from .evaluate import Evaluation, evaluate
-from .network import Network
-from .spec import Spec, SpecError, parse
-from .spec import load as load_spec
-from .training import TrainingRun, compile_module
-from .training import train as _train
+from derive.derivation.steps import Derivation
+from derive.derivation.evaluate import Evaluation, evaluate
+from derive.model.network import Network
+from derive.model.spec import Spec, SpecError, parse
+from derive.model.spec import load as load_spec
+from derive.derivation.training import TrainingRun, compile_module
+from derive.derivation.training import train as _train
 
 __version__ = "0.1.0"
 __all__ = ["Model", "Spec", "SpecError", "TrainingRun", "__version__", "load", "load_spec", "parse"]
@@ -50,7 +50,7 @@ class Model:
     @cached_property
     def auditor(self):
         """The correct computation and every variant of it, for audits and claims."""
-        from .audit import Auditor
+        from derive.check.audit import Auditor
 
         return Auditor(self)
 
@@ -93,7 +93,7 @@ class Model:
 
     def latex(self, digits: int = 9, extra_sections=()) -> str:
         """The step-by-step LaTeX document (training with the spec's ``steps``, else one step)."""
-        from . import render_latex
+        from derive.render import latex as render_latex
 
         run = self.train(self.spec.steps or 1, freeze_biases=False)
         weights_only = self.train(1, freeze_biases=True).error_after_first
@@ -104,8 +104,8 @@ class Model:
 
     def latex_quantity(self, quantity: str, digits: int = 9) -> str:
         """One quantity's derivation as a LaTeX ``align`` block (see `derive.quantities`)."""
-        from . import render_latex
-        from .quantities import QuantityError, parse
+        from derive.render import latex as render_latex
+        from derive.model.quantities import QuantityError, parse
 
         q = parse(quantity)
         if q.after is not None:

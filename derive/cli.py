@@ -13,12 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import Model, SpecError, __version__, load_spec, report
-from .output import OutputError, write
-from .pdf import LatexError, compile_pdf
-from .quantities import QuantityError
-from .render_python import render as render_python
-from .numbers import fmt
+from derive import Model, SpecError, __version__, load_spec
+from derive.render import text as report
+from derive.output import OutputError, write
+from derive.render.pdf import LatexError, compile_pdf
+from derive.model.quantities import QuantityError
+from derive.render.python import render as render_python
+from derive.model.decimals import fmt
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -171,8 +172,8 @@ def _latex(args) -> int:
 
 
 def _check(args) -> int:
-    from . import check_report
-    from .audit import parse_claim
+    from derive.check import report as check_report
+    from derive.check.audit import parse_claim
 
     model = Model(load_spec(args.spec))
     texts = list(args.claim)
@@ -182,7 +183,7 @@ def _check(args) -> int:
         except OSError as exc:
             raise UsageError(f"derive check: cannot read {args.claims}: {exc.strerror or exc}") from None
     claims = [parse_claim(text) for text in texts]
-    from .progress import Progress
+    from derive.progress import Progress
 
     progress = Progress(False if args.quiet or args.json else None)
     result = check_report.build(model, claims, args.digits, progress=progress)
@@ -192,9 +193,9 @@ def _check(args) -> int:
 
 
 def _build(args) -> int:
-    from . import check_report
-    from .pdf import engine
-    from .progress import Progress
+    from derive.check import report as check_report
+    from derive.render.pdf import engine
+    from derive.progress import Progress
 
     started = time.monotonic()
     progress = Progress(False if args.quiet else None)

@@ -4,7 +4,7 @@ import importlib.util
 import itertools
 
 import derive
-from derive.render_python import render
+from derive.render.python import render
 
 _count = itertools.count()
 

@@ -14,10 +14,10 @@ import pytest
 from networks import ZOO
 
 import derive
-from derive import check
-from derive.audit import Auditor, agrees
+from derive.check import routes as check
+from derive.check.audit import Auditor, agrees
 from derive.cli import main
-from derive.registry import ACTIVATIONS
+from derive.model.registry import ACTIVATIONS
 
 mp = mpmath.mpf
 
@@ -245,6 +245,6 @@ def test_the_readme_audit_table_matches_the_audit(reference):
     wrong = [f for f in reference.published_findings if not f.agrees]
     assert len(wrong) == 5 and all(f.explained for f in wrong)
     for f in wrong:
-        from derive.numbers import fmt
+        from derive.model.decimals import fmt
 
         assert f"| {f.printed} | {fmt(f.correct)} |" in readme, f.quantity

@@ -9,7 +9,7 @@ import independent
 import pytest
 
 from derive.cli import main
-from derive.numbers import fmt
+from derive.model.decimals import fmt
 
 
 def run(*args):

@@ -17,7 +17,7 @@ from networks import ZOO
 from test_engine import random_specs
 
 import derive
-from derive import naming
+from derive.model import naming
 
 
 def close(a: float, b, rtol=1e-9, atol_scale=1e-12) -> bool:
@@ -104,7 +104,7 @@ def test_the_logistic_forms_are_accurate_from_minus_to_plus_1000(form):
     and zero results: within 4 ulp, or for subnormal results within 2 of the smallest spacing."""
     import math
 
-    from derive.registry import HELPERS, LOGISTIC_INLINE
+    from derive.model.registry import HELPERS, LOGISTIC_INLINE
 
     namespace = {"math": math}
     if form == "inline":

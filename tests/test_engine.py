@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from networks import ZOO
 
 import derive
-from derive import naming
+from derive.model import naming
 
 TOLERANCE = mpmath.mpf("1e-24")  # |engine - finite differences| <= TOLERANCE * (1 + |scale|)
 

@@ -13,8 +13,8 @@ from conftest import ROOT, spec_text
 from networks import ZOO
 
 import derive
-from derive import pdf
-from derive.numbers import fmt
+from derive.render import pdf
+from derive.model.decimals import fmt
 
 needs_latex = pytest.mark.skipif(
     pdf.engine() is None and not os.environ.get("DERIVE_REQUIRE_LATEX"),

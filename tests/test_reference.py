@@ -10,7 +10,7 @@ import independent
 import mpmath
 import pytest
 
-from derive.numbers import fmt, to_decimal
+from derive.model.decimals import fmt, to_decimal
 
 # Published numbers that are right: (quantity, value as printed).
 RIGHT = [

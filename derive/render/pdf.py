@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .output import write
+from derive.output import write
 
 TIMEOUT = 600  # seconds
 

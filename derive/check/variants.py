@@ -23,12 +23,12 @@ from functools import cache
 import mpmath
 import sympy as sp
 
-from . import naming
-from .evaluate import evaluate
-from .numbers import round_sig
-from .quantities import Quantity
-from .resolve import Resolver, default_trainer
-from .training import train as float_train
+from derive.model import naming
+from derive.derivation.evaluate import evaluate
+from derive.model.decimals import round_sig
+from derive.model.quantities import Quantity
+from derive.check.resolve import Resolver, default_trainer
+from derive.derivation.training import train as float_train
 
 SWAP_LIMIT = 40  # parameters; above it, the quadratic search over weight pairs is skipped
 
@@ -189,8 +189,8 @@ def _evaluation_variants(model) -> list[Variant]:
 
 def _variant_kernel_trainer(model, transform):
     """Train (float64) with a generated module whose kernel steps are rewritten by ``transform``."""
-    from . import __version__
-    from .training import compile_module
+    from derive import __version__
+    from derive.derivation.training import compile_module
 
     variant = copy.copy(model.derivation)
     variant.__dict__.pop("step", None)

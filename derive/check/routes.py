@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy as sp
 
-from . import naming
-from .evaluate import mp_value
+from derive.model import naming
+from derive.derivation.evaluate import mp_value
 
 NESTED_LIMIT = 40  # parameters; above it sympy.diff of the nested error is skipped (it blows up)
 FD_LIMIT = 400  # parameters checked by finite differences; above it, an even spread of them

@@ -8,11 +8,12 @@ from decimal import Decimal
 
 import sympy as sp
 
-from . import check, naming
-from .audit import agrees, digits_shown
-from .numbers import fmt, plain
-from .quantities import parse
-from .resolve import Resolver
+from derive.check import routes as check
+from derive.model import naming
+from derive.check.audit import agrees, digits_shown
+from derive.model.decimals import fmt, plain
+from derive.model.quantities import parse
+from derive.check.resolve import Resolver
 
 MAX_LISTED = 4  # reproducing slips listed for one claim in text
 ROUTE_NAMES = {"sympy_diff": "sympy.diff", "fd_float64": "FD float64", "fd_mpmath": "FD 50 digits", "generated": "generated"}

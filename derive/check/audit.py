@@ -10,11 +10,11 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 import mpmath
 
-from . import naming
-from .numbers import fmt, to_decimal
-from .quantities import Quantity, QuantityError, parse
-from .resolve import Resolver
-from .variants import SKIP, variants
+from derive.model import naming
+from derive.model.decimals import fmt, to_decimal
+from derive.model.quantities import Quantity, QuantityError, parse
+from derive.check.resolve import Resolver
+from derive.check.variants import SKIP, variants
 
 NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
 

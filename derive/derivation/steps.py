@@ -19,9 +19,9 @@ from functools import cached_property
 
 import sympy as sp
 
-from . import naming
-from .network import Network
-from .registry import LogSumExp, stable_error_term
+from derive.model import naming
+from derive.model.network import Network
+from derive.model.registry import LogSumExp, stable_error_term
 
 KERNEL_PHASES = ("forward", "error", "output deltas", "hidden deltas", "gradients")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import naming
+from derive.model import naming
 
 
 class QuantityError(ValueError):

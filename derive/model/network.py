@@ -13,9 +13,9 @@ from functools import cached_property
 
 import sympy as sp
 
-from . import naming
-from .registry import ACTIVATIONS, LOSSES, Softmax
-from .spec import Spec
+from derive.model import naming
+from derive.model.registry import ACTIVATIONS, LOSSES, Softmax
+from derive.model.spec import Spec
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import sympy as sp
 
-from . import naming
-from .registry import ACTIVATIONS, ALIASES, LOSSES
+from derive.model import naming
+from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 
 # Limits, and why: the derivation keeps a few SymPy expressions per parameter and per neuron, so
 # memory and time grow with the parameter count; past these sizes a run takes minutes and gigabytes,

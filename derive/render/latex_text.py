@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .numbers import plain
+from derive.model.decimals import plain
 
 _SPECIAL = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",

@@ -12,9 +12,9 @@ from functools import cache
 import mpmath
 import sympy as sp
 
-from . import naming
-from .evaluate import PRECISION, Evaluation, evaluate, mp_value
-from .quantities import Quantity, QuantityError, parse
+from derive.model import naming
+from derive.derivation.evaluate import PRECISION, Evaluation, evaluate, mp_value
+from derive.model.quantities import Quantity, QuantityError, parse
 
 Trainer = Callable[[int], dict[str, float]]  # steps -> parameters after them
 

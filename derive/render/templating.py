@@ -11,12 +11,12 @@ from pathlib import Path
 
 import jinja2
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 def _directory() -> Path:
     """``templates/`` at the top of the project; the installed package carries a copy."""
-    packaged = Path(__file__).resolve().parent / "templates"
+    packaged = Path(__file__).resolve().parents[1] / "templates"
     return TEMPLATES if TEMPLATES.is_dir() else packaged
 
 

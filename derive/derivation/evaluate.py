@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
-from . import naming
-from .derivation import Derivation
-from .registry import MPMATH_FUNCTIONS
+from derive.model import naming
+from derive.derivation.steps import Derivation
+from derive.model.registry import MPMATH_FUNCTIONS
 
 PRECISION = 60  # decimal digits; printed values need 9 to 17, so rounding is exact well past those
 SATURATED_PRECISION = 1000  # for a sample whose display factors overflow at 60 digits (|net| up to ~2000)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from . import naming
-from .evaluate import Evaluation
-from .numbers import fmt
+from derive.model import naming
+from derive.derivation.evaluate import Evaluation
+from derive.model.decimals import fmt
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ import sympy as sp
 from sympy.printing.precedence import precedence
 from sympy.printing.pycode import PythonCodePrinter
 
-from . import naming, pyformat
-from .derivation import Derivation
-from .registry import HELPERS
-from .templating import environment
+from derive.model import naming
+from derive.render import pyformat
+from derive.derivation.steps import Derivation
+from derive.model.registry import HELPERS
+from derive.render.templating import environment
 
 INDENT = "    "
 

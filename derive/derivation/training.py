@@ -9,8 +9,8 @@ from __future__ import annotations
 import types
 from dataclasses import dataclass
 
-from .derivation import Derivation
-from .render_python import render
+from derive.derivation.steps import Derivation
+from derive.render.python import render
 
 
 def compile_module(derivation: Derivation, version: str) -> types.ModuleType:

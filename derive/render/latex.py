@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from . import naming
-from .latex_text import escape, number
-from .templating import environment
+from derive.model import naming
+from derive.render.latex_text import escape, number
+from derive.render.templating import environment
 
 DETAIL_LIMIT = 40  # parameters; above it, general per-layer formulas once and tables of values
 SAMPLE_LIMIT = 3  # samples written out step by step; above it, tables
