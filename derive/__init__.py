@@ -7,8 +7,10 @@ A notebook-friendly API::
     model.expression("out_h1")             # SymPy expressions render as math in Jupyter
     model.gradient("w5")                   # dE_total/dw5 in intermediate symbols
     model.expanded_gradient("w5")          # ... fully expanded in parameters, inputs, targets
-    model.value("dE_total/dw5")            # high-precision value (mpmath)
-    model.train(10000, freeze_biases=True) # plain gradient descent in float64
+    model.value("dE_total/dw5")            # high-precision value (mpmath); any quantity of the grammar
+    model.value("E_total@10000")           # ... after 10,000 training steps
+    model.explain("dE_total/dw5")          # the derivation, step by step, as data
+    model.train(10000, freeze_biases=True) # gradient descent in float64
 """
 
 from __future__ import annotations
@@ -18,16 +20,21 @@ from pathlib import Path
 
 import sympy as sp
 
-from derive.derivation.steps import Derivation
 from derive.derivation.evaluate import Evaluation, evaluate
+from derive.derivation.explain import Explainer, Explanation
+from derive.derivation.steps import Derivation
+from derive.derivation.training import SIMULTANEOUS, TrainingRun
+from derive.derivation.training import train as _train
+from derive.model import quantities as Q
 from derive.model.network import Network
+from derive.model.quantities import Quantity, QuantityError
 from derive.model.spec import Spec, SpecError, parse
 from derive.model.spec import load as load_spec
-from derive.derivation.training import TrainingRun, compile_module
-from derive.derivation.training import train as _train
+from derive.version import __version__
 
-__version__ = "0.1.0"
-__all__ = ["Model", "Spec", "SpecError", "TrainingRun", "__version__", "load", "load_spec", "parse"]
+__all__ = [
+    "Model", "Quantity", "QuantityError", "Spec", "SpecError", "TrainingRun", "__version__", "load", "load_spec", "parse",
+]
 
 
 class Model:
@@ -43,9 +50,21 @@ class Model:
         return evaluate(self.derivation)
 
     @cached_property
+    def explainer(self) -> Explainer:
+        return Explainer(self.derivation, self.evaluation)
+
+    @cached_property
     def module(self):
         """The generated plain-Python module, compiled in memory."""
+        from derive.render.python import compile_module
+
         return compile_module(self.derivation, __version__)
+
+    @cached_property
+    def resolver(self):
+        from derive.check.resolve import Resolver
+
+        return Resolver(self)
 
     @cached_property
     def auditor(self):
@@ -56,68 +75,73 @@ class Model:
 
     @cached_property
     def published_findings(self) -> list:
-        """The audit of the spec's ``[published]`` numbers (see `derive.audit`)."""
+        """The audit of the spec's ``[published]`` numbers (see `derive.check.audit`)."""
         return [self.auditor.examine(q, v) for q, v in self.spec.published]
 
     @property
     def parameters(self) -> list[str]:
         return [p.name for p in self.network.parameters]
 
-    def symbol(self, quantity: str) -> sp.Symbol:
-        return self.network.symbol(quantity)
+    def quantity(self, quantity: Quantity | str) -> Quantity:
+        """A quantity of this network, parsed and checked (a clear error with a suggestion if not)."""
+        from derive.check.resolve import checked
 
-    def expression(self, quantity: str) -> sp.Expr:
+        return checked(self, quantity)
+
+    def symbol(self, quantity: Quantity | str) -> sp.Symbol:
+        return self.network.symbol(self.quantity(quantity))
+
+    def expression(self, quantity: Quantity | str) -> sp.Expr:
         """The defining expression of a quantity (one sample) in earlier symbols."""
-        return self.derivation.step[quantity].formula
+        return self.derivation.step[self.quantity(quantity).base].formula
 
     def gradient(self, parameter: str) -> sp.Expr:
-        return self.derivation.gradient(parameter)
+        return self.derivation.gradient(self.quantity(parameter).name)
 
     def expanded_gradient(self, parameter: str) -> sp.Expr:
-        return self.derivation.expanded_gradient(parameter)
+        return self.derivation.expanded_gradient(self.quantity(parameter).name)
 
-    def value(self, quantity: str, sample: int | None = None):
-        return self.evaluation.value(quantity, sample)
+    def value(self, quantity: Quantity | str, sample: int | None = None):
+        """The value of any quantity of the grammar (``sample`` from 0, or ``X[s]`` in the name)."""
+        q = self.quantity(quantity)
+        return self.resolver.value(q if sample is None else q.at_sample(sample))
+
+    def explain(self, quantity: Quantity | str) -> Explanation:
+        """How a quantity is derived, step by step: rows of symbolic forms, numbers and values."""
+        return self.explainer.explain(self.quantity(quantity))
 
     def gradients(self) -> dict[str, object]:
         """dE_total/d<parameter> for every weight and bias (over all samples), high precision."""
-        return {p: self.evaluation.totals[f"dE_total/d{p}"] for p in self.parameters}
+        return {p: self.evaluation.totals[Q.gradient(p)] for p in self.parameters}
 
-    def train(self, steps: int | None = None, freeze_biases: bool | None = None) -> TrainingRun:
+    def frozen(self, freeze_biases: bool | None = None) -> tuple[str, ...]:
+        """The parameters training leaves alone: the biases when frozen (by the spec unless given)."""
+        freeze = self.spec.freeze_biases if freeze_biases is None else freeze_biases
+        return tuple(p.name for p in self.network.parameters if freeze and p.kind == Q.BIAS)
+
+    def train(self, steps: int | None = None, freeze_biases: bool | None = None, update_order: str = SIMULTANEOUS,
+              history: bool = True) -> TrainingRun:
         """Gradient descent for ``steps`` (default: the spec's); biases frozen as the spec says
         unless ``freeze_biases`` is given."""
         steps = self.spec.steps if steps is None else steps
-        freeze = self.spec.freeze_biases if freeze_biases is None else freeze_biases
-        return _train(self.module, self.spec, steps or 0, freeze)
-
+        return _train(self.module, self.spec, steps or 0, self.frozen(freeze_biases), update_order, history)
 
     def latex(self, digits: int = 9, extra_sections=()) -> str:
         """The step-by-step LaTeX document (training with the spec's ``steps``, else one step)."""
-        from derive.render import latex as render_latex
+        from derive.render import latex
 
         run = self.train(self.spec.steps or 1, freeze_biases=False)
         weights_only = self.train(1, freeze_biases=True).error_after_first
         if self.spec.published:
-            errata = render_latex.errata_section(self.published_findings, digits, self.spec.source)
+            errata = latex.errata_section(self.published_findings, digits, self.spec.source)
             extra_sections = [*extra_sections, errata]
-        return render_latex.render(self, __version__, digits, run, weights_only, extra_sections)
+        return latex.render(self, __version__, digits, run, weights_only, extra_sections)
 
-    def latex_quantity(self, quantity: str, digits: int = 9) -> str:
-        """One quantity's derivation as a LaTeX ``align`` block (see `derive.quantities`)."""
-        from derive.render import latex as render_latex
-        from derive.model.quantities import QuantityError, parse
+    def latex_quantity(self, quantity: Quantity | str, digits: int = 9) -> str:
+        """One quantity's derivation as a LaTeX ``align`` block."""
+        from derive.render.latex import quantity_block
 
-        q = parse(quantity)
-        if q.after is not None:
-            raise QuantityError(f"{quantity!r}: a value after training has no step-by-step derivation")
-        if q.sample is not None and q.sample >= len(self.spec.samples):
-            raise QuantityError(f"{quantity!r}: there are {len(self.spec.samples)} samples")
-        base = q.base + ("+" if q.updated else "")
-        try:
-            return render_latex.quantity_block(self, base, q.sample or 0, digits)
-        except KeyError:
-            raise QuantityError(f"unknown quantity {quantity!r}: try net_h1, out_o1, E_o1, E_total, delta_o1, "
-                                "dE_total/dout_o1, dout_o1/dnet_o1, dE_total/dw5, dE_total/db1, w5+") from None
+        return quantity_block(self, self.quantity(quantity), digits)
 
 
 def load(path: str | Path | None = None) -> Model:

@@ -1,6 +1,8 @@
-"""A zoo of small networks covering every activation, loss, bias mode, depth and several samples."""
+"""Networks for the tests: a zoo covering every activation, loss, bias mode, depth and several samples;
+numerically extreme ones; and a hypothesis strategy of random small networks."""
 
 from conftest import spec_text
+from hypothesis import strategies as st
 
 ZOO = {
     "deep_tanh_relu": spec_text(
@@ -37,3 +39,48 @@ ZOO = {
         samples="[[samples]]\ninputs = [0.05, 0.10]\ntargets = [0.01, 0.99]\n",
     ),
 }
+
+
+EXTREME = {
+    "logistic_bce": spec_text(
+        layers="[1, 1, 2]", loss='"binary_cross_entropy"', weights="[[[1000]], [[1000], [-1000]]]",
+        biases="[[0], [0]]", samples="[[samples]]\ninputs = [1]\ntargets = [0, 1]\n",
+    ),
+    "softplus_saturated": spec_text(
+        layers="[1, 2, 1]", activation='["softplus", "identity"]', weights="[[[1000], [-1000]], [[1, 1]]]",
+        biases="[[0], [0]]", samples="[[samples]]\ninputs = [1]\ntargets = [0.5]\n",
+    ),
+    "softmax_ce_huge": spec_text(
+        layers="[1, 3]", activation='"softmax"', loss='"cross_entropy"', weights="[[[1000], [-1000], [0]]]",
+        biases="[[0]]", samples="[[samples]]\ninputs = [1]\ntargets = [0, 1, 0]\n",
+    ),
+    "exact_zero_and_one_outputs": spec_text(
+        layers="[1, 1, 1]", loss='"binary_cross_entropy"', weights="[[[1000]], [[1000]]]",
+        biases="[[0], [0]]", samples="[[samples]]\ninputs = [1]\ntargets = [1]\n",
+    ),
+}
+
+
+@st.composite
+def random_specs(draw):
+    depth = draw(st.integers(2, 4))
+    layers = [draw(st.integers(1, 3)) for _ in range(depth)]
+    loss = draw(st.sampled_from(["half_sse", "mse", "binary_cross_entropy", "cross_entropy"]))
+    hidden = [draw(st.sampled_from(["logistic", "tanh", "softplus", "identity", "relu"])) for _ in layers[2:]]
+    last = {"binary_cross_entropy": "logistic", "cross_entropy": "softmax"}.get(
+        loss, draw(st.sampled_from(["logistic", "tanh", "identity", "softmax", "softplus"]))
+    )
+    n_samples = draw(st.integers(1, 2))
+    number = st.integers(-150, 150).map(lambda k: f"{k / 100}")
+    unit = st.integers(0, 100).map(lambda k: f"{k / 100}")
+    samples = ""
+    for _ in range(n_samples):
+        inputs = ", ".join(draw(number) for _ in range(layers[0]))
+        targets = ", ".join(draw(unit) for _ in range(layers[-1]))
+        samples += f"[[samples]]\ninputs = [{inputs}]\ntargets = [{targets}]\n"
+    text = (
+        f'name = "h"\nlayers = {layers}\nactivation = {hidden + [last]}\nloss = "{loss}"\n'
+        f'bias = "{draw(st.sampled_from(["shared", "per_neuron"]))}"\nlearning_rate = 0.1\n'
+        f'seed = {draw(st.integers(0, 10**6))}\nreduction = "{draw(st.sampled_from(["sum", "mean"]))}"\n'
+    ).replace("'", '"')
+    return text + samples

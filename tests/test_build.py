@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, spec_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_codegen import EXTREME
+from networks import EXTREME
 
 from derive import output
 from derive.cli import main

@@ -17,6 +17,7 @@ import derive
 from derive.check import routes as check
 from derive.check.audit import Auditor, agrees
 from derive.cli import main
+from derive.model.functions import elementwise
 from derive.model.registry import ACTIVATIONS
 
 mp = mpmath.mpf
@@ -167,6 +168,8 @@ def test_exit_codes(capsys):
     assert capsys.readouterr().err == "derive: cannot read claim 'dE_total/dw6': write quantity=value, e.g. dE_total/dw6=0.0827\n"
     assert main(["check", "--claim", "dE_total/dw99=1"]) == 2
     assert capsys.readouterr().err.startswith("derive: unknown quantity 'dE_total/dw99'")
+    assert main(["check", "--claim", "delta_o11=1"]) == 2
+    assert capsys.readouterr().err == "derive: unknown quantity 'delta_o11' in network mazur (did you mean 'delta_o1'?)\n"
     assert main(["check", "--claim", "w5=abc"]) == 2
     assert capsys.readouterr().err == "derive: cannot read claim 'w5=abc': 'abc' is not a number\n"
 
@@ -176,9 +179,16 @@ def test_claim_text_is_kind_and_precise(capsys):
     out = capsys.readouterr().out
     assert ("Your dE_total/dw6 = 0.082167041: not correct. The correct value is 0.0826676278.\n"
             "  How it is derived:\n"
+            "    dnet_o1/dw6 = d/dw6 (w5 * out_h1 + w6 * out_h2 + b2)\n"
+            "        = out_h2\n"
+            "        = 0.596884378\n"
             "    dE_total/dw6 = dE_total/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dw6\n"
             "        = 0.741365070 * 0.186815602 * 0.596884378\n"
+            "        = delta_o1 * out_h2   (delta rule)\n"
             "        = 0.0826676278\n"
+            "    w6+ = w6 - eta * dE_total/dw6\n"
+            "        = 0.45 - 0.5 * 0.0826676278\n"
+            "        = 0.408666186\n"
             "  Your number is exactly what this slip gives: the value of dE_total/dw5 given for dE_total/dw6 (0.0821670406).\n"
             ) in out
 
@@ -195,9 +205,16 @@ def test_claims_file_and_json(tmp_path, capsys):
     assert second["derivation_latex"].startswith("\\begin{align*}")
 
 
+def broken(name: str, derivative):
+    """A copy of an activation entry whose derivative rule is wrong (its other forms are right)."""
+    entry = ACTIVATIONS[name]
+    f = entry.function
+    wrong = elementwise(f"Broken{f.__name__}", f.latex_name, derivative, f.elementary, f.float_form, f.mp, f.textbook)
+    return dataclasses.replace(entry, function=wrong)
+
+
 def test_a_broken_derivative_fails_and_names_the_parameters(monkeypatch):
-    wrong = dataclasses.replace(ACTIVATIONS["logistic"], derivative=lambda net, out: out * (1 + out))
-    monkeypatch.setitem(ACTIVATIONS, "logistic", wrong)
+    monkeypatch.setitem(ACTIVATIONS, "logistic", broken("logistic", lambda net, out: out * (1 + out)))
     model = derive.load()
     report = check.run(model)
     assert not report.passed
@@ -207,8 +224,7 @@ def test_a_broken_derivative_fails_and_names_the_parameters(monkeypatch):
 
 
 def test_a_broken_hidden_derivative_only_fails_what_it_touches(monkeypatch):
-    wrong = dataclasses.replace(ACTIVATIONS["tanh"], derivative=lambda net, out: 1 + out**2)
-    monkeypatch.setitem(ACTIVATIONS, "tanh", wrong)
+    monkeypatch.setitem(ACTIVATIONS, "tanh", broken("tanh", lambda net, out: 1 + out**2))
     model = derive.Model(derive.parse(ZOO["deep_tanh_relu"], "deep.toml"))
     report = check.run(model)
     failed = {r.parameter for r in report.rows if not r.passed}

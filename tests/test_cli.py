@@ -31,11 +31,40 @@ def test_gradients_table_for_the_reference(reference):
     lines = result.stdout.splitlines()
     assert lines[0] == "mazur: A 2-2-2 network, step by step"
     fd = independent.gradient(reference.spec)
-    for name in ["w1", "w5", "w8", "b1", "b2"]:
-        assert f"  dE_total/d{name:<4}{fmt(fd[name])}" in lines
-    assert "  out_o1        0.751365070" in lines  # the article: 0.75136507
-    assert "  w5+           0.358916480" in lines  # the article: 0.35891648
+    for name in ["w1", "w5", "w8", "b1", "b2"]:  # names padded to the longest, dE_total/dout_o1, and 2
+        assert f"  {'dE_total/d' + name:<18}{fmt(fd[name])}" in lines
+    assert "  out_o1            0.751365070" in lines  # the article: 0.75136507
+    assert "  w5+               0.358916480" in lines  # the article: 0.35891648
     assert "after one step (learning rate 0.5)" in lines
+
+
+def test_gradients_prints_every_number_the_article_prints(reference):
+    """The article's intermediate partials and the initial values are in the table, each once, in
+    the article's order within its layer; spec-given numbers exactly as written."""
+    lines = run("gradients").stdout.splitlines()
+    for line in ["  w1                0.15", "  eta               0.5", "  i1                0.05", "  target_o2         0.99",
+                 "  dE_total/dout_o1  0.741365070", "  dout_o1/dnet_o1   0.186815602", "  dnet_o1/dw5       0.593269992",
+                 "  dE_o1/dnet_o1     0.138498562", "  dnet_o1/dout_h1   0.400000000", "  dE_o1/dout_h1     0.0553994247",
+                 "  dE_o2/dout_h1     -0.0190491183", "  dE_total/dout_h1  0.0363503064", "  dout_h1/dnet_h1   0.241300709",
+                 "  dnet_h1/dw1       0.0500000000"]:
+        assert lines.count(line) == 1, line
+    hidden = lines.index("backward pass: hidden layer 1")
+    assert lines.index("  dE_o1/dout_h1     0.0553994247") > hidden
+    assert lines.index("  dE_o2/dout_h1     -0.0190491183") < lines.index("  dE_total/dout_h1  0.0363503064")
+
+
+def test_gradients_of_chosen_quantities(reference):
+    result = run("gradients", "--quantity", "dE_total/dw5", "--quantity", "E_total@10000", "--quantity", "out_h1")
+    assert result.returncode == 0
+    _, _, _, error = independent.loop_train(reference.spec, 10000, freeze_biases=True)
+    fd = independent.gradient(reference.spec)
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"dE_total/dw5   {fmt(fd['w5'])}" and lines[2] == "out_h1         0.593269992"
+    assert lines[1].startswith("E_total@10000  ") and float(lines[1].split()[1]) == pytest.approx(error, rel=1e-8)
+    data = json.loads(run("gradients", "--quantity", "w5+", "--json").stdout)
+    assert data == [{"quantity": "w5+", "value": pytest.approx(0.35891648, abs=1e-8), "text": "0.358916480"}]
+    bad = run("gradients", "--quantity", "dE_total/dw55")
+    assert bad.returncode == 2 and bad.stderr.startswith("derive: unknown quantity 'dE_total/dw55' in network mazur")
 
 
 def test_gradients_json_carries_every_quantity(reference):
@@ -86,5 +115,5 @@ def test_twenty_digits_are_real_digits(reference):
     """Regression: values were once converted at mpmath's default 15 digits before printing."""
     fd = independent.gradient(reference.spec)
     lines = run("gradients", "--digits", "20").stdout.splitlines()
-    assert f"  dE_total/dw5  {fmt(fd['w5'], 20)}" in lines
-    assert "  net_h1        0.37750000000000000000" in lines
+    assert f"  dE_total/dw5      {fmt(fd['w5'], 20)}" in lines
+    assert "  net_h1            0.37750000000000000000" in lines

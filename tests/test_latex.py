@@ -13,8 +13,8 @@ from conftest import ROOT, spec_text
 from networks import ZOO
 
 import derive
-from derive.render import pdf
 from derive.model.decimals import fmt
+from derive.render import pdf
 
 needs_latex = pytest.mark.skipif(
     pdf.engine() is None and not os.environ.get("DERIVE_REQUIRE_LATEX"),
@@ -29,7 +29,7 @@ needs_pdftotext = pytest.mark.skipif(
 def test_net_input_block(reference):
     assert reference.latex_quantity("net_h1") == (
         "\\begin{align*}\n"
-        "net_{h_{1}} &= w_{1} \\cdot i_{1} + w_{2} \\cdot i_{2} + b_{1} \\\\\n"
+        "\\mathrm{net}_{h_{1}} &= w_{1} \\cdot i_{1} + w_{2} \\cdot i_{2} + b_{1} \\\\\n"
         " &= 0.15 \\cdot 0.05 + 0.2 \\cdot 0.1 + 0.35 \\\\\n"
         " &= 0.3775\n"
         "\\end{align*}\n"
@@ -39,16 +39,16 @@ def test_net_input_block(reference):
 def test_chain_rule_block_for_w5_with_the_articles_numbers(reference):
     assert reference.latex_quantity("dE_total/dw5") == (
         "\\begin{align*}\n"
-        "\\frac{\\partial net_{o_{1}}}{\\partial w_{5}} &= \\frac{\\partial}{\\partial w_{5}} "
-        "\\left(w_{5} \\cdot out_{h_{1}} + w_{6} \\cdot out_{h_{2}} + b_{2}\\right) \\\\\n"
-        " &= out_{h_{1}} \\\\\n"
+        "\\frac{\\partial \\mathrm{net}_{o_{1}}}{\\partial w_{5}} &= \\frac{\\partial}{\\partial w_{5}} "
+        "\\left(w_{5} \\cdot \\mathrm{out}_{h_{1}} + w_{6} \\cdot \\mathrm{out}_{h_{2}} + b_{2}\\right) \\\\\n"
+        " &= \\mathrm{out}_{h_{1}} \\\\\n"
         " &= 0.593269992 \\\\\n"
-        "\\frac{\\partial E_{total}}{\\partial w_{5}} &= \\frac{\\partial E_{total}}{\\partial out_{o_{1}}} \\cdot "
-        "\\frac{\\partial out_{o_{1}}}{\\partial net_{o_{1}}} \\cdot \\frac{\\partial net_{o_{1}}}{\\partial w_{5}} \\\\\n"
+        "\\frac{\\partial E_{\\mathrm{total}}}{\\partial w_{5}} &= \\frac{\\partial E_{\\mathrm{total}}}{\\partial \\mathrm{out}_{o_{1}}} \\cdot "
+        "\\frac{\\partial \\mathrm{out}_{o_{1}}}{\\partial \\mathrm{net}_{o_{1}}} \\cdot \\frac{\\partial \\mathrm{net}_{o_{1}}}{\\partial w_{5}} \\\\\n"
         " &= 0.741365070 \\cdot 0.186815602 \\cdot 0.593269992 \\\\\n"
-        " &= \\delta_{o_{1}} \\cdot out_{h_{1}} \\quad\\text{(delta rule)} \\\\\n"
+        " &= \\delta_{o_{1}} \\cdot \\mathrm{out}_{h_{1}} \\quad\\text{(delta rule)} \\\\\n"
         " &= 0.0821670406 \\\\\n"
-        "w_{5}^{+} &= w_{5} - \\eta \\cdot \\frac{\\partial E_{total}}{\\partial w_{5}} \\\\\n"
+        "w_{5}^{+} &= w_{5} - \\eta \\cdot \\frac{\\partial E_{\\mathrm{total}}}{\\partial w_{5}} \\\\\n"
         " &= 0.4 - 0.5 \\cdot 0.0821670406 \\\\\n"
         " &= 0.358916480\n"
         "\\end{align*}\n"
@@ -58,13 +58,13 @@ def test_chain_rule_block_for_w5_with_the_articles_numbers(reference):
 def test_error_term_and_output_factor_blocks(reference):
     assert reference.latex_quantity("E_o1") == (
         "\\begin{align*}\n"
-        "E_{o_{1}} &= \\frac{\\left(target_{o_{1}} - out_{o_{1}}\\right)^{2}}{2} \\\\\n"
+        "E_{o_{1}} &= \\frac{\\left(\\mathrm{target}_{o_{1}} - \\mathrm{out}_{o_{1}}\\right)^{2}}{2} \\\\\n"
         " &= \\frac{\\left(0.01 - 0.751365070\\right)^{2}}{2} \\\\\n"
         " &= 0.274811083\n"
         "\\end{align*}\n"
     )
     block = reference.latex_quantity("dout_o1/dnet_o1")
-    assert " &= out_{o_{1}} \\cdot \\left(1 - out_{o_{1}}\\right) \\\\\n" in block
+    assert " &= \\mathrm{out}_{o_{1}} \\cdot \\left(1 - \\mathrm{out}_{o_{1}}\\right) \\\\\n" in block
     assert block.endswith(" &= 0.186815602\n\\end{align*}\n")
 
 
@@ -79,7 +79,7 @@ def test_unknown_quantity_exits_2():
     result = subprocess.run([sys.executable, "-m", "derive", "latex", "--quantity", "dE_total/dw99"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 2
-    assert result.stderr.startswith("derive: unknown quantity 'dE_total/dw99': try ")
+    assert result.stderr.startswith("derive: unknown quantity 'dE_total/dw99' in network mazur (did you mean 'dE_total/dw")
 
 
 def test_the_committed_document_is_fresh(reference):

@@ -4,17 +4,15 @@ reproduce it (`derive.variants`), or said to be unexplained."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 import mpmath
 
-from derive.model import naming
-from derive.model.decimals import fmt, to_decimal
-from derive.model.quantities import Quantity, QuantityError, parse
-from derive.check.resolve import Resolver
+from derive.check.resolve import Resolver, checked
 from derive.check.variants import SKIP, variants
+from derive.model import quantities as Q
+from derive.model.decimals import fmt, to_decimal
 
 NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
 
@@ -46,7 +44,7 @@ class Mistake:
 
 @dataclass
 class Finding:
-    quantity: str
+    quantity: Q.Quantity
     printed: Decimal
     correct: object
     agrees: bool
@@ -58,7 +56,7 @@ class Finding:
 
     def as_dict(self, digits: int) -> dict:
         return {
-            "quantity": self.quantity, "value": str(self.printed), "correct": fmt(self.correct, digits),
+            "quantity": str(self.quantity), "value": str(self.printed), "correct": fmt(self.correct, digits),
             "agrees": self.agrees, "explained": self.explained,
             "mistakes": [{"variant": m.key, "description": m.description, "value": fmt(m.value, digits),
                           "reproduces": m.reproduces, "difference": fmt(m.difference(self.printed), 3)}
@@ -80,17 +78,17 @@ class Auditor:
             self._resolvers[variant.key] = variant.build()
         return self._resolvers[variant.key]
 
-    def examine(self, quantity: str, printed: Decimal, nearest: int = 0) -> Finding:
-        q = parse(quantity)
+    def examine(self, quantity: Q.Quantity | str, printed: Decimal, nearest: int = 0) -> Finding:
+        q = checked(self.model, quantity)
         correct = self.correct.value(q)
-        finding = Finding(quantity, printed, correct, agrees(correct, printed))
+        finding = Finding(q, printed, correct, agrees(correct, printed))
         if finding.agrees:
             return finding
         candidates = []
         for variant in self.variants:
             try:
                 value = self.resolver(variant).value(q)
-            except (*SKIP, QuantityError, ZeroDivisionError, OverflowError, ValueError, InvalidOperation):
+            except (*SKIP, Q.QuantityError, ZeroDivisionError, OverflowError, ValueError, InvalidOperation):
                 continue
             if not mpmath.isfinite(value) or agrees(value, Decimal(fmt(correct, 12))) or abs(value - correct) < 1e-40:
                 continue  # the variant does not change this quantity
@@ -98,10 +96,10 @@ class Auditor:
         for other, description in confusions(self.model, q):
             try:
                 value = self.correct.value(other)
-            except (QuantityError, KeyError):
+            except (Q.QuantityError, KeyError):
                 continue
             if abs(value - correct) > 1e-40:
-                candidates.append(Mistake(f"confused_{other.text}", description, value, agrees(value, printed)))
+                candidates.append(Mistake(f"confused_{other}", description, value, agrees(value, printed)))
         # A slip that reproduces the number outranks one that only comes near; among reproducing
         # ones the more common kind of slip comes first, and among near ones the closer wins.
         order = {m.key: i for i, m in enumerate(candidates)}
@@ -121,23 +119,12 @@ def plausibility(key: str) -> int:
     return next((i for i, prefix in enumerate(PLAUSIBILITY) if key.startswith(prefix)), len(PLAUSIBILITY))
 
 
-def _substitute(base: str, name: str, peer: str) -> str:
-    """``name`` replaced by ``peer`` in a quantity name, on each side of dA/dB."""
-    def swap(part: str) -> str:
-        return re.sub(rf"(?<![A-Za-z0-9]){name}(?![0-9_])", peer, part)
-    if "/" in base:
-        of, wrt = base.split("/")
-        return naming.partial(swap(of[1:]), swap(wrt[1:]))
-    return swap(base)
-
-
-def confusions(model, q: Quantity) -> list[tuple[Quantity, str]]:
+def confusions(model, q: Q.Quantity) -> list[tuple[Q.Quantity, str]]:
     """The same quantity for a neighbouring parameter or neuron of the same layer: the value of
     dE_total/dw5 given for dE_total/dw6, out_h1 for out_h2."""
     network = model.network
     out = []
-    names = re.findall(r"[wb]\d+|[hio]\d+(?:_\d+)?", q.base)
-    for name in dict.fromkeys(names):
+    for name in q.subjects:
         if name in network.parameter:
             p = network.parameter[name]
             peers = [o.name for o in network.parameters if o.kind == p.kind and o.layer == p.layer and o.name != name]
@@ -146,22 +133,20 @@ def confusions(model, q: Quantity) -> list[tuple[Quantity, str]]:
         else:
             continue
         for peer in peers:
-            base = _substitute(q.base, name, peer)
-            other = Quantity(base, base, q.sample, q.after, q.updated)
+            other = q.renamed(name, peer)
             out.append((other, f"the value of {other.base}{'+' if q.updated else ''} given for {q.base}{'+' if q.updated else ''}"))
     return out
 
 
-def parse_claim(text: str) -> tuple[str, Decimal]:
+def parse_claim(text: str) -> tuple[Q.Quantity, Decimal]:
     """``"dE_total/dw6 = 0.0827"`` -> (quantity, number as written)."""
     quantity, sep, number = text.partition("=")
     if not sep or not quantity.strip() or not number.strip():
-        raise QuantityError(f"cannot read claim {text!r}: write quantity=value, e.g. dE_total/dw6=0.0827")
+        raise Q.QuantityError(f"cannot read claim {text!r}: write quantity=value, e.g. dE_total/dw6=0.0827")
     try:
         value = Decimal(number.strip())
     except InvalidOperation:
-        raise QuantityError(f"cannot read claim {text!r}: {number.strip()!r} is not a number") from None
+        raise Q.QuantityError(f"cannot read claim {text!r}: {number.strip()!r} is not a number") from None
     if not value.is_finite():
-        raise QuantityError(f"cannot read claim {text!r}: the value must be finite")
-    parse(quantity)
-    return quantity.strip(), value
+        raise Q.QuantityError(f"cannot read claim {text!r}: the value must be finite")
+    return Q.parse(quantity), value

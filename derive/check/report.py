@@ -5,70 +5,42 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 
-import sympy as sp
-
-from derive.check import routes as check
-from derive.model import naming
+from derive.check import routes
 from derive.check.audit import agrees, digits_shown
-from derive.model.decimals import fmt, plain
-from derive.model.quantities import parse
 from derive.check.resolve import Resolver
+from derive.model import quantities as Q
+from derive.model.decimals import fmt, plain
+from derive.render.escape import text_line
+from derive.render.latex import quantity_block
+from derive.render.text import explanation_lines
 
 MAX_LISTED = 4  # reproducing slips listed for one claim in text
 ROUTE_NAMES = {"sympy_diff": "sympy.diff", "fd_float64": "FD float64", "fd_mpmath": "FD 50 digits", "generated": "generated"}
 
 
-def text_derivation(model, quantity: str, digits: int) -> list[str]:
+def text_derivation(model, q: Q.Quantity, digits: int) -> list[str]:
     """How a quantity is derived, in plain text for a terminal: names, numbers, value."""
-    q = parse(quantity)
     if q.after is not None:
-        return [f"{q.text} comes from {q.after} steps of gradient descent (derive train --steps {q.after})."]
-    values = model.evaluation.samples[q.sample or 0]
-    totals = model.evaluation.totals
-
-    def num(value):
-        text = plain(value, digits)
-        return f"({text})" if text.startswith("-") else text
-
-    def exact(name):
-        return model.network.sample_values(q.sample or 0).get(name, values.get(name))
-
-    if q.updated:
-        g = naming.partial(naming.TOTAL, q.base)
-        return [f"{q.base}+ = {q.base} - eta * {g}",
-                f"    = {num(exact(q.base))} - {num(model.spec.learning_rate)} * {num(totals[g])}",
-                f"    = {plain(totals[naming.updated(q.base)], digits)}"]
-    wrt = q.base.split("/d", 1)[1] if q.base.startswith(f"d{naming.TOTAL}/d") else None
-    chain = model.derivation.chains.get(wrt)
-    if chain is not None:
-        total = totals[q.base] if len(model.spec.samples) == 1 or q.sample is None else values[q.base]
-        return [f"{q.base} = " + " + ".join(" * ".join(share) for share in chain.shares),
-                "    = " + " + ".join(" * ".join(num(values[f]) for f in share) for share in chain.shares),
-                f"    = {plain(total, digits)}"]
-    step = model.derivation.step.get(q.base)
-    if step is not None:
-        formula = step.formula.rewrite(sp.exp)  # elementary functions read best in a terminal
-        lines = [f"{q.base} = {sp.sstr(formula, order='none')}"]
-        if formula.free_symbols and not formula.is_Symbol:
-            mapping = {s: sp.Symbol(num(exact(str(s)))) for s in formula.free_symbols}
-            with sp.evaluate(False):
-                lines.append(f"    = {sp.sstr(formula.xreplace(mapping), order='none')}")
-        return lines + [f"    = {plain(values[q.base], digits)}"]
-    return [f"{q.base} is a partial derivative through the forward pass, taken by SymPy: {plain(Resolver(model).value(q), digits)}"]
+        return [f"{q} comes from {q.after} steps of gradient descent (derive train --steps {q.after})."]
+    try:
+        return explanation_lines(model.network, model.explain(q), digits)
+    except Q.QuantityError:  # a partial derivative through the forward pass, with no named step
+        return [f"{q} is a partial derivative through the forward pass, taken by SymPy: {plain(Resolver(model).value(q), digits)}"]
 
 
-def build(model, claims: list[tuple[str, Decimal]], digits: int, with_checks: bool = True, progress=None) -> dict:
+def build(model, claims: list[tuple[Q.Quantity, Decimal]], digits: int, with_checks: bool = True, progress=None) -> dict:
     result = {"network": model.spec.name, "digits": digits}
     if with_checks:
-        report = check.run(model, progress)
+        report = routes.run(model, progress)
         result["checks"] = {
             "passed": report.passed,
             "parameters_checked": report.checked,
             "parameters": len(model.parameters),
             "samples": len(model.spec.samples),
             "skipped": report.skipped,
-            "tolerances": {route: {"atol_per_scale": str(a), "rtol": str(r)} for route, (a, r) in check.TOLERANCE.items()},
+            "tolerances": {route: {"atol_per_scale": str(a), "rtol": str(r)} for route, (a, r) in routes.TOLERANCE.items()},
             "rows": [{
                 "parameter": r.parameter, "sample": r.sample + 1, "chain_rule": fmt(r.chain, digits),
                 "routes": {k: fmt(v, digits) for k, v in r.routes.items()},
@@ -84,8 +56,8 @@ def build(model, claims: list[tuple[str, Decimal]], digits: int, with_checks: bo
         entry = finding.as_dict(digits)
         entry["derivation"] = text_derivation(model, quantity, digits)
         try:
-            entry["derivation_latex"] = model.latex_quantity(quantity, digits)
-        except Exception:  # a quantity with no step-by-step block (after training, a generic partial)
+            entry["derivation_latex"] = quantity_block(model, quantity, digits)
+        except Q.QuantityError:  # a quantity with no step-by-step block (after training, a generic partial)
             entry["derivation_latex"] = None
         result["claims"].append(entry)
     return result
@@ -125,7 +97,7 @@ def as_text(result: dict, model) -> str:
         lines.append(f"  {'all gradients agree by every route' if not failed else f'{len(failed)} gradient(s) FAIL: ' + ', '.join(r['parameter'] for r in failed)}.")
     if result["published"]:
         disagree = [p for p in result["published"] if not p["agrees"]]
-        lines += ["", f"Published numbers ({model.spec.source}): {len(result['published'])}, "
+        lines += ["", f"Published numbers ({text_line(model.spec.source)}): {len(result['published'])}, "
                   f"{len(result['published']) - len(disagree)} agree to the digits shown, {len(disagree)} disagree"]
         width = max(len(p["quantity"]) for p in result["published"]) + 2
         for p in result["published"]:
@@ -173,8 +145,6 @@ def _claim_text(claim: dict) -> list[str]:
 
 def read_claims(path: str) -> list[str]:
     """A claims file: one ``quantity = value`` a line; blank lines and # comments ignored."""
-    from pathlib import Path
-
     text = Path(path).read_text()
     return [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy as sp
 
-from derive.model import naming
+from derive.model import quantities as Q
 from derive.derivation.evaluate import mp_value
 
 NESTED_LIMIT = 40  # parameters; above it sympy.diff of the nested error is skipped (it blows up)
@@ -72,7 +72,7 @@ class _Forward:
         self.uses = [s.compute.free_symbols for s in self.steps]
         # the unperturbed values are the model's own evaluation (60 digits), not computed again
         self.base = {network.symbol(q): v for q, v in model.evaluation.samples[sample].items()}
-        self.total = network.symbol(naming.TOTAL)
+        self.total = network.symbol(Q.TOTAL_ERROR)
 
     def error(self, symbol, value):
         env = dict(self.base)
@@ -132,25 +132,25 @@ def run(model, progress=None) -> Report:
             t = [float(v) for v in sample.targets]
             params = dict(module.INITIAL)
             generated = module.gradient(params, x, t)
-            scale = max([abs(values[naming.partial(naming.TOTAL, p)]) for p in model.parameters] + [mpmath.mpf(1)])
+            scale = max([abs(values[Q.gradient(p)]) for p in model.parameters] + [mpmath.mpf(1)])
             exact = network.sample_values(s)
             subs = {network.symbol(k): v for k, v in exact.items()}
             forward = _Forward(model, s)
             for k, p in enumerate(chosen):
                 if progress:
                     progress.count(f"checking gradients, sample {s + 1}:", k + 1, len(chosen))
-                chain = values[naming.partial(naming.TOTAL, p)]
+                chain = values[Q.gradient(p)]
                 row = Row(p, s, chain)
                 if nested is not None:
-                    row.routes["sympy_diff"] = _sympy_route(nested, network.symbol(p), subs, chain)
+                    row.routes["sympy_diff"] = _sympy_route(nested, network.symbol(Q.parameter(p)), subs, chain)
                 h = 1e-6 * max(1.0, abs(params[p]))
                 up, down = dict(params), dict(params)
                 up[p] += h
                 down[p] -= h
                 row.routes["fd_float64"] = mpmath.mpf((module.loss(up, x, t) - module.loss(down, x, t)) / (up[p] - down[p]))
                 with mpmath.workdps(50):
-                    hh, sym = mpmath.mpf("1e-20"), network.symbol(p)
-                    row.routes["fd_mpmath"] = (forward.error(sym, values[p] + hh) - forward.error(sym, values[p] - hh)) / (2 * hh)
+                    hh, q = mpmath.mpf("1e-20"), Q.parameter(p)
+                    row.routes["fd_mpmath"] = (forward.error(network.symbol(q), values[q] + hh) - forward.error(network.symbol(q), values[q] - hh)) / (2 * hh)
                 row.routes["generated"] = mpmath.mpf(generated[p])
                 for route, value in row.routes.items():
                     atol, rtol = TOLERANCE[route]

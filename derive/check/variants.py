@@ -23,12 +23,14 @@ from functools import cache
 import mpmath
 import sympy as sp
 
-from derive.model import naming
-from derive.derivation.evaluate import evaluate
-from derive.model.decimals import round_sig
-from derive.model.quantities import Quantity
 from derive.check.resolve import Resolver, default_trainer
-from derive.derivation.training import train as float_train
+from derive.derivation.evaluate import evaluate
+from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS
+from derive.derivation.training import IN_PLACE, train
+from derive.model import quantities as Q
+from derive.model.decimals import round_sig
+from derive.render.python import compile_module
+from derive.version import __version__
 
 SWAP_LIMIT = 40  # parameters; above it, the quadratic search over weight pairs is skipped
 
@@ -43,7 +45,7 @@ class Variant:
 # -- evaluation variants ---------------------------------------------------------------------------
 def _article_way(step, model):
     """Backward steps from their named factors (dE/dout · dout/dnet), as a hand calculation goes."""
-    return step.compute if step.phase in ("forward", "error") else step.formula
+    return step.compute if step.phase in (FORWARD, "error") else step.formula
 
 
 def _evaluation_variant(model, transform=None, round_to=None) -> Resolver:
@@ -57,10 +59,10 @@ class _OneStepResolver(Resolver):
     are left to the training variants."""
 
     def __init__(self, model, evaluation):
-        one_step = {p: evaluation.totals[naming.updated(p)] for p in model.parameters}
+        one_step = {p.name: evaluation.totals[p.quantity.with_update()] for p in model.network.parameters}
         for p in model.network.parameters:
-            if model.spec.freeze_biases and p.kind == "bias":
-                one_step[p.name] = evaluation.totals[p.name]
+            if model.spec.freeze_biases and p.kind == Q.BIAS:
+                one_step[p.name] = evaluation.totals[p.quantity]
         super().__init__(model, evaluation, lambda steps: one_step if steps == 1 else _skip())
 
 
@@ -98,27 +100,27 @@ def _evaluation_variants(model) -> list[Variant]:
         out.append(Variant(f"rounded_{digits}_significant", f"every intermediate value rounded to {digits} significant digits before it is used",
                            lambda d=digits: _evaluation_variant(model, round_to=_rounder(d, False))))
     L = len(network.layers) - 1
-    backward = ("display", "output deltas", "hidden deltas", "gradients")
+    backward = (DISPLAY, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS)
     by_layer = {}
     for layer, neurons in enumerate(network.layers[1:], start=1):
-        factors = {sym(naming.partial(naming.out(n), naming.net(n))): sp.S.One for n in neurons
-                   if naming.partial(naming.out(n), naming.net(n)) in derivation.step}
+        factors = {sym(Q.partial(Q.out(n), Q.net(n))): sp.S.One for n in neurons
+                   if Q.partial(Q.out(n), Q.net(n)) in derivation.step}
         by_layer[layer] = factors
     if by_layer.get(L):
         out.append(Variant("no_output_activation_derivative", "the activation's derivative dout/dnet left out of the output deltas",
-                           lambda: _evaluation_variant(model, _replace_in(("output deltas",), by_layer[L]))))
+                           lambda: _evaluation_variant(model, _replace_in((OUTPUT_DELTAS,), by_layer[L]))))
     hidden = {k: v for layer, f in by_layer.items() if layer < L for k, v in f.items()}
     if hidden:
         out.append(Variant("no_hidden_activation_derivative", "the activation's derivative dout/dnet left out of the hidden deltas",
-                           lambda: _evaluation_variant(model, _replace_in(("hidden deltas",), hidden))))
+                           lambda: _evaluation_variant(model, _replace_in((HIDDEN_DELTAS,), hidden))))
     if hidden and by_layer.get(L):
         every = {**hidden, **by_layer[L]}
         out.append(Variant("no_activation_derivative", "the activation's derivative dout/dnet left out everywhere",
-                           lambda: _evaluation_variant(model, _replace_in(("output deltas", "hidden deltas"), every))))
+                           lambda: _evaluation_variant(model, _replace_in((OUTPUT_DELTAS, HIDDEN_DELTAS), every))))
     sources = {sym(t.factor): sp.S.One for terms in network.net_terms.values() for t in terms if t.factor}
     out.append(Variant("no_dnet_dw", "the factor dnet/dw (the input the weight multiplies) left out of the weight gradients",
-                       lambda: _evaluation_variant(model, _replace_in(("gradients",), sources))))
-    d_out = {naming.partial(naming.TOTAL, naming.out(o)) for o in network.outputs}
+                       lambda: _evaluation_variant(model, _replace_in((GRADIENTS,), sources))))
+    d_out = {Q.partial(Q.TOTAL_ERROR, Q.out(o)) for o in network.outputs}
     d_out = {q for q in d_out if q in derivation.step}
     if d_out:
         def flip(step, model):
@@ -126,19 +128,19 @@ def _evaluation_variants(model) -> list[Variant]:
             return -expr if step.quantity in d_out else expr
         out.append(Variant("sign_dE_dout", "the sign of dE/dout flipped: (target - out) written for -(target - out)",
                            lambda: _evaluation_variant(model, flip)))
-    if model.spec.loss == "half_sse":
-        doubled = {naming.error(o) for o in network.outputs} | d_out
-        def double(step, model):
+    for slip in network.loss.slips:  # the loss's own slips: its error terms off by a factor
+        scaled = {Q.error(o) for o in network.outputs} | d_out
+        def scale(step, model, factor=slip.factor):
             expr = _article_way(step, model)
-            return 2 * expr if step.quantity in doubled else expr
-        out.append(Variant("half_dropped", "the 1/2 of the loss dropped: (target - out)^2 for each error term",
-                           lambda: _evaluation_variant(model, double)))
+            return factor * expr if step.quantity in scaled else expr
+        out.append(Variant(slip.key, slip.description, lambda f=scale: _evaluation_variant(model, f)))
     if L > 1:
         for j, o in enumerate(network.outputs):
-            keep = sym(naming.delta(o))
+            keep = sym(Q.delta(o))
             def one_path(step, model, keep=keep):
                 expr = _article_way(step, model)
-                if step.phase == "hidden deltas" and step.quantity.startswith(f"d{naming.TOTAL}/dout_") and step.layer == L - 1:
+                q = step.quantity
+                if step.phase == HIDDEN_DELTAS and q.is_partial and q.of == Q.TOTAL_ERROR and step.layer == L - 1:
                     return sp.Add(*(t for t in sp.Add.make_args(step.formula) if t.has(keep)))
                 return expr
             out.append(Variant(f"one_path_{o}", f"a hidden output's gradient taken through {o} only, the other outputs' paths left out",
@@ -147,22 +149,23 @@ def _evaluation_variants(model) -> list[Variant]:
         rate = model.spec.learning_rate
         updated = {}
         for p in network.parameters:
-            if p.kind == "weight" and p.layer > 1:
-                updated[sym(p.name)] = sym(p.name) - rate * derivation.step[naming.partial(naming.TOTAL, p.name)].formula
+            if p.kind == Q.WEIGHT and p.layer > 1:
+                updated[sym(p.quantity)] = sym(p.quantity) - rate * derivation.step[Q.gradient(p.name)].formula
+        layer_of = {w: network.parameter[network.quantity_of[w].name].layer for w in updated}
         def in_backward_pass(step, model):
             """Weights feeding layer k+1 are already updated when layer k's deltas are computed.
             A hidden delta step of layer k reads weights of layer k+1 (layer > k); the display
             factors dnet_j/dout_h and dE_oj/dout_h are filed under layer k+1 itself (layer >= k+1)."""
             expr = _article_way(step, model)
-            if step.phase in ("display", "hidden deltas") and step.quantity not in d_out:
-                lowest = step.layer if step.phase == "display" else step.layer + 1
-                return expr.xreplace({w: u for w, u in updated.items() if network.parameter[str(w)].layer >= lowest})
+            if step.phase in (DISPLAY, HIDDEN_DELTAS) and step.quantity not in d_out:
+                lowest = step.layer if step.phase == DISPLAY else step.layer + 1
+                return expr.xreplace({w: u for w, u in updated.items() if layer_of[w] >= lowest})
             return expr
-        kernel_updated = {w: w - rate * derivation.step[naming.partial(naming.TOTAL, str(w))].compute for w in updated}
+        kernel_updated = {w: w - rate * derivation.step[Q.gradient(network.quantity_of[w].name)].compute for w in updated}
 
         def kernel_in_backward_pass(step):
-            if step.phase == "hidden deltas":
-                return step.compute.xreplace({w: u for w, u in kernel_updated.items() if network.parameter[str(w)].layer > step.layer})
+            if step.phase == HIDDEN_DELTAS:
+                return step.compute.xreplace({w: u for w, u in kernel_updated.items() if layer_of[w] > step.layer})
             return step.compute
 
         def in_place_backward():
@@ -178,7 +181,7 @@ def _evaluation_variants(model) -> list[Variant]:
             for b in weights:
                 if a is b or a.layer != b.layer:
                     continue
-                mapping = {sym(a.name): sym(b.name)}
+                mapping = {sym(a.quantity): sym(b.quantity)}
                 if a.layer > 1:
                     out.append(Variant(f"swap_backward_{a.name}_{b.name}", f"{b.name} used in place of {a.name} in the backward pass",
                                        lambda m=mapping: _evaluation_variant(model, _replace_in(backward, m))))
@@ -189,9 +192,6 @@ def _evaluation_variants(model) -> list[Variant]:
 
 def _variant_kernel_trainer(model, transform):
     """Train (float64) with a generated module whose kernel steps are rewritten by ``transform``."""
-    from derive import __version__
-    from derive.derivation.training import compile_module
-
     variant = copy.copy(model.derivation)
     variant.__dict__.pop("step", None)
     variant.steps = [dataclasses.replace(s, compute=transform(s)) for s in model.derivation.steps]
@@ -199,7 +199,7 @@ def _variant_kernel_trainer(model, transform):
 
     @cache
     def trained(steps: int):
-        return float_train(module, model.spec, steps, model.spec.freeze_biases).parameters
+        return train(module, model.spec, steps, model.frozen(), history=False).parameters
 
     return trained
 
@@ -208,24 +208,7 @@ def _variant_kernel_trainer(model, transform):
 def _in_place_trainer(model, freeze: bool):
     """Layer-by-layer in-place updates: the output layer is updated first, and each lower layer's
     gradients are taken with the layers above already updated."""
-    module, spec = model.module, model.spec
-    samples = [([float(v) for v in s.inputs], [float(v) for v in s.targets]) for s in spec.samples]
-    scale = float(spec.learning_rate) / (len(samples) if spec.reduction == "mean" else 1)
-    layers = sorted({p.layer for p in model.network.parameters}, reverse=True)
-    members = {k: [p.name for p in model.network.parameters if p.layer == k and not (freeze and p.kind == "bias")] for k in layers}
-
-    @cache
-    def trained(steps: int) -> dict[str, float]:
-        params = dict(module.INITIAL)
-        for _ in range(steps):
-            for k in layers:
-                grads = [module.gradient(params, x, t) for x, t in samples]
-                params = dict(params)
-                for name in members[k]:
-                    params[name] -= scale * sum(g[name] for g in grads)
-        return params
-
-    return trained
+    return default_trainer(model, freeze, IN_PLACE)
 
 
 class _OffByOne(Resolver):
@@ -257,11 +240,11 @@ class _Negated(Resolver):
 class _PlusUpdate(Resolver):
     def value(self, quantity):
         q = quantity
-        if not (isinstance(q, Quantity) and q.updated and q.after is None):
+        if not (isinstance(q, Q.Quantity) and q.updated and q.after is None):
             raise _Skip
-        evaluation = self.evaluation
+        totals = self.evaluation.totals
         rate = mpmath.mpf(float(self.model.spec.learning_rate))
-        return evaluation.totals[q.base] + rate * evaluation.totals[naming.partial(naming.TOTAL, q.base)]
+        return totals[q.base] + rate * totals[Q.gradient(q.name)]
 
 
 def variants(model) -> list[Variant]:

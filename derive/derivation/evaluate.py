@@ -13,9 +13,14 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
-from derive.model import naming
-from derive.derivation.steps import Derivation
-from derive.model.registry import MPMATH_FUNCTIONS
+from derive.derivation.steps import DISPLAY, Derivation
+from derive.model import quantities as Q
+from derive.model.functions import Registered
+
+#: SymPy's own functions that compute forms contain, with their mpmath forms (the registry's own
+#: functions carry theirs).
+MPMATH_FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.Max: max, sp.Min: min,
+                    sp.Abs: abs}
 
 PRECISION = 60  # decimal digits; printed values need 9 to 17, so rounding is exact well past those
 SATURATED_PRECISION = 1000  # for a sample whose display factors overflow at 60 digits (|net| up to ~2000)
@@ -29,6 +34,11 @@ def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
         return mpmath.mpf(int(expr.p)) / int(expr.q)
     if expr.is_Float:
         return mpmath.mpf(expr)
+    if isinstance(expr, sp.Piecewise):
+        for value, condition in expr.args:
+            if condition is sp.true or bool(_mp_condition(condition, env)):
+                return mp_value(value, env)
+        raise ValueError(f"no branch of {expr} holds")
     args = [mp_value(a, env) for a in expr.args]
     if expr.is_Add:
         return mpmath.fsum(args)
@@ -37,30 +47,30 @@ def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
     if expr.is_Pow:
         base, exponent = args
         return base ** int(exponent) if expr.exp.is_Integer else base**exponent
+    if isinstance(expr, Registered):
+        if expr.mp is not None:
+            return expr.mp(*args)
+        return mp_value(expr.elementary(*expr.args), env)
     function = MPMATH_FUNCTIONS.get(type(expr))
     if function is None:
         raise TypeError(f"no numeric rule for {type(expr).__name__}")
     return function(*args)
 
 
+def _mp_condition(condition, env) -> bool:
+    left, right = (mp_value(a, env) for a in condition.args)
+    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[condition.rel_op]
+
+
 @dataclass
 class Evaluation:
     """``samples[s]`` maps every quantity of sample s (inputs, parameters, steps) to its value;
-    ``totals`` holds E_total, every dE_total/d<parameter> and every parameter after one step."""
+    ``totals`` holds E_total, every dE_total/d<parameter>, every parameter and every parameter after
+    one step (``w5+``)."""
 
     derivation: Derivation
-    samples: list[dict[str, mpmath.mpf]]
-    totals: dict[str, mpmath.mpf]
-
-    def value(self, quantity: str, sample: int | None = None) -> mpmath.mpf:
-        """A total, or a per-sample quantity (sample from 0; may be omitted with one sample)."""
-        if sample is None and quantity in self.totals:
-            return self.totals[quantity]
-        if sample is None:
-            if len(self.samples) != 1:
-                raise KeyError(f"{quantity} has one value per sample; name one, e.g. {quantity}[1]")
-            sample = 0
-        return self.samples[sample][quantity]
+    samples: list[dict[Q.Quantity, mpmath.mpf]]
+    totals: dict[Q.Quantity, mpmath.mpf]
 
 
 def evaluate(derivation: Derivation, display: bool = True, parameters=None, transform=None, round_to=None) -> Evaluation:
@@ -71,13 +81,13 @@ def evaluate(derivation: Derivation, display: bool = True, parameters=None, tran
     ``round_to(value)`` rounds every step's value as a hand calculation would.
     """
     network = derivation.network
-    steps = derivation.steps if display else derivation.kernel
+    steps = derivation.steps if display else [s for s in derivation.steps if s.phase != DISPLAY]
 
     def sample_values(s: int) -> tuple[dict, bool]:
         exact = network.sample_values(s)
         env = {network.symbol(q): mp_value(v, {}) for q, v in exact.items()}
         for name, value in (parameters or {}).items():
-            env[network.symbol(name)] = mpmath.mpf(value)
+            env[network.symbol(Q.parameter(name))] = mpmath.mpf(value)
         finite = True
         for step in steps:
             expr = step.compute if transform is None else transform(step)
@@ -87,7 +97,7 @@ def evaluate(derivation: Derivation, display: bool = True, parameters=None, tran
                 value = mpmath.inf
             finite = finite and mpmath.isfinite(value)
             env[step.symbol] = value if round_to is None or not mpmath.isfinite(value) else round_to(value)
-        return {str(sym): v for sym, v in env.items()}, finite
+        return {network.quantity_of[sym]: v for sym, v in env.items()}, finite
 
     with mpmath.workdps(PRECISION):
         per_sample = []
@@ -98,11 +108,11 @@ def evaluate(derivation: Derivation, display: bool = True, parameters=None, tran
                     values, _ = sample_values(s)
             per_sample.append(values)
         scale = mpmath.mpf(1) / len(per_sample) if network.spec.reduction == "mean" else mpmath.mpf(1)
-        totals = {naming.TOTAL: scale * mpmath.fsum(v[naming.TOTAL] for v in per_sample)}
+        totals = {Q.TOTAL_ERROR: scale * mpmath.fsum(v[Q.TOTAL_ERROR] for v in per_sample)}
         rate = mp_value(network.spec.learning_rate, {})
         for p in network.parameters:
-            g = naming.partial(naming.TOTAL, p.name)
+            g, q = Q.gradient(p.name), p.quantity
             totals[g] = scale * mpmath.fsum(v[g] for v in per_sample)
-            totals[p.name] = per_sample[0][p.name]
-            totals[naming.updated(p.name)] = totals[p.name] - rate * totals[g]
+            totals[q] = per_sample[0][q]
+            totals[q.with_update()] = totals[q] - rate * totals[g]
     return Evaluation(derivation, per_sample, totals)

@@ -8,8 +8,8 @@ steps (forward, error, deltas, gradients) are all a gradient needs; display step
 named factors (``dout_o1/dnet_o1``). Renderers print these records; the evaluator gives them values.
 
 Derivatives are read off the structure (each net input is linear in its terms; each activation and
-loss has its derivative in the registry), layer by layer, with the deltas δ = ∂E/∂net, so the cost is
-linear in the number of parameters: nothing is differentiated as a whole.
+loss has its derivative, and its hooks, in the registry), layer by layer, with the deltas
+δ = ∂E/∂net, so the cost is linear in the number of parameters: nothing is differentiated as a whole.
 """
 
 from __future__ import annotations
@@ -19,20 +19,23 @@ from functools import cached_property
 
 import sympy as sp
 
-from derive.model import naming
+from derive.model import quantities as Q
 from derive.model.network import Network
-from derive.model.registry import LogSumExp, stable_error_term
 
-KERNEL_PHASES = ("forward", "error", "output deltas", "hidden deltas", "gradients")
+FORWARD, ERROR, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS, DISPLAY = (
+    "forward", "error", "output deltas", "hidden deltas", "gradients", "display",
+)
+KERNEL_PHASES = (FORWARD, ERROR, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS)
+_EVALUATED = (ERROR, OUTPUT_DELTAS, DISPLAY)  # phases whose formulas hold the losses' textbook forms
 
 
 @dataclass(frozen=True)
 class Step:
-    quantity: str
+    quantity: Q.Quantity
     symbol: sp.Symbol
     formula: sp.Expr
     compute: sp.Expr
-    phase: str  # one of KERNEL_PHASES, or "display"
+    phase: str  # one of KERNEL_PHASES, or DISPLAY
     layer: int = 0
 
 
@@ -42,9 +45,9 @@ class Chain:
     whose product is that neuron's share (one neuron for a weight; a shared bias sums over several)."""
 
     parameter: str
-    gradient: str  # the quantity dE_total/d<parameter>
-    shares: tuple[tuple[str, ...], ...]  # per fed neuron: factor quantities, multiplied left to right
-    delta_shares: tuple[tuple[str, str | None], ...]  # per fed neuron: (delta, out of source or None)
+    gradient: Q.Quantity  # dE_total/d<parameter>
+    shares: tuple[tuple[Q.Quantity, ...], ...]  # per fed neuron: factors, multiplied left to right
+    delta_shares: tuple[tuple[str, Q.Quantity | None], ...]  # per fed neuron: (neuron, what the parameter multiplies)
 
 
 class Derivation:
@@ -54,52 +57,53 @@ class Derivation:
         self._build()
 
     @cached_property
-    def step(self) -> dict[str, Step]:
+    def step(self) -> dict[Q.Quantity, Step]:
         return {s.quantity: s for s in self.steps}
 
     @property
     def kernel(self) -> list[Step]:
-        return [s for s in self.steps if s.phase != "display"]
+        return [s for s in self.steps if s.phase != DISPLAY]
 
-    def sym(self, quantity: str) -> sp.Symbol:
+    def sym(self, quantity: Q.Quantity) -> sp.Symbol:
         return self.network.symbol(quantity)
 
     def _add(self, quantity, formula, phase, compute=None, layer=0) -> sp.Symbol:
         symbol = self.sym(quantity)
-        compute = formula if compute is None else compute
-        if phase in ("error", "output deltas", "display"):  # where the losses' textbook forms enter
-            compute = compute.doit()  # canonical: fewest operations
+        if compute is None:
+            compute = formula.doit() if phase in _EVALUATED else formula
         self.steps.append(Step(quantity, symbol, formula, compute, phase, layer))
         return symbol
 
     # -- the program ------------------------------------------------------------------------------
     def _build(self) -> None:
         net = self.network
-        L = len(net.layers) - 1
-        nets = [self.sym(naming.net(o)) for o in net.outputs]
-        softmax = net.activation(net.outputs[0]).name == "softmax"
         for k, layer in enumerate(net.layers[1:], start=1):
             for n in layer:
-                self._add(naming.net(n), net.net_expr(n), "forward", layer=k)
-            if k == L and softmax:  # out_j = e^(net_j - lse): no exponential can overflow
-                lse = self._add(naming.LOGSUMEXP, LogSumExp(*nets), "forward", layer=k)
-            for n in layer:
-                compute = sp.exp(self.sym(naming.net(n)) - lse) if k == L and softmax else None
-                self._add(naming.out(n), net.out_expr(n), "forward", compute, layer=k)
-        for j, o in enumerate(net.outputs):
-            t, out = self.sym(naming.target(o)), self.sym(naming.out(o))
-            compute = stable_error_term(net.loss, t, nets[j], self.sym(naming.LOGSUMEXP), out, len(nets))
-            self._add(naming.error(o), net.error_expr(o), "error", compute, layer=L)
-        self._add(naming.TOTAL, net.total_expr(), "error", layer=L)
+                self._add(Q.net(n), net.net_expr(n), FORWARD, layer=k)
+            act = net.layer_activation(k)
+            if act.couples_layer:
+                nets = net.layer_nets(k)
+                for t in act.layer.temporaries(nets, self.sym):
+                    self._add(t.quantity, t.formula, FORWARD, t.compute, layer=k)
+                for j, n in enumerate(layer):
+                    self._add(Q.out(n), net.out_expr(n), FORWARD, act.layer.compute(nets, j, self.sym), layer=k)
+            else:
+                for n in layer:
+                    self._add(Q.out(n), net.out_expr(n), FORWARD, layer=k)
+        L = net.depth
+        for o in net.outputs:
+            t, out, n = self.sym(Q.target(o)), self.sym(Q.out(o)), self.sym(Q.net(o))
+            compute = net.loss.compute_term(t, n, out, len(net.outputs), self.sym).doit()
+            self._add(Q.error(o), net.error_expr(o), ERROR, compute, layer=L)
+        self._add(Q.TOTAL_ERROR, net.total_expr(), ERROR, layer=L)
         self._output_deltas()
         for k in range(L - 1, 0, -1):
             self._hidden_deltas(k)
         for p in net.parameters:
-            self._add(naming.partial(naming.TOTAL, p.name), self._gradient_formula(p), "gradients", layer=p.layer)
+            self._add(Q.gradient(p.name), self._gradient_formula(p), GRADIENTS, layer=p.layer)
         for p in net.parameters:
             for n in p.feeds:
-                factor = self._net_factor(n, p.name)
-                self._add(naming.partial(naming.net(n), p.name), factor, "display", layer=p.layer)
+                self._add(Q.partial(Q.net(n), p.quantity), self._net_factor(n, p.name), DISPLAY, layer=p.layer)
 
     def _net_factor(self, neuron: str, parameter: str) -> sp.Expr:
         """dnet_n/dparameter, read off the net input's terms: the factor multiplying the parameter."""
@@ -108,63 +112,59 @@ class Derivation:
                 return self.sym(t.factor) if t.factor else sp.S.One
         return sp.S.Zero
 
-
     def _output_deltas(self) -> None:
+        """delta_j = Σ_i dE/dout_i · dout_i/dnet_j (one term for an elementwise activation), or the
+        simplified form the loss gives with the activation it is fused with."""
         net = self.network
-        L = len(net.layers) - 1
-        outs = [self.sym(naming.out(o)) for o in net.outputs]
-        nets = [self.sym(naming.net(o)) for o in net.outputs]
-        targets = [self.sym(naming.target(o)) for o in net.outputs]
-        d_out = [net.loss.dterm(t, o, len(outs)) for t, o in zip(targets, outs)]  # as written
+        L = net.depth
+        act, loss = net.layer_activation(L), net.loss
+        outs = [self.sym(Q.out(o)) for o in net.outputs]
+        targets = [self.sym(Q.target(o)) for o in net.outputs]
+        d_out = [loss.derivative(t, o, len(outs)) for t, o in zip(targets, outs, strict=True)]  # as written
         d_out_value = [d.doit() for d in d_out]  # evaluated, for the compute forms
-        fused = net.loss.requires is not None  # logistic + BCE, softmax + CE
-        if net.activation(net.outputs[0]).name == "softmax":
-            if fused:  # delta_j = out_j * Σ_k target_k - target_j: the sum once, not once per output
-                target_sum = self._add(naming.TARGET_SUM, sp.Add(*targets), "output deltas", layer=L)
-            for i, oi in enumerate(net.outputs):
-                self._add(naming.partial(naming.TOTAL, naming.out(oi)), d_out[i], "display", layer=L)
-            for j, o in enumerate(net.outputs):
-                for i, oi in enumerate(net.outputs):
-                    jac = outs[i] * ((1 if i == j else 0) - outs[j])
-                    self._add(naming.partial(naming.out(oi), naming.net(o)), jac, "display", layer=L)
-                formula = sp.Add(*(
-                    self.sym(naming.partial(naming.TOTAL, naming.out(oi))) * self.sym(naming.partial(naming.out(oi), naming.net(o)))
-                    for oi in net.outputs
-                ), evaluate=False)
-                if fused:
-                    compute = outs[j] * target_sum - targets[j]
-                else:
-                    compute = sp.Add(*(d_out_value[i] * outs[i] * ((1 if i == j else 0) - outs[j]) for i in range(len(outs))))
-                self._add(naming.delta(o), formula, "output deltas", compute, layer=L)
-            return
+        fused = loss.fused_delta is not None
+        for t in (loss.fused_temporaries(targets) if fused and loss.fused_temporaries else []):
+            self._add(t.quantity, t.formula, OUTPUT_DELTAS, t.compute, layer=L)
+        d_out_sym = [self._add(Q.partial(Q.TOTAL_ERROR, Q.out(o)), d, DISPLAY, layer=L) for o, d in zip(net.outputs, d_out, strict=True)]
         for j, o in enumerate(net.outputs):
-            derivative = net.activation(o).derivative(nets[j], outs[j])
-            d_out_sym = self._add(naming.partial(naming.TOTAL, naming.out(o)), d_out[j], "display", layer=L)
-            d_act = self._add(naming.partial(naming.out(o), naming.net(o)), derivative, "display", layer=L)
-            compute = outs[j] - targets[j] if fused else d_out_value[j] * derivative
-            delta = self._add(naming.delta(o), d_out_sym * d_act, "output deltas", compute, layer=L)
-            # E_oj depends on net_oj only through out_oj: the article's dE_o1/dnet_o1 is delta_o1.
-            self._add(naming.partial(naming.error(o), naming.net(o)), delta, "display", layer=L)
+            if act.couples_layer:
+                jac = [act.layer.jacobian(outs, i, j) for i in range(len(outs))]
+                factors = [self._add(Q.partial(Q.out(oi), Q.net(o)), jac[i], DISPLAY, layer=L) for i, oi in enumerate(net.outputs)]
+                formula = sp.Add(*(d * f for d, f in zip(d_out_sym, factors, strict=True)), evaluate=False)
+                compute = sp.Add(*(d * f for d, f in zip(d_out_value, jac, strict=True)))
+            else:
+                derivative = act.derivative(self.sym(Q.net(o)), outs[j])
+                factor = self._add(Q.partial(Q.out(o), Q.net(o)), derivative, DISPLAY, layer=L)
+                formula = d_out_sym[j] * factor
+                compute = sp.Mul(d_out_value[j], *sp.Mul.make_args(derivative), evaluate=False)  # the textbook's order
+            if fused:
+                compute = loss.fused_delta(outs, targets, j, self.sym)
+            delta = self._add(Q.delta(o), formula, OUTPUT_DELTAS, compute, layer=L)
+            if not act.couples_layer:  # E_oj depends on net_oj only through out_oj: dE_o1/dnet_o1 is delta_o1
+                self._add(Q.partial(Q.error(o), Q.net(o)), delta, DISPLAY, layer=L)
 
     def _hidden_deltas(self, k: int) -> None:
         """dE/dout_h = Σ_j delta_j · w_jh over the neurons h feeds; then delta_h as for an output."""
         net = self.network
+        elementwise_outputs = not net.layer_activation(net.depth).couples_layer
         for h in net.layers[k]:
             contributions = []
             for dest, weight in net.feeds(h):
-                self._add(naming.partial(naming.net(dest), naming.out(h)), self.sym(weight), "display", layer=k + 1)
-                contribution = self.sym(naming.delta(dest)) * self.sym(weight)
-                if dest in net.outputs and net.loss.requires != "softmax" and net.activation(dest).name != "softmax":
+                w = self.sym(Q.parameter(weight))
+                self._add(Q.partial(Q.net(dest), Q.out(h)), w, DISPLAY, layer=k + 1)
+                contribution = self.sym(Q.delta(dest)) * w
+                if dest in net.outputs and elementwise_outputs:
                     # E_oj depends on out_h only through net_oj: the article's dE_o1/dout_h1.
-                    self._add(naming.partial(naming.error(dest), naming.out(h)), contribution, "display", layer=k + 1)
+                    self._add(Q.partial(Q.error(dest), Q.out(h)), contribution, DISPLAY, layer=k + 1)
                 contributions.append(contribution)
-            d_out = self._add(naming.partial(naming.TOTAL, naming.out(h)), sp.Add(*contributions), "hidden deltas", layer=k)
-            derivative = net.activation(h).derivative(self.sym(naming.net(h)), self.sym(naming.out(h)))
-            d_act = self._add(naming.partial(naming.out(h), naming.net(h)), derivative, "display", layer=k)
-            self._add(naming.delta(h), d_out * d_act, "hidden deltas", d_out * derivative, layer=k)
+            d_out = self._add(Q.partial(Q.TOTAL_ERROR, Q.out(h)), sp.Add(*contributions), HIDDEN_DELTAS, layer=k)
+            derivative = net.activation(h).derivative(self.sym(Q.net(h)), self.sym(Q.out(h)))
+            d_act = self._add(Q.partial(Q.out(h), Q.net(h)), derivative, DISPLAY, layer=k)
+            compute = sp.Mul(d_out, *sp.Mul.make_args(derivative), evaluate=False)
+            self._add(Q.delta(h), d_out * d_act, HIDDEN_DELTAS, compute, layer=k)
 
     def _gradient_formula(self, p) -> sp.Expr:
-        return sp.Add(*(self.sym(naming.delta(n)) * self._net_factor(n, p.name) for n in p.feeds))
+        return sp.Add(*(self.sym(Q.delta(n)) * self._net_factor(n, p.name) for n in p.feeds))
 
     # -- the article's chains ---------------------------------------------------------------------
     @cached_property
@@ -174,23 +174,23 @@ class Derivation:
         for p in net.parameters:
             shares, delta_shares = [], []
             for n in p.feeds:
-                factor = naming.partial(naming.net(n), p.name)
-                if net.activation(n).name == "softmax":
-                    shares.append((naming.delta(n), factor))
+                factor = Q.partial(Q.net(n), p.quantity)
+                if net.activation(n).couples_layer:
+                    shares.append((Q.delta(n), factor))
                 else:
-                    shares.append((naming.partial(naming.TOTAL, naming.out(n)), naming.partial(naming.out(n), naming.net(n)), factor))
-                delta_shares.append((naming.delta(n), naming.out(p.source) if p.source else None))
-            chains[p.name] = Chain(p.name, naming.partial(naming.TOTAL, p.name), tuple(shares), tuple(delta_shares))
+                    shares.append((Q.partial(Q.TOTAL_ERROR, Q.out(n)), Q.partial(Q.out(n), Q.net(n)), factor))
+                delta_shares.append((n, Q.out(p.source) if p.source else None))
+            chains[p.name] = Chain(p.name, Q.gradient(p.name), tuple(shares), tuple(delta_shares))
         return chains
 
     # -- symbolic forms for users -----------------------------------------------------------------
     def gradient(self, parameter: str) -> sp.Expr:
         """dE_total/d<parameter> for one sample, in intermediate symbols (deltas and outputs)."""
-        return self.step[naming.partial(naming.TOTAL, parameter)].formula
+        return self.step[Q.gradient(parameter)].formula
 
-    def in_kernel_symbols(self, quantity: str) -> sp.Expr:
+    def in_kernel_symbols(self, quantity: Q.Quantity) -> sp.Expr:
         """A quantity written with the compute forms substituted down to forward quantities."""
-        subs = {s.symbol: s.compute for s in self.steps if s.phase in ("output deltas", "hidden deltas")}
+        subs = {s.symbol: s.compute for s in self.steps if s.phase in (OUTPUT_DELTAS, HIDDEN_DELTAS)}
         expr = self.step[quantity].compute
         for s in reversed([s for s in self.steps if s.symbol in subs]):
             expr = expr.xreplace({s.symbol: subs[s.symbol]})
@@ -199,4 +199,4 @@ class Derivation:
     def expanded_gradient(self, parameter: str) -> sp.Expr:
         """dE_total/d<parameter> for one sample, fully expanded in parameters, inputs and targets
         (small networks only: this is the nested expression the chain rule avoids)."""
-        return self.network.expand(self.in_kernel_symbols(naming.partial(naming.TOTAL, parameter)))
+        return self.network.expand(self.in_kernel_symbols(Q.gradient(parameter)))

@@ -1,23 +1,17 @@
-"""Plain gradient descent in float64, driven by the generated module's ``gradient``.
+"""Training in float64, through the one training loop there is: the generated module's ``train``.
 
-Every gradient of a step is taken at the parameters before that step (the article's rule), summed or
-averaged over the samples as the spec says; biases can be frozen, as the article leaves them.
+The loop is written once, in the generated module (``templates/gradients.py.j2``), where a user of
+the module gets it too; the engine, the audit's variants (in-place updates, frozen or trained biases,
+a step count off by one) and the CLI all drive it, so an option added there reaches all of them. Here
+it runs in chunks, to record the error on the way for plots.
 """
 
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass
 
-from derive.derivation.steps import Derivation
-from derive.render.python import render
-
-
-def compile_module(derivation: Derivation, version: str) -> types.ModuleType:
-    """The generated module, rendered and executed in memory."""
-    module = types.ModuleType(f"derive_generated_{derivation.network.spec.name}")
-    exec(compile(render(derivation, version), f"<generated {derivation.network.spec.name}>", "exec"), module.__dict__)
-    return module
+SIMULTANEOUS, IN_PLACE = "simultaneous", "in_place"
+HISTORY_POINTS = 100
 
 
 @dataclass(frozen=True)
@@ -32,31 +26,31 @@ class TrainingRun:
     history: list[tuple[int, float]]  # (step, E_total) at about 100 steps from 0 to the last, for plots
 
 
+def float_samples(spec) -> list[tuple[list[float], list[float]]]:
+    return [([float(v) for v in s.inputs], [float(v) for v in s.targets]) for s in spec.samples]
+
+
 def total_error(module, params, samples, mean: bool) -> float:
     total = sum(module.loss(params, x, t) for x, t in samples)
     return total / len(samples) if mean else total
 
 
-def train(module, spec, steps: int, freeze_biases: bool = False) -> TrainingRun:
-    samples = [([float(v) for v in s.inputs], [float(v) for v in s.targets]) for s in spec.samples]
+def train(module, spec, steps: int, frozen: tuple[str, ...] = (), update_order: str = SIMULTANEOUS,
+          history: bool = True) -> TrainingRun:
+    """``steps`` steps of the module's ``train`` from its initial parameters; ``frozen`` parameters
+    keep their values. With ``history``, E_total is recorded at about 100 steps on the way."""
+    samples = float_samples(spec)
     mean = spec.reduction == "mean"
-    rate = float(spec.learning_rate) / (len(samples) if mean else 1)
-    trained = [n for n in module.PARAMETERS if not (freeze_biases and n.startswith("b"))]
+    marks = sorted({round(steps * k / HISTORY_POINTS) for k in range(HISTORY_POINTS + 1)} | {min(1, steps)}) if history else [0, steps]
     params = dict(module.INITIAL)
-    before = total_error(module, params, samples, mean)
-    after_first = None
-    marks = {round(steps * k / 100) for k in range(101)} | {1}
-    history = [(0, before)]
-    for step in range(steps):
-        grads = [module.gradient(params, x, t) for x, t in samples]
-        params = dict(params)
-        for name in trained:
-            params[name] -= rate * sum(g[name] for g in grads)
-        if step + 1 in marks:
-            history.append((step + 1, total_error(module, params, samples, mean)))
-            if step == 0:
-                after_first = history[-1][1]
+    points = [(0, total_error(module, params, samples, mean))]
+    done = 0
+    for mark in marks[1:]:
+        params = module.train(params, samples, mark - done, frozen=frozen, update_order=update_order)
+        done = mark
+        points.append((mark, total_error(module, params, samples, mean)))
+    after_first = next((e for s, e in points if s == 1), None)
     return TrainingRun(
-        steps, freeze_biases, before, after_first, history[-1][1], params,
-        [module.forward(params, x) for x, _ in samples], history,
+        steps, bool(frozen), points[0][1], after_first, points[-1][1], params,
+        [module.forward(params, x) for x, _ in samples], points if history else [],
     )

@@ -1,56 +1,259 @@
-"""The one quantity grammar, used by the ``[published]`` table, ``--claim`` and ``--quantity``.
+"""Every name derive uses, as small frozen values with one parser (`parse`) and one formatter (`str`).
 
-``net_h1``, ``out_o2``, ``E_o1``, ``E_total`` (also ``E``), ``delta_o1``, a parameter ``w5``; a partial
-derivative ``dA/dB`` (``dE_total/dw5``, ``dE/dw5``); a parameter after one step ``w5+``; anything after
-N training steps ``X@N``; with several samples, a per-sample value ``X[s]`` (s from 1).
+Neurons: inputs ``i1..``, outputs ``o1..``; with one hidden layer its neurons are ``h1..`` (the
+article's names); with several, hidden layer ``l`` (counted from 1) holds ``h{l}_1, h{l}_2, ..``.
+Parameters: weights ``w1..`` and biases ``b1..``.
+
+Quantities, the user's grammar (tables, the ``[published]`` table, ``--claim``, ``--quantity``, the
+Python API): ``net_h1``, ``out_o2``, ``target_o1``, ``E_o1``, ``E_total`` (also ``E``), ``delta_o1``
+(δ = ∂E_total/∂net), an input ``i1``, a parameter ``w5``/``b1``; a partial derivative ``dA/dB``
+(``dE_total/dw5``, ``dE/dw5``); a parameter after one step ``w5+``; anything after N training steps
+``X@N``; with several samples, a per-sample value ``X[s]`` (s from 1).
+
+Nothing outside this module takes a name apart: code asks a `Quantity` for its ``kind``, ``name``,
+``of``/``wrt``, ``sample``, ``after`` and ``updated``, and `neuron_parts` for a neuron's layer.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from derive.model import naming
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+# kinds of value (every kind but "partial" names one value of one sample)
+INPUT, NET, OUT, TARGET, ERROR, TOTAL, DELTA, WEIGHT, BIAS, TEMPORARY, PARTIAL, RATE = (
+    "input", "net", "out", "target", "error", "total", "delta", "weight", "bias", "temporary", "partial", "rate",
+)
+_PREFIX = {NET: "net_", OUT: "out_", TARGET: "target_", ERROR: "E_", DELTA: "delta_"}
+_NEURON = re.compile(r"(?P<letter>[ioh])(?:(?P<layer>\d+)_)?(?P<index>\d+)\Z")
+_PARAMETER = re.compile(r"(?P<letter>[wb])(?P<index>\d+)\Z")
+_SUFFIXES = re.compile(r"(?P<base>[^+\[@]+)(?P<plus>\+)?(?:\[(?P<sample>\d+)\])?(?:@(?P<after>\d+))?\Z")
+EXAMPLES = "net_h1, out_o1, E_o1, E_total, delta_o1, w5, dE_total/dw5, dout_o1/dnet_o1, w5+, E_total@10000"
 
 
 class QuantityError(ValueError):
     """A quantity name that does not parse or names nothing in the network (exit status 2)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Quantity:
-    text: str  # as written
-    base: str  # canonical name without suffixes: "dE_total/dw5", "out_o1", "w5"
-    sample: int | None = None  # from 0
-    after: int | None = None  # training steps, for X@N
-    updated: bool = False  # X+ : after one step
+    """One value: ``kind`` and ``name`` (a neuron, a parameter, a temporary's name), or for a partial
+    derivative ``of`` and ``wrt``; optionally one ``sample`` (from 0), the value ``after`` N training
+    steps, or a parameter ``updated`` by one step. Equal, and hashed, by its canonical text."""
+
+    kind: str
+    name: str = ""
+    of: Quantity | None = None
+    wrt: Quantity | None = None
+    sample: int | None = None
+    after: int | None = None
+    updated: bool = False
+    latex_label: str | None = None  # a temporary's LaTeX, given by the registry entry that makes it
+    text: str = field(init=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "text", _format(self))
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Quantity({self.text!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Quantity) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __lt__(self, other: Quantity) -> bool:
+        return self.text < other.text
+
+    # -- structure ------------------------------------------------------------------------------
+    @property
+    def base(self) -> Quantity:
+        """The same value with no sample, step count or update marker."""
+        if self.sample is None and self.after is None and not self.updated:
+            return self
+        return replace(self, sample=None, after=None, updated=False)
+
+    @property
+    def is_parameter(self) -> bool:
+        return self.kind in (WEIGHT, BIAS)
 
     @property
     def is_partial(self) -> bool:
-        return "/" in self.base
+        return self.kind == PARTIAL
+
+    @property
+    def neuron(self) -> str | None:
+        """The neuron a neuron quantity (net, out, target, error, delta, input) belongs to."""
+        return self.name if self.kind in (INPUT, *_PREFIX) else None
+
+    def at_sample(self, sample: int | None) -> Quantity:
+        return replace(self, sample=sample)
+
+    def after_steps(self, steps: int | None) -> Quantity:
+        return replace(self, after=steps)
+
+    def with_update(self) -> Quantity:
+        return replace(self, updated=True)
+
+    @property
+    def subjects(self) -> list[str]:
+        """The neurons and parameters the quantity names, in order (dE_o1/dout_h1: o1, h1)."""
+        if self.kind == PARTIAL:
+            return list(dict.fromkeys(self.of.subjects + self.wrt.subjects))
+        return [self.name] if self.name and self.kind != TEMPORARY else []
+
+    def renamed(self, old: str, new: str) -> Quantity:
+        """The same quantity with neuron or parameter ``old`` replaced by ``new`` (on both sides of dA/dB)."""
+        if self.kind == PARTIAL:
+            return replace(self, of=self.of.renamed(old, new), wrt=self.wrt.renamed(old, new))
+        return replace(self, name=new) if self.name == old and self.kind != TEMPORARY else self
 
 
-_FORM = re.compile(r"(?P<base>[A-Za-z][A-Za-z0-9_]*(?:/[A-Za-z][A-Za-z0-9_]*)?)(?P<plus>\+)?"
-                   r"(?:\[(?P<sample>\d+)\])?(?:@(?P<after>\d+))?\Z")
+def _format(q: Quantity) -> str:
+    if q.kind == PARTIAL:
+        text = f"d{q.of}/d{q.wrt}"
+    elif q.kind == TOTAL:
+        text = "E_total"
+    elif q.kind == RATE:
+        text = "eta"
+    elif q.kind in _PREFIX:
+        text = _PREFIX[q.kind] + q.name
+    else:
+        text = q.name
+    if q.updated:
+        text += "+"
+    if q.sample is not None:
+        text += f"[{q.sample + 1}]"
+    if q.after is not None:
+        text += f"@{q.after}"
+    return text
 
 
-def _canonical(name: str) -> str:
-    return naming.TOTAL if name == "E" else name
+# -- constructors: the only way code makes names --------------------------------------------------
+def net(neuron: str) -> Quantity:
+    return Quantity(NET, neuron)
+
+
+def out(neuron: str) -> Quantity:
+    """The value a neuron passes on; an input neuron's output is the input itself."""
+    return Quantity(INPUT, neuron) if neuron_parts(neuron)[0] == "i" else Quantity(OUT, neuron)
+
+
+def target(output: str) -> Quantity:
+    return Quantity(TARGET, output)
+
+
+def error(output: str) -> Quantity:
+    return Quantity(ERROR, output)
+
+
+def delta(neuron: str) -> Quantity:
+    return Quantity(DELTA, neuron)
+
+
+TOTAL_ERROR = Quantity(TOTAL)
+LEARNING_RATE = Quantity(RATE)  # eta, in update rules
+
+
+def parameter(name: str) -> Quantity:
+    return Quantity(WEIGHT if name.startswith("w") else BIAS, name)
+
+
+def partial(of: Quantity, wrt: Quantity) -> Quantity:
+    return Quantity(PARTIAL, of=of, wrt=wrt)
+
+
+def gradient(name: str) -> Quantity:
+    """dE_total/d<parameter>."""
+    return partial(TOTAL_ERROR, parameter(name))
+
+
+def temporary(name: str, latex: str) -> Quantity:
+    """A value the stable forms compute on the way (a log-sum-exp, a sum of targets)."""
+    return Quantity(TEMPORARY, name, latex_label=latex)
+
+
+# -- neurons and parameters -------------------------------------------------------------------------
+def neuron_names(layers: list[int]) -> list[list[str]]:
+    """Names of the neurons of every layer, input layer first."""
+    hidden = len(layers) - 2
+    names = [[f"i{j}" for j in range(1, layers[0] + 1)]]
+    for h in range(1, hidden + 1):
+        prefix = "h" if hidden == 1 else f"h{h}_"
+        names.append([f"{prefix}{j}" for j in range(1, layers[h] + 1)])
+    names.append([f"o{j}" for j in range(1, layers[-1] + 1)])
+    return names
+
+
+def neuron_parts(neuron: str) -> tuple[str, int | None, int]:
+    """``h2_3`` -> ("h", 2, 3); ``o1`` -> ("o", None, 1)."""
+    m = _NEURON.match(neuron)
+    if not m:
+        raise QuantityError(f"{neuron!r} is not a neuron name (i1, h1, h2_1, o1)")
+    return m["letter"], int(m["layer"]) if m["layer"] else None, int(m["index"])
+
+
+def parameter_parts(name: str) -> tuple[str, int]:
+    """``w5`` -> ("w", 5)."""
+    m = _PARAMETER.match(name)
+    return m["letter"], int(m["index"])
+
+
+def weight_name(number: int) -> str:
+    return f"w{number}"
+
+
+def bias_name(number: int) -> str:
+    return f"b{number}"
+
+
+# -- the parser ---------------------------------------------------------------------------------
+def _value(text: str, whole: str) -> Quantity:
+    if text in ("E", "E_total"):
+        return TOTAL_ERROR
+    if _PARAMETER.match(text):
+        return parameter(text)
+    if _NEURON.match(text):
+        if text.startswith("i"):
+            return Quantity(INPUT, text)
+        raise QuantityError(f"cannot read quantity {whole!r}: {text} is a neuron; name one of its values, "
+                            f"e.g. net_{text} or out_{text}")
+    for kind, prefix in _PREFIX.items():
+        if text.startswith(prefix) and _NEURON.match(text[len(prefix):]):
+            return Quantity(kind, text[len(prefix):])
+    raise QuantityError(f"cannot read quantity {whole!r}: write e.g. {EXAMPLES}")
 
 
 def parse(text: str) -> Quantity:
-    m = _FORM.match(text.strip().replace(" ", ""))
-    if not m:
-        raise QuantityError(f"cannot read quantity {text!r}: write e.g. net_h1, dE_total/dw5, w5+, E_total@10000")
+    """A quantity from the user's grammar (spaces ignored)."""
+    whole = text.strip()
+    compact = whole.replace(" ", "")
+    m = _SUFFIXES.match(compact)
+    if not m or not compact:
+        raise QuantityError(f"cannot read quantity {whole!r}: write e.g. {EXAMPLES}")
     base = m["base"]
     if "/" in base:
-        of, wrt = base.split("/")
-        if not (of.startswith("d") and wrt.startswith("d")):
-            raise QuantityError(f"cannot read quantity {text!r}: a partial derivative is written dA/dB")
-        base = naming.partial(_canonical(of[1:]), _canonical(wrt[1:]))
+        of, _, wrt = base.partition("/")
+        if not (of.startswith("d") and wrt.startswith("d")) or "/" in wrt:
+            raise QuantityError(f"cannot read quantity {whole!r}: a partial derivative is written dA/dB")
+        q = partial(_value(of[1:], whole), _value(wrt[1:], whole))
     else:
-        base = _canonical(base)
+        q = _value(base, whole)
+    if m["plus"] and not q.is_parameter:
+        raise QuantityError(f"{whole!r}: only a parameter has a value after one step (like w5+)")
     sample = int(m["sample"]) - 1 if m["sample"] else None
     if sample is not None and sample < 0:
-        raise QuantityError(f"{text!r}: samples are numbered from 1")
-    return Quantity(text.strip(), base, sample, int(m["after"]) if m["after"] else None, bool(m["plus"]))
+        raise QuantityError(f"{whole!r}: samples are numbered from 1")
+    return replace(q, sample=sample, after=int(m["after"]) if m["after"] else None, updated=bool(m["plus"]))
+
+
+def suggestion(text: str, known: list[str]) -> str:
+    """`` (did you mean 'X'?)`` for a misspelled name, or an empty string."""
+    near = difflib.get_close_matches(text, known, n=1, cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""

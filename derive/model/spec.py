@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from derive.model import naming
+from derive.model import quantities
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 
 # Limits, and why: the derivation keeps a few SymPy expressions per parameter and per neuron, so
@@ -68,7 +68,7 @@ class Spec:
     reduction: str  # "sum" | "mean"
     freeze_biases: bool  # training updates the weights only (the reference article's procedure)
     seed: int | None
-    published: tuple[tuple[str, Decimal], ...]  # (quantity, number as written), in file order
+    published: tuple[tuple[quantities.Quantity, Decimal], ...]  # (quantity, number as written), in file order
     source: str  # the file name, as shown in messages and generated headers
     digest: str  # sha256 of the file's bytes
 
@@ -144,7 +144,7 @@ class _Validator:
             if key not in t:
                 self.fail(f"missing key '{key}'")
         name = self.string(t["name"], "name")
-        if not naming.IDENTIFIER.match(name) or len(name) > MAX_NAME:
+        if not quantities.IDENTIFIER.match(name) or len(name) > MAX_NAME:
             self.fail(
                 f"name {name!r} is not an identifier: letters, digits and underscores, "
                 f"starting with a letter, at most {MAX_NAME} characters"
@@ -295,7 +295,11 @@ class _Validator:
                 self.fail(f"{key} must be a number, not {_kind(number)}")
             if not Decimal(number).is_finite():
                 self.fail(f"{key} is {number}: every number must be finite")
-            out.append((quantity, Decimal(number)))
+            try:
+                parsed = quantities.parse(quantity)
+            except quantities.QuantityError as exc:
+                self.fail(f"{key}: {exc}")
+            out.append((parsed, Decimal(number)))
         return tuple(out)
 
 

@@ -29,14 +29,16 @@ def assignment(indent: str, target: str, source: str) -> list[str]:
     if len(line) <= LINE_LENGTH:
         return [line]
     inner = indent + "    "
+    split = _right_hand_split(indent, target, node, text)
+    if split:
+        return split
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub) or isinstance(node, ast.IfExp):
         if len(inner + text) <= LINE_LENGTH:
             body = [inner + text]
         elif isinstance(node, ast.IfExp):
             body = [inner + _text(node.body), f"{inner}if {_text(node.test)}", f"{inner}else {_text(node.orelse)}"]
         else:
-            first, rest = _terms(node)
-            body = [inner + _text(first), *(f"{inner}{op} {_text(term)}" for op, term in rest)]
+            body = _sum_lines(inner, node)
         return [f"{indent}{target} = (", *body, f"{indent})"]
     if isinstance(node, ast.Call):
         args = [_text(a) for a in node.args]
@@ -45,6 +47,42 @@ def assignment(indent: str, target: str, source: str) -> list[str]:
             return [head, inner + ", ".join(args), f"{indent})"]
         return [head, *(f"{inner}{a}," for a in args), f"{indent})"]
     return [line]
+
+
+def _right_hand_split(indent: str, target: str, node: ast.expr, text: str) -> list[str] | None:
+    """Ruff's split at the last bracket (``x = a + f(\n    ...\n)``), which it prefers to wrapping
+    the whole right-hand side in parentheses when the side has one operator at its top level and
+    ends in a bracket whose opening fits on the first line."""
+    if not (isinstance(node, ast.BinOp) and text.endswith(")") and _top_operators(node) == 1):
+        return None
+    opening = _matching_open(text)
+    head, body = text[: opening + 1], text[opening + 1 : -1]
+    if len(f"{indent}{target} = {head}") > LINE_LENGTH:
+        return None
+    inner = indent + "    "
+    if len(inner + body) <= LINE_LENGTH:
+        lines = [inner + body]
+    else:
+        body_node = ast.parse(body, mode="eval").body
+        if not (isinstance(body_node, ast.BinOp) and isinstance(body_node.op, ast.Add | ast.Sub)):
+            return None
+        lines = _sum_lines(inner, body_node)
+    return [f"{indent}{target} = {head}", *lines, f"{indent})"]
+
+
+def _top_operators(node: ast.BinOp) -> int:
+    """How many operators of the top operator's precedence chain the expression: a + b * c has one."""
+    group = (ast.Add, ast.Sub) if isinstance(node.op, ast.Add | ast.Sub) else (ast.Mult, ast.Div)
+    count = 0
+    while isinstance(node, ast.BinOp) and isinstance(node.op, group):
+        count += 1
+        node = node.left
+    return count
+
+
+def _sum_lines(inner: str, node: ast.BinOp) -> list[str]:
+    first, rest = _terms(node)
+    return [inner + _text(first), *(f"{inner}{op} {_text(term)}" for op, term in rest)]
 
 
 def sum_assignment(indent: str, target: str, terms: list[str]) -> list[str]:
@@ -57,6 +95,16 @@ def sum_assignment(indent: str, target: str, terms: list[str]) -> list[str]:
     inner = indent + "    "
     body = [inner + text] if len(inner + text) <= LINE_LENGTH else [inner + terms[0], *(f"{inner}+ {t}" for t in terms[1:])]
     return [f"{indent}{target} = (", *body, f"{indent})"]
+
+
+def _matching_open(text: str) -> int:
+    """The index of the bracket that the text's last character closes."""
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    raise ValueError(text)
 
 
 def _text(node: ast.expr) -> str:

@@ -2,34 +2,47 @@
 
 Each function body is straight-line code: exactly the kernel steps its result depends on (found by
 walking the dependencies back from the result), one statement per step, temporaries named after what
-they hold (``net_h1``, ``delta_o1``), printed by SymPy's Python code printer, laid out in ruff's style
-by `pyformat`, and placed by the Jinja2 template ``templates/gradients.py.j2``. ``out = sigma(net)`` is
-written out with its overflow guard (a call costs as much as its arithmetic); stable helpers (the
-logistic inside larger expressions, softplus, log-sum-exp) are copied from the registry when used, so
-the module has no dependency.
+they hold (``net_h1``, ``delta_o1``), printed by SymPy's Python code printer in the textbook's order
+(``0.5 * (target_o1 - out_o1) ** 2``), laid out in ruff's style by `pyformat`, and placed by the
+Jinja2 template ``templates/gradients.py.j2``. Each registered function is printed as its stable
+float form (the logistic written out with its overflow guard: a call costs as much as its
+arithmetic), so the module has no dependency. Each line of the backward pass carries the rule it
+implements as a comment.
 """
 
 from __future__ import annotations
 
-import re
+import textwrap
+import types
 
 import sympy as sp
 from sympy.printing.precedence import precedence
 from sympy.printing.pycode import PythonCodePrinter
 
-from derive.model import naming
-from derive.render import pyformat
-from derive.derivation.steps import Derivation
-from derive.model.registry import HELPERS
+from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS, Derivation
+from derive.model import quantities as Q
+from derive.model.functions import Registered
+from derive.render import names, pyformat
+from derive.render.escape import python_string
+from derive.render.header import header
 from derive.render.templating import environment
+from derive.render.text import TextPrinter, positive_first
 
 INDENT = "    "
 
 
 class _Printer(PythonCodePrinter):
-    """SymPy's Python printer with float literals and an identifier for every quantity. Integers
-    print as floats too (``1.0 - out_h1``: float-float arithmetic is CPython's fast path), except
-    integer exponents (``x**2``)."""
+    """SymPy's Python printer in the textbook's order, with float literals and an identifier for every
+    quantity. Integers print as floats too (``1.0 - out_h1``: float-float arithmetic is CPython's fast
+    path), except integer exponents (``x**2``)."""
+
+    def __init__(self, network):
+        super().__init__({"standard": "python3", "order": "none"})
+        self.network = network
+        self.helpers: set[type[Registered]] = set()  # the helpers the printed code calls
+
+    def _print_Add(self, expr, order=None):
+        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
 
     def _print_Rational(self, expr):
         return repr(float(expr))
@@ -44,14 +57,29 @@ class _Printer(PythonCodePrinter):
         return super()._print_Pow(expr, rational=rational)
 
     def _print_Symbol(self, expr):
-        return naming.python_name(expr.name)
+        return names.python(self.network.quantity_of[expr])
 
+    def _print_Function(self, expr):
+        """A registered function: its float form where that is one call (math.tanh), else a call to
+        a helper of the module (written once, from the same float form), which the printer notes."""
+        if not isinstance(expr, Registered):
+            return super()._print_Function(expr)
+        form = expr.float_form(*expr.args)
+        if isinstance(form, sp.Function) and not isinstance(form, Registered):
+            return self._print(form)
+        self.helpers.add(type(expr))
+        return f"_{expr.text_name}({', '.join(self._print(a) for a in expr.args)})"
 
-_printer = _Printer({"standard": "python3"})
+    def inline(self, expr) -> str:
+        """``f(net)`` written out as its float form (a statement out = f(net): a call costs as much as
+        its arithmetic)."""
+        return self.doprint(expr.float_form(*expr.args))
 
-
-def code(expr: sp.Expr) -> str:
-    return pyformat.expression(_printer.doprint(expr))
+    def helper(self, function: type[Registered]) -> str:
+        x = sp.Symbol("x", real=True)
+        body = pyformat.expression(_HelperPrinter().doprint(function.float_form(x)))
+        doc = f'    """{function.float_doc}"""\n' if function.float_doc else ""
+        return f"def _{function.text_name}(x):\n{doc}    return {body}\n"
 
 
 def _needed(derivation: Derivation, results: list[sp.Expr]) -> list:
@@ -66,59 +94,92 @@ def _needed(derivation: Derivation, results: list[sp.Expr]) -> list:
     return [s for s in derivation.kernel if s.symbol in needed]
 
 
-def _comment(network, step) -> str:
-    if step.phase == "forward":
-        last = len(network.layers) - 1
-        role = "output layer" if step.layer == last else "hidden layer"
+def _block_comment(network, step) -> str:
+    if step.phase == FORWARD:
+        role = "output layer" if step.layer == network.depth else "hidden layer"
         return f"forward: layer {step.layer} ({role}, {network.spec.activations[step.layer - 1]})"
-    if step.phase == "hidden deltas":
+    if step.phase == HIDDEN_DELTAS:
         return f"hidden deltas: layer {step.layer}"
     return step.phase
 
 
-def _inlined(step) -> bool:
-    """Whether the step is ``out = f(net)`` for a function with an inline form (see the registry)."""
-    return bool(getattr(step.compute, "inline", None)) and step.compute.args[0].is_Symbol
+class _HelperPrinter(_Printer):
+    """Prints a helper's body, in its argument x."""
+
+    def __init__(self):
+        super().__init__(None)
+        self.helpers = set()
+
+    def _print_Symbol(self, expr):
+        return expr.name
 
 
-def _statement(derivation: Derivation, step) -> list[str]:
-    """One kernel step as lines. A net input is printed from its terms (weight * input, in the
-    spec's order, bias last) with no per-expression printer overhead; an activation with an inline
-    form applied to a net is written out (no call); others through SymPy."""
-    target = naming.python_name(step.quantity)
-    if step.quantity.startswith("net_"):
-        terms = derivation.network.net_terms[step.quantity[4:]]
-        return pyformat.sum_assignment(INDENT, target, [f"{t.parameter} * {t.factor}" if t.factor else t.parameter for t in terms])
-    if _inlined(step):
-        return pyformat.assignment(INDENT, target, step.compute.inline.format(x=_printer.doprint(step.compute.args[0])))
-    return pyformat.assignment(INDENT, target, _printer.doprint(step.compute))
+def _is_activation_statement(step) -> bool:
+    """Whether the step is ``out = f(net)`` for a registered f."""
+    return isinstance(step.compute, Registered) and all(a.is_Symbol for a in step.compute.args)
 
 
-def _body(derivation: Derivation, results: list[sp.Expr], tail: list[str], with_targets: bool, printed: dict) -> list[str]:
-    """Unpacking of what is used, then the needed steps under block comments, then ``tail``."""
-    network = derivation.network
-    steps = _needed(derivation, results)
-    used = {sym.name for s in steps for sym in s.compute.free_symbols} | {
-        sym.name for r in results for sym in r.free_symbols
-    }
-    lines = [f'{INDENT}{p.name} = params["{p.name}"]' for p in network.parameters if p.name in used]
-    lines += [f"{INDENT}{i} = inputs[{k}]" for k, i in enumerate(network.inputs) if i in used]
-    if with_targets:
-        targets = [naming.target(o) for o in network.outputs]
-        lines += [f"{INDENT}{t} = targets[{k}]" for k, t in enumerate(targets) if t in used]
-    comment = None
-    for step in steps:
-        if _comment(network, step) != comment:
-            comment = _comment(network, step)
-            lines.append(f"{INDENT}# {comment}")
-        if step.quantity not in printed:
-            printed[step.quantity] = _statement(derivation, step)
-        lines += printed[step.quantity]
-    return lines + tail
+class ModuleWriter:
+    """The statements of one derivation, each printed once and shared by the module's functions."""
 
+    def __init__(self, derivation: Derivation):
+        self.derivation = derivation
+        self.network = derivation.network
+        self.printer = _Printer(self.network)
+        self.rules = TextPrinter(self.network, names.short)
+        self.printed: dict[Q.Quantity, list[str]] = {}
 
-def _sum(deltas: list[str]) -> str:
-    return " + ".join(deltas)
+    def code(self, expr: sp.Expr) -> str:
+        return pyformat.expression(self.printer.doprint(expr))
+
+    def rule(self, step) -> list[str]:
+        """The rule a backward step implements, with each neuron's own activation derivative written
+        out (dout_o1/dnet_o1 = out_o1 * (1 - out_o1)), as a comment."""
+        if step.phase not in (OUTPUT_DELTAS, HIDDEN_DELTAS):
+            return []
+        local = {}
+        for sym in step.formula.free_symbols:
+            q = self.network.quantity_of[sym]
+            factor = self.derivation.step.get(q)
+            if q.is_partial and q.of.kind == Q.OUT and q.wrt == Q.net(q.of.name) and factor and factor.phase == DISPLAY:
+                local[sym] = factor.formula
+        text = f"{names.short(step.quantity)} = {self.rules.doprint(step.formula.xreplace(local))}"
+        if self.network.loss.fused_delta is not None and step.phase == OUTPUT_DELTAS and step.quantity.kind == Q.DELTA:
+            text += ", simplified"
+        return [f"{INDENT}# {line}" for line in textwrap.wrap(text, pyformat.LINE_LENGTH - 6, subsequent_indent="    ")]
+
+    def statement(self, step) -> list[str]:
+        """One kernel step as lines. A net input is printed from its terms (weight * input, in the
+        spec's order, bias last) with no per-expression printer overhead; others through SymPy."""
+        target = names.python(step.quantity)
+        if step.quantity.kind == Q.NET:
+            terms = self.network.net_terms[step.quantity.name]
+            return pyformat.sum_assignment(INDENT, target, [
+                f"{t.parameter} * {names.python(t.factor)}" if t.factor else t.parameter for t in terms])
+        if _is_activation_statement(step):
+            return self.rule(step) + pyformat.assignment(INDENT, target, self.printer.inline(step.compute))
+        return self.rule(step) + pyformat.assignment(INDENT, target, self.printer.doprint(step.compute))
+
+    def body(self, results: list[sp.Expr], tail: list[str], with_targets: bool) -> list[str]:
+        """Unpacking of what is used, then the needed steps under block comments, then ``tail``."""
+        network = self.network
+        steps = _needed(self.derivation, results)
+        used = {sym for s in steps for sym in s.compute.free_symbols} | {sym for r in results for sym in r.free_symbols}
+        used = {str(network.quantity_of[s]) for s in used}
+        lines = [f'{INDENT}{p.name} = params["{p.name}"]' for p in network.parameters if p.name in used]
+        lines += [f"{INDENT}{i} = inputs[{k}]" for k, i in enumerate(network.inputs) if i in used]
+        if with_targets:
+            targets = [str(Q.target(o)) for o in network.outputs]
+            lines += [f"{INDENT}{t} = targets[{k}]" for k, t in enumerate(targets) if t in used]
+        comment = None
+        for step in steps:
+            if _block_comment(network, step) != comment:
+                comment = _block_comment(network, step)
+                lines.append(f"{INDENT}# {comment}")
+            if step.quantity not in self.printed:
+                self.printed[step.quantity] = self.statement(step)
+            lines += self.printed[step.quantity]
+        return lines + tail
 
 
 def _stores(name: str, entries: list[tuple[str, list[str]]]) -> list[str]:
@@ -134,10 +195,9 @@ def _stores(name: str, entries: list[tuple[str, list[str]]]) -> list[str]:
 def _gradient_tail(derivation: Derivation) -> list[str]:
     """The returned gradients, read off the chains: delta of the fed neuron times what the weight
     multiplies; a bias sums the deltas of the neurons it feeds."""
-    lines = [f"{INDENT}# gradients: dE_total/d(parameter) = delta of each neuron it feeds * its factor"]
-    entries = [
-        (name, [f"{d} * {src}" if src else d for d, src in chain.delta_shares]) for name, chain in derivation.chains.items()
-    ]
+    lines = [f"{INDENT}# {GRADIENTS}: dE_total/d(parameter) = delta of each neuron it feeds * its factor"]
+    entries = [(name, [f"delta_{n} * {names.python(src)}" if src else f"delta_{n}" for n, src in chain.delta_shares])
+               for name, chain in derivation.chains.items()]
     return lines + _stores("gradients", entries)
 
 
@@ -146,13 +206,12 @@ def _update_tail(derivation: Derivation) -> list[str]:
     ``step_n = learning_rate * delta_n`` per neuron makes every weight's update ``w - step_n * factor``.
     A sum too long for one line (a shared bias of a wide layer) is computed into ``step_<name>`` first."""
     network = derivation.network
-    deltas = [n for layer in network.layers[1:] for n in layer]
     lines = [f"{INDENT}# update: parameter - learning_rate * dE_total/d(parameter)"]
-    lines += [f"{INDENT}step_{n} = learning_rate * delta_{n}" for n in deltas]
+    lines += [f"{INDENT}step_{n} = learning_rate * delta_{n}" for layer in network.layers[1:] for n in layer]
     entries = []
     for name, chain in derivation.chains.items():
-        steps = [f"step_{d[len('delta_'):]} * {src}" if src else f"step_{d[len('delta_'):]}" for d, src in chain.delta_shares]
-        value = f"{name} - {steps[0]}" if len(steps) == 1 else f"{name} - ({_sum(steps)})"
+        steps = [f"step_{n} * {names.python(src)}" if src else f"step_{n}" for n, src in chain.delta_shares]
+        value = f"{name} - {steps[0]}" if len(steps) == 1 else f"{name} - ({' + '.join(steps)})"
         if len(f'{INDENT}updated["{name}"] = {value}') > pyformat.LINE_LENGTH:
             lines += pyformat.sum_assignment(INDENT, f"step_{name}", steps)
             value = f"{name} - step_{name}"
@@ -164,27 +223,28 @@ def render(derivation: Derivation, version: str) -> str:
     """The module's source text, byte-identical for the same spec and version."""
     network = derivation.network
     spec = network.spec
-    outs = [network.symbol(naming.out(o)) for o in network.outputs]
-    total = network.symbol(naming.TOTAL)
-    grads = {p.name: derivation.step[naming.partial(naming.TOTAL, p.name)].compute for p in network.parameters}
-    printed: dict[str, list[str]] = {}  # each step printed once, shared by the four functions
-    forward = _body(derivation, outs, pyformat.collection(INDENT, "return [", [code(o) for o in outs], "]"), False, printed)
-    loss = _body(derivation, [total], [f"{INDENT}return E_total"], True, printed)
-    gradient = _body(derivation, list(grads.values()), _gradient_tail(derivation), True, printed)
-    train_step = _body(derivation, list(grads.values()), _update_tail(derivation), True, printed)
-    text = "\n".join(forward + loss + gradient)
-    helpers = [src for name, src in HELPERS.items() if re.search(rf"\b{name}\(", text)]
+    writer = ModuleWriter(derivation)
+    outs = [network.symbol(Q.out(o)) for o in network.outputs]
+    grads = [derivation.step[Q.gradient(p.name)].compute for p in network.parameters]
+    forward = writer.body(outs, pyformat.collection(INDENT, "return [", [writer.code(o) for o in outs], "]"), False)
+    loss = writer.body([network.symbol(Q.TOTAL_ERROR)], [f"{INDENT}return E_total"], True)
+    gradient = writer.body(grads, _gradient_tail(derivation), True)
+    train_step = writer.body(grads, _update_tail(derivation), True)
+    text = "\n".join(forward + loss + gradient + train_step)
+    helpers = [writer.printer.helper(f) for f in sorted(writer.printer.helpers, key=lambda f: f.text_name)]
     context = {
+        "header": header("python", spec, version, "codegen", about=True),
+        "name": spec.name,  # an identifier (the spec validator makes sure)
         "uses_math": "math." in text + "".join(helpers),
-        "version": version,
-        "spec": spec,
-        "title": repr(spec.title),
-        "reduction_mean": spec.reduction == "mean",
         "helpers": helpers,
-        "notes": sorted({s.compute.inline_note for s in derivation.kernel if _inlined(s)}),
-        "parameters": pyformat.collection("", "PARAMETERS = (", [f'"{n}"' for n in grads], ")"),
+        "reduction_mean": spec.reduction == "mean",
+        "notes": sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)} - {""}),
+        "parameters": pyformat.collection("", "PARAMETERS = (", [python_string(p.name) for p in network.parameters], ")"),
+        "layer_of": pyformat.collection(
+            "", "PARAMETER_LAYER = {", [f"{python_string(p.name)}: {p.layer}" for p in network.parameters], "}"
+        ),
         "initial": pyformat.collection(
-            "", "INITIAL = {", [f'"{p.name}": {float(p.value)!r}' for p in network.parameters], "}"
+            "", "INITIAL = {", [f"{python_string(p.name)}: {float(p.value)!r}" for p in network.parameters], "}"
         ),
         "learning_rate": repr(float(spec.learning_rate)),
         "forward": forward,
@@ -193,3 +253,11 @@ def render(derivation: Derivation, version: str) -> str:
         "train_step": train_step,
     }
     return environment().get_template("gradients.py.j2").render(context)
+
+
+def compile_module(derivation: Derivation, version: str) -> types.ModuleType:
+    """The generated module, rendered and executed in memory."""
+    name = derivation.network.spec.name
+    module = types.ModuleType(f"derive_generated_{name}")
+    exec(compile(render(derivation, version), f"<generated {name}>", "exec"), module.__dict__)  # noqa: S102 (our own code)
+    return module

@@ -1,83 +1,171 @@
-"""The gradients table, built as rows (data) first, then printed as text or JSON."""
+"""Plain text for a terminal: the table of every number (``derive gradients``), built as rows (data)
+first and printed as text or JSON, and explanation rows (`derive.derivation.explain`) as lines."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
-from derive.model import naming
-from derive.derivation.evaluate import Evaluation
-from derive.model.decimals import fmt
+import sympy as sp
+from sympy.printing.precedence import precedence
+from sympy.printing.str import StrPrinter
+
+from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Explanation
+from derive.derivation.steps import ERROR, FORWARD, GRADIENTS
+from derive.model import quantities as Q
+from derive.model.decimals import fmt, plain
+from derive.render.escape import text_line
 
 
 @dataclass(frozen=True)
 class Row:
     section: str
-    quantity: str
+    quantity: Q.Quantity
     value: object  # high-precision value
 
 
-def rows(evaluation: Evaluation) -> list[Row]:
-    """Every net and out, error term, E_total, delta, gradient and one-step parameter, in that order."""
-    derivation = evaluation.derivation
-    network = derivation.network
+def _backward_layer(network, q: Q.Quantity) -> int:
+    """The layer a backward-pass quantity belongs to: that of the neuron or parameter it is taken
+    with respect to (dnet_o1/dout_h1 belongs to h1's layer), or of its own neuron (delta_o1)."""
+    subject = q.wrt if q.is_partial else q
+    if subject.is_parameter:
+        return network.parameter[subject.name].layer
+    return network.layer_of[subject.name]
+
+
+def rows(model) -> list[Row]:
+    """Every number of one step: initial values, forward pass, error, the backward pass layer by layer
+    with every chain-rule factor the article names, the gradients and the parameters after one step."""
+    evaluation, derivation, network = model.evaluation, model.derivation, model.network
     several = len(evaluation.samples) > 1
     out = []
     for s, values in enumerate(evaluation.samples):
-        label = lambda q: naming.per_sample(q, s + 1) if several else q
+        tag = (lambda q: q.at_sample(s)) if several else (lambda q: q)
         suffix = f" (sample {s + 1})" if several else ""
-        for step in derivation.steps:
-            if step.phase == "forward" and step.quantity != naming.LOGSUMEXP:
-                out.append(Row(f"forward pass{suffix}", label(step.quantity), values[step.quantity]))
-        for step in derivation.steps:
-            if step.phase == "error":
-                out.append(Row(f"error{suffix}", label(step.quantity), values[step.quantity]))
-        for n in [n for layer in reversed(network.layers[1:]) for n in layer]:
-            out.append(Row(f"backward pass: deltas{suffix}", label(naming.delta(n)), values[naming.delta(n)]))
+        for q in [Q.out(i) for i in network.inputs] + [Q.target(o) for o in network.outputs]:
+            out.append(Row(f"inputs and targets{suffix}", tag(q), values[q]))
+        for phase, section in ((FORWARD, "forward pass"), (ERROR, "error")):
+            out += [Row(f"{section}{suffix}", tag(st.quantity), values[st.quantity]) for st in derivation.steps
+                    if st.phase == phase and st.quantity.kind != Q.TEMPORARY]
+        backward = [st for st in derivation.steps if st.phase not in (FORWARD, ERROR, GRADIENTS) and st.quantity.kind != Q.TEMPORARY]
+        for k in range(network.depth, 0, -1):
+            role = "output layer" if k == network.depth else f"hidden layer {k}"
+            out += [Row(f"backward pass: {role}{suffix}", tag(st.quantity), values[st.quantity]) for st in backward
+                    if _backward_layer(network, st.quantity) == k]
     totals = evaluation.totals
     reduction = f" ({network.spec.reduction} over {len(evaluation.samples)} samples)" if several else ""
     if several:
-        out.append(Row(f"total error{reduction}", naming.TOTAL, totals[naming.TOTAL]))
-    for p in network.parameters:
-        g = naming.partial(naming.TOTAL, p.name)
-        out.append(Row(f"gradients{reduction}", g, totals[g]))
+        out.append(Row(f"total error{reduction}", Q.TOTAL_ERROR, totals[Q.TOTAL_ERROR]))
+    out += [Row(f"gradients{reduction}", Q.gradient(p.name), totals[Q.gradient(p.name)]) for p in network.parameters]
     rate = fmt(network.spec.learning_rate, 9).rstrip("0").rstrip(".")
-    for p in network.parameters:
-        out.append(Row(f"after one step (learning rate {rate})", naming.updated(p.name), totals[naming.updated(p.name)]))
+    out += [Row(f"after one step (learning rate {rate})", p.quantity.with_update(), totals[p.quantity.with_update()])
+            for p in network.parameters]
     return out
 
 
-def text(evaluation: Evaluation, digits: int) -> str:
-    spec = evaluation.derivation.network.spec
-    table = rows(evaluation)
-    width = max(len(r.quantity) for r in table) + 2
-    lines = [
-        f"{spec.name}: {spec.title}",
-        (
-            f"layers {'-'.join(map(str, spec.layers))}, activation {', '.join(spec.activations)}, "
-            f"loss {spec.loss}, bias {spec.bias}; values to {digits} significant digits"
-        ),
-    ]
-    section = None
+def initial_rows(model) -> list[Row]:
+    network = model.network
+    return [Row("initial values", p.quantity, p.value) for p in network.parameters] + [
+        Row("initial values", Q.LEARNING_RATE, network.spec.learning_rate)]
+
+
+def _table(table: list[Row], digits: int, exact=()) -> list[str]:
+    width = max(len(str(r.quantity)) for r in table) + 2
+    lines, section = [], None
     for r in table:
         if r.section != section:
             section = r.section
             lines += ["", section]
-        lines.append(f"  {r.quantity:<{width}}{fmt(r.value, digits)}")
+        shown = plain(r.value, digits) if r.quantity in exact else fmt(r.value, digits)
+        lines.append(f"  {str(r.quantity):<{width}}{shown}")
+    return lines
+
+
+def text(model, digits: int) -> str:
+    spec = model.spec
+    lines = [
+        f"{spec.name}: {text_line(spec.title)}",
+        (f"layers {'-'.join(map(str, spec.layers))}, activation {', '.join(spec.activations)}, "
+         f"loss {spec.loss}, bias {spec.bias}; values to {digits} significant digits"),
+    ]
+    initial, table = initial_rows(model), rows(model)
+    given = {r.quantity for r in initial + table if r.section.startswith("inputs and targets")}
+    lines += _table(initial + table, digits, exact=given | {r.quantity for r in initial})
     return "\n".join(lines) + "\n"
 
 
-def as_json(evaluation: Evaluation, digits: int) -> str:
-    spec = evaluation.derivation.network.spec
-    return json.dumps(
-        {
-            "network": spec.name,
-            "title": spec.title,
-            "digits": digits,
-            "quantities": [
-                {"section": r.section, "quantity": r.quantity, "value": float(r.value), "text": fmt(r.value, digits)}
-                for r in rows(evaluation)
-            ],
-        },
-        indent=2,
-    ) + "\n"
+def as_json(model, digits: int) -> str:
+    spec = model.spec
+    return json.dumps({
+        "network": spec.name,
+        "title": spec.title,
+        "digits": digits,
+        "quantities": [{"section": r.section, "quantity": str(r.quantity), "value": float(r.value), "text": fmt(r.value, digits)}
+                       for r in initial_rows(model) + rows(model)],
+    }, indent=2) + "\n"
+
+
+def chosen(values: list[tuple[Q.Quantity, object]], digits: int, as_json_output: bool) -> str:
+    """Just the quantities asked for (``derive gradients --quantity``)."""
+    if as_json_output:
+        return json.dumps([{"quantity": str(q), "value": float(v), "text": fmt(v, digits)} for q, v in values], indent=2) + "\n"
+    width = max(len(str(q)) for q, _ in values) + 2
+    return "".join(f"{str(q):<{width}}{fmt(v, digits)}\n" for q, v in values)
+
+
+# -- math as text ---------------------------------------------------------------------------------------
+def positive_first(expr: sp.Add) -> list[sp.Expr]:
+    """An Add's terms as a textbook writes them: the positive ones first (target - out, 1 - out)."""
+    terms = list(expr.args)
+    return [t for t in terms if not t.could_extract_minus_sign()] + [t for t in terms if t.could_extract_minus_sign()]
+
+
+class TextPrinter(StrPrinter):
+    """Math as a learner types it: ``a * b``, terms in the textbook's order, each symbol by its
+    quantity's name (``name``: full, or `derive.render.names.short`) or, with ``numbers``, by its
+    value to ``digits`` digits."""
+
+    def __init__(self, network, name=str, numbers=None, digits: int = 9):
+        super().__init__({"order": "none"})
+        self.network, self.name, self.numbers_of, self.digits = network, name, numbers, digits
+
+    def _print_Add(self, expr, order=None):
+        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
+
+    def _print_Mul(self, expr):
+        factors = sp.Mul.make_args(expr)
+        sign = ""
+        if factors[0] == -1:
+            sign, factors = "-", factors[1:]
+        return sign + " * ".join(self.parenthesize(f, precedence(expr), strict=False) for f in factors)
+
+    def _print_Function(self, expr):
+        name = getattr(expr, "text_name", "") or expr.func.__name__
+        return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Symbol(self, expr):
+        if self.numbers_of is None:
+            return self.name(self.network.quantity_of[expr])
+        text = plain(self.numbers_of[expr], self.digits)
+        return f"({text})" if text.startswith("-") else text
+
+
+def explanation_lines(network, explanation: Explanation, digits: int) -> list[str]:
+    """``q = formula``, ``    = numbers``, ``    = value``: the rows of an explanation as text."""
+    names = TextPrinter(network)
+    lines = []
+    for row in explanation.rows:
+        if row.kind == NAMES:
+            rhs = names.doprint(row.expr)
+        elif row.kind == NUMBERS:
+            rhs = TextPrinter(network, numbers=row.numbers, digits=digits).doprint(row.expr)
+        elif row.kind == VALUE:
+            rhs = plain(row.value, digits)
+        elif row.kind == DIFFERENTIATE:
+            rhs = f"d/d{row.wrt} ({names.doprint(row.expr)})"
+        else:
+            raise ValueError(row.kind)
+        if row.note:
+            rhs += f"   ({row.note})"
+        lines.append(f"{row.lhs} = {rhs}" if row.lhs is not None else f"    = {rhs}")
+    return lines

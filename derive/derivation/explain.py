@@ -1,0 +1,194 @@
+"""How each quantity is derived, as data: the one explanation every printer prints.
+
+An `Explanation` is a list of `Row`s, the lines a textbook writes: ``A = formula`` in names, the same
+formula with every symbol's value, the value; a chain-rule factor as ``∂/∂B (definition of A)``; a
+simplified form; the delta rule; the update. Each row holds SymPy expressions and values, not text:
+the LaTeX document, the terminal report, the web page and the notebook print the same rows, each in
+its own language. Explanations are built on demand and cached, so a network of thousands of
+parameters costs only the derivations someone looks at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+import sympy as sp
+
+from derive.derivation.evaluate import Evaluation
+from derive.derivation.steps import OUTPUT_DELTAS, Derivation
+from derive.model import quantities as Q
+
+NAMES, NUMBERS, VALUE, DIFFERENTIATE = "names", "numbers", "value", "differentiate"
+
+
+@dataclass(frozen=True)
+class Row:
+    """``lhs = expr``: ``kind`` NAMES prints expr with names, NUMBERS with each symbol's value from
+    ``numbers``, VALUE prints ``value``, DIFFERENTIATE prints ∂/∂``wrt`` applied to expr. ``lhs`` is
+    None on a continuation line; ``note`` is a remark such as "delta rule"."""
+
+    lhs: Q.Quantity | None
+    kind: str
+    expr: sp.Expr | None = None
+    value: object = None
+    wrt: Q.Quantity | None = None
+    numbers: Mapping | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    quantity: Q.Quantity
+    sample: int
+    rows: tuple[Row, ...]
+    value: object
+
+    @property
+    def steps(self) -> list[list[Row]]:
+        """The rows grouped by the quantity each group derives."""
+        groups: list[list[Row]] = []
+        for row in self.rows:
+            if row.lhs is not None or not groups:
+                groups.append([])
+            groups[-1].append(row)
+        return groups
+
+
+def product(*factors) -> sp.Expr:
+    return sp.Mul(*factors, evaluate=False)
+
+
+def total(*terms) -> sp.Expr:
+    return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
+
+
+class Explainer:
+    """Explanations of one model's quantities, from its derivation and its values."""
+
+    def __init__(self, derivation: Derivation, evaluation: Evaluation):
+        self.derivation = derivation
+        self.network = derivation.network
+        self.evaluation = evaluation
+        self.sym = self.network.symbol
+        self.eta = self.sym(Q.LEARNING_RATE)
+
+    @cache
+    def numbers(self, sample: int) -> dict[sp.Symbol, object]:
+        """Every symbol's value in one sample: exact for what the spec gives, else 60 digits."""
+        exact = self.network.sample_values(sample)
+        values = self.evaluation.samples[sample]
+        return {self.sym(q): exact.get(q, v) for q, v in values.items()} | {self.eta: self.network.spec.learning_rate}
+
+    def value(self, q: Q.Quantity, sample: int = 0):
+        return self.evaluation.samples[sample][q]
+
+    # -- the forms a textbook writes ----------------------------------------------------------------
+    def display(self, q: Q.Quantity) -> sp.Expr:
+        """The textbook form of a quantity's definition."""
+        network = self.network
+        if q.kind == Q.NET:
+            return total(*(product(self.sym(Q.parameter(t.parameter)), self.sym(t.factor)) if t.factor
+                           else self.sym(Q.parameter(t.parameter)) for t in network.net_terms[q.name]))
+        if q.kind == Q.OUT:
+            act = network.activation(q.name)
+            if act.couples_layer:
+                k = network.layer_of[q.name]
+                return act.layer.textbook(network.layer_nets(k), network.layers[k].index(q.name))
+            return act.textbook(self.sym(Q.net(q.name)))
+        if q.kind == Q.TOTAL:
+            return total(*(self.sym(Q.error(o)) for o in network.outputs))
+        return self.derivation.step[q].formula
+
+    def _closing(self, q, formula, sample, rows) -> list[Row]:
+        numbers = self.numbers(sample)
+        if formula.free_symbols and not formula.is_Symbol:  # a lone symbol's numbers are its value
+            rows.append(Row(None, NUMBERS, formula, numbers=numbers))
+        return rows
+
+    def definition(self, q: Q.Quantity, sample: int = 0) -> list[Row]:
+        """q = formula = formula with numbers (= simplified) = value."""
+        step = self.derivation.step[q]
+        formula = self.display(q)
+        rows = self._closing(q, formula, sample, [Row(q, NAMES, formula)])
+        if q.kind == Q.DELTA and step.phase == OUTPUT_DELTAS and step.compute != step.formula:
+            rows.append(Row(None, NAMES, step.compute, note="simplified"))
+        return rows + [Row(None, VALUE, value=self.value(q, sample))]
+
+    def factor(self, q: Q.Quantity, sample: int = 0) -> list[Row]:
+        """A chain-rule factor dA/dB: d/dB of A's definition, its derivative, numbers, value."""
+        of, wrt = q.of, q.wrt
+        rows = []
+        if (of in self.derivation.step and wrt.kind in (Q.NET, Q.OUT) or of.kind == Q.NET) and of.kind != Q.TOTAL:
+            rows.append(Row(q, DIFFERENTIATE, self.display(of), wrt=wrt))
+        formula = self.derivation.step[q].formula
+        rows.append(Row(None if rows else q, NAMES, formula))
+        return self._closing(q, formula, sample, rows) + [Row(None, VALUE, value=self.value(q, sample))]
+
+    def chain(self, parameter: str, sample: int = 0, update: bool = True) -> list[Row]:
+        """dE_total/d<parameter>: the chain of factors, their product with numbers, the delta form,
+        the value, and (with one sample) the update."""
+        chain = self.derivation.chains[parameter]
+        shares = total(*(product(*(self.sym(f) for f in share)) for share in chain.shares))
+        deltas = total(*(product(self.sym(Q.delta(n)), self.sym(src)) if src else self.sym(Q.delta(n))
+                         for n, src in chain.delta_shares))
+        rows = [Row(chain.gradient, NAMES, shares), Row(None, NUMBERS, shares, numbers=self.numbers(sample)),
+                Row(None, NAMES, deltas, note="delta rule"), Row(None, VALUE, value=self.value(chain.gradient, sample))]
+        if update and len(self.evaluation.samples) == 1:
+            rows += self.update(parameter)
+        return rows
+
+    def update(self, parameter: str) -> list[Row]:
+        """w+ = w - eta * dE_total/dw, with the total gradient over the samples."""
+        p, g = Q.parameter(parameter), Q.gradient(parameter)
+        totals = self.evaluation.totals
+        numbers = {self.sym(p): self.network.parameter[parameter].value, self.eta: self.network.spec.learning_rate,
+                   self.sym(g): totals[g]}
+        rule = sp.Add(self.sym(p), -product(self.eta, self.sym(g)), evaluate=False)
+        return [Row(p.with_update(), NAMES, rule), Row(None, NUMBERS, rule, numbers=numbers),
+                Row(None, VALUE, value=totals[p.with_update()])]
+
+    def hidden_output_gradient(self, neuron: str, sample: int = 0) -> list[Row]:
+        """dE_total/dout_h as the sum over the neurons h feeds, with the article's named terms."""
+        q = Q.partial(Q.TOTAL_ERROR, Q.out(neuron))
+        feeds = self.network.feeds(neuron)
+        named = [Q.partial(Q.error(d), Q.out(neuron)) for d, _ in feeds]
+        numbers = self.numbers(sample)
+        rows = []
+        if all(n in self.derivation.step for n in named):
+            for (dest, weight), term in zip(feeds, named, strict=True):
+                rule = product(self.sym(Q.partial(Q.error(dest), Q.net(dest))), self.sym(Q.partial(Q.net(dest), Q.out(neuron))))
+                rows += [Row(term, NAMES, rule),
+                         Row(None, NUMBERS, product(self.sym(Q.delta(dest)), self.sym(Q.parameter(weight))), numbers=numbers),
+                         Row(None, VALUE, value=self.value(term, sample))]
+            rows.append(Row(q, NAMES, total(*(self.sym(n) for n in named))))
+        formula = total(*(product(self.sym(Q.delta(d)), self.sym(Q.parameter(w))) for d, w in feeds))
+        rows += [Row(None if rows else q, NAMES, formula), Row(None, NUMBERS, formula, numbers=numbers),
+                 Row(None, VALUE, value=self.value(q, sample))]
+        return rows
+
+    # -- any quantity ------------------------------------------------------------------------------
+    def explain(self, q: Q.Quantity) -> Explanation:
+        """The derivation of one quantity of one sample (a gradient: its factors, then the chain)."""
+        if q.after is not None:
+            raise Q.QuantityError(f"{q}: a value after training has no step-by-step derivation "
+                                  f"(derive train --steps {q.after})")
+        sample = q.sample or 0
+        base = q.base
+        if q.updated:
+            rows = self.update(q.name)
+            return Explanation(q, sample, tuple(rows), self.evaluation.totals[q.base.with_update()])
+        if base.is_partial and base.of == Q.TOTAL_ERROR and base.wrt.is_parameter and base.wrt.name in self.network.parameter:
+            rows = []
+            for share in self.derivation.chains[base.wrt.name].shares:
+                rows += self.factor(share[-1], sample)
+            rows += self.chain(base.wrt.name, sample, update=q.sample is None)
+            return Explanation(q, sample, tuple(rows), self.value(base, sample))
+        if base not in self.derivation.step:
+            raise Q.QuantityError(f"{q}: no step-by-step derivation (try {Q.EXAMPLES})")
+        if base.is_partial:
+            rows = self.factor(base, sample)
+        else:
+            rows = self.definition(base, sample)
+        return Explanation(q, sample, tuple(rows), self.value(base, sample))

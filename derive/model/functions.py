@@ -1,0 +1,82 @@
+"""The registry's functions as unevaluated SymPy functions, each made from one set of rules.
+
+A `Registered` function stays unevaluated (``σ(net_h1)``) so that derivations read like a textbook,
+and carries everything about itself: its derivative rule (used by SymPy's ``diff`` and by the
+derivation alike, so it is written once), its elementary form (``.rewrite(sp.exp)``, the input of the
+independent ``sympy.diff`` check, which therefore relies on no rule of ours), its numerically stable
+float form (an expression in elementary functions, ``Piecewise``, ``Max``, ``Abs`` and ``log1p``,
+which every code printer prints in its own language), its mpmath form and its LaTeX name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sympy as sp
+
+
+class Registered(sp.Function):
+    """Base of the registry's functions (see `elementwise`)."""
+
+    latex_name: str = ""
+    text_name: str = ""  # as a learner types it: sigma(net_h1); also the generated helper's name
+    float_doc: str = ""  # what the float form guards against, for the generated helper's docstring
+    float_note: str = ""  # for a generated module that writes the float form out, in its docstring
+    #: derivative(args, value, argindex): d f / d args[argindex - 1], in the arguments and f's value
+    rule: Callable
+    elementary: Callable  # (*args) -> the same function in elementary SymPy functions
+    float_form: Callable  # (*args) -> the numerically stable form for float code
+    mp: Callable | None = None  # (*mpf args) -> value; None: evaluate the elementary form
+
+    def fdiff(self, argindex=1):
+        return self.rule(self.args, self, argindex)
+
+    def _eval_rewrite_as_exp(self, *args, **_):
+        return self.elementary(*args)
+
+    def _latex(self, printer, exp=None):
+        args = ", ".join(printer._print(a) for a in self.args)
+        body = rf"{self.latex_name}\left({args}\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+
+def elementwise(
+    name: str,
+    latex: str,
+    derivative: Callable[[sp.Expr, sp.Expr], sp.Expr],
+    elementary: Callable[[sp.Expr], sp.Expr],
+    float_form: Callable[[sp.Expr], sp.Expr] | None = None,
+    mp: Callable | None = None,
+    textbook: Callable[[sp.Expr], sp.Expr] | None = None,
+    identity: bool = False,
+    text: str | None = None,
+    float_doc: str = "",
+    float_note: str = "",
+) -> type[Registered]:
+    """A one-argument function ``f``: ``derivative(x, y)`` is f'(x) written with y = f(x) where a
+    textbook does (σ' = y(1 - y)); ``textbook(x)`` is f as a textbook defines it (default: the
+    elementary form); ``identity`` makes f(x) evaluate to x at once."""
+    namespace = {
+        "nargs": 1,
+        "latex_name": latex,
+        "text_name": text or name.lower(),
+        "float_doc": float_doc,
+        "float_note": float_note,
+        "rule": staticmethod(lambda args, value, argindex: derivative(args[0], value)),
+        "elementary": staticmethod(elementary),
+        "float_form": staticmethod(float_form or elementary),
+        "mp": staticmethod(mp) if mp else None,
+        "derivative": staticmethod(derivative),
+        "textbook": staticmethod(textbook or elementary),
+    }
+    if identity:
+        namespace["eval"] = classmethod(lambda cls, x: x)
+    return type(name, (Registered,), namespace)
+
+
+def float_expression(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every registered function replaced by its stable float form: what every code
+    printer (Python, C, JavaScript, NumPy) prints."""
+    if not expr.has(Registered):
+        return expr
+    return expr.replace(lambda e: isinstance(e, Registered), lambda e: e.float_form(*e.args))

@@ -1,0 +1,292 @@
+"""The step-by-step document as data: sections of blocks (text, align blocks, tables, the figure, the
+plot), from the derivation's explanations (`derive.derivation.explain`) and the values. Nothing is
+derived here: every line of math is an explanation row printed by `RowPrinter`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from derive.derivation.explain import Explainer
+from derive.model import quantities as Q
+from derive.render import names
+from derive.render.escape import latex_text
+from derive.render.diagram import layout
+from derive.render.latex_rows import RowPrinter, number
+
+DETAIL_LIMIT = 40  # parameters; above it, general per-layer formulas once and tables of values
+SAMPLE_LIMIT = 3  # samples written out step by step; above it, tables
+TABLE_ROWS = 200  # rows of a value table in compact mode; the rest is in gradients.txt
+
+
+@dataclass
+class Block:
+    kind: str  # "text" | "align" | "table" | "figure" | "plot"
+    text: str = ""
+    rows: list = field(default_factory=list)  # align: (lhs, rhs) pairs; table: lists of cells
+    header: list = field(default_factory=list)
+    columns: str = ""
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    level: str = "section"
+
+
+def figure(network) -> dict:
+    """The diagram's layout as the TikZ template's data: coordinates and LaTeX labels."""
+    d = layout(network)
+    return {
+        "nodes": [{"id": n.id, "x": n.x, "y": n.y, "label": names.latex_neuron(n.neuron) if n.neuron else None} for n in d.nodes],
+        "edges": [{"from": e.source.id, "to": e.dest.id, "pos": f"{e.pos:.2f}" if e.pos is not None else None,
+                   "label": names.latex(Q.parameter(e.parameter)) if e.pos is not None else None} for e in d.edges],
+        "biases": [{"id": b.id, "x": b.x, "y": b.y, "label": names.latex(Q.parameter(b.parameter)),
+                    "feeds": [n.id for n in b.feeds]} for b in d.biases],
+    }
+
+
+def math(q: Q.Quantity, inline: bool = True) -> str:
+    return f"${names.latex(q, inline=inline)}$"
+
+
+def loss_definition(loss) -> str:
+    """E per sample as LaTeX, printed from the registry entry's own error term."""
+    t, o, n = sp.symbols("t o n")
+    term = sp.latex(loss.term(t, o, n), symbol_names={t: r"\mathrm{target}_j", o: r"\mathrm{out}_j", n: "n"},
+                    order="none", ln_notation=True)
+    return rf"$E = \sum_j {term}$"
+
+
+class Document:
+    """Every block of the derivation, for one model (see `derive.render.latex.render`)."""
+
+    def __init__(self, model, digits: int = 9, training=None, first_step_weights_only=None):
+        self.model = model
+        self.network = model.network
+        self.derivation = model.derivation
+        self.explainer: Explainer = model.explainer
+        self.digits = digits
+        self.training = training
+        self.first_step_weights_only = first_step_weights_only  # E_total after one step, biases frozen
+        self.samples = len(model.spec.samples)
+        self.printer = RowPrinter(self.network, digits)
+
+    def align(self, rows) -> Block:
+        return Block("align", rows=self.printer.rows(rows))
+
+    def value(self, q: Q.Quantity, sample: int = 0) -> str:
+        return number(self.model.evaluation.samples[sample][q], self.digits)
+
+    # -- sections ------------------------------------------------------------------------------
+    def sections(self) -> list[Section]:
+        detailed = len(self.model.parameters) <= DETAIL_LIMIT and self.samples <= SAMPLE_LIMIT
+        out = [self.network_section(), self.initial_values()]
+        for s in range(self.samples if detailed else 0):
+            suffix = f" (sample {s + 1})" if self.samples > 1 else ""
+            out += [self.forward(s, suffix), self.error(s, suffix), *self.backward(s, suffix)]
+        if not detailed:
+            out += self.compact()
+        if detailed and self.samples > 1:
+            out.append(self.over_samples())
+        out.append(self.summary())
+        if self.training is not None and self.model.spec.steps:
+            out.append(self.training_section())
+        return out
+
+    def network_section(self) -> Section:
+        spec = self.model.spec
+        acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
+        bias = "one bias per layer, shared by its neurons" if spec.bias == "shared" else "one bias per neuron"
+        reduction = "" if self.samples == 1 else (
+            f" The total error {'averages' if spec.reduction == 'mean' else 'sums'} the errors of the {self.samples} samples."
+        )
+        text = (f"Layers {'--'.join(map(str, spec.layers))}; activations: {latex_text(acts)}; error per sample "
+                f"{loss_definition(self.network.loss)}; {bias}; learning rate $\\eta = {number(spec.learning_rate, self.digits)}$."
+                f"{reduction} Numbers are shown to {self.digits} significant digits, correctly rounded.")
+        return Section("The network", [Block("figure", data=figure(self.network)), Block("text", text)])
+
+    def capped(self, rows: list, what: str) -> list:
+        """A table, cut to TABLE_ROWS rows in compact mode with a note saying where the rest is."""
+        blocks = []
+        if len(self.model.parameters) > DETAIL_LIMIT and len(rows) > TABLE_ROWS:
+            blocks.append(Block("text", f"The first {TABLE_ROWS} of {len(rows)} {what}; every value is in "
+                                f"\\texttt{{gradients.txt}} (\\texttt{{derive gradients}})."))
+            rows = rows[:TABLE_ROWS]
+        return [*blocks, rows]
+
+    def initial_values(self) -> Section:
+        rows = []
+        spec = self.model.spec
+        for s, sample in enumerate(spec.samples):
+            tag = f" (sample {s + 1})" if self.samples > 1 else ""
+            for i, v in zip(self.network.inputs, sample.inputs, strict=True):
+                rows.append([f"input{tag}", math(Q.out(i)), f"${number(v, self.digits)}$"])
+            for o, v in zip(self.network.outputs, sample.targets, strict=True):
+                rows.append([f"target{tag}", math(Q.target(o)), f"${number(v, self.digits)}$"])
+        for p in self.network.parameters:
+            where = (f"{names.latex_neuron(p.source)} \\to {names.latex_neuron(p.feeds[0])}" if p.kind == Q.WEIGHT
+                     else ", ".join(names.latex_neuron(n) for n in p.feeds))
+            rows.append([p.kind + (f" (${where}$)" if len(where) < 60 else ""), math(p.quantity), f"${number(p.value, self.digits)}$"])
+        rows.append(["learning rate", r"$\eta$", f"${number(spec.learning_rate, self.digits)}$"])
+        *note, rows = self.capped(rows, "initial values")
+        return Section("Initial values", [*note, Block("table", rows=rows, header=["", "quantity", "value"], columns="llr")])
+
+    def forward(self, s: int, suffix: str) -> Section:
+        section = Section(f"Forward pass{suffix}")
+        ex = self.explainer
+        for k, layer in enumerate(self.network.layers[1:], start=1):
+            role = "output layer" if k == self.network.depth else f"hidden layer {k}"
+            section.blocks.append(Block("text", f"Layer {k} ({role}, {self.model.spec.activations[k - 1]}): "
+                                        "the net input is the weighted sum of what the neuron receives, plus its bias."))
+            rows = [r for n in layer for r in ex.definition(Q.net(n), s)]
+            rows += [r for n in layer for r in ex.definition(Q.out(n), s)]
+            section.blocks.append(self.align(rows))
+        return section
+
+    def error(self, s: int, suffix: str) -> Section:
+        rows = [r for o in self.network.outputs for r in self.explainer.definition(Q.error(o), s)]
+        rows += self.explainer.definition(Q.TOTAL_ERROR, s)
+        return Section(f"The error{suffix}", [Block("text", "Each output's error term, and their sum:"), self.align(rows)])
+
+    def _weights_of_layer(self, k: int, s: int, section: Section) -> None:
+        ex = self.explainer
+        for p in self.network.parameters:
+            if p.kind == Q.WEIGHT and p.layer == k:
+                rows = ex.factor(Q.partial(Q.net(p.feeds[0]), p.quantity), s) + ex.chain(p.name, s)
+                section.blocks.append(self.align(rows))
+
+    def backward(self, s: int, suffix: str) -> list[Section]:
+        network, ex = self.network, self.explainer
+        L = network.depth
+        output = Section(f"Backward pass: the output layer{suffix}")
+        output.blocks.append(Block("text", "For each output neuron, the factors of the chain rule, then its delta "
+                                   r"$\delta = \partial E_{\mathrm{total}} / \partial \mathrm{net}$:"))
+        coupled = network.layer_activation(L).couples_layer
+        if coupled:
+            output.blocks.append(Block("text", r"The output activation couples the outputs: each "
+                                       r"$\partial \mathrm{out}_{j} / \partial \mathrm{net}_{k}$ is a factor, so each "
+                                       "delta sums over every output."))
+            output.blocks.append(self.align([r for o in network.outputs for r in ex.factor(Q.partial(Q.TOTAL_ERROR, Q.out(o)), s)]))
+        for o in network.outputs:
+            rows = []
+            if not coupled:
+                rows += ex.factor(Q.partial(Q.TOTAL_ERROR, Q.out(o)), s)
+                rows += ex.factor(Q.partial(Q.out(o), Q.net(o)), s)
+            output.blocks.append(self.align(rows + ex.definition(Q.delta(o), s)))
+        output.blocks.append(Block("text", r"Each weight into the output layer: $\partial E_{\mathrm{total}}/\partial w = "
+                                   r"\partial E_{\mathrm{total}}/\partial \mathrm{out} \cdot \partial \mathrm{out}/\partial \mathrm{net}"
+                                   r" \cdot \partial \mathrm{net}/\partial w$, and its update."))
+        self._weights_of_layer(L, s, output)
+        out = [output]
+        for k in range(L - 1, 0, -1):
+            hidden = Section(f"Backward pass: hidden layer {k}{suffix}")
+            hidden.blocks.append(Block("text", "A hidden neuron's output reaches the error through every neuron it feeds, "
+                                       "so its gradient is a sum over them:"))
+            for h in network.layers[k]:
+                rows = ex.hidden_output_gradient(h, s) + ex.factor(Q.partial(Q.out(h), Q.net(h)), s) + ex.definition(Q.delta(h), s)
+                hidden.blocks.append(self.align(rows))
+            self._weights_of_layer(k, s, hidden)
+            out.append(hidden)
+        biases = Section(f"Biases{suffix}")
+        biases.blocks.append(Block("text", r"A bias enters a net input with factor 1, so $\partial E_{\mathrm{total}}/\partial b = \delta$ "
+                                   "of the neuron it feeds; a shared bias sums over every neuron it feeds. "
+                                   "(The reference article leaves the biases out.)"))
+        for p in network.parameters:
+            if p.kind == Q.BIAS:
+                biases.blocks.append(self.align(ex.chain(p.name, s)))
+        out.append(biases)
+        return out
+
+    def over_samples(self) -> Section:
+        section = Section("Summing over the samples")
+        spec = self.model.spec
+        scale = rf"\frac{{1}}{{{self.samples}}}" if spec.reduction == "mean" else ""
+        section.blocks.append(Block("text", f"The total error {'averages' if scale else 'sums'} the samples' errors, "
+                                    "and so does every gradient; then each parameter takes one step."))
+        totals = self.model.evaluation.totals
+        for p in self.network.parameters:
+            g = Q.gradient(p.name)
+            parts = [number(self.model.evaluation.samples[s][g], self.digits) for s in range(self.samples)]
+            parts = [rf"\left({x}\right)" if x.startswith("-") else x for x in parts]
+            rows = [(names.latex(g), scale + r"\left(" + " + ".join(parts) + r"\right)" if scale else " + ".join(parts)),
+                    ("", number(totals[g], self.digits))]
+            section.blocks.append(Block("align", rows=rows + self.printer.rows(self.explainer.update(p.name))))
+        return section
+
+    def compact(self) -> list[Section]:
+        network = self.network
+        L = network.depth
+        formulas = Section("The general formulas")
+        formulas.blocks.append(Block("text", f"This network has {len(self.model.parameters)} parameters (more than "
+                                     f"{DETAIL_LIMIT}), so the rules are written once per layer and the values given in tables."))
+        d_e = r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{o_k}}"
+        rows = [(r"\mathrm{net}_j", r"\textstyle\sum_i w_{ji}\, \mathrm{out}_i + b_j"), (r"\mathrm{out}_j", r"f(\mathrm{net}_j)")]
+        o = network.outputs[0]
+        coupled = network.layer_activation(L).couples_layer
+        rows.append((r"\delta_{o_j}", rf"\textstyle\sum_k {d_e} \cdot \frac{{\partial \mathrm{{out}}_{{o_k}}}}{{\partial \mathrm{{net}}_{{o_j}}}}"
+                     if coupled else r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{o_j}} \cdot "
+                     r"\frac{\partial \mathrm{out}_{o_j}}{\partial \mathrm{net}_{o_j}}"))
+        rows.append((r"\delta_{h_j}", r"\Big(\textstyle\sum_k \delta_k\, w_{kj}\Big) \cdot \frac{\partial \mathrm{out}_{h_j}}{\partial \mathrm{net}_{h_j}}"))
+        rows.append((r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}}", r"\delta_j \cdot \mathrm{out}_i, \qquad \frac{\partial E_{\mathrm{total}}}"
+                     r"{\partial b} = \textstyle\sum_{j \text{ fed by } b} \delta_j"))
+        formulas.blocks.append(Block("align", rows=rows))
+        formulas.blocks.append(Block("text", "With the first neuron of each layer as the example, the derivative factors are:"))
+        example = []
+        if not coupled:
+            example.append(Q.partial(Q.TOTAL_ERROR, Q.out(o)))
+        for k in range(1, L + 1):
+            q = Q.partial(Q.out(network.layers[k][0]), Q.net(network.layers[k][0]))
+            if q in self.derivation.step:
+                example.append(q)
+        rows = [(names.latex(q), self.printer.names(self.derivation.step[q].formula)) for q in example]
+        rows.append((names.latex(Q.delta(o)), self.printer.names(self.derivation.step[Q.delta(o)].compute)))
+        formulas.blocks.append(Block("align", rows=rows))
+        values = Section("Values of every neuron")
+        for s in range(self.samples):
+            v = self.model.evaluation.samples[s]
+            rows = [[str(k), f"${names.latex_neuron(n)}$", f"${number(v[Q.net(n)], self.digits)}$",
+                     f"${number(v[Q.out(n)], self.digits)}$", f"${number(v[Q.delta(n)], self.digits)}$"]
+                    for k, layer in enumerate(network.layers[1:], start=1) for n in layer]
+            label = f"Sample {s + 1}: " if self.samples > 1 else ""
+            values.blocks.append(Block("text", f"{label}$E_{{\\mathrm{{total}}}} = {self.value(Q.TOTAL_ERROR, s)}$."))
+            *note, rows = self.capped(rows, "neurons")
+            values.blocks += [*note, Block("table", rows=rows, header=["layer", "neuron", r"$\mathrm{net}$", r"$\mathrm{out}$",
+                                                                      r"$\delta$"], columns="clrrr")]
+        return [formulas, values]
+
+    def summary(self) -> Section:
+        totals = self.model.evaluation.totals
+        rows = [[math(p.quantity), f"${number(p.value, self.digits)}$", f"${number(totals[Q.gradient(p.name)], self.digits)}$",
+                 f"${number(totals[p.quantity.with_update()], self.digits)}$"] for p in self.network.parameters]
+        *note, rows = self.capped(rows, "parameters")
+        section = Section("Summary: every gradient and update", [
+            *note, Block("table", rows=rows, columns="lrrr",
+                         header=["parameter", "before", r"$\partial E_{\mathrm{total}}/\partial \cdot$", "after one step"]),
+        ])
+        if self.training is not None and self.training.error_after_first is not None:
+            text = (f"The total error goes from $E_{{\\mathrm{{total}}}} = {number(totals[Q.TOTAL_ERROR], self.digits)}$ "
+                    f"to ${number(self.training.error_after_first, self.digits)}$ after this step, every parameter updated")
+            if self.first_step_weights_only is not None:
+                text += (f"; updating the weights only, as the reference article does, it goes to "
+                         f"${number(self.first_step_weights_only, self.digits)}$")
+            section.blocks.append(Block("text", text + " (float64)."))
+        return section
+
+    def training_section(self) -> Section:
+        run = self.training
+        rows = [[f"${names.latex(Q.TOTAL_ERROR)}$ after {run.steps} steps", f"${number(run.error, self.digits)}$"]]
+        for s, outputs in enumerate(run.outputs):
+            for o, v in zip(self.network.outputs, outputs, strict=True):
+                tag = f" (sample {s + 1})" if len(run.outputs) > 1 else ""
+                rows.append([f"{math(Q.out(o))}{tag} after {run.steps} steps", f"${number(v, self.digits)}$"])
+        points = " ".join(f"({step},{error:.6e})" for step, error in run.history if error > 0)
+        return Section(f"Training for {run.steps} steps", [
+            Block("text", "Plain gradient descent in float64, every gradient of a step taken at the parameters before "
+                  "that step, biases updated too."),
+            Block("table", rows=rows, header=["quantity", "value"], columns="lr"),
+            Block("plot", data={"points": points, "steps": run.steps}),
+        ])

@@ -1,0 +1,60 @@
+"""A quantity's name in each output language, from its structure (never by taking text apart).
+
+LaTeX sets multi-letter names upright, as textbooks do (``\\mathrm{net}_{h_{1}}``, ``E_{\\mathrm{total}}``);
+Python gets an identifier for every kernel quantity (``dE_total/dw5`` -> ``grad_w5``); text gets the
+short form a learner writes (``dE/dout_o1``).
+"""
+
+from __future__ import annotations
+
+from derive.model import quantities as Q
+
+_WORDS = {Q.NET: r"\mathrm{net}", Q.OUT: r"\mathrm{out}", Q.TARGET: r"\mathrm{target}", Q.ERROR: "E",
+          Q.DELTA: r"\delta"}
+
+
+def latex_neuron(neuron: str) -> str:
+    letter, layer, index = Q.neuron_parts(neuron)
+    return f"{letter}_{{{layer},{index}}}" if layer is not None else f"{letter}_{{{index}}}"
+
+
+def latex(q: Q.Quantity, inline: bool = False) -> str:
+    """LaTeX for a quantity: partial derivatives as fractions, or ``inline`` as ∂A/∂B (for tables and
+    running text); ``X@N`` as the value after N training steps."""
+    if q.after is not None:
+        steps = q.after
+        return rf"{latex(q.after_steps(None), inline)}\text{{ after {steps} step{'s' if steps != 1 else ''}}}"
+    if q.updated:
+        return latex(q.base) + "^{+}"
+    if q.kind == Q.PARTIAL:
+        if inline:
+            return rf"\partial {latex(q.of)} / \partial {latex(q.wrt)}"
+        return rf"\frac{{\partial {latex(q.of)}}}{{\partial {latex(q.wrt)}}}"
+    if q.kind == Q.TOTAL:
+        return r"E_{\mathrm{total}}"
+    if q.kind in _WORDS:
+        return f"{_WORDS[q.kind]}_{{{latex_neuron(q.name)}}}"
+    if q.kind == Q.INPUT:
+        return latex_neuron(q.name)
+    if q.is_parameter:
+        letter, index = Q.parameter_parts(q.name)
+        return f"{letter}_{{{index}}}"
+    if q.kind == Q.RATE:
+        return r"\eta"
+    return q.latex_label or rf"\mathrm{{{q.name}}}"
+
+
+def python(q: Q.Quantity) -> str:
+    """A Python identifier for a kernel quantity."""
+    if q.kind == Q.PARTIAL:
+        if q.of == Q.TOTAL_ERROR:
+            return f"grad_{q.wrt.name}" if q.wrt.is_parameter else f"dE_d{python(q.wrt)}"
+        return f"d{python(q.of)}_d{python(q.wrt)}"
+    return str(q)
+
+
+def short(q: Q.Quantity) -> str:
+    """The text a learner writes: ``dE/dout_o1`` for dE_total/dout_o1."""
+    if q.kind == Q.PARTIAL:
+        return f"d{'E' if q.of == Q.TOTAL_ERROR else short(q.of)}/d{short(q.wrt)}"
+    return str(q)
