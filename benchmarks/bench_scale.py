@@ -66,7 +66,9 @@ def main(argv=None):
             paths[label].write_text(spec_text(layers))
         for _ in range(args.repeats):
             for label, path in paths.items():
-                out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True)
+                out = subprocess.run(
+                    [sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True
+                )
                 results.setdefault(label, []).append(json.loads(out.stdout))
     rows = []
     for label, runs in results.items():
@@ -77,15 +79,22 @@ def main(argv=None):
     exponent = slope([r[1] for r in rows], [r[2] for r in rows])
     large = sorted(rows, key=lambda r: r[1])[-3:]
     marginal = slope([r[1] for r in large], [r[2] for r in large])
-    lines = [f"Measured by `python benchmarks/bench_scale.py` ({args.repeats} interleaved runs per size, each in a fresh "
-             "process; time includes starting Python and importing SymPy):", "",
-             "| network | parameters | median s | peak MB | module lines | target |", "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        f"Measured by `python benchmarks/bench_scale.py` ({args.repeats} interleaved runs per size, each in a fresh "
+        "process; time includes starting Python and importing SymPy):",
+        "",
+        "| network | parameters | median s | peak MB | module lines | target |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for label, p, seconds, peak, n_lines, target in rows:
         verdict = f"< {target:g} s: {'met' if seconds < target else 'MISSED'}" if target else ""
         lines.append(f"| {label} | {p} | {seconds:.2f} | {peak:.0f} | {n_lines} | {verdict} |")
-    lines += ["", f"Growth exponent of time against P over all sizes: **{exponent:.2f}** (target ≤ 1.1; the small sizes "
-              f"are dominated by the fixed cost of starting Python and importing SymPy, which flattens the slope); over the "
-              f"three largest networks alone: **{marginal:.2f}**."]
+    lines += [
+        "",
+        f"Growth exponent of time against P over all sizes: **{exponent:.2f}** (target ≤ 1.1; the small sizes "
+        f"are dominated by the fixed cost of starting Python and importing SymPy, which flattens the slope); over the "
+        f"three largest networks alone: **{marginal:.2f}**.",
+    ]
     table = "\n".join(lines) + "\n"
     print(table)
     if not args.no_readme:

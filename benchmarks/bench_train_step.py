@@ -34,7 +34,6 @@ import derive  # noqa: E402
 from derive.render.python import render  # noqa: E402
 
 
-
 def count_ops(source: str, function: str) -> int:
     """Arithmetic operations in a function: binary and unary operators, and calls of math functions
     and stable helpers (each counted as one). Of a conditional expression only the branch normally

@@ -68,7 +68,9 @@ class NeuralNetwork:
         pd_errors = [None] * len(self.layers)
         pd_errors[last] = [0] * len(self.layers[last].neurons)
         for o in range(len(self.layers[last].neurons)):
-            pd_errors[last][o] = self.layers[last].neurons[o].calculate_pd_error_wrt_total_net_input(training_outputs[o])
+            pd_errors[last][o] = (
+                self.layers[last].neurons[o].calculate_pd_error_wrt_total_net_input(training_outputs[o])
+            )
         # 2. Hidden neuron deltas, layer by layer
         for k in range(last - 1, -1, -1):
             pd_errors[k] = [0] * len(self.layers[k].neurons)
@@ -76,11 +78,16 @@ class NeuralNetwork:
                 d_error_wrt_hidden_neuron_output = 0
                 for o in range(len(self.layers[k + 1].neurons)):
                     d_error_wrt_hidden_neuron_output += pd_errors[k + 1][o] * self.layers[k + 1].neurons[o].weights[h]
-                pd_errors[k][h] = d_error_wrt_hidden_neuron_output * self.layers[k].neurons[h].calculate_pd_total_net_input_wrt_input()
+                pd_errors[k][h] = (
+                    d_error_wrt_hidden_neuron_output
+                    * self.layers[k].neurons[h].calculate_pd_total_net_input_wrt_input()
+                )
         # 3. Update every weight (and bias)
         for k in range(len(self.layers)):
             for n in range(len(self.layers[k].neurons)):
                 for w in range(len(self.layers[k].neurons[n].weights)):
-                    pd_error_wrt_weight = pd_errors[k][n] * self.layers[k].neurons[n].calculate_pd_total_net_input_wrt_weight(w)
+                    pd_error_wrt_weight = pd_errors[k][n] * self.layers[k].neurons[
+                        n
+                    ].calculate_pd_total_net_input_wrt_weight(w)
                     self.layers[k].neurons[n].weights[w] -= self.LEARNING_RATE * pd_error_wrt_weight
                 self.layers[k].neurons[n].bias -= self.LEARNING_RATE * pd_errors[k][n]

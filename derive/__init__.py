@@ -33,7 +33,16 @@ from derive.model.spec import load as load_spec
 from derive.version import __version__
 
 __all__ = [
-    "Model", "Quantity", "QuantityError", "Spec", "SpecError", "TrainingRun", "__version__", "load", "load_spec", "parse",
+    "Model",
+    "Quantity",
+    "QuantityError",
+    "Spec",
+    "SpecError",
+    "TrainingRun",
+    "__version__",
+    "load",
+    "load_spec",
+    "parse",
 ]
 
 

@@ -90,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("train", "Run plain gradient descent and print E_total after the first and the last step.")
     p.add_argument("--steps", type=_steps, help="how many steps (default: the spec's steps, else 1)")
-    p.add_argument("--freeze-biases", action="store_true", help="update the weights only, as the article does (also: freeze_biases = true in the spec)")
+    p.add_argument(
+        "--freeze-biases",
+        action="store_true",
+        help="update the weights only, as the article does (also: freeze_biases = true in the spec)",
+    )
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_train)
@@ -147,7 +151,7 @@ def _train(args) -> int:
     rows.append((f"E_total after {steps} steps", run.error))
     several = len(run.outputs) > 1
     for s, outputs in enumerate(run.outputs):
-        for o, value in zip(model.network.outputs, outputs):
+        for o, value in zip(model.network.outputs, outputs, strict=True):
             rows.append((f"out_{o}{f'[{s + 1}]' if several else ''} after {steps} steps", value))
     width = max(len(label) for label, _ in rows) + 2
     print(f"{model.spec.name}: gradient descent, learning rate {float(model.spec.learning_rate):g}{frozen} (float64)")
@@ -162,7 +166,11 @@ def default_output(spec, filename: str) -> Path:
 
 def _codegen(args) -> int:
     model = Model(load_spec(args.spec))
-    path = write(args.output or default_output(model.spec, "gradients.py"), render_python(model.derivation, __version__), args.force)
+    path = write(
+        args.output or default_output(model.spec, "gradients.py"),
+        render_python(model.derivation, __version__),
+        args.force,
+    )
     print(f"wrote {path}")
     return EXIT_OK
 
@@ -204,8 +212,8 @@ def _check(args) -> int:
 
 def _build(args) -> int:
     from derive.check import report as check_report
-    from derive.render.pdf import engine
     from derive.progress import Progress
+    from derive.render.pdf import engine
 
     started = time.monotonic()
     progress = Progress(False if args.quiet else None)
@@ -214,13 +222,25 @@ def _build(args) -> int:
     spec = model.spec
     folder = Path(args.output) if args.output else default_output(spec, "")
     progress.stage(f"evaluating {len(model.parameters)} gradients at 60 digits")
-    files = [write(folder / "gradients.txt", header("text", spec, __version__, "build") + report.text(model, args.digits), args.force)]
+    files = [
+        write(
+            folder / "gradients.txt",
+            header("text", spec, __version__, "build") + report.text(model, args.digits),
+            args.force,
+        )
+    ]
     progress.stage("generating Python code")
     files.append(write(folder / "gradients.py", render_python(model.derivation, __version__), args.force))
     progress.stage("compiling the generated module")
-    model.module
+    _ = model.module
     result = check_report.build(model, [], args.digits, progress=progress)
-    files.append(write(folder / "check.txt", header("text", spec, __version__, "build") + check_report.as_text(result, model), args.force))
+    files.append(
+        write(
+            folder / "check.txt",
+            header("text", spec, __version__, "build") + check_report.as_text(result, model),
+            args.force,
+        )
+    )
     progress.stage("writing the LaTeX document")
     tex = model.latex(args.digits)
     files.append(write(folder / f"{spec.name}.tex", tex, args.force))
@@ -237,7 +257,8 @@ def _build(args) -> int:
     samples = len(spec.samples)
     lines = [
         f"{spec.name}: {text_line(spec.title)}",
-        f"  layers {'-'.join(map(str, spec.layers))}, {len(model.parameters)} parameters, {samples} sample{'s' * (samples > 1)}; "
+        f"  layers {'-'.join(map(str, spec.layers))}, {len(model.parameters)} parameters, "
+        f"{samples} sample{'s' * (samples > 1)}; "
         f"E_total = {fmt(model.evaluation.totals[Q.TOTAL_ERROR], args.digits)}",
         f"  largest gradient: dE_total/d{largest} = {fmt(model.evaluation.totals[Q.gradient(largest)], args.digits)}",
         f"  check: {'every gradient agrees by every route' if not failed else 'FAILED for ' + ', '.join(failed)} "

@@ -49,7 +49,7 @@ def forward(spec, params, inputs):
     outs, layers, w, b = [_mp(x) for x in inputs], [], 0, 0
     for k, matrix in enumerate(spec.weights):
         nets = []
-        for j, row in enumerate(matrix):
+        for row in matrix:
             total = mpmath.mpf(0)
             for i in range(len(row)):
                 w += 1
@@ -71,10 +71,10 @@ def sample_error(spec, params, sample):
     ts = [_mp(t) for t in sample.targets]
     n = len(outs)
     return mpmath.fsum({
-        "half_sse": lambda: [(t - o) ** 2 / 2 for t, o in zip(ts, outs)],
-        "mse": lambda: [(t - o) ** 2 / n for t, o in zip(ts, outs)],
-        "binary_cross_entropy": lambda: [-(t * mpmath.log(o) + (1 - t) * mpmath.log(1 - o)) for t, o in zip(ts, outs)],
-        "cross_entropy": lambda: [-t * mpmath.log(o) for t, o in zip(ts, outs)],
+        "half_sse": lambda: [(t - o) ** 2 / 2 for t, o in zip(ts, outs, strict=False)],
+        "mse": lambda: [(t - o) ** 2 / n for t, o in zip(ts, outs, strict=False)],
+        "binary_cross_entropy": lambda: [-(t * mpmath.log(o) + (1 - t) * mpmath.log(1 - o)) for t, o in zip(ts, outs, strict=False)],
+        "cross_entropy": lambda: [-t * mpmath.log(o) for t, o in zip(ts, outs, strict=False)],
     }[spec.loss]())
 
 
@@ -124,7 +124,7 @@ def loop_train(spec, steps, freeze_biases=False):
     def run(x):
         outs = [list(map(float, x))]
         for k, m in enumerate(W):
-            nets = [sum(w * o for w, o in zip(row, outs[-1])) + B[k][0 if shared else j] for j, row in enumerate(m)]
+            nets = [sum(w * o for w, o in zip(row, outs[-1], strict=False)) + B[k][0 if shared else j] for j, row in enumerate(m)]
             outs.append([f[spec.activations[k]](n) for n in nets])
         return outs
 
@@ -132,7 +132,9 @@ def loop_train(spec, steps, freeze_biases=False):
         e = 0.0
         for s in spec.samples:
             o = run(s.inputs)[-1]
-            e += sum((float(t) - y) ** 2 for t, y in zip(s.targets, o)) * (0.5 if spec.loss == "half_sse" else 1 / n_out)
+            e += sum((float(t) - y) ** 2 for t, y in zip(s.targets, o, strict=False)) * (
+                0.5 if spec.loss == "half_sse" else 1 / n_out
+            )
         return e / len(spec.samples) if spec.reduction == "mean" else e
 
     rate = float(spec.learning_rate) / (len(spec.samples) if spec.reduction == "mean" else 1)
@@ -142,7 +144,7 @@ def loop_train(spec, steps, freeze_biases=False):
         gB = [[0.0] * len(layer) for layer in B]
         for s in spec.samples:
             outs = run(s.inputs)
-            deltas = [scale * (y - float(t)) * df[spec.activations[-1]](y) for t, y in zip(s.targets, outs[-1])]
+            deltas = [scale * (y - float(t)) * df[spec.activations[-1]](y) for t, y in zip(s.targets, outs[-1], strict=False)]
             for k in range(len(W) - 1, -1, -1):
                 for j, d in enumerate(deltas):
                     for i, o in enumerate(outs[k]):
@@ -150,7 +152,8 @@ def loop_train(spec, steps, freeze_biases=False):
                     gB[k][0 if shared else j] += d
                 if k:
                     deltas = [
-                        sum(deltas[j] * W[k][j][i] for j in range(len(deltas))) * df[spec.activations[k - 1]](outs[k][i])
+                        sum(deltas[j] * W[k][j][i] for j in range(len(deltas)))
+                        * df[spec.activations[k - 1]](outs[k][i])
                         for i in range(len(outs[k]))
                     ]
         for k in range(len(W)):

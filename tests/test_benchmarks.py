@@ -11,9 +11,9 @@ from generated_module import source
 import derive
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import bench_train_step  # noqa: E402
-import handwritten  # noqa: E402
-import oo_network  # noqa: E402
+import bench_train_step
+import handwritten
+import oo_network
 
 
 def oo_parameters(net) -> tuple[list[float], list[float]]:

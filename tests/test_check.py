@@ -41,11 +41,11 @@ def article(reference):
     with mpmath.workdps(60):
         spec = reference.spec
         params = independent.parameters(spec)
-        (nh, oh), (no, oo) = independent.forward(spec, params, spec.samples[0].inputs)
+        (_nh, oh), (_no, oo) = independent.forward(spec, params, spec.samples[0].inputs)
         t = [mp("0.01"), mp("0.99")]
-        d_out = [o - ti for o, ti in zip(oo, t)]
+        d_out = [o - ti for o, ti in zip(oo, t, strict=False)]
         d_act = [o * (1 - o) for o in oo]
-        delta_o = [a * b for a, b in zip(d_out, d_act)]
+        delta_o = [a * b for a, b in zip(d_out, d_act, strict=False)]
         return {"params": params, "oh": oh, "oo": oo, "t": t, "d_out": d_out, "d_act": d_act, "delta_o": delta_o}
 
 
@@ -108,7 +108,7 @@ def test_sign_error(auditor, reference):
 
 def test_half_of_the_loss_dropped(auditor, article):
     with mpmath.workdps(60):
-        value = printed(sum((t - o) ** 2 for t, o in zip(article["t"], article["oo"])))
+        value = printed(sum((t - o) ** 2 for t, o in zip(article["t"], article["oo"], strict=False)))
     assert reproducing(auditor, "E_total", value)[0] == "half_dropped"
 
 
@@ -165,11 +165,16 @@ def test_exit_codes(capsys):
     assert main(["check", "--claim", "dE_total/dw6=0.0822"]) == 1
     capsys.readouterr()
     assert main(["check", "--claim", "dE_total/dw6"]) == 2
-    assert capsys.readouterr().err == "derive: cannot read claim 'dE_total/dw6': write quantity=value, e.g. dE_total/dw6=0.0827\n"
+    assert (
+        capsys.readouterr().err
+        == "derive: cannot read claim 'dE_total/dw6': write quantity=value, e.g. dE_total/dw6=0.0827\n"
+    )
     assert main(["check", "--claim", "dE_total/dw99=1"]) == 2
     assert capsys.readouterr().err.startswith("derive: unknown quantity 'dE_total/dw99'")
     assert main(["check", "--claim", "delta_o11=1"]) == 2
-    assert capsys.readouterr().err == "derive: unknown quantity 'delta_o11' in network mazur (did you mean 'delta_o1'?)\n"
+    assert (
+        capsys.readouterr().err == "derive: unknown quantity 'delta_o11' in network mazur (did you mean 'delta_o1'?)\n"
+    )
     assert main(["check", "--claim", "w5=abc"]) == 2
     assert capsys.readouterr().err == "derive: cannot read claim 'w5=abc': 'abc' is not a number\n"
 
@@ -177,20 +182,21 @@ def test_exit_codes(capsys):
 def test_claim_text_is_kind_and_precise(capsys):
     main(["check", "--claim", "dE_total/dw6=0.082167041"])
     out = capsys.readouterr().out
-    assert ("Your dE_total/dw6 = 0.082167041: not correct. The correct value is 0.0826676278.\n"
-            "  How it is derived:\n"
-            "    dnet_o1/dw6 = d/dw6 (w5 * out_h1 + w6 * out_h2 + b2)\n"
-            "        = out_h2\n"
-            "        = 0.596884378\n"
-            "    dE_total/dw6 = dE_total/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dw6\n"
-            "        = 0.741365070 * 0.186815602 * 0.596884378\n"
-            "        = delta_o1 * out_h2   (delta rule)\n"
-            "        = 0.0826676278\n"
-            "    w6+ = w6 - eta * dE_total/dw6\n"
-            "        = 0.45 - 0.5 * 0.0826676278\n"
-            "        = 0.408666186\n"
-            "  Your number is exactly what this slip gives: the value of dE_total/dw5 given for dE_total/dw6 (0.0821670406).\n"
-            ) in out
+    assert (
+        "Your dE_total/dw6 = 0.082167041: not correct. The correct value is 0.0826676278.\n"
+        "  How it is derived:\n"
+        "    dnet_o1/dw6 = d/dw6 (w5 * out_h1 + w6 * out_h2 + b2)\n"
+        "        = out_h2\n"
+        "        = 0.596884378\n"
+        "    dE_total/dw6 = dE_total/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dw6\n"
+        "        = 0.741365070 * 0.186815602 * 0.596884378\n"
+        "        = delta_o1 * out_h2   (delta rule)\n"
+        "        = 0.0826676278\n"
+        "    w6+ = w6 - eta * dE_total/dw6\n"
+        "        = 0.45 - 0.5 * 0.0826676278\n"
+        "        = 0.408666186\n"
+        "  Your number is exactly what this slip gives: the value of dE_total/dw5 given for dE_total/dw6 (0.0821670406).\n"
+    ) in out
 
 
 def test_claims_file_and_json(tmp_path, capsys):

@@ -42,11 +42,22 @@ def test_gradients_prints_every_number_the_article_prints(reference):
     """The article's intermediate partials and the initial values are in the table, each once, in
     the article's order within its layer; spec-given numbers exactly as written."""
     lines = run("gradients").stdout.splitlines()
-    for line in ["  w1                0.15", "  eta               0.5", "  i1                0.05", "  target_o2         0.99",
-                 "  dE_total/dout_o1  0.741365070", "  dout_o1/dnet_o1   0.186815602", "  dnet_o1/dw5       0.593269992",
-                 "  dE_o1/dnet_o1     0.138498562", "  dnet_o1/dout_h1   0.400000000", "  dE_o1/dout_h1     0.0553994247",
-                 "  dE_o2/dout_h1     -0.0190491183", "  dE_total/dout_h1  0.0363503064", "  dout_h1/dnet_h1   0.241300709",
-                 "  dnet_h1/dw1       0.0500000000"]:
+    for line in [
+        "  w1                0.15",
+        "  eta               0.5",
+        "  i1                0.05",
+        "  target_o2         0.99",
+        "  dE_total/dout_o1  0.741365070",
+        "  dout_o1/dnet_o1   0.186815602",
+        "  dnet_o1/dw5       0.593269992",
+        "  dE_o1/dnet_o1     0.138498562",
+        "  dnet_o1/dout_h1   0.400000000",
+        "  dE_o1/dout_h1     0.0553994247",
+        "  dE_o2/dout_h1     -0.0190491183",
+        "  dE_total/dout_h1  0.0363503064",
+        "  dout_h1/dnet_h1   0.241300709",
+        "  dnet_h1/dw1       0.0500000000",
+    ]:
         assert lines.count(line) == 1, line
     hidden = lines.index("backward pass: hidden layer 1")
     assert lines.index("  dE_o1/dout_h1     0.0553994247") > hidden
@@ -72,7 +83,13 @@ def test_gradients_json_carries_every_quantity(reference):
     data = json.loads(result.stdout)
     assert data["network"] == "mazur" and data["digits"] == 12
     by_name = {q["quantity"]: q for q in data["quantities"]}
-    assert set(by_name) >= {f"dE_total/d{p}" for p in reference.parameters} | {"E_total", "net_h1", "out_o2", "w1+", "b2+"}
+    assert set(by_name) >= {f"dE_total/d{p}" for p in reference.parameters} | {
+        "E_total",
+        "net_h1",
+        "out_o2",
+        "w1+",
+        "b2+",
+    }
     fd = independent.gradient(reference.spec)
     assert by_name["dE_total/dw1"]["text"] == fmt(fd["w1"], 12)
     assert by_name["dE_total/dw1"]["value"] == pytest.approx(float(fd["w1"]), rel=1e-15)
@@ -89,13 +106,25 @@ def test_train_json():
     assert data["steps"] == 3 and set(data) >= {"E_total@1", "E_total@3", "outputs", "parameters"}
 
 
-@pytest.mark.parametrize("args,message", [
-    (["gradients", "--digits", "0"], "derive gradients: argument --digits: must be from 1 to 30, not 0 (see derive gradients --help)"),
-    (["gradients", "--digits", "x"], "derive gradients: argument --digits: not a whole number: 'x' (see derive gradients --help)"),
-    (["train", "--steps", "-2"], "derive train: argument --steps: must be from 0 to 1000000, not -2 (see derive train --help)"),
-    (["frobnicate"], None),
-    ([], "derive: the following arguments are required: COMMAND (see derive --help)"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["gradients", "--digits", "0"],
+            "derive gradients: argument --digits: must be from 1 to 30, not 0 (see derive gradients --help)",
+        ),
+        (
+            ["gradients", "--digits", "x"],
+            "derive gradients: argument --digits: not a whole number: 'x' (see derive gradients --help)",
+        ),
+        (
+            ["train", "--steps", "-2"],
+            "derive train: argument --steps: must be from 0 to 1000000, not -2 (see derive train --help)",
+        ),
+        (["frobnicate"], None),
+        ([], "derive: the following arguments are required: COMMAND (see derive --help)"),
+    ],
+)
 def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err

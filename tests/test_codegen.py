@@ -34,7 +34,7 @@ def check_against_engine_and_finite_differences(model, module):
             assert close(g[p], model.value(f"dE_total/d{p}", s), atol_scale=1e-12 * scale), p
         loss = module.loss(module.INITIAL, floats(sample.inputs), floats(sample.targets))
         assert close(loss, model.value("E_total", s) if len(model.spec.samples) > 1 else model.value("E_total"))
-    total = {p: 0.0 for p in model.parameters}
+    total = dict.fromkeys(model.parameters, 0.0)
     for sample in model.spec.samples:
         for p, v in module.gradient(module.INITIAL, floats(sample.inputs), floats(sample.targets)).items():
             total[p] += v / (len(model.spec.samples) if model.spec.reduction == "mean" else 1)
@@ -135,7 +135,9 @@ def test_gradient_matches_engine_and_finite_differences(name, reference, tmp_pat
     check_against_engine_and_finite_differences(model, module)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(random_specs())
 def test_random_networks(tmp_path, text):
     model = derive.Model(derive.parse(text, "random.toml"))
@@ -229,7 +231,11 @@ RUFF = shutil.which("ruff") or (os.path.join(os.path.dirname(sys.executable), "r
 def test_generated_code_passes_ruff_check_and_is_stable_under_ruff_format(name, reference, tmp_path):
     model = reference if name == "reference" else derive.Model(derive.parse(ZOO[name], f"{name}.toml"))
     _, path = load(model, tmp_path)
-    check = subprocess.run([RUFF, "check", "--no-cache", "--isolated", str(path)], capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        [RUFF, "check", "--no-cache", "--isolated", str(path)], capture_output=True, text=True, check=False
+    )
     assert check.returncode == 0, check.stdout
-    fmt = subprocess.run([RUFF, "format", "--no-cache", "--isolated", "--check", str(path)], capture_output=True, text=True, check=False)
+    fmt = subprocess.run(
+        [RUFF, "format", "--no-cache", "--isolated", "--check", str(path)], capture_output=True, text=True, check=False
+    )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr

@@ -34,7 +34,7 @@ def test_error_and_outputs_match_an_independent_forward_pass(name):
         assert abs(model.value("E_total") - independent.total_error(model.spec, params)) < mpmath.mpf("1e-50")
         for s, sample in enumerate(model.spec.samples):
             outs = independent.forward(model.spec, params, sample.inputs)[-1][1]
-            for o, value in zip(model.network.outputs, outs):
+            for o, value in zip(model.network.outputs, outs, strict=False):
                 assert abs(model.value(f"out_{o}", s) - value) < mpmath.mpf("1e-50")
 
 

@@ -79,7 +79,9 @@ def test_unknown_quantity_exits_2():
     result = subprocess.run([sys.executable, "-m", "derive", "latex", "--quantity", "dE_total/dw99"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 2
-    assert result.stderr.startswith("derive: unknown quantity 'dE_total/dw99' in network mazur (did you mean 'dE_total/dw")
+    assert result.stderr.startswith(
+        "derive: unknown quantity 'dE_total/dw99' in network mazur (did you mean 'dE_total/dw"
+    )
 
 
 def test_the_committed_document_is_fresh(reference):
@@ -140,7 +142,9 @@ def test_the_reference_pdf_reads_like_the_article(reference, tmp_path):
                      "0.0363503064", "0.241300709", "0.149780716", "Biases", "0.0187256094", "0.291027774"]:
         assert expected in text, expected
     committed = ROOT / "generated" / "mazur" / "mazur.pdf"
-    old = subprocess.run(["pdftotext", "-layout", str(committed), "-"], capture_output=True, text=True, check=True).stdout
+    old = subprocess.run(
+        ["pdftotext", "-layout", str(committed), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert old == text, "generated/mazur/mazur.pdf is stale: run `derive build`"
 
 

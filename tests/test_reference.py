@@ -39,7 +39,9 @@ def test_the_published_dEo2_dout_h1_is_off_in_its_last_digit(reference):
     # Article: -0.019049119. Correct: delta_o2 * w7 = -0.0190491183..., i.e. -0.019049118.
     value = reference.value("dE_o2/dout_h1")
     with mpmath.workdps(60):
-        layers = independent.forward(reference.spec, independent.parameters(reference.spec), reference.spec.samples[0].inputs)
+        layers = independent.forward(
+            reference.spec, independent.parameters(reference.spec), reference.spec.samples[0].inputs
+        )
         outs_o = layers[1][1]
         delta_o2 = (outs_o[1] - mpmath.mpf("0.99")) * outs_o[1] * (1 - outs_o[1])
         assert abs(value - delta_o2 * mpmath.mpf("0.5")) < mpmath.mpf("1e-50")

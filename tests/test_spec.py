@@ -10,46 +10,98 @@ import derive
 from derive import SpecError
 
 BAD = [
-    (spec_text(weights="[[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55], [1, 2]]]"),
-     "bad.toml: weights[1] has 3 rows, layer 2 has 2 neurons"),
-    (spec_text(weights="[[[0.15, 0.20, 0.1], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]"),
-     "bad.toml: weights[0][0] has 3 values, layer 0 has 2"),
-    (spec_text(weights="[[[0.15, 0.20], [0.25, 0.30]]]"), "bad.toml: weights has 1 matrices, the network has 2 non-input layers"),
-    (spec_text(weights="[[[0.15, nan], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]"),
-     "bad.toml: weights[0][0][1] is NaN: every number must be finite"),
+    (
+        spec_text(weights="[[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55], [1, 2]]]"),
+        "bad.toml: weights[1] has 3 rows, layer 2 has 2 neurons",
+    ),
+    (
+        spec_text(weights="[[[0.15, 0.20, 0.1], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]"),
+        "bad.toml: weights[0][0] has 3 values, layer 0 has 2",
+    ),
+    (
+        spec_text(weights="[[[0.15, 0.20], [0.25, 0.30]]]"),
+        "bad.toml: weights has 1 matrices, the network has 2 non-input layers",
+    ),
+    (
+        spec_text(weights="[[[0.15, nan], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]"),
+        "bad.toml: weights[0][0][1] is NaN: every number must be finite",
+    ),
     (spec_text(learning_rate="inf"), "bad.toml: learning_rate is Infinity: every number must be finite"),
     (spec_text(learning_rate="-0.5"), "bad.toml: learning_rate must be positive"),
     (spec_text(learning_rate='"fast"'), "bad.toml: learning_rate must be a number, not a string"),
-    (spec_text(activation='"swish"'), "bad.toml: activation = 'swish' is unknown; known: logistic, tanh, relu, softplus, identity, softmax, sigmoid, linear"),
-    (spec_text(loss='"hinge"'), "bad.toml: loss = 'hinge' is unknown; known: half_sse, mse, binary_cross_entropy, cross_entropy"),
-    (spec_text(activation='["softmax", "logistic"]'), "bad.toml: activation 'softmax' is for the output layer only, not layer 1"),
+    (
+        spec_text(activation='"swish"'),
+        "bad.toml: activation = 'swish' is unknown; known: logistic, tanh, relu, softplus, identity, softmax, sigmoid, linear",
+    ),
+    (
+        spec_text(loss='"hinge"'),
+        "bad.toml: loss = 'hinge' is unknown; known: half_sse, mse, binary_cross_entropy, cross_entropy",
+    ),
+    (
+        spec_text(activation='["softmax", "logistic"]'),
+        "bad.toml: activation 'softmax' is for the output layer only, not layer 1",
+    ),
     (spec_text(activation='["logistic"]'), "bad.toml: activation has 1 names, the network has 2 non-input layers"),
-    (spec_text(layers="[2, 0, 2]"), "bad.toml: layers[1] = 0 is out of range: it must be from 1 to 4096 neurons (a wider layer is almost always a typo)"),
+    (
+        spec_text(layers="[2, 0, 2]"),
+        "bad.toml: layers[1] = 0 is out of range: it must be from 1 to 4096 neurons (a wider layer is almost always a typo)",
+    ),
     (spec_text(layers="[2]"), "bad.toml: layers has 1 entries: a network has from 2 to 16 layers"),
-    (spec_text(layers="[2, -3, 2]"), "bad.toml: layers[1] = -3 is out of range: it must be from 1 to 4096 neurons (a wider layer is almost always a typo)"),
-    (spec_text(layers="[1000, 1000, 1000]", weights=None, biases=None, seed="1"),
-     "bad.toml: layers [1000, 1000, 1000] give 2002000 parameters; the limit is 100000 (symbolic derivation of more takes minutes and gigabytes)"),
+    (
+        spec_text(layers="[2, -3, 2]"),
+        "bad.toml: layers[1] = -3 is out of range: it must be from 1 to 4096 neurons (a wider layer is almost always a typo)",
+    ),
+    (
+        spec_text(layers="[1000, 1000, 1000]", weights=None, biases=None, seed="1"),
+        "bad.toml: layers [1000, 1000, 1000] give 2002000 parameters; the limit is 100000 (symbolic derivation of more takes minutes and gigabytes)",
+    ),
     (spec_text(layers="[2, 2.5, 2]"), "bad.toml: layers[1] must be a whole number, not a number"),
     (spec_text(bias='"some"'), "bad.toml: bias = 'some' is unknown; known: shared, per_neuron"),
     (spec_text(biases="[[0.35, 0.1], [0.60]]"), "bad.toml: biases[0] has 2 values, bias = 'shared' takes 1"),
     (spec_text(bias='"per_neuron"'), "bad.toml: biases[0] has 1 values, bias = 'per_neuron': layer 1 has 2"),
-    (spec_text(weights=None), "bad.toml: missing key 'weights' (give the weights, or a seed = N to fill them reproducibly)"),
+    (
+        spec_text(weights=None),
+        "bad.toml: missing key 'weights' (give the weights, or a seed = N to fill them reproducibly)",
+    ),
     (spec_text(name=None), "bad.toml: missing key 'name'"),
-    (spec_text(name='"my net"'), "bad.toml: name 'my net' is not an identifier: letters, digits and underscores, starting with a letter, at most 64 characters"),
-    (spec_text(name='"x\\"); import os; os.system(\\"rm -rf /\\")#"'), "bad.toml: name 'x\"); import os; os.system(\"rm -rf /\")#' is not an identifier: letters, digits and underscores, starting with a letter, at most 64 characters"),
+    (
+        spec_text(name='"my net"'),
+        "bad.toml: name 'my net' is not an identifier: letters, digits and underscores, starting with a letter, at most 64 characters",
+    ),
+    (
+        spec_text(name='"x\\"); import os; os.system(\\"rm -rf /\\")#"'),
+        'bad.toml: name \'x"); import os; os.system("rm -rf /")#\' is not an identifier: letters, digits and underscores, starting with a letter, at most 64 characters',
+    ),
     (spec_text(title='"two\\nlines"'), "bad.toml: title must be one line of at most 200 characters"),
     (spec_text(learning_rat="0.5"), "bad.toml: unknown key 'learning_rat' (did you mean 'learning_rate'?)"),
     (spec_text(samples=""), "bad.toml: missing key 'samples'"),
-    (spec_text(samples="[[samples]]\ninputs = [0.05]\ntargets = [0.01, 0.99]\n"), "bad.toml: samples[0].inputs has 1 values, the input layer has 2"),
+    (
+        spec_text(samples="[[samples]]\ninputs = [0.05]\ntargets = [0.01, 0.99]\n"),
+        "bad.toml: samples[0].inputs has 1 values, the input layer has 2",
+    ),
     (spec_text(samples="[[samples]]\ninputs = [0.05, 0.1]\n"), "bad.toml: samples[0]: missing key 'targets'"),
-    (spec_text(samples="[[samples]]\ninputs = [0.05, 0.1]\ntargets = [0.01, 0.99]\nweight = 2\n"), "bad.toml: samples[0]: unknown key 'weight' (a sample has inputs and targets)"),
-    (spec_text(loss='"binary_cross_entropy"', samples="[[samples]]\ninputs = [0.05, 0.1]\ntargets = [1.5, 0.99]\n"),
-     "bad.toml: samples[0].targets[0] = 3/2 is outside [0, 1], which binary_cross_entropy needs"),
-    (spec_text(loss='"cross_entropy"'), "bad.toml: loss = 'cross_entropy' needs softmax outputs, but the output layer's activation is 'logistic'"),
-    (spec_text(steps="-1"), "bad.toml: steps = -1 is out of range: it must be from 0 to 1000000 (training runs in float64)"),
+    (
+        spec_text(samples="[[samples]]\ninputs = [0.05, 0.1]\ntargets = [0.01, 0.99]\nweight = 2\n"),
+        "bad.toml: samples[0]: unknown key 'weight' (a sample has inputs and targets)",
+    ),
+    (
+        spec_text(loss='"binary_cross_entropy"', samples="[[samples]]\ninputs = [0.05, 0.1]\ntargets = [1.5, 0.99]\n"),
+        "bad.toml: samples[0].targets[0] = 3/2 is outside [0, 1], which binary_cross_entropy needs",
+    ),
+    (
+        spec_text(loss='"cross_entropy"'),
+        "bad.toml: loss = 'cross_entropy' needs softmax outputs, but the output layer's activation is 'logistic'",
+    ),
+    (
+        spec_text(steps="-1"),
+        "bad.toml: steps = -1 is out of range: it must be from 0 to 1000000 (training runs in float64)",
+    ),
     (spec_text(steps="true"), "bad.toml: steps must be a whole number, not true/false"),
     (spec_text(learning_rate="1e300"), "bad.toml: learning_rate = 1E+300 is too large: at most 1e+06 in magnitude"),
-    ("name = 'x'\nlayers = [2, 2]\nactivation = = 3\n", "bad.toml: TOML syntax error: Invalid value (at line 3, column 14)"),
+    (
+        "name = 'x'\nlayers = [2, 2]\nactivation = = 3\n",
+        "bad.toml: TOML syntax error: Invalid value (at line 3, column 14)",
+    ),
 ]
 
 

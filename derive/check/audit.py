@@ -134,7 +134,12 @@ def confusions(model, q: Q.Quantity) -> list[tuple[Q.Quantity, str]]:
             continue
         for peer in peers:
             other = q.renamed(name, peer)
-            out.append((other, f"the value of {other.base}{'+' if q.updated else ''} given for {q.base}{'+' if q.updated else ''}"))
+            out.append(
+                (
+                    other,
+                    f"the value of {other.base}{'+' if q.updated else ''} given for {q.base}{'+' if q.updated else ''}",
+                )
+            )
     return out
 
 

@@ -17,7 +17,12 @@ from derive.render.latex import quantity_block
 from derive.render.text import explanation_lines
 
 MAX_LISTED = 4  # reproducing slips listed for one claim in text
-ROUTE_NAMES = {"sympy_diff": "sympy.diff", "fd_float64": "FD float64", "fd_mpmath": "FD 50 digits", "generated": "generated"}
+ROUTE_NAMES = {
+    "sympy_diff": "sympy.diff",
+    "fd_float64": "FD float64",
+    "fd_mpmath": "FD 50 digits",
+    "generated": "generated",
+}
 
 
 def text_derivation(model, q: Q.Quantity, digits: int) -> list[str]:
@@ -27,10 +32,15 @@ def text_derivation(model, q: Q.Quantity, digits: int) -> list[str]:
     try:
         return explanation_lines(model.network, model.explain(q), digits)
     except Q.QuantityError:  # a partial derivative through the forward pass, with no named step
-        return [f"{q} is a partial derivative through the forward pass, taken by SymPy: {plain(Resolver(model).value(q), digits)}"]
+        return [
+            f"{q} is a partial derivative through the forward pass, taken by SymPy: "
+            f"{plain(Resolver(model).value(q), digits)}"
+        ]
 
 
-def build(model, claims: list[tuple[Q.Quantity, Decimal]], digits: int, with_checks: bool = True, progress=None) -> dict:
+def build(
+    model, claims: list[tuple[Q.Quantity, Decimal]], digits: int, with_checks: bool = True, progress=None
+) -> dict:
     result = {"network": model.spec.name, "digits": digits}
     if with_checks:
         report = routes.run(model, progress)
@@ -40,12 +50,21 @@ def build(model, claims: list[tuple[Q.Quantity, Decimal]], digits: int, with_che
             "parameters": len(model.parameters),
             "samples": len(model.spec.samples),
             "skipped": report.skipped,
-            "tolerances": {route: {"atol_per_scale": str(a), "rtol": str(r)} for route, (a, r) in routes.TOLERANCE.items()},
-            "rows": [{
-                "parameter": r.parameter, "sample": r.sample + 1, "chain_rule": fmt(r.chain, digits),
-                "routes": {k: fmt(v, digits) for k, v in r.routes.items()},
-                "worst_ratio_to_tolerance": float(r.worst), "passed": r.passed, "failed_routes": r.failures,
-            } for r in report.rows],
+            "tolerances": {
+                route: {"atol_per_scale": str(a), "rtol": str(r)} for route, (a, r) in routes.TOLERANCE.items()
+            },
+            "rows": [
+                {
+                    "parameter": r.parameter,
+                    "sample": r.sample + 1,
+                    "chain_rule": fmt(r.chain, digits),
+                    "routes": {k: fmt(v, digits) for k, v in r.routes.items()},
+                    "worst_ratio_to_tolerance": float(r.worst),
+                    "passed": r.passed,
+                    "failed_routes": r.failures,
+                }
+                for r in report.rows
+            ],
         }
     if progress and model.spec.published:
         progress.stage(f"auditing {len(model.spec.published)} published numbers")
@@ -81,20 +100,37 @@ def as_text(result: dict, model) -> str:
         lines.append(f"{result['network']}: every gradient by five routes, {c['parameters_checked']} parameters "
                      f"x {c['samples']} sample{'s' if c['samples'] > 1 else ''}")
         routes = [r for r in ROUTE_NAMES if any(r in row["routes"] for row in c["rows"])]
-        width = max(len("parameter"), *(len(row["parameter"]) + (4 if c["samples"] > 1 else 0) for row in c["rows"])) + 2
-        header = f"  {'parameter':<{width}}{'chain rule':<20}" + "".join(f"{ROUTE_NAMES[r]:<14}" for r in routes) + "worst/tol  result"
+        width = (
+            max(len("parameter"), *(len(row["parameter"]) + (4 if c["samples"] > 1 else 0) for row in c["rows"])) + 2
+        )
+        header = (
+            f"  {'parameter':<{width}}{'chain rule':<20}"
+            + "".join(f"{ROUTE_NAMES[r]:<14}" for r in routes)
+            + "worst/tol  result"
+        )
         lines.append(header)
         for row in c["rows"]:
             name = row["parameter"] + (f"[{row['sample']}]" if c["samples"] > 1 else "")
-            marks = "".join(f"{('FAIL' if r in row['failed_routes'] else 'ok') if r in row['routes'] else '-':<14}" for r in routes)
-            lines.append(f"  {name:<{width}}{row['chain_rule']:<20}{marks}{row['worst_ratio_to_tolerance']:<11.2g}"
-                         f"{'pass' if row['passed'] else 'FAIL: ' + ', '.join(ROUTE_NAMES[f] for f in row['failed_routes'])}")
+            marks = "".join(
+                f"{('FAIL' if r in row['failed_routes'] else 'ok') if r in row['routes'] else '-':<14}" for r in routes
+            )
+            lines.append(
+                f"  {name:<{width}}{row['chain_rule']:<20}{marks}{row['worst_ratio_to_tolerance']:<11.2g}"
+                f"{'pass' if row['passed'] else 'FAIL: ' + ', '.join(ROUTE_NAMES[f] for f in row['failed_routes'])}"
+            )
         for why in c["skipped"].values():
             lines.append(f"  note: {why}")
-        lines.append("  tolerance: |route - chain rule| <= atol + rtol*|chain rule|: sympy.diff 1e-30; FD 50 digits 1e-25; "
-                     "FD float64 (h = 1e-6) atol 1e-8, rtol 1e-5; generated atol 1e-12, rtol 1e-9 (atol times the largest gradient)")
+        lines.append(
+            "  tolerance: |route - chain rule| <= atol + rtol*|chain rule|: sympy.diff 1e-30; FD 50 digits 1e-25; "
+            "FD float64 (h = 1e-6) atol 1e-8, rtol 1e-5; generated atol 1e-12, rtol 1e-9 "
+            "(atol times the largest gradient)"
+        )
         failed = [row for row in c["rows"] if not row["passed"]]
-        lines.append(f"  {'all gradients agree by every route' if not failed else f'{len(failed)} gradient(s) FAIL: ' + ', '.join(r['parameter'] for r in failed)}.")
+        lines.append(
+            "  all gradients agree by every route."
+            if not failed
+            else f"  {len(failed)} gradient(s) FAIL: {', '.join(r['parameter'] for r in failed)}."
+        )
     if result["published"]:
         disagree = [p for p in result["published"] if not p["agrees"]]
         lines += ["", f"Published numbers ({text_line(model.spec.source)}): {len(result['published'])}, "
@@ -106,7 +142,7 @@ def as_text(result: dict, model) -> str:
             if not p["agrees"]:
                 lines += ["      " + line for line in _explanation(p)]
     for claim in result["claims"]:
-        lines += [""] + _claim_text(claim)
+        lines += ["", *_claim_text(claim)]
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
@@ -126,18 +162,30 @@ def _claim_text(claim: dict) -> list[str]:
     lines += ["    " + line for line in claim["derivation"]]
     reproducing = [m for m in claim["mistakes"] if m["reproduces"]]
     if len(reproducing) == 1:
-        lines.append(f"  Your number is exactly what this slip gives: {reproducing[0]['description']} ({reproducing[0]['value']}).")
+        lines.append(
+            f"  Your number is exactly what this slip gives: {reproducing[0]['description']} "
+            f"({reproducing[0]['value']})."
+        )
     elif reproducing:
         significant = len(Decimal(claim["value"]).normalize().as_tuple().digits)
-        lines.append(f"  {len(reproducing)} slips give your number to the {given} you gave"
-                     + (f" (with {significant} significant digits many fit: give more digits to tell them apart)" if significant <= 4 else "")
-                     + "; the most common first:")
+        lines.append(
+            f"  {len(reproducing)} slips give your number to the {given} you gave"
+            + (
+                f" (with {significant} significant digits many fit: give more digits to tell them apart)"
+                if significant <= 4
+                else ""
+            )
+            + "; the most common first:"
+        )
         lines += [f"    - {m['description']} (gives {m['value']})" for m in reproducing[:MAX_LISTED]]
         if len(reproducing) > MAX_LISTED:
             lines.append(f"    - and {len(reproducing) - MAX_LISTED} more (see --json)")
     elif claim["mistakes"]:
         lines.append("  No usual slip gives exactly your number; the closest are:")
-        lines += [f"    - {m['description']}: gives {m['value']}, {m['difference']} away from yours" for m in claim["mistakes"]]
+        lines += [
+            f"    - {m['description']}: gives {m['value']}, {m['difference']} away from yours"
+            for m in claim["mistakes"]
+        ]
     else:
         lines.append("  No usual slip explains it; check the arithmetic of each line above.")
     return lines
@@ -149,4 +197,4 @@ def read_claims(path: str) -> list[str]:
     return [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
 
 
-__all__ = ["agrees", "build", "as_text", "as_json", "exit_status", "read_claims", "text_derivation"]
+__all__ = ["agrees", "as_json", "as_text", "build", "exit_status", "read_claims", "text_derivation"]

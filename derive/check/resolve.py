@@ -69,7 +69,9 @@ class Resolver:
         if sample is None and base in evaluation.totals:
             return evaluation.totals[base]
         if sample is None and len(evaluation.samples) > 1:
-            raise Q.QuantityError(f"{q.text!r} has one value per sample: write {base}[1] .. {base}[{len(evaluation.samples)}]")
+            raise Q.QuantityError(
+                f"{q.text!r} has one value per sample: write {base}[1] .. {base}[{len(evaluation.samples)}]"
+            )
         values = evaluation.samples[sample or 0]
         if base in values:
             return values[base]

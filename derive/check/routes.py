@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy as sp
 
-from derive.model import quantities as Q
 from derive.derivation.evaluate import mp_value
+from derive.model import quantities as Q
 
 NESTED_LIMIT = 40  # parameters; above it sympy.diff of the nested error is skipped (it blows up)
 FD_LIMIT = 400  # parameters checked by finite differences; above it, an even spread of them
@@ -78,7 +78,7 @@ class _Forward:
         env = dict(self.base)
         env[symbol] = value
         changed = {symbol}
-        for step, uses in zip(self.steps, self.uses):
+        for step, uses in zip(self.steps, self.uses, strict=True):
             if uses & changed:
                 env[step.symbol] = mp_value(step.compute, env)
                 changed.add(step.symbol)
@@ -122,7 +122,9 @@ def run(model, progress=None) -> Report:
     if len(model.parameters) <= NESTED_LIMIT:
         nested = network.nested_total()
     else:
-        skipped["sympy_diff"] = f"skipped: {len(model.parameters)} parameters (> {NESTED_LIMIT}); the nested expression blows up"
+        skipped["sympy_diff"] = (
+            f"skipped: {len(model.parameters)} parameters (> {NESTED_LIMIT}); the nested expression blows up"
+        )
     module = model.module
     rows = []
     with mpmath.workdps(60):
@@ -147,10 +149,15 @@ def run(model, progress=None) -> Report:
                 up, down = dict(params), dict(params)
                 up[p] += h
                 down[p] -= h
-                row.routes["fd_float64"] = mpmath.mpf((module.loss(up, x, t) - module.loss(down, x, t)) / (up[p] - down[p]))
+                row.routes["fd_float64"] = mpmath.mpf(
+                    (module.loss(up, x, t) - module.loss(down, x, t)) / (up[p] - down[p])
+                )
                 with mpmath.workdps(50):
                     hh, q = mpmath.mpf("1e-20"), Q.parameter(p)
-                    row.routes["fd_mpmath"] = (forward.error(network.symbol(q), values[q] + hh) - forward.error(network.symbol(q), values[q] - hh)) / (2 * hh)
+                    row.routes["fd_mpmath"] = (
+                        forward.error(network.symbol(q), values[q] + hh)
+                        - forward.error(network.symbol(q), values[q] - hh)
+                    ) / (2 * hh)
                 row.routes["generated"] = mpmath.mpf(generated[p])
                 for route, value in row.routes.items():
                     atol, rtol = TOLERANCE[route]

@@ -95,10 +95,20 @@ def _evaluation_variants(model) -> list[Variant]:
     sym = network.symbol
     out = []
     for digits in range(9, 2, -1):
-        out.append(Variant(f"rounded_{digits}_decimals", f"every intermediate value rounded to {digits} decimal places before it is used",
-                           lambda d=digits: _evaluation_variant(model, round_to=_rounder(d, True))))
-        out.append(Variant(f"rounded_{digits}_significant", f"every intermediate value rounded to {digits} significant digits before it is used",
-                           lambda d=digits: _evaluation_variant(model, round_to=_rounder(d, False))))
+        out.append(
+            Variant(
+                f"rounded_{digits}_decimals",
+                f"every intermediate value rounded to {digits} decimal places before it is used",
+                lambda d=digits: _evaluation_variant(model, round_to=_rounder(d, True)),
+            )
+        )
+        out.append(
+            Variant(
+                f"rounded_{digits}_significant",
+                f"every intermediate value rounded to {digits} significant digits before it is used",
+                lambda d=digits: _evaluation_variant(model, round_to=_rounder(d, False)),
+            )
+        )
     L = len(network.layers) - 1
     backward = (DISPLAY, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS)
     by_layer = {}
@@ -107,19 +117,34 @@ def _evaluation_variants(model) -> list[Variant]:
                    if Q.partial(Q.out(n), Q.net(n)) in derivation.step}
         by_layer[layer] = factors
     if by_layer.get(L):
-        out.append(Variant("no_output_activation_derivative", "the activation's derivative dout/dnet left out of the output deltas",
-                           lambda: _evaluation_variant(model, _replace_in((OUTPUT_DELTAS,), by_layer[L]))))
+        out.append(
+            Variant(
+                "no_output_activation_derivative",
+                "the activation's derivative dout/dnet left out of the output deltas",
+                lambda: _evaluation_variant(model, _replace_in((OUTPUT_DELTAS,), by_layer[L])),
+            )
+        )
     hidden = {k: v for layer, f in by_layer.items() if layer < L for k, v in f.items()}
     if hidden:
-        out.append(Variant("no_hidden_activation_derivative", "the activation's derivative dout/dnet left out of the hidden deltas",
-                           lambda: _evaluation_variant(model, _replace_in((HIDDEN_DELTAS,), hidden))))
+        out.append(
+            Variant(
+                "no_hidden_activation_derivative",
+                "the activation's derivative dout/dnet left out of the hidden deltas",
+                lambda: _evaluation_variant(model, _replace_in((HIDDEN_DELTAS,), hidden)),
+            )
+        )
     if hidden and by_layer.get(L):
         every = {**hidden, **by_layer[L]}
         out.append(Variant("no_activation_derivative", "the activation's derivative dout/dnet left out everywhere",
                            lambda: _evaluation_variant(model, _replace_in((OUTPUT_DELTAS, HIDDEN_DELTAS), every))))
     sources = {sym(t.factor): sp.S.One for terms in network.net_terms.values() for t in terms if t.factor}
-    out.append(Variant("no_dnet_dw", "the factor dnet/dw (the input the weight multiplies) left out of the weight gradients",
-                       lambda: _evaluation_variant(model, _replace_in((GRADIENTS,), sources))))
+    out.append(
+        Variant(
+            "no_dnet_dw",
+            "the factor dnet/dw (the input the weight multiplies) left out of the weight gradients",
+            lambda: _evaluation_variant(model, _replace_in((GRADIENTS,), sources)),
+        )
+    )
     d_out = {Q.partial(Q.TOTAL_ERROR, Q.out(o)) for o in network.outputs}
     d_out = {q for q in d_out if q in derivation.step}
     if d_out:
@@ -128,14 +153,14 @@ def _evaluation_variants(model) -> list[Variant]:
             return -expr if step.quantity in d_out else expr
         out.append(Variant("sign_dE_dout", "the sign of dE/dout flipped: (target - out) written for -(target - out)",
                            lambda: _evaluation_variant(model, flip)))
+    scaled = frozenset({Q.error(o) for o in network.outputs} | d_out)
     for slip in network.loss.slips:  # the loss's own slips: its error terms off by a factor
-        scaled = {Q.error(o) for o in network.outputs} | d_out
         def scale(step, model, factor=slip.factor):
             expr = _article_way(step, model)
             return factor * expr if step.quantity in scaled else expr
         out.append(Variant(slip.key, slip.description, lambda f=scale: _evaluation_variant(model, f)))
     if L > 1:
-        for j, o in enumerate(network.outputs):
+        for o in network.outputs:
             keep = sym(Q.delta(o))
             def one_path(step, model, keep=keep):
                 expr = _article_way(step, model)
@@ -143,8 +168,14 @@ def _evaluation_variants(model) -> list[Variant]:
                 if step.phase == HIDDEN_DELTAS and q.is_partial and q.of == Q.TOTAL_ERROR and step.layer == L - 1:
                     return sp.Add(*(t for t in sp.Add.make_args(step.formula) if t.has(keep)))
                 return expr
-            out.append(Variant(f"one_path_{o}", f"a hidden output's gradient taken through {o} only, the other outputs' paths left out",
-                               lambda f=one_path: _evaluation_variant(model, f)))
+
+            out.append(
+                Variant(
+                    f"one_path_{o}",
+                    f"a hidden output's gradient taken through {o} only, the other outputs' paths left out",
+                    lambda f=one_path: _evaluation_variant(model, f),
+                )
+            )
     if L > 1:
         rate = model.spec.learning_rate
         updated = {}
@@ -161,7 +192,10 @@ def _evaluation_variants(model) -> list[Variant]:
                 lowest = step.layer if step.phase == DISPLAY else step.layer + 1
                 return expr.xreplace({w: u for w, u in updated.items() if layer_of[w] >= lowest})
             return expr
-        kernel_updated = {w: w - rate * derivation.step[Q.gradient(network.quantity_of[w].name)].compute for w in updated}
+
+        kernel_updated = {
+            w: w - rate * derivation.step[Q.gradient(network.quantity_of[w].name)].compute for w in updated
+        }
 
         def kernel_in_backward_pass(step):
             if step.phase == HIDDEN_DELTAS:
@@ -173,8 +207,14 @@ def _evaluation_variants(model) -> list[Variant]:
             resolver.trainer = _variant_kernel_trainer(model, kernel_in_backward_pass)
             return resolver
 
-        out.append(Variant("in_place_backward", "each layer's weights updated as soon as their gradients are known, so the deltas "
-                           "of the layer below use the updated weights (within one backward pass)", in_place_backward))
+        out.append(
+            Variant(
+                "in_place_backward",
+                "each layer's weights updated as soon as their gradients are known, so the deltas "
+                "of the layer below use the updated weights (within one backward pass)",
+                in_place_backward,
+            )
+        )
     if len(model.parameters) <= SWAP_LIMIT:
         weights = [p for p in network.parameters if p.kind == "weight"]
         for a in weights:
@@ -183,10 +223,20 @@ def _evaluation_variants(model) -> list[Variant]:
                     continue
                 mapping = {sym(a.quantity): sym(b.quantity)}
                 if a.layer > 1:
-                    out.append(Variant(f"swap_backward_{a.name}_{b.name}", f"{b.name} used in place of {a.name} in the backward pass",
-                                       lambda m=mapping: _evaluation_variant(model, _replace_in(backward, m))))
-                out.append(Variant(f"swap_forward_{a.name}_{b.name}", f"{b.name} used in place of {a.name} in the forward pass",
-                                   lambda m=mapping: _evaluation_variant(model, _replace_in(("forward",), m))))
+                    out.append(
+                        Variant(
+                            f"swap_backward_{a.name}_{b.name}",
+                            f"{b.name} used in place of {a.name} in the backward pass",
+                            lambda m=mapping: _evaluation_variant(model, _replace_in(backward, m)),
+                        )
+                    )
+                out.append(
+                    Variant(
+                        f"swap_forward_{a.name}_{b.name}",
+                        f"{b.name} used in place of {a.name} in the forward pass",
+                        lambda m=mapping: _evaluation_variant(model, _replace_in(("forward",), m)),
+                    )
+                )
     return out
 
 
@@ -222,10 +272,16 @@ def _training_variants(model) -> list[Variant]:
     toggled = "biases updated too" if frozen else "biases frozen (weights only)"
     return [
         Variant("biases_toggled", toggled, lambda: Resolver(model, trainer=default_trainer(model, not frozen))),
-        Variant("in_place", "layer-by-layer in-place updates: each layer's gradients taken after the layers above were updated",
-                lambda: Resolver(model, trainer=_in_place_trainer(model, frozen))),
-        Variant("in_place_biases_toggled", f"layer-by-layer in-place updates, and {toggled}",
-                lambda: Resolver(model, trainer=_in_place_trainer(model, not frozen))),
+        Variant(
+            "in_place",
+            "layer-by-layer in-place updates: each layer's gradients taken after the layers above were updated",
+            lambda: Resolver(model, trainer=_in_place_trainer(model, frozen)),
+        ),
+        Variant(
+            "in_place_biases_toggled",
+            f"layer-by-layer in-place updates, and {toggled}",
+            lambda: Resolver(model, trainer=_in_place_trainer(model, not frozen)),
+        ),
         Variant("one_step_fewer", "one training step fewer (a step count off by one)", lambda: _OffByOne(model, -1)),
         Variant("one_step_more", "one training step more (a step count off by one)", lambda: _OffByOne(model, +1)),
     ]

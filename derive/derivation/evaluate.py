@@ -73,7 +73,9 @@ class Evaluation:
     totals: dict[Q.Quantity, mpmath.mpf]
 
 
-def evaluate(derivation: Derivation, display: bool = True, parameters=None, transform=None, round_to=None) -> Evaluation:
+def evaluate(
+    derivation: Derivation, display: bool = True, parameters=None, transform=None, round_to=None
+) -> Evaluation:
     """Values of every step for every sample; display steps too unless ``display`` is False.
 
     For the audit's variants of the computation: ``parameters`` overrides parameter values (name ->

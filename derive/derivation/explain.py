@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 
 import sympy as sp
 
@@ -73,13 +72,17 @@ class Explainer:
         self.evaluation = evaluation
         self.sym = self.network.symbol
         self.eta = self.sym(Q.LEARNING_RATE)
+        self._numbers: dict[int, dict] = {}
 
-    @cache
     def numbers(self, sample: int) -> dict[sp.Symbol, object]:
-        """Every symbol's value in one sample: exact for what the spec gives, else 60 digits."""
-        exact = self.network.sample_values(sample)
-        values = self.evaluation.samples[sample]
-        return {self.sym(q): exact.get(q, v) for q, v in values.items()} | {self.eta: self.network.spec.learning_rate}
+        """Every symbol's value in one sample: exact for what the spec gives, else 60 digits (built
+        once per sample)."""
+        if sample not in self._numbers:
+            exact = self.network.sample_values(sample)
+            values = self.evaluation.samples[sample]
+            self._numbers[sample] = {self.sym(q): exact.get(q, v) for q, v in values.items()} | {
+                self.eta: self.network.spec.learning_rate}
+        return self._numbers[sample]
 
     def value(self, q: Q.Quantity, sample: int = 0):
         return self.evaluation.samples[sample][q]
@@ -114,17 +117,17 @@ class Explainer:
         rows = self._closing(q, formula, sample, [Row(q, NAMES, formula)])
         if q.kind == Q.DELTA and step.phase == OUTPUT_DELTAS and step.compute != step.formula:
             rows.append(Row(None, NAMES, step.compute, note="simplified"))
-        return rows + [Row(None, VALUE, value=self.value(q, sample))]
+        return [*rows, Row(None, VALUE, value=self.value(q, sample))]
 
     def factor(self, q: Q.Quantity, sample: int = 0) -> list[Row]:
         """A chain-rule factor dA/dB: d/dB of A's definition, its derivative, numbers, value."""
         of, wrt = q.of, q.wrt
         rows = []
-        if (of in self.derivation.step and wrt.kind in (Q.NET, Q.OUT) or of.kind == Q.NET) and of.kind != Q.TOTAL:
+        if ((of in self.derivation.step and wrt.kind in (Q.NET, Q.OUT)) or of.kind == Q.NET) and of.kind != Q.TOTAL:
             rows.append(Row(q, DIFFERENTIATE, self.display(of), wrt=wrt))
         formula = self.derivation.step[q].formula
         rows.append(Row(None if rows else q, NAMES, formula))
-        return self._closing(q, formula, sample, rows) + [Row(None, VALUE, value=self.value(q, sample))]
+        return [*self._closing(q, formula, sample, rows), Row(None, VALUE, value=self.value(q, sample))]
 
     def chain(self, parameter: str, sample: int = 0, update: bool = True) -> list[Row]:
         """dE_total/d<parameter>: the chain of factors, their product with numbers, the delta form,
@@ -158,10 +161,16 @@ class Explainer:
         rows = []
         if all(n in self.derivation.step for n in named):
             for (dest, weight), term in zip(feeds, named, strict=True):
-                rule = product(self.sym(Q.partial(Q.error(dest), Q.net(dest))), self.sym(Q.partial(Q.net(dest), Q.out(neuron))))
-                rows += [Row(term, NAMES, rule),
-                         Row(None, NUMBERS, product(self.sym(Q.delta(dest)), self.sym(Q.parameter(weight))), numbers=numbers),
-                         Row(None, VALUE, value=self.value(term, sample))]
+                rule = product(
+                    self.sym(Q.partial(Q.error(dest), Q.net(dest))), self.sym(Q.partial(Q.net(dest), Q.out(neuron)))
+                )
+                rows += [
+                    Row(term, NAMES, rule),
+                    Row(
+                        None, NUMBERS, product(self.sym(Q.delta(dest)), self.sym(Q.parameter(weight))), numbers=numbers
+                    ),
+                    Row(None, VALUE, value=self.value(term, sample)),
+                ]
             rows.append(Row(q, NAMES, total(*(self.sym(n) for n in named))))
         formula = total(*(product(self.sym(Q.delta(d)), self.sym(Q.parameter(w))) for d, w in feeds))
         rows += [Row(None if rows else q, NAMES, formula), Row(None, NUMBERS, formula, numbers=numbers),
@@ -179,7 +188,12 @@ class Explainer:
         if q.updated:
             rows = self.update(q.name)
             return Explanation(q, sample, tuple(rows), self.evaluation.totals[q.base.with_update()])
-        if base.is_partial and base.of == Q.TOTAL_ERROR and base.wrt.is_parameter and base.wrt.name in self.network.parameter:
+        if (
+            base.is_partial
+            and base.of == Q.TOTAL_ERROR
+            and base.wrt.is_parameter
+            and base.wrt.name in self.network.parameter
+        ):
             rows = []
             for share in self.derivation.chains[base.wrt.name].shares:
                 rows += self.factor(share[-1], sample)
@@ -187,8 +201,5 @@ class Explainer:
             return Explanation(q, sample, tuple(rows), self.value(base, sample))
         if base not in self.derivation.step:
             raise Q.QuantityError(f"{q}: no step-by-step derivation (try {Q.EXAMPLES})")
-        if base.is_partial:
-            rows = self.factor(base, sample)
-        else:
-            rows = self.definition(base, sample)
+        rows = self.factor(base, sample) if base.is_partial else self.definition(base, sample)
         return Explanation(q, sample, tuple(rows), self.value(base, sample))

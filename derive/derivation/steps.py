@@ -125,11 +125,17 @@ class Derivation:
         fused = loss.fused_delta is not None
         for t in (loss.fused_temporaries(targets) if fused and loss.fused_temporaries else []):
             self._add(t.quantity, t.formula, OUTPUT_DELTAS, t.compute, layer=L)
-        d_out_sym = [self._add(Q.partial(Q.TOTAL_ERROR, Q.out(o)), d, DISPLAY, layer=L) for o, d in zip(net.outputs, d_out, strict=True)]
+        d_out_sym = [
+            self._add(Q.partial(Q.TOTAL_ERROR, Q.out(o)), d, DISPLAY, layer=L)
+            for o, d in zip(net.outputs, d_out, strict=True)
+        ]
         for j, o in enumerate(net.outputs):
             if act.couples_layer:
                 jac = [act.layer.jacobian(outs, i, j) for i in range(len(outs))]
-                factors = [self._add(Q.partial(Q.out(oi), Q.net(o)), jac[i], DISPLAY, layer=L) for i, oi in enumerate(net.outputs)]
+                factors = [
+                    self._add(Q.partial(Q.out(oi), Q.net(o)), jac[i], DISPLAY, layer=L)
+                    for i, oi in enumerate(net.outputs)
+                ]
                 formula = sp.Add(*(d * f for d, f in zip(d_out_sym, factors, strict=True)), evaluate=False)
                 compute = sp.Add(*(d * f for d, f in zip(d_out_value, jac, strict=True)))
             else:

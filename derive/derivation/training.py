@@ -41,7 +41,11 @@ def train(module, spec, steps: int, frozen: tuple[str, ...] = (), update_order: 
     keep their values. With ``history``, E_total is recorded at about 100 steps on the way."""
     samples = float_samples(spec)
     mean = spec.reduction == "mean"
-    marks = sorted({round(steps * k / HISTORY_POINTS) for k in range(HISTORY_POINTS + 1)} | {min(1, steps)}) if history else [0, steps]
+    marks = (
+        sorted({round(steps * k / HISTORY_POINTS) for k in range(HISTORY_POINTS + 1)} | {min(1, steps)})
+        if history
+        else [0, steps]
+    )
     params = dict(module.INITIAL)
     points = [(0, total_error(module, params, samples, mean))]
     done = 0

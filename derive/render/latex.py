@@ -27,12 +27,19 @@ def errata_section(findings, digits: int, source: str) -> Section:
             reproducing = [m for m in f.mistakes if m.reproduces]
             why = ("; or ".join(f"{latex_text(m.description)} (${number(m.value, digits)}$)" for m in reproducing)
                    if reproducing else "no variant of the computation or usual slip reproduces it")
-            notes.append(rf"\item {shown}: published ${f.printed}$, correct ${number(f.correct, digits)}$. Reproduced by: {why}.")
+            notes.append(
+                rf"\item {shown}: published ${f.printed}$, correct ${number(f.correct, digits)}$. Reproduced by: {why}."
+            )
     wrong = sum(not f.agrees for f in findings)
     blocks = [
-        Block("text", f"The spec ({latex_text(source)}) carries {len(findings)} published numbers; {len(findings) - wrong} agree with "
-              f"the correct computation to the digits they show, and {wrong} do not. For each wrong one, derive searched the "
-              "usual variants of the computation and the usual slips for the ones that reproduce it to its digits."),
+        Block(
+            "text",
+            f"The spec ({latex_text(source)}) carries {len(findings)} published numbers; "
+            f"{len(findings) - wrong} agree with "
+            f"the correct computation to the digits they show, and {wrong} do not. "
+            "For each wrong one, derive searched the "
+            "usual variants of the computation and the usual slips for the ones that reproduce it to its digits.",
+        ),
         Block("table", rows=rows, header=["quantity", "published", "correct", ""], columns="lrrl"),
     ]
     if notes:

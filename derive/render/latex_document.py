@@ -11,8 +11,8 @@ import sympy as sp
 from derive.derivation.explain import Explainer
 from derive.model import quantities as Q
 from derive.render import names
-from derive.render.escape import latex_text
 from derive.render.diagram import layout
+from derive.render.escape import latex_text
 from derive.render.latex_rows import RowPrinter, number
 
 DETAIL_LIMIT = 40  # parameters; above it, general per-layer formulas once and tables of values
@@ -41,11 +41,29 @@ def figure(network) -> dict:
     """The diagram's layout as the TikZ template's data: coordinates and LaTeX labels."""
     d = layout(network)
     return {
-        "nodes": [{"id": n.id, "x": n.x, "y": n.y, "label": names.latex_neuron(n.neuron) if n.neuron else None} for n in d.nodes],
-        "edges": [{"from": e.source.id, "to": e.dest.id, "pos": f"{e.pos:.2f}" if e.pos is not None else None,
-                   "label": names.latex(Q.parameter(e.parameter)) if e.pos is not None else None} for e in d.edges],
-        "biases": [{"id": b.id, "x": b.x, "y": b.y, "label": names.latex(Q.parameter(b.parameter)),
-                    "feeds": [n.id for n in b.feeds]} for b in d.biases],
+        "nodes": [
+            {"id": n.id, "x": n.x, "y": n.y, "label": names.latex_neuron(n.neuron) if n.neuron else None}
+            for n in d.nodes
+        ],
+        "edges": [
+            {
+                "from": e.source.id,
+                "to": e.dest.id,
+                "pos": f"{e.pos:.2f}" if e.pos is not None else None,
+                "label": names.latex(Q.parameter(e.parameter)) if e.pos is not None else None,
+            }
+            for e in d.edges
+        ],
+        "biases": [
+            {
+                "id": b.id,
+                "x": b.x,
+                "y": b.y,
+                "label": names.latex(Q.parameter(b.parameter)),
+                "feeds": [n.id for n in b.feeds],
+            }
+            for b in d.biases
+        ],
     }
 
 
@@ -101,12 +119,20 @@ class Document:
         spec = self.model.spec
         acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
         bias = "one bias per layer, shared by its neurons" if spec.bias == "shared" else "one bias per neuron"
-        reduction = "" if self.samples == 1 else (
-            f" The total error {'averages' if spec.reduction == 'mean' else 'sums'} the errors of the {self.samples} samples."
+        reduction = (
+            ""
+            if self.samples == 1
+            else (
+                f" The total error {'averages' if spec.reduction == 'mean' else 'sums'} the errors of the "
+                f"{self.samples} samples."
+            )
         )
-        text = (f"Layers {'--'.join(map(str, spec.layers))}; activations: {latex_text(acts)}; error per sample "
-                f"{loss_definition(self.network.loss)}; {bias}; learning rate $\\eta = {number(spec.learning_rate, self.digits)}$."
-                f"{reduction} Numbers are shown to {self.digits} significant digits, correctly rounded.")
+        text = (
+            f"Layers {'--'.join(map(str, spec.layers))}; activations: {latex_text(acts)}; error per sample "
+            f"{loss_definition(self.network.loss)}; {bias}; "
+            f"learning rate $\\eta = {number(spec.learning_rate, self.digits)}$."
+            f"{reduction} Numbers are shown to {self.digits} significant digits, correctly rounded."
+        )
         return Section("The network", [Block("figure", data=figure(self.network)), Block("text", text)])
 
     def capped(self, rows: list, what: str) -> list:
@@ -130,18 +156,31 @@ class Document:
         for p in self.network.parameters:
             where = (f"{names.latex_neuron(p.source)} \\to {names.latex_neuron(p.feeds[0])}" if p.kind == Q.WEIGHT
                      else ", ".join(names.latex_neuron(n) for n in p.feeds))
-            rows.append([p.kind + (f" (${where}$)" if len(where) < 60 else ""), math(p.quantity), f"${number(p.value, self.digits)}$"])
+            rows.append(
+                [
+                    p.kind + (f" (${where}$)" if len(where) < 60 else ""),
+                    math(p.quantity),
+                    f"${number(p.value, self.digits)}$",
+                ]
+            )
         rows.append(["learning rate", r"$\eta$", f"${number(spec.learning_rate, self.digits)}$"])
         *note, rows = self.capped(rows, "initial values")
-        return Section("Initial values", [*note, Block("table", rows=rows, header=["", "quantity", "value"], columns="llr")])
+        return Section(
+            "Initial values", [*note, Block("table", rows=rows, header=["", "quantity", "value"], columns="llr")]
+        )
 
     def forward(self, s: int, suffix: str) -> Section:
         section = Section(f"Forward pass{suffix}")
         ex = self.explainer
         for k, layer in enumerate(self.network.layers[1:], start=1):
             role = "output layer" if k == self.network.depth else f"hidden layer {k}"
-            section.blocks.append(Block("text", f"Layer {k} ({role}, {self.model.spec.activations[k - 1]}): "
-                                        "the net input is the weighted sum of what the neuron receives, plus its bias."))
+            section.blocks.append(
+                Block(
+                    "text",
+                    f"Layer {k} ({role}, {self.model.spec.activations[k - 1]}): "
+                    "the net input is the weighted sum of what the neuron receives, plus its bias.",
+                )
+            )
             rows = [r for n in layer for r in ex.definition(Q.net(n), s)]
             rows += [r for n in layer for r in ex.definition(Q.out(n), s)]
             section.blocks.append(self.align(rows))
@@ -150,7 +189,9 @@ class Document:
     def error(self, s: int, suffix: str) -> Section:
         rows = [r for o in self.network.outputs for r in self.explainer.definition(Q.error(o), s)]
         rows += self.explainer.definition(Q.TOTAL_ERROR, s)
-        return Section(f"The error{suffix}", [Block("text", "Each output's error term, and their sum:"), self.align(rows)])
+        return Section(
+            f"The error{suffix}", [Block("text", "Each output's error term, and their sum:"), self.align(rows)]
+        )
 
     def _weights_of_layer(self, k: int, s: int, section: Section) -> None:
         ex = self.explainer
@@ -170,31 +211,52 @@ class Document:
             output.blocks.append(Block("text", r"The output activation couples the outputs: each "
                                        r"$\partial \mathrm{out}_{j} / \partial \mathrm{net}_{k}$ is a factor, so each "
                                        "delta sums over every output."))
-            output.blocks.append(self.align([r for o in network.outputs for r in ex.factor(Q.partial(Q.TOTAL_ERROR, Q.out(o)), s)]))
+            output.blocks.append(
+                self.align([r for o in network.outputs for r in ex.factor(Q.partial(Q.TOTAL_ERROR, Q.out(o)), s)])
+            )
         for o in network.outputs:
             rows = []
             if not coupled:
                 rows += ex.factor(Q.partial(Q.TOTAL_ERROR, Q.out(o)), s)
                 rows += ex.factor(Q.partial(Q.out(o), Q.net(o)), s)
             output.blocks.append(self.align(rows + ex.definition(Q.delta(o), s)))
-        output.blocks.append(Block("text", r"Each weight into the output layer: $\partial E_{\mathrm{total}}/\partial w = "
-                                   r"\partial E_{\mathrm{total}}/\partial \mathrm{out} \cdot \partial \mathrm{out}/\partial \mathrm{net}"
-                                   r" \cdot \partial \mathrm{net}/\partial w$, and its update."))
+        output.blocks.append(
+            Block(
+                "text",
+                r"Each weight into the output layer: $\partial E_{\mathrm{total}}/\partial w = "
+                r"\partial E_{\mathrm{total}}/\partial \mathrm{out} \cdot \partial \mathrm{out}/\partial \mathrm{net}"
+                r" \cdot \partial \mathrm{net}/\partial w$, and its update.",
+            )
+        )
         self._weights_of_layer(L, s, output)
         out = [output]
         for k in range(L - 1, 0, -1):
             hidden = Section(f"Backward pass: hidden layer {k}{suffix}")
-            hidden.blocks.append(Block("text", "A hidden neuron's output reaches the error through every neuron it feeds, "
-                                       "so its gradient is a sum over them:"))
+            hidden.blocks.append(
+                Block(
+                    "text",
+                    "A hidden neuron's output reaches the error through every neuron it feeds, "
+                    "so its gradient is a sum over them:",
+                )
+            )
             for h in network.layers[k]:
-                rows = ex.hidden_output_gradient(h, s) + ex.factor(Q.partial(Q.out(h), Q.net(h)), s) + ex.definition(Q.delta(h), s)
+                rows = (
+                    ex.hidden_output_gradient(h, s)
+                    + ex.factor(Q.partial(Q.out(h), Q.net(h)), s)
+                    + ex.definition(Q.delta(h), s)
+                )
                 hidden.blocks.append(self.align(rows))
             self._weights_of_layer(k, s, hidden)
             out.append(hidden)
         biases = Section(f"Biases{suffix}")
-        biases.blocks.append(Block("text", r"A bias enters a net input with factor 1, so $\partial E_{\mathrm{total}}/\partial b = \delta$ "
-                                   "of the neuron it feeds; a shared bias sums over every neuron it feeds. "
-                                   "(The reference article leaves the biases out.)"))
+        biases.blocks.append(
+            Block(
+                "text",
+                r"A bias enters a net input with factor 1, so $\partial E_{\mathrm{total}}/\partial b = \delta$ "
+                "of the neuron it feeds; a shared bias sums over every neuron it feeds. "
+                "(The reference article leaves the biases out.)",
+            )
+        )
         for p in network.parameters:
             if p.kind == Q.BIAS:
                 biases.blocks.append(self.align(ex.chain(p.name, s)))
@@ -212,8 +274,10 @@ class Document:
             g = Q.gradient(p.name)
             parts = [number(self.model.evaluation.samples[s][g], self.digits) for s in range(self.samples)]
             parts = [rf"\left({x}\right)" if x.startswith("-") else x for x in parts]
-            rows = [(names.latex(g), scale + r"\left(" + " + ".join(parts) + r"\right)" if scale else " + ".join(parts)),
-                    ("", number(totals[g], self.digits))]
+            rows = [
+                (names.latex(g), scale + r"\left(" + " + ".join(parts) + r"\right)" if scale else " + ".join(parts)),
+                ("", number(totals[g], self.digits)),
+            ]
             section.blocks.append(Block("align", rows=rows + self.printer.rows(self.explainer.update(p.name))))
         return section
 
@@ -221,20 +285,48 @@ class Document:
         network = self.network
         L = network.depth
         formulas = Section("The general formulas")
-        formulas.blocks.append(Block("text", f"This network has {len(self.model.parameters)} parameters (more than "
-                                     f"{DETAIL_LIMIT}), so the rules are written once per layer and the values given in tables."))
+        formulas.blocks.append(
+            Block(
+                "text",
+                f"This network has {len(self.model.parameters)} parameters (more than "
+                f"{DETAIL_LIMIT}), so the rules are written once per layer and the values given in tables.",
+            )
+        )
         d_e = r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{o_k}}"
-        rows = [(r"\mathrm{net}_j", r"\textstyle\sum_i w_{ji}\, \mathrm{out}_i + b_j"), (r"\mathrm{out}_j", r"f(\mathrm{net}_j)")]
+        rows = [
+            (r"\mathrm{net}_j", r"\textstyle\sum_i w_{ji}\, \mathrm{out}_i + b_j"),
+            (r"\mathrm{out}_j", r"f(\mathrm{net}_j)"),
+        ]
         o = network.outputs[0]
         coupled = network.layer_activation(L).couples_layer
-        rows.append((r"\delta_{o_j}", rf"\textstyle\sum_k {d_e} \cdot \frac{{\partial \mathrm{{out}}_{{o_k}}}}{{\partial \mathrm{{net}}_{{o_j}}}}"
-                     if coupled else r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{o_j}} \cdot "
-                     r"\frac{\partial \mathrm{out}_{o_j}}{\partial \mathrm{net}_{o_j}}"))
-        rows.append((r"\delta_{h_j}", r"\Big(\textstyle\sum_k \delta_k\, w_{kj}\Big) \cdot \frac{\partial \mathrm{out}_{h_j}}{\partial \mathrm{net}_{h_j}}"))
-        rows.append((r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}}", r"\delta_j \cdot \mathrm{out}_i, \qquad \frac{\partial E_{\mathrm{total}}}"
-                     r"{\partial b} = \textstyle\sum_{j \text{ fed by } b} \delta_j"))
+        rows.append(
+            (
+                r"\delta_{o_j}",
+                rf"\textstyle\sum_k {d_e} \cdot "
+                r"\frac{\partial \mathrm{out}_{o_k}}{\partial \mathrm{net}_{o_j}}"
+                if coupled
+                else r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{o_j}} \cdot "
+                r"\frac{\partial \mathrm{out}_{o_j}}{\partial \mathrm{net}_{o_j}}",
+            )
+        )
+        rows.append(
+            (
+                r"\delta_{h_j}",
+                r"\Big(\textstyle\sum_k \delta_k\, w_{kj}\Big) \cdot "
+                r"\frac{\partial \mathrm{out}_{h_j}}{\partial \mathrm{net}_{h_j}}",
+            )
+        )
+        rows.append(
+            (
+                r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}}",
+                r"\delta_j \cdot \mathrm{out}_i, \qquad \frac{\partial E_{\mathrm{total}}}"
+                r"{\partial b} = \textstyle\sum_{j \text{ fed by } b} \delta_j",
+            )
+        )
         formulas.blocks.append(Block("align", rows=rows))
-        formulas.blocks.append(Block("text", "With the first neuron of each layer as the example, the derivative factors are:"))
+        formulas.blocks.append(
+            Block("text", "With the first neuron of each layer as the example, the derivative factors are:")
+        )
         example = []
         if not coupled:
             example.append(Q.partial(Q.TOTAL_ERROR, Q.out(o)))
@@ -254,22 +346,46 @@ class Document:
             label = f"Sample {s + 1}: " if self.samples > 1 else ""
             values.blocks.append(Block("text", f"{label}$E_{{\\mathrm{{total}}}} = {self.value(Q.TOTAL_ERROR, s)}$."))
             *note, rows = self.capped(rows, "neurons")
-            values.blocks += [*note, Block("table", rows=rows, header=["layer", "neuron", r"$\mathrm{net}$", r"$\mathrm{out}$",
-                                                                      r"$\delta$"], columns="clrrr")]
+            values.blocks += [
+                *note,
+                Block(
+                    "table",
+                    rows=rows,
+                    header=["layer", "neuron", r"$\mathrm{net}$", r"$\mathrm{out}$", r"$\delta$"],
+                    columns="clrrr",
+                ),
+            ]
         return [formulas, values]
 
     def summary(self) -> Section:
         totals = self.model.evaluation.totals
-        rows = [[math(p.quantity), f"${number(p.value, self.digits)}$", f"${number(totals[Q.gradient(p.name)], self.digits)}$",
-                 f"${number(totals[p.quantity.with_update()], self.digits)}$"] for p in self.network.parameters]
+        rows = [
+            [
+                math(p.quantity),
+                f"${number(p.value, self.digits)}$",
+                f"${number(totals[Q.gradient(p.name)], self.digits)}$",
+                f"${number(totals[p.quantity.with_update()], self.digits)}$",
+            ]
+            for p in self.network.parameters
+        ]
         *note, rows = self.capped(rows, "parameters")
-        section = Section("Summary: every gradient and update", [
-            *note, Block("table", rows=rows, columns="lrrr",
-                         header=["parameter", "before", r"$\partial E_{\mathrm{total}}/\partial \cdot$", "after one step"]),
-        ])
+        section = Section(
+            "Summary: every gradient and update",
+            [
+                *note,
+                Block(
+                    "table",
+                    rows=rows,
+                    columns="lrrr",
+                    header=["parameter", "before", r"$\partial E_{\mathrm{total}}/\partial \cdot$", "after one step"],
+                ),
+            ],
+        )
         if self.training is not None and self.training.error_after_first is not None:
-            text = (f"The total error goes from $E_{{\\mathrm{{total}}}} = {number(totals[Q.TOTAL_ERROR], self.digits)}$ "
-                    f"to ${number(self.training.error_after_first, self.digits)}$ after this step, every parameter updated")
+            text = (
+                f"The total error goes from $E_{{\\mathrm{{total}}}} = {number(totals[Q.TOTAL_ERROR], self.digits)}$ "
+                f"to ${number(self.training.error_after_first, self.digits)}$ after this step, every parameter updated"
+            )
             if self.first_step_weights_only is not None:
                 text += (f"; updating the weights only, as the reference article does, it goes to "
                          f"${number(self.first_step_weights_only, self.digits)}$")

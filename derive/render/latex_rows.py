@@ -12,7 +12,7 @@ from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Row
 from derive.model.decimals import plain
 from derive.render import names
 
-_STYLE = dict(order="none", mul_symbol="dot", ln_notation=True)
+_STYLE = {"order": "none", "mul_symbol": "dot", "ln_notation": True}
 
 
 def number(value, digits: int) -> str:

@@ -44,7 +44,11 @@ def compile_pdf(tex_source: str, pdf_path: str | Path, force: bool = False) -> P
                 raise LatexError(f"LaTeX did not finish within {TIMEOUT} s") from None
             if result.returncode != 0:
                 log = (Path(scratch) / "document.log")
-                errors = [ln for ln in (log.read_text(errors="replace").splitlines() if log.exists() else []) if ln.startswith(("!", "./document.tex:"))]
+                errors = [
+                    ln
+                    for ln in (log.read_text(errors="replace").splitlines() if log.exists() else [])
+                    if ln.startswith(("!", "./document.tex:"))
+                ]
                 raise LatexError(f"LaTeX failed: {errors[0] if errors else result.stdout.strip().splitlines()[-1:]}")
         log = (Path(scratch) / "document.log").read_text(errors="replace")
         for problem in ("undefined references", "Reference `", "Citation `", "Label(s) may have changed"):

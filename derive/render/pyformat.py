@@ -32,7 +32,7 @@ def assignment(indent: str, target: str, source: str) -> list[str]:
     split = _right_hand_split(indent, target, node, text)
     if split:
         return split
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub) or isinstance(node, ast.IfExp):
+    if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub)) or isinstance(node, ast.IfExp):
         if len(inner + text) <= LINE_LENGTH:
             body = [inner + text]
         elif isinstance(node, ast.IfExp):
@@ -93,7 +93,11 @@ def sum_assignment(indent: str, target: str, terms: list[str]) -> list[str]:
     if len(line) <= LINE_LENGTH:
         return [line]
     inner = indent + "    "
-    body = [inner + text] if len(inner + text) <= LINE_LENGTH else [inner + terms[0], *(f"{inner}+ {t}" for t in terms[1:])]
+    body = (
+        [inner + text]
+        if len(inner + text) <= LINE_LENGTH
+        else [inner + terms[0], *(f"{inner}+ {t}" for t in terms[1:])]
+    )
     return [f"{indent}{target} = (", *body, f"{indent})"]
 
 

@@ -189,7 +189,7 @@ def _stores(name: str, entries: list[tuple[str, list[str]]]) -> list[str]:
     lines = [f"{INDENT}{name} = {{}}"]
     for key, terms in entries:
         lines += pyformat.sum_assignment(INDENT, f'{name}["{key}"]', terms)
-    return lines + [f"{INDENT}return {name}"]
+    return [*lines, f"{INDENT}return {name}"]
 
 
 def _gradient_tail(derivation: Derivation) -> list[str]:
@@ -239,7 +239,9 @@ def render(derivation: Derivation, version: str) -> str:
         "helpers": helpers,
         "reduction_mean": spec.reduction == "mean",
         "notes": sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)} - {""}),
-        "parameters": pyformat.collection("", "PARAMETERS = (", [python_string(p.name) for p in network.parameters], ")"),
+        "parameters": pyformat.collection(
+            "", "PARAMETERS = (", [python_string(p.name) for p in network.parameters], ")"
+        ),
         "layer_of": pyformat.collection(
             "", "PARAMETER_LAYER = {", [f"{python_string(p.name)}: {p.layer}" for p in network.parameters], "}"
         ),
@@ -259,5 +261,5 @@ def compile_module(derivation: Derivation, version: str) -> types.ModuleType:
     """The generated module, rendered and executed in memory."""
     name = derivation.network.spec.name
     module = types.ModuleType(f"derive_generated_{name}")
-    exec(compile(render(derivation, version), f"<generated {name}>", "exec"), module.__dict__)  # noqa: S102 (our own code)
+    exec(compile(render(derivation, version), f"<generated {name}>", "exec"), module.__dict__)
     return module

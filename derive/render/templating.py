@@ -22,14 +22,14 @@ def _directory() -> Path:
 
 @cache
 def environment(latex: bool = False) -> jinja2.Environment:
-    options = dict(
-        loader=jinja2.FileSystemLoader(str(_directory())),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+    options = {
+        "loader": jinja2.FileSystemLoader(str(_directory())),
+        "undefined": jinja2.StrictUndefined,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+        "keep_trailing_newline": True,
+        "autoescape": False,
+    }
     if latex:
         options.update(
             block_start_string="<%", block_end_string="%>", variable_start_string="<<",

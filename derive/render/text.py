@@ -40,14 +40,20 @@ def rows(model) -> list[Row]:
     several = len(evaluation.samples) > 1
     out = []
     for s, values in enumerate(evaluation.samples):
-        tag = (lambda q: q.at_sample(s)) if several else (lambda q: q)
+        def tag(q, s=s):
+            return q.at_sample(s) if several else q
+
         suffix = f" (sample {s + 1})" if several else ""
         for q in [Q.out(i) for i in network.inputs] + [Q.target(o) for o in network.outputs]:
             out.append(Row(f"inputs and targets{suffix}", tag(q), values[q]))
         for phase, section in ((FORWARD, "forward pass"), (ERROR, "error")):
             out += [Row(f"{section}{suffix}", tag(st.quantity), values[st.quantity]) for st in derivation.steps
                     if st.phase == phase and st.quantity.kind != Q.TEMPORARY]
-        backward = [st for st in derivation.steps if st.phase not in (FORWARD, ERROR, GRADIENTS) and st.quantity.kind != Q.TEMPORARY]
+        backward = [
+            st
+            for st in derivation.steps
+            if st.phase not in (FORWARD, ERROR, GRADIENTS) and st.quantity.kind != Q.TEMPORARY
+        ]
         for k in range(network.depth, 0, -1):
             role = "output layer" if k == network.depth else f"hidden layer {k}"
             out += [Row(f"backward pass: {role}{suffix}", tag(st.quantity), values[st.quantity]) for st in backward
@@ -77,7 +83,7 @@ def _table(table: list[Row], digits: int, exact=()) -> list[str]:
             section = r.section
             lines += ["", section]
         shown = plain(r.value, digits) if r.quantity in exact else fmt(r.value, digits)
-        lines.append(f"  {str(r.quantity):<{width}}{shown}")
+        lines.append(f"  {r.quantity!s:<{width}}{shown}")
     return lines
 
 
@@ -96,21 +102,37 @@ def text(model, digits: int) -> str:
 
 def as_json(model, digits: int) -> str:
     spec = model.spec
-    return json.dumps({
-        "network": spec.name,
-        "title": spec.title,
-        "digits": digits,
-        "quantities": [{"section": r.section, "quantity": str(r.quantity), "value": float(r.value), "text": fmt(r.value, digits)}
-                       for r in initial_rows(model) + rows(model)],
-    }, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "network": spec.name,
+                "title": spec.title,
+                "digits": digits,
+                "quantities": [
+                    {
+                        "section": r.section,
+                        "quantity": str(r.quantity),
+                        "value": float(r.value),
+                        "text": fmt(r.value, digits),
+                    }
+                    for r in initial_rows(model) + rows(model)
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def chosen(values: list[tuple[Q.Quantity, object]], digits: int, as_json_output: bool) -> str:
     """Just the quantities asked for (``derive gradients --quantity``)."""
     if as_json_output:
-        return json.dumps([{"quantity": str(q), "value": float(v), "text": fmt(v, digits)} for q, v in values], indent=2) + "\n"
+        return (
+            json.dumps([{"quantity": str(q), "value": float(v), "text": fmt(v, digits)} for q, v in values], indent=2)
+            + "\n"
+        )
     width = max(len(str(q)) for q, _ in values) + 2
-    return "".join(f"{str(q):<{width}}{fmt(v, digits)}\n" for q, v in values)
+    return "".join(f"{q!s:<{width}}{fmt(v, digits)}\n" for q, v in values)
 
 
 # -- math as text ---------------------------------------------------------------------------------------
