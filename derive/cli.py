@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 from derive import Model, SpecError, __version__, load_spec
+from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.quantities import QuantityError
 from derive.output import OutputError, write
 from derive.render import text as report
-from derive.render.escape import text_line
 from derive.render.header import header
 from derive.render.pdf import LatexError, compile_pdf
 from derive.render.python import render as render_python
@@ -280,11 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, SpecError, OutputError, QuantityError) as exc:
-        print(str(exc) if isinstance(exc, UsageError) else f"derive: {exc}", file=sys.stderr)
+    except (UsageError, SpecError, OutputError, QuantityError) as exc:  # one line, whatever a file name holds
+        print(text_line(str(exc) if isinstance(exc, UsageError) else f"derive: {exc}"), file=sys.stderr)
         return EXIT_BAD_INPUT
     except LatexError as exc:
-        print(f"derive: {exc}", file=sys.stderr)
+        print(text_line(f"derive: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("derive: interrupted", file=sys.stderr)
@@ -292,5 +292,5 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug or an environment problem: one line, not a traceback
         if os.environ.get("DERIVE_DEBUG"):
             raise
-        print(f"derive: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(text_line(f"derive: error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return EXIT_FAILURE

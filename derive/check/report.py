@@ -10,9 +10,9 @@ from pathlib import Path
 from derive.check import routes
 from derive.check.audit import agrees, digits_shown
 from derive.check.resolve import Resolver
+from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, plain
-from derive.render.escape import text_line
 from derive.render.latex import quantity_block
 from derive.render.text import explanation_lines
 

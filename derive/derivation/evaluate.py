@@ -19,8 +19,7 @@ from derive.model.functions import Registered
 
 #: SymPy's own functions that compute forms contain, with their mpmath forms (the registry's own
 #: functions carry theirs).
-MPMATH_FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.Max: max, sp.Min: min,
-                    sp.Abs: abs}
+MPMATH_FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.Max: max, sp.Min: min, sp.Abs: abs}
 
 PRECISION = 60  # decimal digits; printed values need 9 to 17, so rounding is exact well past those
 SATURATED_PRECISION = 1000  # for a sample whose display factors overflow at 60 digits (|net| up to ~2000)

@@ -3,7 +3,7 @@ it; in each language's comment syntax, with the outside parts (file name, title)
 
 from __future__ import annotations
 
-from derive.render import escape
+from derive import escape
 
 _COMMENT = {  # language: (line prefix, line suffix, escape for outside text)
     "python": ("# ", "", escape.python_comment),

@@ -6,9 +6,9 @@ The document is built as data first (`derive.render.latex_document`), then print
 
 from __future__ import annotations
 
+from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.render import names
-from derive.render.escape import latex_text
 from derive.render.header import header
 from derive.render.latex_document import Block, Document, Section
 from derive.render.latex_rows import RowPrinter, align, number

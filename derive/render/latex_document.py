@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import sympy as sp
-
 from derive.derivation.explain import Explainer
+from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.render import names
-from derive.render.diagram import layout
-from derive.render.escape import latex_text
-from derive.render.latex_rows import RowPrinter, number
+from derive.render.latex_rows import RowPrinter, figure, loss_definition, math, number
 
 DETAIL_LIMIT = 40  # parameters; above it, general per-layer formulas once and tables of values
 SAMPLE_LIMIT = 3  # samples written out step by step; above it, tables
@@ -35,48 +32,6 @@ class Section:
     title: str
     blocks: list[Block] = field(default_factory=list)
     level: str = "section"
-
-
-def figure(network) -> dict:
-    """The diagram's layout as the TikZ template's data: coordinates and LaTeX labels."""
-    d = layout(network)
-    return {
-        "nodes": [
-            {"id": n.id, "x": n.x, "y": n.y, "label": names.latex_neuron(n.neuron) if n.neuron else None}
-            for n in d.nodes
-        ],
-        "edges": [
-            {
-                "from": e.source.id,
-                "to": e.dest.id,
-                "pos": f"{e.pos:.2f}" if e.pos is not None else None,
-                "label": names.latex(Q.parameter(e.parameter)) if e.pos is not None else None,
-            }
-            for e in d.edges
-        ],
-        "biases": [
-            {
-                "id": b.id,
-                "x": b.x,
-                "y": b.y,
-                "label": names.latex(Q.parameter(b.parameter)),
-                "feeds": [n.id for n in b.feeds],
-            }
-            for b in d.biases
-        ],
-    }
-
-
-def math(q: Q.Quantity, inline: bool = True) -> str:
-    return f"${names.latex(q, inline=inline)}$"
-
-
-def loss_definition(loss) -> str:
-    """E per sample as LaTeX, printed from the registry entry's own error term."""
-    t, o, n = sp.symbols("t o n")
-    term = sp.latex(loss.term(t, o, n), symbol_names={t: r"\mathrm{target}_j", o: r"\mathrm{out}_j", n: "n"},
-                    order="none", ln_notation=True)
-    return rf"$E = \sum_j {term}$"
 
 
 class Document:

@@ -1,4 +1,5 @@
-"""Explanation rows (`derive.derivation.explain`) as LaTeX ``align`` lines, and numbers as LaTeX.
+"""LaTeX primitives: explanation rows (`derive.derivation.explain`) as ``align`` lines, numbers, quantity
+names in math, a loss's definition, and the diagram's layout as the TikZ template's data.
 
 Every formula is printed by SymPy's LaTeX printer twice from the same expression, once with each
 symbol's name and once with its value, so the two lines can never disagree.
@@ -9,8 +10,10 @@ from __future__ import annotations
 import sympy as sp
 
 from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Row
+from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.render import names
+from derive.render.diagram import layout
 
 _STYLE = {"order": "none", "mul_symbol": "dot", "ln_notation": True}
 
@@ -69,3 +72,45 @@ def align(rows: list[tuple[str, str]]) -> str:
     """An align block from (lhs, rhs) rows: the one printer of align blocks (the template uses it too)."""
     lines = [rf"{lhs} &= {rhs}" if rhs else rf"{lhs} &" for lhs, rhs in rows]
     return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
+
+
+def figure(network) -> dict:
+    """The diagram's layout as the TikZ template's data: coordinates and LaTeX labels."""
+    d = layout(network)
+    return {
+        "nodes": [
+            {"id": n.id, "x": n.x, "y": n.y, "label": names.latex_neuron(n.neuron) if n.neuron else None}
+            for n in d.nodes
+        ],
+        "edges": [
+            {
+                "from": e.source.id,
+                "to": e.dest.id,
+                "pos": f"{e.pos:.2f}" if e.pos is not None else None,
+                "label": names.latex(Q.parameter(e.parameter)) if e.pos is not None else None,
+            }
+            for e in d.edges
+        ],
+        "biases": [
+            {
+                "id": b.id,
+                "x": b.x,
+                "y": b.y,
+                "label": names.latex(Q.parameter(b.parameter)),
+                "feeds": [n.id for n in b.feeds],
+            }
+            for b in d.biases
+        ],
+    }
+
+
+def math(q: Q.Quantity, inline: bool = True) -> str:
+    return f"${names.latex(q, inline=inline)}$"
+
+
+def loss_definition(loss) -> str:
+    """E per sample as LaTeX, printed from the registry entry's own error term."""
+    t, o, n = sp.symbols("t o n")
+    term = sp.latex(loss.term(t, o, n), symbol_names={t: r"\mathrm{target}_j", o: r"\mathrm{out}_j", n: "n"},
+                    order="none", ln_notation=True)
+    return rf"$E = \sum_j {term}$"

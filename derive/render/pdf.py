@@ -19,10 +19,12 @@ class LatexError(Exception):
 
 
 def engine() -> list[str] | None:
+    """The LaTeX command, with shell escape off: nothing in a document can run a program."""
     if shutil.which("latexmk"):
-        return ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "-quiet"]
+        return ["latexmk", "-pdf", "-pdflatex=pdflatex -no-shell-escape %O %S", "-interaction=nonstopmode",
+                "-halt-on-error", "-file-line-error", "-quiet"]
     if shutil.which("pdflatex"):
-        return ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error"]
+        return ["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error"]
     return None
 
 

@@ -20,10 +20,10 @@ from sympy.printing.precedence import precedence
 from sympy.printing.pycode import PythonCodePrinter
 
 from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS, Derivation
+from derive.escape import python_string
 from derive.model import quantities as Q
 from derive.model.functions import Registered
 from derive.render import names, pyformat
-from derive.render.escape import python_string
 from derive.render.header import header
 from derive.render.templating import environment
 from derive.render.text import TextPrinter, positive_first

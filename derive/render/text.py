@@ -12,9 +12,9 @@ from sympy.printing.str import StrPrinter
 
 from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Explanation
 from derive.derivation.steps import ERROR, FORWARD, GRADIENTS
+from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, plain
-from derive.render.escape import text_line
 
 
 @dataclass(frozen=True)

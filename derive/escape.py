@@ -1,5 +1,6 @@
 """Making text from outside (file names, titles, names, claims) safe where it lands: one function per
-output language, and the only place that knows that language's special characters.
+output language, and the only place that knows that language's special characters. A utility: it
+imports nothing of derive, so every layer can use it (the spec's messages name a file, too).
 
 Every renderer passes outside text through these before it reaches a template or a file; templates
 never receive raw input. Each function's result, placed where its name says, can only ever read as
@@ -55,12 +56,12 @@ def latex_comment(text: str) -> str:
 
 def html_text(text: str) -> str:
     """Text for HTML element content or a quoted attribute value."""
-    return html.escape(python_comment(text), quote=True)
+    return html.escape(text, quote=True)
 
 
 def html_comment(text: str) -> str:
-    """Text for an HTML comment, which must not contain ``--`` nor end in ``-``."""
-    return html_text(text).replace("-", "&#45;")
+    """Text for an HTML comment, one line, which must not contain ``--`` nor end in ``-``."""
+    return html.escape(python_comment(text), quote=True).replace("-", "&#45;")
 
 
 def script_json(value) -> str:

@@ -1,0 +1,119 @@
+"""Every registered activation and loss, checked against independent routes: a new entry is tested
+by being registered. Each rule written in an entry (derivative, stable float form, mpmath form,
+fused delta, stable error term) is compared with what SymPy or mpmath derive from the entry's own
+elementary definition, which relies on none of them."""
+
+import math
+
+import mpmath
+import pytest
+import sympy as sp
+
+import derive
+from derive.model.functions import Registered
+from derive.model.registry import ACTIVATIONS, LOSSES
+from derive.render.python import ModuleWriter
+
+ELEMENTWISE = sorted(name for name, a in ACTIVATIONS.items() if not a.couples_layer)
+POINTS = [-30.0, -3.5, -1.0, -0.25, 0.3, 1.0, 2.75, 30.0]  # no kink (relu's is at 0)
+x = sp.Symbol("x", real=True)
+
+
+def at(expr, value, digits=50):
+    with mpmath.workdps(digits):
+        return sp.lambdify(x, expr, modules="mpmath")(mpmath.mpf(value))
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_the_derivative_rule_is_the_derivative_of_the_definition(name):
+    act = ACTIVATIONS[name]
+    out = act.out(x)
+    elementary = out.rewrite(sp.exp) if isinstance(out, Registered) else out
+    by_sympy = sp.diff(elementary, x)  # from the elementary form: no rule of the registry involved
+    rule = act.derivative(x, out).rewrite(sp.exp)
+    for p in POINTS:
+        assert abs(at(by_sympy, p) - at(rule, p)) < mpmath.mpf("1e-40"), (name, p)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_the_textbook_form_and_the_mpmath_form_are_the_function(name):
+    act = ACTIVATIONS[name]
+    out = act.out(x)
+    elementary = out.rewrite(sp.exp) if isinstance(out, Registered) else out
+    for p in POINTS:
+        assert abs(at(act.textbook(x).rewrite(sp.exp), p) - at(elementary, p)) < mpmath.mpf("1e-40")
+        if isinstance(out, Registered) and out.mp is not None:
+            with mpmath.workdps(50):
+                assert abs(out.mp(mpmath.mpf(p)) - at(elementary, p)) < mpmath.mpf("1e-40"), (name, p)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_the_printed_python_float_form_is_accurate(name):
+    """The generated module's Python for f(x), run, against mpmath: within 4 ulp (or 1e-300)."""
+    writer = ModuleWriter(derive.load().derivation)
+    net = writer.network.symbol(derive.Quantity("net", "h1"))
+    act = ACTIVATIONS[name]
+    namespace = {"math": math}
+    source = f"def f(net_h1):\n    return {writer.code(act.out(net))}\n"
+    for helper in writer.printer.helpers:
+        source += writer.printer.helper(helper)
+    exec(source, namespace)
+    elementary = act.out(x).rewrite(sp.exp) if isinstance(act.out(x), Registered) else x
+    for p in [*POINTS, -700.5, -699.5, 700.0]:
+        exact = float(at(elementary, p))
+        assert abs(namespace["f"](p) - exact) <= max(4 * math.ulp(exact), 1e-300), (name, p)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_the_loss_derivative_is_the_derivative_of_its_term(name):
+    loss = LOSSES[name]
+    t, o = sp.symbols("t o", positive=True)
+    by_sympy = sp.diff(loss.term(t, o, 3).doit(), o)
+    difference = sp.simplify(by_sympy - loss.derivative(t, o, 3).doit())
+    assert difference == 0, name
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_a_fused_or_stable_form_equals_the_textbook_form(name):
+    """Where a loss has a stable error term (from net) and a fused delta, both equal what the
+    textbook forms give, on a network whose output activation is the one the loss requires."""
+    loss = LOSSES[name]
+    if loss.requires is None:
+        assert loss.stable_term is None and loss.fused_delta is None
+        return
+    activation = loss.requires
+    spec = derive.parse(
+        f'name = "t"\nlayers = [2, 3]\nactivation = "{activation}"\nloss = "{name}"\nbias = "per_neuron"\n'
+        "learning_rate = 0.5\nweights = [[[0.3, -0.2], [0.1, 0.4], [-0.5, 0.25]]]\nbiases = [[0.1, -0.1, 0.05]]\n"
+        "[[samples]]\ninputs = [0.7, -1.2]\ntargets = [0.2, 0.3, 0.5]\n", "t.toml")
+    model = derive.Model(spec)
+    weights, biases = [["0.3", "-0.2"], ["0.1", "0.4"], ["-0.5", "0.25"]], ["0.1", "-0.1", "0.05"]
+    with mpmath.workdps(50):
+        nets = [mpmath.mpf(w1) * mpmath.mpf("0.7") + mpmath.mpf(w2) * mpmath.mpf("-1.2") + mpmath.mpf(b)
+                for (w1, w2), b in zip(weights, biases, strict=True)]
+        if activation == "softmax":
+            exps = [mpmath.exp(n) for n in nets]
+            outs = [e / mpmath.fsum(exps) for e in exps]
+        else:
+            outs = [1 / (1 + mpmath.exp(-n)) for n in nets]
+        targets = [mpmath.mpf("0.2"), mpmath.mpf("0.3"), mpmath.mpf("0.5")]
+        o, tt = sp.symbols("o t")
+        term = sp.lambdify((tt, o), loss.term(tt, o, 3).doit(), modules="mpmath")
+        dterm = sp.lambdify((tt, o), loss.derivative(tt, o, 3).doit(), modules="mpmath")
+        total = mpmath.fsum(term(t_, o_) for t_, o_ in zip(targets, outs, strict=True))
+        assert abs(model.value("E_total") - total) < mpmath.mpf("1e-40")
+        for j in range(3):  # delta_j by the textbook chain rule, through the activation's Jacobian
+            if activation == "softmax":
+                delta = mpmath.fsum(dterm(targets[i], outs[i]) * outs[i] * ((i == j) - outs[j]) for i in range(3))
+            else:
+                delta = dterm(targets[j], outs[j]) * outs[j] * (1 - outs[j])
+            assert abs(model.value(f"delta_o{j + 1}") - delta) < mpmath.mpf("1e-40"), (name, j)
+
+
+def test_every_registered_name_is_accepted_by_the_spec():
+    for name, act in ACTIVATIONS.items():
+        layers = "[2, 2]" if act.output_only else "[2, 2, 2]"
+        loss = next((n for n, entry in LOSSES.items() if entry.requires == name), "half_sse")
+        text = (f'name = "t"\nlayers = {layers}\nactivation = "{name}"\nloss = "{loss}"\nbias = "shared"\n'
+                "learning_rate = 0.5\nseed = 1\n[[samples]]\ninputs = [0.1, 0.2]\ntargets = [0.5, 0.5]\n")
+        assert derive.parse(text, "t.toml").activations[-1] == name
