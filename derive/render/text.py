@@ -21,7 +21,8 @@ from derive.model.decimals import fmt, plain
 class Row:
     section: str
     quantity: Q.Quantity
-    value: object  # high-precision value
+    value: object  # high-precision value, or the exact number the spec gives
+    given: bool = False  # from the spec: printed exactly as given
 
 
 def _backward_layer(network, q: Q.Quantity) -> int:
@@ -45,7 +46,7 @@ def rows(model) -> list[Row]:
 
         suffix = f" (sample {s + 1})" if several else ""
         for q in [Q.out(i) for i in network.inputs] + [Q.target(o) for o in network.outputs]:
-            out.append(Row(f"inputs and targets{suffix}", tag(q), values[q]))
+            out.append(Row(f"inputs and targets{suffix}", tag(q), network.sample_values(s)[q], given=True))
         for phase, section in ((FORWARD, "forward pass"), (ERROR, "error")):
             out += [Row(f"{section}{suffix}", tag(st.quantity), values[st.quantity]) for st in derivation.steps
                     if st.phase == phase and st.quantity.kind != Q.TEMPORARY]
@@ -71,19 +72,23 @@ def rows(model) -> list[Row]:
 
 def initial_rows(model) -> list[Row]:
     network = model.network
-    return [Row("initial values", p.quantity, p.value) for p in network.parameters] + [
-        Row("initial values", Q.LEARNING_RATE, network.spec.learning_rate)]
+    return [Row("initial values", p.quantity, p.value, given=True) for p in network.parameters] + [
+        Row("initial values", Q.LEARNING_RATE, network.spec.learning_rate, given=True)]
 
 
-def _table(table: list[Row], digits: int, exact=()) -> list[str]:
+def shown(r: Row, digits: int) -> str:
+    """A row's value as text: exactly as the spec gives it, else to ``digits`` significant digits."""
+    return plain(r.value, digits) if r.given else fmt(r.value, digits)
+
+
+def _table(table: list[Row], digits: int) -> list[str]:
     width = max(len(str(r.quantity)) for r in table) + 2
     lines, section = [], None
     for r in table:
         if r.section != section:
             section = r.section
             lines += ["", section]
-        shown = plain(r.value, digits) if r.quantity in exact else fmt(r.value, digits)
-        lines.append(f"  {r.quantity!s:<{width}}{shown}")
+        lines.append(f"  {r.quantity!s:<{width}}{shown(r, digits)}")
     return lines
 
 
@@ -94,9 +99,7 @@ def text(model, digits: int) -> str:
         (f"layers {'-'.join(map(str, spec.layers))}, activation {', '.join(spec.activations)}, "
          f"loss {spec.loss}, bias {spec.bias}; values to {digits} significant digits"),
     ]
-    initial, table = initial_rows(model), rows(model)
-    given = {r.quantity for r in initial + table if r.section.startswith("inputs and targets")}
-    lines += _table(initial + table, digits, exact=given | {r.quantity for r in initial})
+    lines += _table(initial_rows(model) + rows(model), digits)
     return "\n".join(lines) + "\n"
 
 
@@ -113,7 +116,7 @@ def as_json(model, digits: int) -> str:
                         "section": r.section,
                         "quantity": str(r.quantity),
                         "value": float(r.value),
-                        "text": fmt(r.value, digits),
+                        "text": shown(r, digits),
                     }
                     for r in initial_rows(model) + rows(model)
                 ],
