@@ -100,3 +100,9 @@ def test_the_names_check_sees_code_and_not_documentation(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text('"""About tanh."""\n\n\ndef f(a):\n    """Of relu."""\n    return a.kind == "mse"  # logistic\n')
     assert sorted(_code_words(sample)) == ["a", "kind", "mse"]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "templates").glob("*.j2")), ids=lambda p: p.name)
+def test_templates_receive_no_raw_input(path):
+    """Templates get escaped text and printed code only: never the spec itself."""
+    assert not re.search(r"(<<|\{\{|<%|\{%)[^\n]*\bspec\b", path.read_text()), path.name

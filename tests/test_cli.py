@@ -59,6 +59,10 @@ def test_gradients_prints_every_number_the_article_prints(reference):
         "  dnet_h1/dw1       0.0500000000",
     ]:
         assert lines.count(line) == 1, line
+    _, _, first, error = independent.loop_train(reference.spec, 10000, freeze_biases=True)
+    assert lines[-5:] == ["after training (float64, biases frozen)", f"  E_total@1         {fmt(first)}",
+                          f"  E_total@10000     {fmt(error)}", "  out_o1@10000      0.0159136204",
+                          "  out_o2@10000      0.984064274"]  # the article: 0.015912196 and 0.984065734
     hidden = lines.index("backward pass: hidden layer 1")
     assert lines.index("  dE_o1/dout_h1     0.0553994247") > hidden
     assert lines.index("  dE_o2/dout_h1     -0.0190491183") < lines.index("  dE_total/dout_h1  0.0363503064")

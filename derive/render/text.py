@@ -36,7 +36,8 @@ def _backward_layer(network, q: Q.Quantity) -> int:
 
 def rows(model) -> list[Row]:
     """Every number of one step: initial values, forward pass, error, the backward pass layer by layer
-    with every chain-rule factor the article names, the gradients and the parameters after one step."""
+    with every chain-rule factor the article names, the gradients, the parameters after one step, and
+    the errors and outputs after the spec's training steps."""
     evaluation, derivation, network = model.evaluation, model.derivation, model.network
     several = len(evaluation.samples) > 1
     out = []
@@ -67,7 +68,22 @@ def rows(model) -> list[Row]:
     rate = fmt(network.spec.learning_rate, 9).rstrip("0").rstrip(".")
     out += [Row(f"after one step (learning rate {rate})", p.quantity.with_update(), totals[p.quantity.with_update()])
             for p in network.parameters]
-    return out
+    return out + training_rows(model)
+
+
+def training_rows(model) -> list[Row]:
+    """E_total after the first and the last of the spec's training steps, and the outputs then (the
+    article's last numbers), in float64 as the generated module trains."""
+    steps = model.spec.steps
+    if not steps:
+        return []
+    frozen = ", biases frozen" if model.frozen() else ""
+    section = f"after training (float64{frozen})"
+    several = len(model.spec.samples) > 1
+    wanted = [Q.TOTAL_ERROR.after_steps(1), Q.TOTAL_ERROR.after_steps(steps)]
+    wanted += [Q.out(o).at_sample(s if several else None).after_steps(steps)
+               for s in range(len(model.spec.samples)) for o in model.network.outputs]
+    return [Row(section, q, model.value(q)) for q in dict.fromkeys(wanted)]
 
 
 def initial_rows(model) -> list[Row]:
