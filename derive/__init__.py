@@ -146,6 +146,26 @@ class Model:
             extra_sections = [*extra_sections, errata]
         return latex.render(self, __version__, digits, run, weights_only, extra_sections)
 
+    def training_runs(self) -> list[tuple[str, TrainingRun]]:
+        """The runs the web page plots: every parameter trained for the spec's ``steps``, and, when the
+        spec freezes the biases, the weights only (as the spec says)."""
+        steps = self.spec.steps
+        if not steps:
+            return []
+        runs = [("weights and biases trained", self.train(steps, freeze_biases=False))]
+        if self.spec.freeze_biases:
+            runs.append(("weights only (biases frozen, as the spec says)", self.train(steps, freeze_biases=True)))
+        return runs
+
+    def html(self, digits: int = 9, check: dict | None = None) -> str:
+        """The self-contained interactive web page (``check``: a report of `derive.check.report.build`,
+        made here unless given)."""
+        from derive.check import report
+        from derive.render.html import Page
+
+        check = report.build(self, [], digits) if check is None else check
+        return Page(self, __version__, digits, check, self.training_runs(), self.published_findings).render()
+
     def latex_quantity(self, quantity: Quantity | str, digits: int = 9) -> str:
         """One quantity's derivation as a LaTeX ``align`` block."""
         from derive.render.latex import quantity_block

@@ -177,6 +177,28 @@ class Explainer:
                  Row(None, VALUE, value=self.value(q, sample))]
         return rows
 
+    def walkthrough(self, parameter: str, sample: int = 0) -> Explanation:
+        """dE_total/d<parameter> from the start: each factor of its chain derived first (the output's
+        dE/dout and dout/dnet, a hidden neuron's sum over the neurons it feeds, a coupled output's
+        delta), then the chain itself, as the PDF derives them across its sections."""
+        rows, seen = [], set()
+        for share in self.derivation.chains[parameter].shares:
+            for f in share[:-1]:
+                if f not in seen:
+                    seen.add(f)
+                    rows += self._factor_rows(f, sample)
+        explained = self.explain(Q.gradient(parameter).at_sample(sample if len(self.evaluation.samples) > 1 else None))
+        return Explanation(explained.quantity, sample, (*rows, *explained.rows), explained.value)
+
+    def _factor_rows(self, f: Q.Quantity, sample: int) -> list[Row]:
+        network = self.network
+        if f.kind == Q.DELTA:  # a coupled output: its delta sums over every output
+            rows = [r for o in network.outputs for r in self.factor(Q.partial(Q.TOTAL_ERROR, Q.out(o)), sample)]
+            return rows + self.definition(f, sample)
+        if f.of == Q.TOTAL_ERROR and f.wrt.kind == Q.OUT and f.wrt.name not in network.outputs:
+            return self.hidden_output_gradient(f.wrt.name, sample)
+        return self.factor(f, sample)
+
     # -- any quantity ------------------------------------------------------------------------------
     def explain(self, q: Q.Quantity) -> Explanation:
         """The derivation of one quantity of one sample (a gradient: its factors, then the chain)."""
