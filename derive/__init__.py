@@ -116,8 +116,17 @@ class Model:
         return self.resolver.value(q if sample is None else q.at_sample(sample))
 
     def explain(self, quantity: Quantity | str) -> Explanation:
-        """How a quantity is derived, step by step: rows of symbolic forms, numbers and values."""
-        return self.explainer.explain(self.quantity(quantity))
+        """How a quantity is derived, step by step: rows of symbolic forms, numbers and values (in a
+        notebook it displays itself, as MathML and as LaTeX)."""
+        from derive.notebook import Explained
+
+        return Explained.of(self.explainer.explain(self.quantity(quantity)), self.network)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the diagram and every parameter's value, gradient and value after one step."""
+        from derive.notebook import model_html
+
+        return model_html(self)
 
     def gradients(self) -> dict[str, object]:
         """dE_total/d<parameter> for every weight and bias (over all samples), high precision."""

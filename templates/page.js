@@ -66,12 +66,13 @@
     const sum = (k) => DATA.scale * per.reduce((total, vals) => total + vals[k], 0);
     shown.set(DATA.errorKey, sum(DATA.error));
     shown.set(DATA.rateKey, DATA.rate);
-    for (const [name, key, k, updated] of DATA.gradients) {
+    PARAMETERS.forEach((name, i) => {
+      const [k, updated] = DATA.gradients[i];
       const g = sum(k);
       shown.set(name, params[name]);
-      shown.set(key, g);
+      shown.set(QUANTITIES[k], g);
       shown.set(updated, params[name] - DATA.rate * g);
-    }
+    });
     return shown;
   }
 
@@ -106,7 +107,7 @@
     const heading = document.getElementById("derivation-heading");
     heading.textContent = "Derivation of \u2202E_total/\u2202" + name;
     if (name in DATA.derivations) {
-      body.innerHTML = DATA.derivations[name];
+      body.innerHTML = '<div class="derivation">' + DATA.derivations[name].map((k) => document.getElementById("piece-" + k).textContent).join("") + "</div>";
       redraw(body);
     } else {
       body.innerHTML = "";
@@ -130,17 +131,27 @@
       }
     });
   });
-  document.querySelectorAll("button.pick").forEach((button) => {
+
+  // -- the rest of a long table, on demand ------------------------------------------------------------
+  document.querySelectorAll("button.more").forEach((button) => {
     button.addEventListener("click", () => {
-      select(button.getAttribute("data-parameter"), true);
-      document.getElementById("derivation").scrollIntoView({ block: "nearest" });
+      const table = button.closest("[data-table]");
+      const chunk = table.querySelector("script.rows");
+      const body = table.querySelector("tbody");
+      const before = body.rows.length;
+      body.insertAdjacentHTML("beforeend", chunk.textContent);
+      chunk.remove();
+      bind(body);
+      for (let k = before; k < body.rows.length; k++) redraw(body.rows[k]);
+      const left = table.querySelectorAll("script.rows").length;
+      if (!left) button.parentElement.remove();
     });
   });
 
   // -- edits ----------------------------------------------------------------------------------------
   function apply(input) {
     const key = input.getAttribute("data-edit");
-    const target = DATA.edits[key];
+    const target = DATA.edits[key] || ["parameter", key];
     const text = input.value.trim().replace("\u2212", "-");
     const value = Number(text);
     if (text === "" || !Number.isFinite(value)) {
@@ -164,12 +175,23 @@
     document.body.setAttribute("data-edited", "true");
   }
 
-  document.querySelectorAll("input[data-edit]").forEach((input) => {
-    input.addEventListener("change", () => apply(input));
-    input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter") apply(input);
+  function bind(root) {
+    root.querySelectorAll("input[data-edit]").forEach((input) => {
+      input.inputMode = "decimal";
+      input.spellcheck = false;
+      input.addEventListener("change", () => apply(input));
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") apply(input);
+      });
     });
-  });
+    root.querySelectorAll("button.pick").forEach((button) => {
+      button.addEventListener("click", () => {
+        select(button.getAttribute("data-parameter"), true);
+        document.getElementById("derivation").scrollIntoView({ block: "nearest" });
+      });
+    });
+  }
+  bind(document);
 
   document.getElementById("reset").addEventListener("click", () => {
     Object.assign(params, DATA.params);
@@ -178,7 +200,8 @@
       samples[k].targets = s.targets.slice();
     });
     document.querySelectorAll("input[data-edit]").forEach((input) => {
-      const target = DATA.edits[input.getAttribute("data-edit")];
+      const key = input.getAttribute("data-edit");
+      const target = DATA.edits[key] || ["parameter", key];
       input.value = String(target[0] === "parameter" ? DATA.params[target[1]] : DATA.samples[target[1]][target[0] + "s"][target[2]]);
       input.removeAttribute("aria-invalid");
     });

@@ -20,6 +20,7 @@ from derive.derivation.steps import OUTPUT_DELTAS, Derivation
 from derive.model import quantities as Q
 
 NAMES, NUMBERS, VALUE, DIFFERENTIATE = "names", "numbers", "value", "differentiate"
+NAMED_LIMIT = 8  # a hidden neuron feeding more neurons than this gets its sum, not one named term each
 
 
 @dataclass(frozen=True)
@@ -152,14 +153,15 @@ class Explainer:
         return [Row(p.with_update(), NAMES, rule), Row(None, NUMBERS, rule, numbers=numbers),
                 Row(None, VALUE, value=totals[p.with_update()])]
 
-    def hidden_output_gradient(self, neuron: str, sample: int = 0) -> list[Row]:
-        """dE_total/dout_h as the sum over the neurons h feeds, with the article's named terms."""
+    def hidden_output_gradient(self, neuron: str, sample: int = 0, with_terms: bool = True) -> list[Row]:
+        """dE_total/dout_h as the sum over the neurons h feeds, with the article's named terms (unless
+        not ``with_terms``)."""
         q = Q.partial(Q.TOTAL_ERROR, Q.out(neuron))
         feeds = self.network.feeds(neuron)
         named = [Q.partial(Q.error(d), Q.out(neuron)) for d, _ in feeds]
         numbers = self.numbers(sample)
         rows = []
-        if all(n in self.derivation.step for n in named):
+        if with_terms and all(n in self.derivation.step for n in named):
             for (dest, weight), term in zip(feeds, named, strict=True):
                 rule = product(
                     self.sym(Q.partial(Q.error(dest), Q.net(dest))), self.sym(Q.partial(Q.net(dest), Q.out(neuron)))
@@ -196,7 +198,8 @@ class Explainer:
             rows = [r for o in network.outputs for r in self.factor(Q.partial(Q.TOTAL_ERROR, Q.out(o)), sample)]
             return rows + self.definition(f, sample)
         if f.of == Q.TOTAL_ERROR and f.wrt.kind == Q.OUT and f.wrt.name not in network.outputs:
-            return self.hidden_output_gradient(f.wrt.name, sample)
+            return self.hidden_output_gradient(f.wrt.name, sample,
+                                               with_terms=len(network.feeds(f.wrt.name)) <= NAMED_LIMIT)
         return self.factor(f, sample)
 
     # -- any quantity ------------------------------------------------------------------------------

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
+import re
 
 from derive import escape
+from derive.derivation.steps import DISPLAY
 from derive.escape import html_text, script_json
 from derive.model import quantities as Q
 from derive.model.decimals import plain
@@ -31,6 +34,7 @@ from derive.render.templating import environment
 
 EMBED_LIMIT = 200  # parameters: up to this many, every derivation is embedded; above it, the drawn ones
 RUNTIME = "page.js"  # the page's own script, in templates/
+DATA_VALUE = re.compile(r'data-value="([^"]*)"')
 
 
 def _hash(script: str) -> str:
@@ -59,6 +63,8 @@ class Page:
             digits=digits,
         )
         self.derivable = set(self.selectable())
+        self.pieces: list[str] = []
+        self._piece_index: dict = {}
 
     # -- names of values on the page -----------------------------------------------------------
     def key(self, q: Q.Quantity, sample: int, update: bool = False) -> str:
@@ -70,11 +76,11 @@ class Page:
         return str(q.at_sample(sample))
 
     def number(self, q: Q.Quantity, value, sample: int = 0) -> str:
-        return f'<span class="num" data-value="{html_text(self.key(q, sample))}">{plain(value, self.digits)}</span>'
+        return f'<span data-value="{html_text(self.key(q, sample))}">{plain(value, self.digits)}</span>'
 
     def total(self, q: Q.Quantity) -> str:
         value = plain(self.model.evaluation.totals[q], self.digits)
-        return f'<span class="num" data-value="{html_text(str(q))}">{value}</span>'
+        return f'<span data-value="{html_text(str(q))}">{value}</span>'
 
     # -- derivations -----------------------------------------------------------------------------
     def selectable(self) -> list[str]:
@@ -84,32 +90,55 @@ class Page:
         drawn = {e.parameter for e in self.picture.diagram.edges} | {b.parameter for b in self.picture.diagram.biases}
         return [p.name for p in self.network.parameters if p.name in drawn]
 
-    def derivation(self, parameter: str) -> str:
-        explainer = self.model.explainer
-        parts = []
+    def piece(self, key, make) -> int:
+        """The index of a piece of derivation markup in the page's table, made once: a step shared by
+        several parameters' derivations (a hidden neuron's dE/dout) is stored once."""
+        if key not in self._piece_index:
+            self._piece_index[key] = len(self.pieces)
+            self.pieces.append(make())
+        return self._piece_index[key]
+
+    def printer(self, sample: int) -> RowPrinter:
+        return RowPrinter(self.network, self.digits, key=lambda q, update: self.key(q, sample, update))
+
+    def derivation(self, parameter: str) -> list[int]:
+        """A parameter's derivation, as the indices of its pieces: its walkthrough for every sample and,
+        with several samples, the sum over them and the update."""
+        explainer, ids = self.model.explainer, []
         for s in range(len(self.spec.samples)):
-            printer = RowPrinter(self.network, self.digits, key=lambda q, update, s=s: self.key(q, s, update))
+            printer = self.printer(s)
             if self.several:
-                parts.append(f"<h3>Sample {s + 1}</h3>")
-            parts.append(printer.explanation(explainer.walkthrough(parameter, s)))
+                ids.append(self.piece(("sample", s), lambda s=s: f"<h3>Sample {s + 1}</h3>"))
+            for subject, rows in printer.groups(explainer.walkthrough(parameter, s).rows):
+                ids.append(self.piece((str(subject), s), lambda p=printer, q=subject, r=rows: p.group(q, r)))
         if self.several:
-            g = Q.gradient(parameter)
-            terms = " + ".join(self.number(g, values[g], s) for s, values in enumerate(self.model.evaluation.samples))
-            scale = f"1/{len(self.spec.samples)} · (" if self.spec.reduction == "mean" else "("
-            printer = RowPrinter(self.network, self.digits, key=lambda q, update: self.key(q, 0, update))
-            parts.append(f'<h3>Over the samples</h3><p class="sum">{math(printer.quantity(g))} = {scale}{terms}) = '
-                         f"{self.total(g)}</p>")
-            parts.append(f'<div class="derivation">{printer.rows(explainer.update(parameter))}</div>')
-        return "".join(parts)
+            ids.append(self.piece(("sum", parameter), lambda: self._over_samples(parameter)))
+        return ids
+
+    def _over_samples(self, parameter: str) -> str:
+        g = Q.gradient(parameter)
+        terms = " + ".join(self.number(g, values[g], s) for s, values in enumerate(self.model.evaluation.samples))
+        scale = f"1/{len(self.spec.samples)} · (" if self.spec.reduction == "mean" else "("
+        printer = self.printer(0)
+        return (f'<h3>Over the samples</h3><p class="sum">{math(printer.quantity(g))} = {scale}{terms}) = '
+                f"{self.total(g)}</p>{printer.rows(self.model.explainer.update(parameter))}")
 
     # -- the page's data for its script --------------------------------------------------------
+    def shown(self, markup: str) -> set[str]:
+        """The display steps (the article's named factors) whose values the markup prints: the page's
+        script computes these and every kernel step, not the thousands of others of a large network."""
+        keys = {html.unescape(k) for k in DATA_VALUE.findall(markup)}
+        n = len(self.spec.samples)
+        return {str(s.quantity) for s in self.model.derivation.steps
+                if s.phase == DISPLAY and any(self.key(s.quantity, k) in keys for k in range(n))}
+
     def data(self, quantities: list[Q.Quantity]) -> dict:
         network, spec = self.network, self.spec
         index = {str(q): k for k, q in enumerate(quantities)}
         n = len(spec.samples)
         samples = [{"inputs": [float(v) for v in s.inputs], "targets": [float(v) for v in s.targets]}
                    for s in spec.samples]
-        edits = {p.name: ["parameter", p.name] for p in network.parameters}
+        edits = {}  # inputs and targets; a parameter is edited by its own name
         input_keys, target_keys = [], []
         for s in range(n):
             input_keys.append([self.key(Q.out(i), s) for i in network.inputs])
@@ -129,13 +158,16 @@ class Page:
             "targetKeys": target_keys,
             "errorKey": str(Q.TOTAL_ERROR),
             "error": index[str(Q.TOTAL_ERROR)],
-            "gradients": [[p.name, str(Q.gradient(p.name)), index[str(Q.gradient(p.name))],
-                           str(p.quantity.with_update())] for p in network.parameters],
+            "gradients": [[index[str(Q.gradient(p.name))], str(p.quantity.with_update())] for p in network.parameters],
             "edits": edits,
-            "derivations": {p: self.derivation(p) for p in selectable},
+            "derivations": self.derivations,
             "paths": {p: self.picture.path(p) for p in selectable},
             "first": self._first(selectable),
         }
+
+    def caption(self) -> str:
+        return (f"The network {self.spec.name}: {len(self.network.parameters)} parameters. Select a weight or bias "
+                "(click it, or Tab to it and press Enter) to see its derivation.")
 
     def _first(self, selectable: list[str]) -> str:
         """The parameter selected when the page opens: the first weight into the output layer (the
@@ -146,19 +178,22 @@ class Page:
     # -- the page ------------------------------------------------------------------------------
     def render(self) -> str:
         spec, network = self.spec, self.network
-        code = javascript.render(self.model.derivation)
-        quantities = [s.quantity for s in self.model.derivation.steps]
+        self.derivations = {p: self.derivation(p) for p in self.selectable()}
+        tables = html_tables.Tables(self)
+        printed = {name: getattr(tables, name)() for name in ("parameters", "samples", "neurons", "check", "audit",
+                                                               "training")}
+        diagram = self.picture.render(self.caption())
+        shown = self.shown("".join([*self.pieces, *printed.values(), diagram]))
+        code = javascript.render(self.model.derivation, shown)
+        quantities = [s.quantity for s in javascript.steps(self.model.derivation, shown)]
         env = environment()
         runtime = env.loader.get_source(env, RUNTIME)[0]
         data = script_json(self.data(quantities))
-        tables = html_tables.Tables(self)
         acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
         described = (f"Layers {'-'.join(map(str, spec.layers))}; activations {acts}; loss {spec.loss}; "
                      f"{'one bias per layer' if spec.bias == 'shared' else 'one bias per neuron'}; learning rate "
                      f"{plain(spec.learning_rate, self.digits)}; {len(network.parameters)} parameters, "
                      f"{len(spec.samples)} sample{'s' if self.several else ''}.")
-        caption = (f"The network {spec.name}: {len(network.parameters)} parameters. Select a weight or bias "
-                   "(click it, or Tab to it and press Enter) to see its derivation.")
         context = {
             "header": header("html", spec, self.version, "html", about=True),
             "title": html_text(spec.title),
@@ -167,11 +202,12 @@ class Page:
             "source": html_text(spec.source),
             "version": html_text(self.version),
             "digits": self.digits,
-            "diagram": self.picture.render(caption),
+            "diagram": diagram,
             "elided": len(self.selectable()) < len(network.parameters),
             "shown_parameters": len(self.selectable()),
             "several": self.several,
-            "tables": tables,
+            "tables": printed,
+            "pieces": [html_tables.raw_text("piece", p, id=f"piece-{k}") for k, p in enumerate(self.pieces)],
             "curves": plot.loss_curves(self.runs, "E_total during training") if self.runs else "",
             "code": code,
             "runtime": runtime,

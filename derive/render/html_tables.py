@@ -14,16 +14,36 @@ ROUTE_NAMES = {"sympy_diff": "sympy.diff", "fd_float64": "differences, float64",
                "generated": "generated code"}
 
 
-def _table(header: list[str], rows: list[list[str]], css: str = "") -> str:
+SHOWN_ROWS = 200  # rows of a table in the page's markup; the rest waits, as text, until asked for
+CHUNK_ROWS = 500
+
+
+def raw_text(kind: str, markup: str, **attributes) -> str:
+    """Markup kept as the text of a ``<script type="text/html">``: the browser does not even parse it
+    until the page's script asks for it (a large network's table rows, its derivations), so a page of
+    thousands of rows opens fast. Our markup escapes every text, so it holds no ``</script``."""
+    if "</script" in markup.lower():
+        raise ValueError("markup for a raw-text element holds '</script'")
+    attrs = "".join(f' {k.replace("_", "-")}="{html_text(v)}"' for k, v in attributes.items())
+    return f'<script type="text/html" class="{kind}"{attrs}>{markup}</script>'
+
+
+def _table(header: list[str], rows: list[list[str]], css: str = "", what: str = "rows") -> str:
     head = "".join(f'<th scope="col">{h}</th>' for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<div class="scroll"><table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    lines = ["<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows]
+    body = "".join(lines[:SHOWN_ROWS])
+    more = ""
+    if len(lines) > SHOWN_ROWS:
+        chunks = [lines[k:k + CHUNK_ROWS] for k in range(SHOWN_ROWS, len(lines), CHUNK_ROWS)]
+        more = "".join(raw_text("rows", "".join(c)) for c in chunks)
+        more += (f'<p><button type="button" class="more">Show {min(CHUNK_ROWS, len(lines) - SHOWN_ROWS)} more '
+                 f'{html_text(what)} (of {len(lines)})</button></p>')
+    return (f'<div class="scroll" data-table><table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            f"</table>{more}</div>")
 
 
 def _edit(key: str, value) -> str:
-    label = html_text(f"value of {key}")
-    return (f'<input class="edit" data-edit="{html_text(key)}" value="{float(value)!r}" inputmode="decimal" '
-            f'spellcheck="false" aria-label="{label}" size="11">')
+    return f'<input data-edit="{html_text(key)}" value="{float(value)!r}" aria-label="{html_text(key)}">'
 
 
 class Tables:
@@ -65,7 +85,8 @@ class Tables:
                     else html_text(p.name))
             rows.append([name, html_text(where), _edit(p.name, p.value),
                          self.page.total(Q.gradient(p.name)), self.page.total(p.quantity.with_update())])
-        return _table(["parameter", "edge", "value", "∂E_total/∂·", "after one step"], rows, "numbers params")
+        return _table(["parameter", "edge", "value", "∂E_total/∂·", "after one step"], rows, "numbers params",
+                      "parameters")
 
     def samples(self) -> str:
         """Every input and target of every sample, editable."""
@@ -87,13 +108,18 @@ class Tables:
             return ""
         routes = [r for r in ROUTE_NAMES if any(r in row["routes"] for row in checks["rows"])]
         rows = []
-        for row in checks["rows"]:
+        failed = [row for row in checks["rows"] if not row["passed"]]
+        listed = failed + [row for row in checks["rows"] if row["passed"]][:max(0, SHOWN_ROWS - len(failed))]
+        for row in listed:
             sample = f"[{row['sample']}]" if self.page.several else ""
             rows.append([html_text(row["parameter"] + sample), row["chain_rule"]]
                         + [html_text(row["routes"].get(r, "—")) for r in routes]
                         + ["agrees" if row["passed"] else '<strong class="bad">FAILS</strong>'])
         summary = (f"{checks['parameters_checked']} of {checks['parameters']} parameters checked; "
                    + ("every gradient agrees by every route." if checks["passed"] else "some gradients FAIL."))
+        if len(listed) < len(checks["rows"]):
+            summary += (f" The table lists {len(listed)} of its {len(checks['rows'])} rows (every failure first); "
+                        "derive check prints them all.")
         header = ["parameter", "chain rule (60 digits)"] + [ROUTE_NAMES[r] for r in routes] + [""]
         return f"<p>{html_text(summary)}</p>" + _table(header, rows, "numbers check")
 

@@ -16,7 +16,7 @@ import json
 import sympy as sp
 from sympy.printing.jscode import JavascriptCodePrinter
 
-from derive.derivation.steps import Derivation
+from derive.derivation.steps import DISPLAY, Derivation
 from derive.model import quantities as Q
 from derive.model.functions import Registered, float_expression
 from derive.render import names
@@ -71,32 +71,40 @@ def _expression(printer: _Printer, step) -> str:
     if step.quantity.kind == Q.NET:
         terms = printer.network.net_terms[step.quantity.name]
         return " + ".join(f"{t.parameter} * {names.python(t.factor)}" if t.factor else t.parameter for t in terms)
+    if step.compute.is_Symbol:
+        return printer._print(step.compute)
     return printer.doprint(float_expression(step.compute))
 
 
-def statements(derivation: Derivation) -> list[tuple[str, str]]:
-    """(quantity, JavaScript statement) for every step, in the derivation's order."""
+def steps(derivation: Derivation, shown=None) -> list:
+    """Every kernel step, and the display steps (the article's named factors) in ``shown`` (all of
+    them when None), in the derivation's order."""
+    return [s for s in derivation.steps if s.phase != DISPLAY or shown is None or str(s.quantity) in shown]
+
+
+def statements(derivation: Derivation, shown=None) -> list[tuple[object, str]]:
+    """(step, JavaScript statement) for every step of `steps`, in the derivation's order."""
     printer = _Printer(derivation.network)
-    return [(str(s.quantity), f"const {names.python(s.quantity)} = {_expression(printer, s)};")
-            for s in derivation.steps]
+    return [(s, f"const {names.python(s.quantity)} = {_expression(printer, s)};") for s in steps(derivation, shown)]
 
 
-def render(derivation: Derivation) -> str:
-    """The script: ``PARAMETERS``, ``QUANTITIES`` and ``values``; deterministic for the same spec."""
+def render(derivation: Derivation, shown=None) -> str:
+    """The script: ``PARAMETERS``, ``QUANTITIES`` and ``values``; deterministic for the same spec.
+    ``shown``: the names of the display steps to compute (default: all)."""
     network = derivation.network
-    steps = statements(derivation)
+    printed = statements(derivation, shown)
     lines = [
         "// The derivation's steps as float64 code, in the order they are derived, printed from the same",
         "// steps as the Python module (gradients.py); values() returns them in the order of QUANTITIES.",
         '"use strict";',
         f"const PARAMETERS = {json.dumps([p.name for p in network.parameters])};",
-        f"const QUANTITIES = {json.dumps([q for q, _ in steps])};",
+        f"const QUANTITIES = {json.dumps([str(s.quantity) for s, _ in printed])};",
         "function values(params, inputs, targets) {",
     ]
     lines += [f'  const {p.name} = params["{p.name}"];' for p in network.parameters]
     lines += [f"  const {i} = inputs[{k}];" for k, i in enumerate(network.inputs)]
     lines += [f"  const {names.python(Q.target(o))} = targets[{k}];" for k, o in enumerate(network.outputs)]
-    lines += [f"  {statement}" for _, statement in steps]
-    lines.append(f"  return [{', '.join(names.python(s.quantity) for s in derivation.steps)}];")
+    lines += [f"  {statement}" for _, statement in printed]
+    lines.append(f"  return [{', '.join(names.python(s.quantity) for s, _ in printed)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -24,6 +24,9 @@ from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.model.functions import Registered
 
+SUM_LIMIT = 10  # terms; a longer sum (a net input of a wide layer) shows its first 3, its last 2 and
+HEAD, TAIL = 3, 2  # any term holding a symbol the row is about, with ⋯ for the rest
+ELLIPSIS = "\u22ef"
 _WORDS = {Q.NET: "net", Q.OUT: "out", Q.TARGET: "target", Q.ERROR: "E", Q.DELTA: "\u03b4"}
 PARTIAL_SIGN = "\u2202"
 
@@ -115,15 +118,33 @@ class _Printer(MathMLPresentationPrinter):
     """SymPy's MathML printer with every symbol as its quantity's name or, given ``values``, as its
     value (keyed for the page by ``key``), terms and factors in the order they are written."""
 
-    def __init__(self, network, values=None, key=None, digits: int = 9):
+    def __init__(self, network, values=None, key=None, digits: int = 9, keep=frozenset()):
         super().__init__({"order": "none", "mul_symbol": "dot", "ln_notation": True})
         self.network = network
         self.values = values
         self.key = key or str
         self.digits = digits
+        self.keep = keep
 
     def _print_Add(self, expr, order=None):
-        return super()._print_Add(expr, order="none")
+        terms = list(expr.args)
+        if len(terms) <= SUM_LIMIT:
+            return super()._print_Add(expr, order="none")
+        shown = sorted({*range(HEAD), *range(len(terms) - TAIL, len(terms)),
+                        *(k for k, t in enumerate(terms) if t.free_symbols & self.keep)})
+        mrow = self.dom.createElement("mrow")
+        for position, k in enumerate(shown):
+            if position and k != shown[position - 1] + 1:
+                mrow.appendChild(_element(self.dom, "mo", text="+"))
+                mrow.appendChild(_element(self.dom, "mo", text=ELLIPSIS))
+            term = terms[k]
+            if position == 0 and k == 0:
+                mrow.appendChild(self._print(term))
+                continue
+            negative = term.could_extract_minus_sign()
+            mrow.appendChild(_element(self.dom, "mo", text="-" if negative else "+"))
+            mrow.appendChild(self._print(-term if negative else term))
+        return mrow
 
     def _print_Mul(self, expr):
         rest = -expr
@@ -187,8 +208,8 @@ class RowPrinter:
     def number(self, value, key: str | None, operand: bool = False) -> str:
         return _xml(number_element(self.dom, value, self.digits, key, operand))
 
-    def names(self, expr: sp.Expr) -> str:
-        return _xml(_Printer(self.network, digits=self.digits).element(expr))
+    def names(self, expr: sp.Expr, keep=frozenset()) -> str:
+        return _xml(_Printer(self.network, digits=self.digits, keep=keep).element(expr))
 
     def numbers(self, expr: sp.Expr, values, update: bool) -> str:
         printer = _Printer(self.network, values, lambda q: self.key(q, update), self.digits)
@@ -207,24 +228,30 @@ class RowPrinter:
         elif row.kind == DIFFERENTIATE:
             operator = (f"<mfrac><mo>{PARTIAL_SIGN}</mo><mrow><mo>{PARTIAL_SIGN}</mo>{self.quantity(row.wrt)}"
                         f"</mrow></mfrac>")
-            rhs = f"<mrow>{operator}<mrow><mo>(</mo>{self.names(row.expr)}<mo>)</mo></mrow></mrow>"
+            inner = self.names(row.expr, keep=frozenset({self.network.symbol(row.wrt)}))
+            rhs = f"<mrow>{operator}<mrow><mo>(</mo>{inner}<mo>)</mo></mrow></mrow>"
         else:
             raise ValueError(row.kind)
         note = f' <span class="note">({html_text(row.note)})</span>' if row.note else ""
         return (f'<div class="row"><span class="lhs">{lhs}</span><span class="eq">=</span>'
                 f'<span class="rhs">{math(rhs)}{note}</span></div>')
 
-    def rows(self, rows) -> str:
-        """Rows grouped by the quantity each group derives, a ``<div class="step">`` each."""
-        parts, subject = [], None
+    def groups(self, rows) -> list[tuple[Q.Quantity, list[Row]]]:
+        """The rows grouped by the quantity each group derives."""
+        groups: list[tuple[Q.Quantity, list[Row]]] = []
         for r in rows:
-            if r.lhs is not None:
-                if subject is not None:
-                    parts.append("</div>")
-                subject = r.lhs
-                parts.append(f'<div class="step" data-derives="{html_text(str(subject))}">')
-            parts.append(self.row(r, subject))
-        return "".join(parts) + ("</div>" if subject is not None else "")
+            if r.lhs is not None or not groups:
+                groups.append((r.lhs, []))
+            groups[-1][1].append(r)
+        return groups
+
+    def group(self, subject: Q.Quantity, rows: list[Row]) -> str:
+        """One group of rows as a ``<div class="step">``."""
+        body = "".join(self.row(r, subject) for r in rows)
+        return f'<div class="step" data-derives="{html_text(str(subject))}">{body}</div>'
+
+    def rows(self, rows) -> str:
+        return "".join(self.group(subject, group) for subject, group in self.groups(rows))
 
     def explanation(self, explanation: Explanation) -> str:
         return f'<div class="derivation">{self.rows(explanation.rows)}</div>'
