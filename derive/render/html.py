@@ -21,7 +21,6 @@ import hashlib
 import html
 import re
 
-from derive import escape
 from derive.derivation.steps import DISPLAY
 from derive.escape import html_text, script_json
 from derive.model import quantities as Q
@@ -213,6 +212,5 @@ class Page:
             "runtime": runtime,
             "data": data,
             "script_hashes": " ".join(_hash(s) for s in (code, runtime)),
-            "comment": escape.html_comment,
         }
         return environment().get_template("page.html.j2").render(context)
