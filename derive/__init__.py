@@ -116,8 +116,17 @@ class Model:
         return self.resolver.value(q if sample is None else q.at_sample(sample))
 
     def explain(self, quantity: Quantity | str) -> Explanation:
-        """How a quantity is derived, step by step: rows of symbolic forms, numbers and values."""
-        return self.explainer.explain(self.quantity(quantity))
+        """How a quantity is derived, step by step: rows of symbolic forms, numbers and values (in a
+        notebook it displays itself, as MathML and as LaTeX)."""
+        from derive.notebook import Explained
+
+        return Explained.of(self.explainer.explain(self.quantity(quantity)), self.network)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the diagram and every parameter's value, gradient and value after one step."""
+        from derive.notebook import model_html
+
+        return model_html(self)
 
     def gradients(self) -> dict[str, object]:
         """dE_total/d<parameter> for every weight and bias (over all samples), high precision."""
@@ -145,6 +154,26 @@ class Model:
             errata = latex.errata_section(self.published_findings, digits, self.spec.source)
             extra_sections = [*extra_sections, errata]
         return latex.render(self, __version__, digits, run, weights_only, extra_sections)
+
+    def training_runs(self) -> list[tuple[str, TrainingRun]]:
+        """The runs the web page plots: every parameter trained for the spec's ``steps``, and, when the
+        spec freezes the biases, the weights only (as the spec says)."""
+        steps = self.spec.steps
+        if not steps:
+            return []
+        runs = [("weights and biases trained", self.train(steps, freeze_biases=False))]
+        if self.spec.freeze_biases:
+            runs.append(("weights only (biases frozen, as the spec says)", self.train(steps, freeze_biases=True)))
+        return runs
+
+    def html(self, digits: int = 9, check: dict | None = None) -> str:
+        """The self-contained interactive web page (``check``: a report of `derive.check.report.build`,
+        made here unless given)."""
+        from derive.check import report
+        from derive.render.html import Page
+
+        check = report.build(self, [], digits) if check is None else check
+        return Page(self, __version__, digits, check, self.training_runs(), self.published_findings).render()
 
     def latex_quantity(self, quantity: Quantity | str, digits: int = 9) -> str:
         """One quantity's derivation as a LaTeX ``align`` block."""

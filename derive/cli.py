@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress on stderr (it shows only on a terminal)")
         return p
 
-    p = command("build", "The main job: gradients table, generated code, check, LaTeX document and PDF, "
+    p = command("build", "The main job: gradients table, generated code, check, web page, LaTeX document and PDF, "
                 "written under generated/<name>/, with a one-screen summary.")
     p.add_argument("-o", "--output", metavar="DIR", help="folder to write into (default: generated/<name>)")
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
     p.add_argument("--force", action="store_true", help="overwrite files that derive did not generate")
     p.set_defaults(run=_latex)
+
+    p = command("html", "Write the derivation as one self-contained interactive web page (open it in a browser).")
+    p.add_argument("-o", "--output", metavar="FILE.html",
+                   help="where to write (default: generated/<name>/<name>.html)")
+    p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--force", action="store_true", help="overwrite a file that derive did not generate")
+    p.set_defaults(run=_html)
 
     p = command("check", "Check every gradient by independent routes, audit published numbers, check your own numbers.")
     p.add_argument("--claim", action="append", default=[], metavar="Q=VALUE",
@@ -189,6 +196,14 @@ def _latex(args) -> int:
     return EXIT_OK
 
 
+def _html(args) -> int:
+    model = Model(load_spec(args.spec))
+    path = write(args.output or default_output(model.spec, f"{model.spec.name}.html"), model.html(args.digits),
+                 args.force)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
 def _check(args) -> int:
     from derive.check import report as check_report
     from derive.check.audit import parse_claim
@@ -241,6 +256,8 @@ def _build(args) -> int:
             args.force,
         )
     )
+    progress.stage("writing the web page")
+    files.append(write(folder / f"{spec.name}.html", model.html(args.digits, check=result), args.force))
     progress.stage("writing the LaTeX document")
     tex = model.latex(args.digits)
     files.append(write(folder / f"{spec.name}.tex", tex, args.force))

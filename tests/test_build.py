@@ -15,7 +15,7 @@ from networks import EXTREME
 from derive import output
 from derive.cli import main
 
-TEXT_OUTPUTS = ["gradients.txt", "gradients.py", "check.txt", "mazur.tex"]
+TEXT_OUTPUTS = ["gradients.txt", "gradients.py", "check.txt", "mazur.tex", "mazur.html"]
 
 
 def build(*args, env=None):

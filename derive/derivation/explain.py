@@ -20,6 +20,7 @@ from derive.derivation.steps import OUTPUT_DELTAS, Derivation
 from derive.model import quantities as Q
 
 NAMES, NUMBERS, VALUE, DIFFERENTIATE = "names", "numbers", "value", "differentiate"
+NAMED_LIMIT = 8  # a hidden neuron feeding more neurons than this gets its sum, not one named term each
 
 
 @dataclass(frozen=True)
@@ -152,14 +153,15 @@ class Explainer:
         return [Row(p.with_update(), NAMES, rule), Row(None, NUMBERS, rule, numbers=numbers),
                 Row(None, VALUE, value=totals[p.with_update()])]
 
-    def hidden_output_gradient(self, neuron: str, sample: int = 0) -> list[Row]:
-        """dE_total/dout_h as the sum over the neurons h feeds, with the article's named terms."""
+    def hidden_output_gradient(self, neuron: str, sample: int = 0, with_terms: bool = True) -> list[Row]:
+        """dE_total/dout_h as the sum over the neurons h feeds, with the article's named terms (unless
+        not ``with_terms``)."""
         q = Q.partial(Q.TOTAL_ERROR, Q.out(neuron))
         feeds = self.network.feeds(neuron)
         named = [Q.partial(Q.error(d), Q.out(neuron)) for d, _ in feeds]
         numbers = self.numbers(sample)
         rows = []
-        if all(n in self.derivation.step for n in named):
+        if with_terms and all(n in self.derivation.step for n in named):
             for (dest, weight), term in zip(feeds, named, strict=True):
                 rule = product(
                     self.sym(Q.partial(Q.error(dest), Q.net(dest))), self.sym(Q.partial(Q.net(dest), Q.out(neuron)))
@@ -176,6 +178,29 @@ class Explainer:
         rows += [Row(None if rows else q, NAMES, formula), Row(None, NUMBERS, formula, numbers=numbers),
                  Row(None, VALUE, value=self.value(q, sample))]
         return rows
+
+    def walkthrough(self, parameter: str, sample: int = 0) -> Explanation:
+        """dE_total/d<parameter> from the start: each factor of its chain derived first (the output's
+        dE/dout and dout/dnet, a hidden neuron's sum over the neurons it feeds, a coupled output's
+        delta), then the chain itself, as the PDF derives them across its sections."""
+        rows, seen = [], set()
+        for share in self.derivation.chains[parameter].shares:
+            for f in share[:-1]:
+                if f not in seen:
+                    seen.add(f)
+                    rows += self._factor_rows(f, sample)
+        explained = self.explain(Q.gradient(parameter).at_sample(sample if len(self.evaluation.samples) > 1 else None))
+        return Explanation(explained.quantity, sample, (*rows, *explained.rows), explained.value)
+
+    def _factor_rows(self, f: Q.Quantity, sample: int) -> list[Row]:
+        network = self.network
+        if f.kind == Q.DELTA:  # a coupled output: its delta sums over every output
+            rows = [r for o in network.outputs for r in self.factor(Q.partial(Q.TOTAL_ERROR, Q.out(o)), sample)]
+            return rows + self.definition(f, sample)
+        if f.of == Q.TOTAL_ERROR and f.wrt.kind == Q.OUT and f.wrt.name not in network.outputs:
+            return self.hidden_output_gradient(f.wrt.name, sample,
+                                               with_terms=len(network.feeds(f.wrt.name)) <= NAMED_LIMIT)
+        return self.factor(f, sample)
 
     # -- any quantity ------------------------------------------------------------------------------
     def explain(self, q: Q.Quantity) -> Explanation:

@@ -195,8 +195,8 @@ class _Validator:
         )
 
     def choice(self, value, key: str, options) -> str:
+        self.string(value, key)  # first: a list is no key of the alias table
         value = ALIASES.get(value, value) if key == "activation" else value
-        self.string(value, key)
         if value not in options:
             known = list(options) + (list(ALIASES) if key == "activation" else [])
             self.fail(f"{key} = {value!r} is unknown; known: {', '.join(known)}")

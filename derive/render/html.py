@@ -1,0 +1,216 @@
+"""The derivation as one self-contained, interactive web page (``derive html``).
+
+Everything is inline (styles, scripts, the SVG pictures, the MathML), and a Content-Security-Policy
+that allows only the page's own scripts (by hash) and no connection at all, so opening the page sends
+no request anywhere. The page is printed from the same data as the PDF: the diagram from the one
+layout (`derive.render.svg`), each parameter's derivation from the explanation rows
+(`derive.derivation.explain.Explainer.walkthrough`, printed by `derive.render.mathml`), the check and
+the audit from their reports, and the live numbers from the derivation's steps printed as
+JavaScript (`derive.render.javascript`). Every printed number is exact (correctly rounded); after an
+edit the page recomputes them in float64, and says so.
+
+A large network gets a usable page: the diagram draws at most a few neurons a layer (the layout
+elides the rest) and the page embeds the derivations of the parameters the diagram draws, each built
+only for that page, instead of thousands of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+
+from derive.derivation.steps import DISPLAY
+from derive.escape import html_text, script_json
+from derive.model import quantities as Q
+from derive.model.decimals import plain
+from derive.render import html_tables, javascript, plot
+from derive.render.header import header
+from derive.render.mathml import RowPrinter, math
+from derive.render.svg import NetworkPicture
+from derive.render.templating import environment
+
+EMBED_LIMIT = 200  # parameters: up to this many, every derivation is embedded; above it, the drawn ones
+RUNTIME = "page.js"  # the page's own script, in templates/
+DATA_VALUE = re.compile(r'data-value="([^"]*)"')
+
+
+def _hash(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+
+
+class Page:
+    """The page of one model. ``check``: the check report (`derive.check.report.build`); ``runs``:
+    (label, TrainingRun) pairs for the loss curves; ``findings``: the audit of published numbers."""
+
+    def __init__(self, model, version: str, digits: int = 9, check=None, runs=(), findings=()):
+        self.model = model
+        self.network = model.network
+        self.spec = model.spec
+        self.version = version
+        self.digits = digits
+        self.check = check
+        self.runs = list(runs)
+        self.findings = list(findings)
+        self.several = len(self.spec.samples) > 1
+        totals = model.evaluation.totals
+        self.picture = NetworkPicture(
+            self.network,
+            key=lambda q: str(q) if q in totals else self.key(q, 0),
+            value=lambda q: totals[q] if q in totals else model.evaluation.samples[0][q],
+            digits=digits,
+        )
+        self.derivable = set(self.selectable())
+        self.pieces: list[str] = []
+        self._piece_index: dict = {}
+
+    # -- names of values on the page -----------------------------------------------------------
+    def key(self, q: Q.Quantity, sample: int, update: bool = False) -> str:
+        """The ``data-value`` of a number: the quantity of one sample (``net_h1[2]``) when there are
+        several, else its plain name; a parameter, the learning rate and a parameter's update rows
+        (the totals over the samples) by their plain names."""
+        if update or not self.several or q.is_parameter or q.kind == Q.RATE or q.updated:
+            return str(q)
+        return str(q.at_sample(sample))
+
+    def number(self, q: Q.Quantity, value, sample: int = 0) -> str:
+        return f'<span data-value="{html_text(self.key(q, sample))}">{plain(value, self.digits)}</span>'
+
+    def total(self, q: Q.Quantity) -> str:
+        value = plain(self.model.evaluation.totals[q], self.digits)
+        return f'<span data-value="{html_text(str(q))}">{value}</span>'
+
+    # -- derivations -----------------------------------------------------------------------------
+    def selectable(self) -> list[str]:
+        """The parameters whose derivations the page embeds: all of them, or the diagram's."""
+        if len(self.network.parameters) <= EMBED_LIMIT:
+            return [p.name for p in self.network.parameters]
+        drawn = {e.parameter for e in self.picture.diagram.edges} | {b.parameter for b in self.picture.diagram.biases}
+        return [p.name for p in self.network.parameters if p.name in drawn]
+
+    def piece(self, key, make) -> int:
+        """The index of a piece of derivation markup in the page's table, made once: a step shared by
+        several parameters' derivations (a hidden neuron's dE/dout) is stored once."""
+        if key not in self._piece_index:
+            self._piece_index[key] = len(self.pieces)
+            self.pieces.append(make())
+        return self._piece_index[key]
+
+    def printer(self, sample: int) -> RowPrinter:
+        return RowPrinter(self.network, self.digits, key=lambda q, update: self.key(q, sample, update))
+
+    def derivation(self, parameter: str) -> list[int]:
+        """A parameter's derivation, as the indices of its pieces: its walkthrough for every sample and,
+        with several samples, the sum over them and the update."""
+        explainer, ids = self.model.explainer, []
+        for s in range(len(self.spec.samples)):
+            printer = self.printer(s)
+            if self.several:
+                ids.append(self.piece(("sample", s), lambda s=s: f"<h3>Sample {s + 1}</h3>"))
+            for subject, rows in printer.groups(explainer.walkthrough(parameter, s).rows):
+                ids.append(self.piece((str(subject), s), lambda p=printer, q=subject, r=rows: p.group(q, r)))
+        if self.several:
+            ids.append(self.piece(("sum", parameter), lambda: self._over_samples(parameter)))
+        return ids
+
+    def _over_samples(self, parameter: str) -> str:
+        g = Q.gradient(parameter)
+        terms = " + ".join(self.number(g, values[g], s) for s, values in enumerate(self.model.evaluation.samples))
+        scale = f"1/{len(self.spec.samples)} · (" if self.spec.reduction == "mean" else "("
+        printer = self.printer(0)
+        return (f'<h3>Over the samples</h3><p class="sum">{math(printer.quantity(g))} = {scale}{terms}) = '
+                f"{self.total(g)}</p>{printer.rows(self.model.explainer.update(parameter))}")
+
+    # -- the page's data for its script --------------------------------------------------------
+    def shown(self, markup: str) -> set[str]:
+        """The display steps (the article's named factors) whose values the markup prints: the page's
+        script computes these and every kernel step, not the thousands of others of a large network."""
+        keys = {html.unescape(k) for k in DATA_VALUE.findall(markup)}
+        n = len(self.spec.samples)
+        return {str(s.quantity) for s in self.model.derivation.steps
+                if s.phase == DISPLAY and any(self.key(s.quantity, k) in keys for k in range(n))}
+
+    def data(self, quantities: list[Q.Quantity]) -> dict:
+        network, spec = self.network, self.spec
+        index = {str(q): k for k, q in enumerate(quantities)}
+        n = len(spec.samples)
+        samples = [{"inputs": [float(v) for v in s.inputs], "targets": [float(v) for v in s.targets]}
+                   for s in spec.samples]
+        edits = {}  # inputs and targets; a parameter is edited by its own name
+        input_keys, target_keys = [], []
+        for s in range(n):
+            input_keys.append([self.key(Q.out(i), s) for i in network.inputs])
+            target_keys.append([self.key(Q.target(o), s) for o in network.outputs])
+            edits.update({k: ["input", s, j] for j, k in enumerate(input_keys[-1])})
+            edits.update({k: ["target", s, j] for j, k in enumerate(target_keys[-1])})
+        selectable = self.selectable()
+        return {
+            "digits": self.digits,
+            "rate": float(spec.learning_rate),
+            "rateKey": str(Q.LEARNING_RATE),
+            "scale": 1.0 / n if spec.reduction == "mean" else 1.0,
+            "params": {p.name: float(p.value) for p in network.parameters},
+            "samples": samples,
+            "sampleKeys": [[self.key(q, s) for q in quantities] for s in range(n)] if self.several else None,
+            "inputKeys": input_keys,
+            "targetKeys": target_keys,
+            "errorKey": str(Q.TOTAL_ERROR),
+            "error": index[str(Q.TOTAL_ERROR)],
+            "gradients": [[index[str(Q.gradient(p.name))], str(p.quantity.with_update())] for p in network.parameters],
+            "edits": edits,
+            "derivations": self.derivations,
+            "paths": {p: self.picture.path(p) for p in selectable},
+            "first": self._first(selectable),
+        }
+
+    def caption(self) -> str:
+        return (f"The network {self.spec.name}: {len(self.network.parameters)} parameters. Select a weight or bias "
+                "(click it, or Tab to it and press Enter) to see its derivation.")
+
+    def _first(self, selectable: list[str]) -> str:
+        """The parameter selected when the page opens: the first weight into the output layer (the
+        article's w5), if the page can show it."""
+        last = [p.name for p in self.network.parameters if p.kind == Q.WEIGHT and p.layer == self.network.depth]
+        return next((p for p in last if p in selectable), selectable[0])
+
+    # -- the page ------------------------------------------------------------------------------
+    def render(self) -> str:
+        spec, network = self.spec, self.network
+        self.derivations = {p: self.derivation(p) for p in self.selectable()}
+        tables = html_tables.Tables(self)
+        printed = {name: getattr(tables, name)() for name in ("parameters", "samples", "neurons", "check", "audit",
+                                                               "training")}
+        diagram = self.picture.render(self.caption())
+        shown = self.shown("".join([*self.pieces, *printed.values(), diagram]))
+        code = javascript.render(self.model.derivation, shown)
+        quantities = [s.quantity for s in javascript.steps(self.model.derivation, shown)]
+        env = environment()
+        runtime = env.loader.get_source(env, RUNTIME)[0]
+        data = script_json(self.data(quantities))
+        acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
+        described = (f"Layers {'-'.join(map(str, spec.layers))}; activations {acts}; loss {spec.loss}; "
+                     f"{'one bias per layer' if spec.bias == 'shared' else 'one bias per neuron'}; learning rate "
+                     f"{plain(spec.learning_rate, self.digits)}; {len(network.parameters)} parameters, "
+                     f"{len(spec.samples)} sample{'s' if self.several else ''}.")
+        context = {
+            "header": header("html", spec, self.version, "html", about=True),
+            "title": html_text(spec.title),
+            "name": html_text(spec.name),
+            "described": html_text(described),
+            "source": html_text(spec.source),
+            "version": html_text(self.version),
+            "digits": self.digits,
+            "diagram": diagram,
+            "elided": len(self.selectable()) < len(network.parameters),
+            "shown_parameters": len(self.selectable()),
+            "several": self.several,
+            "tables": printed,
+            "pieces": [html_tables.raw_text("piece", p, id=f"piece-{k}") for k, p in enumerate(self.pieces)],
+            "curves": plot.loss_curves(self.runs, "E_total during training") if self.runs else "",
+            "code": code,
+            "runtime": runtime,
+            "data": data,
+            "script_hashes": " ".join(_hash(s) for s in (code, runtime)),
+        }
+        return environment().get_template("page.html.j2").render(context)

@@ -1,0 +1,110 @@
+"""The derivation as JavaScript, for the web page's live numbers: the sibling of `derive.render.python`.
+
+One function, ``values(params, inputs, targets)``, runs every step of the derivation for one sample in
+the derivation's order (the forward pass, the error, the deltas, the gradients, and the chain-rule
+factors the article names), one ``const`` per step, temporaries named as in the Python module
+(``net_h1``, ``delta_o1``, ``grad_w5``), each printed by SymPy's JavaScript code printer in the
+textbook's order from the step's compute form, with every registered function as its stable float
+form. It returns the values in the order of ``QUANTITIES`` (their names in the quantity grammar), in
+float64, like the Python module.
+"""
+
+from __future__ import annotations
+
+import json
+
+import sympy as sp
+from sympy.printing.jscode import JavascriptCodePrinter
+
+from derive.derivation.steps import DISPLAY, Derivation
+from derive.model import quantities as Q
+from derive.model.functions import Registered, float_expression
+from derive.render import names
+from derive.render.text import positive_first
+
+
+class _Printer(JavascriptCodePrinter):
+    """SymPy's JavaScript printer in the textbook's order, with float literals and each symbol as the
+    identifier of its quantity."""
+
+    def __init__(self, network):
+        super().__init__({"order": "none"})
+        self.network = network
+
+    def _print_Add(self, expr, order=None):
+        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
+
+    def _print_Rational(self, expr):
+        return repr(float(expr))
+
+    def _print_Integer(self, expr):
+        return repr(float(expr))
+
+    def _print_Symbol(self, expr):
+        return names.python(self.network.quantity_of[expr])
+
+    def _print_Pow(self, expr):
+        if expr.exp.is_Integer and expr.exp > 0:
+            return f"Math.pow({self._print(expr.base)}, {int(expr.exp)})"
+        return super()._print_Pow(expr)
+
+    def _print_log1p(self, expr):
+        return f"Math.log1p({self._print(expr.args[0])})"
+
+    def _print_Piecewise(self, expr):
+        """One line: ``(c1 ? e1 : (c2 ? e2 : e3))`` (the last branch is the ``True`` one)."""
+        *branches, (last, _) = expr.args
+        text = self._print(last)
+        for value, condition in reversed(branches):
+            text = f"(({self._print(condition)}) ? ({self._print(value)}) : {text})"
+        return text
+
+    def _print_Function(self, expr):
+        if isinstance(expr, Registered):
+            return self._print(expr.float_form(*expr.args))
+        return super()._print_Function(expr)
+
+
+def _expression(printer: _Printer, step) -> str:
+    """A net input from its terms (weight * input, in the spec's order, bias last), as the Python
+    module prints it; any other step through SymPy."""
+    if step.quantity.kind == Q.NET:
+        terms = printer.network.net_terms[step.quantity.name]
+        return " + ".join(f"{t.parameter} * {names.python(t.factor)}" if t.factor else t.parameter for t in terms)
+    if step.compute.is_Symbol:
+        return printer._print(step.compute)
+    return printer.doprint(float_expression(step.compute))
+
+
+def steps(derivation: Derivation, shown=None) -> list:
+    """Every kernel step, and the display steps (the article's named factors) in ``shown`` (all of
+    them when None), in the derivation's order."""
+    return [s for s in derivation.steps if s.phase != DISPLAY or shown is None or str(s.quantity) in shown]
+
+
+def statements(derivation: Derivation, shown=None) -> list[tuple[object, str]]:
+    """(step, JavaScript statement) for every step of `steps`, in the derivation's order."""
+    printer = _Printer(derivation.network)
+    return [(s, f"const {names.python(s.quantity)} = {_expression(printer, s)};") for s in steps(derivation, shown)]
+
+
+def render(derivation: Derivation, shown=None) -> str:
+    """The script: ``PARAMETERS``, ``QUANTITIES`` and ``values``; deterministic for the same spec.
+    ``shown``: the names of the display steps to compute (default: all)."""
+    network = derivation.network
+    printed = statements(derivation, shown)
+    lines = [
+        "// The derivation's steps as float64 code, in the order they are derived, printed from the same",
+        "// steps as the Python module (gradients.py); values() returns them in the order of QUANTITIES.",
+        '"use strict";',
+        f"const PARAMETERS = {json.dumps([p.name for p in network.parameters])};",
+        f"const QUANTITIES = {json.dumps([str(s.quantity) for s, _ in printed])};",
+        "function values(params, inputs, targets) {",
+    ]
+    lines += [f'  const {p.name} = params["{p.name}"];' for p in network.parameters]
+    lines += [f"  const {i} = inputs[{k}];" for k, i in enumerate(network.inputs)]
+    lines += [f"  const {names.python(Q.target(o))} = targets[{k}];" for k, o in enumerate(network.outputs)]
+    lines += [f"  {statement}" for _, statement in printed]
+    lines.append(f"  return [{', '.join(names.python(s.quantity) for s, _ in printed)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

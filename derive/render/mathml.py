@@ -1,0 +1,257 @@
+"""MathML primitives for the web page and the notebook: explanation rows (`derive.derivation.explain`)
+printed by SymPy's MathML presentation printer, quantity names in MathML, and numbers that the page
+can redraw.
+
+The MathML sibling of `derive.render.latex_rows.RowPrinter`: every formula is printed twice from the
+same expression, once with each symbol's name and once with its value, so the two lines can never
+disagree. Multi-letter names are upright (a multi-letter ``<mi>`` is upright in MathML, as
+``\\mathrm`` is in the PDF). Each printed number is an element carrying ``data-value`` (the quantity
+it is the value of, in the quantity grammar), so the page can redraw it when a weight is edited.
+"""
+
+from __future__ import annotations
+
+from xml.dom.minidom import Document
+
+import sympy as sp
+from sympy.printing.mathml import MathMLPresentationPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.pretty.pretty_symbology import greek_unicode
+
+from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Explanation, Row
+from derive.escape import html_text
+from derive.model import quantities as Q
+from derive.model.decimals import plain
+from derive.model.functions import Registered
+
+SUM_LIMIT = 10  # terms; a longer sum (a net input of a wide layer) shows its first 3, its last 2 and
+HEAD, TAIL = 3, 2  # any term holding a symbol the row is about, with ⋯ for the rest
+ELLIPSIS = "\u22ef"
+_WORDS = {Q.NET: "net", Q.OUT: "out", Q.TARGET: "target", Q.ERROR: "E", Q.DELTA: "\u03b4"}
+PARTIAL_SIGN = "\u2202"
+
+
+def _element(dom: Document, tag: str, *children, text: str | None = None, **attributes):
+    node = dom.createElement(tag)
+    if text is not None:
+        node.appendChild(dom.createTextNode(text))
+    for child in children:
+        node.appendChild(child)
+    for key, value in attributes.items():
+        node.setAttribute(key.replace("_", "-"), value)
+    return node
+
+
+def _neuron(dom: Document, neuron: str):
+    letter, layer, index = Q.neuron_parts(neuron)
+    if layer is None:
+        sub = _element(dom, "mn", text=str(index))
+    else:
+        sub = _element(dom, "mrow", _element(dom, "mn", text=str(layer)), _element(dom, "mo", text=","),
+                       _element(dom, "mn", text=str(index)))
+    return _element(dom, "msub", _element(dom, "mi", text=letter), sub)
+
+
+def name(dom: Document, q: Q.Quantity, inline: bool = False):
+    """A quantity's name as a MathML element, from its structure (as `names.latex` writes it)."""
+    if q.after is not None:
+        steps = q.after
+        return _element(dom, "mrow", name(dom, q.after_steps(None), inline),
+                        _element(dom, "mtext", text=f"\u00a0after {steps} step{'s' if steps != 1 else ''}"))
+    if q.updated:
+        return _element(dom, "msup", name(dom, q.base), _element(dom, "mo", text="+"))
+    if q.kind == Q.PARTIAL:
+        top = _element(dom, "mrow", _element(dom, "mo", text=PARTIAL_SIGN), name(dom, q.of))
+        bottom = _element(dom, "mrow", _element(dom, "mo", text=PARTIAL_SIGN), name(dom, q.wrt))
+        if inline:
+            return _element(dom, "mrow", top, _element(dom, "mo", text="/"), bottom)
+        return _element(dom, "mfrac", top, bottom)
+    if q.kind == Q.TOTAL:
+        return _element(dom, "msub", _element(dom, "mi", text="E"), _element(dom, "mi", text="total"))
+    if q.kind in _WORDS:
+        return _element(dom, "msub", _element(dom, "mi", text=_WORDS[q.kind]), _neuron(dom, q.name))
+    if q.kind == Q.INPUT:
+        return _neuron(dom, q.name)
+    if q.is_parameter:
+        letter, index = Q.parameter_parts(q.name)
+        return _element(dom, "msub", _element(dom, "mi", text=letter), _element(dom, "mn", text=str(index)))
+    if q.kind == Q.RATE:
+        return _element(dom, "mi", text="\u03b7")
+    return _element(dom, "mi", text=q.name, mathvariant="normal")  # a temporary (max_o, lse_o, target_sum)
+
+
+def function_name(latex_name: str) -> str:
+    """A registered function's name for MathML, read off its LaTeX name (``\\sigma`` -> σ,
+    ``\\operatorname{relu}`` -> relu, ``\\tanh`` -> tanh)."""
+    text = latex_name.strip()
+    if text.startswith(r"\operatorname{") and text.endswith("}"):
+        return text[len(r"\operatorname{"):-1]
+    text = text.lstrip("\\")
+    return greek_unicode.get(text, text)
+
+
+def number_element(dom: Document, value, digits: int, key: str | None, operand: bool = False):
+    """A number the page can redraw: ``<mn>`` (or mantissa × 10^exponent) in an ``<mrow data-value>``.
+    ``operand``: inside a formula, where a negative number goes in parentheses."""
+    children = number_children(dom, plain(value, digits), operand)
+    attributes = {"data_value": key} if key else {}
+    if operand:
+        attributes["class"] = "operand"
+    return _element(dom, "mrow", *children, **attributes)
+
+
+def number_children(dom: Document, text: str, operand: bool) -> list:
+    if text in ("inf", "-inf", "nan"):
+        parts = [_element(dom, "mi", text={"inf": "\u221e", "-inf": "-\u221e", "nan": "NaN"}[text])]
+    elif "e" in text:
+        mantissa, exponent = text.split("e")
+        parts = [_element(dom, "mn", text=mantissa), _element(dom, "mo", text="\u00d7"),
+                 _element(dom, "msup", _element(dom, "mn", text="10"), _element(dom, "mn", text=str(int(exponent))))]
+    else:
+        parts = [_element(dom, "mn", text=text)]
+    if operand and text.startswith("-"):
+        parts = [_element(dom, "mo", text="("), *parts, _element(dom, "mo", text=")")]
+    return parts
+
+
+class _Printer(MathMLPresentationPrinter):
+    """SymPy's MathML printer with every symbol as its quantity's name or, given ``values``, as its
+    value (keyed for the page by ``key``), terms and factors in the order they are written."""
+
+    def __init__(self, network, values=None, key=None, digits: int = 9, keep=frozenset()):
+        super().__init__({"order": "none", "mul_symbol": "dot", "ln_notation": True})
+        self.network = network
+        self.values = values
+        self.key = key or str
+        self.digits = digits
+        self.keep = keep
+
+    def _print_Add(self, expr, order=None):
+        terms = list(expr.args)
+        if len(terms) <= SUM_LIMIT:
+            return super()._print_Add(expr, order="none")
+        shown = sorted({*range(HEAD), *range(len(terms) - TAIL, len(terms)),
+                        *(k for k, t in enumerate(terms) if t.free_symbols & self.keep)})
+        mrow = self.dom.createElement("mrow")
+        for position, k in enumerate(shown):
+            if position and k != shown[position - 1] + 1:
+                mrow.appendChild(_element(self.dom, "mo", text="+"))
+                mrow.appendChild(_element(self.dom, "mo", text=ELLIPSIS))
+            term = terms[k]
+            if position == 0 and k == 0:
+                mrow.appendChild(self._print(term))
+                continue
+            negative = term.could_extract_minus_sign()
+            mrow.appendChild(_element(self.dom, "mo", text="-" if negative else "+"))
+            mrow.appendChild(self._print(-term if negative else term))
+        return mrow
+
+    def _print_Mul(self, expr):
+        rest = -expr
+        if expr.could_extract_minus_sign() and rest.is_Add:  # -(t - o): SymPy's printer drops the parentheses
+            return _element(self.dom, "mrow", _element(self.dom, "mo", text="-"),
+                            self.parenthesize(rest, PRECEDENCE["Mul"]))
+        order = self._settings["order"]
+        self._settings["order"] = "old"  # SymPy's printer keeps a Mul's own order only under "old"
+        try:
+            return super()._print_Mul(expr)
+        finally:
+            self._settings["order"] = order
+
+    def _print_Symbol(self, sym, style="plain"):
+        q = self.network.quantity_of[sym]
+        if self.values is None:
+            return name(self.dom, q)
+        return number_element(self.dom, self.values[sym], self.digits, self.key(q), operand=True)
+
+    def _print_Function(self, expr):
+        if not isinstance(expr, Registered):
+            return super()._print_Function(expr)
+        mrow = self.dom.createElement("mrow")
+        mrow.appendChild(_element(self.dom, "mi", text=function_name(expr.latex_name)))
+        mrow.appendChild(self._paren_comma_separated(*expr.args))
+        return mrow
+
+    def element(self, expr):
+        return self._print(expr)
+
+
+MINUS = "\u2212"
+
+
+def _xml(node) -> str:
+    """Markup of a node, the minus sign as U+2212 (SymPy writes a hyphen)."""
+    text = node.toxml().replace("<mo>-</mo>", f"<mo>{MINUS}</mo>").replace("<mn>-", f"<mn>{MINUS}")
+    return text.encode("ascii", "xmlcharrefreplace").decode()
+
+
+def math(inner: str, display: bool = False) -> str:
+    opening = '<math display="block">' if display else "<math>"
+    return f"{opening}{inner}</math>"
+
+
+class RowPrinter:
+    """Explanation rows as HTML: one grid row each, ``lhs = rhs`` in MathML, numbers keyed for the
+    page. ``key(q, update)`` is the page's name of a value: the quantity of one sample, or with
+    ``update`` (the rows of a parameter's update) of the totals over the samples."""
+
+    def __init__(self, network, digits: int, key=None):
+        self.network = network
+        self.digits = digits
+        self.key = key or (lambda q, update: str(q))
+        self.dom = Document()
+
+    def quantity(self, q: Q.Quantity, inline: bool = False) -> str:
+        """A quantity's name as MathML markup (no ``<math>`` around it)."""
+        return _xml(name(self.dom, q, inline))
+
+    def number(self, value, key: str | None, operand: bool = False) -> str:
+        return _xml(number_element(self.dom, value, self.digits, key, operand))
+
+    def names(self, expr: sp.Expr, keep=frozenset()) -> str:
+        return _xml(_Printer(self.network, digits=self.digits, keep=keep).element(expr))
+
+    def numbers(self, expr: sp.Expr, values, update: bool) -> str:
+        printer = _Printer(self.network, values, lambda q: self.key(q, update), self.digits)
+        return _xml(printer.element(expr))
+
+    def row(self, row: Row, subject: Q.Quantity) -> str:
+        """One row; ``subject`` is the quantity the row's group derives (whose value a VALUE row is)."""
+        update = subject.updated
+        lhs = math(self.quantity(row.lhs)) if row.lhs is not None else ""
+        if row.kind == NAMES:
+            rhs = self.names(row.expr)
+        elif row.kind == NUMBERS:
+            rhs = self.numbers(row.expr, row.numbers, update)
+        elif row.kind == VALUE:
+            rhs = self.number(row.value, self.key(subject, update))
+        elif row.kind == DIFFERENTIATE:
+            operator = (f"<mfrac><mo>{PARTIAL_SIGN}</mo><mrow><mo>{PARTIAL_SIGN}</mo>{self.quantity(row.wrt)}"
+                        f"</mrow></mfrac>")
+            inner = self.names(row.expr, keep=frozenset({self.network.symbol(row.wrt)}))
+            rhs = f"<mrow>{operator}<mrow><mo>(</mo>{inner}<mo>)</mo></mrow></mrow>"
+        else:
+            raise ValueError(row.kind)
+        note = f' <span class="note">({html_text(row.note)})</span>' if row.note else ""
+        return (f'<div class="row"><span class="lhs">{lhs}</span><span class="eq">=</span>'
+                f'<span class="rhs">{math(rhs)}{note}</span></div>')
+
+    def groups(self, rows) -> list[tuple[Q.Quantity, list[Row]]]:
+        """The rows grouped by the quantity each group derives."""
+        groups: list[tuple[Q.Quantity, list[Row]]] = []
+        for r in rows:
+            if r.lhs is not None or not groups:
+                groups.append((r.lhs, []))
+            groups[-1][1].append(r)
+        return groups
+
+    def group(self, subject: Q.Quantity, rows: list[Row]) -> str:
+        """One group of rows as a ``<div class="step">``."""
+        body = "".join(self.row(r, subject) for r in rows)
+        return f'<div class="step" data-derives="{html_text(str(subject))}">{body}</div>'
+
+    def rows(self, rows) -> str:
+        return "".join(self.group(subject, group) for subject, group in self.groups(rows))
+
+    def explanation(self, explanation: Explanation) -> str:
+        return f'<div class="derivation">{self.rows(explanation.rows)}</div>'

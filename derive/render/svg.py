@@ -1,0 +1,169 @@
+"""The network diagram as inline SVG, from the one layout (`derive.render.diagram.layout`), the same
+picture as the PDF's TikZ figure: neurons by layer with their names and values, every weight and bias
+with its name and value (on networks too large to label, in its tooltip and accessible name only).
+
+Each weight and bias is a focusable button (``<g class="param" data-parameter="w5" tabindex="0"
+role="button" aria-label=...>``) for the page's script; each value is a ``<tspan data-value=...>``
+the page redraws. `path` gives the elements on a parameter's chain-rule path, for highlighting.
+"""
+
+from __future__ import annotations
+
+import math
+
+from derive.escape import html_text
+from derive.model import quantities as Q
+from derive.model.decimals import plain
+from derive.render.diagram import Diagram, layout
+
+SCALE = 62.0  # pixels per centimetre of the layout
+RADIUS = 21.0
+MARGIN = 70.0
+
+
+def _xy(x: float, y: float) -> tuple[float, float]:
+    return x * SCALE, -y * SCALE
+
+
+def _f(v: float) -> str:
+    return f"{v:.1f}"
+
+
+def node_id(node) -> str:
+    return f"n-{node.id}"
+
+
+def parameter_id(name: str) -> str:
+    return f"p-{name}"
+
+
+class NetworkPicture:
+    """The SVG of one network; ``key(q)`` names a value on the page, ``value(q)`` gives it."""
+
+    def __init__(self, network, key, value, digits: int):
+        self.network = network
+        self.diagram: Diagram = layout(network)
+        self.key = key
+        self.value = value
+        self.digits = digits
+
+    def number(self, q: Q.Quantity, css: str = "v") -> str:
+        return f'<tspan class="{css}" data-value="{html_text(self.key(q))}">{plain(self.value(q), self.digits)}</tspan>'
+
+    def _parameter_open(self, name: str, description: str) -> str:
+        label = html_text(f"{name}, {description}")
+        return (f'<g class="param" id="{parameter_id(name)}" data-parameter="{name}" tabindex="0" role="button" '
+                f'aria-label="{label}"><title>{label}</title>')
+
+    def edges(self) -> list[str]:
+        out = []
+        for e in self.diagram.edges:
+            (x1, y1), (x2, y2) = _xy(e.source.x, e.source.y), _xy(e.dest.x, e.dest.y)
+            length = math.hypot(x2 - x1, y2 - y1)
+            ux, uy = (x2 - x1) / length, (y2 - y1) / length
+            a = (x1 + ux * RADIUS, y1 + uy * RADIUS)
+            b = (x2 - ux * (RADIUS + 4), y2 - uy * (RADIUS + 4))
+            line = f'x1="{_f(a[0])}" y1="{_f(a[1])}" x2="{_f(b[0])}" y2="{_f(b[1])}"'
+            parts = [self._parameter_open(e.parameter, f"weight from {e.source.neuron} to {e.dest.neuron}"),
+                     f'<line class="hit" {line}/><line class="edge" {line} marker-end="url(#arrow)"/>']
+            if e.pos is not None:
+                px, py = x1 + e.pos * (x2 - x1), y1 + e.pos * (y2 - y1)
+                angle = math.degrees(math.atan2(y2 - y1, x2 - x1))
+                parts.append(f'<text class="label" transform="translate({_f(px)} {_f(py)}) rotate({angle:.1f})" '
+                             f'y="-5">{e.parameter} = {self.number(Q.parameter(e.parameter))}</text>')
+            out.append("".join(parts) + "</g>")
+        return out
+
+    def biases(self) -> list[str]:
+        out = []
+        for b in self.diagram.biases:
+            feeds = ", ".join(n.neuron for n in b.feeds)
+            parts = [self._parameter_open(b.parameter, f"bias of {feeds}")]
+            label = f"{b.parameter} = {self.number(Q.parameter(b.parameter))}"
+            if b.x is not None:
+                bx, by = _xy(b.x, b.y)
+                for n in b.feeds:
+                    nx, ny = _xy(n.x, n.y)
+                    length = math.hypot(nx - bx, ny - by)
+                    ex, ey = nx - (nx - bx) / length * (RADIUS + 4), ny - (ny - by) / length * (RADIUS + 4)
+                    parts.append(f'<line class="edge bias-line" x1="{_f(bx)}" y1="{_f(by)}" x2="{_f(ex)}" '
+                                 f'y2="{_f(ey)}" marker-end="url(#arrow)"/>')
+                parts.append(f'<rect class="bias" x="{_f(bx - 44)}" y="{_f(by - 12)}" width="88" height="24" rx="6"/>'
+                             f'<text class="label" x="{_f(bx)}" y="{_f(by + 4)}">{label}</text>')
+            else:
+                nx, ny = _xy(b.feeds[0].x, b.feeds[0].y)
+                parts.append(f'<rect class="bias hit-box" x="{_f(nx - 40)}" y="{_f(ny - RADIUS - 24)}" width="80" '
+                             f'height="18" rx="5"/><text class="label" x="{_f(nx)}" y="{_f(ny - RADIUS - 10)}">'
+                             f"{label}</text>")
+            out.append("".join(parts) + "</g>")
+        return out
+
+    def neurons(self) -> list[str]:
+        out = []
+        for n in self.diagram.nodes:
+            x, y = _xy(n.x, n.y)
+            if n.neuron is None:
+                out.append(f'<g class="neuron dots" id="{node_id(n)}"><text x="{_f(x)}" y="{_f(y + 6)}">\u22ee</text>'
+                           "</g>")
+                continue
+            q = Q.out(n.neuron)
+            shown = f'<text class="value" x="{_f(x)}" y="{_f(y + RADIUS + 15)}">{self.number(q)}</text>'
+            if n.neuron in self.network.outputs:
+                shown += (f'<text class="value target" x="{_f(x)}" y="{_f(y + RADIUS + 29)}">target '
+                          f"{self.number(Q.target(n.neuron))}</text>")
+            out.append(f'<g class="neuron" id="{node_id(n)}" data-neuron="{n.neuron}"><title>{n.neuron}</title>'
+                       f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{RADIUS:.0f}"/>'
+                       f'<text class="name" x="{_f(x)}" y="{_f(y + 5)}">{n.neuron}</text>{shown}</g>')
+        return out
+
+    def error(self) -> tuple[str, tuple[float, float]]:
+        outputs = [n for n in self.diagram.nodes if n.neuron in self.network.outputs]
+        x = max(n.x for n in self.diagram.nodes) * SCALE + 120
+        y = sum(-n.y * SCALE for n in outputs) / len(outputs)
+        lines = "".join(f'<line class="edge" x1="{_f(n.x * SCALE + RADIUS)}" y1="{_f(-n.y * SCALE)}" '
+                        f'x2="{_f(x - 52)}" y2="{_f(y)}"/>' for n in outputs)
+        box = (f'<g class="neuron error" id="n-error">{lines}<rect x="{_f(x - 52)}" y="{_f(y - 20)}" width="104" '
+               f'height="40" rx="8"/><text class="name" x="{_f(x)}" y="{_f(y - 3)}">E_total</text>'
+               f'<text class="value" x="{_f(x)}" y="{_f(y + 13)}">{self.number(Q.TOTAL_ERROR)}</text></g>')
+        return box, (x + 52, y)
+
+    def render(self, caption: str) -> str:
+        error, (right, _) = self.error()
+        xs = [n.x * SCALE for n in self.diagram.nodes] + [b.x * SCALE for b in self.diagram.biases if b.x is not None]
+        ys = [-n.y * SCALE for n in self.diagram.nodes] + [-b.y * SCALE for b in self.diagram.biases if b.y is not None]
+        left, top = min(xs) - MARGIN, min(ys) - MARGIN
+        width, height = max(max(xs), right) + MARGIN / 2 - left, max(ys) + MARGIN + 10 - top
+        body = "".join(self.edges() + self.biases() + self.neurons()) + error
+        return (f'<svg class="network" viewBox="{_f(left)} {_f(top)} {_f(width)} {_f(height)}" '
+                f'width="{_f(width)}" role="group" aria-label="{html_text(caption)}">'
+                '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" '
+                'markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker></defs>'
+                f"{body}</svg>")
+
+    def path(self, parameter: str) -> list[str]:
+        """The SVG ids on the parameter's chain-rule path: the parameter, the neuron its weight starts
+        at, the neurons it feeds and every neuron and weight downstream of them, and the error
+        (an elided neuron as its layer's dots)."""
+        network, drawn = self.network, {n.neuron: n for n in self.diagram.nodes if n.neuron}
+        dots = {int(n.id[4:]): n for n in self.diagram.nodes if n.neuron is None}
+        p = network.parameter[parameter]
+        ids, weights = [parameter_id(parameter)], set()
+        todo, seen = list(p.feeds), set()
+        if p.source:
+            todo.append(p.source)
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if n == p.source or n in network.outputs:
+                continue
+            for dest, weight in network.feeds(n):
+                weights.add(weight)
+                todo.append(dest)
+        for n in sorted(seen, key=lambda n: (network.layer_of[n], n)):
+            node = drawn.get(n) or dots.get(network.layer_of[n])
+            if node is not None and node_id(node) not in ids:
+                ids.append(node_id(node))
+        ids += [parameter_id(e.parameter) for e in self.diagram.edges if e.parameter in weights]
+        return [*ids, "n-error"]
