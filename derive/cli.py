@@ -117,10 +117,56 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a number of yours to check, e.g. --claim 'dE_total/dw6=0.0827' (repeatable)")
     p.add_argument("--claims", metavar="FILE", help="a file of claims, one 'quantity = value' a line")
     p.add_argument("--strict", action="store_true", help="also fail (exit 1) when a published number disagrees")
+    p.add_argument("--verbose", action="store_true",
+                   help="with claims, also print the whole report (every route, the audit) after their answers")
     p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_check)
+
+    p = command("grade", "Mark a learner's sheet: each number correct, carried forward from their own earlier "
+                "numbers, right under another textbook's convention, or wrong with the slip that gives it.")
+    p.add_argument("answers", metavar="ANSWERS",
+                   help="the sheet: 'quantity = value' lines, or a JSON object {\"quantity\": value}")
+    p.add_argument("--digits", type=_digits, default=9, help="significant digits of the correct values (default 9)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_grade)
+
+    from derive.render.spec_toml import examples
+
+    p = sub.add_parser("init", help="Write a commented spec to start from.",
+                       description="Write a commented spec to start from (a built-in example's network).")
+    p.add_argument("file", metavar="FILE", help="where to write the spec, e.g. my_net.toml")
+    p.add_argument("--like", choices=examples(), default="mazur", help="the example to start from (default mazur)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(run=_init)
     return parser
+
+
+def _init(args) -> int:
+    from derive.render.spec_toml import starter
+
+    path = Path(args.file)
+    if path.exists() and not args.force:
+        raise OutputError(f"{path}: exists; use --force to overwrite it")
+    print(f"wrote {write(path, starter(args.like, path.stem), force=True)}")
+    return EXIT_OK
+
+
+def _grade(args) -> int:
+    from derive.check import grade_report
+    from derive.check.grade import Marker, SheetError, read_sheet
+
+    model = Model(load_spec(args.spec))
+    try:
+        answers = read_sheet(args.answers, model)
+    except SheetError as exc:
+        raise UsageError(f"derive grade: {exc}") from None
+    marking = Marker(model).mark(answers)
+    if args.json:
+        print(grade_report.as_json(marking, args.digits), end="")
+    else:
+        print(grade_report.as_text(marking, model.spec.name, Path(args.answers).name, args.digits), end="")
+    return grade_report.exit_status(marking)
 
 
 def _gradients(args) -> int:
@@ -206,7 +252,7 @@ def _check(args) -> int:
     progress = Progress(False if args.quiet or args.json else None)
     result = check_report.build(model, claims, args.digits, progress=progress)
     progress.done()
-    print(check_report.as_json(result) if args.json else check_report.as_text(result, model), end="")
+    print(check_report.as_json(result) if args.json else check_report.as_text(result, model, args.verbose), end="")
     return check_report.exit_status(result, args.strict)
 
 

@@ -117,3 +117,26 @@ def test_an_error_about_a_hostile_file_is_one_line(tmp_path):
     result = run(tmp_path, "gradients", FILE_NAME)
     assert result.returncode == 2
     assert result.stderr == f"derive: {escape.text_line(FILE_NAME)}: missing key 'layers'\n"
+
+
+@pytest.mark.parametrize("text", [PAYLOAD, TITLE, FILE_NAME, "\u2028\x00\x1b\x7f tab\there", "]]> {1:NUMERICAL:=1} ~#"])
+def test_the_exercise_escapes_read_back_as_the_text(text):
+    """TOML strings (read by tomllib), XML text and comments (read by ElementTree), Cloze HTML (no
+    brace left to open an embedded answer) and CSV cells (never a formula)."""
+    import csv
+    import io
+    import tomllib
+    import xml.etree.ElementTree as ET
+
+    assert tomllib.loads(f"t = {escape.toml_string(text)}\n")["t"] == text
+    root = ET.fromstring(f'<a b="{escape.xml_text(text)}"><!--{escape.xml_comment(text)}-->{escape.xml_text(text)}</a>')
+    clean = "".join(c if c in "\t\n\r" or ord(c) >= 32 else "\ufffd" for c in text)
+    assert root.text == clean and root.get("b") == clean.replace("\n", " ").replace("\t", " ").replace("\r", " ")
+    cloze = escape.cloze_html(text)
+    assert "{" not in cloze and "}" not in cloze and "<" not in cloze
+    cell = escape.csv_text(text)
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([cell, "x"])
+    assert next(csv.reader(io.StringIO(buffer.getvalue()))) == [cell, "x"]
+    assert cell[:1] not in ("=", "+", "-", "@")
+    assert escape.csv_text("=HYPERLINK(1)") == "'=HYPERLINK(1)"

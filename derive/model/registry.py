@@ -216,11 +216,14 @@ register(Activation("softmax", "e^net_j / sum_k e^net_k over the layer (output l
 # -- losses -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Slip:
-    """A learner's slip with a loss: its error terms and dE/dout multiplied by ``factor``."""
+    """A learner's slip with a loss: its error terms and dE/dout multiplied by ``factor``. With a
+    ``convention``, the same computation is another textbook's definition of the loss, and a whole
+    sheet done that way is marked right under it (`derive.check.conventions`)."""
 
     key: str
     description: str
     factor: sp.Expr
+    convention: str = ""
 
 
 @dataclass(frozen=True)
@@ -263,7 +266,8 @@ register(Loss(
     "half_sse", "sum over outputs of 1/2 (target - out)^2",
     _unevaluated(lambda t, o, n: sp.Rational(1, 2) * (t - o) ** 2),
     _unevaluated(lambda t, o, n: -(t - o)),
-    slips=(Slip("half_dropped", "the 1/2 of the loss dropped: (target - out)^2 for each error term", sp.Integer(2)),),
+    slips=(Slip("half_dropped", "the 1/2 of the loss dropped: (target - out)^2 for each error term", sp.Integer(2),
+                convention="E = sum of (target - out)^2, without the 1/2 (so every gradient is twice as large)"),),
 ))
 register(Loss(
     "mse", "mean over outputs of (target - out)^2",
