@@ -131,6 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_grade)
 
+    p = command("exercise", "Make N variants of the network (new nice numbers, same shape), each with a worksheet "
+                "and a key (LaTeX and PDF), and answers.csv and quiz.xml (Moodle XML) for them all.")
+    p.add_argument("--variants", type=_whole(1, 500), default=30, metavar="N", help="how many (default 30)")
+    p.add_argument("--seed", type=_whole(0, 2**63 - 1), default=1, metavar="S",
+                   help="the same seed gives the same variants on every machine (default 1)")
+    p.add_argument("--ask", action="append", default=[], metavar="Q",
+                   help="a quantity to ask, e.g. dE_total/dw5 (repeatable; default: the forward pass, E_total, "
+                   "the output deltas, one weight and one bias gradient per layer, one updated weight)")
+    p.add_argument("--decimals", type=_whole(1, 8), default=4, help="decimals asked (default 4; more where a slip "
+                   "would pass)")
+    p.add_argument("-o", "--output", metavar="DIR", help="folder (default: generated/<name>/exercises)")
+    p.add_argument("--no-pdf", action="store_true", help="write the LaTeX only")
+    p.add_argument("--force", action="store_true", help="overwrite files that derive did not generate")
+    p.set_defaults(run=_exercise)
+
     from derive.render.spec_toml import examples
 
     p = sub.add_parser("init", help="Write a commented spec to start from.",
@@ -140,6 +155,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(run=_init)
     return parser
+
+
+def _exercise(args) -> int:
+    from derive.check.exercise import ExerciseError, parse_asks
+    from derive.exercises import CheckFailed, make
+    from derive.progress import Progress
+    from derive.render.pdf import engine
+
+    model = Model(load_spec(args.spec))
+    asks = parse_asks(model, args.ask) if args.ask else None
+    folder = Path(args.output) if args.output else default_output(model.spec, "exercises")
+    pdf = not args.no_pdf
+    if pdf and engine() is None:
+        raise UsageError("derive exercise: no LaTeX engine installed for the PDFs (install latexmk or pdflatex, "
+                         "or use --no-pdf)")
+    progress = Progress(False if args.quiet else None)
+    try:
+        made = make(model, args.variants, args.seed, asks, folder, args.decimals, pdf, args.force, progress)
+    except ExerciseError as exc:
+        raise UsageError(f"derive exercise: {exc}") from None
+    except CheckFailed as exc:
+        progress.done()
+        print(text_line(f"derive exercise: {exc}"), file=sys.stderr)
+        return EXIT_FAILURE
+    progress.done()
+    each = "spec, sheet and key (.tex" + (", .pdf" if pdf else "") + ")"
+    print(f"wrote {folder}/: {len(made.exercises)} variants ({each} each), answers.csv, quiz.xml "
+          f"in {made.seconds:.1f} s; every variant's gradients agree by the five routes")
+    return EXIT_OK
 
 
 def _init(args) -> int:

@@ -237,3 +237,17 @@ def test_a_bad_sheet_is_one_line_with_its_line_number(tmp_path, capsys, text, me
     path.write_text(text)
     assert main(["grade", str(path)]) == 2
     assert capsys.readouterr().err == f"derive grade: {message}\n"
+
+
+def test_the_readme_shows_the_example_sheet_as_marked(capsys):
+    """The README's marked sheet is what derive prints for examples/sheets/one_slip.txt (and the
+    sheet's two slips are the ones found: w4 for w3 in net_h2, and the update taken with +)."""
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split("<!-- grade:example:start -->")[1].split("<!-- grade:example:end -->")[0]
+    assert main(["grade", str(ROOT / "examples" / "sheets" / "one_slip.txt")]) == 1
+    out = capsys.readouterr().out
+    assert shown == f"\n```text\n$ derive grade examples/sheets/one_slip.txt\n{out}```\n"
+    assert "exactly what this slip gives: w4 used in place of w3 in the forward pass\n" in out
+    assert "exactly what this slip gives: the update taken with + instead of -: w + eta dE/dw\n" in out

@@ -131,15 +131,21 @@ class Auditor:
         return self._pairs[key]
 
     def _candidates(self, q, correct, printed, variants) -> list[Mistake]:
+        return [Mistake(v.key, v.description, value, agrees(value, printed))
+                for v, value in self.alternatives(q, correct, variants)]
+
+    def alternatives(self, q: Q.Quantity, correct=None, variants=None) -> list[tuple]:
+        """(variant, value) for each variant (all of them by default) that changes ``q``'s value."""
+        correct = self.correct.value(q) if correct is None else correct
         out = []
-        for variant in variants:
+        for variant in self.variants if variants is None else variants:
             try:
                 value = self.resolver(variant).value(q)
             except (*SKIP, Q.QuantityError, ZeroDivisionError, OverflowError, ValueError, InvalidOperation):
                 continue
             if not mpmath.isfinite(value) or agrees(value, Decimal(fmt(correct, 12))) or abs(value - correct) < 1e-40:
                 continue  # the variant does not change this quantity
-            out.append(Mistake(variant.key, variant.description, value, agrees(value, printed)))
+            out.append((variant, value))
         return out
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from pathlib import Path
 
 from derive.check.audit import agrees, confusions, digits_shown, rank, truncated
@@ -20,6 +21,7 @@ from derive.check.carried import CarriedForward, Program, within
 from derive.check.conventions import worlds
 from derive.check.pairs import compose, rounding_keys
 from derive.check.resolve import checked
+from derive.check.variants import SKIP
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 
@@ -147,13 +149,11 @@ class Marker:
     def __init__(self, model):
         self.model = model
         self.program = Program(model)
-        self._worlds = None
 
-    @property
+    @cached_property
     def worlds(self):
-        if self._worlds is None:
-            self._worlds = worlds(self.model)
-        return self._worlds
+        """Every combination of other conventions (built only for a sheet with a wrong number)."""
+        return worlds(self.model)
 
     def mark(self, answers: list[Answer]) -> Marking:
         program = self.program
@@ -174,7 +174,7 @@ class Marker:
             convention = self._convention(marks, keys)
         for m in marks:
             if m.verdict == WRONG:
-                self._diagnose(m, keys[m.answer], cf)
+                self._diagnose(m, keys[m.answer], cf, [c.answer for c in marks if c.verdict == CORRECT])
         return Marking(marks, convention)
 
     def _convention(self, marks: list[Mark], keys: dict) -> str | None:
@@ -220,17 +220,19 @@ class Marker:
         return right
 
     # -- what reproduces a wrong number ---------------------------------------------------------------
-    def _diagnose(self, mark: Mark, key, cf: CarriedForward) -> None:
+    def _diagnose(self, mark: Mark, key, cf: CarriedForward, right: list[Answer]) -> None:
         a = mark.answer
         slips = self._at_this_step(a, key, cf, pairs=False) if key is not None else []
         finding = self.model.auditor.examine(a.quantity, a.given, nearest=NEAREST)
         found = {s.key for s in slips}
-        slips += [Slip(m.key, m.description, m.value) for m in finding.reproducing if m.key not in found]
+        slips += [Slip(m.key, m.description, m.value) for m in finding.reproducing
+                  if m.key not in found and self._consistent(m.key, right, a.given)]
         if not slips and key is not None:
             slips = self._at_this_step(a, key, cf, pairs=True)
         if not slips:
             pairs = self.model.auditor.examine(a.quantity, a.given, nearest=NEAREST, pairs=True)
-            slips = [Slip(m.key, m.description, m.value) for m in pairs.reproducing]
+            slips = [Slip(m.key, m.description, m.value) for m in pairs.reproducing
+                     if self._consistent(m.key, right, a.given)]
         own = rounding_keys(a.given)
         slips.sort(key=lambda s: rank(s.key.removeprefix("own_"), own))
         mark.slips = slips
@@ -246,6 +248,22 @@ class Marker:
             if near:
                 mark.diagnosis += f"; the closest: {near}"
 
+    def _consistent(self, key: str, right: list[Answer], printed: Decimal) -> bool:
+        """Could the learner have made this slip of the whole computation, given the numbers of
+        theirs that are right? (Flipping dE/dout flips a delta they got right: not that slip.)"""
+        auditor = self.model.auditor
+        variant = next((v for v in (auditor.pairs(printed) if "+" in key else auditor.variants) if v.key == key), None)
+        if variant is None:  # truncation, a neighbour's value: a slip of this number only
+            return True
+        resolver = auditor.resolver(variant)
+        for other in right:
+            try:
+                if not agrees(resolver.value(other.quantity), other.given):
+                    return False
+            except (*SKIP, Q.QuantityError, ArithmeticError, ValueError):
+                continue
+        return True
+
     def _at_this_step(self, a: Answer, key, cf: CarriedForward, pairs: bool) -> list[Slip]:
         """Slips made on the way from the learner's last written numbers to this one: each slip's
         rewrite applied to this step and to the steps they did not write down."""
@@ -253,7 +271,8 @@ class Marker:
         if not plain:
             return []
         printed = a.given
-        own = ", from your own earlier numbers" if abs(plain[0][0] - self.model.value(a.quantity)) > 1e-30 else ""
+        differs = abs(plain[0][0] - self.model.value(a.quantity)) > plain[0][1] + 1e-30
+        own = ", from your own earlier numbers" if differs else ""
         out = []
         value = plain[0][0]
         if own and truncated(value, printed) == printed and not within(printed, *plain[0]):

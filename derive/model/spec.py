@@ -195,7 +195,7 @@ class _Validator:
         )
 
     def choice(self, value, key: str, options) -> str:
-        value = ALIASES.get(value, value) if key == "activation" else value
+        value = ALIASES.get(value, value) if key == "activation" and isinstance(value, str) else value
         self.string(value, key)
         if value not in options:
             known = list(options) + (list(ALIASES) if key == "activation" else [])
