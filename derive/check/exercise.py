@@ -34,6 +34,7 @@ from derive.render.spec_toml import spec_toml
 
 DECIMALS = 4  # the default digits asked
 MAX_DECIMALS = 10
+ZERO = mpmath.mpf(10) ** -40  # below it a 60-digit value is 0 by the network's structure, not by chance
 TRIES = 400  # draws of one variant before giving up (each rejected for a reason it names)
 
 
@@ -89,7 +90,10 @@ def default_asks(model) -> list[Q.Quantity]:
             if first is not None:
                 asks.append(Q.gradient(first.name))
     first_weight = next(p for p in network.parameters if p.kind == Q.WEIGHT)
-    return [*asks, first_weight.quantity.with_update()]
+    asks.append(first_weight.quantity.with_update())
+    # A derivative that is 0 in every variant (a shared bias before an output layer whose outputs
+    # only depend on differences of nets) is no question.
+    return [q for q in asks if not (q.is_partial and abs(model.value(q)) <= ZERO)]
 
 
 def parse_asks(model, texts: list[str]) -> list[Q.Quantity]:
@@ -102,10 +106,10 @@ def parse_asks(model, texts: list[str]) -> list[Q.Quantity]:
 
 # -- drawing a variant ---------------------------------------------------------------------------------
 def _hundredths(values) -> tuple[int, int]:
-    """A range of whole hundredths like the values': theirs, widened by half its width (at least
-    0.05 or 5% of the largest), keeping the values' sign."""
+    """A range of whole hundredths like the values': theirs, widened by a quarter of its width on
+    each side (at least 0.05 or 5% of the largest), keeping the values' sign."""
     lo, hi = float(min(values)), float(max(values))
-    pad = max((hi - lo) / 2, 0.05 * max(abs(lo), abs(hi)), 0.05)
+    pad = max((hi - lo) / 4, 0.05 * max(abs(lo), abs(hi)), 0.05)
     low, high = math.floor(round((lo - pad) * 100, 6)), math.ceil(round((hi + pad) * 100, 6))
     if lo > 0:
         low = max(low, 1)
@@ -152,15 +156,18 @@ def poor(model, asks: list[Q.Quantity], decimals: int) -> str | None:
                     return f"hidden unit {n} saturated (out = {mpmath.nstr(values[Q.out(n)], 4)}, sample {s + 1})"
                 if act.kink is not None and abs(values[Q.net(n)] - act.kink) < mpmath.mpf(10) ** -40:
                     return f"net_{n} = {act.kink}, at the activation's kink (sample {s + 1})"
-    answers = {}
+    answers: dict[Decimal, list[tuple]] = {}
     for q in asks:
-        answer = rounded(model.value(q), decimals)
-        if answer in answers:
-            return f"{q} and {answers[answer]} are both {answer} to {decimals} decimals"
-        answers[answer] = q
-        if answer == 0 and (q.kind == Q.DELTA or q.is_partial):
+        value = model.value(q)
+        answer = rounded(value, decimals)
+        for other, exact in answers.get(answer, []):
+            if abs(exact - value) > ZERO:  # equal by the network's structure (out = net above a relu's 0) is fine
+                return f"{q} and {other} are both {answer} to {decimals} decimals"
+        answers.setdefault(answer, []).append((q, value))
+        if answer == 0 and (q.kind == Q.DELTA or q.is_partial) and abs(value) > ZERO:
             return f"{q} rounds to 0 at {decimals} decimals"
     return None
+
 
 
 def questions(model, asks: list[Q.Quantity], decimals: int) -> list[Question] | str:

@@ -80,12 +80,15 @@ def key(model, questions, number_: int, version: str, digits: int = 9) -> str:
     weights_only = model.train(1, freeze_biases=True).error_after_first
     document = Document(model, digits, model.train(1, freeze_biases=False), weights_only)
     document.printer = BoxingPrinter(model.network, digits, asked)
+    sections = document.sections()
     rows = [[f"${names.latex(q.quantity, inline=True)}$", f"${q.answer}$", f"$\\pm {q.tolerance:f}$",
              f"${number(q.value, digits)}$"] for q in questions]
+    boxed = "; the derivation below boxes each where it is reached" if len(document.printer.pending) < len(
+        set(asked)) else ""
     answers = Section("Answers", [
         Block("text", "Each answer is accepted within half a unit of its last asked decimal of the exact value "
-              "(any correctly rounded answer is); the derivation below boxes each where it is reached."),
+              f"(any correctly rounded answer is){boxed}."),
         Block("table", rows=rows, header=["quantity", "answer", "accepted", "exact"], columns="lrrr"),
     ])
     title = f"Key to exercise {number_}: {model.spec.title}"
-    return latex.source(model.spec, version, "exercise", title, [answers, *document.sections()], contents=False)
+    return latex.source(model.spec, version, "exercise", title, [answers, *sections], contents=False)
