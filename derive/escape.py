@@ -97,3 +97,47 @@ def c_string(text: str) -> str:
 def text_line(text: str) -> str:
     """Text for one line of a plain-text report: control characters shown as escapes."""
     return python_comment(text)
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string of the text, in double quotes: quote and backslash escaped, and every
+    control character (which TOML does not allow raw, a newline among them) as a \\uXXXX escape."""
+    def one(c: str) -> str:
+        if c in '"\\':
+            return "\\" + c
+        if 0xD800 <= ord(c) < 0xE000:  # a lone surrogate is no character: UTF-8 cannot hold it
+            return "\\uFFFD"
+        return f"\\u{ord(c):04X}" if ord(c) < 32 or ord(c) == 127 else c
+    return '"' + "".join(one(c) for c in text) + '"'
+
+
+def xml_text(text: str) -> str:
+    """Text for XML element content or a double-quoted attribute value: & < > " escaped, and the
+    characters XML 1.0 does not allow at all (control characters but tab, newline and carriage
+    return; lone surrogates; U+FFFE, U+FFFF) replaced by U+FFFD."""
+    def allowed(c: str) -> bool:
+        o = ord(c)
+        return o in (9, 10, 13) or 32 <= o < 0xD800 or 0xE000 <= o < 0xFFFE or o >= 0x10000
+    clean = "".join(c if allowed(c) else "\ufffd" for c in text)
+    return clean.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def xml_comment(text: str) -> str:
+    """Text for an XML comment, one line, which must not contain ``--`` nor end in ``-``."""
+    out = xml_text(python_comment(text))
+    while "--" in out:
+        out = out.replace("--", "- -")
+    return out + " " if out.endswith("-") else out
+
+
+def cloze_html(text: str) -> str:
+    """Text for the HTML of a Moodle Cloze question: HTML-escaped, and the braces written as
+    character references, so that no text can open an embedded answer ``{1:NUMERICAL:...}``."""
+    return html_text(text).replace("{", "&#123;").replace("}", "&#125;")
+
+
+def csv_text(text: str) -> str:
+    """A CSV cell of outside text that a spreadsheet shows as text, never runs as a formula (a cell
+    starting with = + - @ or a tab gets a leading apostrophe); the csv module does the quoting."""
+    text = python_comment(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -182,8 +182,9 @@ def test_exit_codes(capsys):
 def test_claim_text_is_kind_and_precise(capsys):
     main(["check", "--claim", "dE_total/dw6=0.082167041"])
     out = capsys.readouterr().out
-    assert (
+    assert out == (
         "Your dE_total/dw6 = 0.082167041: not correct. The correct value is 0.0826676278.\n"
+        "  Your number is exactly what this slip gives: the value of dE_total/dw5 given for dE_total/dw6 (0.0821670406).\n"
         "  How it is derived:\n"
         "    dnet_o1/dw6 = d/dw6 (w5 * out_h1 + w6 * out_h2 + b2)\n"
         "        = out_h2\n"
@@ -195,8 +196,46 @@ def test_claim_text_is_kind_and_precise(capsys):
         "    w6+ = w6 - eta * dE_total/dw6\n"
         "        = 0.45 - 0.5 * 0.0826676278\n"
         "        = 0.408666186\n"
-        "  Your number is exactly what this slip gives: the value of dE_total/dw5 given for dE_total/dw6 (0.0821670406).\n"
-    ) in out
+        "\n"
+        "Checks: every gradient agrees by every route (10 of 10 parameters).\n"
+        "Published numbers: 33, 5 disagree.\n"
+        "(The full report: derive check --verbose.)\n"
+    )
+
+
+def test_the_answer_to_a_claim_comes_first_and_the_report_with_verbose(capsys):
+    main(["check", "--claim", "dE_total/dw6=0.0827", "--verbose"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Your dE_total/dw6 = 0.0827: correct. It agrees with 0.0826676278 to the 4 decimals you gave."
+    assert out[2].startswith("mazur: every gradient by five routes") and "Published numbers (mazur.toml): 33" in "\n".join(out)
+
+
+def test_a_truncated_number_is_not_called_exactly_one_slip(capsys):
+    """0.08216 is dE_total/dw5 = 0.0821670406 cut off, not rounded; a swapped weight gives 0.08216146
+    too. With five decimals both fit: both are named, the truncation first, and neither as certain."""
+    assert main(["check", "--claim", "dE_total/dw5=0.08216"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[:4] == [
+        "Your dE_total/dw5 = 0.08216: not correct. The correct value is 0.0821670406.",
+        "  2 slips give your number to the 5 decimals you gave (with few digits many fit: give more digits to tell "
+        "them apart); the simplest first:",
+        "    - the correct value 0.0821670406 cut off after the 5 decimals you gave instead of rounded (gives 0.08216)",
+        "    - w4 used in place of w3 in the forward pass (gives 0.0821614635)",
+    ]
+    assert "exactly" not in "\n".join(out)
+
+
+def test_the_two_slips_behind_a_number(auditor, article):
+    """w6 in place of w5 in the forward pass and the 1/2 of the loss dropped, at once (independently:
+    the article's output-layer formulas with both slips); no single slip gives it."""
+    with mpmath.workdps(60):
+        p, oh, t = article["params"], article["oh"], article["t"]
+        net = p["w6"] * oh[0] + p["w6"] * oh[1] + p["b2"]
+        out = 1 / (1 + mpmath.exp(-net))
+        value = printed(2 * (out - t[0]) * out * (1 - out) * oh[0], 9)
+    assert not auditor.examine("dE_total/dw5", value).explained
+    finding = auditor.examine("dE_total/dw5", value, pairs=True)
+    assert [m.key for m in finding.reproducing] == ["half_dropped+swap_forward_w5_w6"]
 
 
 def test_claims_file_and_json(tmp_path, capsys):

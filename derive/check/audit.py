@@ -5,10 +5,11 @@ reproduce it (`derive.variants`), or said to be unexplained."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 import mpmath
 
+from derive.check.pairs import pairs, rounding_keys
 from derive.check.resolve import Resolver, checked
 from derive.check.variants import SKIP, variants
 from derive.model import quantities as Q
@@ -24,6 +25,11 @@ def agrees(value, printed: Decimal) -> bool:
         return False
     quantum = Decimal(1).scaleb(printed.as_tuple().exponent)
     return printed in (d.quantize(quantum, rounding=ROUND_HALF_EVEN), d.quantize(quantum, rounding="ROUND_HALF_UP"))
+
+
+def truncated(value, printed: Decimal) -> Decimal:
+    """``value`` cut off (not rounded) at the last digit ``printed`` shows."""
+    return to_decimal(value).quantize(Decimal(1).scaleb(printed.as_tuple().exponent), rounding=ROUND_DOWN)
 
 
 def digits_shown(printed: Decimal) -> str:
@@ -54,11 +60,16 @@ class Finding:
     def explained(self) -> bool:
         return any(m.reproduces for m in self.mistakes)
 
+    @property
+    def reproducing(self) -> list[Mistake]:
+        return [m for m in self.mistakes if m.reproduces]
+
     def as_dict(self, digits: int) -> dict:
         return {
             "quantity": str(self.quantity), "value": str(self.printed), "correct": fmt(self.correct, digits),
             "agrees": self.agrees, "explained": self.explained,
-            "mistakes": [{"variant": m.key, "description": m.description, "value": fmt(m.value, digits),
+            "mistakes": [{"variant": m.key, "description": m.description,
+                          "value": str(m.value) if isinstance(m.value, Decimal) else fmt(m.value, digits),
                           "reproduces": m.reproduces, "difference": fmt(m.difference(self.printed), 3)}
                          for m in self.mistakes],
         }
@@ -72,27 +83,27 @@ class Auditor:
         self.correct = Resolver(model)
         self.variants = variants(model)
         self._resolvers: dict[str, Resolver] = {}
+        self._pairs: dict[tuple, list] = {}
 
     def resolver(self, variant) -> Resolver:
         if variant.key not in self._resolvers:
             self._resolvers[variant.key] = variant.build()
         return self._resolvers[variant.key]
 
-    def examine(self, quantity: Q.Quantity | str, printed: Decimal, nearest: int = 0) -> Finding:
+    def examine(self, quantity: Q.Quantity | str, printed: Decimal, nearest: int = 0, pairs: bool = False) -> Finding:
+        """Is ``printed`` right to its digits? If not, which slips reproduce it: the correct value
+        truncated, rounding to its own digits, then the usual slips, most common first; with
+        ``pairs``, when no single slip does, every combination of two."""
         q = checked(self.model, quantity)
         correct = self.correct.value(q)
         finding = Finding(q, printed, correct, agrees(correct, printed))
         if finding.agrees:
             return finding
         candidates = []
-        for variant in self.variants:
-            try:
-                value = self.resolver(variant).value(q)
-            except (*SKIP, Q.QuantityError, ZeroDivisionError, OverflowError, ValueError, InvalidOperation):
-                continue
-            if not mpmath.isfinite(value) or agrees(value, Decimal(fmt(correct, 12))) or abs(value - correct) < 1e-40:
-                continue  # the variant does not change this quantity
-            candidates.append(Mistake(variant.key, variant.description, value, agrees(value, printed)))
+        if mpmath.isfinite(correct) and truncated(correct, printed) == printed:
+            candidates.append(Mistake("truncated", f"the correct value {fmt(correct, 9)} cut off after the "
+                                      f"{digits_shown(printed)} you gave instead of rounded", printed, True))
+        candidates += self._candidates(q, correct, printed, self.variants)
         for other, description in confusions(self.model, q):
             try:
                 value = self.correct.value(other)
@@ -100,12 +111,42 @@ class Auditor:
                 continue
             if abs(value - correct) > 1e-40:
                 candidates.append(Mistake(f"confused_{other}", description, value, agrees(value, printed)))
+        if pairs and q.after is None and not any(m.reproduces for m in candidates):
+            candidates += [m for m in self._candidates(q, correct, printed, self.pairs(printed)) if m.reproduces]
         # A slip that reproduces the number outranks one that only comes near; among reproducing
-        # ones the more common kind of slip comes first, and among near ones the closer wins.
+        # ones the simpler and more common kind of slip comes first, and among near ones the closer wins.
         order = {m.key: i for i, m in enumerate(candidates)}
-        reproducing = sorted((m for m in candidates if m.reproduces), key=lambda m: (plausibility(m.key), order[m.key]))
-        finding.mistakes = reproducing or sorted(candidates, key=lambda m: m.difference(printed))[:nearest]
+        own = rounding_keys(printed)
+        reproducing = sorted((m for m in candidates if m.reproduces),
+                             key=lambda m: (rank(m.key, own), order[m.key]))
+        near = sorted((m for m in candidates if "+" not in m.key), key=lambda m: m.difference(printed))
+        finding.mistakes = reproducing or near[:nearest]
         return finding
+
+    def pairs(self, printed: Decimal):
+        """The pairs of slips (built once per digits written, resolved on demand)."""
+        key = tuple(sorted(rounding_keys(printed)))
+        if key not in self._pairs:
+            self._pairs[key] = pairs(self.model, self.variants, printed)
+        return self._pairs[key]
+
+    def _candidates(self, q, correct, printed, variants) -> list[Mistake]:
+        return [Mistake(v.key, v.description, value, agrees(value, printed))
+                for v, value in self.alternatives(q, correct, variants)]
+
+    def alternatives(self, q: Q.Quantity, correct=None, variants=None) -> list[tuple]:
+        """(variant, value) for each variant (all of them by default) that changes ``q``'s value."""
+        correct = self.correct.value(q) if correct is None else correct
+        out = []
+        for variant in self.variants if variants is None else variants:
+            try:
+                value = self.resolver(variant).value(q)
+            except (*SKIP, Q.QuantityError, ZeroDivisionError, OverflowError, ValueError, InvalidOperation):
+                continue
+            if not mpmath.isfinite(value) or agrees(value, Decimal(fmt(correct, 12))) or abs(value - correct) < 1e-40:
+                continue  # the variant does not change this quantity
+            out.append((variant, value))
+        return out
 
 
 #: Kinds of slip, most common first: how a teaching assistant would guess.
@@ -117,6 +158,14 @@ PLAUSIBILITY = (
 
 def plausibility(key: str) -> int:
     return next((i for i, prefix in enumerate(PLAUSIBILITY) if key.startswith(prefix)), len(PLAUSIBILITY))
+
+
+def rank(key: str, own_rounding: set[str] = frozenset()) -> tuple:
+    """How simple an explanation is: truncation first, then rounding to the number's own digits,
+    then single slips by how common they are, then pairs of slips."""
+    parts = key.split("+")
+    simplest = 0 if key == "truncated" else 1 if key in own_rounding else 2
+    return (len(parts), simplest, sum(plausibility(p) for p in parts))
 
 
 def confusions(model, q: Q.Quantity) -> list[tuple[Q.Quantity, str]]:

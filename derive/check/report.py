@@ -71,7 +71,7 @@ def build(
     result["published"] = [f.as_dict(digits) for f in model.published_findings]
     result["claims"] = []
     for quantity, value in claims:
-        finding = model.auditor.examine(quantity, value, nearest=3)
+        finding = model.auditor.examine(quantity, value, nearest=3, pairs=True)
         entry = finding.as_dict(digits)
         entry["derivation"] = text_derivation(model, quantity, digits)
         try:
@@ -93,8 +93,13 @@ def as_json(result: dict) -> str:
     return json.dumps(result, indent=2) + "\n"
 
 
-def as_text(result: dict, model) -> str:
-    lines = []
+def as_text(result: dict, model, verbose: bool = True) -> str:
+    """The report. With claims, their answers come first; the table of routes and the audit follow
+    in full only when ``verbose``, else as one line each."""
+    claims = [line for claim in result["claims"] for line in ["", *_claim_text(claim)]]
+    if claims and not verbose:
+        return "\n".join([*claims[1:], "", *_summary(result)]) + "\n"
+    lines = [*claims[1:], ""] if claims else []
     if "checks" in result:
         c = result["checks"]
         lines.append(f"{result['network']}: every gradient by five routes, {c['parameters_checked']} parameters "
@@ -141,9 +146,21 @@ def as_text(result: dict, model) -> str:
             lines.append(f"  {p['quantity']:<{width}}{p['value']:<16}correct {p['correct']:<18}{verdict}")
             if not p["agrees"]:
                 lines += ["      " + line for line in _explanation(p)]
-    for claim in result["claims"]:
-        lines += ["", *_claim_text(claim)]
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _summary(result: dict) -> list[str]:
+    """The checks and the audit in one line each (the whole report: --verbose)."""
+    lines = []
+    if "checks" in result:
+        c = result["checks"]
+        failed = [r["parameter"] for r in c["rows"] if not r["passed"]]
+        verdict = "every gradient agrees by every route" if not failed else "FAILED for " + ", ".join(failed)
+        lines.append(f"Checks: {verdict} ({c['parameters_checked']} of {c['parameters']} parameters).")
+    if result["published"]:
+        wrong = sum(not p["agrees"] for p in result["published"])
+        lines.append(f"Published numbers: {len(result['published'])}, {wrong} disagree.")
+    return [*lines, "(The full report: derive check --verbose.)"]
 
 
 def _explanation(finding: dict) -> list[str]:
@@ -154,41 +171,43 @@ def _explanation(finding: dict) -> list[str]:
 
 
 def _claim_text(claim: dict) -> list[str]:
+    """The verdict, then what reproduces a wrong number, then how the number is derived."""
     given = digits_shown(Decimal(claim["value"]))
     head = f"Your {claim['quantity']} = {claim['value']}"
     if claim["agrees"]:
         return [f"{head}: correct. It agrees with {claim['correct']} to the {given} you gave."]
-    lines = [f"{head}: not correct. The correct value is {claim['correct']}.", "  How it is derived:"]
+    lines = [f"{head}: not correct. The correct value is {claim['correct']}."]
+    lines += ["  " + line for line in diagnosis_lines(claim["mistakes"], claim["value"])]
+    lines.append("  How it is derived:")
     lines += ["    " + line for line in claim["derivation"]]
-    reproducing = [m for m in claim["mistakes"] if m["reproduces"]]
-    if len(reproducing) == 1:
-        lines.append(
-            f"  Your number is exactly what this slip gives: {reproducing[0]['description']} "
-            f"({reproducing[0]['value']})."
-        )
-    elif reproducing:
-        significant = len(Decimal(claim["value"]).normalize().as_tuple().digits)
-        lines.append(
-            f"  {len(reproducing)} slips give your number to the {given} you gave"
-            + (
-                f" (with {significant} significant digits many fit: give more digits to tell them apart)"
-                if significant <= 4
-                else ""
-            )
-            + "; the most common first:"
-        )
-        lines += [f"    - {m['description']} (gives {m['value']})" for m in reproducing[:MAX_LISTED]]
-        if len(reproducing) > MAX_LISTED:
-            lines.append(f"    - and {len(reproducing) - MAX_LISTED} more (see --json)")
-    elif claim["mistakes"]:
-        lines.append("  No usual slip gives exactly your number; the closest are:")
-        lines += [
-            f"    - {m['description']}: gives {m['value']}, {m['difference']} away from yours"
-            for m in claim["mistakes"]
-        ]
-    else:
-        lines.append("  No usual slip explains it; check the arithmetic of each line above.")
     return lines
+
+
+def diagnosis_lines(mistakes: list[dict], value: str) -> list[str]:
+    """What reproduces a wrong number: "exactly" only when one slip alone fits the digits given;
+    several are listed, the simplest first; else the closest."""
+    given = digits_shown(Decimal(value))
+    reproducing = [m for m in mistakes if m["reproduces"]]
+    two = " together" if reproducing and "+" in reproducing[0]["variant"] else ""
+    if len(reproducing) == 1:
+        m = reproducing[0]
+        slips = "these two slips" if two else "this slip"
+        return [f"Your number is exactly what {slips}{two} give{'s' * (not two)}: {m['description']} ({m['value']})."]
+    if reproducing:
+        significant = len(Decimal(value).normalize().as_tuple().digits)
+        lines = [
+            f"{len(reproducing)} {'pairs of slips' if two else 'slips'} give your number to the {given} you gave"
+            + (" (with few digits many fit: give more digits to tell them apart)" if significant <= 4 else "")
+            + "; the simplest first:"
+        ]
+        lines += [f"  - {m['description']} (gives {m['value']})" for m in reproducing[:MAX_LISTED]]
+        if len(reproducing) > MAX_LISTED:
+            lines.append(f"  - and {len(reproducing) - MAX_LISTED} more (see --json)")
+        return lines
+    if mistakes:
+        return ["No usual slip, nor two together, gives exactly your number; the closest are:"] + [
+            f"  - {m['description']}: gives {m['value']}, {m['difference']} away from yours" for m in mistakes]
+    return ["No usual slip explains it; check the arithmetic of each line below."]
 
 
 def read_claims(path: str) -> list[str]:

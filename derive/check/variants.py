@@ -37,9 +37,19 @@ SWAP_LIMIT = 40  # parameters; above it, the quadratic search over weight pairs 
 
 @dataclass(frozen=True)
 class Variant:
+    """One way to get a number. An evaluation variant also carries its ``transform`` (step, model) ->
+    expression, or its ``round_to``, so that two slips can be combined (`derive.check.pairs`) and a
+    slip can be tried on a learner's own earlier numbers (`derive.check.carried`)."""
+
     key: str
     description: str
     build: Callable[[], Resolver]
+    transform: Callable | None = None
+    round_to: Callable | None = None
+
+
+def _eval(model, key: str, description: str, transform=None, round_to=None) -> Variant:
+    return Variant(key, description, lambda: _evaluation_variant(model, transform, round_to), transform, round_to)
 
 
 # -- evaluation variants ---------------------------------------------------------------------------
@@ -95,20 +105,12 @@ def _evaluation_variants(model) -> list[Variant]:
     sym = network.symbol
     out = []
     for digits in range(9, 2, -1):
-        out.append(
-            Variant(
-                f"rounded_{digits}_decimals",
-                f"every intermediate value rounded to {digits} decimal places before it is used",
-                lambda d=digits: _evaluation_variant(model, round_to=_rounder(d, True)),
-            )
-        )
-        out.append(
-            Variant(
-                f"rounded_{digits}_significant",
-                f"every intermediate value rounded to {digits} significant digits before it is used",
-                lambda d=digits: _evaluation_variant(model, round_to=_rounder(d, False)),
-            )
-        )
+        out.append(_eval(model, f"rounded_{digits}_decimals",
+                         f"every intermediate value rounded to {digits} decimal places before it is used",
+                         round_to=_rounder(digits, True)))
+        out.append(_eval(model, f"rounded_{digits}_significant",
+                         f"every intermediate value rounded to {digits} significant digits before it is used",
+                         round_to=_rounder(digits, False)))
     L = len(network.layers) - 1
     backward = (DISPLAY, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS)
     by_layer = {}
@@ -117,48 +119,36 @@ def _evaluation_variants(model) -> list[Variant]:
                    if Q.partial(Q.out(n), Q.net(n)) in derivation.step}
         by_layer[layer] = factors
     if by_layer.get(L):
-        out.append(
-            Variant(
-                "no_output_activation_derivative",
-                "the activation's derivative dout/dnet left out of the output deltas",
-                lambda: _evaluation_variant(model, _replace_in((OUTPUT_DELTAS,), by_layer[L])),
-            )
-        )
+        out.append(_eval(model, "no_output_activation_derivative",
+                         "the activation's derivative dout/dnet left out of the output deltas",
+                         _replace_in((OUTPUT_DELTAS,), by_layer[L])))
     hidden = {k: v for layer, f in by_layer.items() if layer < L for k, v in f.items()}
     if hidden:
-        out.append(
-            Variant(
-                "no_hidden_activation_derivative",
-                "the activation's derivative dout/dnet left out of the hidden deltas",
-                lambda: _evaluation_variant(model, _replace_in((HIDDEN_DELTAS,), hidden)),
-            )
-        )
+        out.append(_eval(model, "no_hidden_activation_derivative",
+                         "the activation's derivative dout/dnet left out of the hidden deltas",
+                         _replace_in((HIDDEN_DELTAS,), hidden)))
     if hidden and by_layer.get(L):
         every = {**hidden, **by_layer[L]}
-        out.append(Variant("no_activation_derivative", "the activation's derivative dout/dnet left out everywhere",
-                           lambda: _evaluation_variant(model, _replace_in((OUTPUT_DELTAS, HIDDEN_DELTAS), every))))
+        out.append(_eval(model, "no_activation_derivative", "the activation's derivative dout/dnet left out everywhere",
+                         _replace_in((OUTPUT_DELTAS, HIDDEN_DELTAS), every)))
     sources = {sym(t.factor): sp.S.One for terms in network.net_terms.values() for t in terms if t.factor}
-    out.append(
-        Variant(
-            "no_dnet_dw",
-            "the factor dnet/dw (the input the weight multiplies) left out of the weight gradients",
-            lambda: _evaluation_variant(model, _replace_in((GRADIENTS,), sources)),
-        )
-    )
+    out.append(_eval(model, "no_dnet_dw",
+                     "the factor dnet/dw (the input the weight multiplies) left out of the weight gradients",
+                     _replace_in((GRADIENTS,), sources)))
     d_out = {Q.partial(Q.TOTAL_ERROR, Q.out(o)) for o in network.outputs}
     d_out = {q for q in d_out if q in derivation.step}
     if d_out:
         def flip(step, model):
             expr = _article_way(step, model)
             return -expr if step.quantity in d_out else expr
-        out.append(Variant("sign_dE_dout", "the sign of dE/dout flipped: (target - out) written for -(target - out)",
-                           lambda: _evaluation_variant(model, flip)))
+        out.append(_eval(model, "sign_dE_dout",
+                         "the sign of dE/dout flipped: (target - out) written for -(target - out)", flip))
     scaled = frozenset({Q.error(o) for o in network.outputs} | d_out)
     for slip in network.loss.slips:  # the loss's own slips: its error terms off by a factor
         def scale(step, model, factor=slip.factor):
             expr = _article_way(step, model)
             return factor * expr if step.quantity in scaled else expr
-        out.append(Variant(slip.key, slip.description, lambda f=scale: _evaluation_variant(model, f)))
+        out.append(_eval(model, slip.key, slip.description, scale))
     if L > 1:
         for o in network.outputs:
             keep = sym(Q.delta(o))
@@ -166,16 +156,12 @@ def _evaluation_variants(model) -> list[Variant]:
                 expr = _article_way(step, model)
                 q = step.quantity
                 if step.phase == HIDDEN_DELTAS and q.is_partial and q.of == Q.TOTAL_ERROR and step.layer == L - 1:
-                    return sp.Add(*(t for t in sp.Add.make_args(step.formula) if t.has(keep)))
+                    return sp.Add(*(t for t in sp.Add.make_args(expr) if t.has(keep)))
                 return expr
 
-            out.append(
-                Variant(
-                    f"one_path_{o}",
-                    f"a hidden output's gradient taken through {o} only, the other outputs' paths left out",
-                    lambda f=one_path: _evaluation_variant(model, f),
-                )
-            )
+            out.append(_eval(model, f"one_path_{o}",
+                             f"a hidden output's gradient taken through {o} only, the other outputs' paths left out",
+                             one_path))
     if L > 1:
         rate = model.spec.learning_rate
         updated = {}
@@ -213,6 +199,7 @@ def _evaluation_variants(model) -> list[Variant]:
                 "each layer's weights updated as soon as their gradients are known, so the deltas "
                 "of the layer below use the updated weights (within one backward pass)",
                 in_place_backward,
+                in_backward_pass,
             )
         )
     if len(model.parameters) <= SWAP_LIMIT:
@@ -223,20 +210,12 @@ def _evaluation_variants(model) -> list[Variant]:
                     continue
                 mapping = {sym(a.quantity): sym(b.quantity)}
                 if a.layer > 1:
-                    out.append(
-                        Variant(
-                            f"swap_backward_{a.name}_{b.name}",
-                            f"{b.name} used in place of {a.name} in the backward pass",
-                            lambda m=mapping: _evaluation_variant(model, _replace_in(backward, m)),
-                        )
-                    )
-                out.append(
-                    Variant(
-                        f"swap_forward_{a.name}_{b.name}",
-                        f"{b.name} used in place of {a.name} in the forward pass",
-                        lambda m=mapping: _evaluation_variant(model, _replace_in(("forward",), m)),
-                    )
-                )
+                    out.append(_eval(model, f"swap_backward_{a.name}_{b.name}",
+                                     f"{b.name} used in place of {a.name} in the backward pass",
+                                     _replace_in(backward, mapping)))
+                out.append(_eval(model, f"swap_forward_{a.name}_{b.name}",
+                                 f"{b.name} used in place of {a.name} in the forward pass",
+                                 _replace_in(("forward",), mapping)))
     return out
 
 

@@ -138,6 +138,7 @@ class Activation:
     layer: LayerRule | None = None  # couples the layer (then output layer only)
     kink: int | None = None  # a net where the derivative is a convention, not a limit
     kink_note: str = ""
+    saturated: Callable[[object], bool] | None = None  # out -> True where the derivative all but vanishes
 
     @property
     def couples_layer(self) -> bool:
@@ -204,11 +205,14 @@ def register(entry):
     return entry
 
 
-register(Activation("logistic", "1 / (1 + e^-net)", Logistic, aliases=("sigmoid",)))
-register(Activation("tanh", "tanh(net)", Tanh))
+# Saturated: out(1 - out) < 0.0196 for the logistic, under 8% of its largest value; the same share
+# of the largest derivative for tanh (1 - out^2 < 0.078) and softplus (logistic(net) < 0.02).
+register(Activation("logistic", "1 / (1 + e^-net)", Logistic, aliases=("sigmoid",),
+                    saturated=lambda out: out < 0.02 or out > 0.98))
+register(Activation("tanh", "tanh(net)", Tanh, saturated=lambda out: abs(out) > 0.96))
 register(Activation("relu", "max(0, net); its derivative is taken as 0 at net = 0", ReLU, kink=0,
                     kink_note="relu has no derivative at net = 0; derive uses relu'(0) = 0 by convention"))
-register(Activation("softplus", "ln(1 + e^net)", Softplus))
+register(Activation("softplus", "ln(1 + e^net)", Softplus, saturated=lambda out: out < 0.02))
 register(Activation("identity", "net", Identity, aliases=("linear",)))
 register(Activation("softmax", "e^net_j / sum_k e^net_k over the layer (output layer only)", layer=SOFTMAX_LAYER))
 
@@ -216,11 +220,14 @@ register(Activation("softmax", "e^net_j / sum_k e^net_k over the layer (output l
 # -- losses -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Slip:
-    """A learner's slip with a loss: its error terms and dE/dout multiplied by ``factor``."""
+    """A learner's slip with a loss: its error terms and dE/dout multiplied by ``factor``. With a
+    ``convention``, the same computation is another textbook's definition of the loss, and a whole
+    sheet done that way is marked right under it (`derive.check.conventions`)."""
 
     key: str
     description: str
     factor: sp.Expr
+    convention: str = ""
 
 
 @dataclass(frozen=True)
@@ -263,7 +270,8 @@ register(Loss(
     "half_sse", "sum over outputs of 1/2 (target - out)^2",
     _unevaluated(lambda t, o, n: sp.Rational(1, 2) * (t - o) ** 2),
     _unevaluated(lambda t, o, n: -(t - o)),
-    slips=(Slip("half_dropped", "the 1/2 of the loss dropped: (target - out)^2 for each error term", sp.Integer(2)),),
+    slips=(Slip("half_dropped", "the 1/2 of the loss dropped: (target - out)^2 for each error term", sp.Integer(2),
+                convention="E = sum of (target - out)^2, without the 1/2 (so every gradient is twice as large)"),),
 ))
 register(Loss(
     "mse", "mean over outputs of (target - out)^2",

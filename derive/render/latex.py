@@ -50,10 +50,14 @@ def errata_section(findings, digits: int, source: str) -> Section:
 def render(model, version: str, digits: int = 9, training=None, first_step_weights_only=None, extra_sections=()) -> str:
     """The whole document's LaTeX source; byte-identical for the same inputs."""
     document = Document(model, digits, training, first_step_weights_only)
-    spec = model.spec
+    return source(model.spec, version, "latex", model.spec.title, document.sections() + list(extra_sections))
+
+
+def source(spec, version: str, command: str, title: str, sections, contents: bool = True) -> str:
+    """A document of sections through the one template (``contents``: a table of contents)."""
     return environment(latex=True).get_template("document.tex.j2").render(
-        header=header("latex", spec, version, "latex"), version=version, title=latex_text(spec.title),
-        name=latex_text(spec.name), sections=document.sections() + list(extra_sections), align=align,
+        header=header("latex", spec, version, command), version=version, title=latex_text(title),
+        name=latex_text(spec.name), sections=sections, align=align, contents=contents,
     )
 
 

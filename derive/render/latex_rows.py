@@ -74,9 +74,21 @@ def align(rows: list[tuple[str, str]]) -> str:
     return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
 
 
-def figure(network) -> dict:
-    """The diagram's layout as the TikZ template's data: coordinates and LaTeX labels."""
+def figure(network, values: bool = False) -> dict:
+    """The diagram's layout as the TikZ template's data: coordinates and LaTeX labels (with each
+    parameter's value, ``w_1 = 0.15``, when ``values``)."""
     d = layout(network)
+    biased = {b.parameter for b in d.biases}
+
+    def label(name: str) -> str:
+        text = names.latex(Q.parameter(name))
+        if not values:
+            return text
+        value = number(network.parameter[name].value, 9)
+        if name in biased:
+            return f"{text} = {value}"
+        return rf"\genfrac{{}}{{}}{{0pt}}{{}}{{{text}}}{{{value}}}"  # stacked: crossing edges' labels stay apart
+
     return {
         "nodes": [
             {"id": n.id, "x": n.x, "y": n.y, "label": names.latex_neuron(n.neuron) if n.neuron else None}
@@ -87,7 +99,7 @@ def figure(network) -> dict:
                 "from": e.source.id,
                 "to": e.dest.id,
                 "pos": f"{e.pos:.2f}" if e.pos is not None else None,
-                "label": names.latex(Q.parameter(e.parameter)) if e.pos is not None else None,
+                "label": label(e.parameter) if e.pos is not None else None,
             }
             for e in d.edges
         ],
@@ -96,7 +108,7 @@ def figure(network) -> dict:
                 "id": b.id,
                 "x": b.x,
                 "y": b.y,
-                "label": names.latex(Q.parameter(b.parameter)),
+                "label": label(b.parameter),
                 "feeds": [n.id for n in b.feeds],
             }
             for b in d.biases

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from derive.output import write
@@ -28,16 +29,47 @@ def engine() -> list[str] | None:
     return None
 
 
-def compile_pdf(tex_source: str, pdf_path: str | Path, force: bool = False) -> Path:
+FORMAT = "derive"  # the preloaded format's name (`preloaded`)
+
+
+@contextmanager
+def preloaded(tex_source: str):
+    """A pdfLaTeX format holding the preamble of ``tex_source`` up to its ``\\endofdump`` (the
+    packages, the same for every document of the template), built once with mylatexformat: each
+    document compiled with it skips loading them, which is most of the time of a short document.
+    Yields the format's folder, or None when it cannot be built (then documents compile as usual)."""
+    with tempfile.TemporaryDirectory(prefix="derive-format-") as scratch:
+        folder = Path(scratch)
+        (folder / "preamble.tex").write_text(tex_source)
+        command = ["pdflatex", "-ini", "-no-shell-escape", "-interaction=nonstopmode", f"-jobname={FORMAT}",
+                   "&pdflatex", "mylatexformat.ltx", "preamble.tex"]
+        try:
+            built = shutil.which("pdflatex") and subprocess.run(
+                command, cwd=folder, capture_output=True, timeout=TIMEOUT, check=False).returncode == 0
+        except subprocess.TimeoutExpired:
+            built = False
+        yield folder if built and (folder / f"{FORMAT}.fmt").exists() else None
+
+
+def compile_pdf(tex_source: str, pdf_path: str | Path, force: bool = False, single_pass: bool = False,
+                format_folder: Path | None = None) -> Path:
+    """``single_pass``: one pdflatex run, for a document with no table of contents nor references
+    (an exercise's sheet and key: sixty of them for a class, where each pass counts); with
+    ``format_folder`` (from `preloaded`), from the preloaded format."""
     command = engine()
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}  # reproducible PDFs
+    if single_pass and command is not None and shutil.which("pdflatex"):
+        command = ["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error"]
+        if format_folder is not None:
+            command.insert(1, f"-fmt={FORMAT}")
+            env["TEXFORMATS"] = f"{format_folder}:"
     if command is None:
         raise LatexError("no LaTeX engine found: install latexmk or pdflatex "
                          "(Debian: apt-get install texlive-latex-extra texlive-pictures latexmk)")
     with tempfile.TemporaryDirectory(prefix="derive-latex-") as scratch:
         tex = Path(scratch) / "document.tex"
         tex.write_text(tex_source)
-        env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}  # reproducible PDFs
-        runs = 1 if command[0] == "latexmk" else 3  # pdflatex: enough runs for the table of contents
+        runs = 1 if command[0] == "latexmk" or single_pass else 3  # pdflatex: enough runs for the table of contents
         for _ in range(runs):
             try:
                 result = subprocess.run([*command, tex.name], cwd=scratch, env=env, capture_output=True,

@@ -1,0 +1,101 @@
+"""Other textbooks' conventions: the same backpropagation written another way, which a teacher
+marks right when a whole sheet follows it.
+
+- Sign: δ defined as −∂E/∂net, so that an output's Err = out(1 − out)(target − out) and the update
+  is w ← w + η·Err·input (T. Mitchell, Machine Learning, 1997, §4.5, Table 4.2; J. Han, M. Kamber
+  and J. Pei, Data Mining: Concepts and Techniques, 3rd ed., §9.2.3, Example 9.1). Every number of
+  the backward pass (dE/d·, δ, the gradients) has the opposite sign; the updated weights are equal.
+- The bias written as a threshold θ subtracted from the net input, net = Σ w·x − θ (M. Negnevitsky,
+  Artificial Intelligence: A Guide to Intelligent Systems, 2nd ed., §6.4): either the network's
+  bias b written as θ = −b (θ, ∂E/∂θ and θ⁺ change sign), or the bias given on the sheet used as θ
+  and subtracted (a different forward pass).
+- The loss's own conventions, from its registry entry (half squared error written without the ½).
+
+A `World` is one combination of conventions: the network (or its variant) that the learner's
+numbers are then right for, how their numbers read in its terms, and its correct values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import product
+
+from derive.check.carried import Program
+from derive.check.variants import _evaluation_variant, variants
+from derive.model import quantities as Q
+
+SIGN = ("delta_sign", "δ defined as −∂E/∂net: Err = out(1 − out)(target − out), w ← w + η·Err·input "
+        "(Mitchell, Machine Learning, §4.5; Han, Kamber & Pei, Data Mining, §9.2.3)")
+THRESHOLD = ("bias_threshold", "the bias written as a threshold θ = −b subtracted from the net input "
+             "(net = Σ w·x − θ, as in Negnevitsky, Artificial Intelligence, §6.4)")
+SUBTRACTED = ("bias_subtracted", "the bias given used as a threshold θ and subtracted from the net input "
+              "(net = Σ w·x − θ, as in Negnevitsky, Artificial Intelligence, §6.4)")
+
+
+def backward(key: Q.Quantity) -> bool:
+    """A number of the backward pass: a delta, or a derivative of an error."""
+    return key.kind == Q.DELTA or (key.is_partial and key.of.kind in (Q.TOTAL, Q.ERROR))
+
+
+def of_bias(key: Q.Quantity) -> bool:
+    return key.kind == Q.BIAS or (key.is_partial and key.wrt.kind == Q.BIAS)
+
+
+@dataclass
+class World:
+    """One combination of conventions (each a (key, description) pair), for one model."""
+
+    model: object
+    conventions: tuple[tuple[str, str], ...]
+    loss_slip: str | None = None  # the key of the loss slip that this world's loss definition is
+
+    @property
+    def name(self) -> str:
+        return "; and ".join(d for _, d in self.conventions)
+
+    @property
+    def keys(self) -> set[str]:
+        return {k for k, _ in self.conventions}
+
+    @cached_property
+    def network_model(self):
+        """The network the learner computed: the same, or with each bias subtracted (negated)."""
+        if SUBTRACTED[0] not in self.keys:
+            return self.model
+        spec = self.model.spec
+        negated = tuple(tuple(-b for b in layer) for layer in spec.biases)
+        return type(self.model)(dataclasses.replace(spec, biases=negated))
+
+    @cached_property
+    def transform(self):
+        if self.loss_slip is None:
+            return None
+        return next(v.transform for v in variants(self.network_model) if v.key == self.loss_slip)
+
+    @cached_property
+    def program(self) -> Program:
+        return Program(self.network_model)
+
+    @cached_property
+    def truth(self):
+        model = self.network_model
+        return _evaluation_variant(model, self.transform) if self.transform else model.resolver
+
+    def sign(self, key: Q.Quantity) -> int:
+        """How a learner's number for ``key`` reads in this world's terms: as it is, or negated."""
+        flips = (SIGN[0] in self.keys and backward(key)) + (self.keys & {THRESHOLD[0], SUBTRACTED[0]} != set()
+                                                            and of_bias(key))
+        return -1 if flips % 2 else 1
+
+
+def worlds(model) -> list[World]:
+    """Every combination of conventions that applies to the model's network, fewest first."""
+    losses = [(s.key, s.convention) for s in model.network.loss.slips if s.convention]
+    out = []
+    for sign, loss, bias in product((None, SIGN), (None, *losses), (None, THRESHOLD, SUBTRACTED)):
+        chosen = tuple(c for c in (sign, loss, bias) if c is not None)
+        if chosen:
+            out.append(World(model, chosen, loss[0] if loss else None))
+    return sorted(out, key=lambda w: len(w.conventions))

@@ -1,0 +1,312 @@
+"""Marking a learner's sheet as a teacher does: each number right, right from their own earlier
+numbers (error carried forward), right under another textbook's convention, or wrong, with the
+slip (or the two slips) that reproduces it.
+
+A sheet is the ``quantity = value`` lines that ``derive check --claims`` reads, or a JSON object
+``{"quantity": value}`` (a programmer's dump of their own gradients reads the same way). A convention
+is chosen for the whole sheet, not per number: the combination that makes the most of its numbers
+right, when it makes more right than the network's own convention does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import cached_property
+from pathlib import Path
+
+from derive.check.audit import agrees, confusions, digits_shown, rank, truncated
+from derive.check.carried import CarriedForward, Program, within
+from derive.check.conventions import worlds
+from derive.check.pairs import compose, rounding_keys
+from derive.check.resolve import checked
+from derive.check.variants import SKIP
+from derive.model import quantities as Q
+from derive.model.decimals import fmt
+
+CORRECT, CARRIED, CONVENTION, WRONG = "correct", "carried_forward", "convention", "wrong"
+RIGHT = (CORRECT, CARRIED, CONVENTION)
+NEAREST = 3
+#: A convention is a way of working, seen in several numbers: one number that only another
+#: convention makes right is more likely a slip (its sign flipped) than a convention.
+MIN_EXPLAINED = 2
+#: A JSON number is often a float printed in full (17 digits, the last ones binary noise, and a
+#: framework's float64 arithmetic is good to about 12): such numbers are judged at 12 significant digits.
+FLOAT_DIGITS = 12
+
+
+class SheetError(ValueError):
+    """A sheet that cannot be read: one line naming the file and the line (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    line: int
+    quantity: Q.Quantity
+    given: Decimal
+
+
+@dataclass
+class Slip:
+    key: str
+    description: str
+    value: object
+
+    def as_dict(self) -> dict:
+        value = str(self.value) if isinstance(self.value, Decimal) else fmt(self.value, 9)
+        return {"slip": self.key, "description": self.description, "value": value}
+
+
+@dataclass(eq=False)
+class Mark:
+    answer: Answer
+    verdict: str
+    correct: object
+    diagnosis: str = ""
+    slips: list[Slip] = field(default_factory=list)  # what reproduces a wrong number, simplest first
+    exact: bool = False  # one slip alone fits the digits given
+
+
+@dataclass
+class Marking:
+    marks: list[Mark]
+    convention: str | None  # the sheet's convention, when another than the network's own
+
+    @property
+    def score(self) -> dict:
+        counts = {v: sum(m.verdict == v for m in self.marks) for v in (*RIGHT, WRONG)}
+        return {"right": sum(counts[v] for v in RIGHT), "of": len(self.marks), **counts}
+
+
+# -- reading a sheet ----------------------------------------------------------------------------------
+def read_sheet(path: str | Path, model) -> list[Answer]:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SheetError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_sheet(text, path.name, model)
+
+
+def parse_sheet(text: str, source: str, model) -> list[Answer]:
+    """The answers of a sheet, each checked against the network (a SheetError names the line)."""
+    if text.lstrip().startswith("{"):
+        entries = _json_entries(text, source)
+    else:
+        entries = []
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            name, sep, value = line.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise SheetError(f"{source}:{number}: write quantity = value, e.g. dE_total/dw5 = 0.0822")
+            entries.append((number, name.strip(), value.strip()))
+    answers, seen = [], {}
+    for number, name, value in entries:
+        try:
+            quantity = checked(model, Q.parse(name))
+        except Q.QuantityError as exc:
+            raise SheetError(f"{source}:{number}: {exc}") from None
+        try:
+            given = Decimal(str(value))
+        except InvalidOperation:
+            raise SheetError(f"{source}:{number}: {value!r} is not a number") from None
+        if not given.is_finite():
+            raise SheetError(f"{source}:{number}: the value must be finite")
+        if str(quantity) in seen:
+            raise SheetError(f"{source}:{number}: {quantity} is given twice (first on line {seen[str(quantity)]})")
+        seen[str(quantity)] = number
+        answers.append(Answer(number, quantity, given))
+    if not answers:
+        raise SheetError(f"{source}: no answers (write one quantity = value a line)")
+    return answers
+
+
+def _json_entries(text: str, source: str) -> list[tuple[int, str, object]]:
+    try:
+        data = json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    except json.JSONDecodeError as exc:
+        raise SheetError(f"{source}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise SheetError(f"{source}:1: a JSON sheet is one object of \"quantity\": number")
+    entries = []
+    for name, value in data.items():
+        number = text[: text.find(json.dumps(name))].count("\n") + 1
+        if isinstance(value, bool) or not isinstance(value, Decimal):
+            raise SheetError(f"{source}:{number}: {name!r} must be a number")
+        if value.is_finite() and len(value.as_tuple().digits) > FLOAT_DIGITS:
+            value = Decimal(format(value, f".{FLOAT_DIGITS}g")) if value else value
+        entries.append((number, name, value))
+    return entries
+
+
+# -- marking ------------------------------------------------------------------------------------------
+class Marker:
+    """Marks sheets against one model (its program and slips built once)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.program = Program(model)
+
+    @cached_property
+    def worlds(self):
+        """Every combination of other conventions (built only for a sheet with a wrong number)."""
+        return worlds(self.model)
+
+    def mark(self, answers: list[Answer]) -> Marking:
+        program = self.program
+        keys = {a: program.key(a.quantity) for a in answers}
+        given = {k: a.given for a, k in keys.items() if k is not None}
+        cf = CarriedForward(program, given)
+        marks = []
+        for a in answers:
+            correct = self.model.value(a.quantity)
+            if agrees(correct, a.given):
+                marks.append(Mark(a, CORRECT, correct))
+            elif keys[a] is not None and cf.carries(keys[a], a.given):
+                marks.append(Mark(a, CARRIED, correct, "right from your own earlier numbers"))
+            else:
+                marks.append(Mark(a, WRONG, correct))
+        convention = None
+        if any(m.verdict == WRONG for m in marks):
+            convention = self._convention(marks, keys)
+        for m in marks:
+            if m.verdict == WRONG:
+                self._diagnose(m, keys[m.answer], cf, [c.answer for c in marks if c.verdict == CORRECT])
+        return Marking(marks, convention)
+
+    def _convention(self, marks: list[Mark], keys: dict) -> str | None:
+        """The combination of conventions that makes the most of the sheet right, when it makes more
+        right than the network's own does (the simplest such, on a tie): the numbers it explains
+        are marked CONVENTION, naming it."""
+        best, best_right = None, {}
+        most = sum(m.verdict != WRONG for m in marks)
+        for world in self.worlds:
+            right = self._right_in(world, marks, keys)
+            changed = sum(m.verdict == WRONG or (m.verdict == CARRIED and not how) for m, how in right.items())
+            if len(right) > most and changed >= MIN_EXPLAINED:
+                best, best_right, most = world, right, len(right)
+        if best is None:
+            return None
+        for m, how in best_right.items():  # a number right under it directly is marked so, not "carried forward"
+            if m.verdict == WRONG or (m.verdict == CARRIED and not how):
+                m.verdict = CONVENTION
+                m.diagnosis = f"right under the sheet's convention{how}: {best.name}"
+        return best.name
+
+    def _right_in(self, world, marks: list[Mark], keys: dict) -> dict:
+        """The marks whose number is right in ``world`` (with how: directly, or carried forward)."""
+        mapped = {}
+        for m in marks:
+            key = keys[m.answer]
+            if key is not None:
+                mapped[key] = m.answer.given * world.sign(key)
+        cf = CarriedForward(world.program, mapped, world.transform)
+        right = {}
+        for m in marks:
+            key = keys[m.answer]
+            if key is None:
+                continue
+            try:
+                truth = world.truth.value(m.answer.quantity)
+            except Q.QuantityError:
+                continue
+            if agrees(truth, mapped[key]):
+                right[m] = ""
+            elif cf.carries(key, mapped[key]):
+                right[m] = ", from your own earlier numbers"
+        return right
+
+    # -- what reproduces a wrong number ---------------------------------------------------------------
+    def _diagnose(self, mark: Mark, key, cf: CarriedForward, right: list[Answer]) -> None:
+        a = mark.answer
+        slips = self._at_this_step(a, key, cf, pairs=False) if key is not None else []
+        finding = self.model.auditor.examine(a.quantity, a.given, nearest=NEAREST)
+        found = {s.key for s in slips}
+        slips += [Slip(m.key, m.description, m.value) for m in finding.reproducing
+                  if m.key not in found and self._consistent(m.key, right, a.given)]
+        if not slips and key is not None:
+            slips = self._at_this_step(a, key, cf, pairs=True)
+        if not slips:
+            pairs = self.model.auditor.examine(a.quantity, a.given, nearest=NEAREST, pairs=True)
+            slips = [Slip(m.key, m.description, m.value) for m in pairs.reproducing
+                     if self._consistent(m.key, right, a.given)]
+        own = rounding_keys(a.given)
+        slips.sort(key=lambda s: rank(s.key.removeprefix("own_"), own))
+        mark.slips = slips
+        mark.exact = len(slips) == 1
+        if len(slips) == 1:
+            mark.diagnosis = f"exactly what this slip gives: {slips[0].description}"
+        elif slips:
+            mark.diagnosis = (f"{len(slips)} slips fit the {digits_shown(a.given)} given; the simplest: "
+                              f"{slips[0].description}")
+        else:
+            near = ", or ".join(f"{m.description} ({fmt(m.value, 9)})" for m in finding.mistakes)
+            mark.diagnosis = "no usual slip, nor two together, reproduces it"
+            if near:
+                mark.diagnosis += f"; the closest: {near}"
+
+    def _consistent(self, key: str, right: list[Answer], printed: Decimal) -> bool:
+        """Could the learner have made this slip of the whole computation, given the numbers of
+        theirs that are right? (Flipping dE/dout flips a delta they got right: not that slip.)"""
+        auditor = self.model.auditor
+        variant = next((v for v in (auditor.pairs(printed) if "+" in key else auditor.variants) if v.key == key), None)
+        if variant is None:  # truncation, a neighbour's value: a slip of this number only
+            return True
+        resolver = auditor.resolver(variant)
+        for other in right:
+            try:
+                if not agrees(resolver.value(other.quantity), other.given):
+                    return False
+            except (*SKIP, Q.QuantityError, ArithmeticError, ValueError):
+                continue
+        return True
+
+    def _at_this_step(self, a: Answer, key, cf: CarriedForward, pairs: bool) -> list[Slip]:
+        """Slips made on the way from the learner's last written numbers to this one: each slip's
+        rewrite applied to this step and to the steps they did not write down."""
+        plain = cf.expected(key)
+        if not plain:
+            return []
+        printed = a.given
+        differs = abs(plain[0][0] - self.model.value(a.quantity)) > plain[0][1] + 1e-30
+        own = ", from your own earlier numbers" if differs else ""
+        out = []
+        value = plain[0][0]
+        if own and truncated(value, printed) == printed and not within(printed, *plain[0]):
+            out.append(Slip("own_truncated", f"your own numbers give {fmt(value, 9)}, cut off after the "
+                            f"{digits_shown(printed)} you gave instead of rounded", printed))
+        edits = [v for v in self.model.auditor.variants if v.transform is not None]
+        if pairs:
+            tried = [(f"{x.key}+{y.key}", f"{x.description}; and {y.description}", compose(x.transform, y.transform))
+                     for i, x in enumerate(edits) for y in edits[i + 1:]]
+        else:
+            tried = [(v.key, v.description, v.transform) for v in edits]
+        for slip_key, description, transform in tried:
+            for v, w in CarriedForward(self.program, cf.given, transform).expected(key):
+                if within(printed, v, w) and all(abs(v - p) > 1e-30 for p, _ in plain):
+                    out.append(Slip(slip_key, description + own, v))
+                    break
+        if not pairs:
+            out += self._value_slips(a, key, cf, plain, own)
+        return out
+
+    def _value_slips(self, a: Answer, key, cf: CarriedForward, plain, own: str) -> list[Slip]:
+        out = []
+        value, width = plain[0]
+        if within(a.given, -value, width) and abs(value) > 1e-30:
+            out.append(Slip("sign_flipped", "the sign of the result flipped" + own, -value))
+        if key.updated:
+            start, _ = cf.current(Q.parameter(key.name))
+            plus = 2 * start - value
+            if within(a.given, plus, width):
+                out.append(Slip("plus_update", "the update taken with + instead of -: w + eta dE/dw" + own, plus))
+        for other, description in confusions(self.model, a.quantity):
+            other_key = self.program.key(other)
+            if other_key is not None and other_key != key:
+                v, w = cf.current(other_key)
+                if within(a.given, v, w) and not within(a.given, value, width):
+                    out.append(Slip(f"confused_{other}", description, v))
+        return out

@@ -1,0 +1,99 @@
+"""A spec written back as TOML: the exercises' variant specs, and `derive init`'s commented starting
+point. Every number is written exactly (the spec's numbers are exact decimals); the title, the only
+free text, goes through `escape.toml_string`. No ``[published]`` table is ever written: those are
+one article's numbers, which a new network's audit would find wrong."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from derive.escape import toml_string
+from derive.model.decimals import exact_decimal, fmt
+from derive.model.quantities import IDENTIFIER
+from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
+from derive.model.spec import parse
+
+#: What each key means, for a spec someone is going to edit (`derive init`).
+COMMENTS = {
+    "name": "identifier: letters, digits, underscore; names the output folder generated/<name>/",
+    "title": "free text, optional",
+    "layers": "neuron counts, input layer first",
+    "bias": '"shared": one bias per layer; "per_neuron": one per neuron',
+    "learning_rate": "eta of the update w+ = w - eta * dE_total/dw",
+    "steps": "optional: how many training steps to report (derive train, the LaTeX document)",
+    "reduction": 'with several samples: "sum" (default) or "mean" of their errors',
+    "freeze_biases": "optional: train the weights only",
+    "weights": "one matrix per non-input layer: row = destination neuron, column = source neuron",
+    "biases": "per layer: [one value] (shared) or one value per neuron (per_neuron)",
+    "samples": "one or more training pairs; add [[samples]] tables for more",
+}
+
+
+def _registry_comments() -> dict[str, str]:
+    """The activations and losses a spec may name, from the registry (never a list of our own)."""
+    aliases = {name: [a for a, n in ALIASES.items() if n == name] for name in ACTIVATIONS}
+    activations = ", ".join(f"{n} ({', '.join(aliases[n])})" if aliases[n] else n for n in ACTIVATIONS)
+    return {"activation": f"{activations}; or a list, one per non-input layer",
+            "loss": "one of\n" + "\n".join(f"#   {n}: {entry.description}" for n, entry in LOSSES.items())}
+
+
+def number(value) -> str:
+    return exact_decimal(value, 40) or fmt(value, 17)
+
+
+def vector(values) -> str:
+    return "[" + ", ".join(number(v) for v in values) + "]"
+
+
+def spec_toml(spec, header: str = "", comments: bool = False, name: str | None = None,
+              title: str | None = None) -> str:
+    """The spec as TOML that `derive.model.spec.parse` reads back to the same network (with another
+    ``name`` and ``title`` when given)."""
+    activation = (toml_string(spec.activations[0]) if len(set(spec.activations)) == 1
+                  else "[" + ", ".join(toml_string(a) for a in spec.activations) + "]")
+    keys = [
+        ("name", toml_string(name or spec.name)),
+        ("title", toml_string(title if title is not None else spec.title)),
+        ("layers", "[" + ", ".join(map(str, spec.layers)) + "]"),
+        ("activation", activation),
+        ("loss", toml_string(spec.loss)),
+        ("bias", toml_string(spec.bias)),
+        ("learning_rate", number(spec.learning_rate)),
+    ]
+    if spec.steps is not None:
+        keys.append(("steps", str(spec.steps)))
+    if len(spec.samples) > 1 or spec.reduction != "sum":
+        keys.append(("reduction", toml_string(spec.reduction)))
+    if spec.freeze_biases:
+        keys.append(("freeze_biases", "true"))
+    matrices = ",\n           ".join("[" + ", ".join(vector(row) for row in m) + "]" for m in spec.weights)
+    keys.append(("weights", f"[{matrices}]"))
+    keys.append(("biases", "[" + ", ".join(vector(b) for b in spec.biases) + "]"))
+    lines = [header.rstrip("\n")] if header else []
+    explained = COMMENTS | _registry_comments()
+    for key, value in keys:
+        if comments:
+            lines.append(f"# {key}: {explained[key]}")
+        lines.append(f"{key} = {value}")
+    for s, sample in enumerate(spec.samples):
+        lines.append("")
+        if comments and s == 0:
+            lines.append(f"# {COMMENTS['samples']}")
+        lines += ["[[samples]]", f"inputs = {vector(sample.inputs)}", f"targets = {vector(sample.targets)}"]
+    return "\n".join(lines) + "\n"
+
+
+def examples() -> list[str]:
+    """The names of the built-in example networks (``derive init --like NAME``)."""
+    return sorted(p.name.removesuffix(".toml") for p in resources.files("derive.examples").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def starter(like: str, stem: str) -> str:
+    """A commented spec to start from: the example's network, named after the file when the file's
+    name is an identifier; no ``[published]`` table (the example's numbers are not the new network's)."""
+    spec = parse(resources.files("derive.examples").joinpath(f"{like}.toml").read_bytes(), f"{like}.toml")
+    name = stem if IDENTIFIER.match(stem) and len(stem) <= 64 else spec.name
+    header = (f"# A network for backprop-derive, started from the built-in example {like}: edit the numbers.\n"
+              "# Check it with `derive gradients FILE`; the README's 'Network description' explains every key.\n")
+    return spec_toml(spec, header, comments=True, name=name)
