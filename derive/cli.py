@@ -13,7 +13,17 @@ import sys
 import time
 from pathlib import Path
 
-from derive import Model, SpecError, __version__, load_spec
+from derive import Model, SpecError, __version__, cli_teaching, load_spec
+from derive.cli_base import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    Parser,
+    UsageError,
+    default_output,
+    digits,
+    step_count,
+)
 from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
@@ -24,39 +34,9 @@ from derive.render.header import header
 from derive.render.pdf import LatexError, compile_pdf
 from derive.render.python import render as render_python
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad command-line input: exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, status 2, instead of argparse's usage dump
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
-
-
-def _whole(low: int, high: int):
-    """An argparse type: a whole number from ``low`` to ``high``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
-        return value
-
-    return parse
-
-
-_digits = _whole(1, 30)
-_steps = _whole(0, 1_000_000)
-
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="derive",
         description="Backpropagation derived exactly, step by step: symbolic gradients of every weight "
         "and bias, their values, LaTeX derivations, plain-Python gradient code and checks.",
@@ -64,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "'A Step by Step Backpropagation Example' is used. Exit status: 0 ok, 1 failure, 2 bad input.",
     )
     parser.add_argument("--version", action="version", version=f"derive {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
     def command(name, help_text):
@@ -76,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("build", "The main job: gradients table, generated code, check, web page, LaTeX document and PDF, "
                 "written under generated/<name>/, with a one-screen summary.")
     p.add_argument("-o", "--output", metavar="DIR", help="folder to write into (default: generated/<name>)")
-    p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--digits", type=digits, default=9, help="significant digits (default 9)")
     p.add_argument("--force", action="store_true", help="overwrite files that derive did not generate")
     p.set_defaults(run=_build)
 
@@ -84,18 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
                 "chain-rule factor and delta, the gradients and the one-step updates.")
     p.add_argument("--quantity", action="append", default=[], metavar="Q",
                    help="print just this quantity, e.g. dE_total/dw5 or E_total@10000 (repeatable)")
-    p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--digits", type=digits, default=9, help="significant digits (default 9)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_gradients)
 
     p = command("train", "Run plain gradient descent and print E_total after the first and the last step.")
-    p.add_argument("--steps", type=_steps, help="how many steps (default: the spec's steps, else 1)")
+    p.add_argument("--steps", type=step_count, help="how many steps (default: the spec's steps, else 1)")
     p.add_argument(
         "--freeze-biases",
         action="store_true",
         help="update the weights only, as the article does (also: freeze_biases = true in the spec)",
     )
-    p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--digits", type=digits, default=9, help="significant digits (default 9)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_train)
 
@@ -108,14 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE.tex", help="where to write (default: generated/<name>/<name>.tex)")
     p.add_argument("--pdf", action="store_true", help="also compile it to a PDF beside the .tex")
     p.add_argument("--quantity", metavar="Q", help="print only the align block of one quantity, e.g. dE_total/dw5")
-    p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--digits", type=digits, default=9, help="significant digits (default 9)")
     p.add_argument("--force", action="store_true", help="overwrite files that derive did not generate")
     p.set_defaults(run=_latex)
 
     p = command("html", "Write the derivation as one self-contained interactive web page (open it in a browser).")
     p.add_argument("-o", "--output", metavar="FILE.html",
                    help="where to write (default: generated/<name>/<name>.html)")
-    p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--digits", type=digits, default=9, help="significant digits (default 9)")
     p.add_argument("--force", action="store_true", help="overwrite a file that derive did not generate")
     p.set_defaults(run=_html)
 
@@ -126,98 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="also fail (exit 1) when a published number disagrees")
     p.add_argument("--verbose", action="store_true",
                    help="with claims, also print the whole report (every route, the audit) after their answers")
-    p.add_argument("--digits", type=_digits, default=9, help="significant digits (default 9)")
+    p.add_argument("--digits", type=digits, default=9, help="significant digits (default 9)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_check)
 
-    p = command("grade", "Mark a learner's sheet: each number correct, carried forward from their own earlier "
-                "numbers, right under another textbook's convention, or wrong with the slip that gives it.")
-    p.add_argument("answers", metavar="ANSWERS",
-                   help="the sheet: 'quantity = value' lines, or a JSON object {\"quantity\": value}")
-    p.add_argument("--digits", type=_digits, default=9, help="significant digits of the correct values (default 9)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(run=_grade)
-
-    p = command("exercise", "Make N variants of the network (new nice numbers, same shape), each with a worksheet "
-                "and a key (LaTeX and PDF), and answers.csv and quiz.xml (Moodle XML) for them all.")
-    p.add_argument("--variants", type=_whole(1, 500), default=30, metavar="N", help="how many (default 30)")
-    p.add_argument("--seed", type=_whole(0, 2**63 - 1), default=1, metavar="S",
-                   help="the same seed gives the same variants on every machine (default 1)")
-    p.add_argument("--ask", action="append", default=[], metavar="Q",
-                   help="a quantity to ask, e.g. dE_total/dw5 (repeatable; default: the forward pass, E_total, "
-                   "the output deltas, one weight and one bias gradient per layer, one updated weight)")
-    p.add_argument("--decimals", type=_whole(1, 8), default=4, help="decimals asked (default 4; more where a slip "
-                   "would pass)")
-    p.add_argument("-o", "--output", metavar="DIR", help="folder (default: generated/<name>/exercises)")
-    p.add_argument("--no-pdf", action="store_true", help="write the LaTeX only")
-    p.add_argument("--force", action="store_true", help="overwrite files that derive did not generate")
-    p.set_defaults(run=_exercise)
-
-    from derive.render.spec_toml import examples
-
-    p = sub.add_parser("init", help="Write a commented spec to start from.",
-                       description="Write a commented spec to start from (a built-in example's network).")
-    p.add_argument("file", metavar="FILE", help="where to write the spec, e.g. my_net.toml")
-    p.add_argument("--like", choices=examples(), default="mazur", help="the example to start from (default mazur)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file")
-    p.set_defaults(run=_init)
+    cli_teaching.add_commands(sub, command)
     return parser
-
-
-def _exercise(args) -> int:
-    from derive.check.exercise import ExerciseError, parse_asks
-    from derive.exercises import CheckFailed, make
-    from derive.progress import Progress
-    from derive.render.pdf import engine
-
-    model = Model(load_spec(args.spec))
-    asks = parse_asks(model, args.ask) if args.ask else None
-    folder = Path(args.output) if args.output else default_output(model.spec, "exercises")
-    pdf = not args.no_pdf
-    if pdf and engine() is None:
-        raise UsageError("derive exercise: no LaTeX engine installed for the PDFs (install latexmk or pdflatex, "
-                         "or use --no-pdf)")
-    progress = Progress(False if args.quiet else None)
-    try:
-        made = make(model, args.variants, args.seed, asks, folder, args.decimals, pdf, args.force, progress)
-    except ExerciseError as exc:
-        raise UsageError(f"derive exercise: {exc}") from None
-    except CheckFailed as exc:
-        progress.done()
-        print(text_line(f"derive exercise: {exc}"), file=sys.stderr)
-        return EXIT_FAILURE
-    progress.done()
-    each = "spec, sheet and key (.tex" + (", .pdf" if pdf else "") + ")"
-    print(f"wrote {folder}/: {len(made.exercises)} variants ({each} each), answers.csv, quiz.xml "
-          f"in {made.seconds:.1f} s; every variant's gradients agree by the five routes")
-    return EXIT_OK
-
-
-def _init(args) -> int:
-    from derive.render.spec_toml import starter
-
-    path = Path(args.file)
-    if path.exists() and not args.force:
-        raise OutputError(f"{path}: exists; use --force to overwrite it")
-    print(f"wrote {write(path, starter(args.like, path.stem), force=True)}")
-    return EXIT_OK
-
-
-def _grade(args) -> int:
-    from derive.check import grade_report
-    from derive.check.grade import Marker, SheetError, read_sheet
-
-    model = Model(load_spec(args.spec))
-    try:
-        answers = read_sheet(args.answers, model)
-    except SheetError as exc:
-        raise UsageError(f"derive grade: {exc}") from None
-    marking = Marker(model).mark(answers)
-    if args.json:
-        print(grade_report.as_json(marking, args.digits), end="")
-    else:
-        print(grade_report.as_text(marking, model.spec.name, Path(args.answers).name, args.digits), end="")
-    return grade_report.exit_status(marking)
 
 
 def _gradients(args) -> int:
@@ -255,10 +149,6 @@ def _train(args) -> int:
     for label, value in rows:
         print(f"  {label:<{width}}{fmt(value, args.digits)}")
     return EXIT_OK
-
-
-def default_output(spec, filename: str) -> Path:
-    return Path("generated") / spec.name / filename
 
 
 def _codegen(args) -> int:

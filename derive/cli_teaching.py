@@ -1,0 +1,103 @@
+"""The teacher's commands: `derive grade` (mark a sheet), `derive exercise` (a network per student,
+with worksheets, keys and a quiz) and `derive init` (a spec to start from)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from derive import Model, load_spec
+from derive.cli_base import EXIT_FAILURE, EXIT_OK, UsageError, default_output, digits, whole
+from derive.escape import text_line
+from derive.output import OutputError, write
+
+
+def add_commands(sub, command) -> None:
+    """Register the commands on the subparsers ``sub`` (``command`` adds one with SPEC and --quiet)."""
+    p = command("grade", "Mark a learner's sheet: each number correct, carried forward from their own earlier "
+                "numbers, right under another textbook's convention, or wrong with the slip that gives it.")
+    p.add_argument("answers", metavar="ANSWERS",
+                   help="the sheet: 'quantity = value' lines, or a JSON object {\"quantity\": value}")
+    p.add_argument("--digits", type=digits, default=9, help="significant digits of the correct values (default 9)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_grade)
+
+    p = command("exercise", "Make N variants of the network (new nice numbers, same shape), each with a worksheet "
+                "and a key (LaTeX and PDF), and answers.csv and quiz.xml (Moodle XML) for them all.")
+    p.add_argument("--variants", type=whole(1, 500), default=30, metavar="N", help="how many (default 30)")
+    p.add_argument("--seed", type=whole(0, 2**63 - 1), default=1, metavar="S",
+                   help="the same seed gives the same variants on every machine (default 1)")
+    p.add_argument("--ask", action="append", default=[], metavar="Q",
+                   help="a quantity to ask, e.g. dE_total/dw5 (repeatable; default: the forward pass, E_total, "
+                   "the output deltas, one weight and one bias gradient per layer, one updated weight)")
+    p.add_argument("--decimals", type=whole(1, 8), default=4, help="decimals asked (default 4; more where a slip "
+                   "would pass)")
+    p.add_argument("-o", "--output", metavar="DIR", help="folder (default: generated/<name>/exercises)")
+    p.add_argument("--no-pdf", action="store_true", help="write the LaTeX only")
+    p.add_argument("--force", action="store_true", help="overwrite files that derive did not generate")
+    p.set_defaults(run=_exercise)
+
+    from derive.render.spec_toml import examples
+
+    p = sub.add_parser("init", help="Write a commented spec to start from.",
+                       description="Write a commented spec to start from (a built-in example's network).")
+    p.add_argument("file", metavar="FILE", help="where to write the spec, e.g. my_net.toml")
+    p.add_argument("--like", choices=examples(), default="mazur", help="the example to start from (default mazur)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(run=_init)
+
+
+def _exercise(args) -> int:
+    from derive.check.exercise import ExerciseError, parse_asks
+    from derive.exercises import CheckFailed, make
+    from derive.progress import Progress
+    from derive.render.pdf import engine
+
+    model = Model(load_spec(args.spec))
+    asks = parse_asks(model, args.ask) if args.ask else None
+    folder = Path(args.output) if args.output else default_output(model.spec, "exercises")
+    pdf = not args.no_pdf
+    if pdf and engine() is None:
+        raise UsageError("derive exercise: no LaTeX engine installed for the PDFs (install latexmk or pdflatex, "
+                         "or use --no-pdf)")
+    progress = Progress(False if args.quiet else None)
+    try:
+        made = make(model, args.variants, args.seed, asks, folder, args.decimals, pdf, args.force, progress)
+    except ExerciseError as exc:
+        raise UsageError(f"derive exercise: {exc}") from None
+    except CheckFailed as exc:
+        progress.done()
+        print(text_line(f"derive exercise: {exc}"), file=sys.stderr)
+        return EXIT_FAILURE
+    progress.done()
+    each = "spec, sheet and key (.tex" + (", .pdf" if pdf else "") + ")"
+    print(f"wrote {folder}/: {len(made.exercises)} variants ({each} each), answers.csv, quiz.xml "
+          f"in {made.seconds:.1f} s; every variant's gradients agree by the five routes")
+    return EXIT_OK
+
+
+def _init(args) -> int:
+    from derive.render.spec_toml import starter
+
+    path = Path(args.file)
+    if path.exists() and not args.force:
+        raise OutputError(f"{path}: exists; use --force to overwrite it")
+    print(f"wrote {write(path, starter(args.like, path.stem), force=True)}")
+    return EXIT_OK
+
+
+def _grade(args) -> int:
+    from derive.check import grade_report
+    from derive.check.grade import Marker, SheetError, read_sheet
+
+    model = Model(load_spec(args.spec))
+    try:
+        answers = read_sheet(args.answers, model)
+    except SheetError as exc:
+        raise UsageError(f"derive grade: {exc}") from None
+    marking = Marker(model).mark(answers)
+    if args.json:
+        print(grade_report.as_json(marking, args.digits), end="")
+    else:
+        print(grade_report.as_text(marking, model.spec.name, Path(args.answers).name, args.digits), end="")
+    return grade_report.exit_status(marking)
