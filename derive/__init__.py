@@ -20,6 +20,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from derive.derivation import domain
 from derive.derivation.evaluate import Evaluation, evaluate
 from derive.derivation.explain import Explainer, Explanation
 from derive.derivation.steps import Derivation
@@ -53,6 +54,7 @@ class Model:
         self.spec = spec
         self.network = Network(spec)
         self.derivation = Derivation(self.network)
+        domain.check(self.derivation)  # a spec's own function undefined where the network evaluates it: SpecError
 
     @cached_property
     def evaluation(self) -> Evaluation:

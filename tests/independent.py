@@ -40,6 +40,11 @@ def _activate(name, nets):
         "relu": lambda x: x if x > 0 else mpmath.mpf(0),
         "softplus": lambda x: mpmath.log(1 + mpmath.exp(x)),
         "identity": lambda x: x,
+        "leaky_relu": lambda x: x if x > 0 else x / 100,
+        "elu": lambda x: x if x > 0 else mpmath.exp(x) - 1,
+        "silu": lambda x: x / (1 + mpmath.exp(-x)),
+        "gelu": lambda x: x * (1 + mpmath.erf(x / mpmath.sqrt(2))) / 2,
+        "gelu_tanh": lambda x: x * (1 + mpmath.tanh(mpmath.sqrt(2 / mpmath.pi) * (x + mpmath.mpf("0.044715") * x**3))) / 2,
     }[name]
     return [f(x) for x in nets]
 
@@ -75,6 +80,8 @@ def sample_error(spec, params, sample):
         "mse": lambda: [(t - o) ** 2 / n for t, o in zip(ts, outs, strict=False)],
         "binary_cross_entropy": lambda: [-(t * mpmath.log(o) + (1 - t) * mpmath.log(1 - o)) for t, o in zip(ts, outs, strict=False)],
         "cross_entropy": lambda: [-t * mpmath.log(o) for t, o in zip(ts, outs, strict=False)],
+        "huber": lambda: [(t - o) ** 2 / 2 if abs(t - o) <= 1 else abs(t - o) - mpmath.mpf(1) / 2
+                          for t, o in zip(ts, outs, strict=False)],
     }[spec.loss]())
 
 

@@ -82,7 +82,14 @@ def _top_operators(node: ast.BinOp) -> int:
 
 def _sum_lines(inner: str, node: ast.BinOp) -> list[str]:
     first, rest = _terms(node)
-    return [inner + _text(first), *(f"{inner}{op} {_text(term)}" for op, term in rest)]
+    return [inner + _term(first), *(f"{inner}{op} {_term(term)}" for op, term in rest)]
+
+
+def _term(node: ast.expr) -> str:
+    """A term of a sum on its own line: a conditional (or anything else that binds looser than +)
+    keeps its parentheses, which ``ast.unparse`` of the bare node drops."""
+    text = _text(node)
+    return f"({text})" if isinstance(node, ast.IfExp | ast.BoolOp | ast.Compare | ast.Lambda) else text
 
 
 def sum_assignment(indent: str, target: str, terms: list[str]) -> list[str]:
