@@ -14,11 +14,13 @@ from __future__ import annotations
 import mpmath
 import sympy as sp
 
-from derive.derivation.evaluate import PRECISION, mp_value
+from derive.derivation.evaluate import PRECISION, exact_value, mp_value
 from derive.derivation.steps import ERROR, FORWARD, Derivation
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.spec import SpecError
+
+ON_KINK = mpmath.mpf("1e-45")  # a net this close to a kink is on it: 0.0075 + 0.02 - 0.0275 is 0 only up to rounding
 
 
 def _own(network) -> bool:
@@ -31,11 +33,15 @@ def _places(derivation: Derivation, sample: int):
     a spec's own function, the forward pass evaluated up to that point."""
     network = derivation.network
     sym = network.symbol
-    env = {sym(q): mp_value(v, {}) for q, v in network.sample_values(sample).items()}
+    rational = {sym(q): v for q, v in network.sample_values(sample).items()}
+    env = {s: mp_value(v, {}) for s, v in rational.items()}
     for step in derivation.kernel:
         if step.phase not in (FORWARD, ERROR):
             continue
-        env[step.symbol] = _value(step.compute, env)
+        value = exact_value(step, step.compute, rational)
+        if value is not None:
+            rational[step.symbol] = value
+        env[step.symbol] = _value(value if value is not None else step.compute, env)
         q = step.quantity
         if q.kind == Q.OUT and network.activation(q.name).formula is not None:
             act, net = network.activation(q.name), sym(Q.net(q.name))
@@ -83,7 +89,7 @@ def kinks(derivation: Derivation, evaluation) -> list[str]:
                 if act.couples_layer:
                     continue
                 v = values[Q.net(n)]
-                on_kink = (act.kink is not None and v == act.kink) or (
+                on_kink = (act.kink is not None and abs(v - act.kink) <= ON_KINK) or (
                     act.formula is not None and act.formula.kinked and _ties(act.formula.expr, v))
                 if on_kink:
                     tag = f" (sample {s + 1})" if several else ""
@@ -97,7 +103,7 @@ def _ties(expr: sp.Expr, value) -> bool:
     env = {net: value}
     for relation in expr.atoms(sp.Rel):
         try:
-            if mp_value(relation.lhs, env) == mp_value(relation.rhs, env):
+            if abs(mp_value(relation.lhs, env) - mp_value(relation.rhs, env)) <= ON_KINK:
                 return True
         except (ZeroDivisionError, TypeError, ValueError):
             continue

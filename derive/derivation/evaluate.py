@@ -24,6 +24,7 @@ MPMATH_FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.Max: max, sp.Min:
                    **dict(ELEMENTARY.values()), **DERIVED, expm1: mpmath.expm1, log1p: mpmath.log1p}
 MPMATH_CONSTANTS = dict(CONSTANTS.values())
 
+_EXACT_KINDS = (Q.NET, Q.OUT)
 PRECISION = 60  # decimal digits; printed values need 9 to 17, so rounding is exact well past those
 SATURATED_PRECISION = 1000  # for a sample whose display factors overflow at 60 digits (|net| up to ~2000)
 
@@ -59,6 +60,15 @@ def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
     if function is None:
         raise TypeError(f"no numeric rule for {type(expr).__name__}")
     return function(*args)
+
+
+def exact_value(step, expr: sp.Expr, rational: dict) -> sp.Rational | None:
+    """A net's (or an identity out's) exact value, when every symbol in it has one (``rational``)."""
+    if rational and step.quantity.kind in _EXACT_KINDS and expr.free_symbols <= rational.keys():
+        value = expr.xreplace(rational)
+        if value.is_Rational:
+            return value
+    return None
 
 
 def _mp_condition(condition, env) -> bool:
@@ -107,8 +117,16 @@ def evaluate(
         for name, value in (parameters or {}).items():
             env[network.symbol(Q.parameter(name))] = mpmath.mpf(value)
         finite = True
+        # Nets (and identity outs) of exact numbers are computed exactly, then rounded once: a net that
+        # is 0 (0.0075 + 0.02 - 0.0275) is then 0, not -2e-63, so a kink's convention applies at it.
+        rational = {network.symbol(q): v for q, v in exact.items()} if parameters is None and transform is None else {}
         for step in steps:
             expr = step.compute if transform is None else transform(step)
+            value = exact_value(step, expr, rational)
+            if value is not None:
+                rational[step.symbol] = value
+                env[step.symbol] = mp_value(value, {})
+                continue
             try:
                 value = mp_value(expr, env)
             except ZeroDivisionError:  # a display factor at a saturated neuron: 1/(1 - out) with out = 1

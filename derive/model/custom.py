@@ -22,6 +22,7 @@ from derive.model import formula as F
 from derive.model import registry
 from derive.model.entries import Activation, Loss
 from derive.model.functions import ELEMENTARY, Registered, elementwise
+from derive.model.quantities import IDENTIFIER
 
 NET, OUT, TARGET = (sp.Symbol(name, real=True) for name in ("net", "out", "target"))
 ACTIVATION_VARIABLES = {"net": NET}
@@ -72,8 +73,6 @@ def _subclasses(cls):
 
 
 def check_name(name: str, where: str) -> None:
-    from derive.model.quantities import IDENTIFIER
-
     if not IDENTIFIER.match(name) or len(name) > MAX_NAME:
         raise F.FormulaError(f"{where}: {name!r} is not a name: letters, digits and underscores, starting "
                              f"with a letter, at most {MAX_NAME} characters")
@@ -96,7 +95,7 @@ def activation_entry(name: str, text: str) -> Activation:
         raise F.FormulaError(f"{where} = {text!r}: the formula does not depend on net")
     slope = sp.diff(f, NET)
     in_out = None if formula.kinked else _in_terms_of_out(f, slope)
-    guarded = registry.guarded(f)
+    guarded = registry.guarded(formula.display)  # max, min, abs as written: the value needs no convention
     function = elementwise(
         name, rf"\operatorname{{{latex_text(name)}}}", text=name,
         derivative=(lambda x, y: in_out.xreplace({OUT: y})) if in_out is not None else (
@@ -104,7 +103,7 @@ def activation_entry(name: str, text: str) -> Activation:
         elementary=lambda x: f.xreplace({NET: x}),
         float_form=lambda x: guarded.xreplace({NET: x}),
         textbook=lambda x: formula.display.xreplace({NET: x}),
-        float_doc=f"{name}(x) = {sp.sstr(f.xreplace({NET: sp.Symbol('x')}))}, from the spec.",
+        float_doc=f"{name}(x) = {sp.sstr(formula.display.xreplace({NET: sp.Symbol('x')}))}, from the spec.",
         float_note=_overflow_note(name, [guarded, slope], "net"),
     )
     function.custom = True
@@ -122,13 +121,15 @@ def loss_entry(name: str, text: str) -> Loss:
         raise F.FormulaError(f"{where} = {text!r}: the formula does not depend on out")
     slope = sp.diff(term, OUT)
     display = formula.display
+    guarded = registry.guarded(display)  # log(1 + exp(u)) as softplus(u): float code without overflow
     return Loss(
         name, text,
         term=lambda t, o, n: display.xreplace({TARGET: t, OUT: o}),
         derivative=lambda t, o, n: slope.xreplace({TARGET: t, OUT: o}),
-        stable_term=lambda t, net, o, n, symbol: term.xreplace({TARGET: t, OUT: o}),
+        stable_term=None if guarded == display else (
+            lambda t, net, o, n, symbol: guarded.xreplace({TARGET: t, OUT: o})),
         formula=formula,
-        float_note=_overflow_note(name, [term, slope], "out and target"),
+        float_note=_overflow_note(name, [guarded, slope], "out and target"),
     )
 
 

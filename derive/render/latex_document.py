@@ -134,7 +134,7 @@ class Document:
             section.blocks.append(
                 Block(
                     "text",
-                    f"Layer {k} ({role}, {self.model.spec.activations[k - 1]}): "
+                    f"Layer {k} ({role}, {latex_text(self.model.spec.activations[k - 1])}): "
                     "the net input is the weighted sum of what the neuron receives"
                     + (", plus its bias." if any(p.kind == Q.BIAS for p in self.network.parameters) else "."),
                 )
