@@ -61,6 +61,13 @@ class Model:
         return evaluate(self.derivation)
 
     @cached_property
+    def matrix_form(self):
+        """The same step in matrix form, computed by its own route (`derive.derivation.matrix`)."""
+        from derive.derivation.matrix import compute
+
+        return compute(self.network)
+
+    @cached_property
     def explainer(self) -> Explainer:
         return Explainer(self.derivation, self.evaluation)
 
@@ -143,6 +150,9 @@ class Model:
 
         run = self.train(self.spec.steps or 1, freeze_biases=False)
         weights_only = self.train(1, freeze_biases=True).error_after_first
+        from derive.render.latex_matrix import sections as matrix_part
+
+        extra_sections = [*matrix_part(self, digits), *extra_sections]
         if self.spec.published:
             errata = latex.errata_section(self.published_findings, digits, self.spec.source)
             extra_sections = [*extra_sections, errata]
