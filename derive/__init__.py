@@ -20,6 +20,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from derive.derivation import domain
 from derive.derivation.evaluate import Evaluation, evaluate
 from derive.derivation.explain import Explainer, Explanation
 from derive.derivation.steps import Derivation
@@ -53,10 +54,18 @@ class Model:
         self.spec = spec
         self.network = Network(spec)
         self.derivation = Derivation(self.network)
+        domain.check(self.derivation)  # a spec's own function undefined where the network evaluates it: SpecError
 
     @cached_property
     def evaluation(self) -> Evaluation:
         return evaluate(self.derivation)
+
+    @cached_property
+    def matrix_form(self):
+        """The same step in matrix form, computed by its own route (`derive.derivation.matrix`)."""
+        from derive.derivation.matrix import compute
+
+        return compute(self.network)
 
     @cached_property
     def explainer(self) -> Explainer:
@@ -150,6 +159,9 @@ class Model:
 
         run = self.train(self.spec.steps or 1, freeze_biases=False)
         weights_only = self.train(1, freeze_biases=True).error_after_first
+        from derive.render.latex_matrix import sections as matrix_part
+
+        extra_sections = [*matrix_part(self, digits), *extra_sections]
         if self.spec.published:
             errata = latex.errata_section(self.published_findings, digits, self.spec.source)
             extra_sections = [*extra_sections, errata]

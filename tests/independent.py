@@ -30,7 +30,9 @@ def _mp(rational):
     return mpmath.mpf(int(rational.p)) / int(rational.q)
 
 
-def _activate(name, nets):
+def _activate(name, nets, own=None):
+    if own and name in own:  # a spec's own activation, written out by the test
+        return [own[name](x) for x in nets]
     if name == "softmax":
         exps = [mpmath.exp(x) for x in nets]
         return [e / mpmath.fsum(exps) for e in exps]
@@ -40,12 +42,18 @@ def _activate(name, nets):
         "relu": lambda x: x if x > 0 else mpmath.mpf(0),
         "softplus": lambda x: mpmath.log(1 + mpmath.exp(x)),
         "identity": lambda x: x,
+        "leaky_relu": lambda x: x if x > 0 else x / 100,
+        "elu": lambda x: x if x > 0 else mpmath.exp(x) - 1,
+        "silu": lambda x: x / (1 + mpmath.exp(-x)),
+        "gelu": lambda x: x * (1 + mpmath.erf(x / mpmath.sqrt(2))) / 2,
+        "gelu_tanh": lambda x: x * (1 + mpmath.tanh(mpmath.sqrt(2 / mpmath.pi) * (x + mpmath.mpf("0.044715") * x**3))) / 2,
     }[name]
     return [f(x) for x in nets]
 
 
-def forward(spec, params, inputs):
-    """Every layer's (nets, outs) for one sample."""
+def forward(spec, params, inputs, own=None):
+    """Every layer's (nets, outs) for one sample (``own``: the spec's own activations and loss, by
+    name, as mpmath functions the test writes out from the formulas)."""
     outs, layers, w, b = [_mp(x) for x in inputs], [], 0, 0
     for k, matrix in enumerate(spec.weights):
         nets = []
@@ -58,33 +66,37 @@ def forward(spec, params, inputs):
         if spec.bias == "shared":
             b += 1
             nets = [n + params[f"b{b}"] for n in nets]
-        else:
+        elif spec.bias == "per_neuron":
             nets = [n + params[f"b{b + 1 + j}"] for j, n in enumerate(nets)]
             b += len(nets)
-        outs = _activate(spec.activations[k], nets)
+        outs = _activate(spec.activations[k], nets, own)
         layers.append((nets, outs))
     return layers
 
 
-def sample_error(spec, params, sample):
-    outs = forward(spec, params, sample.inputs)[-1][1]
+def sample_error(spec, params, sample, own=None):
+    outs = forward(spec, params, sample.inputs, own)[-1][1]
     ts = [_mp(t) for t in sample.targets]
     n = len(outs)
+    if own and spec.loss in own:
+        return mpmath.fsum(own[spec.loss](t, o) for t, o in zip(ts, outs, strict=True))
     return mpmath.fsum({
         "half_sse": lambda: [(t - o) ** 2 / 2 for t, o in zip(ts, outs, strict=False)],
         "mse": lambda: [(t - o) ** 2 / n for t, o in zip(ts, outs, strict=False)],
         "binary_cross_entropy": lambda: [-(t * mpmath.log(o) + (1 - t) * mpmath.log(1 - o)) for t, o in zip(ts, outs, strict=False)],
         "cross_entropy": lambda: [-t * mpmath.log(o) for t, o in zip(ts, outs, strict=False)],
+        "huber": lambda: [(t - o) ** 2 / 2 if abs(t - o) <= 1 else abs(t - o) - mpmath.mpf(1) / 2
+                          for t, o in zip(ts, outs, strict=False)],
     }[spec.loss]())
 
 
-def total_error(spec, params):
+def total_error(spec, params, own=None):
     with mpmath.workdps(DPS):
-        total = mpmath.fsum(sample_error(spec, params, s) for s in spec.samples)
+        total = mpmath.fsum(sample_error(spec, params, s, own) for s in spec.samples)
         return total / len(spec.samples) if spec.reduction == "mean" else total
 
 
-def gradient(spec, params=None) -> dict[str, mpmath.mpf]:
+def gradient(spec, params=None, own=None) -> dict[str, mpmath.mpf]:
     """dE_total/d<parameter> for every parameter, by central differences at 60 digits."""
     params = parameters(spec) if params is None else params
     out = {}
@@ -93,7 +105,7 @@ def gradient(spec, params=None) -> dict[str, mpmath.mpf]:
             up, down = dict(params), dict(params)
             up[name] += STEP
             down[name] -= STEP
-            out[name] = (total_error(spec, up) - total_error(spec, down)) / (2 * STEP)
+            out[name] = (total_error(spec, up, own) - total_error(spec, down, own)) / (2 * STEP)
     return out
 
 
@@ -124,7 +136,8 @@ def loop_train(spec, steps, freeze_biases=False):
     def run(x):
         outs = [list(map(float, x))]
         for k, m in enumerate(W):
-            nets = [sum(w * o for w, o in zip(row, outs[-1], strict=False)) + B[k][0 if shared else j] for j, row in enumerate(m)]
+            nets = [sum(w * o for w, o in zip(row, outs[-1], strict=False)) + (B[k][0 if shared else j] if B[k] else 0.0)
+                    for j, row in enumerate(m)]
             outs.append([f[spec.activations[k]](n) for n in nets])
         return outs
 
@@ -149,7 +162,8 @@ def loop_train(spec, steps, freeze_biases=False):
                 for j, d in enumerate(deltas):
                     for i, o in enumerate(outs[k]):
                         gW[k][j][i] += d * o
-                    gB[k][0 if shared else j] += d
+                    if B[k]:
+                        gB[k][0 if shared else j] += d
                 if k:
                     deltas = [
                         sum(deltas[j] * W[k][j][i] for j in range(len(deltas)))

@@ -1,6 +1,7 @@
 """Networks for the tests: a zoo covering every activation, loss, bias mode, depth and several samples;
 numerically extreme ones; and a hypothesis strategy of random small networks."""
 
+import mpmath
 from conftest import spec_text
 from hypothesis import strategies as st
 
@@ -114,3 +115,68 @@ def random_specs(draw):
         f'seed = {draw(st.integers(0, 10**6))}\nreduction = "{draw(st.sampled_from(["sum", "mean"]))}"\n'
     ).replace("'", '"')
     return text + samples
+
+
+#: Today's built-ins, networks without biases and a spec's own functions (kept out of ZOO, whose
+#: every test would then run on them too): each used by test_today.py and test_formulas.py.
+TODAY = {
+    "relu_family_huber": spec_text(
+        layers="[2, 2, 2, 2]",
+        activation='["leaky_relu", "elu", "silu"]',
+        loss='"huber"',
+        bias='"per_neuron"',
+        weights=None,
+        biases=None,
+        seed="21",
+        samples="[[samples]]\ninputs = [0.5, -1.5]\ntargets = [2.5, -0.3]\n"
+        "[[samples]]\ninputs = [-2.0, 0.75]\ntargets = [0.1, 0.2]\n",
+    ),
+    "gelus": spec_text(
+        layers="[2, 2, 1]",
+        activation='["gelu", "gelu_tanh"]',
+        loss='"half_sse"',
+        weights=None,
+        biases=None,
+        seed="8",
+        samples="[[samples]]\ninputs = [1.5, -0.5]\ntargets = [0.3]\n",
+    ),
+    "no_bias": spec_text(
+        layers="[2, 2, 2]",
+        activation='["tanh", "swish"]',
+        loss='"mse"',
+        bias='"none"',
+        biases=None,
+        weights="[[[0.15, -0.2], [0.25, 0.3]], [[0.4, -0.45], [0.5, 0.55]]]",
+        samples="[[samples]]\ninputs = [0.05, 0.10]\ntargets = [0.01, 0.99]\n"
+        "[[samples]]\ninputs = [1.0, -0.5]\ntargets = [0.5, 0.25]\n",
+    ),
+    "own_functions": spec_text(
+        layers="[2, 2, 2]",
+        activation='["myswish", "scaled_tanh"]',
+        loss='"quartic"',
+        bias='"none"',
+        biases=None,
+        samples="[activations]\nmyswish = \"net / (1 + exp(-net))\"\nscaled_tanh = \"1.7159 * tanh(2/3 * net)\"\n"
+        "[losses]\nquartic = \"(target - out)**4 / 4\"\n\n"
+        "[[samples]]\ninputs = [0.05, 0.10]\ntargets = [0.01, 0.99]\n",
+    ),
+    "own_kinks": spec_text(
+        layers="[2, 2, 1]",
+        activation='["leaky", "identity"]',
+        loss='"absolute"',
+        bias='"shared"',
+        samples="[activations]\nleaky = \"max(net, 0.1 * net)\"\n[losses]\nabsolute = \"abs(target - out)\"\n\n"
+        "[[samples]]\ninputs = [0.05, -0.10]\ntargets = [0.7]\n",
+        weights="[[[0.15, 0.20], [-0.25, 0.30]], [[0.40, 0.45]]]",
+        biases="[[0.35], [0.60]]",
+    ),
+}
+
+#: The spec's own functions above, written out in mpmath by hand for the independent route.
+OWN = {
+    "myswish": lambda x: x / (1 + mpmath.exp(-x)),
+    "scaled_tanh": lambda x: mpmath.mpf("1.7159") * mpmath.tanh(2 * x / 3),
+    "quartic": lambda t, o: (t - o) ** 4 / 4,
+    "leaky": lambda x: x if x > 0 else x / 10,
+    "absolute": lambda t, o: abs(t - o),
+}

@@ -115,7 +115,8 @@ def test_the_logistic_forms_are_accurate_from_minus_to_plus_1000(form):
     x = writer.network.symbol(derive.Quantity("net", "h1"))
     expr = Logistic(x) if form == "statement" else sp.Mul(2, Logistic(x), sp.Rational(1, 2), evaluate=False)
     namespace = {"math": math}
-    exec(f"def sigma(net_h1):\n    return {writer.code(expr)}\n", namespace)
+    code = writer.printer.inline(expr) if form == "statement" else writer.code(expr)  # a helper call inside
+    exec(f"def sigma(net_h1):\n    return {code}\n" + "".join(writer.printer.helper_sources()), namespace)
     sigma = namespace["sigma"]
     points = [-1000.0, -745.2, -745.0, -720.0, -708.5, -700.0001, -700.0, -699.9999, -650.0, -100.0, -36.5,
               -1.0, -1e-9, 0.0, 1e-9, 0.5, 1.0, 20.0, 36.7, 37.5, 709.8, 1000.0]

@@ -30,12 +30,14 @@ BAD = [
     (spec_text(learning_rate="-0.5"), "bad.toml: learning_rate must be positive"),
     (spec_text(learning_rate='"fast"'), "bad.toml: learning_rate must be a number, not a string"),
     (
-        spec_text(activation='"swish"'),
-        "bad.toml: activation = 'swish' is unknown; known: logistic, tanh, relu, softplus, identity, softmax, sigmoid, linear",
+        spec_text(activation='"mish"'),
+        "bad.toml: activation = 'mish' is unknown; known: logistic, tanh, relu, softplus, identity, leaky_relu, elu, silu, "
+        "gelu, gelu_tanh, softmax, sigmoid, linear, swish (or define your own under [activations])",
     ),
     (
         spec_text(loss='"hinge"'),
-        "bad.toml: loss = 'hinge' is unknown; known: half_sse, mse, binary_cross_entropy, cross_entropy",
+        "bad.toml: loss = 'hinge' is unknown; known: half_sse, mse, binary_cross_entropy, cross_entropy, huber "
+        "(or define your own under [losses])",
     ),
     (
         spec_text(activation='["softmax", "logistic"]'),
@@ -56,7 +58,8 @@ BAD = [
         "bad.toml: layers [1000, 1000, 1000] give 2002000 parameters; the limit is 100000 (symbolic derivation of more takes minutes and gigabytes)",
     ),
     (spec_text(layers="[2, 2.5, 2]"), "bad.toml: layers[1] must be a whole number, not a number"),
-    (spec_text(bias='"some"'), "bad.toml: bias = 'some' is unknown; known: shared, per_neuron"),
+    (spec_text(bias='"some"'), "bad.toml: bias = 'some' is unknown; known: shared, per_neuron, none"),
+    (spec_text(bias='"none"'), "bad.toml: biases is given, but bias = 'none' means the network has no biases (remove the key)"),
     (spec_text(biases="[[0.35, 0.1], [0.60]]"), "bad.toml: biases[0] has 2 values, bias = 'shared' takes 1"),
     (spec_text(bias='"per_neuron"'), "bad.toml: biases[0] has 1 values, bias = 'per_neuron': layer 1 has 2"),
     (

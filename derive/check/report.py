@@ -10,6 +10,7 @@ from pathlib import Path
 from derive.check import routes
 from derive.check.audit import agrees, digits_shown
 from derive.check.resolve import Resolver
+from derive.derivation import domain
 from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, plain
@@ -50,6 +51,7 @@ def build(
             "parameters": len(model.parameters),
             "samples": len(model.spec.samples),
             "skipped": report.skipped,
+            "kinks": domain.kinks(model.derivation, model.evaluation),  # where the derivative is a convention
             "tolerances": {
                 route: {"atol_per_scale": str(a), "rtol": str(r)} for route, (a, r) in routes.TOLERANCE.items()
             },
@@ -123,8 +125,8 @@ def as_text(result: dict, model, verbose: bool = True) -> str:
                 f"  {name:<{width}}{row['chain_rule']:<20}{marks}{row['worst_ratio_to_tolerance']:<11.2g}"
                 f"{'pass' if row['passed'] else 'FAIL: ' + ', '.join(ROUTE_NAMES[f] for f in row['failed_routes'])}"
             )
-        for why in c["skipped"].values():
-            lines.append(f"  note: {why}")
+        for why in [*c["skipped"].values(), *c.get("kinks", [])]:
+            lines.append(f"  note: {text_line(why)}")
         lines.append(
             "  tolerance: |route - chain rule| <= atol + rtol*|chain rule|: sympy.diff 1e-30; FD 50 digits 1e-25; "
             "FD float64 (h = 1e-6) atol 1e-8, rtol 1e-5; generated atol 1e-12, rtol 1e-9 "

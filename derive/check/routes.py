@@ -26,6 +26,7 @@ from derive.derivation.evaluate import mp_value
 from derive.model import quantities as Q
 
 NESTED_LIMIT = 40  # parameters; above it sympy.diff of the nested error is skipped (it blows up)
+PIECEWISE_LIMIT = 1  # levels defined piecewise; above it, too (see _piecewise_levels)
 FD_LIMIT = 400  # parameters checked by finite differences; above it, an even spread of them
 ROUTES = ("sympy_diff", "fd_float64", "fd_mpmath", "generated")
 TOLERANCE = {  # route: (atol per unit of scale, rtol)
@@ -104,6 +105,21 @@ def _sympy_route(nested, symbol, values: dict, chain):
     return +result
 
 
+def _piecewise_levels(network) -> list[str]:
+    """The layers (by activation) and the loss whose elementary forms are piecewise (relu's family,
+    huber, a formula with max, min or abs): past one such level, SymPy's Piecewise folds the
+    conditions of the nested error into each other, exponentially."""
+    x, t, o = sp.symbols("x t o", real=True)
+    levels = []
+    for k in range(1, network.depth + 1):
+        act = network.layer_activation(k)
+        if not act.couples_layer and act.out(x).rewrite(sp.exp).has(sp.Piecewise):
+            levels.append(act.name)
+    if network.loss.term(t, o, len(network.outputs)).doit().rewrite(sp.exp).has(sp.Piecewise):
+        levels.append(network.loss.name)
+    return levels
+
+
 def chosen_parameters(model) -> list[str]:
     names = model.parameters
     if len(names) <= FD_LIMIT:
@@ -119,12 +135,18 @@ def run(model, progress=None) -> Report:
     if len(chosen) < len(model.parameters):
         skipped["fd"] = f"finite differences on {len(chosen)} of {len(model.parameters)} parameters (an even spread)"
     nested = None
-    if len(model.parameters) <= NESTED_LIMIT:
-        nested = network.nested_total()
-    else:
+    piecewise = _piecewise_levels(network)
+    if len(model.parameters) > NESTED_LIMIT:
         skipped["sympy_diff"] = (
             f"skipped: {len(model.parameters)} parameters (> {NESTED_LIMIT}); the nested expression blows up"
         )
+    elif len(piecewise) > PIECEWISE_LIMIT:
+        skipped["sympy_diff"] = (
+            f"skipped: {len(piecewise)} levels are defined piecewise ({', '.join(piecewise)}); SymPy folds "
+            "their nested conditions into an expression that blows up"
+        )
+    else:
+        nested = network.nested_total()
     module = model.module
     rows = []
     with mpmath.workdps(60):

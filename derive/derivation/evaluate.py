@@ -12,15 +12,19 @@ from dataclasses import dataclass
 
 import mpmath
 import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
 
 from derive.derivation.steps import DISPLAY, Derivation
 from derive.model import quantities as Q
-from derive.model.functions import Registered
+from derive.model.functions import CONSTANTS, DERIVED, ELEMENTARY, Registered
 
 #: SymPy's own functions that compute forms contain, with their mpmath forms (the registry's own
 #: functions carry theirs).
-MPMATH_FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.Max: max, sp.Min: min, sp.Abs: abs}
+MPMATH_FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.Max: max, sp.Min: min, sp.Abs: abs,
+                   **dict(ELEMENTARY.values()), **DERIVED, expm1: mpmath.expm1, log1p: mpmath.log1p}
+MPMATH_CONSTANTS = dict(CONSTANTS.values())
 
+_EXACT_KINDS = (Q.NET, Q.OUT)
 PRECISION = 60  # decimal digits; printed values need 9 to 17, so rounding is exact well past those
 SATURATED_PRECISION = 1000  # for a sample whose display factors overflow at 60 digits (|net| up to ~2000)
 
@@ -33,6 +37,8 @@ def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
         return mpmath.mpf(int(expr.p)) / int(expr.q)
     if expr.is_Float:
         return mpmath.mpf(expr)
+    if expr.is_NumberSymbol:
+        return MPMATH_CONSTANTS[expr]()
     if isinstance(expr, sp.Piecewise):
         for value, condition in expr.args:
             if condition is sp.true or bool(_mp_condition(condition, env)):
@@ -56,7 +62,28 @@ def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
     return function(*args)
 
 
+def exact_value(step, expr: sp.Expr, rational: dict) -> sp.Rational | None:
+    """A net's (or an identity out's) exact value, when every symbol in it has one (``rational``)."""
+    if rational and step.quantity.kind in _EXACT_KINDS and expr.free_symbols <= rational.keys():
+        value = expr.xreplace(rational)
+        if value.is_Rational:
+            return value
+    return None
+
+
 def _mp_condition(condition, env) -> bool:
+    """A Piecewise condition: a comparison, or And, Or, Not and ITE of them (SymPy writes a condition
+    that compares with a Piecewise, as a formula's nested max does, as an ITE)."""
+    if condition in (sp.true, sp.false):
+        return bool(condition)
+    if isinstance(condition, sp.And | sp.Or):
+        test = all if isinstance(condition, sp.And) else any
+        return test(_mp_condition(c, env) for c in condition.args)
+    if isinstance(condition, sp.Not):
+        return not _mp_condition(condition.args[0], env)
+    if isinstance(condition, sp.ITE):
+        test, then, otherwise = condition.args
+        return _mp_condition(then if _mp_condition(test, env) else otherwise, env)
     left, right = (mp_value(a, env) for a in condition.args)
     return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[condition.rel_op]
 
@@ -90,8 +117,16 @@ def evaluate(
         for name, value in (parameters or {}).items():
             env[network.symbol(Q.parameter(name))] = mpmath.mpf(value)
         finite = True
+        # Nets (and identity outs) of exact numbers are computed exactly, then rounded once: a net that
+        # is 0 (0.0075 + 0.02 - 0.0275) is then 0, not -2e-63, so a kink's convention applies at it.
+        rational = {network.symbol(q): v for q, v in exact.items()} if parameters is None and transform is None else {}
         for step in steps:
             expr = step.compute if transform is None else transform(step)
+            value = exact_value(step, expr, rational)
+            if value is not None:
+                rational[step.symbol] = value
+                env[step.symbol] = mp_value(value, {})
+                continue
             try:
                 value = mp_value(expr, env)
             except ZeroDivisionError:  # a display factor at a saturated neuron: 1/(1 - out) with out = 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import mpmath
 import sympy as sp
 
 
@@ -80,3 +81,24 @@ def float_expression(expr: sp.Expr) -> sp.Expr:
     if not expr.has(Registered):
         return expr
     return expr.replace(lambda e: isinstance(e, Registered), lambda e: e.float_form(*e.args))
+
+
+#: The elementary functions a formula may use (a user's own activation or loss, `derive.model.formula`)
+#: and that compute forms may contain: SymPy function and mpmath function by the name a formula uses.
+#: ``abs``, ``max`` and ``min`` are not here: a formula's are written as Piecewise (their kinks need
+#: a stated convention), and the mpmath evaluator knows SymPy's Abs, Max and Min itself.
+ELEMENTARY = {
+    "exp": (sp.exp, mpmath.exp),
+    "log": (sp.log, mpmath.log),
+    "sqrt": (sp.sqrt, mpmath.sqrt),
+    "tanh": (sp.tanh, mpmath.tanh),
+    "sinh": (sp.sinh, mpmath.sinh),
+    "cosh": (sp.cosh, mpmath.cosh),
+    "sin": (sp.sin, mpmath.sin),
+    "cos": (sp.cos, mpmath.cos),
+    "atan": (sp.atan, mpmath.atan),
+    "erf": (sp.erf, mpmath.erf),
+}
+#: Functions that only derivatives and stable forms bring in (erfc: gelu's Phi without cancellation).
+DERIVED = {sp.erfc: mpmath.erfc}
+CONSTANTS = {"pi": (sp.pi, lambda: +mpmath.pi), "E": (sp.E, lambda: +mpmath.e)}

@@ -14,7 +14,7 @@ from functools import cached_property
 import sympy as sp
 
 from derive.model import quantities as Q
-from derive.model.registry import Activation, activation, loss
+from derive.model.registry import Activation
 from derive.model.spec import Spec
 
 
@@ -48,7 +48,7 @@ class Network:
         self.layers: list[list[str]] = Q.neuron_names(list(spec.layers))
         self.inputs = self.layers[0]
         self.outputs = self.layers[-1]
-        self.loss = loss(spec.loss)
+        self.loss = spec.functions.loss(spec.loss)  # the spec's own functions first, then the registry's
         self._symbols: dict[Q.Quantity, sp.Symbol] = {}
         self.quantity_of: dict[sp.Symbol, Q.Quantity] = {}
         self.parameters: list[Parameter] = []
@@ -68,7 +68,7 @@ class Network:
                     self.net_terms[dest].append(Term(p.name, Q.out(src)))
         count = 0
         for k in range(1, len(self.layers)):
-            groups = [self.layers[k]] if self.spec.bias == "shared" else [[n] for n in self.layers[k]]
+            groups = {"shared": [self.layers[k]], "per_neuron": [[n] for n in self.layers[k]]}.get(self.spec.bias, [])
             for g, feeds in enumerate(groups):
                 count += 1
                 p = Parameter(Q.bias_name(count), Q.BIAS, k, self.spec.biases[k - 1][g], tuple(feeds), row=g)
@@ -93,7 +93,7 @@ class Network:
         return self.layer_activation(self.layer_of[neuron])
 
     def layer_activation(self, k: int) -> Activation:
-        return activation(self.spec.activations[k - 1])
+        return self.spec.functions.activation(self.spec.activations[k - 1])
 
     def feeds(self, neuron: str) -> list[tuple[str, str]]:
         """(next-layer neuron, weight) for every edge leaving ``neuron``."""

@@ -15,14 +15,26 @@ registered entry automatically.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import math
 
 import mpmath
 import sympy as sp
-from sympy.codegen.cfunctions import log1p
+from sympy.codegen.cfunctions import expm1, log1p
 
 from derive.model import quantities as Q
+from derive.model.entries import (  # noqa: F401  (re-exported: the registry's API)
+    ACTIVATIONS,
+    ALIASES,
+    LOSSES,
+    Activation,
+    LayerRule,
+    Loss,
+    Slip,
+    Temporary,
+    activation,
+    loss,
+    register,
+)
 from derive.model.functions import Registered, elementwise
 
 # -- functions --------------------------------------------------------------------------------------
@@ -72,6 +84,100 @@ Tanh = elementwise(
 )
 Identity = elementwise("Identity", "", derivative=lambda x, y: sp.S.One, elementary=lambda x: x, identity=True)
 
+# Today's activations, each as PyTorch defines it (benchmarks/validate_torch.py compares them).
+LEAKY_SLOPE = sp.Rational(1, 100)  # torch.nn.LeakyReLU's default negative_slope
+LeakyReLU = elementwise(
+    "LeakyReLU", r"\operatorname{leaky\_relu}", text="leaky_relu",
+    derivative=lambda x, y: sp.Piecewise((1, x > 0), (LEAKY_SLOPE, True)),
+    elementary=lambda x: sp.Piecewise((x, x > 0), (LEAKY_SLOPE * x, True)),
+    mp=lambda x: x if x > 0 else x / 100,
+)
+ELU = elementwise(  # alpha = 1, torch.nn.ELU's default: then elu' is continuous at 0 (1 from both sides)
+    "ELU", r"\operatorname{elu}",
+    derivative=lambda x, y: sp.Piecewise((1, x > 0), (y + 1, True)),
+    elementary=lambda x: sp.Piecewise((x, x > 0), (sp.exp(x) - 1, True)),
+    float_form=lambda x: sp.Piecewise((x, x > 0), (expm1(x), True)),
+    mp=lambda x: x if x > 0 else mpmath.expm1(x),
+    float_doc="net for net > 0, else e^net - 1 (expm1: accurate near 0).",
+)
+SiLU = elementwise(  # x sigma(x); silu' = sigma(x) (1 + x (1 - sigma(x))) = sigma(x) + out (1 - sigma(x))
+    "SiLU", r"\operatorname{silu}",
+    derivative=lambda x, y: Logistic(x) + y * (1 - Logistic(x)),
+    elementary=lambda x: x / (1 + sp.exp(-x)),
+    float_form=lambda x: sp.Piecewise((x / (1 + sp.exp(-x)), x > LOGISTIC_SWITCH), (x * sp.exp(x), True)),
+    float_doc="x / (1 + e^-x), without overflow for any x.",
+)
+_SQRT2 = sp.sqrt(2)
+NormalCDF = elementwise(  # Phi, written as erfc(-x / sqrt 2) / 2 for float code: no cancellation for x < 0
+    "NormalCDF", r"\Phi", text="normal_cdf",
+    derivative=lambda x, y: NormalPDF(x),
+    elementary=lambda x: (1 + sp.erf(x / _SQRT2)) / 2,
+    float_form=lambda x: sp.erfc(-x * sp.Float(1 / math.sqrt(2), 17), evaluate=False) / 2,  # not 2 - erfc(x)
+    mp=lambda x: mpmath.erfc(-x / mpmath.sqrt(2)) / 2,
+    float_doc="The standard normal distribution function, erfc(-x / sqrt 2) / 2 (exact in the tails).",
+)
+NormalPDF = elementwise(
+    "NormalPDF", r"\varphi", text="normal_pdf",
+    derivative=lambda x, y: -x * y,
+    elementary=lambda x: sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi),
+    float_form=lambda x: sp.Float(1 / math.sqrt(2 * math.pi), 17) * sp.exp(-x**2 / 2),
+    mp=lambda x: mpmath.npdf(x),
+    float_doc="The standard normal density, e^(-x^2 / 2) / sqrt(2 pi).",
+)
+GELU = elementwise(  # exact: x Phi(x) (torch.nn.GELU(approximate="none")); gelu' = Phi(x) + x phi(x)
+    "GELU", r"\operatorname{gelu}",
+    derivative=lambda x, y: NormalCDF(x) + x * NormalPDF(x),
+    elementary=lambda x: x * (1 + sp.erf(x / _SQRT2)) / 2,
+    float_form=lambda x: x * NormalCDF.float_form(x),
+    mp=lambda x: x * NormalCDF.mp(x),
+    textbook=lambda x: x * NormalCDF(x),
+)
+GELU_A, GELU_C = sp.Rational(44715, 10**6), sp.sqrt(2 / sp.pi)  # torch.nn.GELU(approximate="tanh")
+
+
+def _gelu_u(x):
+    return GELU_C * (x + GELU_A * x**3)
+
+
+def _gelu_2u(x):
+    """2u in float constants: 2 sqrt(2/pi) x + 2 sqrt(2/pi) 0.044715 x^3."""
+    c = 2 * math.sqrt(2 / math.pi)
+    return sp.Float(c, 17) * x + sp.Float(c * 0.044715, 17) * x**3
+
+
+def _gelu_tanh_slope(x):
+    """d/dx x (1 + tanh u) / 2 = (1 + tanh u) / 2 + x (1 - tanh^2 u) u' / 2."""
+    t = sp.tanh(_gelu_u(x))
+    return (1 + t) / 2 + x * (1 - t**2) * sp.diff(_gelu_u(x), x) / 2
+
+
+GELUTanhSlope = elementwise(  # gelu_tanh', written once; float code reads it as sigma(2u) + 2x s(1 - s) u'
+    "GELUTanhSlope", r"\operatorname{gelu_{tanh}}'", text="gelu_tanh_slope",
+    derivative=lambda x, y: sp.diff(_gelu_tanh_slope(x), x),
+    elementary=lambda x: _gelu_tanh_slope(x).rewrite(sp.exp),
+    float_form=lambda x: Logistic(_gelu_2u(x)) * (1 + x * (1 - Logistic(_gelu_2u(x))) * sp.diff(_gelu_2u(x), x)),
+    mp=lambda x: _gelu_mp_slope(x),
+    float_doc="The slope of gelu_tanh: s + x s (1 - s) (2u)', s = sigma(2u), without cancellation.",
+)
+GELUTanh = elementwise(  # x (1 + tanh u) / 2 = x sigma(2u), u = sqrt(2/pi) (x + 0.044715 x^3)
+    "GELUTanh", r"\operatorname{gelu_{tanh}}", text="gelu_tanh",
+    derivative=lambda x, y: GELUTanhSlope(x),
+    elementary=lambda x: x * (1 + sp.tanh(_gelu_u(x)).rewrite(sp.exp)) / 2,
+    float_form=lambda x: x * Logistic(_gelu_2u(x)),
+    mp=lambda x: x * (1 + mpmath.tanh(_gelu_mp_u(x))) / 2,
+    textbook=lambda x: x * (1 + sp.tanh(_gelu_u(x))) / 2,
+    float_doc="x / (1 + e^-2u), which is x (1 + tanh u) / 2 without its cancellation for negative x.",
+)
+
+
+def _gelu_mp_u(x):
+    return mpmath.sqrt(2 / mpmath.pi) * (x + mpmath.mpf(44715) / 10**6 * x**3)
+
+
+def _gelu_mp_slope(x):
+    t, du = mpmath.tanh(_gelu_mp_u(x)), mpmath.sqrt(2 / mpmath.pi) * (1 + 3 * mpmath.mpf(44715) / 10**6 * x**2)
+    return (1 + t) / 2 + x * (1 - t * t) * du / 2
+
 
 def _softmax_rule(args, value, argindex):
     """d softmax_j / d net_k = softmax_j (δ_jk − softmax_k); the index argument is a constant."""
@@ -107,59 +213,17 @@ class Softmax(Registered):
         body = rf"\operatorname{{softmax}}_{{{int(j) + 1}}}\left({', '.join(printer._print(a) for a in nets)}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
 
+Clip = elementwise(  # huber's slope: d clipped to [-1, 1]
+    "Clip", r"\operatorname{clip}_{[-1,1]}",
+    derivative=lambda x, y: sp.Piecewise((1, sp.Abs(x) <= 1), (0, True)),
+    elementary=lambda x: sp.Piecewise((-1, x < -1), (x, x <= 1), (1, True)),
+    float_form=lambda x: sp.Min(sp.Max(x, -1), 1),
+    mp=lambda x: min(max(x, mpmath.mpf(-1)), mpmath.mpf(1)),
+    float_doc="x clipped to [-1, 1]: the slope of huber's loss.",
+)
+
 
 # -- activations ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Temporary:
-    """A value a stable form computes on the way: its quantity, textbook formula and compute form."""
-
-    quantity: Q.Quantity
-    formula: sp.Expr
-    compute: sp.Expr | None = None
-
-
-@dataclass(frozen=True)
-class LayerRule:
-    """The hooks of an activation that couples a layer's neurons (each out reads every net)."""
-
-    temporaries: Callable[[list[sp.Symbol], Callable], list[Temporary]]  # (nets, symbol) -> forward temporaries
-    out: Callable[[list[sp.Symbol], int], sp.Expr]  # (nets, j) -> out_j as an unevaluated function
-    compute: Callable[[list[sp.Symbol], int, Callable], sp.Expr]  # (nets, j, symbol) -> out_j's stable form
-    textbook: Callable[[list[sp.Symbol], int], sp.Expr]  # (nets, j) -> out_j as a textbook writes it
-    jacobian: Callable[[list[sp.Symbol], int, int], sp.Expr]  # (outs, i, j) -> dout_i/dnet_j
-
-
-@dataclass(frozen=True)
-class Activation:
-    name: str
-    description: str
-    function: type[Registered] | None = None  # elementwise: out = function(net)
-    aliases: tuple[str, ...] = ()
-    layer: LayerRule | None = None  # couples the layer (then output layer only)
-    kink: int | None = None  # a net where the derivative is a convention, not a limit
-    kink_note: str = ""
-    saturated: Callable[[object], bool] | None = None  # out -> True where the derivative all but vanishes
-
-    @property
-    def couples_layer(self) -> bool:
-        return self.layer is not None
-
-    @property
-    def output_only(self) -> bool:
-        return self.layer is not None
-
-    def out(self, net: sp.Expr) -> sp.Expr:
-        return self.function(net)
-
-    def derivative(self, net: sp.Expr, out: sp.Expr) -> sp.Expr:
-        """dout/dnet in the textbook's form (in out where a textbook writes it so)."""
-        return self.function.derivative(net, out)
-
-    def textbook(self, net: sp.Expr) -> sp.Expr:
-        """The definition as a textbook writes it, in elementary functions where it has them."""
-        return self.function.textbook(net)
-
-
 MAX_NET = Q.temporary("max_o", r"\max_k \mathrm{net}_{o_k}")
 LOG_SUM_EXP = Q.temporary("lse_o", r"\operatorname{lse}")
 
@@ -188,22 +252,6 @@ SOFTMAX_LAYER = LayerRule(
     jacobian=lambda outs, i, j: outs[i] * ((1 if i == j else 0) - outs[j]),
 )
 
-ACTIVATIONS: dict[str, Activation] = {}
-LOSSES: dict[str, Loss] = {}
-ALIASES: dict[str, str] = {}
-
-
-def register(entry):
-    """Add an activation or a loss to the registry (its name and aliases must be new)."""
-    table = ACTIVATIONS if isinstance(entry, Activation) else LOSSES
-    for name in (entry.name, *getattr(entry, "aliases", ())):
-        if name in ACTIVATIONS or name in LOSSES or name in ALIASES:
-            raise ValueError(f"{name!r} is registered already")
-    table[entry.name] = entry
-    for alias in getattr(entry, "aliases", ()):
-        ALIASES[alias] = entry.name
-    return entry
-
 
 # Saturated: out(1 - out) < 0.0196 for the logistic, under 8% of its largest value; the same share
 # of the largest derivative for tanh (1 - out^2 < 0.078) and softplus (logistic(net) < 0.02).
@@ -214,45 +262,18 @@ register(Activation("relu", "max(0, net); its derivative is taken as 0 at net = 
                     kink_note="relu has no derivative at net = 0; derive uses relu'(0) = 0 by convention"))
 register(Activation("softplus", "ln(1 + e^net)", Softplus, saturated=lambda out: out < 0.02))
 register(Activation("identity", "net", Identity, aliases=("linear",)))
+register(Activation("leaky_relu", "net for net > 0, else 0.01 net; its derivative is taken as 0.01 at net = 0",
+                    LeakyReLU, kink=0, kink_note="leaky_relu has no derivative at net = 0; derive uses "
+                    "leaky_relu'(0) = 0.01 by convention (as PyTorch does)"))
+register(Activation("elu", "net for net > 0, else e^net - 1 (alpha = 1)", ELU))
+register(Activation("silu", "net / (1 + e^-net), also called swish", SiLU, aliases=("swish",)))
+register(Activation("gelu", "net Phi(net), Phi the standard normal distribution function (exact, with erf)", GELU))
+register(Activation("gelu_tanh", "GELU's tanh approximation, net (1 + tanh(sqrt(2/pi) (net + 0.044715 net^3))) / 2",
+                    GELUTanh))
 register(Activation("softmax", "e^net_j / sum_k e^net_k over the layer (output layer only)", layer=SOFTMAX_LAYER))
 
 
 # -- losses -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Slip:
-    """A learner's slip with a loss: its error terms and dE/dout multiplied by ``factor``. With a
-    ``convention``, the same computation is another textbook's definition of the loss, and a whole
-    sheet done that way is marked right under it (`derive.check.conventions`)."""
-
-    key: str
-    description: str
-    factor: sp.Expr
-    convention: str = ""
-
-
-@dataclass(frozen=True)
-class Loss:
-    """``term(t, o, n)`` is one output's error term (n = number of outputs) as a textbook writes it,
-    ``derivative`` its derivative in o. With ``requires``, the loss is defined with that output
-    activation (its log needs outputs in (0, 1)); then ``stable_term`` computes the error from net,
-    and ``fused_delta`` gives delta in its simplified, stable form."""
-
-    name: str
-    description: str
-    term: Callable[[sp.Expr, sp.Expr, int], sp.Expr]
-    derivative: Callable[[sp.Expr, sp.Expr, int], sp.Expr]
-    requires: str | None = None
-    targets_in_unit_interval: bool = False
-    stable_term: Callable | None = None  # (t, net, out, n, symbol) -> the error term, stable
-    fused_temporaries: Callable | None = None  # (targets) -> [Temporary] the fused delta reads
-    fused_delta: Callable | None = None  # (outs, targets, j, symbol) -> delta_j
-    slips: tuple[Slip, ...] = field(default_factory=tuple)
-    aliases: tuple[str, ...] = ()
-
-    def compute_term(self, t, net, out, n, symbol) -> sp.Expr:
-        return self.stable_term(t, net, out, n, symbol) if self.stable_term else self.term(t, out, n)
-
-
 def _unevaluated(build):
     """Build the expression as written (½(t − o)², not SymPy's canonical reordering), so printers show
     it in the textbook's form; numerically it is the same expression."""
@@ -296,10 +317,20 @@ register(Loss(
     fused_delta=lambda outs, targets, j, symbol: outs[j] * symbol(TARGET_SUM) - targets[j],
 ))
 
+register(Loss(  # torch.nn.HuberLoss(delta=1, reduction="sum"); at |d| = 1 both branches give 1/2 and slope 1
+    "huber", "sum over outputs of 1/2 d^2 for |d| <= 1, else |d| - 1/2, with d = target - out",
+    _unevaluated(lambda t, o, n: sp.Piecewise(
+        (sp.Rational(1, 2) * (t - o) ** 2, sp.Abs(t - o) <= 1), (sp.Abs(t - o) - sp.Rational(1, 2), True))),
+    _unevaluated(lambda t, o, n: -Clip(t - o)),
+))
 
-def activation(name: str) -> Activation:
-    return ACTIVATIONS[ALIASES.get(name, name)]
 
 
-def loss(name: str) -> Loss:
-    return LOSSES[name]
+
+def guarded(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with the patterns that have a stable form here written with it: 1 / (1 + e^u) as the
+    logistic of -u, ln(1 + e^u) as softplus(u), so that a spec's own formula gets their overflow guards
+    in float code (x / (1 + exp(-x)) becomes x * sigma(x))."""
+    w = sp.Wild("w")
+    expr = expr.replace(1 / (1 + sp.exp(w)), lambda w: Logistic(-w))
+    return expr.replace(sp.log(1 + sp.exp(w)), lambda w: Softplus(w))

@@ -20,6 +20,7 @@ from pathlib import Path
 import sympy as sp
 
 from derive.model import quantities
+from derive.model.custom import NO_SCOPE, Scope
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 
 # Limits, and why: the derivation keeps a few SymPy expressions per parameter and per neuron, so
@@ -36,7 +37,7 @@ MAX_TITLE = 200
 
 KEYS = (
     "name", "title", "layers", "activation", "loss", "bias", "learning_rate", "steps", "weights",
-    "biases", "samples", "reduction", "seed", "published", "freeze_biases",
+    "biases", "samples", "reduction", "seed", "published", "freeze_biases", "activations", "losses",
 )
 REQUIRED = ("name", "layers", "activation", "loss", "bias", "learning_rate", "samples")
 DEFAULT_EXAMPLE = "mazur.toml"
@@ -71,6 +72,7 @@ class Spec:
     published: tuple[tuple[quantities.Quantity, Decimal], ...]  # (quantity, number as written), in file order
     source: str  # the file name, as shown in messages and generated headers
     digest: str  # sha256 of the file's bytes
+    functions: Scope = NO_SCOPE  # the spec's own activations and losses ([activations], [losses])
 
 
 def load(path: str | Path | None = None) -> Spec:
@@ -153,14 +155,15 @@ class _Validator:
         if len(title) > MAX_TITLE:  # free text: every output escapes it for its own language
             self.fail(f"title must be at most {MAX_TITLE} characters")
         layers = self.layers(t["layers"])
-        activations = self.activations(t["activation"], len(layers) - 1)
-        loss = self.choice(t["loss"], "loss", LOSSES)
-        if LOSSES[loss].requires and activations[-1] != LOSSES[loss].requires:
+        functions = self.functions(t.get("activations", {}), t.get("losses", {}))
+        activations = self.activations(t["activation"], len(layers) - 1, functions)
+        loss = self.choice(t["loss"], "loss", [*LOSSES, *functions.loss_names])
+        if functions.loss(loss).requires and activations[-1] != functions.loss(loss).requires:
             self.fail(
-                f"loss = '{loss}' needs {LOSSES[loss].requires} outputs, "
+                f"loss = '{loss}' needs {functions.loss(loss).requires} outputs, "
                 f"but the output layer's activation is '{activations[-1]}'"
             )
-        bias = self.choice(t["bias"], "bias", ("shared", "per_neuron"))
+        bias = self.choice(t["bias"], "bias", ("shared", "per_neuron", "none"))
         reduction = self.choice(t.get("reduction", "sum"), "reduction", ("sum", "mean"))
         learning_rate = self.number(t["learning_rate"], "learning_rate")
         if learning_rate <= 0:
@@ -178,20 +181,24 @@ class _Validator:
             self.fail("missing key 'weights' (give the weights, or a seed = N to fill them reproducibly)")
         else:
             weights = _random_weights(rng, layers)
-        if "biases" in t:
+        if bias == "none":
+            if "biases" in t:
+                self.fail("biases is given, but bias = 'none' means the network has no biases (remove the key)")
+            biases = tuple(() for _ in layers[1:])
+        elif "biases" in t:
             biases = self.biases(t["biases"], layers, bias)
         elif seed is None:
             self.fail("missing key 'biases' (give the biases, or a seed = N to fill them reproducibly)")
         else:
             biases = _random_biases(rng, layers, bias)
-        samples = self.samples(t["samples"], layers, LOSSES[loss].targets_in_unit_interval, loss)
+        samples = self.samples(t["samples"], layers, functions.loss(loss).targets_in_unit_interval, loss)
         published = self.published(t.get("published", {}))
         freeze = t.get("freeze_biases", False)
         if not isinstance(freeze, bool):
             self.fail(f"freeze_biases must be true or false, not {_kind(freeze)}")
         return Spec(
             name, title, layers, activations, loss, bias, learning_rate, steps, weights, biases,
-            samples, reduction, freeze, seed, published, self.source, digest,
+            samples, reduction, freeze, seed, published, self.source, digest, functions,
         )
 
     def choice(self, value, key: str, options) -> str:
@@ -199,8 +206,31 @@ class _Validator:
         value = ALIASES.get(value, value) if key == "activation" else value
         if value not in options:
             known = list(options) + (list(ALIASES) if key == "activation" else [])
-            self.fail(f"{key} = {value!r} is unknown; known: {', '.join(known)}")
+            own = {"activation": " (or define your own under [activations])",
+                   "loss": " (or define your own under [losses])"}.get(key, "")
+            self.fail(f"{key} = {value!r} is unknown; known: {', '.join(known)}{own}")
         return value
+
+    def functions(self, activations, losses) -> Scope:
+        """The spec's own functions: ``[activations]`` name = "formula in net", ``[losses]`` name =
+        "formula in out and target" (one output's term), parsed safely (`derive.model.formula`)."""
+        from derive.model.custom import activation_entry, loss_entry
+        from derive.model.formula import FormulaError
+
+        entries = {"activations": [], "losses": []}
+        for key, table, make in (("activations", activations, activation_entry), ("losses", losses, loss_entry)):
+            if not isinstance(table, dict):
+                self.fail(f"{key} must be a table of name = \"formula\", not {_kind(table)}")
+            for name, text in table.items():
+                if not isinstance(text, str):
+                    self.fail(f"{key}.{name} must be a formula in a string, not {_kind(text)}")
+                if name in activations and name in losses:
+                    self.fail(f"{key}.{name}: {name!r} names an activation and a loss; one name, one function")
+                try:
+                    entries[key].append(make(name, text))
+                except FormulaError as exc:
+                    self.fail(str(exc))
+        return Scope(tuple(entries["activations"]), tuple(entries["losses"]))
 
     def layers(self, value) -> tuple[int, ...]:
         if not isinstance(value, list):
@@ -219,15 +249,16 @@ class _Validator:
             )
         return layers
 
-    def activations(self, value, count: int) -> tuple[str, ...]:
+    def activations(self, value, count: int, functions: Scope = NO_SCOPE) -> tuple[str, ...]:
+        known = [*ACTIVATIONS, *functions.activation_names]
         if isinstance(value, list):
             if len(value) != count:
                 self.fail(f"activation has {len(value)} names, the network has {count} non-input layers")
-            names = [self.choice(v, "activation", ACTIVATIONS) for v in value]
+            names = [self.choice(v, "activation", known) for v in value]
         else:
-            names = [self.choice(value, "activation", ACTIVATIONS)] * count
+            names = [self.choice(value, "activation", known)] * count
         for k, a in enumerate(names[:-1], start=1):
-            if ACTIVATIONS[a].output_only:
+            if functions.activation(a).output_only:
                 self.fail(f"activation '{a}' is for the output layer only, not layer {k}")
         return tuple(names)
 

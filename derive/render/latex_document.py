@@ -10,7 +10,7 @@ from derive.derivation.explain import Explainer
 from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.render import names
-from derive.render.latex_rows import RowPrinter, figure, loss_definition, math, number
+from derive.render.latex_rows import RowPrinter, figure, function_notes, loss_definition, math, number
 
 DETAIL_LIMIT = 40  # parameters; above it, general per-layer formulas once and tables of values
 SAMPLE_LIMIT = 3  # samples written out step by step; above it, tables
@@ -73,7 +73,8 @@ class Document:
     def network_section(self) -> Section:
         spec = self.model.spec
         acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
-        bias = "one bias per layer, shared by its neurons" if spec.bias == "shared" else "one bias per neuron"
+        bias = {"shared": "one bias per layer, shared by its neurons", "per_neuron": "one bias per neuron"}.get(
+            spec.bias, "no biases")
         reduction = (
             ""
             if self.samples == 1
@@ -88,7 +89,8 @@ class Document:
             f"learning rate $\\eta = {number(spec.learning_rate, self.digits)}$."
             f"{reduction} Numbers are shown to {self.digits} significant digits, correctly rounded."
         )
-        return Section("The network", [Block("figure", data=figure(self.network)), Block("text", text)])
+        notes = [Block("text", paragraph) for paragraph in function_notes(self.network)]
+        return Section("The network", [Block("figure", data=figure(self.network)), Block("text", text), *notes])
 
     def capped(self, rows: list, what: str) -> list:
         """A table, cut to TABLE_ROWS rows in compact mode with a note saying where the rest is."""
@@ -132,8 +134,9 @@ class Document:
             section.blocks.append(
                 Block(
                     "text",
-                    f"Layer {k} ({role}, {self.model.spec.activations[k - 1]}): "
-                    "the net input is the weighted sum of what the neuron receives, plus its bias.",
+                    f"Layer {k} ({role}, {latex_text(self.model.spec.activations[k - 1])}): "
+                    "the net input is the weighted sum of what the neuron receives"
+                    + (", plus its bias." if any(p.kind == Q.BIAS for p in self.network.parameters) else "."),
                 )
             )
             rows = [r for n in layer for r in ex.definition(Q.net(n), s)]
@@ -215,7 +218,8 @@ class Document:
         for p in network.parameters:
             if p.kind == Q.BIAS:
                 biases.blocks.append(self.align(ex.chain(p.name, s)))
-        out.append(biases)
+        if any(p.kind == Q.BIAS for p in network.parameters):
+            out.append(biases)
         return out
 
     def over_samples(self) -> Section:
@@ -248,8 +252,9 @@ class Document:
             )
         )
         d_e = r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{o_k}}"
+        bias = r" + b_j" if any(p.kind == Q.BIAS for p in network.parameters) else ""
         rows = [
-            (r"\mathrm{net}_j", r"\textstyle\sum_i w_{ji}\, \mathrm{out}_i + b_j"),
+            (r"\mathrm{net}_j", r"\textstyle\sum_i w_{ji}\, \mathrm{out}_i" + bias),
             (r"\mathrm{out}_j", r"f(\mathrm{net}_j)"),
         ]
         o = network.outputs[0]
@@ -341,7 +346,7 @@ class Document:
                 f"The total error goes from $E_{{\\mathrm{{total}}}} = {number(totals[Q.TOTAL_ERROR], self.digits)}$ "
                 f"to ${number(self.training.error_after_first, self.digits)}$ after this step, every parameter updated"
             )
-            if self.first_step_weights_only is not None:
+            if self.first_step_weights_only is not None and any(p.kind == Q.BIAS for p in self.network.parameters):
                 text += (f"; updating the weights only, as the reference article does, it goes to "
                          f"${number(self.first_step_weights_only, self.digits)}$")
             section.blocks.append(Block("text", text + " (float64)."))

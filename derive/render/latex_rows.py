@@ -10,6 +10,7 @@ from __future__ import annotations
 import sympy as sp
 
 from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Row
+from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.render import names
@@ -126,3 +127,34 @@ def loss_definition(loss) -> str:
     term = sp.latex(loss.term(t, o, n), symbol_names={t: r"\mathrm{target}_j", o: r"\mathrm{out}_j", n: "n"},
                     order="none", ln_notation=True)
     return rf"$E = \sum_j {term}$"
+
+
+def function_notes(network) -> list[str]:
+    """Paragraphs: for each of the network's activations that is the spec's own formula, its definition
+    and its derivative (by SymPy); for each that has a kink, the convention at it; and the spec's own
+    loss. Printed from the entries' expressions, never from the spec's text."""
+    net, out = sp.symbols("net out")
+    symbols = {net: r"\mathrm{net}", out: r"\mathrm{out}"}
+
+    def tex(expr):
+        return sp.latex(expr, symbol_names=symbols, **_STYLE)
+
+    paragraphs, seen = [], set()
+    for k in range(1, network.depth + 1):
+        act = network.layer_activation(k)
+        if act.name in seen or act.couples_layer:
+            continue
+        seen.add(act.name)
+        if act.formula is not None:
+            f = act.out(net)
+            paragraphs.append(
+                rf"The activation \texttt{{{latex_text(act.name)}}} is the spec's own formula; SymPy differentiates it:"
+                rf"\[ {tex(f)} = {tex(act.textbook(net))}, \qquad "
+                rf"\frac{{d\,\mathrm{{out}}}}{{d\,\mathrm{{net}}}} = {tex(act.derivative(net, out))}. \]"
+            )
+        if act.kink_note:
+            paragraphs.append(latex_text(act.kink_note[0].upper() + act.kink_note[1:]) + ".")
+    if network.loss.formula is not None:
+        paragraphs.append(rf"The error term is the spec's own loss \texttt{{{latex_text(network.loss.name)}}}, "
+                          "differentiated by SymPy.")
+    return paragraphs

@@ -18,7 +18,35 @@ _HUG = re.compile(r"(?<![\w.)\]])(-?[\w.]+) \*\* (-?[\w.]+)(?![\w.(\[])")
 
 def expression(source: str) -> str:
     """One expression in ruff's spacing."""
-    return _HUG.sub(r"\1**\2", ast.unparse(ast.parse(source, mode="eval").body))
+    return _HUG.sub(r"\1**\2", _unparse(ast.parse(source, mode="eval").body))
+
+
+def _unparse(node: ast.expr) -> str:
+    """``ast.unparse``, except that a power under a unary operator keeps its parentheses, as ruff
+    writes it: ``-((t - o) ** 3)``, not ``-(t - o) ** 3``."""
+    pieces: list[str] = []
+
+    class Lift(ast.NodeTransformer):
+        def visit_BinOp(self, binop):
+            self.generic_visit(binop)
+            if isinstance(binop.op, ast.Pow) and isinstance(binop.left, ast.Name) and binop.left.id in lifted:
+                binop.left = ast.Name(f"({binop.left.id})")  # (-(x**2)) ** 2 keeps its meaning
+            return binop
+
+        def visit_UnaryOp(self, unary):
+            self.generic_visit(unary)
+            if not (isinstance(unary.operand, ast.BinOp) and isinstance(unary.operand.op, ast.Pow)):
+                return unary
+            sign = {ast.USub: "-", ast.UAdd: "+", ast.Invert: "~", ast.Not: "not "}[type(unary.op)]
+            pieces.append(f"{sign}({ast.unparse(unary.operand)})")
+            lifted.add(f"_lifted_{len(pieces) - 1}_")
+            return ast.Name(f"_lifted_{len(pieces) - 1}_")
+
+    lifted: set[str] = set()
+    text = ast.unparse(Lift().visit(node))
+    for k in range(len(pieces) - 1, -1, -1):  # a piece may hold earlier ones
+        text = text.replace(f"_lifted_{k}_", pieces[k])
+    return text
 
 
 def assignment(indent: str, target: str, source: str) -> list[str]:
@@ -29,14 +57,14 @@ def assignment(indent: str, target: str, source: str) -> list[str]:
     if len(line) <= LINE_LENGTH:
         return [line]
     inner = indent + "    "
-    split = _right_hand_split(indent, target, node, text)
+    split = _right_hand_split(indent, target, node, text) or _left_hand_split(indent, target, node, text)
     if split:
         return split
     if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub)) or isinstance(node, ast.IfExp):
         if len(inner + text) <= LINE_LENGTH:
             body = [inner + text]
         elif isinstance(node, ast.IfExp):
-            body = [inner + _text(node.body), f"{inner}if {_text(node.test)}", f"{inner}else {_text(node.orelse)}"]
+            body = _conditional_lines(inner, node)
         else:
             body = _sum_lines(inner, node)
         return [f"{indent}{target} = (", *body, f"{indent})"]
@@ -70,6 +98,41 @@ def _right_hand_split(indent: str, target: str, node: ast.expr, text: str) -> li
     return [f"{indent}{target} = {head}", *lines, f"{indent})"]
 
 
+def _left_hand_split(indent: str, target: str, node: ast.expr, text: str) -> list[str] | None:
+    """Ruff's split of ``(a if c else b) * x``: a parenthesized left operand times a name or number,
+    the operand's content on its own lines, the closing bracket with the rest after it."""
+    if not (isinstance(node, ast.BinOp) and isinstance(node.right, ast.Name | ast.Constant)
+            and isinstance(node.left, ast.IfExp | ast.BinOp) and text.startswith("(")):
+        return None
+    close = _matching_close(text)
+    tail = text[close + 1:]
+    if "(" in tail or ")" in tail:
+        return None
+    inner, body_node = indent + "    ", node.left
+    body = text[1:close]
+    if len(inner + body) <= LINE_LENGTH:
+        lines = [inner + body]
+    elif isinstance(body_node, ast.IfExp):
+        lines = _conditional_lines(inner, body_node)
+    else:
+        return None
+    return [f"{indent}{target} = (", *lines, f"{indent}){tail}"]
+
+
+def _conditional_lines(inner: str, node: ast.IfExp) -> list[str]:
+    return [inner + _text(node.body), f"{inner}if {_text(node.test)}", f"{inner}else {_text(node.orelse)}"]
+
+
+def _matching_close(text: str) -> int:
+    """The index of the bracket that closes the text's first character."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth == 0:
+            return i
+    raise ValueError(text)
+
+
 def _top_operators(node: ast.BinOp) -> int:
     """How many operators of the top operator's precedence chain the expression: a + b * c has one."""
     group = (ast.Add, ast.Sub) if isinstance(node.op, ast.Add | ast.Sub) else (ast.Mult, ast.Div)
@@ -82,7 +145,14 @@ def _top_operators(node: ast.BinOp) -> int:
 
 def _sum_lines(inner: str, node: ast.BinOp) -> list[str]:
     first, rest = _terms(node)
-    return [inner + _text(first), *(f"{inner}{op} {_text(term)}" for op, term in rest)]
+    return [inner + _term(first), *(f"{inner}{op} {_term(term)}" for op, term in rest)]
+
+
+def _term(node: ast.expr) -> str:
+    """A term of a sum on its own line: a conditional (or anything else that binds looser than +)
+    keeps its parentheses, which ``ast.unparse`` of the bare node drops."""
+    text = _text(node)
+    return f"({text})" if isinstance(node, ast.IfExp | ast.BoolOp | ast.Compare | ast.Lambda) else text
 
 
 def sum_assignment(indent: str, target: str, terms: list[str]) -> list[str]:
@@ -112,7 +182,7 @@ def _matching_open(text: str) -> int:
 
 
 def _text(node: ast.expr) -> str:
-    return expression(ast.unparse(node))
+    return expression(_unparse(node))
 
 
 def _terms(node: ast.BinOp):

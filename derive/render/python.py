@@ -65,7 +65,7 @@ class _Printer(PythonCodePrinter):
         if not isinstance(expr, Registered):
             return super()._print_Function(expr)
         form = expr.float_form(*expr.args)
-        if isinstance(form, sp.Function) and not isinstance(form, Registered):
+        if isinstance(form, sp.Function) and not isinstance(form, Registered | sp.Piecewise):
             return self._print(form)
         self.helpers.add(type(expr))
         return f"_{expr.text_name}({', '.join(self._print(a) for a in expr.args)})"
@@ -76,10 +76,29 @@ class _Printer(PythonCodePrinter):
         return self.doprint(expr.float_form(*expr.args))
 
     def helper(self, function: type[Registered]) -> str:
+        """The helper's source: its float form, with any subexpression it repeats computed once
+        first (SymPy's ``cse``); the helpers it calls in turn are noted too."""
         x = sp.Symbol("x", real=True)
-        body = pyformat.expression(_HelperPrinter().doprint(function.float_form(x)))
+        printer = _HelperPrinter(self.helpers)
+        form = function.float_form(x)
+        lets, (value,) = sp.cse(form, symbols=sp.numbered_symbols("x_"), optimizations=None)
+        if not lets:  # cse rebuilds the tree, which would undo an unevaluated form (erfc(-x), not 2 - erfc(x))
+            value = form
+        lines = [line for name, expr in lets for line in pyformat.assignment(INDENT, str(name), printer.doprint(expr))]
+        body = pyformat.expression(printer.doprint(value))
+        if len(f"{INDENT}return {body}") > pyformat.LINE_LENGTH:
+            lines += pyformat.assignment(INDENT, "value", body)
+            body = "value"
         doc = f'    """{function.float_doc}"""\n' if function.float_doc else ""
-        return f"def _{function.text_name}(x):\n{doc}    return {body}\n"
+        return f"def _{function.text_name}(x):\n{doc}" + "".join(f"{line}\n" for line in lines) + f"    return {body}\n"
+
+    def helper_sources(self) -> list[str]:
+        """Every helper the printed code calls, and those they call, by name."""
+        written: dict[type[Registered], str] = {}
+        while pending := self.helpers - written.keys():
+            for function in sorted(pending, key=lambda f: f.text_name):
+                written[function] = self.helper(function)
+        return [written[f] for f in sorted(written, key=lambda f: f.text_name)]
 
 
 def _needed(derivation: Derivation, results: list[sp.Expr]) -> list:
@@ -106,9 +125,9 @@ def _block_comment(network, step) -> str:
 class _HelperPrinter(_Printer):
     """Prints a helper's body, in its argument x."""
 
-    def __init__(self):
+    def __init__(self, helpers: set):
         super().__init__(None)
-        self.helpers = set()
+        self.helpers = helpers  # the module's: a helper may call another
 
     def _print_Symbol(self, expr):
         return expr.name
@@ -231,14 +250,15 @@ def render(derivation: Derivation, version: str) -> str:
     gradient = writer.body(grads, _gradient_tail(derivation), True)
     train_step = writer.body(grads, _update_tail(derivation), True)
     text = "\n".join(forward + loss + gradient + train_step)
-    helpers = [writer.printer.helper(f) for f in sorted(writer.printer.helpers, key=lambda f: f.text_name)]
+    helpers = writer.printer.helper_sources()
     context = {
         "header": header("python", spec, version, "codegen", about=True),
         "name": spec.name,  # an identifier (the spec validator makes sure)
         "uses_math": "math." in text + "".join(helpers),
         "helpers": helpers,
         "reduction_mean": spec.reduction == "mean",
-        "notes": sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)} - {""}),
+        "notes": sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)}
+                        - {""}) + ([network.loss.float_note] if network.loss.float_note else []),
         "parameters": pyformat.collection(
             "", "PARAMETERS = (", [python_string(p.name) for p in network.parameters], ")"
         ),

@@ -1,0 +1,237 @@
+"""The matrix form: the same gradients computed layer by layer with matrices, as a route of its own.
+
+Computed from the spec's weight matrices, biases and samples and the registry entries' rules only,
+never from the scalar derivation's steps: with the samples as the columns of A^0,
+
+    Z^l = W^l A^(l-1) + b^l 1ᵀ,   A^l = f(Z^l)                          (forward)
+    Δ^L = ∇_A E ⊙ f'(Z^L)   (a coupled f, softmax: J_f(z^L)ᵀ ∇_a E, per sample)
+    Δ^l = ((W^(l+1))ᵀ Δ^(l+1)) ⊙ f'(Z^l)                               (backward)
+    ∂E/∂W^l = s · Δ^l (A^(l-1))ᵀ,   ∂E/∂b^l = s · Δ^l 1  (per neuron) or s · 1ᵀ Δ^l 1 (shared)
+
+with s = 1, or 1/S for a mean; column k of each matrix is sample k's vector (a^l, z^l, δ^l), and one
+sample's own gradient is δ^l (a^(l-1))ᵀ. Values are mpmath numbers at 60 digits (1000 where a
+saturated output needs them, as in `evaluate`); `Matrix` holds them as plain tuples, for any printer.
+`entries` maps each scalar name to its matrix entry (w5 = W^(2)_{1,1}). The tests check every
+number against the scalar derivation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mpmath
+import sympy as sp
+
+from derive.derivation.evaluate import PRECISION, SATURATED_PRECISION, mp_value
+from derive.model import quantities as Q
+
+WEIGHTS, BIASES, NETS, OUTS, DELTAS = "W", "b", "z", "a", "delta"
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Rows of mpmath numbers."""
+
+    rows: tuple[tuple[mpmath.mpf, ...], ...]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.rows), len(self.rows[0]) if self.rows else 0
+
+    def __getitem__(self, index: tuple[int, int]) -> mpmath.mpf:
+        return self.rows[index[0]][index[1]]
+
+    def column(self, k: int) -> Matrix:
+        return Matrix(tuple((row[k],) for row in self.rows))
+
+    @classmethod
+    def of(cls, m: mpmath.matrix) -> Matrix:
+        return cls(tuple(tuple(m[i, j] for j in range(m.cols)) for i in range(m.rows)))
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Layer l (1 = first non-input layer), every sample a column: Z, A, f'(Z) (None where the
+    activation couples the layer), the backward factor (∇_A E for the output layer, (W^(l+1))ᵀ Δ^(l+1)
+    below it), Δ, and the gradients summed over the samples (b: None without biases)."""
+
+    index: int
+    nets: Matrix
+    outs: Matrix
+    slopes: Matrix | None
+    back: Matrix
+    deltas: Matrix
+    weight_gradient: Matrix
+    bias_gradient: Matrix | None
+    sample_gradients: tuple[Matrix, ...]  # δ^l (a^(l-1))ᵀ of each sample
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A scalar quantity and its matrix entry: w5 = W^(2)_{1,1} (row and column from 1; column None for
+    a vector's entry, row None for a shared bias, which is one number for the layer)."""
+
+    quantity: Q.Quantity
+    matrix: str  # WEIGHTS, BIASES, NETS, OUTS, DELTAS
+    layer: int
+    row: int | None
+    column: int | None = None
+
+
+@dataclass(frozen=True)
+class MatrixForm:
+    weights: tuple[Matrix, ...]  # W^1 .. W^L (rows: destination neurons, columns: sources)
+    biases: tuple[Matrix | None, ...]  # b^l as a column (per neuron), 1x1 (shared), None (no biases)
+    inputs: Matrix  # A^0: one column per sample
+    targets: Matrix  # T: one column per sample
+    layers: tuple[Layer, ...]
+    scale: mpmath.mpf  # 1, or 1/S for a mean over the samples
+    entries: tuple[Entry, ...]
+    gradients: dict[str, mpmath.mpf]  # dE_total/d<parameter>, read off the gradient matrices
+
+    @property
+    def samples(self) -> int:
+        return self.inputs.shape[1]
+
+
+def _mp(value) -> mpmath.mpf:
+    return mpmath.mpf(int(value.p)) / int(value.q)
+
+
+def _map(m: mpmath.matrix, f) -> mpmath.matrix:
+    return mpmath.matrix([[f(m[i, j], i, j) for j in range(m.cols)] for i in range(m.rows)])
+
+
+def _finite(*matrices) -> bool:
+    return all(mpmath.isfinite(m[i, j]) for m in matrices for i in range(m.rows) for j in range(m.cols))
+
+
+def entries(network) -> tuple[Entry, ...]:
+    """Every parameter and every neuron's net, out and delta, with its matrix entry."""
+    out = []
+    for p in network.parameters:
+        if p.kind == Q.WEIGHT:
+            out.append(Entry(p.quantity, WEIGHTS, p.layer, p.row + 1, p.column + 1))
+        else:
+            out.append(Entry(p.quantity, BIASES, p.layer, p.row + 1 if network.spec.bias == "per_neuron" else None))
+    for j, i in enumerate(network.inputs):
+        out.append(Entry(Q.out(i), OUTS, 0, j + 1))
+    for k, layer in enumerate(network.layers[1:], start=1):
+        for make, kind in ((Q.net, NETS), (Q.out, OUTS), (Q.delta, DELTAS)):
+            out += [Entry(make(n), kind, k, j + 1) for j, n in enumerate(layer)]
+    return tuple(out)
+
+
+def compute(network) -> MatrixForm:
+    """The matrix form of one step, at 60 digits (1000 where a saturated neuron needs them)."""
+    with mpmath.workdps(PRECISION):
+        form = _compute(network)
+    if form is None:
+        with mpmath.workdps(SATURATED_PRECISION):
+            form = _compute(network, fallback=True)
+    return form
+
+
+def _compute(network, fallback: bool = False) -> MatrixForm | None:
+    spec = network.spec
+    S, L = len(spec.samples), network.depth
+    W = [mpmath.matrix([[_mp(v) for v in row] for row in m]) for m in spec.weights]
+    b = [mpmath.matrix([[_mp(v)] for v in layer]) if layer else None for layer in spec.biases]
+    A0 = mpmath.matrix([[_mp(s.inputs[i]) for s in spec.samples] for i in range(spec.layers[0])])
+    T = mpmath.matrix([[_mp(s.targets[j]) for s in spec.samples] for j in range(spec.layers[-1])])
+    x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
+    A, Z, F = [A0], [None], [None]
+    for k in range(1, L + 1):
+        z = W[k - 1] * A[-1]
+        if b[k - 1] is not None:  # b^l 1ᵀ: a shared bias is one number added to every entry
+            z = _map(z, lambda v, i, j, bk=b[k - 1]: v + bk[0 if spec.bias == "shared" else i, 0])
+        act = network.layer_activation(k)
+        if act.couples_layer:
+            a = _coupled(act, z)
+            slopes = None
+        else:  # f and f' as the registry entry defines them, in x = net and y = out
+            f, slope = act.out(x), act.derivative(x, y)
+            a = _map(z, lambda v, i, j, f=f: mp_value(f, {x: v}))
+            slopes = _map(z, lambda v, i, j, a=a, slope=slope: mp_value(slope, {x: v, y: a[i, j]}))
+        Z.append(z)
+        A.append(a)
+        F.append(slopes)
+    loss, n = network.loss, spec.layers[-1]
+    d_out = loss.derivative(x, y, n).doit()  # dE/dout in x = target and y = out
+    try:
+        grad = _map(A[L], lambda v, i, j: mp_value(d_out, {x: T[i, j], y: v}))
+    except ZeroDivisionError:  # a saturated output (out = 1 to these digits) under a log loss
+        grad = _map(A[L], lambda v, i, j: mpmath.nan)
+    deltas = [None] * (L + 1)
+    backs = [None] * (L + 1)
+    backs[L] = grad
+    if F[L] is not None:
+        deltas[L] = _map(grad, lambda v, i, j: v * F[L][i, j])
+    else:
+        deltas[L] = _jacobian_product(network.layer_activation(L), A[L], grad)
+    if not _finite(deltas[L]):
+        if not fallback:
+            return None
+        deltas[L] = _fused(loss, A[L], T)  # the loss's simplified delta with its activation (a - t)
+    for k in range(L - 1, 0, -1):
+        backs[k] = W[k].T * deltas[k + 1]
+        deltas[k] = _map(backs[k], lambda v, i, j, f=F[k]: v * f[i, j])
+    if not fallback and not all(_finite(m) for m in (*A, *Z[1:], *deltas[1:])):
+        return None
+    scale = mpmath.mpf(1) / S if spec.reduction == "mean" else mpmath.mpf(1)
+    layers, gradients = [], {}
+    ones = mpmath.matrix([[1] for _ in range(S)])
+    for k in range(1, L + 1):
+        gW = scale * (deltas[k] * A[k - 1].T)
+        gb = None
+        if b[k - 1] is not None:
+            per_neuron = scale * (deltas[k] * ones)
+            total = mpmath.matrix([[mpmath.fsum(per_neuron[i, 0] for i in range(per_neuron.rows))]])
+            gb = total if spec.bias == "shared" else per_neuron  # a shared bias: 1ᵀ Δ 1
+        own = tuple(Matrix.of(deltas[k][:, s] * A[k - 1][:, s].T) for s in range(S))
+        layers.append(Layer(k, Matrix.of(Z[k]), Matrix.of(A[k]), Matrix.of(F[k]) if F[k] is not None else None,
+                            Matrix.of(backs[k]), Matrix.of(deltas[k]), Matrix.of(gW),
+                            Matrix.of(gb) if gb is not None else None, own))
+    table = entries(network)
+    for e in table:
+        if e.matrix == WEIGHTS:
+            gradients[e.quantity.name] = layers[e.layer - 1].weight_gradient[e.row - 1, e.column - 1]
+        elif e.matrix == BIASES:
+            gradients[e.quantity.name] = layers[e.layer - 1].bias_gradient[(e.row or 1) - 1, 0]
+    return MatrixForm(tuple(Matrix.of(w) for w in W), tuple(Matrix.of(v) if v is not None else None for v in b),
+                      Matrix.of(A0), Matrix.of(T), tuple(layers), scale, table, gradients)
+
+
+def _coupled(act, z: mpmath.matrix) -> mpmath.matrix:
+    """A coupled activation (softmax) of each column: out_j = the layer hook's out_j of the nets."""
+    nets = [sp.Symbol(f"z{i}", real=True) for i in range(z.rows)]
+    outs = [act.layer.out(nets, i) for i in range(z.rows)]
+    return _map(z, lambda v, i, j: mp_value(outs[i], {s: z[r, j] for r, s in enumerate(nets)}))
+
+
+def _jacobian_product(act, a: mpmath.matrix, grad: mpmath.matrix) -> mpmath.matrix:
+    """δ = J_f(z)ᵀ ∇_a E per sample, J from the activation's Jacobian hook (dout_i/dnet_j)."""
+    outs = [sp.Symbol(f"a{i}", real=True) for i in range(a.rows)]
+    J = [[act.layer.jacobian(outs, i, j) for j in range(a.rows)] for i in range(a.rows)]
+
+    def delta(_, j, s):
+        env = {o: a[r, s] for r, o in enumerate(outs)}
+        return mpmath.fsum(mp_value(J[i][j], env) * grad[i, s] for i in range(a.rows))
+
+    return _map(a, lambda v, j, s: delta(v, j, s))
+
+
+def _fused(loss, a: mpmath.matrix, T: mpmath.matrix) -> mpmath.matrix:
+    """The loss's fused delta hook, where the product of its factors is inf * 0 (a saturated output)."""
+    outs = [sp.Symbol(f"a{i}", real=True) for i in range(a.rows)]
+    targets = [sp.Symbol(f"t{i}", real=True) for i in range(a.rows)]
+    temporaries = {t.quantity: sp.Symbol(f"temporary{k}", real=True)
+                   for k, t in enumerate(loss.fused_temporaries(targets) if loss.fused_temporaries else [])}
+    formulas = {temporaries[t.quantity]: t.formula for t in (loss.fused_temporaries(targets) if temporaries else [])}
+
+    def delta(_, i, s):
+        env = {o: a[r, s] for r, o in enumerate(outs)} | {t: T[r, s] for r, t in enumerate(targets)}
+        env |= {sym: mp_value(formula, env) for sym, formula in formulas.items()}
+        return mp_value(loss.fused_delta(outs, targets, i, temporaries.get), env)
+
+    return _map(a, delta)
