@@ -11,6 +11,7 @@ A notebook-friendly API::
     model.value("E_total@10000")           # ... after 10,000 training steps
     model.explain("dE_total/dw5")          # the derivation, step by step, as data
     model.train(10000, freeze_biases=True) # gradient descent in float64
+    model.train(100, optimizer="adam", batch_size=1)   # ... or any optimizer and batch mode
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import sympy as sp
 
 from derive.derivation import domain
 from derive.derivation.evaluate import Evaluation, evaluate
+from derive.derivation.exact_training import ExactTraining
 from derive.derivation.explain import Explainer, Explanation
 from derive.derivation.steps import Derivation
-from derive.derivation.training import SIMULTANEOUS, TrainingRun
+from derive.derivation.training import TrainingRun
 from derive.derivation.training import train as _train
+from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.network import Network
 from derive.model.quantities import Quantity, QuantityError
@@ -69,7 +72,7 @@ class Model:
 
     @cached_property
     def explainer(self) -> Explainer:
-        return Explainer(self.derivation, self.evaluation)
+        return Explainer(self.derivation, self.evaluation, self.exact_training)
 
     @cached_property
     def module(self):
@@ -141,31 +144,53 @@ class Model:
         """dE_total/d<parameter> for every weight and bias (over all samples), high precision."""
         return {p: self.evaluation.totals[Q.gradient(p)] for p in self.parameters}
 
-    def frozen(self, freeze_biases: bool | None = None) -> tuple[str, ...]:
-        """The parameters training leaves alone: the biases when frozen (by the spec unless given)."""
-        freeze = self.spec.freeze_biases if freeze_biases is None else freeze_biases
-        return tuple(p.name for p in self.network.parameters if freeze and p.kind == Q.BIAS)
+    @cached_property
+    def exact_training(self) -> ExactTraining:
+        """The spec's first training steps at 60 digits (parameters and optimizer state)."""
+        return ExactTraining(self.derivation, self.spec.training, initial=self.evaluation)
 
-    def train(self, steps: int | None = None, freeze_biases: bool | None = None, update_order: str = SIMULTANEOUS,
-              history: bool = True) -> TrainingRun:
-        """Gradient descent for ``steps`` (default: the spec's); biases frozen as the spec says
-        unless ``freeze_biases`` is given."""
+    def settings(self, freeze_biases: bool | None = None, update_order: str | None = None,
+                 **options) -> optimizers.Settings:
+        """The spec's training settings with options changed (``optimizer="adam"``, ``batch_size=1``,
+        any key of `derive.model.optimizers.Settings`), checked: an `OptionError` if one is bad."""
+        given = optimizers.options(freeze_biases=freeze_biases, update_order=update_order, **options)
+        return self.spec.training.configured(given, samples=len(self.spec.samples))
+
+    def train(self, steps: int | None = None, freeze_biases: bool | None = None, update_order: str | None = None,
+              history: bool = True, every: int | None = None, settings: optimizers.Settings | None = None,
+              **options) -> TrainingRun:
+        """Training in float64 for ``steps`` (default: the spec's), with ``settings`` or the spec's
+        changed by options (as in `settings`); E_total recorded at about 100 steps, or ``every`` N."""
         steps = self.spec.steps if steps is None else steps
-        return _train(self.module, self.spec, steps or 0, self.frozen(freeze_biases), update_order, history)
+        settings = settings or self.settings(freeze_biases, update_order, **options)
+        return _train(self.module, self.spec, steps or 0, settings, history, every)
+
+    def training_comparisons(self, steps: int) -> list[list[tuple[str, TrainingRun]]]:
+        """Runs to compare, in groups of (label, run), the spec's own run first: frozen against trained
+        biases; with several samples, the full batch against online training (one sample a step)."""
+        spec = self.spec.training
+
+        def run(label, **given):
+            return label, self.train(steps, settings=spec.configured(given, samples=len(self.spec.samples)))
+
+        biases = [run(("biases frozen" if f else "biases trained") + (", as the spec says" if own else ""),
+                      freeze_biases=f) for f, own in ((spec.freeze_biases, True), (not spec.freeze_biases, False))]
+        if len(self.spec.samples) == 1:
+            return [biases]
+        return [biases, [run("the full batch", batch_size=0, shuffle=False), run("online", batch_size=1)]]
 
     def latex(self, digits: int = 9, extra_sections=()) -> str:
         """The step-by-step LaTeX document (training with the spec's ``steps``, else one step)."""
         from derive.render import latex
 
-        run = self.train(self.spec.steps or 1, freeze_biases=False)
-        weights_only = self.train(1, freeze_biases=True).error_after_first
+        comparisons = self.training_comparisons(self.spec.steps or 1)
         from derive.render.latex_matrix import sections as matrix_part
 
         extra_sections = [*matrix_part(self, digits), *extra_sections]
         if self.spec.published:
             errata = latex.errata_section(self.published_findings, digits, self.spec.source)
             extra_sections = [*extra_sections, errata]
-        return latex.render(self, __version__, digits, run, weights_only, extra_sections)
+        return latex.render(self, __version__, digits, comparisons, extra_sections)
 
     def training_runs(self) -> list[tuple[str, TrainingRun]]:
         """The runs the web page plots: every parameter trained for the spec's ``steps``, and, when the

@@ -23,8 +23,10 @@ from derive.cli_base import (
     default_output,
     digits,
     step_count,
+    whole,
 )
 from derive.escape import text_line
+from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.quantities import QuantityError
@@ -68,15 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_gradients)
 
-    p = command("train", "Run plain gradient descent and print E_total after the first and the last step.")
+    p = command("train", "Train in float64 (any optimizer, full batch, mini-batches or online) and print E_total "
+                "before, after the first and after the last step (or every N steps).")
     p.add_argument("--steps", type=step_count, help="how many steps (default: the spec's steps, else 1)")
-    p.add_argument(
-        "--freeze-biases",
-        action="store_true",
-        help="update the weights only, as the article does (also: freeze_biases = true in the spec)",
-    )
+    _training_options(p)
+    p.add_argument("--every", type=whole(1, 1_000_000), metavar="N", help="also print E_total every N steps")
     p.add_argument("--digits", type=digits, default=9, help="significant digits (default 9)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output, with the error history")
     p.set_defaults(run=_train)
 
     p = command("codegen", "Write plain-Python gradient code (standard library only) for the network.")
@@ -114,6 +114,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exact(text: str):
+    """An argparse type: a number, kept exact as written (0.1 is 1/10)."""
+    try:
+        return optimizers.exact(text)
+    except optimizers.OptionError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _training_options(p) -> None:
+    """The flags of the spec's [training] table (derive.model.optimizers): each overrides the spec."""
+    p.add_argument("--optimizer", help=f"one of {', '.join(optimizers.OPTIMIZERS)} (default: the spec's, else sgd)")
+    p.add_argument("--learning-rate", type=_exact, metavar="ETA", help="the learning rate (default: the spec's)")
+    p.add_argument("--momentum", type=_exact, metavar="MU", help="momentum and nesterov: mu (default 0.9)")
+    p.add_argument("--betas", type=_exact, nargs=2, metavar=("B1", "B2"), help="adam, adamw (default 0.9 0.999)")
+    p.add_argument("--eps", type=_exact, help="adam, adamw: added to sqrt(vhat) (default 1e-8)")
+    p.add_argument("--weight-decay", type=_exact, metavar="LAMBDA", help="weight decay (default 0)")
+    p.add_argument("--batch-size", type=whole(0, 1000), metavar="K",
+                   help="samples a step: 0 the full batch (default), 1 online, K mini-batches")
+    p.add_argument("--shuffle", action=argparse.BooleanOptionalAction, help="redraw the batches' order each epoch")
+    p.add_argument("--seed", type=whole(0, 2**63 - 1), help="the shuffle's seed (default: the spec's seed, else 0)")
+    p.add_argument("--update-order", choices=optimizers.UPDATE_ORDERS,
+                   help="in_place (sgd only): each layer updated as soon as its gradients are known, the "
+                   "article script's mistake")
+    p.add_argument("--freeze-biases", action=argparse.BooleanOptionalAction,
+                   help="update the weights only, as the article does (default: the spec's freeze_biases)")
+
+
+def _settings(model, args):
+    """The spec's training settings with the command line's options, or one line naming a bad one."""
+    given = {key: getattr(args, key) for key in optimizers.OPTIONS if key != "learning_rate"}
+    given["learning_rate"] = args.learning_rate
+    given["betas"] = tuple(args.betas) if args.betas else None
+    try:
+        return model.spec.training.configured(optimizers.options(**given), lambda key: "--" + key.replace("_", "-"),
+                                              len(model.spec.samples))
+    except optimizers.OptionError as exc:
+        raise UsageError(f"derive train: {exc}") from None
+
+
 def _gradients(args) -> int:
     model = Model(load_spec(args.spec))
     if args.quantity:
@@ -127,25 +166,27 @@ def _gradients(args) -> int:
 def _train(args) -> int:
     model = Model(load_spec(args.spec))
     steps = args.steps if args.steps is not None else (model.spec.steps or 1)
-    run = model.train(steps, freeze_biases=True if args.freeze_biases else None)
+    settings = _settings(model, args)
+    run = model.train(steps, history=bool(args.json), every=args.every, settings=settings)
     if args.json:
         print(json.dumps({
             "network": model.spec.name, "steps": run.steps, "freeze_biases": run.freeze_biases,
             "E_total@0": run.error_before, "E_total@1": run.error_after_first, f"E_total@{steps}": run.error,
-            "outputs": run.outputs, "parameters": run.parameters,
+            "outputs": run.outputs, "parameters": run.parameters, "settings": settings.describe(),
+            "history": [{"step": s, "E_total": e} for s, e in run.history],
         }, indent=2))
         return EXIT_OK
-    frozen = ", biases frozen" if run.freeze_biases else ""
     rows = [("E_total before training", run.error_before)]
     if run.error_after_first is not None:
         rows.append(("E_total after the first step", run.error_after_first))
+    rows += [(f"E_total after {s} step{'s' * (s != 1)}", e) for s, e in run.history if 1 < s < steps]
     rows.append((f"E_total after {steps} steps", run.error))
     several = len(run.outputs) > 1
     for s, outputs in enumerate(run.outputs):
         for o, value in zip(model.network.outputs, outputs, strict=True):
             rows.append((f"out_{o}{f'[{s + 1}]' if several else ''} after {steps} steps", value))
     width = max(len(label) for label, _ in rows) + 2
-    print(f"{model.spec.name}: gradient descent, learning rate {float(model.spec.learning_rate):g}{frozen} (float64)")
+    print(f"{model.spec.name}: {settings.describe()} (float64)")
     for label, value in rows:
         print(f"  {label:<{width}}{fmt(value, args.digits)}")
     return EXIT_OK

@@ -93,7 +93,7 @@ EXTREME = {
 
 
 @st.composite
-def random_specs(draw):
+def random_specs(draw, max_samples=2):
     depth = draw(st.integers(2, 4))
     layers = [draw(st.integers(1, 3)) for _ in range(depth)]
     loss = draw(st.sampled_from(["half_sse", "mse", "binary_cross_entropy", "cross_entropy"]))
@@ -101,7 +101,7 @@ def random_specs(draw):
     last = {"binary_cross_entropy": "logistic", "cross_entropy": "softmax"}.get(
         loss, draw(st.sampled_from(["logistic", "tanh", "identity", "softmax", "softplus"]))
     )
-    n_samples = draw(st.integers(1, 2))
+    n_samples = draw(st.integers(1, max_samples))
     number = st.integers(-150, 150).map(lambda k: f"{k / 100}")
     unit = st.integers(0, 100).map(lambda k: f"{k / 100}")
     samples = ""

@@ -171,7 +171,7 @@ VALUES = st.one_of(
     st.lists(st.integers(-3, 5), max_size=4).map(str),
 )
 KEYS = ["name", "title", "layers", "activation", "loss", "bias", "learning_rate", "weights", "biases", "steps", "seed",
-        "reduction", "freeze_biases", "bogus"]
+        "reduction", "freeze_biases", "training", "bogus"]
 
 
 @st.composite

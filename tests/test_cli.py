@@ -35,7 +35,8 @@ def test_gradients_table_for_the_reference(reference):
         assert f"  {'dE_total/d' + name:<18}{fmt(fd[name])}" in lines
     assert "  out_o1            0.751365070" in lines  # the article: 0.75136507
     assert "  w5+               0.358916480" in lines  # the article: 0.35891648
-    assert "after one step (learning rate 0.5)" in lines
+    assert "after one step: sgd (learning rate 0.5), full batch, biases frozen" in lines
+    assert not any(line.startswith(("  b1+", "  b2+")) for line in lines)  # frozen: not updated
 
 
 def test_gradients_prints_every_number_the_article_prints(reference):
@@ -92,8 +93,9 @@ def test_gradients_json_carries_every_quantity(reference):
         "net_h1",
         "out_o2",
         "w1+",
-        "b2+",
+        "w8+",
     }
+    assert "b2+" not in by_name  # the spec freezes the biases
     fd = independent.gradient(reference.spec)
     assert by_name["dE_total/dw1"]["text"] == fmt(fd["w1"], 12)
     assert by_name["dE_total/dw1"]["value"] == pytest.approx(float(fd["w1"]), rel=1e-15)

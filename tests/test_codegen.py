@@ -57,7 +57,10 @@ def test_public_contract(reference, tmp_path):
     assert [round(o, 9) for o in out] == [0.75136507, 0.772928465]  # the article's (right) outputs
     step = module.train_step(module.INITIAL, [0.05, 0.10], [0.01, 0.99])
     assert round(step["w5"], 8) == 0.35891648 and round(step["w1"], 9) == 0.149780716
-    assert module.train(module.INITIAL, [([0.05, 0.10], [0.01, 0.99])], 1) == step
+    assert module.train(module.INITIAL, [([0.05, 0.10], [0.01, 0.99])], 1, frozen=()) == step
+    assert module.FROZEN == module.BIASES == ("b1", "b2")  # the spec freezes the biases, and so does train
+    frozen = module.train(module.INITIAL, [([0.05, 0.10], [0.01, 0.99])], 1)
+    assert frozen == {**step, "b1": 0.35, "b2": 0.6}
 
 
 def test_the_reference_module_reads_like_the_article(reference):
@@ -88,9 +91,11 @@ def test_the_reference_module_reads_like_the_article(reference):
 def test_arithmetic_uses_float_literals_only(name, reference):
     """The issue asks for float literals: an int operand (1 - out) would also miss CPython's
     float-float fast path. Integer exponents (x ** 2) and subscripts (inputs[0]) are not arithmetic;
-    ``train`` is a fixed loop (``len(samples) == 1``), not printed from expressions."""
+    ``train`` is a fixed loop (``len(samples) == 1``), not printed from expressions, and
+    ``epoch_order`` shuffles integers."""
     model = reference if name == "reference" else derive.Model(derive.parse(ZOO[name], f"{name}.toml"))
-    functions = [n for n in ast.parse(source(model)).body if isinstance(n, ast.FunctionDef) and n.name != "train"]
+    functions = [n for n in ast.parse(source(model)).body if isinstance(n, ast.FunctionDef)
+                 and n.name not in ("train", "epoch_order")]
     operands = {ast.BinOp: lambda n: [n.left] + ([] if isinstance(n.op, ast.Pow) else [n.right]),
                 ast.UnaryOp: lambda n: [n.operand], ast.Compare: lambda n: [n.left, *n.comparators]}
     for node in (n for f in functions for n in ast.walk(f)):
@@ -149,7 +154,7 @@ def test_random_networks(tmp_path, text):
 
 def test_train_ten_thousand_steps_against_an_independent_loop(reference, tmp_path):
     module, _ = load(reference, tmp_path)
-    params = module.train(module.INITIAL, [([0.05, 0.10], [0.01, 0.99])], 10000)
+    params = module.train(module.INITIAL, [([0.05, 0.10], [0.01, 0.99])], 10000, frozen=())
     _, B, _, error = independent.loop_train(reference.spec, 10000)
     assert module.loss(params, [0.05, 0.10], [0.01, 0.99]) == pytest.approx(error, rel=1e-9)
     assert params["b2"] == pytest.approx(B[1][0], rel=1e-9)

@@ -6,6 +6,7 @@ Mining: Concepts and Techniques, 3rd ed., Example 9.1); a bias subtracted as a t
 
 import json
 from decimal import Decimal
+from importlib import resources
 
 import independent
 import mpmath
@@ -15,6 +16,7 @@ from conftest import spec_text
 import derive
 from derive.check.grade import CARRIED, CONVENTION, CORRECT, WRONG, Marker, parse_sheet
 from derive.cli import main
+from derive.model.spec import parse
 
 mp = mpmath.mpf
 
@@ -156,9 +158,14 @@ def test_a_textbook_with_the_other_sign_convention(tmp_path, capsys):
     assert out.splitlines()[-1] == "Score: 20 of 20 (17 correct, 3 convention)"
 
 
-def test_the_bias_subtracted_as_a_threshold(marker, reference):
+def test_the_bias_subtracted_as_a_threshold():
     """net = sum w x - theta with the given bias as theta (a different forward pass), theta+ = theta -
-    eta dE/dtheta = theta + eta delta: right under that convention, which is named."""
+    eta dE/dtheta = theta + eta delta: right under that convention, which is named. (The reference
+    with its biases trained: frozen, b1+ is b1 under every convention.)"""
+    text = (resources.files("derive.examples") / "mazur.toml").read_text()
+    assert "freeze_biases = true" in text
+    reference = derive.Model(parse(text.replace("freeze_biases = true", "freeze_biases = false")))
+    marker = Marker(reference)
     spec = reference.spec
     params = independent.parameters(spec)
     negated = {**params, "b1": -params["b1"], "b2": -params["b2"]}

@@ -28,11 +28,15 @@ ROUTE_NAMES = {
 
 def text_derivation(model, q: Q.Quantity, digits: int) -> list[str]:
     """How a quantity is derived, in plain text for a terminal: names, numbers, value."""
-    if q.after is not None:
-        return [f"{q} comes from {q.after} steps of gradient descent (derive train --steps {q.after})."]
+    if q.after is not None and not (q.is_parameter or q.kind == Q.STATE):
+        return [f"{q} comes from {q.after} steps of training, {model.spec.training.describe()} "
+                f"(derive train --steps {q.after})."]
     try:
         return explanation_lines(model.network, model.explain(q), digits)
     except Q.QuantityError:  # a partial derivative through the forward pass, with no named step
+        if q.after is not None:
+            return [f"{q} comes from {q.after} steps of training, {model.spec.training.describe()} "
+                    f"(derive train --steps {q.after})."]
         return [
             f"{q} is a partial derivative through the forward pass, taken by SymPy: "
             f"{plain(Resolver(model).value(q), digits)}"

@@ -1,7 +1,9 @@
 """The value of any quantity of the grammar (`derive.model.quantities`), for one way of computing it.
 
 A `Resolver` holds an evaluation (values of every step, possibly of a variant of the derivation) and
-a trainer (how training steps are taken, possibly a variant); the audit builds one per variant.
+a trainer (how training steps are taken, possibly a variant); the audit builds one per variant. A
+trainer gives a `Snapshot` after N steps: at 60 digits for the first `EXACT_STEPS` steps
+(`derive.derivation.exact_training`), from the generated module's float64 ``train`` beyond.
 """
 
 from __future__ import annotations
@@ -12,20 +14,46 @@ from functools import cache
 import mpmath
 import sympy as sp
 
-from derive.derivation.evaluate import PRECISION, Evaluation, evaluate, mp_value
+from derive.derivation.evaluate import PRECISION, Evaluation, derived, evaluate, mp_value
+from derive.derivation.exact_training import EXACT_STEPS, ExactTraining, Snapshot
+from derive.derivation.training import train
+from derive.model import optimizers
 from derive.model import quantities as Q
 
-Trainer = Callable[[int], dict[str, float]]  # steps -> parameters after them
+Trainer = Callable[[int], Snapshot]  # steps -> parameters and optimizer state after them
 
 
-def default_trainer(model, freeze_biases: bool | None = None, update_order: str = "simultaneous") -> Trainer:
-    """Parameters after N float64 steps (each N trained once); biases as the spec says unless given."""
+def default_trainer(model, settings: optimizers.Settings | None = None,
+                    optimizer: optimizers.Optimizer | None = None, reduction: str | None = None,
+                    module=None) -> Trainer:
+    """Snapshots after N steps (each N computed once) with the spec's settings unless given;
+    ``optimizer`` replaces their optimizer's rules and ``reduction`` the spec's (the audit's slips),
+    ``module`` the generated module (one compiled with those rules)."""
+    settings = settings or model.spec.training
+    same = settings == model.spec.training and optimizer is None and reduction is None
+    exact = model.exact_training if same else ExactTraining(
+        model.derivation, settings, optimizer, reduction, initial=model.evaluation)
+    entry = optimizer or settings.entry
 
     @cache
-    def trained(steps: int) -> dict[str, float]:
-        return model.train(steps, freeze_biases=freeze_biases, update_order=update_order, history=False).parameters
+    def trained(steps: int) -> Snapshot:
+        if steps <= EXACT_STEPS:
+            return exact.snapshot(steps)
+        run = train(module or model.module, model.spec, steps, settings, history=False, reduction=reduction)
+        return float_snapshot(run, entry, steps)
 
     return trained
+
+
+def float_snapshot(run, optimizer: optimizers.Optimizer, steps: int) -> Snapshot:
+    """A snapshot from a float64 run: its state, and the slots computed within a step (mhat, vhat,
+    update) recomputed from it by the rules."""
+    state = {slot: dict(run.state[slot]) for slot in ("g", *optimizer.state) if slot in run.state}
+    for name in state.get("g", {}):
+        kept = {s: state[s][name] for s in optimizer.state}
+        for slot, value in derived(optimizer, run.settings, kept, steps).items():
+            state.setdefault(slot, {})[name] = value
+    return Snapshot(steps, run.parameters, state)
 
 
 def known_names(model) -> list[str]:
@@ -47,6 +75,12 @@ def checked(model, quantity: Q.Quantity | str) -> Q.Quantity:
         raise Q.QuantityError(f"{str(quantity)!r}: there {'is' if samples == 1 else 'are'} {samples} "
                               f"sample{'s' if samples > 1 else ''}")
     return q
+
+
+def _mp(value) -> mpmath.mpf:
+    """A float or a 60-digit value as an mpf, with all its digits."""
+    with mpmath.workdps(PRECISION):
+        return mpmath.mpf(value)
 
 
 class Resolver:
@@ -80,15 +114,36 @@ class Resolver:
         raise Q.QuantityError(f"unknown quantity {q.text!r}{Q.suggestion(str(base), known_names(self.model))}")
 
     def _after(self, q: Q.Quantity):
-        """A value after N training steps: train (float64), then evaluate at those parameters."""
+        """A value after N training steps: train, then evaluate at those parameters."""
         steps = q.after
-        params = self.trainer(steps)
+        snapshot = self.trainer(steps)
         base = q.after_steps(None)
+        if base.kind == Q.STATE:
+            return self._state(q, snapshot)
         if base.is_parameter and not q.updated:
-            return mpmath.mpf(params[base.name])
+            return _mp(snapshot.parameters[base.name])
         if steps not in self._at:  # the correct forward pass at the trained parameters
-            self._at[steps] = evaluate(self.model.derivation, parameters=params)
+            self._at[steps] = evaluate(self.model.derivation, parameters=snapshot.parameters)
         return self._value(self._at[steps], base)
+
+    def _state(self, q: Q.Quantity, snapshot: Snapshot):
+        """Optimizer state after N steps (``m_w5@2``), with a clear error for state there is not."""
+        settings = self.model.spec.training
+        slot, name = q.name, q.of.name
+        if slot not in ("g", *settings.entry.slots):
+            raise Q.QuantityError(f"{q}: optimizer {settings.optimizer!r} has no {slot} "
+                                  f"(its state: {', '.join(('g', *settings.entry.slots))})")
+        trained = name in snapshot.state.get("g", {}) if snapshot.state else not (
+            settings.freeze_biases and q.of.kind == Q.BIAS)
+        if not trained:
+            raise Q.QuantityError(f"{q}: {name} is frozen (freeze_biases), so it has no optimizer state")
+        if q.after == 0:
+            if slot in settings.entry.state:
+                return _mp(0)
+            raise Q.QuantityError(f"{q}: {slot} is computed within a step; write {q.after_steps(1)} or later")
+        if slot not in snapshot.state:
+            raise Q.QuantityError(f"{q}: this way of computing has no optimizer state")
+        return _mp(snapshot.state[slot][name])
 
     def _graph_partial(self, evaluation: Evaluation, base: Q.Quantity, sample: int):
         """dA/dB for forward quantities: A written in terms of B (expanding every definition that

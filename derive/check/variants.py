@@ -7,7 +7,8 @@ number can be explained by the variant(s) that reproduce it to the digits it sho
   intermediate rounded to the printed digits, a weight used in place of another, a chain-rule factor
   left out, the 1/2 of the loss dropped, a sign error in dE/dout;
 - training variants change how steps are taken: layer-by-layer in-place updates (a layer's gradient
-  taken after the layers above were updated), biases updated or frozen, a step count off by one;
+  taken after the layers above were updated), biases updated or frozen, a step count off by one, and
+  the optimizers' own slips (`derive.check.optimizer_variants`);
 - value variants: the number's sign flipped, an update with + instead of -.
 """
 
@@ -23,12 +24,15 @@ from functools import cache
 import mpmath
 import sympy as sp
 
+from derive.check.optimizer_variants import optimizer_variants
 from derive.check.resolve import Resolver, default_trainer
 from derive.derivation.evaluate import evaluate
+from derive.derivation.exact_training import Snapshot
 from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS
-from derive.derivation.training import IN_PLACE, train
+from derive.derivation.training import train
 from derive.model import quantities as Q
 from derive.model.decimals import round_sig
+from derive.model.optimizers import IN_PLACE, SGD
 from derive.render.python import compile_module
 from derive.version import __version__
 
@@ -69,10 +73,8 @@ class _OneStepResolver(Resolver):
     are left to the training variants."""
 
     def __init__(self, model, evaluation):
-        one_step = {p.name: evaluation.totals[p.quantity.with_update()] for p in model.network.parameters}
-        for p in model.network.parameters:
-            if model.spec.freeze_biases and p.kind == Q.BIAS:
-                one_step[p.name] = evaluation.totals[p.quantity]
+        one_step = Snapshot(1, {p.name: evaluation.totals[p.quantity.with_update()] for p in model.network.parameters},
+                            {})
         super().__init__(model, evaluation, lambda steps: one_step if steps == 1 else _skip())
 
 
@@ -162,7 +164,7 @@ def _evaluation_variants(model) -> list[Variant]:
             out.append(_eval(model, f"one_path_{o}",
                              f"a hidden output's gradient taken through {o} only, the other outputs' paths left out",
                              one_path))
-    if L > 1:
+    if L > 1 and model.spec.training.optimizer == SGD:  # a slip of hand-written gradient descent
         rate = model.spec.learning_rate
         updated = {}
         for p in network.parameters:
@@ -228,7 +230,7 @@ def _variant_kernel_trainer(model, transform):
 
     @cache
     def trained(steps: int):
-        return train(module, model.spec, steps, model.frozen(), history=False).parameters
+        return Snapshot(steps, train(module, model.spec, steps, history=False).parameters, {})
 
     return trained
 
@@ -237,7 +239,7 @@ def _variant_kernel_trainer(model, transform):
 def _in_place_trainer(model, freeze: bool):
     """Layer-by-layer in-place updates: the output layer is updated first, and each lower layer's
     gradients are taken with the layers above already updated."""
-    return default_trainer(model, freeze, IN_PLACE)
+    return default_trainer(model, model.spec.training.configured({"freeze_biases": freeze, "update_order": IN_PLACE}))
 
 
 class _OffByOne(Resolver):
@@ -249,20 +251,27 @@ class _OffByOne(Resolver):
 def _training_variants(model) -> list[Variant]:
     frozen = model.spec.freeze_biases
     toggled = "biases updated too" if frozen else "biases frozen (weights only)"
+    settings = model.spec.training
+    out = [Variant("biases_toggled", toggled, lambda: Resolver(
+        model, trainer=default_trainer(model, settings.configured({"freeze_biases": not frozen}))))]
+    if settings.optimizer == SGD:
+        out += [
+            Variant(
+                "in_place",
+                "layer-by-layer in-place updates: each layer's gradients taken after the layers above were updated",
+                lambda: Resolver(model, trainer=_in_place_trainer(model, frozen)),
+            ),
+            Variant(
+                "in_place_biases_toggled",
+                f"layer-by-layer in-place updates, and {toggled}",
+                lambda: Resolver(model, trainer=_in_place_trainer(model, not frozen)),
+            ),
+        ]
     return [
-        Variant("biases_toggled", toggled, lambda: Resolver(model, trainer=default_trainer(model, not frozen))),
-        Variant(
-            "in_place",
-            "layer-by-layer in-place updates: each layer's gradients taken after the layers above were updated",
-            lambda: Resolver(model, trainer=_in_place_trainer(model, frozen)),
-        ),
-        Variant(
-            "in_place_biases_toggled",
-            f"layer-by-layer in-place updates, and {toggled}",
-            lambda: Resolver(model, trainer=_in_place_trainer(model, not frozen)),
-        ),
+        *out,
         Variant("one_step_fewer", "one training step fewer (a step count off by one)", lambda: _OffByOne(model, -1)),
         Variant("one_step_more", "one training step more (a step count off by one)", lambda: _OffByOne(model, +1)),
+        *(Variant(key, description, build) for key, description, build in optimizer_variants(model)),
     ]
 
 

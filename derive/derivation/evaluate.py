@@ -15,6 +15,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from derive.derivation.steps import DISPLAY, Derivation
+from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.functions import CONSTANTS, DERIVED, ELEMENTARY, Registered
 
@@ -92,7 +93,8 @@ def _mp_condition(condition, env) -> bool:
 class Evaluation:
     """``samples[s]`` maps every quantity of sample s (inputs, parameters, steps) to its value;
     ``totals`` holds E_total, every dE_total/d<parameter>, every parameter and every parameter after
-    one step (``w5+``)."""
+    one step (``w5+``: the spec's optimizer on the first step's batch, every gradient taken before
+    the update; a frozen bias keeps its value)."""
 
     derivation: Derivation
     samples: list[dict[Q.Quantity, mpmath.mpf]]
@@ -145,10 +147,58 @@ def evaluate(
             per_sample.append(values)
         scale = mpmath.mpf(1) / len(per_sample) if network.spec.reduction == "mean" else mpmath.mpf(1)
         totals = {Q.TOTAL_ERROR: scale * mpmath.fsum(v[Q.TOTAL_ERROR] for v in per_sample)}
-        rate = mp_value(network.spec.learning_rate, {})
+        settings = training_settings(network.spec)
+        first = optimizers.batch(settings, 1, len(per_sample))
+        mean = network.spec.reduction == "mean"
         for p in network.parameters:
             g, q = Q.gradient(p.name), p.quantity
             totals[g] = scale * mpmath.fsum(v[g] for v in per_sample)
             totals[q] = per_sample[0][q]
-            totals[q.with_update()] = totals[q] - rate * totals[g]
+            if settings.freeze_biases and p.kind == Q.BIAS:
+                totals[q.with_update()] = totals[q]
+                continue
+            step = totals[g] if len(first) == len(per_sample) else batch_gradient(per_sample, first, p.name, mean)
+            totals[q.with_update()] = update(settings.entry, settings, totals[q], step, {}, 1)[optimizers.PARAMETER]
     return Evaluation(derivation, per_sample, totals)
+
+
+def training_settings(spec) -> optimizers.Settings:
+    """The spec's training settings (a spec built by hand may have none: plain gradient descent)."""
+    return spec.training or optimizers.Settings(spec.learning_rate, freeze_biases=spec.freeze_biases)
+
+
+def batch_gradient(samples: list[dict], indices: list[int], parameter: str, mean: bool) -> mpmath.mpf:
+    """The gradient of a batch's loss (the samples ``indices`` of per-sample values) at 60 digits."""
+    g = Q.gradient(parameter)
+    with mpmath.workdps(PRECISION):
+        total = mpmath.fsum(samples[s][g] for s in indices)
+        return total / len(indices) if mean else total
+
+
+def update(optimizer: optimizers.Optimizer, settings: optimizers.Settings, value, gradient, state: dict,
+           step: int) -> dict[str, mpmath.mpf]:
+    """One step of the optimizer's rules for one parameter, at the current precision: every value the
+    rules assign (slot name, or `optimizers.PARAMETER` for the new value), from the parameter's value,
+    its batch gradient and its state before step ``step`` (an absent slot is 0)."""
+    with mpmath.workdps(PRECISION):
+        env = {symbol: mp_value(v, {}) for symbol, v in settings.numbers().items()}
+        env |= {optimizers.P: mpmath.mpf(value), optimizers.G: gradient, optimizers.T: mpmath.mpf(step)}
+        env |= {optimizers.SLOT[s]: state.get(s, mpmath.mpf(0)) for s in optimizer.state}
+        out = {}
+        for target, expr in optimizer.rules:
+            symbol = optimizers.P if target == optimizers.PARAMETER else optimizers.SLOT[target]
+            env[symbol] = out[target] = mp_value(expr, env)
+        return out
+
+
+def derived(optimizer: optimizers.Optimizer, settings: optimizers.Settings, kept: dict, step: int) -> dict:
+    """The slots a step computes but does not keep (Adam's mhat, vhat and update), from the kept
+    slots' values after step ``step``."""
+    with mpmath.workdps(PRECISION):
+        env = {symbol: mp_value(v, {}) for symbol, v in settings.numbers().items()}
+        env |= {optimizers.T: mpmath.mpf(step)} | {optimizers.SLOT[s]: mpmath.mpf(kept[s]) for s in optimizer.state}
+        out = {}
+        for target, expr in optimizer.rules:
+            if target != optimizers.PARAMETER and target not in optimizer.state:
+                env[optimizers.SLOT[target]] = out[target] = mp_value(expr, env)
+        return out

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from derive.derivation.evaluate import Evaluation
+from derive.derivation.evaluate import Evaluation, batch_gradient, training_settings, update
 from derive.derivation.steps import OUTPUT_DELTAS, Derivation
+from derive.model import optimizers
 from derive.model import quantities as Q
 
 NAMES, NUMBERS, VALUE, DIFFERENTIATE = "names", "numbers", "value", "differentiate"
@@ -67,7 +68,8 @@ def total(*terms) -> sp.Expr:
 class Explainer:
     """Explanations of one model's quantities, from its derivation and its values."""
 
-    def __init__(self, derivation: Derivation, evaluation: Evaluation):
+    def __init__(self, derivation: Derivation, evaluation: Evaluation, training=None):
+        self.training = training  # an `exact_training.ExactTraining`: the first steps, for w5@2 and m_w5@1
         self.derivation = derivation
         self.network = derivation.network
         self.evaluation = evaluation
@@ -144,14 +146,19 @@ class Explainer:
         return rows
 
     def update(self, parameter: str) -> list[Row]:
-        """w+ = w - eta * dE_total/dw, with the total gradient over the samples."""
-        p, g = Q.parameter(parameter), Q.gradient(parameter)
+        """w+: the optimizer's first step (w+ = w - eta * dE_total/dw for gradient descent on the full
+        batch), rows of `step_rows`."""
+        settings = training_settings(self.network.spec)
+        p = Q.parameter(parameter)
         totals = self.evaluation.totals
-        numbers = {self.sym(p): self.network.parameter[parameter].value, self.eta: self.network.spec.learning_rate,
-                   self.sym(g): totals[g]}
-        rule = sp.Add(self.sym(p), -product(self.eta, self.sym(g)), evaluate=False)
-        return [Row(p.with_update(), NAMES, rule), Row(None, NUMBERS, rule, numbers=numbers),
-                Row(None, VALUE, value=totals[p.with_update()])]
+        first = optimizers.batch(settings, 1, len(self.evaluation.samples))
+        full = len(first) == len(self.evaluation.samples)
+        mean = self.network.spec.reduction == "mean"
+        g = totals[Q.gradient(parameter)] if full else batch_gradient(self.evaluation.samples, first, parameter, mean)
+        frozen = settings.freeze_biases and p.kind == Q.BIAS
+        after = {} if frozen else update(settings.entry, settings, totals[p], g, {}, 1)
+        return step_rows(self.network, settings, settings.entry, parameter, 1, full,
+                         (self.network.parameter[parameter].value, {}, g), after, plus=True)
 
     def hidden_output_gradient(self, neuron: str, sample: int = 0, with_terms: bool = True) -> list[Row]:
         """dE_total/dout_h as the sum over the neurons h feeds, with the article's named terms (unless
@@ -201,13 +208,25 @@ class Explainer:
             return self.hidden_output_gradient(f.wrt.name, sample,
                                                with_terms=len(network.feeds(f.wrt.name)) <= NAMED_LIMIT)
         return self.factor(f, sample)
+    def _after(self, q: Q.Quantity) -> Explanation:
+        """A parameter or optimizer state after one of the first steps: that step's rows."""
+        stepped = q.is_parameter or q.kind == Q.STATE
+        if not (self.training and stepped and not q.updated and 1 <= q.after <= self.training.limit):
+            raise Q.QuantityError(f"{q}: a value after training has no step-by-step derivation "
+                                  f"(derive train --steps {q.after})")
+        name = q.name if q.is_parameter else q.of.name
+        rows = []
+        for group in Explanation(q, 0, tuple(self.training.rows(name, q.after)), None).steps:
+            rows += group
+            if group[0].lhs == q:  # the rows up to the one that derives q
+                return Explanation(q, 0, tuple(rows), group[-1].value)
+        raise Q.QuantityError(f"{q}: this optimizer's step does not compute it (or {name} is frozen)")
 
     # -- any quantity ------------------------------------------------------------------------------
     def explain(self, q: Q.Quantity) -> Explanation:
         """The derivation of one quantity of one sample (a gradient: its factors, then the chain)."""
         if q.after is not None:
-            raise Q.QuantityError(f"{q}: a value after training has no step-by-step derivation "
-                                  f"(derive train --steps {q.after})")
+            return self._after(q)
         sample = q.sample or 0
         base = q.base
         if q.updated:
@@ -228,3 +247,43 @@ class Explainer:
             raise Q.QuantityError(f"{q}: no step-by-step derivation (try {Q.EXAMPLES})")
         rows = self.factor(base, sample) if base.is_partial else self.definition(base, sample)
         return Explanation(q, sample, tuple(rows), self.value(base, sample))
+
+
+def step_rows(network, settings, optimizer, parameter: str, step: int, full_batch: bool, before: tuple,
+              after: dict, plus: bool = False) -> list[Row]:
+    """One optimizer step of one parameter as rows: each rule of the optimizer in names (weight
+    decay 0 and zero state left out), with numbers, and its value. ``before`` is (the parameter's
+    value, its state, the step's batch gradient); ``after`` the values the rules assigned (empty for
+    a frozen parameter). The gradient is dE_total/dw (after step - 1 steps) on the full batch, else
+    the batch's ``g_w@step``; the new value is ``w+`` with ``plus``, else ``w@step``."""
+    sym = network.symbol
+    value, state, gradient = before
+
+    def at(q, steps):
+        return q.after_steps(steps) if steps else q
+
+    p = Q.parameter(parameter)
+    new = p.with_update() if plus else p.after_steps(step)
+    if not after:
+        return [Row(new, NAMES, sym(at(p, step - 1)), note="frozen: it keeps its value"), Row(None, VALUE, value=value)]
+    g = at(Q.gradient(parameter), step - 1) if full_batch else Q.state("g", parameter).after_steps(step)
+    mapping = {optimizers.P: sym(at(p, step - 1)), optimizers.G: sym(g), optimizers.T: sp.Integer(step)}
+    numbers = {sym(at(p, step - 1)): value, sym(g): gradient}
+    for symbol, number in settings.numbers().items():
+        mapping[symbol] = sp.S.Zero if number == 0 else sym(optimizers.HYPERPARAMETERS[symbol])
+        numbers[mapping[symbol]] = number
+    for slot in optimizer.state:
+        mapping[optimizers.SLOT[slot]] = sym(Q.state(slot, parameter).after_steps(step - 1)) if step > 1 else sp.S.Zero
+        numbers[mapping[optimizers.SLOT[slot]]] = state.get(slot, 0)
+    rows = []
+    for target, expr in optimizer.rules:
+        lhs = new if target == optimizers.PARAMETER else Q.state(target, parameter).after_steps(step)
+        shown = optimizers.substituted(expr, mapping)
+        rows.append(Row(lhs, NAMES, shown))
+        if shown.free_symbols and not shown.is_Symbol:
+            rows.append(Row(None, NUMBERS, shown, numbers=dict(numbers)))
+        rows.append(Row(None, VALUE, value=after[target]))
+        symbol = optimizers.P if target == optimizers.PARAMETER else optimizers.SLOT[target]
+        mapping[symbol] = sym(lhs)
+        numbers[sym(lhs)] = after[target]
+    return rows

@@ -2,15 +2,18 @@
 
 The loop is written once, in the generated module (``templates/gradients.py.j2``), where a user of
 the module gets it too; the engine, the audit's variants (in-place updates, frozen or trained biases,
-a step count off by one) and the CLI all drive it, so an option added there reaches all of them. Here
-it runs in chunks, to record the error on the way for plots.
+a step count off by one, the optimizers' slips) and the CLI all drive it, so an option added there
+reaches all of them. Here it runs in chunks, carrying the optimizer's state from chunk to chunk, to
+record the error on the way for plots. (The first steps at 60 digits: `exact_training`.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-SIMULTANEOUS, IN_PLACE = "simultaneous", "in_place"
+from derive.derivation.evaluate import training_settings
+from derive.model import optimizers
+
 HISTORY_POINTS = 100
 
 
@@ -23,7 +26,9 @@ class TrainingRun:
     error: float  # after all steps
     parameters: dict[str, float]  # after all steps
     outputs: list[list[float]]  # per sample, after all steps
-    history: list[tuple[int, float]]  # (step, E_total) at about 100 steps from 0 to the last, for plots
+    history: list[tuple[int, float]]  # (step, E_total) at about 100 steps from 0 to the last, or every N
+    settings: optimizers.Settings | None = None
+    state: dict = field(default_factory=dict)  # the module's train state: "step", "g", the optimizer's slots
 
 
 def float_samples(spec) -> list[tuple[list[float], list[float]]]:
@@ -35,26 +40,43 @@ def total_error(module, params, samples, mean: bool) -> float:
     return total / len(samples) if mean else total
 
 
-def train(module, spec, steps: int, frozen: tuple[str, ...] = (), update_order: str = SIMULTANEOUS,
-          history: bool = True) -> TrainingRun:
-    """``steps`` steps of the module's ``train`` from its initial parameters; ``frozen`` parameters
-    keep their values. With ``history``, E_total is recorded at about 100 steps on the way."""
+def marks(steps: int, history: bool, every: int | None) -> list[int]:
+    """The steps after which E_total is recorded: 0, every N-th and the last; or about 100 (and the
+    first) with ``history``; else 0 and the last."""
+    if every:
+        return sorted({*range(0, steps, every), steps})
+    if history:
+        return sorted({round(steps * k / HISTORY_POINTS) for k in range(HISTORY_POINTS + 1)} | {min(1, steps)})
+    return [0, steps]
+
+
+def module_options(module, spec, settings: optimizers.Settings, reduction: str | None = None) -> dict:
+    """The keyword arguments of the module's ``train`` for these settings."""
+    frozen = module.BIASES if settings.freeze_biases else ()
+    return {**settings.module_options(), "frozen": frozen, "reduction": reduction or spec.reduction}
+
+
+def train(module, spec, steps: int, settings: optimizers.Settings | None = None, history: bool = True,
+          every: int | None = None, reduction: str | None = None) -> TrainingRun:
+    """``steps`` steps of the module's ``train`` from its initial parameters, with the spec's
+    settings unless given (``reduction`` replaces the spec's for the batch loss). E_total is recorded
+    at the steps of `marks`."""
+    settings = settings or training_settings(spec)
     samples = float_samples(spec)
     mean = spec.reduction == "mean"
-    marks = (
-        sorted({round(steps * k / HISTORY_POINTS) for k in range(HISTORY_POINTS + 1)} | {min(1, steps)})
-        if history
-        else [0, steps]
-    )
+    options = module_options(module, spec, settings, reduction)
     params = dict(module.INITIAL)
     points = [(0, total_error(module, params, samples, mean))]
+    state: dict = {}
     done = 0
-    for mark in marks[1:]:
-        params = module.train(params, samples, mark - done, frozen=frozen, update_order=update_order)
+    for mark in marks(steps, history, every)[1:]:
+        params = module.train(params, samples, mark - done, state=state, **options)
         done = mark
         points.append((mark, total_error(module, params, samples, mean)))
     after_first = next((e for s, e in points if s == 1), None)
+    if after_first is None and steps:
+        after_first = total_error(module, module.train(module.INITIAL, samples, 1, **options), samples, mean)
     return TrainingRun(
-        steps, bool(frozen), points[0][1], after_first, points[-1][1], params,
-        [module.forward(params, x) for x, _ in samples], points if history else [],
+        steps, settings.freeze_biases, points[0][1], after_first, points[-1][1], params,
+        [module.forward(params, x) for x, _ in samples], points if (history or every) else [], settings, state,
     )

@@ -105,6 +105,8 @@ class Network:
         """Whether every neuron and parameter ``q`` names is in this network."""
         if q.is_partial:
             return self.knows(q.of) and self.knows(q.wrt)
+        if q.kind == Q.STATE:
+            return self.knows(q.of)
         if q.is_parameter:
             return q.name in self.parameter
         if q.kind in (Q.TARGET, Q.ERROR):

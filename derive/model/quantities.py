@@ -8,7 +8,10 @@ Quantities, the user's grammar (tables, the ``[published]`` table, ``--claim``, 
 Python API): ``net_h1``, ``out_o2``, ``target_o1``, ``E_o1``, ``E_total`` (also ``E``), ``delta_o1``
 (δ = ∂E_total/∂net), an input ``i1``, a parameter ``w5``/``b1``; a partial derivative ``dA/dB``
 (``dE_total/dw5``, ``dE/dw5``); a parameter after one step ``w5+``; anything after N training steps
-``X@N``; with several samples, a per-sample value ``X[s]`` (s from 1).
+``X@N``; with several samples, a per-sample value ``X[s]`` (s from 1). The optimizer's state after N
+steps (`derive.model.optimizers`): ``g_w5@N`` (the gradient of step N's batch loss), ``buf_w5@N``
+(the momentum buffer), ``m_w5@N``, ``v_w5@N``, the bias-corrected ``mhat_w5@N``, ``vhat_w5@N`` and
+the step they make, ``update_w5@N`` (Adam).
 
 Nothing outside this module takes a name apart: code asks a `Quantity` for its ``kind``, ``name``,
 ``of``/``wrt``, ``sample``, ``after`` and ``updated``, and `neuron_parts` for a neuron's layer.
@@ -26,11 +29,14 @@ IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 INPUT, NET, OUT, TARGET, ERROR, TOTAL, DELTA, WEIGHT, BIAS, TEMPORARY, PARTIAL, RATE = (
     "input", "net", "out", "target", "error", "total", "delta", "weight", "bias", "temporary", "partial", "rate",
 )
+STATE, HYPERPARAMETER = "state", "hyperparameter"  # an optimizer's per-parameter state; eta's siblings
+SLOTS = ("g", "buf", "m", "v", "mhat", "vhat", "update")  # the optimizer state a quantity can name, ``m_w5@1``
 _PREFIX = {NET: "net_", OUT: "out_", TARGET: "target_", ERROR: "E_", DELTA: "delta_"}
 _NEURON = re.compile(r"(?P<letter>[ioh])(?:(?P<layer>\d+)_)?(?P<index>\d+)\Z")
 _PARAMETER = re.compile(r"(?P<letter>[wb])(?P<index>\d+)\Z")
+_STATE = re.compile(rf"(?P<slot>{'|'.join(SLOTS)})_(?P<parameter>[wb]\d+)\Z")
 _SUFFIXES = re.compile(r"(?P<base>[^+\[@]+)(?P<plus>\+)?(?:\[(?P<sample>\d+)\])?(?:@(?P<after>\d+))?\Z")
-EXAMPLES = "net_h1, out_o1, E_o1, E_total, delta_o1, w5, dE_total/dw5, dout_o1/dnet_o1, w5+, E_total@10000"
+EXAMPLES = "net_h1, out_o1, E_o1, E_total, delta_o1, w5, dE_total/dw5, dout_o1/dnet_o1, w5+, E_total@10000, m_w5@1"
 
 
 class QuantityError(ValueError):
@@ -40,8 +46,9 @@ class QuantityError(ValueError):
 @dataclass(frozen=True, eq=False)
 class Quantity:
     """One value: ``kind`` and ``name`` (a neuron, a parameter, a temporary's name), or for a partial
-    derivative ``of`` and ``wrt``; optionally one ``sample`` (from 0), the value ``after`` N training
-    steps, or a parameter ``updated`` by one step. Equal, and hashed, by its canonical text."""
+    derivative ``of`` and ``wrt``, or for optimizer state the slot ``name`` of parameter ``of``;
+    optionally one ``sample`` (from 0), the value ``after`` N training steps, or a parameter
+    ``updated`` by one step. Equal, and hashed, by its canonical text."""
 
     kind: str
     name: str = ""
@@ -106,13 +113,17 @@ class Quantity:
         """The neurons and parameters the quantity names, in order (dE_o1/dout_h1: o1, h1)."""
         if self.kind == PARTIAL:
             return list(dict.fromkeys(self.of.subjects + self.wrt.subjects))
-        return [self.name] if self.name and self.kind != TEMPORARY else []
+        if self.kind == STATE:
+            return self.of.subjects
+        return [self.name] if self.name and self.kind not in (TEMPORARY, HYPERPARAMETER) else []
 
     def renamed(self, old: str, new: str) -> Quantity:
         """The same quantity with neuron or parameter ``old`` replaced by ``new`` (on both sides of dA/dB)."""
         if self.kind == PARTIAL:
             return replace(self, of=self.of.renamed(old, new), wrt=self.wrt.renamed(old, new))
-        return replace(self, name=new) if self.name == old and self.kind != TEMPORARY else self
+        if self.kind == STATE:
+            return replace(self, of=self.of.renamed(old, new))
+        return replace(self, name=new) if self.name == old and self.kind not in (TEMPORARY, HYPERPARAMETER) else self
 
 
 def _format(q: Quantity) -> str:
@@ -122,6 +133,8 @@ def _format(q: Quantity) -> str:
         text = "E_total"
     elif q.kind == RATE:
         text = "eta"
+    elif q.kind == STATE:
+        text = f"{q.name}_{q.of}"
     elif q.kind in _PREFIX:
         text = _PREFIX[q.kind] + q.name
     else:
@@ -174,6 +187,16 @@ def gradient(name: str) -> Quantity:
     return partial(TOTAL_ERROR, parameter(name))
 
 
+def state(slot: str, parameter_name: str) -> Quantity:
+    """Optimizer state of one parameter (``m_w5``); a value only after N steps (``m_w5@1``)."""
+    return Quantity(STATE, slot, of=parameter(parameter_name))
+
+
+def hyperparameter(name: str, latex: str) -> Quantity:
+    """A setting of the optimizer in update rules (beta1, eps); printed, never parsed."""
+    return Quantity(HYPERPARAMETER, name, latex_label=latex)
+
+
 def temporary(name: str, latex: str) -> Quantity:
     """A value the stable forms compute on the way (a log-sum-exp, a sum of targets)."""
     return Quantity(TEMPORARY, name, latex_label=latex)
@@ -219,6 +242,8 @@ def _value(text: str, whole: str) -> Quantity:
         return TOTAL_ERROR
     if _PARAMETER.match(text):
         return parameter(text)
+    if m := _STATE.match(text):
+        return state(m["slot"], m["parameter"])
     if _NEURON.match(text):
         if text.startswith("i"):
             return Quantity(INPUT, text)
@@ -243,10 +268,16 @@ def parse(text: str) -> Quantity:
         if not (of.startswith("d") and wrt.startswith("d")) or "/" in wrt:
             raise QuantityError(f"cannot read quantity {whole!r}: a partial derivative is written dA/dB")
         q = partial(_value(of[1:], whole), _value(wrt[1:], whole))
+        if STATE in (q.of.kind, q.wrt.kind):
+            raise QuantityError(f"cannot read quantity {whole!r}: optimizer state has no partial derivatives")
     else:
         q = _value(base, whole)
     if m["plus"] and not q.is_parameter:
         raise QuantityError(f"{whole!r}: only a parameter has a value after one step (like w5+)")
+    if q.kind == STATE and m["sample"]:
+        raise QuantityError(f"{whole!r}: optimizer state is one value for all the samples: write {q}@N")
+    if q.kind == STATE and m["after"] is None:
+        raise QuantityError(f"{whole!r}: optimizer state is a value after N steps: write {q}@N, e.g. {q}@1")
     sample = int(m["sample"]) - 1 if m["sample"] else None
     if sample is not None and sample < 0:
         raise QuantityError(f"{whole!r}: samples are numbered from 1")

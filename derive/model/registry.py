@@ -84,7 +84,7 @@ Tanh = elementwise(
 )
 Identity = elementwise("Identity", "", derivative=lambda x, y: sp.S.One, elementary=lambda x: x, identity=True)
 
-# Today's activations, each as PyTorch defines it (benchmarks/validate_torch.py compares them).
+# Today's activations, each as PyTorch defines it (benchmarks/validate_torch_functions.py compares them).
 LEAKY_SLOPE = sp.Rational(1, 100)  # torch.nn.LeakyReLU's default negative_slope
 LeakyReLU = elementwise(
     "LeakyReLU", r"\operatorname{leaky\_relu}", text="leaky_relu",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import math
 import random
 import tomllib
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from derive.model import quantities
+from derive.model import optimizers, quantities, seeded
 from derive.model.custom import NO_SCOPE, Scope
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 
@@ -37,9 +36,13 @@ MAX_TITLE = 200
 
 KEYS = (
     "name", "title", "layers", "activation", "loss", "bias", "learning_rate", "steps", "weights",
-    "biases", "samples", "reduction", "seed", "published", "freeze_biases", "activations", "losses",
+    "biases", "samples", "reduction", "seed", "published", "freeze_biases", "training", "activations", "losses",
 )
-REQUIRED = ("name", "layers", "activation", "loss", "bias", "learning_rate", "samples")
+REQUIRED = ("name", "layers", "activation", "loss", "bias", "samples")  # and learning_rate, here or in [training]
+TRAINING_KEYS = (
+    "optimizer", "learning_rate", "momentum", "betas", "eps", "weight_decay", "batch_size", "shuffle", "steps",
+    "freeze_biases", "update_order",
+)
 DEFAULT_EXAMPLE = "mazur.toml"
 
 
@@ -73,6 +76,7 @@ class Spec:
     source: str  # the file name, as shown in messages and generated headers
     digest: str  # sha256 of the file's bytes
     functions: Scope = NO_SCOPE  # the spec's own activations and losses ([activations], [losses])
+    training: optimizers.Settings | None = None  # how training steps are taken (learning_rate, freeze_biases too)
 
 
 def load(path: str | Path | None = None) -> Spec:
@@ -165,9 +169,13 @@ class _Validator:
             )
         bias = self.choice(t["bias"], "bias", ("shared", "per_neuron", "none"))
         reduction = self.choice(t.get("reduction", "sum"), "reduction", ("sum", "mean"))
-        learning_rate = self.number(t["learning_rate"], "learning_rate")
+        table = self.training_table(t)
+        if "learning_rate" not in t and "learning_rate" not in table:
+            self.fail("missing key 'learning_rate' (at the top level or in [training])")
+        rate_key = "learning_rate" if "learning_rate" in t else "training.learning_rate"
+        learning_rate = self.number(t.get("learning_rate", table.get("learning_rate")), rate_key)
         if learning_rate <= 0:
-            self.fail("learning_rate must be positive")
+            self.fail(f"{rate_key} must be positive")
         steps = None
         if "steps" in t:
             steps = self.integer(t["steps"], "steps", 0, MAX_STEPS, " (training runs in float64)")
@@ -180,7 +188,7 @@ class _Validator:
         elif seed is None:
             self.fail("missing key 'weights' (give the weights, or a seed = N to fill them reproducibly)")
         else:
-            weights = _random_weights(rng, layers)
+            weights = seeded.weights(rng, layers)
         if bias == "none":
             if "biases" in t:
                 self.fail("biases is given, but bias = 'none' means the network has no biases (remove the key)")
@@ -190,16 +198,58 @@ class _Validator:
         elif seed is None:
             self.fail("missing key 'biases' (give the biases, or a seed = N to fill them reproducibly)")
         else:
-            biases = _random_biases(rng, layers, bias)
+            biases = seeded.biases(rng, layers, bias)
         samples = self.samples(t["samples"], layers, functions.loss(loss).targets_in_unit_interval, loss)
         published = self.published(t.get("published", {}))
         freeze = t.get("freeze_biases", False)
         if not isinstance(freeze, bool):
             self.fail(f"freeze_biases must be true or false, not {_kind(freeze)}")
+        training = self.training(table, optimizers.Settings(learning_rate, seed=seed or 0, freeze_biases=freeze),
+                                 len(samples))
+        steps = table.get("steps", steps)
         return Spec(
-            name, title, layers, activations, loss, bias, learning_rate, steps, weights, biases,
-            samples, reduction, freeze, seed, published, self.source, digest, functions,
+            name, title, layers, activations, loss, bias, training.learning_rate, steps, weights, biases,
+            samples, reduction, training.freeze_biases, seed, published, self.source, digest, functions, training,
         )
+
+    def training_table(self, t: dict) -> dict:
+        """The ``[training]`` table's keys, each known and not also given at the top level."""
+        table = t.get("training", {})
+        if not isinstance(table, dict):
+            self.fail(f"training must be a table ([training]), not {_kind(table)}")
+        for key in table:
+            if key not in TRAINING_KEYS:
+                near = difflib.get_close_matches(key, TRAINING_KEYS, n=1)
+                hint = f" (did you mean '{near[0]}'?)" if near else f"; known keys: {', '.join(TRAINING_KEYS)}"
+                self.fail(f"unknown key 'training.{key}'{hint}")
+            if key in t:
+                self.fail(f"{key} is given twice: at the top level and in [training]")
+        return table
+
+    def training(self, table: dict, base: optimizers.Settings, samples: int) -> optimizers.Settings:
+        """The ``[training]`` table read into `optimizers.Settings`: types here, ranges and which
+        optimizer takes which option in `optimizers.configure` (shared with ``derive train``'s flags)."""
+        given = {}
+        for key, value in table.items():
+            where = f"training.{key}"
+            if key in ("optimizer", "update_order"):
+                given[key] = self.string(value, where)
+            elif key in ("shuffle", "freeze_biases"):
+                if not isinstance(value, bool):
+                    self.fail(f"{where} must be true or false, not {_kind(value)}")
+                given[key] = value
+            elif key == "betas":
+                given[key] = self.vector(value, where, 2, "betas takes")
+            elif key == "batch_size":
+                given[key] = self.integer(value, where, 0, MAX_SAMPLES, " (0 is the full batch)")
+            elif key == "steps":
+                table[key] = self.integer(value, where, 0, MAX_STEPS, " (training runs in float64)")
+            else:
+                given[key] = self.number(value, where)
+        try:
+            return optimizers.configure(given, base, lambda key: f"training.{key}", samples)
+        except optimizers.OptionError as exc:
+            self.fail(str(exc))
 
     def choice(self, value, key: str, options) -> str:
         self.string(value, key)  # first: a list is no key of the alias table
@@ -338,23 +388,3 @@ def _kind(value) -> str:
     kinds = {bool: "true/false", str: "a string", list: "a list", dict: "a table", int: "a whole number",
              Decimal: "a number"}
     return kinds.get(type(value), type(value).__name__)
-
-
-def _random_value(rng: random.Random, fan_in: int) -> sp.Rational:
-    """A reproducible initial value, uniform in ±1/sqrt(fan_in), as an exact 4-decimal number."""
-    bound = 1 / math.sqrt(fan_in)
-    return sp.Rational(round(rng.uniform(-bound, bound) * 10_000), 10_000)
-
-
-def _random_weights(rng, layers):
-    return tuple(
-        tuple(tuple(_random_value(rng, layers[k]) for _ in range(layers[k])) for _ in range(layers[k + 1]))
-        for k in range(len(layers) - 1)
-    )
-
-
-def _random_biases(rng, layers, mode):
-    return tuple(
-        tuple(_random_value(rng, layers[k]) for _ in range(1 if mode == "shared" else layers[k + 1]))
-        for k in range(len(layers) - 1)
-    )

@@ -47,9 +47,10 @@ def errata_section(findings, digits: int, source: str) -> Section:
     return Section("Errata: the published numbers, audited", blocks)
 
 
-def render(model, version: str, digits: int = 9, training=None, first_step_weights_only=None, extra_sections=()) -> str:
-    """The whole document's LaTeX source; byte-identical for the same inputs."""
-    document = Document(model, digits, training, first_step_weights_only)
+def render(model, version: str, digits: int = 9, training=(), extra_sections=()) -> str:
+    """The whole document's LaTeX source; byte-identical for the same inputs. ``training``: groups
+    of (label, TrainingRun) compared in the training section, the spec's own run first."""
+    document = Document(model, digits, training)
     return source(model.spec, version, "latex", model.spec.title, document.sections() + list(extra_sections))
 
 

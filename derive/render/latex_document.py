@@ -37,14 +37,13 @@ class Section:
 class Document:
     """Every block of the derivation, for one model (see `derive.render.latex.render`)."""
 
-    def __init__(self, model, digits: int = 9, training=None, first_step_weights_only=None):
+    def __init__(self, model, digits: int = 9, training=()):
         self.model = model
         self.network = model.network
         self.derivation = model.derivation
         self.explainer: Explainer = model.explainer
         self.digits = digits
-        self.training = training
-        self.first_step_weights_only = first_step_weights_only  # E_total after one step, biases frozen
+        self.training = list(training)  # groups of (label, TrainingRun) compared; the spec's own run first
         self.samples = len(model.spec.samples)
         self.printer = RowPrinter(self.network, digits)
 
@@ -66,7 +65,7 @@ class Document:
         if detailed and self.samples > 1:
             out.append(self.over_samples())
         out.append(self.summary())
-        if self.training is not None and self.model.spec.steps:
+        if self.training and self.model.spec.steps:
             out.append(self.training_section())
         return out
 
@@ -341,28 +340,19 @@ class Document:
                 ),
             ],
         )
-        if self.training is not None and self.training.error_after_first is not None:
+        runs = self.training[0] if self.training else []
+        if runs and runs[0][1].error_after_first is not None:
             text = (
                 f"The total error goes from $E_{{\\mathrm{{total}}}} = {number(totals[Q.TOTAL_ERROR], self.digits)}$ "
-                f"to ${number(self.training.error_after_first, self.digits)}$ after this step, every parameter updated"
+                f"to ${number(runs[0][1].error_after_first, self.digits)}$ after this step "
+                f"({latex_text(self.model.spec.training.describe())})"
             )
-            if self.first_step_weights_only is not None and any(p.kind == Q.BIAS for p in self.network.parameters):
-                text += (f"; updating the weights only, as the reference article does, it goes to "
-                         f"${number(self.first_step_weights_only, self.digits)}$")
+            text += "".join(f"; with {latex_text(label)}, it goes to ${number(run.error_after_first, self.digits)}$"
+                            for label, run in runs[1:])
             section.blocks.append(Block("text", text + " (float64)."))
         return section
 
     def training_section(self) -> Section:
-        run = self.training
-        rows = [[f"${names.latex(Q.TOTAL_ERROR)}$ after {run.steps} steps", f"${number(run.error, self.digits)}$"]]
-        for s, outputs in enumerate(run.outputs):
-            for o, v in zip(self.network.outputs, outputs, strict=True):
-                tag = f" (sample {s + 1})" if len(run.outputs) > 1 else ""
-                rows.append([f"{math(Q.out(o))}{tag} after {run.steps} steps", f"${number(v, self.digits)}$"])
-        points = " ".join(f"({step},{error:.6e})" for step, error in run.history if error > 0)
-        return Section(f"Training for {run.steps} steps", [
-            Block("text", "Plain gradient descent in float64, every gradient of a step taken at the parameters before "
-                  "that step, biases updated too."),
-            Block("table", rows=rows, header=["quantity", "value"], columns="lr"),
-            Block("plot", data={"points": points, "steps": run.steps}),
-        ])
+        from derive.render.latex_training import training_section
+
+        return Section(f"Training for {self.model.spec.steps} steps", training_section(self, self.training))

@@ -37,12 +37,16 @@ def operand(value, digits: int) -> str:
 
 
 class RowPrinter:
-    def __init__(self, network, digits: int):
+    def __init__(self, network, digits: int, superscript_steps: bool = False):
         self.network = network
         self.digits = digits
+        self.superscript_steps = superscript_steps  # X@N as X^{(N)}: see `names.latex`
+
+    def name(self, q: Q.Quantity) -> str:
+        return names.latex(q, superscript_steps=self.superscript_steps)
 
     def names(self, expr: sp.Expr) -> str:
-        mapping = {s: names.latex(self.network.quantity_of[s]) for s in expr.free_symbols}
+        mapping = {s: self.name(self.network.quantity_of[s]) for s in expr.free_symbols}
         return sp.latex(expr, symbol_names=mapping, **_STYLE)
 
     def numbers(self, expr: sp.Expr, numbers) -> str:
@@ -50,7 +54,7 @@ class RowPrinter:
         return sp.latex(expr, symbol_names=mapping, **_STYLE)
 
     def row(self, row: Row) -> tuple[str, str]:
-        lhs = names.latex(row.lhs) if row.lhs is not None else ""
+        lhs = self.name(row.lhs) if row.lhs is not None else ""
         if row.kind == NAMES:
             rhs = self.names(row.expr)
         elif row.kind == NUMBERS:

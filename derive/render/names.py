@@ -18,12 +18,23 @@ def latex_neuron(neuron: str) -> str:
     return f"{letter}_{{{layer},{index}}}" if layer is not None else f"{letter}_{{{index}}}"
 
 
-def latex(q: Q.Quantity, inline: bool = False) -> str:
+_SLOTS = {"g": "g", "buf": r"\mathrm{buf}", "m": "m", "v": "v", "mhat": r"\hat{m}", "vhat": r"\hat{v}", "update": "u"}
+
+
+def latex(q: Q.Quantity, inline: bool = False, superscript_steps: bool = False) -> str:
     """LaTeX for a quantity: partial derivatives as fractions, or ``inline`` as ∂A/∂B (for tables and
-    running text); ``X@N`` as the value after N training steps."""
+    running text); ``X@N`` as the value after N training steps, or with ``superscript_steps`` as
+    X^{(N)} (in the derivation of training steps, which says so)."""
+    if q.after is not None and superscript_steps:
+        inner = latex(q.after_steps(None), inline)
+        if q.is_partial:
+            inner = rf"\left({inner}\right)"
+        return f"{inner}^{{({q.after})}}"
     if q.after is not None:
         steps = q.after
         return rf"{latex(q.after_steps(None), inline)}\text{{ after {steps} step{'s' if steps != 1 else ''}}}"
+    if q.kind == Q.STATE:
+        return f"{_SLOTS[q.name]}_{{{latex(q.of)}}}"
     if q.updated:
         return latex(q.base) + "^{+}"
     if q.kind == Q.PARTIAL:

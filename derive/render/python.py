@@ -23,7 +23,7 @@ from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, 
 from derive.escape import python_string
 from derive.model import quantities as Q
 from derive.model.functions import Registered
-from derive.render import names, pyformat
+from derive.render import names, pyformat, python_training
 from derive.render.header import header
 from derive.render.templating import environment
 from derive.render.text import TextPrinter, positive_first
@@ -238,8 +238,9 @@ def _update_tail(derivation: Derivation) -> list[str]:
     return lines + _stores("updated", entries)
 
 
-def render(derivation: Derivation, version: str) -> str:
-    """The module's source text, byte-identical for the same spec and version."""
+def render(derivation: Derivation, version: str, optimizers=None) -> str:
+    """The module's source text, byte-identical for the same spec and version; ``optimizers`` (name
+    -> `derive.model.optimizers.Optimizer`) replaces optimizers' rules in ``train`` (the audit's slips)."""
     network = derivation.network
     spec = network.spec
     writer = ModuleWriter(derivation)
@@ -251,6 +252,8 @@ def render(derivation: Derivation, version: str) -> str:
     train_step = writer.body(grads, _update_tail(derivation), True)
     text = "\n".join(forward + loss + gradient + train_step)
     helpers = writer.printer.helper_sources()
+    training = python_training.context(network, _HelperPrinter(set()), optimizers)
+    text += "".join(line for o in training["optimizers"] for line in o["lines"])
     context = {
         "header": header("python", spec, version, "codegen", about=True),
         "name": spec.name,  # an identifier (the spec validator makes sure)
@@ -273,13 +276,14 @@ def render(derivation: Derivation, version: str) -> str:
         "loss": loss,
         "gradient": gradient,
         "train_step": train_step,
+        **training,
     }
     return environment().get_template("gradients.py.j2").render(context)
 
 
-def compile_module(derivation: Derivation, version: str) -> types.ModuleType:
+def compile_module(derivation: Derivation, version: str, optimizers=None) -> types.ModuleType:
     """The generated module, rendered and executed in memory."""
     name = derivation.network.spec.name
     module = types.ModuleType(f"derive_generated_{name}")
-    exec(compile(render(derivation, version), f"<generated {name}>", "exec"), module.__dict__)
+    exec(compile(render(derivation, version, optimizers), f"<generated {name}>", "exec"), module.__dict__)
     return module

@@ -10,6 +10,7 @@ import sympy as sp
 from sympy.printing.precedence import precedence
 from sympy.printing.str import StrPrinter
 
+from derive.derivation.evaluate import training_settings
 from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Explanation
 from derive.derivation.steps import ERROR, FORWARD, GRADIENTS
 from derive.escape import text_line
@@ -65,9 +66,9 @@ def rows(model) -> list[Row]:
     if several:
         out.append(Row(f"total error{reduction}", Q.TOTAL_ERROR, totals[Q.TOTAL_ERROR]))
     out += [Row(f"gradients{reduction}", Q.gradient(p.name), totals[Q.gradient(p.name)]) for p in network.parameters]
-    rate = fmt(network.spec.learning_rate, 9).rstrip("0").rstrip(".")
-    out += [Row(f"after one step (learning rate {rate})", p.quantity.with_update(), totals[p.quantity.with_update()])
-            for p in network.parameters]
+    settings = training_settings(network.spec)
+    out += [Row(f"after one step: {settings.describe()}", p.quantity.with_update(), totals[p.quantity.with_update()])
+            for p in network.parameters if not (settings.freeze_biases and p.kind == Q.BIAS)]
     return out + training_rows(model)
 
 
@@ -77,7 +78,8 @@ def training_rows(model) -> list[Row]:
     steps = model.spec.steps
     if not steps:
         return []
-    frozen = ", biases frozen" if model.frozen() else ""
+    biases = any(p.kind == Q.BIAS for p in model.network.parameters)
+    frozen = ", biases frozen" if training_settings(model.spec).freeze_biases and biases else ""
     section = f"after training (float64{frozen})"
     several = len(model.spec.samples) > 1
     wanted = [Q.TOTAL_ERROR.after_steps(1), Q.TOTAL_ERROR.after_steps(steps)]
@@ -178,7 +180,10 @@ class TextPrinter(StrPrinter):
         sign = ""
         if factors[0] == -1:
             sign, factors = "-", factors[1:]
-        return sign + " * ".join(self.parenthesize(f, precedence(expr), strict=False) for f in factors)
+        over = [f.base for f in factors if f.is_Pow and f.exp == -1]  # a / b, not a * 1/b
+        factors = [f for f in factors if not (f.is_Pow and f.exp == -1)] or [sp.S.One]
+        text = " * ".join(self.parenthesize(f, precedence(expr), strict=False) for f in factors)
+        return sign + text + "".join(f" / {self.parenthesize(b, precedence(expr), strict=True)}" for b in over)
 
     def _print_Function(self, expr):
         name = getattr(expr, "text_name", "") or expr.func.__name__

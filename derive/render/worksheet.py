@@ -77,8 +77,7 @@ def key(model, questions, number_: int, version: str, digits: int = 9) -> str:
     single = len(model.spec.samples) == 1
     # With several samples the document derives sample 1 first: its values are boxed, not the totals.
     asked = [q.quantity.at_sample(None) for q in questions if single or q.quantity.sample == 0]
-    weights_only = model.train(1, freeze_biases=True).error_after_first
-    document = Document(model, digits, model.train(1, freeze_biases=False), weights_only)
+    document = Document(model, digits, model.training_comparisons(1)[:1])
     document.printer = BoxingPrinter(model.network, digits, asked)
     sections = document.sections()
     rows = [[f"${names.latex(q.quantity, inline=True)}$", f"${q.answer}$", f"$\\pm {q.tolerance:f}$",

@@ -39,6 +39,25 @@ PARAMETER_LAYER = {
     "b2": 2,
 }
 LEARNING_RATE = 0.5
+OPTIMIZER = "sgd"
+MOMENTUM = 0.9
+BETAS = (0.9, 0.999)
+EPS = 1e-08
+WEIGHT_DECAY = 0.0
+BATCH_SIZE = 0
+SHUFFLE = False
+SEED = 0
+UPDATE_ORDER = "simultaneous"
+REDUCTION = "sum"
+BIASES = ("b1", "b2")
+FROZEN = BIASES
+OPTIMIZERS = {
+    "sgd": (),
+    "momentum": ("buf",),
+    "nesterov": ("buf",),
+    "adam": ("m", "v"),
+    "adamw": ("m", "v"),
+}
 
 
 def forward(params: Mapping[str, float], inputs: Sequence[float]) -> list[float]:
@@ -230,45 +249,164 @@ def train(
     steps: int,
     learning_rate: float = LEARNING_RATE,
     *,
-    frozen: Collection[str] = (),
-    update_order: str = "simultaneous",
+    optimizer: str = OPTIMIZER,
+    momentum: float = MOMENTUM,
+    betas: tuple[float, float] = BETAS,
+    eps: float = EPS,
+    weight_decay: float = WEIGHT_DECAY,
+    batch_size: int = BATCH_SIZE,
+    shuffle: bool = SHUFFLE,
+    seed: int = SEED,
+    frozen: Collection[str] = FROZEN,
+    update_order: str = UPDATE_ORDER,
+    reduction: str = REDUCTION,
+    state: dict | None = None,
 ) -> dict[str, float]:
-    """``steps`` steps of gradient descent on the sum of the samples' gradients.
+    """``steps`` training steps, with the spec's settings as defaults:
+    sgd (learning rate 0.5), full batch, biases frozen.
 
-    ``frozen`` names parameters that keep their values (the reference article freezes the
-    biases). ``update_order`` is "simultaneous" (every gradient of a step taken at the parameters
-    before it: the rule) or "in_place" (each layer updated as soon as its gradients are known, the
-    top layer first, so the layers below see updated weights: a common mistake, for teaching).
+    ``optimizer``: "sgd", "momentum", "nesterov", "adam" or "adamw", with torch.optim's
+    formulas (see the update of each below). ``batch_size`` 0 takes every sample in every
+    step; k takes consecutive batches of k samples (the last may be smaller), step t the
+    batch (t - 1) mod their number, in the samples' order or, with ``shuffle``, in the order
+    ``epoch_order(seed, epoch, len(samples))``. The batch loss sums or averages its samples'
+    errors (``reduction``). ``frozen`` parameters keep their values and have no state (FROZEN:
+    the spec's). ``update_order`` "in_place" (sgd only) updates the layers one at a time from
+    the top, each layer's gradients taken after the layers above were updated: a common
+    mistake, for teaching. Pass a ``state`` dict to continue a run: it keeps the step count
+    ("step"), the last batch gradient ("g") and the optimizer's state (OPTIMIZERS[optimizer]).
     """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer {optimizer!r}: one of {', '.join(OPTIMIZERS)}")
     if update_order not in ("simultaneous", "in_place"):
         raise ValueError(f"update_order {update_order!r}: 'simultaneous' or 'in_place'")
+    if update_order == "in_place" and optimizer != "sgd":
+        raise ValueError("update_order 'in_place' is for optimizer 'sgd' only")
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction {reduction!r}: 'sum' or 'mean'")
     unknown = set(frozen) - set(PARAMETERS)
     if unknown:
         raise ValueError(f"frozen names unknown parameters: {sorted(unknown)}")
+    keep, state = state is not None, {} if state is None else state
+    t = state.get("step", 0)
     params = {name: params[name] for name in PARAMETERS}
-    if update_order == "simultaneous" and len(samples) == 1:
-        ((inputs, targets),) = samples
-        for _ in range(steps):
-            stepped = train_step(params, inputs, targets, learning_rate)
-            for name in frozen:
-                stepped[name] = params[name]
-            params = stepped
-        return params
-    rate = learning_rate
     trained = [name for name in PARAMETERS if name not in frozen]
-    if update_order == "simultaneous":
+    count = len(samples)
+    size = count if batch_size <= 0 else min(batch_size, count)
+    simultaneous = update_order == "simultaneous"
+    if optimizer == "sgd" and not weight_decay and count == 1 and simultaneous:
+        ((inputs, targets),) = samples
+        before = params
+        for _ in range(steps):
+            before = params
+            params = train_step(params, inputs, targets, learning_rate)
+            for name in frozen:
+                params[name] = before[name]
+        if keep and steps:
+            grads = gradient(before, inputs, targets)
+            state["g"] = {name: grads[name] for name in trained}
+        state["step"] = t + steps
+        return params
+    if simultaneous:
         groups = [trained]
     else:
         layers = range(max(PARAMETER_LAYER.values()), 0, -1)
         groups = [[n for n in trained if PARAMETER_LAYER[n] == k] for k in layers]
+    zeros = dict.fromkeys(trained, 0.0)
+    slots = {s: state.setdefault(s, dict(zeros)) for s in OPTIMIZERS[optimizer]}
+    beta1, beta2 = betas
+    batches = -(-count // size)
+    order, epoch = list(range(count)), -1
+    batch = list(samples)  # the full batch, unless batches are cut below
+    scale = 1.0 / count if reduction == "mean" else 1.0
     for _ in range(steps):
+        t += 1
+        if batches > 1:
+            e, index = divmod(t - 1, batches)
+            if shuffle and e != epoch:
+                order, epoch = epoch_order(seed, e, count), e
+            batch = [samples[i] for i in order[index * size : (index + 1) * size]]
+            scale = 1.0 / len(batch) if reduction == "mean" else 1.0
+        grads = dict.fromkeys(trained, 0.0)
         for group in groups:
-            total = dict.fromkeys(group, 0.0)
-            for inputs, targets in samples:
-                grads = gradient(params, inputs, targets)
+            for inputs, targets in batch:
+                sample = gradient(params, inputs, targets)
                 for name in group:
-                    total[name] += grads[name]
-            params = dict(params)
-            for name in group:
-                params[name] -= rate * total[name]
+                    grads[name] += sample[name]
+            if optimizer == "sgd":
+                for name in group:
+                    p = params[name]
+                    g = scale * grads[name]
+                    params[name] = p - learning_rate * (g + weight_decay * p)
+            elif optimizer == "momentum":
+                state_buf = slots["buf"]
+                for name in group:
+                    p = params[name]
+                    g = scale * grads[name]
+                    buf = state_buf[name]
+                    buf = momentum * buf + (g + weight_decay * p)
+                    params[name] = p - learning_rate * buf
+                    state_buf[name] = buf
+            elif optimizer == "nesterov":
+                state_buf = slots["buf"]
+                for name in group:
+                    p = params[name]
+                    g = scale * grads[name]
+                    buf = state_buf[name]
+                    buf = momentum * buf + (g + weight_decay * p)
+                    params[name] = p - learning_rate * (
+                        g + weight_decay * p + momentum * buf
+                    )
+                    state_buf[name] = buf
+            elif optimizer == "adam":
+                state_m = slots["m"]
+                state_v = slots["v"]
+                for name in group:
+                    p = params[name]
+                    g = scale * grads[name]
+                    m = state_m[name]
+                    v = state_v[name]
+                    m = beta1 * m + (1.0 - beta1) * (g + weight_decay * p)
+                    v = beta2 * v + (1.0 - beta2) * (g + weight_decay * p) ** 2
+                    m_hat = m / (1.0 - beta1**t)
+                    v_hat = v / (1.0 - beta2**t)
+                    update = learning_rate * m_hat / (math.sqrt(v_hat) + eps)
+                    params[name] = p - update
+                    state_m[name] = m
+                    state_v[name] = v
+            elif optimizer == "adamw":
+                state_m = slots["m"]
+                state_v = slots["v"]
+                for name in group:
+                    p = params[name]
+                    g = scale * grads[name]
+                    m = state_m[name]
+                    v = state_v[name]
+                    m = beta1 * m + (1.0 - beta1) * g
+                    v = beta2 * v + (1.0 - beta2) * g**2
+                    m_hat = m / (1.0 - beta1**t)
+                    v_hat = v / (1.0 - beta2**t)
+                    update = learning_rate * m_hat / (math.sqrt(v_hat) + eps)
+                    params[name] = p * (1.0 - learning_rate * weight_decay) - update
+                    state_m[name] = m
+                    state_v[name] = v
+        if keep:
+            state["g"] = {name: scale * grads[name] for name in trained}
+    state["step"] = t
     return params
+
+
+def epoch_order(seed: int, epoch: int, count: int) -> list[int]:
+    """The samples' order in an epoch (from 0) when shuffling: Fisher-Yates, from the last place
+    down, each place i swapped with place next() mod (i + 1), next() being SplitMix64 started at
+    seed XOR (epoch * 0x9E3779B97F4A7C15) mod 2^64. (derive copies it into every generated module.)"""
+    mask = 0xFFFFFFFFFFFFFFFF
+    state = (seed ^ (epoch * 0x9E3779B97F4A7C15)) & mask
+    order = list(range(count))
+    for i in range(count - 1, 0, -1):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        j = (z ^ (z >> 31)) % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    return order

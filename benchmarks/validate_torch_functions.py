@@ -9,7 +9,7 @@ generated float code against ``torch``'s function, and derive's derivative rule 
 the generated module's ``gradient`` against autograd of the same network written with torch.nn.
 Writes the table into the README between the validate:torch markers (``--no-readme`` to print only).
 
-    python benchmarks/validate_torch.py [--no-readme]
+    python benchmarks/validate_torch_functions.py [--no-readme]
 """
 
 from __future__ import annotations
@@ -177,7 +177,8 @@ def network_rows():
 
 
 def table() -> str:
-    lines = [f"Measured by `python benchmarks/validate_torch.py` (PyTorch {torch.__version__}, float64, CPU): the "
+    lines = [f"Measured by `python benchmarks/validate_torch_functions.py` (PyTorch {torch.__version__}, float64, "
+             "CPU): the "
              "largest difference from PyTorch, |derive − torch| / max(1, |torch|), over "
              f"{len(POINTS)} points from −30 to 30 with the kinks, ±700 and −80 (losses: over a grid of targets and "
              "outputs; softplus with torch's threshold raised from 20 to 50, since above it torch returns x itself, "

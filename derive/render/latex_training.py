@@ -1,0 +1,104 @@
+"""The document's training section, from data: the optimizer's update of one parameter derived with
+numbers (rows of `derive.derivation.explain.step_rows`, from the 60-digit first steps), a table of
+the optimizer's state for every parameter over the first steps, and runs compared side by side, each
+a table of errors and outputs and a plot of both loss curves. The runs come from the API
+(`derive.Model.training_comparisons`); nothing is trained or derived here."""
+
+from __future__ import annotations
+
+from derive.derivation.exact_training import trained_groups
+from derive.escape import latex_text
+from derive.model import quantities as Q
+from derive.render import names
+from derive.render.latex_document import Block
+from derive.render.latex_rows import RowPrinter, math, number
+
+SHOWN_STEPS = 2  # steps of one parameter's update derived row by row
+TABLE_STEPS = 3  # steps of the optimizer-state table
+TABLE_DIGITS = 6  # its significant digits: Adam's table has six columns of numbers
+STYLES = ("thick, blue", "thick, red, dashed", "thick, teal, dotted")
+_COLUMNS = {"g": "$g$", "buf": r"$\mathrm{buf}$", "m": "$m$", "v": "$v$", "mhat": r"$\hat{m}$",
+            "vhat": r"$\hat{v}$", "update": "$u$"}
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def example_parameter(network) -> str:
+    """The parameter whose update is derived: the first weight into the output layer (the article's w5)."""
+    return next(p.name for p in network.parameters if p.kind == Q.WEIGHT and p.layer == network.depth)
+
+
+def training_section(document, comparisons) -> list:
+    """The blocks of the section (`derive.render.latex_document.Block`); ``comparisons`` is a list of
+    groups of (label, TrainingRun), the spec's own run first in the first group."""
+    model, digits = document.model, document.digits
+    network, settings = model.network, model.spec.training
+    exact = model.exact_training
+    printer = RowPrinter(network, digits, superscript_steps=True)
+    name = example_parameter(network)
+    gradient = ("the gradient of the total error at the parameters after step $t-1$"
+                if exact.full_batch else "the gradient $g^{(t)}$ of step $t$'s batch loss")
+    blocks = [
+        Block("text", f"Training: {latex_text(settings.describe())}. The update rule of "
+              f"{latex_text(settings.entry.description)} for one parameter, ${names.latex(Q.parameter(name))}$, with "
+              f"numbers; $x^{{(t)}}$ is a value after step $t$, and each step uses {gradient}. These first steps are "
+              "computed at 60 digits; the runs below are float64."),
+    ]
+    for t in range(1, SHOWN_STEPS + 1):
+        blocks += [Block("text", f"Step {t}:"), Block("align", rows=printer.rows(exact.rows(name, t)))]
+    blocks += state_table(document, exact, settings)
+    for group in comparisons:
+        blocks += compared(document, group)
+    return blocks
+
+
+def state_table(document, exact, settings) -> list:
+    network, digits = document.network, min(document.digits, TABLE_DIGITS)
+    slots = ("g", *(s for s in exact.optimizer.slots if s != "update"))  # u is the difference of the values
+    trained = [n for group in trained_groups(network, settings) for n in group]
+    trained = [p.name for p in network.parameters if p.name in trained]
+    rows = []
+    for name in trained:
+        for t in range(1, TABLE_STEPS + 1):
+            snapshot = exact.snapshot(t)
+            rows.append([math(Q.parameter(name)) if t == 1 else "", str(t),
+                         *(f"${number(snapshot.state[s][name], digits)}$" for s in slots),
+                         f"${number(snapshot.parameters[name], digits)}$"])
+    frozen = [p.name for p in network.parameters if p.name not in trained]
+    *note, rows = document.capped(rows, "rows")
+    text = (f"The optimizer's state for every trained parameter over the first {TABLE_STEPS} steps, to {digits} "
+            "significant digits ($g$ the step's batch gradient")
+    text += {"buf": r", $\mathrm{buf}$ the momentum buffer", "m": r", $m$ and $v$ the moments, $\hat{m}$ and "
+             r"$\hat{v}$ their bias corrections"}.get(next(iter(exact.optimizer.state), ""), "")
+    text += ")."
+    if frozen:
+        text += " Frozen, keeping their values and no state: " + ", ".join(math(Q.parameter(n)) for n in frozen) + "."
+    return [Block("text", text), *note, Block("table", rows=rows, columns="lr" + "r" * (len(slots) + 1),
+                                             header=["", "$t$", *(_COLUMNS[s] for s in slots), "after step $t$"])]
+
+
+def compared(document, group) -> list:
+    """Runs side by side: their errors and outputs in one table, their loss curves in one plot."""
+    network, digits = document.network, document.digits
+    steps = group[0][1].steps
+    rows = [[f"${names.latex(Q.TOTAL_ERROR)}$ after the first step",
+             *(f"${number(run.error_after_first, digits)}$" for _, run in group)],
+            [f"${names.latex(Q.TOTAL_ERROR)}$ after {steps} steps",
+             *(f"${number(run.error, digits)}$" for _, run in group)]]
+    several = len(group[0][1].outputs) > 1
+    for s in range(len(group[0][1].outputs)):
+        for j, o in enumerate(network.outputs):
+            tag = f" (sample {s + 1})" if several else ""
+            rows.append([f"{math(Q.out(o))}{tag} after {steps} steps",
+                         *(f"${number(run.outputs[s][j], digits)}$" for _, run in group)])
+    labels = [latex_text(label) for label, _ in group]
+    series = [{"label": label, "style": style,
+               "points": " ".join(f"({step},{error:.6e})" for step, error in run.history if error > 0)}
+              for label, style, (_, run) in zip(labels, STYLES, group, strict=False)]
+    return [
+        Block("text", f"{_sentence(' and '.join(labels))}, side by side ({steps} steps each):"),
+        Block("table", rows=rows, header=["", *labels], columns="l" + "r" * len(group)),
+        Block("plot", data={"steps": steps, "series": series}),
+    ]
