@@ -16,6 +16,7 @@ from networks import OWN, TODAY
 
 import derive
 from derive.check import routes
+from derive.derivation.exact_training import trained_groups
 from derive.model import quantities as Q
 
 RUFF = shutil.which("ruff") or os.path.join(os.path.dirname(sys.executable), "ruff")
@@ -85,8 +86,12 @@ def test_a_network_without_biases_has_no_bias_parameter_anywhere(models, tmp_pat
 
 
 def test_freezing_biases_of_a_network_without_biases_changes_nothing(models):
+    """Every parameter is a weight, so freezing the biases trains every one of them all the same."""
     model = models["no_bias"]
-    assert model.frozen(True) == ()
+    every = [p.name for p in model.network.parameters]
+    assert all(p.kind == Q.WEIGHT for p in model.network.parameters)
+    assert trained_groups(model.network, model.settings(freeze_biases=True)) == [every]
+    assert model.train(3, freeze_biases=True).parameters == model.train(3, freeze_biases=False).parameters
 
 
 def test_huber_takes_each_branch_in_the_network(models):

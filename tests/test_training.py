@@ -48,8 +48,15 @@ def test_the_module_trains_as_the_formulas_say(text, optimizer, batch, shuffle, 
                       betas=(0.85, 0.99), eps=1e-6, weight_decay=decay, batch_size=batch, shuffle=shuffle, seed=seed,
                       frozen=frozen, reduction=model.spec.reduction, layer_of=module.PARAMETER_LAYER,
                       in_place=in_place)
+    # A parameter whose exact gradient is zero by symmetry (a softmax layer's shared bias) has a float
+    # gradient of pure rounding noise, which Adam divides by about eps: up to lr * noise / eps a step.
+    first = [module.gradient(module.INITIAL, x, y) for x, y in samples]
+    noise = {n for n in module.PARAMETERS if max(abs(g[n]) for g in first) < 1e-13}
     for name in module.PARAMETERS:
-        assert _close(got[name], want[name]), (name, got[name], want[name])
+        if optimizer.startswith("adam") and name in noise:
+            assert abs(got[name] - want[name]) <= 20 * lr * 1e-16 / 1e-6, (name, got[name], want[name])
+        else:
+            assert _close(got[name], want[name]), (name, got[name], want[name])
     for name in frozen:
         assert got[name] == module.INITIAL[name]
 
