@@ -173,7 +173,7 @@ class Model:
         def run(label, **given):
             return label, self.train(steps, settings=spec.configured(given, samples=len(self.spec.samples)))
 
-        biases = [run(("biases frozen" if f else "biases trained") + (", as the spec says" if own else ""),
+        biases = [run(("biases frozen" if f else "biases trained") + (" (as the spec says)" if own else ""),
                       freeze_biases=f) for f, own in ((spec.freeze_biases, True), (not spec.freeze_biases, False))]
         if len(self.spec.samples) == 1:
             return [biases]
@@ -192,17 +192,6 @@ class Model:
             extra_sections = [*extra_sections, errata]
         return latex.render(self, __version__, digits, comparisons, extra_sections)
 
-    def training_runs(self) -> list[tuple[str, TrainingRun]]:
-        """The runs the web page plots: every parameter trained for the spec's ``steps``, and, when the
-        spec freezes the biases, the weights only (as the spec says)."""
-        steps = self.spec.steps
-        if not steps:
-            return []
-        runs = [("weights and biases trained", self.train(steps, freeze_biases=False))]
-        if self.spec.freeze_biases:
-            runs.append(("weights only (biases frozen, as the spec says)", self.train(steps, freeze_biases=True)))
-        return runs
-
     def html(self, digits: int = 9, check: dict | None = None) -> str:
         """The self-contained interactive web page (``check``: a report of `derive.check.report.build`,
         made here unless given)."""
@@ -210,7 +199,8 @@ class Model:
         from derive.render.html import Page
 
         check = report.build(self, [], digits) if check is None else check
-        return Page(self, __version__, digits, check, self.training_runs(), self.published_findings).render()
+        comparisons = self.training_comparisons(self.spec.steps) if self.spec.steps else []
+        return Page(self, __version__, digits, check, comparisons, self.published_findings).render()
 
     def latex_quantity(self, quantity: Quantity | str, digits: int = 9) -> str:
         """One quantity's derivation as a LaTeX ``align`` block."""

@@ -201,7 +201,7 @@ def test_the_reference_document_trains_both_ways(reference):
     section = tex[tex.index(r"\section{Training for 10000 steps}"):tex.index(r"\section{Errata")]
     assert r"w_{5}^{(1)} &= w_{5} - \eta \cdot \frac{\partial E_{\mathrm{total}}}{\partial w_{5}}" in section
     assert r"&= 0.4 - 0.5 \cdot 0.0821670406" in section
-    assert r"\addlegendentry{biases frozen, as the spec says}" in section
+    assert r"\addlegendentry{biases frozen (as the spec says)}" in section
     assert r"\addlegendentry{biases trained}" in section
     _, _, first_frozen, frozen = independent.loop_train(reference.spec, 10000, freeze_biases=True)
     _, _, first_trained, trained = independent.loop_train(reference.spec, 10000)
@@ -217,7 +217,7 @@ def test_an_adam_document_tabulates_the_state_and_compares_batch_modes():
     tex = model.latex()
     section = tex[tex.index(r"\section{Training for 20 steps}"):]
     assert (r"& $t$ & $g$ & $m$ & $v$ & $\hat{m}$ & $\hat{v}$ & after step $t$ \\" in section)
-    for legend in ("biases trained, as the spec says", "biases frozen", "the full batch", "online"):
+    for legend in ("biases trained (as the spec says)", "biases frozen", "the full batch", "online"):
         assert rf"\addlegendentry{{{legend}}}" in section
     module = model.module
     samples = [([float(v) for v in s.inputs], [float(v) for v in s.targets]) for s in model.spec.samples]

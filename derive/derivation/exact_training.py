@@ -108,3 +108,34 @@ class ExactTraining:
         gradient = after.state["g"].get(parameter)
         return step_rows(self.network, self.settings, self.optimizer, parameter, steps, self.full_batch,
                          (value, own, gradient), assigned)
+
+
+def example_parameter(network) -> str:
+    """The parameter whose update the documents derive step by step: the first weight into the output
+    layer (the article's w5)."""
+    return next(p.name for p in network.parameters if p.kind == Q.WEIGHT and p.layer == network.depth)
+
+
+@dataclass(frozen=True)
+class StateTable:
+    """The optimizer's state over the first steps, for every trained parameter, as data every printer
+    prints: ``slots`` are "g" (the step's batch gradient) and the optimizer's slots ("update" left out:
+    it is the difference of the values); each row is (parameter, step, the slots' values, the
+    parameter's value after that step). ``frozen``: the parameters that keep their values."""
+
+    slots: tuple[str, ...]
+    rows: list[tuple[str, int, tuple, object]]
+    frozen: list[str]
+
+
+def state_table(exact: ExactTraining, steps: int) -> StateTable:
+    network = exact.network
+    trained = {n for group in exact.groups for n in group}
+    slots = ("g", *(s for s in exact.optimizer.slots if s != "update"))
+    rows = []
+    for p in network.parameters:
+        if p.name in trained:
+            for t in range(1, steps + 1):
+                snapshot = exact.snapshot(t)
+                rows.append((p.name, t, tuple(snapshot.state[s][p.name] for s in slots), snapshot.parameters[p.name]))
+    return StateTable(slots, rows, [p.name for p in network.parameters if p.name not in trained])

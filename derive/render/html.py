@@ -25,7 +25,7 @@ from derive.derivation.steps import DISPLAY
 from derive.escape import html_text, script_json
 from derive.model import quantities as Q
 from derive.model.decimals import plain
-from derive.render import html_tables, javascript, plot
+from derive.render import html_tables, javascript
 from derive.render.header import header
 from derive.render.mathml import RowPrinter, math
 from derive.render.svg import NetworkPicture
@@ -41,17 +41,18 @@ def _hash(script: str) -> str:
 
 
 class Page:
-    """The page of one model. ``check``: the check report (`derive.check.report.build`); ``runs``:
-    (label, TrainingRun) pairs for the loss curves; ``findings``: the audit of published numbers."""
+    """The page of one model. ``check``: the check report (`derive.check.report.build`);
+    ``comparisons``: groups of (label, TrainingRun) to compare (`derive.Model.training_comparisons`);
+    ``findings``: the audit of published numbers."""
 
-    def __init__(self, model, version: str, digits: int = 9, check=None, runs=(), findings=()):
+    def __init__(self, model, version: str, digits: int = 9, check=None, comparisons=(), findings=()):
         self.model = model
         self.network = model.network
         self.spec = model.spec
         self.version = version
         self.digits = digits
         self.check = check
-        self.runs = list(runs)
+        self.comparisons = list(comparisons)
         self.findings = list(findings)
         self.several = len(self.spec.samples) > 1
         totals = model.evaluation.totals
@@ -207,7 +208,6 @@ class Page:
             "several": self.several,
             "tables": printed,
             "pieces": [html_tables.raw_text("piece", p, id=f"piece-{k}") for k, p in enumerate(self.pieces)],
-            "curves": plot.loss_curves(self.runs, "E_total during training") if self.runs else "",
             "code": code,
             "runtime": runtime,
             "data": data,

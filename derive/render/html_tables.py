@@ -5,14 +5,20 @@ every text from outside is escaped by `derive.escape`."""
 
 from __future__ import annotations
 
+from derive.derivation.exact_training import example_parameter, state_table
 from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
+from derive.render import plot
 from derive.render.mathml import RowPrinter, math
 
 ROUTE_NAMES = {"sympy_diff": "sympy.diff", "fd_float64": "differences, float64", "fd_mpmath": "differences, 50 digits",
                "generated": "generated code"}
 
+
+STEPS_SHOWN = 2  # steps of one parameter's update derived row by row, as in the PDF
+STATE_STEPS, STATE_DIGITS = 3, 6  # the optimizer-state table: its steps and significant digits
+SLOT_NAMES = {"g": "g", "buf": "buf (momentum)", "m": "m", "v": "v", "mhat": "m̂", "vhat": "v̂"}
 
 SHOWN_ROWS = 200  # rows of a table in the page's markup; the rest waits, as text, until asked for
 CHUNK_ROWS = 500
@@ -143,10 +149,44 @@ class Tables:
                                                       "audit")
 
     def training(self) -> str:
-        """E_total and the outputs after each run's last step (float64)."""
-        rows = []
-        for label, run in self.page.runs:
-            rows.append([html_text(label), str(run.steps), fmt(run.error_before, self.digits),
-                         fmt(run.error, self.digits),
-                         "; ".join(", ".join(fmt(v, self.digits) for v in outs) for outs in run.outputs)])
-        return _table(["run", "steps", "E_total before", "E_total after", "outputs after"], rows, "numbers")
+        """The training section's body, from the same data as the PDF's: the optimizer's update of one
+        parameter derived with numbers (60-digit rows of the first steps), the optimizer's state over
+        the first steps, then each group of runs side by side (float64): loss curves and a table."""
+        if not self.page.comparisons:
+            return ""
+        model, network = self.page.model, self.page.network
+        exact, settings = model.exact_training, model.spec.training
+        name = example_parameter(network)
+        static = RowPrinter(network, self.digits, key=lambda q, update: None,  # exact numbers: not redrawn
+                            superscript_steps=True)
+        before = f"Training: {settings.describe()}. The update rule of {settings.entry.description} for one parameter, "
+        after = (", with numbers, computed at 60 digits from the spec's values (not your edits); the runs below "
+                 "are float64.")
+        after += " A value after step t is written x⁽ᵗ⁾; each step uses " + (
+            "the gradient of the total error at the parameters after the step before." if exact.full_batch
+            else "the gradient of its batch's loss.")
+        parts = [f"<p>{html_text(before)}{math(static.quantity(Q.parameter(name)))}{html_text(after)}</p>"]
+        for t in range(1, STEPS_SHOWN + 1):
+            parts.append(f'<p>Step {t}:</p><div class="derivation">{static.rows(exact.rows(name, t))}</div>')
+        table = state_table(exact, STATE_STEPS)
+        header = ["", "step", *(SLOT_NAMES[s] for s in table.slots), "after the step"]
+        rows = [[math(static.quantity(Q.parameter(n))) if t == 1 else "", str(t),
+                 *(fmt(v, STATE_DIGITS) for v in values), fmt(value, STATE_DIGITS)]
+                for n, t, values, value in table.rows]
+        intro = (f"The optimizer's state for every trained parameter over the first {STATE_STEPS} steps "
+                 f"(g: the step's batch gradient). ")
+        if table.frozen:
+            intro += "Frozen, keeping their values and no state: " + ", ".join(table.frozen) + "."
+        parts.append(f"<p>{html_text(intro)}</p>" + _table(header, rows, "numbers"))
+        for group in self.page.comparisons:
+            labels = [label for label, _ in group]
+            steps = group[0][1].steps
+            parts.append(f"<p>{html_text(' and '.join(labels).capitalize())}, side by side ({steps} steps each):</p>")
+            parts.append(plot.loss_curves(group, "E_total during training"))
+            rows = [[html_text(label), str(run.steps), fmt(run.error_before, self.digits),
+                     fmt(run.error_after_first, self.digits), fmt(run.error, self.digits),
+                     "; ".join(", ".join(fmt(v, self.digits) for v in outs) for outs in run.outputs)]
+                    for label, run in group]
+            parts.append(_table(["run", "steps", "E_total before", "after the first step", "after the last",
+                                 "outputs after"], rows, "numbers"))
+        return "".join(parts)

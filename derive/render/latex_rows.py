@@ -36,6 +36,13 @@ def operand(value, digits: int) -> str:
     return rf"\left({text}\right)" if text.startswith("-") else text
 
 
+def powered_fractions(expr: sp.Expr, network, superscript_steps: bool) -> set:
+    """The symbols printed as a fraction (a partial derivative) that are the base of a power, which
+    needs parentheses to read as the fraction squared (X^(N) of a partial has them already)."""
+    return {p.base for p in expr.atoms(sp.Pow) if p.base.is_Symbol and network.quantity_of[p.base].is_partial
+            and not (superscript_steps and network.quantity_of[p.base].after is not None)}
+
+
 class RowPrinter:
     def __init__(self, network, digits: int, superscript_steps: bool = False):
         self.network = network
@@ -47,6 +54,8 @@ class RowPrinter:
 
     def names(self, expr: sp.Expr) -> str:
         mapping = {s: self.name(self.network.quantity_of[s]) for s in expr.free_symbols}
+        for s in powered_fractions(expr, self.network, self.superscript_steps):  # (∂E/∂w5)², not ∂E/∂w5²
+            mapping[s] = rf"\left({mapping[s]}\right)"
         return sp.latex(expr, symbol_names=mapping, **_STYLE)
 
     def numbers(self, expr: sp.Expr, numbers) -> str:

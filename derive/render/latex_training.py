@@ -6,7 +6,8 @@ a table of errors and outputs and a plot of both loss curves. The runs come from
 
 from __future__ import annotations
 
-from derive.derivation.exact_training import trained_groups
+from derive.derivation.exact_training import example_parameter
+from derive.derivation.exact_training import state_table as state_table_of
 from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.render import names
@@ -23,11 +24,6 @@ _COLUMNS = {"g": "$g$", "buf": r"$\mathrm{buf}$", "m": "$m$", "v": "$v$", "mhat"
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def example_parameter(network) -> str:
-    """The parameter whose update is derived: the first weight into the output layer (the article's w5)."""
-    return next(p.name for p in network.parameters if p.kind == Q.WEIGHT and p.layer == network.depth)
 
 
 def training_section(document, comparisons) -> list:
@@ -48,35 +44,29 @@ def training_section(document, comparisons) -> list:
     ]
     for t in range(1, SHOWN_STEPS + 1):
         blocks += [Block("text", f"Step {t}:"), Block("align", rows=printer.rows(exact.rows(name, t)))]
-    blocks += state_table(document, exact, settings)
+    blocks += state_table(document, exact)
     for group in comparisons:
         blocks += compared(document, group)
     return blocks
 
 
-def state_table(document, exact, settings) -> list:
-    network, digits = document.network, min(document.digits, TABLE_DIGITS)
-    slots = ("g", *(s for s in exact.optimizer.slots if s != "update"))  # u is the difference of the values
-    trained = [n for group in trained_groups(network, settings) for n in group]
-    trained = [p.name for p in network.parameters if p.name in trained]
-    rows = []
-    for name in trained:
-        for t in range(1, TABLE_STEPS + 1):
-            snapshot = exact.snapshot(t)
-            rows.append([math(Q.parameter(name)) if t == 1 else "", str(t),
-                         *(f"${number(snapshot.state[s][name], digits)}$" for s in slots),
-                         f"${number(snapshot.parameters[name], digits)}$"])
-    frozen = [p.name for p in network.parameters if p.name not in trained]
+def state_table(document, exact) -> list:
+    digits = min(document.digits, TABLE_DIGITS)
+    table = state_table_of(exact, TABLE_STEPS)
+    rows = [[math(Q.parameter(name)) if t == 1 else "", str(t), *(f"${number(v, digits)}$" for v in values),
+             f"${number(after, digits)}$"] for name, t, values, after in table.rows]
     *note, rows = document.capped(rows, "rows")
     text = (f"The optimizer's state for every trained parameter over the first {TABLE_STEPS} steps, to {digits} "
             "significant digits ($g$ the step's batch gradient")
     text += {"buf": r", $\mathrm{buf}$ the momentum buffer", "m": r", $m$ and $v$ the moments, $\hat{m}$ and "
              r"$\hat{v}$ their bias corrections"}.get(next(iter(exact.optimizer.state), ""), "")
     text += ")."
-    if frozen:
-        text += " Frozen, keeping their values and no state: " + ", ".join(math(Q.parameter(n)) for n in frozen) + "."
-    return [Block("text", text), *note, Block("table", rows=rows, columns="lr" + "r" * (len(slots) + 1),
-                                             header=["", "$t$", *(_COLUMNS[s] for s in slots), "after step $t$"])]
+    if table.frozen:
+        text += " Frozen, keeping their values and no state: " + ", ".join(
+            math(Q.parameter(n)) for n in table.frozen) + "."
+    return [Block("text", text), *note, Block("table", rows=rows, columns="lr" + "r" * (len(table.slots) + 1),
+                                             header=["", "$t$", *(_COLUMNS[s] for s in table.slots),
+                                                     "after step $t$"])]
 
 
 def compared(document, group) -> list:

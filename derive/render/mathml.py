@@ -23,6 +23,7 @@ from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.model.functions import Registered
+from derive.render.latex_rows import powered_fractions
 
 SUM_LIMIT = 10  # terms; a longer sum (a net input of a wide layer) shows its first 3, its last 2 and
 HEAD, TAIL = 3, 2  # any term holding a symbol the row is about, with ⋯ for the rest
@@ -52,8 +53,26 @@ def _neuron(dom: Document, neuron: str):
     return _element(dom, "msub", _element(dom, "mi", text=letter), sub)
 
 
-def name(dom: Document, q: Q.Quantity, inline: bool = False):
-    """A quantity's name as a MathML element, from its structure (as `names.latex` writes it)."""
+_SLOTS = {"g": ("g", ""), "buf": ("buf", ""), "m": ("m", ""), "v": ("v", ""), "mhat": ("m", "^"),
+          "vhat": ("v", "^"), "update": ("u", "")}  # an optimizer's state: letter, accent
+
+
+def name(dom: Document, q: Q.Quantity, inline: bool = False, superscript_steps: bool = False):
+    """A quantity's name as a MathML element, from its structure (as `names.latex` writes it); with
+    ``superscript_steps`` a value after N training steps as X^(N), as in the PDF's training steps."""
+    if q.after is not None and superscript_steps:
+        inner = name(dom, q.after_steps(None), inline)
+        if q.is_partial:
+            inner = _element(dom, "mrow", _element(dom, "mo", text="("), inner, _element(dom, "mo", text=")"))
+        step = _element(dom, "mrow", _element(dom, "mo", text="("), _element(dom, "mn", text=str(q.after)),
+                        _element(dom, "mo", text=")"))
+        return _element(dom, "msup", inner, step)
+    if q.kind == Q.STATE:
+        letter, accent = _SLOTS[q.name]
+        symbol = _element(dom, "mi", text=letter, mathvariant="normal" if len(letter) > 1 else "italic")
+        if accent:
+            symbol = _element(dom, "mover", symbol, _element(dom, "mo", text=accent), accent="true")
+        return _element(dom, "msub", symbol, name(dom, q.of))
     if q.after is not None:
         steps = q.after
         return _element(dom, "mrow", name(dom, q.after_steps(None), inline),
@@ -77,6 +96,11 @@ def name(dom: Document, q: Q.Quantity, inline: bool = False):
         return _element(dom, "msub", _element(dom, "mi", text=letter), _element(dom, "mn", text=str(index)))
     if q.kind == Q.RATE:
         return _element(dom, "mi", text="\u03b7")
+    if q.kind == Q.HYPERPARAMETER:  # beta1, eps, lambda, mu: the Greek letter, its index a subscript
+        letters = q.name.rstrip("0123456789")
+        symbol = _element(dom, "mi", text="\u03b5" if letters == "eps" else greek_unicode.get(letters, letters))
+        index = q.name[len(letters):]
+        return _element(dom, "msub", symbol, _element(dom, "mn", text=index)) if index else symbol
     return _element(dom, "mi", text=q.name, mathvariant="normal")  # a temporary (max_o, lse_o, target_sum)
 
 
@@ -118,9 +142,11 @@ class _Printer(MathMLPresentationPrinter):
     """SymPy's MathML printer with every symbol as its quantity's name or, given ``values``, as its
     value (keyed for the page by ``key``), terms and factors in the order they are written."""
 
-    def __init__(self, network, values=None, key=None, digits: int = 9, keep=frozenset()):
+    def __init__(self, network, values=None, key=None, digits: int = 9, keep=frozenset(),
+                 superscript_steps: bool = False):
         super().__init__({"order": "none", "mul_symbol": "dot", "ln_notation": True})
         self.network = network
+        self.superscript_steps = superscript_steps
         self.values = values
         self.key = key or str
         self.digits = digits
@@ -158,10 +184,18 @@ class _Printer(MathMLPresentationPrinter):
         finally:
             self._settings["order"] = order
 
+    def _print_Pow(self, expr):
+        """A partial derivative squared as (∂E/∂w)², not ∂E/∂w² (as the LaTeX printer does)."""
+        if self.values is None and expr.base in powered_fractions(expr, self.network, self.superscript_steps):
+            base = _element(self.dom, "mrow", _element(self.dom, "mo", text="("), self._print(expr.base),
+                            _element(self.dom, "mo", text=")"))
+            return _element(self.dom, "msup", base, self._print(expr.exp))
+        return super()._print_Pow(expr)
+
     def _print_Symbol(self, sym, style="plain"):
         q = self.network.quantity_of[sym]
         if self.values is None:
-            return name(self.dom, q)
+            return name(self.dom, q, superscript_steps=self.superscript_steps)
         return number_element(self.dom, self.values[sym], self.digits, self.key(q), operand=True)
 
     def _print_Function(self, expr):
@@ -195,21 +229,23 @@ class RowPrinter:
     page. ``key(q, update)`` is the page's name of a value: the quantity of one sample, or with
     ``update`` (the rows of a parameter's update) of the totals over the samples."""
 
-    def __init__(self, network, digits: int, key=None):
+    def __init__(self, network, digits: int, key=None, superscript_steps: bool = False):
         self.network = network
         self.digits = digits
+        self.superscript_steps = superscript_steps  # X@N as X^(N): see `name`
         self.key = key or (lambda q, update: str(q))
         self.dom = Document()
 
     def quantity(self, q: Q.Quantity, inline: bool = False) -> str:
         """A quantity's name as MathML markup (no ``<math>`` around it)."""
-        return _xml(name(self.dom, q, inline))
+        return _xml(name(self.dom, q, inline, self.superscript_steps))
 
     def number(self, value, key: str | None, operand: bool = False) -> str:
         return _xml(number_element(self.dom, value, self.digits, key, operand))
 
     def names(self, expr: sp.Expr, keep=frozenset()) -> str:
-        return _xml(_Printer(self.network, digits=self.digits, keep=keep).element(expr))
+        printer = _Printer(self.network, digits=self.digits, keep=keep, superscript_steps=self.superscript_steps)
+        return _xml(printer.element(expr))
 
     def numbers(self, expr: sp.Expr, values, update: bool) -> str:
         printer = _Printer(self.network, values, lambda q: self.key(q, update), self.digits)
