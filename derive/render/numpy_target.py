@@ -1,0 +1,5 @@
+"""NumPy target (to come)."""
+
+
+def render(network, version):
+    raise NotImplementedError("numpy target")
