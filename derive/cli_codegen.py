@@ -8,7 +8,9 @@ from pathlib import Path
 
 from derive import Model, __version__, load_spec
 from derive.cli_base import EXIT_OK, UsageError, default_output
+from derive.model.network import Network
 from derive.output import write
+from derive.render.loops import loop_form
 
 TARGETS = ("python", "c", "numpy")
 
@@ -28,13 +30,19 @@ def add_command(command) -> None:
 def _codegen(args) -> int:
     if args.build and args.target != "c":
         raise UsageError("derive codegen: --build is for --target c")
-    model = Model(load_spec(args.spec))
+    spec = load_spec(args.spec)
+    network = Network(spec)
+    # loop form and numpy read the network and its entries only: no scalar derivation (seconds at 784-32-10)
+    straight = args.target != "numpy" and not loop_form(network)
+    derivation = None
+    if straight:
+        model = Model(spec)
+        network, derivation = model.network, model.derivation
     if args.target == "c":
         from derive.render import c
 
-        folder = Path(args.output) if args.output else default_output(model.spec, "")
-        derivation = None if c.loop_form(model.network) else model.derivation
-        files = c.render(derivation, model.network, __version__)
+        folder = Path(args.output) if args.output else default_output(spec, "")
+        files = c.render(derivation, network, __version__)
         for name, text in files.items():
             print(f"wrote {write(folder / name, text, args.force)}")
         if args.build:
@@ -43,14 +51,13 @@ def _codegen(args) -> int:
     if args.target == "numpy":
         from derive.render import numpy_target
 
-        path = write(args.output or default_output(model.spec, "gradients_numpy.py"),
-                     numpy_target.render(model.network, __version__), args.force)
+        path = write(args.output or default_output(spec, "gradients_numpy.py"),
+                     numpy_target.render(network, __version__), args.force)
     else:
         from derive.render import python
 
-        derivation = None if python.loop_form(model.network) else model.derivation
-        path = write(args.output or default_output(model.spec, "gradients.py"),
-                     python.render_any(derivation, model.network, __version__), args.force)
+        path = write(args.output or default_output(spec, "gradients.py"),
+                     python.render_any(derivation, network, __version__), args.force)
     print(f"wrote {path}")
     return EXIT_OK
 

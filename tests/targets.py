@@ -20,15 +20,15 @@ def _import(path):
     return module
 
 
-def c_files(model) -> dict[str, str]:
-    derivation = None if c.loop_form(model.network) else model.derivation
-    return c.render(derivation, model.network, derive.__version__)
+def c_files(model, loops=None) -> dict[str, str]:
+    derivation = None if loops or (loops is None and c.loop_form(model.network)) else model.derivation
+    return c.render(derivation, model.network, derive.__version__, loops)
 
 
-def load_c(model, tmp_path):
+def load_c(model, tmp_path, loops=None):
     folder = tmp_path / f"c_{next(_count)}"
     folder.mkdir()
-    for name, text in c_files(model).items():
+    for name, text in c_files(model, loops).items():
         (folder / name).write_text(text)
     return _import(folder / c.BINDING)
 

@@ -40,11 +40,12 @@ def same_as_python(model, cmod, pmod):
         assert all(near(step[p], stepp[p], scale) for p in stepp)
 
 
+@pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
 @pytest.mark.parametrize("name", ["reference", *sorted(ZOO), *sorted(EXTREME), *sorted(TODAY)])
-def test_zoo_against_python_and_engine(name, reference, tmp_path):
+def test_zoo_against_python_and_engine(name, loops, reference, tmp_path):
     text = {**ZOO, **EXTREME, **TODAY}.get(name)
     model = reference if text is None else derive.Model(derive.parse(text, f"{name}.toml"))
-    same_as_python(model, load_c(model, tmp_path), load(model, tmp_path)[0])
+    same_as_python(model, load_c(model, tmp_path, loops), load(model, tmp_path)[0])
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -52,7 +53,9 @@ def test_zoo_against_python_and_engine(name, reference, tmp_path):
 @given(random_specs())
 def test_random_networks(tmp_path, text):
     model = derive.Model(derive.parse(text, "random.toml"))
-    same_as_python(model, load_c(model, tmp_path), load(model, tmp_path)[0])
+    python = load(model, tmp_path)[0]
+    same_as_python(model, load_c(model, tmp_path, loops=False), python)
+    same_as_python(model, load_c(model, tmp_path, loops=True), python)
 
 
 TRAINING = [
@@ -70,7 +73,7 @@ TRAINING = [
 @pytest.mark.parametrize("options", TRAINING, ids=lambda o: "-".join(map(str, o.values())))
 def test_train_matches_the_python_module(options, tmp_path):
     model = derive.Model(derive.parse(ZOO["deep_tanh_relu"], "deep.toml"))
-    cmod, pmod = load_c(model, tmp_path), load(model, tmp_path)[0]
+    cmod, pmod = load_c(model, tmp_path, loops=options.get("batch_size") == 1), load(model, tmp_path)[0]
     samples = [(floats(s.inputs), floats(s.targets)) for s in model.spec.samples] * 2  # 4 samples, 2 batches
     state_c, state_p = {}, {}
     got = cmod.train(cmod.INITIAL, samples, 7, 0.05, state=state_c, **options)

@@ -28,7 +28,8 @@ from derive.render.header import header
 from derive.render.loops import loop_form
 from derive.render.templating import environment
 
-FLAGS = ("-O3", "-fno-math-errno", "-fPIC", "-shared")  # libm's errno is never read; results are unchanged
+#: libm's errno is never read (results unchanged); omp simd pragmas only, no OpenMP runtime
+FLAGS = ("-std=c99", "-O3", "-fno-math-errno", "-fopenmp-simd", "-fPIC", "-shared")
 SOURCE, HEADER, BINDING = "gradients.c", "gradients.h", "gradients_c.py"
 INDENT = "    "
 
@@ -77,12 +78,14 @@ def _optimizer_cases(printer_of) -> list[dict]:
     return cases
 
 
-def render(derivation: Derivation | None, network, version: str) -> dict[str, str]:
+def render(derivation: Derivation | None, network, version: str, loops: bool | None = None) -> dict[str, str]:
     """The three files (name -> text), byte-identical for the same spec and version. ``derivation``
-    may be None in loop form, which reads the network and its registry entries only."""
+    may be None in loop form, which reads the network and its registry entries only; ``loops``
+    forces a form (default: `loop_form`)."""
     spec = network.spec
     prefix = c_identifier(spec.name)
-    if loop_form(network):
+    loops = loop_form(network) if loops is None else loops
+    if loops:
         body, helpers = c_loops.run_body(network)
     else:
         printer = CPrinter(lambda s: names.python(network.quantity_of[s]))
@@ -100,7 +103,7 @@ def render(derivation: Derivation | None, network, version: str) -> dict[str, st
         "names": ", ".join(c_string(p.name) for p in network.parameters),
         "helpers": helpers,
         "run": body,
-        "loop_form": loop_form(network),
+        "loop_form": loops,
         "cases": _optimizer_cases(lambda: by_name),
         "optimizer_names": ", ".join(f"{k} {o}" for k, o in enumerate(optimizers.OPTIMIZERS)),
     }
