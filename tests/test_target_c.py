@@ -11,35 +11,12 @@ from conftest import spec_text
 from generated_module import floats, load
 from hypothesis import HealthCheck, given, settings
 from networks import EXTREME, TODAY, ZOO, random_specs
-from targets import c_files, load_c, needs_cc
+from targets import TRAINING, c_files, load_c, near, needs_cc, same_as_python
 
 import derive
 from derive.escape import toml_string
 
 pytestmark = needs_cc
-RTOL = 1e-12
-
-
-def near(a, b, scale=1.0):
-    return abs(a - b) <= RTOL * max(abs(b), 1e-300) + RTOL * scale
-
-
-def same_as_python(model, cmod, pmod):
-    """forward, loss, gradient and train_step agree with the plain-Python module and the engine."""
-    for s, sample in enumerate(model.spec.samples):
-        x, t = floats(sample.inputs), floats(sample.targets)
-        assert all(near(a, b) for a, b in zip(cmod.forward(cmod.INITIAL, x), pmod.forward(pmod.INITIAL, x), strict=True))
-        assert near(cmod.loss(cmod.INITIAL, x, t), pmod.loss(pmod.INITIAL, x, t))
-        g, gp = cmod.gradient(cmod.INITIAL, x, t), pmod.gradient(pmod.INITIAL, x, t)
-        scale = max(1.0, *(abs(v) for v in gp.values()))
-        assert list(g) == list(gp)
-        for p in gp:
-            assert near(g[p], gp[p], scale), p
-            assert near(g[p], float(model.value(f"dE_total/d{p}", s)), scale), p
-        step, stepp = cmod.train_step(cmod.INITIAL, x, t), pmod.train_step(pmod.INITIAL, x, t)
-        assert all(near(step[p], stepp[p], scale) for p in stepp)
-
-
 @pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
 @pytest.mark.parametrize("name", ["reference", *sorted(ZOO), *sorted(EXTREME), *sorted(TODAY)])
 def test_zoo_against_python_and_engine(name, loops, reference, tmp_path):
@@ -56,18 +33,6 @@ def test_random_networks(tmp_path, text):
     python = load(model, tmp_path)[0]
     same_as_python(model, load_c(model, tmp_path, loops=False), python)
     same_as_python(model, load_c(model, tmp_path, loops=True), python)
-
-
-TRAINING = [
-    {"optimizer": "sgd", "frozen": ()},
-    {"optimizer": "sgd", "weight_decay": 0.01},
-    {"optimizer": "momentum", "momentum": 0.8, "frozen": ()},
-    {"optimizer": "nesterov", "weight_decay": 0.001},
-    {"optimizer": "adam", "betas": (0.8, 0.99), "eps": 1e-6},
-    {"optimizer": "adamw", "weight_decay": 0.05, "frozen": ()},
-    {"optimizer": "adam", "batch_size": 1, "shuffle": True, "seed": 7, "reduction": "mean"},
-    {"optimizer": "sgd", "batch_size": 2, "reduction": "mean"},
-]
 
 
 @pytest.mark.parametrize("options", TRAINING, ids=lambda o: "-".join(map(str, o.values())))

@@ -85,6 +85,7 @@ def run_body(network) -> tuple[list[str], list[str]]:
         k, n_in = layer.index, layer.width_in
         if k > 1:  # back = W^T delta, a row of W at a time (contiguous, vectorized)
             below = program.layers[k - 2]
+            delta = printer(k - 1)("j").doprint(below.delta).replace("back[", f"back{k - 1}[")
             lines += [f"{I1}double back{k - 1}[{n_in}], d{k - 1}[{n_in}];",
                       f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});",
                       f"{I1}for (long j = 0; j < {layer.width}; j++) {{",
@@ -93,7 +94,7 @@ def run_body(network) -> tuple[list[str], list[str]]:
                       f"{I2}for (long k = 0; k < {n_in}; k++) {{",
                       f"{I3}back{k - 1}[k] += dj * w[k];", f"{I2}}}", f"{I1}}}",
                       f"{I1}for (long j = 0; j < {n_in}; j++) {{",
-                      f"{I2}d{k - 1}[j] = {printer(k - 1)('j').doprint(below.delta).replace('back[', f'back{k - 1}[')};",
+                      f"{I2}d{k - 1}[j] = {delta};",
                       f"{I1}}}"]
         lines += [f"{I1}for (long j = 0; j < {layer.width}; j++) {{",
                   f"{I2}double *restrict gw = g + {layer.weights} + j * {n_in};",
