@@ -22,7 +22,7 @@ from derive.derivation.steps import ERROR, FORWARD, GRADIENTS, Derivation
 from derive.escape import c_comment, c_identifier, c_string, python_string
 from derive.model import optimizers
 from derive.model import quantities as Q
-from derive.render import c_loops, names, pyformat, python_training
+from derive.render import c_loops, names, python_training, tables
 from derive.render.c_printer import CPrinter
 from derive.render.header import header
 from derive.render.loops import loop_form
@@ -120,10 +120,7 @@ def render(derivation: Derivation | None, network, version: str, loops: bool | N
         "flags": ", ".join(python_string(f) for f in FLAGS),
         "source_file": python_string(SOURCE),
         "header_file": python_string(HEADER),
-        "parameters": pyformat.collection("", "PARAMETERS = (", [python_string(p.name) for p in network.parameters],
-                                          ")"),
-        "initial": pyformat.collection(
-            "", "INITIAL = {", [f"{python_string(p.name)}: {float(p.value)!r}" for p in network.parameters], "}"),
+        **tables.tables(network),
         "inputs": len(network.inputs),
         "outputs": len(network.outputs),
         "learning_rate": repr(float(spec.learning_rate)),

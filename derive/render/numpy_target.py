@@ -19,7 +19,7 @@ from derive.derivation import layers as L
 from derive.escape import python_string
 from derive.model import optimizers
 from derive.model.functions import Registered
-from derive.render import pyformat, python_training
+from derive.render import pyformat, python_training, tables
 from derive.render.header import header
 from derive.render.templating import environment
 
@@ -157,10 +157,7 @@ def render(network, version: str) -> str:
         "header": header("python", spec, version, "codegen --target numpy", about=True),
         "name": spec.name,
         "uses_erfc": "_erfc(" in "\n".join(run),
-        "parameters": pyformat.collection("", "PARAMETERS = (", [python_string(p.name) for p in network.parameters],
-                                          ")"),
-        "initial": pyformat.collection(
-            "", "INITIAL = {", [f"{python_string(p.name)}: {float(p.value)!r}" for p in network.parameters], "}"),
+        **tables.tables(network),
         "inputs": len(network.inputs),
         "outputs": len(network.outputs),
         "learning_rate": repr(float(spec.learning_rate)),

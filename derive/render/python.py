@@ -23,7 +23,7 @@ from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, 
 from derive.escape import python_string
 from derive.model import quantities as Q
 from derive.model.functions import Registered
-from derive.render import names, pyformat, python_training
+from derive.render import names, pyformat, python_training, tables
 from derive.render.header import header
 from derive.render.loops import loop_form
 from derive.render.templating import environment
@@ -243,26 +243,37 @@ def render(derivation: Derivation, version: str, optimizers=None) -> str:
     """The module's source text, byte-identical for the same spec and version; ``optimizers`` (name
     -> `derive.model.optimizers.Optimizer`) replaces optimizers' rules in ``train`` (the audit's slips)."""
     network = derivation.network
-    spec = network.spec
     writer = ModuleWriter(derivation)
     outs = [network.symbol(Q.out(o)) for o in network.outputs]
     grads = [derivation.step[Q.gradient(p.name)].compute for p in network.parameters]
-    forward = writer.body(outs, pyformat.collection(INDENT, "return [", [writer.code(o) for o in outs], "]"), False)
-    loss = writer.body([network.symbol(Q.TOTAL_ERROR)], [f"{INDENT}return E_total"], True)
-    gradient = writer.body(grads, _gradient_tail(derivation), True)
-    train_step = writer.body(grads, _update_tail(derivation), True)
-    text = "\n".join(forward + loss + gradient + train_step)
-    helpers = writer.printer.helper_sources()
+    bodies = {
+        "forward": writer.body(outs, pyformat.collection(INDENT, "return [", [writer.code(o) for o in outs], "]"),
+                               False),
+        "loss": writer.body([network.symbol(Q.TOTAL_ERROR)], [f"{INDENT}return E_total"], True),
+        "gradient": writer.body(grads, _gradient_tail(derivation), True),
+        "train_step": writer.body(grads, _update_tail(derivation), True),
+    }
+    notes = sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)} - {""})
+    return module(network, version, bodies, writer.printer.helper_sources(), notes, optimizers)
+
+
+def module(network, version: str, bodies: dict[str, list[str]], helpers: list[str], notes: list[str],
+           optimizers=None, form: str = "straight-line Python", compact: bool = False) -> str:
+    """The module around its four functions' bodies (and the helpers they call); ``compact``
+    writes the tables compactly (`tables`), for loop form."""
+    spec = network.spec
+    text = "\n".join(line for body in bodies.values() for line in body)
     training = python_training.context(network, _HelperPrinter(set()), optimizers)
     text += "".join(line for o in training["optimizers"] for line in o["lines"])
     context = {
         "header": header("python", spec, version, "codegen", about=True),
         "name": spec.name,  # an identifier (the spec validator makes sure)
+        "form": form,
         "uses_math": "math." in text + "".join(helpers),
+        "uses_mul": "mul," in text + "".join(helpers),
         "helpers": helpers,
         "reduction_mean": spec.reduction == "mean",
-        "notes": sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)}
-                        - {""}) + ([network.loss.float_note] if network.loss.float_note else []),
+        "notes": notes + ([network.loss.float_note] if network.loss.float_note else []),
         "parameters": pyformat.collection(
             "", "PARAMETERS = (", [python_string(p.name) for p in network.parameters], ")"
         ),
@@ -273,11 +284,9 @@ def render(derivation: Derivation, version: str, optimizers=None) -> str:
             "", "INITIAL = {", [f"{python_string(p.name)}: {float(p.value)!r}" for p in network.parameters], "}"
         ),
         "learning_rate": repr(float(spec.learning_rate)),
-        "forward": forward,
-        "loss": loss,
-        "gradient": gradient,
-        "train_step": train_step,
+        **bodies,
         **training,
+        **(tables.tables(network) if compact else {}),
     }
     return environment().get_template("gradients.py.j2").render(context)
 
