@@ -53,8 +53,9 @@ def test_train_matches_the_python_module(options, tmp_path):
             assert all(near(state_c[key][p], state_p[key][p], 1e-3) for p in state_p[key]), key
 
 
-def test_ten_thousand_steps_and_the_three_parameter_forms(reference, tmp_path):
-    cmod, pmod = load_c(reference, tmp_path), load(reference, tmp_path)[0]
+@pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops (sgd fused into the backward pass)"])
+def test_ten_thousand_steps_and_the_three_parameter_forms(loops, reference, tmp_path):
+    cmod, pmod = load_c(reference, tmp_path, loops), load(reference, tmp_path)[0]
     sample = [([0.05, 0.10], [0.01, 0.99])]
     want = pmod.train(pmod.INITIAL, sample, 10000, frozen=())
     got = cmod.train(cmod.INITIAL, sample, 10000, frozen=())
@@ -64,6 +65,10 @@ def test_ten_thousand_steps_and_the_three_parameter_forms(reference, tmp_path):
     vector = cmod.vector(cmod.INITIAL)
     assert cmod.train(vector, sample, 10000, frozen=()) is vector and vector[:] == flat
     assert cmod.train(cmod.INITIAL, sample, 1) == {**cmod.train_step(cmod.INITIAL, *sample[0]), "b1": 0.35, "b2": 0.6}
+    state_c, state_p = {}, {}
+    got = cmod.train(cmod.INITIAL, sample, 50, frozen=(), state=state_c)
+    want = pmod.train(pmod.INITIAL, sample, 50, frozen=(), state=state_p)
+    assert all(near(got[p], want[p]) and near(state_c["g"][p], state_p["g"][p], 1e-3) for p in want)
 
 
 @pytest.mark.parametrize(("call", "message"), [

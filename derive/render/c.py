@@ -28,8 +28,11 @@ from derive.render.header import header
 from derive.render.loops import loop_form
 from derive.render.templating import environment
 
-#: libm's errno is never read (results unchanged); omp simd pragmas only, no OpenMP runtime
-FLAGS = ("-std=c99", "-O3", "-fno-math-errno", "-fopenmp-simd", "-fPIC", "-shared")
+#: -march=native: vector instructions of this machine (2.4x on 784-32-10's forward pass, AVX2 over SSE2),
+#: so the binding names the library after the machine too; -ffp-contract=off: no fused multiply-adds,
+#: every operation rounded as in Python. libm's errno is never read; omp simd pragmas only, no runtime.
+FLAGS = ("-std=c99", "-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fopenmp-simd", "-fPIC",
+         "-shared")
 SOURCE, HEADER, BINDING = "gradients.c", "gradients.h", "gradients_c.py"
 INDENT = "    "
 
@@ -105,6 +108,7 @@ def render(derivation: Derivation | None, network, version: str, loops: bool | N
         "run": body,
         "loop_form": loops,
         "cases": _optimizer_cases(lambda: by_name),
+        "sgd_code": list(optimizers.OPTIMIZERS).index(optimizers.SGD),
         "optimizer_names": ", ".join(f"{k} {o}" for k, o in enumerate(optimizers.OPTIMIZERS)),
     }
     env = environment()

@@ -48,6 +48,30 @@ def _statements(statements, printer_of, target: str) -> list[str]:
     return lines
 
 
+def _gradients(layer, into_g: bool) -> list[str]:
+    """Layer ``layer``'s gradients into g, or (``into_g`` False) the SGD update p -= rate * gradient
+    in place, fused: each weight is read and written once, and g is never stored (``train_step`` and
+    plain SGD on one sample; the layer's weights are no longer read once its gradients are known)."""
+    k, n_in, b = layer.index, layer.width_in, layer.biases
+    array = "g" if into_g else "p"
+
+    def store(target: str, value: str) -> str:
+        return f"{target} = {value};" if into_g else f"{target} -= rate * ({value});"
+
+    lines = [f"{I2}for (long j = 0; j < {layer.width}; j++) {{",
+             f"{I3}double *restrict gw = {array} + {layer.weights} + j * {n_in};",
+             f"{I3}const double dj = d{k}[j];",
+             f"{I3}for (long k = 0; k < {n_in}; k++) {{",
+             f"{I3}    {store('gw[k]', f'dj * a{k - 1}[k]')}", f"{I3}}}"]
+    if layer.bias == "per_neuron":
+        lines.append(f"{I3}{store(f'{array}[{b} + j]', 'dj')}")
+    lines.append(f"{I2}}}")
+    if layer.bias == "shared":
+        lines += [f"{I2}double sum = 0.0;", f"{I2}for (long j = 0; j < {layer.width}; j++) {{",
+                  f"{I3}sum += d{k}[j];", f"{I2}}}", f"{I2}{store(f'{array}[{b}]', 'sum')}"]
+    return lines
+
+
 def run_body(network) -> tuple[list[str], list[str]]:
     """The body of ``run`` in loop form, and the helpers it calls."""
     program = L.program(network)
@@ -78,7 +102,7 @@ def run_body(network) -> tuple[list[str], list[str]]:
               f"{I1}if (!t) {{", f"{I2}return 0.0;", f"{I1}}}", f"{I1}double e[N_OUTPUTS];"]
     lines += _statements(program.error, printer(top), "e[{j}]")
     lines += [f"{I1}double E_total = 0.0;", f"{I1}for (long j = 0; j < N_OUTPUTS; j++) {{",
-              f"{I2}E_total += e[j];", f"{I1}}}", f"{I1}if (!g) {{", f"{I2}return E_total;", f"{I1}}}",
+              f"{I2}E_total += e[j];", f"{I1}}}", f"{I1}if (!g && rate == 0.0) {{", f"{I2}return E_total;", f"{I1}}}",
               f"{I1}double d{top}[N_OUTPUTS];"]
     lines += _statements(program.deltas, printer(top), "d" + str(top) + "[{j}]")
     for layer in reversed(program.layers):
@@ -96,16 +120,7 @@ def run_body(network) -> tuple[list[str], list[str]]:
                       f"{I1}for (long j = 0; j < {n_in}; j++) {{",
                       f"{I2}d{k - 1}[j] = {delta};",
                       f"{I1}}}"]
-        lines += [f"{I1}for (long j = 0; j < {layer.width}; j++) {{",
-                  f"{I2}double *restrict gw = g + {layer.weights} + j * {n_in};",
-                  f"{I2}const double dj = d{k}[j];",
-                  f"{I2}for (long k = 0; k < {n_in}; k++) {{",
-                  f"{I3}gw[k] = dj * a{k - 1}[k];", f"{I2}}}"]
-        if layer.bias == "per_neuron":
-            lines.append(f"{I2}g[{layer.biases} + j] = dj;")
-        lines.append(f"{I1}}}")
-        if layer.bias == "shared":
-            lines += [f"{I1}g[{layer.biases}] = 0.0;", f"{I1}for (long j = 0; j < {layer.width}; j++) {{",
-                      f"{I2}g[{layer.biases}] += d{k}[j];", f"{I1}}}"]
+        lines += [f"{I1}if (g) {{", *_gradients(layer, True), f"{I1}}} else {{", *_gradients(layer, False),
+                  f"{I1}}}"]
     lines.append(f"{I1}return E_total;")
     return lines, CPrinter(str, helpers).helper_sources()
