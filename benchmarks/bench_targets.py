@@ -208,7 +208,8 @@ def main(argv=None):
     lines = [f"Measured by `python benchmarks/bench_targets.py` (Python {platform.python_version()}, numpy "
              f"{numpy.__version__}, {args.rounds} interleaved rounds, load average {load:.2f} at the start; median "
              "µs per SGD step on one sample, every parameter updated; in brackets how many times faster than "
-             "the generated Python; the Python and C forms are straight-line up to 1,000 parameters, loop form above):", "",
+             "the generated Python; the Python and C forms are straight-line up to 1,000 parameters, loop form "
+             "above):", "",
              f"| target | {' | '.join(labels)} |", "|---|" + "---:|" * len(labels)]
     for name, row in results.items():
         cells = []
