@@ -125,18 +125,20 @@ def _run(program) -> list[str]:
     lines += _statements(program.error, top, "e")
     lines += [f"{I1}E = e.sum(axis=0)", f"{I1}if not with_gradient:", f"{I2}return a{top}, E, None"]
     lines += _statements(program.deltas, top, f"d{top}")
-    lines.append(f"{I1}g = numpy.empty({program.parameters})")
+    lines.append(f"{I1}g = numpy.empty({program.parameters}) if rate is None else None")
     for layer in reversed(program.layers):
-        k, n_in, w = layer.index, layer.width_in, layer.weights
-        lines.append(f"{I1}g[{w}:{w + layer.width * n_in}] = (d{k} @ a{k - 1}.T).ravel()")
-        if layer.bias == "per_neuron":
-            lines.append(f"{I1}g[{layer.biases}:{layer.biases + layer.width}] = d{k}.sum(axis=1)")
-        elif layer.bias == "shared":
-            lines.append(f"{I1}g[{layer.biases}] = d{k}.sum()")
-        if k > 1:
+        k, n_in, w, b, n = layer.index, layer.width_in, layer.weights, layer.biases, layer.width
+        if k > 1:  # before this layer's weights change (rate: they are updated in place below)
             below = program.layers[k - 2]
             lines.append(f"{I1}back{k - 1} = W{k}.T @ d{k}")
             lines += pyformat.assignment(I1, f"d{k - 1}", _Printer(_names(k - 1, f"back{k - 1}")).doprint(below.delta))
+        bias = {"per_neuron": (f"[{b}:{b + n}]", f"d{k}.sum(axis=1)"), "shared": (f"[{b}]", f"d{k}.sum()")}
+        lines += [f"{I1}if rate is None:", f"{I2}g[{w}:{w + n * n_in}] = _outer(d{k}, a{k - 1}).ravel()"]
+        if layer.bias in bias:
+            lines.append(f"{I2}g{bias[layer.bias][0]} = {bias[layer.bias][1]}")
+        lines += [f"{I1}else:", f"{I2}W{k} -= rate * _outer(d{k}, a{k - 1})"]
+        if layer.bias in bias:
+            lines.append(f"{I2}p{bias[layer.bias][0]} -= rate * {bias[layer.bias][1]}")
     return [*lines, f"{I1}return a{top}, E, g"]
 
 
