@@ -83,3 +83,20 @@ def test_784_32_10_from_the_command_line(tmp_path):
     x, t = [0.5] * 784, [0.1] * 10
     g, gn = python.gradient(python.INITIAL, x, t), numpy_module.gradient(numpy_module.INITIAL, x, t)
     assert all(near(g[p], gn[p], 1.0) for p in python.PARAMETERS)
+
+
+def test_the_straight_line_module_takes_a_flat_sequence_and_checks_lengths(reference, tmp_path):
+    module = load(reference, tmp_path)[0]
+    flat = [module.INITIAL[p] for p in module.PARAMETERS]
+    assert module.train_step(flat, [0.05, 0.10], [0.01, 0.99]) == module.train_step(module.INITIAL, [0.05, 0.10],
+                                                                                      [0.01, 0.99])
+    assert module.train(flat, [([0.05, 0.10], [0.01, 0.99])], 3) == module.train(module.INITIAL,
+                                                                                [([0.05, 0.10], [0.01, 0.99])], 3)
+    for call, message in [
+        (lambda: module.forward(module.INITIAL, [0.05, 0.1, 0.2]), "inputs: expected 2 values, got 3"),
+        (lambda: module.gradient(module.INITIAL, [0.05, 0.1], [0.5]), "targets: expected 2 values, got 1"),
+        (lambda: module.loss(flat[:-1], [0.05, 0.1], [0.5, 0.5]), "params: expected 10 values in PARAMETERS order, got 9"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            call()
+        assert str(info.value) == message

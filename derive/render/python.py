@@ -186,7 +186,13 @@ class ModuleWriter:
         steps = _needed(self.derivation, results)
         used = {sym for s in steps for sym in s.compute.free_symbols} | {sym for r in results for sym in r.free_symbols}
         used = {str(network.quantity_of[s]) for s in used}
-        lines = [f'{INDENT}{p.name} = params["{p.name}"]' for p in network.parameters if p.name in used]
+        lines = [f"{INDENT}if type(params) is not dict:", f"{INDENT * 2}params = _mapping(params)"]
+        check = f"len(inputs) != {len(network.inputs)}"
+        if with_targets:
+            check += f" or len(targets) != {len(network.outputs)}"
+        targets = "targets" if with_targets else "None"
+        lines += [f"{INDENT}if {check}:", f"{INDENT * 2}raise _length_error(inputs, {targets})"]
+        lines += [f'{INDENT}{p.name} = params["{p.name}"]' for p in network.parameters if p.name in used]
         lines += [f"{INDENT}{i} = inputs[{k}]" for k, i in enumerate(network.inputs) if i in used]
         if with_targets:
             targets = [str(Q.target(o)) for o in network.outputs]
@@ -284,6 +290,8 @@ def module(network, version: str, bodies: dict[str, list[str]], helpers: list[st
             "", "INITIAL = {", [f"{python_string(p.name)}: {float(p.value)!r}" for p in network.parameters], "}"
         ),
         "learning_rate": repr(float(spec.learning_rate)),
+        "inputs": len(network.inputs),
+        "outputs": len(network.outputs),
         **bodies,
         **training,
         **(tables.tables(network) if compact else {}),

@@ -55,8 +55,10 @@ def _run(program, helpers: set) -> list[str]:
     top = len(program.layers)
     lines = ["def _run(params, inputs, targets, with_gradient):",
              '    """The network, written once: outputs; with targets E_total; with_gradient: the gradient."""',
-             f"{I1}p = [params[name] for name in PARAMETERS] if isinstance(params, Mapping) else list(params)",
-             f"{I1}_check(p, inputs, targets)",
+             f"{I1}p = list(_mapping(params).values()) if not isinstance(params, Mapping) else None",
+             f"{I1}p = p or [params[name] for name in PARAMETERS]",
+             f"{I1}if len(inputs) != INPUTS or (targets is not None and len(targets) != OUTPUTS):",
+             f"{I2}raise _length_error(inputs, targets)",
              f"{I1}a0 = list(inputs)"]
     for layer in program.layers:
         k, n, w = layer.index, layer.width_in, layer.weights
@@ -93,15 +95,6 @@ def render(network, version: str) -> str:
     program = L.program(network)
     helpers: set = set()
     run = _run(program, helpers)
-    n_in, n_out = len(network.inputs), len(network.outputs)
-    check = ["def _check(p, inputs, targets):",
-             f"{I1}if len(p) != {program.parameters}:",
-             f'{I2}raise ValueError(f"params: expected {program.parameters} values in PARAMETERS order, '
-             f'got {{len(p)}}")',
-             f"{I1}if len(inputs) != {n_in}:",
-             f'{I2}raise ValueError(f"inputs: expected {n_in} values, got {{len(inputs)}}")',
-             f"{I1}if targets is not None and len(targets) != {n_out}:",
-             f'{I2}raise ValueError(f"targets: expected {n_out} values, got {{len(targets)}}")']
     bodies = {
         "forward": [f"{I1}return _run(params, inputs, None, False)[0]"],
         "loss": [f"{I1}return _run(params, inputs, targets, False)[1]"],
@@ -113,6 +106,6 @@ def render(network, version: str) -> str:
     }
     sources = python._Printer(None)
     sources.helpers = helpers
-    extra = ["\n".join(check) + "\n", "\n".join(run) + "\n"]
+    extra = ["\n".join(run) + "\n"]
     return python.module(network, version, bodies, [*sources.helper_sources(), *extra], [], form="Python in loop form",
                          compact=True)
