@@ -95,15 +95,18 @@ def test_no_compiler_is_one_clear_line(reference, tmp_path):
     script = (f"import sys; sys.path.insert(0, {str(cmod.library_path().parent)!r}); import gradients_c as m\n"
               "try:\n    m.forward(m.INITIAL, [0.0, 0.0])\nexcept m.CompilerNotFound as e:\n    print(e)\n")
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert run.stdout == "no C compiler found (cc, gcc or clang; or set CC): install one, e.g. apt-get install gcc\n"
+    assert run.stdout == "no C compiler found (cc, gcc, clang; or set CC): install one, e.g. apt-get install gcc\n"
     spec = tmp_path / "net.toml"
     spec.write_text(spec_text())
     cli = subprocess.run([sys.executable, "-m", "derive", "codegen", str(spec), "--target", "c", "-o",
                           str(tmp_path / "out"), "--build", "--quiet"], env=env, capture_output=True, text=True)
     assert cli.returncode == 2
-    assert cli.stderr == ("derive codegen: no C compiler found (cc, gcc or clang; or set CC): install one, "
+    assert cli.stderr == ("derive codegen: no C compiler found (cc, gcc, clang; or set CC): install one, "
                           "e.g. apt-get install gcc\n")
     assert not list((tmp_path / "out").glob("*.so"))
+    missing = subprocess.run([sys.executable, "-c", script], env={**env, "CC": "no-such-cc"}, capture_output=True,
+                             text=True)
+    assert missing.stdout == "no C compiler found (no-such-cc; or set CC): install one, e.g. apt-get install gcc\n"
 
 
 def test_cli_build_compiles_once_keyed_by_the_source(tmp_path):
