@@ -124,21 +124,23 @@ def test_cli_build_compiles_once_keyed_by_the_source(tmp_path):
 HOSTILE = 'evil */ #include <stdio.h>\n"quote" \\ back ??/ trigraph ??= \u2028 done'
 
 
-def test_hostile_titles_and_file_names_cannot_break_or_inject(tmp_path):
+@pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
+def test_hostile_titles_and_file_names_cannot_break_or_inject(loops, tmp_path):
     path = tmp_path / 'n* "q" \\ ??= ??(.toml'  # the header names the file
     path.write_text(spec_text(title=toml_string(HOSTILE)))
     model = derive.load(str(path))
-    files = c_files(model)
+    files = c_files(model, loops)
     for name in ("gradients.c", "gradients.h"):
         text = files[name]
         assert "#include <stdio.h>" not in text.splitlines() and "??" not in text
         comments = [line for line in text.splitlines() if line.startswith(("/*", " *"))]
         assert comments and not [line for line in comments if "\\" in line or "*/" in line[:-2]]
         (tmp_path / name).write_text(text)
-    run = subprocess.run(["cc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-trigraphs", "-c",
-                          str(tmp_path / "gradients.c"), "-o", str(tmp_path / "g.o")], capture_output=True, text=True)
+    run = subprocess.run(["cc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-trigraphs", "-fopenmp-simd",
+                          "-c", str(tmp_path / "gradients.c"), "-o", str(tmp_path / "g.o")], capture_output=True,
+                         text=True)
     assert run.returncode == 0, run.stderr
-    cmod = load_c(model, tmp_path)
+    cmod = load_c(model, tmp_path, loops)
     assert math.isclose(cmod.forward(cmod.INITIAL, [0.05, 0.10])[0], 0.75136507, rel_tol=1e-8)
 
 
