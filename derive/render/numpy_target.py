@@ -122,8 +122,9 @@ def _run(program) -> list[str]:
             lines += pyformat.assignment(I1, f"a{k}", _Printer(_names(k)).doprint(layer.out))
     lines += _statements(program.forward, top, f"a{top}")
     lines += [f"{I1}if t is None:", f"{I2}return a{top}, None, None"]
-    lines += _statements(program.error, top, "e")
-    lines += [f"{I1}E = e.sum(axis=0)", f"{I1}if not with_gradient:", f"{I2}return a{top}, E, None"]
+    lines += [f"{I1}E = None", f"{I1}if rate is None:  # a training step needs no error"]
+    lines += [f"    {line}" for line in _statements(program.error, top, "e")]
+    lines += [f"{I2}E = e.sum(axis=0)", f"{I1}if not with_gradient:", f"{I2}return a{top}, E, None"]
     lines += _statements(program.deltas, top, f"d{top}")
     lines.append(f"{I1}g = numpy.empty({program.parameters}) if rate is None else None")
     for layer in reversed(program.layers):
