@@ -175,6 +175,11 @@ def _codegen_seconds(spec_path: Path, folder: Path) -> list[str]:
     return rows
 
 
+def _number(x: float) -> str:
+    """Three significant digits, without exponents: 0.0679, 2.36, 29.7, 357, 10,400."""
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
 def _timed(args) -> float:
     start = time.perf_counter()
     subprocess.run(args, check=True, capture_output=True)
@@ -220,7 +225,7 @@ def main(argv=None):
             value, full = row[label]
             ratio = results[python_row][label][0] / value
             form = " (loops)" if "loop form" in full and "C (loop" not in name else ""
-            cells.append(f"{value * 1e6:,.3g}{form} ({ratio:,.3g}×)")
+            cells.append(f"{_number(value * 1e6)}{form} ({_number(ratio)}×)")
         lines.append(f"| {name} | {' | '.join(cells)} |")
     lines += ["", "784-32-10: " + "; ".join(codegen) + "."]
     table = "\n".join(lines) + "\n"
