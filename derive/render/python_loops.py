@@ -55,8 +55,10 @@ def _run(program, helpers: set) -> list[str]:
     top = len(program.layers)
     lines = ["def _run(params, inputs, targets, with_gradient):",
              '    """The network, written once: outputs; with targets E_total; with_gradient: the gradient."""',
-             f"{I1}p = list(_mapping(params).values()) if not isinstance(params, Mapping) else None",
-             f"{I1}p = p or [params[name] for name in PARAMETERS]",
+             f"{I1}p = [params[name] for name in PARAMETERS] if isinstance(params, Mapping) else list(params)",
+             f"{I1}if len(p) != len(PARAMETERS):",
+             f'{I2}raise ValueError(f"params: expected {{len(PARAMETERS)}} values in PARAMETERS order, "',
+             f'{I2}                 f"got {{len(p)}}")',
              f"{I1}if len(inputs) != INPUTS or (targets is not None and len(targets) != OUTPUTS):",
              f"{I2}raise _length_error(inputs, targets)",
              f"{I1}a0 = list(inputs)"]
