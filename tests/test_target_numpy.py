@@ -111,3 +111,11 @@ def test_the_module_needs_numpy_only_when_imported(tmp_path):
                           "numpy_target.render(derive.load().network, '0')\nprint('numpy' in sys.modules)"],
                          capture_output=True, text=True)
     assert run.stdout == "False\n", run.stderr
+
+
+def test_deterministic_and_headed(reference):
+    from derive.render import numpy_target
+
+    text = numpy_target.render(reference.network, derive.__version__)
+    assert text == numpy_target.render(derive.load().network, derive.__version__)
+    assert text.splitlines()[1] == "# Do not edit: run `derive codegen --target numpy` on the spec to regenerate."
