@@ -54,7 +54,7 @@ def _statements(statements, layer: int, target: str, helpers: set, width: int) -
 def _run(program, helpers: set) -> list[str]:
     top = len(program.layers)
     lines = ["def _run(params, inputs, targets, with_gradient):",
-             '    """The network, written once: outputs; with targets E_total; with_gradient: the gradient."""',
+             '    """The network, written once: (outputs, E_total given targets, the gradient, the parameters)."""',
              f"{I1}p = [params[name] for name in PARAMETERS] if isinstance(params, Mapping) else list(params)",
              f"{I1}if len(p) != len(PARAMETERS):",
              f'{I2}raise ValueError(f"params: expected {{len(PARAMETERS)}} values in PARAMETERS order, "',
@@ -71,9 +71,9 @@ def _run(program, helpers: set) -> list[str]:
             value = _Printer(_names(k, True), helpers).doprint(layer.out)
             lines += pyformat.assignment(I1, f"a{k}", f"[{value} for z in z{k}]")
     lines += _statements(program.forward, top, f"a{top}", helpers, program.sizes[-1])
-    lines += [f"{I1}if targets is None:", f"{I2}return a{top}, None, None"]
+    lines += [f"{I1}if targets is None:", f"{I2}return a{top}, None, None, p"]
     lines += _statements(program.error, top, "e", helpers, program.sizes[-1])
-    lines += [f"{I1}E_total = sum(e)", f"{I1}if not with_gradient:", f"{I2}return a{top}, E_total, None"]
+    lines += [f"{I1}E_total = sum(e)", f"{I1}if not with_gradient:", f"{I2}return a{top}, E_total, None, p"]
     lines += _statements(program.deltas, top, f"d{top}", helpers, program.sizes[-1])
     lines.append(f"{I1}g = [0.0] * {program.parameters}")
     for layer in reversed(program.layers):
@@ -90,7 +90,7 @@ def _run(program, helpers: set) -> list[str]:
                       f"{I2}back = [b + dj * x for b, x in zip(back, p[{w} + j * {n} : {w} + (j + 1) * {n}])]"]
             value = _Printer(_names(k - 1, True), helpers).doprint(below.delta)
             lines += pyformat.assignment(I1, f"d{k - 1}", f"[{value} for b, z, a in zip(back, z{k - 1}, a{k - 1})]")
-    return [*lines, f"{I1}return a{top}, E_total, g"]
+    return [*lines, f"{I1}return a{top}, E_total, g, p"]
 
 
 def render(network, version: str) -> str:
@@ -101,10 +101,9 @@ def render(network, version: str) -> str:
         "forward": [f"{I1}return _run(params, inputs, None, False)[0]"],
         "loss": [f"{I1}return _run(params, inputs, targets, False)[1]"],
         "gradient": [f"{I1}return dict(zip(PARAMETERS, _run(params, inputs, targets, True)[2], strict=True))"],
-        "train_step": [f"{I1}g = _run(params, inputs, targets, True)[2]",
-                       f"{I1}values = [params[name] for name in PARAMETERS] if isinstance(params, Mapping) else params",
-                       f"{I1}pairs = zip(PARAMETERS, values, g, strict=True)",
-                       f"{I1}return {{name: v - learning_rate * gk for name, v, gk in pairs}}"],
+        "train_step": [f"{I1}_, _, g, values = _run(params, inputs, targets, True)",
+                       f"{I1}steps = [v - learning_rate * gk for v, gk in zip(values, g, strict=True)]",
+                       f"{I1}return dict(zip(PARAMETERS, steps, strict=True))"],
     }
     sources = python._Printer(None)
     sources.helpers = helpers
