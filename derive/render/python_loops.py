@@ -1,7 +1,8 @@
 """The Python target's loop form, above `derive.render.loops.LOOP_THRESHOLD` parameters: lists and
 layer loops from the layer program (`derive.derivation.layers`), so that 784-32-10 is a module of
-about 2,300 lines (most of them the packed tables) that imports in 0.1 s (straight-line it is 310,000 lines, 1.2 s and 600 MB to
-import). The network is one function, ``_run``, written once; the four functions call it."""
+about 2,300 lines (most of them the packed tables) that imports in 0.1 s (straight-line it is
+310,000 lines, 1.2 s and 600 MB to import). The network is one function, ``_run``, written once;
+the four functions call it."""
 
 from __future__ import annotations
 
