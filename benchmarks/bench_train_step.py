@@ -37,11 +37,14 @@ from derive.render.python import render  # noqa: E402
 def count_ops(source: str, function: str) -> int:
     """Arithmetic operations in a function: binary and unary operators, and calls of math functions
     and stable helpers (each counted as one). Of a conditional expression only the branch normally
-    taken (``body``; the other is the logistic's overflow guard) counts, so for straight-line code
-    this is the number of operations one call executes."""
+    taken (``body``; the other is the logistic's overflow guard) counts, and no ``if`` statement (the
+    argument checks, which raise or do nothing), so for straight-line code this is the number of
+    arithmetic operations one call executes."""
     fn = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == function)
 
     def count(node) -> int:
+        if isinstance(node, ast.If):  # the argument checks at the top (``if len(inputs) != 2: raise ...``)
+            return 0
         if isinstance(node, ast.IfExp):
             return count(node.body)
         own = isinstance(node, ast.BinOp | ast.UnaryOp | ast.Call)

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from derive import Model, SpecError, __version__, cli_teaching, load_spec
+from derive import Model, SpecError, __version__, cli_codegen, cli_teaching, load_spec
 from derive.cli_base import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
@@ -79,10 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output, with the error history")
     p.set_defaults(run=_train)
 
-    p = command("codegen", "Write plain-Python gradient code (standard library only) for the network.")
-    p.add_argument("-o", "--output", metavar="FILE.py", help="where to write (default: generated/<name>/gradients.py)")
-    p.add_argument("--force", action="store_true", help="overwrite a file that derive did not generate")
-    p.set_defaults(run=_codegen)
+    cli_codegen.add_command(command)
 
     p = command("latex", "Write the step-by-step derivation as a LaTeX document (and compile it to PDF).")
     p.add_argument("-o", "--output", metavar="FILE.tex", help="where to write (default: generated/<name>/<name>.tex)")
@@ -189,17 +186,6 @@ def _train(args) -> int:
     print(f"{model.spec.name}: {settings.describe()} (float64)")
     for label, value in rows:
         print(f"  {label:<{width}}{fmt(value, args.digits)}")
-    return EXIT_OK
-
-
-def _codegen(args) -> int:
-    model = Model(load_spec(args.spec))
-    path = write(
-        args.output or default_output(model.spec, "gradients.py"),
-        render_python(model.derivation, __version__),
-        args.force,
-    )
-    print(f"wrote {path}")
     return EXIT_OK
 
 

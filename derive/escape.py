@@ -94,6 +94,23 @@ def c_string(text: str) -> str:
     return '"' + "".join(parts) + '"'
 
 
+_C_KEYWORDS = frozenset({
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+    "volatile", "while", "_Bool", "_Complex", "_Imaginary",
+})
+
+
+def c_identifier(text: str) -> str:
+    """A C identifier made from the text: ASCII letters, digits and _ kept, any other character as
+    ``_xHH_`` (its UTF-8 bytes), a leading digit or a keyword prefixed with ``_`` -- never a macro
+    or a string, so nothing can be injected."""
+    out = "".join(c if (c.isascii() and (c.isalnum() or c == "_")) else "".join(f"_x{b:02X}_" for b in c.encode())
+                  for c in text) or "_"
+    return "_" + out if out[0].isdigit() or out in _C_KEYWORDS else out
+
+
 def text_line(text: str) -> str:
     """Text for one line of a plain-text report: control characters shown as escapes."""
     return python_comment(text)

@@ -51,7 +51,7 @@ def test_the_python_module_holds_the_names_only_in_comments(hostile):
     kinds = [type(n).__name__ for n in tree.body]
     assert kinds.count("Import") == 1 and kinds.count("ImportFrom") == 1 and "Expr" in kinds[:1]
     assigned = [t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets]
-    assert assigned == ["PARAMETERS", "INITIAL", "PARAMETER_LAYER", "LEARNING_RATE", "OPTIMIZER", "MOMENTUM", "BETAS",
+    assert assigned == ["PARAMETERS", "INITIAL", "PARAMETER_LAYER", "INPUTS", "OUTPUTS", "LEARNING_RATE", "OPTIMIZER", "MOMENTUM", "BETAS",
                         "EPS", "WEIGHT_DECAY", "BATCH_SIZE", "SHUFFLE", "SEED", "UPDATE_ORDER", "REDUCTION", "BIASES",
                         "FROZEN", "OPTIMIZERS"]
     assert not any(isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) for n in ast.walk(tree))

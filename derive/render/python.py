@@ -23,8 +23,9 @@ from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, 
 from derive.escape import python_string
 from derive.model import quantities as Q
 from derive.model.functions import Registered
-from derive.render import names, pyformat, python_training
+from derive.render import names, pyformat, python_training, tables
 from derive.render.header import header
+from derive.render.loops import loop_form
 from derive.render.templating import environment
 from derive.render.text import TextPrinter, positive_first
 
@@ -185,7 +186,13 @@ class ModuleWriter:
         steps = _needed(self.derivation, results)
         used = {sym for s in steps for sym in s.compute.free_symbols} | {sym for r in results for sym in r.free_symbols}
         used = {str(network.quantity_of[s]) for s in used}
-        lines = [f'{INDENT}{p.name} = params["{p.name}"]' for p in network.parameters if p.name in used]
+        lines = [f"{INDENT}if type(params) is not dict:", f"{INDENT * 2}params = _mapping(params)"]
+        check = f"len(inputs) != {len(network.inputs)}"
+        if with_targets:
+            check += f" or len(targets) != {len(network.outputs)}"
+        targets = "targets" if with_targets else "None"
+        lines += [f"{INDENT}if {check}:", f"{INDENT * 2}raise _length_error(inputs, {targets})"]
+        lines += [f'{INDENT}{p.name} = params["{p.name}"]' for p in network.parameters if p.name in used]
         lines += [f"{INDENT}{i} = inputs[{k}]" for k, i in enumerate(network.inputs) if i in used]
         if with_targets:
             targets = [str(Q.target(o)) for o in network.outputs]
@@ -242,26 +249,37 @@ def render(derivation: Derivation, version: str, optimizers=None) -> str:
     """The module's source text, byte-identical for the same spec and version; ``optimizers`` (name
     -> `derive.model.optimizers.Optimizer`) replaces optimizers' rules in ``train`` (the audit's slips)."""
     network = derivation.network
-    spec = network.spec
     writer = ModuleWriter(derivation)
     outs = [network.symbol(Q.out(o)) for o in network.outputs]
     grads = [derivation.step[Q.gradient(p.name)].compute for p in network.parameters]
-    forward = writer.body(outs, pyformat.collection(INDENT, "return [", [writer.code(o) for o in outs], "]"), False)
-    loss = writer.body([network.symbol(Q.TOTAL_ERROR)], [f"{INDENT}return E_total"], True)
-    gradient = writer.body(grads, _gradient_tail(derivation), True)
-    train_step = writer.body(grads, _update_tail(derivation), True)
-    text = "\n".join(forward + loss + gradient + train_step)
-    helpers = writer.printer.helper_sources()
+    bodies = {
+        "forward": writer.body(outs, pyformat.collection(INDENT, "return [", [writer.code(o) for o in outs], "]"),
+                               False),
+        "loss": writer.body([network.symbol(Q.TOTAL_ERROR)], [f"{INDENT}return E_total"], True),
+        "gradient": writer.body(grads, _gradient_tail(derivation), True),
+        "train_step": writer.body(grads, _update_tail(derivation), True),
+    }
+    notes = sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)} - {""})
+    return module(network, version, bodies, writer.printer.helper_sources(), notes, optimizers)
+
+
+def module(network, version: str, bodies: dict[str, list[str]], helpers: list[str], notes: list[str],
+           optimizers=None, form: str = "straight-line Python", compact: bool = False) -> str:
+    """The module around its four functions' bodies (and the helpers they call); ``compact``
+    writes the tables compactly (`tables`), for loop form."""
+    spec = network.spec
+    text = "\n".join(line for body in bodies.values() for line in body)
     training = python_training.context(network, _HelperPrinter(set()), optimizers)
     text += "".join(line for o in training["optimizers"] for line in o["lines"])
     context = {
         "header": header("python", spec, version, "codegen", about=True),
         "name": spec.name,  # an identifier (the spec validator makes sure)
+        "form": form,
         "uses_math": "math." in text + "".join(helpers),
+        "uses_mul": "mul," in text + "".join(helpers),
         "helpers": helpers,
         "reduction_mean": spec.reduction == "mean",
-        "notes": sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)}
-                        - {""}) + ([network.loss.float_note] if network.loss.float_note else []),
+        "notes": notes + ([network.loss.float_note] if network.loss.float_note else []),
         "parameters": pyformat.collection(
             "", "PARAMETERS = (", [python_string(p.name) for p in network.parameters], ")"
         ),
@@ -272,13 +290,23 @@ def render(derivation: Derivation, version: str, optimizers=None) -> str:
             "", "INITIAL = {", [f"{python_string(p.name)}: {float(p.value)!r}" for p in network.parameters], "}"
         ),
         "learning_rate": repr(float(spec.learning_rate)),
-        "forward": forward,
-        "loss": loss,
-        "gradient": gradient,
-        "train_step": train_step,
+        "inputs": len(network.inputs),
+        "outputs": len(network.outputs),
+        **bodies,
         **training,
+        **(tables.tables(network) if compact else {}),
     }
     return environment().get_template("gradients.py.j2").render(context)
+
+
+def render_any(derivation: Derivation | None, network, version: str) -> str:
+    """Straight-line from the derivation, or above `loops.LOOP_THRESHOLD` parameters in loop form
+    (``derivation`` may then be None: the loop form reads the network and its entries only)."""
+    if loop_form(network):
+        from derive.render import python_loops
+
+        return python_loops.render(network, version)
+    return render(derivation, version)
 
 
 def compile_module(derivation: Derivation, version: str, optimizers=None) -> types.ModuleType:

@@ -4,7 +4,20 @@
 # Layers 2-2-2, activations logistic, logistic, loss half_sse, bias shared.
 """Gradients of the total error of network mazur, as straight-line Python.
 
-Standard library only. Parameters are passed as a mapping from name to value; see PARAMETERS.
+Standard library only. Parameters are a mapping from name to value, or a flat sequence of
+values in PARAMETERS order; results are dicts from name to value. Inputs and targets are
+sequences of INPUTS and OUTPUTS numbers (other lengths raise ValueError).
+
+Usage::
+
+    import gradients as net
+
+    params = dict(net.INITIAL)
+    print(net.forward(params, inputs))               # the outputs
+    print(net.loss(params, inputs, targets))         # E_total of one sample
+    grads = net.gradient(params, inputs, targets)    # dE_total/d(parameter), a dict
+    params = net.train_step(params, inputs, targets)  # one step of gradient descent
+    params = net.train(params, [(inputs, targets)], 1000, optimizer="adam")
 
 The logistic is written out as 1 / (1 + e^-net); below net = -700, where e^-net would
 overflow, it is e^net, which equals it in double precision.
@@ -38,6 +51,8 @@ PARAMETER_LAYER = {
     "b1": 1,
     "b2": 2,
 }
+INPUTS = 2
+OUTPUTS = 2
 LEARNING_RATE = 0.5
 OPTIMIZER = "sgd"
 MOMENTUM = 0.9
@@ -60,8 +75,31 @@ OPTIMIZERS = {
 }
 
 
+def _mapping(params) -> Mapping[str, float]:
+    """A mapping as it is; a flat sequence in PARAMETERS order as a dict."""
+    if isinstance(params, Mapping):
+        return params
+    values = list(params)
+    if len(values) != len(PARAMETERS):
+        raise ValueError(
+            f"params: expected {len(PARAMETERS)} values in PARAMETERS order, got {len(values)}"
+        )
+    return dict(zip(PARAMETERS, values, strict=True))
+
+
+def _length_error(inputs, targets) -> ValueError:
+    """The error for inputs or targets of the wrong length (the caller raises it)."""
+    if len(inputs) != INPUTS:
+        return ValueError(f"inputs: expected {INPUTS} values, got {len(inputs)}")
+    return ValueError(f"targets: expected {OUTPUTS} values, got {len(targets)}")
+
+
 def forward(params: Mapping[str, float], inputs: Sequence[float]) -> list[float]:
     """The outputs of the network for one input vector."""
+    if type(params) is not dict:
+        params = _mapping(params)
+    if len(inputs) != 2:
+        raise _length_error(inputs, None)
     w1 = params["w1"]
     w2 = params["w2"]
     w3 = params["w3"]
@@ -91,6 +129,10 @@ def loss(
     params: Mapping[str, float], inputs: Sequence[float], targets: Sequence[float]
 ) -> float:
     """E_total for one sample: the sum of the error terms of the outputs."""
+    if type(params) is not dict:
+        params = _mapping(params)
+    if len(inputs) != 2 or len(targets) != 2:
+        raise _length_error(inputs, targets)
     w1 = params["w1"]
     w2 = params["w2"]
     w3 = params["w3"]
@@ -126,6 +168,10 @@ def gradient(
     params: Mapping[str, float], inputs: Sequence[float], targets: Sequence[float]
 ) -> dict[str, float]:
     """dE_total/d(parameter) for one sample, for every weight and bias."""
+    if type(params) is not dict:
+        params = _mapping(params)
+    if len(inputs) != 2 or len(targets) != 2:
+        raise _length_error(inputs, targets)
     w1 = params["w1"]
     w2 = params["w2"]
     w3 = params["w3"]
@@ -186,6 +232,10 @@ def train_step(
     learning_rate: float = LEARNING_RATE,
 ) -> dict[str, float]:
     """One step of gradient descent on one sample: every gradient taken before the update."""
+    if type(params) is not dict:
+        params = _mapping(params)
+    if len(inputs) != 2 or len(targets) != 2:
+        raise _length_error(inputs, targets)
     w1 = params["w1"]
     w2 = params["w2"]
     w3 = params["w3"]
@@ -289,6 +339,7 @@ def train(
         raise ValueError(f"frozen names unknown parameters: {sorted(unknown)}")
     keep, state = state is not None, {} if state is None else state
     t = state.get("step", 0)
+    params = _mapping(params)
     params = {name: params[name] for name in PARAMETERS}
     trained = [name for name in PARAMETERS if name not in frozen]
     count = len(samples)

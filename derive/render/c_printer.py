@@ -1,0 +1,92 @@
+"""SymPy's C99 printer in the textbook's order, for the C target: every registered function printed
+from its stable float form (inline where that is one libm call, else a ``static inline`` helper
+written once from the same form), float literals only, and each symbol by a name the caller gives.
+It knows no particular activation or loss: the float forms come from the registry's entries.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.c import C99CodePrinter
+from sympy.printing.precedence import precedence
+
+from derive.escape import c_identifier
+from derive.model.functions import Registered
+from derive.render.text import positive_first
+
+
+class CPrinter(C99CodePrinter):
+    """``name_of(symbol)`` names each symbol; helpers the printed code calls are noted in ``helpers``."""
+
+    def __init__(self, name_of, helpers: set | None = None):
+        super().__init__({"order": "none"})
+        self.name_of = name_of
+        self.helpers: set[type[Registered]] = set() if helpers is None else helpers
+
+    def _print_Add(self, expr, order=None):
+        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
+
+    def _print_Rational(self, expr):
+        return repr(float(expr))
+
+    def _print_Integer(self, expr):
+        return repr(float(expr))
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_Pow(self, expr, rational=False):
+        base = self.parenthesize(expr.base, precedence(expr), strict=False)
+        if expr.exp == 2:
+            return f"({base} * {base})"
+        if expr.exp == -1:
+            return f"(1.0 / ({self._print(expr.base)}))"
+        if expr.exp == sp.S.Half:
+            return f"sqrt({self._print(expr.base)})"
+        return f"pow({self._print(expr.base)}, {self._print(expr.exp)})"
+
+    def _print_Piecewise(self, expr):
+        """One line: ``(c1 ? e1 : (c2 ? e2 : e3))``; the last branch's condition is True."""
+        *branches, (last, _) = expr.args
+        text = self._print(last)
+        for value, condition in reversed(branches):
+            text = f"({self._print(condition)} ? {self._print(value)} : {text})"
+        return text
+
+    def _print_Symbol(self, expr):
+        return self.name_of(expr)
+
+    def _print_Function(self, expr):
+        if not isinstance(expr, Registered):
+            return super()._print_Function(expr)
+        form = expr.float_form(*expr.args)
+        if isinstance(form, sp.Function) and not isinstance(form, Registered | sp.Piecewise) and len(expr.args) == 1:
+            return self._print(form)
+        self.helpers.add(type(expr))
+        return f"{helper_name(type(expr))}({', '.join(self._print(a) for a in expr.args)})"
+
+    def helper_sources(self) -> list[str]:
+        """Every helper the printed code calls, and those they call, each once, callees first."""
+        written: dict[type[Registered], str] = {}
+        order: list[type[Registered]] = []
+        while pending := self.helpers - written.keys():
+            for function in sorted(pending, key=lambda f: f.text_name):
+                written[function] = _helper(function, self.helpers)
+                order.append(function)
+        return [written[f] for f in reversed(order)]
+
+
+def helper_name(function: type[Registered]) -> str:
+    return "dv_" + c_identifier(function.text_name)
+
+
+def _helper(function: type[Registered], helpers: set) -> str:
+    x = sp.Symbol("x", real=True)
+    printer = CPrinter(lambda s: s.name if s.name == "x" else s.name.replace("x_", "x"), helpers)
+    form = function.float_form(x)
+    lets, (value,) = sp.cse(form, symbols=sp.numbered_symbols("x_"), optimizations=None)
+    if not lets:  # cse rebuilds the tree, which would undo an unevaluated form
+        value = form
+    body = "".join(f"    const double {printer.doprint(n)} = {printer.doprint(e)};\n" for n, e in lets)
+    head = f"static inline double {helper_name(function)}(double x)\n{{\n"
+    return f"{head}{body}    return {printer.doprint(value)};\n}}\n"

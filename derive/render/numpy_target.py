@@ -1,0 +1,173 @@
+"""Render the network as a NumPy module in matrix form (`derive codegen --target numpy`).
+
+The module's arithmetic is one function, ``_run``, written once from the layer program
+(`derive.derivation.layers`): the samples are the columns of A^0, each layer is Z = W A + b and
+A = f(Z), the backward pass Δ = (Wᵀ Δ') ⊙ f'(Z, A), and the gradients Δ Aᵀ, so one call on a batch
+takes its gradient as matrix products. Every registered function is printed from its stable float
+form (SymPy's NumPy printer, with ``numpy.where`` for a piecewise form); ``erfc``, which NumPy
+lacks, through ``math.erfc`` element by element. The optimizers' rules are printed from
+`derive.model.optimizers` and applied to all parameters at once (they are elementwise).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from sympy.printing.numpy import NumPyPrinter
+
+from derive.derivation import layers as L
+from derive.escape import python_string
+from derive.model import optimizers
+from derive.model.functions import Registered
+from derive.render import pyformat, python_training, tables
+from derive.render.header import header
+from derive.render.templating import environment
+
+I1, I2 = "    ", "        "
+
+
+class _Printer(NumPyPrinter):
+    """NumPy in the textbook's order, each symbol by ``name_of``; registered functions inline."""
+
+    def __init__(self, name_of):
+        super().__init__({"order": "none", "fully_qualified_modules": True})
+        self.name_of = name_of
+
+    def _print_Symbol(self, expr):
+        return self.name_of(expr)
+
+    def _print_Integer(self, expr):
+        return repr(float(expr))
+
+    def _print_Rational(self, expr):
+        return repr(float(expr))
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp == -1:
+            return f"(1.0 / ({self._print(expr.base)}))"
+        if expr.exp == 2:
+            base = self._print(expr.base)
+            return f"(({base}) * ({base}))"
+        return super()._print_Pow(expr, rational=rational)
+
+    def _print_Piecewise(self, expr):
+        *branches, (last, _) = expr.args
+        text = self._print(last)
+        for value, condition in reversed(branches):
+            text = f"numpy.where({self._print(condition)}, {self._print(value)}, {text})"
+        return text
+
+    def _nested(self, function, args):
+        *rest, last = args
+        text = self._print(last)
+        for a in reversed(rest):
+            text = f"{function}({self._print(a)}, {text})"
+        return text
+
+    def _print_Max(self, expr):
+        return self._nested("numpy.maximum", expr.args)
+
+    def _print_Min(self, expr):
+        return self._nested("numpy.minimum", expr.args)
+
+    def _print_erfc(self, expr):
+        return f"_erfc({self._print(expr.args[0])})"
+
+    def _print_Function(self, expr):
+        if isinstance(expr, Registered):  # inline, parenthesized: the form may be a sum
+            return f"({self._print(expr.float_form(*expr.args))})"
+        return super()._print_Function(expr)
+
+
+def _names(layer: int, vector: str | None = None):
+    """How the program's symbols print: layer ``layer``'s matrices, a row of them for one neuron."""
+    table = {L.NET: f"z{layer}", L.OUT: f"a{layer}", L.TARGET: "t", L.BACK: vector or "back"}
+    rows = {"net": f"z{layer}", "out": f"a{layer}", "target": "t"}
+
+    def name_of(symbol):
+        if symbol in table:
+            return table[symbol]
+        entry = L.index_of(symbol)
+        return f"{rows[entry[0]]}[{entry[1]}]" if entry else symbol.name
+    return name_of
+
+
+def _statements(statements, layer: int, target: str) -> list[str]:
+    """Uniform statements as one vector expression; the others row by row into ``target``."""
+    printer = _Printer(_names(layer))
+    lines, rows = [], False
+    for s in statements:
+        if s.uniform:
+            lines += pyformat.assignment(I1, target, printer.doprint(s.expr))
+        elif s.neuron is None:
+            lines += pyformat.assignment(I1, s.name, printer.doprint(s.expr))
+        else:
+            if not rows:
+                lines.append(f"{I1}{target} = numpy.empty_like(z{layer})")
+                rows = True
+            lines += pyformat.assignment(I1, f"{target}[{s.neuron}]", printer.doprint(s.expr))
+    return lines
+
+
+def _run(program) -> list[str]:
+    top = len(program.layers)
+    lines = []
+    for layer in program.layers:
+        k, n_in, w = layer.index, layer.width_in, layer.weights
+        lines.append(f"{I1}W{k} = p[{w}:{w + layer.width * n_in}].reshape({layer.width}, {n_in})")
+        bias = {"per_neuron": f" + p[{layer.biases}:{layer.biases + layer.width}, None]",
+                "shared": f" + p[{layer.biases}]"}.get(layer.bias, "")
+        lines.append(f"{I1}z{k} = W{k} @ a{k - 1}{bias}")
+        if layer.out is not None:
+            lines += pyformat.assignment(I1, f"a{k}", _Printer(_names(k)).doprint(layer.out))
+    lines += _statements(program.forward, top, f"a{top}")
+    lines += [f"{I1}if t is None:", f"{I2}return a{top}, None, None"]
+    lines += [f"{I1}E = None", f"{I1}if rate is None:  # a training step needs no error"]
+    lines += [f"    {line}" for line in _statements(program.error, top, "e")]
+    lines += [f"{I2}E = e.sum(axis=0)", f"{I1}if not with_gradient:", f"{I2}return a{top}, E, None"]
+    lines += _statements(program.deltas, top, f"d{top}")
+    lines.append(f"{I1}g = numpy.empty({program.parameters}) if rate is None else None")
+    for layer in reversed(program.layers):
+        k, n_in, w, b, n = layer.index, layer.width_in, layer.weights, layer.biases, layer.width
+        if k > 1:  # before this layer's weights change (rate: they are updated in place below)
+            below = program.layers[k - 2]
+            lines.append(f"{I1}back{k - 1} = W{k}.T @ d{k}")
+            lines += pyformat.assignment(I1, f"d{k - 1}", _Printer(_names(k - 1, f"back{k - 1}")).doprint(below.delta))
+        bias = {"per_neuron": (f"[{b}:{b + n}]", f"d{k}.sum(axis=1)"), "shared": (f"[{b}]", f"d{k}.sum()")}
+        lines += [f"{I1}if rate is None:", f"{I2}g[{w}:{w + n * n_in}] = _outer(d{k}, a{k - 1}).ravel()"]
+        if layer.bias in bias:
+            lines.append(f"{I2}g{bias[layer.bias][0]} = {bias[layer.bias][1]}")
+        lines += [f"{I1}else:", f"{I2}W{k} -= rate * _outer(d{k}, a{k - 1})"]
+        if layer.bias in bias:
+            lines.append(f"{I2}p{bias[layer.bias][0]} -= rate * {bias[layer.bias][1]}")
+    return [*lines, f"{I1}return a{top}, E, g"]
+
+
+def render(network, version: str) -> str:
+    spec = network.spec
+    program = L.program(network)
+    run = _run(program)
+    by_name = _Printer(lambda s: {"p": "p_"}.get(s.name, s.name))
+    updates = []
+    for o in optimizers.OPTIMIZERS.values():
+        lines = [f"{I2}{optimizers.SLOT[s]} = state_{s}" for s in o.state]
+        for target, expr in o.rules:
+            left = "p_" if target == optimizers.PARAMETER else optimizers.SLOT[target].name
+            lines += pyformat.assignment(I2, left, by_name.doprint(expr))
+        updates.append({"name": python_string(o.name), "state": o.state, "lines": lines})
+    training = python_training.context(network, by_name)
+    return environment().get_template("gradients_numpy.py.j2").render({
+        "header": header("python", spec, version, "codegen --target numpy", about=True),
+        "name": spec.name,
+        "uses_erfc": "_erfc(" in "\n".join(run),
+        **tables.tables(network),
+        "inputs": len(network.inputs),
+        "outputs": len(network.outputs),
+        "learning_rate": repr(float(spec.learning_rate)),
+        "defaults": training["defaults"],
+        "settings": training["settings"],
+        "epoch_order": inspect.getsource(optimizers.epoch_order).rstrip("\n"),
+        "run": run,
+        "updates": updates,
+    })
+

@@ -1,0 +1,77 @@
+"""Helpers to write, compile and import the C and NumPy targets in tests."""
+
+import importlib.util
+import itertools
+import os
+import shutil
+
+import pytest
+from generated_module import floats
+
+import derive
+from derive.render import c, numpy_target
+
+_count = itertools.count()
+needs_cc = pytest.mark.skipif(not shutil.which("cc") and not shutil.which("gcc") and not os.environ.get("DERIVE_REQUIRE_CC"),
+                              reason="no C compiler here (CI sets DERIVE_REQUIRE_CC: there it fails)")
+
+
+def _import(path):
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_{next(_count)}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def c_files(model, loops=None) -> dict[str, str]:
+    derivation = None if loops or (loops is None and c.loop_form(model.network)) else model.derivation
+    return c.render(derivation, model.network, derive.__version__, loops)
+
+
+def load_c(model, tmp_path, loops=None):
+    folder = tmp_path / f"c_{next(_count)}"
+    folder.mkdir()
+    for name, text in c_files(model, loops).items():
+        (folder / name).write_text(text)
+    return _import(folder / c.BINDING)
+
+
+def load_numpy(model, tmp_path):
+    path = tmp_path / f"np_{next(_count)}.py"
+    path.write_text(numpy_target.render(model.network, derive.__version__))
+    return _import(path)
+
+
+RTOL = 1e-12
+
+
+def near(a, b, scale=1.0):
+    return abs(a - b) <= RTOL * max(abs(b), 1e-300) + RTOL * scale
+
+
+def same_as_python(model, cmod, pmod):
+    """forward, loss, gradient and train_step agree with the plain-Python module and the engine."""
+    for s, sample in enumerate(model.spec.samples):
+        x, t = floats(sample.inputs), floats(sample.targets)
+        assert all(near(a, b) for a, b in zip(cmod.forward(cmod.INITIAL, x), pmod.forward(pmod.INITIAL, x), strict=True))
+        assert near(cmod.loss(cmod.INITIAL, x, t), pmod.loss(pmod.INITIAL, x, t))
+        g, gp = cmod.gradient(cmod.INITIAL, x, t), pmod.gradient(pmod.INITIAL, x, t)
+        scale = max(1.0, *(abs(v) for v in gp.values()))
+        assert list(g) == list(gp)
+        for p in gp:
+            assert near(g[p], gp[p], scale), p
+            assert near(g[p], float(model.value(f"dE_total/d{p}", s)), scale), p
+        step, stepp = cmod.train_step(cmod.INITIAL, x, t), pmod.train_step(pmod.INITIAL, x, t)
+        assert all(near(step[p], stepp[p], scale) for p in stepp)
+
+
+TRAINING = [
+    {"optimizer": "sgd", "frozen": ()},
+    {"optimizer": "sgd", "weight_decay": 0.01},
+    {"optimizer": "momentum", "momentum": 0.8, "frozen": ()},
+    {"optimizer": "nesterov", "weight_decay": 0.001},
+    {"optimizer": "adam", "betas": (0.8, 0.99), "eps": 1e-6},
+    {"optimizer": "adamw", "weight_decay": 0.05, "frozen": ()},
+    {"optimizer": "adam", "batch_size": 1, "shuffle": True, "seed": 7, "reduction": "mean"},
+    {"optimizer": "sgd", "batch_size": 2, "reduction": "mean"},
+]
