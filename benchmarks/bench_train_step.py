@@ -39,18 +39,21 @@ def count_ops(source: str, function: str) -> int:
     and stable helpers (each counted as one). Of a conditional expression only the branch normally
     taken (``body``; the other is the logistic's overflow guard) counts, and no ``if`` statement (the
     argument checks, which raise or do nothing), so for straight-line code this is the number of
-    arithmetic operations one call executes."""
-    fn = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == function)
+    arithmetic operations one call executes. A call of the module's ``_forward`` (the forward pass
+    that forward, loss and gradient share) counts as the operations of its body."""
+    functions = {n.name: n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)}
 
     def count(node) -> int:
         if isinstance(node, ast.If):  # the argument checks at the top (``if len(inputs) != 2: raise ...``)
             return 0
         if isinstance(node, ast.IfExp):
             return count(node.body)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_forward":
+            return count(functions["_forward"])
         own = isinstance(node, ast.BinOp | ast.UnaryOp | ast.Call)
         return own + sum(count(child) for child in ast.iter_child_nodes(node))
 
-    return count(fn)
+    return count(functions[function])
 
 
 def _per_call_ns(f, g, arg, calls: int, per: int) -> float:

@@ -180,18 +180,39 @@ class ModuleWriter:
             return self.rule(step) + pyformat.assignment(INDENT, target, self.printer.inline(step.compute))
         return self.rule(step) + pyformat.assignment(INDENT, target, self.printer.doprint(step.compute))
 
-    def body(self, results: list[sp.Expr], tail: list[str], with_targets: bool) -> list[str]:
-        """Unpacking of what is used, then the needed steps under block comments, then ``tail``."""
+    def forward_values(self) -> list[str]:
+        """What ``_forward`` returns: every net and out (and forward temporary), in program order."""
+        return [names.python(s.quantity) for s in self.derivation.kernel if s.phase == FORWARD]
+
+    def body(self, results: list[sp.Expr], tail: list[str], with_targets: bool, checks: bool = True,
+             shared_forward: bool = False) -> list[str]:
+        """The argument checks, unpacking of what is used, then the needed steps under block comments,
+        then ``tail``. ``shared_forward``: the forward pass's values come from ``_forward`` (unpacked
+        from the first one used: ``*_, out_o1, out_o2 = _forward(params, inputs)``)."""
         network = self.network
         steps = _needed(self.derivation, results)
+        forward = []
+        if shared_forward:
+            forward, steps = [s for s in steps if s.phase == FORWARD], [s for s in steps if s.phase != FORWARD]
         used = {sym for s in steps for sym in s.compute.free_symbols} | {sym for r in results for sym in r.free_symbols}
         used = {str(network.quantity_of[s]) for s in used}
-        lines = [f"{INDENT}if type(params) is not dict:", f"{INDENT * 2}params = _mapping(params)"]
-        check = f"len(inputs) != {len(network.inputs)}"
-        if with_targets:
-            check += f" or len(targets) != {len(network.outputs)}"
-        targets = "targets" if with_targets else "None"
-        lines += [f"{INDENT}if {check}:", f"{INDENT * 2}raise _length_error(inputs, {targets})"]
+        lines = []
+        if checks:
+            lines = [f"{INDENT}if type(params) is not dict:", f"{INDENT * 2}params = _mapping(params)"]
+            check = f"len(inputs) != {len(network.inputs)}"
+            if with_targets:
+                check += f" or len(targets) != {len(network.outputs)}"
+            targets = "targets" if with_targets else "None"
+            lines += [f"{INDENT}if {check}:", f"{INDENT * 2}raise _length_error(inputs, {targets})"]
+        if forward:
+            values = self.forward_values()
+            first = min(k for k, v in enumerate(values) if v in used)
+            unpacked = [v if v in used else "_" for v in values[first:]]
+            unpacked = (["*_"] if first else []) + unpacked
+            line = f"{INDENT}{', '.join(unpacked)} = _forward(params, inputs)"
+            lines += [line] if len(line) <= pyformat.LINE_LENGTH else pyformat.collection(
+                INDENT, "(", unpacked, ") = _forward(params, inputs)")
+            used -= set(values)
         lines += [f'{INDENT}{p.name} = params["{p.name}"]' for p in network.parameters if p.name in used]
         lines += [f"{INDENT}{i} = inputs[{k}]" for k, i in enumerate(network.inputs) if i in used]
         if with_targets:
@@ -252,11 +273,15 @@ def render(derivation: Derivation, version: str, optimizers=None) -> str:
     writer = ModuleWriter(derivation)
     outs = [network.symbol(Q.out(o)) for o in network.outputs]
     grads = [derivation.step[Q.gradient(p.name)].compute for p in network.parameters]
+    everything = [network.symbol(step.quantity) for step in derivation.kernel if step.phase == FORWARD]
     bodies = {
+        "run_forward": writer.body(everything, pyformat.collection(INDENT, "return (", writer.forward_values(), ")"),
+                                   False, checks=False),
         "forward": writer.body(outs, pyformat.collection(INDENT, "return [", [writer.code(o) for o in outs], "]"),
-                               False),
-        "loss": writer.body([network.symbol(Q.TOTAL_ERROR)], [f"{INDENT}return E_total"], True),
-        "gradient": writer.body(grads, _gradient_tail(derivation), True),
+                               False, shared_forward=True),
+        "loss": writer.body([network.symbol(Q.TOTAL_ERROR)], [f"{INDENT}return E_total"], True, shared_forward=True),
+        "gradient": writer.body(grads, _gradient_tail(derivation), True, shared_forward=True),
+        # train_step keeps the forward pass inline: a call to _forward costs about a tenth of a step
         "train_step": writer.body(grads, _update_tail(derivation), True),
     }
     notes = sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)} - {""})
@@ -292,6 +317,7 @@ def module(network, version: str, bodies: dict[str, list[str]], helpers: list[st
         "learning_rate": repr(float(spec.learning_rate)),
         "inputs": len(network.inputs),
         "outputs": len(network.outputs),
+        "run_forward": [],  # loop form has its own _run
         **bodies,
         **training,
         **(tables.tables(network) if compact else {}),

@@ -94,12 +94,9 @@ def _length_error(inputs, targets) -> ValueError:
     return ValueError(f"targets: expected {OUTPUTS} values, got {len(targets)}")
 
 
-def forward(params: Mapping[str, float], inputs: Sequence[float]) -> list[float]:
-    """The outputs of the network for one input vector."""
-    if type(params) is not dict:
-        params = _mapping(params)
-    if len(inputs) != 2:
-        raise _length_error(inputs, None)
+def _forward(params, inputs) -> tuple[float, ...]:
+    """The forward pass, written once for forward, loss and gradient (train_step has it inline,
+    for speed): every net input and output, in program order; params a dict, inputs checked."""
     w1 = params["w1"]
     w2 = params["w2"]
     w3 = params["w3"]
@@ -122,6 +119,16 @@ def forward(params: Mapping[str, float], inputs: Sequence[float]) -> list[float]
     net_o2 = w7 * out_h1 + w8 * out_h2 + b2
     out_o1 = 1.0 / (1.0 + math.exp(-net_o1)) if net_o1 > -700.0 else math.exp(net_o1)
     out_o2 = 1.0 / (1.0 + math.exp(-net_o2)) if net_o2 > -700.0 else math.exp(net_o2)
+    return (net_h1, net_h2, out_h1, out_h2, net_o1, net_o2, out_o1, out_o2)
+
+
+def forward(params: Mapping[str, float], inputs: Sequence[float]) -> list[float]:
+    """The outputs of the network for one input vector."""
+    if type(params) is not dict:
+        params = _mapping(params)
+    if len(inputs) != 2:
+        raise _length_error(inputs, None)
+    *_, out_o1, out_o2 = _forward(params, inputs)
     return [out_o1, out_o2]
 
 
@@ -133,30 +140,9 @@ def loss(
         params = _mapping(params)
     if len(inputs) != 2 or len(targets) != 2:
         raise _length_error(inputs, targets)
-    w1 = params["w1"]
-    w2 = params["w2"]
-    w3 = params["w3"]
-    w4 = params["w4"]
-    w5 = params["w5"]
-    w6 = params["w6"]
-    w7 = params["w7"]
-    w8 = params["w8"]
-    b1 = params["b1"]
-    b2 = params["b2"]
-    i1 = inputs[0]
-    i2 = inputs[1]
+    *_, out_o1, out_o2 = _forward(params, inputs)
     target_o1 = targets[0]
     target_o2 = targets[1]
-    # forward: layer 1 (hidden layer, logistic)
-    net_h1 = w1 * i1 + w2 * i2 + b1
-    net_h2 = w3 * i1 + w4 * i2 + b1
-    out_h1 = 1.0 / (1.0 + math.exp(-net_h1)) if net_h1 > -700.0 else math.exp(net_h1)
-    out_h2 = 1.0 / (1.0 + math.exp(-net_h2)) if net_h2 > -700.0 else math.exp(net_h2)
-    # forward: layer 2 (output layer, logistic)
-    net_o1 = w5 * out_h1 + w6 * out_h2 + b2
-    net_o2 = w7 * out_h1 + w8 * out_h2 + b2
-    out_o1 = 1.0 / (1.0 + math.exp(-net_o1)) if net_o1 > -700.0 else math.exp(net_o1)
-    out_o2 = 1.0 / (1.0 + math.exp(-net_o2)) if net_o2 > -700.0 else math.exp(net_o2)
     # error
     E_o1 = 0.5 * (target_o1 - out_o1) ** 2
     E_o2 = 0.5 * (target_o2 - out_o2) ** 2
@@ -172,30 +158,15 @@ def gradient(
         params = _mapping(params)
     if len(inputs) != 2 or len(targets) != 2:
         raise _length_error(inputs, targets)
-    w1 = params["w1"]
-    w2 = params["w2"]
-    w3 = params["w3"]
-    w4 = params["w4"]
+    *_, out_h1, out_h2, _, _, out_o1, out_o2 = _forward(params, inputs)
     w5 = params["w5"]
     w6 = params["w6"]
     w7 = params["w7"]
     w8 = params["w8"]
-    b1 = params["b1"]
-    b2 = params["b2"]
     i1 = inputs[0]
     i2 = inputs[1]
     target_o1 = targets[0]
     target_o2 = targets[1]
-    # forward: layer 1 (hidden layer, logistic)
-    net_h1 = w1 * i1 + w2 * i2 + b1
-    net_h2 = w3 * i1 + w4 * i2 + b1
-    out_h1 = 1.0 / (1.0 + math.exp(-net_h1)) if net_h1 > -700.0 else math.exp(net_h1)
-    out_h2 = 1.0 / (1.0 + math.exp(-net_h2)) if net_h2 > -700.0 else math.exp(net_h2)
-    # forward: layer 2 (output layer, logistic)
-    net_o1 = w5 * out_h1 + w6 * out_h2 + b2
-    net_o2 = w7 * out_h1 + w8 * out_h2 + b2
-    out_o1 = 1.0 / (1.0 + math.exp(-net_o1)) if net_o1 > -700.0 else math.exp(net_o1)
-    out_o2 = 1.0 / (1.0 + math.exp(-net_o2)) if net_o2 > -700.0 else math.exp(net_o2)
     # output deltas
     # delta_o1 = dE/dout_o1 * out_o1 * (1 - out_o1)
     delta_o1 = (out_o1 - target_o1) * out_o1 * (1.0 - out_o1)
