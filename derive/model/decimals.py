@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Decimal, localcontext
 
 import mpmath
 import sympy as sp
@@ -10,14 +10,15 @@ import sympy as sp
 
 def to_decimal(value) -> Decimal:
     """An mpmath/float/SymPy number as a Decimal with 50 significant digits (converted at 60, so a
-    high-precision value keeps its digits)."""
+    high-precision value keeps its digits). Read from scientific notation: a saturated neuron's
+    e^-10^12 written out in fixed notation would be a string of 10^12 zeros."""
     if isinstance(value, Decimal):
         return value
     with mpmath.workdps(60):
         x = mpmath.mpf(value)
         if not mpmath.isfinite(x):
             return Decimal(str(float(x)))  # Infinity, -Infinity, NaN
-        return Decimal(mpmath.nstr(x, 50, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf))
+        return Decimal(mpmath.nstr(x, 50, strip_zeros=False, min_fixed=0, max_fixed=0))
 
 
 def round_sig(value, digits: int) -> Decimal:
@@ -27,6 +28,7 @@ def round_sig(value, digits: int) -> Decimal:
         return d
     with localcontext() as ctx:
         ctx.prec = digits
+        ctx.Emax, ctx.Emin = MAX_EMAX, MIN_EMIN  # e^-10^12 is a number like any other
         ctx.rounding = ROUND_HALF_EVEN
         return +d
 
@@ -42,7 +44,9 @@ def fmt(value, digits: int = 9) -> str:
     exponent = d.adjusted()
     if -5 <= exponent < max(digits, 9):
         return f"{d:.{max(digits - 1 - exponent, 0)}f}"
-    mantissa = d.scaleb(-exponent)
+    with localcontext() as ctx:
+        ctx.Emax, ctx.Emin = MAX_EMAX, MIN_EMIN
+        mantissa = d.scaleb(-exponent)
     return f"{mantissa:.{digits - 1}f}e{exponent:+d}"
 
 
