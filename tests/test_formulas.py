@@ -231,7 +231,8 @@ def test_a_net_on_a_kink_is_noted_with_the_convention():
     builtin = derive.Model(derive.parse(spec_text(activation='["relu", "logistic"]', biases="[[-0.0275], [0.60]]"),
                                         "t.toml"))
     assert domain.kinks(builtin.derivation, builtin.evaluation) == [
-        "net_h1 = 0 lies on a kink of relu: relu has no derivative at net = 0; derive uses relu'(0) = 0 by convention"]
+        "net_h1 = 0 lies on a kink of relu: relu has no derivative at net = 0; derive uses relu'(0) = 0 by convention; "
+        "finite differences average both sides there and do not apply to the parameters before it"]
 
 
 def test_one_specs_function_never_changes_another_model():

@@ -9,10 +9,17 @@
 Tolerances, |route − chain rule| ≤ atol + rtol·|chain rule|, with ``scale`` the largest |gradient|:
 - sympy.diff, 40 digits: atol = 1e-30·scale, rtol = 1e-30;
 - float64 differences, step h = 1e-6·max(1, |p|): atol = 1e-8·max(1, scale), rtol = 1e-5 (stricter than
-  torch.autograd.gradcheck's defaults, atol = 1e-5, rtol = 1e-3);
-- mpmath differences, step 1e-20 at 50 digits: atol = 1e-25·max(1, scale), rtol = 1e-25 (rounding leaves
-  about 1e-30·|E_total| at this step);
+  torch.autograd.gradcheck's defaults, atol = 1e-5, rtol = 1e-3), plus the difference quotient's own
+  error, which no fixed tolerance covers: its rounding, 4·(ε·|E| + |E_float64 − E|)/h (a large E, or a
+  float64 forward pass that cancels, at 10^6), and its truncation, 2·|D(h) − D(h/2)| (Richardson's
+  estimate of h²·|E‴|/6: a saturated unit whose net moves by 10^6 when p moves by h);
+- mpmath differences, step 1e-20 at 50 digits: atol = 1e-25·max(1, scale), rtol = 1e-25, plus the
+  rounding 10·10^-50·max(1, |E|)/h (a target of 10^6 makes E 5·10^11);
 - generated code: atol = 1e-12·max(1, scale), rtol = 1e-9.
+
+Where a net lies exactly on a kink (relu at 0), the derivative there is derive's stated convention and
+finite differences, which average both sides, do not apply: they are left out for every parameter
+that moves that net (``Row.inapplicable``), and the report says why.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy as sp
 
+from derive.derivation import domain
 from derive.derivation.evaluate import mp_value
 from derive.model import quantities as Q
 
@@ -44,6 +52,7 @@ class Row:
     chain: object
     routes: dict = field(default_factory=dict)  # route -> value (absent: skipped)
     failures: list = field(default_factory=list)  # routes outside tolerance
+    inapplicable: dict = field(default_factory=dict)  # route -> why it does not apply here (a kink)
     worst: object = 0  # largest |route - chain| / tolerance
 
     @property
@@ -76,6 +85,10 @@ class _Forward:
         self.total = network.symbol(Q.TOTAL_ERROR)
 
     def error(self, symbol, value):
+        return self.values(symbol, value)[self.total]
+
+    def values(self, symbol, value) -> dict:
+        """Every forward value after the change (the unchanged ones are the base's)."""
         env = dict(self.base)
         env[symbol] = value
         changed = {symbol}
@@ -83,7 +96,7 @@ class _Forward:
             if uses & changed:
                 env[step.symbol] = mp_value(step.compute, env)
                 changed.add(step.symbol)
-        return env[self.total]
+        return env
 
 
 def _sympy_route(nested, symbol, values: dict, chain):
@@ -120,6 +133,43 @@ def _piecewise_levels(network) -> list[str]:
     return levels
 
 
+EPSILON = 2.0**-52
+RESOLVED = 0.1  # a float64 quotient whose own error estimate passes 10% of its value checks nothing
+
+
+def _float_quotient(module, params, x, t, p, h):
+    """The central difference quotient in float64, the larger |E| of its two ends, the actual h."""
+    up, down = dict(params), dict(params)
+    up[p] += h
+    down[p] -= h
+    e_up, e_down = module.loss(up, x, t), module.loss(down, x, t)
+    if up[p] == down[p]:  # h below p's last digit in float64
+        return 0.0, max(abs(e_up), abs(e_down)), 0.0
+    return (e_up - e_down) / (up[p] - down[p]), max(abs(e_up), abs(e_down)), (up[p] - down[p]) / 2
+
+
+def _fd_float64(module, params, x, t, p, forward_error, h):
+    """The float64 route's value and the error of its difference quotient: rounding, and truncation
+    by Richardson's estimate (the quotient at h against h/2)."""
+    value, size, step = _float_quotient(module, params, x, t, p, h)
+    half, _, _ = _float_quotient(module, params, x, t, p, h / 2)
+    if step == 0:
+        return mpmath.mpf(value), mpmath.inf
+    return mpmath.mpf(value), mpmath.mpf(4 * (EPSILON * size + forward_error) / step + 2 * abs(value - half))
+
+
+def _float_step(p_value, up: dict, down: dict, nets, hh) -> float:
+    """h = 1e-6·max(1, |p|), made smaller when p moves some net by more than 1e-6·max(1, |net|) (a
+    weight on an input of 10^6 moves its net by 10^6 per unit): the nets' slopes come from the
+    50-digit differences, so the quotient stays where the function is smooth on its own scale."""
+    h = 1e-6 * max(1.0, abs(float(p_value)))
+    for n in nets:
+        slope = abs(up[n] - down[n]) / (2 * hh)
+        if slope:
+            h = min(h, float(1e-6 * max(1, abs(up[n])) / slope))
+    return h
+
+
 def chosen_parameters(model) -> list[str]:
     names = model.parameters
     if len(names) <= FD_LIMIT:
@@ -148,6 +198,7 @@ def run(model, progress=None) -> Report:
     else:
         nested = network.nested_total()
     module = model.module
+    kinked = domain.kinked(model.derivation, model.evaluation)
     rows = []
     with mpmath.workdps(60):
         for s, sample in enumerate(model.spec.samples):
@@ -156,10 +207,14 @@ def run(model, progress=None) -> Report:
             t = [float(v) for v in sample.targets]
             params = dict(module.INITIAL)
             generated = module.gradient(params, x, t)
+            exact_error = values[Q.TOTAL_ERROR]
+            forward_error = float(abs(mpmath.mpf(module.loss(params, x, t)) - exact_error))
             scale = max([abs(values[Q.gradient(p)]) for p in model.parameters] + [mpmath.mpf(1)])
             exact = network.sample_values(s)
             subs = {network.symbol(k): v for k, v in exact.items()}
             forward = _Forward(model, s)
+            kinks = {network.symbol(Q.net(n)) for k, n in kinked if k == s}
+            nets = [network.symbol(Q.net(n)) for layer in network.layers[1:] for n in layer]
             for k, p in enumerate(chosen):
                 if progress:
                     progress.count(f"checking gradients, sample {s + 1}:", k + 1, len(chosen))
@@ -167,23 +222,30 @@ def run(model, progress=None) -> Report:
                 row = Row(p, s, chain)
                 if nested is not None:
                     row.routes["sympy_diff"] = _sympy_route(nested, network.symbol(Q.parameter(p)), subs, chain)
-                h = 1e-6 * max(1.0, abs(params[p]))
-                up, down = dict(params), dict(params)
-                up[p] += h
-                down[p] -= h
-                row.routes["fd_float64"] = mpmath.mpf(
-                    (module.loss(up, x, t) - module.loss(down, x, t)) / (up[p] - down[p])
-                )
+                extra = {"sympy_diff": 0, "generated": 0}
                 with mpmath.workdps(50):
-                    hh, q = mpmath.mpf("1e-20"), Q.parameter(p)
-                    row.routes["fd_mpmath"] = (
-                        forward.error(network.symbol(q), values[q] + hh)
-                        - forward.error(network.symbol(q), values[q] - hh)
-                    ) / (2 * hh)
+                    hh, q, at = mpmath.mpf("1e-20"), network.symbol(Q.parameter(p)), values[Q.parameter(p)]
+                    up, down = forward.values(q, at + hh), forward.values(q, at - hh)
+                    row.routes["fd_mpmath"] = (up[forward.total] - down[forward.total]) / (2 * hh)
+                    extra["fd_mpmath"] = 10 * mpmath.mpf(10) ** -50 * max(abs(exact_error), 1) / hh
+                    h = _float_step(at, up, down, nets, hh)
+                atol = float(TOLERANCE["fd_float64"][0] * scale)
+                value, extra["fd_float64"] = _fd_float64(module, params, x, t, p, forward_error, h)
+                row.routes["fd_float64"] = value
+                if extra["fd_float64"] > RESOLVED * abs(value) + atol:
+                    error = mpmath.nstr(extra["fd_float64"], 2)
+                    row.inapplicable["fd_float64"] = (f"too coarse: float64 cannot resolve it here (the difference "
+                                                      f"quotient's own error is about {error})")
+                    del row.routes["fd_float64"]
+                moved = sorted(str(n) for n in kinks if up[n] != down[n])
+                for route in ("fd_float64", "fd_mpmath") if moved else ():
+                    row.inapplicable[route] = f"{', '.join(moved)} on a kink"
+                    row.routes.pop(route, None)
                 row.routes["generated"] = mpmath.mpf(generated[p])
                 for route, value in row.routes.items():
                     atol, rtol = TOLERANCE[route]
-                    tolerance = atol * (scale if route in ("sympy_diff",) else max(1, scale)) + rtol * abs(chain)
+                    tolerance = (atol * (scale if route in ("sympy_diff",) else max(1, scale)) + rtol * abs(chain)
+                                 + extra[route])
                     ratio = abs(value - chain) / tolerance
                     row.worst = max(row.worst, ratio)
                     if ratio > 1:
