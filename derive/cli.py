@@ -30,6 +30,7 @@ from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.quantities import QuantityError
+from derive.model.reading import ReadError
 from derive.output import OutputError, write
 from derive.render import text as report
 from derive.render.header import header
@@ -234,8 +235,8 @@ def _check(args) -> int:
     if args.claims:
         try:
             texts += check_report.read_claims(args.claims)
-        except OSError as exc:
-            raise UsageError(f"derive check: cannot read {args.claims}: {exc.strerror or exc}") from None
+        except ReadError as exc:
+            raise UsageError(f"derive check: {args.claims}: {exc}") from None
     claims = [parse_claim(text) for text in texts]
     from derive.progress import Progress
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 from derive.check import routes
 from derive.check.audit import agrees, digits_shown
@@ -14,6 +13,7 @@ from derive.derivation import domain
 from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, plain
+from derive.model.reading import ReadError, read_regular
 from derive.render.latex import quantity_block
 from derive.render.text import explanation_lines
 
@@ -236,7 +236,10 @@ def diagnosis_lines(mistakes: list[dict], value: str) -> list[str]:
 
 def read_claims(path: str) -> list[str]:
     """A claims file: one ``quantity = value`` a line; blank lines and # comments ignored."""
-    text = Path(path).read_text()
+    try:
+        text = read_regular(path).decode()
+    except UnicodeDecodeError:
+        raise ReadError("cannot read: not UTF-8 text") from None
     return [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
 
 
