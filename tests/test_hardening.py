@@ -18,6 +18,14 @@ AT_THE_LIMITS = {
     "saturated_softmax": spec_text(activation='["logistic", "softmax"]', loss='"cross_entropy"', weights=HUGE,
                                    samples="[[samples]]\ninputs = [1e6, -1e6]\ntargets = [0, 1]\n"),
     "target_of_a_million": spec_text(samples="[[samples]]\ninputs = [0.05, 0.10]\ntargets = [1e6, 0.99]\n"),
+    "gelu_at_minus_10_to_the_12": spec_text(  # out_h1 = -1.385e-217147240951625913825565: past any Decimal
+        activation='["gelu", "tanh"]', loss='"mse"', bias='"none"', biases=None,
+        weights="[[[-1e6, 1e6], [0, 0.5]], [[-0.89, -1e6], [-0.89, -1e6]]]",
+        samples="[[samples]]\ninputs = [1e6, 0]\ntargets = [0, 999999.99]\n"),
+    "softmax_of_nets_that_cancel": spec_text(  # net_o1 - net_o2 = 10^18 - (10^18 - 10^10) in float64
+        activation='["silu", "softmax"]', loss='"cross_entropy"', biases="[[0.5], [0.0]]",
+        weights="[[[-1e6, 0.5], [0, 1e6]], [[0.0, 1e6], [1e6, 999999.99]]]",
+        samples="[[samples]]\ninputs = [0, 999999.99]\ntargets = [0.25, 0.25]\n"),
     "tanh_at_minus_a_million": spec_text(activation='"tanh"', weights=HUGE, biases="[[-1e6], [1e6]]",
                                          samples=HUGE_INPUTS),
 }
@@ -31,6 +39,9 @@ def test_values_at_the_limits_compute_and_every_gradient_checks(name, tmp_path, 
     path.write_text(AT_THE_LIMITS[name])
     assert main(["gradients", str(path)]) == 0
     assert main(["check", str(path), "--quiet"]) == 0, capsys.readouterr().out
+    text = path.read_text() + '\n[published]\n"out_h1" = 0.5\n"dE_total/dw1" = 0.25\n"E_total@2" = 0.25\n'
+    path.write_text(text)  # the audit's variants meet the same values
+    assert main(["check", str(path), "--quiet"]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "all gradients agree by every route." in out
     model = derive.Model(derive.load_spec(path))

@@ -5,7 +5,16 @@ reproduce it (`derive.variants`), or said to be unexplained."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Decimal,
+    InvalidOperation,
+    localcontext,
+)
 
 import mpmath
 
@@ -13,9 +22,20 @@ from derive.check.pairs import pairs, rounding_keys
 from derive.check.resolve import Resolver, checked
 from derive.check.variants import SKIP, variants
 from derive.model import quantities as Q
-from derive.model.decimals import fmt, to_decimal
+from derive.model.decimals import fmt, round_sig, to_decimal
 
 NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
+
+
+def _quantized(d: Decimal, exponent: int, rounding) -> Decimal | None:
+    """``d`` rounded to the digit 10^exponent, or None when that takes more than 1000 digits (a
+    saturated value of 10^(10^12) has no last digit anyone printed)."""
+    needed = d.adjusted() - exponent + 3
+    if needed > 1000:
+        return None
+    with localcontext() as ctx:
+        ctx.prec, ctx.Emax, ctx.Emin = max(28, needed), MAX_EMAX, MIN_EMIN
+        return d.quantize(Decimal(1).scaleb(exponent), rounding=rounding)
 
 
 def agrees(value, printed: Decimal) -> bool:
@@ -23,13 +43,15 @@ def agrees(value, printed: Decimal) -> bool:
     d = to_decimal(value)
     if not d.is_finite():
         return False
-    quantum = Decimal(1).scaleb(printed.as_tuple().exponent)
-    return printed in (d.quantize(quantum, rounding=ROUND_HALF_EVEN), d.quantize(quantum, rounding="ROUND_HALF_UP"))
+    exponent = printed.as_tuple().exponent
+    return printed in (_quantized(d, exponent, ROUND_HALF_EVEN), _quantized(d, exponent, ROUND_HALF_UP))
 
 
 def truncated(value, printed: Decimal) -> Decimal:
-    """``value`` cut off (not rounded) at the last digit ``printed`` shows."""
-    return to_decimal(value).quantize(Decimal(1).scaleb(printed.as_tuple().exponent), rounding=ROUND_DOWN)
+    """``value`` cut off (not rounded) at the last digit ``printed`` shows (itself when too large)."""
+    d = to_decimal(value)
+    cut = _quantized(d, printed.as_tuple().exponent, ROUND_DOWN) if d.is_finite() else None
+    return d if cut is None else cut
 
 
 def digits_shown(printed: Decimal) -> str:
@@ -45,7 +67,9 @@ class Mistake:
     reproduces: bool  # agrees with the number to the digits it shows
 
     def difference(self, printed: Decimal):
-        return abs(to_decimal(self.value) - printed)
+        with localcontext() as ctx:
+            ctx.Emax, ctx.Emin = MAX_EMAX, MIN_EMIN
+            return abs(to_decimal(self.value) - printed)
 
 
 @dataclass
@@ -143,7 +167,7 @@ class Auditor:
                 value = self.resolver(variant).value(q)
             except (*SKIP, Q.QuantityError, ZeroDivisionError, OverflowError, ValueError, InvalidOperation):
                 continue
-            if not mpmath.isfinite(value) or agrees(value, Decimal(fmt(correct, 12))) or abs(value - correct) < 1e-40:
+            if not mpmath.isfinite(value) or agrees(value, round_sig(correct, 12)) or abs(value - correct) < 1e-40:
                 continue  # the variant does not change this quantity
             out.append((variant, value))
         return out

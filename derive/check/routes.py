@@ -14,7 +14,8 @@ Tolerances, |route − chain rule| ≤ atol + rtol·|chain rule|, with ``scale``
   float64 forward pass that cancels, at 10^6), and its truncation, 2·|D(h) − D(h/2)| (Richardson's
   estimate of h²·|E‴|/6: a saturated unit whose net moves by 10^6 when p moves by h);
 - mpmath differences, step 1e-20 at 50 digits: atol = 1e-25·max(1, scale), rtol = 1e-25, plus the
-  rounding 10·10^-50·max(1, |E|)/h (a target of 10^6 makes E 5·10^11);
+  rounding 10·10^-50·max(1, |E|)/h (a target of 10^6 makes E 5·10^11) and the truncation,
+  2·|D(2h) − D(h)| (a weight on an input of 10^6 makes E‴ of the order of 10^40);
 - generated code: atol = 1e-12·max(1, scale), rtol = 1e-9.
 
 Where a net lies exactly on a kink (relu at 0), the derivative there is derive's stated convention and
@@ -83,6 +84,19 @@ class _Forward:
         # the unperturbed values are the model's own evaluation (60 digits), not computed again
         self.base = {network.symbol(q): v for q, v in model.evaluation.samples[sample].items()}
         self.total = network.symbol(Q.TOTAL_ERROR)
+        self.rounding = self._rounding(network, model.evaluation.samples[sample])
+
+    def _rounding(self, network, values) -> float:
+        """A first-order bound of float64's rounding error in E_total at this point: each net input
+        is off by about ε·Σ|w·x| + |b| (its terms' sizes, not its value: 10^12 − 10^12 + 0.35 cancels),
+        which moves E_total by that times |δ| = |∂E/∂net|; plus ε·|E_total| for the error itself."""
+        sizes = {symbol: abs(value) for symbol, value in self.base.items()}
+        bound = abs(self.base[self.total])
+        for step in self.steps:
+            if step.quantity.kind == Q.NET:
+                delta = values.get(Q.delta(step.quantity.name), mpmath.mpf(1))
+                bound += mp_value(step.compute, sizes) * abs(delta)
+        return float(EPSILON * bound)
 
     def error(self, symbol, value):
         return self.values(symbol, value)[self.total]
@@ -208,11 +222,11 @@ def run(model, progress=None) -> Report:
             params = dict(module.INITIAL)
             generated = module.gradient(params, x, t)
             exact_error = values[Q.TOTAL_ERROR]
-            forward_error = float(abs(mpmath.mpf(module.loss(params, x, t)) - exact_error))
+            forward = _Forward(model, s)
+            forward_error = max(forward.rounding, float(abs(mpmath.mpf(module.loss(params, x, t)) - exact_error)))
             scale = max([abs(values[Q.gradient(p)]) for p in model.parameters] + [mpmath.mpf(1)])
             exact = network.sample_values(s)
             subs = {network.symbol(k): v for k, v in exact.items()}
-            forward = _Forward(model, s)
             kinks = {network.symbol(Q.net(n)) for k, n in kinked if k == s}
             nets = [network.symbol(Q.net(n)) for layer in network.layers[1:] for n in layer]
             for k, p in enumerate(chosen):
@@ -227,7 +241,9 @@ def run(model, progress=None) -> Report:
                     hh, q, at = mpmath.mpf("1e-20"), network.symbol(Q.parameter(p)), values[Q.parameter(p)]
                     up, down = forward.values(q, at + hh), forward.values(q, at - hh)
                     row.routes["fd_mpmath"] = (up[forward.total] - down[forward.total]) / (2 * hh)
-                    extra["fd_mpmath"] = 10 * mpmath.mpf(10) ** -50 * max(abs(exact_error), 1) / hh
+                    wide = (forward.error(q, at + 2 * hh) - forward.error(q, at - 2 * hh)) / (4 * hh)
+                    extra["fd_mpmath"] = (10 * mpmath.mpf(10) ** -50 * max(abs(exact_error), 1) / hh
+                                          + 2 * abs(wide - row.routes["fd_mpmath"]))  # rounding, truncation
                     h = _float_step(at, up, down, nets, hh)
                 atol = float(TOLERANCE["fd_float64"][0] * scale)
                 value, extra["fd_float64"] = _fd_float64(module, params, x, t, p, forward_error, h)

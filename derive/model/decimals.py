@@ -18,7 +18,14 @@ def to_decimal(value) -> Decimal:
         x = mpmath.mpf(value)
         if not mpmath.isfinite(x):
             return Decimal(str(float(x)))  # Infinity, -Infinity, NaN
+        if beyond_decimal(x):  # e^-(10^23) from gelu at -10^12: past any Decimal's exponent
+            return Decimal(0) if mpmath.mag(x) < 0 else Decimal("Infinity" if x > 0 else "-Infinity")
         return Decimal(mpmath.nstr(x, 50, strip_zeros=False, min_fixed=0, max_fixed=0))
+
+
+def beyond_decimal(x) -> bool:
+    """Whether an mpmath number's decimal exponent is past the largest a Decimal can hold (10^18)."""
+    return bool(x) and abs(mpmath.mag(x)) > 3 * 10**18
 
 
 def round_sig(value, digits: int) -> Decimal:
@@ -36,6 +43,8 @@ def round_sig(value, digits: int) -> Decimal:
 def fmt(value, digits: int = 9) -> str:
     """``value`` to ``digits`` significant digits, trailing zeros kept (they are significant):
     plain notation for magnitudes from 1e-5 to 1e9, scientific beyond."""
+    if not isinstance(value, Decimal) and beyond_decimal(mpmath.mpf(value)):
+        return mpmath.nstr(mpmath.mpf(value), digits, strip_zeros=False, min_fixed=0, max_fixed=0)
     d = round_sig(value, digits)
     if not d.is_finite():
         return {"Infinity": "inf", "-Infinity": "-inf"}.get(str(d), "nan")
