@@ -25,6 +25,10 @@ from derive.model import quantities as Q
 from derive.model.decimals import fmt, round_sig, to_decimal
 
 NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
+# Each variant of a number after N training steps is a training run of its own (float64, the generated
+# code): past this much work (steps x parameters x samples, about 1 s a run here) the variants are not
+# searched, and the finding says so; the correct value is still computed (see README, Limits).
+SEARCH_BUDGET = 2_000_000
 
 
 def _quantized(d: Decimal, exponent: int, rounding) -> Decimal | None:
@@ -79,6 +83,7 @@ class Finding:
     correct: object
     agrees: bool
     mistakes: list[Mistake] = field(default_factory=list)  # reproducing ones first, then the nearest
+    unsearched: str = ""  # why the variants were not searched (a long training run), or ""
 
     @property
     def explained(self) -> bool:
@@ -91,7 +96,7 @@ class Finding:
     def as_dict(self, digits: int) -> dict:
         return {
             "quantity": str(self.quantity), "value": str(self.printed), "correct": fmt(self.correct, digits),
-            "agrees": self.agrees, "explained": self.explained,
+            "agrees": self.agrees, "explained": self.explained, "unsearched": self.unsearched,
             "mistakes": [{"variant": m.key, "description": m.description,
                           "value": str(m.value) if isinstance(m.value, Decimal) else fmt(m.value, digits),
                           "reproduces": m.reproduces, "difference": fmt(m.difference(self.printed), 3)}
@@ -127,7 +132,12 @@ class Auditor:
         if mpmath.isfinite(correct) and truncated(correct, printed) == printed:
             candidates.append(Mistake("truncated", f"the correct value {fmt(correct, 9)} cut off after the "
                                       f"{digits_shown(printed)} you gave instead of rounded", printed, True))
-        candidates += self._candidates(q, correct, printed, self.variants)
+        work = (q.after or 0) * len(self.model.parameters) * len(self.model.spec.samples)
+        if work > SEARCH_BUDGET:
+            finding.unsearched = (f"the slips were not searched: each would retrain {q.after} steps "
+                                  f"({work:,} parameter-sample-steps, over the audit's {SEARCH_BUDGET:,})")
+        else:
+            candidates += self._candidates(q, correct, printed, self.variants)
         for other, description in confusions(self.model, q):
             try:
                 value = self.correct.value(other)

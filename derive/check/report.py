@@ -136,7 +136,7 @@ def as_text(result: dict, model, verbose: bool = True) -> str:
             "  tolerance: |route - chain rule| <= atol + rtol*|chain rule|: sympy.diff 1e-30; FD 50 digits 1e-25; "
             "FD float64 (h = 1e-6) atol 1e-8, rtol 1e-5; generated atol 1e-12, rtol 1e-9 "
             "(atol times the largest gradient); each FD also allows its difference quotient's own rounding "
-            "and truncation error (scaled by |E_total| and |p|)"
+            "and truncation error (scaled by |E_total| and |p|), the generated code its float64 rounding there"
         )
         whys = {why for row in c["rows"] for why in row.get("inapplicable_routes", {}).values()}
         if any("kink" in why for why in whys):
@@ -191,6 +191,8 @@ def _explanation(finding: dict) -> list[str]:
     reproducing = [m for m in finding["mistakes"] if m["reproduces"]]
     if reproducing:
         return [f"reproduced by {m['description']} (gives {m['value']})" for m in reproducing]
+    if finding.get("unsearched"):
+        return [finding["unsearched"]]
     return ["no variant of the computation or usual slip reproduces it"]
 
 
@@ -202,6 +204,8 @@ def _claim_text(claim: dict) -> list[str]:
         return [f"{head}: correct. It agrees with {claim['correct']} to the {given} you gave."]
     lines = [f"{head}: not correct. The correct value is {claim['correct']}."]
     lines += ["  " + line for line in diagnosis_lines(claim["mistakes"], claim["value"])]
+    if claim.get("unsearched"):
+        lines.append(f"  ({claim['unsearched']}.)")
     lines.append("  How it is derived:")
     lines += ["    " + line for line in claim["derivation"]]
     return lines

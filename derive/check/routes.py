@@ -16,7 +16,9 @@ Tolerances, |route − chain rule| ≤ atol + rtol·|chain rule|, with ``scale``
 - mpmath differences, step 1e-20 at 50 digits: atol = 1e-25·max(1, scale), rtol = 1e-25, plus the
   rounding 10·10^-50·max(1, |E|)/h (a target of 10^6 makes E 5·10^11) and the truncation,
   2·|D(2h) − D(h)| (a weight on an input of 10^6 makes E‴ of the order of 10^40);
-- generated code: atol = 1e-12·max(1, scale), rtol = 1e-9.
+- generated code: atol = 1e-12·max(1, scale), rtol = 1e-9, plus 4 times how much its gradient moves
+  when every parameter and input moves by 4 units in its last place (float64's own rounding there:
+  large only where nets of 10^12 cancel, as in a saturated softmax).
 
 Where a net lies exactly on a kink (relu at 0), the derivative there is derive's stated convention and
 finite differences, which average both sides, do not apply: they are left out for every parameter
@@ -37,6 +39,7 @@ from derive.model import quantities as Q
 NESTED_LIMIT = 40  # parameters; above it sympy.diff of the nested error is skipped (it blows up)
 PIECEWISE_LIMIT = 1  # levels defined piecewise; above it, too (see _piecewise_levels)
 FD_LIMIT = 400  # parameters checked by finite differences; above it, an even spread of them
+FD_SAMPLES = 100  # samples checked by finite differences (every parameter chosen); above it, an even spread
 ROUTES = ("sympy_diff", "fd_float64", "fd_mpmath", "generated")
 TOLERANCE = {  # route: (atol per unit of scale, rtol)
     "sympy_diff": (mpmath.mpf("1e-30"), mpmath.mpf("1e-30")),
@@ -113,13 +116,16 @@ class _Forward:
         return env
 
 
-def _sympy_route(nested, symbol, values: dict, chain):
-    """sympy.diff of the nested error, compiled to mpmath and evaluated at 60 digits, and again at
-    1000 when that fails or disagrees: at a saturated neuron 1 - σ(1000) ≈ e^-1000 needs hundreds of
-    digits (SymPy's own evalf misses that cancellation, so it is not used)."""
-    derivative = sp.diff(nested, symbol)
-    symbols = sorted(values, key=str)
-    function = sp.lambdify(symbols, derivative, modules="mpmath")
+def _sympy_derivative(nested, symbol, symbols):
+    """sympy.diff of the nested error compiled to mpmath: once per parameter, for every sample (its
+    inputs and targets are arguments), not once per parameter and sample."""
+    return sp.lambdify(symbols, sp.diff(nested, symbol), modules="mpmath")
+
+
+def _sympy_route(function, symbols, values: dict, chain):
+    """sympy.diff of the nested error, evaluated at 60 digits, and again at 1000 when that fails or
+    disagrees: at a saturated neuron 1 - σ(1000) ≈ e^-1000 needs hundreds of digits (SymPy's own
+    evalf misses that cancellation, so it is not used)."""
     result = mpmath.nan
     for digits in (60, 1000):
         with mpmath.workdps(digits):
@@ -162,14 +168,25 @@ def _float_quotient(module, params, x, t, p, h):
     return (e_up - e_down) / (up[p] - down[p]), max(abs(e_up), abs(e_down)), (up[p] - down[p]) / 2
 
 
-def _fd_float64(module, params, x, t, p, forward_error, h):
+def _fd_float64(module, params, x, t, p, forward_error, h, atol):
     """The float64 route's value and the error of its difference quotient: rounding, and truncation
-    by Richardson's estimate (the quotient at h against h/2)."""
-    value, size, step = _float_quotient(module, params, x, t, p, h)
-    half, _, _ = _float_quotient(module, params, x, t, p, h / 2)
-    if step == 0:
-        return mpmath.mpf(value), mpmath.inf
-    return mpmath.mpf(value), mpmath.mpf(4 * (EPSILON * size + forward_error) / step + 2 * abs(value - half))
+    by Richardson's estimate (the quotient at h against h/2). When that estimate is large (the loss
+    bends on a scale smaller than h: a softmax of nets 10^12 apart by 10^4), steps down to h·10^-6 are
+    tried and the one with the smallest estimate taken; the choice never looks at the chain rule."""
+    best = None
+    for k in range(7):
+        step_h = h * 10.0**-k
+        value, size, step = _float_quotient(module, params, x, t, p, step_h)
+        half, _, _ = _float_quotient(module, params, x, t, p, step_h / 2)
+        if step == 0:
+            break
+        truncation = 2 * abs(value - half)
+        error = 4 * (EPSILON * size + forward_error) / step + truncation
+        if best is None or error < best[1]:
+            best = (value, error)
+        if truncation <= 1e-6 * abs(value) + atol:
+            break
+    return (mpmath.mpf(0), mpmath.inf) if best is None else (mpmath.mpf(best[0]), mpmath.mpf(best[1]))
 
 
 def _float_step(p_value, up: dict, down: dict, nets, hh) -> float:
@@ -182,6 +199,20 @@ def _float_step(p_value, up: dict, down: dict, nets, hh) -> float:
         if slope:
             h = min(h, float(1e-6 * max(1, abs(up[n])) / slope))
     return h
+
+
+def _float_noise(module, params, x, t, generated) -> dict:
+    """How much the generated gradient moves when every parameter and input moves by a few units in
+    its last place (alternating signs, then the opposite): float64's own rounding at this point, which
+    is large where nets of 10^12 cancel in a softmax, and tiny elsewhere."""
+    noise = dict.fromkeys(generated, 0.0)
+    for sign in (1, -1):
+        nudged = {p: v * (1 + sign * (-1) ** k * 4 * EPSILON) for k, (p, v) in enumerate(params.items())}
+        xs = [v * (1 - sign * (-1) ** k * 4 * EPSILON) for k, v in enumerate(x)]
+        moved = module.gradient(nudged, xs, t)
+        for p in noise:
+            noise[p] = max(noise[p], abs(moved[p] - generated[p]))
+    return noise
 
 
 def chosen_parameters(model) -> list[str]:
@@ -212,7 +243,13 @@ def run(model, progress=None) -> Report:
     else:
         nested = network.nested_total()
     module = model.module
+    count = len(model.spec.samples)
+    fd_samples = set(range(count)) if count <= FD_SAMPLES else {int(i * count / FD_SAMPLES) for i in range(FD_SAMPLES)}
+    if len(fd_samples) < count:
+        skipped["fd_samples"] = (f"finite differences and sympy.diff on {len(fd_samples)} of {count} samples (an even "
+                                 "spread); the generated code on every one")
     kinked = domain.kinked(model.derivation, model.evaluation)
+    compiled = {}  # parameter -> its sympy.diff, compiled
     rows = []
     with mpmath.workdps(60):
         for s, sample in enumerate(model.spec.samples):
@@ -221,6 +258,7 @@ def run(model, progress=None) -> Report:
             t = [float(v) for v in sample.targets]
             params = dict(module.INITIAL)
             generated = module.gradient(params, x, t)
+            noise = _float_noise(module, params, x, t, generated)
             exact_error = values[Q.TOTAL_ERROR]
             forward = _Forward(model, s)
             forward_error = max(forward.rounding, float(abs(mpmath.mpf(module.loss(params, x, t)) - exact_error)))
@@ -234,29 +272,33 @@ def run(model, progress=None) -> Report:
                     progress.count(f"checking gradients, sample {s + 1}:", k + 1, len(chosen))
                 chain = values[Q.gradient(p)]
                 row = Row(p, s, chain)
-                if nested is not None:
-                    row.routes["sympy_diff"] = _sympy_route(nested, network.symbol(Q.parameter(p)), subs, chain)
-                extra = {"sympy_diff": 0, "generated": 0}
-                with mpmath.workdps(50):
-                    hh, q, at = mpmath.mpf("1e-20"), network.symbol(Q.parameter(p)), values[Q.parameter(p)]
-                    up, down = forward.values(q, at + hh), forward.values(q, at - hh)
-                    row.routes["fd_mpmath"] = (up[forward.total] - down[forward.total]) / (2 * hh)
-                    wide = (forward.error(q, at + 2 * hh) - forward.error(q, at - 2 * hh)) / (4 * hh)
-                    extra["fd_mpmath"] = (10 * mpmath.mpf(10) ** -50 * max(abs(exact_error), 1) / hh
-                                          + 2 * abs(wide - row.routes["fd_mpmath"]))  # rounding, truncation
-                    h = _float_step(at, up, down, nets, hh)
-                atol = float(TOLERANCE["fd_float64"][0] * scale)
-                value, extra["fd_float64"] = _fd_float64(module, params, x, t, p, forward_error, h)
-                row.routes["fd_float64"] = value
-                if extra["fd_float64"] > RESOLVED * abs(value) + atol:
-                    error = mpmath.nstr(extra["fd_float64"], 2)
-                    row.inapplicable["fd_float64"] = (f"too coarse: float64 cannot resolve it here (the difference "
-                                                      f"quotient's own error is about {error})")
-                    del row.routes["fd_float64"]
-                moved = sorted(str(n) for n in kinks if up[n] != down[n])
-                for route in ("fd_float64", "fd_mpmath") if moved else ():
-                    row.inapplicable[route] = f"{', '.join(moved)} on a kink"
-                    row.routes.pop(route, None)
+                if nested is not None and s in fd_samples:
+                    symbols = tuple(sorted(subs, key=str))
+                    if (p, symbols) not in compiled:
+                        compiled[p, symbols] = _sympy_derivative(nested, network.symbol(Q.parameter(p)), symbols)
+                    row.routes["sympy_diff"] = _sympy_route(compiled[p, symbols], symbols, subs, chain)
+                extra = {"sympy_diff": 0, "generated": 4 * mpmath.mpf(noise[p])}
+                if s in fd_samples:
+                    with mpmath.workdps(50):
+                        hh, q, at = mpmath.mpf("1e-20"), network.symbol(Q.parameter(p)), values[Q.parameter(p)]
+                        up, down = forward.values(q, at + hh), forward.values(q, at - hh)
+                        row.routes["fd_mpmath"] = (up[forward.total] - down[forward.total]) / (2 * hh)
+                        wide = (forward.error(q, at + 2 * hh) - forward.error(q, at - 2 * hh)) / (4 * hh)
+                        extra["fd_mpmath"] = (10 * mpmath.mpf(10) ** -50 * max(abs(exact_error), 1) / hh
+                                              + 2 * abs(wide - row.routes["fd_mpmath"]))  # rounding, truncation
+                        h = _float_step(at, up, down, nets, hh)
+                    atol = float(TOLERANCE["fd_float64"][0] * scale)
+                    value, extra["fd_float64"] = _fd_float64(module, params, x, t, p, forward_error, h, atol)
+                    row.routes["fd_float64"] = value
+                    if extra["fd_float64"] > RESOLVED * abs(value) + atol:
+                        error = mpmath.nstr(extra["fd_float64"], 2)
+                        row.inapplicable["fd_float64"] = (f"too coarse: float64 cannot resolve it here (the difference "
+                                                          f"quotient's own error is about {error})")
+                        del row.routes["fd_float64"]
+                    moved = sorted(str(n) for n in kinks if up[n] != down[n])
+                    for route in ("fd_float64", "fd_mpmath") if moved else ():
+                        row.inapplicable[route] = f"{', '.join(moved)} on a kink"
+                        row.routes.pop(route, None)
                 row.routes["generated"] = mpmath.mpf(generated[p])
                 for route, value in row.routes.items():
                     atol, rtol = TOLERANCE[route]
