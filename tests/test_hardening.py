@@ -96,3 +96,19 @@ def test_a_net_on_relus_kink_is_the_convention_and_finite_differences_do_not_app
     row = next(r for r in result["checks"]["rows"] if r["parameter"] == "w1")
     assert row["inapplicable_routes"] == {"fd_float64": "net_h1 on a kink", "fd_mpmath": "net_h1 on a kink"}
     assert "fd_float64" not in row["routes"]
+
+
+def test_a_sum_of_thousands_of_terms_compiles_and_adds_in_the_same_order():
+    """A layer of 4096 neurons makes net inputs of 4096 terms: past about 3000 CPython's compiler
+    recurses too deep, so the sum continues as net = net + ..., bit for bit the same float64 sum."""
+    from derive.render.pyformat import SUM_CHUNK, sum_assignment
+
+    terms = [f"w{k} * x{k}" for k in range(4096)]
+    source = "\n".join(sum_assignment("", "net", terms))
+    assert source.count("net = (") == -(-4096 // SUM_CHUNK) and source.count("net = (\n    net\n") == 4
+    env = {**{f"w{k}": 0.1 * k - 200 for k in range(4096)}, **{f"x{k}": 1 / (k + 1) for k in range(4096)}}
+    exec(compile(source, "net.py", "exec"), env)
+    expected = env["w0"] * env["x0"]
+    for k in range(1, 4096):
+        expected = expected + env[f"w{k}"] * env[f"x{k}"]
+    assert env["net"] == expected
