@@ -30,7 +30,8 @@ from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.quantities import QuantityError
-from derive.output import OutputError, write
+from derive.model.reading import ReadError
+from derive.output import OutputError, staged, write
 from derive.render import text as report
 from derive.render.header import header
 from derive.render.pdf import LatexError, compile_pdf
@@ -220,8 +221,8 @@ def _check(args) -> int:
     if args.claims:
         try:
             texts += check_report.read_claims(args.claims)
-        except OSError as exc:
-            raise UsageError(f"derive check: cannot read {args.claims}: {exc.strerror or exc}") from None
+        except ReadError as exc:
+            raise UsageError(f"derive check: {args.claims}: {exc}") from None
     claims = [parse_claim(text) for text in texts]
     from derive.progress import Progress
 
@@ -233,6 +234,9 @@ def _check(args) -> int:
 
 
 def _build(args) -> int:
+    """Everything is computed and written into a scratch folder inside the output folder first, and
+    moved into place together at the end (`output.staged`): a bad spec, a failure or an interrupt
+    leaves the previous complete set of files, or none, and no scratch."""
     from derive.check import report as check_report
     from derive.progress import Progress
     from derive.render.pdf import engine
@@ -243,38 +247,32 @@ def _build(args) -> int:
     model = Model(load_spec(args.spec))
     spec = model.spec
     folder = Path(args.output) if args.output else default_output(spec, "")
-    progress.stage(f"evaluating {len(model.parameters)} gradients at 60 digits")
-    files = [
-        write(
-            folder / "gradients.txt",
-            header("text", spec, __version__, "build") + report.text(model, args.digits),
-            args.force,
-        )
-    ]
-    progress.stage("generating Python code")
-    files.append(write(folder / "gradients.py", render_python(model.derivation, __version__), args.force))
-    progress.stage("compiling the generated module")
-    _ = model.module
-    result = check_report.build(model, [], args.digits, progress=progress)
-    files.append(
-        write(
-            folder / "check.txt",
-            header("text", spec, __version__, "build") + check_report.as_text(result, model),
-            args.force,
-        )
-    )
-    progress.stage("writing the web page")
-    files.append(write(folder / f"{spec.name}.html", model.html(args.digits, check=result), args.force))
-    progress.stage("writing the LaTeX document")
-    tex = model.latex(args.digits)
-    files.append(write(folder / f"{spec.name}.tex", tex, args.force))
-    pdf_note = ""
-    if engine() is None:
-        pdf_note = "  PDF: skipped, no LaTeX engine installed (latexmk or pdflatex)"
-    else:
-        progress.stage("compiling the PDF")
-        files.append(compile_pdf(tex, folder / f"{spec.name}.pdf", args.force))
-    progress.done()
+    names = ["gradients.txt", "gradients.py", "check.txt", f"{spec.name}.html", f"{spec.name}.tex"]
+    with staged(folder, [*names, f"{spec.name}.pdf"] if engine() else names, args.force) as stage:
+        progress.stage(f"evaluating {len(model.parameters)} gradients at 60 digits")
+        text = header("text", spec, __version__, "build") + report.text(model, args.digits)
+        files = [stage.write("gradients.txt", text)]
+        progress.stage("generating Python code")
+        files.append(stage.write("gradients.py", render_python(model.derivation, __version__)))
+        progress.stage("compiling the generated module")
+        _ = model.module
+        result = check_report.build(model, [], args.digits, progress=progress)
+        files.append(stage.write("check.txt", header("text", spec, __version__, "build")
+                                 + check_report.as_text(result, model)))
+        progress.stage("writing the web page")
+        files.append(stage.write(f"{spec.name}.html", model.html(args.digits, check=result)))
+        progress.stage("writing the LaTeX document")
+        tex = model.latex(args.digits)
+        files.append(stage.write(f"{spec.name}.tex", tex))
+        pdf_note = ""
+        if engine() is None:
+            pdf_note = "  PDF: skipped, no LaTeX engine installed (latexmk or pdflatex)"
+        else:
+            progress.stage("compiling the PDF")
+            compile_pdf(tex, stage.scratch / f"{spec.name}.pdf", force=True, scratch_in=stage.scratch)
+            files.append(stage.adopt(f"{spec.name}.pdf"))
+        progress.done()
+        stage.commit()
     checks = result["checks"]
     failed = [r["parameter"] for r in checks["rows"] if not r["passed"]]
     largest = max(model.parameters, key=lambda p: abs(model.evaluation.totals[Q.gradient(p)]))

@@ -1,13 +1,21 @@
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import derive
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# CI draws the same examples every run (derandomized: a red CI is a bug, not a bad draw); a local run
+# explores new random examples each time. `CI` is set by .ci/run (and by most CI services).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore")
+settings.load_profile("ci" if os.environ.get("CI") else "explore")
 
 
 @pytest.fixture(scope="session")

@@ -170,7 +170,7 @@ def test_the_cli_rejects_a_hostile_formula_with_exit_2(tmp_path):
      "number"),
     (own("net").replace('[activations]\nf = "net"', 'activations = "net"'), "bad.toml: activations must be a table of "
      'name = "formula", not a string'),
-    (own("net", activation='["g", "logistic"]'), "bad.toml: activation = 'g' is unknown; known: logistic, tanh, relu, "
+    (own("net", activation='["g", "logistic"]'), "bad.toml: activation[0] = 'g' is unknown; known: logistic, tanh, relu, "
      "softplus, identity, leaky_relu, elu, silu, gelu, gelu_tanh, softmax, f, sigmoid, linear, swish (or define your "
      "own under [activations])"),
 ])
@@ -231,7 +231,8 @@ def test_a_net_on_a_kink_is_noted_with_the_convention():
     builtin = derive.Model(derive.parse(spec_text(activation='["relu", "logistic"]', biases="[[-0.0275], [0.60]]"),
                                         "t.toml"))
     assert domain.kinks(builtin.derivation, builtin.evaluation) == [
-        "net_h1 = 0 lies on a kink of relu: relu has no derivative at net = 0; derive uses relu'(0) = 0 by convention"]
+        "net_h1 = 0 lies on a kink of relu: relu has no derivative at net = 0; derive uses relu'(0) = 0 by convention; "
+        "finite differences average both sides there and do not apply to the parameters before it"]
 
 
 def test_one_specs_function_never_changes_another_model():
@@ -244,7 +245,7 @@ def test_one_specs_function_never_changes_another_model():
         fresh = derive.Model(derive.parse(own("net / (1 + exp(-net))"), "a.toml"))
         assert abs(fresh.value("dE_total/dw1") - first.value("dE_total/dw1")) < mpmath.mpf("1e-55")
     assert "f" not in ACTIVATIONS and "f" not in ALIASES and "q" not in LOSSES
-    assert error(spec_text(activation='["f", "logistic"]')).startswith("bad.toml: activation = 'f' is unknown")
+    assert error(spec_text(activation='["f", "logistic"]')).startswith("bad.toml: activation[0] = 'f' is unknown")
 
 
 def test_the_generated_module_guards_what_it_can_and_notes_what_it_cannot(tmp_path):

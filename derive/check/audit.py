@@ -5,7 +5,16 @@ reproduce it (`derive.variants`), or said to be unexplained."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Decimal,
+    InvalidOperation,
+    localcontext,
+)
 
 import mpmath
 
@@ -13,9 +22,24 @@ from derive.check.pairs import pairs, rounding_keys
 from derive.check.resolve import Resolver, checked
 from derive.check.variants import SKIP, variants
 from derive.model import quantities as Q
-from derive.model.decimals import fmt, to_decimal
+from derive.model.decimals import fmt, round_sig, to_decimal
 
 NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
+# Each variant of a number after N training steps is a training run of its own (float64, the generated
+# code): past this much work (steps x parameters x samples, about 1 s a run here) the variants are not
+# searched, and the finding says so; the correct value is still computed (see README, Limits).
+SEARCH_BUDGET = 2_000_000
+
+
+def _quantized(d: Decimal, exponent: int, rounding) -> Decimal | None:
+    """``d`` rounded to the digit 10^exponent, or None when that takes more than 1000 digits (a
+    saturated value of 10^(10^12) has no last digit anyone printed)."""
+    needed = d.adjusted() - exponent + 3
+    if needed > 1000:
+        return None
+    with localcontext() as ctx:
+        ctx.prec, ctx.Emax, ctx.Emin = max(28, needed), MAX_EMAX, MIN_EMIN
+        return d.quantize(Decimal(1).scaleb(exponent), rounding=rounding)
 
 
 def agrees(value, printed: Decimal) -> bool:
@@ -23,13 +47,15 @@ def agrees(value, printed: Decimal) -> bool:
     d = to_decimal(value)
     if not d.is_finite():
         return False
-    quantum = Decimal(1).scaleb(printed.as_tuple().exponent)
-    return printed in (d.quantize(quantum, rounding=ROUND_HALF_EVEN), d.quantize(quantum, rounding="ROUND_HALF_UP"))
+    exponent = printed.as_tuple().exponent
+    return printed in (_quantized(d, exponent, ROUND_HALF_EVEN), _quantized(d, exponent, ROUND_HALF_UP))
 
 
 def truncated(value, printed: Decimal) -> Decimal:
-    """``value`` cut off (not rounded) at the last digit ``printed`` shows."""
-    return to_decimal(value).quantize(Decimal(1).scaleb(printed.as_tuple().exponent), rounding=ROUND_DOWN)
+    """``value`` cut off (not rounded) at the last digit ``printed`` shows (itself when too large)."""
+    d = to_decimal(value)
+    cut = _quantized(d, printed.as_tuple().exponent, ROUND_DOWN) if d.is_finite() else None
+    return d if cut is None else cut
 
 
 def digits_shown(printed: Decimal) -> str:
@@ -45,7 +71,9 @@ class Mistake:
     reproduces: bool  # agrees with the number to the digits it shows
 
     def difference(self, printed: Decimal):
-        return abs(to_decimal(self.value) - printed)
+        with localcontext() as ctx:
+            ctx.Emax, ctx.Emin = MAX_EMAX, MIN_EMIN
+            return abs(to_decimal(self.value) - printed)
 
 
 @dataclass
@@ -55,6 +83,7 @@ class Finding:
     correct: object
     agrees: bool
     mistakes: list[Mistake] = field(default_factory=list)  # reproducing ones first, then the nearest
+    unsearched: str = ""  # why the variants were not searched (a long training run), or ""
 
     @property
     def explained(self) -> bool:
@@ -67,7 +96,7 @@ class Finding:
     def as_dict(self, digits: int) -> dict:
         return {
             "quantity": str(self.quantity), "value": str(self.printed), "correct": fmt(self.correct, digits),
-            "agrees": self.agrees, "explained": self.explained,
+            "agrees": self.agrees, "explained": self.explained, "unsearched": self.unsearched,
             "mistakes": [{"variant": m.key, "description": m.description,
                           "value": str(m.value) if isinstance(m.value, Decimal) else fmt(m.value, digits),
                           "reproduces": m.reproduces, "difference": fmt(m.difference(self.printed), 3)}
@@ -103,7 +132,12 @@ class Auditor:
         if mpmath.isfinite(correct) and truncated(correct, printed) == printed:
             candidates.append(Mistake("truncated", f"the correct value {fmt(correct, 9)} cut off after the "
                                       f"{digits_shown(printed)} you gave instead of rounded", printed, True))
-        candidates += self._candidates(q, correct, printed, self.variants)
+        work = (q.after or 0) * len(self.model.parameters) * len(self.model.spec.samples)
+        if work > SEARCH_BUDGET:
+            finding.unsearched = (f"the slips were not searched: each would retrain {q.after} steps "
+                                  f"({work:,} parameter-sample-steps, over the audit's {SEARCH_BUDGET:,})")
+        else:
+            candidates += self._candidates(q, correct, printed, self.variants)
         for other, description in confusions(self.model, q):
             try:
                 value = self.correct.value(other)
@@ -143,7 +177,7 @@ class Auditor:
                 value = self.resolver(variant).value(q)
             except (*SKIP, Q.QuantityError, ZeroDivisionError, OverflowError, ValueError, InvalidOperation):
                 continue
-            if not mpmath.isfinite(value) or agrees(value, Decimal(fmt(correct, 12))) or abs(value - correct) < 1e-40:
+            if not mpmath.isfinite(value) or agrees(value, round_sig(correct, 12)) or abs(value - correct) < 1e-40:
                 continue  # the variant does not change this quantity
             out.append((variant, value))
         return out

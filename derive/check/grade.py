@@ -24,6 +24,7 @@ from derive.check.resolve import checked
 from derive.check.variants import SKIP
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
+from derive.model.reading import ReadError, read_regular
 
 CORRECT, CARRIED, CONVENTION, WRONG = "correct", "carried_forward", "convention", "wrong"
 RIGHT = (CORRECT, CARRIED, CONVENTION)
@@ -83,9 +84,11 @@ class Marking:
 def read_sheet(path: str | Path, model) -> list[Answer]:
     path = Path(path)
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SheetError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        text = read_regular(path).decode()
+    except ReadError as exc:
+        raise SheetError(f"{path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise SheetError(f"{path}: cannot read: not UTF-8 text") from None
     return parse_sheet(text, path.name, model)
 
 

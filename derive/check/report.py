@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 from derive.check import routes
 from derive.check.audit import agrees, digits_shown
@@ -14,6 +13,7 @@ from derive.derivation import domain
 from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, plain
+from derive.model.reading import ReadError, read_regular
 from derive.render.latex import quantity_block
 from derive.render.text import explanation_lines
 
@@ -68,6 +68,7 @@ def build(
                     "worst_ratio_to_tolerance": float(r.worst),
                     "passed": r.passed,
                     "failed_routes": r.failures,
+                    "inapplicable_routes": r.inapplicable,  # route -> why (a kink), instead of a value
                 }
                 for r in report.rows
             ],
@@ -110,23 +111,23 @@ def as_text(result: dict, model, verbose: bool = True) -> str:
         c = result["checks"]
         lines.append(f"{result['network']}: every gradient by five routes, {c['parameters_checked']} parameters "
                      f"x {c['samples']} sample{'s' if c['samples'] > 1 else ''}")
-        routes = [r for r in ROUTE_NAMES if any(r in row["routes"] for row in c["rows"])]
+        routes = [r for r in ROUTE_NAMES if any(r in row["routes"] or r in row.get("inapplicable_routes", {})
+                                                for row in c["rows"])]
         width = (
             max(len("parameter"), *(len(row["parameter"]) + (4 if c["samples"] > 1 else 0) for row in c["rows"])) + 2
         )
+        value_width = max(20, *(len(row["chain_rule"]) + 2 for row in c["rows"]))
         header = (
-            f"  {'parameter':<{width}}{'chain rule':<20}"
+            f"  {'parameter':<{width}}{'chain rule':<{value_width}}"
             + "".join(f"{ROUTE_NAMES[r]:<14}" for r in routes)
             + "worst/tol  result"
         )
         lines.append(header)
         for row in c["rows"]:
             name = row["parameter"] + (f"[{row['sample']}]" if c["samples"] > 1 else "")
-            marks = "".join(
-                f"{('FAIL' if r in row['failed_routes'] else 'ok') if r in row['routes'] else '-':<14}" for r in routes
-            )
+            marks = "".join(f"{_mark(row, r):<14}" for r in routes)
             lines.append(
-                f"  {name:<{width}}{row['chain_rule']:<20}{marks}{row['worst_ratio_to_tolerance']:<11.2g}"
+                f"  {name:<{width}}{row['chain_rule']:<{value_width}}{marks}{row['worst_ratio_to_tolerance']:<11.2g}"
                 f"{'pass' if row['passed'] else 'FAIL: ' + ', '.join(ROUTE_NAMES[f] for f in row['failed_routes'])}"
             )
         for why in [*c["skipped"].values(), *c.get("kinks", [])]:
@@ -134,8 +135,16 @@ def as_text(result: dict, model, verbose: bool = True) -> str:
         lines.append(
             "  tolerance: |route - chain rule| <= atol + rtol*|chain rule|: sympy.diff 1e-30; FD 50 digits 1e-25; "
             "FD float64 (h = 1e-6) atol 1e-8, rtol 1e-5; generated atol 1e-12, rtol 1e-9 "
-            "(atol times the largest gradient)"
+            "(atol times the largest gradient); each FD also allows its difference quotient's own rounding "
+            "and truncation error (scaled by |E_total| and |p|), the generated code its float64 rounding there"
         )
+        whys = {why for row in c["rows"] for why in row.get("inapplicable_routes", {}).values()}
+        if any("kink" in why for why in whys):
+            lines.append("  kink: the derivative there is derive's stated convention (see the note); finite "
+                         "differences average both sides and do not apply")
+        if any("kink" not in why for why in whys):
+            lines.append("  too coarse: float64 cannot resolve the difference quotient there (its own error estimate "
+                         "passes 10% of it); the 50-digit differences do")
         failed = [row for row in c["rows"] if not row["passed"]]
         lines.append(
             "  all gradients agree by every route."
@@ -153,6 +162,15 @@ def as_text(result: dict, model, verbose: bool = True) -> str:
             if not p["agrees"]:
                 lines += ["      " + line for line in _explanation(p)]
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _mark(row: dict, route: str) -> str:
+    why = row.get("inapplicable_routes", {}).get(route)
+    if why:
+        return "kink" if "kink" in why else "too coarse"
+    if route not in row["routes"]:
+        return "-"
+    return "FAIL" if route in row["failed_routes"] else "ok"
 
 
 def _summary(result: dict) -> list[str]:
@@ -173,6 +191,8 @@ def _explanation(finding: dict) -> list[str]:
     reproducing = [m for m in finding["mistakes"] if m["reproduces"]]
     if reproducing:
         return [f"reproduced by {m['description']} (gives {m['value']})" for m in reproducing]
+    if finding.get("unsearched"):
+        return [finding["unsearched"]]
     return ["no variant of the computation or usual slip reproduces it"]
 
 
@@ -184,6 +204,8 @@ def _claim_text(claim: dict) -> list[str]:
         return [f"{head}: correct. It agrees with {claim['correct']} to the {given} you gave."]
     lines = [f"{head}: not correct. The correct value is {claim['correct']}."]
     lines += ["  " + line for line in diagnosis_lines(claim["mistakes"], claim["value"])]
+    if claim.get("unsearched"):
+        lines.append(f"  ({claim['unsearched']}.)")
     lines.append("  How it is derived:")
     lines += ["    " + line for line in claim["derivation"]]
     return lines
@@ -218,7 +240,10 @@ def diagnosis_lines(mistakes: list[dict], value: str) -> list[str]:
 
 def read_claims(path: str) -> list[str]:
     """A claims file: one ``quantity = value`` a line; blank lines and # comments ignored."""
-    text = Path(path).read_text()
+    try:
+        text = read_regular(path).decode()
+    except UnicodeDecodeError:
+        raise ReadError("cannot read: not UTF-8 text") from None
     return [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
 
 

@@ -9,10 +9,20 @@
 Tolerances, |route − chain rule| ≤ atol + rtol·|chain rule|, with ``scale`` the largest |gradient|:
 - sympy.diff, 40 digits: atol = 1e-30·scale, rtol = 1e-30;
 - float64 differences, step h = 1e-6·max(1, |p|): atol = 1e-8·max(1, scale), rtol = 1e-5 (stricter than
-  torch.autograd.gradcheck's defaults, atol = 1e-5, rtol = 1e-3);
-- mpmath differences, step 1e-20 at 50 digits: atol = 1e-25·max(1, scale), rtol = 1e-25 (rounding leaves
-  about 1e-30·|E_total| at this step);
-- generated code: atol = 1e-12·max(1, scale), rtol = 1e-9.
+  torch.autograd.gradcheck's defaults, atol = 1e-5, rtol = 1e-3), plus the difference quotient's own
+  error, which no fixed tolerance covers: its rounding, 4·(ε·|E| + |E_float64 − E|)/h (a large E, or a
+  float64 forward pass that cancels, at 10^6), and its truncation, 2·|D(h) − D(h/2)| (Richardson's
+  estimate of h²·|E‴|/6: a saturated unit whose net moves by 10^6 when p moves by h);
+- mpmath differences, step 1e-20 at 50 digits: atol = 1e-25·max(1, scale), rtol = 1e-25, plus the
+  rounding 10·10^-50·max(1, |E|)/h (a target of 10^6 makes E 5·10^11) and the truncation,
+  2·|D(2h) − D(h)| (a weight on an input of 10^6 makes E‴ of the order of 10^40);
+- generated code: atol = 1e-12·max(1, scale), rtol = 1e-9, plus 4 times how much its gradient moves
+  when every parameter and input moves by 4 units in its last place (float64's own rounding there:
+  large only where nets of 10^12 cancel, as in a saturated softmax).
+
+Where a net lies exactly on a kink (relu at 0), the derivative there is derive's stated convention and
+finite differences, which average both sides, do not apply: they are left out for every parameter
+that moves that net (``Row.inapplicable``), and the report says why.
 """
 
 from __future__ import annotations
@@ -22,12 +32,14 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy as sp
 
+from derive.derivation import domain
 from derive.derivation.evaluate import mp_value
 from derive.model import quantities as Q
 
 NESTED_LIMIT = 40  # parameters; above it sympy.diff of the nested error is skipped (it blows up)
 PIECEWISE_LIMIT = 1  # levels defined piecewise; above it, too (see _piecewise_levels)
 FD_LIMIT = 400  # parameters checked by finite differences; above it, an even spread of them
+FD_SAMPLES = 100  # samples checked by finite differences (every parameter chosen); above it, an even spread
 ROUTES = ("sympy_diff", "fd_float64", "fd_mpmath", "generated")
 TOLERANCE = {  # route: (atol per unit of scale, rtol)
     "sympy_diff": (mpmath.mpf("1e-30"), mpmath.mpf("1e-30")),
@@ -44,6 +56,7 @@ class Row:
     chain: object
     routes: dict = field(default_factory=dict)  # route -> value (absent: skipped)
     failures: list = field(default_factory=list)  # routes outside tolerance
+    inapplicable: dict = field(default_factory=dict)  # route -> why it does not apply here (a kink)
     worst: object = 0  # largest |route - chain| / tolerance
 
     @property
@@ -74,8 +87,25 @@ class _Forward:
         # the unperturbed values are the model's own evaluation (60 digits), not computed again
         self.base = {network.symbol(q): v for q, v in model.evaluation.samples[sample].items()}
         self.total = network.symbol(Q.TOTAL_ERROR)
+        self.rounding = self._rounding(network, model.evaluation.samples[sample])
+
+    def _rounding(self, network, values) -> float:
+        """A first-order bound of float64's rounding error in E_total at this point: each net input
+        is off by about ε·Σ|w·x| + |b| (its terms' sizes, not its value: 10^12 − 10^12 + 0.35 cancels),
+        which moves E_total by that times |δ| = |∂E/∂net|; plus ε·|E_total| for the error itself."""
+        sizes = {symbol: abs(value) for symbol, value in self.base.items()}
+        bound = abs(self.base[self.total])
+        for step in self.steps:
+            if step.quantity.kind == Q.NET:
+                delta = values.get(Q.delta(step.quantity.name), mpmath.mpf(1))
+                bound += mp_value(step.compute, sizes) * abs(delta)
+        return float(EPSILON * bound)
 
     def error(self, symbol, value):
+        return self.values(symbol, value)[self.total]
+
+    def values(self, symbol, value) -> dict:
+        """Every forward value after the change (the unchanged ones are the base's)."""
         env = dict(self.base)
         env[symbol] = value
         changed = {symbol}
@@ -83,16 +113,19 @@ class _Forward:
             if uses & changed:
                 env[step.symbol] = mp_value(step.compute, env)
                 changed.add(step.symbol)
-        return env[self.total]
+        return env
 
 
-def _sympy_route(nested, symbol, values: dict, chain):
-    """sympy.diff of the nested error, compiled to mpmath and evaluated at 60 digits, and again at
-    1000 when that fails or disagrees: at a saturated neuron 1 - σ(1000) ≈ e^-1000 needs hundreds of
-    digits (SymPy's own evalf misses that cancellation, so it is not used)."""
-    derivative = sp.diff(nested, symbol)
-    symbols = sorted(values, key=str)
-    function = sp.lambdify(symbols, derivative, modules="mpmath")
+def _sympy_derivative(nested, symbol, symbols):
+    """sympy.diff of the nested error compiled to mpmath: once per parameter, for every sample (its
+    inputs and targets are arguments), not once per parameter and sample."""
+    return sp.lambdify(symbols, sp.diff(nested, symbol), modules="mpmath")
+
+
+def _sympy_route(function, symbols, values: dict, chain):
+    """sympy.diff of the nested error, evaluated at 60 digits, and again at 1000 when that fails or
+    disagrees: at a saturated neuron 1 - σ(1000) ≈ e^-1000 needs hundreds of digits (SymPy's own
+    evalf misses that cancellation, so it is not used)."""
     result = mpmath.nan
     for digits in (60, 1000):
         with mpmath.workdps(digits):
@@ -118,6 +151,68 @@ def _piecewise_levels(network) -> list[str]:
     if network.loss.term(t, o, len(network.outputs)).doit().rewrite(sp.exp).has(sp.Piecewise):
         levels.append(network.loss.name)
     return levels
+
+
+EPSILON = 2.0**-52
+RESOLVED = 0.1  # a float64 quotient whose own error estimate passes 10% of its value checks nothing
+
+
+def _float_quotient(module, params, x, t, p, h):
+    """The central difference quotient in float64, the larger |E| of its two ends, the actual h."""
+    up, down = dict(params), dict(params)
+    up[p] += h
+    down[p] -= h
+    e_up, e_down = module.loss(up, x, t), module.loss(down, x, t)
+    if up[p] == down[p]:  # h below p's last digit in float64
+        return 0.0, max(abs(e_up), abs(e_down)), 0.0
+    return (e_up - e_down) / (up[p] - down[p]), max(abs(e_up), abs(e_down)), (up[p] - down[p]) / 2
+
+
+def _fd_float64(module, params, x, t, p, forward_error, h, atol):
+    """The float64 route's value and the error of its difference quotient: rounding, and truncation
+    by Richardson's estimate (the quotient at h against h/2). When that estimate is large (the loss
+    bends on a scale smaller than h: a softmax of nets 10^12 apart by 10^4), steps down to h·10^-6 are
+    tried and the one with the smallest estimate taken; the choice never looks at the chain rule."""
+    best = None
+    for k in range(7):
+        step_h = h * 10.0**-k
+        value, size, step = _float_quotient(module, params, x, t, p, step_h)
+        half, _, _ = _float_quotient(module, params, x, t, p, step_h / 2)
+        if step == 0:
+            break
+        truncation = 2 * abs(value - half)
+        error = 4 * (EPSILON * size + forward_error) / step + truncation
+        if best is None or error < best[1]:
+            best = (value, error)
+        if truncation <= 1e-6 * abs(value) + atol:
+            break
+    return (mpmath.mpf(0), mpmath.inf) if best is None else (mpmath.mpf(best[0]), mpmath.mpf(best[1]))
+
+
+def _float_step(p_value, up: dict, down: dict, nets, hh) -> float:
+    """h = 1e-6·max(1, |p|), made smaller when p moves some net by more than 1e-6·max(1, |net|) (a
+    weight on an input of 10^6 moves its net by 10^6 per unit): the nets' slopes come from the
+    50-digit differences, so the quotient stays where the function is smooth on its own scale."""
+    h = 1e-6 * max(1.0, abs(float(p_value)))
+    for n in nets:
+        slope = abs(up[n] - down[n]) / (2 * hh)
+        if slope:
+            h = min(h, float(1e-6 * max(1, abs(up[n])) / slope))
+    return h
+
+
+def _float_noise(module, params, x, t, generated) -> dict:
+    """How much the generated gradient moves when every parameter and input moves by a few units in
+    its last place (alternating signs, then the opposite): float64's own rounding at this point, which
+    is large where nets of 10^12 cancel in a softmax, and tiny elsewhere."""
+    noise = dict.fromkeys(generated, 0.0)
+    for sign in (1, -1):
+        nudged = {p: v * (1 + sign * (-1) ** k * 4 * EPSILON) for k, (p, v) in enumerate(params.items())}
+        xs = [v * (1 - sign * (-1) ** k * 4 * EPSILON) for k, v in enumerate(x)]
+        moved = module.gradient(nudged, xs, t)
+        for p in noise:
+            noise[p] = max(noise[p], abs(moved[p] - generated[p]))
+    return noise
 
 
 def chosen_parameters(model) -> list[str]:
@@ -148,6 +243,13 @@ def run(model, progress=None) -> Report:
     else:
         nested = network.nested_total()
     module = model.module
+    count = len(model.spec.samples)
+    fd_samples = set(range(count)) if count <= FD_SAMPLES else {int(i * count / FD_SAMPLES) for i in range(FD_SAMPLES)}
+    if len(fd_samples) < count:
+        skipped["fd_samples"] = (f"finite differences and sympy.diff on {len(fd_samples)} of {count} samples (an even "
+                                 "spread); the generated code on every one")
+    kinked = domain.kinked(model.derivation, model.evaluation)
+    compiled = {}  # parameter -> its sympy.diff, compiled
     rows = []
     with mpmath.workdps(60):
         for s, sample in enumerate(model.spec.samples):
@@ -156,34 +258,52 @@ def run(model, progress=None) -> Report:
             t = [float(v) for v in sample.targets]
             params = dict(module.INITIAL)
             generated = module.gradient(params, x, t)
+            noise = _float_noise(module, params, x, t, generated)
+            exact_error = values[Q.TOTAL_ERROR]
+            forward = _Forward(model, s)
+            forward_error = max(forward.rounding, float(abs(mpmath.mpf(module.loss(params, x, t)) - exact_error)))
             scale = max([abs(values[Q.gradient(p)]) for p in model.parameters] + [mpmath.mpf(1)])
             exact = network.sample_values(s)
             subs = {network.symbol(k): v for k, v in exact.items()}
-            forward = _Forward(model, s)
+            kinks = {network.symbol(Q.net(n)) for k, n in kinked if k == s}
+            nets = [network.symbol(Q.net(n)) for layer in network.layers[1:] for n in layer]
             for k, p in enumerate(chosen):
                 if progress:
                     progress.count(f"checking gradients, sample {s + 1}:", k + 1, len(chosen))
                 chain = values[Q.gradient(p)]
                 row = Row(p, s, chain)
-                if nested is not None:
-                    row.routes["sympy_diff"] = _sympy_route(nested, network.symbol(Q.parameter(p)), subs, chain)
-                h = 1e-6 * max(1.0, abs(params[p]))
-                up, down = dict(params), dict(params)
-                up[p] += h
-                down[p] -= h
-                row.routes["fd_float64"] = mpmath.mpf(
-                    (module.loss(up, x, t) - module.loss(down, x, t)) / (up[p] - down[p])
-                )
-                with mpmath.workdps(50):
-                    hh, q = mpmath.mpf("1e-20"), Q.parameter(p)
-                    row.routes["fd_mpmath"] = (
-                        forward.error(network.symbol(q), values[q] + hh)
-                        - forward.error(network.symbol(q), values[q] - hh)
-                    ) / (2 * hh)
+                if nested is not None and s in fd_samples:
+                    symbols = tuple(sorted(subs, key=str))
+                    if (p, symbols) not in compiled:
+                        compiled[p, symbols] = _sympy_derivative(nested, network.symbol(Q.parameter(p)), symbols)
+                    row.routes["sympy_diff"] = _sympy_route(compiled[p, symbols], symbols, subs, chain)
+                extra = {"sympy_diff": 0, "generated": 4 * mpmath.mpf(noise[p])}
+                if s in fd_samples:
+                    with mpmath.workdps(50):
+                        hh, q, at = mpmath.mpf("1e-20"), network.symbol(Q.parameter(p)), values[Q.parameter(p)]
+                        up, down = forward.values(q, at + hh), forward.values(q, at - hh)
+                        row.routes["fd_mpmath"] = (up[forward.total] - down[forward.total]) / (2 * hh)
+                        wide = (forward.error(q, at + 2 * hh) - forward.error(q, at - 2 * hh)) / (4 * hh)
+                        extra["fd_mpmath"] = (10 * mpmath.mpf(10) ** -50 * max(abs(exact_error), 1) / hh
+                                              + 2 * abs(wide - row.routes["fd_mpmath"]))  # rounding, truncation
+                        h = _float_step(at, up, down, nets, hh)
+                    atol = float(TOLERANCE["fd_float64"][0] * scale)
+                    value, extra["fd_float64"] = _fd_float64(module, params, x, t, p, forward_error, h, atol)
+                    row.routes["fd_float64"] = value
+                    if extra["fd_float64"] > RESOLVED * abs(value) + atol:
+                        error = mpmath.nstr(extra["fd_float64"], 2)
+                        row.inapplicable["fd_float64"] = (f"too coarse: float64 cannot resolve it here (the difference "
+                                                          f"quotient's own error is about {error})")
+                        del row.routes["fd_float64"]
+                    moved = sorted(str(n) for n in kinks if up[n] != down[n])
+                    for route in ("fd_float64", "fd_mpmath") if moved else ():
+                        row.inapplicable[route] = f"{', '.join(moved)} on a kink"
+                        row.routes.pop(route, None)
                 row.routes["generated"] = mpmath.mpf(generated[p])
                 for route, value in row.routes.items():
                     atol, rtol = TOLERANCE[route]
-                    tolerance = atol * (scale if route in ("sympy_diff",) else max(1, scale)) + rtol * abs(chain)
+                    tolerance = (atol * (scale if route in ("sympy_diff",) else max(1, scale)) + rtol * abs(chain)
+                                 + extra[route])
                     ratio = abs(value - chain) / tolerance
                     row.worst = max(row.worst, ratio)
                     if ratio > 1:

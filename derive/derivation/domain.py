@@ -77,11 +77,10 @@ def check(derivation: Derivation) -> None:
                                         f"at {at}")
 
 
-def kinks(derivation: Derivation, evaluation) -> list[str]:
-    """A line for each value that lies exactly on a kink, with the convention derive takes there."""
+def kinked(derivation: Derivation, evaluation) -> list[tuple[int, str]]:
+    """(sample, neuron) for each net that lies exactly on a kink of its activation."""
     network = derivation.network
-    several = len(evaluation.samples) > 1
-    notes = []
+    found = []
     for s, values in enumerate(evaluation.samples):
         for layer in network.layers[1:]:
             for n in layer:
@@ -89,11 +88,22 @@ def kinks(derivation: Derivation, evaluation) -> list[str]:
                 if act.couples_layer:
                     continue
                 v = values[Q.net(n)]
-                on_kink = (act.kink is not None and abs(v - act.kink) <= ON_KINK) or (
-                    act.formula is not None and act.formula.kinked and _ties(act.formula.expr, v))
-                if on_kink:
-                    tag = f" (sample {s + 1})" if several else ""
-                    notes.append(f"net_{n}{tag} = {fmt(v, 9)} lies on a kink of {act.name}: {act.kink_note}")
+                if (act.kink is not None and abs(v - act.kink) <= ON_KINK) or (
+                        act.formula is not None and act.formula.kinked and _ties(act.formula.expr, v)):
+                    found.append((s, n))
+    return found
+
+
+def kinks(derivation: Derivation, evaluation) -> list[str]:
+    """A line for each value that lies exactly on a kink, with the convention derive takes there."""
+    network = derivation.network
+    several = len(evaluation.samples) > 1
+    notes = []
+    for s, n in kinked(derivation, evaluation):
+        act, v = network.activation(n), evaluation.samples[s][Q.net(n)]
+        tag = f" (sample {s + 1})" if several else ""
+        notes.append(f"net_{n}{tag} = {fmt(v, 9)} lies on a kink of {act.name}: {act.kink_note}; finite "
+                     "differences average both sides there and do not apply to the parameters before it")
     return notes
 
 

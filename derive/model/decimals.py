@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Decimal, localcontext
 
 import mpmath
 import sympy as sp
@@ -10,14 +10,22 @@ import sympy as sp
 
 def to_decimal(value) -> Decimal:
     """An mpmath/float/SymPy number as a Decimal with 50 significant digits (converted at 60, so a
-    high-precision value keeps its digits)."""
+    high-precision value keeps its digits). Read from scientific notation: a saturated neuron's
+    e^-10^12 written out in fixed notation would be a string of 10^12 zeros."""
     if isinstance(value, Decimal):
         return value
     with mpmath.workdps(60):
         x = mpmath.mpf(value)
         if not mpmath.isfinite(x):
             return Decimal(str(float(x)))  # Infinity, -Infinity, NaN
-        return Decimal(mpmath.nstr(x, 50, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf))
+        if beyond_decimal(x):  # e^-(10^23) from gelu at -10^12: past any Decimal's exponent
+            return Decimal(0) if mpmath.mag(x) < 0 else Decimal("Infinity" if x > 0 else "-Infinity")
+        return Decimal(mpmath.nstr(x, 50, strip_zeros=False, min_fixed=0, max_fixed=0))
+
+
+def beyond_decimal(x) -> bool:
+    """Whether an mpmath number's decimal exponent is past the largest a Decimal can hold (10^18)."""
+    return bool(x) and abs(mpmath.mag(x)) > 3 * 10**18
 
 
 def round_sig(value, digits: int) -> Decimal:
@@ -27,6 +35,7 @@ def round_sig(value, digits: int) -> Decimal:
         return d
     with localcontext() as ctx:
         ctx.prec = digits
+        ctx.Emax, ctx.Emin = MAX_EMAX, MIN_EMIN  # e^-10^12 is a number like any other
         ctx.rounding = ROUND_HALF_EVEN
         return +d
 
@@ -34,6 +43,8 @@ def round_sig(value, digits: int) -> Decimal:
 def fmt(value, digits: int = 9) -> str:
     """``value`` to ``digits`` significant digits, trailing zeros kept (they are significant):
     plain notation for magnitudes from 1e-5 to 1e9, scientific beyond."""
+    if not isinstance(value, Decimal) and beyond_decimal(mpmath.mpf(value)):
+        return mpmath.nstr(mpmath.mpf(value), digits, strip_zeros=False, min_fixed=0, max_fixed=0)
     d = round_sig(value, digits)
     if not d.is_finite():
         return {"Infinity": "inf", "-Infinity": "-inf"}.get(str(d), "nan")
@@ -42,7 +53,9 @@ def fmt(value, digits: int = 9) -> str:
     exponent = d.adjusted()
     if -5 <= exponent < max(digits, 9):
         return f"{d:.{max(digits - 1 - exponent, 0)}f}"
-    mantissa = d.scaleb(-exponent)
+    with localcontext() as ctx:
+        ctx.Emax, ctx.Emin = MAX_EMAX, MIN_EMIN
+        mantissa = d.scaleb(-exponent)
     return f"{mantissa:.{digits - 1}f}e{exponent:+d}"
 
 

@@ -20,6 +20,7 @@ import sympy as sp
 
 from derive.model import optimizers, quantities, seeded
 from derive.model.custom import NO_SCOPE, Scope
+from derive.model.reading import ReadError, excerpt, number_problem, published_problem, rational, read_regular
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 
 # Limits, and why: the derivation keeps a few SymPy expressions per parameter and per neuron, so
@@ -86,9 +87,9 @@ def load(path: str | Path | None = None) -> Spec:
         return parse(data, DEFAULT_EXAMPLE)
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        data = read_regular(path)
+    except ReadError as exc:
+        raise SpecError(f"{excerpt(str(path), 200)}: {exc}") from None
     return parse(data, path.name)
 
 
@@ -99,7 +100,9 @@ def parse(data: bytes | str, source: str = "<spec>") -> Spec:
     except UnicodeDecodeError:
         raise SpecError(f"{source}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{source}: TOML syntax error: {exc}") from None
+        raise SpecError(f"{source}: TOML syntax error: {excerpt(str(exc), 200)}") from None
+    except ValueError:  # tomllib's int() of more than 4300 digits
+        raise SpecError(f"{source}: a whole number with thousands of digits; at most 50 are used") from None
     return _Validator(source).spec(table, hashlib.sha256(raw).hexdigest())
 
 
@@ -120,7 +123,7 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(f"{key} must be a whole number, not {_kind(value)}")
         if not low <= value <= high:
-            self.fail(f"{key} = {value} is out of range: it must be from {low} to {high}{why}")
+            self.fail(f"{key} = {excerpt(value)} is out of range: it must be from {low} to {high}{why}")
         return value
 
     def number(self, value, key: str) -> sp.Rational:
@@ -129,8 +132,10 @@ class _Validator:
         if isinstance(value, Decimal) and not value.is_finite():
             self.fail(f"{key} is {value}: every number must be finite")
         if abs(value) > MAX_MAGNITUDE:
-            self.fail(f"{key} = {value} is too large: at most {MAX_MAGNITUDE:g} in magnitude")
-        return sp.Rational(str(value))
+            self.fail(f"{key} = {excerpt(value)} is too large: at most {MAX_MAGNITUDE:g} in magnitude")
+        if problem := number_problem(value):
+            self.fail(f"{key} = {excerpt(value)} {problem}")
+        return rational(value)
 
     def vector(self, value, key: str, length: int, what: str) -> tuple[sp.Rational, ...]:
         if not isinstance(value, list):
@@ -145,14 +150,14 @@ class _Validator:
             if key not in KEYS:
                 near = difflib.get_close_matches(key, KEYS, n=1)
                 hint = f" (did you mean '{near[0]}'?)" if near else f"; known keys: {', '.join(KEYS)}"
-                self.fail(f"unknown key '{key}'{hint}")
+                self.fail(f"unknown key '{excerpt(key)}'{hint}")
         for key in REQUIRED:
             if key not in t:
                 self.fail(f"missing key '{key}'")
         name = self.string(t["name"], "name")
         if not quantities.IDENTIFIER.match(name) or len(name) > MAX_NAME:
             self.fail(
-                f"name {name!r} is not an identifier: letters, digits and underscores, "
+                f"name {excerpt(repr(name))} is not an identifier: letters, digits and underscores, "
                 f"starting with a letter, at most {MAX_NAME} characters"
             )
         title = self.string(t.get("title", name), "title")
@@ -221,7 +226,7 @@ class _Validator:
             if key not in TRAINING_KEYS:
                 near = difflib.get_close_matches(key, TRAINING_KEYS, n=1)
                 hint = f" (did you mean '{near[0]}'?)" if near else f"; known keys: {', '.join(TRAINING_KEYS)}"
-                self.fail(f"unknown key 'training.{key}'{hint}")
+                self.fail(f"unknown key 'training.{excerpt(key)}'{hint}")
             if key in t:
                 self.fail(f"{key} is given twice: at the top level and in [training]")
         return table
@@ -253,12 +258,13 @@ class _Validator:
 
     def choice(self, value, key: str, options) -> str:
         self.string(value, key)  # first: a list is no key of the alias table
-        value = ALIASES.get(value, value) if key == "activation" else value
+        activation = key.startswith("activation")
+        value = ALIASES.get(value, value) if activation else value
         if value not in options:
-            known = list(options) + (list(ALIASES) if key == "activation" else [])
+            known = list(options) + (list(ALIASES) if activation else [])
             own = {"activation": " (or define your own under [activations])",
-                   "loss": " (or define your own under [losses])"}.get(key, "")
-            self.fail(f"{key} = {value!r} is unknown; known: {', '.join(known)}{own}")
+                   "loss": " (or define your own under [losses])"}.get(key.split("[")[0], "")
+            self.fail(f"{key} = {excerpt(repr(value))} is unknown; known: {', '.join(known)}{own}")
         return value
 
     def functions(self, activations, losses) -> Scope:
@@ -304,9 +310,11 @@ class _Validator:
         if isinstance(value, list):
             if len(value) != count:
                 self.fail(f"activation has {len(value)} names, the network has {count} non-input layers")
-            names = [self.choice(v, "activation", known) for v in value]
-        else:
+            names = [self.choice(v, f"activation[{k}]", known) for k, v in enumerate(value)]
+        elif isinstance(value, str):
             names = [self.choice(value, "activation", known)] * count
+        else:
+            self.fail(f"activation must be a name or a list of names, not {_kind(value)}")
         for k, a in enumerate(names[:-1], start=1):
             if functions.activation(a).output_only:
                 self.fail(f"activation '{a}' is for the output layer only, not layer {k}")
@@ -353,7 +361,7 @@ class _Validator:
             if not isinstance(table, dict):
                 self.fail(f"{key} must be a table with inputs and targets, not {_kind(table)}")
             for extra in table.keys() - {"inputs", "targets"}:
-                self.fail(f"{key}: unknown key '{extra}' (a sample has inputs and targets)")
+                self.fail(f"{key}: unknown key '{excerpt(extra)}' (a sample has inputs and targets)")
             for needed in ("inputs", "targets"):
                 if needed not in table:
                     self.fail(f"{key}: missing key '{needed}'")
@@ -371,11 +379,13 @@ class _Validator:
             self.fail(f"published must be a table of quantity = number, not {_kind(value)}")
         out = []
         for quantity, number in value.items():
-            key = f"published.{quantity!r}"
+            key = f"published.{excerpt(repr(quantity))}"
             if isinstance(number, bool) or not isinstance(number, int | Decimal):
                 self.fail(f"{key} must be a number, not {_kind(number)}")
             if not Decimal(number).is_finite():
                 self.fail(f"{key} is {number}: every number must be finite")
+            if problem := published_problem(number):
+                self.fail(f"{key} = {excerpt(number)} {problem}")
             try:
                 parsed = quantities.parse(quantity)
             except quantities.QuantityError as exc:

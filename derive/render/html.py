@@ -32,6 +32,7 @@ from derive.render.svg import NetworkPicture
 from derive.render.templating import environment
 
 EMBED_LIMIT = 200  # parameters: up to this many, every derivation is embedded; above it, the drawn ones
+EMBED_SAMPLES = 20  # samples whose step-by-step walkthroughs the page embeds (1000 of them took a minute)
 RUNTIME = "page.js"  # the page's own script, in templates/
 DATA_VALUE = re.compile(r'data-value="([^"]*)"')
 
@@ -105,12 +106,18 @@ class Page:
         """A parameter's derivation, as the indices of its pieces: its walkthrough for every sample and,
         with several samples, the sum over them and the update."""
         explainer, ids = self.model.explainer, []
-        for s in range(len(self.spec.samples)):
+        count = len(self.spec.samples)
+        for s in range(min(count, EMBED_SAMPLES)):
             printer = self.printer(s)
             if self.several:
                 ids.append(self.piece(("sample", s), lambda s=s: f"<h3>Sample {s + 1}</h3>"))
             for subject, rows in printer.groups(explainer.walkthrough(parameter, s).rows):
                 ids.append(self.piece((str(subject), s), lambda p=printer, q=subject, r=rows: p.group(q, r)))
+        if count > EMBED_SAMPLES:
+            ids.append(self.piece(("more samples",), lambda: (
+                f"<p>Samples {EMBED_SAMPLES + 1} to {count} take the same steps with their own numbers "
+                f"(the page shows the first {EMBED_SAMPLES}; every value is in the tables below and in "
+                "gradients.txt).</p>")))
         if self.several:
             ids.append(self.piece(("sum", parameter), lambda: self._over_samples(parameter)))
         return ids

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from derive.output import write
@@ -51,11 +52,27 @@ def preloaded(tex_source: str):
         yield folder if built and (folder / f"{FORMAT}.fmt").exists() else None
 
 
+def _run(command: list[str], cwd, env) -> subprocess.CompletedProcess:
+    """Run LaTeX in its own process group, and stop the whole group (latexmk and the pdflatex it
+    started) on a timeout, Ctrl-C or SIGTERM, so no LaTeX process outlives derive."""
+    with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=TIMEOUT)
+        except BaseException:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+        return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 def compile_pdf(tex_source: str, pdf_path: str | Path, force: bool = False, single_pass: bool = False,
-                format_folder: Path | None = None) -> Path:
+                format_folder: Path | None = None, scratch_in: Path | None = None) -> Path:
     """``single_pass``: one pdflatex run, for a document with no table of contents nor references
     (an exercise's sheet and key: sixty of them for a class, where each pass counts); with
-    ``format_folder`` (from `preloaded`), from the preloaded format."""
+    ``format_folder`` (from `preloaded`), from the preloaded format. ``scratch_in``: the folder to
+    make LaTeX's scratch folder in (`derive build`: its own scratch, inside the output folder)."""
     command = engine()
     env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}  # reproducible PDFs
     if single_pass and command is not None and shutil.which("pdflatex"):
@@ -66,14 +83,13 @@ def compile_pdf(tex_source: str, pdf_path: str | Path, force: bool = False, sing
     if command is None:
         raise LatexError("no LaTeX engine found: install latexmk or pdflatex "
                          "(Debian: apt-get install texlive-latex-extra texlive-pictures latexmk)")
-    with tempfile.TemporaryDirectory(prefix="derive-latex-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="derive-latex-", dir=scratch_in) as scratch:
         tex = Path(scratch) / "document.tex"
         tex.write_text(tex_source)
         runs = 1 if command[0] == "latexmk" or single_pass else 3  # pdflatex: enough runs for the table of contents
         for _ in range(runs):
             try:
-                result = subprocess.run([*command, tex.name], cwd=scratch, env=env, capture_output=True,
-                                        text=True, timeout=TIMEOUT, check=False)
+                result = _run([*command, tex.name], scratch, env)
             except subprocess.TimeoutExpired:
                 raise LatexError(f"LaTeX did not finish within {TIMEOUT} s") from None
             if result.returncode != 0:

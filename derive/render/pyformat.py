@@ -155,9 +155,19 @@ def _term(node: ast.expr) -> str:
     return f"({text})" if isinstance(node, ast.IfExp | ast.BoolOp | ast.Compare | ast.Lambda) else text
 
 
+SUM_CHUNK = 1000  # terms in one expression: CPython's compiler recurses once per + (about 3000 is too deep)
+
+
 def sum_assignment(indent: str, target: str, terms: list[str]) -> list[str]:
     """``target = t1 + t2 + ...`` for terms already in ruff's spacing, without parsing: the fast path
-    for long net inputs and sums of deltas (each term a product of names)."""
+    for long net inputs and sums of deltas (each term a product of names). Past SUM_CHUNK terms (a
+    layer of 4096 neurons) the sum continues as ``target = target + ...``, which adds in the same
+    order, so the float64 result is the same bit for bit."""
+    if len(terms) > SUM_CHUNK:
+        lines = sum_assignment(indent, target, terms[:SUM_CHUNK])
+        for start in range(SUM_CHUNK, len(terms), SUM_CHUNK):
+            lines += sum_assignment(indent, target, [target, *terms[start:start + SUM_CHUNK]])
+        return lines
     text = " + ".join(terms)
     line = f"{indent}{target} = {text}"
     if len(line) <= LINE_LENGTH:

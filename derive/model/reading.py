@@ -1,0 +1,95 @@
+"""Reading what a user hands in, within bounds: regular files of a sane size only (not /dev/zero, not a
+FIFO that never ends), numbers of at most `MAX_DIGITS` significant digits, and messages that quote an
+excerpt of what was given, never all of it (a number with 5,000 digits is not a readable message)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from decimal import Decimal
+from pathlib import Path
+
+MAX_SPEC_BYTES = 8 * 2**20  # 100,000 parameters written out take about 1.5 MB; 1000 samples of 4096 inputs 40 MB
+MAX_DIGITS = 50  # significant digits of a number in a spec: the derivation computes at 60
+MAX_QUOTED = 40  # characters of a user's text quoted in one message
+
+
+class ReadError(ValueError):
+    """A file that cannot or must not be read, as one line without the file name."""
+
+
+def excerpt(text: str, limit: int = MAX_QUOTED) -> str:
+    """``text`` if short, else its start and end around an ellipsis and its length."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return f"{text[:half]}…{text[-half:]} ({len(text)} characters)"
+
+
+def digits(value) -> int:
+    """Significant digits as written (0.150 has 3; 1e6 has 1)."""
+    if isinstance(value, Decimal):
+        return len(value.as_tuple().digits)
+    return len(str(abs(value)).rstrip("0")) or 1
+
+
+def read_regular(path: str | Path, limit: int = MAX_SPEC_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes. Opened without blocking (a FIFO with no
+    writer would wait forever), checked to be a regular file, then read to at most limit + 1 bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ReadError(f"cannot read: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ReadError("cannot read: is a folder, not a file" if stat.S_ISDIR(mode)
+                        else "cannot read: not a regular file (a device, a pipe or a socket)")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(limit + 1)
+        except OSError as exc:
+            raise ReadError(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise ReadError(f"is larger than {limit // 2**20} MB; a network description is much smaller")
+    return data
+
+
+MIN_MAGNITUDE_EXPONENT = -50  # a nonzero number is at least 1e-50 in magnitude: 1e-999999999 as a fraction
+# would be a denominator of a billion digits
+
+
+def number_problem(value: int | Decimal) -> str | None:
+    """Why a number that TOML read cannot be used exactly (too many digits, too small), or None."""
+    if digits(value) > MAX_DIGITS:
+        return f"has {digits(value)} significant digits; at most {MAX_DIGITS} are used"
+    if value and Decimal(value).adjusted() < MIN_MAGNITUDE_EXPONENT:
+        return f"is too small: a nonzero number is at least 1e{MIN_MAGNITUDE_EXPONENT} in magnitude (or write 0)"
+    return None
+
+
+def rational(value: int | Decimal):
+    """The exact value of a checked number (`number_problem` is None) as a SymPy Rational, from its
+    digits and exponent (not from its text, which for 0e-999999999 has a billion-digit denominator)."""
+    import sympy as sp
+
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if not value:
+        return sp.Integer(0)
+    sign, digit_tuple, exponent = value.as_tuple()
+    mantissa = int("".join(map(str, digit_tuple))) * (-1 if sign else 1)
+    return sp.Rational(mantissa * 10**exponent) if exponent >= 0 else sp.Rational(mantissa, 10**-exponent)
+
+
+MAX_PUBLISHED_EXPONENT = 1000  # an article's number, as printed, is nowhere near
+
+
+def published_problem(number: int | Decimal) -> str | None:
+    """Why a published number cannot be audited (too many digits, an absurd exponent), or None."""
+    if digits(number) > MAX_DIGITS:
+        return f"has {digits(number)} significant digits; at most {MAX_DIGITS} are used"
+    if number and not -MAX_PUBLISHED_EXPONENT <= Decimal(number).adjusted() <= MAX_PUBLISHED_EXPONENT:
+        return f"is out of range: from 1e-{MAX_PUBLISHED_EXPONENT} to 1e{MAX_PUBLISHED_EXPONENT} in magnitude, or 0"
+    return None
