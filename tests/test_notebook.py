@@ -32,7 +32,8 @@ def test_the_tour_notebook_runs_with_the_right_numbers():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     notebook = nbformat.read(ROOT / "examples" / "tour.ipynb", as_version=4)
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3", cwd=str(ROOT)).execute()
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT)}}).execute()  # run in the project folder
     outputs = [c.outputs for c in notebook.cells if c.cell_type == "code"]
     model_shown, explained, summary, claim, trained, plot = outputs
     assert "<svg" in model_shown[0]["data"]["text/html"]
