@@ -3,6 +3,8 @@ a size where straight-line code stops paying (see benchmarks/bench_targets.py)."
 
 from __future__ import annotations
 
+from derive.derivation import layers as L
+
 #: parameters above which C and Python code is written in loop form. Measured (C, per training step): at
 #: 403 parameters straight-line is a little faster (1.0 vs 1.2 us); at 1,732 loops are (3.3 vs 5.9 us) and
 #: straight-line takes 9 s to compile (0.4 s in loops); 8,320 straight-line parameters take 112 s.
@@ -11,3 +13,16 @@ LOOP_THRESHOLD = 1000
 
 def loop_form(network) -> bool:
     return len(network.parameters) > LOOP_THRESHOLD
+
+
+def symbol_names(table: dict, rows: dict):
+    """How a layer program's symbols print in loop form: the layer-wide ones (net, out, target, the
+    back-propagated vector) by ``table``, one neuron's entry by ``rows`` (``z1[3]``), others by name."""
+
+    def name_of(symbol):
+        if symbol in table:
+            return table[symbol]
+        entry = L.index_of(symbol)
+        return f"{rows[entry[0]]}[{entry[1]}]" if entry else symbol.name
+
+    return name_of

@@ -21,6 +21,7 @@ from derive.model import optimizers
 from derive.model.functions import Registered
 from derive.render import pyformat, python_training, tables
 from derive.render.header import header
+from derive.render.loops import symbol_names
 from derive.render.templating import environment
 
 I1, I2 = "    ", "        "
@@ -81,15 +82,8 @@ class _Printer(NumPyPrinter):
 
 def _names(layer: int, vector: str | None = None):
     """How the program's symbols print: layer ``layer``'s matrices, a row of them for one neuron."""
-    table = {L.NET: f"z{layer}", L.OUT: f"a{layer}", L.TARGET: "t", L.BACK: vector or "back"}
-    rows = {"net": f"z{layer}", "out": f"a{layer}", "target": "t"}
-
-    def name_of(symbol):
-        if symbol in table:
-            return table[symbol]
-        entry = L.index_of(symbol)
-        return f"{rows[entry[0]]}[{entry[1]}]" if entry else symbol.name
-    return name_of
+    return symbol_names({L.NET: f"z{layer}", L.OUT: f"a{layer}", L.TARGET: "t", L.BACK: vector or "back"},
+                        {"net": f"z{layer}", "out": f"a{layer}", "target": "t"})
 
 
 def _statements(statements, layer: int, target: str) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from derive.derivation import layers as L
 from derive.render import pyformat, python
+from derive.render.loops import symbol_names
 
 I1, I2, I3 = "    ", "        ", "            "
 
@@ -24,14 +25,7 @@ class _Printer(python._Printer):
 def _names(layer: int, scalar: bool):
     """Uniform statements read one neuron's z, a, t, b in a comprehension; others index the lists."""
     table = {L.NET: "z", L.OUT: "a", L.TARGET: "t", L.BACK: "b"} if scalar else {}
-    rows = {"net": f"z{layer}", "out": f"a{layer}", "target": "targets"}
-
-    def name_of(symbol):
-        if symbol in table:
-            return table[symbol]
-        entry = L.index_of(symbol)
-        return f"{rows[entry[0]]}[{entry[1]}]" if entry else symbol.name
-    return name_of
+    return symbol_names(table, {"net": f"z{layer}", "out": f"a{layer}", "target": "targets"})
 
 
 def _statements(statements, layer: int, target: str, helpers: set, width: int) -> list[str]:
