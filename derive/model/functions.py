@@ -27,6 +27,7 @@ class Registered(sp.Function):
     rule: Callable
     elementary: Callable  # (*args) -> the same function in elementary SymPy functions
     float_form: Callable  # (*args) -> the numerically stable form for float code
+    array_form: Callable  # (*args) -> the same for whole arrays (NumPy), where a guard's branch may cost more
     mp: Callable | None = None  # (*mpf args) -> value; None: evaluate the elementary form
 
     def fdiff(self, argindex=1):
@@ -53,6 +54,7 @@ def elementwise(
     text: str | None = None,
     float_doc: str = "",
     float_note: str = "",
+    array_form: Callable[[sp.Expr], sp.Expr] | None = None,
 ) -> type[Registered]:
     """A one-argument function ``f``: ``derivative(x, y)`` is f'(x) written with y = f(x) where a
     textbook does (σ' = y(1 - y)); ``textbook(x)`` is f as a textbook defines it (default: the
@@ -66,6 +68,7 @@ def elementwise(
         "rule": staticmethod(lambda args, value, argindex: derivative(args[0], value)),
         "elementary": staticmethod(elementary),
         "float_form": staticmethod(float_form or elementary),
+        "array_form": staticmethod(array_form or float_form or elementary),
         "mp": staticmethod(mp) if mp else None,
         "derivative": staticmethod(derivative),
         "textbook": staticmethod(textbook or elementary),

@@ -47,6 +47,9 @@ Logistic = elementwise(
     derivative=lambda x, y: y * (1 - y),
     elementary=lambda x: 1 / (1 + sp.exp(-x)),
     float_form=lambda x: sp.Piecewise((1 / (1 + sp.exp(-x)), x > LOGISTIC_SWITCH), (sp.exp(x), True)),
+    # On arrays the guard would be a numpy.where that computes both branches: instead e^-x may overflow
+    # to inf below x = -709, and 1 / (1 + inf) = 0, within 1e-308 of sigma(x) (NumPy's errstate silences it)
+    array_form=lambda x: 1 / (1 + sp.exp(-x)),
     float_doc="1 / (1 + e^-x), without overflow for any x.",
     float_note="The logistic is written out as 1 / (1 + e^-net); below net = -700, where e^-net would\n"
                "overflow, it is e^net, which equals it in double precision.",

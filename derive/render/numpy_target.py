@@ -3,8 +3,9 @@
 The module's arithmetic is one function, ``_run``, written once from the layer program
 (`derive.derivation.layers`): the samples are the columns of A^0, each layer is Z = W A + b and
 A = f(Z), the backward pass Δ = (Wᵀ Δ') ⊙ f'(Z, A), and the gradients Δ Aᵀ, so one call on a batch
-takes its gradient as matrix products. Every registered function is printed from its stable float
-form (SymPy's NumPy printer, with ``numpy.where`` for a piecewise form); ``erfc``, which NumPy
+takes its gradient as matrix products. Every registered function is printed from its stable array
+form (its float form unless the entry gives one for arrays, as the logistic does: a guard written as
+``numpy.where`` computes both branches; SymPy's NumPy printer); ``erfc``, which NumPy
 lacks, through ``math.erfc`` element by element. The optimizers' rules are printed from
 `derive.model.optimizers` and applied to all parameters at once (they are elementwise).
 """
@@ -76,7 +77,7 @@ class _Printer(NumPyPrinter):
 
     def _print_Function(self, expr):
         if isinstance(expr, Registered):  # inline, parenthesized: the form may be a sum
-            return f"({self._print(expr.float_form(*expr.args))})"
+            return f"({self._print(expr.array_form(*expr.args))})"
         return super()._print_Function(expr)
 
 
