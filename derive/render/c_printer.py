@@ -12,25 +12,16 @@ from sympy.printing.precedence import precedence
 
 from derive.escape import c_identifier
 from derive.model.functions import Registered
-from derive.render.text import positive_first
+from derive.render.text import FloatLiterals, TextbookOrder
 
 
-class CPrinter(C99CodePrinter):
+class CPrinter(TextbookOrder, FloatLiterals, C99CodePrinter):
     """``name_of(symbol)`` names each symbol; helpers the printed code calls are noted in ``helpers``."""
 
     def __init__(self, name_of, helpers: set | None = None):
         super().__init__({"order": "none"})
         self.name_of = name_of
         self.helpers: set[type[Registered]] = set() if helpers is None else helpers
-
-    def _print_Add(self, expr, order=None):
-        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
-
-    def _print_Rational(self, expr):
-        return repr(float(expr))
-
-    def _print_Integer(self, expr):
-        return repr(float(expr))
 
     def _print_Float(self, expr):
         return repr(float(expr))

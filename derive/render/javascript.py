@@ -13,32 +13,22 @@ from __future__ import annotations
 
 import json
 
-import sympy as sp
 from sympy.printing.jscode import JavascriptCodePrinter
 
 from derive.derivation.steps import DISPLAY, Derivation
 from derive.model import quantities as Q
 from derive.model.functions import Registered, float_expression
 from derive.render import names
-from derive.render.text import positive_first
+from derive.render.text import FloatLiterals, TextbookOrder
 
 
-class _Printer(JavascriptCodePrinter):
+class _Printer(TextbookOrder, FloatLiterals, JavascriptCodePrinter):
     """SymPy's JavaScript printer in the textbook's order, with float literals and each symbol as the
     identifier of its quantity."""
 
     def __init__(self, network):
         super().__init__({"order": "none"})
         self.network = network
-
-    def _print_Add(self, expr, order=None):
-        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
-
-    def _print_Rational(self, expr):
-        return repr(float(expr))
-
-    def _print_Integer(self, expr):
-        return repr(float(expr))
 
     def _print_Symbol(self, expr):
         return names.python(self.network.quantity_of[expr])

@@ -24,11 +24,12 @@ from derive.render import pyformat, python_training, tables
 from derive.render.header import header
 from derive.render.loops import symbol_names
 from derive.render.templating import environment
+from derive.render.text import FloatLiterals
 
 I1, I2 = "    ", "        "
 
 
-class _Printer(NumPyPrinter):
+class _Printer(FloatLiterals, NumPyPrinter):
     """NumPy in the textbook's order, each symbol by ``name_of``; registered functions inline."""
 
     def __init__(self, name_of):
@@ -37,12 +38,6 @@ class _Printer(NumPyPrinter):
 
     def _print_Symbol(self, expr):
         return self.name_of(expr)
-
-    def _print_Integer(self, expr):
-        return repr(float(expr))
-
-    def _print_Rational(self, expr):
-        return repr(float(expr))
 
     def _print_Pow(self, expr, rational=False):
         if expr.exp == -1:

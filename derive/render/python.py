@@ -27,12 +27,12 @@ from derive.render import names, pyformat, python_training, tables
 from derive.render.header import header
 from derive.render.loops import loop_form
 from derive.render.templating import environment
-from derive.render.text import TextPrinter, positive_first
+from derive.render.text import FloatLiterals, TextbookOrder, TextPrinter
 
 INDENT = "    "
 
 
-class _Printer(PythonCodePrinter):
+class _Printer(TextbookOrder, FloatLiterals, PythonCodePrinter):
     """SymPy's Python printer in the textbook's order, with float literals and an identifier for every
     quantity. Integers print as floats too (``1.0 - out_h1``: float-float arithmetic is CPython's fast
     path), except integer exponents (``x**2``)."""
@@ -41,15 +41,6 @@ class _Printer(PythonCodePrinter):
         super().__init__({"standard": "python3", "order": "none"})
         self.network = network
         self.helpers: set[type[Registered]] = set()  # the helpers the printed code calls
-
-    def _print_Add(self, expr, order=None):
-        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
-
-    def _print_Rational(self, expr):
-        return repr(float(expr))
-
-    def _print_Integer(self, expr):
-        return repr(float(expr))
 
     def _print_Pow(self, expr, rational=False):
         if expr.exp.is_Integer and expr.exp != -1:  # -1 prints as a division, 1.0/x

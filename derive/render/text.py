@@ -163,7 +163,26 @@ def positive_first(expr: sp.Add) -> list[sp.Expr]:
     return [t for t in terms if not t.could_extract_minus_sign()] + [t for t in terms if t.could_extract_minus_sign()]
 
 
-class TextPrinter(StrPrinter):
+class TextbookOrder:
+    """For a SymPy printer: sums in the textbook's order (`positive_first`). Put before the printer's
+    class, so that ``super()`` is the printer."""
+
+    def _print_Add(self, expr, order=None):
+        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
+
+
+class FloatLiterals:
+    """For a code printer: every integer and rational as a float literal (``1.0 - out_h1``: float-float
+    arithmetic, and no integer division in any target language)."""
+
+    def _print_Rational(self, expr):
+        return repr(float(expr))
+
+    def _print_Integer(self, expr):
+        return repr(float(expr))
+
+
+class TextPrinter(TextbookOrder, StrPrinter):
     """Math as a learner types it: ``a * b``, terms in the textbook's order, each symbol by its
     quantity's name (``name``: full, or `derive.render.names.short`) or, with ``numbers``, by its
     value to ``digits`` digits."""
@@ -171,9 +190,6 @@ class TextPrinter(StrPrinter):
     def __init__(self, network, name=str, numbers=None, digits: int = 9):
         super().__init__({"order": "none"})
         self.network, self.name, self.numbers_of, self.digits = network, name, numbers, digits
-
-    def _print_Add(self, expr, order=None):
-        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
 
     def _print_Mul(self, expr):
         factors = sp.Mul.make_args(expr)
