@@ -15,7 +15,7 @@ import pytest
 from browser import console_errors, requests, start
 from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
-from networks import ZOO, random_specs
+from networks import TODAY, ZOO, random_specs
 
 import derive
 from derive.model import quantities as Q
@@ -251,7 +251,26 @@ def test_a_large_network_gets_a_usable_page(chrome, pages):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=random_specs())
 def test_the_javascript_agrees_with_the_python_module(chrome, text):
-    model = derive.Model(derive.parse(text, "random.toml"))
+    _javascript_agrees(chrome, derive.Model(derive.parse(text, "random.toml")))
+
+
+@pytest.mark.parametrize("name", sorted(TODAY))
+def test_the_javascript_of_todays_functions_agrees_with_the_python_module(chrome, name):
+    """elu (expm1), gelu (erfc, which JavaScript lacks: the script carries its own), silu, leaky relu."""
+    _javascript_agrees(chrome, derive.Model(derive.parse(TODAY[name], f"{name}.toml")))
+
+
+def test_the_pages_erfc_is_within_2e13_of_the_exact_value(chrome):
+    chrome.get("about:blank")
+    points = [k / 50 for k in range(-300, 1300)] + [1.999999, 2.0, 2.000001, 1e-300, 0.0]
+    got = chrome.execute_script(javascript.ERFC + "\nreturn arguments[0].map(_erfc);", points)
+    with mpmath.workdps(40):
+        for x, value in zip(points, got, strict=True):
+            exact = float(mpmath.erfc(x))
+            assert abs(value - exact) <= 2e-13 * exact, (x, value, exact)
+
+
+def _javascript_agrees(chrome, model):
     chrome.get("about:blank")
     params = dict(model.module.INITIAL)
     sample = model.spec.samples[0]

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 import pytest
 import sympy as sp
 from conftest import ROOT, spec_text
+from networks import TODAY
 
 import derive
 from derive.cli import main
@@ -149,3 +150,13 @@ def test_text_from_outside_reaches_the_page_escaped(tmp_path):
     assert page.title == f"{title} — backprop-derive"  # read back as text, whole
     assert page.addresses == [] and len([s for s in page.scripts if s[0] is None]) == 2
     assert "<script>alert" not in text and "<img" not in text
+
+
+@pytest.mark.parametrize("name", sorted(TODAY))
+def test_derive_html_writes_the_page_of_todays_functions(name, tmp_path, capsys):
+    """elu's expm1 and gelu's erfc reach the page's JavaScript (erfc as the script's own function)."""
+    spec, page = tmp_path / f"{name}.toml", tmp_path / f"{name}.html"
+    spec.write_text(TODAY[name])
+    assert main(["html", str(spec), "-o", str(page)]) == 0
+    script = page.read_text()
+    assert ("function _erfc(x)" in script) == (name == "gelus")  # the one network with the exact gelu

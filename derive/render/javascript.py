@@ -41,6 +41,12 @@ class _Printer(TextbookOrder, FloatLiterals, JavascriptCodePrinter):
     def _print_log1p(self, expr):
         return f"Math.log1p({self._print(expr.args[0])})"
 
+    def _print_expm1(self, expr):
+        return f"Math.expm1({self._print(expr.args[0])})"
+
+    def _print_erfc(self, expr):  # JavaScript has no erfc: the script carries ERFC when it is called
+        return f"_erfc({self._print(expr.args[0])})"
+
     def _print_Piecewise(self, expr):
         """One line: ``(c1 ? e1 : (c2 ? e2 : e3))`` (the last branch is the ``True`` one)."""
         *branches, (last, _) = expr.args
@@ -53,6 +59,28 @@ class _Printer(TextbookOrder, FloatLiterals, JavascriptCodePrinter):
         if isinstance(expr, Registered):
             return self._print(expr.float_form(*expr.args))
         return super()._print_Function(expr)
+
+
+#: erfc in float64 (for gelu's normal distribution function), within 2e-13 relative of the exact value
+#: wherever it is a normal float (tested against mpmath): 2 - erfc(-x) below 0; 1 - erf(x) from erf's
+#: series of positive terms, 2/sqrt(pi) e^(-x^2) sum 2^n x^(2n+1) / (1 * 3 * ... * (2n+1)), below 2;
+#: above, the continued fraction e^(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))) by Lentz.
+ERFC = """function _erfc(x) {
+  if (x < 0) return 2 - _erfc(-x);
+  if (x < 2) {
+    let term = x, sum = x;
+    for (let n = 1; term > 1e-17 * sum; n++) { term *= 2 * x * x / (2 * n + 1); sum += term; }
+    return 1 - 2 / Math.sqrt(Math.PI) * Math.exp(-x * x) * sum;
+  }
+  let f = x, c = x, d = 0;
+  for (let k = 1; k < 500; k++) {
+    d = 1 / (x + k / 2 * d);
+    c = x + k / 2 / c;
+    f *= c * d;
+    if (Math.abs(c * d - 1) < 1e-16) break;
+  }
+  return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
+}"""
 
 
 def _expression(printer: _Printer, step) -> str:
@@ -97,4 +125,6 @@ def render(derivation: Derivation, shown=None) -> str:
     lines += [f"  {statement}" for _, statement in printed]
     lines.append(f"  return [{', '.join(names.python(s.quantity) for s, _ in printed)}];")
     lines.append("}")
+    if any("_erfc(" in statement for _, statement in printed):
+        lines.append(ERFC)
     return "\n".join(lines) + "\n"
