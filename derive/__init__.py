@@ -96,8 +96,18 @@ class Model:
 
     @cached_property
     def published_findings(self) -> list:
-        """The audit of the spec's ``[published]`` numbers (see `derive.check.audit`)."""
-        return [self.auditor.examine(q, v) for q, v in self.spec.published]
+        """The audit of the spec's ``[published]`` numbers (see `derive.check.audit`); a quantity this
+        network cannot have is the spec's fault, so its message names the file and the key."""
+        from derive.model.reading import excerpt
+
+        findings = []
+        for q, v in self.spec.published:
+            try:
+                findings.append(self.auditor.examine(q, v))
+            except QuantityError as exc:
+                message = str(exc).removeprefix(f"{q.text}: ")
+                raise SpecError(f"{self.spec.source}: published.{excerpt(repr(q.text))}: {message}") from None
+        return findings
 
     @property
     def parameters(self) -> list[str]:
