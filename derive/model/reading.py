@@ -93,3 +93,10 @@ def published_problem(number: int | Decimal) -> str | None:
     if number and not -MAX_PUBLISHED_EXPONENT <= Decimal(number).adjusted() <= MAX_PUBLISHED_EXPONENT:
         return f"is out of range: from 1e-{MAX_PUBLISHED_EXPONENT} to 1e{MAX_PUBLISHED_EXPONENT} in magnitude, or 0"
     return None
+
+
+def value_kind(value) -> str:
+    """What a TOML value is, in a message's words ("a list", "true/false")."""
+    kinds = {bool: "true/false", str: "a string", list: "a list", dict: "a table", int: "a whole number",
+             Decimal: "a number"}
+    return kinds.get(type(value), type(value).__name__)

@@ -21,6 +21,7 @@ import sympy as sp
 from derive.model import optimizers, quantities, seeded
 from derive.model.custom import NO_SCOPE, Scope
 from derive.model.reading import ReadError, excerpt, number_problem, published_problem, rational, read_regular
+from derive.model.reading import value_kind as _kind
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 
 # Limits, and why: the derivation keeps a few SymPy expressions per parameter and per neuron, so
@@ -274,9 +275,11 @@ class _Validator:
         from derive.model.formula import FormulaError
 
         entries = {"activations": [], "losses": []}
-        for key, table, make in (("activations", activations, activation_entry), ("losses", losses, loss_entry)):
+        tables = (("activations", activations, activation_entry), ("losses", losses, loss_entry))
+        for key, table, _ in tables:  # both, before either is read: each one's names are looked up in the other
             if not isinstance(table, dict):
                 self.fail(f"{key} must be a table of name = \"formula\", not {_kind(table)}")
+        for key, table, make in tables:
             for name, text in table.items():
                 if not isinstance(text, str):
                     self.fail(f"{key}.{name} must be a formula in a string, not {_kind(text)}")
@@ -392,9 +395,3 @@ class _Validator:
                 self.fail(f"{key}: {exc}")
             out.append((parsed, Decimal(number)))
         return tuple(out)
-
-
-def _kind(value) -> str:
-    kinds = {bool: "true/false", str: "a string", list: "a list", dict: "a table", int: "a whole number",
-             Decimal: "a number"}
-    return kinds.get(type(value), type(value).__name__)
