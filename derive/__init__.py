@@ -144,6 +144,22 @@ class Model:
 
         return Explained.of(self.explainer.explain(self.quantity(quantity)), self.network)
 
+    def claim(self, quantity: Quantity | str, value, digits: int = 9):
+        """Is my hand calculation right? ``model.claim("dE_total/dw5", 0.0822)`` (a float, a string or a
+        Decimal) gives the verdict `derive check --claim` prints (``print()`` it), with the slip that
+        reproduces a wrong number: a `derive.check.report.Verdict`."""
+        from derive.check.report import claim
+
+        return claim(self, quantity, value, digits)
+
+    def __repr__(self) -> str:
+        spec = self.spec
+        functions = " → ".join(dict.fromkeys(spec.activations))
+        samples = len(spec.samples)
+        return (f"<derive.Model {spec.name!r}: layers {'-'.join(map(str, spec.layers))}, {functions}, loss "
+                f"{spec.loss}, {len(self.parameters)} parameters, {samples} sample{'s' * (samples != 1)}; "
+                f"{spec.training.describe()}>")
+
     def _repr_html_(self) -> str:
         """In a notebook: the diagram and every parameter's value, gradient and value after one step."""
         from derive.notebook import model_html

@@ -119,11 +119,13 @@ class Auditor:
             self._resolvers[variant.key] = variant.build()
         return self._resolvers[variant.key]
 
-    def examine(self, quantity: Q.Quantity | str, printed: Decimal, nearest: int = 0, pairs: bool = False) -> Finding:
+    def examine(self, quantity: Q.Quantity | str, printed: Decimal | float | str, nearest: int = 0,
+                pairs: bool = False) -> Finding:
         """Is ``printed`` right to its digits? If not, which slips reproduce it: the correct value
         truncated, rounding to its own digits, then the usual slips, most common first; with
         ``pairs``, when no single slip does, every combination of two."""
         q = checked(self.model, quantity)
+        printed = printed if isinstance(printed, Decimal) else Decimal(str(printed))  # a float by its shortest form
         correct = self.correct.value(q)
         finding = Finding(q, printed, correct, agrees(correct, printed))
         if finding.agrees:
