@@ -229,8 +229,9 @@ def confusions(model, q: Q.Quantity) -> list[tuple[Q.Quantity, str]]:
     return out
 
 
-def parse_claim(text: str) -> tuple[Q.Quantity, Decimal]:
-    """``"dE_total/dw6 = 0.0827"`` -> (quantity, number as written)."""
+def parse_claim(text: str, model=None) -> tuple[Q.Quantity, Decimal]:
+    """``"dE_total/dw6 = 0.0827"`` -> (quantity, number as written); with a ``model``, the quantity is
+    checked against its network (an unknown name gets a suggestion)."""
     quantity, sep, number = text.partition("=")
     if not sep or not quantity.strip() or not number.strip():
         raise Q.QuantityError(f"cannot read claim {text!r}: write quantity=value, e.g. dE_total/dw6=0.0827")
@@ -240,4 +241,4 @@ def parse_claim(text: str) -> tuple[Q.Quantity, Decimal]:
         raise Q.QuantityError(f"cannot read claim {text!r}: {number.strip()!r} is not a number") from None
     if not value.is_finite():
         raise Q.QuantityError(f"cannot read claim {text!r}: the value must be finite")
-    return Q.parse(quantity), value
+    return (Q.parse(quantity) if model is None else checked(model, quantity.strip())), value

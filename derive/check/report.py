@@ -74,7 +74,7 @@ class Verdict:
 def claim(model, quantity, value, digits: int = 9) -> Verdict:
     """The verdict on ``quantity = value``: a float (by its shortest form: 0.0822 is 0.0822), a string
     or a Decimal, read as `derive check --claim` reads its text, with the same messages."""
-    q, number = parse_claim(f"{quantity}={value}")
+    q, number = parse_claim(f"{quantity}={value}", model)
     return Verdict(build(model, [(q, number)], digits, with_checks=False)["claims"][0])
 
 

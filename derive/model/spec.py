@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from derive.model import optimizers, quantities, seeded
+from derive.model import optimizers, quantities, reading, seeded
 from derive.model.custom import NO_SCOPE, Scope
 from derive.model.reading import ReadError, excerpt, number_problem, published_problem, rational, read_regular
 from derive.model.reading import value_kind as _kind
@@ -101,7 +101,7 @@ def parse(data: bytes | str, source: str = "<spec>") -> Spec:
     except UnicodeDecodeError:
         raise SpecError(f"{source}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{source}: TOML syntax error: {excerpt(str(exc), 200)}") from None
+        raise SpecError(f"{source}: TOML syntax error: {reading.syntax_error(str(exc), raw.decode('utf-8'))}") from None
     except ValueError:  # tomllib's int() of more than 4300 digits
         raise SpecError(f"{source}: a whole number with thousands of digits; at most 50 are used") from None
     return _Validator(source).spec(table, hashlib.sha256(raw).hexdigest())
@@ -265,7 +265,8 @@ class _Validator:
             known = list(options) + (list(ALIASES) if activation else [])
             own = {"activation": " (or define your own under [activations])",
                    "loss": " (or define your own under [losses])"}.get(key.split("[")[0], "")
-            self.fail(f"{key} = {excerpt(repr(value))} is unknown; known: {', '.join(known)}{own}")
+            hint = quantities.suggestion(value, known)
+            self.fail(f"{key} = {excerpt(repr(value))} is unknown{hint}; known: {', '.join(known)}{own}")
         return value
 
     def functions(self, activations, losses) -> Scope:

@@ -75,13 +75,13 @@ def compared(document, group) -> list:
     steps = group[0][1].steps
     rows = [[f"${names.latex(Q.TOTAL_ERROR)}$ after the first step",
              *(f"${number(run.error_after_first, digits)}$" for _, run in group)],
-            [f"${names.latex(Q.TOTAL_ERROR)}$ after {steps} steps",
+            [f"${names.latex(Q.TOTAL_ERROR)}$ {Q.after(steps)}",
              *(f"${number(run.error, digits)}$" for _, run in group)]]
     several = len(group[0][1].outputs) > 1
     for s in range(len(group[0][1].outputs)):
         for j, o in enumerate(network.outputs):
             tag = f" (sample {s + 1})" if several else ""
-            rows.append([f"{math(Q.out(o))}{tag} after {steps} steps",
+            rows.append([f"{math(Q.out(o))}{tag} {Q.after(steps)}",
                          *(f"${number(run.outputs[s][j], digits)}$" for _, run in group)])
     labels = [latex_text(label) for label, _ in group]
     series = [{"label": label, "style": style,

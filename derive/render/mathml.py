@@ -74,9 +74,8 @@ def name(dom: Document, q: Q.Quantity, inline: bool = False, superscript_steps: 
             symbol = _element(dom, "mover", symbol, _element(dom, "mo", text=accent), accent="true")
         return _element(dom, "msub", symbol, name(dom, q.of))
     if q.after is not None:
-        steps = q.after
         return _element(dom, "mrow", name(dom, q.after_steps(None), inline),
-                        _element(dom, "mtext", text=f"\u00a0after {steps} step{'s' if steps != 1 else ''}"))
+                        _element(dom, "mtext", text=f"\u00a0{Q.after(q.after)}"))
     if q.updated:
         return _element(dom, "msup", name(dom, q.base), _element(dom, "mo", text="+"))
     if q.kind == Q.PARTIAL:
