@@ -27,6 +27,7 @@ from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.render import html_tables, javascript
 from derive.render.header import header
+from derive.render.look import css_variables
 from derive.render.mathml import RowPrinter, math
 from derive.render.svg import NetworkPicture
 from derive.render.templating import environment
@@ -219,5 +220,6 @@ class Page:
             "runtime": runtime,
             "data": data,
             "script_hashes": " ".join(_hash(s) for s in (code, runtime)),
+            "palette": css_variables(),
         }
         return environment().get_template("page.html.j2").render(context)
