@@ -20,6 +20,7 @@ import sympy as sp
 
 from derive.model import optimizers, quantities, reading, seeded
 from derive.model.custom import NO_SCOPE, Scope
+from derive.model.modes import BIAS_MODES
 from derive.model.reading import ReadError, excerpt, number_problem, published_problem, rational, read_regular
 from derive.model.reading import value_kind as _kind
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
@@ -173,7 +174,7 @@ class _Validator:
                 f"loss = '{loss}' needs {functions.loss(loss).requires} outputs, "
                 f"but the output layer's activation is '{activations[-1]}'"
             )
-        bias = self.choice(t["bias"], "bias", ("shared", "per_neuron", "none"))
+        bias = self.choice(t["bias"], "bias", tuple(BIAS_MODES))
         reduction = self.choice(t.get("reduction", "sum"), "reduction", ("sum", "mean"))
         table = self.training_table(t)
         if "learning_rate" not in t and "learning_rate" not in table:
