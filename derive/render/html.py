@@ -21,8 +21,10 @@ import hashlib
 import html
 import re
 
+from derive.derivation.evaluate import training_settings
 from derive.derivation.steps import DISPLAY
 from derive.escape import html_text, script_json
+from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.model.modes import BIAS_MODES
@@ -155,10 +157,10 @@ class Page:
             edits.update({k: ["input", s, j] for j, k in enumerate(input_keys[-1])})
             edits.update({k: ["target", s, j] for j, k in enumerate(target_keys[-1])})
         selectable = self.selectable()
+        settings = training_settings(spec)
+        first = optimizers.batch(settings, 1, n)
         return {
             "digits": self.digits,
-            "rate": float(spec.learning_rate),
-            "rateKey": str(Q.LEARNING_RATE),
             "scale": 1.0 / n if spec.reduction == "mean" else 1.0,
             "params": {p.name: float(p.value) for p in network.parameters},
             "samples": samples,
@@ -167,12 +169,24 @@ class Page:
             "targetKeys": target_keys,
             "errorKey": str(Q.TOTAL_ERROR),
             "error": index[str(Q.TOTAL_ERROR)],
-            "gradients": [[index[str(Q.gradient(p.name))], str(p.quantity.with_update())] for p in network.parameters],
+            "updates": [self._update(p, settings, index, len(first) < n) for p in network.parameters],
+            "batch": first,  # the samples of the first step's batch, and the scale of its loss
+            "batchScale": 1.0 / len(first) if spec.reduction == "mean" else 1.0,
             "edits": edits,
             "derivations": self.derivations,
             "paths": {p: self.picture.path(p) for p in selectable},
             "first": self._first(selectable),
         }
+
+    @staticmethod
+    def _update(p, settings, index: dict, batched: bool) -> dict:
+        """A parameter's first step for the script (``firstStep``): its gradient's index in ``QUANTITIES``,
+        the keys of its new value, of its batch gradient (on mini-batches) and of each slot the rules
+        assign; a frozen parameter has no slot and keeps its value."""
+        trained = settings.trains(p)
+        return {"gradient": index[str(Q.gradient(p.name))], "after": str(p.quantity.with_update()),
+                "trained": trained, "batchGradient": str(Q.state("g", p.name).after_steps(1)) if batched else None,
+                "slots": {s: str(Q.state(s, p.name).after_steps(1)) for s in settings.entry.slots} if trained else {}}
 
     def caption(self) -> str:
         return (f"The network {self.spec.name}: {len(self.network.parameters)} parameters. Select a weight or bias "

@@ -272,7 +272,7 @@ class RowPrinter:
 
     def row(self, row: Row, subject: Q.Quantity) -> str:
         """One row; ``subject`` is the quantity the row's group derives (whose value a VALUE row is)."""
-        update = subject.updated
+        update = subject.updated or subject.kind == Q.STATE  # the rows of a parameter's update: totals
         lhs = math(self.quantity(row.lhs)) if row.lhs is not None else ""
         if row.kind == NAMES:
             rhs = self.names(row.expr)
