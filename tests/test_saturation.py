@@ -14,6 +14,8 @@ from targets import load_c, load_numpy, needs_cc
 from test_target_python_loops import load_loops
 
 import derive
+from derive.check import routes as check
+from derive.cli import main
 from derive.model.registry import LOSSES
 from derive.render import javascript
 
@@ -116,3 +118,57 @@ def test_every_fused_pair_saturated_in_c(loss, tmp_path):
     for loops in (False, True):
         module = load_c(model, tmp_path, loops=loops)
         _agree(module.gradient(module.INITIAL, x, t), truth, f"c (loops: {loops})")
+
+
+# -- the check: a gradient float64 cannot resolve is said to be, not passed ---------------------------
+# sigma(40) rounds to 1 in float64: the generated delta -(t - out) out (1 - out) is 0, the exact
+# gradient -(1 - sigma(40))^2 sigma(40) = -1.80485139e-35 (no fused form: half_sse has none).
+UNRESOLVABLE = spec_text(layers="[1, 1]", weights="[[[40]]]", biases="[[0]]",
+                         samples="[[samples]]\ninputs = [1]\ntargets = [1]\n")
+
+
+def test_the_check_says_when_float64_cannot_resolve_a_gradient(tmp_path, capsys):
+    path = tmp_path / "t.toml"
+    path.write_text(UNRESOLVABLE)
+    with mpmath.workdps(40):  # sigma(-40)^2 sigma(40), the exact gradient, written out
+        assert mpmath.nstr(-(1 / (1 + mpmath.exp(40))) ** 2 / (1 + mpmath.exp(-40)), 9) == "-1.80485139e-35"
+    assert main(["check", str(path), "--quiet"]) == 0  # not a failure: the derivation and the code are right
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].split() == ["w1", "-1.80485139e-35", "ok", "ok", "ok", "unresolved", lines[2].split()[6],
+                                "unresolved"]
+    assert lines[3].split()[:6] == ["b1", "-1.80485139e-35", "ok", "ok", "ok", "unresolved"]
+    assert lines[3].split()[-1] == "unresolved"
+    assert lines[-2] == ("  unresolved: the generated gradient is within its float64 error bound, but the bound passes "
+                         "10% of the exact value: float64 cannot resolve it with these steps (1 - out where out rounds "
+                         "to 1, or terms that cancel)")
+    assert lines[-1] == ("  every route agrees, but the generated code's float64 cannot resolve 2 gradient(s): w1, b1 "
+                         "(unresolved, not passed).")
+    assert main(["check", str(path), "--claim", "w1=40"]) == 0  # a right claim: the short summary
+    assert capsys.readouterr().out.splitlines()[-2] == ("Checks: every gradient agrees by every route; the generated "
+                                                        "code's float64 cannot resolve w1, b1 (2 of 2 parameters).")
+    assert main(["check", str(path), "--json"]) == 0
+    checks = json.loads(capsys.readouterr().out)["checks"]
+    assert checks["passed"] is True and checks["unresolved"] == 2
+    why = checks["rows"][0]["unresolved"]
+    assert why.startswith("float64 cannot resolve it: the generated code's error bound there is ")
+    assert why.endswith(", the exact value -1.8e-35")
+    bound = float(why.split(" is ")[1].split(",")[0])
+    assert 1e-33 < bound < 1e-29  # about u^2: 1 - out is only known to within u = 1.1e-16
+
+
+def test_a_wrong_tiny_gradient_fails_the_check(monkeypatch):
+    """The defect the check let through: the generated dE/dw3 of the saturated softmax was 0 where it
+    is -7.7e-100, 100% off, and an absolute tolerance of 1e-12 passed it. Held to its float64 error
+    bound (1e-111 here), the same number fails."""
+    model = _network("cross_entropy", "softmax", "[1, 0, 0]")
+    right = model.module.gradient
+    monkeypatch.setattr(model.module, "gradient", lambda *a: {**right(*a), "w3": 0.0})
+    failed = {(r.parameter, tuple(r.failures)) for r in check.run(model).rows if r.failures}
+    assert failed == {("w3", ("generated",))}
+
+
+def test_resolved_gradients_pass_and_are_not_called_unresolved():
+    for loss in FUSED:
+        for targets in TARGETS:
+            report = check.run(_network(loss, LOSSES[loss].requires, targets))
+            assert report.passed and not report.unresolved, (loss, targets)
