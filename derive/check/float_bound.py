@@ -9,7 +9,8 @@ its operands (Wilkinson's running error analysis, made rigorous for products and
   larger than that), so it is relative to the magnitudes summed, not to the sum: 10^12 − 10^12 + 0.35
   and 1.0 − out where out rounds to 1 are bounded by the terms' size;
 - a product's is Π(|x_i| + e_i) − Π|x_i| plus its roundings; a power's, and a function's, the most
-  it moves over the operand's interval [x − e, x + e] plus 4 ulp for the library's own rounding.
+  it moves over the operand's interval [x − e, x + e] plus 4 ulp for the library's own rounding;
+- each rounding may also underflow (2^-1075 absolute: e^-1000 is 0), and a value past 2^1024 is inf.
 
 A gradient whose exact value is within 10% of its bound is one float64 cannot resolve there: the
 check says so, rather than passing it on an absolute tolerance (a 1e-97 gradient computed as 0).
@@ -25,6 +26,9 @@ from derive.model import quantities as Q
 from derive.model.functions import CONSTANTS, DERIVED, ELEMENTARY, Registered
 
 UNIT = mpmath.mpf(2) ** -53  # float64's unit roundoff
+TINY = mpmath.mpf(2) ** -1075  # half the smallest subnormal: a rounding's absolute error where it underflows
+HUGE = mpmath.mpf(2) ** 1024  # past float64's range: inf
+NORMAL = mpmath.mpf(2) ** -1022  # float64's smallest normal number: below it, roundings are absolute
 LIBRARY = 4  # ulp a library function (exp, log, tanh, erfc) may be off, beyond its operand's error
 RESOLVED = mpmath.mpf("0.1")  # a bound above 10% of the exact value: float64 does not resolve it
 FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, log1p: mpmath.log1p, expm1: mpmath.expm1,
@@ -82,6 +86,8 @@ def _bound(expr, env, errors):
         value, size = mpmath.fsum(v for v, _ in parts), mpmath.fsum(abs(v) + e for v, e in parts)
         return value, mpmath.fsum(e for _, e in parts) + _rounding(parts, value, (len(parts) - 1) * UNIT * size)
     if expr.is_Mul:
+        if any(v == 0 and e == 0 for v, e in parts):  # an exact 0 factor (relu' off its kink): exactly 0
+            return mpmath.mpf(0), mpmath.mpf(0)
         value, top = mpmath.fprod(v for v, _ in parts), mpmath.fprod(abs(v) + e for v, e in parts)
         return value, top - abs(value) + _rounding(parts, value, (len(parts) - 1) * UNIT * top)
     if expr.is_Pow:
@@ -113,7 +119,14 @@ def _exact(value) -> bool:
 def _rounding(parts, value, bound):
     """A sum's or product's own rounding: none where its operands are exact and so is the result
     (1 - 1.0 = 0, 0.5 * 2), else ``bound``."""
-    return mpmath.mpf(0) if all(e == 0 for _, e in parts) and _exact(value) else bound
+    return mpmath.mpf(0) if all(e == 0 for _, e in parts) and _exact(value) else _rounded(value, bound)
+
+
+def _rounded(value, bound):
+    """``bound`` plus the underflow a rounding may add (e^-1000 is 0 in float64), or inf past the range."""
+    if abs(value) >= HUGE:
+        return mpmath.inf
+    return bound + TINY if abs(value) <= NORMAL + bound else bound
 
 
 def _function(function, x, error, ulps):
@@ -128,7 +141,7 @@ def _function(function, x, error, ulps):
         raise Unbounded("a complex value")
     if isinstance(moved, mpmath.mpc):  # the interval leaves the real domain (a root of about 0)
         moved = mpmath.inf
-    return value, moved + ulps * UNIT * abs(value)
+    return value, _rounded(value, moved + ulps * UNIT * abs(value))
 
 
 def _holds(condition, env, errors) -> bool:
