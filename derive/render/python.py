@@ -273,7 +273,8 @@ def render(derivation: Derivation, version: str, optimizers=None) -> str:
         "loss": writer.body([network.symbol(Q.TOTAL_ERROR)], [f"{INDENT}return E_total"], True, shared_forward=True),
         "gradient": writer.body(grads, _gradient_tail(derivation), True, shared_forward=True),
         # train_step keeps the forward pass inline: a call to _forward costs about a tenth of a step
-        "train_step": writer.body(grads, _update_tail(derivation), True),
+        "train_step": writer.body([*grads, *(network.symbol(p.quantity) for p in network.parameters)],
+                                  _update_tail(derivation), True),  # the update reads every parameter
     }
     notes = sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)} - {""})
     return module(network, version, bodies, writer.printer.helper_sources(), notes, optimizers)
