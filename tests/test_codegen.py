@@ -101,7 +101,7 @@ def test_arithmetic_uses_float_literals_only(name, reference):
         f.body = [s for s in f.body if not (isinstance(s, ast.If) and "len(" in ast.unparse(s.test))]
     operands = {ast.BinOp: lambda n: [n.left] + ([] if isinstance(n.op, ast.Pow) else [n.right]),
                 ast.UnaryOp: lambda n: [n.operand], ast.Compare: lambda n: [n.left, *n.comparators]}
-    for node in (n for f in functions for n in ast.walk(f)):
+    for node in (n for f in functions for statement in f.body for n in ast.walk(statement)):  # not annotations
         for operand in operands.get(type(node), lambda n: [])(node):
             if isinstance(operand, ast.Constant):
                 assert isinstance(operand.value, float), ast.unparse(node)
