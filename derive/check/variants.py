@@ -45,6 +45,7 @@ class Variant:
     build: Callable[[], Resolver]
     transform: Callable | None = None
     round_to: Callable | None = None
+    whole: bool = False  # a way of computing everything (in-place training) though it has no transform
 
 
 def _eval(model, key: str, description: str, transform=None, round_to=None) -> Variant:
@@ -209,9 +210,9 @@ def _training_variants(model) -> list[Variant]:
         model, trainer=default_trainer(model, settings.configured({"freeze_biases": not frozen}))))]
     if settings.optimizer == SGD:
         out += [
-            Variant("in_place", IN_PLACE_DESCRIPTION, lambda: _in_place(model, frozen)),
+            Variant("in_place", IN_PLACE_DESCRIPTION, lambda: _in_place(model, frozen), whole=True),
             Variant("in_place_biases_toggled", f"{IN_PLACE_DESCRIPTION}; and {toggled}",
-                    lambda: _in_place(model, not frozen)),
+                    lambda: _in_place(model, not frozen), whole=True),
         ]
     return [
         *out,
