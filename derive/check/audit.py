@@ -187,7 +187,7 @@ class Auditor:
 
 #: Kinds of slip, most common first: how a teaching assistant would guess.
 PLAUSIBILITY = (
-    "in_place_backward", "in_place", "one_step_", "biases_toggled", "full_batch_", "no_shuffle", "batch_mean_",
+    "in_place", "one_step_", "biases_toggled", "full_batch_", "no_shuffle", "batch_mean_",
     "adam_", "momentum_", "weight_decay_", "adamw_for_", "nesterov_for_", "confused_", "rounded_", "no_",
     "half_dropped", "sign_", "plus_update", "one_path_", "swap_backward_", "swap_forward_",
 )
@@ -242,3 +242,38 @@ def parse_claim(text: str, model=None) -> tuple[Q.Quantity, Decimal]:
     if not value.is_finite():
         raise Q.QuantityError(f"cannot read claim {text!r}: the value must be finite")
     return (Q.parse(quantity) if model is None else checked(model, quantity.strip())), value
+
+
+def discordant(auditor: Auditor, findings: list[Finding], digits: int = 9) -> list[str]:
+    """A sentence for each number of training steps N whose wrong published numbers (``X@N``) no one
+    explanation reproduces together: which explanation reproduces which, and what it gives for the
+    others. (The reference article's outputs after 10,000 steps are in-place training's; the E_total
+    it prints beside them is not: in-place training gives the error of those outputs.)"""
+    by_steps: dict[int, list[Finding]] = {}
+    for f in findings:
+        if not f.agrees and f.explained and f.quantity.after:
+            by_steps.setdefault(f.quantity.after, []).append(f)
+    variants = {v.key: v for v in auditor.variants}
+    notes = []
+    for steps, group in sorted(by_steps.items()):
+        if len(group) < 2 or set.intersection(*({m.key for m in f.reproducing} for f in group)):
+            continue
+        explanations: dict[str, tuple[str, list[Finding]]] = {}
+        for f in group:
+            first = f.reproducing[0]
+            explanations.setdefault(first.key, (first.description, []))[1].append(f)
+        parts = []
+        for key, (description, explained) in explanations.items():
+            names = " and ".join(str(f.quantity) for f in explained)
+            text = f"{names} {'is' if len(explained) == 1 else 'are'} reproduced by {description}"
+            gives = []
+            for other in (f for f in group if f not in explained and key in variants):
+                try:
+                    value = auditor.resolver(variants[key]).value(other.quantity)
+                except (*SKIP, Q.QuantityError, ZeroDivisionError, OverflowError, ValueError):
+                    continue
+                gives.append(f"{other.quantity} = {fmt(value, digits)} (published {other.printed})")
+            parts.append(text + (", which gives " + " and ".join(gives) if gives else ""))
+        notes.append(f"The published numbers after {steps} steps need different explanations (no one variant "
+                     f"reproduces them all): {'; '.join(parts)}.")
+    return notes

@@ -4,6 +4,7 @@ claims, built as data (dicts) first, then printed as text or JSON."""
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -113,6 +114,7 @@ def build(
     if progress and model.spec.published:
         progress.stage(f"auditing {len(model.spec.published)} published numbers")
     result["published"] = [f.as_dict(digits) for f in model.published_findings]
+    result["published_notes"] = model.published_notes(digits) if model.spec.published else []
     result["claims"] = []
     for quantity, value in claims:
         finding = model.auditor.examine(quantity, value, nearest=3, pairs=True)
@@ -204,6 +206,8 @@ def as_text(result: dict, model, verbose: bool = True) -> str:
             lines.append(f"  {p['quantity']:<{width}}{p['value']:<16}correct {p['correct']:<18}{verdict}")
             if not p["agrees"]:
                 lines += ["      " + line for line in _explanation(p)]
+        for note in result.get("published_notes", []):
+            lines += ["", *textwrap.wrap(note, 110, initial_indent="  ", subsequent_indent="  ")]
     return "\n".join(lines).lstrip("\n") + "\n"
 
 

@@ -26,6 +26,9 @@ FORWARD, ERROR, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS, DISPLAY = (
     "forward", "error", "output deltas", "hidden deltas", "gradients", "display",
 )
 KERNEL_PHASES = (FORWARD, ERROR, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS)
+#: the phases of the backward pass: the weights they read are the ones the deltas are propagated
+#: through (with `optimizers.IN_PLACE`, those of the layers above as already updated)
+BACKWARD_PHASES = (OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS, DISPLAY)
 _EVALUATED = (ERROR, OUTPUT_DELTAS, DISPLAY)  # phases whose formulas hold the losses' textbook forms
 
 
