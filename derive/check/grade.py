@@ -18,7 +18,7 @@ from pathlib import Path
 
 from derive.check.audit import agrees, confusions, digits_shown, rank, truncated
 from derive.check.carried import CarriedForward, Program, within
-from derive.check.conventions import worlds
+from derive.check.conventions import own_world, worlds
 from derive.check.pairs import compose, rounding_keys
 from derive.check.resolve import checked
 from derive.check.variants import SKIP
@@ -32,6 +32,9 @@ NEAREST = 3
 #: A convention is a way of working, seen in several numbers: one number that only another
 #: convention makes right is more likely a slip (its sign flipped) than a convention.
 MIN_EXPLAINED = 2
+#: A number right under the network's own convention on a sheet that follows another throughout.
+OTHER_CONVENTION = ("own_convention", "written in the network's own convention, not in the sheet's (which every "
+                    "other number follows)")
 #: A JSON number is often a float printed in full (17 digits, the last ones binary noise, and a
 #: framework's float64 arithmetic is good to about 12): such numbers are judged at 12 significant digits.
 FLOAT_DIGITS = 12
@@ -158,6 +161,10 @@ class Marker:
         """Every combination of other conventions (built only for a sheet with a wrong number)."""
         return worlds(self.model)
 
+    @cached_property
+    def own_world(self):
+        return own_world(self.model)
+
     def mark(self, answers: list[Answer]) -> Marking:
         program = self.program
         keys = {a: program.key(a.quantity) for a in answers}
@@ -176,51 +183,43 @@ class Marker:
         if any(m.verdict == WRONG for m in marks):
             convention = self._convention(marks, keys)
         for m in marks:
-            if m.verdict == WRONG:
+            if m.verdict == WRONG and not m.slips:
                 self._diagnose(m, keys[m.answer], cf, [c.answer for c in marks if c.verdict == CORRECT])
         return Marking(marks, convention)
 
     def _convention(self, marks: list[Mark], keys: dict) -> str | None:
-        """The combination of conventions that makes the most of the sheet right, when it makes more
-        right than the network's own does (the simplest such, on a tie): the numbers it explains
-        are marked CONVENTION, naming it."""
-        best, best_right = None, {}
-        most = sum(m.verdict != WRONG for m in marks)
+        """The combination of conventions that explains the most of the sheet (`World.explains`),
+        when it explains more than the network's own does (the simplest such, on a tie). A convention
+        is the whole sheet's: under it, a number it explains is marked CONVENTION (or correct, when it
+        is the network's own value too), one it gives from the learner's other numbers is carried
+        forward, and one right only under another convention is a slip."""
+        keyed = [m for m in marks if keys[m.answer] is not None]
+        answers = [(keys[m.answer], m.answer.quantity, m.answer.given) for m in keyed]
+        own = self.own_world.explains(answers)
+        best, best_right = None, own
         for world in self.worlds:
-            right = self._right_in(world, marks, keys)
-            changed = sum(m.verdict == WRONG or (m.verdict == CARRIED and not how) for m, how in right.items())
-            if len(right) > most and changed >= MIN_EXPLAINED:
-                best, best_right, most = world, right, len(right)
+            right = world.explains(answers)
+            if len(right) > len(best_right) and len(right.keys() - own.keys()) >= MIN_EXPLAINED:
+                best, best_right = world, right
         if best is None:
             return None
-        for m, how in best_right.items():  # a number right under it directly is marked so, not "carried forward"
-            if m.verdict == WRONG or (m.verdict == CARRIED and not how):
-                m.verdict = CONVENTION
-                m.diagnosis = f"right under the sheet's convention{how}: {best.name}"
+        carried = best.carried(answers)
+        for i, m in enumerate(keyed):
+            if i in best_right:  # a number right under it directly is marked so, not "carried forward"
+                how = best_right[i]
+                if m.verdict == WRONG or (m.verdict == CARRIED and not how):
+                    m.verdict = CONVENTION
+                    m.diagnosis = f"right under the sheet's convention{how}: {best.name}"
+            elif i in carried:
+                if m.verdict != CARRIED:
+                    m.verdict = CARRIED
+                    m.diagnosis = "right from your own earlier numbers, under the sheet's convention"
+            elif m.verdict != WRONG:
+                m.verdict = WRONG
+                m.slips = [Slip(OTHER_CONVENTION[0], OTHER_CONVENTION[1], m.answer.given)]
+                m.exact = True
+                m.diagnosis = f"exactly what this slip gives: {OTHER_CONVENTION[1]}"
         return best.name
-
-    def _right_in(self, world, marks: list[Mark], keys: dict) -> dict:
-        """The marks whose number is right in ``world`` (with how: directly, or carried forward)."""
-        mapped = {}
-        for m in marks:
-            key = keys[m.answer]
-            if key is not None:
-                mapped[key] = m.answer.given * world.sign(key)
-        cf = CarriedForward(world.program, mapped, world.transform)
-        right = {}
-        for m in marks:
-            key = keys[m.answer]
-            if key is None:
-                continue
-            try:
-                truth = world.truth.value(m.answer.quantity)
-            except Q.QuantityError:
-                continue
-            if agrees(truth, mapped[key]):
-                right[m] = ""
-            elif cf.carries(key, mapped[key]):
-                right[m] = ", from your own earlier numbers"
-        return right
 
     # -- what reproduces a wrong number ---------------------------------------------------------------
     def _diagnose(self, mark: Mark, key, cf: CarriedForward, right: list[Answer]) -> None:
