@@ -16,14 +16,18 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
 
+import mpmath
+
 from derive.check.audit import agrees, confusions, digits_shown, rank, truncated
-from derive.check.carried import CarriedForward, Program, within
+from derive.check.carried import CarriedForward, Program, half_unit, to_mp, within
 from derive.check.conventions import own_world, worlds
 from derive.check.pairs import compose, rounding_keys
 from derive.check.resolve import checked
 from derive.check.variants import SKIP
+from derive.derivation.evaluate import PRECISION
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
+from derive.model.optimizers import SGD
 from derive.model.reading import ReadError, read_regular
 
 CORRECT, CARRIED, CONVENTION, WRONG = "correct", "carried_forward", "convention", "wrong"
@@ -38,6 +42,41 @@ OTHER_CONVENTION = ("own_convention", "written in the network's own convention, 
 #: A JSON number is often a float printed in full (17 digits, the last ones binary noise, and a
 #: framework's float64 arithmetic is good to about 12): such numbers are judged at 12 significant digits.
 FLOAT_DIGITS = 12
+
+
+#: A learning rate read off an update (`read_rate`) is named when it is a decimal of at most this many
+#: significant digits that the digits given pin down: the rates the update allows span less than a
+#: hundredth of the spacing of such decimals, so that a wrong number falls on one by chance once in 100.
+RATE_DIGITS = 4
+
+
+def read_rate(printed: Decimal, start: tuple, gradient: tuple) -> Decimal | None:
+    """The learning rate eta with w - eta g = ``printed`` (``start`` w and ``gradient`` g, each a value
+    and its half-width, as the learner works with them), exactly: the shortest decimal among the rates
+    the digits allow, when it is short and pinned down (`RATE_DIGITS`); else None."""
+    with mpmath.workdps(PRECISION):
+        (w, w_width), (g, g_width) = start, gradient
+        if abs(g) <= g_width:
+            return None
+        p, h = to_mp(printed), half_unit(printed) + w_width
+        corners = [(w - p + s) / (g + t) for s in (-h, h) for t in (-g_width, g_width)]
+        lo, hi = min(corners), max(corners)
+        middle = (lo + hi) / 2
+        if not middle:
+            return None
+        for digits in range(1, RATE_DIGITS + 1):
+            exponent = int(mpmath.floor(mpmath.log10(abs(middle)))) - digits + 1
+            spacing = mpmath.mpf(10) ** exponent
+            if hi - lo > spacing / 100:
+                return None
+            n = int(mpmath.ceil(lo / spacing))
+            if n * spacing <= hi:
+                return Decimal(n).scaleb(exponent)
+    return None
+
+
+def fmt_decimal(d: Decimal) -> str:
+    return format(d.normalize(), "f")
 
 
 class SheetError(ValueError):
@@ -295,6 +334,22 @@ class Marker:
             out += self._value_slips(a, key, cf, plain, own)
         return out
 
+    def _rate_slip(self, a: Answer, key, cf: CarriedForward, own: str) -> list[Slip]:
+        """A wrong learning rate, read off the update and the gradient the learner works with."""
+        spec = self.model.spec
+        if spec.training.optimizer != SGD or spec.training.weight_decay or (spec.freeze_biases and key.kind == Q.BIAS):
+            return []
+        start, gradient = cf.current(Q.parameter(key.name)), cf.current(Q.gradient(key.name))
+        rate = Decimal(int(spec.learning_rate.p)) / int(spec.learning_rate.q)
+        used = read_rate(a.given, start, gradient)
+        if used is None or used in (0, rate, -rate):  # no update at all; right; the update with + (named above)
+            return []
+        shown = fmt_decimal(used)
+        with mpmath.workdps(PRECISION):
+            value = start[0] - to_mp(used) * gradient[0]
+        return [Slip(f"learning_rate_{shown}", f"the learning rate {shown} used instead of {fmt_decimal(rate)}: "
+                     f"w - {shown} dE/dw" + own, value)]
+
     def _value_slips(self, a: Answer, key, cf: CarriedForward, plain, own: str) -> list[Slip]:
         out = []
         value, width = plain[0]
@@ -305,6 +360,7 @@ class Marker:
             plus = 2 * start - value
             if within(a.given, plus, width):
                 out.append(Slip("plus_update", "the update taken with + instead of -: w + eta dE/dw" + own, plus))
+            out += self._rate_slip(a, key, cf, own)
         for other, description in confusions(self.model, a.quantity):
             other_key = self.program.key(other)
             if other_key is not None and other_key != key:
