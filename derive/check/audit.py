@@ -187,7 +187,8 @@ class Auditor:
 PLAUSIBILITY = (
     "in_place_backward", "in_place", "one_step_", "biases_toggled", "full_batch_", "no_shuffle", "batch_mean_",
     "adam_", "momentum_", "weight_decay_", "adamw_for_", "nesterov_for_", "confused_", "rounded_", "no_",
-    "learning_rate_", "half_dropped", "sign_", "plus_update", "one_path_", "swap_backward_", "swap_forward_",
+    "learning_rate_", "half_dropped", "sign_", "plus_update", "activation_", "one_path_", "swap_backward_",
+    "swap_forward_",
 )
 
 
