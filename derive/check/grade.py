@@ -18,7 +18,7 @@ from pathlib import Path
 
 import mpmath
 
-from derive.check.audit import agrees, confusions, digits_shown, rank, truncated
+from derive.check.audit import agrees, confusion_key, confusions, digits_shown, rank, truncated
 from derive.check.carried import CarriedForward, Program, half_unit, to_mp, within
 from derive.check.conventions import own_world, worlds
 from derive.check.pairs import compose, rounding_keys
@@ -366,5 +366,5 @@ class Marker:
             if other_key is not None and other_key != key:
                 v, w = cf.current(other_key)
                 if within(a.given, v, w) and not within(a.given, value, width):
-                    out.append(Slip(f"confused_{other}", description, v))
+                    out.append(Slip(confusion_key(other), description, v))
         return out
