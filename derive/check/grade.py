@@ -4,8 +4,9 @@ slip (or the two slips) that reproduces it.
 
 A sheet is the ``quantity = value`` lines that ``derive check --claims`` reads, or a JSON object
 ``{"quantity": value}`` (a programmer's dump of their own gradients reads the same way). A convention
-is chosen for the whole sheet, not per number: the combination that makes the most of its numbers
-right, when it makes more right than the network's own convention does.
+is chosen for the whole sheet, not per number: the combination that explains the most of its
+numbers, when it explains more than the network's own convention does; under it, a number right
+only under another convention is a slip.
 """
 
 from __future__ import annotations
