@@ -123,6 +123,17 @@ def test_a_wrong_learning_rate_is_named(marker, reference, rate):
         assert marks[q].exact
 
 
+def test_a_learning_rate_is_read_off_the_given_weight_when_the_sheet_writes_it_otherwise(marker, reference):
+    """w1 written as its updated value (a slip of its own) and w1+ with eta = 0.05: the rate is read
+    off the weight the spec gives, not the learner's w1 (which would give -0.45)."""
+    values = sheet_values(reference.spec, rate="0.05")
+    truth = sheet_values(reference.spec)
+    sheet = f"dE_total/dw1 = {printed(values['dE_total/dw1'])}\nw1 = {printed(truth['w1+'])}\nw1+ = {printed(values['w1+'])}\n"
+    marks = verdicts(marker.mark(parse_sheet(sheet, "s.txt", reference)))
+    assert marks["w1"].slips[0].key == "confused_w1_updated"
+    assert [s.key for s in marks["w1+"].slips] == ["learning_rate_0.05"]
+
+
 def test_a_learning_rate_is_read_off_only_when_the_digits_pin_it_down():
     """w5+ = 0.3600 from dE/dw5 = 0.0822 (4 decimals each) allows eta in about [0.4856, 0.4890]: no
     decimal of up to 4 digits is pinned down there, and none is named; 0.3178 allows [0.9988, 1.0012],

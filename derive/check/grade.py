@@ -336,20 +336,26 @@ class Marker:
         return out
 
     def _rate_slip(self, a: Answer, key, cf: CarriedForward, own: str) -> list[Slip]:
-        """A wrong learning rate, read off the update and the gradient the learner works with."""
+        """A wrong learning rate, read off the update and the gradient the learner works with (from
+        the parameter's given value first, when they wrote it otherwise: that was a slip of its own)."""
         spec = self.model.spec
         if spec.training.optimizer != SGD or spec.training.weight_decay or (spec.freeze_biases and key.kind == Q.BIAS):
             return []
-        start, gradient = cf.current(Q.parameter(key.name)), cf.current(Q.gradient(key.name))
+        parameter = Q.parameter(key.name)
+        given = (to_mp(self.program.exact(parameter)), mpmath.mpf(0))
+        starts = [given, cf.current(parameter)] if cf.current(parameter) != given else [given]
+        gradient = cf.current(Q.gradient(key.name))
         rate = Decimal(int(spec.learning_rate.p)) / int(spec.learning_rate.q)
-        used = read_rate(a.given, start, gradient)
-        if used is None or used in (0, rate, -rate):  # no update at all; right; the update with + (named above)
-            return []
-        shown = fmt_decimal(used)
-        with mpmath.workdps(PRECISION):
-            value = start[0] - to_mp(used) * gradient[0]
-        return [Slip(f"learning_rate_{shown}", f"the learning rate {shown} used instead of {fmt_decimal(rate)}: "
-                     f"w - {shown} dE/dw" + own, value)]
+        for start in starts:
+            used = read_rate(a.given, start, gradient)
+            if used is None or used in (0, rate, -rate):  # no update at all; right; the update with + (named above)
+                continue
+            shown = fmt_decimal(used)
+            with mpmath.workdps(PRECISION):
+                value = start[0] - to_mp(used) * gradient[0]
+            return [Slip(f"learning_rate_{shown}", f"the learning rate {shown} used instead of {fmt_decimal(rate)}: "
+                         f"w - {shown} dE/dw" + own, value)]
+        return []
 
     def _value_slips(self, a: Answer, key, cf: CarriedForward, plain, own: str) -> list[Slip]:
         out = []
