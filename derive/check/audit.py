@@ -146,7 +146,7 @@ class Auditor:
             except (Q.QuantityError, KeyError):
                 continue
             if abs(value - correct) > 1e-40:
-                candidates.append(Mistake(f"confused_{other}", description, value, agrees(value, printed)))
+                candidates.append(Mistake(confusion_key(other), description, value, agrees(value, printed)))
         if pairs and q.after is None and not any(m.reproduces for m in candidates):
             candidates += [m for m in self._candidates(q, correct, printed, self.pairs(printed)) if m.reproduces]
         # A slip that reproduces the number outranks one that only comes near; among reproducing
@@ -189,7 +189,8 @@ class Auditor:
 PLAUSIBILITY = (
     "in_place", "one_step_", "biases_toggled", "full_batch_", "no_shuffle", "batch_mean_",
     "adam_", "momentum_", "weight_decay_", "adamw_for_", "nesterov_for_", "confused_", "rounded_", "no_",
-    "half_dropped", "sign_", "plus_update", "one_path_", "swap_backward_", "swap_forward_",
+    "learning_rate_", "half_dropped", "sign_", "plus_update", "activation_", "one_path_", "swap_backward_",
+    "swap_forward_",
 )
 
 
@@ -205,11 +206,20 @@ def rank(key: str, own_rounding: set[str] = frozenset()) -> tuple:
     return (len(parts), simplest, sum(plausibility(p) for p in parts))
 
 
+def confusion_key(other: Q.Quantity) -> str:
+    """The slip key of ``other``'s value given for another quantity (without "+", which joins the
+    keys of two slips: w1+ is "w1_updated")."""
+    return "confused_" + str(other).replace("+", "_updated")
+
+
 def confusions(model, q: Q.Quantity) -> list[tuple[Q.Quantity, str]]:
     """The same quantity for a neighbouring parameter or neuron of the same layer: the value of
-    dE_total/dw5 given for dE_total/dw6, out_h1 for out_h2."""
+    dE_total/dw5 given for dE_total/dw6, out_h1 for out_h2; and a parameter's updated value given
+    under its initial name (w1+ for w1)."""
     network = model.network
     out = []
+    if q.is_parameter and not q.updated and q.after is None and q.name in network.parameter:
+        out.append((q.with_update(), f"the updated value {q.with_update()} given for {q}: name it {q.with_update()}"))
     for name in q.subjects:
         if name in network.parameter:
             p = network.parameter[name]

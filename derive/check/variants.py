@@ -5,7 +5,8 @@ number can be explained by the variant(s) that reproduce it to the digits it sho
 
 - evaluation variants rewrite the derivation's steps (the article's way, factor by factor): every
   intermediate rounded to the printed digits, a weight used in place of another, a chain-rule factor
-  left out, the 1/2 of the loss dropped, a sign error in dE/dout;
+  left out, the 1/2 of the loss dropped, a sign error in dE/dout, a hidden layer computed with another
+  activation (`derive.check.activation_variants`);
 - training variants change how steps are taken: the training option ``update_order = "in_place"``
   (each layer updated as soon as its gradients are known, the deltas below taken through the updated
   weights: its steps and its first step's values, from the engine's one rule), biases updated or
@@ -22,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import mpmath
 import sympy as sp
 
+from derive.check.activation_variants import activation_swaps
 from derive.check.optimizer_variants import optimizer_variants
 from derive.check.resolve import Resolver, default_trainer
 from derive.derivation.evaluate import evaluate
@@ -238,9 +240,14 @@ class _PlusUpdate(Resolver):
         return totals[q.base] + rate * totals[Q.gradient(q.name)]
 
 
+def _activation_variants(model) -> list[Variant]:
+    return [_eval(model, key, description, lambda step, model, r=rewrite: r(step, _article_way(step, model)))
+            for key, description, rewrite in activation_swaps(model)]
+
+
 def variants(model) -> list[Variant]:
     """Every variant, the most common slips first (the audit ranks reproducing ones in this order)."""
-    return _evaluation_variants(model) + _training_variants(model) + [
+    return _evaluation_variants(model) + _activation_variants(model) + _training_variants(model) + [
         Variant("sign_flipped", "the sign of the result flipped", lambda: _Negated(model)),
         Variant("plus_update", "the update taken with + instead of -: w + eta dE/dw", lambda: _PlusUpdate(model)),
     ]
