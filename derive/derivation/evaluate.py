@@ -14,6 +14,7 @@ import mpmath
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
+from derive.derivation.exact import rational_value
 from derive.derivation.steps import BACKWARD_PHASES, DISPLAY, Derivation
 from derive.model import optimizers
 from derive.model import quantities as Q
@@ -64,11 +65,10 @@ def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
 
 
 def exact_value(step, expr: sp.Expr, rational: dict) -> sp.Rational | None:
-    """A net's (or an identity out's) exact value, when every symbol in it has one (``rational``)."""
-    if rational and step.quantity.kind in _EXACT_KINDS and expr.free_symbols <= rational.keys():
-        value = expr.xreplace(rational)
-        if value.is_Rational:
-            return value
+    """A net's (or an out's) exact value, when every symbol in it has one (``rational``) and it is
+    rational (`exact.rational_value`: relu's out of an exact net too, so the next layer's nets are exact)."""
+    if rational and step.quantity.kind in _EXACT_KINDS:
+        return rational_value(expr, rational)
     return None
 
 

@@ -9,7 +9,9 @@ never from the scalar derivation's steps: with the samples as the columns of A^0
     ∂E/∂W^l = s · Δ^l (A^(l-1))ᵀ,   ∂E/∂b^l = s · Δ^l 1  (per neuron) or s · 1ᵀ Δ^l 1 (shared)
 
 with s = 1, or 1/S for a mean; column k of each matrix is sample k's vector (a^l, z^l, δ^l), and one
-sample's own gradient is δ^l (a^(l-1))ᵀ. Values are mpmath numbers at 60 digits (1000 where a
+sample's own gradient is δ^l (a^(l-1))ᵀ. A net (or an out) of exact inputs is computed exactly first,
+as the scalar derivation computes it (`exact`): a net on a kink is 0, not ±1e-63, and the kink's
+convention applies there. Values are mpmath numbers at 60 digits (1000 where a
 saturated output needs them, as in `evaluate`); `Matrix` holds them as plain tuples, for any printer.
 `entries` maps each scalar name to its matrix entry (w5 = W^(2)_{1,1}). The tests check every
 number against the scalar derivation.
@@ -23,6 +25,7 @@ import mpmath
 import sympy as sp
 
 from derive.derivation.evaluate import PRECISION, SATURATED_PRECISION, mp_value
+from derive.derivation.exact import rational_value
 from derive.model import quantities as Q
 
 WEIGHTS, BIASES, NETS, OUTS, DELTAS = "W", "b", "z", "a", "delta"
@@ -141,17 +144,22 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
     T = mpmath.matrix([[_mp(s.targets[j]) for s in spec.samples] for j in range(spec.layers[-1])])
     x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
     A, Z, F = [A0], [None], [None]
+    exact = [[[s.inputs[i] for s in spec.samples] for i in range(spec.layers[0])]]  # None: not known exactly
     for k in range(1, L + 1):
         z = W[k - 1] * A[-1]
         if b[k - 1] is not None:  # b^l 1ᵀ: a shared bias is one number added to every entry
             z = _map(z, lambda v, i, j, bk=b[k - 1]: v + bk[0 if spec.bias == "shared" else i, 0])
+        nets = _exact_nets(spec, k, exact[-1])
+        z = _map(z, lambda v, i, j, nets=nets: v if nets[i][j] is None else _mp(nets[i][j]))
         act = network.layer_activation(k)
         if act.couples_layer:
             a = _coupled(act, z)
             slopes = None
+            exact.append([[None] * S for _ in nets])
         else:  # f and f' as the registry entry defines them, in x = net and y = out
             f, slope = act.out(x), act.derivative(x, y)
-            a = _map(z, lambda v, i, j, f=f: mp_value(f, {x: v}))
+            exact.append([[None if v is None else rational_value(f, {x: v}) for v in row] for row in nets])
+            a = _map(z, lambda v, i, j, f=f, e=exact[-1]: mp_value(f, {x: v}) if e[i][j] is None else _mp(e[i][j]))
             slopes = _map(z, lambda v, i, j, a=a, slope=slope: mp_value(slope, {x: v, y: a[i, j]}))
         Z.append(z)
         A.append(a)
@@ -200,6 +208,18 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
             gradients[e.quantity.name] = layers[e.layer - 1].bias_gradient[(e.row or 1) - 1, 0]
     return MatrixForm(tuple(Matrix.of(w) for w in W), tuple(Matrix.of(v) if v is not None else None for v in b),
                       Matrix.of(A0), Matrix.of(T), tuple(layers), scale, table, gradients)
+
+
+def _exact_nets(spec, k: int, outs: list[list]) -> list[list]:
+    """Layer k's nets, neuron by sample, as exact rationals where every out below is one (else None)."""
+    weights, biases = spec.weights[k - 1], spec.biases[k - 1]
+    nets = []
+    for i, row in enumerate(weights):
+        bias = (biases[0] if spec.bias == "shared" else biases[i]) if biases else 0
+        nets.append([None if any(a[s] is None for a in outs)
+                     else sum((w * a[s] for w, a in zip(row, outs, strict=True)), sp.S.Zero) + bias
+                     for s in range(len(spec.samples))])
+    return nets
 
 
 def _coupled(act, z: mpmath.matrix) -> mpmath.matrix:

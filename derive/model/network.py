@@ -14,6 +14,7 @@ from functools import cached_property
 import sympy as sp
 
 from derive.model import quantities as Q
+from derive.model.functions import Registered
 from derive.model.registry import Activation
 from derive.model.spec import Spec
 
@@ -180,8 +181,13 @@ class Network:
 
     def nested_total(self) -> sp.Expr:
         """E_total (one sample) as one nested expression in elementary functions only: the input of
-        the independent ``sympy.diff`` cross-check, which must not rely on the registry's derivatives."""
-        return self.expand(self.symbol(Q.TOTAL_ERROR)).rewrite(sp.exp)
+        the independent ``sympy.diff`` cross-check, which must not rely on the registry's derivatives.
+        Only the registry's functions are rewritten: a plain ``rewrite(exp)`` would also write a power
+        x**2 as exp(2 log x), complex at a negative x (an mpc for the check to print)."""
+        expr = self.expand(self.symbol(Q.TOTAL_ERROR))
+        while expr.has(Registered):
+            expr = expr.rewrite(Registered, sp.exp)
+        return expr
 
     def sample_values(self, sample: int) -> dict[Q.Quantity, sp.Rational]:
         """Exact values of every parameter, input and target for one sample (from 0)."""

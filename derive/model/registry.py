@@ -80,7 +80,7 @@ Softplus = elementwise(
 Tanh = elementwise(
     "Tanh", r"\tanh",
     derivative=lambda x, y: 1 - y**2,
-    elementary=lambda x: sp.tanh(x).rewrite(sp.exp),
+    elementary=lambda x: sp.tanh(x).rewrite(sp.tanh, sp.exp),  # tanh only: x**3 must stay a power
     float_form=sp.tanh,
     mp=mpmath.tanh,
     textbook=sp.tanh,
@@ -157,7 +157,7 @@ def _gelu_tanh_slope(x):
 GELUTanhSlope = elementwise(  # gelu_tanh', written once; float code reads it as sigma(2u) + 2x s(1 - s) u'
     "GELUTanhSlope", r"\operatorname{gelu_{tanh}}'", text="gelu_tanh_slope",
     derivative=lambda x, y: sp.diff(_gelu_tanh_slope(x), x),
-    elementary=lambda x: _gelu_tanh_slope(x).rewrite(sp.exp),
+    elementary=lambda x: _gelu_tanh_slope(x).rewrite(sp.tanh, sp.exp),
     float_form=lambda x: Logistic(_gelu_2u(x)) * (1 + x * (1 - Logistic(_gelu_2u(x))) * sp.diff(_gelu_2u(x), x)),
     mp=lambda x: _gelu_mp_slope(x),
     float_doc="The slope of gelu_tanh: s + x s (1 - s) (2u)', s = sigma(2u), without cancellation.",
@@ -165,7 +165,7 @@ GELUTanhSlope = elementwise(  # gelu_tanh', written once; float code reads it as
 GELUTanh = elementwise(  # x (1 + tanh u) / 2 = x sigma(2u), u = sqrt(2/pi) (x + 0.044715 x^3)
     "GELUTanh", r"\operatorname{gelu_{tanh}}", text="gelu_tanh",
     derivative=lambda x, y: GELUTanhSlope(x),
-    elementary=lambda x: x * (1 + sp.tanh(_gelu_u(x)).rewrite(sp.exp)) / 2,
+    elementary=lambda x: x * (1 + sp.tanh(_gelu_u(x)).rewrite(sp.tanh, sp.exp)) / 2,
     float_form=lambda x: x * Logistic(_gelu_2u(x)),
     mp=lambda x: x * (1 + mpmath.tanh(_gelu_mp_u(x))) / 2,
     textbook=lambda x: x * (1 + sp.tanh(_gelu_u(x))) / 2,

@@ -19,12 +19,20 @@ class CPrinter(TextbookOrder, FloatLiterals, C99CodePrinter):
     """``name_of(symbol)`` names each symbol; helpers the printed code calls are noted in ``helpers``."""
 
     def __init__(self, name_of, helpers: set | None = None):
+        # None of SymPy's math macros (M_PI, M_E, M_SQRT2, M_LN2, ...): they are POSIX, not C99, and
+        # -std=c99 leaves them undefined. Constants print as the nearest double instead.
+        self.math_macros = {}
         super().__init__({"order": "none"})
         self.name_of = name_of
         self.helpers: set[type[Registered]] = set() if helpers is None else helpers
 
     def _print_Float(self, expr):
         return repr(float(expr))
+
+    def _print_NumberSymbol(self, expr):  # pi, E: a literal, not a declaration or a macro
+        return repr(float(expr))
+
+    _print_Pi = _print_Exp1 = _print_NumberSymbol
 
     def _print_Pow(self, expr, rational=False):
         base = self.parenthesize(expr.base, precedence(expr), strict=False)

@@ -5,8 +5,8 @@ The module's arithmetic is one function, ``_run``, written once from the layer p
 A = f(Z), the backward pass Δ = (Wᵀ Δ') ⊙ f'(Z, A), and the gradients Δ Aᵀ, so one call on a batch
 takes its gradient as matrix products. Every registered function is printed from its stable array
 form (its float form unless the entry gives one for arrays, as the logistic does: a guard written as
-``numpy.where`` computes both branches; SymPy's NumPy printer); ``erfc``, which NumPy
-lacks, through ``math.erfc`` element by element. The optimizers' rules are printed from
+``numpy.where`` computes both branches; SymPy's NumPy printer); ``erf`` and ``erfc``, which NumPy
+lacks, through ``math.erf`` and ``math.erfc`` element by element (`VECTORIZED`). The optimizers' rules are printed from
 `derive.model.optimizers` and applied to all parameters at once (they are elementwise).
 """
 
@@ -27,6 +27,7 @@ from derive.render.templating import environment
 from derive.render.text import FloatLiterals
 
 I1, I2 = "    ", "        "
+VECTORIZED = ("erf", "erfc")  # functions NumPy lacks: the module applies math's element by element
 
 
 class _Printer(FloatLiterals, NumPyPrinter):
@@ -66,6 +67,9 @@ class _Printer(FloatLiterals, NumPyPrinter):
 
     def _print_Min(self, expr):
         return self._nested("numpy.minimum", expr.args)
+
+    def _print_erf(self, expr):
+        return f"_erf({self._print(expr.args[0])})"
 
     def _print_erfc(self, expr):
         return f"_erfc({self._print(expr.args[0])})"
@@ -151,7 +155,7 @@ def render(network, version: str) -> str:
     return environment().get_template("gradients_numpy.py.j2").render({
         "header": header("python", spec, version, "codegen --target numpy", about=True),
         "name": spec.name,
-        "uses_erfc": "_erfc(" in "\n".join(run),
+        "vectorized": [name for name in VECTORIZED if f"_{name}(" in "\n".join(run)],
         **tables.tables(network),
         "inputs": len(network.inputs),
         "outputs": len(network.outputs),
