@@ -21,7 +21,7 @@ SCALE = 62.0  # pixels per centimetre of the layout
 RADIUS = 21.0
 MARGIN = 70.0
 HALO = 3.0  # px: the white stroke behind each text, and the least room between two texts
-VALUE_BASELINES = (15.0, 29.0)  # px below a neuron's circle: its value's baseline, its target's
+VALUE_BASELINES = (15.0, 30.0)  # px below a neuron's circle: its value's baseline, its target's
 
 
 def _xy(x: float, y: float) -> tuple[float, float]:
