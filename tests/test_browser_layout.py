@@ -90,6 +90,14 @@ def pages(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = os.environ.get("DERIVE_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
 def phone():
     driver = start(390, 844, mobile=True)
     yield driver
@@ -103,17 +111,15 @@ def desktop():
     driver.quit()
 
 
-def _open(driver, path: Path, name: str, tag: str):
+def _open(driver, path: Path, shots: Path, name: str, tag: str):
     driver.get(path.as_uri())
     assert driver.execute_script("return document.body.dataset.ready") == "true"
-    folder = Path(os.environ.get("DERIVE_SCREENSHOTS") or path.parent)
-    folder.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(folder / f"layout-{name}-{tag}.png"))
+    assert driver.save_screenshot(str(shots / f"layout-{name}-{tag}.png"))
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))
-def test_on_a_phone_no_text_is_below_11_px_and_no_row_is_cut_off(phone, pages, name):
-    _open(phone, pages[name], name, "phone")
+def test_on_a_phone_no_text_is_below_11_px_and_no_row_is_cut_off(phone, pages, shots, name):
+    _open(phone, pages[name], shots, name, "phone")
     assert phone.execute_script("return window.innerWidth") == 390
     sizes = phone.execute_script(TEXT_SIZES)
     kinds = {tag for _, tag, _ in sizes}
@@ -125,9 +131,9 @@ def test_on_a_phone_no_text_is_below_11_px_and_no_row_is_cut_off(phone, pages, n
                                 "&& document.body.scrollWidth <= document.body.clientWidth")
 
 
-def test_on_a_phone_the_loss_plot_reads_at_11_px(phone):
+def test_on_a_phone_the_loss_plot_reads_at_11_px(phone, shots):
     """The reference page's training section draws loss curves: their ticks and legend too."""
-    _open(phone, ROOT / "generated" / "mazur" / "mazur.html", "mazur-plot", "phone")
+    _open(phone, ROOT / "generated" / "mazur" / "mazur.html", shots, "mazur-plot", "phone")
     sizes = [s for s in phone.execute_script(TEXT_SIZES) if s[1] == "text"]
     plot = phone.execute_script("return Array.from(document.querySelectorAll('svg.plot text')).length")
     assert plot > 5 and len(sizes) > plot
@@ -135,8 +141,8 @@ def test_on_a_phone_the_loss_plot_reads_at_11_px(phone):
 
 
 @pytest.mark.parametrize("name", ["mazur", "softmax_ce"])
-def test_at_1280_px_no_cell_runs_into_the_next_column(desktop, pages, name):
-    _open(desktop, pages[name], name, "desktop")
+def test_at_1280_px_no_cell_runs_into_the_next_column(desktop, pages, shots, name):
+    _open(desktop, pages[name], shots, name, "desktop")
     assert desktop.execute_script("return document.querySelectorAll('td').length") > 20
     assert desktop.execute_script(CELLS_OVERRUN) == []
 
