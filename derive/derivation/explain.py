@@ -118,9 +118,17 @@ class Explainer:
         step = self.derivation.step[q]
         formula = self.display(q)
         rows = self._closing(q, formula, sample, [Row(q, NAMES, formula)])
+        before = []
         if q.kind == Q.DELTA and step.phase == OUTPUT_DELTAS and step.compute != step.formula:
             rows.append(Row(None, NAMES, step.compute, note="simplified"))
-        return [*rows, Row(None, VALUE, value=self.value(q, sample))]
+            before = [r for t in self._temporaries(step.compute) for r in self.definition(t, sample)]
+        return [*before, *rows, Row(None, VALUE, value=self.value(q, sample))]
+
+    def _temporaries(self, formula: sp.Expr) -> list[Q.Quantity]:
+        """The values a simplified form computes on the way (softmax + cross-entropy: the sum of the
+        targets), each derived before the row that uses it, so that no row shows an undefined name."""
+        return [s.quantity for s in self.derivation.steps
+                if s.quantity.kind == Q.TEMPORARY and self.sym(s.quantity) in formula.free_symbols]
 
     def factor(self, q: Q.Quantity, sample: int = 0) -> list[Row]:
         """A chain-rule factor dA/dB: d/dB of A's definition, its derivative, numbers, value."""

@@ -1,24 +1,71 @@
 """The network diagram's layout, for every picture of it (the TikZ figure, the web page's SVG):
 neurons by layer, weighted edges, biases, and where each weight's label goes.
 
-A label sits on its own edge where no other edge, bias line or label is near: each edge's label
-position is chosen, edge by edge, from points along it, as the one farthest from everything else
-drawn. Labels are turned along their edge (``sloped``), so each reads as belonging to one edge even
-where edges cross (on a 3-3-2 network labels in fixed places sat on crossings and could belong to
-either edge).
+A label sits on its own edge, turned along it (so each reads as belonging to one edge even where
+edges cross), where its box meets no other text, label or neuron: each picture says how large it
+draws its texts (`Measure`: a label's box, the values under a neuron, a bias's box, in cm), and each
+edge's label goes, edge by edge, at the free point along it that is farthest from every other edge
+and label. Where some label finds no free point, the layers are drawn further apart (longer edges
+leave more room along them) until every label does: a 2-3-2 network's labels covered each other's
+values when they were placed as points, ignoring their size.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from derive.model import quantities as Q
 
 LABEL_LIMIT = 24  # edges that get a weight label; above it the picture shows the structure only
 DRAWN_PER_LAYER = 8  # neurons drawn per layer; the rest is elided
 X_STEP, Y_STEP = 3.6, 1.6  # cm between layers, between neurons
-CANDIDATES = [k / 20 for k in range(5, 16)]  # label positions along an edge, from 0.25 to 0.75
+CANDIDATES = [k / 40 for k in range(6, 35)]  # label positions along an edge, from 0.15 to 0.85
+STRETCHES = [1 + k / 5 for k in range(11)]  # the layers' distance, times X_STEP, tried in turn
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle centred at (x, y), its width along the direction (ux, uy), in cm."""
+    x: float
+    y: float
+    width: float
+    height: float
+    ux: float = 1.0
+    uy: float = 0.0
+
+    def corners(self) -> list[tuple[float, float]]:
+        w, h, (ux, uy), (vx, vy) = self.width / 2, self.height / 2, (self.ux, self.uy), (-self.uy, self.ux)
+        return [(self.x + a * w * ux + b * h * vx, self.y + a * w * uy + b * h * vy) for a, b in
+                ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+
+    def meets(self, other: Box, gap: float = 0.0) -> bool:
+        """Whether the two (turned) rectangles come within ``gap`` of each other (separating axes)."""
+        for ux, uy in ((self.ux, self.uy), (-self.uy, self.ux), (other.ux, other.uy), (-other.uy, other.ux)):
+            reach = sum(b.width / 2 * abs(ux * b.ux + uy * b.uy) + b.height / 2 * abs(-ux * b.uy + uy * b.ux)
+                        for b in (self, other))
+            if abs((self.x - other.x) * ux + (self.y - other.y) * uy) >= reach + gap:
+                return False
+        return True
+
+
+def _none(_: str) -> tuple[float, float]:
+    return 0.0, 0.0
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How large a picture draws its texts, in cm, for the layout to keep them apart: a weight's
+    label (width, height) and its centre's distance from its edge (``lift``, 0: on the edge); the
+    texts under a neuron (its value); a shared bias's box; a bias written above its one neuron."""
+    radius: float
+    label: Callable[[str], tuple[float, float]]
+    lift: float = 0.0
+    below: Callable[[str], tuple[float, float]] = _none
+    bias: Callable[[str], tuple[float, float]] = _none
+    above: Callable[[str], tuple[float, float]] = _none
+    gap: float = 0.04
 
 
 @dataclass(frozen=True)
@@ -34,7 +81,8 @@ class Edge:
     source: Node
     dest: Node
     parameter: str
-    pos: float | None  # where its label goes along it (None: no label)
+    pos: float | None  # where its label goes along it, centre to centre (None: no label)
+    label: Box | None = None  # the label's box
 
 
 @dataclass(frozen=True)
@@ -51,6 +99,8 @@ class Diagram:
     nodes: list[Node]
     edges: list[Edge]
     biases: list[Bias]
+    texts: list[Box] = field(default_factory=list)  # the fixed texts and neurons the labels keep clear of
+    clear: bool = True  # every label found a free place
 
 
 def node_id(neuron: str) -> str:
@@ -65,35 +115,75 @@ def _distance(point, a, b) -> float:
     return math.hypot(px - ax - t * dx, py - ay - t * dy)
 
 
-def _place_labels(segments: list[tuple], count: int) -> list[float]:
-    """For the first ``count`` segments (the weighted edges), the position along each that is farthest
-    from every other segment and from the labels placed before it."""
-    placed, positions = [], []
+def _label_box(a, b, pos: float, size: tuple[float, float], lift: float) -> Box:
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length = math.hypot(dx, dy)
+    ux, uy = dx / length, dy / length
+    return Box(a[0] + pos * dx - uy * lift, a[1] + pos * dy + ux * lift, size[0], size[1], ux, uy)
+
+
+def _place_labels(segments: list[tuple], count: int, sizes=None, measure: Measure | None = None,
+                  fixed: list[Box] = ()) -> list[tuple[float, Box | None] | None]:
+    """For the first ``count`` segments (the weighted edges), the position along each whose label box
+    meets no fixed text and no label placed before it (with ``measure``), farthest from every other
+    segment and label; None where there is no such position."""
+    placed: list[Box] = []
+    out = []
     for k in range(count):
         a, b = segments[k]
-        best, best_score = 0.5, -1.0
+        best, best_score = None, -1.0
         for pos in CANDIDATES:
+            box = _label_box(a, b, pos, sizes[k], measure.lift) if measure else None
+            if box and any(box.meets(other, measure.gap) for other in [*fixed, *placed]):
+                continue
             point = (a[0] + pos * (b[0] - a[0]), a[1] + pos * (b[1] - a[1]))
             score = min([_distance(point, *s) for j, s in enumerate(segments) if j != k]
-                        + [math.hypot(point[0] - q[0], point[1] - q[1]) for q in placed] + [math.inf])
-            if score > best_score + 1e-9:
-                best, best_score = pos, score
-        positions.append(best)
-        placed.append((a[0] + best * (b[0] - a[0]), a[1] + best * (b[1] - a[1])))
-    return positions
+                        + [math.hypot(point[0] - q.x, point[1] - q.y) for q in placed] + [math.inf])
+            if score > best_score + 1e-9 or (abs(score - best_score) <= 1e-9 and abs(pos - 0.5) < abs(best[0] - 0.5)):
+                best, best_score = (pos, box), score
+        out.append(best)
+        if best is not None:
+            placed.append(best[1] or Box(a[0] + best[0] * (b[0] - a[0]), a[1] + best[0] * (b[1] - a[1]), 0, 0))
+    return out
 
 
-def layout(network) -> Diagram:
+def layout(network, measure: Measure | None = None) -> Diagram:
+    """The diagram; with a picture's ``measure``, its labels' boxes meet nothing (the layers drawn
+    further apart where they would)."""
+    for stretch in STRETCHES if measure else STRETCHES[:1]:
+        diagram = _layout(network, X_STEP * stretch, measure)
+        if diagram.clear:
+            break
+    return diagram
+
+
+def _fixed(nodes: list[Node], biases: list[Bias], measure: Measure) -> list[Box]:
+    r, out = measure.radius, []
+    for n in nodes:
+        out.append(Box(n.x, n.y, 2 * r, 2 * r))
+        w, h = measure.below(n.neuron) if n.neuron else (0.0, 0.0)
+        if h:
+            out.append(Box(n.x, n.y - r - h / 2, w, h))
+    for b in biases:
+        if b.x is not None:
+            out.append(Box(b.x, b.y, *measure.bias(b.parameter)))
+        else:
+            w, h = measure.above(b.parameter)
+            out.append(Box(b.feeds[0].x, b.feeds[0].y + r + h / 2, w, h))
+    return out
+
+
+def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
     layers = network.layers
     drawn = [layer if len(layer) <= DRAWN_PER_LAYER else layer[: DRAWN_PER_LAYER - 2] + layer[-1:] for layer in layers]
     nodes, by_neuron = [], {}
     for k, layer in enumerate(drawn):
         for j, n in enumerate(layer):
-            node = Node(node_id(n), n, X_STEP * k, Y_STEP * ((len(layer) - 1) / 2 - j))
+            node = Node(node_id(n), n, x_step * k, Y_STEP * ((len(layer) - 1) / 2 - j))
             nodes.append(node)
             by_neuron[n] = node
         if len(layer) < len(layers[k]):
-            nodes.append(Node(f"dots{k}", None, X_STEP * k, Y_STEP * ((len(layer) - 1) / 2 - (len(layer) - 1.5))))
+            nodes.append(Node(f"dots{k}", None, x_step * k, Y_STEP * ((len(layer) - 1) / 2 - (len(layer) - 1.5))))
     weighted, biases = [], []
     for k in range(1, len(drawn)):
         shown = {Q.out(n): n for n in drawn[k - 1]}
@@ -107,12 +197,17 @@ def layout(network) -> Diagram:
         top = (len(drawn[k]) - 1) / 2 * Y_STEP + 1.4
         for name, feeds in groups.items():
             if len(groups) == 1:
-                biases.append(Bias(f"bias{name}", name, tuple(feeds), X_STEP * k - 1.3, top))
+                biases.append(Bias(f"bias{name}", name, tuple(feeds), x_step * k - 1.3, top))
             elif len(groups) <= DRAWN_PER_LAYER:
                 biases.append(Bias(f"bias{name}", name, tuple(feeds), None, None))
     labelled = len(weighted) <= LABEL_LIMIT
     segments = [((s.x, s.y), (d.x, d.y)) for s, d, _ in weighted]
     segments += [((b.x, b.y), (n.x, n.y)) for b in biases if b.x is not None for n in b.feeds]
-    positions = _place_labels(segments, len(weighted)) if labelled else [None] * len(weighted)
-    edges = [Edge(s, d, p, pos) for (s, d, p), pos in zip(weighted, positions, strict=True)]
-    return Diagram(nodes, edges, biases)
+    fixed = _fixed(nodes, biases, measure) if measure else []
+    sizes = [measure.label(p) for _, _, p in weighted] if measure else None
+    places = _place_labels(segments, len(weighted), sizes, measure, fixed) if labelled else [None] * len(weighted)
+    clear = not labelled or all(p is not None for p in places)
+    places = [p or (0.5, None) for p in places] if labelled else places
+    edges = [Edge(s, d, p, place[0] if place else None, place[1] if place else None)
+             for (s, d, p), place in zip(weighted, places, strict=True)]
+    return Diagram(nodes, edges, biases, fixed, clear)

@@ -183,7 +183,7 @@ class Tables:
             labels = [label for label, _ in group]
             steps = group[0][1].steps
             parts.append(f"<p>{html_text(' and '.join(labels).capitalize())}, side by side ({steps} steps each):</p>")
-            parts.append(plot.loss_curves(group, "E_total during training"))
+            parts.append(f'<div class="scroll">{plot.loss_curves(group, "E_total during training")}</div>')
             rows = [[html_text(label), str(run.steps), fmt(run.error_before, self.digits),
                      fmt(run.error_after_first, self.digits), fmt(run.error, self.digits),
                      "; ".join(", ".join(fmt(v, self.digits) for v in outs) for outs in run.outputs)]

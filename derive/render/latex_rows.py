@@ -7,6 +7,8 @@ symbol's name and once with its value, so the two lines can never disagree.
 
 from __future__ import annotations
 
+from math import atan2, degrees
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
@@ -15,7 +17,7 @@ from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.model.decimals import plain, round_sig
 from derive.render import names
-from derive.render.diagram import layout
+from derive.render.diagram import Measure, layout
 
 _STYLE = {"order": "none", "mul_symbol": "dot", "ln_notation": True}
 
@@ -148,10 +150,45 @@ def align(rows: list[tuple[str, str]]) -> str:
     return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
 
 
+PT = 2.54 / 72.27  # cm
+#: Advance widths in em of Computer Modern's math (digits, signs) and italic letters, at least.
+_TEX_WIDTHS = {**dict.fromkeys("0123456789", 0.5), ".": 0.28, "-": 0.78, "=": 0.78, " ": 0.28, "w": 0.72, "b": 0.43}
+
+
+def _tex_width(text: str, em: float) -> float:
+    """A parameter's name or value as the figure sets it (a name's index a subscript, at 0.7)."""
+    index = text.lstrip("wb") != text and text[1:].isdigit()
+    return em * sum(_TEX_WIDTHS.get(c, 0.6) * (0.7 if index and k else 1) for k, c in enumerate(text))
+
+
+def figure_measure(network, values: bool) -> Measure:
+    """The TikZ figure's sizes (document.tex.j2): neurons 9 mm wide; weight labels in \\scriptsize
+    (7 pt), their value under their name; bias boxes in the body size (10 pt); 1 pt of room around."""
+    small, body, sep = 7 * PT, 10 * PT, 1 * PT
+
+    def value(name: str) -> str:
+        return plain(network.parameter[name].value, 9)
+
+    def label(name: str) -> tuple[float, float]:
+        width = max(_tex_width(name, small), _tex_width(value(name), small) if values else 0)
+        return width + 2 * sep + 2 * PT, (2.4 if values else 1.3) * small + 2 * sep
+
+    def bias(name: str) -> tuple[float, float]:
+        text = f"{name} = {value(name)}" if values else name
+        return _tex_width(text, body) + 4 * sep + 2 * PT, 0.6
+
+    def above(name: str) -> tuple[float, float]:
+        text = f"{name} = {value(name)}" if values else name
+        return _tex_width(text, small) + 2 * PT, 1.4 * small + sep
+
+    return Measure(radius=0.45 + 0.4 * PT, label=label, bias=bias, above=above, gap=PT)
+
+
 def figure(network, values: bool = False) -> dict:
     """The diagram's layout as the TikZ template's data: coordinates and LaTeX labels (with each
-    parameter's value, ``w_1 = 0.15``, when ``values``)."""
-    d = layout(network)
+    parameter's value, ``w_1 = 0.15``, when ``values``), each weight's label at its box's centre,
+    turned along its edge."""
+    d = layout(network, figure_measure(network, values))
     biased = {b.parameter for b in d.biases}
 
     def label(name: str) -> str:
@@ -172,8 +209,10 @@ def figure(network, values: bool = False) -> dict:
             {
                 "from": e.source.id,
                 "to": e.dest.id,
-                "pos": f"{e.pos:.2f}" if e.pos is not None else None,
-                "label": label(e.parameter) if e.pos is not None else None,
+                "label": label(e.parameter) if e.label is not None else None,
+                "x": e.label.x if e.label else None,
+                "y": e.label.y if e.label else None,
+                "angle": f"{degrees(atan2(e.label.uy, e.label.ux)):.1f}" if e.label else None,
             }
             for e in d.edges
         ],

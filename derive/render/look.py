@@ -16,6 +16,26 @@ FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 _TEXT = (f'font-family="{FONT}" text-anchor="middle" fill="{PALETTE["ink"]}" paint-order="stroke" '
          f'stroke="{PALETTE["paper"]}" stroke-width="3" stroke-linejoin="round"')
 
+#: Font sizes (user units: CSS px at the picture's own scale). The page keeps its pictures at least at
+#: that scale, so that no text of a picture reads below 11 px on a phone.
+SIZE = {"label": 12.5, "name": 14.0, "value": 11.5, "tick": 12.0}
+ASCENT, DESCENT = 0.93, 0.24  # of the font's em (DejaVu Sans, the widest usual system-ui): a glyph box's height
+#: Advance widths in em, each at least the bold DejaVu Sans glyph's (a selected label is bold), so a
+#: text's estimated width is never less than drawn; other characters count as the default.
+_WIDTHS = {**dict.fromkeys("0123456789", 0.70), **dict.fromkeys(". ,:", 0.38), **dict.fromkeys("=+\u2212\u00d7", 0.84),
+           "-": 0.42, "w": 0.93, "m": 1.05, "W": 1.11, "M": 1.0, "i": 0.35, "l": 0.35, "t": 0.49, "_": 0.5}
+_DEFAULT_WIDTH = 0.78
+
+
+def text_width(text: str, size: float) -> float:
+    """At least the width of ``text`` drawn at ``size`` in the pictures' font (regular or bold)."""
+    return size * sum(_WIDTHS.get(c, _DEFAULT_WIDTH) for c in text)
+
+
+def text_height(size: float) -> float:
+    return size * (ASCENT + DESCENT)
+
+
 #: Presentation attributes by the element's part in a picture (CSS, where there is any, overrides them).
 LOOK = {
     "edge": f'stroke="{PALETTE["line"]}" stroke-width="1.4" fill="none"',
@@ -23,9 +43,9 @@ LOOK = {
     "arrow": f'fill="{PALETTE["line"]}"',
     "neuron": f'fill="{PALETTE["paper"]}" stroke="{PALETTE["ink"]}" stroke-width="2"',
     "box": f'fill="{PALETTE["panel"]}" stroke="{PALETTE["ink"]}" stroke-width="1.3"',
-    "label": f'{_TEXT} font-size="12.5"',
-    "name": f'{_TEXT} font-size="14" font-weight="600"',
-    "value": f'{_TEXT.replace(PALETTE["ink"], PALETTE["muted"])} font-size="11.5"',
+    "label": f'{_TEXT} font-size="{SIZE["label"]}"',
+    "name": f'{_TEXT} font-size="{SIZE["name"]:g}" font-weight="600"',
+    "value": f'{_TEXT.replace(PALETTE["ink"], PALETTE["muted"])} font-size="{SIZE["value"]}"',
     "dots": f'{_TEXT} font-size="26"',
     "axis": f'stroke="{PALETTE["ink"]}"',
     "grid": f'stroke="{PALETTE["grid"]}"',

@@ -14,12 +14,14 @@ import math
 from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.decimals import plain
-from derive.render.diagram import Diagram, layout
-from derive.render.look import LOOK, backdrop
+from derive.render.diagram import Diagram, Measure, layout
+from derive.render.look import DESCENT, LOOK, SIZE, backdrop, text_height, text_width
 
 SCALE = 62.0  # pixels per centimetre of the layout
 RADIUS = 21.0
 MARGIN = 70.0
+HALO = 3.0  # px: the white stroke behind each text, and the least room between two texts
+VALUE_BASELINES = (15.0, 30.0)  # px below a neuron's circle: its value's baseline, its target's
 
 
 def _xy(x: float, y: float) -> tuple[float, float]:
@@ -43,10 +45,37 @@ class NetworkPicture:
 
     def __init__(self, network, key, value, digits: int):
         self.network = network
-        self.diagram: Diagram = layout(network)
         self.key = key
         self.value = value
         self.digits = digits
+        self.diagram: Diagram = layout(network, self.measure())
+
+    # -- the texts' sizes, for the layout -----------------------------------------------------------
+    def _label(self, parameter: str) -> str:
+        return f"{parameter} = {plain(self.value(Q.parameter(parameter)), self.digits)}"
+
+    def _label_size(self, parameter: str) -> tuple[float, float]:
+        size = SIZE["label"]
+        return text_width(self._label(parameter), size) + HALO, text_height(size) + HALO
+
+    def _below(self, neuron: str) -> tuple[float, float]:
+        """The box of the texts under a neuron (px): from the circle to below its last line."""
+        size, lines = SIZE["value"], [plain(self.value(Q.out(neuron)), self.digits)]
+        if neuron in self.network.outputs:
+            lines.append(f"target {plain(self.value(Q.target(neuron)), self.digits)}")
+        baseline = VALUE_BASELINES[len(lines) - 1]
+        return max(text_width(t, size) for t in lines) + HALO, baseline + DESCENT * size + HALO
+
+    def measure(self) -> Measure:
+        cm = 1 / SCALE
+        label = self._label_size
+
+        def scaled(f):
+            return lambda name: tuple(v * cm for v in f(name))
+
+        return Measure(radius=RADIUS * cm, label=scaled(label), lift=(label("w1")[1] / 2 + 1) * cm,
+                       below=scaled(self._below), bias=scaled(lambda p: (label(p)[0] + 12, 24.0)),
+                       above=scaled(lambda p: (label(p)[0] + 10, 24.0)), gap=HALO * cm)
 
     def number(self, q: Q.Quantity, css: str = "v") -> str:
         return f'<tspan class="{css}" data-value="{html_text(self.key(q))}">{plain(self.value(q), self.digits)}</tspan>'
@@ -69,10 +98,13 @@ class NetworkPicture:
                      f'<line class="hit" {line} {LOOK["hit"]}/>'
                      f'<line class="edge" {line} {LOOK["edge"]} marker-end="url(#arrow)"/>']
             if e.pos is not None:
-                px, py = x1 + e.pos * (x2 - x1), y1 + e.pos * (y2 - y1)
+                box = e.label
+                px, py = _xy(box.x, box.y) if box else (x1 + e.pos * (x2 - x1), y1 + e.pos * (y2 - y1))
                 angle = math.degrees(math.atan2(y2 - y1, x2 - x1))
+                baseline = (text_height(SIZE["label"]) / 2 - DESCENT * SIZE["label"]) if box else -5
                 parts.append(f'<text class="label" transform="translate({_f(px)} {_f(py)}) rotate({angle:.1f})" '
-                             f'y="-5" {LOOK["label"]}>{e.parameter} = {self.number(Q.parameter(e.parameter))}</text>')
+                             f'y="{_f(baseline)}" {LOOK["label"]}>{e.parameter} = '
+                             f"{self.number(Q.parameter(e.parameter))}</text>")
             out.append("".join(parts) + "</g>")
         return out
 
@@ -90,13 +122,16 @@ class NetworkPicture:
                     ex, ey = nx - (nx - bx) / length * (RADIUS + 4), ny - (ny - by) / length * (RADIUS + 4)
                     parts.append(f'<line class="edge bias-line" x1="{_f(bx)}" y1="{_f(by)}" x2="{_f(ex)}" '
                                  f'y2="{_f(ey)}" {LOOK["edge"]} stroke-dasharray="5 4" marker-end="url(#arrow)"/>')
-                parts.append(f'<rect class="bias" x="{_f(bx - 44)}" y="{_f(by - 12)}" width="88" height="24" rx="6" '
+                width = self._label_size(b.parameter)[0] + 12
+                parts.append(f'<rect class="bias" x="{_f(bx - width / 2)}" y="{_f(by - 12)}" width="{_f(width)}" '
+                             f'height="24" rx="6" '
                              f'{LOOK["box"]}/><text class="label" x="{_f(bx)}" y="{_f(by + 4)}" {LOOK["label"]}>'
                              f"{label}</text>")
             else:
                 nx, ny = _xy(b.feeds[0].x, b.feeds[0].y)
-                parts.append(f'<rect class="bias hit-box" x="{_f(nx - 40)}" y="{_f(ny - RADIUS - 24)}" width="80" '
-                             f'height="18" rx="5" {LOOK["box"]}/><text class="label" x="{_f(nx)}" '
+                width = self._label_size(b.parameter)[0] + 10
+                parts.append(f'<rect class="bias hit-box" x="{_f(nx - width / 2)}" y="{_f(ny - RADIUS - 24)}" '
+                             f'width="{_f(width)}" height="18" rx="5" {LOOK["box"]}/><text class="label" x="{_f(nx)}" '
                              f'y="{_f(ny - RADIUS - 10)}" {LOOK["label"]}>{label}</text>')
             out.append("".join(parts) + "</g>")
         return out
@@ -110,9 +145,10 @@ class NetworkPicture:
                            "\u22ee</text></g>")
                 continue
             q = Q.out(n.neuron)
-            shown = f'<text class="value" x="{_f(x)}" y="{_f(y + RADIUS + 15)}" {LOOK["value"]}>{self.number(q)}</text>'
+            first, second = (y + RADIUS + b for b in VALUE_BASELINES)
+            shown = f'<text class="value" x="{_f(x)}" y="{_f(first)}" {LOOK["value"]}>{self.number(q)}</text>'
             if n.neuron in self.network.outputs:
-                shown += (f'<text class="value target" x="{_f(x)}" y="{_f(y + RADIUS + 29)}" {LOOK["value"]}>target '
+                shown += (f'<text class="value target" x="{_f(x)}" y="{_f(second)}" {LOOK["value"]}>target '
                           f"{self.number(Q.target(n.neuron))}</text>")
             out.append(f'<g class="neuron" id="{node_id(n)}" data-neuron="{n.neuron}"><title>{n.neuron}</title>'
                        f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{RADIUS:.0f}" {LOOK["neuron"]}/>'
