@@ -23,7 +23,7 @@ EXCERPT = "0.11111111111111111…1111111111111111111 (5002 characters)"
     ({"activation": "{}"}, "activation must be a name or a list of names, not a table"),
     ({"activation": "[[1], [2]]"}, "activation[0] must be a string, not a list"),
     ({"activation": '["logistic", {a = 1}]'}, "activation[1] must be a string, not a table"),
-    ({"activation": '["logistic", "mish"]'}, "activation[1] = 'mish' is unknown; known: logistic, tanh, relu, "
+    ({"activation": '["logistic", "mish"]'}, "activation[1] = 'mish' is unknown (did you mean 'swish'?); known: logistic, tanh, relu, "
      "softplus, identity, leaky_relu, elu, silu, gelu, gelu_tanh, softmax, sigmoid, linear, swish "
      "(or define your own under [activations])"),
     ({"loss": "{}"}, "loss must be a string, not a table"),

@@ -31,7 +31,7 @@ BAD = [
     (spec_text(learning_rate='"fast"'), "bad.toml: learning_rate must be a number, not a string"),
     (
         spec_text(activation='"mish"'),
-        "bad.toml: activation = 'mish' is unknown; known: logistic, tanh, relu, softplus, identity, leaky_relu, elu, silu, "
+        "bad.toml: activation = 'mish' is unknown (did you mean 'swish'?); known: logistic, tanh, relu, softplus, identity, leaky_relu, elu, silu, "
         "gelu, gelu_tanh, softmax, sigmoid, linear, swish (or define your own under [activations])",
     ),
     (
@@ -103,7 +103,7 @@ BAD = [
     (spec_text(learning_rate="1e300"), "bad.toml: learning_rate = 1E+300 is too large: at most 1e+06 in magnitude"),
     (
         "name = 'x'\nlayers = [2, 2]\nactivation = = 3\n",
-        "bad.toml: TOML syntax error: Invalid value (at line 3, column 14)",
+        "bad.toml: TOML syntax error: Invalid value (at line 3, column 14); line 3: 'activation = = 3'",
     ),
 ]
 
