@@ -111,6 +111,30 @@ def c_identifier(text: str) -> str:
     return "_" + out if out[0].isdigit() or out in _C_KEYWORDS else out
 
 
+MAX_QUOTED = 40  # characters of a user's text quoted in one message
+MAX_PATH = 120  # characters of a file's path quoted in one message
+
+
+def excerpt(text: str, limit: int = MAX_QUOTED) -> str:
+    """``text`` if short, else its start and end around an ellipsis and its length."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return f"{text[:half]}…{text[-half:]} ({len(text)} characters)"
+
+
+def quoted(text) -> str:
+    """``text`` as Python quotes it, or an excerpt of that: the one way a message quotes a user's name,
+    line, path or value (a 100 KB optimizer name is not a message)."""
+    return excerpt(repr(str(text)))
+
+
+def path_text(path) -> str:
+    """A file's path or name as a message quotes it: one line, an excerpt of a long one."""
+    return excerpt(text_line(str(path)), MAX_PATH)
+
+
 def text_line(text: str) -> str:
     """Text for one line of a plain-text report: control characters shown as escapes."""
     return python_comment(text)

@@ -1,0 +1,207 @@
+"""Hostile input on every surface besides the spec's own numbers (issue 22): formulas, flags, quantities,
+claims, sheets. Each case ends in exit 2 with one line of at most MAX_MESSAGE characters naming the
+problem, quoting an excerpt of what was given (never all of it), within TIME_BOUND seconds; run in
+process through the command line's own entry point."""
+
+import signal
+
+import pytest
+from conftest import spec_text
+
+from derive.cli import main
+
+MAX_MESSAGE = 300
+TIME_BOUND = 20  # seconds; each case takes about a second here (the hangs it guards against never end)
+NINES = "9" * 5000
+
+
+class Hung(BaseException):  # not an Exception: the command line's catch-all must not swallow it
+    pass
+
+
+def bounded(argv, capsys, seconds=TIME_BOUND):
+    """``derive argv`` in process, stopped by SIGALRM after ``seconds``: (exit code, stderr, stdout)."""
+    def stop(*_):
+        raise Hung(f"derive {' '.join(a[:60] for a in argv)} took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        code = main(argv)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    out, err = capsys.readouterr()
+    return code, err, out
+
+
+def assert_refused(code, err, *parts):
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.endswith("\n") and len(err) <= MAX_MESSAGE, err
+    for part in parts:
+        assert part in err, (part, err)
+
+
+def own(formula: str) -> str:
+    """A 2-2-2 spec whose hidden layer is a user's activation ``formula``."""
+    return spec_text(activation='["mine", "logistic"]') + f'\n[activations]\nmine = "{formula}"\n'
+
+
+SMALL = "is too small: a nonzero number is at least 1e-50 in magnitude (or write 0)"
+RANGE = "is out of range: from 1e-1000 to 1e1000 in magnitude, or 0"
+LONG_QUANTITY = "(5010 characters): a quantity is at most 100 characters"
+
+
+# -- class 1: numbers bound by their digits and exponent before anything converts them ---------------
+@pytest.mark.parametrize("spec,argv,parts", [
+    (own("net*1e-999999999"), ["check"], ["the number 1e-999999999 " + SMALL]),  # never finished
+    (own("net*1e-99999"), ["check"], ["the number 1e-99999 " + SMALL]),  # Python's 4,300-digit error
+    (own("net*0.1234567890123456789012345678901234567890123456789012"), ["check"],
+     ["has 52 significant digits; at most 50 are used"]),
+    (None, ["train", "--learning-rate", "1e-999999999"], ["argument --learning-rate: '1e-999999999' " + SMALL]),
+    (None, ["train", "--optimizer", "adam", "--eps", "1e-999999999"], ["argument --eps: '1e-999999999' " + SMALL]),
+    (None, ["train", "--optimizer", "adam", "--eps", "0e-999999999"], ["--eps = 0 must be positive"]),
+    (None, ["train", "--learning-rate", "1e999"], ["argument --learning-rate: '1e999' is too large: at most 1e+06"]),
+    (None, ["train", "--learning-rate", "1e-999"], ["argument --learning-rate: '1e-999' " + SMALL]),
+    (None, ["train", "--momentum", NINES], [f"argument --momentum: '{'9' * 18}…{'9' * 18}' (5002 "
+                                            "characters) is too large: at most 1e+06 in magnitude"]),
+    (None, ["train", "--weight-decay", "nan"], ["argument --weight-decay: not a number: 'nan'"]),
+    (None, ["train", "--weight-decay=-inf"], ["argument --weight-decay: not a number: '-inf'"]),
+    (None, ["gradients", "--quantity", "E_total@" + NINES], [LONG_QUANTITY]),
+    (None, ["gradients", "--quantity", "net_h1[" + NINES + "]"], [LONG_QUANTITY]),
+    (None, ["gradients", "--quantity", "E_total@1000001"], ["'E_total@1000001': at most 1000000 training steps"]),
+    (spec_text() + f'\n[published]\n"E_total@{NINES}" = 0.3\n', ["check"], [LONG_QUANTITY]),
+    (spec_text() + f'\n[published]\n"net_h1[{NINES}]" = 0.3\n', ["check"], [LONG_QUANTITY]),
+    (None, ["check", "--claim", "E_total=1e999999999"], ["'E_total=1e999999999': 1e999999999 " + RANGE]),
+    (None, ["check", "--claim", "E_total=1e-999999999"], ["'E_total=1e-999999999': 1e-999999999 " + RANGE]),
+    (None, ["check", "--claim", "E_total=" + NINES], ["has 5000 significant digits; at most 50 are used"]),
+    (None, ["check", "--claim", f"E_total@{NINES}=1"], [LONG_QUANTITY]),
+])
+def test_numbers_past_the_limits_are_refused_at_once_in_one_line(spec, argv, parts, tmp_path, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(spec or spec_text())
+    code, err, _ = bounded([argv[0], str(path), *argv[1:], *(["--quiet"] if argv[0] == "check" else [])], capsys)
+    assert_refused(code, err, *parts)
+
+
+@pytest.mark.parametrize("sheet,part", [
+    ("E_total = 1e999999999\n", "s.txt:1: 1e999999999 " + RANGE),  # decimal.InvalidOperation
+    ("E_total = 1e-999999999\n", "s.txt:1: 1e-999999999 " + RANGE),
+    (f"E_total = {NINES}\n", "s.txt:1: 9999999999999999999…9999999999999999999 (5000 characters) has 5000 "
+     "significant digits"),
+    (f"E_total@{NINES} = 1\n", "s.txt:1: cannot read quantity 'E_total@9999999999…999999999999999999' " + LONG_QUANTITY),
+    ('{"E_total": 1e999999999}', "s.txt:1: 1E+999999999 " + RANGE),
+    ('{"E_total": ' + NINES + "}", "s.txt:1: 1.00000000000E+5000 " + RANGE),
+])
+def test_sheet_values_past_the_limits_are_refused_in_one_line(sheet, part, tmp_path, capsys):
+    (tmp_path / "s.toml").write_text(spec_text())
+    (tmp_path / "s.txt").write_text(sheet)
+    code, err, _ = bounded(["grade", str(tmp_path / "s.toml"), str(tmp_path / "s.txt")], capsys)
+    assert_refused(code, err, part)
+
+
+def test_flags_and_spec_hold_the_same_number_limits(tmp_path, capsys):
+    """A flag is read as the spec reads its [training] table: the same message after the name."""
+    for value, shown, why in (("1e999", "1E+999", "is too large: at most 1e+06 in magnitude"),
+                              ("1e-999", "1E-999", SMALL)):
+        path = tmp_path / "t.toml"
+        path.write_text(spec_text(learning_rate=value))
+        code, err, _ = bounded(["train", str(path)], capsys)
+        assert_refused(code, err, f"learning_rate = {shown} {why}")
+        path.write_text(spec_text())
+        code, err, _ = bounded(["train", str(path), "--learning-rate", value], capsys)
+        assert_refused(code, err, f"'{value}' {why}")
+
+
+def test_a_number_in_a_formula_at_the_limits_is_exact(tmp_path, capsys):
+    """1e-50 and 50 digits are kept exactly, as in a spec; the formula's value at net checks."""
+    import sympy as sp
+
+    import derive
+
+    fifty = "0." + "1234567890" * 5
+    text = own(f"net*1e-50 + net*{fifty}")
+    mine, = derive.parse(text, "t.toml").functions.activations
+    net, = mine.formula.expr.free_symbols
+    assert mine.formula.expr == net * (sp.Rational(1, 10**50) + sp.Rational(int("1234567890" * 5), 10**50))
+    path = tmp_path / "t.toml"
+    path.write_text(text)
+    assert bounded(["check", str(path), "--quiet"], capsys)[0] == 0
+
+
+# -- class 6: a message quotes an excerpt of what was given (derive.escape.quoted), on one line ---------
+HUGE = "x" * 100_000
+EXCERPT = f"'{'x' * 18}…{'x' * 18}' (100002 characters)"
+OWN = spec_text(activation='["mine", "logistic"]')
+
+
+@pytest.mark.parametrize("spec,argv,files,part", [
+    (spec_text() + f'\n[training]\noptimizer = "{HUGE}"\n', ["train"], {}, f"training.optimizer = {EXCERPT} is unknown"),
+    (spec_text() + f"\n[training]\n{HUGE} = 1\n", ["train"], {}, "unknown key 'training.xxxxxxxxxxxxxxxxxxx…"),
+    (spec_text() + f'\n[published]\n"{HUGE}" = 1\n', ["check"], {}, f"published.{EXCERPT}: cannot read quantity"),
+    (OWN + f'\n[activations]\nmine = "net+{"y" * 400}"\n', ["check"], {}, "(406 characters): unknown name 'yyyy"),
+    (OWN + f'\n[activations]\n{HUGE} = "net"\n', ["check"], {}, "activations.xxxxxxxxxxxxxxxxxxx…"),
+    (None, ["check", "--claim", HUGE + "=1"], {}, f"cannot read quantity {EXCERPT}"),
+    (None, ["check", "--claim", "w5=" + HUGE], {}, f"{EXCERPT} is not a number"),
+    (None, ["check", "--claim", HUGE], {}, "(100002 characters): write quantity=value"),
+    (None, ["gradients", "--quantity", HUGE], {}, f"cannot read quantity {EXCERPT}: a quantity is at most 100"),
+    (None, ["grade", "{dir}/s.txt"], {"s.txt": HUGE + " = 1\n"}, f"s.txt:1: cannot read quantity {EXCERPT}"),
+    (None, ["grade", "{dir}/s.txt"], {"s.txt": "w5 = " + HUGE + "\n"}, f"s.txt:1: {EXCERPT} is not a number"),
+    (None, ["grade", "{dir}/s.json"], {"s.json": '{"' + HUGE + '": 1}'}, f"s.json:1: cannot read quantity {EXCERPT}"),
+    (None, ["exercise", "--ask", HUGE, "--variants", "1", "--no-pdf", "-o", "{dir}/ex"], {},
+     f"cannot read quantity {EXCERPT}"),
+    (None, ["exercise", "--seed", HUGE], {}, f"argument --seed: not a whole number: {EXCERPT}"),
+    (None, ["train", "--optimizer", HUGE], {}, f"--optimizer = {EXCERPT} is unknown"),
+    (None, ["train", "--update-order", HUGE], {}, f"argument --update-order: invalid choice: {EXCERPT} (choose"),
+    (None, ["codegen", "--target", HUGE], {}, f"argument --target: invalid choice: {EXCERPT}"),
+    (None, ["gradients", "--digits", HUGE], {}, f"argument --digits: not a whole number: {EXCERPT}"),
+    # exit 1 with the whole path before
+    (None, ["html", "-o", "{dir}/" + "y" * 300 + ".html"], {}, "yyy.html (3"),
+    (None, ["build", "-o", "{dir}/" + "y" * 300, "--quiet"], {}, "yyy/gradients.txt (3"),
+    (None, ["codegen", "-o", "{dir}/" + "y" * 300 + ".py"], {}, "yyy.py (3"),
+    (None, ["latex", "-o", "{dir}/" + "y" * 300 + ".tex"], {}, "yyy.tex (3"),
+    (None, ["check", "--claims", "{dir}/" + "y" * 300], {}, "cannot read: File name too long"),
+    (None, ["grade", "{dir}/" + "y" * 300], {}, "cannot read: File name too long"),
+])
+def test_a_message_quotes_an_excerpt_of_a_long_input(spec, argv, files, part, tmp_path, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(spec or spec_text())
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    argv = [a.replace("{dir}", str(tmp_path)) for a in argv]
+    code, err, _ = bounded([argv[0], str(path), *argv[1:]], capsys)
+    assert_refused(code, err, part)
+
+
+@pytest.mark.parametrize("argv", [["init", "{long}.toml"], ["html", "s.toml", "-o", "{long}/a.html"],
+                                  ["gradients", "{long}.toml"]])
+def test_a_path_too_long_for_the_system_is_bad_input_not_a_failure(argv, tmp_path, capsys):
+    (tmp_path / "s.toml").write_text(spec_text())
+    long = str(tmp_path / ("z" * 300))
+    code, err, _ = bounded([a.replace("{long}", long).replace("s.toml", str(tmp_path / "s.toml")) for a in argv],
+                           capsys)
+    assert_refused(code, err, "File name too long", "characters)")
+
+
+# -- class 3: deep nesting is one line, not a RecursionError -------------------------------------------
+NESTED = "lists or tables nested too deeply; a network description nests at most four levels"
+
+
+@pytest.mark.parametrize("name,text,part", [
+    ("arrays.toml", spec_text() + "\nx = " + "[" * 500 + "]" * 500 + "\n", NESTED),
+    ("tables.toml", spec_text() + "\nx = " + "{a=" * 3000 + "1" + "}" * 3000 + "\n", NESTED),
+    ("inputs.toml", spec_text(samples="[[samples]]\ninputs = " + "[" * 100_000 + "]" * 100_000 + "\ntargets = [0, 1]\n"),
+     NESTED),
+    ("s.json", '{"w5": ' + "[" * 100_000 + "]" * 100_000 + "}",
+     "s.json: lists or objects nested too deeply; a sheet is one object of numbers"),
+])
+def test_deep_nesting_is_one_line(name, text, part, tmp_path, capsys):
+    (tmp_path / name).write_text(text)
+    spec = tmp_path / ("s.toml" if name.endswith(".json") else name)
+    if name.endswith(".json"):
+        spec.write_text(spec_text())
+        argv = ["grade", str(spec), str(tmp_path / name)]
+    else:
+        argv = ["check", str(spec), "--quiet"]
+    code, err, _ = bounded(argv, capsys)
+    assert_refused(code, err, f"{name}: {part}" if name.endswith(".toml") else part)
