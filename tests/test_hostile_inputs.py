@@ -205,3 +205,82 @@ def test_deep_nesting_is_one_line(name, text, part, tmp_path, capsys):
         argv = ["check", str(spec), "--quiet"]
     code, err, _ = bounded(argv, capsys)
     assert_refused(code, err, f"{name}: {part}" if name.endswith(".toml") else part)
+
+
+# -- class 2: a spec's own formula past float64's range, or training leaving a function's domain -------
+AT_A_MILLION = {"weights": "[[[1e6, -1e6], [1e6, 1e6]], [[-1e6, 1e6], [1e6, -1e6]]]",
+                "samples": "[[samples]]\ninputs = [1e6, -1e6]\ntargets = [0.01, 0.99]\n"}
+FLOAT64 = "past float64's range (training and the checks run in float64)"
+
+
+def own_everywhere(formula: str, **over) -> str:
+    return spec_text(activation='"mine"', **over) + f'\n[activations]\nmine = "{formula}"\n'
+
+
+@pytest.mark.parametrize("text,parts", [
+    (spec_text(activation='["mine", "logistic"]', **AT_A_MILLION) + '\n[activations]\nmine = "cosh(net)"\n',
+     ["activations.mine = 'cosh(net)': its value at net_h1 = 2.00000000e+12 is 2.26e+868588963806, " + FLOAT64]),
+    (spec_text(activation='["mine", "logistic"]', **AT_A_MILLION) + '\n[activations]\nmine = "exp(net)"\n',
+     ["its value at net_h1 = 2.00000000e+12 is 4.53e+868588963806"]),  # was a MemoryError
+    (spec_text(activation='["mine", "logistic"]', **AT_A_MILLION) + '\n[activations]\nmine = "net**1000 + net"\n',
+     ["its value at net_h1 = 2.00000000e+12 is 1.07e+12301"]),
+    (spec_text(activation='"identity"', loss='"mine"') + '\n[losses]\nmine = "exp(out*1000)"\n',
+     ["losses.mine = 'exp(out*1000)': its value at out_o1 = 0.927625000 is 7.28e+402, " + FLOAT64]),
+    (spec_text(activation='["mine", "logistic"]') + '\n[activations]\nmine = "exp(690)*net*exp(690)"\n',
+     ["activations.mine = 'exp(690)*net*exp(690)': the constant exp(1380) is too large"]),
+    (spec_text(activation='["mine", "logistic"]') + '\n[activations]\nmine = "2*exp(690)*net*exp(690) + 1"\n',
+     ["the constant 2*exp(1380) is too large"]),
+])
+def test_a_formula_past_float64_is_one_clear_line(text, parts, tmp_path, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    code, err, _ = bounded(["check", str(path), "--quiet"], capsys)
+    assert_refused(code, err, *parts)
+
+
+@pytest.mark.parametrize("text,argv,parts", [
+    (own_everywhere("sqrt(net)"), ["--learning-rate", "100", "--steps", "10"],
+     ["training left float64's range or a function's domain between steps 0 and 10 (math domain error); a "
+      "smaller learning rate may help"]),
+    (own_everywhere("net**3"), ["--learning-rate", "1e6", "--steps", "10"],  # was an OverflowError
+     ["training left float64's range or a function's domain between steps 0 and 10 (Numerical result out of range)"]),
+    (spec_text(), ["--optimizer", "adam", "--betas", "0." + "9" * 47, "0.999"],
+     ["--betas = [1.0, 0.999] must each be below 1 in float64 too"]),  # was a ZeroDivisionError
+])
+def test_training_that_leaves_a_domain_is_one_clear_line(text, argv, parts, tmp_path, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    code, err, _ = bounded(["train", str(path), *argv], capsys)
+    assert_refused(code, err, *parts)
+
+
+# -- class 7: a title no XML, HTML or C comment breaks, through every output -----------------------------
+SINK_TITLE = "a\\u0001b\\uffffc\\u0008 */ x /* <&> -- \\u007f\\u0085 d"  # TOML escapes: the characters themselves
+XML_FORBIDDEN = {*map(chr, [*range(9), 11, 12, *range(14, 32), 0xFFFE, 0xFFFF])}
+
+
+def test_a_title_of_control_characters_and_comment_marks_breaks_no_output(tmp_path, capsys):
+    import shutil
+    import subprocess
+    import xml.dom.minidom
+
+    path = tmp_path / "s.toml"
+    path.write_text(spec_text(title=f'"{SINK_TITLE}"'))
+    assert bounded(["build", str(path), "-o", str(tmp_path / "build"), "--quiet"], capsys, 120)[0] == 0
+    assert bounded(["exercise", str(path), "--variants", "1", "--no-pdf", "-o", str(tmp_path / "ex"), "--quiet"],
+                   capsys, 120)[0] == 0
+    assert bounded(["codegen", str(path), "--target", "c", "-o", str(tmp_path / "c")], capsys)[0] == 0
+    xml.dom.minidom.parse(str(tmp_path / "ex" / "quiz.xml"))  # Moodle refused it: not well-formed
+    markup = [*tmp_path.glob("*/*.html"), *tmp_path.glob("*/*.xml"), *tmp_path.glob("*/*.svg")]
+    assert len(markup) >= 2
+    for file in markup:
+        text = file.read_text(encoding="utf-8", errors="surrogatepass")
+        assert not XML_FORBIDDEN & set(text), (file.name, sorted(XML_FORBIDDEN & set(text)))
+    source = (tmp_path / "c" / "gradients.c").read_text()
+    assert "x / *" in source and "/* Network t: a<U+0001>" in source
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler:  # the README's strict compile: a '/*' inside a comment is an error there
+        run = subprocess.run([compiler, "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-trigraphs", "-c",
+                              str(tmp_path / "c" / "gradients.c"), "-o", str(tmp_path / "g.o")],
+                             capture_output=True, text=True, check=False)
+        assert run.returncode == 0, run.stderr

@@ -178,7 +178,10 @@ class _Builder:
                 self.fail(f"the power {sp.sstr(base)[:20]}**{sp.sstr(exponent)[:20]} is too large")
 
     def constant(self, expr: sp.Expr) -> sp.Expr:
-        """A part without variables must be a modest finite number (exp(exp(1000)) is not)."""
+        """A part without variables must be a modest finite number (exp(exp(1000)) is not), also where
+        SymPy gathers it from factors or terms apart (exp(690)*net*exp(690) is exp(1380)*net)."""
+        if (expr.is_Mul or expr.is_Add) and not expr.is_number:
+            self.constant(expr.as_independent(*expr.free_symbols, as_Add=expr.is_Add)[0])
         if expr.is_number:
             if expr.has(sp.zoo, sp.nan) or expr.is_infinite:
                 self.fail("the formula divides by zero (or takes the log of 0)")

@@ -311,6 +311,8 @@ def configure(given: dict, base: Settings, name=lambda key: key, samples: int | 
         bad("momentum", "must be positive for nesterov")
     if len(settings.betas) != 2 or not all(0 <= b < 1 for b in settings.betas):
         bad("betas", "must be two numbers, each from 0 up to (not including) 1")
+    if any(float(b) == 1 for b in settings.betas):  # 1 - beta^t would be 0 in float64
+        bad("betas", "must each be below 1 in float64 too (at most 0.9999999999999999); training runs in float64")
     if settings.eps <= 0:
         bad("eps", "must be positive")
     if settings.weight_decay < 0:
