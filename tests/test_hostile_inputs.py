@@ -284,3 +284,53 @@ def test_a_title_of_control_characters_and_comment_marks_breaks_no_output(tmp_pa
                               str(tmp_path / "c" / "gradients.c"), "-o", str(tmp_path / "g.o")],
                              capture_output=True, text=True, check=False)
         assert run.returncode == 0, run.stderr
+
+
+# -- class 4: wrong results ---------------------------------------------------------------------------------
+def test_a_formulas_kink_where_the_net_lies_gets_the_kink_columns(tmp_path, capsys):
+    """net_h1 is exactly 0.3775: max(net, 0.3775) is on its kink there, as relu at 0 (the convention;
+    the finite differences do not apply to the parameters before it), not a FAIL of w1, w2 and b1."""
+    path = tmp_path / "k.toml"
+    path.write_text(spec_text(activation='["mine", "logistic"]') + '\n[activations]\nmine = "max(net, 0.3775)"\n')
+    code, _err, out = bounded(["check", str(path), "--quiet"], capsys)
+    assert code == 0, out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("  w", "  b"))}
+    for before in ("w1", "w2", "b1"):
+        assert rows[before][2:5] == ["ok", "kink", "kink"] and rows[before][-1] == "pass", rows[before]
+    assert rows["w5"][2:5] == ["ok", "ok", "ok"]
+    assert "  note: net_h1 = 0.377500000 lies on a kink of mine: mine is the spec's max(net, 0.3775)" in out
+
+
+CLASHING = ["gamma", "int", "float", "Symbol", "Mul", "Function", "Max", "math", "beta", "print", "loss", "np"]
+
+
+@pytest.mark.parametrize("name", CLASHING)
+def test_a_users_function_name_never_meets_a_target_languages_names(name, tmp_path):
+    """`gamma` was printed by the NumPy target as math.gamma (then a NameError), `int` and `Mul` sent
+    the C and NumPy printers into RecursionError: every target computes the spec's own function."""
+    from targets import load_c, load_numpy, same_as_python
+
+    import derive
+
+    text = spec_text(activation=f'["{name}", "logistic"]') + f'\n[activations]\n{name} = "net / (1 + exp(-net))"\n'
+    model = derive.Model(derive.parse(text, "t.toml"))
+    same_as_python(model, load_numpy(model, tmp_path), model.module)
+    same_as_python(model, load_c(model, tmp_path), model.module)
+    silu = derive.Model(derive.parse(spec_text(activation='["silu", "logistic"]'), "t.toml"))
+    assert model.module.loss(model.module.INITIAL, [0.05, 0.1], [0.01, 0.99]) == pytest.approx(
+        float(silu.value("E_total")), rel=1e-14)  # the independent route: the built-in silu is the same function
+
+
+def test_an_exercise_of_a_spec_with_its_own_function_is_made(tmp_path, capsys):
+    """Its worker processes could not receive the spec (PicklingError), and each variant's spec
+    was written without its [activations] table."""
+    path = tmp_path / "k.toml"
+    path.write_text(spec_text(activation='["mine", "logistic"]') + '\n[activations]\nmine = "net / (1 + exp(-net))"\n')
+    code, err, _out = bounded(["exercise", str(path), "--variants", "2", "--no-pdf", "-o", str(tmp_path / "ex"),
+                              "--quiet"], capsys, 120)
+    assert code == 0, err
+    import derive
+
+    variant = derive.load_spec(tmp_path / "ex" / "variant-02.toml")
+    assert variant.activations == ("mine", "logistic") and variant.functions.activations[0].description == (
+        "net / (1 + exp(-net))")

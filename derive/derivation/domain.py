@@ -128,10 +128,11 @@ def _ties(expr: sp.Expr, value) -> bool:
     """Whether some comparison of a Piecewise in the formula holds with equality at net = value."""
     (net,) = expr.free_symbols
     env = {net: value}
-    for relation in expr.atoms(sp.Rel):
-        try:
-            if abs(mp_value(relation.lhs, env) - mp_value(relation.rhs, env)) <= ON_KINK:
-                return True
-        except (ZeroDivisionError, TypeError, ValueError):
-            continue
+    with mpmath.workdps(PRECISION):  # at mpmath's default 53 bits, 0.3775 itself is off by 2e-18
+        for relation in expr.atoms(sp.Rel):
+            try:
+                if abs(mp_value(relation.lhs, env) - mp_value(relation.rhs, env)) <= ON_KINK:
+                    return True
+            except (ZeroDivisionError, TypeError, ValueError):
+                continue
     return False

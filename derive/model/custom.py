@@ -54,8 +54,17 @@ class Scope:
     def loss_names(self) -> list[str]:
         return [entry.name for entry in self.losses]
 
+    def __reduce__(self):  # pickled as the formulas: a function class made at run time has no module path
+        return _scope, (tuple((a.name, a.description) for a in self.activations),
+                        tuple((entry.name, entry.description) for entry in self.losses))
+
+
+def _scope(activations, losses) -> Scope:
+    return Scope(tuple(activation_entry(*a) for a in activations), tuple(loss_entry(*entry) for entry in losses))
+
 
 NO_SCOPE = Scope()
+CLASS_PREFIX = "Spec_"  # a spec's function `gamma` is the SymPy class Spec_gamma, never SymPy's or Python's
 
 
 def reserved() -> set[str]:
@@ -96,8 +105,8 @@ def activation_entry(name: str, text: str) -> Activation:
     slope = sp.diff(f, NET)
     in_out = None if formula.kinked else _in_terms_of_out(f, slope)
     guarded = registry.guarded(formula.display)  # max, min, abs as written: the value needs no convention
-    function = elementwise(
-        name, rf"\operatorname{{{latex_text(name)}}}", text=name,
+    function = elementwise(  # the SymPy class is named apart: printers dispatch on it (_print_gamma, _print_int)
+        f"{CLASS_PREFIX}{name}", rf"\operatorname{{{latex_text(name)}}}", text=name,
         derivative=(lambda x, y: in_out.xreplace({OUT: y})) if in_out is not None else (
             lambda x, y: slope.xreplace({NET: x})),
         elementary=lambda x: f.xreplace({NET: x}),
