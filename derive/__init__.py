@@ -98,7 +98,7 @@ class Model:
     def published_findings(self) -> list:
         """The audit of the spec's ``[published]`` numbers (see `derive.check.audit`); a quantity this
         network cannot have is the spec's fault, so its message names the file and the key."""
-        from derive.model.reading import excerpt
+        from derive.escape import excerpt
 
         findings = []
         for q, v in self.spec.published:

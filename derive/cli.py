@@ -25,7 +25,7 @@ from derive.cli_base import (
     step_count,
     whole,
 )
-from derive.escape import text_line
+from derive.escape import path_text, text_line
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
@@ -116,8 +116,8 @@ def _exact(text: str):
     """An argparse type: a number, kept exact as written (0.1 is 1/10)."""
     try:
         return optimizers.exact(text)
-    except optimizers.OptionError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    except optimizers.OptionError as exc:  # a spec's limits: 1e999 is no learning rate
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _training_options(p) -> None:
@@ -222,7 +222,7 @@ def _check(args) -> int:
         try:
             texts += check_report.read_claims(args.claims)
         except ReadError as exc:
-            raise UsageError(f"derive check: {args.claims}: {exc}") from None
+            raise UsageError(f"derive check: {path_text(args.claims)}: {exc}") from None
     claims = [parse_claim(text, model) for text in texts]
     from derive.progress import Progress
 

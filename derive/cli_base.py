@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from derive.escape import quoted
+from derive.model.quantities import MAX_STEPS
+
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 
@@ -17,6 +20,11 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, status 2, instead of argparse's usage dump
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
+    def _check_value(self, action, value):  # argparse's own quotes the whole of a 100 KB choice
+        if action.choices is not None and value not in action.choices:
+            raise argparse.ArgumentError(action, f"invalid choice: {quoted(value)} (choose from "
+                                                 f"{', '.join(map(repr, action.choices))})")
+
 
 def whole(low: int, high: int):
     """An argparse type: a whole number from ``low`` to ``high``."""
@@ -25,7 +33,7 @@ def whole(low: int, high: int):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+            raise argparse.ArgumentTypeError(f"not a whole number: {quoted(text)}") from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
         return value
@@ -34,7 +42,7 @@ def whole(low: int, high: int):
 
 
 digits = whole(1, 30)
-step_count = whole(0, 1_000_000)
+step_count = whole(0, MAX_STEPS)
 
 
 def default_output(spec, filename: str) -> Path:

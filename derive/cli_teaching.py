@@ -3,13 +3,13 @@ with worksheets, keys and a quiz) and `derive init` (a spec to start from)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from derive import Model, SpecError, load_spec
 from derive.cli_base import EXIT_FAILURE, EXIT_OK, UsageError, default_output, digits, whole
-from derive.escape import text_line
-from derive.model.reading import excerpt
+from derive.escape import excerpt, path_text, text_line
 from derive.output import OutputError, write
 
 
@@ -81,8 +81,8 @@ def _init(args) -> int:
     from derive.render.spec_toml import starter
 
     path = Path(args.file)
-    if path.exists() and not args.force:
-        raise OutputError(f"{path}: exists; use --force to overwrite it")
+    if os.path.exists(path) and not args.force:  # False for a name too long: write() says why
+        raise OutputError(f"{path_text(path)}: exists; use --force to overwrite it")
     print(f"wrote {write(path, starter(args.like, path.stem), force=True)}")
     return EXIT_OK
 

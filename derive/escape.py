@@ -54,9 +54,22 @@ def latex_comment(text: str) -> str:
     return "".join(c if 32 <= ord(c) != 127 else " " for c in text)
 
 
+def _markup_characters(text: str, controls: bool = False) -> str:
+    """The text with the characters XML 1.0 does not allow at all (control characters but tab, newline
+    and carriage return; lone surrogates; U+FFFE, U+FFFF) replaced by U+FFFD; with ``controls``
+    also U+007F to U+009F, which HTML counts as parse errors."""
+    def allowed(c: str) -> bool:
+        o = ord(c)
+        return (o in (9, 10, 13) or 32 <= o < 0xD800 or 0xE000 <= o < 0xFFFE or o >= 0x10000) and not (
+            controls and 0x7F <= o <= 0x9F)
+    return "".join(c if allowed(c) else "\ufffd" for c in text)
+
+
 def html_text(text: str) -> str:
-    """Text for HTML element content or a quoted attribute value."""
-    return html.escape(text, quote=True)
+    """Text for HTML element content or a quoted attribute value: escaped, and the characters that
+    XML forbids (and HTML's control characters) replaced by U+FFFD, so that an XHTML or XML reader
+    of the page (a quiz importer) parses it too."""
+    return html.escape(_markup_characters(text, controls=True), quote=True)
 
 
 def html_comment(text: str) -> str:
@@ -71,11 +84,12 @@ def script_json(value) -> str:
 
 
 def c_comment(text: str) -> str:
-    """Text for a C ``/* */`` comment: printable ASCII only (others as <U+XXXX>), no ``*/``, no
-    backslash (a line splice) and no ``??`` (a trigraph)."""
+    """Text for a C ``/* */`` comment: printable ASCII only (others as <U+XXXX>), no ``*/``, no ``/*``
+    (a warning, an error in the README's strict compile), no backslash (a line splice) and no ``??``
+    (a trigraph)."""
     out = "".join(c if 32 <= ord(c) < 127 and c != "\\" else f"<U+{ord(c):04X}>" for c in text)
-    while "*/" in out or "??" in out:
-        out = out.replace("*/", "* /").replace("??", "? ?")
+    while "*/" in out or "/*" in out or "??" in out:
+        out = out.replace("*/", "* /").replace("/*", "/ *").replace("??", "? ?")
     return out
 
 
@@ -111,6 +125,30 @@ def c_identifier(text: str) -> str:
     return "_" + out if out[0].isdigit() or out in _C_KEYWORDS else out
 
 
+MAX_QUOTED = 40  # characters of a user's text quoted in one message
+MAX_PATH = 120  # characters of a file's path quoted in one message
+
+
+def excerpt(text: str, limit: int = MAX_QUOTED) -> str:
+    """``text`` if short, else its start and end around an ellipsis and its length."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return f"{text[:half]}…{text[-half:]} ({len(text)} characters)"
+
+
+def quoted(text) -> str:
+    """``text`` as Python quotes it, or an excerpt of that: the one way a message quotes a user's name,
+    line, path or value (a 100 KB optimizer name is not a message)."""
+    return excerpt(repr(str(text)))
+
+
+def path_text(path) -> str:
+    """A file's path or name as a message quotes it: one line, an excerpt of a long one."""
+    return excerpt(text_line(str(path)), MAX_PATH)
+
+
 def text_line(text: str) -> str:
     """Text for one line of a plain-text report: control characters shown as escapes."""
     return python_comment(text)
@@ -132,10 +170,7 @@ def xml_text(text: str) -> str:
     """Text for XML element content or a double-quoted attribute value: & < > " escaped, and the
     characters XML 1.0 does not allow at all (control characters but tab, newline and carriage
     return; lone surrogates; U+FFFE, U+FFFF) replaced by U+FFFD."""
-    def allowed(c: str) -> bool:
-        o = ord(c)
-        return o in (9, 10, 13) or 32 <= o < 0xD800 or 0xE000 <= o < 0xFFFE or o >= 0x10000
-    clean = "".join(c if allowed(c) else "\ufffd" for c in text)
+    clean = _markup_characters(text)
     return clean.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 

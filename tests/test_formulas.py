@@ -86,7 +86,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("formula,problem", HOSTILE, ids=[h[1][:40] for h in HOSTILE])
 def test_a_hostile_or_wrong_formula_is_one_clear_line(formula, problem):
-    shown = repr(formula if len(formula) <= 60 else formula[:57] + "...")
+    shown = repr(formula) if len(repr(formula)) <= 40 else f"{repr(formula)[:19]}…{repr(formula)[-19:]} ({len(repr(formula))} characters)"
     assert error(own(formula)) == f"bad.toml: activations.f = {shown}: {problem}"
 
 

@@ -21,8 +21,10 @@ import mpmath
 from derive.check.pairs import pairs, rounding_keys
 from derive.check.resolve import Resolver, checked
 from derive.check.variants import SKIP, variants
+from derive.escape import excerpt, quoted
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, round_sig, to_decimal
+from derive.model.reading import published_problem
 
 NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
 # Each variant of a number after N training steps is a training run of its own (float64, the generated
@@ -243,14 +245,17 @@ def parse_claim(text: str, model=None) -> tuple[Q.Quantity, Decimal]:
     """``"dE_total/dw6 = 0.0827"`` -> (quantity, number as written); with a ``model``, the quantity is
     checked against its network (an unknown name gets a suggestion)."""
     quantity, sep, number = text.partition("=")
+    shown = quoted(text)
     if not sep or not quantity.strip() or not number.strip():
-        raise Q.QuantityError(f"cannot read claim {text!r}: write quantity=value, e.g. dE_total/dw6=0.0827")
+        raise Q.QuantityError(f"cannot read claim {shown}: write quantity=value, e.g. dE_total/dw6=0.0827")
     try:
         value = Decimal(number.strip())
     except InvalidOperation:
-        raise Q.QuantityError(f"cannot read claim {text!r}: {number.strip()!r} is not a number") from None
+        raise Q.QuantityError(f"cannot read claim {shown}: {quoted(number.strip())} is not a number") from None
     if not value.is_finite():
-        raise Q.QuantityError(f"cannot read claim {text!r}: the value must be finite")
+        raise Q.QuantityError(f"cannot read claim {shown}: the value must be finite")
+    if problem := published_problem(value):  # the limits of a published number: 1e999999999 is none
+        raise Q.QuantityError(f"cannot read claim {shown}: {excerpt(number.strip())} {problem}")
     return (Q.parse(quantity) if model is None else checked(model, quantity.strip())), value
 
 

@@ -23,6 +23,7 @@ import sympy as sp
 
 from derive.derivation.evaluate import PRECISION, mp_value
 from derive.derivation.steps import ERROR, FORWARD, HIDDEN_DELTAS
+from derive.escape import quoted
 from derive.model import quantities as Q
 
 LEAVES = (Q.INPUT, Q.TARGET, Q.WEIGHT, Q.BIAS, Q.RATE)
@@ -74,7 +75,8 @@ class Program:
         if q.sample is None:
             if self.is_total(base):
                 return base
-            raise Q.QuantityError(f"{q.text!r} has one value per sample: write {base}[1] .. {base}[{self.samples}]")
+            raise Q.QuantityError(f"{quoted(q.text)} has one value per sample: write {base}[1] .. "
+                                  f"{base}[{self.samples}]")
         return base.at_sample(q.sample)
 
     def is_total(self, base: Q.Quantity) -> bool:

@@ -26,10 +26,11 @@ from derive.check.pairs import compose, rounding_keys
 from derive.check.resolve import checked
 from derive.check.variants import SKIP
 from derive.derivation.evaluate import PRECISION
+from derive.escape import excerpt, path_text, quoted
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.optimizers import SGD
-from derive.model.reading import ReadError, read_regular
+from derive.model.reading import ReadError, published_problem, read_regular
 
 CORRECT, CARRIED, CONVENTION, WRONG = "correct", "carried_forward", "convention", "wrong"
 RIGHT = (CORRECT, CARRIED, CONVENTION)
@@ -129,10 +130,10 @@ def read_sheet(path: str | Path, model) -> list[Answer]:
     try:
         text = read_regular(path).decode()
     except ReadError as exc:
-        raise SheetError(f"{path}: {exc}") from None
+        raise SheetError(f"{path_text(path)}: {exc}") from None
     except UnicodeDecodeError:
-        raise SheetError(f"{path}: cannot read: not UTF-8 text") from None
-    return parse_sheet(text, path.name, model)
+        raise SheetError(f"{path_text(path)}: cannot read: not UTF-8 text") from None
+    return parse_sheet(text, path_text(path.name), model)
 
 
 def parse_sheet(text: str, source: str, model) -> list[Answer]:
@@ -158,9 +159,11 @@ def parse_sheet(text: str, source: str, model) -> list[Answer]:
         try:
             given = Decimal(str(value))
         except InvalidOperation:
-            raise SheetError(f"{source}:{number}: {value!r} is not a number") from None
+            raise SheetError(f"{source}:{number}: {quoted(value)} is not a number") from None
         if not given.is_finite():
             raise SheetError(f"{source}:{number}: the value must be finite")
+        if problem := published_problem(given):  # 1e999999999 would end in decimal.Overflow
+            raise SheetError(f"{source}:{number}: {excerpt(value)} {problem}")
         if str(quantity) in seen:
             raise SheetError(f"{source}:{number}: {quantity} is given twice (first on line {seen[str(quantity)]})")
         seen[str(quantity)] = number
@@ -175,13 +178,15 @@ def _json_entries(text: str, source: str) -> list[tuple[int, str, object]]:
         data = json.loads(text, parse_float=Decimal, parse_int=Decimal)
     except json.JSONDecodeError as exc:
         raise SheetError(f"{source}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:  # json recurses into each nested list and object
+        raise SheetError(f"{source}: lists or objects nested too deeply; a sheet is one object of numbers") from None
     if not isinstance(data, dict):
         raise SheetError(f"{source}:1: a JSON sheet is one object of \"quantity\": number")
     entries = []
     for name, value in data.items():
         number = text[: text.find(json.dumps(name))].count("\n") + 1
         if isinstance(value, bool) or not isinstance(value, Decimal):
-            raise SheetError(f"{source}:{number}: {name!r} must be a number")
+            raise SheetError(f"{source}:{number}: {quoted(name)} must be a number")
         if value.is_finite() and len(value.as_tuple().digits) > FLOAT_DIGITS:
             value = Decimal(format(value, f".{FLOAT_DIGITS}g")) if value else value
         entries.append((number, name, value))

@@ -17,9 +17,9 @@ import sympy as sp
 from derive.derivation.evaluate import PRECISION, Evaluation, derived, evaluate, mp_value
 from derive.derivation.exact_training import EXACT_STEPS, ExactTraining, Snapshot
 from derive.derivation.training import train
+from derive.escape import excerpt, quoted
 from derive.model import optimizers
 from derive.model import quantities as Q
-from derive.model.reading import excerpt
 
 Trainer = Callable[[int], Snapshot]  # steps -> parameters and optimizer state after them
 
@@ -75,11 +75,11 @@ def checked(model, quantity: Q.Quantity | str) -> Q.Quantity:
             raise
         raise Q.QuantityError(f"cannot read quantity {excerpt(repr(str(quantity)))}{hint}") from None
     if not model.network.knows(q):
-        raise Q.QuantityError(f"unknown quantity {str(quantity)!r} in network {model.spec.name}"
+        raise Q.QuantityError(f"unknown quantity {quoted(quantity)} in network {model.spec.name}"
                               f"{Q.suggestion(str(q.base), known_names(model))}")
     samples = len(model.spec.samples)
     if q.sample is not None and q.sample >= samples:
-        raise Q.QuantityError(f"{str(quantity)!r}: there {'is' if samples == 1 else 'are'} {samples} "
+        raise Q.QuantityError(f"{quoted(quantity)}: there {'is' if samples == 1 else 'are'} {samples} "
                               f"sample{'s' if samples > 1 else ''}")
     return q
 
@@ -118,7 +118,7 @@ class Resolver:
             return values[base]
         if base.is_partial:
             return self._graph_partial(evaluation, base, sample or 0)
-        raise Q.QuantityError(f"unknown quantity {q.text!r}{Q.suggestion(str(base), known_names(self.model))}")
+        raise Q.QuantityError(f"unknown quantity {quoted(q.text)}{Q.suggestion(str(base), known_names(self.model))}")
 
     def _after(self, q: Q.Quantity):
         """A value after N training steps: train, then evaluate at those parameters."""
@@ -158,8 +158,8 @@ class Resolver:
         network = self.model.network
         forward = {Q.NET, Q.OUT, Q.ERROR, Q.TOTAL, Q.INPUT, Q.WEIGHT, Q.BIAS}
         if base.of.kind not in forward or base.wrt.kind not in forward:
-            raise Q.QuantityError(f"unknown quantity {base.text!r}: both sides of dA/dB must be values such as net_h1, "
-                                  "out_o1, E_o1, E_total, w5")
+            raise Q.QuantityError(f"unknown quantity {quoted(base.text)}: both sides of dA/dB must be values such as "
+                                  "net_h1, out_o1, E_o1, E_total, w5")
         sym_of, sym_wrt = network.symbol(base.of), network.symbol(base.wrt)
         derivative = sp.diff(network.expand(sym_of, after=sym_wrt), sym_wrt)
         env = {network.symbol(k): v for k, v in evaluation.samples[sample].items()}

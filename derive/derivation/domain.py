@@ -11,15 +11,19 @@ the convention derive uses there.
 
 from __future__ import annotations
 
+import sys
+
 import mpmath
 import sympy as sp
 
 from derive.derivation.evaluate import PRECISION, exact_value, mp_value
 from derive.derivation.steps import ERROR, FORWARD, Derivation
+from derive.escape import path_text, quoted
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.spec import SpecError
 
+FLOAT_MAX = mpmath.mpf(sys.float_info.max)
 ON_KINK = mpmath.mpf("1e-45")  # a net this close to a kink is on it: 0.0075 + 0.02 - 0.0275 is 0 only up to rounding
 
 
@@ -61,20 +65,33 @@ def _value(expr, env):
 
 
 def check(derivation: Derivation) -> None:
-    """SpecError at the first place where a spec's own function has no real value or derivative."""
+    """SpecError at the first place where a spec's own function has no real value or derivative, or
+    one past float64's range (exp(net) at net = 10^12: training and the checks run in float64, and
+    the next layer's e^-(e^(10^12)) would not fit in memory either); then at the first value of the
+    forward pass past that range."""
     network = derivation.network
     if not _own(network):
         return
     spec = network.spec
+    source = path_text(spec.source)
     with mpmath.workdps(PRECISION):
         for s in range(len(spec.samples)):
+            tag = f" (sample {s + 1})" if len(spec.samples) > 1 else ""
+            env = {}
             for entry, where, quantity, value, slope, env in _places(derivation, s):
+                at = f"{quantity} = {fmt(env[network.symbol(quantity)], 9)}{tag}"
                 for what, expr in (("value", value), ("derivative", slope)):
-                    if not mpmath.isfinite(_value(expr, env)):
-                        tag = f" (sample {s + 1})" if len(spec.samples) > 1 else ""
-                        at = f"{quantity} = {fmt(env[network.symbol(quantity)], 9)}{tag}"
-                        raise SpecError(f"{spec.source}: {where} = {entry.formula.text!r} has no finite real {what} "
+                    v = _value(expr, env)
+                    if not mpmath.isfinite(v):
+                        raise SpecError(f"{source}: {where} = {quoted(entry.formula.text)} has no finite real {what} "
                                         f"at {at}")
+                    if abs(v) > FLOAT_MAX:
+                        raise SpecError(f"{source}: {where} = {quoted(entry.formula.text)}: its {what} at {at} is "
+                                        f"{fmt(v, 3)}, past float64's range (training and the checks run in float64)")
+            for symbol, v in env.items():
+                if mpmath.isfinite(v) and abs(v) > FLOAT_MAX:
+                    raise SpecError(f"{source}: {symbol} = {fmt(v, 3)}{tag} is past float64's range, made so by the "
+                                    "spec's own functions (training and the checks run in float64)")
 
 
 def kinked(derivation: Derivation, evaluation) -> list[tuple[int, str]]:
@@ -111,10 +128,11 @@ def _ties(expr: sp.Expr, value) -> bool:
     """Whether some comparison of a Piecewise in the formula holds with equality at net = value."""
     (net,) = expr.free_symbols
     env = {net: value}
-    for relation in expr.atoms(sp.Rel):
-        try:
-            if abs(mp_value(relation.lhs, env) - mp_value(relation.rhs, env)) <= ON_KINK:
-                return True
-        except (ZeroDivisionError, TypeError, ValueError):
-            continue
+    with mpmath.workdps(PRECISION):  # at mpmath's default 53 bits, 0.3775 itself is off by 2e-18
+        for relation in expr.atoms(sp.Rel):
+            try:
+                if abs(mp_value(relation.lhs, env) - mp_value(relation.rhs, env)) <= ON_KINK:
+                    return True
+            except (ZeroDivisionError, TypeError, ValueError):
+                continue
     return False

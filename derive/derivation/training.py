@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from derive.derivation.evaluate import training_settings
+from derive.escape import path_text
 from derive.model import optimizers
 from derive.model.spec import SpecError
 
@@ -80,9 +81,14 @@ def train(module, spec, steps: int, settings: optimizers.Settings | None = None,
     state: dict = {}
     done = 0
     for mark in marks(steps, history, every)[1:]:
-        params = module.train(params, samples, mark - done, state=state, **options)
+        try:
+            params = module.train(params, samples, mark - done, state=state, **options)
+            points.append((mark, total_error(module, params, samples, mean)))
+        except (OverflowError, ValueError, ZeroDivisionError) as exc:  # sqrt(net) of a net gone negative
+            why = exc.args[-1] if exc.args else exc  # (34, 'Numerical result out of range')
+            raise SpecError(f"{path_text(spec.source)}: training left float64's range or a function's domain "
+                            f"between steps {done} and {mark} ({why}); a smaller learning rate may help") from None
         done = mark
-        points.append((mark, total_error(module, params, samples, mean)))
     after_first = next((e for s, e in points if s == 1), None)
     if after_first is None and steps:
         after_first = total_error(module, module.train(module.INITIAL, samples, 1, **options), samples, mean)

@@ -17,7 +17,7 @@ from fractions import Fraction
 import mpmath
 import sympy as sp
 
-from derive.escape import latex_text
+from derive.escape import excerpt, latex_text, quoted
 from derive.model import formula as F
 from derive.model import registry
 from derive.model.entries import Activation, Loss
@@ -54,8 +54,17 @@ class Scope:
     def loss_names(self) -> list[str]:
         return [entry.name for entry in self.losses]
 
+    def __reduce__(self):  # pickled as the formulas: a function class made at run time has no module path
+        return _scope, (tuple((a.name, a.description) for a in self.activations),
+                        tuple((entry.name, entry.description) for entry in self.losses))
+
+
+def _scope(activations, losses) -> Scope:
+    return Scope(tuple(activation_entry(*a) for a in activations), tuple(loss_entry(*entry) for entry in losses))
+
 
 NO_SCOPE = Scope()
+CLASS_PREFIX = "Spec_"  # a spec's function `gamma` is the SymPy class Spec_gamma, never SymPy's or Python's
 
 
 def reserved() -> set[str]:
@@ -74,7 +83,7 @@ def _subclasses(cls):
 
 def check_name(name: str, where: str) -> None:
     if not IDENTIFIER.match(name) or len(name) > MAX_NAME:
-        raise F.FormulaError(f"{where}: {name!r} is not a name: letters, digits and underscores, starting "
+        raise F.FormulaError(f"{where}: {quoted(name)} is not a name: letters, digits and underscores, starting "
                              f"with a letter, at most {MAX_NAME} characters")
     if name in registry.ACTIVATIONS or name in registry.ALIASES or name in registry.LOSSES:
         builtin = registry.ALIASES.get(name, name)
@@ -87,17 +96,17 @@ def check_name(name: str, where: str) -> None:
 
 def activation_entry(name: str, text: str) -> Activation:
     """An activation out = f(net) from its formula (raises FormulaError)."""
-    where = f"activations.{name}"
+    where = f"activations.{excerpt(name)}"
     check_name(name, where)
     formula = F.parse(text, ACTIVATION_VARIABLES, where)
     f = formula.expr
     if NET not in f.free_symbols:
-        raise F.FormulaError(f"{where} = {text!r}: the formula does not depend on net")
+        raise F.FormulaError(f"{where} = {quoted(text)}: the formula does not depend on net")
     slope = sp.diff(f, NET)
     in_out = None if formula.kinked else _in_terms_of_out(f, slope)
     guarded = registry.guarded(formula.display)  # max, min, abs as written: the value needs no convention
-    function = elementwise(
-        name, rf"\operatorname{{{latex_text(name)}}}", text=name,
+    function = elementwise(  # the SymPy class is named apart: printers dispatch on it (_print_gamma, _print_int)
+        f"{CLASS_PREFIX}{name}", rf"\operatorname{{{latex_text(name)}}}", text=name,
         derivative=(lambda x, y: in_out.xreplace({OUT: y})) if in_out is not None else (
             lambda x, y: slope.xreplace({NET: x})),
         elementary=lambda x: f.xreplace({NET: x}),
@@ -113,12 +122,12 @@ def activation_entry(name: str, text: str) -> Activation:
 
 def loss_entry(name: str, text: str) -> Loss:
     """A loss from one output's error term in out and target (raises FormulaError)."""
-    where = f"losses.{name}"
+    where = f"losses.{excerpt(name)}"
     check_name(name, where)
     formula = F.parse(text, LOSS_VARIABLES, where)
     term = formula.expr
     if OUT not in term.free_symbols:
-        raise F.FormulaError(f"{where} = {text!r}: the formula does not depend on out")
+        raise F.FormulaError(f"{where} = {quoted(text)}: the formula does not depend on out")
     slope = sp.diff(term, OUT)
     display = formula.display
     guarded = registry.guarded(display)  # log(1 + exp(u)) as softplus(u): float code without overflow

@@ -21,7 +21,9 @@ from decimal import Decimal, InvalidOperation
 import mpmath
 import sympy as sp
 
+from derive.escape import excerpt, quoted
 from derive.model.functions import CONSTANTS, ELEMENTARY
+from derive.model.reading import number_problem, rational
 
 MAX_LENGTH = 500  # characters
 MAX_NODES = 200  # syntax-tree nodes: the derivative and the printed code grow with them
@@ -69,7 +71,7 @@ def parse(text: str, variables: dict[str, sp.Symbol], where: str) -> Formula:
     """The formula ``text`` in the given variables (name -> symbol); ``where`` names it in errors."""
     if not isinstance(text, str):
         raise FormulaError(f"{where} must be a formula in a string")
-    shown = repr(text if len(text) <= 60 else text[:57] + "...")
+    shown = quoted(text)
 
     def fail(problem: str):
         raise FormulaError(f"{where} = {shown}: {problem}")
@@ -124,15 +126,17 @@ class _Builder:
         if isinstance(value, str | bytes):
             self.fail("strings are not allowed")
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(f"{value!r} is not a number")
+            self.fail(f"{value!r} is not a number")  # 1j, True, None: short
         written = ast.get_source_segment(self.text, node) or repr(value)
         try:
             exact = Decimal(written.replace("_", ""))
         except InvalidOperation:
             exact = Decimal(repr(value))
         if not exact.is_finite() or abs(exact) > Decimal(10) ** 15:
-            self.fail(f"the number {written} is too large (at most 1e15)")
-        number = sp.Rational(str(exact))  # exactly as written, like every number of a spec
+            self.fail(f"the number {excerpt(written)} is too large (at most 1e15)")
+        if problem := number_problem(exact):  # 1e-999999999 as a fraction: a billion-digit denominator
+            self.fail(f"the number {excerpt(written)} {problem}")
+        number = rational(exact)  # exactly as written, like every number of a spec
         return number, number
 
     def name(self, name: str):
@@ -143,7 +147,7 @@ class _Builder:
             return constant, constant
         if name in ELEMENTARY or name in KINKED:
             self.fail(f"{name} is a function: call it, {name}(...)")
-        self.fail(f"unknown name {name!r}; a formula may use {self.names}")
+        self.fail(f"unknown name {quoted(name)}; a formula may use {self.names}")
 
     def operation(self, node: ast.BinOp):
         op = type(node.op)
@@ -174,7 +178,10 @@ class _Builder:
                 self.fail(f"the power {sp.sstr(base)[:20]}**{sp.sstr(exponent)[:20]} is too large")
 
     def constant(self, expr: sp.Expr) -> sp.Expr:
-        """A part without variables must be a modest finite number (exp(exp(1000)) is not)."""
+        """A part without variables must be a modest finite number (exp(exp(1000)) is not), also where
+        SymPy gathers it from factors or terms apart (exp(690)*net*exp(690) is exp(1380)*net)."""
+        if (expr.is_Mul or expr.is_Add) and not expr.is_number:
+            self.constant(expr.as_independent(*expr.free_symbols, as_Add=expr.is_Add)[0])
         if expr.is_number:
             if expr.has(sp.zoo, sp.nan) or expr.is_infinite:
                 self.fail("the formula divides by zero (or takes the log of 0)")
@@ -188,7 +195,7 @@ class _Builder:
             self.fail("only the allowed functions may be called, by name: " + ", ".join([*ELEMENTARY, *KINKED]))
         name = node.func.id
         if name not in ELEMENTARY and name not in KINKED:
-            self.fail(f"unknown function {name!r}; the functions are {', '.join([*ELEMENTARY, *KINKED])}")
+            self.fail(f"unknown function {quoted(name)}; the functions are {', '.join([*ELEMENTARY, *KINKED])}")
         if node.keywords:
             self.fail(f"{name}() takes no keyword arguments")
         args = [self.build(a) for a in node.args]

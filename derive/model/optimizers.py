@@ -33,10 +33,13 @@ updated in this step (`evaluate`'s ``backward``; the generated ``gradient``'s ``
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from decimal import Decimal
 
 import sympy as sp
 
+from derive.escape import excerpt, quoted
 from derive.model import quantities as Q
+from derive.model.reading import MAX_MAGNITUDE, decimal_text, number_problem, rational
 
 SGD, MOMENTUM, NESTEROV, ADAM, ADAMW = "sgd", "momentum", "nesterov", "adam", "adamw"
 SIMULTANEOUS, IN_PLACE = "simultaneous", "in_place"
@@ -245,13 +248,21 @@ _NUMBERS = ("learning_rate", "momentum", "eps", "weight_decay")
 
 
 def exact(value) -> sp.Rational:
-    """A number as an exact rational, as written (0.1 is 1/10): from an int, a float, a Decimal or text."""
-    if isinstance(value, bool):
-        raise OptionError(f"{value!r} is not a number")
-    try:
-        return sp.Rational(repr(value) if isinstance(value, float) else str(value))
-    except (TypeError, ValueError, sp.SympifyError):
-        raise OptionError(f"{value!r} is not a number") from None
+    """A number as an exact rational, as written (0.1 is 1/10): from an int, a float, a Decimal or text.
+    Held to a spec's limits (`reading.number_problem`) before it is converted: 1e-999999999 as a
+    fraction would take forever, 1e999 is no learning rate."""
+    shown = quoted(value) if isinstance(value, str) else excerpt(value)
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal | sp.Rational):
+        raise OptionError(f"not a number: {shown}")
+    if isinstance(value, sp.Rational):
+        return value
+    number = value if isinstance(value, int | Decimal) else decimal_text(repr(value) if isinstance(value, float)
+                                                                       else value)
+    if number is None or not number.is_finite():
+        raise OptionError(f"not a number: {shown}")
+    if problem := number_problem(number, MAX_MAGNITUDE):
+        raise OptionError(f"{shown} {problem}")
+    return rational(number)
 
 
 def options(**values) -> dict:
@@ -274,7 +285,7 @@ def _show(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return repr(value)
+        return quoted(value)
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     if isinstance(value, sp.Rational) and not value.is_Integer:
@@ -289,7 +300,7 @@ def configure(given: dict, base: Settings, name=lambda key: key, samples: int | 
     error, as is any value out of range."""
     unknown = set(given) - set(OPTIONS)
     if unknown:
-        raise OptionError(f"unknown training option {sorted(unknown)[0]!r}; known: {', '.join(OPTIONS)}")
+        raise OptionError(f"unknown training option {quoted(sorted(unknown)[0])}; known: {', '.join(OPTIONS)}")
 
     def bad(key, why):
         raise OptionError(f"{name(key)} = {_show(given.get(key, getattr(settings, key)))} {why}")
@@ -308,6 +319,8 @@ def configure(given: dict, base: Settings, name=lambda key: key, samples: int | 
         bad("momentum", "must be positive for nesterov")
     if len(settings.betas) != 2 or not all(0 <= b < 1 for b in settings.betas):
         bad("betas", "must be two numbers, each from 0 up to (not including) 1")
+    if any(float(b) == 1 for b in settings.betas):  # 1 - beta^t would be 0 in float64
+        bad("betas", "must each be below 1 in float64 too (at most 0.9999999999999999); training runs in float64")
     if settings.eps <= 0:
         bad("eps", "must be positive")
     if settings.weight_decay < 0:

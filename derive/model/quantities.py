@@ -23,6 +23,8 @@ import difflib
 import re
 from dataclasses import dataclass, field, replace
 
+from derive.escape import quoted
+
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 # kinds of value (every kind but "partial" names one value of one sample)
@@ -36,6 +38,8 @@ _NEURON = re.compile(r"(?P<letter>[ioh])(?:(?P<layer>\d+)_)?(?P<index>\d+)\Z")
 _PARAMETER = re.compile(r"(?P<letter>[wb])(?P<index>\d+)\Z")
 _STATE = re.compile(rf"(?P<slot>{'|'.join(SLOTS)})_(?P<parameter>[wb]\d+)\Z")
 _SUFFIXES = re.compile(r"(?P<base>[^+\[@]+)(?P<plus>\+)?(?:\[(?P<sample>\d+)\])?(?:@(?P<after>\d+))?\Z")
+MAX_QUANTITY = 100  # characters of a quantity's name
+MAX_STEPS = 1_000_000  # training steps (of a spec's steps, of E_total@N, of --steps): float64 makes no more sense
 EXAMPLES = "net_h1, out_o1, E_o1, E_total, delta_o1, w5, dE_total/dw5, dout_o1/dnet_o1, w5+, E_total@10000, m_w5@1"
 
 
@@ -218,7 +222,7 @@ def neuron_parts(neuron: str) -> tuple[str, int | None, int]:
     """``h2_3`` -> ("h", 2, 3); ``o1`` -> ("o", None, 1)."""
     m = _NEURON.match(neuron)
     if not m:
-        raise QuantityError(f"{neuron!r} is not a neuron name (i1, h1, h2_1, o1)")
+        raise QuantityError(f"{quoted(neuron)} is not a neuron name (i1, h1, h2_1, o1)")
     return m["letter"], int(m["layer"]) if m["layer"] else None, int(m["index"])
 
 
@@ -247,41 +251,48 @@ def _value(text: str, whole: str) -> Quantity:
     if _NEURON.match(text):
         if text.startswith("i"):
             return Quantity(INPUT, text)
-        raise QuantityError(f"cannot read quantity {whole!r}: {text} is a neuron; name one of its values, "
+        raise QuantityError(f"cannot read quantity {whole}: {text} is a neuron; name one of its values, "
                             f"e.g. net_{text} or out_{text}")
     for kind, prefix in _PREFIX.items():
         if text.startswith(prefix) and _NEURON.match(text[len(prefix):]):
             return Quantity(kind, text[len(prefix):])
-    raise QuantityError(f"cannot read quantity {whole!r}: write e.g. {EXAMPLES}")
+    raise QuantityError(f"cannot read quantity {whole}: write e.g. {EXAMPLES}")
 
 
 def parse(text: str) -> Quantity:
     """A quantity from the user's grammar (spaces ignored)."""
     whole = text.strip()
+    if len(whole) > MAX_QUANTITY:  # 5,000 digits in E_total@N are no step count, and no message
+        raise QuantityError(f"cannot read quantity {quoted(whole)}: a quantity is at most {MAX_QUANTITY} "
+                            "characters")
     compact = whole.replace(" ", "")
+    whole = quoted(whole)
     m = _SUFFIXES.match(compact)
     if not m or not compact:
-        raise QuantityError(f"cannot read quantity {whole!r}: write e.g. {EXAMPLES}")
+        raise QuantityError(f"cannot read quantity {whole}: write e.g. {EXAMPLES}")
     base = m["base"]
     if "/" in base:
         of, _, wrt = base.partition("/")
         if not (of.startswith("d") and wrt.startswith("d")) or "/" in wrt:
-            raise QuantityError(f"cannot read quantity {whole!r}: a partial derivative is written dA/dB")
+            raise QuantityError(f"cannot read quantity {whole}: a partial derivative is written dA/dB")
         q = partial(_value(of[1:], whole), _value(wrt[1:], whole))
         if STATE in (q.of.kind, q.wrt.kind):
-            raise QuantityError(f"cannot read quantity {whole!r}: optimizer state has no partial derivatives")
+            raise QuantityError(f"cannot read quantity {whole}: optimizer state has no partial derivatives")
     else:
         q = _value(base, whole)
     if m["plus"] and not q.is_parameter:
-        raise QuantityError(f"{whole!r}: only a parameter has a value after one step (like w5+)")
+        raise QuantityError(f"{whole}: only a parameter has a value after one step (like w5+)")
     if q.kind == STATE and m["sample"]:
-        raise QuantityError(f"{whole!r}: optimizer state is one value for all the samples: write {q}@N")
+        raise QuantityError(f"{whole}: optimizer state is one value for all the samples: write {q}@N")
     if q.kind == STATE and m["after"] is None:
-        raise QuantityError(f"{whole!r}: optimizer state is a value after N steps: write {q}@N, e.g. {q}@1")
+        raise QuantityError(f"{whole}: optimizer state is a value after N steps: write {q}@N, e.g. {q}@1")
     sample = int(m["sample"]) - 1 if m["sample"] else None
     if sample is not None and sample < 0:
-        raise QuantityError(f"{whole!r}: samples are numbered from 1")
-    return replace(q, sample=sample, after=int(m["after"]) if m["after"] else None, updated=bool(m["plus"]))
+        raise QuantityError(f"{whole}: samples are numbered from 1")
+    after = int(m["after"]) if m["after"] else None
+    if after is not None and after > MAX_STEPS:
+        raise QuantityError(f"{whole}: at most {MAX_STEPS} training steps (training runs in float64)")
+    return replace(q, sample=sample, after=after, updated=bool(m["plus"]))
 
 
 def after(steps: int) -> str:

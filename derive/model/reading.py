@@ -10,22 +10,14 @@ import stat
 from decimal import Decimal
 from pathlib import Path
 
+from derive.escape import excerpt
+
 MAX_SPEC_BYTES = 8 * 2**20  # 100,000 parameters written out take about 1.5 MB; 1000 samples of 4096 inputs 40 MB
 MAX_DIGITS = 50  # significant digits of a number in a spec: the derivation computes at 60
-MAX_QUOTED = 40  # characters of a user's text quoted in one message
 
 
 class ReadError(ValueError):
     """A file that cannot or must not be read, as one line without the file name."""
-
-
-def excerpt(text: str, limit: int = MAX_QUOTED) -> str:
-    """``text`` if short, else its start and end around an ellipsis and its length."""
-    text = str(text)
-    if len(text) <= limit:
-        return text
-    half = (limit - 1) // 2
-    return f"{text[:half]}…{text[-half:]} ({len(text)} characters)"
 
 
 def digits(value) -> int:
@@ -59,15 +51,32 @@ def read_regular(path: str | Path, limit: int = MAX_SPEC_BYTES) -> bytes:
 
 MIN_MAGNITUDE_EXPONENT = -50  # a nonzero number is at least 1e-50 in magnitude: 1e-999999999 as a fraction
 # would be a denominator of a billion digits
+MAX_MAGNITUDE = 10**6  # inputs, targets, weights, biases, training settings: larger values overflow float64
+# exponentials
 
 
-def number_problem(value: int | Decimal) -> str | None:
-    """Why a number that TOML read cannot be used exactly (too many digits, too small), or None."""
+def number_problem(value: int | Decimal, largest: int | None = None) -> str | None:
+    """Why a finite number that TOML or a flag gave cannot be used exactly (larger than ``largest``,
+    too many digits, too small), or None. Looks at the digits and the exponent only: nothing is
+    converted, so 1e-999999999 and a 5,000-digit integer are answered at once."""
+    if largest is not None and abs(value) > largest:
+        return f"is too large: at most {largest:g} in magnitude"
     if digits(value) > MAX_DIGITS:
         return f"has {digits(value)} significant digits; at most {MAX_DIGITS} are used"
     if value and Decimal(value).adjusted() < MIN_MAGNITUDE_EXPONENT:
         return f"is too small: a nonzero number is at least 1e{MIN_MAGNITUDE_EXPONENT} in magnitude (or write 0)"
     return None
+
+
+def decimal_text(text: str) -> Decimal | None:
+    """A number written as text (a flag, a claim, a sheet's value) as a finite Decimal, or None."""
+    from decimal import InvalidOperation
+
+    try:
+        value = Decimal(text.strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
 
 
 def rational(value: int | Decimal):

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import sympy as sp
 
+from derive.escape import excerpt, path_text, quoted
 from derive.model import optimizers, quantities, reading, seeded
 from derive.model.custom import NO_SCOPE, Scope
 from derive.model.modes import BIAS_MODES
-from derive.model.reading import ReadError, excerpt, number_problem, published_problem, rational, read_regular
+from derive.model.reading import ReadError, number_problem, published_problem, rational, read_regular
 from derive.model.reading import value_kind as _kind
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 
@@ -32,9 +33,10 @@ MAX_LAYERS = 16
 MAX_WIDTH = 4096
 MAX_PARAMETERS = 100_000
 MAX_SAMPLES = 1000
-MAX_STEPS = 1_000_000
-MAX_MAGNITUDE = 10**6  # inputs, targets, weights, biases: larger values overflow float64 exponentials
+MAX_STEPS = quantities.MAX_STEPS
+MAX_MAGNITUDE = reading.MAX_MAGNITUDE  # inputs, targets, weights, biases: larger values overflow float64
 MAX_NAME = 64
+NESTED = "lists or tables nested too deeply; a network description nests at most four levels"
 MAX_TITLE = 200
 
 KEYS = (
@@ -91,7 +93,7 @@ def load(path: str | Path | None = None) -> Spec:
     try:
         data = read_regular(path)
     except ReadError as exc:
-        raise SpecError(f"{excerpt(str(path), 200)}: {exc}") from None
+        raise SpecError(f"{path_text(path)}: {exc}") from None
     return parse(data, path.name)
 
 
@@ -100,11 +102,13 @@ def parse(data: bytes | str, source: str = "<spec>") -> Spec:
     try:
         table = tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
     except UnicodeDecodeError:
-        raise SpecError(f"{source}: not UTF-8 text") from None
+        raise SpecError(f"{path_text(source)}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{source}: TOML syntax error: {reading.syntax_error(str(exc), raw.decode('utf-8'))}") from None
+        raise SpecError(f"{path_text(source)}: TOML syntax error: {reading.syntax_error(str(exc), raw.decode('utf-8'))}") from None
     except ValueError:  # tomllib's int() of more than 4300 digits
-        raise SpecError(f"{source}: a whole number with thousands of digits; at most 50 are used") from None
+        raise SpecError(f"{path_text(source)}: a whole number with thousands of digits; at most 50 are used") from None
+    except RecursionError:  # tomllib recurses into each nested list and inline table
+        raise SpecError(f"{path_text(source)}: {NESTED}") from None
     return _Validator(source).spec(table, hashlib.sha256(raw).hexdigest())
 
 
@@ -113,7 +117,7 @@ class _Validator:
         self.source = source
 
     def fail(self, message: str):
-        raise SpecError(f"{self.source}: {message}")
+        raise SpecError(f"{path_text(self.source)}: {message}")
 
     # -- scalar helpers ---------------------------------------------------------------------------
     def string(self, value, key: str) -> str:
@@ -133,9 +137,7 @@ class _Validator:
             self.fail(f"{key} must be a number, not {_kind(value)}")
         if isinstance(value, Decimal) and not value.is_finite():
             self.fail(f"{key} is {value}: every number must be finite")
-        if abs(value) > MAX_MAGNITUDE:
-            self.fail(f"{key} = {excerpt(value)} is too large: at most {MAX_MAGNITUDE:g} in magnitude")
-        if problem := number_problem(value):
+        if problem := number_problem(value, MAX_MAGNITUDE):
             self.fail(f"{key} = {excerpt(value)} {problem}")
         return rational(value)
 
@@ -158,10 +160,8 @@ class _Validator:
                 self.fail(f"missing key '{key}'")
         name = self.string(t["name"], "name")
         if not quantities.IDENTIFIER.match(name) or len(name) > MAX_NAME:
-            self.fail(
-                f"name {excerpt(repr(name))} is not an identifier: letters, digits and underscores, "
-                f"starting with a letter, at most {MAX_NAME} characters"
-            )
+            self.fail(f"name {quoted(name)} is not an identifier: letters, digits and underscores, "
+                      f"starting with a letter, at most {MAX_NAME} characters")
         title = self.string(t.get("title", name), "title")
         if len(title) > MAX_TITLE:  # free text: every output escapes it for its own language
             self.fail(f"title must be at most {MAX_TITLE} characters")
@@ -267,7 +267,7 @@ class _Validator:
             own = {"activation": " (or define your own under [activations])",
                    "loss": " (or define your own under [losses])"}.get(key.split("[")[0], "")
             hint = quantities.suggestion(value, known)
-            self.fail(f"{key} = {excerpt(repr(value))} is unknown{hint}; known: {', '.join(known)}{own}")
+            self.fail(f"{key} = {quoted(value)} is unknown{hint}; known: {', '.join(known)}{own}")
         return value
 
     def functions(self, activations, losses) -> Scope:
@@ -284,9 +284,10 @@ class _Validator:
         for key, table, make in tables:
             for name, text in table.items():
                 if not isinstance(text, str):
-                    self.fail(f"{key}.{name} must be a formula in a string, not {_kind(text)}")
+                    self.fail(f"{key}.{excerpt(name)} must be a formula in a string, not {_kind(text)}")
                 if name in activations and name in losses:
-                    self.fail(f"{key}.{name}: {name!r} names an activation and a loss; one name, one function")
+                    self.fail(f"{key}.{excerpt(name)}: {quoted(name)} names an activation and a loss; one name, one "
+                              "function")
                 try:
                     entries[key].append(make(name, text))
                 except FormulaError as exc:
@@ -384,7 +385,7 @@ class _Validator:
             self.fail(f"published must be a table of quantity = number, not {_kind(value)}")
         out = []
         for quantity, number in value.items():
-            key = f"published.{excerpt(repr(quantity))}"
+            key = f"published.{quoted(quantity)}"
             if isinstance(number, bool) or not isinstance(number, int | Decimal):
                 self.fail(f"{key} must be a number, not {_kind(number)}")
             if not Decimal(number).is_finite():

@@ -80,6 +80,9 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         if comments and s == 0:
             lines.append(f"# {COMMENTS['samples']}")
         lines += ["[[samples]]", f"inputs = {vector(sample.inputs)}", f"targets = {vector(sample.targets)}"]
+    for table, entries in (("activations", spec.functions.activations), ("losses", spec.functions.losses)):
+        if entries:  # the spec's own functions, by formula (their names are identifiers)
+            lines += ["", f"[{table}]", *(f"{e.name} = {toml_string(e.description)}" for e in entries)]
     return "\n".join(lines) + "\n"
 
 
