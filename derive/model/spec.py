@@ -104,7 +104,8 @@ def parse(data: bytes | str, source: str = "<spec>") -> Spec:
     except UnicodeDecodeError:
         raise SpecError(f"{path_text(source)}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path_text(source)}: TOML syntax error: {reading.syntax_error(str(exc), raw.decode('utf-8'))}") from None
+        shown = reading.syntax_error(str(exc), raw.decode("utf-8"))
+        raise SpecError(f"{path_text(source)}: TOML syntax error: {shown}") from None
     except ValueError:  # tomllib's int() of more than 4300 digits
         raise SpecError(f"{path_text(source)}: a whole number with thousands of digits; at most 50 are used") from None
     except RecursionError:  # tomllib recurses into each nested list and inline table
