@@ -23,6 +23,7 @@ from derive.model import registry
 from derive.model.entries import Activation, Loss
 from derive.model.functions import ELEMENTARY, Registered, elementwise
 from derive.model.quantities import IDENTIFIER
+from derive.model.reading import value_kind
 
 NET, OUT, TARGET = (sp.Symbol(name, real=True) for name in ("net", "out", "target"))
 ACTIVATION_VARIABLES = {"net": NET}
@@ -65,6 +66,26 @@ def _scope(activations, losses) -> Scope:
 
 NO_SCOPE = Scope()
 CLASS_PREFIX = "Spec_"  # a spec's function `gamma` is the SymPy class Spec_gamma, never SymPy's or Python's
+
+
+def scope_of(activations, losses) -> Scope:
+    """A spec's own functions: ``[activations]`` name = "formula in net", ``[losses]`` name = "formula
+    in out and target" (one output's term), parsed safely (`derive.model.formula`); a problem is a
+    `FormulaError` naming the key."""
+    entries = {"activations": [], "losses": []}
+    tables = (("activations", activations, activation_entry), ("losses", losses, loss_entry))
+    for key, table, _ in tables:  # both, before either is read: each one's names are looked up in the other
+        if not isinstance(table, dict):
+            raise F.FormulaError(f"{key} must be a table of name = \"formula\", not {value_kind(table)}")
+    for key, table, make in tables:
+        for name, text in table.items():
+            if not isinstance(text, str):
+                raise F.FormulaError(f"{key}.{excerpt(name)} must be a formula in a string, not {value_kind(text)}")
+            if name in activations and name in losses:
+                raise F.FormulaError(f"{key}.{excerpt(name)}: {quoted(name)} names an activation and a loss; one "
+                                     "name, one function")
+            entries[key].append(make(name, text))
+    return Scope(tuple(entries["activations"]), tuple(entries["losses"]))
 
 
 def reserved() -> set[str]:

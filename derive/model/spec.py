@@ -272,28 +272,14 @@ class _Validator:
         return value
 
     def functions(self, activations, losses) -> Scope:
-        """The spec's own functions: ``[activations]`` name = "formula in net", ``[losses]`` name =
-        "formula in out and target" (one output's term), parsed safely (`derive.model.formula`)."""
-        from derive.model.custom import activation_entry, loss_entry
+        """The spec's own functions (`derive.model.custom.scope_of`), a problem as this spec's line."""
+        from derive.model.custom import scope_of
         from derive.model.formula import FormulaError
 
-        entries = {"activations": [], "losses": []}
-        tables = (("activations", activations, activation_entry), ("losses", losses, loss_entry))
-        for key, table, _ in tables:  # both, before either is read: each one's names are looked up in the other
-            if not isinstance(table, dict):
-                self.fail(f"{key} must be a table of name = \"formula\", not {_kind(table)}")
-        for key, table, make in tables:
-            for name, text in table.items():
-                if not isinstance(text, str):
-                    self.fail(f"{key}.{excerpt(name)} must be a formula in a string, not {_kind(text)}")
-                if name in activations and name in losses:
-                    self.fail(f"{key}.{excerpt(name)}: {quoted(name)} names an activation and a loss; one name, one "
-                              "function")
-                try:
-                    entries[key].append(make(name, text))
-                except FormulaError as exc:
-                    self.fail(str(exc))
-        return Scope(tuple(entries["activations"]), tuple(entries["losses"]))
+        try:
+            return scope_of(activations, losses)
+        except FormulaError as exc:
+            self.fail(str(exc))
 
     def layers(self, value) -> tuple[int, ...]:
         if not isinstance(value, list):
