@@ -7,6 +7,8 @@ from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Decimal, localcontext
 import mpmath
 import sympy as sp
 
+from derive.model.proven import Proven, proven_round
+
 
 def to_decimal(value) -> Decimal:
     """An mpmath/float/SymPy number as a Decimal with 50 significant digits (converted at 60, so a
@@ -29,7 +31,12 @@ def beyond_decimal(x) -> bool:
 
 
 def round_sig(value, digits: int) -> Decimal:
-    """``value`` rounded (half to even) to ``digits`` significant digits."""
+    """``value`` rounded (half to even) to ``digits`` significant digits: proven by its ball for a
+    `Proven` value (at the precision that decides it), else from its 50 significant digits."""
+    if isinstance(value, Proven):
+        decided = proven_round(value, digits)
+        if decided is not None:
+            return decided
     d = to_decimal(value)
     if not d.is_finite() or d == 0:
         return d
@@ -43,7 +50,7 @@ def round_sig(value, digits: int) -> Decimal:
 def fmt(value, digits: int = 9) -> str:
     """``value`` to ``digits`` significant digits, trailing zeros kept (they are significant):
     plain notation for magnitudes from 1e-5 to 1e9, scientific beyond."""
-    if not isinstance(value, Decimal) and beyond_decimal(mpmath.mpf(value)):
+    if not isinstance(value, Decimal | Proven) and beyond_decimal(mpmath.mpf(value)):
         return mpmath.nstr(mpmath.mpf(value), digits, strip_zeros=False, min_fixed=0, max_fixed=0)
     d = round_sig(value, digits)
     if not d.is_finite():
