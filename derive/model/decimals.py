@@ -92,10 +92,10 @@ def short_decimal(value, digits: int) -> str | None:
     """A high-precision value that is a short decimal to 30 significant digits (0.3775 computed as
     0.05 * 0.15 + ...), written as that decimal."""
     d = round_sig(value, 30)
-    if not d.is_finite() or d == 0:
+    if not d.is_finite() or d == 0 or not -6 <= d.adjusted() < digits:  # (normalize() past Emax overflows)
         return None
     d = d.normalize()
-    if len(d.as_tuple().digits) > digits or not -6 <= d.adjusted() < digits:
+    if len(d.as_tuple().digits) > digits:
         return None
     return f"{d:f}"
 
@@ -103,3 +103,19 @@ def short_decimal(value, digits: int) -> str | None:
 def plain(value, digits: int) -> str:
     """Exact when the value is a short decimal (0.15, 0.3775), else ``fmt``."""
     return exact_decimal(value, digits) or short_decimal(value, digits) or fmt(value, digits)
+
+
+#: The JSON key of a value that float64 cannot hold (see `json_value`).
+DECIMAL_KEY = "value_decimal"
+_LARGEST, _SMALLEST = mpmath.mpf("1.7976931348623157e308"), mpmath.mpf("2.2250738585072014e-308")
+
+
+def json_value(value) -> dict:
+    """A value for JSON, which has no infinity and whose numbers are float64 to most readers:
+    ``{"value": x}`` when float64 holds it (a normal float, or 0), else ``{"value": None,
+    "value_decimal": "2.36...e+86858"}``: the value correctly rounded to 17 significant digits, as a
+    string ("inf" or "-inf" for a value that is infinite in exact arithmetic)."""
+    x = mpmath.mpf(value)
+    if mpmath.isfinite(x) and (x == 0 or _SMALLEST <= abs(x) <= _LARGEST):
+        return {"value": float(x)}
+    return {"value": None, DECIMAL_KEY: fmt(value, 17)}

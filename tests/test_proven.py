@@ -1,0 +1,108 @@
+"""Printed values that are what they claim: every printed digit proven by a ball (python-flint's arb)
+and checked here against routes written separately (mpmath at hundreds of digits, the spec's
+mathematics written out by hand), at ordinary, tiny, huge and saturated values, in every printer."""
+
+import json
+import random
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Decimal, localcontext
+
+import flint
+import independent
+import mpmath
+import pytest
+from networks import OWN, TODAY
+
+import derive
+from derive.model import decimals
+from derive.model.proven import Proven, precision
+from derive.render import latex_rows, mathml, text
+
+BCE = """name = "bce"
+layers = [2, 2, 1]
+activation = "logistic"
+loss = "binary_cross_entropy"
+bias = "shared"
+learning_rate = 0.5
+weights = [[[100000, 100000], [100000, 100000]], [[100000, 100000]]]
+biases = [[0.35], [0.60]]
+[[samples]]
+inputs = [1, 1]
+targets = [{t}]
+"""
+
+
+def rounded(x: mpmath.mpf, digits: int) -> Decimal:
+    """The independent value's correct rounding (from its 60-digit string, far past the digits asked)."""
+    with localcontext() as ctx:
+        ctx.prec, ctx.rounding = digits, ROUND_HALF_EVEN
+        ctx.Emax, ctx.Emin = MAX_EMAX, MIN_EMIN
+        return +Decimal(mpmath.nstr(x, 60, min_fixed=0, max_fixed=0))
+
+
+def expected_text(x, digits=9):
+    return decimals.fmt(rounded(x, digits), digits)
+
+
+def test_binary_cross_entropy_at_a_saturated_output_prints_its_finite_values():
+    # out_o1 = sigma(net_o1), net_o1 = 200000.6 - 2e5 e^-200000.35..: 1 - out_o1 = 1 / (1 + e^net_o1)
+    model = derive.Model(derive.parse(BCE.format(t=1), "bce.toml"))
+    with mpmath.workdps(50):
+        net = mpmath.mpf("200000.6")
+        one_minus_out = 1 / (1 + mpmath.exp(net))
+        assert text.fmt(model.value("dE_total/dout_o1"), 9) == "-1.00000000"  # -1/out; +inf before
+        assert text.fmt(model.value("delta_o1"), 9) == expected_text(-one_minus_out)  # 0 before
+        assert text.fmt(model.value("dout_o1/dnet_o1"), 9) == expected_text(one_minus_out * (1 - one_minus_out))
+        assert text.fmt(model.value("dE_total/dw5"), 9) == expected_text(-one_minus_out)  # out_h1 = 1 - 1e-86859
+
+
+def test_json_has_no_infinity_and_gives_a_value_past_float64_as_a_decimal_string():
+    model = derive.Model(derive.parse(BCE.format(t=0), "bce.toml"))
+    written = text.as_json(model, 9)
+    data = json.loads(written, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    row = next(r for r in data["quantities"] if r["quantity"] == "dE_total/dout_o1")
+    with mpmath.workdps(50):
+        true = 1 + mpmath.exp(mpmath.mpf("200000.6"))  # 1 / (1 - out_o1)
+    assert row["value"] is None
+    assert row[decimals.DECIMAL_KEY] == expected_text(true, 17) == "1.4353484329929279e+86859"
+    assert row["text"] == expected_text(true) == "1.43534843e+86859"
+    ordinary = next(r for r in data["quantities"] if r["quantity"] == "dE_total/dw5")
+    assert ordinary["value"] == 1.0 and decimals.DECIMAL_KEY not in ordinary
+
+
+def _ball(x: mpmath.mpf, bits=256):
+    with precision(bits):
+        return Proven(flint.arb(mpmath.nstr(x, 80, min_fixed=0, max_fixed=0)), bits, None)
+
+
+MAGNITUDES = {  # independent values, at 80 digits
+    "ordinary": lambda: mpmath.mpf(1) / 3,
+    "tiny": lambda: mpmath.mpf("7.66764807372e-53") + mpmath.mpf(10) ** -70,
+    "huge": lambda: mpmath.exp(200000) * mpmath.pi,
+    "past_decimal_emax": lambda: -mpmath.exp(3000000),
+    "saturated": lambda: 1 - mpmath.exp(-200),
+    "boundary": lambda: mpmath.mpf("0.1234567895") + mpmath.mpf(10) ** -75,
+}
+
+
+@pytest.mark.parametrize("name", sorted(MAGNITUDES))
+def test_every_number_printer_prints_the_correct_rounding(name):
+    with mpmath.workdps(80):
+        x = MAGNITUDES[name]()
+        value = _ball(x)
+        want = expected_text(x)
+        short = rounded(x, 30).normalize()  # a value that is a short decimal to 30 digits is written as one
+        if len(short.as_tuple().digits) <= 9 and -6 <= short.adjusted() < 9:
+            want = f"{short:f}"
+    assert decimals.plain(value, 9) == want
+    assert decimals.fmt(value, 9) == expected_text(x)
+    mantissa, _, exponent = want.partition("e")
+    latex = latex_rows.number(value, 9)
+    assert latex == (rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else want)
+    dom = mathml.Document()
+    xml = mathml.number_element(dom, value, 9, "k").toxml()  # the page's printer (decimal.Overflow before)
+    assert f"<mn>{mantissa}</mn>" in xml and (not exponent or f"<mn>{int(exponent)}</mn>" in xml)
+    written = decimals.json_value(value)
+    if exponent and abs(int(exponent)) > 300:
+        assert written == {"value": None, decimals.DECIMAL_KEY: expected_text(x, 17)}
+    else:
+        assert written == {"value": float(x)}
