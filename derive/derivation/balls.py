@@ -16,7 +16,7 @@ import flint
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-from derive.model.functions import Registered
+from derive.model.functions import ARB_FUNCTIONS, ONE_PLUS, Registered
 from derive.model.proven import Undecided
 
 fmpq, arb = flint.fmpq, flint.arb
@@ -26,11 +26,7 @@ class Infinite(ArithmeticError):
     """A division by an exact zero: the value is infinite (or undefined) in exact arithmetic."""
 
 
-_FUNCTIONS = {
-    sp.exp: arb.exp, sp.log: arb.log, sp.sqrt: arb.sqrt, sp.tanh: arb.tanh, sp.sinh: arb.sinh,
-    sp.cosh: arb.cosh, sp.sin: arb.sin, sp.cos: arb.cos, sp.atan: arb.atan, sp.erf: arb.erf,
-    sp.erfc: arb.erfc, expm1: arb.expm1, log1p: arb.log1p,
-}
+_FUNCTIONS = ARB_FUNCTIONS | {expm1: arb.expm1, log1p: arb.log1p}
 _CONSTANTS = {sp.pi: arb.pi, sp.E: arb.const_e}
 _TEMPLATES: dict[tuple, tuple[sp.Expr, tuple[sp.Symbol, ...]]] = {}
 
@@ -139,13 +135,12 @@ def _stable_sum(expr: sp.Add, env):
     sign, f = 1, b
     if b.is_Mul and len(b.args) == 2 and b.args[0] == sp.S.NegativeOne:
         sign, f = -1, b.args[1]
-    if isinstance(f, sp.erf):
-        return _function(arb.erfc, -sign * f.args[0], env)
-    if isinstance(f, sp.tanh):
+    rule = ONE_PLUS.get(type(f))
+    if rule is not None:
         u = ball_value(f.args[0], env)
-        if isinstance(u, fmpq) and u == 0:
+        if isinstance(u, fmpq) and u == 0:  # erf(0) = 0 exactly
             return fmpq(1)
-        return 2 / (1 + (ball(u) * (-2 * sign)).exp())
+        return rule(sign, ball(u))
     return None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import flint
 import mpmath
 import sympy as sp
 
@@ -105,3 +106,11 @@ ELEMENTARY = {
 #: Functions that only derivatives and stable forms bring in (erfc: gelu's Phi without cancellation).
 DERIVED = {sp.erfc: mpmath.erfc}
 CONSTANTS = {"pi": (sp.pi, lambda: +mpmath.pi), "E": (sp.E, lambda: +mpmath.e)}
+
+#: The ball evaluator's (`derive.derivation.balls`) python-flint method for each SymPy function.
+ARB_FUNCTIONS = {f: getattr(flint.arb, name) for name, (f, _) in ELEMENTARY.items()} | {sp.erfc: flint.arb.erfc}
+#: 1 + s f(u) (s = ±1) written without its cancellation, for the ball evaluator: f -> (s, u) -> ball.
+ONE_PLUS = {
+    sp.erf: lambda s, u: (-s * u).erfc(),
+    sp.tanh: lambda s, u: 2 / (1 + (-2 * s * u).exp()),
+}
