@@ -150,3 +150,77 @@ def test_tiny_gradients_are_correctly_rounded_against_a_separate_high_precision_
             tiny += abs(true) < mpmath.mpf(10) ** -20
     print(f"{decided} printed values decided")
     assert tiny >= 6, tiny  # the class the 60-digit floor got wrong is really exercised
+
+
+SATURATED_SOFTMAX = """name = "sm"
+layers = [2, 2, 2]
+activation = ["logistic", "softmax"]
+loss = "cross_entropy"
+bias = "shared"
+learning_rate = 0.5
+weights = [[[1e6, -1e6], [1e6, 1e6]], [[-1e6, 1e6], [1e6, -1e6]]]
+biases = [[0.35], [0.60]]
+[[samples]]
+inputs = [1e6, -1e6]
+targets = [0, 1]
+"""
+
+
+def _saturated_softmax_by_hand():
+    """The network above written out by hand in mpmath (its exponents are unbounded): every 1 - sigma
+    and 1 - softmax as sigma of the negated net, so that nothing cancels."""
+    sig = lambda x: 1 / (1 + mpmath.exp(-x))  # noqa: E731
+    with mpmath.workdps(60):
+        net_h1, net_h2 = 2 * mpmath.mpf(10) ** 12 + mpmath.mpf("0.35"), mpmath.mpf("0.35")
+        out_h1, out_h2 = sig(net_h1), sig(net_h2)
+        not_h1 = sig(-net_h1)  # 1 - out_h1 = e^-2e12 / (1 + ...)
+        m = mpmath.mpf(10) ** 6
+        net_o1 = -m * out_h1 + m * out_h2 + mpmath.mpf("0.6")
+        net_o2 = m * out_h1 - m * out_h2 + mpmath.mpf("0.6")
+        out_o1 = sig(net_o1 - net_o2)
+        not_o2 = out_o1  # two outputs: 1 - out_o2 = out_o1
+        delta_o1, delta_o2 = out_o1, -not_o2  # out - target
+        d_out_h1 = delta_o1 * -m + delta_o2 * m
+        d_act_h1 = out_h1 * not_h1
+        return {
+            "dout_o2/dnet_o2": (1 - not_o2) * not_o2,
+            "delta_o2": delta_o2,
+            "dE_total/dw7": delta_o2 * out_h1,
+            "dout_h1/dnet_h1": d_act_h1,
+            "delta_h1": d_out_h1 * d_act_h1,
+            "dE_total/dw1": d_out_h1 * d_act_h1 * m,
+        }
+
+
+def test_a_saturated_softmax_prints_no_false_zero():
+    """dout_o2/dnet_o2 = out_o2 (1 - out_o2) with out_o2 = 1 - 1e-179530 and sigma'(2e12) = e^-2e12: no
+    precision decides 1 - out from out's ball; they printed 0 before."""
+    model = derive.Model(derive.parse(SATURATED_SOFTMAX, "sm.toml"))
+    for name, true in _saturated_softmax_by_hand().items():
+        assert true != 0
+        for digits in (9, 12):
+            assert decimals.fmt(model.value(name), digits) == expected_text(true, digits), (name, digits)
+
+
+def test_a_value_no_precision_decides_is_printed_as_undecided_by_every_printer():
+    """dE_total/db2 of the saturated softmax is Σ (out_j - t_j) = 0 exactly, but no ball of its two
+    terms of ±3.9e-359060 proves it; it was printed as the midpoint's 0, unproven. Every printer says so."""
+    model = derive.Model(derive.parse(SATURATED_SOFTMAX, "sm.toml"))
+    value = model.value("dE_total/db2")
+    assert decimals.fmt(value, 9) == decimals.UNDECIDED == "undecided"
+    assert decimals.plain(value, 9) == "undecided"
+    assert latex_rows.number(value, 9) == r"\text{undecided}"
+    assert "<mi>undecided</mi>" in mathml.number_element(mathml.Document(), value, 9, "k").toxml()
+    assert decimals.json_value(value) == {"value": None, decimals.DECIMAL_KEY: "undecided"}
+    row = next(r for r in json.loads(text.as_json(model, 9))["quantities"] if r["quantity"] == "dE_total/db2")
+    assert row == {"section": row["section"], "quantity": "dE_total/db2", "value": None,
+                   decimals.DECIMAL_KEY: "undecided", "text": "undecided"}
+
+
+def test_an_undecided_ball_is_never_printed_as_its_midpoint():
+    with precision(256):
+        straddling = Proven(flint.arb(0, 1e-300), 256, lambda bits: flint.arb(0, 1e-300))
+        boundary = Proven(flint.arb("0.1234567895", 1e-40), 256, lambda bits: flint.arb("0.1234567895", 1e-40))
+    for value in (straddling, boundary):
+        assert decimals.fmt(value, 9) == "undecided"
+        assert latex_rows.number(value, 9) == r"\text{undecided}"

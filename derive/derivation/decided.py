@@ -16,6 +16,7 @@ import flint
 import mpmath
 
 from derive.derivation import balls
+from derive.derivation.steps import ERROR
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.proven import CAP, START, Proven, Undecided, precision
@@ -31,6 +32,12 @@ class Decided:
         self._samples: dict[tuple[int, int], dict] = {}
         self._totals: dict[int, dict] = {}
         self.least = [START] * self.count  # the precision each sample needs to decide its branches
+        walker = balls.Walker(derivation.complements)
+        # An error term is computed by its stable form; where that form's ball lost its digits (t (lse -
+        # net) at a saturated softmax), by the textbook's, whose 1 - out and ln out the walker keeps.
+        self._program = [(step.symbol, walker.compile(step.compute),
+                          walker.compile(step.formula.doit()) if step.phase == ERROR and step.formula != step.compute
+                          else None) for step in steps]
 
     # -- per sample ---------------------------------------------------------------------------------
     def sample(self, s: int, bits: int) -> dict:
@@ -57,15 +64,19 @@ class Decided:
     def _compute(self, s: int, undecided_ok: bool = False) -> dict:
         network = self.network
         env = {network.symbol(q): balls.ball_value(v, {}) for q, v in network.sample_values(s).items()}
-        for step in self.steps:
+        for symbol, compute, textbook in self._program:
             try:
-                env[step.symbol] = balls.ball_value(step.compute, env)
+                env[symbol] = value = compute(env)
+                if textbook is not None and _imprecise(value):
+                    other = textbook(env)
+                    env[symbol] = other if _exact(other) or other.rel_accuracy_bits() > value.rel_accuracy_bits() \
+                        else value
             except (balls.Infinite, ZeroDivisionError):  # a display factor 1/(1 - out) with out exactly 1
-                env[step.symbol] = INFINITE
+                env[symbol] = INFINITE
             except Undecided:
                 if not undecided_ok:
                     raise
-                env[step.symbol] = flint.arb.nan()
+                env[symbol] = flint.arb.nan()
         return env
 
     # -- over the samples ---------------------------------------------------------------------------
@@ -117,8 +128,9 @@ class Decided:
         for s in range(self.count):
             values = self.sample(s, START)
             bits = self.least[s]
-            out.append({self.network.quantity_of[sym]: _proven(v, bits, lambda b, s=s, sym=sym: self.sample(s, b)[sym])
-                        for sym, v in values.items()})
+            named = self.network.quantity_of
+            out.append({named[sym]: _proven(v, bits, lambda b, s=s, sym=sym: self.sample(s, b)[sym])
+                        for sym, v in values.items() if sym in named})  # (not the walker's complements)
         return out
 
     def proven_totals(self) -> dict:
@@ -131,6 +143,14 @@ class _Infinite:
 
 
 INFINITE = _Infinite()
+
+
+def _exact(value) -> bool:
+    return isinstance(value, flint.fmpq)
+
+
+def _imprecise(value) -> bool:
+    return value is not INFINITE and not _exact(value) and value.rel_accuracy_bits() <= flint.ctx.prec // 2
 
 
 def _finite(value) -> bool:

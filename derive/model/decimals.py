@@ -7,7 +7,11 @@ from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Decimal, localcontext
 import mpmath
 import sympy as sp
 
-from derive.model.proven import Proven, proven_round
+from derive.model.proven import Proven, Undecided, proven_round
+
+#: What every printer writes for a value whose digits no precision up to `proven.CAP` decides (a ball
+#: that still holds 0 or straddles a rounding boundary): never a digit that is not proven.
+UNDECIDED = "undecided"
 
 
 def to_decimal(value) -> Decimal:
@@ -37,6 +41,8 @@ def round_sig(value, digits: int) -> Decimal:
         decided = proven_round(value, digits)
         if decided is not None:
             return decided
+        if value.exact or not beyond_decimal(value):
+            raise Undecided(f"no precision up to {value.bits} bits decides {digits} digits")
     d = to_decimal(value)
     if not d.is_finite() or d == 0:
         return d
@@ -50,9 +56,17 @@ def round_sig(value, digits: int) -> Decimal:
 def fmt(value, digits: int = 9) -> str:
     """``value`` to ``digits`` significant digits, trailing zeros kept (they are significant):
     plain notation for magnitudes from 1e-5 to 1e9, scientific beyond."""
+    if isinstance(value, Proven) and not value.exact and beyond_decimal(value):  # past a Decimal's exponent
+        ball = value.ball_at(value.bits)
+        if ball.is_finite() and not ball.contains(0) and ball.rel_accuracy_bits() > 4 * digits + 32:
+            return mpmath.nstr(value, digits, strip_zeros=False, min_fixed=0, max_fixed=0)
+        return UNDECIDED
     if not isinstance(value, Decimal | Proven) and beyond_decimal(mpmath.mpf(value)):
         return mpmath.nstr(mpmath.mpf(value), digits, strip_zeros=False, min_fixed=0, max_fixed=0)
-    d = round_sig(value, digits)
+    try:
+        d = round_sig(value, digits)
+    except Undecided:
+        return UNDECIDED
     if not d.is_finite():
         return {"Infinity": "inf", "-Infinity": "-inf"}.get(str(d), "nan")
     if d == 0:
@@ -91,7 +105,10 @@ def exact_decimal(value, digits: int) -> str | None:
 def short_decimal(value, digits: int) -> str | None:
     """A high-precision value that is a short decimal to 30 significant digits (0.3775 computed as
     0.05 * 0.15 + ...), written as that decimal."""
-    d = round_sig(value, 30)
+    try:
+        d = round_sig(value, 30)
+    except Undecided:
+        return None
     if not d.is_finite() or d == 0 or not -6 <= d.adjusted() < digits:  # (normalize() past Emax overflows)
         return None
     d = d.normalize()
@@ -116,6 +133,8 @@ def json_value(value) -> dict:
     "value_decimal": "2.36...e+86858"}``: the value correctly rounded to 17 significant digits, as a
     string ("inf" or "-inf" for a value that is infinite in exact arithmetic)."""
     x = mpmath.mpf(value)
+    if fmt(value, 17) == UNDECIDED:
+        return {"value": None, DECIMAL_KEY: UNDECIDED}
     if mpmath.isfinite(x) and (x == 0 or _SMALLEST <= abs(x) <= _LARGEST):
         return {"value": float(x)}
     return {"value": None, DECIMAL_KEY: fmt(value, 17)}

@@ -30,6 +30,11 @@ class Registered(sp.Function):
     float_form: Callable  # (*args) -> the numerically stable form for float code
     array_form: Callable  # (*args) -> the same for whole arrays (NumPy), where a guard's branch may cost more
     mp: Callable | None = None  # (*mpf args) -> value; None: evaluate the elementary form
+    #: For the ball evaluator: the exact form it evaluates (no cancellation), and 1 - f(x), 1 + f(x)
+    #: written without cancellation where f saturates at 1 or -1 (None: no such form is needed).
+    ball: Callable | None = None
+    one_minus: Callable | None = None
+    one_plus: Callable | None = None
 
     def fdiff(self, argindex=1):
         return self.rule(self.args, self, argindex)
@@ -56,6 +61,9 @@ def elementwise(
     float_doc: str = "",
     float_note: str = "",
     array_form: Callable[[sp.Expr], sp.Expr] | None = None,
+    ball: Callable[[sp.Expr], sp.Expr] | None = None,
+    one_minus: Callable[[sp.Expr], sp.Expr] | None = None,
+    one_plus: Callable[[sp.Expr], sp.Expr] | None = None,
 ) -> type[Registered]:
     """A one-argument function ``f``: ``derivative(x, y)`` is f'(x) written with y = f(x) where a
     textbook does (σ' = y(1 - y)); ``textbook(x)`` is f as a textbook defines it (default: the
@@ -73,6 +81,9 @@ def elementwise(
         "mp": staticmethod(mp) if mp else None,
         "derivative": staticmethod(derivative),
         "textbook": staticmethod(textbook or elementary),
+        "ball": staticmethod(ball or textbook or elementary),
+        "one_minus": staticmethod(one_minus) if one_minus else None,
+        "one_plus": staticmethod(one_plus) if one_plus else None,
     }
     if identity:
         namespace["eval"] = classmethod(lambda cls, x: x)
@@ -107,10 +118,23 @@ ELEMENTARY = {
 DERIVED = {sp.erfc: mpmath.erfc}
 CONSTANTS = {"pi": (sp.pi, lambda: +mpmath.pi), "E": (sp.E, lambda: +mpmath.e)}
 
+def _erfc_ball(z: flint.arb) -> flint.arb:
+    """erfc(z); far in the tail, where arb's own ball holds 0 (erfc(7e11) = 1e-2e23), between the
+    bounds 2/sqrt(pi) e^-z^2 / (z + sqrt(z^2 + 2)) < erfc(z) <= 2/sqrt(pi) e^-z^2 / (z + sqrt(z^2 + 4/pi))
+    (z > 0; Abramowitz and Stegun 7.1.13), which decide some 2 log10(z) digits."""
+    value = z.erfc()
+    if value.rel_accuracy_bits() > flint.ctx.prec // 2 or not z > 10:
+        return value
+    scale = 2 / flint.arb.pi().sqrt() * (-z * z).exp()
+    low, high = scale / (z + (z * z + 2).sqrt()), scale / (z + (z * z + 4 / flint.arb.pi()).sqrt())
+    bounds = low.union(high)
+    return bounds if bounds.rel_accuracy_bits() > value.rel_accuracy_bits() else value
+
+
 #: The ball evaluator's (`derive.derivation.balls`) python-flint method for each SymPy function.
-ARB_FUNCTIONS = {f: getattr(flint.arb, name) for name, (f, _) in ELEMENTARY.items()} | {sp.erfc: flint.arb.erfc}
+ARB_FUNCTIONS = {f: getattr(flint.arb, name) for name, (f, _) in ELEMENTARY.items()} | {sp.erfc: _erfc_ball}
 #: 1 + s f(u) (s = ±1) written without its cancellation, for the ball evaluator: f -> (s, u) -> ball.
 ONE_PLUS = {
-    sp.erf: lambda s, u: (-s * u).erfc(),
+    sp.erf: lambda s, u: _erfc_ball(-s * u),
     sp.tanh: lambda s, u: 2 / (1 + (-2 * s * u).exp()),
 }

@@ -16,7 +16,7 @@ import flint
 import mpmath
 
 START = 256  # bits: a ball is first computed at this precision, then at twice it while undecided
-CAP = 2**20  # bits (315,000 digits): 1 - sigma(x) is decided up to x ~ 700,000
+CAP = 2**16  # bits (19,700 digits); 1 - out at a saturated registry entry is computed by its complement
 _MAX_EXPONENT = 10**17  # a decimal exponent past this is not a Decimal's (see decimals.beyond_decimal)
 
 

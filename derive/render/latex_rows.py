@@ -12,7 +12,7 @@ import sympy as sp
 from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Row
 from derive.escape import latex_text
 from derive.model import quantities as Q
-from derive.model.decimals import plain
+from derive.model.decimals import UNDECIDED, plain
 from derive.render import names
 from derive.render.diagram import layout
 
@@ -22,8 +22,8 @@ _STYLE = {"order": "none", "mul_symbol": "dot", "ln_notation": True}
 def number(value, digits: int) -> str:
     """A value as LaTeX: exact when it is a short decimal, else to ``digits`` significant digits."""
     text = plain(value, digits)
-    if text in ("inf", "-inf", "nan"):
-        return {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\text{NaN}"}[text]
+    if text in ("inf", "-inf", "nan", UNDECIDED):
+        return {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\text{NaN}", UNDECIDED: rf"\text{{{UNDECIDED}}}"}[text]
     if "e" in text:
         mantissa, exponent = text.split("e")
         return rf"{mantissa} \times 10^{{{int(exponent)}}}"
