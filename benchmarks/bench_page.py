@@ -4,7 +4,7 @@ Each page is written by `derive html` (its writing time is measured too, in a fr
 opened in headless Chromium (Debian's, driven by Selenium, as the tests do) several times: the figure
 is the median time from the request to the page's script having run (the page marks
 ``data-ready``), and its ``load`` event, from the browser's navigation timing. Writes the table into
-the README between the bench markers.
+the documentation (docs/) between the bench markers.
 
     python benchmarks/bench_page.py [--repeats 5] [--no-readme]
 """

@@ -2,7 +2,7 @@
 growth exponent of time against the parameter count P (least-squares slope of log time on log P).
 
 Each size runs in a fresh subprocess (so peak memory is that size's own), three times, interleaved;
-the figure is the median. Writes the table into the README between the bench markers.
+the figure is the median. Writes the table into the documentation (docs/) between the bench markers.
 
     python benchmarks/bench_scale.py [--repeats 3] [--no-readme]
 """

@@ -4,7 +4,7 @@ call a step, and ``train`` running 1,000 steps in one call), the C of the other 
 or loops) where both are practical, the NumPy target, a hand-written NumPy step, and, when installed,
 JAX (jit per call, and 1,000 steps in ``fori_loop``). Also times ``derive codegen`` of 784-32-10 for
 each target and the compile of its C. Rounds are interleaved (every implementation once a round);
-each figure is the median over rounds. Writes the table into the README between the targets markers
+each figure is the median over rounds. Writes the table into the documentation (docs/) between the targets markers
 (``--no-readme`` to only print).
 
     python benchmarks/bench_targets.py [--rounds 21] [--no-readme]

@@ -5,7 +5,7 @@ main), against that version's ``train`` on the same network; then each optimizer
 
 Rounds are interleaved as in bench_train_step.py; each figure is the median over rounds of the time
 per step, in CPU time of this process (``time.process_time``), which the other processes of a loaded
-2-core machine disturb far less than wall time. Writes the table into the README between the bench
+2-core machine disturb far less than wall time. Writes the table into the documentation (docs/) between the bench
 markers (``--no-readme`` to only print).
 
     python benchmarks/bench_train_loop.py [--rounds 15] [--baseline DIR] [--no-readme]

@@ -6,7 +6,7 @@ Repeats are interleaved (every implementation once per round) so that machine no
 alike; each figure is the median over rounds of the mean time per call within a round. Also counts the
 arithmetic operations of the generated gradient against its forward pass, and prices a floor for any
 straight-line train_step from the cheapest costs CPython has for its operations and for reading and
-returning the parameters. Writes the table into the README between the bench markers
+returning the parameters. Writes the table into the documentation (docs/) between the bench markers
 (``--no-readme`` to only print).
 
     python benchmarks/bench_train_step.py [--rounds 31] [--no-readme]

@@ -1,13 +1,15 @@
-"""Write a benchmark's table into the README between its two markers."""
+"""Write a benchmark's table into the documentation between its two markers (in the page of the
+documentation site, `docs/`, that holds them)."""
 
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_table(name: str, table: str) -> None:
     start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
-    text = README.read_text()
+    page = next(p for p in sorted((ROOT / "docs").rglob("*.md")) if start in p.read_text())
+    text = page.read_text()
     head, rest = text.split(start)
     _, tail = rest.split(end)
-    README.write_text(f"{head}{start}\n{table}{end}{tail}")
+    page.write_text(f"{head}{start}\n{table}{end}{tail}")

@@ -96,8 +96,18 @@ class Model:
 
     @cached_property
     def published_findings(self) -> list:
-        """The audit of the spec's ``[published]`` numbers (see `derive.check.audit`)."""
-        return [self.auditor.examine(q, v) for q, v in self.spec.published]
+        """The audit of the spec's ``[published]`` numbers (see `derive.check.audit`); a quantity this
+        network cannot have is the spec's fault, so its message names the file and the key."""
+        from derive.model.reading import excerpt
+
+        findings = []
+        for q, v in self.spec.published:
+            try:
+                findings.append(self.auditor.examine(q, v))
+            except QuantityError as exc:
+                message = str(exc).removeprefix(f"{q.text}: ")
+                raise SpecError(f"{self.spec.source}: published.{excerpt(repr(q.text))}: {message}") from None
+        return findings
 
     @property
     def parameters(self) -> list[str]:
@@ -133,6 +143,22 @@ class Model:
         from derive.notebook import Explained
 
         return Explained.of(self.explainer.explain(self.quantity(quantity)), self.network)
+
+    def claim(self, quantity: Quantity | str, value, digits: int = 9):
+        """Is my hand calculation right? ``model.claim("dE_total/dw5", 0.0822)`` (a float, a string or a
+        Decimal) gives the verdict `derive check --claim` prints (``print()`` it), with the slip that
+        reproduces a wrong number: a `derive.check.report.Verdict`."""
+        from derive.check.report import claim
+
+        return claim(self, quantity, value, digits)
+
+    def __repr__(self) -> str:
+        spec = self.spec
+        functions = " → ".join(dict.fromkeys(spec.activations))
+        samples = len(spec.samples)
+        return (f"<derive.Model {spec.name!r}: layers {'-'.join(map(str, spec.layers))}, {functions}, loss "
+                f"{spec.loss}, {len(self.parameters)} parameters, {samples} sample{'s' * (samples != 1)}; "
+                f"{spec.training.describe()}>")
 
     def _repr_html_(self) -> str:
         """In a notebook: the diagram and every parameter's value, gradient and value after one step."""

@@ -177,12 +177,12 @@ def _train(args) -> int:
     rows = [("E_total before training", run.error_before)]
     if run.error_after_first is not None:
         rows.append(("E_total after the first step", run.error_after_first))
-    rows += [(f"E_total after {s} step{'s' * (s != 1)}", e) for s, e in run.history if 1 < s < steps]
-    rows.append((f"E_total after {steps} steps", run.error))
+    rows += [(f"E_total {Q.after(s)}", e) for s, e in run.history if 1 < s < steps]
+    rows.append((f"E_total {Q.after(steps)}", run.error))
     several = len(run.outputs) > 1
     for s, outputs in enumerate(run.outputs):
         for o, value in zip(model.network.outputs, outputs, strict=True):
-            rows.append((f"out_{o}{f'[{s + 1}]' if several else ''} after {steps} steps", value))
+            rows.append((f"out_{o}{f'[{s + 1}]' if several else ''} {Q.after(steps)}", value))
     width = max(len(label) for label, _ in rows) + 2
     print(f"{model.spec.name}: {settings.describe()} (float64)")
     for label, value in rows:
@@ -223,7 +223,7 @@ def _check(args) -> int:
             texts += check_report.read_claims(args.claims)
         except ReadError as exc:
             raise UsageError(f"derive check: {args.claims}: {exc}") from None
-    claims = [parse_claim(text) for text in texts]
+    claims = [parse_claim(text, model) for text in texts]
     from derive.progress import Progress
 
     progress = Progress(False if args.quiet or args.json else None)

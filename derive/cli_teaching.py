@@ -6,9 +6,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from derive import Model, load_spec
+from derive import Model, SpecError, load_spec
 from derive.cli_base import EXIT_FAILURE, EXIT_OK, UsageError, default_output, digits, whole
 from derive.escape import text_line
+from derive.model.reading import excerpt
 from derive.output import OutputError, write
 
 
@@ -86,11 +87,25 @@ def _init(args) -> int:
     return EXIT_OK
 
 
+def _spec_of_sheet(args):
+    """The spec to mark against. When it is no spec but the sheet's place holds one, the arguments were
+    given the wrong way round: the message says so, rather than quote a TOML error in the sheet."""
+    try:
+        return load_spec(args.spec)
+    except SpecError as exc:
+        try:
+            load_spec(args.answers)
+        except SpecError:
+            raise exc from None
+        raise UsageError(f"derive grade: the arguments look swapped: {excerpt(args.answers)} is a network spec and "
+                         f"{excerpt(args.spec)} is not; the spec comes first: derive grade SPEC ANSWERS") from None
+
+
 def _grade(args) -> int:
     from derive.check import grade_report
     from derive.check.grade import Marker, SheetError, read_sheet
 
-    model = Model(load_spec(args.spec))
+    model = Model(_spec_of_sheet(args))
     try:
         answers = read_sheet(args.answers, model)
     except SheetError as exc:

@@ -18,6 +18,7 @@ from derive.render.latex_rows import RowPrinter as LatexRows
 from derive.render.latex_rows import align
 from derive.render.mathml import RowPrinter as MathRows
 from derive.render.svg import NetworkPicture
+from derive.render.text import explanation_lines
 
 DIGITS = 9
 #: The rows' layout, scoped to the output (a notebook has none of the page's stylesheet).
@@ -33,6 +34,10 @@ class Explained(Explanation):
     @classmethod
     def of(cls, explanation: Explanation, network) -> Explained:
         return cls(**{f.name: getattr(explanation, f.name) for f in fields(Explanation)}, network=network)
+
+    def __str__(self) -> str:
+        """The derivation as text, as `derive gradients --quantity` prints it."""
+        return "\n".join(explanation_lines(self.network, self, DIGITS))
 
     def _repr_html_(self) -> str:
         several = len(self.network.spec.samples) > 1

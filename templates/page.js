@@ -64,14 +64,25 @@
       DATA.targetKeys[s].forEach((key, j) => shown.set(key, samples[s].targets[j]));
     });
     const sum = (k) => DATA.scale * per.reduce((total, vals) => total + vals[k], 0);
+    const batchSum = (k) => DATA.batchScale * DATA.batch.reduce((total, s) => total + per[s][k], 0);
     shown.set(DATA.errorKey, sum(DATA.error));
-    shown.set(DATA.rateKey, DATA.rate);
+    Object.entries(HYPERPARAMETERS).forEach(([key, v]) => shown.set(key, v));
     PARAMETERS.forEach((name, i) => {
-      const [k, updated] = DATA.gradients[i];
-      const g = sum(k);
+      // The first step as the engine takes it: the spec's optimizer (firstStep, printed from its rules)
+      // on the first batch's gradient; a frozen parameter keeps its value.
+      const update = DATA.updates[i];
+      const g = sum(update.gradient);
       shown.set(name, params[name]);
-      shown.set(QUANTITIES[k], g);
-      shown.set(updated, params[name] - DATA.rate * g);
+      shown.set(QUANTITIES[update.gradient], g);
+      if (!update.trained) {
+        shown.set(update.after, params[name]);
+        return;
+      }
+      const batchGradient = update.batchGradient ? batchSum(update.gradient) : g;
+      if (update.batchGradient) shown.set(update.batchGradient, batchGradient);
+      const assigned = firstStep(params[name], batchGradient);
+      Object.entries(update.slots).forEach(([slot, key]) => shown.set(key, assigned[slot]));
+      shown.set(update.after, assigned.p);
     });
     return shown;
   }

@@ -162,7 +162,8 @@ def test_every_derivation_ends_in_the_gradient_an_independent_route_gives(chrome
 
 
 def module_values(model, params, spec_samples):
-    """E_total, every gradient and every update from the generated Python module, in float64."""
+    """E_total, every gradient and every update (gradient descent: these pages' optimizer; a frozen
+    parameter keeps its value) from the generated Python module, in float64."""
     module = model.module
     scale = 1 / len(spec_samples) if model.spec.reduction == "mean" else 1
     grads = dict.fromkeys(params, 0.0)
@@ -172,7 +173,8 @@ def module_values(model, params, spec_samples):
             grads[k] += scale * v
         error += scale * module.loss(params, x, t)
     rate = float(model.spec.learning_rate)
-    return error, grads, {k: params[k] - rate * g for k, g in grads.items()}
+    assert model.spec.training.optimizer == "sgd" and not model.spec.training.weight_decay
+    return error, grads, {k: params[k] if k in module.FROZEN else params[k] - rate * g for k, g in grads.items()}
 
 
 @pytest.mark.parametrize("name", PAGES)

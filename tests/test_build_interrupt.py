@@ -37,6 +37,14 @@ def latex_processes_in(folder: Path) -> list[int]:
     return found
 
 
+def default_signals() -> None:
+    """In the child, before it runs: SIGINT and SIGTERM do what they do by default. A test runner started
+    as a background job (or by a job runner) ignores SIGINT, and an ignored signal stays ignored across
+    exec, so a test that sends one must set the child's disposition itself."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def system_scratch() -> set:
     return {p.name for p in Path(tempfile.gettempdir()).glob("derive-latex-*")}
 
@@ -60,7 +68,7 @@ def test_a_killed_build_leaves_the_previous_complete_set(tmp_path, previous, how
         (folder / name).write_bytes(data)
     before = system_scratch()
     proc = subprocess.Popen([sys.executable, "-m", "derive", "build", "-o", str(folder), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait for the scratch folder, and in it (for "latex") LaTeX's
         scratch = list(folder.glob(SCRATCH_PREFIX + "*"))

@@ -7,6 +7,7 @@ import random
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import independent
 import mpmath
@@ -299,13 +300,33 @@ def test_generic_partial_derivatives_against_finite_differences(reference, audit
         assert abs(value - fd) < mp("1e-30")
 
 
-def test_the_readme_audit_table_matches_the_audit(reference):
+def test_the_documented_audit_table_matches_the_audit(reference):
     from conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text().replace("−", "-")
+    readme = (ROOT / "docs" / "learners.md").read_text().replace("−", "-")
     wrong = [f for f in reference.published_findings if not f.agrees]
     assert len(wrong) == 5 and all(f.explained for f in wrong)
     for f in wrong:
         from derive.model.decimals import fmt
 
         assert f"| {f.printed} | {fmt(f.correct)} |" in readme, f.quantity
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ('"m_w1@1" = 0.1', "published.'m_w1@1': optimizer 'sgd' has no m (its state: g)"),
+    ('"net_h9" = 0.1', "published.'net_h9': unknown quantity 'net_h9' in network mazur (did you mean 'net_h2'?)"),
+    ('"w9+" = 0.1', "published.'w9+': unknown quantity 'w9+' in network mazur"),
+    ('"g_b1@1" = 0.1', "published.'g_b1@1': b1 is frozen (freeze_biases), so it has no optimizer state"),
+    ('"net_h1[2]" = 0.1', "published.'net_h1[2]': 'net_h1[2]': there is 1 sample"),
+])
+def test_a_published_quantity_the_network_cannot_have_names_the_file_and_key(tmp_path, capsys, entry, message):
+    """Every kind of impossible `[published]` quantity: one line naming the file and the key, exit 2,
+    from every command that audits (check, html, build)."""
+    text = (Path(derive.__file__).parent / "examples" / "mazur.toml").read_text()
+    spec = tmp_path / "p.toml"
+    spec.write_text(text.replace("[published]", f"[published]\n{entry}", 1))
+    for command in (["check", str(spec)], ["html", str(spec), "-o", str(tmp_path / "out")],
+                    ["build", str(spec), "-o", str(tmp_path / "out"), "--quiet"]):
+        assert main(command) == 2, command
+        assert capsys.readouterr().err == f"derive: p.toml: {message}\n", command
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

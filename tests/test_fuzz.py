@@ -5,7 +5,7 @@ written every way TOML allows, values saturating at the limits, odd Unicode. Eve
 the command line's own entry point (`derive check`), ends in exit 0 with every gradient agreeing, or
 in exit 2 with one line of at most MAX_MESSAGE characters; nothing else, and within TIME_BOUND.
 
-In CI (tests/conftest.py, profile "ci") the same EXAMPLES cases run every time."""
+Every run (tests/conftest.py, profile "deterministic") draws the same EXAMPLES cases."""
 
 import itertools
 import time

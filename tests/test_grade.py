@@ -246,12 +246,12 @@ def test_a_bad_sheet_is_one_line_with_its_line_number(tmp_path, capsys, text, me
     assert capsys.readouterr().err == f"derive grade: {message}\n"
 
 
-def test_the_readme_shows_the_example_sheet_as_marked(capsys):
-    """The README's marked sheet is what derive prints for examples/sheets/one_slip.txt (and the
+def test_the_teachers_page_shows_the_example_sheet_as_marked(capsys):
+    """The teachers' page's marked sheet is what derive prints for examples/sheets/one_slip.txt (and the
     sheet's two slips are the ones found: w4 for w3 in net_h2, and the update taken with +)."""
     from conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "teachers.md").read_text()
     shown = readme.split("<!-- grade:example:start -->")[1].split("<!-- grade:example:end -->")[0]
     assert main(["grade", str(ROOT / "examples" / "sheets" / "one_slip.txt")]) == 1
     out = capsys.readouterr().out

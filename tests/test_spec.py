@@ -146,3 +146,33 @@ def test_seed_fills_missing_values_reproducibly():
 def test_decimals_are_exact_rationals():
     spec = derive.parse(spec_text(), "t.toml")
     assert str(spec.weights[0][0][0]) == "3/20" and str(spec.samples[0].inputs[0]) == "1/20"
+
+
+TABLES = {  # every key that holds a table (or an array of tables), as a full spec uses them all at once
+    "activations": '{ my_act = "net / (1 + exp(-net))" }',
+    "losses": '{ quartic = "(target - out)**4 / 4" }',
+    "training": '{ optimizer = "momentum", momentum = 0.5 }',
+    "published": '{ "E_total" = 0.3 }',
+    "samples": "[{ inputs = [0.05, 0.10], targets = [0.01, 0.99] }]",
+}
+SCALARS = ["nan", "-inf", "1", "0.5", '"x"', "true", "1979-05-27", "[1]", "[]"]
+
+
+@pytest.mark.parametrize("scalar", SCALARS)
+@pytest.mark.parametrize("key", sorted(TABLES))
+def test_every_table_key_given_something_else_is_one_line(tmp_path, capsys, key, scalar):
+    """Whatever the other tables hold (and the order they are read in), a table key holding a number, a
+    string, a date or a list of non-tables is refused in one line naming that key, exit 2."""
+    from derive.cli import main
+
+    if key == "samples" and scalar == "[]":
+        pytest.skip("an empty list of samples is its own message (tested with the samples)")
+    tables = dict(TABLES) | {key: scalar}
+    text = spec_text(activation='["my_act", "logistic"]', loss='"quartic"', samples="") + "".join(
+        f"{k} = {v}\n" for k, v in tables.items())
+    spec = tmp_path / "s.toml"
+    spec.write_text(text)
+    assert main(["check", str(spec), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"derive: s.toml: {key}"), err
+    assert "must be" in err, err

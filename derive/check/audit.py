@@ -119,11 +119,13 @@ class Auditor:
             self._resolvers[variant.key] = variant.build()
         return self._resolvers[variant.key]
 
-    def examine(self, quantity: Q.Quantity | str, printed: Decimal, nearest: int = 0, pairs: bool = False) -> Finding:
+    def examine(self, quantity: Q.Quantity | str, printed: Decimal | float | str, nearest: int = 0,
+                pairs: bool = False) -> Finding:
         """Is ``printed`` right to its digits? If not, which slips reproduce it: the correct value
         truncated, rounding to its own digits, then the usual slips, most common first; with
         ``pairs``, when no single slip does, every combination of two."""
         q = checked(self.model, quantity)
+        printed = printed if isinstance(printed, Decimal) else Decimal(str(printed))  # a float by its shortest form
         correct = self.correct.value(q)
         finding = Finding(q, printed, correct, agrees(correct, printed))
         if finding.agrees:
@@ -227,8 +229,9 @@ def confusions(model, q: Q.Quantity) -> list[tuple[Q.Quantity, str]]:
     return out
 
 
-def parse_claim(text: str) -> tuple[Q.Quantity, Decimal]:
-    """``"dE_total/dw6 = 0.0827"`` -> (quantity, number as written)."""
+def parse_claim(text: str, model=None) -> tuple[Q.Quantity, Decimal]:
+    """``"dE_total/dw6 = 0.0827"`` -> (quantity, number as written); with a ``model``, the quantity is
+    checked against its network (an unknown name gets a suggestion)."""
     quantity, sep, number = text.partition("=")
     if not sep or not quantity.strip() or not number.strip():
         raise Q.QuantityError(f"cannot read claim {text!r}: write quantity=value, e.g. dE_total/dw6=0.0827")
@@ -238,4 +241,4 @@ def parse_claim(text: str) -> tuple[Q.Quantity, Decimal]:
         raise Q.QuantityError(f"cannot read claim {text!r}: {number.strip()!r} is not a number") from None
     if not value.is_finite():
         raise Q.QuantityError(f"cannot read claim {text!r}: the value must be finite")
-    return Q.parse(quantity), value
+    return (Q.parse(quantity) if model is None else checked(model, quantity.strip())), value

@@ -4,10 +4,11 @@ claims, built as data (dicts) first, then printed as text or JSON."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 
 from derive.check import routes
-from derive.check.audit import agrees, digits_shown
+from derive.check.audit import agrees, digits_shown, parse_claim
 from derive.check.resolve import Resolver
 from derive.derivation import domain
 from derive.escape import text_line
@@ -41,6 +42,40 @@ def text_derivation(model, q: Q.Quantity, digits: int) -> list[str]:
             f"{q} is a partial derivative through the forward pass, taken by SymPy: "
             f"{plain(Resolver(model).value(q), digits)}"
         ]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to one claim, as `derive check --claim` prints it (``str()``), and as data: ``agrees``,
+    ``correct`` (printed to the digits asked), the slips that reproduce the number, and ``as_dict()``
+    (the claim's entry of ``--json``)."""
+
+    entry: dict
+
+    @property
+    def agrees(self) -> bool:
+        return self.entry["agrees"]
+
+    @property
+    def correct(self) -> str:
+        return self.entry["correct"]
+
+    @property
+    def slips(self) -> list[str]:
+        return [m["description"] for m in self.entry["mistakes"] if m["reproduces"]]
+
+    def as_dict(self) -> dict:
+        return dict(self.entry)
+
+    def __str__(self) -> str:
+        return "\n".join(_claim_text(self.entry))
+
+
+def claim(model, quantity, value, digits: int = 9) -> Verdict:
+    """The verdict on ``quantity = value``: a float (by its shortest form: 0.0822 is 0.0822), a string
+    or a Decimal, read as `derive check --claim` reads its text, with the same messages."""
+    q, number = parse_claim(f"{quantity}={value}", model)
+    return Verdict(build(model, [(q, number)], digits, with_checks=False)["claims"][0])
 
 
 def build(
@@ -247,4 +282,4 @@ def read_claims(path: str) -> list[str]:
     return [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
 
 
-__all__ = ["agrees", "as_json", "as_text", "build", "exit_status", "read_claims", "text_derivation"]
+__all__ = ["Verdict", "agrees", "as_json", "as_text", "build", "claim", "exit_status", "read_claims", "text_derivation"]

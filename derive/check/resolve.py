@@ -19,6 +19,7 @@ from derive.derivation.exact_training import EXACT_STEPS, ExactTraining, Snapsho
 from derive.derivation.training import train
 from derive.model import optimizers
 from derive.model import quantities as Q
+from derive.model.reading import excerpt
 
 Trainer = Callable[[int], Snapshot]  # steps -> parameters and optimizer state after them
 
@@ -66,7 +67,13 @@ def known_names(model) -> list[str]:
 def checked(model, quantity: Q.Quantity | str) -> Q.Quantity:
     """The quantity, parsed, and known to name things this network has (else a QuantityError with a
     suggestion)."""
-    q = Q.parse(quantity) if isinstance(quantity, str) else quantity
+    try:
+        q = Q.parse(quantity) if isinstance(quantity, str) else quantity
+    except Q.QuantityError:  # unreadable: perhaps a name of this network written another way (dW1)
+        hint = Q.suggestion(str(quantity), known_names(model) + [str(Q.gradient(p)) for p in model.parameters])
+        if not hint:
+            raise
+        raise Q.QuantityError(f"cannot read quantity {excerpt(repr(str(quantity)))}{hint}") from None
     if not model.network.knows(q):
         raise Q.QuantityError(f"unknown quantity {str(quantity)!r} in network {model.spec.name}"
                               f"{Q.suggestion(str(q.base), known_names(model))}")

@@ -157,7 +157,7 @@ def evaluate(
             g, q = Q.gradient(p.name), p.quantity
             totals[g] = scale * mpmath.fsum(v[g] for v in per_sample)
             totals[q] = per_sample[0][q]
-            if settings.freeze_biases and p.kind == Q.BIAS:
+            if not settings.trains(p):
                 totals[q.with_update()] = totals[q]
                 continue
             step = totals[g] if len(first) == len(per_sample) else batch_gradient(per_sample, first, p.name, mean)

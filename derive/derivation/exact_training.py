@@ -37,7 +37,7 @@ class Snapshot:
 def trained_groups(network, settings: optimizers.Settings) -> list[list[str]]:
     """The parameters training updates, in the groups it updates together: all at once, or (in
     place) layer by layer from the top."""
-    trained = [p for p in network.parameters if not (settings.freeze_biases and p.kind == Q.BIAS)]
+    trained = [p for p in network.parameters if settings.trains(p)]
     if settings.update_order == optimizers.SIMULTANEOUS:
         return [[p.name for p in trained]]
     return [[p.name for p in trained if p.layer == k] for k in range(network.depth, 0, -1)]

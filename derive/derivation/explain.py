@@ -155,10 +155,10 @@ class Explainer:
         full = len(first) == len(self.evaluation.samples)
         mean = self.network.spec.reduction == "mean"
         g = totals[Q.gradient(parameter)] if full else batch_gradient(self.evaluation.samples, first, parameter, mean)
-        frozen = settings.freeze_biases and p.kind == Q.BIAS
-        after = {} if frozen else update(settings.entry, settings, totals[p], g, {}, 1)
-        return step_rows(self.network, settings, settings.entry, parameter, 1, full,
-                         (self.network.parameter[parameter].value, {}, g), after, plus=True)
+        entry = self.network.parameter[parameter]
+        after = update(settings.entry, settings, totals[p], g, {}, 1) if settings.trains(entry) else {}
+        return step_rows(self.network, settings, settings.entry, parameter, 1, full, (entry.value, {}, g), after,
+                         plus=True)
 
     def hidden_output_gradient(self, neuron: str, sample: int = 0, with_terms: bool = True) -> list[Row]:
         """dE_total/dout_h as the sum over the neurons h feeds, with the article's named terms (unless

@@ -195,6 +195,11 @@ class Settings:
     def entry(self) -> Optimizer:
         return OPTIMIZERS[self.optimizer]
 
+    def trains(self, parameter) -> bool:
+        """Whether training updates a parameter (of `derive.model.network`): not a bias when the biases
+        are frozen (a frozen parameter keeps its value and has no optimizer state)."""
+        return not (self.freeze_biases and parameter.kind == Q.BIAS)
+
     def numbers(self) -> dict[sp.Symbol, sp.Rational]:
         """The value of every hyperparameter symbol of the rules."""
         return {ETA: self.learning_rate, LAMBDA: self.weight_decay, MU: self.momentum, BETA1: self.betas[0],

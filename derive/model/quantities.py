@@ -284,7 +284,16 @@ def parse(text: str) -> Quantity:
     return replace(q, sample=sample, after=int(m["after"]) if m["after"] else None, updated=bool(m["plus"]))
 
 
+def after(steps: int) -> str:
+    """``after 1 step``, ``after 2 steps``: the words every output writes behind a trained value."""
+    return f"after {steps} step{'s' if steps != 1 else ''}"
+
+
 def suggestion(text: str, known: list[str]) -> str:
-    """`` (did you mean 'X'?)`` for a misspelled name, or an empty string."""
+    """`` (did you mean 'X'?)`` for a misspelled name (and a word on case where only the case is wrong),
+    or an empty string."""
+    same = [k for k in known if k.lower() == text.lower()]
+    if same:
+        return f" (did you mean {same[0]!r}? names are case-sensitive)"
     near = difflib.get_close_matches(text, known, n=1, cutoff=0.6)
     return f" (did you mean {near[0]!r}?)" if near else ""

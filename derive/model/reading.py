@@ -5,6 +5,7 @@ excerpt of what was given, never all of it (a number with 5,000 digits is not a 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from decimal import Decimal
 from pathlib import Path
@@ -93,3 +94,27 @@ def published_problem(number: int | Decimal) -> str | None:
     if number and not -MAX_PUBLISHED_EXPONENT <= Decimal(number).adjusted() <= MAX_PUBLISHED_EXPONENT:
         return f"is out of range: from 1e-{MAX_PUBLISHED_EXPONENT} to 1e{MAX_PUBLISHED_EXPONENT} in magnitude, or 0"
     return None
+
+
+def value_kind(value) -> str:
+    """What a TOML value is, in a message's words ("a list", "true/false")."""
+    kinds = {bool: "true/false", str: "a string", list: "a list", dict: "a table", int: "a whole number",
+             Decimal: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def syntax_error(message: str, text: str) -> str:
+    """tomllib's message with the line it points at quoted. The parser notices some faults (a bracket
+    or a string left open) only where the next line starts, at column 1: then the line before it, the
+    likelier culprit, is quoted too."""
+    found = re.search(r"\(at line (\d+), column (\d+)\)$", message)
+    if not found:
+        return excerpt(message, 200)
+    lines = text.splitlines()
+    number, column = int(found[1]), int(found[2])
+    shown = [number]
+    if column == 1:
+        before = next((k for k in range(number - 1, 0, -1) if k <= len(lines) and lines[k - 1].strip()), None)
+        shown = [before, number] if before else shown
+    quoted = [f"line {k}: {excerpt(lines[k - 1].strip(), 60)!r}" for k in shown if k <= len(lines)]
+    return "; ".join([excerpt(message, 120), *quoted])

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import sympy as sp
 
-from derive.model import optimizers, quantities, seeded
+from derive.model import optimizers, quantities, reading, seeded
 from derive.model.custom import NO_SCOPE, Scope
+from derive.model.modes import BIAS_MODES
 from derive.model.reading import ReadError, excerpt, number_problem, published_problem, rational, read_regular
+from derive.model.reading import value_kind as _kind
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 
 # Limits, and why: the derivation keeps a few SymPy expressions per parameter and per neuron, so
@@ -100,7 +102,7 @@ def parse(data: bytes | str, source: str = "<spec>") -> Spec:
     except UnicodeDecodeError:
         raise SpecError(f"{source}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{source}: TOML syntax error: {excerpt(str(exc), 200)}") from None
+        raise SpecError(f"{source}: TOML syntax error: {reading.syntax_error(str(exc), raw.decode('utf-8'))}") from None
     except ValueError:  # tomllib's int() of more than 4300 digits
         raise SpecError(f"{source}: a whole number with thousands of digits; at most 50 are used") from None
     return _Validator(source).spec(table, hashlib.sha256(raw).hexdigest())
@@ -172,7 +174,7 @@ class _Validator:
                 f"loss = '{loss}' needs {functions.loss(loss).requires} outputs, "
                 f"but the output layer's activation is '{activations[-1]}'"
             )
-        bias = self.choice(t["bias"], "bias", ("shared", "per_neuron", "none"))
+        bias = self.choice(t["bias"], "bias", tuple(BIAS_MODES))
         reduction = self.choice(t.get("reduction", "sum"), "reduction", ("sum", "mean"))
         table = self.training_table(t)
         if "learning_rate" not in t and "learning_rate" not in table:
@@ -264,7 +266,8 @@ class _Validator:
             known = list(options) + (list(ALIASES) if activation else [])
             own = {"activation": " (or define your own under [activations])",
                    "loss": " (or define your own under [losses])"}.get(key.split("[")[0], "")
-            self.fail(f"{key} = {excerpt(repr(value))} is unknown; known: {', '.join(known)}{own}")
+            hint = quantities.suggestion(value, known)
+            self.fail(f"{key} = {excerpt(repr(value))} is unknown{hint}; known: {', '.join(known)}{own}")
         return value
 
     def functions(self, activations, losses) -> Scope:
@@ -274,9 +277,11 @@ class _Validator:
         from derive.model.formula import FormulaError
 
         entries = {"activations": [], "losses": []}
-        for key, table, make in (("activations", activations, activation_entry), ("losses", losses, loss_entry)):
+        tables = (("activations", activations, activation_entry), ("losses", losses, loss_entry))
+        for key, table, _ in tables:  # both, before either is read: each one's names are looked up in the other
             if not isinstance(table, dict):
                 self.fail(f"{key} must be a table of name = \"formula\", not {_kind(table)}")
+        for key, table, make in tables:
             for name, text in table.items():
                 if not isinstance(text, str):
                     self.fail(f"{key}.{name} must be a formula in a string, not {_kind(text)}")
@@ -392,9 +397,3 @@ class _Validator:
                 self.fail(f"{key}: {exc}")
             out.append((parsed, Decimal(number)))
         return tuple(out)
-
-
-def _kind(value) -> str:
-    kinds = {bool: "true/false", str: "a string", list: "a list", dict: "a table", int: "a whole number",
-             Decimal: "a number"}
-    return kinds.get(type(value), type(value).__name__)

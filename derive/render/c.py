@@ -110,6 +110,8 @@ def render(derivation: Derivation | None, network, version: str, loops: bool | N
         "cases": _optimizer_cases(lambda: by_name),
         "sgd_code": list(optimizers.OPTIMIZERS).index(optimizers.SGD),
         "optimizer_names": ", ".join(f"{k} {o}" for k, o in enumerate(optimizers.OPTIMIZERS)),
+        "optimizer_codes": list(enumerate(optimizers.OPTIMIZERS)),
+        "initial": _initial(network),
     }
     env = environment()
     source = env.get_template("gradients.c.j2").render(context)
@@ -133,6 +135,13 @@ def render(derivation: Derivation | None, network, version: str, loops: bool | N
         **training,
     })
     return {SOURCE: source, HEADER: head, BINDING: binding}
+
+
+def _initial(network) -> str:
+    """The spec's parameter values as a C initializer's items, eight a line (continued with backslashes:
+    the macro is one logical line); each the nearest double, as C reads the shortest decimal of it."""
+    values = [repr(float(p.value)) for p in network.parameters]
+    return ", \\\n    ".join(", ".join(values[k:k + 8]) for k in range(0, len(values), 8))
 
 
 def _training_defaults(network) -> dict:

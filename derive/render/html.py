@@ -21,12 +21,16 @@ import hashlib
 import html
 import re
 
+from derive.derivation.evaluate import training_settings
 from derive.derivation.steps import DISPLAY
 from derive.escape import html_text, script_json
+from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import plain
+from derive.model.modes import BIAS_MODES
 from derive.render import html_tables, javascript
 from derive.render.header import header
+from derive.render.look import css_variables
 from derive.render.mathml import RowPrinter, math
 from derive.render.svg import NetworkPicture
 from derive.render.templating import environment
@@ -153,10 +157,10 @@ class Page:
             edits.update({k: ["input", s, j] for j, k in enumerate(input_keys[-1])})
             edits.update({k: ["target", s, j] for j, k in enumerate(target_keys[-1])})
         selectable = self.selectable()
+        settings = training_settings(spec)
+        first = optimizers.batch(settings, 1, n)
         return {
             "digits": self.digits,
-            "rate": float(spec.learning_rate),
-            "rateKey": str(Q.LEARNING_RATE),
             "scale": 1.0 / n if spec.reduction == "mean" else 1.0,
             "params": {p.name: float(p.value) for p in network.parameters},
             "samples": samples,
@@ -165,12 +169,24 @@ class Page:
             "targetKeys": target_keys,
             "errorKey": str(Q.TOTAL_ERROR),
             "error": index[str(Q.TOTAL_ERROR)],
-            "gradients": [[index[str(Q.gradient(p.name))], str(p.quantity.with_update())] for p in network.parameters],
+            "updates": [self._update(p, settings, index, len(first) < n) for p in network.parameters],
+            "batch": first,  # the samples of the first step's batch, and the scale of its loss
+            "batchScale": 1.0 / len(first) if spec.reduction == "mean" else 1.0,
             "edits": edits,
             "derivations": self.derivations,
             "paths": {p: self.picture.path(p) for p in selectable},
             "first": self._first(selectable),
         }
+
+    @staticmethod
+    def _update(p, settings, index: dict, batched: bool) -> dict:
+        """A parameter's first step for the script (``firstStep``): its gradient's index in ``QUANTITIES``,
+        the keys of its new value, of its batch gradient (on mini-batches) and of each slot the rules
+        assign; a frozen parameter has no slot and keeps its value."""
+        trained = settings.trains(p)
+        return {"gradient": index[str(Q.gradient(p.name))], "after": str(p.quantity.with_update()),
+                "trained": trained, "batchGradient": str(Q.state("g", p.name).after_steps(1)) if batched else None,
+                "slots": {s: str(Q.state(s, p.name).after_steps(1)) for s in settings.entry.slots} if trained else {}}
 
     def caption(self) -> str:
         return (f"The network {self.spec.name}: {len(self.network.parameters)} parameters. Select a weight or bias "
@@ -198,7 +214,7 @@ class Page:
         data = script_json(self.data(quantities))
         acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
         described = (f"Layers {'-'.join(map(str, spec.layers))}; activations {acts}; loss {spec.loss}; "
-                     f"{'one bias per layer' if spec.bias == 'shared' else 'one bias per neuron'}; learning rate "
+                     f"{BIAS_MODES[spec.bias]}; learning rate "
                      f"{plain(spec.learning_rate, self.digits)}; {len(network.parameters)} parameters, "
                      f"{len(spec.samples)} sample{'s' if self.several else ''}.")
         context = {
@@ -219,5 +235,6 @@ class Page:
             "runtime": runtime,
             "data": data,
             "script_hashes": " ".join(_hash(s) for s in (code, runtime)),
+            "palette": css_variables(),
         }
         return environment().get_template("page.html.j2").render(context)

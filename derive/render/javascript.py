@@ -7,6 +7,12 @@ factors the article names), one ``const`` per step, temporaries named as in the 
 textbook's order from the step's compute form, with every registered function as its stable float
 form. It returns the values in the order of ``QUANTITIES`` (their names in the quantity grammar), in
 float64, like the Python module.
+
+Beside it, ``firstStep(p, g)``: one parameter's first training step under the spec's optimizer,
+printed from the optimizer's rules (`derive.model.optimizers`), the same expressions the engine
+evaluates (`derive.derivation.evaluate.update`) and the generated modules print, with the spec's
+numbers (``HYPERPARAMETERS``, keyed as the page keys them): the page's w+ and the optimizer's state
+after the first step.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import json
 
 from sympy.printing.jscode import JavascriptCodePrinter
 
+from derive.derivation.evaluate import training_settings
 from derive.derivation.steps import DISPLAY, Derivation
+from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.functions import Registered, float_expression
 from derive.render import names
@@ -59,6 +67,37 @@ class _Printer(TextbookOrder, FloatLiterals, JavascriptCodePrinter):
         if isinstance(expr, Registered):
             return self._print(expr.float_form(*expr.args))
         return super()._print_Function(expr)
+
+
+class _RulePrinter(_Printer):
+    """An optimizer's rules: each symbol by its own name (p, g, t, learning_rate, m_hat, ...)."""
+
+    def _print_Symbol(self, expr):
+        return expr.name
+
+
+def first_step(settings: optimizers.Settings) -> list[str]:
+    """``HYPERPARAMETERS`` (the numbers the optimizer's rules use, by their quantities' names) and
+    ``firstStep(p, g)``: the rules in order for a parameter of value p and batch gradient g at the
+    first step (t = 1, every kept slot 0 before it, as the engine takes it), returning every value
+    they assign by slot, the new value as "p"."""
+    entry, printer = settings.entry, _RulePrinter(None)
+    used = set().union(*(expr.free_symbols for _, expr in entry.rules))
+    numbers = {str(optimizers.HYPERPARAMETERS[s]): (s, float(v)) for s, v in settings.numbers().items() if s in used}
+    lines = [f"// The first step of {entry.name}, printed from its rules (the engine's): t = 1, the state 0 before it.",
+             f"const HYPERPARAMETERS = {json.dumps({k: v for k, (_, v) in numbers.items()})};",
+             "function firstStep(p, g) {"]
+    lines += [f'  const {symbol.name} = HYPERPARAMETERS["{key}"];' for key, (symbol, _) in numbers.items()]
+    if optimizers.T in used:
+        lines.append("  const t = 1;")
+    lines += [f"  let {optimizers.SLOT[s]} = 0.0;" for s in entry.state]
+    for target, expr in entry.rules:
+        left = ("p" if target == optimizers.PARAMETER else optimizers.SLOT[target].name if target in entry.state
+                else f"const {optimizers.SLOT[target]}")
+        lines.append(f"  {left} = {printer.doprint(expr)};")
+    assigned = {s: optimizers.SLOT[s].name for s in entry.slots} | {optimizers.PARAMETER: "p"}
+    lines.append("  return {" + ", ".join(f'"{k}": {v}' for k, v in assigned.items()) + "};")
+    return [*lines, "}"]
 
 
 #: erfc in float64 (for gelu's normal distribution function), within 2e-13 relative of the exact value
@@ -107,8 +146,8 @@ def statements(derivation: Derivation, shown=None) -> list[tuple[object, str]]:
 
 
 def render(derivation: Derivation, shown=None) -> str:
-    """The script: ``PARAMETERS``, ``QUANTITIES`` and ``values``; deterministic for the same spec.
-    ``shown``: the names of the display steps to compute (default: all)."""
+    """The script: ``PARAMETERS``, ``QUANTITIES``, ``values``, ``HYPERPARAMETERS`` and ``firstStep``;
+    deterministic for the same spec. ``shown``: the names of the display steps to compute (default: all)."""
     network = derivation.network
     printed = statements(derivation, shown)
     lines = [
@@ -125,6 +164,7 @@ def render(derivation: Derivation, shown=None) -> str:
     lines += [f"  {statement}" for _, statement in printed]
     lines.append(f"  return [{', '.join(names.python(s.quantity) for s, _ in printed)}];")
     lines.append("}")
+    lines += first_step(training_settings(network.spec))
     if any("_erfc(" in statement for _, statement in printed):
         lines.append(ERFC)
     return "\n".join(lines) + "\n"

@@ -8,11 +8,12 @@ symbol's name and once with its value, so the two lines can never disagree.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 
 from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Row
 from derive.escape import latex_text
 from derive.model import quantities as Q
-from derive.model.decimals import UNDECIDED, plain
+from derive.model.decimals import UNDECIDED, plain, round_sig
 from derive.render import names
 from derive.render.diagram import layout
 
@@ -30,10 +31,70 @@ def number(value, digits: int) -> str:
     return text
 
 
-def operand(value, digits: int) -> str:
-    """A number inside a formula: negative ones in parentheses."""
-    text = number(value, digits)
-    return rf"\left({text}\right)" if text.startswith("-") else text
+def column(values, digits: int) -> list[str]:
+    """A table column's numbers in one format (0.0000351 above 4.36 × 10⁻⁶ reads as two kinds of
+    number): every one in fixed notation when each nonzero magnitude is from 10⁻⁸ to 10⁹, else every
+    one in scientific notation; a column with nothing to align keeps `number`'s forms."""
+    texts = [number(v, digits) for v in values]
+    if not any(r"\times" in t for t in texts) or any(t in (r"\infty", r"-\infty", r"\text{NaN}", rf"\text{{{UNDECIDED}}}") for t in texts):
+        return texts
+    rounded = [round_sig(v, digits) for v in values]
+    fixed = all(not d or -8 <= d.adjusted() < 9 for d in rounded)
+    return [_fixed(d, digits) if fixed else _scientific(d, digits) for d in rounded]
+
+
+def _fixed(d, digits: int) -> str:
+    return f"{d:.{max(digits - 1 - d.adjusted(), 0)}f}" if d else "0"
+
+
+def _scientific(d, digits: int) -> str:
+    if not d:
+        return "0"
+    exponent = d.adjusted()
+    return rf"{d.scaleb(-exponent):.{digits - 1}f} \times 10^{{{exponent}}}"
+
+
+def negated_product(expr: sp.Expr) -> sp.Expr | None:
+    """For −x·y (written −1·x·y, or (−x)·y as the registry writes a loss's term), the product x·y, its
+    factors in their order; else None. Printed with numbers, −0·ln(0.515) misreads as minus zero: the
+    printers write −(0·ln(0.515))."""
+    if not expr.is_Mul:
+        return None
+
+    def flat(e):
+        return [f for a in sp.Mul.make_args(e) for f in (flat(a) if a.is_Mul else [a])]
+
+    factors = flat(expr)
+    if factors.count(sp.S.NegativeOne) != 1 or len(factors) < 3:
+        return None
+    rest = [f for f in factors if f != sp.S.NegativeOne]
+    return sp.Mul(*rest, evaluate=False) if rest[0].is_Symbol else None
+
+
+class _NumberPrinter(LatexPrinter):
+    """A formula with every symbol as its number (``texts``): a negative number in parentheses, except
+    as a function's whole argument (tanh(−0.4582), not tanh((−0.4582))); after a leading minus, a
+    product that starts with a number in parentheses (−(0 · ln 0.515), which −0 · ln 0.515 misreads)."""
+
+    def __init__(self, texts: dict):
+        super().__init__(_STYLE)
+        self.texts, self.bare = texts, False
+
+    def _print_Symbol(self, expr, style="plain"):
+        text = self.texts[expr]
+        return rf"\left({text}\right)" if text.startswith("-") and not self.bare else text
+
+    def _print_Function(self, expr, exp=None):
+        previous, self.bare = self.bare, len(expr.args) == 1 and expr.args[0].is_Symbol
+        try:
+            return super()._print_Function(expr, exp)
+        finally:
+            self.bare = previous
+
+    def _print_Mul(self, expr):
+        if (rest := negated_product(expr)) is not None and (text := self._print(rest))[:1].isdigit():
+            return rf"- \left({text}\right)"
+        return super()._print_Mul(expr)
 
 
 def powered_fractions(expr: sp.Expr, network, superscript_steps: bool) -> set:
@@ -59,8 +120,7 @@ class RowPrinter:
         return sp.latex(expr, symbol_names=mapping, **_STYLE)
 
     def numbers(self, expr: sp.Expr, numbers) -> str:
-        mapping = {s: operand(numbers[s], self.digits) for s in expr.free_symbols}
-        return sp.latex(expr, symbol_names=mapping, **_STYLE)
+        return _NumberPrinter({s: number(numbers[s], self.digits) for s in expr.free_symbols}).doprint(expr)
 
     def row(self, row: Row) -> tuple[str, str]:
         lhs = self.name(row.lhs) if row.lhs is not None else ""

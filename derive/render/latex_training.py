@@ -12,7 +12,7 @@ from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.render import names
 from derive.render.latex_document import Block
-from derive.render.latex_rows import RowPrinter, math, number
+from derive.render.latex_rows import RowPrinter, column, math
 
 SHOWN_STEPS = 2  # steps of one parameter's update derived row by row
 TABLE_STEPS = 3  # steps of the optimizer-state table
@@ -53,8 +53,10 @@ def training_section(document, comparisons) -> list:
 def state_table(document, exact) -> list:
     digits = min(document.digits, TABLE_DIGITS)
     table = state_table_of(exact, TABLE_STEPS)
-    rows = [[math(Q.parameter(name)) if t == 1 else "", str(t), *(f"${number(v, digits)}$" for v in values),
-             f"${number(after, digits)}$"] for name, t, values, after in table.rows]
+    by_column = zip(*([*values, after] for _, _, values, after in table.rows), strict=True)
+    cells = [column(c, digits) for c in by_column]
+    rows = [[math(Q.parameter(name)) if t == 1 else "", str(t), *(f"${c[k]}$" for c in cells)]
+            for k, (name, t, _, _) in enumerate(table.rows)]
     *note, rows = document.capped(rows, "rows")
     text = (f"The optimizer's state for every trained parameter over the first {TABLE_STEPS} steps, to {digits} "
             "significant digits ($g$ the step's batch gradient")
@@ -73,16 +75,14 @@ def compared(document, group) -> list:
     """Runs side by side: their errors and outputs in one table, their loss curves in one plot."""
     network, digits = document.network, document.digits
     steps = group[0][1].steps
-    rows = [[f"${names.latex(Q.TOTAL_ERROR)}$ after the first step",
-             *(f"${number(run.error_after_first, digits)}$" for _, run in group)],
-            [f"${names.latex(Q.TOTAL_ERROR)}$ after {steps} steps",
-             *(f"${number(run.error, digits)}$" for _, run in group)]]
+    error = names.latex(Q.TOTAL_ERROR)
+    labels = [f"${error}$ after the first step", f"${error}$ {Q.after(steps)}"]
     several = len(group[0][1].outputs) > 1
-    for s in range(len(group[0][1].outputs)):
-        for j, o in enumerate(network.outputs):
-            tag = f" (sample {s + 1})" if several else ""
-            rows.append([f"{math(Q.out(o))}{tag} after {steps} steps",
-                         *(f"${number(run.outputs[s][j], digits)}$" for _, run in group)])
+    labels += [f"{math(Q.out(o))}{f' (sample {s + 1})' if several else ''} {Q.after(steps)}"
+               for s in range(len(group[0][1].outputs)) for o in network.outputs]
+    cells = [column([run.error_after_first, run.error, *(v for outputs in run.outputs for v in outputs)], digits)
+             for _, run in group]  # a run's column in one number format
+    rows = [[label, *(f"${c[k]}$" for c in cells)] for k, label in enumerate(labels)]
     labels = [latex_text(label) for label, _ in group]
     series = [{"label": label, "style": style,
                "points": " ".join(f"({step},{error:.6e})" for step, error in run.history if error > 0)}

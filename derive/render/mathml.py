@@ -23,7 +23,7 @@ from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.decimals import UNDECIDED, plain
 from derive.model.functions import Registered
-from derive.render.latex_rows import powered_fractions
+from derive.render.latex_rows import negated_product, powered_fractions
 
 SUM_LIMIT = 10  # terms; a longer sum (a net input of a wide layer) shows its first 3, its last 2 and
 HEAD, TAIL = 3, 2  # any term holding a symbol the row is about, with ⋯ for the rest
@@ -74,9 +74,8 @@ def name(dom: Document, q: Q.Quantity, inline: bool = False, superscript_steps: 
             symbol = _element(dom, "mover", symbol, _element(dom, "mo", text=accent), accent="true")
         return _element(dom, "msub", symbol, name(dom, q.of))
     if q.after is not None:
-        steps = q.after
         return _element(dom, "mrow", name(dom, q.after_steps(None), inline),
-                        _element(dom, "mtext", text=f"\u00a0after {steps} step{'s' if steps != 1 else ''}"))
+                        _element(dom, "mtext", text=f"\u00a0{Q.after(q.after)}"))
     if q.updated:
         return _element(dom, "msup", name(dom, q.base), _element(dom, "mo", text="+"))
     if q.kind == Q.PARTIAL:
@@ -139,6 +138,12 @@ def number_children(dom: Document, text: str, operand: bool) -> list:
     return parts
 
 
+def _starts_with_number(node) -> bool:
+    while node.tagName == "mrow" and node.firstChild is not None:
+        node = node.firstChild
+    return node.tagName == "mn"
+
+
 class _Printer(MathMLPresentationPrinter):
     """SymPy's MathML printer with every symbol as its quantity's name or, given ``values``, as its
     value (keyed for the page by ``key``), terms and factors in the order they are written."""
@@ -152,6 +157,7 @@ class _Printer(MathMLPresentationPrinter):
         self.key = key or str
         self.digits = digits
         self.keep = keep
+        self.bare = False  # printing a function's whole argument: a number there needs no parentheses
 
     def _print_Add(self, expr, order=None):
         terms = list(expr.args)
@@ -178,6 +184,11 @@ class _Printer(MathMLPresentationPrinter):
         if expr.could_extract_minus_sign() and rest.is_Add:  # -(t - o): SymPy's printer drops the parentheses
             return _element(self.dom, "mrow", _element(self.dom, "mo", text="-"),
                             self.parenthesize(rest, PRECEDENCE["Mul"]))
+        if self.values is not None and (product := negated_product(expr)) is not None:
+            printed = self._print(product)
+            if _starts_with_number(printed):
+                return _element(self.dom, "mrow", _element(self.dom, "mo", text="-"),
+                                _element(self.dom, "mo", text="("), printed, _element(self.dom, "mo", text=")"))
         order = self._settings["order"]
         self._settings["order"] = "old"  # SymPy's printer keeps a Mul's own order only under "old"
         try:
@@ -194,12 +205,20 @@ class _Printer(MathMLPresentationPrinter):
         return super()._print_Pow(expr)
 
     def _print_Symbol(self, sym, style="plain"):
+        """A name, or a number: a negative one in parentheses (an operand), except as a function's argument."""
         q = self.network.quantity_of[sym]
         if self.values is None:
             return name(self.dom, q, superscript_steps=self.superscript_steps)
-        return number_element(self.dom, self.values[sym], self.digits, self.key(q), operand=True)
+        return number_element(self.dom, self.values[sym], self.digits, self.key(q), operand=not self.bare)
 
     def _print_Function(self, expr):
+        previous, self.bare = self.bare, len(expr.args) == 1 and expr.args[0].is_Symbol
+        try:
+            return self._function(expr)
+        finally:
+            self.bare = previous
+
+    def _function(self, expr):
         if not isinstance(expr, Registered):
             return super()._print_Function(expr)
         mrow = self.dom.createElement("mrow")
@@ -254,7 +273,7 @@ class RowPrinter:
 
     def row(self, row: Row, subject: Q.Quantity) -> str:
         """One row; ``subject`` is the quantity the row's group derives (whose value a VALUE row is)."""
-        update = subject.updated
+        update = subject.updated or subject.kind == Q.STATE  # the rows of a parameter's update: totals
         lhs = math(self.quantity(row.lhs)) if row.lhs is not None else ""
         if row.kind == NAMES:
             rhs = self.names(row.expr)

@@ -31,8 +31,7 @@ def latex(q: Q.Quantity, inline: bool = False, superscript_steps: bool = False) 
             inner = rf"\left({inner}\right)"
         return f"{inner}^{{({q.after})}}"
     if q.after is not None:
-        steps = q.after
-        return rf"{latex(q.after_steps(None), inline)}\text{{ after {steps} step{'s' if steps != 1 else ''}}}"
+        return rf"{latex(q.after_steps(None), inline)}\text{{ {Q.after(q.after)}}}"
     if q.kind == Q.STATE:
         return f"{_SLOTS[q.name]}_{{{latex(q.of)}}}"
     if q.updated:

@@ -15,6 +15,7 @@ from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.render.diagram import Diagram, layout
+from derive.render.look import LOOK, backdrop
 
 SCALE = 62.0  # pixels per centimetre of the layout
 RADIUS = 21.0
@@ -65,12 +66,13 @@ class NetworkPicture:
             b = (x2 - ux * (RADIUS + 4), y2 - uy * (RADIUS + 4))
             line = f'x1="{_f(a[0])}" y1="{_f(a[1])}" x2="{_f(b[0])}" y2="{_f(b[1])}"'
             parts = [self._parameter_open(e.parameter, f"weight from {e.source.neuron} to {e.dest.neuron}"),
-                     f'<line class="hit" {line}/><line class="edge" {line} marker-end="url(#arrow)"/>']
+                     f'<line class="hit" {line} {LOOK["hit"]}/>'
+                     f'<line class="edge" {line} {LOOK["edge"]} marker-end="url(#arrow)"/>']
             if e.pos is not None:
                 px, py = x1 + e.pos * (x2 - x1), y1 + e.pos * (y2 - y1)
                 angle = math.degrees(math.atan2(y2 - y1, x2 - x1))
                 parts.append(f'<text class="label" transform="translate({_f(px)} {_f(py)}) rotate({angle:.1f})" '
-                             f'y="-5">{e.parameter} = {self.number(Q.parameter(e.parameter))}</text>')
+                             f'y="-5" {LOOK["label"]}>{e.parameter} = {self.number(Q.parameter(e.parameter))}</text>')
             out.append("".join(parts) + "</g>")
         return out
 
@@ -87,14 +89,15 @@ class NetworkPicture:
                     length = math.hypot(nx - bx, ny - by)
                     ex, ey = nx - (nx - bx) / length * (RADIUS + 4), ny - (ny - by) / length * (RADIUS + 4)
                     parts.append(f'<line class="edge bias-line" x1="{_f(bx)}" y1="{_f(by)}" x2="{_f(ex)}" '
-                                 f'y2="{_f(ey)}" marker-end="url(#arrow)"/>')
-                parts.append(f'<rect class="bias" x="{_f(bx - 44)}" y="{_f(by - 12)}" width="88" height="24" rx="6"/>'
-                             f'<text class="label" x="{_f(bx)}" y="{_f(by + 4)}">{label}</text>')
+                                 f'y2="{_f(ey)}" {LOOK["edge"]} stroke-dasharray="5 4" marker-end="url(#arrow)"/>')
+                parts.append(f'<rect class="bias" x="{_f(bx - 44)}" y="{_f(by - 12)}" width="88" height="24" rx="6" '
+                             f'{LOOK["box"]}/><text class="label" x="{_f(bx)}" y="{_f(by + 4)}" {LOOK["label"]}>'
+                             f"{label}</text>")
             else:
                 nx, ny = _xy(b.feeds[0].x, b.feeds[0].y)
                 parts.append(f'<rect class="bias hit-box" x="{_f(nx - 40)}" y="{_f(ny - RADIUS - 24)}" width="80" '
-                             f'height="18" rx="5"/><text class="label" x="{_f(nx)}" y="{_f(ny - RADIUS - 10)}">'
-                             f"{label}</text>")
+                             f'height="18" rx="5" {LOOK["box"]}/><text class="label" x="{_f(nx)}" '
+                             f'y="{_f(ny - RADIUS - 10)}" {LOOK["label"]}>{label}</text>')
             out.append("".join(parts) + "</g>")
         return out
 
@@ -103,17 +106,17 @@ class NetworkPicture:
         for n in self.diagram.nodes:
             x, y = _xy(n.x, n.y)
             if n.neuron is None:
-                out.append(f'<g class="neuron dots" id="{node_id(n)}"><text x="{_f(x)}" y="{_f(y + 6)}">\u22ee</text>'
-                           "</g>")
+                out.append(f'<g class="neuron dots" id="{node_id(n)}"><text x="{_f(x)}" y="{_f(y + 6)}" {LOOK["dots"]}>'
+                           "\u22ee</text></g>")
                 continue
             q = Q.out(n.neuron)
-            shown = f'<text class="value" x="{_f(x)}" y="{_f(y + RADIUS + 15)}">{self.number(q)}</text>'
+            shown = f'<text class="value" x="{_f(x)}" y="{_f(y + RADIUS + 15)}" {LOOK["value"]}>{self.number(q)}</text>'
             if n.neuron in self.network.outputs:
-                shown += (f'<text class="value target" x="{_f(x)}" y="{_f(y + RADIUS + 29)}">target '
+                shown += (f'<text class="value target" x="{_f(x)}" y="{_f(y + RADIUS + 29)}" {LOOK["value"]}>target '
                           f"{self.number(Q.target(n.neuron))}</text>")
             out.append(f'<g class="neuron" id="{node_id(n)}" data-neuron="{n.neuron}"><title>{n.neuron}</title>'
-                       f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{RADIUS:.0f}"/>'
-                       f'<text class="name" x="{_f(x)}" y="{_f(y + 5)}">{n.neuron}</text>{shown}</g>')
+                       f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{RADIUS:.0f}" {LOOK["neuron"]}/>'
+                       f'<text class="name" x="{_f(x)}" y="{_f(y + 5)}" {LOOK["name"]}>{n.neuron}</text>{shown}</g>')
         return out
 
     def error(self) -> tuple[str, tuple[float, float]]:
@@ -121,10 +124,11 @@ class NetworkPicture:
         x = max(n.x for n in self.diagram.nodes) * SCALE + 120
         y = sum(-n.y * SCALE for n in outputs) / len(outputs)
         lines = "".join(f'<line class="edge" x1="{_f(n.x * SCALE + RADIUS)}" y1="{_f(-n.y * SCALE)}" '
-                        f'x2="{_f(x - 52)}" y2="{_f(y)}"/>' for n in outputs)
+                        f'x2="{_f(x - 52)}" y2="{_f(y)}" {LOOK["edge"]}/>' for n in outputs)
         box = (f'<g class="neuron error" id="n-error">{lines}<rect x="{_f(x - 52)}" y="{_f(y - 20)}" width="104" '
-               f'height="40" rx="8"/><text class="name" x="{_f(x)}" y="{_f(y - 3)}">E_total</text>'
-               f'<text class="value" x="{_f(x)}" y="{_f(y + 13)}">{self.number(Q.TOTAL_ERROR)}</text></g>')
+               f'height="40" rx="8" {LOOK["box"]}/><text class="name" x="{_f(x)}" y="{_f(y - 3)}" {LOOK["name"]}>'
+               f'E_total</text><text class="value" x="{_f(x)}" y="{_f(y + 13)}" {LOOK["value"]}>'
+               f"{self.number(Q.TOTAL_ERROR)}</text></g>")
         return box, (x + 52, y)
 
     def render(self, caption: str) -> str:
@@ -137,8 +141,9 @@ class NetworkPicture:
         return (f'<svg class="network" viewBox="{_f(left)} {_f(top)} {_f(width)} {_f(height)}" '
                 f'width="{_f(width)}" role="group" aria-label="{html_text(caption)}">'
                 '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" '
-                'markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker></defs>'
-                f"{body}</svg>")
+                'markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
+                f'<path d="M0 0L10 5L0 10z" {LOOK["arrow"]}/></marker></defs>'
+                f"{backdrop(left, top, width, height)}{body}</svg>")
 
     def path(self, parameter: str) -> list[str]:
         """The SVG ids on the parameter's chain-rule path: the parameter, the neuron its weight starts

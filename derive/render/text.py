@@ -16,6 +16,7 @@ from derive.derivation.steps import ERROR, FORWARD, GRADIENTS
 from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, json_value, plain
+from derive.render.latex_rows import negated_product
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,10 @@ class TextPrinter(TextbookOrder, StrPrinter):
         self.network, self.name, self.numbers_of, self.digits = network, name, numbers, digits
 
     def _print_Mul(self, expr):
+        if self.numbers_of is not None and (rest := negated_product(expr)) is not None:
+            text = self._print(rest)
+            if text[:1].isdigit():
+                return f"-({text})"
         factors = sp.Mul.make_args(expr)
         sign = ""
         if factors[0] == -1:
@@ -203,13 +208,15 @@ class TextPrinter(TextbookOrder, StrPrinter):
 
     def _print_Function(self, expr):
         name = getattr(expr, "text_name", "") or expr.func.__name__
-        return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+        args = (self._print_Symbol(a, bare=True) if a.is_Symbol else self._print(a) for a in expr.args)
+        return f"{name}({', '.join(args)})"
 
-    def _print_Symbol(self, expr):
+    def _print_Symbol(self, expr, bare: bool = False):
+        """A name, or a number: a negative one in parentheses, except as a function's argument."""
         if self.numbers_of is None:
             return self.name(self.network.quantity_of[expr])
         text = plain(self.numbers_of[expr], self.digits)
-        return f"({text})" if text.startswith("-") else text
+        return f"({text})" if text.startswith("-") and not bare else text
 
 
 def explanation_lines(network, explanation: Explanation, digits: int) -> list[str]:

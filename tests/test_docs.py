@@ -1,0 +1,56 @@
+"""The README is what a newcomer needs, the rest is the documentation site (docs/, MkDocs): its links
+resolve, every page is in the site's navigation, and the system packages CI installs are named."""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_the_readme_is_short_and_starts_with_the_two_commands():
+    lines = README.splitlines()
+    assert len(lines) <= 120
+    assert lines[3] == "python3 -m venv .venv && . .venv/bin/activate && pip install -q -e . && derive build"
+    assert lines[4] == ("python3 -m venv .venv && . .venv/bin/activate && pip install -q -e '.[test]' && "
+                        "python -m pytest -q")
+    assert "python3 -m venv .venv && . .venv/bin/activate && pip install -q -e '.[test]' && python -m pytest -q" in (
+        ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_uses_derive_init_before_a_spec_of_ones_own():
+    tour = README.split("## A short tour")[1]
+    assert tour.index("derive init my_net.toml") < tour.index("derive gradients my_net.toml")
+
+
+def test_every_link_of_the_readme_and_the_docs_resolves():
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" not in target:
+                assert (page.parent / target).exists(), (page.name, target)
+
+
+def test_every_page_is_in_the_sites_navigation():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    for page in (ROOT / "docs").rglob("*.md"):
+        assert str(page.relative_to(ROOT / "docs")) in nav, page
+
+
+def test_the_readme_names_every_system_package_ci_installs():
+    ci = (ROOT / ".ci" / "run").read_text().replace("\\\n", " ")
+    installed = {p for line in re.findall(r"apt-get install ([^>\n]+)", ci) for p in line.split() if p[0] != "-"}
+    assert {"chromium", "chromium-driver", "gcc", "latexmk"} <= installed
+    for package in installed:
+        assert f"{package}" in README, package
+
+
+def test_the_site_builds_strictly(tmp_path):
+    if shutil.which("mkdocs") is None:
+        pytest.skip("mkdocs is not installed (pip install -e '.[docs]'; CI builds the site)")
+    run = subprocess.run(["mkdocs", "build", "--strict", "--quiet", "--site-dir", str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert run.returncode == 0, run.stderr

@@ -1,0 +1,76 @@
+"""Printed forms a reader meets: a number as a function's argument, a minus before a product that
+starts with a number, one number format per table column, and one description of the bias mode."""
+
+import re
+
+import pytest
+from conftest import spec_text
+
+import derive
+from derive.render.latex_rows import column
+from derive.render.text import explanation_lines
+
+TANH_BCE = spec_text(activation='["tanh", "logistic"]', loss='"binary_cross_entropy"', biases="[[-0.9], [0.1]]",
+                     samples="[[samples]]\ninputs = [0.05, -2.10]\ntargets = [0, 1]\n")
+SOFTMAX_CE = spec_text(activation='["tanh", "softmax"]', loss='"cross_entropy"', biases="[[-0.9], [0.1]]",
+                       samples="[[samples]]\ninputs = [0.05, -2.10]\ntargets = [0, 1]\n")
+
+
+def shown(model, q):
+    """The numbers line of a quantity's derivation in text, LaTeX and MathML (tags dropped)."""
+    explained = model.explain(q)
+    text = explanation_lines(model.network, explained, 9)[1].strip()
+    latex = model.latex_quantity(q).splitlines()[2]
+    mathml = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", explained._repr_html_().split("</style>")[1]))
+    return text, latex, mathml.replace("&#8722;", "−").replace("&#xB7;", "·")
+
+
+def test_a_negative_number_as_a_functions_argument_has_one_pair_of_parentheses():
+    text, latex, mathml = shown(derive.Model(derive.parse(TANH_BCE)), "out_h1")
+    assert text == "= tanh(-1.3125)"
+    assert latex == r" &= \tanh{\left(-1.3125 \right)} \\"
+    assert "tanh ( −1.3125 )" in mathml and "( (" not in mathml
+
+
+def test_a_negative_operand_keeps_its_parentheses():
+    model = derive.Model(derive.parse(TANH_BCE))
+    text, latex, _ = shown(model, "net_o1")
+    assert "(-0.864906618)" in text and r"\left(-0.864906618\right)" in latex
+
+
+def test_a_minus_before_a_product_that_starts_with_a_number():
+    """−0 · ln(0.544) reads as minus zero: −(0 · ln(0.544))."""
+    text, latex, mathml = shown(derive.Model(derive.parse(SOFTMAX_CE)), "E_o1")
+    assert text == "= -(0 * log(0.544213407))"
+    assert latex == r" &= - \left(0 \cdot \ln{\left(0.544213407 \right)}\right) \\"
+    assert "= − ( 0 · ln ( 0.544213407 ) ) =" in mathml
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ([0.291027774, 3.51018778e-05, 4.35532107e-06], ["0.291027774", "0.0000351018778", "0.00000435532107"]),
+    ([0.5, 1e-12], [r"5.00000000 \times 10^{-1}", r"1.00000000 \times 10^{-12}"]),
+    ([0.5, 0.25], ["0.5", "0.25"]),
+    ([0, 4.35532107e-06, 0.75], ["0", "0.00000435532107", "0.750000000"]),
+])
+def test_a_column_has_one_number_format(values, expected):
+    assert column(values, 9) == expected
+
+
+def test_the_reference_documents_training_table_has_one_format_per_column(reference):
+    latex = reference.latex()
+    table = latex[latex.index("side by side"):]
+    rows = [line for line in table.splitlines() if "after 10000 steps" in line or "after the first step" in line][:4]
+    for k in (1, 2):  # each run's column
+        cells = [row.split("&")[k].strip().rstrip("\\").strip() for row in rows]
+        assert len({r"\times" in c for c in cells}) == 1, cells
+
+
+@pytest.mark.parametrize(("bias", "words"), [("shared", "one bias per layer, shared by its neurons"),
+                                             ("per_neuron", "one bias per neuron"), ("none", "no biases")])
+def test_one_description_of_the_bias_mode_in_every_output(bias, words):
+    biases = {"shared": "[[0.35], [0.60]]", "per_neuron": "[[0.35, 0.4], [0.60, 0.5]]", "none": None}[bias]
+    model = derive.Model(derive.parse(spec_text(bias=f'"{bias}"', biases=biases)))
+    assert f"{words}; learning rate" in model.html()
+    assert words in model.latex()
+    others = {"one bias per layer", "one bias per neuron", "no biases"} - {words.split(",")[0]}
+    assert not any(o in model.html() for o in others)
