@@ -36,7 +36,8 @@ def column(values, digits: int) -> list[str]:
     number): every one in fixed notation when each nonzero magnitude is from 10⁻⁸ to 10⁹, else every
     one in scientific notation; a column with nothing to align keeps `number`'s forms."""
     texts = [number(v, digits) for v in values]
-    if not any(r"\times" in t for t in texts) or any(t in (r"\infty", r"-\infty", r"\text{NaN}", rf"\text{{{UNDECIDED}}}") for t in texts):
+    unaligned = (r"\infty", r"-\infty", r"\text{NaN}", rf"\text{{{UNDECIDED}}}")
+    if not any(r"\times" in t for t in texts) or any(t in unaligned for t in texts):
         return texts
     rounded = [round_sig(v, digits) for v in values]
     fixed = all(not d or -8 <= d.adjusted() < 9 for d in rounded)
