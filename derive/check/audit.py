@@ -23,6 +23,7 @@ from derive.check.resolve import Resolver, checked
 from derive.check.variants import SKIP, variants
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, round_sig, to_decimal
+from derive.model.proven import Undecided
 
 NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
 # Each variant of a number after N training steps is a training run of its own (float64, the generated
@@ -179,10 +180,19 @@ class Auditor:
                 value = self.resolver(variant).value(q)
             except (*SKIP, Q.QuantityError, ZeroDivisionError, OverflowError, ValueError, InvalidOperation):
                 continue
-            if not mpmath.isfinite(value) or agrees(value, round_sig(correct, 12)) or abs(value - correct) < 1e-40:
+            if not mpmath.isfinite(value) or agrees(value, _twelve_digits(correct)) or abs(value - correct) < 1e-40:
                 continue  # the variant does not change this quantity
             out.append((variant, value))
         return out
+
+
+def _twelve_digits(correct) -> Decimal:
+    """The correct value to 12 digits, to tell a variant that does not change it: proven, or (where no
+    precision decides them) its midpoint's."""
+    try:
+        return round_sig(correct, 12)
+    except Undecided:
+        return round_sig(mpmath.mpf(correct), 12)
 
 
 #: Kinds of slip, most common first: how a teaching assistant would guess.

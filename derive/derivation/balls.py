@@ -25,7 +25,7 @@ import flint
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-from derive.model.functions import ARB_FUNCTIONS, ONE_PLUS, Registered
+from derive.model.functions import ARB_EXPM1, ARB_FUNCTIONS, ONE_PLUS, Registered
 from derive.model.proven import Undecided
 
 fmpq, arb = flint.fmpq, flint.arb
@@ -36,7 +36,7 @@ class Infinite(ArithmeticError):
     """A division by an exact zero: the value is infinite (or undefined) in exact arithmetic."""
 
 
-_FUNCTIONS = ARB_FUNCTIONS | {expm1: arb.expm1, log1p: arb.log1p}
+_FUNCTIONS = ARB_FUNCTIONS | {expm1: ARB_EXPM1, log1p: arb.log1p}
 _CONSTANTS = {sp.pi: arb.pi, sp.E: arb.const_e}
 
 
@@ -220,7 +220,7 @@ class Walker:
 
             def expm1_(env):
                 u = inner(env)
-                return _ZERO if _exact(u) and u == 0 else ball(u).expm1()
+                return _ZERO if _exact(u) and u == 0 else ARB_EXPM1(ball(u))
             return expm1_
         if not a.is_Rational or a == 0:
             return None

@@ -7,7 +7,7 @@ from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Decimal, localcontext
 import mpmath
 import sympy as sp
 
-from derive.model.proven import Proven, Undecided, proven_round
+from derive.model.proven import DECIMAL_EXPONENT, Proven, Undecided, as_decimal, decide
 
 #: What every printer writes for a value whose digits no precision up to `proven.CAP` decides (a ball
 #: that still holds 0 or straddles a rounding boundary): never a digit that is not proven.
@@ -36,13 +36,16 @@ def beyond_decimal(x) -> bool:
 
 def round_sig(value, digits: int) -> Decimal:
     """``value`` rounded (half to even) to ``digits`` significant digits: proven by its ball for a
-    `Proven` value (at the precision that decides it), else from its 50 significant digits."""
+    `Proven` value (at the precision that decides it; `Undecided` where none up to `proven.CAP`
+    does), else from its 50 significant digits. A value past a Decimal's exponent is 0 or ±Infinity
+    here, as in `to_decimal`; `fmt` writes its digits."""
     if isinstance(value, Proven):
-        decided = proven_round(value, digits)
-        if decided is not None:
-            return decided
-        if value.exact or not beyond_decimal(value):
+        parts = decide(value, digits)
+        if parts is None:
             raise Undecided(f"no precision up to {value.bits} bits decides {digits} digits")
+        if abs(parts[2]) <= DECIMAL_EXPONENT:
+            return as_decimal(parts, digits)
+        value = mpmath.mpf(value)
     d = to_decimal(value)
     if not d.is_finite() or d == 0:
         return d
@@ -55,18 +58,21 @@ def round_sig(value, digits: int) -> Decimal:
 
 def fmt(value, digits: int = 9) -> str:
     """``value`` to ``digits`` significant digits, trailing zeros kept (they are significant):
-    plain notation for magnitudes from 1e-5 to 1e9, scientific beyond."""
-    if isinstance(value, Proven) and not value.exact and beyond_decimal(value):  # past a Decimal's exponent
-        ball = value.ball_at(value.bits)
-        if ball.is_finite() and not ball.contains(0) and ball.rel_accuracy_bits() > 4 * digits + 32:
-            return mpmath.nstr(value, digits, strip_zeros=False, min_fixed=0, max_fixed=0)
-        return UNDECIDED
-    if not isinstance(value, Decimal | Proven) and beyond_decimal(mpmath.mpf(value)):
+    plain notation for magnitudes from 1e-5 to 1e9, scientific beyond; ``undecided`` for a `Proven`
+    value whose digits no precision up to `proven.CAP` decides."""
+    if isinstance(value, Proven):
+        parts = decide(value, digits)
+        if parts is None:
+            return UNDECIDED
+        if abs(parts[2]) > DECIMAL_EXPONENT:  # past a Decimal's exponent (gelu at -10^12: 1e-2e23)
+            negative, n, e = parts
+            text = str(n)
+            return f"{'-' if negative else ''}{text[0]}{'.' + text[1:] if digits > 1 else ''}e{e:+d}"
+        d = as_decimal(parts, digits)
+    elif not isinstance(value, Decimal) and beyond_decimal(mpmath.mpf(value)):
         return mpmath.nstr(mpmath.mpf(value), digits, strip_zeros=False, min_fixed=0, max_fixed=0)
-    try:
+    else:
         d = round_sig(value, digits)
-    except Undecided:
-        return UNDECIDED
     if not d.is_finite():
         return {"Infinity": "inf", "-Infinity": "-inf"}.get(str(d), "nan")
     if d == 0:

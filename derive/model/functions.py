@@ -119,20 +119,47 @@ DERIVED = {sp.erfc: mpmath.erfc}
 CONSTANTS = {"pi": (sp.pi, lambda: +mpmath.pi), "E": (sp.E, lambda: +mpmath.e)}
 
 def _erfc_ball(z: flint.arb) -> flint.arb:
-    """erfc(z); far in the tail, where arb's own ball holds 0 (erfc(7e11) = 1e-2e23), between the
-    bounds 2/sqrt(pi) e^-z^2 / (z + sqrt(z^2 + 2)) < erfc(z) <= 2/sqrt(pi) e^-z^2 / (z + sqrt(z^2 + 4/pi))
-    (z > 0; Abramowitz and Stegun 7.1.13), which decide some 2 log10(z) digits."""
+    """erfc(z); far in the tail, where arb's own ball holds 0 (erfc(7e11) = 1e-2e23), by the asymptotic
+    series e^-z^2 / (z sqrt(pi)) (1 - 1/(2z^2) + 1·3/(2z^2)^2 - ...), whose remainder after any term
+    is smaller than the next term and of its sign (z > 0; Abramowitz and Stegun 7.1.23-24): the sum of
+    the terms down to 2^-prec, with the first omitted term as the ball's radius."""
     value = z.erfc()
     if value.rel_accuracy_bits() > flint.ctx.prec // 2 or not z > 10:
         return value
-    scale = 2 / flint.arb.pi().sqrt() * (-z * z).exp()
-    low, high = scale / (z + (z * z + 2).sqrt()), scale / (z + (z * z + 4 / flint.arb.pi()).sqrt())
-    bounds = low.union(high)
-    return bounds if bounds.rel_accuracy_bits() > value.rel_accuracy_bits() else value
+    x = 2 * z * z  # the series' ratio is -(2n - 1) / x
+    term, total, n = flint.arb(1), flint.arb(0), 0
+    while True:
+        total += term
+        n += 1
+        following = term * -(2 * n - 1) / x
+        if abs(following) < flint.arb(2) ** -(flint.ctx.prec + 8):
+            break
+        if not abs(following) < abs(term):  # past the smallest term: the series no longer converges
+            return value
+        term = following
+    series = (total + flint.arb(0, abs(following).upper())) * (-z * z).exp() / (z * flint.arb.pi().sqrt())
+    return series if series.rel_accuracy_bits() > value.rel_accuracy_bits() else value
 
 
+def _near_zero(method, power: int, factor: int):
+    """An arb method f with f(0) = 0, f'(0) = 1 whose ball loses its digits at an argument far below
+    the precision (tanh(1e-2e23) keeps 28 bits): there f(x) = x + θ |x|^power / factor (|θ| <= 1;
+    tanh, sinh: |x|^3 / 3, expm1: x^2, for |x| < 1/2)."""
+    def f(x: flint.arb) -> flint.arb:
+        value = method(x)
+        if value.rel_accuracy_bits() > flint.ctx.prec // 2 or not abs(x) < flint.arb(2) ** -64:
+            return value
+        bound = abs(x) ** power / factor
+        near = x + flint.arb(0, bound.upper())
+        return near if near.rel_accuracy_bits() > value.rel_accuracy_bits() else value
+    return f
+
+
+_ARB_METHODS = {"tanh": _near_zero(flint.arb.tanh, 3, 3), "sinh": _near_zero(flint.arb.sinh, 3, 3)}
 #: The ball evaluator's (`derive.derivation.balls`) python-flint method for each SymPy function.
-ARB_FUNCTIONS = {f: getattr(flint.arb, name) for name, (f, _) in ELEMENTARY.items()} | {sp.erfc: _erfc_ball}
+ARB_FUNCTIONS = ({f: _ARB_METHODS.get(name) or getattr(flint.arb, name) for name, (f, _) in ELEMENTARY.items()}
+                 | {sp.erfc: _erfc_ball})
+ARB_EXPM1 = _near_zero(flint.arb.expm1, 2, 1)
 #: 1 + s f(u) (s = ±1) written without its cancellation, for the ball evaluator: f -> (s, u) -> ball.
 ONE_PLUS = {
     sp.erf: lambda s, u: _erfc_ball(-s * u),

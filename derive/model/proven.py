@@ -4,7 +4,7 @@ only when every point of the ball rounds to the same decimal. When it does not, 
 again at twice the precision (its ``source``) until it does, up to `CAP` bits.
 
 A `Proven` is an `mpmath.mpf` (the ball's midpoint, for the arithmetic other code does with it) that
-carries its proof; `derive.model.decimals` rounds it by `proven_round`.
+carries its proof; `derive.model.decimals` rounds it by `decide`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import mpmath
 
 START = 256  # bits: a ball is first computed at this precision, then at twice it while undecided
 CAP = 2**16  # bits (19,700 digits); 1 - out at a saturated registry entry is computed by its complement
-_MAX_EXPONENT = 10**17  # a decimal exponent past this is not a Decimal's (see decimals.beyond_decimal)
+#: The largest decimal exponent `proven_round` hands out as a Decimal (the contexts of
+#: `derive.model.decimals` hold up to 10^18 - 1); `decide` has no bound.
+DECIMAL_EXPONENT = 9 * 10**17
 
 
 class Undecided(ArithmeticError):
@@ -75,12 +77,13 @@ class Proven(mpmath.mpf):
         return self.value
 
 
-def proven_round(value: Proven, digits: int) -> Decimal | None:
+def decide(value: Proven, digits: int) -> tuple[bool, int, int] | None:
     """``value`` correctly rounded (half to even) to ``digits`` significant digits, proven by its ball
-    at the precision it takes; None where no precision up to `CAP` decides it (or the exponent is past
-    a Decimal's), and then the caller rounds the midpoint."""
+    at the precision it takes: (negative, n, e) for ±n × 10^(e - digits + 1), 10^(digits-1) <= n <
+    10^digits (n = 0 for an exact 0), with no bound on e (e^-(10^23) has its digits too); None where no
+    precision up to `CAP` decides it."""
     if value.exact:
-        return _round_rational(value.value, digits)
+        return _rational_parts(value.value, digits)
     bits = value.bits
     while True:
         ball = value.ball_at(bits)
@@ -89,6 +92,22 @@ def proven_round(value: Proven, digits: int) -> Decimal | None:
         if decided is not None or bits >= CAP or value.source is None:
             return decided
         bits *= 2
+
+
+def proven_round(value: Proven, digits: int) -> Decimal | None:
+    """`decide`'s rounding as a Decimal; None where it is undecided or its exponent is past
+    `DECIMAL_EXPONENT`."""
+    decided = decide(value, digits)
+    if decided is None or abs(decided[2]) > DECIMAL_EXPONENT:
+        return None
+    return as_decimal(decided, digits)
+
+
+def as_decimal(parts: tuple[bool, int, int], digits: int) -> Decimal:
+    negative, n, e = parts
+    if n == 0:
+        return Decimal(0)
+    return Decimal((int(negative), tuple(int(c) for c in str(n)), e - digits + 1))
 
 
 def is_zero(value) -> bool | None:
@@ -100,10 +119,10 @@ def is_zero(value) -> bool | None:
     return None if value.contains(0) else False
 
 
-def _round_rational(q: flint.fmpq, digits: int) -> Decimal:
+def _rational_parts(q: flint.fmpq, digits: int) -> tuple[bool, int, int]:
     p, d = int(q.p), int(q.q)
     if p == 0:
-        return Decimal(0)
+        return False, 0, 0
     sign, p = int(p < 0), abs(p)
     e = len(str(p)) - len(str(d))  # within one of floor(log10(p/d)); then 10^e <= p/d < 10^(e+1)
     while not _at_least(p, d, e):
@@ -117,7 +136,7 @@ def _round_rational(q: flint.fmpq, digits: int) -> Decimal:
         n += 1
     if n == 10**digits:
         n, e = n // 10, e + 1
-    return Decimal((sign, tuple(int(c) for c in str(n)), e - digits + 1))
+    return bool(sign), n, e
 
 
 def _at_least(p: int, d: int, k: int) -> bool:
@@ -125,13 +144,13 @@ def _at_least(p: int, d: int, k: int) -> bool:
     return p * 10 ** max(-k, 0) >= d * 10 ** max(k, 0)
 
 
-def _round_ball(ball, digits: int) -> Decimal | None:
+def _round_ball(ball, digits: int) -> tuple[bool, int, int] | None:
     if isinstance(ball, flint.fmpq):
-        return _round_rational(ball, digits)
+        return _rational_parts(ball, digits)
     if not ball.is_finite():
         return None
     if ball.is_zero():
-        return Decimal(0)
+        return False, 0, 0
     if ball.contains(0):
         return None
     negative = bool(ball < 0)
@@ -140,8 +159,6 @@ def _round_ball(ball, digits: int) -> Decimal | None:
     if guess is None:
         return None
     e = int(guess)
-    if abs(e) > _MAX_EXPONENT:
-        return None
     low, high = 10 ** (digits - 1), 10**digits
     for _ in range(4):
         m = a * flint.arb(10) ** (digits - 1 - e)
@@ -164,4 +181,4 @@ def _round_ball(ball, digits: int) -> Decimal | None:
         n, e = low, e + 1
     if not low <= n < high:
         return None
-    return Decimal((int(negative), tuple(int(c) for c in str(n)), e - digits + 1))
+    return negative, n, e

@@ -14,6 +14,7 @@ from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Row
 from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.model.decimals import UNDECIDED, plain, round_sig
+from derive.model.proven import DECIMAL_EXPONENT
 from derive.render import names
 from derive.render.diagram import layout
 
@@ -39,9 +40,15 @@ def column(values, digits: int) -> list[str]:
     unaligned = (r"\infty", r"-\infty", r"\text{NaN}", rf"\text{{{UNDECIDED}}}")
     if not any(r"\times" in t for t in texts) or any(t in unaligned for t in texts):
         return texts
-    rounded = [round_sig(v, digits) for v in values]
+    rounded = [None if _past_decimal(t) else round_sig(v, digits) for v, t in zip(values, texts, strict=True)]
+    if any(d is None for d in rounded):  # a value past a Decimal's exponent (e^-(10^23)): `number` wrote it
+        return [t if d is None else _scientific(d, digits) for d, t in zip(rounded, texts, strict=True)]
     fixed = all(not d or -8 <= d.adjusted() < 9 for d in rounded)
     return [_fixed(d, digits) if fixed else _scientific(d, digits) for d in rounded]
+
+
+def _past_decimal(text: str) -> bool:
+    return r"\times 10^{" in text and abs(int(text.rsplit("{", 1)[1].rstrip("}"))) > DECIMAL_EXPONENT
 
 
 def _fixed(d, digits: int) -> str:
