@@ -109,6 +109,13 @@ class Model:
                 raise SpecError(f"{self.spec.source}: published.{excerpt(repr(q.text))}: {message}") from None
         return findings
 
+    def published_notes(self, digits: int = 9) -> list[str]:
+        """What the audit says across the published numbers: those after the same training steps that
+        need different explanations (`derive.check.audit.discordant`)."""
+        from derive.check.audit import discordant
+
+        return discordant(self.auditor, self.published_findings, digits)
+
     @property
     def parameters(self) -> list[str]:
         return [p.name for p in self.network.parameters]
@@ -214,7 +221,8 @@ class Model:
 
         extra_sections = [*matrix_part(self, digits), *extra_sections]
         if self.spec.published:
-            errata = latex.errata_section(self.published_findings, digits, self.spec.source)
+            errata = latex.errata_section(self.published_findings, digits, self.spec.source,
+                                          self.published_notes(digits))
             extra_sections = [*extra_sections, errata]
         return latex.render(self, __version__, digits, comparisons, extra_sections)
 
@@ -226,7 +234,8 @@ class Model:
 
         check = report.build(self, [], digits) if check is None else check
         comparisons = self.training_comparisons(self.spec.steps) if self.spec.steps else []
-        return Page(self, __version__, digits, check, comparisons, self.published_findings).render()
+        return Page(self, __version__, digits, check, comparisons, self.published_findings,
+                    self.published_notes(digits)).render()
 
     def latex_quantity(self, quantity: Quantity | str, digits: int = 9) -> str:
         """One quantity's derivation as a LaTeX ``align`` block."""

@@ -134,7 +134,7 @@ def _training_options(p) -> None:
     p.add_argument("--seed", type=whole(0, 2**63 - 1), help="the shuffle's seed (default: the spec's seed, else 0)")
     p.add_argument("--update-order", choices=optimizers.UPDATE_ORDERS,
                    help="in_place (sgd only): each layer updated as soon as its gradients are known, the "
-                   "article script's mistake")
+                   "deltas below propagated through the updated weights (the article's mistake)")
     p.add_argument("--freeze-biases", action=argparse.BooleanOptionalAction,
                    help="update the weights only, as the article does (default: the spec's freeze_biases)")
 

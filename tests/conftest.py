@@ -20,6 +20,25 @@ settings.load_profile("deterministic")
 
 
 @pytest.fixture(scope="session")
+def _browser():
+    """One headless Chromium for every browser test of a test process (a worker of pytest-xdist)."""
+    import browser
+
+    driver = browser.start()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def chrome(_browser):
+    """The shared browser at the desktop size, its logs emptied: each test starts from the same state."""
+    _browser.set_window_size(1280, 1000)
+    for log in ("browser", "performance"):
+        _browser.get_log(log)
+    return _browser
+
+
+@pytest.fixture(scope="session")
 def reference():
     """The built-in reference model (the article's network)."""
     return derive.load()

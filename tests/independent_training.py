@@ -49,7 +49,10 @@ def batches_of_step(step, n, batch_size, shuffle, seed):
 def run(gradient, params, samples, steps, *, optimizer="sgd", lr=0.1, momentum=0.9, betas=(0.9, 0.999), eps=1e-8,
         weight_decay=0.0, batch_size=0, shuffle=False, seed=0, frozen=(), reduction="sum", layer_of=None,
         in_place=False, bias_correction=True, eps_inside=False, dampening=False, decay_after=False):
-    """``steps`` steps; returns (params, state) with state[name] = {"buf"} or {"m", "v"}."""
+    """``steps`` steps; returns (params, state) with state[name] = {"buf"} or {"m", "v"}. ``in_place``:
+    the layers updated from the top, each with the gradient ``gradient(start, x, y, backward=params)``
+    (the step's forward pass, the deltas through the weights updated so far; tests/test_in_place.py
+    holds that function to a hand-written rule)."""
     params = dict(params)
     names = [p for p in params if p not in frozen]
     state = {p: {} for p in names}
@@ -61,10 +64,12 @@ def run(gradient, params, samples, steps, *, optimizer="sgd", lr=0.1, momentum=0
         groups = [names]
     for t in range(1, steps + 1):
         batch = [samples[i] for i in batches_of_step(t, len(samples), batch_size, shuffle, seed)]
+        start = dict(params)
         for group in groups:
             grads = dict.fromkeys(group, 0.0)
             for x, y in batch:
-                g = gradient(params, x, y)
+                # in place: the forward pass at the step's start, the deltas through the weights as updated
+                g = gradient(start, x, y, backward=params) if in_place else gradient(params, x, y)
                 for p in group:
                     grads[p] += g[p]
             if reduction == "mean":

@@ -37,13 +37,6 @@ targets = [{targets}]
 
 
 @pytest.fixture(scope="module")
-def chrome():
-    driver = start()
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture(scope="module")
 def phone():
     driver = start(390, 844, mobile=True)
     yield driver

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,8 +44,10 @@ def default_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def system_scratch() -> set:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("derive-latex-*")}
+def system_scratch(temporary: Path) -> set:
+    """What derive left in the temporary folder it was given (a folder of the test's own: other tests,
+    run in parallel, use the system's)."""
+    return {p.name for p in temporary.glob("derive-latex-*")}
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +67,12 @@ def test_a_killed_build_leaves_the_previous_complete_set(tmp_path, previous, how
     folder.mkdir()
     for name, data in previous.items():
         (folder / name).write_bytes(data)
-    before = system_scratch()
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    before = system_scratch(temporary)
     proc = subprocess.Popen([sys.executable, "-m", "derive", "build", "-o", str(folder), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals,
+                            env={**os.environ, "TMPDIR": str(temporary)})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait for the scratch folder, and in it (for "latex") LaTeX's
         scratch = list(folder.glob(SCRATCH_PREFIX + "*"))
@@ -83,7 +87,7 @@ def test_a_killed_build_leaves_the_previous_complete_set(tmp_path, previous, how
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert contents(folder) == previous  # the scratch is moved into place only at the very end
-    assert system_scratch() <= before  # nothing in the system's temporary folder
+    assert system_scratch(temporary) <= before  # nothing in the temporary folder
     if how != "SIGKILL":
         assert err.decode() == "derive: interrupted\n"
         assert list(folder.iterdir()) and not list(folder.glob(SCRATCH_PREFIX + "*"))

@@ -93,15 +93,18 @@ def test_arithmetic_uses_float_literals_only(name, reference):
     float-float fast path. Integer exponents (x ** 2) and subscripts (inputs[0]) are not arithmetic;
     ``train`` is a fixed loop (``len(samples) == 1``), not printed from expressions, and
     ``epoch_order`` shuffles integers; ``_mapping``, ``_length_error`` and the length checks at the top of
-    each function compare lengths (``len(inputs) != 2``), which is no arithmetic either."""
+    each function compare lengths (``len(inputs) != 2``), and ``backward is None`` tests identity, which is no
+    arithmetic either; nor are annotations (``Mapping[str, float] | None``)."""
     model = reference if name == "reference" else derive.Model(derive.parse(ZOO[name], f"{name}.toml"))
     functions = [n for n in ast.parse(source(model)).body if isinstance(n, ast.FunctionDef)
                  and n.name not in ("train", "epoch_order", "_mapping", "_length_error")]
     for f in functions:  # drop the length checks: ``if len(inputs) != 2 ...:`` and its raise
         f.body = [s for s in f.body if not (isinstance(s, ast.If) and "len(" in ast.unparse(s.test))]
     operands = {ast.BinOp: lambda n: [n.left] + ([] if isinstance(n.op, ast.Pow) else [n.right]),
-                ast.UnaryOp: lambda n: [n.operand], ast.Compare: lambda n: [n.left, *n.comparators]}
-    for node in (n for f in functions for n in ast.walk(f)):
+                ast.UnaryOp: lambda n: [n.operand],
+                ast.Compare: lambda n: [] if all(isinstance(o, ast.Is | ast.IsNot) for o in n.ops)
+                else [n.left, *n.comparators]}
+    for node in (n for f in functions for statement in f.body for n in ast.walk(statement)):  # not annotations
         for operand in operands.get(type(node), lambda n: [])(node):
             if isinstance(operand, ast.Constant):
                 assert isinstance(operand.value, float), ast.unparse(node)

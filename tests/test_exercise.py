@@ -145,7 +145,7 @@ def test_the_quiz_rejects_every_usual_slip(made):
     rejected, seen = set(), set()
     for q, d, value, tol in asked:
         exact = model.value(q)
-        slips = [(v.key, v.transform is None and v.round_to is None, x)
+        slips = [(v.key, v.transform is None and v.round_to is None and not v.whole, x)
                  for v, x in model.auditor.alternatives(q, exact) if not v.key.startswith("rounded_")]
         slips += [(f"confused_{o}", True, model.value(o)) for o, _ in confusions(model, q)]
         for key, own, x in slips:

@@ -46,7 +46,10 @@ def test_values_at_the_limits_compute_and_every_gradient_checks(name, tmp_path, 
     path.write_text(text)  # the audit's variants meet the same values
     assert main(["check", str(path), "--quiet"]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert "all gradients agree by every route." in out
+    # every route agrees; where float64 cannot resolve a gradient (saturated, or below its range), it says so
+    assert "all gradients agree by every route." in out or \
+        "  every route agrees, but the generated code's float64 cannot resolve " in out
+    assert "FAIL" not in out
     model = derive.Model(derive.load_spec(path))
     rows = routes.run(model).rows
     assert all("fd_mpmath" in r.routes for r in rows)  # the 50-digit differences check every one of them

@@ -77,27 +77,23 @@ return out;
 """
 
 
-def test_the_notebooks_pictures_are_drawn_in_their_own_colours_on_a_dark_theme(tour, tmp_path):
+def test_the_notebooks_pictures_are_drawn_in_their_own_colours_on_a_dark_theme(tour, tmp_path, chrome):
     """The tour's pictures (the model's diagram, the loss curve) as a notebook shows them, without the
     page's stylesheet, on a dark theme, looked at as pixels: a neuron is a light disc (not a black one),
     an edge is a visible grey line, the picture has its own light ground, and the loss curve is a line
     (not a black filled area)."""
     import io
 
-    import browser
     from PIL import Image
 
     html = "".join(out["data"]["text/html"] for cell in tour for out in cell if "text/html" in out.get("data", {}))
     page = tmp_path / "notebook.html"
     page.write_text(DARK.format(html), encoding="utf-8")
-    driver = browser.start(1000, 2600)
-    try:
-        driver.get(page.as_uri())
-        probes = driver.execute_script(PROBES)
-        picture = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
-        ratio = picture.width / driver.execute_script("return window.innerWidth")
-    finally:
-        driver.quit()
+    chrome.set_window_size(1000, 2600)
+    chrome.get(page.as_uri())
+    probes = chrome.execute_script(PROBES)
+    picture = Image.open(io.BytesIO(chrome.get_screenshot_as_png())).convert("RGB")
+    ratio = picture.width / chrome.execute_script("return window.innerWidth")
 
     def pixel(x, y):
         return picture.getpixel((round(x * ratio), round(y * ratio)))

@@ -13,7 +13,7 @@ from importlib import resources
 import independent
 import mpmath
 import pytest
-from browser import console_errors, start
+from browser import console_errors
 from conftest import ROOT
 
 import derive
@@ -86,13 +86,6 @@ def _apply(case: dict, where: tuple, value: float):
         case["biases"][where[1]][where[2]] = value
     else:
         case["samples"][where[1]][0 if where[0] == "input" else 1][where[2]] = value
-
-
-@pytest.fixture(scope="module")
-def chrome():
-    driver = start()
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(scope="module")

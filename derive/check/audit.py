@@ -147,7 +147,7 @@ class Auditor:
             except (Q.QuantityError, KeyError):
                 continue
             if abs(value - correct) > 1e-40:
-                candidates.append(Mistake(f"confused_{other}", description, value, agrees(value, printed)))
+                candidates.append(Mistake(confusion_key(other), description, value, agrees(value, printed)))
         if pairs and q.after is None and not any(m.reproduces for m in candidates):
             candidates += [m for m in self._candidates(q, correct, printed, self.pairs(printed)) if m.reproduces]
         # A slip that reproduces the number outranks one that only comes near; among reproducing
@@ -197,9 +197,10 @@ def _twelve_digits(correct) -> Decimal:
 
 #: Kinds of slip, most common first: how a teaching assistant would guess.
 PLAUSIBILITY = (
-    "in_place_backward", "in_place", "one_step_", "biases_toggled", "full_batch_", "no_shuffle", "batch_mean_",
+    "in_place", "one_step_", "biases_toggled", "full_batch_", "no_shuffle", "batch_mean_",
     "adam_", "momentum_", "weight_decay_", "adamw_for_", "nesterov_for_", "confused_", "rounded_", "no_",
-    "half_dropped", "sign_", "plus_update", "one_path_", "swap_backward_", "swap_forward_",
+    "learning_rate_", "half_dropped", "sign_", "plus_update", "activation_", "one_path_", "swap_backward_",
+    "swap_forward_",
 )
 
 
@@ -215,11 +216,20 @@ def rank(key: str, own_rounding: set[str] = frozenset()) -> tuple:
     return (len(parts), simplest, sum(plausibility(p) for p in parts))
 
 
+def confusion_key(other: Q.Quantity) -> str:
+    """The slip key of ``other``'s value given for another quantity (without "+", which joins the
+    keys of two slips: w1+ is "w1_updated")."""
+    return "confused_" + str(other).replace("+", "_updated")
+
+
 def confusions(model, q: Q.Quantity) -> list[tuple[Q.Quantity, str]]:
     """The same quantity for a neighbouring parameter or neuron of the same layer: the value of
-    dE_total/dw5 given for dE_total/dw6, out_h1 for out_h2."""
+    dE_total/dw5 given for dE_total/dw6, out_h1 for out_h2; and a parameter's updated value given
+    under its initial name (w1+ for w1)."""
     network = model.network
     out = []
+    if q.is_parameter and not q.updated and q.after is None and q.name in network.parameter:
+        out.append((q.with_update(), f"the updated value {q.with_update()} given for {q}: name it {q.with_update()}"))
     for name in q.subjects:
         if name in network.parameter:
             p = network.parameter[name]
@@ -252,3 +262,38 @@ def parse_claim(text: str, model=None) -> tuple[Q.Quantity, Decimal]:
     if not value.is_finite():
         raise Q.QuantityError(f"cannot read claim {text!r}: the value must be finite")
     return (Q.parse(quantity) if model is None else checked(model, quantity.strip())), value
+
+
+def discordant(auditor: Auditor, findings: list[Finding], digits: int = 9) -> list[str]:
+    """A sentence for each number of training steps N whose wrong published numbers (``X@N``) no one
+    explanation reproduces together: which explanation reproduces which, and what it gives for the
+    others. (The reference article's outputs after 10,000 steps are in-place training's; the E_total
+    it prints beside them is not: in-place training gives the error of those outputs.)"""
+    by_steps: dict[int, list[Finding]] = {}
+    for f in findings:
+        if not f.agrees and f.explained and f.quantity.after:
+            by_steps.setdefault(f.quantity.after, []).append(f)
+    variants = {v.key: v for v in auditor.variants}
+    notes = []
+    for steps, group in sorted(by_steps.items()):
+        if len(group) < 2 or set.intersection(*({m.key for m in f.reproducing} for f in group)):
+            continue
+        explanations: dict[str, tuple[str, list[Finding]]] = {}
+        for f in group:
+            first = f.reproducing[0]
+            explanations.setdefault(first.key, (first.description, []))[1].append(f)
+        parts = []
+        for key, (description, explained) in explanations.items():
+            names = " and ".join(str(f.quantity) for f in explained)
+            text = f"{names} {'is' if len(explained) == 1 else 'are'} reproduced by {description}"
+            gives = []
+            for other in (f for f in group if f not in explained and key in variants):
+                try:
+                    value = auditor.resolver(variants[key]).value(other.quantity)
+                except (*SKIP, Q.QuantityError, ZeroDivisionError, OverflowError, ValueError):
+                    continue
+                gives.append(f"{other.quantity} = {fmt(value, digits)} (published {other.printed})")
+            parts.append(text + (", which gives " + " and ".join(gives) if gives else ""))
+        notes.append(f"The published numbers after {steps} steps need different explanations (no one variant "
+                     f"reproduces them all): {'; '.join(parts)}.")
+    return notes

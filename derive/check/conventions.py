@@ -12,7 +12,10 @@ marks right when a whole sheet follows it.
 - The loss's own conventions, from its registry entry (half squared error written without the ½).
 
 A `World` is one combination of conventions: the network (or its variant) that the learner's
-numbers are then right for, how their numbers read in its terms, and its correct values.
+numbers are then right for, how their numbers read in its terms, and its correct values. A
+convention is the whole sheet's: a world is judged by the numbers it explains (`World.explains`),
+each right in it directly or computed from the learner's numbers that are themselves right in it,
+never by numbers carried forward from one it makes wrong.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from itertools import product
 
-from derive.check.carried import Program
+from derive.check.audit import agrees
+from derive.check.carried import CarriedForward, Program
 from derive.check.variants import _evaluation_variant, variants
 from derive.model import quantities as Q
 
+OWN_NUMBERS = ", from your own earlier numbers"
 SIGN = ("delta_sign", "δ defined as −∂E/∂net: Err = out(1 − out)(target − out), w ← w + η·Err·input "
         "(Mitchell, Machine Learning, §4.5; Han, Kamber & Pei, Data Mining, §9.2.3)")
 THRESHOLD = ("bias_threshold", "the bias written as a threshold θ = −b subtracted from the net input "
@@ -53,6 +58,7 @@ class World:
 
     @property
     def name(self) -> str:
+        """The conventions' descriptions ("" for the network's own, the world of no other convention)."""
         return "; and ".join(d for _, d in self.conventions)
 
     @property
@@ -88,6 +94,42 @@ class World:
         flips = (SIGN[0] in self.keys and backward(key)) + (self.keys & {THRESHOLD[0], SUBTRACTED[0]} != set()
                                                             and of_bias(key))
         return -1 if flips % 2 else 1
+
+    def explains(self, answers: list[tuple]) -> dict[int, str]:
+        """The answers (index -> how) that are right in this world: directly (""), or computed from the
+        learner's numbers that are themselves right in it (`OWN_NUMBERS`: their rounding carried
+        forward). A number computed from one this world makes wrong is no evidence for it: Mitchell's
+        w + eta Err x, with Err written in the other sign, is the update taken with +.
+
+        ``answers``: (key, quantity, given) for each of the sheet's numbers that has a hand formula."""
+        mapped = [given * self.sign(key) for key, _, given in answers]
+        right = {}
+        for i, (_, quantity, _) in enumerate(answers):
+            try:
+                truth = self.truth.value(quantity)
+            except Q.QuantityError:
+                continue
+            if agrees(truth, mapped[i]):
+                right[i] = ""
+        while True:
+            cf = CarriedForward(self.program, {answers[i][0]: mapped[i] for i in right}, self.transform)
+            new = {i: OWN_NUMBERS for i, (key, _, _) in enumerate(answers)
+                   if i not in right and cf.carries(key, mapped[i])}
+            if not new:
+                return right
+            right.update(new)
+
+    def carried(self, answers: list[tuple]) -> set[int]:
+        """The answers that this world's computation gives from all the learner's numbers, right or
+        wrong in it (error carried forward, under its conventions)."""
+        mapped = {key: given * self.sign(key) for key, _, given in answers}
+        cf = CarriedForward(self.program, mapped, self.transform)
+        return {i for i, (key, _, _) in enumerate(answers) if cf.carries(key, mapped[key])}
+
+
+def own_world(model) -> World:
+    """The network's own conventions: no other."""
+    return World(model, ())
 
 
 def worlds(model) -> list[World]:

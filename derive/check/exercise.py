@@ -188,7 +188,7 @@ def questions(model, asks: list[Q.Quantity], decimals: int) -> list[Question] | 
         for variant, v in auditor.alternatives(q, values[q]):
             if not is_slip(variant.key) or abs(v - values[q]) <= 1e-30 * max(1, abs(values[q])):
                 continue  # no digits tell equal values apart
-            if variant.transform is None and variant.round_to is None:  # a slip of one number
+            if variant.transform is None and variant.round_to is None and not variant.whole:  # of one number
                 slips[q].append((variant.description, v))
             elif variant.key not in whole:  # the first asked number this slip changes
                 whole[variant.key] = q

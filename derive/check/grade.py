@@ -4,8 +4,9 @@ slip (or the two slips) that reproduces it.
 
 A sheet is the ``quantity = value`` lines that ``derive check --claims`` reads, or a JSON object
 ``{"quantity": value}`` (a programmer's dump of their own gradients reads the same way). A convention
-is chosen for the whole sheet, not per number: the combination that makes the most of its numbers
-right, when it makes more right than the network's own convention does.
+is chosen for the whole sheet, not per number: the combination that explains the most of its
+numbers, when it explains more than the network's own convention does; under it, a number right
+only under another convention is a slip.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
 
-from derive.check.audit import agrees, confusions, digits_shown, rank, truncated
-from derive.check.carried import CarriedForward, Program, within
-from derive.check.conventions import worlds
+import mpmath
+
+from derive.check.audit import agrees, confusion_key, confusions, digits_shown, rank, truncated
+from derive.check.carried import CarriedForward, Program, half_unit, to_mp, within
+from derive.check.conventions import own_world, worlds
 from derive.check.pairs import compose, rounding_keys
 from derive.check.resolve import checked
 from derive.check.variants import SKIP
+from derive.derivation.evaluate import PRECISION
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
+from derive.model.optimizers import SGD
 from derive.model.reading import ReadError, read_regular
 
 CORRECT, CARRIED, CONVENTION, WRONG = "correct", "carried_forward", "convention", "wrong"
@@ -32,9 +37,47 @@ NEAREST = 3
 #: A convention is a way of working, seen in several numbers: one number that only another
 #: convention makes right is more likely a slip (its sign flipped) than a convention.
 MIN_EXPLAINED = 2
+#: A number right under the network's own convention on a sheet that follows another throughout.
+OTHER_CONVENTION = ("own_convention", "written in the network's own convention, not in the sheet's (which every "
+                    "other number follows)")
 #: A JSON number is often a float printed in full (17 digits, the last ones binary noise, and a
 #: framework's float64 arithmetic is good to about 12): such numbers are judged at 12 significant digits.
 FLOAT_DIGITS = 12
+
+
+#: A learning rate read off an update (`read_rate`) is named when it is a decimal of at most this many
+#: significant digits that the digits given pin down: the rates the update allows span less than a
+#: hundredth of the spacing of such decimals, so that a wrong number falls on one by chance once in 100.
+RATE_DIGITS = 4
+
+
+def read_rate(printed: Decimal, start: tuple, gradient: tuple) -> Decimal | None:
+    """The learning rate eta with w - eta g = ``printed`` (``start`` w and ``gradient`` g, each a value
+    and its half-width, as the learner works with them), exactly: the shortest decimal among the rates
+    the digits allow, when it is short and pinned down (`RATE_DIGITS`); else None."""
+    with mpmath.workdps(PRECISION):
+        (w, w_width), (g, g_width) = start, gradient
+        if abs(g) <= g_width:
+            return None
+        p, h = to_mp(printed), half_unit(printed) + w_width
+        corners = [(w - p + s) / (g + t) for s in (-h, h) for t in (-g_width, g_width)]
+        lo, hi = min(corners), max(corners)
+        middle = (lo + hi) / 2
+        if not middle:
+            return None
+        for digits in range(1, RATE_DIGITS + 1):
+            exponent = int(mpmath.floor(mpmath.log10(abs(middle)))) - digits + 1
+            spacing = mpmath.mpf(10) ** exponent
+            if hi - lo > spacing / 100:
+                return None
+            n = int(mpmath.ceil(lo / spacing))
+            if n * spacing <= hi:
+                return Decimal(n).scaleb(exponent)
+    return None
+
+
+def fmt_decimal(d: Decimal) -> str:
+    return format(d.normalize(), "f")
 
 
 class SheetError(ValueError):
@@ -158,6 +201,10 @@ class Marker:
         """Every combination of other conventions (built only for a sheet with a wrong number)."""
         return worlds(self.model)
 
+    @cached_property
+    def own_world(self):
+        return own_world(self.model)
+
     def mark(self, answers: list[Answer]) -> Marking:
         program = self.program
         keys = {a: program.key(a.quantity) for a in answers}
@@ -176,51 +223,43 @@ class Marker:
         if any(m.verdict == WRONG for m in marks):
             convention = self._convention(marks, keys)
         for m in marks:
-            if m.verdict == WRONG:
+            if m.verdict == WRONG and not m.slips:
                 self._diagnose(m, keys[m.answer], cf, [c.answer for c in marks if c.verdict == CORRECT])
         return Marking(marks, convention)
 
     def _convention(self, marks: list[Mark], keys: dict) -> str | None:
-        """The combination of conventions that makes the most of the sheet right, when it makes more
-        right than the network's own does (the simplest such, on a tie): the numbers it explains
-        are marked CONVENTION, naming it."""
-        best, best_right = None, {}
-        most = sum(m.verdict != WRONG for m in marks)
+        """The combination of conventions that explains the most of the sheet (`World.explains`),
+        when it explains more than the network's own does (the simplest such, on a tie). A convention
+        is the whole sheet's: under it, a number it explains is marked CONVENTION (or correct, when it
+        is the network's own value too), one it gives from the learner's other numbers is carried
+        forward, and one right only under another convention is a slip."""
+        keyed = [m for m in marks if keys[m.answer] is not None]
+        answers = [(keys[m.answer], m.answer.quantity, m.answer.given) for m in keyed]
+        own = self.own_world.explains(answers)
+        best, best_right = None, own
         for world in self.worlds:
-            right = self._right_in(world, marks, keys)
-            changed = sum(m.verdict == WRONG or (m.verdict == CARRIED and not how) for m, how in right.items())
-            if len(right) > most and changed >= MIN_EXPLAINED:
-                best, best_right, most = world, right, len(right)
+            right = world.explains(answers)
+            if len(right) > len(best_right) and len(right.keys() - own.keys()) >= MIN_EXPLAINED:
+                best, best_right = world, right
         if best is None:
             return None
-        for m, how in best_right.items():  # a number right under it directly is marked so, not "carried forward"
-            if m.verdict == WRONG or (m.verdict == CARRIED and not how):
-                m.verdict = CONVENTION
-                m.diagnosis = f"right under the sheet's convention{how}: {best.name}"
+        carried = best.carried(answers)
+        for i, m in enumerate(keyed):
+            if i in best_right:  # a number right under it directly is marked so, not "carried forward"
+                how = best_right[i]
+                if m.verdict == WRONG or (m.verdict == CARRIED and not how):
+                    m.verdict = CONVENTION
+                    m.diagnosis = f"right under the sheet's convention{how}: {best.name}"
+            elif i in carried:
+                if m.verdict != CARRIED:
+                    m.verdict = CARRIED
+                    m.diagnosis = "right from your own earlier numbers, under the sheet's convention"
+            elif m.verdict != WRONG:
+                m.verdict = WRONG
+                m.slips = [Slip(OTHER_CONVENTION[0], OTHER_CONVENTION[1], m.answer.given)]
+                m.exact = True
+                m.diagnosis = f"exactly what this slip gives: {OTHER_CONVENTION[1]}"
         return best.name
-
-    def _right_in(self, world, marks: list[Mark], keys: dict) -> dict:
-        """The marks whose number is right in ``world`` (with how: directly, or carried forward)."""
-        mapped = {}
-        for m in marks:
-            key = keys[m.answer]
-            if key is not None:
-                mapped[key] = m.answer.given * world.sign(key)
-        cf = CarriedForward(world.program, mapped, world.transform)
-        right = {}
-        for m in marks:
-            key = keys[m.answer]
-            if key is None:
-                continue
-            try:
-                truth = world.truth.value(m.answer.quantity)
-            except Q.QuantityError:
-                continue
-            if agrees(truth, mapped[key]):
-                right[m] = ""
-            elif cf.carries(key, mapped[key]):
-                right[m] = ", from your own earlier numbers"
-        return right
 
     # -- what reproduces a wrong number ---------------------------------------------------------------
     def _diagnose(self, mark: Mark, key, cf: CarriedForward, right: list[Answer]) -> None:
@@ -296,6 +335,28 @@ class Marker:
             out += self._value_slips(a, key, cf, plain, own)
         return out
 
+    def _rate_slip(self, a: Answer, key, cf: CarriedForward, own: str) -> list[Slip]:
+        """A wrong learning rate, read off the update and the gradient the learner works with (from
+        the parameter's given value first, when they wrote it otherwise: that was a slip of its own)."""
+        spec = self.model.spec
+        if spec.training.optimizer != SGD or spec.training.weight_decay or (spec.freeze_biases and key.kind == Q.BIAS):
+            return []
+        parameter = Q.parameter(key.name)
+        given = (to_mp(self.program.exact(parameter)), mpmath.mpf(0))
+        starts = [given, cf.current(parameter)] if cf.current(parameter) != given else [given]
+        gradient = cf.current(Q.gradient(key.name))
+        rate = Decimal(int(spec.learning_rate.p)) / int(spec.learning_rate.q)
+        for start in starts:
+            used = read_rate(a.given, start, gradient)
+            if used is None or used in (0, rate, -rate):  # no update at all; right; the update with + (named above)
+                continue
+            shown = fmt_decimal(used)
+            with mpmath.workdps(PRECISION):
+                value = start[0] - to_mp(used) * gradient[0]
+            return [Slip(f"learning_rate_{shown}", f"the learning rate {shown} used instead of {fmt_decimal(rate)}: "
+                         f"w - {shown} dE/dw" + own, value)]
+        return []
+
     def _value_slips(self, a: Answer, key, cf: CarriedForward, plain, own: str) -> list[Slip]:
         out = []
         value, width = plain[0]
@@ -306,10 +367,11 @@ class Marker:
             plus = 2 * start - value
             if within(a.given, plus, width):
                 out.append(Slip("plus_update", "the update taken with + instead of -: w + eta dE/dw" + own, plus))
+            out += self._rate_slip(a, key, cf, own)
         for other, description in confusions(self.model, a.quantity):
             other_key = self.program.key(other)
             if other_key is not None and other_key != key:
                 v, w = cf.current(other_key)
                 if within(a.given, v, w) and not within(a.given, value, width):
-                    out.append(Slip(f"confused_{other}", description, v))
+                    out.append(Slip(confusion_key(other), description, v))
         return out

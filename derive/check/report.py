@@ -4,6 +4,7 @@ claims, built as data (dicts) first, then printed as text or JSON."""
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -86,6 +87,7 @@ def build(
         report = routes.run(model, progress)
         result["checks"] = {
             "passed": report.passed,
+            "unresolved": len(report.unresolved),  # gradients float64 cannot resolve in the generated code
             "parameters_checked": report.checked,
             "parameters": len(model.parameters),
             "samples": len(model.spec.samples),
@@ -104,6 +106,7 @@ def build(
                     "passed": r.passed,
                     "failed_routes": r.failures,
                     "inapplicable_routes": r.inapplicable,  # route -> why (a kink), instead of a value
+                    "unresolved": r.unresolved or None,  # why float64 cannot resolve it in the generated code
                 }
                 for r in report.rows
             ],
@@ -111,6 +114,7 @@ def build(
     if progress and model.spec.published:
         progress.stage(f"auditing {len(model.spec.published)} published numbers")
     result["published"] = [f.as_dict(digits) for f in model.published_findings]
+    result["published_notes"] = model.published_notes(digits) if model.spec.published else []
     result["claims"] = []
     for quantity, value in claims:
         finding = model.auditor.examine(quantity, value, nearest=3, pairs=True)
@@ -163,15 +167,15 @@ def as_text(result: dict, model, verbose: bool = True) -> str:
             marks = "".join(f"{_mark(row, r):<14}" for r in routes)
             lines.append(
                 f"  {name:<{width}}{row['chain_rule']:<{value_width}}{marks}{row['worst_ratio_to_tolerance']:<11.2g}"
-                f"{'pass' if row['passed'] else 'FAIL: ' + ', '.join(ROUTE_NAMES[f] for f in row['failed_routes'])}"
+                f"{_result(row)}"
             )
         for why in [*c["skipped"].values(), *c.get("kinks", [])]:
             lines.append(f"  note: {text_line(why)}")
         lines.append(
             "  tolerance: |route - chain rule| <= atol + rtol*|chain rule|: sympy.diff 1e-30; FD 50 digits 1e-25; "
-            "FD float64 (h = 1e-6) atol 1e-8, rtol 1e-5; generated atol 1e-12, rtol 1e-9 "
-            "(atol times the largest gradient); each FD also allows its difference quotient's own rounding "
-            "and truncation error (scaled by |E_total| and |p|), the generated code its float64 rounding there"
+            "FD float64 (h = 1e-6) atol 1e-8, rtol 1e-5 (atol times the largest gradient); generated rtol 1e-9 "
+            "plus twice its float64 error bound there (from the magnitudes of the terms each step sums); each FD "
+            "also allows its difference quotient's own rounding and truncation error (scaled by |E_total| and |p|)"
         )
         whys = {why for row in c["rows"] for why in row.get("inapplicable_routes", {}).values()}
         if any("kink" in why for why in whys):
@@ -180,11 +184,17 @@ def as_text(result: dict, model, verbose: bool = True) -> str:
         if any("kink" not in why for why in whys):
             lines.append("  too coarse: float64 cannot resolve the difference quotient there (its own error estimate "
                          "passes 10% of it); the 50-digit differences do")
+        unresolved = [_name(row, c) for row in c["rows"] if row["passed"] and row.get("unresolved")]
+        if unresolved:
+            lines.append(f"  {UNRESOLVED}")
         failed = [row for row in c["rows"] if not row["passed"]]
         lines.append(
             "  all gradients agree by every route."
-            if not failed
+            if not failed and not unresolved
             else f"  {len(failed)} gradient(s) FAIL: {', '.join(r['parameter'] for r in failed)}."
+            if failed
+            else f"  every route agrees, but the generated code's float64 cannot resolve {len(unresolved)} "
+            f"gradient(s): {', '.join(unresolved)} (unresolved, not passed)."
         )
     if result["published"]:
         disagree = [p for p in result["published"] if not p["agrees"]]
@@ -196,7 +206,24 @@ def as_text(result: dict, model, verbose: bool = True) -> str:
             lines.append(f"  {p['quantity']:<{width}}{p['value']:<16}correct {p['correct']:<18}{verdict}")
             if not p["agrees"]:
                 lines += ["      " + line for line in _explanation(p)]
+        for note in result.get("published_notes", []):
+            lines += ["", *textwrap.wrap(note, 110, initial_indent="  ", subsequent_indent="  ")]
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+UNRESOLVED = ("unresolved: the generated gradient is within its float64 error bound, but the bound passes 10% of "
+              "the exact value: float64 cannot resolve it with these steps (1 - out where out rounds to 1, or terms "
+              "that cancel)")
+
+
+def _result(row: dict) -> str:
+    if not row["passed"]:
+        return "FAIL: " + ", ".join(ROUTE_NAMES[f] for f in row["failed_routes"])
+    return "unresolved" if row.get("unresolved") else "pass"
+
+
+def _name(row: dict, checks: dict) -> str:
+    return row["parameter"] + (f"[{row['sample']}]" if checks["samples"] > 1 else "")
 
 
 def _mark(row: dict, route: str) -> str:
@@ -205,6 +232,8 @@ def _mark(row: dict, route: str) -> str:
         return "kink" if "kink" in why else "too coarse"
     if route not in row["routes"]:
         return "-"
+    if route == "generated" and row.get("unresolved") and row["passed"]:
+        return "unresolved"
     return "FAIL" if route in row["failed_routes"] else "ok"
 
 
@@ -214,7 +243,10 @@ def _summary(result: dict) -> list[str]:
     if "checks" in result:
         c = result["checks"]
         failed = [r["parameter"] for r in c["rows"] if not r["passed"]]
+        unresolved = [_name(r, c) for r in c["rows"] if r["passed"] and r.get("unresolved")]
         verdict = "every gradient agrees by every route" if not failed else "FAILED for " + ", ".join(failed)
+        if unresolved and not failed:
+            verdict += f"; the generated code's float64 cannot resolve {', '.join(unresolved)}"
         lines.append(f"Checks: {verdict} ({c['parameters_checked']} of {c['parameters']} parameters).")
     if result["published"]:
         wrong = sum(not p["agrees"] for p in result["published"])

@@ -16,9 +16,13 @@ Tolerances, |route − chain rule| ≤ atol + rtol·|chain rule|, with ``scale``
 - mpmath differences, step 1e-20 at 50 digits: atol = 1e-25·max(1, scale), rtol = 1e-25, plus the
   rounding 10·10^-50·max(1, |E|)/h (a target of 10^6 makes E 5·10^11) and the truncation,
   2·|D(2h) − D(h)| (a weight on an input of 10^6 makes E‴ of the order of 10^40);
-- generated code: atol = 1e-12·max(1, scale), rtol = 1e-9, plus 4 times how much its gradient moves
-  when every parameter and input moves by 4 units in its last place (float64's own rounding there:
-  large only where nets of 10^12 cancel, as in a saturated softmax).
+- generated code: rtol = 1e-9, plus twice the bound of its float64 error at this point
+  (`float_bound`: from the magnitudes of the terms each step sums, so a gradient of 1e-97 is held to
+  its own size, not to the largest gradient's), plus 4 times how much its gradient moves when every
+  parameter and input moves by 4 units in its last place. Where that bound passes 10% of the exact
+  value, float64 cannot resolve the gradient with these steps (1 - out where out rounds to 1; terms
+  that cancel): the row says so (``Row.unresolved``), a verdict of its own, not a pass. Where the
+  bound has no rule (a function it does not know), atol = 1e-12·max(1, scale) instead.
 
 Where a net lies exactly on a kink (relu at 0), the derivative there is derive's stated convention and
 finite differences, which average both sides, do not apply: they are left out for every parameter
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy as sp
 
+from derive.check import float_bound
 from derive.derivation import domain
 from derive.derivation.evaluate import mp_value
 from derive.model import quantities as Q
@@ -58,6 +63,7 @@ class Row:
     failures: list = field(default_factory=list)  # routes outside tolerance
     inapplicable: dict = field(default_factory=dict)  # route -> why it does not apply here (a kink)
     worst: object = 0  # largest |route - chain| / tolerance
+    unresolved: str = ""  # why float64 cannot resolve this gradient in the generated code (empty: it can)
 
     @property
     def passed(self) -> bool:
@@ -73,6 +79,10 @@ class Report:
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.rows)
+
+    @property
+    def unresolved(self) -> list[Row]:
+        return [r for r in self.rows if r.passed and r.unresolved]
 
 
 class _Forward:
@@ -263,6 +273,10 @@ def run(model, progress=None) -> Report:
             forward = _Forward(model, s)
             forward_error = max(forward.rounding, float(abs(mpmath.mpf(module.loss(params, x, t)) - exact_error)))
             scale = max([abs(values[Q.gradient(p)]) for p in model.parameters] + [mpmath.mpf(1)])
+            try:
+                bounds = float_bound.gradient_bounds(model.derivation, values)
+            except float_bound.Unbounded:
+                bounds = None
             exact = network.sample_values(s)
             subs = {network.symbol(k): v for k, v in exact.items()}
             kinks = {network.symbol(Q.net(n)) for k, n in kinked if k == s}
@@ -278,6 +292,11 @@ def run(model, progress=None) -> Report:
                         compiled[p, symbols] = _sympy_derivative(nested, network.symbol(Q.parameter(p)), symbols)
                     row.routes["sympy_diff"] = _sympy_route(compiled[p, symbols], symbols, subs, chain)
                 extra = {"sympy_diff": 0, "generated": 4 * mpmath.mpf(noise[p])}
+                if bounds is not None:
+                    extra["generated"] += 2 * bounds[p]
+                    if float_bound.unresolved(chain, bounds[p]):
+                        row.unresolved = (f"float64 cannot resolve it: the generated code's error bound there is "
+                                          f"{mpmath.nstr(bounds[p], 2)}, the exact value {mpmath.nstr(chain, 2)}")
                 if s in fd_samples:
                     with mpmath.workdps(50):
                         hh, q, at = mpmath.mpf("1e-20"), network.symbol(Q.parameter(p)), values[Q.parameter(p)]
@@ -302,9 +321,14 @@ def run(model, progress=None) -> Report:
                 row.routes["generated"] = mpmath.mpf(generated[p])
                 for route, value in row.routes.items():
                     atol, rtol = TOLERANCE[route]
+                    if route == "generated" and bounds is not None:
+                        atol = 0  # its bound, relative to the terms it sums, takes the place of an absolute floor
                     tolerance = (atol * (scale if route in ("sympy_diff",) else max(1, scale)) + rtol * abs(chain)
                                  + extra[route])
-                    ratio = abs(value - chain) / tolerance
+                    if tolerance:
+                        ratio = abs(value - chain) / tolerance
+                    else:  # exact in float64 (a gradient of 0 from exact zeros): it must be exact
+                        ratio = mpmath.mpf(0) if value == chain else mpmath.inf
                     row.worst = max(row.worst, ratio)
                     if ratio > 1:
                         row.failures.append(route)

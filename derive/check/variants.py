@@ -5,36 +5,33 @@ number can be explained by the variant(s) that reproduce it to the digits it sho
 
 - evaluation variants rewrite the derivation's steps (the article's way, factor by factor): every
   intermediate rounded to the printed digits, a weight used in place of another, a chain-rule factor
-  left out, the 1/2 of the loss dropped, a sign error in dE/dout;
-- training variants change how steps are taken: layer-by-layer in-place updates (a layer's gradient
-  taken after the layers above were updated), biases updated or frozen, a step count off by one, and
-  the optimizers' own slips (`derive.check.optimizer_variants`);
+  left out, the 1/2 of the loss dropped, a sign error in dE/dout, a hidden layer computed with another
+  activation (`derive.check.activation_variants`);
+- training variants change how steps are taken: the training option ``update_order = "in_place"``
+  (each layer updated as soon as its gradients are known, the deltas below taken through the updated
+  weights: its steps and its first step's values, from the engine's one rule), biases updated or
+  frozen, a step count off by one, and the optimizers' own slips (`derive.check.optimizer_variants`);
 - value variants: the number's sign flipped, an update with + instead of -.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
 
 import mpmath
 import sympy as sp
 
+from derive.check.activation_variants import activation_swaps
 from derive.check.optimizer_variants import optimizer_variants
 from derive.check.resolve import Resolver, default_trainer
 from derive.derivation.evaluate import evaluate
 from derive.derivation.exact_training import Snapshot
 from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS
-from derive.derivation.training import train
 from derive.model import quantities as Q
 from derive.model.decimals import round_sig
 from derive.model.optimizers import IN_PLACE, SGD
-from derive.render.python import compile_module
-from derive.version import __version__
 
 SWAP_LIMIT = 40  # parameters; above it, the quadratic search over weight pairs is skipped
 
@@ -50,6 +47,7 @@ class Variant:
     build: Callable[[], Resolver]
     transform: Callable | None = None
     round_to: Callable | None = None
+    whole: bool = False  # a way of computing everything (in-place training) though it has no transform
 
 
 def _eval(model, key: str, description: str, transform=None, round_to=None) -> Variant:
@@ -164,46 +162,6 @@ def _evaluation_variants(model) -> list[Variant]:
             out.append(_eval(model, f"one_path_{o}",
                              f"a hidden output's gradient taken through {o} only, the other outputs' paths left out",
                              one_path))
-    if L > 1 and model.spec.training.optimizer == SGD:  # a slip of hand-written gradient descent
-        rate = model.spec.learning_rate
-        updated = {}
-        for p in network.parameters:
-            if p.kind == Q.WEIGHT and p.layer > 1:
-                updated[sym(p.quantity)] = sym(p.quantity) - rate * derivation.step[Q.gradient(p.name)].formula
-        layer_of = {w: network.parameter[network.quantity_of[w].name].layer for w in updated}
-        def in_backward_pass(step, model):
-            """Weights feeding layer k+1 are already updated when layer k's deltas are computed.
-            A hidden delta step of layer k reads weights of layer k+1 (layer > k); the display
-            factors dnet_j/dout_h and dE_oj/dout_h are filed under layer k+1 itself (layer >= k+1)."""
-            expr = _article_way(step, model)
-            if step.phase in (DISPLAY, HIDDEN_DELTAS) and step.quantity not in d_out:
-                lowest = step.layer if step.phase == DISPLAY else step.layer + 1
-                return expr.xreplace({w: u for w, u in updated.items() if layer_of[w] >= lowest})
-            return expr
-
-        kernel_updated = {
-            w: w - rate * derivation.step[Q.gradient(network.quantity_of[w].name)].compute for w in updated
-        }
-
-        def kernel_in_backward_pass(step):
-            if step.phase == HIDDEN_DELTAS:
-                return step.compute.xreplace({w: u for w, u in kernel_updated.items() if layer_of[w] > step.layer})
-            return step.compute
-
-        def in_place_backward():
-            resolver = _evaluation_variant(model, in_backward_pass)
-            resolver.trainer = _variant_kernel_trainer(model, kernel_in_backward_pass)
-            return resolver
-
-        out.append(
-            Variant(
-                "in_place_backward",
-                "each layer's weights updated as soon as their gradients are known, so the deltas "
-                "of the layer below use the updated weights (within one backward pass)",
-                in_place_backward,
-                in_backward_pass,
-            )
-        )
     if len(model.parameters) <= SWAP_LIMIT:
         weights = [p for p in network.parameters if p.kind == "weight"]
         for a in weights:
@@ -221,25 +179,23 @@ def _evaluation_variants(model) -> list[Variant]:
     return out
 
 
-def _variant_kernel_trainer(model, transform):
-    """Train (float64) with a generated module whose kernel steps are rewritten by ``transform``."""
-    variant = copy.copy(model.derivation)
-    variant.__dict__.pop("step", None)
-    variant.steps = [dataclasses.replace(s, compute=transform(s)) for s in model.derivation.steps]
-    module = compile_module(variant, __version__)
-
-    @cache
-    def trained(steps: int):
-        return Snapshot(steps, train(module, model.spec, steps, history=False).parameters, {})
-
-    return trained
-
-
 # -- training variants -----------------------------------------------------------------------------
-def _in_place_trainer(model, freeze: bool):
-    """Layer-by-layer in-place updates: the output layer is updated first, and each lower layer's
-    gradients are taken with the layers above already updated."""
-    return default_trainer(model, model.spec.training.configured({"freeze_biases": freeze, "update_order": IN_PLACE}))
+IN_PLACE_DESCRIPTION = (
+    'update_order = "in_place": each layer\'s weights updated as soon as their gradients are known, so the '
+    "deltas of the layer below go through the updated weights (within one step, the forward values unchanged)"
+)
+
+
+def _in_place(model, freeze: bool) -> Resolver:
+    """The training option `IN_PLACE` (one rule, the engine's): its steps, and the values of the first
+    step (the deltas through the updated weights, the gradients and ``w1+`` from them)."""
+    settings = model.spec.training.configured({"freeze_biases": freeze, "update_order": IN_PLACE})
+    trainer = default_trainer(model, settings)
+    first = trainer(1).parameters
+    evaluation = evaluate(model.derivation, backward=first)
+    for p in model.network.parameters:
+        evaluation.totals[p.quantity.with_update()] = first[p.name]
+    return Resolver(model, evaluation, trainer)
 
 
 class _OffByOne(Resolver):
@@ -256,16 +212,9 @@ def _training_variants(model) -> list[Variant]:
         model, trainer=default_trainer(model, settings.configured({"freeze_biases": not frozen}))))]
     if settings.optimizer == SGD:
         out += [
-            Variant(
-                "in_place",
-                "layer-by-layer in-place updates: each layer's gradients taken after the layers above were updated",
-                lambda: Resolver(model, trainer=_in_place_trainer(model, frozen)),
-            ),
-            Variant(
-                "in_place_biases_toggled",
-                f"layer-by-layer in-place updates, and {toggled}",
-                lambda: Resolver(model, trainer=_in_place_trainer(model, not frozen)),
-            ),
+            Variant("in_place", IN_PLACE_DESCRIPTION, lambda: _in_place(model, frozen), whole=True),
+            Variant("in_place_biases_toggled", f"{IN_PLACE_DESCRIPTION}; and {toggled}",
+                    lambda: _in_place(model, not frozen), whole=True),
         ]
     return [
         *out,
@@ -291,9 +240,14 @@ class _PlusUpdate(Resolver):
         return totals[q.base] + rate * totals[Q.gradient(q.name)]
 
 
+def _activation_variants(model) -> list[Variant]:
+    return [_eval(model, key, description, lambda step, model, r=rewrite: r(step, _article_way(step, model)))
+            for key, description, rewrite in activation_swaps(model)]
+
+
 def variants(model) -> list[Variant]:
     """Every variant, the most common slips first (the audit ranks reproducing ones in this order)."""
-    return _evaluation_variants(model) + _training_variants(model) + [
+    return _evaluation_variants(model) + _activation_variants(model) + _training_variants(model) + [
         Variant("sign_flipped", "the sign of the result flipped", lambda: _Negated(model)),
         Variant("plus_update", "the update taken with + instead of -: w + eta dE/dw", lambda: _PlusUpdate(model)),
     ]

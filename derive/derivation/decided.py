@@ -101,7 +101,7 @@ class Decided:
                     g, q = Q.gradient(p.name), p.quantity
                     out[g] = total(network.symbol(g), every)
                     out[q] = per_sample[0][network.symbol(q)]
-                    if settings.freeze_biases and p.kind == Q.BIAS:
+                    if not settings.trains(p):
                         out[q.with_update()] = out[q]
                         continue
                     step = out[g] if len(self.first) == self.count else total(network.symbol(g), self.first)

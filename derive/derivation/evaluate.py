@@ -15,7 +15,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from derive.derivation import decided
-from derive.derivation.steps import DISPLAY, Derivation
+from derive.derivation.steps import BACKWARD_PHASES, DISPLAY, Derivation
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.functions import CONSTANTS, DERIVED, ELEMENTARY, Registered
@@ -103,16 +103,20 @@ class Evaluation:
 
 
 def evaluate(
-    derivation: Derivation, display: bool = True, parameters=None, transform=None, round_to=None
+    derivation: Derivation, display: bool = True, parameters=None, transform=None, round_to=None, backward=None
 ) -> Evaluation:
     """Values of every step for every sample; display steps too unless ``display`` is False.
 
-    For the audit's variants of the computation: ``parameters`` overrides parameter values (name ->
-    number), ``transform(step)`` gives the expression to evaluate instead of ``step.compute``, and
+    ``parameters`` overrides parameter values (name -> number). ``backward`` (name -> number): the
+    weights the backward pass reads, when they are not the forward pass's (`optimizers.IN_PLACE`:
+    the layers above already updated); the forward values, and the parameters' own values in the
+    result, stay those of ``parameters``. For the audit's variants of the computation:
+    ``transform(step)`` gives the expression to evaluate instead of ``step.compute``, and
     ``round_to(value)`` rounds every step's value as a hand calculation would.
     """
     network = derivation.network
     steps = derivation.steps if display else [s for s in derivation.steps if s.phase != DISPLAY]
+    backward_env = {network.symbol(Q.parameter(n)): v for n, v in (backward or {}).items()}
 
     def sample_values(s: int) -> tuple[dict, bool]:
         exact = network.sample_values(s)
@@ -123,7 +127,11 @@ def evaluate(
         # Nets (and identity outs) of exact numbers are computed exactly, then rounded once: a net that
         # is 0 (0.0075 + 0.02 - 0.0275) is then 0, not -2e-63, so a kink's convention applies at it.
         rational = {network.symbol(q): v for q, v in exact.items()} if parameters is None and transform is None else {}
+        forward_env, switched = dict(env), not backward_env
         for step in steps:
+            if not switched and step.phase in BACKWARD_PHASES:
+                env |= {symbol: mpmath.mpf(value) for symbol, value in backward_env.items()}
+                switched = True
             expr = step.compute if transform is None else transform(step)
             value = exact_value(step, expr, rational)
             if value is not None:
@@ -136,9 +144,10 @@ def evaluate(
                 value = mpmath.inf
             finite = finite and mpmath.isfinite(value)
             env[step.symbol] = value if round_to is None or not mpmath.isfinite(value) else round_to(value)
+        env |= {symbol: forward_env[symbol] for symbol in backward_env}  # the parameters' own values
         return {network.quantity_of[sym]: v for sym, v in env.items()}, finite
 
-    if parameters is None and transform is None and round_to is None:
+    if parameters is None and transform is None and round_to is None and not backward:
         return _decided(derivation, steps)
     with mpmath.workdps(PRECISION):
         per_sample = []

@@ -36,7 +36,7 @@ class Snapshot:
 
 def trained_groups(network, settings: optimizers.Settings) -> list[list[str]]:
     """The parameters training updates, in the groups it updates together: all at once, or (in
-    place) layer by layer from the top."""
+    place, `optimizers.IN_PLACE`) layer by layer from the top."""
     trained = [p for p in network.parameters if settings.trains(p)]
     if settings.update_order == optimizers.SIMULTANEOUS:
         return [[p.name for p in trained]]
@@ -84,8 +84,9 @@ class ExactTraining:
         params = dict(before.parameters)
         samples = optimizers.batch(self.settings, t, self.count)
         state: dict[str, dict] = {slot: {} for slot in ("g", *self.optimizer.slots)}
-        for k, group in enumerate(self.groups):
-            values = self.evaluation(t - 1) if k == 0 else evaluate(self.derivation, display=False, parameters=params)
+        for k, group in enumerate(self.groups):  # in place: the deltas through the layers above as updated
+            values = self.evaluation(t - 1) if k == 0 else evaluate(
+                self.derivation, display=False, parameters=before.parameters, backward=params)
             for name in group:
                 g = batch_gradient(values.samples, samples, name, self.mean)
                 own = {slot: before.state[slot][name] for slot in self.optimizer.state if slot in before.state}

@@ -118,7 +118,7 @@ def program(network) -> Program:
     if loss.fused_delta is not None:
         for t in loss.fused_temporaries(targets) if loss.fused_temporaries else []:
             deltas.append(Statement(str(t.quantity), t.formula if t.compute is None else t.compute))
-        exprs = [loss.fused_delta(outs, targets, j, _temporary_symbol) for j in range(width)]
+        exprs = [loss.fused_delta(nets, outs, targets, j, _temporary_symbol) for j in range(width)]
     else:
         d_out = [loss.derivative(t, o, width).doit() for t, o in zip(targets, outs, strict=True)]
         if act.couples_layer:

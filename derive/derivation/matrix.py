@@ -172,7 +172,7 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
     if not _finite(deltas[L]):
         if not fallback:
             return None
-        deltas[L] = _fused(loss, A[L], T)  # the loss's simplified delta with its activation (a - t)
+        deltas[L] = _fused(loss, Z[L], A[L], T)  # the loss's simplified delta with its activation (a - t)
     for k in range(L - 1, 0, -1):
         backs[k] = W[k].T * deltas[k + 1]
         deltas[k] = _map(backs[k], lambda v, i, j, f=F[k]: v * f[i, j])
@@ -221,8 +221,9 @@ def _jacobian_product(act, a: mpmath.matrix, grad: mpmath.matrix) -> mpmath.matr
     return _map(a, lambda v, j, s: delta(v, j, s))
 
 
-def _fused(loss, a: mpmath.matrix, T: mpmath.matrix) -> mpmath.matrix:
+def _fused(loss, z: mpmath.matrix, a: mpmath.matrix, T: mpmath.matrix) -> mpmath.matrix:
     """The loss's fused delta hook, where the product of its factors is inf * 0 (a saturated output)."""
+    nets = [sp.Symbol(f"z{i}", real=True) for i in range(a.rows)]
     outs = [sp.Symbol(f"a{i}", real=True) for i in range(a.rows)]
     targets = [sp.Symbol(f"t{i}", real=True) for i in range(a.rows)]
     temporaries = {t.quantity: sp.Symbol(f"temporary{k}", real=True)
@@ -231,7 +232,8 @@ def _fused(loss, a: mpmath.matrix, T: mpmath.matrix) -> mpmath.matrix:
 
     def delta(_, i, s):
         env = {o: a[r, s] for r, o in enumerate(outs)} | {t: T[r, s] for r, t in enumerate(targets)}
+        env |= {n: z[r, s] for r, n in enumerate(nets)}
         env |= {sym: mp_value(formula, env) for sym, formula in formulas.items()}
-        return mp_value(loss.fused_delta(outs, targets, i, temporaries.get), env)
+        return mp_value(loss.fused_delta(nets, outs, targets, i, temporaries.get), env)
 
     return _map(a, delta)

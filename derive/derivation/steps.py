@@ -26,6 +26,9 @@ FORWARD, ERROR, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS, DISPLAY = (
     "forward", "error", "output deltas", "hidden deltas", "gradients", "display",
 )
 KERNEL_PHASES = (FORWARD, ERROR, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS)
+#: the phases of the backward pass: the weights they read are the ones the deltas are propagated
+#: through (with `optimizers.IN_PLACE`, those of the layers above as already updated)
+BACKWARD_PHASES = (OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS, DISPLAY)
 _EVALUATED = (ERROR, OUTPUT_DELTAS, DISPLAY)  # phases whose formulas hold the losses' textbook forms
 
 
@@ -118,6 +121,7 @@ class Derivation:
         net = self.network
         L = net.depth
         act, loss = net.layer_activation(L), net.loss
+        nets = [self.sym(Q.net(o)) for o in net.outputs]
         outs = [self.sym(Q.out(o)) for o in net.outputs]
         targets = [self.sym(Q.target(o)) for o in net.outputs]
         d_out = [loss.derivative(t, o, len(outs)) for t, o in zip(targets, outs, strict=True)]  # as written
@@ -144,7 +148,7 @@ class Derivation:
                 formula = d_out_sym[j] * factor
                 compute = sp.Mul(d_out_value[j], *sp.Mul.make_args(derivative), evaluate=False)  # the textbook's order
             if fused:
-                compute = loss.fused_delta(outs, targets, j, self.sym)
+                compute = loss.fused_delta(nets, outs, targets, j, self.sym)
             delta = self._add(Q.delta(o), formula, OUTPUT_DELTAS, compute, layer=L)
             if not act.couples_layer:  # E_oj depends on net_oj only through out_oj: dE_o1/dnet_o1 is delta_o1
                 self._add(Q.partial(Q.error(o), Q.net(o)), delta, DISPLAY, layer=L)

@@ -93,7 +93,7 @@ class Loss:
     targets_in_unit_interval: bool = False
     stable_term: Callable | None = None  # (t, net, out, n, symbol) -> the error term, stable
     fused_temporaries: Callable | None = None  # (targets) -> [Temporary] the fused delta reads
-    fused_delta: Callable | None = None  # (outs, targets, j, symbol) -> delta_j
+    fused_delta: Callable | None = None  # (nets, outs, targets, j, symbol) -> delta_j, stable in float64
     slips: tuple[Slip, ...] = field(default_factory=tuple)
     aliases: tuple[str, ...] = ()
     formula: object = None  # a spec's own loss: its `derive.model.formula.Formula`

@@ -22,9 +22,12 @@ mod 2^64, so every language reproduces it exactly. The batch loss sums or averag
 errors as the spec's ``reduction`` says.
 
 ``freeze_biases``: the biases keep their values and have no optimizer state. ``update_order``
-"in_place" (SGD only) is the reference article script's mistake, for teaching: the layers are
-updated one at a time from the top, each as soon as its gradients are known, so the layers below
-take their gradients at the already-updated weights.
+"in_place" (SGD only) is the reference article's mistake, for teaching (it reproduces the article's
+E_total after one step, 0.291027924): within one step the layers are updated one at a time from the
+top, each as soon as its gradients are known, and the deltas of the layer below are propagated
+through the weights just updated. The forward values are the step's start's throughout: layer k's
+gradient is its delta times its inputs, the delta taken through the weights of layers k+1.. as
+updated in this step (`evaluate`'s ``backward``; the generated ``gradient``'s ``backward``).
 """
 
 from __future__ import annotations

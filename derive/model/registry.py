@@ -300,7 +300,22 @@ def _unevaluated(build):
     return wrapped
 
 
-TARGET_SUM = Q.temporary("target_sum", r"\textstyle\sum_k \mathrm{target}_{o_k}")
+
+
+# The fused deltas, written so that float64 resolves them at saturation. out - target cancels where
+# out rounds to 1 (sigma(40) = 1 in float64, out - 1 = 0 where the truth is -4e-18): each is written as
+# a difference of two terms that are each computed to a few ulp, so the only cancellation left is
+# the one in the numbers themselves (out equal to target), never one that rounding makes.
+def _bce_delta(net, out, t):
+    """sigma(net) - t = (1 - t) sigma(net) - t sigma(-net), since 1 - sigma(net) = sigma(-net)."""
+    return (1 - t) * out - t * Logistic(-net)
+
+
+def _softmax_ce_delta(outs, targets, j):
+    """out_j sum_k t_k - t_j = out_j sum_(k != j) t_k - t_j sum_(k != j) out_k, since the outs sum to 1."""
+    others = [k for k in range(len(outs)) if k != j]
+    return outs[j] * sp.Add(*(targets[k] for k in others)) - targets[j] * sp.Add(*(outs[k] for k in others))
+
 
 register(Loss(
     "half_sse", "sum over outputs of 1/2 (target - out)^2",
@@ -320,7 +335,7 @@ register(Loss(
     _unevaluated(lambda t, o, n: -(t / o - (1 - t) / (1 - o))),
     requires="logistic", targets_in_unit_interval=True,
     stable_term=lambda t, net, out, n, symbol: t * Softplus(-net) + (1 - t) * Softplus(net),
-    fused_delta=lambda outs, targets, j, symbol: outs[j] - targets[j],
+    fused_delta=lambda nets, outs, targets, j, symbol: _bce_delta(nets[j], outs[j], targets[j]),
 ))
 register(Loss(
     "cross_entropy", "-sum over outputs of target ln out, softmax outputs",
@@ -328,8 +343,7 @@ register(Loss(
     _unevaluated(lambda t, o, n: -(t / o)),
     requires="softmax", targets_in_unit_interval=True,
     stable_term=lambda t, net, out, n, symbol: t * (symbol(LOG_SUM_EXP) - net),
-    fused_temporaries=lambda targets: [Temporary(TARGET_SUM, sp.Add(*targets))],
-    fused_delta=lambda outs, targets, j, symbol: outs[j] * symbol(TARGET_SUM) - targets[j],
+    fused_delta=lambda nets, outs, targets, j, symbol: _softmax_ce_delta(outs, targets, j),
 ))
 
 register(Loss(  # torch.nn.HuberLoss(delta=1, reduction="sum"); at |d| = 1 both branches give 1/2 and slope 1

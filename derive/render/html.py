@@ -48,9 +48,9 @@ def _hash(script: str) -> str:
 class Page:
     """The page of one model. ``check``: the check report (`derive.check.report.build`);
     ``comparisons``: groups of (label, TrainingRun) to compare (`derive.Model.training_comparisons`);
-    ``findings``: the audit of published numbers."""
+    ``findings``: the audit of published numbers, ``notes`` what it says across them."""
 
-    def __init__(self, model, version: str, digits: int = 9, check=None, comparisons=(), findings=()):
+    def __init__(self, model, version: str, digits: int = 9, check=None, comparisons=(), findings=(), notes=()):
         self.model = model
         self.network = model.network
         self.spec = model.spec
@@ -59,6 +59,7 @@ class Page:
         self.check = check
         self.comparisons = list(comparisons)
         self.findings = list(findings)
+        self.notes = list(notes)  # the audit's notes across the published numbers
         self.several = len(self.spec.samples) > 1
         totals = model.evaluation.totals
         self.picture = NetworkPicture(

@@ -145,8 +145,9 @@ class Tables:
         wrong = sum(not f.agrees for f in self.page.findings)
         intro = (f"The spec carries {len(self.page.findings)} published numbers: {len(self.page.findings) - wrong} "
                  f"agree with the correct computation to the digits they show, {wrong} do not.")
+        notes = "".join(f"<p>{html_text(note)}</p>" for note in self.page.notes)
         return f"<p>{html_text(intro)}</p>" + _table(["quantity", "published", "correct", "", "reproduced by"], rows,
-                                                      "audit")
+                                                      "audit") + notes
 
     def training(self) -> str:
         """The training section's body, from the same data as the PDF's: the optimizer's update of one

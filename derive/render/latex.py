@@ -15,8 +15,9 @@ from derive.render.latex_rows import RowPrinter, align, number
 from derive.render.templating import environment
 
 
-def errata_section(findings, digits: int, source: str) -> Section:
-    """The audit of a spec's published numbers: every number, and for a wrong one, what reproduces it."""
+def errata_section(findings, digits: int, source: str, remarks=()) -> Section:
+    """The audit of a spec's published numbers: every number, and for a wrong one, what reproduces it;
+    then ``remarks``, what the audit says across them (`derive.check.audit.discordant`)."""
     rows = []
     notes = []
     for f in findings:
@@ -44,6 +45,7 @@ def errata_section(findings, digits: int, source: str) -> Section:
     ]
     if notes:
         blocks.append(Block("text", "\\begin{itemize}\n" + "\n".join(notes) + "\n\\end{itemize}"))
+    blocks += [Block("text", latex_text(remark)) for remark in remarks]
     return Section("Errata: the published numbers, audited", blocks)
 
 

@@ -87,7 +87,9 @@ def _statements(statements, layer: int, target: str) -> list[str]:
     printer = _Printer(_names(layer))
     lines, rows = [], False
     for s in statements:
-        if s.uniform:
+        if s.uniform and not s.expr.free_symbols:  # a constant (softmax of one output under cross-entropy: 0)
+            lines += pyformat.assignment(I1, target, f"numpy.full_like(z{layer}, {printer.doprint(s.expr)})")
+        elif s.uniform:
             lines += pyformat.assignment(I1, target, printer.doprint(s.expr))
         elif s.neuron is None:
             lines += pyformat.assignment(I1, s.name, printer.doprint(s.expr))

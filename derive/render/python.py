@@ -176,10 +176,12 @@ class ModuleWriter:
         return [names.python(s.quantity) for s in self.derivation.kernel if s.phase == FORWARD]
 
     def body(self, results: list[sp.Expr], tail: list[str], with_targets: bool, checks: bool = True,
-             shared_forward: bool = False) -> list[str]:
+             shared_forward: bool = False, backward: bool = False) -> list[str]:
         """The argument checks, unpacking of what is used, then the needed steps under block comments,
         then ``tail``. ``shared_forward``: the forward pass's values come from ``_forward`` (unpacked
-        from the first one used: ``*_, out_o1, out_o2 = _forward(params, inputs)``)."""
+        from the first one used: ``*_, out_o1, out_o2 = _forward(params, inputs)``). ``backward``
+        (with ``shared_forward``): the weights the rest reads, the backward pass's, come from the
+        argument ``backward`` when it is given (`optimizers.IN_PLACE`)."""
         network = self.network
         steps = _needed(self.derivation, results)
         forward = []
@@ -204,7 +206,11 @@ class ModuleWriter:
             lines += [line] if len(line) <= pyformat.LINE_LENGTH else pyformat.collection(
                 INDENT, "(", unpacked, ") = _forward(params, inputs)")
             used -= set(values)
-        lines += [f'{INDENT}{p.name} = params["{p.name}"]' for p in network.parameters if p.name in used]
+        source = "params"
+        if backward and any(p.name in used for p in network.parameters):
+            lines += [f"{INDENT}backward = params if backward is None else _mapping(backward)"]
+            source = "backward"
+        lines += [f'{INDENT}{p.name} = {source}["{p.name}"]' for p in network.parameters if p.name in used]
         lines += [f"{INDENT}{i} = inputs[{k}]" for k, i in enumerate(network.inputs) if i in used]
         if with_targets:
             targets = [str(Q.target(o)) for o in network.outputs]
@@ -271,9 +277,10 @@ def render(derivation: Derivation, version: str, optimizers=None) -> str:
         "forward": writer.body(outs, pyformat.collection(INDENT, "return [", [writer.code(o) for o in outs], "]"),
                                False, shared_forward=True),
         "loss": writer.body([network.symbol(Q.TOTAL_ERROR)], [f"{INDENT}return E_total"], True, shared_forward=True),
-        "gradient": writer.body(grads, _gradient_tail(derivation), True, shared_forward=True),
+        "gradient": writer.body(grads, _gradient_tail(derivation), True, shared_forward=True, backward=True),
         # train_step keeps the forward pass inline: a call to _forward costs about a tenth of a step
-        "train_step": writer.body(grads, _update_tail(derivation), True),
+        "train_step": writer.body([*grads, *(network.symbol(p.quantity) for p in network.parameters)],
+                                  _update_tail(derivation), True),  # the update reads every parameter
     }
     notes = sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)} - {""})
     return module(network, version, bodies, writer.printer.helper_sources(), notes, optimizers)

@@ -48,8 +48,10 @@ def _statements(statements, layer: int, target: str, helpers: set, width: int) -
 
 def _run(program, helpers: set) -> list[str]:
     top = len(program.layers)
-    lines = ["def _run(params, inputs, targets, with_gradient):",
-             '    """The network, written once: (outputs, E_total given targets, the gradient, the parameters)."""',
+    lines = ["def _run(params, inputs, targets, with_gradient, backward=None):",
+             '    """The network, written once: (outputs, E_total given targets, the gradient, the parameters);',
+             "    the deltas propagated through the weights of ``backward`` when given (update_order in_place).",
+             '    """',
              f"{I1}p = [params[name] for name in PARAMETERS] if isinstance(params, Mapping) else list(params)",
              f"{I1}if len(p) != len(PARAMETERS):",
              f'{I2}raise ValueError(f"params: expected {{len(PARAMETERS)}} values in PARAMETERS order, "',
@@ -70,6 +72,8 @@ def _run(program, helpers: set) -> list[str]:
     lines += _statements(program.error, top, "e", helpers, program.sizes[-1])
     lines += [f"{I1}E_total = sum(e)", f"{I1}if not with_gradient:", f"{I2}return a{top}, E_total, None, p"]
     lines += _statements(program.deltas, top, f"d{top}", helpers, program.sizes[-1])
+    if len(program.layers) > 1:
+        lines += [f"{I1}q = p if backward is None else [_mapping(backward)[name] for name in PARAMETERS]"]
     lines.append(f"{I1}g = [0.0] * {program.parameters}")
     for layer in reversed(program.layers):
         k, n, w = layer.index, layer.width_in, layer.weights
@@ -82,7 +86,7 @@ def _run(program, helpers: set) -> list[str]:
         if k > 1:
             below = program.layers[k - 2]
             lines += [f"{I1}back = [0.0] * {n}", f"{I1}for j, dj in enumerate(d{k}):",
-                      f"{I2}back = [b + dj * x for b, x in zip(back, p[{w} + j * {n} : {w} + (j + 1) * {n}])]"]
+                      f"{I2}back = [b + dj * x for b, x in zip(back, q[{w} + j * {n} : {w} + (j + 1) * {n}])]"]
             value = _Printer(_names(k - 1, True), helpers).doprint(below.delta)
             lines += pyformat.assignment(I1, f"d{k - 1}", f"[{value} for b, z, a in zip(back, z{k - 1}, a{k - 1})]")
     return [*lines, f"{I1}return a{top}, E_total, g, p"]
@@ -95,7 +99,8 @@ def render(network, version: str) -> str:
     bodies = {
         "forward": [f"{I1}return _run(params, inputs, None, False)[0]"],
         "loss": [f"{I1}return _run(params, inputs, targets, False)[1]"],
-        "gradient": [f"{I1}return dict(zip(PARAMETERS, _run(params, inputs, targets, True)[2], strict=True))"],
+        "gradient": [f"{I1}g = _run(params, inputs, targets, True, backward)[2]",
+                     f"{I1}return dict(zip(PARAMETERS, g, strict=True))"],
         "train_step": [f"{I1}_, _, g, values = _run(params, inputs, targets, True)",
                        f"{I1}steps = [v - learning_rate * gk for v, gk in zip(values, g, strict=True)]",
                        f"{I1}return dict(zip(PARAMETERS, steps, strict=True))"],

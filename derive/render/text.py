@@ -191,9 +191,18 @@ class TextPrinter(TextbookOrder, StrPrinter):
     def __init__(self, network, name=str, numbers=None, digits: int = 9):
         super().__init__({"order": "none"})
         self.network, self.name, self.numbers_of, self.digits = network, name, numbers, digits
+        self.terms: set = set()  # the terms of the sum being printed
+
+    def _print_Add(self, expr, order=None):
+        """A sum; its own terms' minus signs are the sum's (0.4 - 0.5 * 0.08, not 0.4 - (0.5 * 0.08))."""
+        outer, self.terms = self.terms, set(expr.args)
+        try:
+            return super()._print_Add(expr, order)
+        finally:
+            self.terms = outer
 
     def _print_Mul(self, expr):
-        if self.numbers_of is not None and (rest := negated_product(expr)) is not None:
+        if self.numbers_of is not None and expr not in self.terms and (rest := negated_product(expr)) is not None:
             text = self._print(rest)
             if text[:1].isdigit():
                 return f"-({text})"

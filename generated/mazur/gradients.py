@@ -151,18 +151,24 @@ def loss(
 
 
 def gradient(
-    params: Mapping[str, float], inputs: Sequence[float], targets: Sequence[float]
+    params: Mapping[str, float],
+    inputs: Sequence[float],
+    targets: Sequence[float],
+    backward: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
-    """dE_total/d(parameter) for one sample, for every weight and bias."""
+    """dE_total/d(parameter) for one sample, for every weight and bias. ``backward``: the
+    weights the backward pass propagates the deltas through, if not ``params`` (update_order
+    "in_place": the layers above already updated); the forward pass is at ``params``."""
     if type(params) is not dict:
         params = _mapping(params)
     if len(inputs) != 2 or len(targets) != 2:
         raise _length_error(inputs, targets)
     *_, out_h1, out_h2, _, _, out_o1, out_o2 = _forward(params, inputs)
-    w5 = params["w5"]
-    w6 = params["w6"]
-    w7 = params["w7"]
-    w8 = params["w8"]
+    backward = params if backward is None else _mapping(backward)
+    w5 = backward["w5"]
+    w6 = backward["w6"]
+    w7 = backward["w7"]
+    w8 = backward["w8"]
     i1 = inputs[0]
     i2 = inputs[1]
     target_o1 = targets[0]
@@ -293,8 +299,8 @@ def train(
     ``epoch_order(seed, epoch, len(samples))``. The batch loss sums or averages its samples'
     errors (``reduction``). ``frozen`` parameters keep their values and have no state (FROZEN:
     the spec's). ``update_order`` "in_place" (sgd only) updates the layers one at a time from
-    the top, each layer's gradients taken after the layers above were updated: a common
-    mistake, for teaching. Pass a ``state`` dict to continue a run: it keeps the step count
+    the top, the deltas of each layer propagated through the weights above as just updated,
+    the forward pass the step's start's: the reference article's mistake, for teaching. Pass a ``state`` dict to continue a run: it keeps the step count
     ("step"), the last batch gradient ("g") and the optimizer's state (OPTIMIZERS[optimizer]).
     """
     if optimizer not in OPTIMIZERS:
@@ -334,6 +340,8 @@ def train(
     else:
         layers = range(max(PARAMETER_LAYER.values()), 0, -1)
         groups = [[n for n in trained if PARAMETER_LAYER[n] == k] for k in layers]
+    # in place: the deltas through the weights as updated so far, the forward pass at the start
+    backward = None if simultaneous else params
     zeros = dict.fromkeys(trained, 0.0)
     slots = {s: state.setdefault(s, dict(zeros)) for s in OPTIMIZERS[optimizer]}
     beta1, beta2 = betas
@@ -350,9 +358,10 @@ def train(
             batch = [samples[i] for i in order[index * size : (index + 1) * size]]
             scale = 1.0 / len(batch) if reduction == "mean" else 1.0
         grads = dict.fromkeys(trained, 0.0)
+        start = params if simultaneous else dict(params)
         for group in groups:
             for inputs, targets in batch:
-                sample = gradient(params, inputs, targets)
+                sample = gradient(start, inputs, targets, backward)
                 for name in group:
                     grads[name] += sample[name]
             if optimizer == "sgd":
