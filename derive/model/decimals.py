@@ -124,23 +124,31 @@ def short_decimal(value, digits: int) -> str | None:
 
 
 def plain(value, digits: int) -> str:
-    """Exact when the value is a short decimal (0.15, 0.3775), else ``fmt``."""
+    """Exact when the value is a short decimal (0.15, 0.3775), else ``fmt``. A `Proven` value is one
+    only when it is exact (a ball proves no equality: 0.6 + 4e-41 is not 0.6, though its first 30
+    digits are); another value when its first 30 digits are."""
+    if isinstance(value, Proven):
+        exact = value.exact and exact_decimal(sp.Rational(int(value.value.p), int(value.value.q)), digits)
+        return exact or fmt(value, digits)
     return exact_decimal(value, digits) or short_decimal(value, digits) or fmt(value, digits)
 
 
 #: The JSON key of a value that float64 cannot hold (see `json_value`).
 DECIMAL_KEY = "value_decimal"
-_LARGEST, _SMALLEST = mpmath.mpf("1.7976931348623157e308"), mpmath.mpf("2.2250738585072014e-308")
+_LARGEST, _SMALLEST = Decimal("1.7976931348623157e308"), Decimal("2.2250738585072014e-308")
 
 
 def json_value(value) -> dict:
     """A value for JSON, which has no infinity and whose numbers are float64 to most readers:
-    ``{"value": x}`` when float64 holds it (a normal float, or 0), else ``{"value": None,
-    "value_decimal": "2.36...e+86858"}``: the value correctly rounded to 17 significant digits, as a
-    string ("inf" or "-inf" for a value that is infinite in exact arithmetic)."""
-    x = mpmath.mpf(value)
-    if fmt(value, 17) == UNDECIDED:
-        return {"value": None, DECIMAL_KEY: UNDECIDED}
-    if mpmath.isfinite(x) and (x == 0 or _SMALLEST <= abs(x) <= _LARGEST):
-        return {"value": float(x)}
+    ``{"value": x}`` when float64 holds it (a normal float, or 0): x is the float nearest its correct
+    rounding to 40 significant digits (read from those digits, never from a ball's midpoint); else
+    ``{"value": None, "value_decimal": "2.36...e+86858"}``: that rounding as a string ("inf" or "-inf"
+    for a value that is infinite in exact arithmetic, "undecided" where no precision decides it)."""
+    written = fmt(value, 40)
+    if written in (UNDECIDED, "inf", "-inf", "nan"):
+        return {"value": None, DECIMAL_KEY: written}
+    _, _, exponent = written.partition("e")
+    d = None if exponent and abs(int(exponent)) > 400 else Decimal(written)
+    if d is not None and (d == 0 or _SMALLEST <= abs(d) <= _LARGEST):
+        return {"value": float(d)}  # (not from 17 digits, which would round twice)
     return {"value": None, DECIMAL_KEY: fmt(value, 17)}
