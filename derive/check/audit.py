@@ -24,6 +24,7 @@ from derive.check.variants import SKIP, variants
 from derive.escape import excerpt, quoted
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, round_sig, to_decimal
+from derive.model.proven import Undecided
 from derive.model.reading import published_problem
 
 NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
@@ -181,10 +182,19 @@ class Auditor:
                 value = self.resolver(variant).value(q)
             except (*SKIP, Q.QuantityError, ZeroDivisionError, OverflowError, ValueError, InvalidOperation):
                 continue
-            if not mpmath.isfinite(value) or agrees(value, round_sig(correct, 12)) or abs(value - correct) < 1e-40:
+            if not mpmath.isfinite(value) or agrees(value, _twelve_digits(correct)) or abs(value - correct) < 1e-40:
                 continue  # the variant does not change this quantity
             out.append((variant, value))
         return out
+
+
+def _twelve_digits(correct) -> Decimal:
+    """The correct value to 12 digits, to tell a variant that does not change it: proven, or (where no
+    precision decides them) its midpoint's."""
+    try:
+        return round_sig(correct, 12)
+    except Undecided:
+        return round_sig(mpmath.mpf(correct), 12)
 
 
 #: Kinds of slip, most common first: how a teaching assistant would guess.

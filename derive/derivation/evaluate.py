@@ -14,6 +14,7 @@ import mpmath
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
+from derive.derivation import decided
 from derive.derivation.exact import rational_value
 from derive.derivation.steps import BACKWARD_PHASES, DISPLAY, Derivation
 from derive.model import optimizers
@@ -146,6 +147,8 @@ def evaluate(
         env |= {symbol: forward_env[symbol] for symbol in backward_env}  # the parameters' own values
         return {network.quantity_of[sym]: v for sym, v in env.items()}, finite
 
+    if parameters is None and transform is None and round_to is None and not backward:
+        return _decided(derivation, steps)
     with mpmath.workdps(PRECISION):
         per_sample = []
         for s in range(len(network.spec.samples)):
@@ -169,6 +172,15 @@ def evaluate(
             step = totals[g] if len(first) == len(per_sample) else batch_gradient(per_sample, first, p.name, mean)
             totals[q.with_update()] = update(settings.entry, settings, totals[q], step, {}, 1)[optimizers.PARAMETER]
     return Evaluation(derivation, per_sample, totals)
+
+
+def _decided(derivation: Derivation, steps) -> Evaluation:
+    """The values as `decided.Decided` computes them: balls, each printed digit proven."""
+    settings = training_settings(derivation.network.spec)
+    count = len(derivation.network.spec.samples)
+    values = decided.Decided(derivation, steps, settings, optimizers.batch(settings, 1, count))
+    with mpmath.workdps(PRECISION):
+        return Evaluation(derivation, values.proven_samples(), values.proven_totals())
 
 
 def training_settings(spec) -> optimizers.Settings:

@@ -176,6 +176,28 @@ class Derivation:
     def _gradient_formula(self, p) -> sp.Expr:
         return sp.Add(*(self.sym(Q.delta(n)) * self._net_factor(n, p.name) for n in p.feeds))
 
+    @cached_property
+    def complements(self) -> dict[sp.Symbol, dict[int, sp.Expr]]:
+        """out -> {-1: 1 - out, +1: 1 + out} in the registry's forms without cancellation, in earlier
+        symbols: what the ball evaluator computes where out saturates (1 - sigma(net) at net = 2e12)."""
+        net, found = self.network, {}
+        for k, layer in enumerate(net.layers[1:], start=1):
+            act = net.layer_activation(k)
+            nets = net.layer_nets(k)
+            for j, n in enumerate(layer):
+                forms = {}
+                if act.couples_layer:
+                    if act.layer.complement is not None:
+                        forms[-1] = act.layer.complement(nets, j, self.sym)
+                elif act.function is not None:
+                    for sign, name in ((-1, "one_minus"), (1, "one_plus")):
+                        hook = getattr(act.function, name, None)
+                        if hook is not None:
+                            forms[sign] = hook(self.sym(Q.net(n)))
+                if forms:
+                    found[self.sym(Q.out(n))] = forms
+        return found
+
     # -- the article's chains ---------------------------------------------------------------------
     @cached_property
     def chains(self) -> dict[str, Chain]:

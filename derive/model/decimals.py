@@ -7,6 +7,12 @@ from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Decimal, localcontext
 import mpmath
 import sympy as sp
 
+from derive.model.proven import DECIMAL_EXPONENT, Proven, Undecided, as_decimal, decide
+
+#: What every printer writes for a value whose digits no precision up to `proven.CAP` decides (a ball
+#: that still holds 0 or straddles a rounding boundary): never a digit that is not proven.
+UNDECIDED = "undecided"
+
 
 def to_decimal(value) -> Decimal:
     """An mpmath/float/SymPy number as a Decimal with 50 significant digits (converted at 60, so a
@@ -29,7 +35,17 @@ def beyond_decimal(x) -> bool:
 
 
 def round_sig(value, digits: int) -> Decimal:
-    """``value`` rounded (half to even) to ``digits`` significant digits."""
+    """``value`` rounded (half to even) to ``digits`` significant digits: proven by its ball for a
+    `Proven` value (at the precision that decides it; `Undecided` where none up to `proven.CAP`
+    does), else from its 50 significant digits. A value past a Decimal's exponent is 0 or ±Infinity
+    here, as in `to_decimal`; `fmt` writes its digits."""
+    if isinstance(value, Proven):
+        parts = decide(value, digits)
+        if parts is None:
+            raise Undecided(f"no precision up to {value.bits} bits decides {digits} digits")
+        if abs(parts[2]) <= DECIMAL_EXPONENT:
+            return as_decimal(parts, digits)
+        value = mpmath.mpf(value)
     d = to_decimal(value)
     if not d.is_finite() or d == 0:
         return d
@@ -42,10 +58,21 @@ def round_sig(value, digits: int) -> Decimal:
 
 def fmt(value, digits: int = 9) -> str:
     """``value`` to ``digits`` significant digits, trailing zeros kept (they are significant):
-    plain notation for magnitudes from 1e-5 to 1e9, scientific beyond."""
-    if not isinstance(value, Decimal) and beyond_decimal(mpmath.mpf(value)):
+    plain notation for magnitudes from 1e-5 to 1e9, scientific beyond; ``undecided`` for a `Proven`
+    value whose digits no precision up to `proven.CAP` decides."""
+    if isinstance(value, Proven):
+        parts = decide(value, digits)
+        if parts is None:
+            return UNDECIDED
+        if abs(parts[2]) > DECIMAL_EXPONENT:  # past a Decimal's exponent (gelu at -10^12: 1e-2e23)
+            negative, n, e = parts
+            text = str(n)
+            return f"{'-' if negative else ''}{text[0]}{'.' + text[1:] if digits > 1 else ''}e{e:+d}"
+        d = as_decimal(parts, digits)
+    elif not isinstance(value, Decimal) and beyond_decimal(mpmath.mpf(value)):
         return mpmath.nstr(mpmath.mpf(value), digits, strip_zeros=False, min_fixed=0, max_fixed=0)
-    d = round_sig(value, digits)
+    else:
+        d = round_sig(value, digits)
     if not d.is_finite():
         return {"Infinity": "inf", "-Infinity": "-inf"}.get(str(d), "nan")
     if d == 0:
@@ -84,15 +111,44 @@ def exact_decimal(value, digits: int) -> str | None:
 def short_decimal(value, digits: int) -> str | None:
     """A high-precision value that is a short decimal to 30 significant digits (0.3775 computed as
     0.05 * 0.15 + ...), written as that decimal."""
-    d = round_sig(value, 30)
-    if not d.is_finite() or d == 0:
+    try:
+        d = round_sig(value, 30)
+    except Undecided:
+        return None
+    if not d.is_finite() or d == 0 or not -6 <= d.adjusted() < digits:  # (normalize() past Emax overflows)
         return None
     d = d.normalize()
-    if len(d.as_tuple().digits) > digits or not -6 <= d.adjusted() < digits:
+    if len(d.as_tuple().digits) > digits:
         return None
     return f"{d:f}"
 
 
 def plain(value, digits: int) -> str:
-    """Exact when the value is a short decimal (0.15, 0.3775), else ``fmt``."""
+    """Exact when the value is a short decimal (0.15, 0.3775), else ``fmt``. A `Proven` value is one
+    only when it is exact (a ball proves no equality: 0.6 + 4e-41 is not 0.6, though its first 30
+    digits are); another value when its first 30 digits are."""
+    if isinstance(value, Proven):
+        exact = value.exact and exact_decimal(sp.Rational(int(value.value.p), int(value.value.q)), digits)
+        return exact or fmt(value, digits)
     return exact_decimal(value, digits) or short_decimal(value, digits) or fmt(value, digits)
+
+
+#: The JSON key of a value that float64 cannot hold (see `json_value`).
+DECIMAL_KEY = "value_decimal"
+_LARGEST, _SMALLEST = Decimal("1.7976931348623157e308"), Decimal("2.2250738585072014e-308")
+
+
+def json_value(value) -> dict:
+    """A value for JSON, which has no infinity and whose numbers are float64 to most readers:
+    ``{"value": x}`` when float64 holds it (a normal float, or 0): x is the float nearest its correct
+    rounding to 40 significant digits (read from those digits, never from a ball's midpoint); else
+    ``{"value": None, "value_decimal": "2.36...e+86858"}``: that rounding as a string ("inf" or "-inf"
+    for a value that is infinite in exact arithmetic, "undecided" where no precision decides it)."""
+    written = fmt(value, 40)
+    if written in (UNDECIDED, "inf", "-inf", "nan"):
+        return {"value": None, DECIMAL_KEY: written}
+    _, _, exponent = written.partition("e")
+    d = None if exponent and abs(int(exponent)) > 400 else Decimal(written)
+    if d is not None and (d == 0 or _SMALLEST <= abs(d) <= _LARGEST):
+        return {"value": float(d)}  # (not from 17 digits, which would round twice)
+    return {"value": None, DECIMAL_KEY: fmt(value, 17)}

@@ -33,6 +33,7 @@ class LayerRule:
     compute: Callable[[list[sp.Symbol], int, Callable], sp.Expr]  # (nets, j, symbol) -> out_j's stable form
     textbook: Callable[[list[sp.Symbol], int], sp.Expr]  # (nets, j) -> out_j as a textbook writes it
     jacobian: Callable[[list[sp.Symbol], int, int], sp.Expr]  # (outs, i, j) -> dout_i/dnet_j
+    complement: Callable | None = None  # (nets, j, symbol) -> 1 - out_j without cancellation (balls)
 
 
 @dataclass(frozen=True)

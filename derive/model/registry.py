@@ -53,6 +53,7 @@ Logistic = elementwise(
     float_doc="1 / (1 + e^-x), without overflow for any x.",
     float_note="The logistic is written out as 1 / (1 + e^-net); below net = -700, where e^-net would\n"
                "overflow, it is e^net, which equals it in double precision.",
+    one_minus=lambda x: 1 / (1 + sp.exp(x)),
 )
 Step = elementwise(
     "Step", r"\operatorname{step}",
@@ -84,6 +85,8 @@ Tanh = elementwise(
     float_form=sp.tanh,
     mp=mpmath.tanh,
     textbook=sp.tanh,
+    one_minus=lambda x: 2 / (1 + sp.exp(2 * x)),
+    one_plus=lambda x: 2 / (1 + sp.exp(-2 * x)),
 )
 Identity = elementwise("Identity", "", derivative=lambda x, y: sp.S.One, elementary=lambda x: x, identity=True)
 
@@ -102,6 +105,7 @@ ELU = elementwise(  # alpha = 1, torch.nn.ELU's default: then elu' is continuous
     float_form=lambda x: sp.Piecewise((x, x > 0), (expm1(x), True)),
     mp=lambda x: x if x > 0 else mpmath.expm1(x),
     float_doc="net for net > 0, else e^net - 1 (expm1: accurate near 0).",
+    one_plus=lambda x: sp.Piecewise((1 + x, x > 0), (sp.exp(x), True)),
 )
 SiLU = elementwise(  # x sigma(x); silu' = sigma(x) (1 + x (1 - sigma(x))) = sigma(x) + out (1 - sigma(x))
     "SiLU", r"\operatorname{silu}",
@@ -154,6 +158,13 @@ def _gelu_tanh_slope(x):
     return (1 + t) / 2 + x * (1 - t**2) * sp.diff(_gelu_u(x), x) / 2
 
 
+def _gelu_tanh_slope_factored(x):
+    """The same as a product, (1 + tanh u)/2 (1 + x (1 - tanh u) u'), whose factors 1 ± tanh u have
+    stable forms: no sum that cancels (at x = -369 the slope is 1e-1565485)."""
+    t = sp.tanh(_gelu_u(x))
+    return (1 + t) / 2 * (1 + x * (1 - t) * sp.diff(_gelu_u(x), x))
+
+
 GELUTanhSlope = elementwise(  # gelu_tanh', written once; float code reads it as sigma(2u) + 2x s(1 - s) u'
     "GELUTanhSlope", r"\operatorname{gelu_{tanh}}'", text="gelu_tanh_slope",
     derivative=lambda x, y: sp.diff(_gelu_tanh_slope(x), x),
@@ -161,6 +172,7 @@ GELUTanhSlope = elementwise(  # gelu_tanh', written once; float code reads it as
     float_form=lambda x: Logistic(_gelu_2u(x)) * (1 + x * (1 - Logistic(_gelu_2u(x))) * sp.diff(_gelu_2u(x), x)),
     mp=lambda x: _gelu_mp_slope(x),
     float_doc="The slope of gelu_tanh: s + x s (1 - s) (2u)', s = sigma(2u), without cancellation.",
+    ball=lambda x: _gelu_tanh_slope_factored(x),
 )
 GELUTanh = elementwise(  # x (1 + tanh u) / 2 = x sigma(2u), u = sqrt(2/pi) (x + 0.044715 x^3)
     "GELUTanh", r"\operatorname{gelu_{tanh}}", text="gelu_tanh",
@@ -253,6 +265,7 @@ SOFTMAX_LAYER = LayerRule(
     compute=lambda nets, j, symbol: sp.exp(nets[j] - symbol(LOG_SUM_EXP)),
     textbook=_softmax_textbook,
     jacobian=lambda outs, i, j: outs[i] * ((1 if i == j else 0) - outs[j]),
+    complement=lambda nets, j, symbol: sp.Add(*(sp.exp(n - symbol(LOG_SUM_EXP)) for k, n in enumerate(nets) if k != j)),
 )
 
 

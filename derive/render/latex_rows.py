@@ -15,7 +15,8 @@ from sympy.printing.latex import LatexPrinter
 from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Row
 from derive.escape import latex_text
 from derive.model import quantities as Q
-from derive.model.decimals import plain, round_sig
+from derive.model.decimals import UNDECIDED, plain, round_sig
+from derive.model.proven import DECIMAL_EXPONENT
 from derive.render import names
 from derive.render.diagram import Measure, layout
 
@@ -25,8 +26,8 @@ _STYLE = {"order": "none", "mul_symbol": "dot", "ln_notation": True}
 def number(value, digits: int) -> str:
     """A value as LaTeX: exact when it is a short decimal, else to ``digits`` significant digits."""
     text = plain(value, digits)
-    if text in ("inf", "-inf", "nan"):
-        return {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\text{NaN}"}[text]
+    if text in ("inf", "-inf", "nan", UNDECIDED):
+        return {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\text{NaN}", UNDECIDED: rf"\text{{{UNDECIDED}}}"}[text]
     if "e" in text:
         mantissa, exponent = text.split("e")
         return rf"{mantissa} \times 10^{{{int(exponent)}}}"
@@ -38,11 +39,18 @@ def column(values, digits: int) -> list[str]:
     number): every one in fixed notation when each nonzero magnitude is from 10⁻⁸ to 10⁹, else every
     one in scientific notation; a column with nothing to align keeps `number`'s forms."""
     texts = [number(v, digits) for v in values]
-    if not any(r"\times" in t for t in texts) or any(t in (r"\infty", r"-\infty", r"\text{NaN}") for t in texts):
+    unaligned = (r"\infty", r"-\infty", r"\text{NaN}", rf"\text{{{UNDECIDED}}}")
+    if not any(r"\times" in t for t in texts) or any(t in unaligned for t in texts):
         return texts
-    rounded = [round_sig(v, digits) for v in values]
+    rounded = [None if _past_decimal(t) else round_sig(v, digits) for v, t in zip(values, texts, strict=True)]
+    if any(d is None for d in rounded):  # a value past a Decimal's exponent (e^-(10^23)): `number` wrote it
+        return [t if d is None else _scientific(d, digits) for d, t in zip(rounded, texts, strict=True)]
     fixed = all(not d or -8 <= d.adjusted() < 9 for d in rounded)
     return [_fixed(d, digits) if fixed else _scientific(d, digits) for d in rounded]
+
+
+def _past_decimal(text: str) -> bool:
+    return r"\times 10^{" in text and abs(int(text.rsplit("{", 1)[1].rstrip("}"))) > DECIMAL_EXPONENT
 
 
 def _fixed(d, digits: int) -> str:

@@ -21,7 +21,7 @@ from sympy.printing.pretty.pretty_symbology import greek_unicode
 from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Explanation, Row
 from derive.escape import html_text
 from derive.model import quantities as Q
-from derive.model.decimals import plain
+from derive.model.decimals import UNDECIDED, plain
 from derive.model.functions import Registered
 from derive.render.latex_rows import negated_product, powered_fractions
 
@@ -124,8 +124,9 @@ def number_element(dom: Document, value, digits: int, key: str | None, operand: 
 
 
 def number_children(dom: Document, text: str, operand: bool) -> list:
-    if text in ("inf", "-inf", "nan"):
-        parts = [_element(dom, "mi", text={"inf": "\u221e", "-inf": "-\u221e", "nan": "NaN"}[text])]
+    if text in ("inf", "-inf", "nan", UNDECIDED):
+        words = {"inf": "\u221e", "-inf": "-\u221e", "nan": "NaN", UNDECIDED: UNDECIDED}
+        parts = [_element(dom, "mi", text=words[text])]
     elif "e" in text:
         mantissa, exponent = text.split("e")
         parts = [_element(dom, "mn", text=mantissa), _element(dom, "mo", text="\u00d7"),

@@ -15,7 +15,7 @@ from derive.derivation.explain import DIFFERENTIATE, NAMES, NUMBERS, VALUE, Expl
 from derive.derivation.steps import ERROR, FORWARD, GRADIENTS
 from derive.escape import text_line
 from derive.model import quantities as Q
-from derive.model.decimals import fmt, plain
+from derive.model.decimals import fmt, json_value, plain
 from derive.render.latex_rows import negated_product
 
 
@@ -134,7 +134,7 @@ def as_json(model, digits: int) -> str:
                     {
                         "section": r.section,
                         "quantity": str(r.quantity),
-                        "value": float(r.value),
+                        **json_value(r.value),
                         "text": shown(r, digits),
                     }
                     for r in initial_rows(model) + rows(model)
@@ -150,7 +150,7 @@ def chosen(values: list[tuple[Q.Quantity, object]], digits: int, as_json_output:
     """Just the quantities asked for (``derive gradients --quantity``)."""
     if as_json_output:
         return (
-            json.dumps([{"quantity": str(q), "value": float(v), "text": fmt(v, digits)} for q, v in values], indent=2)
+            json.dumps([{"quantity": str(q), **json_value(v), "text": fmt(v, digits)} for q, v in values], indent=2)
             + "\n"
         )
     width = max(len(str(q)) for q, _ in values) + 2

@@ -1,0 +1,184 @@
+"""Values whose printed digits are proven: a ball (python-flint's `arb`: a midpoint and a radius that
+certainly contains the true value), or an exact rational (`fmpq`), rounded to d significant digits
+only when every point of the ball rounds to the same decimal. When it does not, the ball is computed
+again at twice the precision (its ``source``) until it does, up to `CAP` bits.
+
+A `Proven` is an `mpmath.mpf` (the ball's midpoint, for the arithmetic other code does with it) that
+carries its proof; `derive.model.decimals` rounds it by `decide`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import flint
+import mpmath
+
+START = 256  # bits: a ball is first computed at this precision, then at twice it while undecided
+CAP = 2**16  # bits (19,700 digits); 1 - out at a saturated registry entry is computed by its complement
+#: The largest decimal exponent `proven_round` hands out as a Decimal (the contexts of
+#: `derive.model.decimals` hold up to 10^18 - 1); `decide` has no bound.
+DECIMAL_EXPONENT = 9 * 10**17
+
+
+class Undecided(ArithmeticError):
+    """A comparison or a sign that this precision cannot decide."""
+
+
+def precision(bits: int):
+    """flint's working precision as a context (flint.ctx.prec is global)."""
+    return _Precision(bits)
+
+
+class _Precision:
+    def __init__(self, bits: int):
+        self.bits = bits
+
+    def __enter__(self):
+        self.previous = flint.ctx.prec
+        flint.ctx.prec = self.bits
+
+    def __exit__(self, *exc):
+        flint.ctx.prec = self.previous
+
+
+def to_mpf(value) -> mpmath.mpf:
+    """An fmpq or an arb's midpoint as an mpf at mpmath's current precision (nan for a ball that is
+    not finite)."""
+    if isinstance(value, flint.fmpq):
+        return mpmath.mpf(int(value.p)) / int(value.q)
+    if isinstance(value, flint.fmpz):
+        return mpmath.mpf(int(value))
+    if not value.is_finite():
+        return mpmath.nan if value.is_nan() or not value.mid().is_finite() else mpmath.mpf(value.mid().str(30))
+    man, exp = value.mid().man_exp()
+    return mpmath.mpf((int(man), int(exp)))
+
+
+class Proven(mpmath.mpf):
+    """An mpf (the midpoint) with its proof: ``value`` (an exact fmpq, or an arb computed at
+    ``bits``) and ``source(bits)``, which computes the same value again at that precision."""
+
+    def __new__(cls, value, bits: int, source: Callable[[int], object] | None):
+        self = mpmath.mpf.__new__(cls, to_mpf(value))
+        self.value, self.bits, self.source = value, bits, source
+        return self
+
+    @property
+    def exact(self) -> bool:
+        return isinstance(self.value, flint.fmpq)
+
+    def ball_at(self, bits: int):
+        """The value as a ball (or exactly) at ``bits`` of precision or more."""
+        if self.exact or self.bits >= bits or self.source is None:
+            return self.value
+        self.value, self.bits = self.source(bits), bits
+        return self.value
+
+
+def decide(value: Proven, digits: int) -> tuple[bool, int, int] | None:
+    """``value`` correctly rounded (half to even) to ``digits`` significant digits, proven by its ball
+    at the precision it takes: (negative, n, e) for ±n × 10^(e - digits + 1), 10^(digits-1) <= n <
+    10^digits (n = 0 for an exact 0), with no bound on e (e^-(10^23) has its digits too); None where no
+    precision up to `CAP` decides it."""
+    if value.exact:
+        return _rational_parts(value.value, digits)
+    bits = value.bits
+    while True:
+        ball = value.ball_at(bits)
+        with precision(max(bits, 128) + 64):
+            decided = _round_ball(ball, digits)
+        if decided is not None or bits >= CAP or value.source is None:
+            return decided
+        bits *= 2
+
+
+def proven_round(value: Proven, digits: int) -> Decimal | None:
+    """`decide`'s rounding as a Decimal; None where it is undecided or its exponent is past
+    `DECIMAL_EXPONENT`."""
+    decided = decide(value, digits)
+    if decided is None or abs(decided[2]) > DECIMAL_EXPONENT:
+        return None
+    return as_decimal(decided, digits)
+
+
+def as_decimal(parts: tuple[bool, int, int], digits: int) -> Decimal:
+    negative, n, e = parts
+    if n == 0:
+        return Decimal(0)
+    return Decimal((int(negative), tuple(int(c) for c in str(n)), e - digits + 1))
+
+
+def is_zero(value) -> bool | None:
+    """Whether a value is exactly 0 (True), certainly not 0 (False), or undecided (None)."""
+    if isinstance(value, flint.fmpq):
+        return value == 0
+    if value.is_zero():
+        return True
+    return None if value.contains(0) else False
+
+
+def _rational_parts(q: flint.fmpq, digits: int) -> tuple[bool, int, int]:
+    p, d = int(q.p), int(q.q)
+    if p == 0:
+        return False, 0, 0
+    sign, p = int(p < 0), abs(p)
+    e = len(str(p)) - len(str(d))  # within one of floor(log10(p/d)); then 10^e <= p/d < 10^(e+1)
+    while not _at_least(p, d, e):
+        e -= 1
+    while _at_least(p, d, e + 1):
+        e += 1
+    shift = digits - 1 - e
+    num, den = p * 10 ** max(shift, 0), d * 10 ** max(-shift, 0)
+    n, r = divmod(num, den)
+    if 2 * r > den or (2 * r == den and n % 2):
+        n += 1
+    if n == 10**digits:
+        n, e = n // 10, e + 1
+    return bool(sign), n, e
+
+
+def _at_least(p: int, d: int, k: int) -> bool:
+    """p/d >= 10^k, in integers."""
+    return p * 10 ** max(-k, 0) >= d * 10 ** max(k, 0)
+
+
+def _round_ball(ball, digits: int) -> tuple[bool, int, int] | None:
+    if isinstance(ball, flint.fmpq):
+        return _rational_parts(ball, digits)
+    if not ball.is_finite():
+        return None
+    if ball.is_zero():
+        return False, 0, 0
+    if ball.contains(0):
+        return None
+    negative = bool(ball < 0)
+    a = abs(ball)
+    guess = (a.log() / flint.arb(10).log()).mid().floor().unique_fmpz()
+    if guess is None:
+        return None
+    e = int(guess)
+    low, high = 10 ** (digits - 1), 10**digits
+    for _ in range(4):
+        m = a * flint.arb(10) ** (digits - 1 - e)
+        if m < low:
+            e -= 1
+        elif m >= high:
+            e += 1
+        else:
+            break
+    else:
+        return None
+    if not m >= low:  # straddles 10^e: decided only as 10^e itself, within half a unit of the finer side
+        e -= 1
+        m = m * 10
+    n = (m + flint.arb(1) / 2).floor().unique_fmpz()
+    if n is None or not (m > n - flint.arb(1) / 2 and m < n + flint.arb(1) / 2):
+        return None
+    n = int(n)
+    if n == high:
+        n, e = low, e + 1
+    if not low <= n < high:
+        return None
+    return negative, n, e
