@@ -9,7 +9,7 @@ from pathlib import Path
 
 from derive import Model, SpecError, load_spec
 from derive.cli_base import EXIT_FAILURE, EXIT_OK, UsageError, default_output, digits, whole
-from derive.escape import excerpt, path_text, text_line
+from derive.escape import path_text, text_line
 from derive.output import OutputError, write
 
 
@@ -97,8 +97,8 @@ def _spec_of_sheet(args):
             load_spec(args.answers)
         except SpecError:
             raise exc from None
-        raise UsageError(f"derive grade: the arguments look swapped: {excerpt(args.answers)} is a network spec and "
-                         f"{excerpt(args.spec)} is not; the spec comes first: derive grade SPEC ANSWERS") from None
+        raise UsageError(f"derive grade: the arguments look swapped: {path_text(args.answers)} is a network spec and "
+                         f"{path_text(args.spec)} is not; the spec comes first: derive grade SPEC ANSWERS") from None
 
 
 def _grade(args) -> int:

@@ -18,13 +18,16 @@ def run(capsys, *args) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_grade_with_its_arguments_swapped(capsys):
-    sheet, spec = ROOT / "examples" / "sheets" / "one_slip.txt", ROOT / "derive" / "examples" / "mazur.toml"
-    code, _, err = run(capsys, "grade", str(sheet), str(spec))
+def test_grade_with_its_arguments_swapped(capsys, tmp_path, monkeypatch):
+    (tmp_path / "sheet.txt").write_text((ROOT / "examples" / "sheets" / "one_slip.txt").read_text())
+    (tmp_path / "mazur.toml").write_text((ROOT / "derive" / "examples" / "mazur.toml").read_text())
+    monkeypatch.chdir(tmp_path)  # short names: a long path is quoted as an excerpt
+    sheet, spec = "sheet.txt", "mazur.toml"
+    code, _, err = run(capsys, "grade", sheet, spec)
     assert code == 2
     assert err == (f"derive grade: the arguments look swapped: {spec} is a network spec and {sheet} is not; the "
                    "spec comes first: derive grade SPEC ANSWERS\n")
-    assert run(capsys, "grade", str(spec), str(sheet))[0] == 1  # the right way round: marked (two wrong lines)
+    assert run(capsys, "grade", spec, sheet)[0] == 1  # the right way round: marked (two wrong lines)
 
 
 def test_grade_with_a_broken_spec_is_still_the_specs_error(capsys, tmp_path):

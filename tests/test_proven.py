@@ -221,3 +221,17 @@ def test_an_undecided_ball_is_never_printed_as_its_midpoint():
     for value in (straddling, boundary):
         assert decimals.fmt(value, 9) == "undecided"
         assert latex_rows.number(value, 9) == r"\text{undecided}"
+
+
+def test_a_proven_value_crosses_processes_with_its_proof():
+    """derive exercise's workers send their values back pickled (a Proven could not be unpickled:
+    BrokenProcessPool): the copy keeps the ball, so it prints the same proven digits."""
+    import pickle
+
+    import derive
+    from derive.model.decimals import fmt
+
+    model = derive.load()
+    for value in model.evaluation.totals.values():
+        copy = pickle.loads(pickle.dumps(value))
+        assert fmt(copy, 15) == fmt(value, 15)

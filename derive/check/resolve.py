@@ -17,7 +17,7 @@ import sympy as sp
 from derive.derivation.evaluate import PRECISION, Evaluation, derived, evaluate, mp_value
 from derive.derivation.exact_training import EXACT_STEPS, ExactTraining, Snapshot
 from derive.derivation.training import train
-from derive.escape import excerpt, quoted
+from derive.escape import quoted
 from derive.model import optimizers
 from derive.model import quantities as Q
 
@@ -69,11 +69,13 @@ def checked(model, quantity: Q.Quantity | str) -> Q.Quantity:
     suggestion)."""
     try:
         q = Q.parse(quantity) if isinstance(quantity, str) else quantity
-    except Q.QuantityError:  # unreadable: perhaps a name of this network written another way (dW1)
-        hint = Q.suggestion(str(quantity), known_names(model) + [str(Q.gradient(p)) for p in model.parameters])
+    except Q.QuantityError as exc:  # not of the grammar: perhaps a name of this network written another way (dW1)
+        grammar = str(exc).startswith("cannot read quantity")  # (not a readable one past a limit: E_total@10**7)
+        names = known_names(model) + [str(Q.gradient(p)) for p in model.parameters]
+        hint = grammar and Q.suggestion(str(quantity), names)
         if not hint:
             raise
-        raise Q.QuantityError(f"cannot read quantity {excerpt(repr(str(quantity)))}{hint}") from None
+        raise Q.QuantityError(f"cannot read quantity {quoted(str(quantity))}{hint}") from None
     if not model.network.knows(q):
         raise Q.QuantityError(f"unknown quantity {quoted(quantity)} in network {model.spec.name}"
                               f"{Q.suggestion(str(q.base), known_names(model))}")

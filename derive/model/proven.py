@@ -65,6 +65,12 @@ class Proven(mpmath.mpf):
         self.value, self.bits, self.source = value, bits, source
         return self
 
+    def __reduce__(self):
+        """Across processes (`derive exercise`'s workers): the value itself, an exact one exactly and a
+        ball as its midpoint and a radius no smaller, without its source (a closure): the copy is
+        decided at the precision the ball was computed at."""
+        return _restore, (_parts(self.value), self.bits)
+
     @property
     def exact(self) -> bool:
         return isinstance(self.value, flint.fmpq)
@@ -75,6 +81,29 @@ class Proven(mpmath.mpf):
             return self.value
         self.value, self.bits = self.source(bits), bits
         return self.value
+
+
+def _parts(value) -> tuple:
+    if isinstance(value, flint.fmpq):
+        return "q", int(value.p), int(value.q)
+    if isinstance(value, flint.fmpz):
+        return "q", int(value), 1
+    if not value.is_finite():
+        return "f", float(to_mpf(value))
+    (man, exp), (rman, rexp) = value.mid().man_exp(), value.rad().man_exp()
+    return "b", int(man), int(exp), int(rman), int(rexp)
+
+
+def _restore(parts: tuple, bits: int) -> Proven:
+    kind, *numbers = parts
+    if kind == "q":
+        value = flint.fmpq(*numbers)
+    elif kind == "f":
+        value = flint.arb(numbers[0])
+    else:
+        man, exp, rman, rexp = numbers
+        value = flint.arb(flint.arf((man, exp)), flint.arf((rman, rexp)))
+    return Proven(value, bits, None)
 
 
 def decide(value: Proven, digits: int) -> tuple[bool, int, int] | None:
