@@ -171,3 +171,53 @@ def test_a_killed_exercise_leaves_the_previous_set_and_no_worker(tmp_path, how):
     assert not list(folder.glob(SCRATCH_PREFIX + "*"))
     if how == "SIGTERM":
         assert contents(folder) == before
+
+
+def wait_for(found, what: str, seconds: float = 120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if found():
+            return
+        time.sleep(0.01)
+    pytest.fail(f"never reached {what}")
+
+
+def descendants_named(word: bytes) -> list[int]:
+    """Processes whose command line holds ``word`` (a compiler or LaTeX orphaned by a SIGKILL)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if word in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_a_killed_codegen_build_leaves_no_temporary_library(tmp_path, how):
+    """Killed while the C compiler runs: no library, and no temporary of one, once the next run is done
+    (SIGKILL: the next run removes the dead build's scratch)."""
+    import shutil
+
+    if not shutil.which("cc") and not shutil.which("gcc"):
+        pytest.skip("no C compiler")
+    folder = tmp_path / "c"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "derive", "codegen", "--target", "c", "-o", str(folder), "--build"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals,
+                            env={**os.environ, "TMPDIR": str(temporary)})
+    wait_for(lambda: list(folder.glob("._gradients_*.tmp")), "the compiler")
+    proc.send_signal(getattr(signal, how))
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    wait_for(lambda: not descendants_named(str(folder).encode()), "the compiler's end", 60)
+    if how != "SIGKILL":
+        assert not list(folder.glob(".*.tmp")) and not list(folder.glob("*.so"))
+    run = subprocess.run([sys.executable, "-m", "derive", "codegen", "--target", "c", "-o", str(folder), "--build",
+                          "--force"], capture_output=True, text=True, env={**os.environ, "TMPDIR": str(temporary)})
+    assert run.returncode == 0, run.stderr
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+    assert len(list(folder.glob("*.so"))) == 1
