@@ -94,7 +94,24 @@ def _stale_scratch(folder: Path) -> None:
     is named after its process, and one whose process is gone is stale."""
     for old in folder.glob(SCRATCH_PREFIX + "*"):
         if old.is_dir() and _dead(old.name[len(SCRATCH_PREFIX):].split("-")[0]):
+            _finish_moving(old, folder)
             shutil.rmtree(old, ignore_errors=True)
+
+
+JOURNAL = ".moving"
+
+
+def _finish_moving(scratch: Path, folder: Path) -> None:
+    """A run killed while it moved its files (its journal is written once every file is complete and
+    on disk, before the first move): move the rest, so the set is the new one, not a mix; a file
+    written since (newer than the journal) is left alone."""
+    journal = scratch / JOURNAL
+    with suppress(OSError, UnicodeDecodeError):
+        started = journal.stat().st_mtime
+        for name in journal.read_text().splitlines():
+            target = folder / name
+            if (scratch / name).is_file() and (not target.exists() or target.stat().st_mtime <= started):
+                os.replace(scratch / name, target)
 
 class _Stage:
     def __init__(self, folder: Path, scratch: Path):
@@ -122,7 +139,12 @@ class _Stage:
                 os.chmod(path, 0o644)
                 with open(path, "rb") as f:
                     os.fsync(f.fileno())
-                os.replace(path, self.folder / name)
+            with open(self.scratch / JOURNAL, "w") as f:  # SIGKILL from here on: the next run finishes
+                f.write("\n".join(self.names))
+                f.flush()
+                os.fsync(f.fileno())
+            for name in self.names:
+                os.replace(self.scratch / name, self.folder / name)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         return [self.folder / name for name in self.names]

@@ -260,3 +260,30 @@ def test_a_killed_latex_pdf_leaves_the_previous_pair_and_no_scratch(tmp_path, ho
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["m.pdf", "m.tex"]
     assert list(temporary.iterdir()) == []
+
+
+def test_a_run_killed_while_moving_its_files_is_finished_by_the_next(tmp_path):
+    """SIGKILL between two moves of `commit` (simulated: a dead process's scratch with its journal,
+    one file moved, two not): the next run moves the other two, so the set is the new one, not a mix;
+    a file written after the journal is left alone."""
+    from derive.output import JOURNAL, staged
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt"):
+        (folder / name).write_text("old\n")
+        os.utime(folder / name, (time.time() - 120, time.time() - 120))  # the previous set, before the journal
+    scratch = folder / f"{SCRATCH_PREFIX}{dead.pid}-x"
+    scratch.mkdir()
+    for name in ("b.txt", "c.txt", "d.txt"):
+        (scratch / name).write_text("new\n")
+    (folder / "a.txt").write_text("new\n")  # moved before the kill
+    (scratch / JOURNAL).write_text("a.txt\nb.txt\nc.txt\nd.txt")
+    os.utime(scratch / JOURNAL, (time.time() - 60, time.time() - 60))
+    (folder / "d.txt").write_text("mine, since\n")
+    with staged(folder, []):
+        pass
+    assert {p.name: p.read_text() for p in folder.iterdir()} == {
+        "a.txt": "new\n", "b.txt": "new\n", "c.txt": "new\n", "d.txt": "mine, since\n"}
