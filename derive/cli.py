@@ -197,10 +197,19 @@ def _latex(args) -> int:
         return EXIT_OK
     tex_path = Path(args.output) if args.output else default_output(model.spec, f"{model.spec.name}.tex")
     source = model.latex(args.digits)
-    write(tex_path, source, args.force)
-    print(f"wrote {tex_path}")
-    if args.pdf:
-        print(f"wrote {compile_pdf(source, tex_path.with_suffix('.pdf'), args.force)}")
+    if not args.pdf:
+        print(f"wrote {write(tex_path, source, args.force)}")
+        return EXIT_OK
+    pdf_name = tex_path.with_suffix(".pdf").name
+    if pdf_name == tex_path.name:
+        raise UsageError(f"derive latex: {path_text(tex_path)}: the .tex would be overwritten by its PDF")
+    # the .tex and its PDF together or neither, LaTeX's scratch inside the output folder's (`build`'s way)
+    with staged(tex_path.parent, [tex_path.name, pdf_name], args.force) as stage:
+        stage.write(tex_path.name, source)
+        compile_pdf(source, stage.scratch / pdf_name, force=True, scratch_in=stage.scratch)
+        stage.adopt(pdf_name)
+        for path in stage.commit():
+            print(f"wrote {path}")
     return EXIT_OK
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from derive import Model, __version__, load_spec
 from derive.cli_base import EXIT_OK, UsageError, default_output
 from derive.model.network import Network
-from derive.output import write
+from derive.output import staged, write
 from derive.render.loops import loop_form
 
 TARGETS = ("python", "c", "numpy")
@@ -44,10 +44,13 @@ def _codegen(args) -> int:
 
         folder = Path(args.output) if args.output else default_output(spec, "")
         files = c.render(derivation, network, __version__)
-        for name, text in files.items():
-            print(f"wrote {write(folder / name, text, args.force)}")
-        if args.build:
-            print(f"built {_build(folder / c.BINDING)}")
+        with staged(folder, list(files), args.force) as stage:  # the three files together, or none
+            for name, text in files.items():
+                stage.write(name, text)
+            for path in stage.commit():
+                print(f"wrote {path}")
+            if args.build:  # inside, so SIGTERM stops the compiler and its scratch is removed
+                print(f"built {_build(folder / c.BINDING)}")
         return EXIT_OK
     if args.target == "numpy":
         from derive.render import numpy_target

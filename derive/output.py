@@ -5,6 +5,7 @@ the output folder and moved into place together at the end (`staged`)."""
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import signal
@@ -44,12 +45,32 @@ def check_target(path: str | Path, force: bool = False) -> Path:
     return path
 
 
+def _dead(pid_text: str) -> bool:
+    """Whether the process of that number is gone (a name that holds no number is not ours: kept)."""
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except (ValueError, OSError):
+        return False
+    return False
+
+
+def _dead_temporaries(path: Path) -> None:
+    """Remove the temporaries of ``path`` left by runs that were killed (SIGKILL): each is named after
+    its process, and one whose process is gone is stale."""
+    for old in path.parent.glob(f".{glob.escape(path.name)}.*-*.tmp"):
+        if _dead(old.name[len(path.name) + 2:].split("-")[0]):
+            old.unlink(missing_ok=True)
+
+
 def write(path: str | Path, content: str | bytes, force: bool = False) -> Path:
     path = check_target(path, force)
     data = content.encode() if isinstance(content, str) else content
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        _dead_temporaries(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     except OSError as exc:
         raise OutputError(f"{shown(path)}: cannot write: {exc.strerror or exc}") from None
     try:
@@ -72,14 +93,25 @@ def _stale_scratch(folder: Path) -> None:
     """Remove scratch folders of builds that were killed (SIGKILL leaves no chance to clean up): each
     is named after its process, and one whose process is gone is stale."""
     for old in folder.glob(SCRATCH_PREFIX + "*"):
-        try:
-            pid = int(old.name[len(SCRATCH_PREFIX):].split("-")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if old.is_dir() and _dead(old.name[len(SCRATCH_PREFIX):].split("-")[0]):
+            _finish_moving(old, folder)
             shutil.rmtree(old, ignore_errors=True)
-        except (ValueError, PermissionError, OSError):
-            continue
 
+
+JOURNAL = ".moving"
+
+
+def _finish_moving(scratch: Path, folder: Path) -> None:
+    """A run killed while it moved its files (its journal is written once every file is complete and
+    on disk, before the first move): move the rest, so the set is the new one, not a mix; a file
+    written since (newer than the journal) is left alone."""
+    journal = scratch / JOURNAL
+    with suppress(OSError, UnicodeDecodeError):
+        started = journal.stat().st_mtime
+        for name in journal.read_text().splitlines():
+            target = folder / name
+            if (scratch / name).is_file() and (not target.exists() or target.stat().st_mtime <= started):
+                os.replace(scratch / name, target)
 
 class _Stage:
     def __init__(self, folder: Path, scratch: Path):
@@ -107,7 +139,12 @@ class _Stage:
                 os.chmod(path, 0o644)
                 with open(path, "rb") as f:
                     os.fsync(f.fileno())
-                os.replace(path, self.folder / name)
+            with open(self.scratch / JOURNAL, "w") as f:  # SIGKILL from here on: the next run finishes
+                f.write("\n".join(self.names))
+                f.flush()
+                os.fsync(f.fileno())
+            for name in self.names:
+                os.replace(self.scratch / name, self.folder / name)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         return [self.folder / name for name in self.names]
