@@ -38,6 +38,16 @@ def chrome(_browser):
     return _browser
 
 
+@pytest.fixture(scope="module")
+def phone():
+    """Headless Chromium emulating a 390 px phone (a module's tests share it)."""
+    import browser
+
+    driver = browser.start(390, 844, mobile=True)
+    yield driver
+    driver.quit()
+
+
 @pytest.fixture(scope="session")
 def reference():
     """The built-in reference model (the article's network)."""

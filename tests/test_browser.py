@@ -12,7 +12,7 @@ from pathlib import Path
 import independent
 import mpmath
 import pytest
-from browser import console_errors, requests, start
+from browser import console_errors, requests
 from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from networks import TODAY, ZOO, random_specs
@@ -34,13 +34,6 @@ seed = 4
 inputs = [{inputs}]
 targets = [{targets}]
 """.format(inputs=", ".join(f"{k / 20}" for k in range(16)), targets=", ".join(f"{(k % 7) / 7}" for k in range(16)))
-
-
-@pytest.fixture(scope="module")
-def phone():
-    driver = start(390, 844, mobile=True)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(scope="module")

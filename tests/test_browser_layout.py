@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-from browser import start
 from conftest import ROOT, spec_text
 from networks import ZOO
 
@@ -97,18 +96,10 @@ def shots(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def phone():
-    driver = start(390, 844, mobile=True)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture(scope="module")
-def desktop():
-    driver = start(1280, 1000)
-    yield driver
-    driver.quit()
+@pytest.fixture
+def desktop(chrome):
+    """The shared browser at 1280 px (conftest's ``chrome``)."""
+    return chrome
 
 
 def _open(driver, path: Path, shots: Path, name: str, tag: str):
