@@ -98,16 +98,23 @@ class Model:
     def published_findings(self) -> list:
         """The audit of the spec's ``[published]`` numbers (see `derive.check.audit`); a quantity this
         network cannot have is the spec's fault, so its message names the file and the key."""
+        from derive.check.resolve import checked
         from derive.escape import excerpt
 
-        findings = []
-        for q, v in self.spec.published:
+        def examined(q, v, k: int):
             try:
-                findings.append(self.auditor.examine(q, v))
+                return self.auditor.examine(q, v) if k >= 0 else checked(self, q)
             except QuantityError as exc:
                 message = str(exc).removeprefix(f"{q.text}: ")
                 raise SpecError(f"{self.spec.source}: published.{excerpt(repr(q.text))}: {message}") from None
-        return findings
+
+        published = self.spec.published
+        for q, v in published:  # every name known, in the file's order, before any training
+            examined(q, v, -1)
+        # then in order of training steps: each N's float64 run continues the one before (one run, not 100)
+        order = sorted(range(len(published)), key=lambda k: (published[k][0].after or 0, k))
+        found = {k: examined(*published[k], k) for k in order}
+        return [found[k] for k in range(len(published))]
 
     def published_notes(self, digits: int = 9) -> list[str]:
         """What the audit says across the published numbers: those after the same training steps that

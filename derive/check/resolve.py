@@ -16,7 +16,7 @@ import sympy as sp
 
 from derive.derivation.evaluate import PRECISION, Evaluation, derived, evaluate, mp_value
 from derive.derivation.exact_training import EXACT_STEPS, ExactTraining, Snapshot
-from derive.derivation.training import train
+from derive.derivation.training import TrainingRun, train
 from derive.escape import quoted
 from derive.model import optimizers
 from derive.model import quantities as Q
@@ -35,12 +35,15 @@ def default_trainer(model, settings: optimizers.Settings | None = None,
     exact = model.exact_training if same else ExactTraining(
         model.derivation, settings, optimizer, reduction, initial=model.evaluation)
     entry = optimizer or settings.entry
+    runs: dict[int, TrainingRun] = {}  # float64 runs by their steps: a later N continues the nearest earlier one
 
     @cache
     def trained(steps: int) -> Snapshot:
         if steps <= EXACT_STEPS:
             return exact.snapshot(steps)
-        run = train(module or model.module, model.spec, steps, settings, history=False, reduction=reduction)
+        start = runs.get(max((n for n in runs if n <= steps), default=-1))
+        run = runs[steps] = train(module or model.module, model.spec, steps, settings, history=False,
+                                  reduction=reduction, start=start)
         return float_snapshot(run, entry, steps)
 
     return trained

@@ -9,6 +9,7 @@ record the error on the way for plots. (The first steps at 60 digits: `exact_tra
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from derive.derivation.evaluate import training_settings
@@ -64,10 +65,15 @@ MAX_TRAINING_WORK = 200_000_000
 
 
 def train(module, spec, steps: int, settings: optimizers.Settings | None = None, history: bool = True,
-          every: int | None = None, reduction: str | None = None) -> TrainingRun:
+          every: int | None = None, reduction: str | None = None, start: TrainingRun | None = None) -> TrainingRun:
     """``steps`` steps of the module's ``train`` from its initial parameters, with the spec's
     settings unless given (``reduction`` replaces the spec's for the batch loss). E_total is recorded
-    at the steps of `marks`."""
+    at the steps of `marks`.
+
+    With ``start`` (an earlier run of the same settings, without history), the run continues from
+    its parameters and state instead of from step 0: the module's ``train`` carries its whole state
+    (step count, optimizer slots, the epoch's order), so N steps continued from M are the same
+    floats as N steps from the start, at the cost of N - M. The audit asks for many N at once."""
     settings = settings or training_settings(spec)
     samples = float_samples(spec)
     work = steps * len(module.INITIAL) * len(samples)
@@ -76,11 +82,13 @@ def train(module, spec, steps: int, settings: optimizers.Settings | None = None,
                         f"{len(samples)} samples = {work:,}; the limit is {MAX_TRAINING_WORK:,} (about a minute)")
     mean = spec.reduction == "mean"
     options = module_options(module, spec, settings, reduction)
-    params = dict(module.INITIAL)
-    points = [(0, total_error(module, params, samples, mean))]
-    state: dict = {}
-    done = 0
-    for mark in marks(steps, history, every)[1:]:
+    if start is not None and (history or every or start.steps > steps):
+        raise ValueError("a continued run records no history and goes forward")
+    params = dict(module.INITIAL) if start is None else dict(start.parameters)
+    state: dict = {} if start is None else copy.deepcopy(start.state)
+    done = 0 if start is None else start.steps
+    points = [(0, total_error(module, module.INITIAL, samples, mean) if start is None else start.error_before)]
+    for mark in [m for m in marks(steps, history, every) if m > done]:
         try:
             params = module.train(params, samples, mark - done, state=state, **options)
             points.append((mark, total_error(module, params, samples, mean)))
@@ -89,7 +97,7 @@ def train(module, spec, steps: int, settings: optimizers.Settings | None = None,
             raise SpecError(f"{path_text(spec.source)}: training left float64's range or a function's domain "
                             f"between steps {done} and {mark} ({why}); a smaller learning rate may help") from None
         done = mark
-    after_first = next((e for s, e in points if s == 1), None)
+    after_first = next((e for s, e in points if s == 1), None if start is None else start.error_after_first)
     if after_first is None and steps:
         after_first = total_error(module, module.train(module.INITIAL, samples, 1, **options), samples, mean)
     return TrainingRun(
