@@ -55,7 +55,7 @@ def _exercise(args) -> int:
     from derive.render.pdf import engine
 
     model = Model(load_spec(args.spec))
-    asks = parse_asks(model, args.ask) if args.ask else None
+    asks = parse_asks(model, args.ask, args.variants) if args.ask else None
     folder = Path(args.output) if args.output else default_output(model.spec, "exercises")
     pdf = not args.no_pdf
     if pdf and engine() is None:

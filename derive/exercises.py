@@ -44,9 +44,9 @@ class Made:
 
 def _one(task) -> tuple[Exercise, list[Path]]:
     """One variant, start to finish: drawn, checked by the five routes, its files written."""
-    spec, number, seed, asks, decimals, folder, pdf, force, format_folder = task
+    spec, number, seed, asks, decimals, folder, pdf, force, format_folder, count = task
     model = Model(spec)
-    exercise = draw(model, number, seed, asks, decimals, header("text", spec, __version__, "exercise"))
+    exercise = draw(model, number, seed, asks, decimals, header("text", spec, __version__, "exercise"), count)
     variant = exercise.model
     report = routes.run(variant)
     if not report.passed:
@@ -69,6 +69,10 @@ def _die_with_parent() -> None:
     """A worker ends when derive ends, even by SIGKILL (Linux: the parent-death signal)."""
     with suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # The parent's handlers came with the fork: SIGTERM would become a KeyboardInterrupt that the pool
+    # sends back as a task's result, and the worker would go on to its next variant. The defaults end it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     if os.getppid() == 1:  # the parent died before the line above
         os._exit(1)
 
@@ -108,7 +112,7 @@ def make(model, count: int, seed: int, asks, folder: Path, decimals: int = DECIM
              for end in (".toml", "-sheet.tex", "-key.tex", *(("-sheet.pdf", "-key.pdf") if pdf else ()))]
     with staged(folder, [*names, "answers.csv", "quiz.xml"], force) as stage, (
             preloaded(worksheet.sheet(model, [], 0, __version__)) if pdf else nullcontext()) as format_folder:
-        tasks = [(model.spec, n, seed, asks, decimals, stage.scratch, pdf, True, format_folder)
+        tasks = [(model.spec, n, seed, asks, decimals, stage.scratch, pdf, True, format_folder, count)
                  for n in range(1, count + 1)]
         results = _run(tasks, workers, progress)
         exercises = [e for e, _ in results]

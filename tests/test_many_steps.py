@@ -67,3 +67,31 @@ def test_the_audit_trains_each_computation_once_for_many_published_numbers(tmp_p
     assert sum(trained) <= computations * (max(steps) + 1), (sum(trained), computations)
     assert all(f.correct == derive.load(path).value(f"w{1 + k % 8}@{n}")
                for k, (f, n) in enumerate(zip(findings, steps, strict=True)) if k % 10 == 0)
+
+
+def test_an_exercise_s_training_is_limited_over_all_its_variants(capsys):
+    """30 variants of E_total@1000000 are 30 runs of a million steps (minutes): refused in one line."""
+    from derive.cli import main
+
+    assert main(["exercise", "--ask", "E_total@1000000", "--no-pdf", "-o", "/nonexistent/never"]) == 2
+    assert capsys.readouterr().err == (
+        "derive: --ask 'E_total@1000000': 30 variants x 1,000,000 steps x 10 parameters x 1 sample = 300,000,000 "
+        "steps of training; the limit is 200,000,000 (about a minute): ask fewer variants or fewer steps\n")
+
+
+def test_an_exercise_searches_the_slips_of_a_trained_value_only_within_the_shared_budget():
+    """Each slip of E_total@N retrains N steps, in every variant: searched for one variant, not for a
+    hundred (whose searches together pass the audit's budget); the question says which."""
+    from derive.check.audit import SEARCH_BUDGET
+    from derive.check.exercise import questions
+
+    model = derive.load(None)
+    q = model.quantity("E_total@5000")
+    work = 5000 * len(model.parameters)
+    assert work <= SEARCH_BUDGET < 100 * work
+    (alone,) = questions(model, [q], 4, variants=1)
+    (shared,) = questions(model, [q], 4, variants=100)
+    assert alone.unsearched == ""
+    assert shared.unsearched == ("the slips were not searched: each would retrain 5000 steps (50,000 "
+                                 "parameter-sample-steps, over the audit's 2,000,000 shared by 100 variants)")
+    assert alone.value == shared.value == model.value(q)

@@ -137,11 +137,8 @@ class Auditor:
         if mpmath.isfinite(correct) and truncated(correct, printed) == printed:
             candidates.append(Mistake("truncated", f"the correct value {fmt(correct, 9)} cut off after the "
                                       f"{digits_shown(printed)} you gave instead of rounded", printed, True))
-        work = (q.after or 0) * len(self.model.parameters) * len(self.model.spec.samples)
-        if work > SEARCH_BUDGET:
-            finding.unsearched = (f"the slips were not searched: each would retrain {q.after} steps "
-                                  f"({work:,} parameter-sample-steps, over the audit's {SEARCH_BUDGET:,})")
-        else:
+        finding.unsearched = self.unsearched(q)
+        if not finding.unsearched:
             candidates += self._candidates(q, correct, printed, self.variants)
         for other, description in confusions(self.model, q):
             try:
@@ -161,6 +158,16 @@ class Auditor:
         near = sorted((m for m in candidates if "+" not in m.key), key=lambda m: m.difference(printed))
         finding.mistakes = reproducing or near[:nearest]
         return finding
+
+    def unsearched(self, q: Q.Quantity, share: int = 1) -> str:
+        """Why the slips of ``q`` are not searched (each variant would retrain as many steps as
+        ``q`` is after, past the budget, or past its ``share``-th for one of several exercises), or ""."""
+        work = (q.after or 0) * len(self.model.parameters) * len(self.model.spec.samples)
+        if work * share <= SEARCH_BUDGET:
+            return ""
+        over = f"over the audit's {SEARCH_BUDGET:,}" + (f" shared by {share} variants" if share > 1 else "")
+        return (f"the slips were not searched: each would retrain {q.after} steps "
+                f"({work:,} parameter-sample-steps, {over})")
 
     def pairs(self, printed: Decimal):
         """The pairs of slips (built once per digits written, resolved on demand)."""

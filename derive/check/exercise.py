@@ -27,6 +27,8 @@ import sympy as sp
 
 from derive.check.audit import confusions
 from derive.check.resolve import checked
+from derive.derivation.training import MAX_TRAINING_WORK
+from derive.escape import quoted
 from derive.model import quantities as Q
 from derive.model.decimals import to_decimal
 from derive.model.spec import Spec, parse
@@ -47,6 +49,7 @@ class Question:
     quantity: Q.Quantity
     value: object  # exact (60 digits)
     decimals: int
+    unsearched: str = ""  # why the slips were not searched (a value after many training steps), or ""
 
     @property
     def tolerance(self) -> Decimal:
@@ -96,11 +99,21 @@ def default_asks(model) -> list[Q.Quantity]:
     return [q for q in asks if not (q.is_partial and abs(model.value(q)) <= ZERO)]
 
 
-def parse_asks(model, texts: list[str]) -> list[Q.Quantity]:
-    """The quantities a teacher asks for, checked against the network (a QuantityError names any)."""
+def parse_asks(model, texts: list[str], variants: int = 1) -> list[Q.Quantity]:
+    """The quantities a teacher asks for, checked against the network (a QuantityError names any),
+    and their training within `MAX_TRAINING_WORK` for all the variants together: each variant trains
+    its own network, so 30 variants of ``E_total@1000000`` are 30 runs of a million steps."""
     asks = [checked(model, text) for text in texts]
     if len(set(asks)) != len(asks):
         raise Q.QuantityError("a quantity is asked twice")
+    steps = max((q.after or 0 for q in asks), default=0)
+    sizes = len(model.parameters), len(model.spec.samples)
+    work = variants * steps * sizes[0] * sizes[1]
+    if work > MAX_TRAINING_WORK:
+        raise Q.QuantityError(
+            f"--ask {quoted(next(str(q) for q in asks if q.after == steps))}: {variants} variants x {steps:,} steps "
+            f"x {sizes[0]} parameters x {sizes[1]} sample{'s' if sizes[1] > 1 else ''} = {work:,} steps of training; "
+            f"the limit is {MAX_TRAINING_WORK:,} (about a minute): ask fewer variants or fewer steps")
     return asks
 
 
@@ -170,7 +183,7 @@ def poor(model, asks: list[Q.Quantity], decimals: int) -> str | None:
 
 
 
-def questions(model, asks: list[Q.Quantity], decimals: int) -> list[Question] | str:
+def questions(model, asks: list[Q.Quantity], decimals: int, variants: int = 1) -> list[Question] | str:
     """Each asked value, to the fewest decimals (from ``decimals``) at which no usual slip, rounded
     to those decimals, lands within the tolerance of the exact value; or why no such decimals exist
     within `most_decimals` (a slip that barely changes the value: a poor exercise).
@@ -179,13 +192,14 @@ def questions(model, asks: list[Q.Quantity], decimals: int) -> list[Question] | 
     first asked number it changes; a number further on may take it within its tolerance, which
     marks that number right from the learner's own earlier ones, as a teacher marks. A slip of one
     number (its sign flipped, the update taken with +, a neighbour's value given) must be caught by
-    that number itself."""
+    that number itself. A value after training has its slips searched only while ``variants``
+    exercises' searches fit in the audit's budget (each slip retrains)."""
     auditor = model.auditor
     values = {q: model.value(q) for q in asks}
     slips: dict[Q.Quantity, list[tuple[str, object]]] = {q: [] for q in asks}
     whole = {}
     for q in asks:
-        for variant, v in auditor.alternatives(q, values[q]):
+        for variant, v in [] if auditor.unsearched(q, variants) else auditor.alternatives(q, values[q]):
             if not is_slip(variant.key) or abs(v - values[q]) <= 1e-30 * max(1, abs(values[q])):
                 continue  # no digits tell equal values apart
             if variant.transform is None and variant.round_to is None and not variant.whole:  # of one number
@@ -207,7 +221,7 @@ def questions(model, asks: list[Q.Quantity], decimals: int) -> list[Question] | 
             d += 1
         if near:
             return f"{q}: a slip ({near[0]}) is within {Decimal(5).scaleb(-d - 1)} of it"
-        out.append(Question(q, values[q], d))
+        out.append(Question(q, values[q], d, auditor.unsearched(q, variants)))
     return out
 
 
@@ -230,8 +244,10 @@ def accepted(number, value, decimals: int) -> bool:
         return abs(mpmath.mpf(str(rounded(number, decimals))) - value) <= tolerance
 
 
-def draw(model, number: int, seed: int, asks: list[Q.Quantity] | None, decimals: int, header: str = "") -> Exercise:
-    """Variant ``number`` (from 1) of ``model``'s network: drawn until it makes a good exercise."""
+def draw(model, number: int, seed: int, asks: list[Q.Quantity] | None, decimals: int, header: str = "",
+         variants: int = 1) -> Exercise:
+    """Variant ``number`` (from 1) of ``model``'s network: drawn until it makes a good exercise (one
+    of ``variants``, which share the audit's budget for searching slips that retrain)."""
     rng = random.Random(f"backprop-derive exercise {seed} {number}")
     spec = model.spec
     name = f"{spec.name[:58]}_v{number:02d}"
@@ -245,7 +261,7 @@ def draw(model, number: int, seed: int, asks: list[Q.Quantity] | None, decimals:
         chosen = asks or default_asks(candidate)
         reason = poor(candidate, chosen, decimals)
         if reason is None:
-            asked = questions(candidate, chosen, decimals)
+            asked = questions(candidate, chosen, decimals, variants)
             if not isinstance(asked, str):
                 return Exercise(number, text, variant, candidate, asked)
             reason = asked
