@@ -27,7 +27,6 @@ from derive.escape import html_text, script_json
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import plain
-from derive.model.modes import BIAS_MODES
 from derive.render import html_tables, javascript
 from derive.render.header import header
 from derive.render.look import css_variables
@@ -215,7 +214,7 @@ class Page:
         data = script_json(self.data(quantities))
         acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
         described = (f"Layers {'-'.join(map(str, spec.layers))}; activations {acts}; loss {spec.loss}; "
-                     f"{BIAS_MODES[spec.bias]}; learning rate "
+                     f"{spec.bias.description}; learning rate "
                      f"{plain(spec.learning_rate, self.digits)}; {len(network.parameters)} parameters, "
                      f"{len(spec.samples)} sample{'s' if self.several else ''}.")
         context = {

@@ -45,9 +45,9 @@ def _decimals(d: int) -> str:
 def _network_text(model) -> str:
     spec = model.spec
     acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
-    bias = "one bias per layer, shared by its neurons" if spec.bias == "shared" else "one bias per neuron"
     return (f"Layers {'--'.join(map(str, spec.layers))}; activations: {latex_text(acts)}; error per sample "
-            f"{loss_definition(model.network.loss)}; {bias}; learning rate $\\eta = {number(spec.learning_rate, 9)}$. "
+            f"{loss_definition(model.network.loss)}; {spec.bias.description}; "
+            f"learning rate $\\eta = {number(spec.learning_rate, 9)}$. "
             r"Net inputs are $\mathrm{net}_j = \sum_i w_{ji}\,\mathrm{out}_i + b$, "
             r"and $\delta = \partial E_{\mathrm{total}}/\partial \mathrm{net}$.")
 
