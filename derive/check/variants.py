@@ -31,7 +31,7 @@ from derive.derivation.exact_training import Snapshot
 from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS
 from derive.model import quantities as Q
 from derive.model.decimals import round_sig
-from derive.model.optimizers import IN_PLACE, SGD
+from derive.model.optimizers import IN_PLACE, PLAIN
 
 SWAP_LIMIT = 40  # parameters; above it, the quadratic search over weight pairs is skipped
 
@@ -210,7 +210,7 @@ def _training_variants(model) -> list[Variant]:
     settings = model.spec.training
     out = [Variant("biases_toggled", toggled, lambda: Resolver(
         model, trainer=default_trainer(model, settings.configured({"freeze_biases": not frozen}))))]
-    if settings.optimizer == SGD:
+    if settings.optimizer == PLAIN:
         out += [
             Variant("in_place", IN_PLACE_DESCRIPTION, lambda: _in_place(model, frozen), whole=True),
             Variant("in_place_biases_toggled", f"{IN_PLACE_DESCRIPTION}; and {toggled}",

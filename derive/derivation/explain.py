@@ -274,7 +274,8 @@ def step_rows(network, settings, optimizer, parameter: str, step: int, full_batc
     new = p.with_update() if plus else p.after_steps(step)
     if not after:
         return [Row(new, NAMES, sym(at(p, step - 1)), note="frozen: it keeps its value"), Row(None, VALUE, value=value)]
-    g = at(Q.gradient(parameter), step - 1) if full_batch else Q.state("g", parameter).after_steps(step)
+    g = (at(Q.gradient(parameter), step - 1) if full_batch
+         else Q.state(optimizers.GRADIENT.name, parameter).after_steps(step))
     mapping = {optimizers.P: sym(at(p, step - 1)), optimizers.G: sym(g), optimizers.T: sp.Integer(step)}
     numbers = {sym(at(p, step - 1)): value, sym(g): gradient}
     for symbol, number in settings.numbers().items():

@@ -32,11 +32,10 @@ INPUT, NET, OUT, TARGET, ERROR, TOTAL, DELTA, WEIGHT, BIAS, TEMPORARY, PARTIAL, 
     "input", "net", "out", "target", "error", "total", "delta", "weight", "bias", "temporary", "partial", "rate",
 )
 STATE, HYPERPARAMETER = "state", "hyperparameter"  # an optimizer's per-parameter state; eta's siblings
-SLOTS = ("g", "buf", "m", "v", "mhat", "vhat", "update")  # the optimizer state a quantity can name, ``m_w5@1``
 _PREFIX = {NET: "net_", OUT: "out_", TARGET: "target_", ERROR: "E_", DELTA: "delta_"}
 _NEURON = re.compile(r"(?P<letter>[ioh])(?:(?P<layer>\d+)_)?(?P<index>\d+)\Z")
 _PARAMETER = re.compile(r"(?P<letter>[wb])(?P<index>\d+)\Z")
-_STATE = re.compile(rf"(?P<slot>{'|'.join(SLOTS)})_(?P<parameter>[wb]\d+)\Z")
+_STATE = re.compile(r"(?P<slot>[a-z]+)_(?P<parameter>[wb]\d+)\Z")  # a slot of `optimizers.SLOTS`, ``m_w5``
 _SUFFIXES = re.compile(r"(?P<base>[^+\[@]+)(?P<plus>\+)?(?:\[(?P<sample>\d+)\])?(?:@(?P<after>\d+))?\Z")
 MAX_QUANTITY = 100  # characters of a quantity's name
 MAX_STEPS = 1_000_000  # training steps (of a spec's steps, of E_total@N, of --steps): float64 makes no more sense
@@ -240,13 +239,20 @@ def bias_name(number: int) -> str:
     return f"b{number}"
 
 
+def _slots() -> dict:
+    """The optimizer state a quantity can name (``m`` of ``m_w5@1``): the optimizers' registry's."""
+    from derive.model.optimizers import SLOTS  # it names its hyperparameters as quantities
+
+    return SLOTS
+
+
 # -- the parser ---------------------------------------------------------------------------------
 def _value(text: str, whole: str) -> Quantity:
     if text in ("E", "E_total"):
         return TOTAL_ERROR
     if _PARAMETER.match(text):
         return parameter(text)
-    if m := _STATE.match(text):
+    if (m := _STATE.match(text)) and m["slot"] in _slots():
         return state(m["slot"], m["parameter"])
     if _NEURON.match(text):
         if text.startswith("i"):
