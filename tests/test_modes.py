@@ -8,8 +8,12 @@ import pytest
 from conftest import spec_text
 
 import derive
+from derive.derivation.explain import RowKind
+from derive.derivation.layers import program
+from derive.derivation.steps import Phase
+from derive.model import quantities as Q
 from derive.model.modes import BiasMode
-from derive.render import spec_toml, worksheet
+from derive.render import spec_toml, text, worksheet
 from derive.version import __version__
 
 BIASES = {BiasMode.SHARED: "[[0.35], [0.60]]", BiasMode.PER_NEURON: "[[0.35, 0.30], [0.60, 0.65]]",
@@ -28,11 +32,11 @@ def _outputs(model) -> dict[str, str]:
 @pytest.mark.parametrize("mode", list(BiasMode), ids=str)
 def test_every_output_describes_the_bias_mode_as_its_enum_does(mode):
     model = _model(mode)
-    for output, text in _outputs(model).items():
-        assert mode.description in text, f"the {output} does not say {mode.description!r} for bias = {mode!r}"
+    for output, printed in _outputs(model).items():
+        assert mode.description in printed, f"the {output} does not say {mode.description!r} for bias = {mode!r}"
         for other in BiasMode:
             if other is not mode:
-                assert other.description not in text, f"the {output} says {other.description!r} for bias = {mode!r}"
+                assert other.description not in printed, f"the {output} says {other.description!r} for bias = {mode!r}"
 
 
 def test_the_starter_spec_lists_every_bias_mode_with_its_description():
@@ -45,3 +49,30 @@ def test_a_mode_is_its_string_in_comparisons_text_and_json():
     assert BiasMode("per_neuron") is BiasMode.PER_NEURON and BiasMode.NONE == "none"
     assert f"{BiasMode.SHARED}" == "shared" and json.dumps([BiasMode.NONE]) == '["none"]'
     assert all(re.fullmatch(r"[a-z_]+", m) and m.description for m in BiasMode)
+
+
+ENUMS = [BiasMode, Phase, RowKind, Q.Kind]
+
+
+@pytest.mark.parametrize("enum", ENUMS, ids=lambda e: e.__name__)
+def test_every_member_has_one_description_of_its_own(enum):
+    descriptions = [m.description for m in enum]
+    assert all(d and d == d.strip() for d in descriptions), enum
+    assert len(set(descriptions)) == len(descriptions), f"{enum.__name__}: two members described alike"
+    assert all(isinstance(m, str) and enum(m.value) is m for m in enum)
+
+
+def test_the_derivation_and_its_explanations_carry_the_enums_not_bare_strings():
+    model = derive.Model(derive.parse(spec_text(bias='"per_neuron"', biases=BIASES[BiasMode.PER_NEURON])))
+    steps = model.derivation.steps
+    assert {type(s.phase) for s in steps} == {Phase} and {s.phase for s in steps} == set(Phase)
+    assert {type(s.quantity.kind) for s in steps} == {Q.Kind}
+    rows = [r for p in model.parameters for r in model.explain(Q.gradient(p)).rows]
+    assert {type(r.kind) for r in rows} == {RowKind} and {r.kind for r in rows} == set(RowKind)
+    assert {type(layer.bias) for layer in program(model.network).layers} == {BiasMode}
+
+
+def test_the_text_report_names_its_sections_by_the_phases_descriptions():
+    report = text.text(derive.Model(derive.parse(spec_text())), 9)
+    for phase in (Phase.FORWARD, Phase.ERROR):
+        assert re.search(rf"^{phase.description}$", report, re.MULTILINE), phase

@@ -28,7 +28,7 @@ from derive.check.optimizer_variants import optimizer_variants
 from derive.check.resolve import Resolver, default_trainer
 from derive.derivation.evaluate import evaluate
 from derive.derivation.exact_training import Snapshot
-from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS
+from derive.derivation.steps import DISPLAY, ERROR, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS
 from derive.model import quantities as Q
 from derive.model.decimals import round_sig
 from derive.model.optimizers import IN_PLACE, PLAIN
@@ -57,7 +57,7 @@ def _eval(model, key: str, description: str, transform=None, round_to=None) -> V
 # -- evaluation variants ---------------------------------------------------------------------------
 def _article_way(step, model):
     """Backward steps from their named factors (dE/dout · dout/dnet), as a hand calculation goes."""
-    return step.compute if step.phase in (FORWARD, "error") else step.formula
+    return step.compute if step.phase in (FORWARD, ERROR) else step.formula
 
 
 def _evaluation_variant(model, transform=None, round_to=None) -> Resolver:
@@ -163,7 +163,7 @@ def _evaluation_variants(model) -> list[Variant]:
                              f"a hidden output's gradient taken through {o} only, the other outputs' paths left out",
                              one_path))
     if len(model.parameters) <= SWAP_LIMIT:
-        weights = [p for p in network.parameters if p.kind == "weight"]
+        weights = [p for p in network.parameters if p.kind == Q.WEIGHT]
         for a in weights:
             for b in weights:
                 if a is b or a.layer != b.layer:

@@ -19,8 +19,19 @@ from derive.derivation.evaluate import Evaluation, batch_gradient, training_sett
 from derive.derivation.steps import OUTPUT_DELTAS, Derivation
 from derive.model import optimizers
 from derive.model import quantities as Q
+from derive.model.modes import Described
 
-NAMES, NUMBERS, VALUE, DIFFERENTIATE = "names", "numbers", "value", "differentiate"
+
+class RowKind(Described):
+    """What a `Row` prints."""
+
+    NAMES = "names", "the formula, with names"
+    NUMBERS = "numbers", "the formula, with each symbol's value"
+    VALUE = "value", "the value"
+    DIFFERENTIATE = "differentiate", "the derivative of a definition, before it is taken"
+
+
+NAMES, NUMBERS, VALUE, DIFFERENTIATE = RowKind
 NAMED_LIMIT = 8  # a hidden neuron feeding more neurons than this gets its sum, not one named term each
 
 
@@ -31,7 +42,7 @@ class Row:
     None on a continuation line; ``note`` is a remark such as "delta rule"."""
 
     lhs: Q.Quantity | None
-    kind: str
+    kind: RowKind
     expr: sp.Expr | None = None
     value: object = None
     wrt: Q.Quantity | None = None

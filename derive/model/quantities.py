@@ -24,14 +24,32 @@ import re
 from dataclasses import dataclass, field, replace
 
 from derive.escape import quoted
+from derive.model.modes import Described
 
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
-# kinds of value (every kind but "partial" names one value of one sample)
-INPUT, NET, OUT, TARGET, ERROR, TOTAL, DELTA, WEIGHT, BIAS, TEMPORARY, PARTIAL, RATE = (
-    "input", "net", "out", "target", "error", "total", "delta", "weight", "bias", "temporary", "partial", "rate",
-)
-STATE, HYPERPARAMETER = "state", "hyperparameter"  # an optimizer's per-parameter state; eta's siblings
+
+
+class Kind(Described):
+    """The kinds of value a `Quantity` names (every kind but PARTIAL names one value of one sample)."""
+
+    INPUT = "input", "an input of a sample"
+    NET = "net", "a neuron's net input"
+    OUT = "out", "a neuron's output"
+    TARGET = "target", "an output's target"
+    ERROR = "error", "an output's error"
+    TOTAL = "total", "the total error"
+    DELTA = "delta", "a neuron's delta, the derivative of the total error by its net input"
+    WEIGHT = "weight", "a weight"
+    BIAS = "bias", "a bias"
+    TEMPORARY = "temporary", "a value a stable form computes on the way"
+    PARTIAL = "partial", "a partial derivative"
+    RATE = "rate", "the learning rate"
+    STATE = "state", "an optimizer's state of one parameter"
+    HYPERPARAMETER = "hyperparameter", "a setting of the optimizer"
+
+
+INPUT, NET, OUT, TARGET, ERROR, TOTAL, DELTA, WEIGHT, BIAS, TEMPORARY, PARTIAL, RATE, STATE, HYPERPARAMETER = Kind
 _PREFIX = {NET: "net_", OUT: "out_", TARGET: "target_", ERROR: "E_", DELTA: "delta_"}
 _NEURON = re.compile(r"(?P<letter>[ioh])(?:(?P<layer>\d+)_)?(?P<index>\d+)\Z")
 _PARAMETER = re.compile(r"(?P<letter>[wb])(?P<index>\d+)\Z")
@@ -53,7 +71,7 @@ class Quantity:
     optionally one ``sample`` (from 0), the value ``after`` N training steps, or a parameter
     ``updated`` by one step. Equal, and hashed, by its canonical text."""
 
-    kind: str
+    kind: Kind
     name: str = ""
     of: Quantity | None = None
     wrt: Quantity | None = None
