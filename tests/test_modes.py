@@ -8,6 +8,7 @@ import pytest
 from conftest import spec_text
 
 import derive
+from derive.cli import main
 from derive.derivation.explain import RowKind
 from derive.derivation.layers import program
 from derive.derivation.steps import Phase
@@ -76,3 +77,16 @@ def test_the_text_report_names_its_sections_by_the_phases_descriptions():
     report = text.text(derive.Model(derive.parse(spec_text())), 9)
     for phase in (Phase.FORWARD, Phase.ERROR):
         assert re.search(rf"^{phase.description}$", report, re.MULTILINE), phase
+
+
+def test_derive_exercise_makes_a_bias_free_network_s_sheets_which_say_so(tmp_path):
+    """A bias-free network's exercises (their worksheet is where it was described as one bias per
+    neuron) could not be made: drawing the variants' biases took the range of no values."""
+    spec = tmp_path / "nobias.toml"
+    spec.write_text(spec_text(bias='"none"', biases=None))
+    out = tmp_path / "out"
+    assert main(["exercise", str(spec), "--variants", "1", "--no-pdf", "--quiet", "-o", str(out)]) == 0
+    sheets = sorted(out.rglob("*sheet*.tex"))
+    assert sheets and all(BiasMode.NONE.description in s.read_text() for s in sheets)
+    assert all(BiasMode.PER_NEURON.description not in s.read_text() and r"\mathrm{out}_i + b" not in s.read_text()
+               for s in sheets)

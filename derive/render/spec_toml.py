@@ -69,7 +69,8 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         keys.append(("freeze_biases", "true"))
     matrices = ",\n           ".join("[" + ", ".join(vector(row) for row in m) + "]" for m in spec.weights)
     keys.append(("weights", f"[{matrices}]"))
-    keys.append(("biases", "[" + ", ".join(vector(b) for b in spec.biases) + "]"))
+    if spec.bias != BiasMode.NONE:  # a bias-free spec has no biases key (the parser refuses one)
+        keys.append(("biases", "[" + ", ".join(vector(b) for b in spec.biases) + "]"))
     lines = [header.rstrip("\n")] if header else []
     explained = COMMENTS | _registry_comments()
     for key, value in keys:
