@@ -3,6 +3,7 @@ mode's words; the spec's named modes are enums whose members are the spec's stri
 
 import json
 import re
+from xml.dom import minidom
 
 import pytest
 from conftest import spec_text
@@ -12,9 +13,10 @@ from derive.cli import main
 from derive.derivation.explain import RowKind
 from derive.derivation.layers import program
 from derive.derivation.steps import Phase
+from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.modes import BiasMode
-from derive.render import spec_toml, text, worksheet
+from derive.render import mathml, names, spec_toml, text, worksheet
 from derive.version import __version__
 
 BIASES = {BiasMode.SHARED: "[[0.35], [0.60]]", BiasMode.PER_NEURON: "[[0.35, 0.30], [0.60, 0.65]]",
@@ -90,3 +92,16 @@ def test_derive_exercise_makes_a_bias_free_network_s_sheets_which_say_so(tmp_pat
     assert sheets and all(BiasMode.NONE.description in s.read_text() for s in sheets)
     assert all(BiasMode.PER_NEURON.description not in s.read_text() and r"\mathrm{out}_i + b" not in s.read_text()
                for s in sheets)
+
+
+@pytest.mark.parametrize("slot", list(optimizers.SLOTS.values()), ids=str)
+def test_every_printer_writes_a_slot_from_its_one_record(slot):
+    """Each slot of every optimizer (and the batch gradient g) printed as LaTeX, MathML and text."""
+    assert slot.name in {optimizers.GRADIENT.name} | {s for o in optimizers.OPTIMIZERS.values() for s in o.slots}
+    q = Q.state(slot.name, "w5")
+    assert names.latex(q) == f"{slot.latex}_{{w_{{5}}}}"
+    node = mathml.name(minidom.Document(), q)
+    letter = node.firstChild if not slot.accent else node.firstChild.firstChild
+    assert letter.firstChild.data == slot.letter
+    assert (node.firstChild.lastChild.firstChild.data if slot.accent else "") == slot.accent
+    assert str(q.after_steps(1)) == f"{slot.name}_w5@1" and Q.parse(f"{slot.name}_w5@1") == q.after_steps(1)
