@@ -160,3 +160,34 @@ def test_the_names_check_sees_code_and_not_documentation(tmp_path):
 def test_templates_receive_no_raw_input(path):
     """Templates get escaped text and printed code only: never the spec itself."""
     assert not re.search(r"(<<|\{\{|<%|\{%)[^\n]*\bspec\b", path.read_text()), path.name
+
+
+MODE_ATTRIBUTES = {"phase", "kind", "bias", "biases"}  # where a mode, phase or kind is held
+
+
+def _bare_mode_comparisons(path: Path) -> list[str]:
+    """Comparisons of a mode, a phase or a kind (``step.phase``, ``row.kind``, ``layer.bias``) with
+    a bare string instead of its enum member (``== "shared"``, ``in ("forward", "error")``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        if not any(isinstance(s, ast.Attribute) and s.attr in MODE_ATTRIBUTES for s in sides):
+            continue
+        for side in sides:
+            items = side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side]
+            found += [f"line {node.lineno}: {i.value!r}" for i in items
+                      if isinstance(i, ast.Constant) and isinstance(i.value, str)]
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_modes_phases_and_kinds_are_compared_with_their_enums(path):
+    assert not _bare_mode_comparisons(path), f"{path.name}: compare with the enum member (derive.model.modes)"
+
+
+def test_the_mode_comparison_check_sees_a_bare_string(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text('if layer.bias == "shared" or step.phase in (FORWARD, "error") or x.name == "b":\n    pass\n')
+    assert _bare_mode_comparisons(sample) == ["line 1: 'shared'", "line 1: 'error'"]

@@ -175,7 +175,7 @@ def _evaluation_variants(model) -> list[Variant]:
                                      _replace_in(backward, mapping)))
                 out.append(_eval(model, f"swap_forward_{a.name}_{b.name}",
                                  f"{b.name} used in place of {a.name} in the forward pass",
-                                 _replace_in(("forward",), mapping)))
+                                 _replace_in((FORWARD,), mapping)))
     return out
 
 
