@@ -122,19 +122,18 @@ def _exact(text: str):
 
 def _training_options(p) -> None:
     """The flags of the spec's [training] table (derive.model.optimizers): each overrides the spec."""
-    p.add_argument("--optimizer", help=f"one of {', '.join(optimizers.OPTIMIZERS)} (default: the spec's, else sgd)")
+    p.add_argument("--optimizer", help=optimizers.HELP["optimizer"])
     p.add_argument("--learning-rate", type=_exact, metavar="ETA", help="the learning rate (default: the spec's)")
-    p.add_argument("--momentum", type=_exact, metavar="MU", help="momentum and nesterov: mu (default 0.9)")
-    p.add_argument("--betas", type=_exact, nargs=2, metavar=("B1", "B2"), help="adam, adamw (default 0.9 0.999)")
-    p.add_argument("--eps", type=_exact, help="adam, adamw: added to sqrt(vhat) (default 1e-8)")
+    p.add_argument("--momentum", type=_exact, metavar="MU", help=optimizers.HELP["momentum"])
+    p.add_argument("--betas", type=_exact, nargs=2, metavar=("B1", "B2"), help=optimizers.HELP["betas"])
+    p.add_argument("--eps", type=_exact, help=optimizers.HELP["eps"])
     p.add_argument("--weight-decay", type=_exact, metavar="LAMBDA", help="weight decay (default 0)")
     p.add_argument("--batch-size", type=whole(0, 1000), metavar="K",
                    help="samples a step: 0 the full batch (default), 1 online, K mini-batches")
     p.add_argument("--shuffle", action=argparse.BooleanOptionalAction, help="redraw the batches' order each epoch")
     p.add_argument("--seed", type=whole(0, 2**63 - 1), help="the shuffle's seed (default: the spec's seed, else 0)")
     p.add_argument("--update-order", choices=optimizers.UPDATE_ORDERS,
-                   help="in_place (sgd only): each layer updated as soon as its gradients are known, the "
-                   "deltas below propagated through the updated weights (the article's mistake)")
+                   help=optimizers.HELP["update_order"])
     p.add_argument("--freeze-biases", action=argparse.BooleanOptionalAction,
                    help="update the weights only, as the article does (default: the spec's freeze_biases)")
 

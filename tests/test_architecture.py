@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from derive.model.optimizers import OPTIMIZERS, OPTIONS, SLOT
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 
 PACKAGE = ROOT / "derive"
@@ -65,8 +66,9 @@ def test_no_module_is_long(path):
     assert len(path.read_text().splitlines()) <= 400, f"{path.name}: split it by what it does"
 
 
-def _code_words(path: Path) -> list[str]:
-    """Identifiers and string literals of a module, docstrings and comments left out."""
+def _code_words(path: Path, strings_only: bool = False) -> list[str]:
+    """Identifiers and string literals of a module (or its string literals only), docstrings and
+    comments left out."""
     tree = ast.parse(path.read_text())
     docstrings = set()
     for node in ast.walk(tree):
@@ -76,9 +78,9 @@ def _code_words(path: Path) -> list[str]:
                 docstrings.add(id(first.value))
     words = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
+        if isinstance(node, ast.Name) and not strings_only:
             words.append(node.id)
-        elif isinstance(node, ast.Attribute):
+        elif isinstance(node, ast.Attribute) and not strings_only:
             words.append(node.attr)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             words.append(node.value)
@@ -96,6 +98,58 @@ def test_only_the_registry_names_a_particular_activation_or_loss(path):
     assert not named, f"{path.name} names {named}: ask the registry entry instead"
 
 
+OPTIMIZERS_MODULE = PACKAGE / "model" / "optimizers.py"
+#: an optimizer's or a rule slot's name, or its symbol's: said anywhere in code (any case), it names that
+#: optimizer or slot. A word that is also common English or a variable (the option "momentum", mu;
+#: the slots "m", "v", "update") is caught as a whole string or a registry constant instead; "g", the
+#: gradient every optimizer has, is no one's.
+NAMED_WORDS = sorted({*(o for o in OPTIMIZERS if o not in OPTIONS),
+                      *(n for s in SLOT for n in (s, SLOT[s].name) if len(n) > 1)} - {"update"})
+#: a string that is nothing but a slot's name (``update``); a one-letter one (``m``, also a letter's
+#: width or an SVG command) when it sits in a table beside another slot's name
+NAMED_STRINGS = {n for n in {*SLOT, *OPTIMIZERS} - set(OPTIONS) if len(n) > 1}
+#: the registry's constants for one optimizer or one slot (``O.ADAM``, ``O.MHAT``)
+NAMED_CONSTANTS = {"SGD", "MOMENTUM", "NESTEROV", "ADAM", "ADAMW", "BUF", "M", "V", "MHAT", "VHAT", "UPDATE"}
+
+
+def _optimizer_names(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    words = _code_words(path)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, NAMED_WORDS)) + r")\b", re.IGNORECASE)
+    named = {m.group(0) for word in words for m in pattern.finditer(word)}
+    named |= {w for w in _code_words(path, strings_only=True) if w in NAMED_STRINGS}
+    aliases = {"derive.model.optimizers"}
+    for node in ast.walk(tree):
+        items = node.keys if isinstance(node, ast.Dict) else node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else []
+        slots = [k.value for k in items if isinstance(k, ast.Constant) and k.value in SLOT]
+        if len(slots) > 1:
+            named |= set(slots)
+        if isinstance(node, ast.ImportFrom) and node.module == "derive.model.optimizers":
+            named |= {a.name for a in node.names if a.name in NAMED_CONSTANTS}
+        elif isinstance(node, ast.ImportFrom) and node.module == "derive.model":
+            aliases |= {a.asname or a.name for a in node.names if a.name == "optimizers"}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr in NAMED_CONSTANTS and isinstance(node.value, ast.Name)
+                and node.value.id in aliases):
+            named.add(f"{node.value.id}.{node.attr}")
+    return sorted(named)
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if p != OPTIMIZERS_MODULE], ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_registry_names_a_particular_optimizer_or_slot(path):
+    named = _optimizer_names(path)
+    assert not named, f"{path.name} names {named}: ask the optimizer's entry or its slot's record instead"
+
+
+def test_the_optimizer_names_check_sees_a_table_of_slots_and_a_constant(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text('"""About adam."""\nfrom derive.model import optimizers as O\n\n\n'
+                      'LABELS = {"m": "m", "mhat": "m hat"}\nFIRST = O.NESTEROV if O.BUF else "sgd_code"\nm = 1\n')
+    assert _optimizer_names(sample) == ["BUF", "NESTEROV", "O.BUF", "O.NESTEROV", "m", "mhat"]
+    assert all((o in NAMED_WORDS and o.upper() in NAMED_CONSTANTS) or o in OPTIONS for o in OPTIMIZERS)
+    assert all(s.upper() in NAMED_CONSTANTS and (s in NAMED_WORDS or s in NAMED_STRINGS or len(s) == 1) for s in SLOT)
+
+
 def test_the_names_check_sees_code_and_not_documentation(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text('"""About tanh."""\n\n\ndef f(a):\n    """Of relu."""\n    return a.kind == "mse"  # logistic\n')
@@ -106,3 +160,34 @@ def test_the_names_check_sees_code_and_not_documentation(tmp_path):
 def test_templates_receive_no_raw_input(path):
     """Templates get escaped text and printed code only: never the spec itself."""
     assert not re.search(r"(<<|\{\{|<%|\{%)[^\n]*\bspec\b", path.read_text()), path.name
+
+
+MODE_ATTRIBUTES = {"phase", "kind", "bias", "biases"}  # where a mode, phase or kind is held
+
+
+def _bare_mode_comparisons(path: Path) -> list[str]:
+    """Comparisons of a mode, a phase or a kind (``step.phase``, ``row.kind``, ``layer.bias``) with
+    a bare string instead of its enum member (``== "shared"``, ``in ("forward", "error")``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        if not any(isinstance(s, ast.Attribute) and s.attr in MODE_ATTRIBUTES for s in sides):
+            continue
+        for side in sides:
+            items = side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side]
+            found += [f"line {node.lineno}: {i.value!r}" for i in items
+                      if isinstance(i, ast.Constant) and isinstance(i.value, str)]
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_modes_phases_and_kinds_are_compared_with_their_enums(path):
+    assert not _bare_mode_comparisons(path), f"{path.name}: compare with the enum member (derive.model.modes)"
+
+
+def test_the_mode_comparison_check_sees_a_bare_string(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text('if layer.bias == "shared" or step.phase in (FORWARD, "error") or x.name == "b":\n    pass\n')
+    assert _bare_mode_comparisons(sample) == ["line 1: 'shared'", "line 1: 'error'"]

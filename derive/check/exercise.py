@@ -145,7 +145,7 @@ def draw_spec(spec: Spec, rng: random.Random) -> Spec:
         weights.append(tuple(tuple(_nice(rng, span) for _ in row) for row in matrix))
     biases = []
     for layer in spec.biases:
-        span = _hundredths(layer)
+        span = _hundredths(layer) if layer else None  # () without biases (bias = "none"): nothing to draw
         biases.append(tuple(_nice(rng, span) for _ in layer))
     span = _hundredths([x for s in spec.samples for x in s.inputs])
     samples = []

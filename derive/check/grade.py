@@ -29,7 +29,7 @@ from derive.derivation.evaluate import PRECISION
 from derive.escape import excerpt, path_text, quoted
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
-from derive.model.optimizers import SGD
+from derive.model.optimizers import PLAIN
 from derive.model.reading import ReadError, published_problem, read_regular
 
 CORRECT, CARRIED, CONVENTION, WRONG = "correct", "carried_forward", "convention", "wrong"
@@ -343,8 +343,8 @@ class Marker:
     def _rate_slip(self, a: Answer, key, cf: CarriedForward, own: str) -> list[Slip]:
         """A wrong learning rate, read off the update and the gradient the learner works with (from
         the parameter's given value first, when they wrote it otherwise: that was a slip of its own)."""
-        spec = self.model.spec
-        if spec.training.optimizer != SGD or spec.training.weight_decay or (spec.freeze_biases and key.kind == Q.BIAS):
+        spec, training = self.model.spec, self.model.spec.training
+        if training.optimizer != PLAIN or training.weight_decay or (spec.freeze_biases and key.kind == Q.BIAS):
             return []
         parameter = Q.parameter(key.name)
         given = (to_mp(self.program.exact(parameter)), mpmath.mpf(0))

@@ -11,6 +11,8 @@ the parameters, the optimizer state and every value after N steps follow the sli
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sympy as sp
 
 from derive.check.resolve import Resolver, default_trainer
@@ -38,25 +40,11 @@ def _without_decay(entry: O.Optimizer) -> O.Optimizer:
             plain = sp.Mul(plain, sp.Add(1, sp.Mul(-1, O.ETA, O.LAMBDA, evaluate=False), evaluate=False),
                            evaluate=False)
         rules.append((target, plain))
-    return O.Optimizer(entry.name, entry.description, entry.options, entry.state, tuple(rules))
+    return replace(entry, rules=tuple(rules))
 
 
 def _rule_slips(entry: O.Optimizer, settings: O.Settings) -> list[tuple[str, str, O.Optimizer]]:
-    slips = []
-    if "betas" in entry.options:
-        slips.append(("adam_no_bias_correction", "Adam without bias correction: m and v used for mhat and vhat",
-                      entry.replaced("mhat", O.M).replaced("vhat", O.V)))
-        inside = sp.Mul(O.ETA, O.MHAT, sp.Pow(sp.Pow(sp.Add(O.VHAT, O.EPS, evaluate=False), sp.S.Half,
-                                                      evaluate=False), -1, evaluate=False), evaluate=False)
-        slips.append(("adam_eps_inside_sqrt", "eps inside the square root: eta mhat / sqrt(vhat + eps)",
-                      entry.replaced("update", inside)))
-    if "momentum" in entry.options:
-        decayed = sp.Add(O.G, sp.Mul(O.LAMBDA, O.P, evaluate=False), evaluate=False)
-        damped = sp.Add(sp.Mul(O.MU, O.BUF, evaluate=False),
-                        sp.Mul(sp.Add(1, sp.Mul(-1, O.MU, evaluate=False), evaluate=False), decayed, evaluate=False),
-                        evaluate=False)
-        slips.append(("momentum_dampening", "momentum with dampening: buf = mu buf + (1 - mu) g, an average",
-                      entry.replaced("buf", damped)))
+    slips = entry.slipped()
     if settings.weight_decay:
         slips.append(("weight_decay_after_step", "weight decay applied after the step: p = (p - step) (1 - eta lambda)",
                       _without_decay(entry)))
@@ -66,9 +54,8 @@ def _rule_slips(entry: O.Optimizer, settings: O.Settings) -> list[tuple[str, str
 def _settings_slips(model, settings: O.Settings) -> list[tuple[str, str, dict, str | None]]:
     """(key, description, changed options, reduction) of the slips that change the settings."""
     count = len(model.spec.samples)
-    siblings = {O.ADAM: O.ADAMW, O.ADAMW: O.ADAM, O.MOMENTUM: O.NESTEROV, O.NESTEROV: O.MOMENTUM}
     slips = []
-    sibling = siblings.get(settings.optimizer)
+    sibling = settings.entry.sibling
     if sibling and (settings.weight_decay or "momentum" in settings.entry.options):
         slips.append((f"{sibling}_for_{settings.optimizer}", f"{sibling} used for {settings.optimizer}",
                       {"optimizer": sibling}, None))

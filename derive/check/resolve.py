@@ -52,8 +52,8 @@ def default_trainer(model, settings: optimizers.Settings | None = None,
 def float_snapshot(run, optimizer: optimizers.Optimizer, steps: int) -> Snapshot:
     """A snapshot from a float64 run: its state, and the slots computed within a step (mhat, vhat,
     update) recomputed from it by the rules."""
-    state = {slot: dict(run.state[slot]) for slot in ("g", *optimizer.state) if slot in run.state}
-    for name in state.get("g", {}):
+    state = {slot: dict(run.state[slot]) for slot in (optimizers.GRADIENT.name, *optimizer.state) if slot in run.state}
+    for name in state.get(optimizers.GRADIENT.name, {}):
         kept = {s: state[s][name] for s in optimizer.state}
         for slot, value in derived(optimizer, run.settings, kept, steps).items():
             state.setdefault(slot, {})[name] = value
@@ -142,10 +142,10 @@ class Resolver:
         """Optimizer state after N steps (``m_w5@2``), with a clear error for state there is not."""
         settings = self.model.spec.training
         slot, name = q.name, q.of.name
-        if slot not in ("g", *settings.entry.slots):
+        if slot not in (optimizers.GRADIENT.name, *settings.entry.slots):
             raise Q.QuantityError(f"{q}: optimizer {settings.optimizer!r} has no {slot} "
                                   f"(its state: {', '.join(('g', *settings.entry.slots))})")
-        trained = name in snapshot.state.get("g", {}) if snapshot.state else not (
+        trained = name in snapshot.state.get(optimizers.GRADIENT.name, {}) if snapshot.state else not (
             settings.freeze_biases and q.of.kind == Q.BIAS)
         if not trained:
             raise Q.QuantityError(f"{q}: {name} is frozen (freeze_biases), so it has no optimizer state")

@@ -39,6 +39,7 @@ import sympy as sp
 from derive.check import float_bound
 from derive.derivation import domain
 from derive.derivation.evaluate import mp_value
+from derive.derivation.steps import Phase
 from derive.model import quantities as Q
 
 NESTED_LIMIT = 40  # parameters; above it sympy.diff of the nested error is skipped (it blows up)
@@ -92,7 +93,7 @@ class _Forward:
 
     def __init__(self, model, sample: int):
         network = model.network
-        self.steps = [s for s in model.derivation.kernel if s.phase in ("forward", "error")]
+        self.steps = [s for s in model.derivation.kernel if s.phase in (Phase.FORWARD, Phase.ERROR)]
         self.uses = [s.compute.free_symbols for s in self.steps]
         # the unperturbed values are the model's own evaluation (60 digits), not computed again
         self.base = {network.symbol(q): v for q, v in model.evaluation.samples[sample].items()}

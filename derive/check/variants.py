@@ -28,10 +28,10 @@ from derive.check.optimizer_variants import optimizer_variants
 from derive.check.resolve import Resolver, default_trainer
 from derive.derivation.evaluate import evaluate
 from derive.derivation.exact_training import Snapshot
-from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS
+from derive.derivation.steps import DISPLAY, ERROR, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS
 from derive.model import quantities as Q
 from derive.model.decimals import round_sig
-from derive.model.optimizers import IN_PLACE, SGD
+from derive.model.optimizers import IN_PLACE, PLAIN
 
 SWAP_LIMIT = 40  # parameters; above it, the quadratic search over weight pairs is skipped
 
@@ -57,7 +57,7 @@ def _eval(model, key: str, description: str, transform=None, round_to=None) -> V
 # -- evaluation variants ---------------------------------------------------------------------------
 def _article_way(step, model):
     """Backward steps from their named factors (dE/dout · dout/dnet), as a hand calculation goes."""
-    return step.compute if step.phase in (FORWARD, "error") else step.formula
+    return step.compute if step.phase in (FORWARD, ERROR) else step.formula
 
 
 def _evaluation_variant(model, transform=None, round_to=None) -> Resolver:
@@ -163,7 +163,7 @@ def _evaluation_variants(model) -> list[Variant]:
                              f"a hidden output's gradient taken through {o} only, the other outputs' paths left out",
                              one_path))
     if len(model.parameters) <= SWAP_LIMIT:
-        weights = [p for p in network.parameters if p.kind == "weight"]
+        weights = [p for p in network.parameters if p.kind == Q.WEIGHT]
         for a in weights:
             for b in weights:
                 if a is b or a.layer != b.layer:
@@ -175,7 +175,7 @@ def _evaluation_variants(model) -> list[Variant]:
                                      _replace_in(backward, mapping)))
                 out.append(_eval(model, f"swap_forward_{a.name}_{b.name}",
                                  f"{b.name} used in place of {a.name} in the forward pass",
-                                 _replace_in(("forward",), mapping)))
+                                 _replace_in((FORWARD,), mapping)))
     return out
 
 
@@ -210,7 +210,7 @@ def _training_variants(model) -> list[Variant]:
     settings = model.spec.training
     out = [Variant("biases_toggled", toggled, lambda: Resolver(
         model, trainer=default_trainer(model, settings.configured({"freeze_biases": not frozen}))))]
-    if settings.optimizer == SGD:
+    if settings.optimizer == PLAIN:
         out += [
             Variant("in_place", IN_PLACE_DESCRIPTION, lambda: _in_place(model, frozen), whole=True),
             Variant("in_place_biases_toggled", f"{IN_PLACE_DESCRIPTION}; and {toggled}",

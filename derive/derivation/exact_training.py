@@ -83,7 +83,7 @@ class ExactTraining:
         before = self._snapshots[t - 1]
         params = dict(before.parameters)
         samples = optimizers.batch(self.settings, t, self.count)
-        state: dict[str, dict] = {slot: {} for slot in ("g", *self.optimizer.slots)}
+        state: dict[str, dict] = {slot: {} for slot in (optimizers.GRADIENT.name, *self.optimizer.slots)}
         for k, group in enumerate(self.groups):  # in place: the deltas through the layers above as updated
             values = self.evaluation(t - 1) if k == 0 else evaluate(
                 self.derivation, display=False, parameters=before.parameters, backward=params)
@@ -92,7 +92,7 @@ class ExactTraining:
                 own = {slot: before.state[slot][name] for slot in self.optimizer.state if slot in before.state}
                 assigned = update(self.optimizer, self.settings, params[name], g, own, t)
                 params[name] = assigned[optimizers.PARAMETER]
-                state["g"][name] = g
+                state[optimizers.GRADIENT.name][name] = g
                 for slot in self.optimizer.slots:
                     state[slot][name] = assigned[slot]
         return Snapshot(t, params, state)
@@ -103,10 +103,10 @@ class ExactTraining:
         own = {slot: before.state[slot][parameter] for slot in self.optimizer.state
                if parameter in before.state.get(slot, {})}
         value = self.network.parameter[parameter].value if steps == 1 else before.parameters[parameter]
-        trained = parameter in after.state["g"]
+        trained = parameter in after.state[optimizers.GRADIENT.name]
         assigned = {**{s: after.state[s][parameter] for s in self.optimizer.slots},
                     optimizers.PARAMETER: after.parameters[parameter]} if trained else {}
-        gradient = after.state["g"].get(parameter)
+        gradient = after.state[optimizers.GRADIENT.name].get(parameter)
         return step_rows(self.network, self.settings, self.optimizer, parameter, steps, self.full_batch,
                          (value, own, gradient), assigned)
 
@@ -132,7 +132,7 @@ class StateTable:
 def state_table(exact: ExactTraining, steps: int) -> StateTable:
     network = exact.network
     trained = {n for group in exact.groups for n in group}
-    slots = ("g", *(s for s in exact.optimizer.slots if s != "update"))
+    slots = (optimizers.GRADIENT.name, *(s for s in exact.optimizer.slots if optimizers.SLOTS[s].tabulated))
     rows = []
     for p in network.parameters:
         if p.name in trained:

@@ -19,8 +19,19 @@ from derive.derivation.evaluate import Evaluation, batch_gradient, training_sett
 from derive.derivation.steps import OUTPUT_DELTAS, Derivation
 from derive.model import optimizers
 from derive.model import quantities as Q
+from derive.model.modes import Described
 
-NAMES, NUMBERS, VALUE, DIFFERENTIATE = "names", "numbers", "value", "differentiate"
+
+class RowKind(Described):
+    """What a `Row` prints."""
+
+    NAMES = "names", "the formula, with names"
+    NUMBERS = "numbers", "the formula, with each symbol's value"
+    VALUE = "value", "the value"
+    DIFFERENTIATE = "differentiate", "the derivative of a definition, before it is taken"
+
+
+NAMES, NUMBERS, VALUE, DIFFERENTIATE = RowKind
 NAMED_LIMIT = 8  # a hidden neuron feeding more neurons than this gets its sum, not one named term each
 
 
@@ -31,7 +42,7 @@ class Row:
     None on a continuation line; ``note`` is a remark such as "delta rule"."""
 
     lhs: Q.Quantity | None
-    kind: str
+    kind: RowKind
     expr: sp.Expr | None = None
     value: object = None
     wrt: Q.Quantity | None = None
@@ -274,7 +285,8 @@ def step_rows(network, settings, optimizer, parameter: str, step: int, full_batc
     new = p.with_update() if plus else p.after_steps(step)
     if not after:
         return [Row(new, NAMES, sym(at(p, step - 1)), note="frozen: it keeps its value"), Row(None, VALUE, value=value)]
-    g = at(Q.gradient(parameter), step - 1) if full_batch else Q.state("g", parameter).after_steps(step)
+    g = (at(Q.gradient(parameter), step - 1) if full_batch
+         else Q.state(optimizers.GRADIENT.name, parameter).after_steps(step))
     mapping = {optimizers.P: sym(at(p, step - 1)), optimizers.G: sym(g), optimizers.T: sp.Integer(step)}
     numbers = {sym(at(p, step - 1)): value, sym(g): gradient}
     for symbol, number in settings.numbers().items():

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from derive.model import quantities as Q
+from derive.model.modes import BiasMode
 
 NET, OUT, TARGET, BACK = (sp.Symbol(n, real=True) for n in ("NET", "OUT", "TARGET", "BACK"))
 
@@ -51,7 +52,7 @@ class Layer:
     width_in: int
     width: int
     weights: int  # index of W[0][0] in PARAMETERS
-    bias: str  # "per_neuron", "shared" or "none"
+    bias: BiasMode
     biases: int  # index of the layer's first bias in PARAMETERS (-1: none)
     out: sp.Expr | None  # hidden (elementwise) layers: out in NET
     delta: sp.Expr | None  # hidden layers: delta in BACK, NET, OUT
@@ -98,7 +99,7 @@ def program(network) -> Program:
         act = network.layer_activation(k)
         hidden = k < len(sizes) - 1
         delta = sp.Mul(BACK, *sp.Mul.make_args(act.derivative(NET, OUT)), evaluate=False) if hidden else None
-        layers.append(Layer(k, sizes[k - 1], sizes[k], index[first.name], spec.bias if biases else "none",
+        layers.append(Layer(k, sizes[k - 1], sizes[k], index[first.name], spec.bias if biases else BiasMode.NONE,
                             index[biases[0].name] if biases else -1, act.out(NET) if hidden else None, delta))
     width, act, loss = sizes[-1], network.layer_activation(len(sizes) - 1), network.loss
     nets = [indexed("net", j) for j in range(width)]

@@ -27,6 +27,7 @@ import sympy as sp
 from derive.derivation.evaluate import PRECISION, SATURATED_PRECISION, mp_value
 from derive.derivation.exact import rational_value
 from derive.model import quantities as Q
+from derive.model.modes import BiasMode
 
 WEIGHTS, BIASES, NETS, OUTS, DELTAS = "W", "b", "z", "a", "delta"
 
@@ -116,7 +117,8 @@ def entries(network) -> tuple[Entry, ...]:
         if p.kind == Q.WEIGHT:
             out.append(Entry(p.quantity, WEIGHTS, p.layer, p.row + 1, p.column + 1))
         else:
-            out.append(Entry(p.quantity, BIASES, p.layer, p.row + 1 if network.spec.bias == "per_neuron" else None))
+            row = p.row + 1 if network.spec.bias == BiasMode.PER_NEURON else None
+            out.append(Entry(p.quantity, BIASES, p.layer, row))
     for j, i in enumerate(network.inputs):
         out.append(Entry(Q.out(i), OUTS, 0, j + 1))
     for k, layer in enumerate(network.layers[1:], start=1):
@@ -148,7 +150,7 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
     for k in range(1, L + 1):
         z = W[k - 1] * A[-1]
         if b[k - 1] is not None:  # b^l 1ᵀ: a shared bias is one number added to every entry
-            z = _map(z, lambda v, i, j, bk=b[k - 1]: v + bk[0 if spec.bias == "shared" else i, 0])
+            z = _map(z, lambda v, i, j, bk=b[k - 1]: v + bk[0 if spec.bias == BiasMode.SHARED else i, 0])
         nets = _exact_nets(spec, k, exact[-1])
         z = _map(z, lambda v, i, j, nets=nets: v if nets[i][j] is None else _mp(nets[i][j]))
         act = network.layer_activation(k)
@@ -195,7 +197,7 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
         if b[k - 1] is not None:
             per_neuron = scale * (deltas[k] * ones)
             total = mpmath.matrix([[mpmath.fsum(per_neuron[i, 0] for i in range(per_neuron.rows))]])
-            gb = total if spec.bias == "shared" else per_neuron  # a shared bias: 1ᵀ Δ 1
+            gb = total if spec.bias == BiasMode.SHARED else per_neuron  # a shared bias: 1ᵀ Δ 1
         own = tuple(Matrix.of(deltas[k][:, s] * A[k - 1][:, s].T) for s in range(S))
         layers.append(Layer(k, Matrix.of(Z[k]), Matrix.of(A[k]), Matrix.of(F[k]) if F[k] is not None else None,
                             Matrix.of(backs[k]), Matrix.of(deltas[k]), Matrix.of(gW),
@@ -215,7 +217,7 @@ def _exact_nets(spec, k: int, outs: list[list]) -> list[list]:
     weights, biases = spec.weights[k - 1], spec.biases[k - 1]
     nets = []
     for i, row in enumerate(weights):
-        bias = (biases[0] if spec.bias == "shared" else biases[i]) if biases else 0
+        bias = (biases[0] if spec.bias == BiasMode.SHARED else biases[i]) if biases else 0
         nets.append([None if any(a[s] is None for a in outs)
                      else sum((w * a[s] for w, a in zip(row, outs, strict=True)), sp.S.Zero) + bias
                      for s in range(len(spec.samples))])

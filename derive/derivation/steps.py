@@ -20,11 +20,22 @@ from functools import cached_property
 import sympy as sp
 
 from derive.model import quantities as Q
+from derive.model.modes import Described
 from derive.model.network import Network
 
-FORWARD, ERROR, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS, DISPLAY = (
-    "forward", "error", "output deltas", "hidden deltas", "gradients", "display",
-)
+
+class Phase(Described):
+    """Where a step of the derivation belongs: the kernel's phases in order, then the display's."""
+
+    FORWARD = "forward", "forward pass"
+    ERROR = "error", "error"
+    OUTPUT_DELTAS = "output deltas", "the output layer's deltas"
+    HIDDEN_DELTAS = "hidden deltas", "the hidden layers' deltas, propagated back"
+    GRADIENTS = "gradients", "the gradients of the weights and biases"
+    DISPLAY = "display", "a chain-rule factor shown in a derivation, computed by no kernel"
+
+
+FORWARD, ERROR, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS, DISPLAY = Phase
 KERNEL_PHASES = (FORWARD, ERROR, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS)
 #: the phases of the backward pass: the weights they read are the ones the deltas are propagated
 #: through (with `optimizers.IN_PLACE`, those of the layers above as already updated)
@@ -38,7 +49,7 @@ class Step:
     symbol: sp.Symbol
     formula: sp.Expr
     compute: sp.Expr
-    phase: str  # one of KERNEL_PHASES, or DISPLAY
+    phase: Phase  # one of KERNEL_PHASES, or DISPLAY
     layer: int = 0
 
 

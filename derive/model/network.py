@@ -15,6 +15,7 @@ import sympy as sp
 
 from derive.model import quantities as Q
 from derive.model.functions import Registered
+from derive.model.modes import BiasMode
 from derive.model.registry import Activation
 from derive.model.spec import Spec
 
@@ -69,7 +70,8 @@ class Network:
                     self.net_terms[dest].append(Term(p.name, Q.out(src)))
         count = 0
         for k in range(1, len(self.layers)):
-            groups = {"shared": [self.layers[k]], "per_neuron": [[n] for n in self.layers[k]]}.get(self.spec.bias, [])
+            groups = {BiasMode.SHARED: [self.layers[k]],
+                      BiasMode.PER_NEURON: [[n] for n in self.layers[k]]}.get(self.spec.bias, [])
             for g, feeds in enumerate(groups):
                 count += 1
                 p = Parameter(Q.bias_name(count), Q.BIAS, k, self.spec.biases[k - 1][g], tuple(feeds), row=g)

@@ -39,7 +39,13 @@ import sympy as sp
 
 from derive.escape import excerpt, quoted
 from derive.model import quantities as Q
+from derive.model.batches import batch, batch_size_of, epoch_order
 from derive.model.reading import MAX_MAGNITUDE, decimal_text, number_problem, rational
+from derive.model.rules import add as _add
+from derive.model.rules import minus as _minus
+from derive.model.rules import mul as _mul
+from derive.model.rules import over as _over
+from derive.model.rules import substituted
 
 SGD, MOMENTUM, NESTEROV, ADAM, ADAMW = "sgd", "momentum", "nesterov", "adam", "adamw"
 SIMULTANEOUS, IN_PLACE = "simultaneous", "in_place"
@@ -59,8 +65,39 @@ def _symbol(name: str) -> sp.Symbol:
 P, G, T = _symbol("p"), _symbol("g"), _symbol("t")
 ETA, LAMBDA, MU = _symbol("learning_rate"), _symbol("weight_decay"), _symbol("momentum")
 BETA1, BETA2, EPS = _symbol("beta1"), _symbol("beta2"), _symbol("eps")
-SLOT = {"buf": _symbol("buf"), "m": _symbol("m"), "v": _symbol("v"), "mhat": _symbol("m_hat"),
-        "vhat": _symbol("v_hat"), "update": _symbol("update")}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One value of a parameter's update, the one record every output reads: its ``name`` (the
+    quantity grammar's ``m`` of ``m_w5@1``, the text outputs' and the generated code's state
+    ``state_m``), its ``symbol`` in the rules (named as the generated code's variable, ``m_hat``),
+    its ``latex``, its MathML (``letter`` and ``accent``), its ``html`` label in the page's tables,
+    and whether the optimizer-state tables show it (``update`` is the difference of the values)."""
+
+    name: str
+    symbol: sp.Symbol
+    latex: str
+    letter: str
+    accent: str = ""
+    html: str = ""
+    tabulated: bool = True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+GRADIENT = Slot("g", G, "g", "g", html="g")  # every optimizer's: the gradient of the step's batch loss
+SLOTS = {s.name: s for s in (
+    GRADIENT,
+    Slot("buf", _symbol("buf"), r"\mathrm{buf}", "buf", html="buf (momentum)"),
+    Slot("m", _symbol("m"), "m", "m", html="m"),
+    Slot("v", _symbol("v"), "v", "v", html="v"),
+    Slot("mhat", _symbol("m_hat"), r"\hat{m}", "m", "^", html="m̂"),
+    Slot("vhat", _symbol("v_hat"), r"\hat{v}", "v", "^", html="v̂"),
+    Slot("update", _symbol("update"), "u", "u", html="update", tabulated=False),
+)}
+SLOT = {name: slot.symbol for name, slot in SLOTS.items() if slot is not GRADIENT}  # a rule's slot: its symbol
 BUF, M, V, MHAT, VHAT, UPDATE = (SLOT[s] for s in ("buf", "m", "v", "mhat", "vhat", "update"))
 
 #: each hyperparameter's quantity in printed update rules (eta is the learning rate of the network)
@@ -72,22 +109,6 @@ HYPERPARAMETERS = {
     BETA2: Q.hyperparameter("beta2", r"\beta_{2}"),
     EPS: Q.hyperparameter("eps", r"\varepsilon"),
 }
-
-
-def _add(*terms):
-    return sp.Add(*terms, evaluate=False)
-
-
-def _mul(*factors):
-    return sp.Mul(*factors, evaluate=False)
-
-
-def _minus(x):
-    return _mul(sp.S.NegativeOne, x)
-
-
-def _over(x, y):
-    return _mul(x, sp.Pow(y, -1, evaluate=False))
 
 
 def _decayed(g=G):
@@ -117,6 +138,10 @@ class Optimizer:
     options: tuple[str, ...]  # settings beyond learning_rate and weight_decay
     state: tuple[str, ...]  # slots kept from step to step (others are computed within a step)
     rules: tuple[tuple[str, sp.Expr], ...]
+    legend: str = ""  # its kept state in words (LaTeX), for the optimizer-state table
+    sibling: str | None = None  # the optimizer a learner may take it for
+    #: its usual slips: (key, description, the rules they change, as (target, expression))
+    slips: tuple[tuple[str, str, tuple[tuple[str, sp.Expr], ...]], ...] = ()
 
     @property
     def slots(self) -> tuple[str, ...]:
@@ -127,6 +152,31 @@ class Optimizer:
         """The same optimizer with one rule changed (the audit's slips)."""
         return replace(self, rules=tuple((t, expr if t == target else e) for t, e in self.rules))
 
+    def slipped(self) -> list[tuple[str, str, Optimizer]]:
+        """(key, description, the optimizer with the slip) for each of its usual slips."""
+        out = []
+        for key, description, changes in self.slips:
+            entry = self
+            for target, expr in changes:
+                entry = entry.replaced(target, expr)
+            out.append((key, description, entry))
+        return out
+
+
+def _latex(*slots: str) -> list[str]:
+    return [f"${SLOTS[s].latex}$" for s in slots]
+
+
+_MOMENTUM_LEGEND = "{} the momentum buffer".format(*_latex("buf"))
+_ADAM_LEGEND = "{} and {} the moments, {} and {} their bias corrections".format(*_latex("m", "v", "mhat", "vhat"))
+_MOMENTUM_SLIPS = (("momentum_dampening", "momentum with dampening: buf = mu buf + (1 - mu) g, an average",
+                    (("buf", _add(_mul(MU, BUF), _mul(_add(1, _mul(-1, MU)), _add(G, _mul(LAMBDA, P))))),)),)
+_ADAM_SLIPS = (
+    ("adam_no_bias_correction", "Adam without bias correction: m and v used for mhat and vhat",
+     (("mhat", M), ("vhat", V))),
+    ("adam_eps_inside_sqrt", "eps inside the square root: eta mhat / sqrt(vhat + eps)",
+     (("update", _mul(ETA, MHAT, sp.Pow(sp.Pow(_add(VHAT, EPS), sp.S.Half, evaluate=False), -1, evaluate=False))),)),
+)
 
 OPTIMIZERS = {
     o.name: o
@@ -135,46 +185,22 @@ OPTIMIZERS = {
         Optimizer(MOMENTUM, "gradient descent with momentum", ("momentum",), ("buf",), (
             ("buf", _add(_mul(MU, BUF), _decayed())),
             (PARAMETER, _add(P, _minus(_mul(ETA, BUF)))),
-        )),
+        ), _MOMENTUM_LEGEND, NESTEROV, _MOMENTUM_SLIPS),
         Optimizer(NESTEROV, "gradient descent with Nesterov momentum", ("momentum",), ("buf",), (
             ("buf", _add(_mul(MU, BUF), _decayed())),
             (PARAMETER, _add(P, _minus(_mul(ETA, _add(_decayed(), _mul(MU, BUF)))))),
-        )),
+        ), _MOMENTUM_LEGEND, MOMENTUM, _MOMENTUM_SLIPS),
         Optimizer(ADAM, "Adam", ("betas", "eps"), ("m", "v"), (
             *_adam(_decayed()),
             (PARAMETER, _add(P, _minus(UPDATE))),
-        )),
+        ), _ADAM_LEGEND, ADAMW, _ADAM_SLIPS),
         Optimizer(ADAMW, "AdamW (decoupled weight decay)", ("betas", "eps"), ("m", "v"), (
             *_adam(G),
             (PARAMETER, _add(_mul(P, _add(1, _minus(_mul(ETA, LAMBDA)))), _minus(UPDATE))),
-        )),
+        ), _ADAM_LEGEND, ADAM, _ADAM_SLIPS),
     )
 }
-
-
-def substituted(expr: sp.Expr, mapping: dict) -> sp.Expr:
-    """``expr`` with symbols replaced, keeping its order; zero terms and factors of one dropped, so
-    that a rule at weight decay 0 or with zero state reads as a textbook writes it."""
-    if expr.is_Symbol:
-        return mapping.get(expr, expr)
-    if expr.is_Atom:
-        return expr
-    args = [substituted(a, mapping) for a in expr.args]
-    if expr.is_Add:
-        args = [a for a in args if a != 0]
-        return sp.S.Zero if not args else args[0] if len(args) == 1 else _add(*args)
-    if expr.is_Mul:
-        if any(a == 0 for a in args):
-            return sp.S.Zero
-        kept = [a for a in args if a != 1]
-        if kept[:1] == [sp.S.NegativeOne] and len(kept) == 2 and kept[1].is_Number:
-            return -kept[1]
-        return sp.S.One if not kept else kept[0] if len(kept) == 1 else _mul(*kept)
-    if expr.is_Pow and args[1] == 1:
-        return args[0]
-    if expr.is_Pow:
-        return sp.Pow(*args, evaluate=False)
-    return expr.func(*args)
+PLAIN = SGD  # the optimizer without state: the one the in-place update order and the grader's slips are for
 
 
 # -- settings -------------------------------------------------------------------------------------------
@@ -278,6 +304,12 @@ def options(**values) -> dict:
         out[key] = value
     return out
 _APPLIES = {"momentum": (MOMENTUM, NESTEROV), "betas": (ADAM, ADAMW), "eps": (ADAM, ADAMW)}
+#: the command line's help of the options that name an optimizer or a slot (derive train's flags)
+HELP = {"optimizer": f"one of {', '.join(OPTIMIZERS)} (default: the spec's, else {SGD})",
+        "momentum": f"{MOMENTUM} and {NESTEROV}: mu (default 0.9)", "betas": f"{ADAM}, {ADAMW} (default 0.9 0.999)",
+        "eps": f"{ADAM}, {ADAMW}: added to sqrt(vhat) (default 1e-8)",
+        "update_order": f"{IN_PLACE} ({SGD} only): each layer updated as soon as its gradients are known, the deltas "
+                        "below propagated through the updated weights (the article's mistake)"}
 
 
 def _show(value) -> str:
@@ -341,30 +373,4 @@ def configure(given: dict, base: Settings, name=lambda key: key, samples: int | 
     return settings
 
 
-# -- batches ----------------------------------------------------------------------------------------------
-def epoch_order(seed: int, epoch: int, count: int) -> list[int]:
-    """The samples' order in an epoch (from 0) when shuffling: Fisher-Yates, from the last place
-    down, each place i swapped with place next() mod (i + 1), next() being SplitMix64 started at
-    seed XOR (epoch * 0x9E3779B97F4A7C15) mod 2^64. (derive copies it into every generated module.)"""
-    mask = 0xFFFFFFFFFFFFFFFF
-    state = (seed ^ (epoch * 0x9E3779B97F4A7C15)) & mask
-    order = list(range(count))
-    for i in range(count - 1, 0, -1):
-        state = (state + 0x9E3779B97F4A7C15) & mask
-        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & mask
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-        j = (z ^ (z >> 31)) % (i + 1)
-        order[i], order[j] = order[j], order[i]
-    return order
-
-
-def batch_size_of(settings: Settings, count: int) -> int:
-    return count if settings.batch_size == 0 else min(settings.batch_size, count)
-
-
-def batch(settings: Settings, step: int, count: int) -> list[int]:
-    """The samples (from 0) step ``step`` (from 1) trains on."""
-    size = batch_size_of(settings, count)
-    epoch, index = divmod(step - 1, -(-count // size))
-    order = epoch_order(settings.seed, epoch, count) if settings.shuffle else list(range(count))
-    return order[index * size:(index + 1) * size]
+__all__ = ["batch", "batch_size_of", "epoch_order", "substituted"]  # the batches, read here by every target

@@ -24,19 +24,36 @@ import re
 from dataclasses import dataclass, field, replace
 
 from derive.escape import quoted
+from derive.model.modes import Described
 
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
-# kinds of value (every kind but "partial" names one value of one sample)
-INPUT, NET, OUT, TARGET, ERROR, TOTAL, DELTA, WEIGHT, BIAS, TEMPORARY, PARTIAL, RATE = (
-    "input", "net", "out", "target", "error", "total", "delta", "weight", "bias", "temporary", "partial", "rate",
-)
-STATE, HYPERPARAMETER = "state", "hyperparameter"  # an optimizer's per-parameter state; eta's siblings
-SLOTS = ("g", "buf", "m", "v", "mhat", "vhat", "update")  # the optimizer state a quantity can name, ``m_w5@1``
+
+
+class Kind(Described):
+    """The kinds of value a `Quantity` names (every kind but PARTIAL names one value of one sample)."""
+
+    INPUT = "input", "an input of a sample"
+    NET = "net", "a neuron's net input"
+    OUT = "out", "a neuron's output"
+    TARGET = "target", "an output's target"
+    ERROR = "error", "an output's error"
+    TOTAL = "total", "the total error"
+    DELTA = "delta", "a neuron's delta, the derivative of the total error by its net input"
+    WEIGHT = "weight", "a weight"
+    BIAS = "bias", "a bias"
+    TEMPORARY = "temporary", "a value a stable form computes on the way"
+    PARTIAL = "partial", "a partial derivative"
+    RATE = "rate", "the learning rate"
+    STATE = "state", "an optimizer's state of one parameter"
+    HYPERPARAMETER = "hyperparameter", "a setting of the optimizer"
+
+
+INPUT, NET, OUT, TARGET, ERROR, TOTAL, DELTA, WEIGHT, BIAS, TEMPORARY, PARTIAL, RATE, STATE, HYPERPARAMETER = Kind
 _PREFIX = {NET: "net_", OUT: "out_", TARGET: "target_", ERROR: "E_", DELTA: "delta_"}
 _NEURON = re.compile(r"(?P<letter>[ioh])(?:(?P<layer>\d+)_)?(?P<index>\d+)\Z")
 _PARAMETER = re.compile(r"(?P<letter>[wb])(?P<index>\d+)\Z")
-_STATE = re.compile(rf"(?P<slot>{'|'.join(SLOTS)})_(?P<parameter>[wb]\d+)\Z")
+_STATE = re.compile(r"(?P<slot>[a-z]+)_(?P<parameter>[wb]\d+)\Z")  # a slot of `optimizers.SLOTS`, ``m_w5``
 _SUFFIXES = re.compile(r"(?P<base>[^+\[@]+)(?P<plus>\+)?(?:\[(?P<sample>\d+)\])?(?:@(?P<after>\d+))?\Z")
 MAX_QUANTITY = 100  # characters of a quantity's name
 MAX_STEPS = 1_000_000  # training steps (of a spec's steps, of E_total@N, of --steps): float64 makes no more sense
@@ -54,7 +71,7 @@ class Quantity:
     optionally one ``sample`` (from 0), the value ``after`` N training steps, or a parameter
     ``updated`` by one step. Equal, and hashed, by its canonical text."""
 
-    kind: str
+    kind: Kind
     name: str = ""
     of: Quantity | None = None
     wrt: Quantity | None = None
@@ -240,13 +257,20 @@ def bias_name(number: int) -> str:
     return f"b{number}"
 
 
+def _slots() -> dict:
+    """The optimizer state a quantity can name (``m`` of ``m_w5@1``): the optimizers' registry's."""
+    from derive.model.optimizers import SLOTS  # it names its hyperparameters as quantities
+
+    return SLOTS
+
+
 # -- the parser ---------------------------------------------------------------------------------
 def _value(text: str, whole: str) -> Quantity:
     if text in ("E", "E_total"):
         return TOTAL_ERROR
     if _PARAMETER.match(text):
         return parameter(text)
-    if m := _STATE.match(text):
+    if (m := _STATE.match(text)) and m["slot"] in _slots():
         return state(m["slot"], m["parameter"])
     if _NEURON.match(text):
         if text.startswith("i"):

@@ -7,6 +7,8 @@ import random
 
 import sympy as sp
 
+from derive.model.modes import BiasMode
+
 
 def value(rng: random.Random, fan_in: int) -> sp.Rational:
     """A reproducible initial value, uniform in ±1/sqrt(fan_in), as an exact 4-decimal number."""
@@ -23,6 +25,6 @@ def weights(rng, layers):
 
 def biases(rng, layers, mode):
     return tuple(
-        tuple(value(rng, layers[k]) for _ in range(1 if mode == "shared" else layers[k + 1]))
+        tuple(value(rng, layers[k]) for _ in range(1 if mode == BiasMode.SHARED else layers[k + 1]))
         for k in range(len(layers) - 1)
     )

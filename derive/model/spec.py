@@ -21,7 +21,7 @@ import sympy as sp
 from derive.escape import excerpt, path_text, quoted
 from derive.model import optimizers, quantities, reading, seeded
 from derive.model.custom import NO_SCOPE, Scope
-from derive.model.modes import BIAS_MODES
+from derive.model.modes import BiasMode
 from derive.model.reading import ReadError, number_problem, published_problem, rational, read_regular
 from derive.model.reading import value_kind as _kind
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
@@ -68,7 +68,7 @@ class Spec:
     layers: tuple[int, ...]
     activations: tuple[str, ...]  # one canonical name per non-input layer
     loss: str
-    bias: str  # "shared" | "per_neuron"
+    bias: BiasMode
     learning_rate: sp.Rational
     steps: int | None
     weights: tuple[tuple[tuple[sp.Rational, ...], ...], ...]  # [layer-1][destination][source]
@@ -175,7 +175,7 @@ class _Validator:
                 f"loss = '{loss}' needs {functions.loss(loss).requires} outputs, "
                 f"but the output layer's activation is '{activations[-1]}'"
             )
-        bias = self.choice(t["bias"], "bias", tuple(BIAS_MODES))
+        bias = BiasMode(self.choice(t["bias"], "bias", [m.value for m in BiasMode]))
         reduction = self.choice(t.get("reduction", "sum"), "reduction", ("sum", "mean"))
         table = self.training_table(t)
         if "learning_rate" not in t and "learning_rate" not in table:
@@ -197,7 +197,7 @@ class _Validator:
             self.fail("missing key 'weights' (give the weights, or a seed = N to fill them reproducibly)")
         else:
             weights = seeded.weights(rng, layers)
-        if bias == "none":
+        if bias == BiasMode.NONE:
             if "biases" in t:
                 self.fail("biases is given, but bias = 'none' means the network has no biases (remove the key)")
             biases = tuple(() for _ in layers[1:])
@@ -337,7 +337,7 @@ class _Validator:
             self.fail(f"biases has {len(value)} entries, the network has {len(layers) - 1} non-input layers")
         out = []
         for k, entry in enumerate(value):
-            if mode == "shared":
+            if mode == BiasMode.SHARED:
                 out.append(self.vector(entry, f"biases[{k}]", 1, "bias = 'shared' takes"))
             else:
                 out.append(self.vector(entry, f"biases[{k}]", layers[k + 1], f"bias = 'per_neuron': layer {k + 1} has"))

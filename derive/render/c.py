@@ -76,7 +76,7 @@ def _optimizer_cases(printer_of) -> list[dict]:
             declare = "" if target == optimizers.PARAMETER or target in o.state else "const double "
             lines.append(f"{declare}{left} = {printer.doprint(expr)};")
         lines += [f"s_{s}[k] = {optimizers.SLOT[s]};" for s in o.state]
-        kept = 1 if "buf" in o.state else 2 if "m" in o.state else 0  # the state arrays it needs
+        kept = len(o.state)  # the state arrays it needs
         cases.append({"code": code, "name": o.name, "lines": lines, "kept": kept})
     return cases
 
@@ -108,7 +108,7 @@ def render(derivation: Derivation | None, network, version: str, loops: bool | N
         "run": body,
         "loop_form": loops,
         "cases": _optimizer_cases(lambda: by_name),
-        "sgd_code": list(optimizers.OPTIMIZERS).index(optimizers.SGD),
+        "sgd_code": list(optimizers.OPTIMIZERS).index(optimizers.PLAIN),
         "optimizer_names": ", ".join(f"{k} {o}" for k, o in enumerate(optimizers.OPTIMIZERS)),
         "optimizer_codes": list(enumerate(optimizers.OPTIMIZERS)),
         "initial": _initial(network),

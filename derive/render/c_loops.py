@@ -12,6 +12,7 @@ from __future__ import annotations
 import sympy as sp
 
 from derive.derivation import layers as L
+from derive.model.modes import BiasMode
 from derive.render.c_printer import CPrinter
 
 I1, I2, I3 = "    ", "        ", "            "
@@ -63,10 +64,10 @@ def _gradients(layer, into_g: bool) -> list[str]:
              f"{I3}const double dj = d{k}[j];",
              f"{I3}for (long k = 0; k < {n_in}; k++) {{",
              f"{I3}    {store('gw[k]', f'dj * a{k - 1}[k]')}", f"{I3}}}"]
-    if layer.bias == "per_neuron":
+    if layer.bias == BiasMode.PER_NEURON:
         lines.append(f"{I3}{store(f'{array}[{b} + j]', 'dj')}")
     lines.append(f"{I2}}}")
-    if layer.bias == "shared":
+    if layer.bias == BiasMode.SHARED:
         lines += [f"{I2}double sum = 0.0;", f"{I2}for (long j = 0; j < {layer.width}; j++) {{",
                   f"{I3}sum += d{k}[j];", f"{I2}}}", f"{I2}{store(f'{array}[{b}]', 'sum')}"]
     return lines

@@ -27,7 +27,6 @@ from derive.escape import html_text, script_json
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import plain
-from derive.model.modes import BIAS_MODES
 from derive.render import html_tables, javascript
 from derive.render.header import header
 from derive.render.look import css_variables
@@ -184,9 +183,9 @@ class Page:
         """A parameter's first step for the script (``firstStep``): its gradient's index in ``QUANTITIES``,
         the keys of its new value, of its batch gradient (on mini-batches) and of each slot the rules
         assign; a frozen parameter has no slot and keeps its value."""
-        trained = settings.trains(p)
+        trained, batch_gradient = settings.trains(p), Q.state(optimizers.GRADIENT.name, p.name).after_steps(1)
         return {"gradient": index[str(Q.gradient(p.name))], "after": str(p.quantity.with_update()),
-                "trained": trained, "batchGradient": str(Q.state("g", p.name).after_steps(1)) if batched else None,
+                "trained": trained, "batchGradient": str(batch_gradient) if batched else None,
                 "slots": {s: str(Q.state(s, p.name).after_steps(1)) for s in settings.entry.slots} if trained else {}}
 
     def caption(self) -> str:
@@ -215,7 +214,7 @@ class Page:
         data = script_json(self.data(quantities))
         acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
         described = (f"Layers {'-'.join(map(str, spec.layers))}; activations {acts}; loss {spec.loss}; "
-                     f"{BIAS_MODES[spec.bias]}; learning rate "
+                     f"{spec.bias.description}; learning rate "
                      f"{plain(spec.learning_rate, self.digits)}; {len(network.parameters)} parameters, "
                      f"{len(spec.samples)} sample{'s' if self.several else ''}.")
         context = {

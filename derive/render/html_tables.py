@@ -9,6 +9,7 @@ from derive.derivation.exact_training import example_parameter, state_table
 from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
+from derive.model.optimizers import SLOTS
 from derive.render import plot
 from derive.render.mathml import RowPrinter, math
 
@@ -18,7 +19,6 @@ ROUTE_NAMES = {"sympy_diff": "sympy.diff", "fd_float64": "differences, float64",
 
 STEPS_SHOWN = 2  # steps of one parameter's update derived row by row, as in the PDF
 STATE_STEPS, STATE_DIGITS = 3, 6  # the optimizer-state table: its steps and significant digits
-SLOT_NAMES = {"g": "g", "buf": "buf (momentum)", "m": "m", "v": "v", "mhat": "m̂", "vhat": "v̂"}
 
 SHOWN_ROWS = 200  # rows of a table in the page's markup; the rest waits, as text, until asked for
 CHUNK_ROWS = 500
@@ -170,7 +170,7 @@ class Tables:
         for t in range(1, STEPS_SHOWN + 1):
             parts.append(f'<p>Step {t}:</p><div class="derivation">{static.rows(exact.rows(name, t))}</div>')
         table = state_table(exact, STATE_STEPS)
-        header = ["", "step", *(SLOT_NAMES[s] for s in table.slots), "after the step"]
+        header = ["", "step", *(SLOTS[s].html for s in table.slots), "after the step"]
         rows = [[math(static.quantity(Q.parameter(n))) if t == 1 else "", str(t),
                  *(fmt(v, STATE_DIGITS) for v in values), fmt(value, STATE_DIGITS)]
                 for n, t, values, value in table.rows]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from derive.derivation import matrix as M
 from derive.escape import latex_text
+from derive.model.modes import BiasMode
 from derive.render import names
 from derive.render.latex_document import TABLE_ROWS, Block, Section
 from derive.render.latex_rows import number
@@ -73,9 +74,9 @@ class MatrixPart:
 
     def bias(self, k, numbers: bool = False) -> str:
         """+ b^(k) as a column (per neuron), or one number times a column of ones (shared)."""
-        if self.biases == "none":
+        if self.biases == BiasMode.NONE:
             return ""
-        if self.biases == "shared":
+        if self.biases == BiasMode.SHARED:
             value = number(self.form.biases[k - 1][0, 0], self.digits) if numbers else f"b{up(k)}"
             return rf" + {value}\,\mathbf{{1}}{self.ones_t}"
         return f" + {self.m(self.form.biases[k - 1]) if numbers else f'b{up(k)}'}{self.ones_t}"
@@ -84,9 +85,9 @@ class MatrixPart:
         return f"W{up(k)} {self.a}{up(k - 1 if k != 'l' else 'l-1')}{self.bias(k) if k != 'l' else self._bias_rule()}"
 
     def _bias_rule(self) -> str:
-        if self.biases == "none":
+        if self.biases == BiasMode.NONE:
             return ""
-        return (rf" + b{up('l')}\,\mathbf{{1}}" if self.biases == "shared" else f" + b{up('l')}") + self.ones_t
+        return (rf" + b{up('l')}\,\mathbf{{1}}" if self.biases == BiasMode.SHARED else f" + b{up('l')}") + self.ones_t
 
     def output_rule(self, L) -> str:
         if self.network.layer_activation(self.network.depth).couples_layer:
@@ -102,7 +103,7 @@ class MatrixPart:
 
     def bias_rule(self, k) -> str:
         ones = r" \mathbf{1}" if self.batch else ""
-        if self.biases == "shared":
+        if self.biases == BiasMode.SHARED:
             return rf"{self.scale}\mathbf{{1}}^{{T}} {self.d}{up(k)}{ones}"
         return f"{self.scale}{self.d}{up(k)}{ones}"
 
@@ -137,7 +138,7 @@ class MatrixPart:
         else:
             rows[-1] = (rows[-1][0], rf"{rows[-1][1]}, \qquad L = 1")
         rows.append((rf"\frac{{\partial {_TOTAL}}}{{\partial W{up('l')}}}", self.weight_rule("l", "l-1")))
-        if self.biases != "none":
+        if self.biases != BiasMode.NONE:
             rows.append((rf"\frac{{\partial {_TOTAL}}}{{\partial b{up('l')}}}", self.bias_rule("l")))
         return rows
 
@@ -183,7 +184,7 @@ class MatrixPart:
                     ("", f"{self.scale}{self.m(layer.deltas)} {self.m(previous, transpose=True)}"),
                     ("", self.m(layer.weight_gradient))]
             if layer.bias_gradient is not None:
-                value = (number(layer.bias_gradient[0, 0], self.digits) if self.biases == "shared"
+                value = (number(layer.bias_gradient[0, 0], self.digits) if self.biases == BiasMode.SHARED
                          else self.m(layer.bias_gradient))
                 rows.append((rf"\frac{{\partial {_TOTAL}}}{{\partial b{up(k)}}}", f"{self.bias_rule(k)} = {value}"))
             section.blocks.append(Block("align", rows=rows))
@@ -196,7 +197,7 @@ class MatrixPart:
         rows = []
         for layer in self.form.layers:
             n, m = self.form.weights[layer.index - 1].shape
-            bias = {"shared": "$1$", "per_neuron": rf"${n} \times 1$", "none": "none"}[self.biases]
+            bias = {BiasMode.SHARED: "$1$", BiasMode.PER_NEURON: rf"${n} \times 1$", BiasMode.NONE: "none"}[self.biases]
             shape = rf"${n} \times {m}$"
             rows.append([f"${layer.index}$", shape, bias, rf"${n} \times {samples}$", shape])
         header = ["layer $l$", f"$W{up('l')}$", f"$b{up('l')}$",

@@ -10,6 +10,7 @@ from derive.derivation.exact_training import example_parameter
 from derive.derivation.exact_training import state_table as state_table_of
 from derive.escape import latex_text
 from derive.model import quantities as Q
+from derive.model.optimizers import SLOTS
 from derive.render import names
 from derive.render.latex_document import Block
 from derive.render.latex_rows import RowPrinter, column, math
@@ -18,8 +19,6 @@ SHOWN_STEPS = 2  # steps of one parameter's update derived row by row
 TABLE_STEPS = 3  # steps of the optimizer-state table
 TABLE_DIGITS = 6  # its significant digits: Adam's table has six columns of numbers
 STYLES = ("thick, blue", "thick, red, dashed", "thick, teal, dotted")
-_COLUMNS = {"g": "$g$", "buf": r"$\mathrm{buf}$", "m": "$m$", "v": "$v$", "mhat": r"$\hat{m}$",
-            "vhat": r"$\hat{v}$", "update": "$u$"}
 
 
 def _sentence(text: str) -> str:
@@ -60,14 +59,13 @@ def state_table(document, exact) -> list:
     *note, rows = document.capped(rows, "rows")
     text = (f"The optimizer's state for every trained parameter over the first {TABLE_STEPS} steps, to {digits} "
             "significant digits ($g$ the step's batch gradient")
-    text += {"buf": r", $\mathrm{buf}$ the momentum buffer", "m": r", $m$ and $v$ the moments, $\hat{m}$ and "
-             r"$\hat{v}$ their bias corrections"}.get(next(iter(exact.optimizer.state), ""), "")
+    text += f", {exact.optimizer.legend}" if exact.optimizer.legend else ""
     text += ")."
     if table.frozen:
         text += " Frozen, keeping their values and no state: " + ", ".join(
             math(Q.parameter(n)) for n in table.frozen) + "."
     return [Block("text", text), *note, Block("table", rows=rows, columns="lr" + "r" * (len(table.slots) + 1),
-                                             header=["", "$t$", *(_COLUMNS[s] for s in table.slots),
+                                             header=["", "$t$", *(f"${SLOTS[s].latex}$" for s in table.slots),
                                                      "after step $t$"])]
 
 

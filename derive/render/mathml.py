@@ -23,6 +23,7 @@ from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.decimals import UNDECIDED, plain
 from derive.model.functions import Registered
+from derive.model.optimizers import SLOTS
 from derive.render.latex_rows import negated_product, powered_fractions
 
 SUM_LIMIT = 10  # terms; a longer sum (a net input of a wide layer) shows its first 3, its last 2 and
@@ -53,8 +54,6 @@ def _neuron(dom: Document, neuron: str):
     return _element(dom, "msub", _element(dom, "mi", text=letter), sub)
 
 
-_SLOTS = {"g": ("g", ""), "buf": ("buf", ""), "m": ("m", ""), "v": ("v", ""), "mhat": ("m", "^"),
-          "vhat": ("v", "^"), "update": ("u", "")}  # an optimizer's state: letter, accent
 
 
 def name(dom: Document, q: Q.Quantity, inline: bool = False, superscript_steps: bool = False):
@@ -68,7 +67,7 @@ def name(dom: Document, q: Q.Quantity, inline: bool = False, superscript_steps: 
                         _element(dom, "mo", text=")"))
         return _element(dom, "msup", inner, step)
     if q.kind == Q.STATE:
-        letter, accent = _SLOTS[q.name]
+        letter, accent = SLOTS[q.name].letter, SLOTS[q.name].accent
         symbol = _element(dom, "mi", text=letter, mathvariant="normal" if len(letter) > 1 else "italic")
         if accent:
             symbol = _element(dom, "mover", symbol, _element(dom, "mo", text=accent), accent="true")

@@ -8,6 +8,7 @@ short form a learner writes (``dE/dout_o1``).
 from __future__ import annotations
 
 from derive.model import quantities as Q
+from derive.model.optimizers import SLOTS
 
 _WORDS = {Q.NET: r"\mathrm{net}", Q.OUT: r"\mathrm{out}", Q.TARGET: r"\mathrm{target}", Q.ERROR: "E",
           Q.DELTA: r"\delta"}
@@ -16,9 +17,6 @@ _WORDS = {Q.NET: r"\mathrm{net}", Q.OUT: r"\mathrm{out}", Q.TARGET: r"\mathrm{ta
 def latex_neuron(neuron: str) -> str:
     letter, layer, index = Q.neuron_parts(neuron)
     return f"{letter}_{{{layer},{index}}}" if layer is not None else f"{letter}_{{{index}}}"
-
-
-_SLOTS = {"g": "g", "buf": r"\mathrm{buf}", "m": "m", "v": "v", "mhat": r"\hat{m}", "vhat": r"\hat{v}", "update": "u"}
 
 
 def latex(q: Q.Quantity, inline: bool = False, superscript_steps: bool = False) -> str:
@@ -33,7 +31,7 @@ def latex(q: Q.Quantity, inline: bool = False, superscript_steps: bool = False) 
     if q.after is not None:
         return rf"{latex(q.after_steps(None), inline)}\text{{ {Q.after(q.after)}}}"
     if q.kind == Q.STATE:
-        return f"{_SLOTS[q.name]}_{{{latex(q.of)}}}"
+        return f"{SLOTS[q.name].latex}_{{{latex(q.of)}}}"
     if q.updated:
         return latex(q.base) + "^{+}"
     if q.kind == Q.PARTIAL:

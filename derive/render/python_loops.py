@@ -7,6 +7,7 @@ the four functions call it."""
 from __future__ import annotations
 
 from derive.derivation import layers as L
+from derive.model.modes import BiasMode
 from derive.render import pyformat, python
 from derive.render.loops import symbol_names
 
@@ -79,9 +80,9 @@ def _run(program, helpers: set) -> list[str]:
         k, n, w = layer.index, layer.width_in, layer.weights
         lines += [f"{I1}for j, dj in enumerate(d{k}):",
                   f"{I2}g[{w} + j * {n} : {w} + (j + 1) * {n}] = [dj * x for x in a{k - 1}]"]
-        if layer.bias == "per_neuron":
+        if layer.bias == BiasMode.PER_NEURON:
             lines.append(f"{I2}g[{layer.biases} + j] = dj")
-        elif layer.bias == "shared":
+        elif layer.bias == BiasMode.SHARED:
             lines.append(f"{I1}g[{layer.biases}] = sum(d{k})")
         if k > 1:
             below = program.layers[k - 2]

@@ -9,6 +9,7 @@ from importlib import resources
 
 from derive.escape import toml_string
 from derive.model.decimals import exact_decimal, fmt
+from derive.model.modes import BiasMode
 from derive.model.quantities import IDENTIFIER
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 from derive.model.spec import parse
@@ -18,7 +19,7 @@ COMMENTS = {
     "name": "identifier: letters, digits, underscore; names the output folder generated/<name>/",
     "title": "free text, optional",
     "layers": "neuron counts, input layer first",
-    "bias": '"shared": one bias per layer; "per_neuron": one per neuron',
+    "bias": "; ".join(f'"{mode}": {mode.description}' for mode in BiasMode),
     "learning_rate": "eta of the update w+ = w - eta * dE_total/dw",
     "steps": "optional: how many training steps to report (derive train, the LaTeX document)",
     "reduction": 'with several samples: "sum" (default) or "mean" of their errors',
@@ -68,7 +69,8 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         keys.append(("freeze_biases", "true"))
     matrices = ",\n           ".join("[" + ", ".join(vector(row) for row in m) + "]" for m in spec.weights)
     keys.append(("weights", f"[{matrices}]"))
-    keys.append(("biases", "[" + ", ".join(vector(b) for b in spec.biases) + "]"))
+    if spec.bias != BiasMode.NONE:  # a bias-free spec has no biases key (the parser refuses one)
+        keys.append(("biases", "[" + ", ".join(vector(b) for b in spec.biases) + "]"))
     lines = [header.rstrip("\n")] if header else []
     explained = COMMENTS | _registry_comments()
     for key, value in keys:

@@ -50,9 +50,9 @@ def rows(model) -> list[Row]:
         suffix = f" (sample {s + 1})" if several else ""
         for q in [Q.out(i) for i in network.inputs] + [Q.target(o) for o in network.outputs]:
             out.append(Row(f"inputs and targets{suffix}", tag(q), network.sample_values(s)[q], given=True))
-        for phase, section in ((FORWARD, "forward pass"), (ERROR, "error")):
-            out += [Row(f"{section}{suffix}", tag(st.quantity), values[st.quantity]) for st in derivation.steps
-                    if st.phase == phase and st.quantity.kind != Q.TEMPORARY]
+        for phase in (FORWARD, ERROR):
+            out += [Row(f"{phase.description}{suffix}", tag(st.quantity), values[st.quantity])
+                    for st in derivation.steps if st.phase == phase and st.quantity.kind != Q.TEMPORARY]
         backward = [
             st
             for st in derivation.steps
