@@ -4,7 +4,7 @@ The network's arithmetic is one static function, ``run``, written once: the forw
 targets) the error, then (given a gradient array) the backward pass. ``forward``, ``loss``,
 ``gradient``, ``train_step`` and ``train`` all call it, so the forward pass is not repeated. Small
 networks get it straight-line from the derivation's kernel steps (one ``const double`` a step, in
-program order, printed by `derive.render.c_printer`); above `LOOP_THRESHOLD` parameters it is
+program order, printed by `derive.render.c_printer`); above `loops.LOOP_THRESHOLD` parameters it is
 written in loop form by `derive.render.c_loops` (arrays and layer loops, following the matrix form),
 which compiles in seconds where straight-line code would take minutes.
 
@@ -25,7 +25,6 @@ from derive.model import quantities as Q
 from derive.render import c_loops, names, python_training, tables
 from derive.render.c_printer import CPrinter
 from derive.render.header import header
-from derive.render.loops import loop_form
 from derive.render.templating import environment
 
 #: -march=native: vector instructions of this machine (2.4x on 784-32-10's forward pass, AVX2 over SSE2),
@@ -81,13 +80,12 @@ def _optimizer_cases(printer_of) -> list[dict]:
     return cases
 
 
-def render(derivation: Derivation | None, network, version: str, loops: bool | None = None) -> dict[str, str]:
-    """The three files (name -> text), byte-identical for the same spec and version. ``derivation``
-    may be None in loop form, which reads the network and its registry entries only; ``loops``
-    forces a form (default: `loop_form`)."""
+def render(derivation: Derivation | None, network, version: str, loops: bool) -> dict[str, str]:
+    """The three files (name -> text), byte-identical for the same spec and version, in loop form
+    (``loops``, chosen by `derive.render.targets`) or straight-line. ``derivation`` may be None in
+    loop form, which reads the network and its registry entries only."""
     spec = network.spec
     prefix = c_identifier(spec.name)
-    loops = loop_form(network) if loops is None else loops
     if loops:
         body, helpers = c_loops.run_body(network)
     else:

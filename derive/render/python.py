@@ -25,7 +25,6 @@ from derive.model import quantities as Q
 from derive.model.functions import Registered
 from derive.render import names, pyformat, python_training, tables
 from derive.render.header import header
-from derive.render.loops import loop_form
 from derive.render.templating import environment
 from derive.render.text import FloatLiterals, TextbookOrder, TextPrinter
 
@@ -321,16 +320,6 @@ def module(network, version: str, bodies: dict[str, list[str]], helpers: list[st
         **(tables.tables(network) if compact else {}),
     }
     return environment().get_template("gradients.py.j2").render(context)
-
-
-def render_any(derivation: Derivation | None, network, version: str) -> str:
-    """Straight-line from the derivation, or above `loops.LOOP_THRESHOLD` parameters in loop form
-    (``derivation`` may then be None: the loop form reads the network and its entries only)."""
-    if loop_form(network):
-        from derive.render import python_loops
-
-        return python_loops.render(network, version)
-    return render(derivation, version)
 
 
 def compile_module(derivation: Derivation, version: str, optimizers=None) -> types.ModuleType:
