@@ -21,17 +21,21 @@ from derive.escape import python_string
 from derive.model import optimizers
 from derive.model.functions import Registered
 from derive.render import pyformat, python_training, tables
+from derive.render.code_functions import NAMES, FunctionNames
 from derive.render.header import header
 from derive.render.loops import symbol_names
 from derive.render.templating import environment
 from derive.render.text import FloatLiterals
 
 I1, I2 = "    ", "        "
-VECTORIZED = ("erf", "erfc")  # functions NumPy lacks: the module applies math's element by element
+VECTORIZED = tuple(NAMES["numpy"])  # functions NumPy lacks: the module applies math's element by element
 
 
-class _Printer(FloatLiterals, NumPyPrinter):
-    """NumPy in the textbook's order, each symbol by ``name_of``; registered functions inline."""
+class _Printer(FunctionNames, FloatLiterals, NumPyPrinter):
+    """NumPy in the textbook's order, each symbol by ``name_of``; registered functions inline; the
+    functions NumPy lacks by `code_functions.NAMES`."""
+
+    language = "numpy"
 
     def __init__(self, name_of):
         super().__init__({"order": "none", "fully_qualified_modules": True})
@@ -67,12 +71,6 @@ class _Printer(FloatLiterals, NumPyPrinter):
 
     def _print_Min(self, expr):
         return self._nested("numpy.minimum", expr.args)
-
-    def _print_erf(self, expr):
-        return f"_erf({self._print(expr.args[0])})"
-
-    def _print_erfc(self, expr):
-        return f"_erfc({self._print(expr.args[0])})"
 
     def _print_Function(self, expr):
         if isinstance(expr, Registered):  # inline, parenthesized: the form may be a sum

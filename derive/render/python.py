@@ -24,6 +24,7 @@ from derive.escape import python_string
 from derive.model import quantities as Q
 from derive.model.functions import Registered
 from derive.render import names, pyformat, python_training, tables
+from derive.render.code_functions import FunctionNames, RegisteredCalls
 from derive.render.header import header
 from derive.render.templating import environment
 from derive.render.text import FloatLiterals, TextbookOrder, TextPrinter
@@ -31,10 +32,12 @@ from derive.render.text import FloatLiterals, TextbookOrder, TextPrinter
 INDENT = "    "
 
 
-class _Printer(TextbookOrder, FloatLiterals, PythonCodePrinter):
+class _Printer(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, PythonCodePrinter):
     """SymPy's Python printer in the textbook's order, with float literals and an identifier for every
-    quantity. Integers print as floats too (``1.0 - out_h1``: float-float arithmetic is CPython's fast
-    path), except integer exponents (``x**2``)."""
+    quantity, registered functions by `code_functions`. Integers print as floats too (``1.0 - out_h1``:
+    float-float arithmetic is CPython's fast path), except integer exponents (``x**2``)."""
+
+    language = "python"
 
     def __init__(self, network):
         super().__init__({"standard": "python3", "order": "none"})
@@ -50,16 +53,8 @@ class _Printer(TextbookOrder, FloatLiterals, PythonCodePrinter):
     def _print_Symbol(self, expr):
         return names.python(self.network.quantity_of[expr])
 
-    def _print_Function(self, expr):
-        """A registered function: its float form where that is one call (math.tanh), else a call to
-        a helper of the module (written once, from the same float form), which the printer notes."""
-        if not isinstance(expr, Registered):
-            return super()._print_Function(expr)
-        form = expr.float_form(*expr.args)
-        if isinstance(form, sp.Function) and not isinstance(form, Registered | sp.Piecewise):
-            return self._print(form)
-        self.helpers.add(type(expr))
-        return f"_{expr.text_name}({', '.join(self._print(a) for a in expr.args)})"
+    def helper_name(self, function: type[Registered]) -> str:
+        return f"_{function.text_name}"
 
     def inline(self, expr) -> str:
         """``f(net)`` written out as its float form (a statement out = f(net): a call costs as much as
