@@ -11,11 +11,12 @@ from conftest import spec_text
 import derive
 from derive.derivation import layers as L
 from derive.derivation import lowered as P
+from derive.derivation.steps import ERROR, FORWARD
 from derive.model.network import Network
-from derive.render import c_loops, numpy_target, python_loops, walker
+from derive.render import c, c_loops, javascript, numpy_target, python_loops, walker
 
-KINDS = typing.get_args(P.Statement)
-PRINTERS = (python_loops._Python, c_loops._C, numpy_target._NumPy)
+PRINTERS = {P.LOOP_KINDS: (python_loops._Python, c_loops._C, numpy_target._NumPy),
+            P.STRAIGHT_KINDS: (c._Straight, javascript._Statements)}
 
 
 def _deep(bias='"shared"'):
@@ -25,12 +26,30 @@ def _deep(bias='"shared"'):
                                 "t.toml"))
 
 
-def test_every_loop_target_prints_every_statement_kind():
-    assert [k.__name__ for k in KINDS] == ["Units", "Affine", "Map", "Rows", "Let", "Total", "Propagate", "Update"]
-    for printer in PRINTERS:
-        assert issubclass(printer, walker.Printer)
-        missing = [k.__name__ for k in KINDS if not hasattr(printer, k.__name__.lower())]
-        assert missing == [], (printer, missing)
+def test_every_target_prints_every_statement_kind_of_its_form():
+    assert [k.__name__ for k in P.LOOP_KINDS] == ["Units", "Affine", "Map", "Rows", "Let", "Total", "Propagate",
+                                                  "Update"]
+    assert [k.__name__ for k in P.STRAIGHT_KINDS] == ["Sum", "Let", "Store"]
+    assert set(typing.get_args(P.Statement)) == {*P.LOOP_KINDS, *P.STRAIGHT_KINDS}
+    for kinds, printers in PRINTERS.items():
+        for printer in printers:
+            assert issubclass(printer, walker.Printer)
+            missing = [k.__name__ for k in kinds if not hasattr(printer, k.__name__.lower())]
+            assert missing == [], (printer, missing)
+
+
+def test_the_straight_line_program_is_the_kernel_in_order_cut_where_the_forward_pass_and_the_error_end():
+    model = derive.load()
+    program = P.straight(model.derivation)
+    kernel = model.derivation.kernel
+    flat = [*program.forward, *program.error, *program.deltas]
+    assert [getattr(s, "quantity", getattr(s, "name", None)) for s in flat] == [s.quantity for s in kernel]
+    assert {s.phase for s in kernel[:len(program.forward)]} == {FORWARD}
+    assert {s.phase for s in kernel[len(program.forward):len(program.forward) + len(program.error)]} == {ERROR}
+    sums = [s for s in program.forward if isinstance(s, P.Sum)]
+    assert [str(s.quantity) for s in sums] == ["net_h1", "net_h2", "net_o1", "net_o2"]
+    assert [(s.index, str(s.quantity)) for s in flat if isinstance(s, P.Store)] == [
+        (k, f"dE_total/d{p}") for k, p in enumerate(model.parameters)]
 
 
 def _shape(statements):

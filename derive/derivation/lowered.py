@@ -14,6 +14,11 @@ Statement kinds, over vectors named by their kind and layer (``out`` of layer 1 
 - `Propagate`: back = W^T delta, the sum over a layer's units sent to the layer below;
 - `Update`: a layer's gradients delta a^T (and its biases'), stored or applied as a step in place.
 
+Straight-line code is the other lowering of the same program (`straight`): the same sections, every
+unit's statements unrolled into scalars in the derivation's order: `Sum` (one net input, a sum of
+weight * input terms, the bias last), `Let` (one step's quantity) and `Store` (one parameter's
+gradient). The form is chosen in one place, `derive.render.targets`.
+
 The program's sections (`Program.forward`, ``error``, ``deltas``, ``backward``) are where every target
 puts its early returns (no targets: the outputs; no gradient: the error). Each layer kind contributes
 its own statements through `LOWERINGS` (its forward statements, and its backward statements given the
@@ -29,6 +34,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from derive.derivation import layers as L
+from derive.derivation.steps import ERROR, FORWARD, GRADIENTS
+from derive.model import quantities as Q
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,27 @@ class Update:
     layer: L.Layer
 
 
-Statement = Units | Affine | Map | Rows | Let | Total | Propagate | Update
+@dataclass(frozen=True)
+class Sum:
+    """A net input as the sum of its terms (`Network.net_terms`: weight * what it multiplies, the bias
+    alone), in the spec's order."""
+
+    quantity: object
+    terms: tuple
+
+
+@dataclass(frozen=True)
+class Store:
+    """One parameter's gradient (``quantity``, dE_total/dp) at ``index`` in PARAMETERS order."""
+
+    quantity: object
+    index: int
+    expr: sp.Expr
+
+
+LOOP_KINDS = (Units, Affine, Map, Rows, Let, Total, Propagate, Update)
+STRAIGHT_KINDS = (Sum, Let, Store)
+Statement = Units | Affine | Map | Rows | Let | Total | Propagate | Update | Sum | Store
 
 
 @dataclass(frozen=True)
@@ -155,3 +182,24 @@ def lower(network) -> Program:
                 for s in LOWERINGS[layer.kind].backward(layer, program.layers[layer.index - 2] if layer.index > 1
                                                         else None)]
     return Program(program.layers, tuple(forward), tuple(error), tuple(deltas), tuple(backward), program.parameters)
+
+
+def straight(derivation, steps=None) -> Program:
+    """The straight-line lowering: each of ``steps`` (default: the kernel's) one scalar statement, in
+    order; the sections end where the forward pass and the error end. ``Let.name`` is a quantity."""
+    network = derivation.network
+    index = {p.name: k for k, p in enumerate(network.parameters)}
+    sections: list[list[Statement]] = [[], [], []]
+    section, phase = 0, FORWARD
+    for step in derivation.kernel if steps is None else steps:
+        if step.phase != phase and phase in (FORWARD, ERROR) and section < 2:
+            section += 1
+        phase = step.phase
+        if step.quantity.kind == Q.NET:
+            sections[section].append(Sum(step.quantity, tuple(network.net_terms[step.quantity.name])))
+        elif step.phase == GRADIENTS:
+            sections[section].append(Store(step.quantity, index[step.quantity.wrt.name], step.compute))
+        else:
+            sections[section].append(Let(step.quantity, step.compute))
+    forward, error, rest = (tuple(x) for x in sections)
+    return Program((), forward, error, rest, (), len(network.parameters))

@@ -21,6 +21,7 @@ import json
 
 from sympy.printing.jscode import JavascriptCodePrinter
 
+from derive.derivation import lowered
 from derive.derivation.evaluate import training_settings
 from derive.derivation.steps import DISPLAY, Derivation
 from derive.model import optimizers
@@ -29,6 +30,7 @@ from derive.model.functions import Registered, float_expression
 from derive.render import code_functions, names
 from derive.render.code_functions import FunctionNames
 from derive.render.text import FloatLiterals, TextbookOrder
+from derive.render.walker import Printer, walk
 
 
 class _Printer(FunctionNames, TextbookOrder, FloatLiterals, JavascriptCodePrinter):
@@ -98,15 +100,23 @@ def first_step(settings: optimizers.Settings) -> list[str]:
 ERFC = code_functions.ERROR_FUNCTIONS  # erf and erfc, which JavaScript lacks
 
 
-def _expression(printer: _Printer, step) -> str:
-    """A net input from its terms (weight * input, in the spec's order, bias last), as the Python
-    module prints it; any other step through SymPy."""
-    if step.quantity.kind == Q.NET:
-        terms = printer.network.net_terms[step.quantity.name]
-        return " + ".join(f"{t.parameter} * {names.python(t.factor)}" if t.factor else t.parameter for t in terms)
-    if step.compute.is_Symbol:
-        return printer._print(step.compute)
-    return printer.doprint(float_expression(step.compute))
+class _Statements(Printer):
+    """Each step of the straight-line program as one ``const``: a net input from its terms (weight *
+    input, in the spec's order, bias last), as the other targets print it; any other through SymPy."""
+
+    def __init__(self, printer: _Printer):
+        super().__init__(None)
+        self.printer = printer
+
+    def sum(self, s):
+        return [f"const {names.python(s.quantity)} = {' + '.join(names.net_terms(self.printer.network, s.quantity))};"]
+
+    def let(self, s):
+        value = self.printer._print(s.expr) if s.expr.is_Symbol else self.printer.doprint(float_expression(s.expr))
+        return [f"const {names.python(s.name)} = {value};"]
+
+    def store(self, s):
+        return self.let(lowered.Let(s.quantity, s.expr))
 
 
 def steps(derivation: Derivation, shown=None) -> list:
@@ -117,8 +127,9 @@ def steps(derivation: Derivation, shown=None) -> list:
 
 def statements(derivation: Derivation, shown=None) -> list[tuple[object, str]]:
     """(step, JavaScript statement) for every step of `steps`, in the derivation's order."""
-    printer = _Printer(derivation.network)
-    return [(s, f"const {names.python(s.quantity)} = {_expression(printer, s)};") for s in steps(derivation, shown)]
+    chosen = steps(derivation, shown)
+    printed = walk(lowered.straight(derivation, chosen), _Statements(_Printer(derivation.network)))
+    return list(zip(chosen, printed, strict=True))
 
 
 def render(derivation: Derivation, shown=None) -> str:
