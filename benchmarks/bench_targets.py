@@ -34,7 +34,7 @@ from readme import write_table  # noqa: E402
 
 import derive  # noqa: E402
 from derive.model.network import Network  # noqa: E402
-from derive.render import c, numpy_target, python  # noqa: E402
+from derive.render import c, numpy_target, targets  # noqa: E402
 
 STEPS = 1000  # steps per call of the in-C and fori_loop loops
 
@@ -118,7 +118,7 @@ def _jax(W, B, x, t, lr):
 
 def implementations(spec, folder: Path):
     network = Network(spec)
-    small = not c.loop_form(network)
+    small = not targets.loops(targets.TARGETS["python"], network)
     derivation = None
     if small:
         model = derive.Model(spec)
@@ -126,7 +126,7 @@ def implementations(spec, folder: Path):
     x = [float(v) for v in spec.samples[0].inputs]
     t = [float(v) for v in spec.samples[0].targets]
     lr = float(spec.learning_rate)
-    source = python.render_any(derivation, network, derive.__version__)
+    (source,) = targets.render("python", derivation, network, derive.__version__, not small).values()
     (folder / "gradients.py").write_text(source)
     pmod = _import(folder / "gradients.py")
     params = dict(pmod.INITIAL)

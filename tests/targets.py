@@ -9,7 +9,7 @@ import pytest
 from generated_module import floats
 
 import derive
-from derive.render import c, numpy_target
+from derive.render import c, numpy_target, targets
 
 _count = itertools.count()
 needs_cc = pytest.mark.skipif(not shutil.which("cc") and not shutil.which("gcc") and not os.environ.get("DERIVE_REQUIRE_CC"),
@@ -24,8 +24,8 @@ def _import(path):
 
 
 def c_files(model, loops=None) -> dict[str, str]:
-    derivation = None if loops or (loops is None and c.loop_form(model.network)) else model.derivation
-    return c.render(derivation, model.network, derive.__version__, loops)
+    loops = targets.loops(targets.TARGETS["c"], model.network) if loops is None else loops
+    return targets.render("c", None if loops else model.derivation, model.network, derive.__version__, loops)
 
 
 def load_c(model, tmp_path, loops=None):

@@ -4,9 +4,10 @@ on a network whose hidden nets and targets are negative and whose output is tanh
 activation followed by tanh with a rational loss once ended `derive check` in an mpc).
 
 For each: sympy.diff of the nested error (the check's independent route) is real and agrees with
-the engine; the plain-Python, NumPy and C modules (straight-line and loop form, C99 as the binding
-builds it, and once more with -std=c99 -pedantic -Wall -Wextra -Werror) are imported, compiled and
-run, and their gradients agree with the engine."""
+the engine; every target of `derive.render.targets` prints it in every form it has, and where a runtime is
+here it runs: the plain-Python module (straight-line and loop form), the NumPy module, the C module
+(straight-line and loop form, C99 as the binding builds it, and once more with -std=c99 -pedantic
+-Wall -Wextra -Werror) and the JavaScript (by node), whose gradients agree with the engine."""
 
 import json
 import os
@@ -19,13 +20,14 @@ import pytest
 import sympy as sp
 from conftest import spec_text
 from generated_module import floats, load
-from targets import c_files, load_c, load_numpy, needs_cc
+from targets import _import, c_files, load_c, load_numpy, needs_cc
 
 import derive
 from derive.model import formula
 from derive.model import quantities as Q
 from derive.model.functions import CONSTANTS, ELEMENTARY
 from derive.model.registry import ACTIVATIONS, LOSSES
+from derive.render import targets
 
 #: Each name a formula may use: an activation defined at every net, and a loss defined at every out.
 OWN = {
@@ -128,6 +130,38 @@ def test_the_python_and_numpy_modules_run_and_agree_with_the_engine(model, tmp_p
     _close(numpy_module.gradient(numpy_module.INITIAL, x, t), want)
 
 
+FORMS = [(name, form) for name, target in targets.TARGETS.items() for form in target.forms]
+
+
+@pytest.mark.parametrize(("name", "form"), FORMS, ids=[f"{n}-{f}" for n, f in FORMS])
+def test_every_target_prints_it_in_every_form(model, name, form):
+    loops = form == targets.LOOPS
+    files = targets.render(name, None if loops else model.derivation, model.network, derive.__version__, loops)
+    assert list(files) == list(targets.TARGETS[name].files) and all(files.values())
+
+
+def test_the_python_loop_form_runs_and_agrees_with_the_engine(model, tmp_path):
+    (text,) = targets.render("python", None, model.network, derive.__version__, True).values()
+    (tmp_path / "loops.py").write_text(text)
+    module = _import(tmp_path / "loops.py")
+    sample = model.spec.samples[0]
+    _close(module.gradient(module.INITIAL, floats(sample.inputs), floats(sample.targets)), _gradients(model))
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="no node here")
+def test_the_javascript_runs_under_node_and_agrees_with_the_engine(model):
+    (text,) = targets.render("javascript", model.derivation, model.network, derive.__version__).values()
+    sample = model.spec.samples[0]
+    params = {p.name: float(p.value) for p in model.network.parameters}
+    script = text + (f"\nconst v = values({json.dumps(params)}, {json.dumps(floats(sample.inputs))}, "
+                     f"{json.dumps(floats(sample.targets))});\nconsole.log(JSON.stringify([QUANTITIES, v.map(String)]));")
+    run = subprocess.run(["node", "-e", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    names, values = json.loads(run.stdout)
+    got = {n[len("dE_total/d"):]: float(v) for n, v in zip(names, values, strict=True) if n.startswith("dE_total/d")}
+    _close(got, _gradients(model))
+
+
 @needs_cc
 @pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
 def test_the_c_module_compiles_as_c99_runs_and_agrees_with_the_engine(model, loops, tmp_path):
@@ -163,3 +197,18 @@ def test_a_failed_compile_shows_the_compilers_first_error_not_a_note(tmp_path):
     assert run.stderr.startswith(f"derive codegen: {wrapper} failed on {tmp_path / 'out' / 'gradients.c'}: "
                                  f"{broken}:"), run.stderr
     assert ": error: 'i1' undeclared (first use in this function)" in run.stderr and "note:" not in run.stderr
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="no node here")
+def test_the_javascript_erf_and_erfc_are_within_2e13_of_the_exact_values():
+    """JavaScript lacks both: the script's own (`code_functions.ERROR_FUNCTIONS`), against mpmath."""
+    from derive.render.code_functions import ERROR_FUNCTIONS
+
+    points = [k / 50 for k in range(-300, 1300)] + [1.999999, 2.0, 2.000001, 1e-300, 1e-10, -1e-10, 0.0]
+    script = ERROR_FUNCTIONS + f"\nconst x = {json.dumps(points)};\nconsole.log(JSON.stringify([x.map(_erf), x.map(_erfc)]));"
+    run = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
+    erf, erfc = json.loads(run.stdout)
+    with mpmath.workdps(40):
+        for x, e, c in zip(points, erf, erfc, strict=True):
+            assert abs(e - float(mpmath.erf(x))) <= 2e-13 * abs(float(mpmath.erf(x))), (x, e)
+            assert abs(c - float(mpmath.erfc(x))) <= 2e-13 * float(mpmath.erfc(x)), (x, c)

@@ -56,6 +56,7 @@ class Layer:
     biases: int  # index of the layer's first bias in PARAMETERS (-1: none)
     out: sp.Expr | None  # hidden (elementwise) layers: out in NET
     delta: sp.Expr | None  # hidden layers: delta in BACK, NET, OUT
+    kind: str = "dense"  # its lowering: `derive.derivation.lowered.LOWERINGS`
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ The network's arithmetic is one static function, ``run``, written once: the forw
 targets) the error, then (given a gradient array) the backward pass. ``forward``, ``loss``,
 ``gradient``, ``train_step`` and ``train`` all call it, so the forward pass is not repeated. Small
 networks get it straight-line from the derivation's kernel steps (one ``const double`` a step, in
-program order, printed by `derive.render.c_printer`); above `LOOP_THRESHOLD` parameters it is
+program order, printed by `derive.render.c_printer`); above `loops.LOOP_THRESHOLD` parameters it is
 written in loop form by `derive.render.c_loops` (arrays and layer loops, following the matrix form),
 which compiles in seconds where straight-line code would take minutes.
 
@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import hashlib
 
-from derive.derivation.steps import ERROR, FORWARD, GRADIENTS, Derivation
+from derive.derivation import lowered
+from derive.derivation.steps import Derivation
 from derive.escape import c_comment, c_identifier, c_string, python_string
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.render import c_loops, names, python_training, tables
 from derive.render.c_printer import CPrinter
 from derive.render.header import header
-from derive.render.loops import loop_form
 from derive.render.templating import environment
+from derive.render.walker import Printer, walk
 
 #: -march=native: vector instructions of this machine (2.4x on 784-32-10's forward pass, AVX2 over SSE2),
 #: so the binding names the library after the machine too; -ffp-contract=off: no fused multiply-adds,
@@ -37,32 +38,40 @@ SOURCE, HEADER, BINDING = "gradients.c", "gradients.h", "gradients_c.py"
 INDENT = "    "
 
 
-def _straight_run(derivation: Derivation, printer: CPrinter) -> list[str]:
-    """The body of ``run``: every kernel step once, in program order, with the early returns."""
-    network = derivation.network
-    index = {p.name: k for k, p in enumerate(network.parameters)}
-    lines = [f"{INDENT}const double {p.name} = p[{k}];" for k, p in enumerate(network.parameters)]
-    lines += [f"{INDENT}const double {i} = x[{k}];" for k, i in enumerate(network.inputs)]
-    phase = FORWARD
-    for step in derivation.kernel:
-        if step.phase != phase and phase == FORWARD:
-            lines += [f"{INDENT}if (out) {{"]
-            lines += [f"{INDENT * 2}out[{k}] = {names.python(Q.out(o))};" for k, o in enumerate(network.outputs)]
-            lines += [f"{INDENT}}}", f"{INDENT}if (!t) {{", f"{INDENT * 2}return 0.0;", f"{INDENT}}}"]
-            lines += [f"{INDENT}const double {names.python(Q.target(o))} = t[{k}];"
-                      for k, o in enumerate(network.outputs)]
-        if step.phase != phase and phase == ERROR:
-            lines += [f"{INDENT}if (!g) {{", f"{INDENT * 2}return E_total;", f"{INDENT}}}"]
-        phase = step.phase
-        if step.quantity.kind == Q.NET:  # from its terms, in the spec's order (the Python module's sums)
-            terms = network.net_terms[step.quantity.name]
-            value = " + ".join(f"{t.parameter} * {names.python(t.factor)}" if t.factor else t.parameter for t in terms)
-            lines.append(f"{INDENT}const double {names.python(step.quantity)} = {value or '0.0'};")
-        elif step.phase == GRADIENTS:
-            lines.append(f"{INDENT}g[{index[step.quantity.wrt.name]}] = {printer.doprint(step.compute)};")
-        else:
-            lines.append(f"{INDENT}const double {names.python(step.quantity)} = {printer.doprint(step.compute)};")
-    return [*lines, f"{INDENT}return E_total;"]
+class _Straight(Printer):
+    """The body of ``run`` straight-line: every kernel step once, in program order, with the early returns."""
+
+    def __init__(self, network, printer: CPrinter):
+        super().__init__(None)
+        self.network, self.printer = network, printer
+
+    def begin(self):
+        network = self.network
+        return [*(f"{INDENT}const double {p.name} = p[{k}];" for k, p in enumerate(network.parameters)),
+                *(f"{INDENT}const double {i} = x[{k}];" for k, i in enumerate(network.inputs))]
+
+    def sum(self, s):  # from its terms, in the spec's order (the Python module's sums)
+        return [f"{INDENT}const double {names.python(s.quantity)} = "
+                f"{' + '.join(names.net_terms(self.network, s.quantity)) or '0.0'};"]
+
+    def let(self, s):
+        return [f"{INDENT}const double {names.python(s.name)} = {self.printer.doprint(s.expr)};"]
+
+    def store(self, s):
+        return [f"{INDENT}g[{s.index}] = {self.printer.doprint(s.expr)};"]
+
+    def outputs_done(self):
+        outputs = self.network.outputs
+        stores = [f"{INDENT * 2}out[{k}] = {names.python(Q.out(o))};" for k, o in enumerate(outputs)]
+        return [f"{INDENT}if (out) {{", *stores, f"{INDENT}}}", f"{INDENT}if (!t) {{", f"{INDENT * 2}return 0.0;",
+                f"{INDENT}}}",
+                *(f"{INDENT}const double {names.python(Q.target(o))} = t[{k}];" for k, o in enumerate(outputs))]
+
+    def error_done(self):
+        return [f"{INDENT}if (!g) {{", f"{INDENT * 2}return E_total;", f"{INDENT}}}"]
+
+    def end(self):
+        return [f"{INDENT}return E_total;"]
 
 
 def _optimizer_cases(printer_of) -> list[dict]:
@@ -81,18 +90,17 @@ def _optimizer_cases(printer_of) -> list[dict]:
     return cases
 
 
-def render(derivation: Derivation | None, network, version: str, loops: bool | None = None) -> dict[str, str]:
-    """The three files (name -> text), byte-identical for the same spec and version. ``derivation``
-    may be None in loop form, which reads the network and its registry entries only; ``loops``
-    forces a form (default: `loop_form`)."""
+def render(derivation: Derivation | None, network, version: str, loops: bool) -> dict[str, str]:
+    """The three files (name -> text), byte-identical for the same spec and version, in loop form
+    (``loops``, chosen by `derive.render.targets`) or straight-line. ``derivation`` may be None in
+    loop form, which reads the network and its registry entries only."""
     spec = network.spec
     prefix = c_identifier(spec.name)
-    loops = loop_form(network) if loops is None else loops
     if loops:
         body, helpers = c_loops.run_body(network)
     else:
         printer = CPrinter(lambda s: names.python(network.quantity_of[s]))
-        body = _straight_run(derivation, printer)
+        body = walk(lowered.straight(derivation), _Straight(network, printer))
         helpers = printer.helper_sources()
     by_name = CPrinter(lambda s: {"p": "p_", "t": "t_"}.get(s.name, s.name))  # p, t: arrays of run
     context = {

@@ -1,4 +1,4 @@
-"""The C target's loop form: ``run`` written from the layer program (`derive.derivation.layers`),
+"""The C target's loop form: ``run`` printed from the lowered program (`derive.derivation.lowered`),
 with arrays and layer loops following the matrix form, for networks where straight-line code would
 take minutes to compile (gcc needed 404 s and 5.5 GB for 784-32-10 straight-line).
 
@@ -12,15 +12,17 @@ from __future__ import annotations
 import sympy as sp
 
 from derive.derivation import layers as L
+from derive.derivation import lowered as P
 from derive.model.modes import BiasMode
 from derive.render.c_printer import CPrinter
+from derive.render.walker import Printer, walk
 
 I1, I2, I3 = "    ", "        ", "            "
 
 
 def _names(layer: int, j: str = "j"):
     """How each symbol of the program prints: vectors of layer ``layer`` at index ``j``."""
-    vector = {L.NET: f"z{layer}[{j}]", L.OUT: f"a{layer}[{j}]", L.TARGET: f"t[{j}]", L.BACK: f"back[{j}]"}
+    vector = {L.NET: f"z{layer}[{j}]", L.OUT: f"a{layer}[{j}]", L.TARGET: f"t[{j}]", L.BACK: f"back{layer}[{j}]"}
 
     def name_of(symbol: sp.Symbol) -> str:
         if symbol in vector:
@@ -31,22 +33,6 @@ def _names(layer: int, j: str = "j"):
             return {"net": f"z{layer}[{k}]", "out": f"a{layer}[{k}]", "target": f"t[{k}]"}[kind]
         return symbol.name
     return name_of
-
-
-def _statements(statements, printer_of, target: str) -> list[str]:
-    """A uniform statement as a loop over the layer; the others one neuron (or the layer) at a time;
-    ``target`` is where each statement's value goes ("{name}" formats the name, "{j}" the index)."""
-    lines = []
-    for s in statements:
-        if s.uniform:
-            value = printer_of("j").doprint(s.expr)
-            lines += [f"{I1}for (long j = 0; j < N_OUTPUTS; j++) {{",
-                      f"{I2}{target.format(name=s.name, j='j')} = {value};", f"{I1}}}"]
-        elif s.neuron is None:
-            lines.append(f"{I1}const double {s.name} = {printer_of('0').doprint(s.expr)};")
-        else:
-            lines.append(f"{I1}{target.format(name=s.name, j=s.neuron)} = {printer_of('0').doprint(s.expr)};")
-    return lines
 
 
 def _gradients(layer, into_g: bool) -> list[str]:
@@ -73,55 +59,90 @@ def _gradients(layer, into_g: bool) -> list[str]:
     return lines
 
 
+_VECTORS = {"out": "a{layer}", "error": "e", "delta": "d{layer}"}
+
+
+class _C(Printer):
+    """C99 over the lowered program: arrays ``z1``, ``a1``, ``e``, ``d2``, ``back1`` on the stack."""
+
+    def __init__(self, program: P.Program):
+        super().__init__(program)
+        self.helpers: set = set()
+
+    def printer(self, layer: int, j: str) -> CPrinter:
+        return CPrinter(_names(layer, j), self.helpers)
+
+    def vector(self, name: str, layer: int, j) -> str:
+        return f"{_VECTORS[name].format(layer=layer)}[{j}]"
+
+    def begin(self):
+        return [f"{I1}const double *restrict a0 = x;"]
+
+    def units(self, s: P.Units):
+        k, w = s.layer.index, s.layer.width
+        lines = [f"{I1}double z{k}[{w}], a{k}[{w}];", f"{I1}for (long j = 0; j < {w}; j++) {{"]
+        for inner in s.body:  # one unit's statements inside the loop
+            if isinstance(inner, P.Affine):
+                lines += self.affine(inner)
+            else:
+                value = self.printer(inner.layer, "j").doprint(inner.expr)
+                lines.append(f"{I2}{self.vector(inner.vector, inner.layer, 'j')} = {value};")
+        return [*lines, f"{I1}}}"]
+
+    def affine(self, s: P.Affine):
+        layer, k = s.layer, s.layer.index
+        bias = {"per_neuron": f" + p[{layer.biases} + j]", "shared": f" + p[{layer.biases}]"}.get(layer.bias, "")
+        return [f"{I2}const double *restrict w = p + {layer.weights} + j * {layer.width_in};",
+                f"{I2}double s = 0.0;", f"{I2}#pragma omp simd reduction(+:s)",
+                f"{I2}for (long k = 0; k < {layer.width_in}; k++) {{", f"{I3}s += w[k] * a{k - 1}[k];", f"{I2}}}",
+                f"{I2}z{k}[j] = s{bias};"]
+
+    def map(self, s: P.Map):
+        bound = "N_OUTPUTS" if s.layer == self.program.top else self.program.layers[s.layer - 1].width
+        return [f"{I1}for (long j = 0; j < {bound}; j++) {{",
+                f"{I2}{self.vector(s.vector, s.layer, 'j')} = {self.printer(s.layer, 'j').doprint(s.expr)};",
+                f"{I1}}}"]
+
+    def rows(self, s: P.Rows):
+        return [f"{I1}{self.vector(s.vector, s.layer, j)} = {self.printer(s.layer, '0').doprint(e)};"
+                for j, e in enumerate(s.exprs)]
+
+    def let(self, s: P.Let):
+        return [f"{I1}const double {s.name} = {self.printer(self.program.top, '0').doprint(s.expr)};"]
+
+    def total(self, s: P.Total):
+        return [f"{I1}double {s.name} = 0.0;", f"{I1}for (long j = 0; j < N_OUTPUTS; j++) {{",
+                f"{I2}{s.name} += {self.vector(s.vector, self.program.top, 'j')};", f"{I1}}}"]
+
+    def outputs_done(self):
+        top = self.program.top
+        return [f"{I1}if (out) {{", f"{I2}memcpy(out, a{top}, sizeof a{top});", f"{I1}}}",
+                f"{I1}if (!t) {{", f"{I2}return 0.0;", f"{I1}}}", f"{I1}double e[N_OUTPUTS];"]
+
+    def error_done(self):
+        return [f"{I1}if (!g && rate == 0.0) {{", f"{I2}return E_total;", f"{I1}}}",
+                f"{I1}double d{self.program.top}[N_OUTPUTS];"]
+
+    def propagate(self, s: P.Propagate):
+        """back = W^T delta, a row of W at a time (contiguous, vectorized)."""
+        layer, k, n_in = s.layer, s.layer.index, s.layer.width_in
+        return [f"{I1}double back{k - 1}[{n_in}], d{k - 1}[{n_in}];",
+                f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});",
+                f"{I1}for (long j = 0; j < {layer.width}; j++) {{",
+                f"{I2}const double *restrict w = p + {layer.weights} + j * {n_in};",
+                f"{I2}const double dj = d{k}[j];",
+                f"{I2}for (long k = 0; k < {n_in}; k++) {{",
+                f"{I3}back{k - 1}[k] += dj * w[k];", f"{I2}}}", f"{I1}}}"]
+
+    def update(self, s: P.Update):
+        return [f"{I1}if (g) {{", *_gradients(s.layer, True), f"{I1}}} else {{", *_gradients(s.layer, False), f"{I1}}}"]
+
+    def end(self):
+        return [f"{I1}return E_total;"]
+
+
 def run_body(network) -> tuple[list[str], list[str]]:
     """The body of ``run`` in loop form, and the helpers it calls."""
-    program = L.program(network)
-    helpers: set = set()
-    top = len(program.layers)
-
-    def printer(layer):
-        return lambda j: CPrinter(_names(layer, j), helpers)
-
-    lines = [f"{I1}const double *restrict a0 = x;"]
-    for layer in program.layers:
-        k, n_in = layer.index, layer.width_in
-        lines += [f"{I1}double z{k}[{layer.width}], a{k}[{layer.width}];",
-                  f"{I1}for (long j = 0; j < {layer.width}; j++) {{",
-                  f"{I2}const double *restrict w = p + {layer.weights} + j * {n_in};",
-                  f"{I2}double s = 0.0;",
-                  f"{I2}#pragma omp simd reduction(+:s)",
-                  f"{I2}for (long k = 0; k < {n_in}; k++) {{",
-                  f"{I3}s += w[k] * a{k - 1}[k];",
-                  f"{I2}}}"]
-        bias = {"per_neuron": f" + p[{layer.biases} + j]", "shared": f" + p[{layer.biases}]"}.get(layer.bias, "")
-        lines.append(f"{I2}z{k}[j] = s{bias};")
-        if layer.out is not None:
-            lines.append(f"{I2}a{k}[j] = {printer(k)('j').doprint(layer.out)};")
-        lines.append(f"{I1}}}")
-    lines += _statements(program.forward, printer(top), "a" + str(top) + "[{j}]")
-    lines += [f"{I1}if (out) {{", f"{I2}memcpy(out, a{top}, sizeof a{top});", f"{I1}}}",
-              f"{I1}if (!t) {{", f"{I2}return 0.0;", f"{I1}}}", f"{I1}double e[N_OUTPUTS];"]
-    lines += _statements(program.error, printer(top), "e[{j}]")
-    lines += [f"{I1}double E_total = 0.0;", f"{I1}for (long j = 0; j < N_OUTPUTS; j++) {{",
-              f"{I2}E_total += e[j];", f"{I1}}}", f"{I1}if (!g && rate == 0.0) {{", f"{I2}return E_total;", f"{I1}}}",
-              f"{I1}double d{top}[N_OUTPUTS];"]
-    lines += _statements(program.deltas, printer(top), "d" + str(top) + "[{j}]")
-    for layer in reversed(program.layers):
-        k, n_in = layer.index, layer.width_in
-        if k > 1:  # back = W^T delta, a row of W at a time (contiguous, vectorized)
-            below = program.layers[k - 2]
-            delta = printer(k - 1)("j").doprint(below.delta).replace("back[", f"back{k - 1}[")
-            lines += [f"{I1}double back{k - 1}[{n_in}], d{k - 1}[{n_in}];",
-                      f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});",
-                      f"{I1}for (long j = 0; j < {layer.width}; j++) {{",
-                      f"{I2}const double *restrict w = p + {layer.weights} + j * {n_in};",
-                      f"{I2}const double dj = d{k}[j];",
-                      f"{I2}for (long k = 0; k < {n_in}; k++) {{",
-                      f"{I3}back{k - 1}[k] += dj * w[k];", f"{I2}}}", f"{I1}}}",
-                      f"{I1}for (long j = 0; j < {n_in}; j++) {{",
-                      f"{I2}d{k - 1}[j] = {delta};",
-                      f"{I1}}}"]
-        lines += [f"{I1}if (g) {{", *_gradients(layer, True), f"{I1}}} else {{", *_gradients(layer, False),
-                  f"{I1}}}"]
-    lines.append(f"{I1}return E_total;")
-    return lines, CPrinter(str, helpers).helper_sources()
+    printer = _C(P.lower(network))
+    lines = walk(printer.program, printer)
+    return lines, CPrinter(str, printer.helpers).helper_sources()

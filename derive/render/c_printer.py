@@ -12,11 +12,14 @@ from sympy.printing.precedence import precedence
 
 from derive.escape import c_identifier
 from derive.model.functions import Registered
+from derive.render.code_functions import FunctionNames, RegisteredCalls
 from derive.render.text import FloatLiterals, TextbookOrder
 
 
-class CPrinter(TextbookOrder, FloatLiterals, C99CodePrinter):
+class CPrinter(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, C99CodePrinter):
     """``name_of(symbol)`` names each symbol; helpers the printed code calls are noted in ``helpers``."""
+
+    language = "c"
 
     def __init__(self, name_of, helpers: set | None = None):
         # None of SymPy's math macros (M_PI, M_E, M_SQRT2, M_LN2, ...): they are POSIX, not C99, and
@@ -55,14 +58,11 @@ class CPrinter(TextbookOrder, FloatLiterals, C99CodePrinter):
     def _print_Symbol(self, expr):
         return self.name_of(expr)
 
-    def _print_Function(self, expr):
-        if not isinstance(expr, Registered):
-            return super()._print_Function(expr)
-        form = expr.float_form(*expr.args)
-        if isinstance(form, sp.Function) and not isinstance(form, Registered | sp.Piecewise) and len(expr.args) == 1:
-            return self._print(form)
-        self.helpers.add(type(expr))
-        return f"{helper_name(type(expr))}({', '.join(self._print(a) for a in expr.args)})"
+    def _one_call(self, expr):
+        return super()._one_call(expr) if len(expr.args) == 1 else None
+
+    def helper_name(self, function: type[Registered]) -> str:
+        return helper_name(function)
 
     def helper_sources(self) -> list[str]:
         """Every helper the printed code calls, and those they call, each once, callees first."""

@@ -11,6 +11,7 @@ _COMMENT = {  # language: (line prefix, line suffix, escape for outside text)
     "latex": ("% ", "", escape.latex_comment),
     "html": ("<!-- ", " -->", escape.html_comment),
     "c": ("/* ", " */", escape.c_comment),
+    "javascript": ("// ", "", escape.python_comment),  # one line each: line terminators escaped
 }
 
 

@@ -21,18 +21,24 @@ import json
 
 from sympy.printing.jscode import JavascriptCodePrinter
 
+from derive.derivation import lowered
 from derive.derivation.evaluate import training_settings
 from derive.derivation.steps import DISPLAY, Derivation
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.functions import Registered, float_expression
-from derive.render import names
+from derive.render import code_functions, names
+from derive.render.code_functions import FunctionNames
 from derive.render.text import FloatLiterals, TextbookOrder
+from derive.render.walker import Printer, walk
 
 
-class _Printer(TextbookOrder, FloatLiterals, JavascriptCodePrinter):
+class _Printer(FunctionNames, TextbookOrder, FloatLiterals, JavascriptCodePrinter):
     """SymPy's JavaScript printer in the textbook's order, with float literals and each symbol as the
-    identifier of its quantity."""
+    identifier of its quantity; the functions JavaScript lacks or names otherwise by `code_functions.NAMES`
+    (the script carries the helpers it calls)."""
+
+    language = "javascript"
 
     def __init__(self, network):
         super().__init__({"order": "none"})
@@ -45,15 +51,6 @@ class _Printer(TextbookOrder, FloatLiterals, JavascriptCodePrinter):
         if expr.exp.is_Integer and expr.exp > 0:
             return f"Math.pow({self._print(expr.base)}, {int(expr.exp)})"
         return super()._print_Pow(expr)
-
-    def _print_log1p(self, expr):
-        return f"Math.log1p({self._print(expr.args[0])})"
-
-    def _print_expm1(self, expr):
-        return f"Math.expm1({self._print(expr.args[0])})"
-
-    def _print_erfc(self, expr):  # JavaScript has no erfc: the script carries ERFC when it is called
-        return f"_erfc({self._print(expr.args[0])})"
 
     def _print_Piecewise(self, expr):
         """One line: ``(c1 ? e1 : (c2 ? e2 : e3))`` (the last branch is the ``True`` one)."""
@@ -100,37 +97,26 @@ def first_step(settings: optimizers.Settings) -> list[str]:
     return [*lines, "}"]
 
 
-#: erfc in float64 (for gelu's normal distribution function), within 2e-13 relative of the exact value
-#: wherever it is a normal float (tested against mpmath): 2 - erfc(-x) below 0; 1 - erf(x) from erf's
-#: series of positive terms, 2/sqrt(pi) e^(-x^2) sum 2^n x^(2n+1) / (1 * 3 * ... * (2n+1)), below 2;
-#: above, the continued fraction e^(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))) by Lentz.
-ERFC = """function _erfc(x) {
-  if (x < 0) return 2 - _erfc(-x);
-  if (x < 2) {
-    let term = x, sum = x;
-    for (let n = 1; term > 1e-17 * sum; n++) { term *= 2 * x * x / (2 * n + 1); sum += term; }
-    return 1 - 2 / Math.sqrt(Math.PI) * Math.exp(-x * x) * sum;
-  }
-  let f = x, c = x, d = 0;
-  for (let k = 1; k < 500; k++) {
-    d = 1 / (x + k / 2 * d);
-    c = x + k / 2 / c;
-    f *= c * d;
-    if (Math.abs(c * d - 1) < 1e-16) break;
-  }
-  return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
-}"""
+ERFC = code_functions.ERROR_FUNCTIONS  # erf and erfc, which JavaScript lacks
 
 
-def _expression(printer: _Printer, step) -> str:
-    """A net input from its terms (weight * input, in the spec's order, bias last), as the Python
-    module prints it; any other step through SymPy."""
-    if step.quantity.kind == Q.NET:
-        terms = printer.network.net_terms[step.quantity.name]
-        return " + ".join(f"{t.parameter} * {names.python(t.factor)}" if t.factor else t.parameter for t in terms)
-    if step.compute.is_Symbol:
-        return printer._print(step.compute)
-    return printer.doprint(float_expression(step.compute))
+class _Statements(Printer):
+    """Each step of the straight-line program as one ``const``: a net input from its terms (weight *
+    input, in the spec's order, bias last), as the other targets print it; any other through SymPy."""
+
+    def __init__(self, printer: _Printer):
+        super().__init__(None)
+        self.printer = printer
+
+    def sum(self, s):
+        return [f"const {names.python(s.quantity)} = {' + '.join(names.net_terms(self.printer.network, s.quantity))};"]
+
+    def let(self, s):
+        value = self.printer._print(s.expr) if s.expr.is_Symbol else self.printer.doprint(float_expression(s.expr))
+        return [f"const {names.python(s.name)} = {value};"]
+
+    def store(self, s):
+        return self.let(lowered.Let(s.quantity, s.expr))
 
 
 def steps(derivation: Derivation, shown=None) -> list:
@@ -141,8 +127,9 @@ def steps(derivation: Derivation, shown=None) -> list:
 
 def statements(derivation: Derivation, shown=None) -> list[tuple[object, str]]:
     """(step, JavaScript statement) for every step of `steps`, in the derivation's order."""
-    printer = _Printer(derivation.network)
-    return [(s, f"const {names.python(s.quantity)} = {_expression(printer, s)};") for s in steps(derivation, shown)]
+    chosen = steps(derivation, shown)
+    printed = walk(lowered.straight(derivation, chosen), _Statements(_Printer(derivation.network)))
+    return list(zip(chosen, printed, strict=True))
 
 
 def render(derivation: Derivation, shown=None) -> str:
@@ -165,6 +152,5 @@ def render(derivation: Derivation, shown=None) -> str:
     lines.append(f"  return [{', '.join(names.python(s.quantity) for s, _ in printed)}];")
     lines.append("}")
     lines += first_step(training_settings(network.spec))
-    if any("_erfc(" in statement for _, statement in printed):
-        lines.append(ERFC)
+    lines += code_functions.helpers("javascript", "\n".join(statement for _, statement in printed))
     return "\n".join(lines) + "\n"

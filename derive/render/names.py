@@ -66,3 +66,9 @@ def short(q: Q.Quantity) -> str:
     if q.kind == Q.PARTIAL:
         return f"d{'E' if q.of == Q.TOTAL_ERROR else short(q.of)}/d{short(q.wrt)}"
     return str(q)
+
+
+def net_terms(network, quantity: Q.Quantity) -> list[str]:
+    """A net input's terms as code (every target's identifiers are these): ``w1 * i1``, the bias alone."""
+    terms = network.net_terms[quantity.name]
+    return [f"{t.parameter} * {python(t.factor)}" if t.factor else t.parameter for t in terms]

@@ -1,7 +1,7 @@
 """Render the network as a NumPy module in matrix form (`derive codegen --target numpy`).
 
-The module's arithmetic is one function, ``_run``, written once from the layer program
-(`derive.derivation.layers`): the samples are the columns of A^0, each layer is Z = W A + b and
+The module's arithmetic is one function, ``_run``, printed from the lowered program
+(`derive.derivation.lowered`): the samples are the columns of A^0, each layer is Z = W A + b and
 A = f(Z), the backward pass Δ = (Wᵀ Δ') ⊙ f'(Z, A), and the gradients Δ Aᵀ, so one call on a batch
 takes its gradient as matrix products. Every registered function is printed from its stable array
 form (its float form unless the entry gives one for arrays, as the logistic does: a guard written as
@@ -17,21 +17,27 @@ import inspect
 from sympy.printing.numpy import NumPyPrinter
 
 from derive.derivation import layers as L
+from derive.derivation import lowered as P
 from derive.escape import python_string
 from derive.model import optimizers
 from derive.model.functions import Registered
 from derive.render import pyformat, python_training, tables
+from derive.render.code_functions import NAMES, FunctionNames
 from derive.render.header import header
 from derive.render.loops import symbol_names
 from derive.render.templating import environment
 from derive.render.text import FloatLiterals
+from derive.render.walker import Printer, walk
 
 I1, I2 = "    ", "        "
-VECTORIZED = ("erf", "erfc")  # functions NumPy lacks: the module applies math's element by element
+VECTORIZED = tuple(NAMES["numpy"])  # functions NumPy lacks: the module applies math's element by element
 
 
-class _Printer(FloatLiterals, NumPyPrinter):
-    """NumPy in the textbook's order, each symbol by ``name_of``; registered functions inline."""
+class _Printer(FunctionNames, FloatLiterals, NumPyPrinter):
+    """NumPy in the textbook's order, each symbol by ``name_of``; registered functions inline; the
+    functions NumPy lacks by `code_functions.NAMES`."""
+
+    language = "numpy"
 
     def __init__(self, name_of):
         super().__init__({"order": "none", "fully_qualified_modules": True})
@@ -68,81 +74,94 @@ class _Printer(FloatLiterals, NumPyPrinter):
     def _print_Min(self, expr):
         return self._nested("numpy.minimum", expr.args)
 
-    def _print_erf(self, expr):
-        return f"_erf({self._print(expr.args[0])})"
-
-    def _print_erfc(self, expr):
-        return f"_erfc({self._print(expr.args[0])})"
-
     def _print_Function(self, expr):
         if isinstance(expr, Registered):  # inline, parenthesized: the form may be a sum
             return f"({self._print(expr.array_form(*expr.args))})"
         return super()._print_Function(expr)
 
 
-def _names(layer: int, vector: str | None = None):
+def _names(layer: int):
     """How the program's symbols print: layer ``layer``'s matrices, a row of them for one neuron."""
-    return symbol_names({L.NET: f"z{layer}", L.OUT: f"a{layer}", L.TARGET: "t", L.BACK: vector or "back"},
+    return symbol_names({L.NET: f"z{layer}", L.OUT: f"a{layer}", L.TARGET: "t", L.BACK: f"back{layer}"},
                         {"net": f"z{layer}", "out": f"a{layer}", "target": "t"})
 
 
-def _statements(statements, layer: int, target: str) -> list[str]:
-    """Uniform statements as one vector expression; the others row by row into ``target``."""
-    printer = _Printer(_names(layer))
-    lines, rows = [], False
-    for s in statements:
-        if s.uniform and not s.expr.free_symbols:  # a constant (softmax of one output under cross-entropy: 0)
-            lines += pyformat.assignment(I1, target, f"numpy.full_like(z{layer}, {printer.doprint(s.expr)})")
-        elif s.uniform:
-            lines += pyformat.assignment(I1, target, printer.doprint(s.expr))
-        elif s.neuron is None:
-            lines += pyformat.assignment(I1, s.name, printer.doprint(s.expr))
-        else:
-            if not rows:
-                lines.append(f"{I1}{target} = numpy.empty_like(z{layer})")
-                rows = True
-            lines += pyformat.assignment(I1, f"{target}[{s.neuron}]", printer.doprint(s.expr))
-    return lines
+_VECTORS = {"out": "a{layer}", "error": "e", "delta": "d{layer}"}
 
 
-def _run(program) -> list[str]:
-    top = len(program.layers)
-    lines = []
-    for layer in program.layers:
-        k, n_in, w = layer.index, layer.width_in, layer.weights
-        lines.append(f"{I1}W{k} = p[{w}:{w + layer.width * n_in}].reshape({layer.width}, {n_in})")
+class _NumPy(Printer):
+    """NumPy over the lowered program: each layer's units at once, the samples as the columns."""
+
+    def vector(self, s) -> str:
+        return _VECTORS[s.vector].format(layer=s.layer)
+
+    def units(self, s: P.Units):
+        k, n_in, w = s.layer.index, s.layer.width_in, s.layer.weights
+        return [f"{I1}W{k} = p[{w}:{w + s.layer.width * n_in}].reshape({s.layer.width}, {n_in})",
+                *self.statements(s.body)]
+
+    def affine(self, s: P.Affine):
+        layer, k = s.layer, s.layer.index
         bias = {"per_neuron": f" + p[{layer.biases}:{layer.biases + layer.width}, None]",
                 "shared": f" + p[{layer.biases}]"}.get(layer.bias, "")
-        lines.append(f"{I1}z{k} = W{k} @ a{k - 1}{bias}")
-        if layer.out is not None:
-            lines += pyformat.assignment(I1, f"a{k}", _Printer(_names(k)).doprint(layer.out))
-    lines += _statements(program.forward, top, f"a{top}")
-    lines += [f"{I1}if t is None:", f"{I2}return a{top}, None, None"]
-    lines += [f"{I1}E = None", f"{I1}if rate is None:  # a training step needs no error"]
-    lines += [f"    {line}" for line in _statements(program.error, top, "e")]
-    lines += [f"{I2}E = e.sum(axis=0)", f"{I1}if not with_gradient:", f"{I2}return a{top}, E, None"]
-    lines += _statements(program.deltas, top, f"d{top}")
-    lines.append(f"{I1}g = numpy.empty({program.parameters}) if rate is None else None")
-    for layer in reversed(program.layers):
+        return [f"{I1}z{k} = W{k} @ a{k - 1}{bias}"]
+
+    def map(self, s: P.Map):
+        value = _Printer(_names(s.layer)).doprint(s.expr)
+        if not s.expr.free_symbols:  # a constant (softmax of one output under cross-entropy: 0)
+            value = f"numpy.full_like(z{s.layer}, {value})"
+        return pyformat.assignment(I1, self.vector(s), value)
+
+    def rows(self, s: P.Rows):
+        printer = _Printer(_names(s.layer))
+        return [f"{I1}{self.vector(s)} = numpy.empty_like(z{s.layer})",
+                *(line for j, e in enumerate(s.exprs)
+                  for line in pyformat.assignment(I1, f"{self.vector(s)}[{j}]", printer.doprint(e)))]
+
+    def let(self, s: P.Let):
+        return pyformat.assignment(I1, s.name, _Printer(_names(self.program.top)).doprint(s.expr))
+
+    def total(self, s: P.Total):
+        return [f"{I1}E = {_VECTORS[s.vector]}.sum(axis=0)"]
+
+    def outputs_done(self):
+        return [f"{I1}if t is None:", f"{I2}return a{self.program.top}, None, None"]
+
+    def error_block(self, lines):
+        indented = [f"    {x}" for x in lines]
+        return [f"{I1}E = None", f"{I1}if rate is None:  # a training step needs no error", *indented]
+
+    def error_done(self):
+        return [f"{I1}if not with_gradient:", f"{I2}return a{self.program.top}, E, None"]
+
+    def backward_begin(self):
+        return [f"{I1}g = numpy.empty({self.program.parameters}) if rate is None else None"]
+
+    def propagate(self, s: P.Propagate):
+        """Before this layer's weights change (rate: they are updated in place below)."""
+        k = s.layer.index
+        return [f"{I1}back{k - 1} = W{k}.T @ d{k}"]
+
+    def update(self, s: P.Update):
+        layer = s.layer
         k, n_in, w, b, n = layer.index, layer.width_in, layer.weights, layer.biases, layer.width
-        if k > 1:  # before this layer's weights change (rate: they are updated in place below)
-            below = program.layers[k - 2]
-            lines.append(f"{I1}back{k - 1} = W{k}.T @ d{k}")
-            lines += pyformat.assignment(I1, f"d{k - 1}", _Printer(_names(k - 1, f"back{k - 1}")).doprint(below.delta))
         bias = {"per_neuron": (f"[{b}:{b + n}]", f"d{k}.sum(axis=1)"), "shared": (f"[{b}]", f"d{k}.sum()")}
-        lines += [f"{I1}if rate is None:", f"{I2}g[{w}:{w + n * n_in}] = _outer(d{k}, a{k - 1}).ravel()"]
+        lines = [f"{I1}if rate is None:", f"{I2}g[{w}:{w + n * n_in}] = _outer(d{k}, a{k - 1}).ravel()"]
         if layer.bias in bias:
             lines.append(f"{I2}g{bias[layer.bias][0]} = {bias[layer.bias][1]}")
         lines += [f"{I1}else:", f"{I2}W{k} -= rate * _outer(d{k}, a{k - 1})"]
         if layer.bias in bias:
             lines.append(f"{I2}p{bias[layer.bias][0]} -= rate * {bias[layer.bias][1]}")
-    return [*lines, f"{I1}return a{top}, E, g"]
+        return lines
+
+    def end(self):
+        return [f"{I1}return a{self.program.top}, E, g"]
 
 
 def render(network, version: str) -> str:
     spec = network.spec
-    program = L.program(network)
-    run = _run(program)
+    program = P.lower(network)
+    run = walk(program, _NumPy(program))
     by_name = _Printer(lambda s: {"p": "p_"}.get(s.name, s.name))
     updates = []
     for o in optimizers.OPTIMIZERS.values():

@@ -19,23 +19,27 @@ import sympy as sp
 from sympy.printing.precedence import precedence
 from sympy.printing.pycode import PythonCodePrinter
 
+from derive.derivation import lowered
 from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS, Derivation
 from derive.escape import python_string
 from derive.model import quantities as Q
 from derive.model.functions import Registered
 from derive.render import names, pyformat, python_training, tables
+from derive.render.code_functions import FunctionNames, RegisteredCalls
 from derive.render.header import header
-from derive.render.loops import loop_form
 from derive.render.templating import environment
 from derive.render.text import FloatLiterals, TextbookOrder, TextPrinter
+from derive.render.walker import Printer
 
 INDENT = "    "
 
 
-class _Printer(TextbookOrder, FloatLiterals, PythonCodePrinter):
+class _Printer(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, PythonCodePrinter):
     """SymPy's Python printer in the textbook's order, with float literals and an identifier for every
-    quantity. Integers print as floats too (``1.0 - out_h1``: float-float arithmetic is CPython's fast
-    path), except integer exponents (``x**2``)."""
+    quantity, registered functions by `code_functions`. Integers print as floats too (``1.0 - out_h1``:
+    float-float arithmetic is CPython's fast path), except integer exponents (``x**2``)."""
+
+    language = "python"
 
     def __init__(self, network):
         super().__init__({"standard": "python3", "order": "none"})
@@ -51,16 +55,8 @@ class _Printer(TextbookOrder, FloatLiterals, PythonCodePrinter):
     def _print_Symbol(self, expr):
         return names.python(self.network.quantity_of[expr])
 
-    def _print_Function(self, expr):
-        """A registered function: its float form where that is one call (math.tanh), else a call to
-        a helper of the module (written once, from the same float form), which the printer notes."""
-        if not isinstance(expr, Registered):
-            return super()._print_Function(expr)
-        form = expr.float_form(*expr.args)
-        if isinstance(form, sp.Function) and not isinstance(form, Registered | sp.Piecewise):
-            return self._print(form)
-        self.helpers.add(type(expr))
-        return f"_{expr.text_name}({', '.join(self._print(a) for a in expr.args)})"
+    def helper_name(self, function: type[Registered]) -> str:
+        return f"_{function.text_name}"
 
     def inline(self, expr) -> str:
         """``f(net)`` written out as its float form (a statement out = f(net): a call costs as much as
@@ -130,10 +126,13 @@ def _is_activation_statement(step) -> bool:
     return isinstance(step.compute, Registered) and all(a.is_Symbol for a in step.compute.args)
 
 
-class ModuleWriter:
+class ModuleWriter(Printer):
     """The statements of one derivation, each printed once and shared by the module's functions."""
 
     def __init__(self, derivation: Derivation):
+        super().__init__(lowered.straight(derivation))
+        self.statement_of = {getattr(s, "quantity", None) or s.name: s
+                             for s in (*self.program.forward, *self.program.error, *self.program.deltas)}
         self.derivation = derivation
         self.network = derivation.network
         self.printer = _Printer(self.network)
@@ -159,17 +158,20 @@ class ModuleWriter:
             text += ", simplified"
         return [f"{INDENT}# {line}" for line in textwrap.wrap(text, pyformat.LINE_LENGTH - 6, subsequent_indent="    ")]
 
-    def statement(self, step) -> list[str]:
-        """One kernel step as lines. A net input is printed from its terms (weight * input, in the
-        spec's order, bias last) with no per-expression printer overhead; others through SymPy."""
-        target = names.python(step.quantity)
-        if step.quantity.kind == Q.NET:
-            terms = self.network.net_terms[step.quantity.name]
-            return pyformat.sum_assignment(INDENT, target, [
-                f"{t.parameter} * {names.python(t.factor)}" if t.factor else t.parameter for t in terms])
-        if _is_activation_statement(step):
-            return self.rule(step) + pyformat.assignment(INDENT, target, self.printer.inline(step.compute))
-        return self.rule(step) + pyformat.assignment(INDENT, target, self.printer.doprint(step.compute))
+    # The straight-line program's statements (`lowered.straight`), each printed once: the module's
+    # functions are slices of it (the steps each one's results depend on).
+    def sum(self, s) -> list[str]:
+        """A net input from its terms (weight * input, in the spec's order, bias last), with no
+        per-expression printer overhead."""
+        return pyformat.sum_assignment(INDENT, names.python(s.quantity), names.net_terms(self.network, s.quantity))
+
+    def let(self, s) -> list[str]:
+        step = self.derivation.step[s.name]
+        code = self.printer.inline(s.expr) if _is_activation_statement(step) else self.printer.doprint(s.expr)
+        return self.rule(step) + pyformat.assignment(INDENT, names.python(s.name), code)
+
+    def store(self, s) -> list[str]:
+        return self.let(lowered.Let(s.quantity, s.expr))
 
     def forward_values(self) -> list[str]:
         """What ``_forward`` returns: every net and out (and forward temporary), in program order."""
@@ -221,7 +223,7 @@ class ModuleWriter:
                 comment = _block_comment(network, step)
                 lines.append(f"{INDENT}# {comment}")
             if step.quantity not in self.printed:
-                self.printed[step.quantity] = self.statement(step)
+                self.printed[step.quantity] = self.statement(self.statement_of[step.quantity])
             lines += self.printed[step.quantity]
         return lines + tail
 
@@ -321,16 +323,6 @@ def module(network, version: str, bodies: dict[str, list[str]], helpers: list[st
         **(tables.tables(network) if compact else {}),
     }
     return environment().get_template("gradients.py.j2").render(context)
-
-
-def render_any(derivation: Derivation | None, network, version: str) -> str:
-    """Straight-line from the derivation, or above `loops.LOOP_THRESHOLD` parameters in loop form
-    (``derivation`` may then be None: the loop form reads the network and its entries only)."""
-    if loop_form(network):
-        from derive.render import python_loops
-
-        return python_loops.render(network, version)
-    return render(derivation, version)
 
 
 def compile_module(derivation: Derivation, version: str, optimizers=None) -> types.ModuleType:
