@@ -56,6 +56,17 @@ class Question:
     def answer(self) -> Decimal:
         return rounded(self.value, self.decimals)
 
+    @property
+    def key(self) -> Decimal:
+        """The value an answer is compared with: the exact value to six decimals past the ones asked
+        (a plain decimal every quiz reads)."""
+        return to_decimal(self.value).quantize(Decimal(1).scaleb(-self.decimals - 6))
+
+    @property
+    def bounds(self) -> tuple[Decimal, Decimal]:
+        """The answers accepted: ``key`` ± ``tolerance``, both ends included (every quiz's one rule)."""
+        return self.key - self.tolerance, self.key + self.tolerance
+
 
 @dataclass
 class Exercise:
