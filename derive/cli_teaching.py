@@ -11,7 +11,6 @@ from derive import Model, SpecError, load_spec
 from derive.cli_base import EXIT_FAILURE, EXIT_OK, UsageError, default_output, digits, whole
 from derive.escape import path_text, text_line
 from derive.lms import EXPORTS
-from derive.model.decimals import fmt
 from derive.output import OutputError, write
 
 
@@ -56,7 +55,7 @@ def add_commands(sub, command) -> None:
 def _exercise(args) -> int:
     import derive
     from derive.check.exercise import ExerciseError
-    from derive.exercises import CheckFailed
+    from derive.exercises import CheckFailed, shown
     from derive.lms import LmsError, chosen
     from derive.progress import Progress
     from derive.render.pdf import engine
@@ -87,7 +86,7 @@ def _exercise(args) -> int:
     print(f"wrote {folder}/: {len(made.exercises)} variants ({each} each), answers.csv, {quizzes} "
           f"in {made.seconds:.1f} s; every variant's gradients agree by the five routes")
     if made.left_out:
-        fixed = ", ".join(f"{q} = {fmt(v, 9)}" for q, v in made.left_out.items())
+        fixed = ", ".join(f"{q} = {shown(v)}" for q, v in made.left_out.items())
         print(text_line(f"not asked (the same in every variant: the network's structure fixes it): {fixed}"))
     return EXIT_OK
 

@@ -23,7 +23,7 @@ from derive import Model, lms
 from derive.check import routes
 from derive.check.exercise import DECIMALS, Exercise, ExerciseError, default_asks, draw, fixed_values
 from derive.escape import python_comment
-from derive.model.decimals import fmt
+from derive.model.decimals import plain, short_decimal
 from derive.output import staged, write
 from derive.render import moodle, worksheet
 from derive.render.header import header
@@ -46,6 +46,11 @@ class Made:
     left_out: dict = dataclasses.field(default_factory=dict)  # quantity -> the value every variant would ask
 
 
+def shown(value) -> str:
+    """A value fixed by the structure as a message writes it (1, 0: the shortest decimal of 9 digits)."""
+    return short_decimal(value, 9) or plain(value, 9)
+
+
 def leave_out(model, asks) -> dict:
     """The quantities the same in every variant (`fixed_values`): left out of the default questions;
     asked by name, an `ExerciseError` (no question tells one student's work from another's)."""
@@ -53,7 +58,7 @@ def leave_out(model, asks) -> dict:
         fixed = fixed_values(model, asks)
         if fixed:
             q, v = next(iter(fixed.items()))
-            raise ExerciseError(f"{q} is {fmt(v, 9)} in every variant (the network's structure fixes it): "
+            raise ExerciseError(f"{q} is {shown(v)} in every variant (the network's structure fixes it): "
                                 "ask another quantity")
         return {}
     return fixed_values(model, default_asks(model))
