@@ -219,7 +219,8 @@ def test_a_bad_lms_is_one_line_naming_the_known_ones(capsys, tmp_path):
     for bad in ("blackboard", "moodle,", "moodle,Canvas"):
         assert main(["exercise", "--variants", "1", "--no-pdf", "--lms", bad, "-o", str(tmp_path)]) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.endswith("known: moodle, canvas\n") and "Traceback" not in err
+        assert err.count("\n") == 1 and err.endswith(f"known: {', '.join(lms.EXPORTS)}\n") and "Traceback" not in err
+    assert list(lms.EXPORTS)[:2] == ["moodle", "canvas"]
     assert not list(tmp_path.iterdir())
 
 
