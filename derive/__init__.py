@@ -44,6 +44,7 @@ __all__ = [
     "SpecError",
     "TrainingRun",
     "__version__",
+    "exercise",
     "load",
     "load_spec",
     "parse",
@@ -254,3 +255,16 @@ class Model:
 def load(path: str | Path | None = None) -> Model:
     """A `Model` from a spec file; with no path, the built-in reference example."""
     return Model(load_spec(path))
+
+
+def exercise(spec=None, variants: int = 30, seed: int = 1, ask=(), decimals: int = 4, output=None, pdf: bool = True,
+             force: bool = False, lms="moodle", progress=None, workers: int | None = None):
+    """`derive exercise` as a function: ``variants`` networks like ``spec`` (a path, a `Spec`, a `Model`
+    or None for the built-in example) with nice numbers, each with its spec, worksheet and key, checked
+    by the five routes, and ``answers.csv`` and a quiz per learning system in ``lms`` (``"moodle,canvas"``
+    or a list: `derive.lms.EXPORTS`), all written into ``output`` (default ``generated/<name>/exercises``)
+    together or not at all. Returns the `derive.exercises.Made` set (its exercises, files, and the
+    quantities left out because every variant would give the same value)."""
+    from derive.exercises import run
+
+    return run(spec, variants, seed, ask, decimals, output, pdf, force, lms, progress, workers)

@@ -10,6 +10,7 @@ from pathlib import Path
 from derive import Model, SpecError, load_spec
 from derive.cli_base import EXIT_FAILURE, EXIT_OK, UsageError, default_output, digits, whole
 from derive.escape import path_text, text_line
+from derive.lms import EXPORTS
 from derive.output import OutputError, write
 
 
@@ -24,7 +25,8 @@ def add_commands(sub, command) -> None:
     p.set_defaults(run=_grade)
 
     p = command("exercise", "Make N variants of the network (new nice numbers, same shape), each with a worksheet "
-                "and a key (LaTeX and PDF), and answers.csv and quiz.xml (Moodle XML) for them all.")
+                "and a key (LaTeX and PDF), and answers.csv and a quiz for them all (quiz.xml for Moodle; "
+                "canvas-qti.zip for Canvas).")
     p.add_argument("--variants", type=whole(1, 500), default=30, metavar="N", help="how many (default 30)")
     p.add_argument("--seed", type=whole(0, 2**63 - 1), default=1, metavar="S",
                    help="the same seed gives the same variants on every machine (default 1)")
@@ -36,6 +38,8 @@ def add_commands(sub, command) -> None:
     p.add_argument("-o", "--output", metavar="DIR", help="folder (default: generated/<name>/exercises)")
     p.add_argument("--no-pdf", action="store_true", help="write the LaTeX only")
     p.add_argument("--force", action="store_true", help="overwrite files that derive did not generate")
+    p.add_argument("--lms", default="moodle", metavar="NAMES", help="the learning systems to write a quiz for, "
+                   f"comma-separated: {'; '.join(f'{n}: {e.about}' for n, e in EXPORTS.items())} (default moodle)")
     p.set_defaults(run=_exercise)
 
     from derive.render.spec_toml import examples
@@ -49,13 +53,18 @@ def add_commands(sub, command) -> None:
 
 
 def _exercise(args) -> int:
-    from derive.check.exercise import ExerciseError, parse_asks
-    from derive.exercises import CheckFailed, make
+    import derive
+    from derive.check.exercise import ExerciseError
+    from derive.exercises import CheckFailed, shown
+    from derive.lms import LmsError, chosen
     from derive.progress import Progress
     from derive.render.pdf import engine
 
+    try:
+        systems = chosen(args.lms)
+    except LmsError as exc:
+        raise UsageError(f"derive exercise: --lms: {exc}") from None
     model = Model(load_spec(args.spec))
-    asks = parse_asks(model, args.ask, args.variants) if args.ask else None
     folder = Path(args.output) if args.output else default_output(model.spec, "exercises")
     pdf = not args.no_pdf
     if pdf and engine() is None:
@@ -63,7 +72,8 @@ def _exercise(args) -> int:
                          "or use --no-pdf)")
     progress = Progress(False if args.quiet else None)
     try:
-        made = make(model, args.variants, args.seed, asks, folder, args.decimals, pdf, args.force, progress)
+        made = derive.exercise(model, args.variants, args.seed, args.ask, args.decimals, folder, pdf, args.force,
+                               systems, progress)
     except ExerciseError as exc:
         raise UsageError(f"derive exercise: {exc}") from None
     except CheckFailed as exc:
@@ -72,8 +82,12 @@ def _exercise(args) -> int:
         return EXIT_FAILURE
     progress.done()
     each = "spec, sheet and key (.tex" + (", .pdf" if pdf else "") + ")"
-    print(f"wrote {folder}/: {len(made.exercises)} variants ({each} each), answers.csv, quiz.xml "
+    quizzes = ", ".join(p for n in systems for p in EXPORTS[n].paths(model.spec.name))
+    print(f"wrote {folder}/: {len(made.exercises)} variants ({each} each), answers.csv, {quizzes} "
           f"in {made.seconds:.1f} s; every variant's gradients agree by the five routes")
+    if made.left_out:
+        fixed = ", ".join(f"{q} = {shown(v)}" for q, v in made.left_out.items())
+        print(text_line(f"not asked (the same in every variant: the network's structure fixes it): {fixed}"))
     return EXIT_OK
 
 

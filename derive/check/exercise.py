@@ -59,6 +59,17 @@ class Question:
     def answer(self) -> Decimal:
         return rounded(self.value, self.decimals)
 
+    @property
+    def key(self) -> Decimal:
+        """The value an answer is compared with: the exact value to six decimals past the ones asked
+        (a plain decimal every quiz reads)."""
+        return to_decimal(self.value).quantize(Decimal(1).scaleb(-self.decimals - 6))
+
+    @property
+    def bounds(self) -> tuple[Decimal, Decimal]:
+        """The answers accepted: ``key`` ± ``tolerance``, both ends included (every quiz's one rule)."""
+        return self.key - self.tolerance, self.key + self.tolerance
+
 
 @dataclass
 class Exercise:
@@ -244,10 +255,39 @@ def accepted(number, value, decimals: int) -> bool:
         return abs(mpmath.mpf(str(rounded(number, decimals))) - value) <= tolerance
 
 
+PROBES = 3  # drawings besides the network's own that a value must keep to be fixed by the structure
+
+
+def fixed_values(model, asks: list[Q.Quantity]) -> dict[Q.Quantity, object]:
+    """The asked quantities whose value no drawing changes (the network's structure fixes it: the one
+    output of a softmax is 1, so its cross-entropy error and delta are 0), each with that value.
+    Every variant would ask the same number, so these are no question: `derive exercise` leaves them
+    out of its default questions and refuses them when asked by name. A value is fixed when the
+    network's own numbers and `PROBES` drawings (from a generator of their own, so the same every
+    time) all give it, to 60 digits; a drawing the network cannot evaluate is skipped."""
+    rng = random.Random("backprop-derive exercise fixed values")
+    models = [model]
+    for _ in range(PROBES):
+        try:
+            models.append(type(model)(draw_spec(model.spec, rng)))
+        except (ValueError, ArithmeticError):  # a SpecError (a function undefined there) is a ValueError
+            continue
+    fixed = {}
+    for q in asks:
+        try:
+            values = [m.value(q) for m in models]
+        except (Q.QuantityError, ValueError, ArithmeticError):
+            continue
+        if len(models) > 1 and all(abs(v - values[0]) <= ZERO for v in values[1:]):
+            fixed[q] = values[0]
+    return fixed
+
+
 def draw(model, number: int, seed: int, asks: list[Q.Quantity] | None, decimals: int, header: str = "",
-         variants: int = 1) -> Exercise:
+         leave_out: frozenset = frozenset(), variants: int = 1) -> Exercise:
     """Variant ``number`` (from 1) of ``model``'s network: drawn until it makes a good exercise (one
-    of ``variants``, which share the audit's budget for searching slips that retrain)."""
+    of ``variants``, which share the audit's budget for searching slips that retrain). With no
+    ``asks``, the default questions but those in ``leave_out`` (`fixed_values`)."""
     rng = random.Random(f"backprop-derive exercise {seed} {number}")
     spec = model.spec
     name = f"{spec.name[:58]}_v{number:02d}"
@@ -258,7 +298,7 @@ def draw(model, number: int, seed: int, asks: list[Q.Quantity] | None, decimals:
         text = spec_toml(drawn, header, name=name, title=title)
         variant = parse(text, f"variant-{number:02d}.toml")
         candidate = type(model)(variant)
-        chosen = asks or default_asks(candidate)
+        chosen = asks or [q for q in default_asks(candidate) if q not in leave_out]
         reason = poor(candidate, chosen, decimals)
         if reason is None:
             asked = questions(candidate, chosen, decimals, variants)

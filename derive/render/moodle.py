@@ -7,51 +7,28 @@ sub-question per asked value, ``{1:NUMERICAL:=VALUE:TOLERANCE}``, accepting VALU
 HTML goes in a CDATA section, as the format's documentation recommends; every outside text in it is
 escaped for HTML and for the Cloze syntax (`escape.cloze_html`), and the CDATA is split where it
 would end. ``exercises`` are `derive.check.exercise.Exercise`-like: ``number``, ``spec``,
-``questions`` (each ``quantity``, ``value``, ``decimals``, ``answer``, ``tolerance``).
+``questions`` (each ``quantity``, ``value``, ``decimals``, ``answer``, ``tolerance``, ``key``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 
 from derive.escape import cloze_html, csv_text, xml_comment, xml_text
-from derive.model import quantities as Q
-from derive.model.decimals import exact_decimal, fmt, to_decimal
-from derive.model.network import Network
-
-
-def _fixed(value: Decimal) -> str:
-    return f"{value:f}"
+from derive.model.decimals import fmt
+from derive.render.quiz_values import fixed, given_rows
 
 
 def numerical(q) -> str:
-    """The exact value to six decimals past the ones asked (Moodle reads plain decimals), and the
-    tolerance: half a unit of the last asked decimal."""
-    exact = to_decimal(q.value).quantize(Decimal(1).scaleb(-q.decimals - 6))
-    return f"{{1:NUMERICAL:={_fixed(exact)}:{_fixed(q.tolerance)}}}"
-
-
-def _value(v) -> str:
-    return exact_decimal(v, 40) or fmt(v, 12)
-
-
-def _given(spec, network_inputs, outputs) -> str:
-    rows = []
-    for s, sample in enumerate(spec.samples):
-        tag = f" (sample {s + 1})" if len(spec.samples) > 1 else ""
-        rows += [(f"{Q.out(i)}{tag}", _value(v)) for i, v in zip(network_inputs, sample.inputs, strict=True)]
-        rows += [(f"{Q.target(o)}{tag}", _value(v)) for o, v in zip(outputs, sample.targets, strict=True)]
-    return rows
+    """The value an answer is compared with (``q.key``: the exact value to six decimals past the ones
+    asked; Moodle reads plain decimals), and the tolerance: half a unit of the last asked decimal."""
+    return f"{{1:NUMERICAL:={fixed(q.key)}:{fixed(q.tolerance)}}}"
 
 
 def question_html(exercise) -> str:
     spec = exercise.spec
-    network = Network(spec)
-    rows = _given(spec, network.inputs, network.outputs)
-    rows += [(p.name, _value(p.value)) for p in network.parameters]
-    rows.append(("learning rate eta", _value(spec.learning_rate)))
+    rows = given_rows(spec)
     table = "".join(f"<tr><td><code>{cloze_html(a)}</code></td><td>{cloze_html(b)}</td></tr>" for a, b in rows)
     activations = ", ".join(spec.activations)
     asked = "".join(
@@ -79,7 +56,7 @@ def quiz(exercises, name: str, header_line: str) -> str:
            f"    <category><text>$course$/top/{xml_text(name)} exercises</text></category>",
            "  </question>"]
     for e in exercises:
-        feedback = "".join(f"<li><code>{cloze_html(str(q.quantity))}</code> = {_fixed(q.answer)}</li>"
+        feedback = "".join(f"<li><code>{cloze_html(str(q.quantity))}</code> = {fixed(q.answer)}</li>"
                            for q in e.questions)
         out += [
             '  <question type="cloze">',
@@ -102,6 +79,6 @@ def answers_csv(exercises, header: str) -> str:
     writer.writerow(["variant", "quantity", "answer", "decimals", "tolerance", "full_precision"])
     for e in exercises:
         for q in e.questions:
-            writer.writerow([e.number, csv_text(str(q.quantity)), _fixed(q.answer), q.decimals, _fixed(q.tolerance),
+            writer.writerow([e.number, csv_text(str(q.quantity)), fixed(q.answer), q.decimals, fixed(q.tolerance),
                              fmt(q.value, 30)])
     return header + buffer.getvalue()
