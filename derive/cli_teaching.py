@@ -21,6 +21,9 @@ def add_commands(sub, command) -> None:
                    help="the sheet: 'quantity = value' lines, or a JSON object {\"quantity\": value}")
     p.add_argument("--digits", type=digits, default=9, help="significant digits of the correct values (default 9)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--time-limit", type=whole(0, 86400), default=20, metavar="SECONDS",
+                   help="search pairs of slips for at most this long, after every single slip (default 20; "
+                   "0: every pair, minutes on a 3-4-2 network); a number whose pairs were not all tried says so")
     p.set_defaults(run=_grade)
 
     p = command("exercise", "Make N variants of the network (new nice numbers, same shape), each with a worksheet "
@@ -36,6 +39,9 @@ def add_commands(sub, command) -> None:
     p.add_argument("-o", "--output", metavar="DIR", help="folder (default: generated/<name>/exercises)")
     p.add_argument("--no-pdf", action="store_true", help="write the LaTeX only")
     p.add_argument("--force", action="store_true", help="overwrite files that derive did not generate")
+    p.add_argument("--lms", default="moodle", metavar="LIST",
+                   help="what to write for a learning system, comma-separated: moodle (quiz.xml), prairielearn "
+                   "(a question folder whose server.py draws and marks variants; default moodle)")
     p.set_defaults(run=_exercise)
 
     from derive.render.spec_toml import examples
@@ -54,6 +60,9 @@ def _exercise(args) -> int:
     from derive.progress import Progress
     from derive.render.pdf import engine
 
+    lms = [name.strip() for name in args.lms.split(",")]
+    if unknown := [name for name in lms if name not in ("moodle", "prairielearn")]:
+        raise UsageError(f"derive exercise: --lms: unknown {unknown[0]!r} (choose from moodle, prairielearn)")
     model = Model(load_spec(args.spec))
     asks = parse_asks(model, args.ask) if args.ask else None
     folder = Path(args.output) if args.output else default_output(model.spec, "exercises")
@@ -74,6 +83,12 @@ def _exercise(args) -> int:
     each = "spec, sheet and key (.tex" + (", .pdf" if pdf else "") + ")"
     print(f"wrote {folder}/: {len(made.exercises)} variants ({each} each), answers.csv, quiz.xml "
           f"in {made.seconds:.1f} s; every variant's gradients agree by the five routes")
+    if "prairielearn" in lms:
+        from derive.prairielearn import write_prairielearn
+
+        write_prairielearn(model, made.exercises, args.seed, folder, args.ask or None, args.decimals, args.force)
+        print(f"wrote {folder}/prairielearn/: questions/{model.spec.name}/ (info.json, question.html, server.py) "
+              "and serverFilesCourse/derive/ (copy both into the course)")
     return EXIT_OK
 
 
@@ -110,7 +125,7 @@ def _grade(args) -> int:
         answers = read_sheet(args.answers, model)
     except SheetError as exc:
         raise UsageError(f"derive grade: {exc}") from None
-    marking = Marker(model).mark(answers)
+    marking = Marker(model).mark(answers, args.time_limit or None)
     if args.json:
         print(grade_report.as_json(marking, args.digits), end="")
     else:
