@@ -22,8 +22,8 @@ def add_commands(sub, command) -> None:
     p.add_argument("--digits", type=digits, default=9, help="significant digits of the correct values (default 9)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--time-limit", type=whole(0, 86400), default=20, metavar="SECONDS",
-                   help="search pairs of slips for at most this long, after every single slip (default 20; "
-                   "0: every pair, minutes on a 3-4-2 network); a number whose pairs were not all tried says so")
+                   help="search for slips for at most this long: single slips of every wrong number first, then "
+                   "pairs (default 20; 0: no limit, minutes on a 3-4-2 network); a number not fully searched says so")
     p.set_defaults(run=_grade)
 
     p = command("exercise", "Make N variants of the network (new nice numbers, same shape), each with a worksheet "

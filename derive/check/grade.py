@@ -77,7 +77,7 @@ class Mark:
     diagnosis: str = ""
     slips: list[Slip] = field(default_factory=list)  # what reproduces a wrong number, simplest first
     exact: bool = False  # one slip alone fits the digits given
-    cut: bool = False  # the time limit stopped the search for pairs of slips before every pair was tried
+    cut: bool = False  # the time limit stopped the search for slips (or pairs of them) before all were tried
 
 
 @dataclass
@@ -178,9 +178,9 @@ class Marker:
         return own_world(self.model)
 
     def mark(self, answers: list[Answer], seconds: float | None = None) -> Marking:
-        """The marks. ``seconds`` bounds the search for pairs of slips: every single slip (and every
-        convention, and every number carried forward) is tried for every wrong number first, then
-        pairs, number by number, until ``seconds`` after marking began; a number whose pairs were not
+        """The marks. ``seconds`` bounds the search for slips: every number is marked correct, carried
+        forward, convention or wrong, then the single slips of each wrong number are tried, then
+        pairs, number by number, until ``seconds`` after marking began; a number whose slips were not
         all tried says so (`Mark.cut`). Without it every pair is tried (minutes on a 3-4-2 network)."""
         self.deadline = None if seconds is None else time.monotonic() + seconds
         self.seconds = seconds
@@ -202,9 +202,17 @@ class Marker:
             convention = self._convention(marks, keys)
         right = [c.answer for c in marks if c.verdict == CORRECT]
         wrong = [m for m in marks if m.verdict == WRONG and not m.slips]
-        singles = {m: self._singles(m, keys[m.answer], cf, right) for m in wrong}
+        singles = {}
+        for m in wrong:  # every wrong number's single slips, then pairs, while time allows
+            if self._late():
+                break
+            singles[m] = self._singles(m, keys[m.answer], cf, right)
         for m in wrong:
-            self._diagnose(m, keys[m.answer], cf, right, *singles[m])
+            if m in singles:
+                self._diagnose(m, keys[m.answer], cf, right, *singles[m])
+            else:
+                m.cut = True
+                m.diagnosis = f"not searched for slips: the time limit ({self.seconds:g} s) came first"
         return Marking(marks, convention)
 
     def _convention(self, marks: list[Mark], keys: dict) -> str | None:
@@ -242,6 +250,9 @@ class Marker:
         return best.name
 
     # -- what reproduces a wrong number ---------------------------------------------------------------
+    def _late(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
     def _singles(self, mark: Mark, key, cf: CarriedForward, right: list[Answer]) -> tuple:
         """The single slips that reproduce a wrong number, and the audit's finding (its nearest slips)."""
         a = mark.answer
@@ -319,7 +330,7 @@ class Marker:
             tried = [(v.key, v.description, v.transform) for v in edits]
         out = Tried(out)
         for slip_key, description, transform in tried:
-            if pairs and self.deadline is not None and time.monotonic() > self.deadline:
+            if pairs and self._late():
                 out.cut = True
                 break
             for v, w in CarriedForward(self.program, cf.given, transform).expected(key):
