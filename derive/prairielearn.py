@@ -7,10 +7,12 @@
     prairielearn/serverFilesCourse/derive/       this package (pure Python), which server.py imports
 
 PrairieLearn puts the course's ``serverFilesCourse`` on the Python path of ``server.py``; its image
-has SymPy and mpmath (and Jinja2), which the package needs, and not python-flint: without it values
-are computed with mpmath at 60 digits (`derive.model.proven.HAVE_FLINT`), which draws and marks
-the same. Each file is written as `derive.output.write` writes one (atomically; a file that derive
-did not write is kept unless ``force``).
+has SymPy, mpmath and Jinja2 (imported by the renderers), which the package needs, and not
+python-flint: without it values are computed with mpmath at 60 digits
+(`derive.model.proven.HAVE_FLINT`), which draws and marks the same. The templates (``templates/``:
+code, LaTeX, the page) are not copied: drawing and marking one step print none. Each file is
+written as `derive.output.write` writes one (atomically; a file that derive did not write is kept
+unless ``force``).
 """
 
 from __future__ import annotations
