@@ -22,6 +22,9 @@ def add_commands(sub, command) -> None:
                    help="the sheet: 'quantity = value' lines, or a JSON object {\"quantity\": value}")
     p.add_argument("--digits", type=digits, default=9, help="significant digits of the correct values (default 9)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--time-limit", type=whole(0, 86400), default=20, metavar="SECONDS",
+                   help="search for slips for at most this long: single slips of every wrong number first, then "
+                   "pairs (default 20; 0: no limit, minutes on a 3-4-2 network); a number not fully searched says so")
     p.set_defaults(run=_grade)
 
     p = command("exercise", "Make N variants of the network (new nice numbers, same shape), each with a worksheet "
@@ -82,7 +85,7 @@ def _exercise(args) -> int:
         return EXIT_FAILURE
     progress.done()
     each = "spec, sheet and key (.tex" + (", .pdf" if pdf else "") + ")"
-    quizzes = ", ".join(p for n in systems for p in EXPORTS[n].paths(model.spec.name))
+    quizzes = ", ".join(EXPORTS[n].shown(model.spec.name) for n in systems)
     print(f"wrote {folder}/: {len(made.exercises)} variants ({each} each), answers.csv, {quizzes} "
           f"in {made.seconds:.1f} s; every variant's gradients agree by the five routes")
     if made.left_out:
@@ -124,7 +127,7 @@ def _grade(args) -> int:
         answers = read_sheet(args.answers, model)
     except SheetError as exc:
         raise UsageError(f"derive grade: {exc}") from None
-    marking = Marker(model).mark(answers)
+    marking = Marker(model).mark(answers, args.time_limit or None)
     if args.json:
         print(grade_report.as_json(marking, args.digits), end="")
     else:

@@ -111,6 +111,7 @@ def _finish_moving(scratch: Path, folder: Path) -> None:
         for name in journal.read_text().splitlines():
             target = folder / name
             if (scratch / name).is_file() and (not target.exists() or target.stat().st_mtime <= started):
+                target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(scratch / name, target)
 
 class _Stage:
@@ -120,6 +121,7 @@ class _Stage:
     def write(self, name: str, content: str | bytes) -> Path:
         """Write one file of the set into the scratch folder; it is moved into place at `commit`."""
         data = content.encode() if isinstance(content, str) else content
+        (self.scratch / name).parent.mkdir(parents=True, exist_ok=True)
         (self.scratch / name).write_bytes(data)
         self.names.append(name)
         return self.folder / name
@@ -144,6 +146,7 @@ class _Stage:
                 f.flush()
                 os.fsync(f.fileno())
             for name in self.names:
+                (self.folder / name).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(self.scratch / name, self.folder / name)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -4,6 +4,7 @@ reproduce it (`derive.variants`), or said to be unexplained."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from decimal import (
     MAX_EMAX,
@@ -87,6 +88,7 @@ class Finding:
     agrees: bool
     mistakes: list[Mistake] = field(default_factory=list)  # reproducing ones first, then the nearest
     unsearched: str = ""  # why the variants were not searched (a long training run), or ""
+    cut: bool = False  # the search for pairs of slips stopped at its deadline (some pairs untried)
 
     @property
     def explained(self) -> bool:
@@ -123,10 +125,11 @@ class Auditor:
         return self._resolvers[variant.key]
 
     def examine(self, quantity: Q.Quantity | str, printed: Decimal | float | str, nearest: int = 0,
-                pairs: bool = False) -> Finding:
+                pairs: bool = False, deadline: float | None = None) -> Finding:
         """Is ``printed`` right to its digits? If not, which slips reproduce it: the correct value
         truncated, rounding to its own digits, then the usual slips, most common first; with
-        ``pairs``, when no single slip does, every combination of two."""
+        ``pairs``, when no single slip does, every combination of two, until ``deadline`` (a
+        `time.monotonic` time) when given: the pairs not tried by then are not, and ``cut`` says so."""
         q = checked(self.model, quantity)
         printed = printed if isinstance(printed, Decimal) else Decimal(str(printed))  # a float by its shortest form
         correct = self.correct.value(q)
@@ -148,7 +151,9 @@ class Auditor:
             if abs(value - correct) > 1e-40:
                 candidates.append(Mistake(confusion_key(other), description, value, agrees(value, printed)))
         if pairs and q.after is None and not any(m.reproduces for m in candidates):
-            candidates += [m for m in self._candidates(q, correct, printed, self.pairs(printed)) if m.reproduces]
+            tried = self.alternatives(q, correct, self.pairs(printed), deadline)
+            finding.cut = tried.cut
+            candidates += [m for m in self._mistakes(tried, printed) if m.reproduces]
         # A slip that reproduces the number outranks one that only comes near; among reproducing
         # ones the simpler and more common kind of slip comes first, and among near ones the closer wins.
         order = {m.key: i for i, m in enumerate(candidates)}
@@ -177,14 +182,21 @@ class Auditor:
         return self._pairs[key]
 
     def _candidates(self, q, correct, printed, variants) -> list[Mistake]:
-        return [Mistake(v.key, v.description, value, agrees(value, printed))
-                for v, value in self.alternatives(q, correct, variants)]
+        return self._mistakes(self.alternatives(q, correct, variants), printed)
 
-    def alternatives(self, q: Q.Quantity, correct=None, variants=None) -> list[tuple]:
-        """(variant, value) for each variant (all of them by default) that changes ``q``'s value."""
+    @staticmethod
+    def _mistakes(alternatives, printed) -> list[Mistake]:
+        return [Mistake(v.key, v.description, value, agrees(value, printed)) for v, value in alternatives]
+
+    def alternatives(self, q: Q.Quantity, correct=None, variants=None, deadline: float | None = None) -> Tried:
+        """(variant, value) for each variant (all of them by default) that changes ``q``'s value; those
+        tried before ``deadline`` (a `time.monotonic` time) when one is given (``cut`` when some were not)."""
         correct = self.correct.value(q) if correct is None else correct
-        out = []
+        out = Tried()
         for variant in self.variants if variants is None else variants:
+            if deadline is not None and time.monotonic() > deadline:
+                out.cut = True
+                break
             try:
                 value = self.resolver(variant).value(q)
             except (*SKIP, Q.QuantityError, ZeroDivisionError, OverflowError, ValueError, InvalidOperation):
@@ -193,6 +205,12 @@ class Auditor:
                 continue  # the variant does not change this quantity
             out.append((variant, value))
         return out
+
+
+class Tried(list):
+    """The (variant, value) pairs of `Auditor.alternatives`; ``cut`` when its deadline stopped it."""
+
+    cut = False
 
 
 def _twelve_digits(correct) -> Decimal:

@@ -206,3 +206,38 @@ def to_mp(value) -> mpmath.mpf:
         if isinstance(value, sp.Rational):
             return mpmath.mpf(int(value.p)) / int(value.q)
         return mpmath.mpf(str(value)) if isinstance(value, Decimal) else mpmath.mpf(value)
+
+
+#: A learning rate read off an update (`read_rate`) is named when it is a decimal of at most this many
+#: significant digits that the digits given pin down: the rates the update allows span less than a
+#: hundredth of the spacing of such decimals, so that a wrong number falls on one by chance once in 100.
+RATE_DIGITS = 4
+
+
+def read_rate(printed: Decimal, start: tuple, gradient: tuple) -> Decimal | None:
+    """The learning rate eta with w - eta g = ``printed`` (``start`` w and ``gradient`` g, each a value
+    and its half-width, as the learner works with them), exactly: the shortest decimal among the rates
+    the digits allow, when it is short and pinned down (`RATE_DIGITS`); else None."""
+    with mpmath.workdps(PRECISION):
+        (w, w_width), (g, g_width) = start, gradient
+        if abs(g) <= g_width:
+            return None
+        p, h = to_mp(printed), half_unit(printed) + w_width
+        corners = [(w - p + s) / (g + t) for s in (-h, h) for t in (-g_width, g_width)]
+        lo, hi = min(corners), max(corners)
+        middle = (lo + hi) / 2
+        if not middle:
+            return None
+        for digits in range(1, RATE_DIGITS + 1):
+            exponent = int(mpmath.floor(mpmath.log10(abs(middle)))) - digits + 1
+            spacing = mpmath.mpf(10) ** exponent
+            if hi - lo > spacing / 100:
+                return None
+            n = int(mpmath.ceil(lo / spacing))
+            if n * spacing <= hi:
+                return Decimal(n).scaleb(exponent)
+    return None
+
+
+def fmt_decimal(d: Decimal) -> str:
+    return format(d.normalize(), "f")

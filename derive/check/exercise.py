@@ -31,7 +31,7 @@ from derive.derivation.training import MAX_TRAINING_WORK
 from derive.escape import quoted
 from derive.model import quantities as Q
 from derive.model.decimals import to_decimal
-from derive.model.spec import Spec, parse
+from derive.model.spec import MAX_NAME, MAX_TITLE, Spec, parse
 from derive.render.spec_toml import spec_toml
 
 DECIMALS = 4  # the default digits asked
@@ -290,8 +290,10 @@ def draw(model, number: int, seed: int, asks: list[Q.Quantity] | None, decimals:
     ``asks``, the default questions but those in ``leave_out`` (`fixed_values`)."""
     rng = random.Random(f"backprop-derive exercise {seed} {number}")
     spec = model.spec
-    name = f"{spec.name[:58]}_v{number:02d}"
-    title = f"{spec.title[:180]} (variant {number})"
+    # PrairieLearn's variant seeds run to 2^32: the name and title keep within the spec's limits
+    suffix, tag = f"_v{number:02d}", f" (variant {number})"
+    name = f"{spec.name[:min(58, MAX_NAME - len(suffix))]}{suffix}"
+    title = f"{spec.title[:min(180, MAX_TITLE - len(tag))]}{tag}"
     reason = ""
     for _ in range(TRIES):
         drawn = draw_spec(spec, rng)

@@ -12,6 +12,7 @@ only under another convention is a slip.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
@@ -19,8 +20,8 @@ from pathlib import Path
 
 import mpmath
 
-from derive.check.audit import agrees, confusion_key, confusions, digits_shown, rank, truncated
-from derive.check.carried import CarriedForward, Program, half_unit, to_mp, within
+from derive.check.audit import Tried, agrees, confusion_key, confusions, digits_shown, rank, truncated
+from derive.check.carried import CarriedForward, Program, fmt_decimal, read_rate, to_mp, within
 from derive.check.conventions import own_world, worlds
 from derive.check.pairs import compose, rounding_keys
 from derive.check.resolve import checked
@@ -44,41 +45,6 @@ OTHER_CONVENTION = ("own_convention", "written in the network's own convention, 
 #: A JSON number is often a float printed in full (17 digits, the last ones binary noise, and a
 #: framework's float64 arithmetic is good to about 12): such numbers are judged at 12 significant digits.
 FLOAT_DIGITS = 12
-
-
-#: A learning rate read off an update (`read_rate`) is named when it is a decimal of at most this many
-#: significant digits that the digits given pin down: the rates the update allows span less than a
-#: hundredth of the spacing of such decimals, so that a wrong number falls on one by chance once in 100.
-RATE_DIGITS = 4
-
-
-def read_rate(printed: Decimal, start: tuple, gradient: tuple) -> Decimal | None:
-    """The learning rate eta with w - eta g = ``printed`` (``start`` w and ``gradient`` g, each a value
-    and its half-width, as the learner works with them), exactly: the shortest decimal among the rates
-    the digits allow, when it is short and pinned down (`RATE_DIGITS`); else None."""
-    with mpmath.workdps(PRECISION):
-        (w, w_width), (g, g_width) = start, gradient
-        if abs(g) <= g_width:
-            return None
-        p, h = to_mp(printed), half_unit(printed) + w_width
-        corners = [(w - p + s) / (g + t) for s in (-h, h) for t in (-g_width, g_width)]
-        lo, hi = min(corners), max(corners)
-        middle = (lo + hi) / 2
-        if not middle:
-            return None
-        for digits in range(1, RATE_DIGITS + 1):
-            exponent = int(mpmath.floor(mpmath.log10(abs(middle)))) - digits + 1
-            spacing = mpmath.mpf(10) ** exponent
-            if hi - lo > spacing / 100:
-                return None
-            n = int(mpmath.ceil(lo / spacing))
-            if n * spacing <= hi:
-                return Decimal(n).scaleb(exponent)
-    return None
-
-
-def fmt_decimal(d: Decimal) -> str:
-    return format(d.normalize(), "f")
 
 
 class SheetError(ValueError):
@@ -111,6 +77,7 @@ class Mark:
     diagnosis: str = ""
     slips: list[Slip] = field(default_factory=list)  # what reproduces a wrong number, simplest first
     exact: bool = False  # one slip alone fits the digits given
+    cut: bool = False  # the time limit stopped the search for slips (or pairs of them) before all were tried
 
 
 @dataclass
@@ -210,7 +177,13 @@ class Marker:
     def own_world(self):
         return own_world(self.model)
 
-    def mark(self, answers: list[Answer]) -> Marking:
+    def mark(self, answers: list[Answer], seconds: float | None = None) -> Marking:
+        """The marks. ``seconds`` bounds the search for slips: every number is marked correct, carried
+        forward, convention or wrong, then the single slips of each wrong number are tried, then
+        pairs, number by number, until ``seconds`` after marking began; a number whose slips were not
+        all tried says so (`Mark.cut`). Without it every pair is tried (minutes on a 3-4-2 network)."""
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.seconds = seconds
         program = self.program
         keys = {a: program.key(a.quantity) for a in answers}
         given = {k: a.given for a, k in keys.items() if k is not None}
@@ -227,9 +200,19 @@ class Marker:
         convention = None
         if any(m.verdict == WRONG for m in marks):
             convention = self._convention(marks, keys)
-        for m in marks:
-            if m.verdict == WRONG and not m.slips:
-                self._diagnose(m, keys[m.answer], cf, [c.answer for c in marks if c.verdict == CORRECT])
+        right = [c.answer for c in marks if c.verdict == CORRECT]
+        wrong = [m for m in marks if m.verdict == WRONG and not m.slips]
+        singles = {}
+        for m in wrong:  # every wrong number's single slips, then pairs, while time allows
+            if self._late():
+                break
+            singles[m] = self._singles(m, keys[m.answer], cf, right)
+        for m in wrong:
+            if m in singles:
+                self._diagnose(m, keys[m.answer], cf, right, *singles[m])
+            else:
+                m.cut = True
+                m.diagnosis = f"not searched for slips: the time limit ({self.seconds:g} s) came first"
         return Marking(marks, convention)
 
     def _convention(self, marks: list[Mark], keys: dict) -> str | None:
@@ -267,23 +250,33 @@ class Marker:
         return best.name
 
     # -- what reproduces a wrong number ---------------------------------------------------------------
-    def _diagnose(self, mark: Mark, key, cf: CarriedForward, right: list[Answer]) -> None:
+    def _late(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def _singles(self, mark: Mark, key, cf: CarriedForward, right: list[Answer]) -> tuple:
+        """The single slips that reproduce a wrong number, and the audit's finding (its nearest slips)."""
         a = mark.answer
         slips = self._at_this_step(a, key, cf, pairs=False) if key is not None else []
         finding = self.model.auditor.examine(a.quantity, a.given, nearest=NEAREST)
         found = {s.key for s in slips}
         slips += [Slip(m.key, m.description, m.value) for m in finding.reproducing
                   if m.key not in found and self._consistent(m.key, right, a.given)]
+        return slips, finding
+
+    def _diagnose(self, mark: Mark, key, cf: CarriedForward, right: list[Answer], slips: list, finding) -> None:
+        a = mark.answer
         if not slips and key is not None:
             slips = self._at_this_step(a, key, cf, pairs=True)
-        if not slips:
-            pairs = self.model.auditor.examine(a.quantity, a.given, nearest=NEAREST, pairs=True)
+            mark.cut = slips.cut
+        if not slips and not mark.cut:
+            pairs = self.model.auditor.examine(a.quantity, a.given, nearest=NEAREST, pairs=True, deadline=self.deadline)
+            mark.cut = pairs.cut
             slips = [Slip(m.key, m.description, m.value) for m in pairs.reproducing
                      if self._consistent(m.key, right, a.given)]
         own = rounding_keys(a.given)
         slips.sort(key=lambda s: rank(s.key.removeprefix("own_"), own))
         mark.slips = slips
-        mark.exact = len(slips) == 1
+        mark.exact = len(slips) == 1 and not mark.cut
         if len(slips) == 1:
             mark.diagnosis = f"exactly what this slip gives: {slips[0].description}"
         elif slips:
@@ -291,9 +284,13 @@ class Marker:
                               f"{slips[0].description}")
         else:
             near = ", or ".join(f"{m.description} ({fmt(m.value, 9)})" for m in finding.mistakes)
-            mark.diagnosis = "no usual slip, nor two together, reproduces it"
+            mark.diagnosis = ("no usual slip reproduces it, nor the pairs of slips tried" if mark.cut
+                              else "no usual slip, nor two together, reproduces it")
             if near:
                 mark.diagnosis += f"; the closest: {near}"
+        if mark.cut:
+            mark.diagnosis += (f"; pairs of slips were searched for {self.seconds:g} s, the time limit, "
+                               "and not all were tried")
 
     def _consistent(self, key: str, right: list[Answer], printed: Decimal) -> bool:
         """Could the learner have made this slip of the whole computation, given the numbers of
@@ -331,7 +328,11 @@ class Marker:
                      for i, x in enumerate(edits) for y in edits[i + 1:]]
         else:
             tried = [(v.key, v.description, v.transform) for v in edits]
+        out = Tried(out)
         for slip_key, description, transform in tried:
+            if pairs and self._late():
+                out.cut = True
+                break
             for v, w in CarriedForward(self.program, cf.given, transform).expected(key):
                 if within(printed, v, w) and all(abs(v - p) > 1e-30 for p, _ in plain):
                     out.append(Slip(slip_key, description + own, v))

@@ -21,6 +21,7 @@ def as_json(marking: Marking, digits: int = 9) -> str:
             "correct": fmt(m.correct, digits),
             "diagnosis": m.diagnosis,
             "slips": [s.as_dict() for s in m.slips],
+            "search_cut": m.cut,  # the time limit stopped the search for slips before all were tried
         }
         for m in marking.marks
     ]

@@ -14,7 +14,10 @@ import mpmath
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-from derive.derivation import decided
+from derive.model.proven import HAVE_FLINT
+
+if HAVE_FLINT:
+    from derive.derivation import decided
 from derive.derivation.exact import rational_value
 from derive.derivation.steps import BACKWARD_PHASES, DISPLAY, Derivation
 from derive.model import optimizers
@@ -147,7 +150,7 @@ def evaluate(
         env |= {symbol: forward_env[symbol] for symbol in backward_env}  # the parameters' own values
         return {network.quantity_of[sym]: v for sym, v in env.items()}, finite
 
-    if parameters is None and transform is None and round_to is None and not backward:
+    if HAVE_FLINT and parameters is None and transform is None and round_to is None and not backward:
         return _decided(derivation, steps)
     with mpmath.workdps(PRECISION):
         per_sample = []

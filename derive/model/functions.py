@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import flint
+try:
+    import flint
+except ImportError:  # no ball evaluator without it (`derive.model.proven.HAVE_FLINT`)
+    flint = None
+
 import mpmath
 import sympy as sp
 
@@ -155,11 +159,12 @@ def _near_zero(method, power: int, factor: int):
     return f
 
 
-_ARB_METHODS = {"tanh": _near_zero(flint.arb.tanh, 3, 3), "sinh": _near_zero(flint.arb.sinh, 3, 3)}
-#: The ball evaluator's (`derive.derivation.balls`) python-flint method for each SymPy function.
-ARB_FUNCTIONS = ({f: _ARB_METHODS.get(name) or getattr(flint.arb, name) for name, (f, _) in ELEMENTARY.items()}
-                 | {sp.erfc: _erfc_ball})
-ARB_EXPM1 = _near_zero(flint.arb.expm1, 2, 1)
+if flint is not None:
+    _ARB_METHODS = {"tanh": _near_zero(flint.arb.tanh, 3, 3), "sinh": _near_zero(flint.arb.sinh, 3, 3)}
+    #: The ball evaluator's (`derive.derivation.balls`) python-flint method for each SymPy function.
+    ARB_FUNCTIONS = ({f: _ARB_METHODS.get(name) or getattr(flint.arb, name) for name, (f, _) in ELEMENTARY.items()}
+                     | {sp.erfc: _erfc_ball})
+    ARB_EXPM1 = _near_zero(flint.arb.expm1, 2, 1)
 #: 1 + s f(u) (s = ±1) written without its cancellation, for the ball evaluator: f -> (s, u) -> ball.
 ONE_PLUS = {
     sp.erf: lambda s, u: _erfc_ball(-s * u),

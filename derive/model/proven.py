@@ -12,8 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-import flint
 import mpmath
+
+try:
+    import flint
+except ImportError:  # PrairieLearn's image has SymPy and mpmath, not python-flint: see `HAVE_FLINT`
+    flint = None
+
+#: False where python-flint is not installed (a PrairieLearn worker runs the exercise's `server.py`
+#: there): values are then computed with mpmath at `evaluate.PRECISION` digits, as the audit's variants
+#: always are, not as balls: no printed digit is proven, none is needed to draw or mark an exercise.
+HAVE_FLINT = flint is not None
 
 START = 256  # bits: a ball is first computed at this precision, then at twice it while undecided
 CAP = 2**16  # bits (19,700 digits); 1 - out at a saturated registry entry is computed by its complement
