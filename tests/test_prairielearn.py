@@ -3,6 +3,7 @@ run as PrairieLearn runs it (docs/question/server.md: each phase in a fresh Pyth
 serverFilesCourse on the path, one `data` dictionary, no python-flint in the image)."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -326,3 +327,22 @@ def test_a_variant_seed_up_to_2_to_the_32_makes_a_valid_variant_of_a_long_named_
     exercise = draw(model, 2**32 - 1, 1, None, DECIMALS)
     assert exercise.spec.name == "n" * 52 + "_v4294967295" and len(exercise.spec.title) == 200
     assert draw(model, 7, 1, None, DECIMALS).spec.name == "n" * 58 + "_v07"  # derive exercise's names as before
+
+
+def test_every_variant_asks_what_question_html_has_inputs_for(tmp_path):
+    """A softmax over one output: every variant gives out_o1 = 1, E_total = delta_o1 = 0, which
+    `derive exercise` leaves out; the question's inputs and each generated variant's answers are the
+    same names, without those."""
+    from test_canvas import ONE_OUTPUT
+
+    spec = tmp_path / "one.toml"
+    spec.write_text(ONE_OUTPUT)
+    assert main(["exercise", str(spec), "--variants", "2", "--no-pdf", "-o", str(tmp_path), "--quiet",
+                 "--lms", "prairielearn"]) == 0
+    question = tmp_path / "prairielearn" / "questions" / "t"
+    names = re.findall(r'answers-name="([^"]+)"', (question / "question.html").read_text())
+    result = run_server(tmp_path, "t", [("generate", new_data(1)), ("generate", new_data(2))])
+    for data in result["results"]:
+        assert sorted(data["correct_answers"]) == sorted(names)
+    asked = [a["quantity"] for a in result["results"][0]["params"]["asked"]]
+    assert not {"out_o1", "E_total", "delta_o1"} & set(asked) and asked
