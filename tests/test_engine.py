@@ -63,6 +63,7 @@ def _compiled(symbols, expr):
     return sp.lambdify(symbols, expr, modules="mpmath", printer=printer)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["reference", "softmax_ce", "bce_mean", "deep_tanh_relu", "softmax_sse_shared"])
 def test_chain_rule_equals_sympy_diff_of_the_fully_nested_error(name, reference):
     """The nested E_total is rewritten in elementary functions, so sympy.diff uses none of the
