@@ -16,6 +16,8 @@ from derive.cli import main
 from derive.output import SCRATCH_PREFIX
 from derive.render.pdf import engine
 
+pytestmark = pytest.mark.slow  # a system test: `-m "not slow"` leaves it out (docs/programmers.md)
+
 NAMES = sorted(["check.txt", "gradients.py", "gradients.txt", "mazur.html", "mazur.tex"] + (["mazur.pdf"] if engine() else []))
 
 

@@ -21,6 +21,8 @@ from derive.cli import main
 from derive.model.functions import elementwise
 from derive.model.registry import ACTIVATIONS
 
+pytestmark = pytest.mark.slow  # a system test: `-m "not slow"` leaves it out (docs/programmers.md)
+
 mp = mpmath.mpf
 
 

@@ -18,6 +18,8 @@ from derive.check.grade import CARRIED, CONVENTION, CORRECT, WRONG, Marker, pars
 from derive.cli import main
 from derive.model.registry import ACTIVATIONS
 
+pytestmark = pytest.mark.slow  # a system test: `-m "not slow"` leaves it out (docs/programmers.md)
+
 mp = mpmath.mpf
 UPDATES = [f"w{i}+" for i in range(1, 9)]
 BACKWARD = ["delta_o1", "delta_o2", "delta_h1", "delta_h2", *(f"dE_total/dw{i}" for i in range(1, 9))]

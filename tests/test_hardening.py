@@ -10,6 +10,8 @@ from derive.check import report, routes
 from derive.cli import main
 from derive.model import quantities as Q
 
+pytestmark = pytest.mark.slow  # a system test: `-m "not slow"` leaves it out (docs/programmers.md)
+
 HUGE = "[[[1e6, -1e6], [1e6, 1e6]], [[-1e6, 1e6], [1e6, -1e6]]]"
 HUGE_INPUTS = "[[samples]]\ninputs = [1e6, -1e6]\ntargets = [0.01, 0.99]\n"
 AT_THE_LIMITS = {

@@ -16,6 +16,8 @@ import derive
 from derive.model.decimals import fmt
 from derive.render import pdf
 
+pytestmark = pytest.mark.slow  # a system test: `-m "not slow"` leaves it out (docs/programmers.md)
+
 needs_latex = pytest.mark.skipif(
     pdf.engine() is None and not os.environ.get("DERIVE_REQUIRE_LATEX"),
     reason="no LaTeX engine (latexmk/pdflatex) installed; CI installs one and sets DERIVE_REQUIRE_LATEX",

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import mpmath
 import sympy as sp
+from sympy.printing.pycode import MpmathPrinter
 
 from derive.check import float_bound
 from derive.derivation import domain
@@ -127,10 +128,25 @@ class _Forward:
         return env
 
 
+_HALF = mpmath.mpf(1) / 2
+
+
+def _heaviside(x, at_zero=_HALF):
+    """SymPy's Heaviside(x, H0) at mpmath numbers, as its rewrite to a Piecewise reads: 0 below 0,
+    H0 at 0, else 1 (NaN included)."""
+    return mpmath.mpf(0) if x < 0 else at_zero if x == 0 else mpmath.mpf(1)
+
+
 def _sympy_derivative(nested, symbol, symbols):
     """sympy.diff of the nested error compiled to mpmath: once per parameter, for every sample (its
-    inputs and targets are arguments), not once per parameter and sample."""
-    return sp.lambdify(symbols, sp.diff(nested, symbol), modules="mpmath")
+    inputs and targets are arguments), not once per parameter and sample. Printed with its terms in
+    SymPy's own (canonical) order, not sorted again for reading, and Heaviside (the derivative of
+    max, min and relu) called as a function, not rewritten to a Piecewise that SymPy folds into the
+    rest: the same numbers, compiled several times faster."""
+    printer = MpmathPrinter({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True,
+                             "user_functions": {"Heaviside": "heaviside"}, "order": "none"})
+    return sp.lambdify(symbols, sp.diff(nested, symbol), modules=[{"heaviside": _heaviside}, "mpmath"],
+                       printer=printer)
 
 
 def _sympy_route(function, symbols, values: dict, chain):
