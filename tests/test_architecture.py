@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from derive.model.layers import KINDS
 from derive.model.optimizers import OPTIMIZERS, OPTIONS, SLOT
 from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 
@@ -95,6 +96,8 @@ REGISTRY = {PACKAGE / "model" / "registry.py", PACKAGE / "model" / "functions.py
 def test_only_the_registry_names_a_particular_activation_or_loss(path):
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, REGISTERED)) + r")\b", re.IGNORECASE)
     named = sorted({m.group(0) for word in _code_words(path) for m in pattern.finditer(word)})
+    if PACKAGE / "model" / "layers" in path.parents:  # a layer kind's own name (linear) is no activation's
+        named = [n for n in named if n.lower() not in KINDS]
     assert not named, f"{path.name} names {named}: ask the registry entry instead"
 
 
@@ -191,3 +194,15 @@ def test_the_mode_comparison_check_sees_a_bare_string(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text('if layer.bias == "shared" or step.phase in (FORWARD, "error") or x.name == "b":\n    pass\n')
     assert _bare_mode_comparisons(sample) == ["line 1: 'shared'", "line 1: 'error'"]
+
+
+LAYER_PACKAGE = PACKAGE / "model" / "layers"
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if LAYER_PACKAGE not in p.parents and p not in REGISTRY],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_layer_kinds_name_a_layer_kind(path):
+    """A layer kind is one module of derive/model/layers: no other module tests for one by name."""
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, KINDS)) + r")\b", re.IGNORECASE)
+    named = sorted({m.group(0) for word in _code_words(path) for m in pattern.finditer(word)})
+    assert not named, f"{path.name} names {named}: ask the layer kind (derive.model.layers) instead"

@@ -19,6 +19,7 @@ from pathlib import Path
 import sympy as sp
 
 from derive.escape import excerpt, path_text, quoted
+from derive.model import layers as layer_form
 from derive.model import optimizers, quantities, reading, seeded
 from derive.model.custom import NO_SCOPE, Scope
 from derive.model.modes import BiasMode
@@ -42,6 +43,7 @@ MAX_TITLE = 200
 KEYS = (
     "name", "title", "layers", "activation", "loss", "bias", "learning_rate", "steps", "weights",
     "biases", "samples", "reduction", "seed", "published", "freeze_biases", "training", "activations", "losses",
+    "layer", "input",
 )
 REQUIRED = ("name", "layers", "activation", "loss", "bias", "samples")  # and learning_rate, here or in [training]
 TRAINING_KEYS = (
@@ -82,6 +84,7 @@ class Spec:
     digest: str  # sha256 of the file's bytes
     functions: Scope = NO_SCOPE  # the spec's own activations and losses ([activations], [losses])
     training: optimizers.Settings | None = None  # how training steps are taken (learning_rate, freeze_biases too)
+    kinds: tuple[str, ...] = ()  # each non-input layer's kind (`derive.model.layers`); () : every one linear
 
 
 def load(path: str | Path | None = None) -> Spec:
@@ -114,6 +117,9 @@ def parse(data: bytes | str, source: str = "<spec>") -> Spec:
 
 
 class _Validator:
+    kind = staticmethod(_kind)  # for the layer kinds' own messages (`derive.model.layers`)
+    max_width = MAX_WIDTH
+
     def __init__(self, source: str):
         self.source = source
 
@@ -134,6 +140,8 @@ class _Validator:
         return value
 
     def number(self, value, key: str) -> sp.Rational:
+        if isinstance(value, sp.Rational):  # read and checked already (a [[layer]] table's tensor)
+            return value
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
             self.fail(f"{key} must be a number, not {_kind(value)}")
         if isinstance(value, Decimal) and not value.is_finite():
@@ -156,6 +164,7 @@ class _Validator:
                 near = difflib.get_close_matches(key, KEYS, n=1)
                 hint = f" (did you mean '{near[0]}'?)" if near else f"; known keys: {', '.join(KEYS)}"
                 self.fail(f"unknown key '{excerpt(key)}'{hint}")
+        t = layer_form.translate(t, self) if "layer" in t else t
         for key in REQUIRED:
             if key not in t:
                 self.fail(f"missing key '{key}'")
@@ -168,7 +177,7 @@ class _Validator:
             self.fail(f"title must be at most {MAX_TITLE} characters")
         layers = self.layers(t["layers"])
         functions = self.functions(t.get("activations", {}), t.get("losses", {}))
-        activations = self.activations(t["activation"], len(layers) - 1, functions)
+        activations = self.activations(t["activation"], len(layers) - 1, functions, "kinds" in t)
         loss = self.choice(t["loss"], "loss", [*LOSSES, *functions.loss_names])
         if functions.loss(loss).requires and activations[-1] != functions.loss(loss).requires:
             self.fail(
@@ -218,6 +227,7 @@ class _Validator:
         return Spec(
             name, title, layers, activations, loss, bias, training.learning_rate, steps, weights, biases,
             samples, reduction, training.freeze_biases, seed, published, self.source, digest, functions, training,
+            tuple(t.get("kinds", ())),
         )
 
     def training_table(self, t: dict) -> dict:
@@ -261,12 +271,12 @@ class _Validator:
 
     def choice(self, value, key: str, options) -> str:
         self.string(value, key)  # first: a list is no key of the alias table
-        activation = key.startswith("activation")
+        activation = key.startswith("activation") or key.endswith(".activation")
         value = ALIASES.get(value, value) if activation else value
         if value not in options:
             known = list(options) + (list(ALIASES) if activation else [])
-            own = {"activation": " (or define your own under [activations])",
-                   "loss": " (or define your own under [losses])"}.get(key.split("[")[0], "")
+            own = {"activation": " (or define your own under [activations])", "loss": " (or define your own "
+                   "under [losses])"}.get("activation" if activation else key.split("[")[0], "")
             hint = quantities.suggestion(value, known)
             self.fail(f"{key} = {quoted(value)} is unknown{hint}; known: {', '.join(known)}{own}")
         return value
@@ -298,12 +308,13 @@ class _Validator:
             )
         return layers
 
-    def activations(self, value, count: int, functions: Scope = NO_SCOPE) -> tuple[str, ...]:
+    def activations(self, value, count: int, functions: Scope = NO_SCOPE, tables: bool = False) -> tuple[str, ...]:
         known = [*ACTIVATIONS, *functions.activation_names]
         if isinstance(value, list):
             if len(value) != count:
                 self.fail(f"activation has {len(value)} names, the network has {count} non-input layers")
-            names = [self.choice(v, f"activation[{k}]", known) for k, v in enumerate(value)]
+            keys = [f"layer[{k}].activation" if tables else f"activation[{k}]" for k in range(count)]
+            names = [self.choice(v, keys[k], known) for k, v in enumerate(value)]
         elif isinstance(value, str):
             names = [self.choice(value, "activation", known)] * count
         else:

@@ -16,6 +16,7 @@ from derive.derivation.steps import ERROR, FORWARD, GRADIENTS
 from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, json_value, plain
+from derive.model.layers import place
 from derive.render.latex_rows import negated_product
 
 
@@ -130,6 +131,7 @@ def as_json(model, digits: int) -> str:
                 "network": spec.name,
                 "title": spec.title,
                 "digits": digits,
+                "parameters": [{"name": p.name, **place(spec.kinds, p)} for p in model.network.parameters],
                 "quantities": [
                     {
                         "section": r.section,

@@ -1,0 +1,131 @@
+"""Layer kinds: a network given as ``[[layer]]`` tables, each of a registered kind (PyTorch's names,
+hyperparameters and tensor layouts, `torch.nn`).
+
+A kind is one module holding what is particular to it: its keys and their messages, its shape, its
+tensors and where each parameter sits in them (``layer``, ``tensor``, ``index``, as PyTorch indexes
+``model[layer].tensor[index]``). Registering it (`register`) is all that makes a spec's ``type = ...``
+reach it. Today the one kind is ``linear`` (`derive.model.layers.linear`, `torch.nn.Linear`); the
+``[[layer]]`` tables of a dense network are read into the same `Spec` as ``layers = [...]`` gives, so
+both forms give the same derivation and the same outputs.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Protocol
+
+from derive.escape import excerpt, quoted
+from derive.model import quantities, seeded
+from derive.model.modes import BiasMode
+
+#: The top-level keys of the ``layers = [...]`` form, which the ``[[layer]]`` form replaces.
+REPLACED = ("layers", "activation", "weights", "biases", "bias")
+
+
+@dataclass(frozen=True)
+class Read:
+    """One ``[[layer]]`` table, read: its width, activation, and the tensors it gives (None: not
+    given, drawn from the seed)."""
+
+    kind: str
+    width: int
+    activation: str
+    weight: tuple | None  # [out][in] as PyTorch lays it out
+    bias: tuple | BiasMode | None  # [out]; BiasMode.NONE for none
+
+
+class Kind(Protocol):
+    name: str
+    keys: tuple[str, ...]
+
+    def read(self, table: dict, key: str, width_in: int, check) -> Read: ...
+
+    def place(self, layer: int, parameter) -> dict: ...
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    KINDS[kind.name] = kind
+    return kind
+
+
+def unknown_keys(table: dict, key: str, keys: tuple[str, ...], check) -> None:
+    for k in table:
+        if k not in keys:
+            hint = quantities.suggestion(k, list(keys)) or f"; a {table.get('type')} layer has {', '.join(keys)}"
+            check.fail(f"{key}: unknown key '{excerpt(k)}'{hint}")
+
+
+def kind_of(table, key: str, check) -> Kind:
+    if not isinstance(table, dict):
+        check.fail(f"{key} must be a table ([[layer]]), not {check.kind(table)}")
+    if "type" not in table:
+        check.fail(f"{key}: missing key 'type' (one of {', '.join(KINDS)})")
+    name = check.string(table["type"], f"{key}.type")
+    if name not in KINDS:
+        check.fail(f"{key}.type = {quoted(name)} is unknown{quantities.suggestion(name, list(KINDS))}; "
+                   f"known: {', '.join(KINDS)}")
+    return KINDS[name]
+
+
+def translate(t: dict, check) -> dict:
+    """The spec's table with its ``[[layer]]`` tables read into the ``layers = [...]`` form's keys
+    (every value checked here, with messages naming ``layer[k]....``); the rest of the spec as given.
+    Tensors left out are drawn from ``seed`` as the other form draws them (every weight, then every
+    bias, layer by layer), so the same seed gives the same numbers in both forms."""
+    for key in REPLACED:
+        if key in t:
+            check.fail(f"{key} and [[layer]] are two ways of giving the layers: give one "
+                       f"([[layer]] tables hold type, out_features, activation, weight and bias)")
+    if "input" not in t:
+        check.fail("missing key 'input' (the number of input features, for [[layer]] tables)")
+    if isinstance(t["input"], list):
+        check.fail("input = [...]: a shaped input needs a layer kind that reads one; linear layers take "
+                   "a number of features (input = 2)")
+    width = check.integer(t["input"], "input", 1, check.max_width, " features")
+    layers = t["layer"]
+    if not isinstance(layers, list) or not layers:
+        check.fail("layer must be one or more [[layer]] tables")
+    read = []
+    for k, table in enumerate(layers):
+        key = f"layer[{k}]"
+        kind = kind_of(table, key, check)
+        unknown_keys(table, key, kind.keys, check)
+        read.append(kind.read(table, key, width, check))
+        width = read[-1].width
+    modes = {r.bias is BiasMode.NONE for r in read}
+    if len(modes) > 1:
+        check.fail("some [[layer]] tables have bias = \"none\" and others biases: a network's layers "
+                   "have biases alike")
+    sizes = [t["input"], *(r.width for r in read)]
+    rng = random.Random(t.get("seed"))
+    drawn = "seed" in t and isinstance(t["seed"], int) and not isinstance(t["seed"], bool)
+    out = {k: v for k, v in t.items() if k not in ("layer", "input")}
+    out["layers"] = sizes
+    out["activation"] = [r.activation for r in read]
+    out["bias"] = str(BiasMode.NONE if True in modes else BiasMode.PER_NEURON)
+    if (any(r.weight is None for r in read) or any(r.bias is None for r in read)) and not drawn:
+        k = next(k for k, r in enumerate(read) if r.weight is None or r.bias is None)
+        missing = "weight" if read[k].weight is None else "bias"
+        check.fail(f"missing key 'layer[{k}].{missing}' (give it, or a seed = N to fill it reproducibly)")
+    weights = [r.weight or tuple(tuple(seeded.value(rng, sizes[k]) for _ in range(sizes[k]))
+                                 for _ in range(r.width)) for k, r in enumerate(read)]
+    out["weights"] = [[list(row) for row in w] for w in weights]
+    if True not in modes:
+        biases = [r.bias or tuple(seeded.value(rng, sizes[k]) for _ in range(r.width)) for k, r in enumerate(read)]
+        out["biases"] = [list(b) for b in biases]
+    out["kinds"] = [r.kind for r in read]
+    return out
+
+
+def place(kinds: tuple[str, ...], parameter) -> dict:
+    """Where ``parameter`` sits: ``{"layer": k, "tensor": "weight", "index": [j, i]}``, PyTorch's
+    ``model[k].weight[j, i]`` (``k`` counts the layers from 0, as the ``[[layer]]`` tables)."""
+    k = parameter.layer - 1
+    return {"layer": k, **KINDS[kinds[k] if kinds else "linear"].place(k, parameter)}
+
+
+from derive.model.layers import linear  # noqa: E402,F401  (registers the kinds)
