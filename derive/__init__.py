@@ -45,6 +45,7 @@ __all__ = [
     "TrainingRun",
     "__version__",
     "exercise",
+    "grade",
     "load",
     "load_spec",
     "parse",
@@ -152,6 +153,13 @@ class Model:
         q = self.quantity(quantity)
         return self.resolver.value(q if sample is None else q.at_sample(sample))
 
+    def after_training(self) -> dict[Quantity, object]:
+        """The values the table of every number prints after the spec's training steps
+        (`derive.render.text.training_quantities`), computed here and passed to the renderer."""
+        from derive.render.text import training_quantities
+
+        return {q: self.value(q) for q in training_quantities(self.spec, self.network)}
+
     def explain(self, quantity: Quantity | str) -> Explanation:
         """How a quantity is derived, step by step: rows of symbolic forms, numbers and values (in a
         notebook it displays itself, as MathML and as LaTeX)."""
@@ -225,31 +233,42 @@ class Model:
         from derive.render import latex
 
         comparisons = self.training_comparisons(self.spec.steps or 1)
-        from derive.render.latex_matrix import sections as matrix_part
+        findings, notes = (self.published_findings, self.published_notes(digits)) if self.spec.published else ((), ())
+        return latex.document(self, __version__, digits, comparisons, findings, notes, extra_sections)
 
-        extra_sections = [*matrix_part(self, digits), *extra_sections]
-        if self.spec.published:
-            errata = latex.errata_section(self.published_findings, digits, self.spec.source,
-                                          self.published_notes(digits))
-            extra_sections = [*extra_sections, errata]
-        return latex.render(self, __version__, digits, comparisons, extra_sections)
-
-    def html(self, digits: int = 9, check: dict | None = None) -> str:
-        """The self-contained interactive web page (``check``: a report of `derive.check.report.build`,
-        made here unless given)."""
-        from derive.check import report
+    def html(self, digits: int = 9, check=None) -> str:
+        """The self-contained interactive web page (``check``: the result of `check`, made here unless
+        given)."""
         from derive.render.html import Page
 
-        check = report.build(self, [], digits) if check is None else check
+        check = self.check(digits=digits) if check is None else check
         comparisons = self.training_comparisons(self.spec.steps) if self.spec.steps else []
         return Page(self, __version__, digits, check, comparisons, self.published_findings,
                     self.published_notes(digits)).render()
+
+    def check(self, claims=(), digits: int = 9, routes: bool = True, progress=None):
+        """What `derive check` does: every gradient by the independent routes (unless not ``routes``),
+        the audit of the spec's published numbers, and the verdict on each of ``claims`` (texts such as
+        ``"dE_total/dw5=0.0822"``, or (quantity, value) pairs): a `derive.check.results.CheckResult`
+        (``as_dict()`` is ``--json``; ``exit_status(strict)`` the command's)."""
+        from derive.check import report
+        from derive.check.audit import parse_claim
+
+        parsed = [parse_claim(c if isinstance(c, str) else f"{c[0]}={c[1]}", self) for c in claims]
+        return report.build(self, parsed, digits, with_checks=routes, progress=progress)
+
+    def build(self, path: str | Path | None = None, digits: int = 9, force: bool = False, progress=None):
+        """What `derive build` does: every output written into ``path`` (default generated/<name>/)
+        together or not at all: a `derive.building.Built` (the folder, the files, the check's result)."""
+        from derive.building import build
+
+        return build(self, path, digits, force, progress)
 
     def latex_quantity(self, quantity: Quantity | str, digits: int = 9) -> str:
         """One quantity's derivation as a LaTeX ``align`` block."""
         from derive.render.latex import quantity_block
 
-        return quantity_block(self, self.quantity(quantity), digits)
+        return quantity_block(self.network, self.explainer.explain(self.quantity(quantity)), digits)
 
 
 def load(path: str | Path | None = None) -> Model:
@@ -268,3 +287,15 @@ def exercise(spec=None, variants: int = 30, seed: int = 1, ask=(), decimals: int
     from derive.exercises import run
 
     return run(spec, variants, seed, ask, decimals, output, pdf, force, lms, progress, workers)
+
+
+def grade(model: Model | str | Path | None, answers: str | Path, time_limit: float | None = 20):
+    """What `derive grade` does: the learner's sheet ``answers`` marked against ``model`` (a `Model`,
+    or a spec's path): each number correct, carried forward from their own earlier numbers, another
+    convention, or wrong with the slip that reproduces it: a `derive.check.grade.Marking`
+    (`derive.check.grade_report` prints it); the search for slips stops after ``time_limit``
+    seconds (None or 0: no limit). A sheet that cannot be read: `SheetError`."""
+    from derive.check.grade import Marker, read_sheet
+
+    model = model if isinstance(model, Model) else load(model)
+    return Marker(model).mark(read_sheet(answers, model), time_limit or None)

@@ -33,9 +33,7 @@ from derive.model.quantities import QuantityError
 from derive.model.reading import ReadError
 from derive.output import OutputError, staged, write
 from derive.render import text as report
-from derive.render.header import header
 from derive.render.pdf import LatexError, compile_pdf
-from derive.render.python import render as render_python
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +154,9 @@ def _gradients(args) -> int:
         values = [(q, model.value(q)) for q in map(model.quantity, args.quantity)]
         print(report.chosen(values, args.digits, args.json), end="")
     else:
-        print(report.as_json(model, args.digits) if args.json else report.text(model, args.digits), end="")
+        trained = model.after_training()
+        print(report.as_json(model, args.digits, trained) if args.json else report.text(model, args.digits, trained),
+              end="")
     return EXIT_OK
 
 
@@ -222,7 +222,8 @@ def _html(args) -> int:
 
 def _check(args) -> int:
     from derive.check import report as check_report
-    from derive.check.audit import parse_claim
+    from derive.progress import Progress
+    from derive.render.check_text import as_text
 
     model = Model(load_spec(args.spec))
     texts = list(args.claim)
@@ -231,79 +232,25 @@ def _check(args) -> int:
             texts += check_report.read_claims(args.claims)
         except ReadError as exc:
             raise UsageError(f"derive check: {path_text(args.claims)}: {exc}") from None
-    claims = [parse_claim(text, model) for text in texts]
-    from derive.progress import Progress
-
     progress = Progress(False if args.quiet or args.json else None)
-    result = check_report.build(model, claims, args.digits, progress=progress)
+    result = model.check(texts, args.digits, progress=progress)
     progress.done()
-    print(check_report.as_json(result) if args.json else check_report.as_text(result, model, args.verbose), end="")
-    return check_report.exit_status(result, args.strict)
+    print(result.as_json() if args.json else as_text(result, args.verbose), end="")
+    return result.exit_status(args.strict)
 
 
 def _build(args) -> int:
-    """Everything is computed and written into a scratch folder inside the output folder first, and
-    moved into place together at the end (`output.staged`): a bad spec, a failure or an interrupt
-    leaves the previous complete set of files, or none, and no scratch."""
-    from derive.check import report as check_report
+    """`derive.Model.build` with progress on a terminal, then its one-screen summary."""
+    from derive.building import summary
     from derive.progress import Progress
-    from derive.render.pdf import engine
 
     started = time.monotonic()
     progress = Progress(False if args.quiet else None)
     progress.stage("reading the spec and deriving every gradient")
     model = Model(load_spec(args.spec))
-    spec = model.spec
-    folder = Path(args.output) if args.output else default_output(spec, "")
-    names = ["gradients.txt", "gradients.py", "check.txt", f"{spec.name}.html", f"{spec.name}.tex"]
-    with staged(folder, [*names, f"{spec.name}.pdf"] if engine() else names, args.force) as stage:
-        progress.stage(f"evaluating {len(model.parameters)} gradients at 60 digits")
-        text = header("text", spec, __version__, "build") + report.text(model, args.digits)
-        files = [stage.write("gradients.txt", text)]
-        progress.stage("generating Python code")
-        files.append(stage.write("gradients.py", render_python(model.derivation, __version__)))
-        progress.stage("compiling the generated module")
-        _ = model.module
-        result = check_report.build(model, [], args.digits, progress=progress)
-        files.append(stage.write("check.txt", header("text", spec, __version__, "build")
-                                 + check_report.as_text(result, model)))
-        progress.stage("writing the web page")
-        files.append(stage.write(f"{spec.name}.html", model.html(args.digits, check=result)))
-        progress.stage("writing the LaTeX document")
-        tex = model.latex(args.digits)
-        files.append(stage.write(f"{spec.name}.tex", tex))
-        pdf_note = ""
-        if engine() is None:
-            pdf_note = "  PDF: skipped, no LaTeX engine installed (latexmk or pdflatex)"
-        else:
-            progress.stage("compiling the PDF")
-            compile_pdf(tex, stage.scratch / f"{spec.name}.pdf", force=True, scratch_in=stage.scratch)
-            files.append(stage.adopt(f"{spec.name}.pdf"))
-        progress.done()
-        stage.commit()
-    checks = result["checks"]
-    failed = [r["parameter"] for r in checks["rows"] if not r["passed"]]
-    largest = max(model.parameters, key=lambda p: abs(model.evaluation.totals[Q.gradient(p)]))
-    samples = len(spec.samples)
-    lines = [
-        f"{spec.name}: {text_line(spec.title)}",
-        f"  layers {'-'.join(map(str, spec.layers))}, {len(model.parameters)} parameters, "
-        f"{samples} sample{'s' * (samples > 1)}; "
-        f"E_total = {fmt(model.evaluation.totals[Q.TOTAL_ERROR], args.digits)}",
-        f"  largest gradient: dE_total/d{largest} = {fmt(model.evaluation.totals[Q.gradient(largest)], args.digits)}",
-        f"  check: {'every gradient agrees by every route' if not failed else 'FAILED for ' + ', '.join(failed)} "
-        f"({checks['parameters_checked']} of {checks['parameters']} parameters)",
-    ]
-    if result["published"]:
-        wrong = [p for p in result["published"] if not p["agrees"]]
-        explained = sum(p["explained"] for p in wrong)
-        lines.append(f"  published numbers: {len(result['published'])}, {len(result['published']) - len(wrong)} agree, "
-                     f"{len(wrong)} disagree ({explained} explained); see check.txt")
-    if pdf_note:
-        lines.append(pdf_note)
-    lines.append(f"  wrote {folder}/: {', '.join(f.name for f in files)} in {time.monotonic() - started:.1f} s")
-    print("\n".join(lines))
-    return check_report.exit_status(result, strict=False)
+    built = model.build(args.output, args.digits, args.force, progress)
+    print(summary(model, built, args.digits, time.monotonic() - started))
+    return built.check.exit_status(strict=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,15 +119,15 @@ def _spec_of_sheet(args):
 
 
 def _grade(args) -> int:
+    from derive import grade
     from derive.check import grade_report
-    from derive.check.grade import Marker, SheetError, read_sheet
+    from derive.check.grade import SheetError
 
     model = Model(_spec_of_sheet(args))
     try:
-        answers = read_sheet(args.answers, model)
+        marking = grade(model, args.answers, args.time_limit)
     except SheetError as exc:
         raise UsageError(f"derive grade: {exc}") from None
-    marking = Marker(model).mark(answers, args.time_limit or None)
     if args.json:
         print(grade_report.as_json(marking, args.digits), end="")
     else:

@@ -77,7 +77,8 @@ def _one(task) -> tuple[Exercise, list[Path]]:
     stem = folder / exercise.stem
     files = [write(stem.with_suffix(".toml"), exercise.text, force)]
     sources = {"sheet": worksheet.sheet(variant, exercise.questions, number, __version__),
-               "key": worksheet.key(variant, exercise.questions, number, __version__)}
+               "key": worksheet.key(variant, exercise.questions, number, __version__,
+                                       training=variant.training_comparisons(1)[:1])}
     for kind, source in sources.items():
         tex = folder / f"{exercise.stem}-{kind}.tex"
         files.append(write(tex, source, force))

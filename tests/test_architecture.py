@@ -206,3 +206,34 @@ def test_only_the_layer_kinds_name_a_layer_kind(path):
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, KINDS)) + r")\b", re.IGNORECASE)
     named = sorted({m.group(0) for word in _code_words(path) for m in pattern.finditer(word)})
     assert not named, f"{path.name} names {named}: ask the layer kind (derive.model.layers) instead"
+
+
+#: What a `Model` computes on demand (a value, training, an explanation, the check, the audit): the
+#: caller computes these and passes the results down; a renderer only reads (tests/test_data_down.py).
+COMPUTING = {"value", "train", "training_comparisons", "explain", "claim", "after_training", "published_findings",
+             "published_notes", "resolver", "auditor", "module", "check", "build", "quantity", "settings", "html",
+             "latex", "latex_quantity", "gradients"}
+RENDERERS = [*sorted((PACKAGE / "render").glob("*.py")), PACKAGE / "notebook.py"]
+
+
+def _model_calls(path: Path) -> list[str]:
+    """``model.<computing>`` (or ``self.model.<computing>``) anywhere in a module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and node.attr in COMPUTING:
+            owner = node.value
+            name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", None)
+            if name == "model":
+                found.append(f"model.{node.attr} (line {node.lineno})")
+    return found
+
+
+@pytest.mark.parametrize("path", RENDERERS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_renderer_asks_the_model_to_compute_nothing(path):
+    assert not _model_calls(path), f"{path.name}: pass the values down instead of {_model_calls(path)}"
+
+
+def test_the_model_calls_check_can_fail(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("def rows(model, q):\n    return [model.value(q), model.evaluation, self.model.explain(q)]\n")
+    assert _model_calls(sample) == ["model.value (line 2)", "model.explain (line 2)"]

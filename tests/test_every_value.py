@@ -260,10 +260,10 @@ def _check_every_printer(case, undecided: list, digits_list=(9, 15)) -> int:
     model = derive.Model(derive.parse(text_spec, "n.toml"))
     with mpmath.workdps(DPS):
         truth = independent(text_spec, hidden, output, loss)
-    rows = [r for r in text.initial_rows(model) + text.rows(model) if "@" not in str(r.quantity)]  # (float64 runs)
+    rows = [r for r in text.initial_rows(model) + text.rows(model, model.after_training()) if "@" not in str(r.quantity)]  # (float64 runs)
     decided = 0
     for digits in digits_list:  # 4 printers: the text table's, JSON (value or value_decimal), LaTeX, MathML
-        written = {r["quantity"]: r for r in json.loads(text.as_json(model, digits))["quantities"]}
+        written = {r["quantity"]: r for r in json.loads(text.as_json(model, digits, model.after_training()))["quantities"]}
         for r in rows:
             q = str(r.quantity)
             true = truth[q]

@@ -226,7 +226,7 @@ def test_a_network_with_softmax_and_two_samples(tmp_path):
     asked = [str(q.quantity) for q in e.questions]
     assert asked[0] == "net_h1[1]" and "E_total" in asked and "dE_total/dw1" in asked
     assert all(q.quantity.sample in (0, None) for q in e.questions)
-    key = worksheet.key(e.model, e.questions, 1, "0")
+    key = worksheet.key(e.model, e.questions, 1, "0", training=e.model.training_comparisons(1)[:1])
     assert key.count(r"\boxed{") == sum(q.quantity.sample == 0 for q in e.questions)
     html = ET.fromstring(moodle.quiz([e], "softmax_ce", "x"))[1].find("questiontext/text").text
     for name, d, value, tol in CLOZE.findall(html):

@@ -97,7 +97,7 @@ def test_a_net_on_relus_kink_is_the_convention_and_finite_differences_do_not_app
             "by convention; finite differences average both sides there and do not apply to the parameters before it"
             ) in out.splitlines()
     model = derive.Model(derive.load_spec(path))
-    result = report.build(model, [], 9)
+    result = report.build(model, [], 9).as_dict()
     row = next(r for r in result["checks"]["rows"] if r["parameter"] == "w1")
     assert row["inapplicable_routes"] == {"fd_float64": "net_h1 on a kink", "fd_mpmath": "net_h1 on a kink"}
     assert "fd_float64" not in row["routes"]

@@ -76,7 +76,8 @@ def test_the_derivation_and_its_explanations_carry_the_enums_not_bare_strings():
 
 
 def test_the_text_report_names_its_sections_by_the_phases_descriptions():
-    report = text.text(derive.Model(derive.parse(spec_text())), 9)
+    model = derive.Model(derive.parse(spec_text()))
+    report = text.text(model, 9, model.after_training())
     for phase in (Phase.FORWARD, Phase.ERROR):
         assert re.search(rf"^{phase.description}$", report, re.MULTILINE), phase
 

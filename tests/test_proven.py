@@ -56,7 +56,7 @@ def test_binary_cross_entropy_at_a_saturated_output_prints_its_finite_values():
 
 def test_json_has_no_infinity_and_gives_a_value_past_float64_as_a_decimal_string():
     model = derive.Model(derive.parse(BCE.format(t=0), "bce.toml"))
-    written = text.as_json(model, 9)
+    written = text.as_json(model, 9, model.after_training())
     data = json.loads(written, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     row = next(r for r in data["quantities"] if r["quantity"] == "dE_total/dout_o1")
     with mpmath.workdps(50):
@@ -209,7 +209,7 @@ def test_a_value_no_precision_decides_is_printed_as_undecided_by_every_printer()
     assert latex_rows.number(value, 9) == r"\text{undecided}"
     assert "<mi>undecided</mi>" in mathml.number_element(mathml.Document(), value, 9, "k").toxml()
     assert decimals.json_value(value) == {"value": None, decimals.DECIMAL_KEY: "undecided"}
-    row = next(r for r in json.loads(text.as_json(model, 9))["quantities"] if r["quantity"] == "dE_total/db2")
+    row = next(r for r in json.loads(text.as_json(model, 9, model.after_training()))["quantities"] if r["quantity"] == "dE_total/db2")
     assert row == {"section": row["section"], "quantity": "dE_total/db2", "value": None,
                    decimals.DECIMAL_KEY: "undecided", "text": "undecided"}
 

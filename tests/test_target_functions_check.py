@@ -21,5 +21,5 @@ def test_the_check_report_prints_every_route(model):
     from derive.check import report
 
     result = report.build(model, [], 9)
-    assert result["checks"]["passed"]
+    assert result.as_dict()["checks"]["passed"]
     json.loads(report.as_json(result))

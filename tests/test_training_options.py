@@ -179,14 +179,14 @@ def test_momentum_slips_are_found(tmp_path):
     for key, change in [("momentum_dampening", {"dampening": True}), ("nesterov_for_momentum", {"optimizer": "nesterov"})]:
         params, _ = ind.run(module.gradient, module.INITIAL, samples, 2, **{"optimizer": "momentum", "lr": 0.3,
                                                                             "momentum": 0.8, **change})
-        claim = check_report.build(model, [parse_claim(f"w2@2={params['w2']:.12g}")], 9, with_checks=False)[
-            "claims"][0]
+        claim = check_report.build(model, [parse_claim(f"w2@2={params['w2']:.12g}")], 9,
+                                   with_checks=False).as_dict()["claims"][0]
         assert key in [m["variant"] for m in claim["mistakes"] if m["reproduces"]]
         assert claim["derivation"][0] == "buf_w2@2 = mu * buf_w2@1 + dE_total/dw2@1"
 
 
 def test_a_claim_about_state_shows_its_derivation(adam_model):
-    claim = check_report.build(adam_model, [parse_claim("m_w5@2=0.5")], 9, with_checks=False)["claims"][0]
+    claim = check_report.build(adam_model, [parse_claim("m_w5@2=0.5")], 9, with_checks=False).as_dict()["claims"][0]
     module = adam_model.module
     samples = [([float(v) for v in s.inputs], [float(v) for v in s.targets]) for s in adam_model.spec.samples]
     _, state = ind.run(module.gradient, module.INITIAL, samples, 2, **ADAM)

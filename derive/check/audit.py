@@ -24,9 +24,10 @@ from derive.check.resolve import Resolver, checked
 from derive.check.variants import SKIP, variants
 from derive.escape import excerpt, quoted
 from derive.model import quantities as Q
-from derive.model.decimals import fmt, round_sig, to_decimal
+from derive.model.decimals import digits_shown, fmt, round_sig, to_decimal
 from derive.model.proven import Undecided
 from derive.model.reading import published_problem
+from derive.render.check_text import mistake_value
 
 NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
 # Each variant of a number after N training steps is a training run of its own (float64, the generated
@@ -60,11 +61,6 @@ def truncated(value, printed: Decimal) -> Decimal:
     d = to_decimal(value)
     cut = _quantized(d, printed.as_tuple().exponent, ROUND_DOWN) if d.is_finite() else None
     return d if cut is None else cut
-
-
-def digits_shown(printed: Decimal) -> str:
-    places = -printed.as_tuple().exponent
-    return f"{places} decimal{'s' if places != 1 else ''}" if places > 0 else "units"
 
 
 @dataclass
@@ -103,7 +99,7 @@ class Finding:
             "quantity": str(self.quantity), "value": str(self.printed), "correct": fmt(self.correct, digits),
             "agrees": self.agrees, "explained": self.explained, "unsearched": self.unsearched,
             "mistakes": [{"variant": m.key, "description": m.description,
-                          "value": str(m.value) if isinstance(m.value, Decimal) else fmt(m.value, digits),
+                          "value": mistake_value(m, digits),
                           "reproduces": m.reproduces, "difference": fmt(m.difference(self.printed), 3)}
                          for m in self.mistakes],
         }

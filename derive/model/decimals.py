@@ -152,3 +152,9 @@ def json_value(value) -> dict:
     if d is not None and (d == 0 or _SMALLEST <= abs(d) <= _LARGEST):
         return {"value": float(d)}  # (not from 17 digits, which would round twice)
     return {"value": None, DECIMAL_KEY: fmt(value, 17)}
+
+
+def digits_shown(printed: Decimal) -> str:
+    """How many digits a written number shows: "4 decimals", "1 decimal", "units"."""
+    places = -printed.as_tuple().exponent
+    return f"{places} decimal{'s' if places != 1 else ''}" if places > 0 else "units"

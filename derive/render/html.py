@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
-import re
 
 from derive.derivation.evaluate import training_settings
 from derive.derivation.steps import DISPLAY
@@ -37,7 +35,6 @@ from derive.render.templating import environment
 EMBED_LIMIT = 200  # parameters: up to this many, every derivation is embedded; above it, the drawn ones
 EMBED_SAMPLES = 20  # samples whose step-by-step walkthroughs the page embeds (1000 of them took a minute)
 RUNTIME = "page.js"  # the page's own script, in templates/
-DATA_VALUE = re.compile(r'data-value="([^"]*)"')
 
 
 def _hash(script: str) -> str:
@@ -45,7 +42,7 @@ def _hash(script: str) -> str:
 
 
 class Page:
-    """The page of one model. ``check``: the check report (`derive.check.report.build`);
+    """The page of one model. ``check``: the check's result (`derive.check.results.CheckResult`);
     ``comparisons``: groups of (label, TrainingRun) to compare (`derive.Model.training_comparisons`);
     ``findings``: the audit of published numbers, ``notes`` what it says across them."""
 
@@ -61,9 +58,10 @@ class Page:
         self.notes = list(notes)  # the audit's notes across the published numbers
         self.several = len(self.spec.samples) > 1
         totals = model.evaluation.totals
+        self.printed: set[str] = set()  # the data-value keys of the numbers the page prints (`keyed`)
         self.picture = NetworkPicture(
             self.network,
-            key=lambda q: str(q) if q in totals else self.key(q, 0),
+            key=lambda q: self.keyed(str(q) if q in totals else self.key(q, 0)),
             value=lambda q: totals[q] if q in totals else model.evaluation.samples[0][q],
             digits=digits,
         )
@@ -80,12 +78,18 @@ class Page:
             return str(q)
         return str(q.at_sample(sample))
 
+    def keyed(self, key: str) -> str:
+        """The key of a number being printed with ``data-value``, noted: the page's script computes
+        the values it prints (`shown`)."""
+        self.printed.add(key)
+        return key
+
     def number(self, q: Q.Quantity, value, sample: int = 0) -> str:
-        return f'<span data-value="{html_text(self.key(q, sample))}">{plain(value, self.digits)}</span>'
+        return f'<span data-value="{html_text(self.keyed(self.key(q, sample)))}">{plain(value, self.digits)}</span>'
 
     def total(self, q: Q.Quantity) -> str:
         value = plain(self.model.evaluation.totals[q], self.digits)
-        return f'<span data-value="{html_text(str(q))}">{value}</span>'
+        return f'<span data-value="{html_text(self.keyed(str(q)))}">{value}</span>'
 
     # -- derivations -----------------------------------------------------------------------------
     def selectable(self) -> list[str]:
@@ -104,7 +108,7 @@ class Page:
         return self._piece_index[key]
 
     def printer(self, sample: int) -> RowPrinter:
-        return RowPrinter(self.network, self.digits, key=lambda q, update: self.key(q, sample, update))
+        return RowPrinter(self.network, self.digits, key=lambda q, update: self.keyed(self.key(q, sample, update)))
 
     def derivation(self, parameter: str) -> list[int]:
         """A parameter's derivation, as the indices of its pieces: its walkthrough for every sample and,
@@ -135,10 +139,11 @@ class Page:
                 f"{self.total(g)}</p>{printer.rows(self.model.explainer.update(parameter))}")
 
     # -- the page's data for its script --------------------------------------------------------
-    def shown(self, markup: str) -> set[str]:
-        """The display steps (the article's named factors) whose values the markup prints: the page's
-        script computes these and every kernel step, not the thousands of others of a large network."""
-        keys = {html.unescape(k) for k in DATA_VALUE.findall(markup)}
+    def shown(self) -> set[str]:
+        """The display steps (the article's named factors) whose values the page prints (`keyed` as
+        they were printed): the page's script computes these and every kernel step, not the thousands
+        of others of a large network."""
+        keys = self.printed
         n = len(self.spec.samples)
         return {str(s.quantity) for s in self.model.derivation.steps
                 if s.phase == DISPLAY and any(self.key(s.quantity, k) in keys for k in range(n))}
@@ -206,7 +211,7 @@ class Page:
         printed = {name: getattr(tables, name)() for name in ("parameters", "samples", "neurons", "check", "audit",
                                                                "training")}
         diagram = self.picture.render(self.caption())
-        shown = self.shown("".join([*self.pieces, *printed.values(), diagram]))
+        shown = self.shown()
         code = javascript.render(self.model.derivation, shown)
         quantities = [s.quantity for s in javascript.steps(self.model.derivation, shown)]
         env = environment()

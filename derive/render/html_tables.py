@@ -108,23 +108,24 @@ class Tables:
         return _table(["", "values"], rows, "samples")
 
     def check(self) -> str:
-        """The check report's rows: each gradient by every independent route."""
-        checks = (self.page.check or {}).get("checks")
+        """The check's table (`derive.check.results.Checks`): each gradient by every independent route."""
+        checks = self.page.check.checks if self.page.check is not None else None
         if not checks:
             return ""
-        routes = [r for r in ROUTE_NAMES if any(r in row["routes"] for row in checks["rows"])]
+        digits = checks.digits
+        routes = [r for r in ROUTE_NAMES if any(r in row.routes for row in checks.rows)]
         rows = []
-        failed = [row for row in checks["rows"] if not row["passed"]]
-        listed = failed + [row for row in checks["rows"] if row["passed"]][:max(0, SHOWN_ROWS - len(failed))]
+        failed = [row for row in checks.rows if not row.passed]
+        listed = failed + [row for row in checks.rows if row.passed][:max(0, SHOWN_ROWS - len(failed))]
         for row in listed:
-            sample = f"[{row['sample']}]" if self.page.several else ""
-            rows.append([html_text(row["parameter"] + sample), row["chain_rule"]]
-                        + [html_text(row["routes"].get(r, "—")) for r in routes]
-                        + ["agrees" if row["passed"] else '<strong class="bad">FAILS</strong>'])
-        summary = (f"{checks['parameters_checked']} of {checks['parameters']} parameters checked; "
-                   + ("every gradient agrees by every route." if checks["passed"] else "some gradients FAIL."))
-        if len(listed) < len(checks["rows"]):
-            summary += (f" The table lists {len(listed)} of its {len(checks['rows'])} rows (every failure first); "
+            sample = f"[{row.sample + 1}]" if self.page.several else ""
+            rows.append([html_text(row.parameter + sample), fmt(row.chain, digits)]
+                        + [html_text(fmt(row.routes[r], digits) if r in row.routes else "—") for r in routes]
+                        + ["agrees" if row.passed else '<strong class="bad">FAILS</strong>'])
+        summary = (f"{checks.checked} of {checks.parameters} parameters checked; "
+                   + ("every gradient agrees by every route." if checks.passed else "some gradients FAIL."))
+        if len(listed) < len(checks.rows):
+            summary += (f" The table lists {len(listed)} of its {len(checks.rows)} rows (every failure first); "
                         "derive check prints them all.")
         header = ["parameter", "chain rule (60 digits)"] + [ROUTE_NAMES[r] for r in routes] + [""]
         return f"<p>{html_text(summary)}</p>" + _table(header, rows, "numbers check")

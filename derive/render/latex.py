@@ -7,7 +7,6 @@ The document is built as data first (`derive.render.latex_document`), then print
 from __future__ import annotations
 
 from derive.escape import latex_text
-from derive.model import quantities as Q
 from derive.render import names
 from derive.render.header import header
 from derive.render.latex_document import Block, Document, Section
@@ -56,6 +55,18 @@ def render(model, version: str, digits: int = 9, training=(), extra_sections=())
     return source(model.spec, version, "latex", model.spec.title, document.sections() + list(extra_sections))
 
 
+def document(model, version: str, digits: int = 9, training=(), findings=(), notes=(), extra_sections=()) -> str:
+    """The whole document as `derive latex` writes it: `render` with the matrix form's sections, then
+    ``extra_sections``, then (with published numbers) the errata of ``findings`` and ``notes`` (the
+    audit's, computed by the caller)."""
+    from derive.render.latex_matrix import sections as matrix_part
+
+    sections = [*matrix_part(model, digits), *extra_sections]
+    if model.spec.published:
+        sections.append(errata_section(findings, digits, model.spec.source, notes))
+    return render(model, version, digits, training, sections)
+
+
 def source(spec, version: str, command: str, title: str, sections, contents: bool = True) -> str:
     """A document of sections through the one template (``contents``: a table of contents)."""
     return environment(latex=True).get_template("document.tex.j2").render(
@@ -64,6 +75,7 @@ def source(spec, version: str, command: str, title: str, sections, contents: boo
     )
 
 
-def quantity_block(model, quantity: Q.Quantity, digits: int = 9) -> str:
-    """The align block of one quantity's derivation (``derive latex --quantity``)."""
-    return align(RowPrinter(model.network, digits).rows(model.explain(quantity).rows))
+def quantity_block(network, explanation, digits: int = 9) -> str:
+    """The align block of one quantity's derivation (``derive latex --quantity``): the rows of its
+    ``explanation`` (`derive.derivation.explain.Explanation`)."""
+    return align(RowPrinter(network, digits).rows(explanation.rows))

@@ -4,6 +4,7 @@ first and printed as text or JSON, and explanation rows (`derive.derivation.expl
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
@@ -37,10 +38,11 @@ def _backward_layer(network, q: Q.Quantity) -> int:
     return network.layer_of[subject.name]
 
 
-def rows(model) -> list[Row]:
+def rows(model, trained: Mapping[Q.Quantity, object]) -> list[Row]:
     """Every number of one step: initial values, forward pass, error, the backward pass layer by layer
     with every chain-rule factor the article names, the gradients, the parameters after one step, and
-    the errors and outputs after the spec's training steps."""
+    the errors and outputs after the spec's training steps (``trained``: the values of
+    `training_quantities`, computed by the caller)."""
     evaluation, derivation, network = model.evaluation, model.derivation, model.network
     several = len(evaluation.samples) > 1
     out = []
@@ -71,23 +73,32 @@ def rows(model) -> list[Row]:
     settings = training_settings(network.spec)
     out += [Row(f"after one step: {settings.describe()}", p.quantity.with_update(), totals[p.quantity.with_update()])
             for p in network.parameters if not (settings.freeze_biases and p.kind == Q.BIAS)]
-    return out + training_rows(model)
+    return out + training_rows(model, trained)
 
 
-def training_rows(model) -> list[Row]:
-    """E_total after the first and the last of the spec's training steps, and the outputs then (the
-    article's last numbers), in float64 as the generated module trains."""
-    steps = model.spec.steps
+def training_quantities(spec, network) -> list[Q.Quantity]:
+    """What the table prints after the spec's training steps: E_total after the first and the last,
+    and the outputs then (the article's last numbers); none without steps."""
+    steps = spec.steps
     if not steps:
+        return []
+    several = len(spec.samples) > 1
+    wanted = [Q.TOTAL_ERROR.after_steps(1), Q.TOTAL_ERROR.after_steps(steps)]
+    wanted += [Q.out(o).at_sample(s if several else None).after_steps(steps)
+               for s in range(len(spec.samples)) for o in network.outputs]
+    return list(dict.fromkeys(wanted))
+
+
+def training_rows(model, trained: Mapping[Q.Quantity, object]) -> list[Row]:
+    """The rows of `training_quantities`, with their values in ``trained`` (float64, as the generated
+    module trains)."""
+    wanted = training_quantities(model.spec, model.network)
+    if not wanted:
         return []
     biases = any(p.kind == Q.BIAS for p in model.network.parameters)
     frozen = ", biases frozen" if training_settings(model.spec).freeze_biases and biases else ""
     section = f"after training (float64{frozen})"
-    several = len(model.spec.samples) > 1
-    wanted = [Q.TOTAL_ERROR.after_steps(1), Q.TOTAL_ERROR.after_steps(steps)]
-    wanted += [Q.out(o).at_sample(s if several else None).after_steps(steps)
-               for s in range(len(model.spec.samples)) for o in model.network.outputs]
-    return [Row(section, q, model.value(q)) for q in dict.fromkeys(wanted)]
+    return [Row(section, q, trained[q]) for q in wanted]
 
 
 def initial_rows(model) -> list[Row]:
@@ -112,18 +123,19 @@ def _table(table: list[Row], digits: int) -> list[str]:
     return lines
 
 
-def text(model, digits: int) -> str:
+def text(model, digits: int, trained: Mapping[Q.Quantity, object]) -> str:
+    """The table of every number (``derive gradients``); ``trained``: as for `rows`."""
     spec = model.spec
     lines = [
         f"{spec.name}: {text_line(spec.title)}",
         (f"layers {'-'.join(map(str, spec.layers))}, activation {', '.join(spec.activations)}, "
          f"loss {spec.loss}, bias {spec.bias}; values to {digits} significant digits"),
     ]
-    lines += _table(initial_rows(model) + rows(model), digits)
+    lines += _table(initial_rows(model) + rows(model, trained), digits)
     return "\n".join(lines) + "\n"
 
 
-def as_json(model, digits: int) -> str:
+def as_json(model, digits: int, trained: Mapping[Q.Quantity, object]) -> str:
     spec = model.spec
     return (
         json.dumps(
@@ -139,7 +151,7 @@ def as_json(model, digits: int) -> str:
                         **json_value(r.value),
                         "text": shown(r, digits),
                     }
-                    for r in initial_rows(model) + rows(model)
+                    for r in initial_rows(model) + rows(model, trained)
                 ],
             },
             indent=2,

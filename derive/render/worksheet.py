@@ -74,12 +74,13 @@ def sheet(model, questions, number_: int, version: str) -> str:
                         contents=False)
 
 
-def key(model, questions, number_: int, version: str, digits: int = 9) -> str:
-    """The key of one variant: the answers, then the whole derivation with the asked values boxed."""
+def key(model, questions, number_: int, version: str, digits: int = 9, training=()) -> str:
+    """The key of one variant: the answers, then the whole derivation with the asked values boxed;
+    ``training``: groups of (label, TrainingRun) for its training section (the variant's one step)."""
     single = len(model.spec.samples) == 1
     # With several samples the document derives sample 1 first: its values are boxed, not the totals.
     asked = [q.quantity.at_sample(None) for q in questions if single or q.quantity.sample == 0]
-    document = Document(model, digits, model.training_comparisons(1)[:1])
+    document = Document(model, digits, training)
     document.printer = BoxingPrinter(model.network, digits, asked)
     sections = document.sections()
     rows = [[f"${names.latex(q.quantity, inline=True)}$", f"${q.answer}$", f"$\\pm {q.tolerance:f}$",

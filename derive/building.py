@@ -1,0 +1,96 @@
+"""`derive build` as an API call (`derive.Model.build`): every output of one network written into a
+folder together, and the one-screen summary of what it found.
+
+Everything is computed and written into a scratch folder inside the output folder first, and moved
+into place together at the end (`derive.output.staged`): a bad spec, a failure or an interrupt
+leaves the previous complete set of files, or none, and no scratch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from derive.escape import text_line
+from derive.model import quantities as Q
+from derive.model.decimals import fmt
+from derive.output import staged
+from derive.progress import Progress
+from derive.render.header import header
+from derive.render.pdf import compile_pdf, engine
+from derive.render.python import render as render_python
+from derive.render.text import text as gradients_text
+from derive.version import __version__
+
+
+@dataclass(frozen=True)
+class Built:
+    """What `build` wrote: the ``folder``, its ``files`` (in the order written), the check's
+    result, and whether a PDF was compiled (no LaTeX engine: none)."""
+
+    folder: Path
+    files: list[Path]
+    check: object  # derive.check.results.CheckResult
+    pdf: bool
+
+
+def build(model, folder: str | Path | None = None, digits: int = 9, force: bool = False,
+          progress: Progress | None = None) -> Built:
+    """Write the table of every number, the generated Python, the check's report, the web page, the
+    LaTeX document and (with a LaTeX engine) its PDF into ``folder`` (default generated/<name>/)."""
+    from derive.render.check_text import as_text as check_text
+
+    progress = progress or Progress(False)
+    spec = model.spec
+    folder = Path(folder) if folder else Path("generated") / spec.name
+    names = ["gradients.txt", "gradients.py", "check.txt", f"{spec.name}.html", f"{spec.name}.tex"]
+    pdf = engine() is not None
+    with staged(folder, [*names, f"{spec.name}.pdf"] if pdf else names, force) as stage:
+        progress.stage(f"evaluating {len(model.parameters)} gradients at 60 digits")
+        text = header("text", spec, __version__, "build") + gradients_text(model, digits, model.after_training())
+        files = [stage.write("gradients.txt", text)]
+        progress.stage("generating Python code")
+        files.append(stage.write("gradients.py", render_python(model.derivation, __version__)))
+        progress.stage("compiling the generated module")
+        _ = model.module
+        result = model.check(digits=digits, progress=progress)
+        files.append(stage.write("check.txt", header("text", spec, __version__, "build") + check_text(result)))
+        progress.stage("writing the web page")
+        files.append(stage.write(f"{spec.name}.html", model.html(digits, check=result)))
+        progress.stage("writing the LaTeX document")
+        tex = model.latex(digits)
+        files.append(stage.write(f"{spec.name}.tex", tex))
+        if pdf:
+            progress.stage("compiling the PDF")
+            compile_pdf(tex, stage.scratch / f"{spec.name}.pdf", force=True, scratch_in=stage.scratch)
+            files.append(stage.adopt(f"{spec.name}.pdf"))
+        progress.done()
+        stage.commit()
+    return Built(folder, files, result, pdf)
+
+
+def summary(model, built: Built, digits: int, seconds: float) -> str:
+    """The one screen `derive build` prints: the network, its error and largest gradient, the check's
+    and the audit's verdicts, the files written in ``seconds``."""
+    spec, totals, checks, result = model.spec, model.evaluation.totals, built.check.checks, built.check
+    failed = [r.parameter for r in checks.rows if not r.passed]
+    largest = max(model.parameters, key=lambda p: abs(totals[Q.gradient(p)]))
+    samples = len(spec.samples)
+    lines = [
+        f"{spec.name}: {text_line(spec.title)}",
+        f"  layers {'-'.join(map(str, spec.layers))}, {len(model.parameters)} parameters, "
+        f"{samples} sample{'s' * (samples > 1)}; "
+        f"E_total = {fmt(totals[Q.TOTAL_ERROR], digits)}",
+        f"  largest gradient: dE_total/d{largest} = {fmt(totals[Q.gradient(largest)], digits)}",
+        f"  check: {'every gradient agrees by every route' if not failed else 'FAILED for ' + ', '.join(failed)} "
+        f"({checks.checked} of {checks.parameters} parameters)",
+    ]
+    if result.published:
+        wrong = [f for f in result.published if not f.agrees]
+        explained = sum(f.explained for f in wrong)
+        lines.append(f"  published numbers: {len(result.published)}, {len(result.published) - len(wrong)} agree, "
+                     f"{len(wrong)} disagree ({explained} explained); see check.txt")
+    if not built.pdf:
+        lines.append("  PDF: skipped, no LaTeX engine installed (latexmk or pdflatex)")
+    lines.append(f"  wrote {built.folder}/: {', '.join(f.name for f in built.files)} in {seconds:.1f} s")
+    return "\n".join(lines)
