@@ -264,6 +264,15 @@ class Model:
 
         return build(self, path, digits, force, progress)
 
+    def codegen(self, target: str = "python", path: str | Path | None = None, build: bool = False,
+                force: bool = False):
+        """What `derive codegen` does: this network's gradient code in ``target`` (a name of
+        `derive.render.targets.TARGETS`) written to ``path`` (default generated/<name>/...), compiled
+        ahead with ``build``: a `derive.codegen.Written` (the files, the library built)."""
+        from derive.codegen import codegen
+
+        return codegen(self, target, path, build, force)
+
     def latex_quantity(self, quantity: Quantity | str, digits: int = 9) -> str:
         """One quantity's derivation as a LaTeX ``align`` block."""
         from derive.render.latex import quantity_block

@@ -101,3 +101,27 @@ def test_derive_grade_refuses_an_unreadable_sheet(tmp_path, capsys):
         derive.grade(None, sheet)
     assert main(["grade", str(sheet)]) == 2
     assert capsys.readouterr().err == f"derive grade: {caught.value}\n"
+
+
+@pytest.mark.parametrize("target", ["python", "c", "numpy", "javascript"])
+def test_model_codegen_is_derive_codegen(small, tmp_path, target, capsys):
+    """The same files, byte for byte, as the command writes, for every target of the table."""
+    from derive.render import targets
+
+    by_api, by_cli = tmp_path / "api", tmp_path / "cli"
+    one = not targets.TARGETS[target].folder
+    name = targets.TARGETS[target].files[0]
+    written = derive.load(small).codegen(target, by_api / name if one else by_api)
+    assert main(["codegen", str(small), "--target", target, "-o", str(by_cli / name if one else by_cli)]) == 0
+    assert capsys.readouterr().out == "".join(f"wrote {p}\n" for p in written.files).replace(str(by_api), str(by_cli))
+    api = {p.name: p.read_bytes() for p in sorted(by_api.iterdir())}
+    assert api == {p.name: p.read_bytes() for p in sorted(by_cli.iterdir())}
+    assert sorted(api) == sorted(targets.TARGETS[target].files)
+
+
+def test_model_codegen_refuses_a_build_the_target_has_not(small, tmp_path):
+    from derive.codegen import CodegenError
+
+    with pytest.raises(CodegenError, match=r"^--build is for --target c$"):
+        derive.load(small).codegen("python", tmp_path / "g.py", build=True)
+    assert not (tmp_path / "g.py").exists()
