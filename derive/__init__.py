@@ -238,10 +238,10 @@ class Model:
 
     def html(self, digits: int = 9, check=None) -> str:
         """The self-contained interactive web page (``check``: the result of `check`, made here unless
-        given)."""
+        given; ``False`` leaves the page's check section out, the slow part)."""
         from derive.render.html import Page
 
-        check = self.check(digits=digits) if check is None else check
+        check = self.check(digits=digits) if check is None else check or None
         comparisons = self.training_comparisons(self.spec.steps) if self.spec.steps else []
         return Page(self, __version__, digits, check, comparisons, self.published_findings,
                     self.published_notes(digits)).render()

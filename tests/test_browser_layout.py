@@ -83,7 +83,7 @@ def pages(tmp_path_factory):
         if text:
             (folder / f"{name}.toml").write_text(text)
             model = derive.load(folder / f"{name}.toml")
-            (folder / f"{name}.html").write_text(model.html(check={}))
+            (folder / f"{name}.html").write_text(model.html(check=False))
             out[name] = folder / f"{name}.html"
     return out
 

@@ -144,7 +144,7 @@ def test_every_cell_after_every_kind_of_edit_is_the_engines(chrome, folder, name
             "samples": [(list(x), list(t)) for x, t in case["samples"]]}
     model = derive.Model(parse(spec_text(case), f"{name}.toml"))
     path = folder / f"{name}.html"
-    path.write_text(model.html(check={}))
+    path.write_text(model.html(check=False))
     chrome.get(path.as_uri())
     assert chrome.execute_script("return document.body.dataset.ready") == "true"
     trained = [p for p in model.parameters if not (case["frozen"] and p.startswith("b"))]
@@ -218,7 +218,7 @@ def test_adam_with_weight_decay_takes_adams_step_after_an_edit(chrome, folder):
                         "weight_decay = 0.01")
     model = derive.Model(parse(text, "adam.toml"))
     path = folder / "adam-weight-decay.html"
-    path.write_text(model.html(check={}))
+    path.write_text(model.html(check=False))
     chrome.get(path.as_uri())
     _edit(chrome, "w1", "0.15")
     params = independent.parameters(model.spec)
