@@ -26,7 +26,7 @@ from derive.escape import excerpt, quoted
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, round_sig, to_decimal
 from derive.model.proven import Undecided
-from derive.model.reading import published_problem
+from derive.model.reading import place, published_problem
 
 NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
 # Each variant of a number after N training steps is a training run of its own (float64, the generated
@@ -51,19 +51,19 @@ def agrees(value, printed: Decimal) -> bool:
     d = to_decimal(value)
     if not d.is_finite():
         return False
-    exponent = printed.as_tuple().exponent
+    exponent = place(printed)
     return printed in (_quantized(d, exponent, ROUND_HALF_EVEN), _quantized(d, exponent, ROUND_HALF_UP))
 
 
 def truncated(value, printed: Decimal) -> Decimal:
     """``value`` cut off (not rounded) at the last digit ``printed`` shows (itself when too large)."""
     d = to_decimal(value)
-    cut = _quantized(d, printed.as_tuple().exponent, ROUND_DOWN) if d.is_finite() else None
+    cut = _quantized(d, place(printed), ROUND_DOWN) if d.is_finite() else None
     return d if cut is None else cut
 
 
 def digits_shown(printed: Decimal) -> str:
-    places = -printed.as_tuple().exponent
+    places = -place(printed)
     return f"{places} decimal{'s' if places != 1 else ''}" if places > 0 else "units"
 
 

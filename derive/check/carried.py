@@ -25,6 +25,7 @@ from derive.derivation.evaluate import PRECISION, mp_value
 from derive.derivation.steps import ERROR, FORWARD, HIDDEN_DELTAS
 from derive.escape import quoted
 from derive.model import quantities as Q
+from derive.model.reading import place
 
 LEAVES = (Q.INPUT, Q.TARGET, Q.WEIGHT, Q.BIAS, Q.RATE)
 
@@ -36,7 +37,7 @@ def is_leaf(key: Q.Quantity) -> bool:
 
 def half_unit(printed: Decimal) -> mpmath.mpf:
     """Half a unit in the last digit a number shows: how far the value it stands for may be."""
-    return mpmath.mpf(str(Decimal(5).scaleb(printed.as_tuple().exponent - 1)))
+    return mpmath.mpf(str(Decimal(5).scaleb(place(printed) - 1)))
 
 
 class Program:

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from derive.check.resolve import Resolver
 from derive.check.variants import Variant, _evaluation_variant
+from derive.model.reading import place
 
 NEGATED = ("sign_flipped", "the sign of the result flipped")
 
@@ -31,8 +32,7 @@ def compose(first, second):
 def rounding_keys(printed: Decimal) -> set[str]:
     """The rounding variants at the digits a number is written with: rounding to one's own digits is
     the first thing a hand calculation does."""
-    t = printed.as_tuple()
-    places = -t.exponent
+    places = -place(printed)
     significant = len(printed.normalize().as_tuple().digits) if printed else 0
     return {f"rounded_{places}_decimals", f"rounded_{significant}_significant"}
 
