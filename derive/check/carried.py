@@ -81,7 +81,7 @@ class Program:
         return base.at_sample(q.sample)
 
     def is_total(self, base: Q.Quantity) -> bool:
-        return base == Q.TOTAL_ERROR or (base.is_partial and base.of == Q.TOTAL_ERROR and base.wrt.is_parameter)
+        return base == Q.TOTAL_ERROR or (base.is_partial and base.of == Q.TOTAL_ERROR and base.variable.is_parameter)
 
     def symbol(self, key: Q.Quantity) -> sp.Symbol:
         if key not in self._symbols:

@@ -151,7 +151,8 @@ class ModuleWriter(Printer):
         for sym in step.formula.free_symbols:
             q = self.network.quantity_of[sym]
             factor = self.derivation.step.get(q)
-            if q.is_partial and q.of.kind == Q.OUT and q.wrt == Q.net(q.of.name) and factor and factor.phase == DISPLAY:
+            if (q.is_partial and q.subject.kind == Q.OUT and q.wrt == Q.net(q.subject.name)
+                    and factor and factor.phase == DISPLAY):
                 local[sym] = factor.formula
         text = f"{names.short(step.quantity)} = {self.rules.doprint(step.formula.xreplace(local))}"
         if self.network.loss.fused_delta is not None and step.phase == OUTPUT_DELTAS and step.quantity.kind == Q.DELTA:
