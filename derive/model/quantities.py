@@ -260,6 +260,8 @@ def neuron_parts(neuron: str) -> tuple[str, int | None, int]:
 def parameter_parts(name: str) -> tuple[str, int]:
     """``w5`` -> ("w", 5)."""
     m = _PARAMETER.match(name)
+    if m is None:
+        raise QuantityError(f"{quoted(name)} is not a parameter name (w1, b1)")
     return m["letter"], int(m["index"])
 
 
