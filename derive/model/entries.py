@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sympy as sp
 
 from derive.model import quantities as Q
 from derive.model.functions import Registered
+
+if TYPE_CHECKING:
+    from derive.model.formula import Formula
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Activation:
     kink: int | None = None  # a net where the derivative is a convention, not a limit
     kink_note: str = ""
     saturated: Callable[[float], bool] | None = None  # out -> True where the derivative all but vanishes
-    formula: object = None  # a spec's own function: its `derive.model.formula.Formula`
+    formula: Formula | None = None  # a spec's own function
 
     @property
     def couples_layer(self) -> bool:
@@ -110,7 +114,7 @@ class Loss:
     fused_delta: Callable | None = None  # (nets, outs, targets, j, symbol) -> delta_j, stable in float64
     slips: tuple[Slip, ...] = field(default_factory=tuple)
     aliases: tuple[str, ...] = ()
-    formula: object = None  # a spec's own loss: its `derive.model.formula.Formula`
+    formula: Formula | None = None  # a spec's own loss
     float_note: str = ""  # for a generated module that computes the term, in its docstring
 
     def compute_term(self, t, net, out, n, symbol) -> sp.Expr:

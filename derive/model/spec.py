@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 import sympy as sp
 
@@ -117,7 +118,7 @@ class _Validator:
     def __init__(self, source: str):
         self.source = source
 
-    def fail(self, message: str):
+    def fail(self, message: str) -> NoReturn:
         raise SpecError(f"{path_text(self.source)}: {message}")
 
     # -- scalar helpers ---------------------------------------------------------------------------
@@ -237,7 +238,7 @@ class _Validator:
     def training(self, table: dict, base: optimizers.Settings, samples: int) -> optimizers.Settings:
         """The ``[training]`` table read into `optimizers.Settings`: types here, ranges and which
         optimizer takes which option in `optimizers.configure` (shared with ``derive train``'s flags)."""
-        given = {}
+        given: dict[str, object] = {}
         for key, value in table.items():
             where = f"training.{key}"
             if key in ("optimizer", "update_order"):
