@@ -5,6 +5,7 @@ reproduce it (`derive.variants`), or said to be unexplained."""
 from __future__ import annotations
 
 import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 from decimal import (
     MAX_EMAX,
@@ -235,7 +236,7 @@ def plausibility(key: str) -> int:
     return next((i for i, prefix in enumerate(PLAUSIBILITY) if key.startswith(prefix)), len(PLAUSIBILITY))
 
 
-def rank(key: str, own_rounding: set[str] = frozenset()) -> tuple:
+def rank(key: str, own_rounding: Container[str] = frozenset()) -> tuple:
     """How simple an explanation is: truncation first, then rounding to the number's own digits,
     then single slips by how common they are, then pairs of slips."""
     parts = key.split("+")

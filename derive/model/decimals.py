@@ -128,7 +128,8 @@ def plain(value, digits: int) -> str:
     only when it is exact (a ball proves no equality: 0.6 + 4e-41 is not 0.6, though its first 30
     digits are); another value when its first 30 digits are."""
     if isinstance(value, Proven):
-        exact = value.exact and exact_decimal(sp.Rational(int(value.value.p), int(value.value.q)), digits)
+        q = value.fraction
+        exact = q is not None and exact_decimal(sp.Rational(int(q.p), int(q.q)), digits)
         return exact or fmt(value, digits)
     return exact_decimal(value, digits) or short_decimal(value, digits) or fmt(value, digits)
 

@@ -92,6 +92,11 @@ class Proven(mpmath.mpf):
     def exact(self) -> bool:
         return isinstance(self.value, flint.fmpq)
 
+    @property
+    def fraction(self) -> flint.fmpq | None:
+        """The value when it is exact, else None (a ball)."""
+        return self.value if isinstance(self.value, flint.fmpq) else None
+
     def ball_at(self, bits: int):
         """The value as a ball (or exactly) at ``bits`` of precision or more."""
         if self.exact or self.bits >= bits or self.source is None:

@@ -97,8 +97,8 @@ def name(dom: Document, q: Q.Quantity, inline: bool = False, superscript_steps: 
     if q.kind == Q.HYPERPARAMETER:  # beta1, eps, lambda, mu: the Greek letter, its index a subscript
         letters = q.name.rstrip("0123456789")
         symbol = _element(dom, "mi", text="\u03b5" if letters == "eps" else greek_unicode.get(letters, letters))
-        index = q.name[len(letters):]
-        return _element(dom, "msub", symbol, _element(dom, "mn", text=index)) if index else symbol
+        subscript = q.name[len(letters):]
+        return _element(dom, "msub", symbol, _element(dom, "mn", text=subscript)) if subscript else symbol
     return _element(dom, "mi", text=q.name, mathvariant="normal")  # a temporary (max_o, lse_o, target_sum)
 
 
