@@ -57,7 +57,7 @@ def _codegen(args) -> int:
             stage.write(name, text)
         for path in stage.commit():
             print(f"wrote {path}")
-        if args.build:  # inside, so SIGTERM stops the compiler and its scratch is removed
+        if args.build and target.build is not None:  # inside, so SIGTERM stops the compiler and its scratch is removed
             try:
                 built = target.build(folder)
             except RuntimeError as exc:

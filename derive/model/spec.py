@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import random
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -82,7 +82,8 @@ class Spec:
     source: str  # the file name, as shown in messages and generated headers
     digest: str  # sha256 of the file's bytes
     functions: Scope = NO_SCOPE  # the spec's own activations and losses ([activations], [losses])
-    training: optimizers.Settings | None = None  # how training steps are taken (learning_rate, freeze_biases too)
+    # how training steps are taken (learning_rate, freeze_biases too)
+    training: optimizers.Settings = field(kw_only=True)
 
 
 def load(path: str | Path | None = None) -> Spec:
@@ -218,7 +219,8 @@ class _Validator:
         steps = table.get("steps", steps)
         return Spec(
             name, title, layers, activations, loss, bias, training.learning_rate, steps, weights, biases,
-            samples, reduction, training.freeze_biases, seed, published, self.source, digest, functions, training,
+            samples, reduction, training.freeze_biases, seed, published, self.source, digest, functions,
+            training=training,
         )
 
     def training_table(self, t: dict) -> dict:
