@@ -113,7 +113,7 @@ class Finding:
 class Auditor:
     """Resolvers for the correct computation and every variant, each built once, on demand."""
 
-    def __init__(self, model):
+    def __init__(self, model) -> None:
         self.model = model
         self.correct = Resolver(model)
         self.variants = variants(model)

@@ -44,7 +44,7 @@ class Program:
     """The formulas of a hand calculation, per key (`key`): a quantity of one sample, a total over
     the samples, a parameter or an updated parameter. Built once per model."""
 
-    def __init__(self, model):
+    def __init__(self, model) -> None:
         self.model = model
         self.network = model.network
         self.derivation = model.derivation

@@ -41,7 +41,7 @@ class _Printer(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, Pyt
 
     language = "python"
 
-    def __init__(self, network):
+    def __init__(self, network) -> None:
         super().__init__({"standard": "python3", "order": "none"})
         self.network = network
         self.helpers: set[type[Registered]] = set()  # the helpers the printed code calls
