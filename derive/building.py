@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from derive.check.results import CheckResult
 from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
@@ -30,7 +31,7 @@ class Built:
 
     folder: Path
     files: list[Path]
-    check: object  # derive.check.results.CheckResult
+    check: CheckResult
     pdf: bool
 
 
@@ -73,6 +74,7 @@ def summary(model, built: Built, digits: int, seconds: float) -> str:
     """The one screen `derive build` prints: the network, its error and largest gradient, the check's
     and the audit's verdicts, the files written in ``seconds``."""
     spec, totals, checks, result = model.spec, model.evaluation.totals, built.check.checks, built.check
+    assert checks is not None  # build always runs the routes
     failed = [r.parameter for r in checks.rows if not r.passed]
     largest = max(model.parameters, key=lambda p: abs(totals[Q.gradient(p)]))
     samples = len(spec.samples)

@@ -56,7 +56,7 @@ def codegen(source, target: str = "python", output: str | Path | None = None, bu
         for name, text in files.items():
             stage.write(name, text)
         written = stage.commit()
-        if not build:
+        if not build or chosen.build is None:
             return Written(written)
         try:  # inside, so SIGTERM stops the compiler and its scratch is removed
             return Written(written, chosen.build(folder))

@@ -129,7 +129,7 @@ MAX_QUOTED = 40  # characters of a user's text quoted in one message
 MAX_PATH = 120  # characters of a file's path quoted in one message
 
 
-def excerpt(text: str, limit: int = MAX_QUOTED) -> str:
+def excerpt(text: object, limit: int = MAX_QUOTED) -> str:
     """``text`` if short, else its start and end around an ellipsis and its length."""
     text = str(text)
     if len(text) <= limit:

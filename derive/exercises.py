@@ -70,6 +70,7 @@ def _one(task) -> tuple[Exercise, list[Path]]:
     model = Model(spec)
     exercise = draw(model, number, seed, asks, decimals, header("text", spec, __version__, "exercise"), left_out, count)
     variant = exercise.model
+    assert isinstance(variant, Model)
     report = routes.run(variant)
     if not report.passed:
         failed = ", ".join(r.parameter for r in report.rows if not r.passed)

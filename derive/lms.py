@@ -7,7 +7,7 @@ from the `Batch` of variants to the contents of those files.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from derive.escape import quoted
@@ -35,7 +35,7 @@ class Batch:
 class Export:
     files: tuple[str, ...] | Callable[[], tuple[str, ...]]  # paths in the output folder ("{name}": the
     # network's name), or a function giving them (a folder whose files depend on the package)
-    write: Callable[[Batch], dict[str, str | bytes]]  # the contents of exactly those files, by path
+    write: Callable[[Batch], Mapping[str, str | bytes]]  # the contents of exactly those files, by path
     about: str  # what it writes, for the help and the summary
     summary: str = ""  # how the command's summary names the files ("" : their paths)
 
@@ -97,7 +97,7 @@ def chosen(names: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def write(batch: Batch, names: tuple[str, ...]) -> dict[str, str | bytes]:
     """Every chosen export's files, by path; each writer must write exactly the files it declares."""
-    out = {}
+    out: dict[str, str | bytes] = {}
     for n in names:
         export = EXPORTS[n]
         contents = export.write(batch)

@@ -14,6 +14,7 @@ from derive.derivation.explain import Explanation
 from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.decimals import plain
+from derive.model.network import Network
 from derive.render.latex_rows import RowPrinter as LatexRows
 from derive.render.latex_rows import align
 from derive.render.mathml import RowPrinter as MathRows
@@ -29,7 +30,7 @@ STYLE = ("<style>.derive-explained .row{display:grid;grid-template-columns:max-c
 
 @dataclass(frozen=True)
 class Explained(Explanation):
-    network: object = field(default=None, repr=False, compare=False)
+    network: Network = field(kw_only=True, repr=False, compare=False)
 
     @classmethod
     def of(cls, explanation: Explanation, network) -> Explained:

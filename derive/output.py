@@ -116,7 +116,8 @@ def _finish_moving(scratch: Path, folder: Path) -> None:
 
 class _Stage:
     def __init__(self, folder: Path, scratch: Path):
-        self.folder, self.scratch, self.names = folder, scratch, []
+        self.folder, self.scratch = folder, scratch
+        self.names: list[str] = []
 
     def write(self, name: str, content: str | bytes) -> Path:
         """Write one file of the set into the scratch folder; it is moved into place at `commit`."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import derive
@@ -85,7 +86,7 @@ FILES = ("prairielearn/questions/{name}/info.json", "prairielearn/questions/{nam
            for s in _package()))
 
 
-def files(model, exercises, seed: int, asks: tuple[str, ...] | None = None, decimals: int = DECIMALS) -> dict:
+def files(model, exercises, seed: int, asks: Sequence[str] | None = None, decimals: int = DECIMALS) -> dict:
     """The question folder and the package, by path in the output folder (``prairielearn/...``).
     ``exercises`` are `derive exercise`'s variants (for the quantities asked); ``asks`` the
     quantities asked as the teacher wrote them (None: the default ones)."""

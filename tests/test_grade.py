@@ -258,3 +258,18 @@ def test_the_teachers_page_shows_the_example_sheet_as_marked(capsys):
     assert shown == f"\n```text\n$ derive grade examples/sheets/one_slip.txt\n{out}```\n"
     assert "exactly what this slip gives: w4 used in place of w3 in the forward pass\n" in out
     assert "exactly what this slip gives: the update taken with + instead of -: w + eta dE/dw\n" in out
+
+
+def test_a_step_the_learners_own_numbers_cannot_compute_is_marked_not_a_traceback(tmp_path, capsys):
+    """out_o1 written as 1 with binary cross-entropy: dE/dout_o1 from the learner's own numbers divides
+    by 1 - out_o1 = 0, so no hand formula gives a value. A wrong dE/dout_o1 with no slip that fits is
+    still marked wrong (the search for pairs of slips used to end in AttributeError: 'list' ... 'cut')."""
+    text = (resources.files("derive.examples") / "mazur.toml").read_text()
+    assert 'loss = "half_sse"' in text
+    spec = tmp_path / "bce.toml"
+    spec.write_text(text.replace('loss = "half_sse"', 'loss = "binary_cross_entropy"'))
+    sheet = tmp_path / "sheet.txt"
+    sheet.write_text("out_o1 = 1.000\ndE_total/dout_o1 = 12345.6789\n")
+    assert main(["grade", str(spec), str(sheet), "--json"]) == 1
+    verdicts = {a["quantity"]: a["verdict"] for a in json.loads(capsys.readouterr().out)["answers"]}
+    assert verdicts == {"out_o1": WRONG, "dE_total/dout_o1": WRONG}

@@ -202,3 +202,19 @@ def test_a_variant_module_carries_its_rules():
     for name in module.PARAMETERS:
         assert _close(got[name], want[name])
     assert got["w5"] != pytest.approx(correct["w5"], rel=1e-6)
+
+
+
+@pytest.mark.parametrize("form", [int, float, str, lambda v: __import__("decimal").Decimal(f"{v}.0")])
+@pytest.mark.parametrize(("option", "optimizer", "value"),
+                         [("learning_rate", "sgd", 2), ("momentum", "momentum", 0), ("eps", "adam", 1),
+                          ("weight_decay", "adamw", 3)])
+def test_a_number_option_from_python_is_exact_whether_int_float_text_or_decimal(option, optimizer, value, form):
+    """Every number option of `Model.settings` (and so of `Model.train`) takes an int as it takes a
+    float, text or a Decimal: the number, exactly (an int used to end in AttributeError: 'int' ...
+    'is_finite')."""
+    import sympy as sp
+
+    settings = derive.load().settings(optimizer=optimizer, **{option: form(value)})
+    assert getattr(settings, option) == sp.Integer(value)
+    assert optimizers.exact(form(value)) == sp.Integer(value)

@@ -5,6 +5,7 @@ reproduce it (`derive.variants`), or said to be unexplained."""
 from __future__ import annotations
 
 import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 from decimal import (
     MAX_EMAX,
@@ -26,7 +27,7 @@ from derive.escape import excerpt, quoted
 from derive.model import quantities as Q
 from derive.model.decimals import digits_shown, fmt, round_sig, to_decimal
 from derive.model.proven import Undecided
-from derive.model.reading import published_problem
+from derive.model.reading import place, published_problem
 from derive.render.check_text import mistake_value
 
 NEAREST = 3  # mistakes listed for a wrong claim that no variant reproduces exactly
@@ -52,14 +53,14 @@ def agrees(value, printed: Decimal) -> bool:
     d = to_decimal(value)
     if not d.is_finite():
         return False
-    exponent = printed.as_tuple().exponent
+    exponent = place(printed)
     return printed in (_quantized(d, exponent, ROUND_HALF_EVEN), _quantized(d, exponent, ROUND_HALF_UP))
 
 
 def truncated(value, printed: Decimal) -> Decimal:
     """``value`` cut off (not rounded) at the last digit ``printed`` shows (itself when too large)."""
     d = to_decimal(value)
-    cut = _quantized(d, printed.as_tuple().exponent, ROUND_DOWN) if d.is_finite() else None
+    cut = _quantized(d, place(printed), ROUND_DOWN) if d.is_finite() else None
     return d if cut is None else cut
 
 
@@ -108,7 +109,7 @@ class Finding:
 class Auditor:
     """Resolvers for the correct computation and every variant, each built once, on demand."""
 
-    def __init__(self, model):
+    def __init__(self, model) -> None:
         self.model = model
         self.correct = Resolver(model)
         self.variants = variants(model)
@@ -231,7 +232,7 @@ def plausibility(key: str) -> int:
     return next((i for i, prefix in enumerate(PLAUSIBILITY) if key.startswith(prefix)), len(PLAUSIBILITY))
 
 
-def rank(key: str, own_rounding: set[str] = frozenset()) -> tuple:
+def rank(key: str, own_rounding: Container[str] = frozenset()) -> tuple:
     """How simple an explanation is: truncation first, then rounding to the number's own digits,
     then single slips by how common they are, then pairs of slips."""
     parts = key.split("+")

@@ -25,6 +25,7 @@ from derive.derivation.evaluate import PRECISION, mp_value
 from derive.derivation.steps import ERROR, FORWARD, HIDDEN_DELTAS
 from derive.escape import quoted
 from derive.model import quantities as Q
+from derive.model.reading import place
 
 LEAVES = (Q.INPUT, Q.TARGET, Q.WEIGHT, Q.BIAS, Q.RATE)
 
@@ -36,14 +37,14 @@ def is_leaf(key: Q.Quantity) -> bool:
 
 def half_unit(printed: Decimal) -> mpmath.mpf:
     """Half a unit in the last digit a number shows: how far the value it stands for may be."""
-    return mpmath.mpf(str(Decimal(5).scaleb(printed.as_tuple().exponent - 1)))
+    return mpmath.mpf(str(Decimal(5).scaleb(place(printed) - 1)))
 
 
 class Program:
     """The formulas of a hand calculation, per key (`key`): a quantity of one sample, a total over
     the samples, a parameter or an updated parameter. Built once per model."""
 
-    def __init__(self, model):
+    def __init__(self, model) -> None:
         self.model = model
         self.network = model.network
         self.derivation = model.derivation
@@ -80,7 +81,7 @@ class Program:
         return base.at_sample(q.sample)
 
     def is_total(self, base: Q.Quantity) -> bool:
-        return base == Q.TOTAL_ERROR or (base.is_partial and base.of == Q.TOTAL_ERROR and base.wrt.is_parameter)
+        return base == Q.TOTAL_ERROR or (base.is_partial and base.of == Q.TOTAL_ERROR and base.variable.is_parameter)
 
     def symbol(self, key: Q.Quantity) -> sp.Symbol:
         if key not in self._symbols:

@@ -41,11 +41,11 @@ SUBTRACTED = ("bias_subtracted", "the bias given used as a threshold θ and subt
 
 def backward(key: Q.Quantity) -> bool:
     """A number of the backward pass: a delta, or a derivative of an error."""
-    return key.kind == Q.DELTA or (key.is_partial and key.of.kind in (Q.TOTAL, Q.ERROR))
+    return key.kind == Q.DELTA or (key.is_partial and key.subject.kind in (Q.TOTAL, Q.ERROR))
 
 
 def of_bias(key: Q.Quantity) -> bool:
-    return key.kind == Q.BIAS or (key.is_partial and key.wrt.kind == Q.BIAS)
+    return key.kind == Q.BIAS or (key.is_partial and key.variable.kind == Q.BIAS)
 
 
 @dataclass

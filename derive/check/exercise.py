@@ -21,6 +21,7 @@ import math
 import random
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 import mpmath
 import sympy as sp
@@ -42,6 +43,13 @@ TRIES = 400  # draws of one variant before giving up (each rejected for a reason
 
 class ExerciseError(ValueError):
     """No good variant could be drawn (exit status 2, naming the last reason)."""
+
+
+class VariantModel(Protocol):
+    """What is read of a variant's model here (a `derive.Model`, a layer above this one)."""
+
+    @property
+    def spec(self) -> Spec: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class Exercise:
     number: int
     text: str  # the variant's spec file
     spec: Spec
-    model: object
+    model: VariantModel | None  # a `derive.Model`; None once sent back from a worker process
     questions: list[Question]
 
     @property
@@ -156,7 +164,10 @@ def draw_spec(spec: Spec, rng: random.Random) -> Spec:
         weights.append(tuple(tuple(_nice(rng, span) for _ in row) for row in matrix))
     biases = []
     for layer in spec.biases:
-        span = _hundredths(layer) if layer else None  # () without biases (bias = "none"): nothing to draw
+        if not layer:  # () without biases (bias = "none"): nothing to draw
+            biases.append(())
+            continue
+        span = _hundredths(layer)
         biases.append(tuple(_nice(rng, span) for _ in layer))
     span = _hundredths([x for s in spec.samples for x in s.inputs])
     samples = []
@@ -294,7 +305,7 @@ def draw(model, number: int, seed: int, asks: list[Q.Quantity] | None, decimals:
     suffix, tag = f"_v{number:02d}", f" (variant {number})"
     name = f"{spec.name[:min(58, MAX_NAME - len(suffix))]}{suffix}"
     title = f"{spec.title[:min(180, MAX_TITLE - len(tag))]}{tag}"
-    reason = ""
+    reason: str | None = ""
     for _ in range(TRIES):
         drawn = draw_spec(spec, rng)
         text = spec_toml(drawn, header, name=name, title=title)

@@ -113,11 +113,12 @@ def parse_sheet(text: str, source: str, model) -> list[Answer]:
             line = raw.split("#", 1)[0].strip()
             if not line:
                 continue
-            name, sep, value = line.partition("=")
-            if not sep or not name.strip() or not value.strip():
+            left, sep, right = line.partition("=")
+            if not sep or not left.strip() or not right.strip():
                 raise SheetError(f"{source}:{number}: write quantity = value, e.g. dE_total/dw5 = 0.0822")
-            entries.append((number, name.strip(), value.strip()))
-    answers, seen = [], {}
+            entries.append((number, left.strip(), right.strip()))
+    answers: list[Answer] = []
+    seen: dict[str, int] = {}
     for number, name, value in entries:
         try:
             quantity = checked(model, Q.parse(name))
@@ -149,7 +150,7 @@ def _json_entries(text: str, source: str) -> list[tuple[int, str, object]]:
         raise SheetError(f"{source}: lists or objects nested too deeply; a sheet is one object of numbers") from None
     if not isinstance(data, dict):
         raise SheetError(f"{source}:1: a JSON sheet is one object of \"quantity\": number")
-    entries = []
+    entries: list[tuple[int, str, object]] = []
     for name, value in data.items():
         number = text[: text.find(json.dumps(name))].count("\n") + 1
         if isinstance(value, bool) or not isinstance(value, Decimal):
@@ -308,12 +309,12 @@ class Marker:
                 continue
         return True
 
-    def _at_this_step(self, a: Answer, key, cf: CarriedForward, pairs: bool) -> list[Slip]:
+    def _at_this_step(self, a: Answer, key, cf: CarriedForward, pairs: bool) -> Tried:
         """Slips made on the way from the learner's last written numbers to this one: each slip's
         rewrite applied to this step and to the steps they did not write down."""
         plain = cf.expected(key)
-        if not plain:
-            return []
+        if not plain:  # no hand formula gives a value from the learner's numbers (1 / (1 - out) at out = 1)
+            return Tried()
         printed = a.given
         differs = abs(plain[0][0] - self.model.value(a.quantity)) > plain[0][1] + 1e-30
         own = ", from your own earlier numbers" if differs else ""

@@ -11,6 +11,7 @@ the parameters, the optimizer state and every value after N steps follow the sli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import sympy as sp
@@ -54,7 +55,7 @@ def _rule_slips(entry: O.Optimizer, settings: O.Settings) -> list[tuple[str, str
 def _settings_slips(model, settings: O.Settings) -> list[tuple[str, str, dict, str | None]]:
     """(key, description, changed options, reduction) of the slips that change the settings."""
     count = len(model.spec.samples)
-    slips = []
+    slips: list[tuple[str, str, dict, str | None]] = []
     sibling = settings.entry.sibling
     if sibling and (settings.weight_decay or "momentum" in settings.entry.options):
         slips.append((f"{sibling}_for_{settings.optimizer}", f"{sibling} used for {settings.optimizer}",
@@ -72,18 +73,18 @@ def _settings_slips(model, settings: O.Settings) -> list[tuple[str, str, dict, s
     return slips
 
 
-def optimizer_variants(model) -> list[tuple[str, str, object]]:
+def optimizer_variants(model) -> list[tuple[str, str, Callable[[], TrainedResolver]]]:
     """(key, description, build a Resolver) for every slip that applies to the spec's settings."""
     settings = model.spec.training
-    out = []
+    out: list[tuple[str, str, Callable[[], TrainedResolver]]] = []
     for key, description, entry in _rule_slips(settings.entry, settings):
-        def build(entry=entry):
+        def build_rule(entry=entry):
             module = compile_module(model.derivation, __version__, {entry.name: entry})
             return TrainedResolver(model, trainer=default_trainer(model, settings, entry, module=module))
-        out.append((key, description, build))
+        out.append((key, description, build_rule))
     for key, description, given, reduction in _settings_slips(model, settings):
-        def build(given=given, reduction=reduction):
+        def build_settings(given=given, reduction=reduction):
             changed = settings.configured(given)
             return TrainedResolver(model, trainer=default_trainer(model, changed, reduction=reduction))
-        out.append((key, description, build))
+        out.append((key, description, build_settings))
     return out

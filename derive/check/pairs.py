@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from functools import partial
 
 from derive.check.resolve import Resolver
 from derive.check.variants import Variant, _evaluation_variant
+from derive.model.reading import place
 
 NEGATED = ("sign_flipped", "the sign of the result flipped")
 
@@ -31,10 +33,13 @@ def compose(first, second):
 def rounding_keys(printed: Decimal) -> set[str]:
     """The rounding variants at the digits a number is written with: rounding to one's own digits is
     the first thing a hand calculation does."""
-    t = printed.as_tuple()
-    places = -t.exponent
+    places = -place(printed)
     significant = len(printed.normalize().as_tuple().digits) if printed else 0
     return {f"rounded_{places}_decimals", f"rounded_{significant}_significant"}
+
+
+def _negated(model, transform) -> Resolver:
+    return _Negated(_evaluation_variant(model, transform))
 
 
 class _Negated(Resolver):
@@ -56,13 +61,13 @@ def pairs(model, singles: list[Variant], printed: Decimal | None = None) -> list
         for b in edits[i + 1:]:
             transform = compose(a.transform, b.transform)
             out.append(Variant(f"{a.key}+{b.key}", f"{a.description}; and {b.description}",
-                               lambda t=transform: _evaluation_variant(model, t), transform))
+                               partial(_evaluation_variant, model, transform), transform))
     for r in rounders:
         for e in edits:
             out.append(Variant(f"{r.key}+{e.key}", f"{e.description}; and {r.description}",
-                               lambda t=e.transform, d=r.round_to: _evaluation_variant(model, t, d),
+                               partial(_evaluation_variant, model, e.transform, r.round_to),
                                e.transform, r.round_to))
     for e in edits:
         out.append(Variant(f"{e.key}+{NEGATED[0]}", f"{e.description}; and {NEGATED[1]}",
-                           lambda e=e: _Negated(_evaluation_variant(model, e.transform))))
+                           partial(_negated, model, e.transform)))
     return out

@@ -38,6 +38,7 @@ def generate(data: dict, model, seed: int, asks: list[str] | None, decimals: int
     and ``data["correct_answers"]``."""
     exercise = draw(model, int(data["variant_seed"]), seed, parse_asks(model, asks) if asks else None, decimals)
     variant = exercise.model
+    assert variant is not None  # drawn in this process
     quantities = [q.quantity for q in exercise.questions]
     names = html.answer_names(quantities)
     preferences = data.get("preferences") or {}

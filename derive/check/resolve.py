@@ -128,6 +128,7 @@ class Resolver:
     def _after(self, q: Q.Quantity):
         """A value after N training steps: train, then evaluate at those parameters."""
         steps = q.after
+        assert steps is not None  # asked only of a value after N steps
         snapshot = self.trainer(steps)
         base = q.after_steps(None)
         if base.kind == Q.STATE:
@@ -141,12 +142,12 @@ class Resolver:
     def _state(self, q: Q.Quantity, snapshot: Snapshot):
         """Optimizer state after N steps (``m_w5@2``), with a clear error for state there is not."""
         settings = self.model.spec.training
-        slot, name = q.name, q.of.name
+        slot, name = q.name, q.subject.name
         if slot not in (optimizers.GRADIENT.name, *settings.entry.slots):
             raise Q.QuantityError(f"{q}: optimizer {settings.optimizer!r} has no {slot} "
                                   f"(its state: {', '.join(('g', *settings.entry.slots))})")
         trained = name in snapshot.state.get(optimizers.GRADIENT.name, {}) if snapshot.state else not (
-            settings.freeze_biases and q.of.kind == Q.BIAS)
+            settings.freeze_biases and q.subject.kind == Q.BIAS)
         if not trained:
             raise Q.QuantityError(f"{q}: {name} is frozen (freeze_biases), so it has no optimizer state")
         if q.after == 0:
@@ -162,7 +163,7 @@ class Resolver:
         comes after B), differentiated by SymPy, evaluated at this sample's values."""
         network = self.model.network
         forward = {Q.NET, Q.OUT, Q.ERROR, Q.TOTAL, Q.INPUT, Q.WEIGHT, Q.BIAS}
-        if base.of.kind not in forward or base.wrt.kind not in forward:
+        if base.subject.kind not in forward or base.variable.kind not in forward:
             raise Q.QuantityError(f"unknown quantity {quoted(base.text)}: both sides of dA/dB must be values such as "
                                   "net_h1, out_o1, E_o1, E_total, w5")
         sym_of, sym_wrt = network.symbol(base.of), network.symbol(base.wrt)

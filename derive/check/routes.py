@@ -64,7 +64,7 @@ class Row:
     routes: dict = field(default_factory=dict)  # route -> value (absent: skipped)
     failures: list = field(default_factory=list)  # routes outside tolerance
     inapplicable: dict = field(default_factory=dict)  # route -> why it does not apply here (a kink)
-    worst: object = 0  # largest |route - chain| / tolerance
+    worst: mpmath.mpf | int = 0  # largest |route - chain| / tolerance
     unresolved: str = ""  # why float64 cannot resolve this gradient in the generated code (empty: it can)
 
     @property

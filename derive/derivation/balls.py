@@ -21,14 +21,16 @@ A division by an exact 0 is a true infinity (`Infinite`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flint
 import sympy as sp
+from flint import arb, fmpq
 from sympy.codegen.cfunctions import expm1, log1p
 
 from derive.model.functions import ARB_EXPM1, ARB_FUNCTIONS, ONE_PLUS, Registered
 from derive.model.proven import Undecided
 
-fmpq, arb = flint.fmpq, flint.arb
 _ZERO, _ONE = fmpq(0), fmpq(1)
 
 
@@ -153,7 +155,7 @@ class Walker:
         saturating = [s for s in expr.free_symbols if s in self.complements]
         if not saturating:
             return lambda env: _sum([t(env) for t in terms])
-        alternatives = []  # built at the first imprecise sum
+        alternatives: list[Callable] = []  # built at the first imprecise sum
 
         def add(env):
             value = _sum([t(env) for t in terms])

@@ -112,7 +112,7 @@ class Explainer:
             act = network.activation(q.name)
             if act.couples_layer:
                 k = network.layer_of[q.name]
-                return act.layer.textbook(network.layer_nets(k), network.layers[k].index(q.name))
+                return act.coupling.textbook(network.layer_nets(k), network.layers[k].index(q.name))
             return act.textbook(self.sym(Q.net(q.name)))
         if q.kind == Q.TOTAL:
             return total(*(self.sym(Q.error(o)) for o in network.outputs))
@@ -143,7 +143,7 @@ class Explainer:
 
     def factor(self, q: Q.Quantity, sample: int = 0) -> list[Row]:
         """A chain-rule factor dA/dB: d/dB of A's definition, its derivative, numbers, value."""
-        of, wrt = q.of, q.wrt
+        of, wrt = q.subject, q.variable
         rows = []
         if ((of in self.derivation.step and wrt.kind in (Q.NET, Q.OUT)) or of.kind == Q.NET) and of.kind != Q.TOTAL:
             rows.append(Row(q, DIFFERENTIATE, self.display(of), wrt=wrt))
@@ -223,17 +223,18 @@ class Explainer:
         if f.kind == Q.DELTA:  # a coupled output: its delta sums over every output
             rows = [r for o in network.outputs for r in self.factor(Q.partial(Q.TOTAL_ERROR, Q.out(o)), sample)]
             return rows + self.definition(f, sample)
-        if f.of == Q.TOTAL_ERROR and f.wrt.kind == Q.OUT and f.wrt.name not in network.outputs:
-            return self.hidden_output_gradient(f.wrt.name, sample,
-                                               with_terms=len(network.feeds(f.wrt.name)) <= NAMED_LIMIT)
+        if f.of == Q.TOTAL_ERROR and f.variable.kind == Q.OUT and f.variable.name not in network.outputs:
+            return self.hidden_output_gradient(f.variable.name, sample,
+                                               with_terms=len(network.feeds(f.variable.name)) <= NAMED_LIMIT)
         return self.factor(f, sample)
     def _after(self, q: Q.Quantity) -> Explanation:
         """A parameter or optimizer state after one of the first steps: that step's rows."""
+        assert q.after is not None  # explain() asks only then
         stepped = q.is_parameter or q.kind == Q.STATE
         if not (self.training and stepped and not q.updated and 1 <= q.after <= self.training.limit):
             raise Q.QuantityError(f"{q}: a value after training has no step-by-step derivation "
                                   f"(derive train --steps {q.after})")
-        name = q.name if q.is_parameter else q.of.name
+        name = q.name if q.is_parameter else q.subject.name
         rows = []
         for group in Explanation(q, 0, tuple(self.training.rows(name, q.after)), None).steps:
             rows += group
@@ -254,13 +255,13 @@ class Explainer:
         if (
             base.is_partial
             and base.of == Q.TOTAL_ERROR
-            and base.wrt.is_parameter
-            and base.wrt.name in self.network.parameter
+            and base.variable.is_parameter
+            and base.variable.name in self.network.parameter
         ):
             rows = []
-            for share in self.derivation.chains[base.wrt.name].shares:
+            for share in self.derivation.chains[base.variable.name].shares:
                 rows += self.factor(share[-1], sample)
-            rows += self.chain(base.wrt.name, sample, update=q.sample is None)
+            rows += self.chain(base.variable.name, sample, update=q.sample is None)
             return Explanation(q, sample, tuple(rows), self.value(base, sample))
         if base not in self.derivation.step:
             raise Q.QuantityError(f"{q}: no step-by-step derivation (try {Q.EXAMPLES})")

@@ -20,6 +20,7 @@ number against the scalar derivation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import sympy as sp
@@ -134,6 +135,7 @@ def compute(network) -> MatrixForm:
     if form is None:
         with mpmath.workdps(SATURATED_PRECISION):
             form = _compute(network, fallback=True)
+    assert form is not None  # the fallback always gives one
     return form
 
 
@@ -172,8 +174,8 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
         grad = _map(A[L], lambda v, i, j: mp_value(d_out, {x: T[i, j], y: v}))
     except ZeroDivisionError:  # a saturated output (out = 1 to these digits) under a log loss
         grad = _map(A[L], lambda v, i, j: mpmath.nan)
-    deltas = [None] * (L + 1)
-    backs = [None] * (L + 1)
+    deltas: list[Any] = [None] * (L + 1)  # mpmath matrices (untyped), filled from layer L down
+    backs: list[Any] = [None] * (L + 1)
     backs[L] = grad
     if F[L] is not None:
         deltas[L] = _map(grad, lambda v, i, j: v * F[L][i, j])
@@ -205,9 +207,12 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
     table = entries(network)
     for e in table:
         if e.matrix == WEIGHTS:
+            assert e.row is not None and e.column is not None  # a weight's entry has both
             gradients[e.quantity.name] = layers[e.layer - 1].weight_gradient[e.row - 1, e.column - 1]
         elif e.matrix == BIASES:
-            gradients[e.quantity.name] = layers[e.layer - 1].bias_gradient[(e.row or 1) - 1, 0]
+            bias_gradient = layers[e.layer - 1].bias_gradient
+            assert bias_gradient is not None  # a bias's layer has biases
+            gradients[e.quantity.name] = bias_gradient[(e.row or 1) - 1, 0]
     return MatrixForm(tuple(Matrix.of(w) for w in W), tuple(Matrix.of(v) if v is not None else None for v in b),
                       Matrix.of(A0), Matrix.of(T), tuple(layers), scale, table, gradients)
 

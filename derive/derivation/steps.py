@@ -97,10 +97,10 @@ class Derivation:
             act = net.layer_activation(k)
             if act.couples_layer:
                 nets = net.layer_nets(k)
-                for t in act.layer.temporaries(nets, self.sym):
+                for t in act.coupling.temporaries(nets, self.sym):
                     self._add(t.quantity, t.formula, FORWARD, t.compute, layer=k)
                 for j, n in enumerate(layer):
-                    self._add(Q.out(n), net.out_expr(n), FORWARD, act.layer.compute(nets, j, self.sym), layer=k)
+                    self._add(Q.out(n), net.out_expr(n), FORWARD, act.coupling.compute(nets, j, self.sym), layer=k)
             else:
                 for n in layer:
                     self._add(Q.out(n), net.out_expr(n), FORWARD, layer=k)
@@ -146,7 +146,7 @@ class Derivation:
         ]
         for j, o in enumerate(net.outputs):
             if act.couples_layer:
-                jac = [act.layer.jacobian(outs, i, j) for i in range(len(outs))]
+                jac = [act.coupling.jacobian(outs, i, j) for i in range(len(outs))]
                 factors = [
                     self._add(Q.partial(Q.out(oi), Q.net(o)), jac[i], DISPLAY, layer=L)
                     for i, oi in enumerate(net.outputs)
@@ -158,7 +158,7 @@ class Derivation:
                 factor = self._add(Q.partial(Q.out(o), Q.net(o)), derivative, DISPLAY, layer=L)
                 formula = d_out_sym[j] * factor
                 compute = sp.Mul(d_out_value[j], *sp.Mul.make_args(derivative), evaluate=False)  # the textbook's order
-            if fused:
+            if loss.fused_delta is not None:  # fused
                 compute = loss.fused_delta(nets, outs, targets, j, self.sym)
             delta = self._add(Q.delta(o), formula, OUTPUT_DELTAS, compute, layer=L)
             if not act.couples_layer:  # E_oj depends on net_oj only through out_oj: dE_o1/dnet_o1 is delta_o1
@@ -198,8 +198,8 @@ class Derivation:
             for j, n in enumerate(layer):
                 forms = {}
                 if act.couples_layer:
-                    if act.layer.complement is not None:
-                        forms[-1] = act.layer.complement(nets, j, self.sym)
+                    if act.coupling.complement is not None:
+                        forms[-1] = act.coupling.complement(nets, j, self.sym)
                 elif act.function is not None:
                     for sign, name in ((-1, "one_minus"), (1, "one_plus")):
                         hook = getattr(act.function, name, None)
@@ -215,7 +215,8 @@ class Derivation:
         net = self.network
         chains = {}
         for p in net.parameters:
-            shares, delta_shares = [], []
+            shares: list[tuple[Q.Quantity, ...]] = []
+            delta_shares: list[tuple[str, Q.Quantity | None]] = []
             for n in p.feeds:
                 factor = Q.partial(Q.net(n), p.quantity)
                 if net.activation(n).couples_layer:

@@ -72,7 +72,7 @@ def scope_of(activations, losses) -> Scope:
     """A spec's own functions: ``[activations]`` name = "formula in net", ``[losses]`` name = "formula
     in out and target" (one output's term), parsed safely (`derive.model.formula`); a problem is a
     `FormulaError` naming the key."""
-    entries = {"activations": [], "losses": []}
+    entries: dict[str, list] = {"activations": [], "losses": []}
     tables = (("activations", activations, activation_entry), ("losses", losses, loss_entry))
     for key, table, _ in tables:  # both, before either is read: each one's names are looked up in the other
         if not isinstance(table, dict):

@@ -128,7 +128,8 @@ def plain(value, digits: int) -> str:
     only when it is exact (a ball proves no equality: 0.6 + 4e-41 is not 0.6, though its first 30
     digits are); another value when its first 30 digits are."""
     if isinstance(value, Proven):
-        exact = value.exact and exact_decimal(sp.Rational(int(value.value.p), int(value.value.q)), digits)
+        q = value.fraction
+        exact = q is not None and exact_decimal(sp.Rational(int(q.p), int(q.q)), digits)
         return exact or fmt(value, digits)
     return exact_decimal(value, digits) or short_decimal(value, digits) or fmt(value, digits)
 
@@ -156,5 +157,5 @@ def json_value(value) -> dict:
 
 def digits_shown(printed: Decimal) -> str:
     """How many digits a written number shows: "4 decimals", "1 decimal", "units"."""
-    places = -printed.as_tuple().exponent
+    places = -int(printed.as_tuple().exponent)  # a written number: finite, its exponent a whole number
     return f"{places} decimal{'s' if places != 1 else ''}" if places > 0 else "units"

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sympy as sp
 
 from derive.model import quantities as Q
 from derive.model.functions import Registered
+
+if TYPE_CHECKING:
+    from derive.model.formula import Formula
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,8 @@ class Activation:
     layer: LayerRule | None = None  # couples the layer (then output layer only)
     kink: int | None = None  # a net where the derivative is a convention, not a limit
     kink_note: str = ""
-    saturated: Callable[[object], bool] | None = None  # out -> True where the derivative all but vanishes
-    formula: object = None  # a spec's own function: its `derive.model.formula.Formula`
+    saturated: Callable[[float], bool] | None = None  # out -> True where the derivative all but vanishes
+    formula: Formula | None = None  # a spec's own function
 
     @property
     def couples_layer(self) -> bool:
@@ -56,16 +60,30 @@ class Activation:
     def output_only(self) -> bool:
         return self.layer is not None
 
+    @property
+    def coupling(self) -> LayerRule:
+        """``layer``, of an activation that couples the layer."""
+        if self.layer is None:
+            raise AttributeError(f"{self.name} does not couple the layer")
+        return self.layer
+
+    @property
+    def elementwise(self) -> type[Registered]:
+        """``function``, of an elementwise activation."""
+        if self.function is None:
+            raise AttributeError(f"{self.name} is not elementwise")
+        return self.function
+
     def out(self, net: sp.Expr) -> sp.Expr:
-        return self.function(net)
+        return self.elementwise(net)
 
     def derivative(self, net: sp.Expr, out: sp.Expr) -> sp.Expr:
         """dout/dnet in the textbook's form (in out where a textbook writes it so)."""
-        return self.function.derivative(net, out)
+        return self.elementwise.derivative(net, out)
 
     def textbook(self, net: sp.Expr) -> sp.Expr:
         """The definition as a textbook writes it, in elementary functions where it has them."""
-        return self.function.textbook(net)
+        return self.elementwise.textbook(net)
 
 
 @dataclass(frozen=True)
@@ -96,7 +114,7 @@ class Loss:
     fused_delta: Callable | None = None  # (nets, outs, targets, j, symbol) -> delta_j, stable in float64
     slips: tuple[Slip, ...] = field(default_factory=tuple)
     aliases: tuple[str, ...] = ()
-    formula: object = None  # a spec's own loss: its `derive.model.formula.Formula`
+    formula: Formula | None = None  # a spec's own loss
     float_note: str = ""  # for a generated module that computes the term, in its docstring
 
     def compute_term(self, t, net, out, n, symbol) -> sp.Expr:

@@ -15,8 +15,10 @@ display form keeps them as written.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn
 
 import mpmath
 import sympy as sp
@@ -73,7 +75,7 @@ def parse(text: str, variables: dict[str, sp.Symbol], where: str) -> Formula:
         raise FormulaError(f"{where} must be a formula in a string")
     shown = quoted(text)
 
-    def fail(problem: str):
+    def fail(problem: str) -> NoReturn:
         raise FormulaError(f"{where} = {shown}: {problem}")
 
     if len(text) > MAX_LENGTH:
@@ -100,7 +102,7 @@ def parse(text: str, variables: dict[str, sp.Symbol], where: str) -> Formula:
 class _Builder:
     """Turns an allowed syntax tree into (display, working) SymPy expressions."""
 
-    def __init__(self, text, variables, fail):
+    def __init__(self, text, variables, fail: Callable[[str], NoReturn]):
         self.text, self.variables, self.fail = text, variables, fail
         self.kinked = False
         self.names = ", ".join([*variables, *ELEMENTARY, *KINKED, *CONSTANTS])

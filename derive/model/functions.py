@@ -11,11 +11,15 @@ which every code printer prints in its own language), its mpmath form and its La
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-try:
+if TYPE_CHECKING:  # the checker reads python-flint's types; at run time it may be missing
     import flint
-except ImportError:  # no ball evaluator without it (`derive.model.proven.HAVE_FLINT`)
-    flint = None
+else:
+    try:
+        import flint
+    except ImportError:  # no ball evaluator without it (`derive.model.proven.HAVE_FLINT`)
+        flint = None
 
 import mpmath
 import sympy as sp

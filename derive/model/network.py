@@ -107,9 +107,9 @@ class Network:
     def knows(self, q: Q.Quantity) -> bool:
         """Whether every neuron and parameter ``q`` names is in this network."""
         if q.is_partial:
-            return self.knows(q.of) and self.knows(q.wrt)
+            return self.knows(q.subject) and self.knows(q.variable)
         if q.kind == Q.STATE:
-            return self.knows(q.of)
+            return self.knows(q.subject)
         if q.is_parameter:
             return q.name in self.parameter
         if q.kind in (Q.TARGET, Q.ERROR):
@@ -143,7 +143,7 @@ class Network:
         act = self.activation(neuron)
         if act.couples_layer:
             k = self.layer_of[neuron]
-            return act.layer.out(self.layer_nets(k), self.layers[k].index(neuron))
+            return act.coupling.out(self.layer_nets(k), self.layers[k].index(neuron))
         return act.out(self.symbol(Q.net(neuron)))
 
     def error_expr(self, output: str) -> sp.Expr:

@@ -284,7 +284,7 @@ def exact(value) -> sp.Rational:
         return value
     number = value if isinstance(value, int | Decimal) else decimal_text(repr(value) if isinstance(value, float)
                                                                        else value)
-    if number is None or not number.is_finite():
+    if number is None or (isinstance(number, Decimal) and not number.is_finite()):  # an int is finite
         raise OptionError(f"not a number: {shown}")
     if problem := number_problem(number, MAX_MAGNITUDE):
         raise OptionError(f"{shown} {problem}")

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import mpmath
 
-try:
+if TYPE_CHECKING:  # the checker reads python-flint's types; at run time it may be missing
     import flint
-except ImportError:  # PrairieLearn's image has SymPy and mpmath, not python-flint: see `HAVE_FLINT`
-    flint = None
+else:
+    try:
+        import flint
+    except ImportError:  # PrairieLearn's image has SymPy and mpmath, not python-flint: see `HAVE_FLINT`
+        flint = None
 
 #: False where python-flint is not installed (a PrairieLearn worker runs the exercise's `server.py`
 #: there): values are then computed with mpmath at `evaluate.PRECISION` digits, as the audit's variants
@@ -69,7 +73,11 @@ class Proven(mpmath.mpf):
     """An mpf (the midpoint) with its proof: ``value`` (an exact fmpq, or an arb computed at
     ``bits``) and ``source(bits)``, which computes the same value again at that precision."""
 
-    def __new__(cls, value, bits: int, source: Callable[[int], object] | None):
+    value: flint.fmpq | flint.arb
+    bits: int
+    source: Callable[[int], flint.fmpq | flint.arb] | None
+
+    def __new__(cls, value, bits: int, source: Callable[[int], flint.fmpq | flint.arb] | None):
         self = mpmath.mpf.__new__(cls, to_mpf(value))
         self.value, self.bits, self.source = value, bits, source
         return self
@@ -83,6 +91,11 @@ class Proven(mpmath.mpf):
     @property
     def exact(self) -> bool:
         return isinstance(self.value, flint.fmpq)
+
+    @property
+    def fraction(self) -> flint.fmpq | None:
+        """The value when it is exact, else None (a ball)."""
+        return self.value if isinstance(self.value, flint.fmpq) else None
 
     def ball_at(self, bits: int):
         """The value as a ball (or exactly) at ``bits`` of precision or more."""
@@ -105,6 +118,7 @@ def _parts(value) -> tuple:
 
 def _restore(parts: tuple, bits: int) -> Proven:
     kind, *numbers = parts
+    value: flint.fmpq | flint.arb
     if kind == "q":
         value = flint.fmpq(*numbers)
     elif kind == "f":
@@ -120,7 +134,7 @@ def decide(value: Proven, digits: int) -> tuple[bool, int, int] | None:
     at the precision it takes: (negative, n, e) for ±n × 10^(e - digits + 1), 10^(digits-1) <= n <
     10^digits (n = 0 for an exact 0), with no bound on e (e^-(10^23) has its digits too); None where no
     precision up to `CAP` decides it."""
-    if value.exact:
+    if isinstance(value.value, flint.fmpq):  # value.exact
         return _rational_parts(value.value, digits)
     bits = value.bits
     while True:

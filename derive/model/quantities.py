@@ -108,6 +108,20 @@ class Quantity:
         return replace(self, sample=None, after=None, updated=False)
 
     @property
+    def subject(self) -> Quantity:
+        """``of``, where the kind has one: A of a partial derivative dA/dB, the parameter of optimizer state."""
+        if self.of is None:
+            raise AttributeError(f"{self.text} has no 'of'")
+        return self.of
+
+    @property
+    def variable(self) -> Quantity:
+        """``wrt`` of a partial derivative: B of dA/dB."""
+        if self.wrt is None:
+            raise AttributeError(f"{self.text} has no 'wrt'")
+        return self.wrt
+
+    @property
     def is_parameter(self) -> bool:
         return self.kind in (WEIGHT, BIAS)
 
@@ -133,17 +147,17 @@ class Quantity:
     def subjects(self) -> list[str]:
         """The neurons and parameters the quantity names, in order (dE_o1/dout_h1: o1, h1)."""
         if self.kind == PARTIAL:
-            return list(dict.fromkeys(self.of.subjects + self.wrt.subjects))
+            return list(dict.fromkeys(self.subject.subjects + self.variable.subjects))
         if self.kind == STATE:
-            return self.of.subjects
+            return self.subject.subjects
         return [self.name] if self.name and self.kind not in (TEMPORARY, HYPERPARAMETER) else []
 
     def renamed(self, old: str, new: str) -> Quantity:
         """The same quantity with neuron or parameter ``old`` replaced by ``new`` (on both sides of dA/dB)."""
         if self.kind == PARTIAL:
-            return replace(self, of=self.of.renamed(old, new), wrt=self.wrt.renamed(old, new))
+            return replace(self, of=self.subject.renamed(old, new), wrt=self.variable.renamed(old, new))
         if self.kind == STATE:
-            return replace(self, of=self.of.renamed(old, new))
+            return replace(self, of=self.subject.renamed(old, new))
         return replace(self, name=new) if self.name == old and self.kind not in (TEMPORARY, HYPERPARAMETER) else self
 
 
@@ -246,6 +260,8 @@ def neuron_parts(neuron: str) -> tuple[str, int | None, int]:
 def parameter_parts(name: str) -> tuple[str, int]:
     """``w5`` -> ("w", 5)."""
     m = _PARAMETER.match(name)
+    if m is None:
+        raise QuantityError(f"{quoted(name)} is not a parameter name (w1, b1)")
     return m["letter"], int(m["index"])
 
 
@@ -300,7 +316,7 @@ def parse(text: str) -> Quantity:
         if not (of.startswith("d") and wrt.startswith("d")) or "/" in wrt:
             raise QuantityError(f"cannot read quantity {whole}: a partial derivative is written dA/dB")
         q = partial(_value(of[1:], whole), _value(wrt[1:], whole))
-        if STATE in (q.of.kind, q.wrt.kind):
+        if STATE in (q.subject.kind, q.variable.kind):
             raise QuantityError(f"cannot read quantity {whole}: optimizer state has no partial derivatives")
     else:
         q = _value(base, whole)

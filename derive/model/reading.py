@@ -9,6 +9,7 @@ import re
 import stat
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 from derive.escape import excerpt
 
@@ -25,6 +26,12 @@ def digits(value) -> int:
     if isinstance(value, Decimal):
         return len(value.as_tuple().digits)
     return len(str(abs(value)).rstrip("0")) or 1
+
+
+def place(value: Decimal) -> int:
+    """The exponent of a finite Decimal's last digit (0.150: -3; 15E+2: 2). Only an infinity or a NaN
+    has a letter there, and they are refused before any caller gets here."""
+    return cast(int, value.as_tuple().exponent)
 
 
 def read_regular(path: str | Path, limit: int = MAX_SPEC_BYTES) -> bytes:
@@ -59,7 +66,7 @@ def number_problem(value: int | Decimal, largest: int | None = None) -> str | No
     """Why a finite number that TOML or a flag gave cannot be used exactly (larger than ``largest``,
     too many digits, too small), or None. Looks at the digits and the exponent only: nothing is
     converted, so 1e-999999999 and a 5,000-digit integer are answered at once."""
-    if largest is not None and abs(value) > largest:
+    if largest is not None and value.__abs__() > largest:  # abs() of int | Decimal types as object
         return f"is too large: at most {largest:g} in magnitude"
     if digits(value) > MAX_DIGITS:
         return f"has {digits(value)} significant digits; at most {MAX_DIGITS} are used"
@@ -88,7 +95,8 @@ def rational(value: int | Decimal):
         return sp.Integer(value)
     if not value:
         return sp.Integer(0)
-    sign, digit_tuple, exponent = value.as_tuple()
+    sign, digit_tuple, _ = value.as_tuple()
+    exponent = place(value)
     mantissa = int("".join(map(str, digit_tuple))) * (-1 if sign else 1)
     return sp.Rational(mantissa * 10**exponent) if exponent >= 0 else sp.Rational(mantissa, 10**-exponent)
 

@@ -115,15 +115,21 @@ SiLU = elementwise(  # x sigma(x); silu' = sigma(x) (1 + x (1 - sigma(x))) = sig
     float_doc="x / (1 + e^-x), without overflow for any x.",
 )
 _SQRT2 = sp.sqrt(2)
+
+
+def _normal_cdf_mp(x):
+    return mpmath.erfc(-x / mpmath.sqrt(2)) / 2
+
+
 NormalCDF = elementwise(  # Phi, written as erfc(-x / sqrt 2) / 2 for float code: no cancellation for x < 0
     "NormalCDF", r"\Phi", text="normal_cdf",
     derivative=lambda x, y: NormalPDF(x),
     elementary=lambda x: (1 + sp.erf(x / _SQRT2)) / 2,
     float_form=lambda x: sp.erfc(-x * sp.Float(1 / math.sqrt(2), 17), evaluate=False) / 2,  # not 2 - erfc(x)
-    mp=lambda x: mpmath.erfc(-x / mpmath.sqrt(2)) / 2,
+    mp=_normal_cdf_mp,
     float_doc="The standard normal distribution function, erfc(-x / sqrt 2) / 2 (exact in the tails).",
 )
-NormalPDF = elementwise(
+NormalPDF: type[Registered] = elementwise(
     "NormalPDF", r"\varphi", text="normal_pdf",
     derivative=lambda x, y: -x * y,
     elementary=lambda x: sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi),
@@ -136,7 +142,7 @@ GELU = elementwise(  # exact: x Phi(x) (torch.nn.GELU(approximate="none")); gelu
     derivative=lambda x, y: NormalCDF(x) + x * NormalPDF(x),
     elementary=lambda x: x * (1 + sp.erf(x / _SQRT2)) / 2,
     float_form=lambda x: x * NormalCDF.float_form(x),
-    mp=lambda x: x * NormalCDF.mp(x),
+    mp=lambda x: x * _normal_cdf_mp(x),
     textbook=lambda x: x * NormalCDF(x),
 )
 GELU_A, GELU_C = sp.Rational(44715, 10**6), sp.sqrt(2 / sp.pi)  # torch.nn.GELU(approximate="tanh")

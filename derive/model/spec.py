@@ -11,10 +11,11 @@ import difflib
 import hashlib
 import random
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 import sympy as sp
 
@@ -83,7 +84,8 @@ class Spec:
     source: str  # the file name, as shown in messages and generated headers
     digest: str  # sha256 of the file's bytes
     functions: Scope = NO_SCOPE  # the spec's own activations and losses ([activations], [losses])
-    training: optimizers.Settings | None = None  # how training steps are taken (learning_rate, freeze_biases too)
+    # how training steps are taken (learning_rate, freeze_biases too)
+    training: optimizers.Settings = field(kw_only=True)
     kinds: tuple[str, ...] = ()  # each non-input layer's kind (`derive.model.layers`); () : every one linear
 
 
@@ -123,7 +125,7 @@ class _Validator:
     def __init__(self, source: str):
         self.source = source
 
-    def fail(self, message: str):
+    def fail(self, message: str) -> NoReturn:
         raise SpecError(f"{path_text(self.source)}: {message}")
 
     # -- scalar helpers ---------------------------------------------------------------------------
@@ -226,8 +228,8 @@ class _Validator:
         steps = table.get("steps", steps)
         return Spec(
             name, title, layers, activations, loss, bias, training.learning_rate, steps, weights, biases,
-            samples, reduction, training.freeze_biases, seed, published, self.source, digest, functions, training,
-            tuple(t.get("kinds", ())),
+            samples, reduction, training.freeze_biases, seed, published, self.source, digest, functions,
+            training=training, kinds=tuple(t.get("kinds", ())),
         )
 
     def training_table(self, t: dict) -> dict:
@@ -247,7 +249,7 @@ class _Validator:
     def training(self, table: dict, base: optimizers.Settings, samples: int) -> optimizers.Settings:
         """The ``[training]`` table read into `optimizers.Settings`: types here, ranges and which
         optimizer takes which option in `optimizers.configure` (shared with ``derive train``'s flags)."""
-        given = {}
+        given: dict[str, object] = {}
         for key, value in table.items():
             where = f"training.{key}"
             if key in ("optimizer", "update_order"):

@@ -41,8 +41,8 @@ INDENT = "    "
 class _Straight(Printer):
     """The body of ``run`` straight-line: every kernel step once, in program order, with the early returns."""
 
-    def __init__(self, network, printer: CPrinter):
-        super().__init__(None)
+    def __init__(self, program: lowered.Program, network, printer: CPrinter):
+        super().__init__(program)
         self.network, self.printer = network, printer
 
     def begin(self):
@@ -100,7 +100,8 @@ def render(derivation: Derivation | None, network, version: str, loops: bool) ->
         body, helpers = c_loops.run_body(network)
     else:
         printer = CPrinter(lambda s: names.python(network.quantity_of[s]))
-        body = walk(lowered.straight(derivation), _Straight(network, printer))
+        program = lowered.straight(derivation)
+        body = walk(program, _Straight(program, network, printer))
         helpers = printer.helper_sources()
     by_name = CPrinter(lambda s: {"p": "p_", "t": "t_"}.get(s.name, s.name))  # p, t: arrays of run
     context = {

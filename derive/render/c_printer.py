@@ -24,7 +24,7 @@ class CPrinter(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, C99
     def __init__(self, name_of, helpers: set | None = None):
         # None of SymPy's math macros (M_PI, M_E, M_SQRT2, M_LN2, ...): they are POSIX, not C99, and
         # -std=c99 leaves them undefined. Constants print as the nearest double instead.
-        self.math_macros = {}
+        self.math_macros: dict = {}
         super().__init__({"order": "none"})
         self.name_of = name_of
         self.helpers: set[type[Registered]] = set() if helpers is None else helpers

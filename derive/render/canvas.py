@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from collections.abc import Mapping
 from urllib.parse import quote
 
 import sympy as sp
@@ -208,7 +209,7 @@ def files(exercises, name: str, base: str, line: str) -> dict[str, str]:
     return out
 
 
-def zip_bytes(contents: dict[str, str | bytes], first: str = "imsmanifest.xml") -> bytes:
+def zip_bytes(contents: Mapping[str, str | bytes], first: str = "imsmanifest.xml") -> bytes:
     """A zip of ``contents``, the same bytes for the same contents: ``first`` first and stored, the
     rest in sorted order and deflated; every entry dated 1980-01-01 with mode 0644."""
     buffer = io.BytesIO()

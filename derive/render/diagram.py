@@ -13,7 +13,7 @@ values when they were placed as points, ignoring their size.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from derive.model import quantities as Q
@@ -123,7 +123,7 @@ def _label_box(a, b, pos: float, size: tuple[float, float], lift: float) -> Box:
 
 
 def _place_labels(segments: list[tuple], count: int, sizes=None, measure: Measure | None = None,
-                  fixed: list[Box] = ()) -> list[tuple[float, Box | None] | None]:
+                  fixed: Sequence[Box] = ()) -> list[tuple[float, Box | None] | None]:
     """For the first ``count`` segments (the weighted edges), the position along each whose label box
     meets no fixed text and no label placed before it (with ``measure``), farthest from every other
     segment and label; None where there is no such position."""
@@ -131,15 +131,17 @@ def _place_labels(segments: list[tuple], count: int, sizes=None, measure: Measur
     out = []
     for k in range(count):
         a, b = segments[k]
-        best, best_score = None, -1.0
+        best: tuple[float, Box | None] | None = None
+        best_score = -1.0
         for pos in CANDIDATES:
             box = _label_box(a, b, pos, sizes[k], measure.lift) if measure else None
-            if box and any(box.meets(other, measure.gap) for other in [*fixed, *placed]):
+            if box and measure and any(box.meets(other, measure.gap) for other in [*fixed, *placed]):
                 continue
             point = (a[0] + pos * (b[0] - a[0]), a[1] + pos * (b[1] - a[1]))
             score = min([_distance(point, *s) for j, s in enumerate(segments) if j != k]
                         + [math.hypot(point[0] - q.x, point[1] - q.y) for q in placed] + [math.inf])
-            if score > best_score + 1e-9 or (abs(score - best_score) <= 1e-9 and abs(pos - 0.5) < abs(best[0] - 0.5)):
+            if score > best_score + 1e-9 or (best is not None and abs(score - best_score) <= 1e-9
+                                             and abs(pos - 0.5) < abs(best[0] - 0.5)):
                 best, best_score = (pos, box), score
         out.append(best)
         if best is not None:
@@ -165,7 +167,7 @@ def _fixed(nodes: list[Node], biases: list[Bias], measure: Measure) -> list[Box]
         if h:
             out.append(Box(n.x, n.y - r - h / 2, w, h))
     for b in biases:
-        if b.x is not None:
+        if b.x is not None and b.y is not None:  # both or neither
             out.append(Box(b.x, b.y, *measure.bias(b.parameter)))
         else:
             w, h = measure.above(b.parameter)
@@ -202,9 +204,10 @@ def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
                 biases.append(Bias(f"bias{name}", name, tuple(feeds), None, None))
     labelled = len(weighted) <= LABEL_LIMIT
     segments = [((s.x, s.y), (d.x, d.y)) for s, d, _ in weighted]
-    segments += [((b.x, b.y), (n.x, n.y)) for b in biases if b.x is not None for n in b.feeds]
+    segments += [((b.x, b.y), (n.x, n.y)) for b in biases if b.x is not None and b.y is not None for n in b.feeds]
     fixed = _fixed(nodes, biases, measure) if measure else []
     sizes = [measure.label(p) for _, _, p in weighted] if measure else None
+    places: list[tuple[float, Box | None] | None]
     places = _place_labels(segments, len(weighted), sizes, measure, fixed) if labelled else [None] * len(weighted)
     clear = not labelled or all(p is not None for p in places)
     places = [p or (0.5, None) for p in places] if labelled else places

@@ -215,6 +215,7 @@ class Page:
         code = javascript.render(self.model.derivation, shown)
         quantities = [s.quantity for s in javascript.steps(self.model.derivation, shown)]
         env = environment()
+        assert env.loader is not None  # environment() loads from the templates folder
         runtime = env.loader.get_source(env, RUNTIME)[0]
         data = script_json(self.data(quantities))
         acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))

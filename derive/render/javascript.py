@@ -23,7 +23,7 @@ from sympy.printing.jscode import JavascriptCodePrinter
 
 from derive.derivation import lowered
 from derive.derivation.evaluate import training_settings
-from derive.derivation.steps import DISPLAY, Derivation
+from derive.derivation.steps import DISPLAY, Derivation, Step
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.functions import Registered, float_expression
@@ -104,8 +104,8 @@ class _Statements(Printer):
     """Each step of the straight-line program as one ``const``: a net input from its terms (weight *
     input, in the spec's order, bias last), as the other targets print it; any other through SymPy."""
 
-    def __init__(self, printer: _Printer):
-        super().__init__(None)
+    def __init__(self, program: lowered.Program, printer: _Printer):
+        super().__init__(program)
         self.printer = printer
 
     def sum(self, s):
@@ -125,10 +125,11 @@ def steps(derivation: Derivation, shown=None) -> list:
     return [s for s in derivation.steps if s.phase != DISPLAY or shown is None or str(s.quantity) in shown]
 
 
-def statements(derivation: Derivation, shown=None) -> list[tuple[object, str]]:
+def statements(derivation: Derivation, shown=None) -> list[tuple[Step, str]]:
     """(step, JavaScript statement) for every step of `steps`, in the derivation's order."""
     chosen = steps(derivation, shown)
-    printed = walk(lowered.straight(derivation, chosen), _Statements(_Printer(derivation.network)))
+    program = lowered.straight(derivation, chosen)
+    printed = walk(program, _Statements(program, _Printer(derivation.network)))
     return list(zip(chosen, printed, strict=True))
 
 

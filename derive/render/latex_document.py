@@ -251,7 +251,7 @@ class Document:
         )
         d_e = r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{o_k}}"
         bias = r" + b_j" if any(p.kind == Q.BIAS for p in network.parameters) else ""
-        rows = [
+        rows: list = [  # align's (lhs, rhs) pairs, then a table's lists of cells
             (r"\mathrm{net}_j", r"\textstyle\sum_i w_{ji}\, \mathrm{out}_i" + bias),
             (r"\mathrm{out}_j", r"f(\mathrm{net}_j)"),
         ]

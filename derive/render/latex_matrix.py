@@ -167,6 +167,7 @@ class MatrixPart:
                                                    ("", self.m(top.deltas))]))
         for layer in reversed(layers[:-1]):
             k = layer.index
+            assert layer.slopes is not None  # only the output layer may couple its neurons
             product = rf"\left({self.m(self.form.weights[k], transpose=True)} {self.m(layers[k].deltas)}\right)"
             rows = [(f"{self.d}{up(k)}", self.hidden_rule(k, k + 1)),
                     ("", rf"{product} \odot {self.m(layer.slopes)}"),

@@ -141,6 +141,7 @@ class RowPrinter:
         elif row.kind == VALUE:
             rhs = number(row.value, self.digits)
         elif row.kind == DIFFERENTIATE:
+            assert row.wrt is not None  # a DIFFERENTIATE row names its variable
             rhs = rf"\frac{{\partial}}{{\partial {names.latex(row.wrt)}}} \left({self.names(row.expr)}\right)"
         else:
             raise ValueError(row.kind)

@@ -71,15 +71,15 @@ def name(dom: Document, q: Q.Quantity, inline: bool = False, superscript_steps: 
         symbol = _element(dom, "mi", text=letter, mathvariant="normal" if len(letter) > 1 else "italic")
         if accent:
             symbol = _element(dom, "mover", symbol, _element(dom, "mo", text=accent), accent="true")
-        return _element(dom, "msub", symbol, name(dom, q.of))
+        return _element(dom, "msub", symbol, name(dom, q.subject))
     if q.after is not None:
         return _element(dom, "mrow", name(dom, q.after_steps(None), inline),
                         _element(dom, "mtext", text=f"\u00a0{Q.after(q.after)}"))
     if q.updated:
         return _element(dom, "msup", name(dom, q.base), _element(dom, "mo", text="+"))
     if q.kind == Q.PARTIAL:
-        top = _element(dom, "mrow", _element(dom, "mo", text=PARTIAL_SIGN), name(dom, q.of))
-        bottom = _element(dom, "mrow", _element(dom, "mo", text=PARTIAL_SIGN), name(dom, q.wrt))
+        top = _element(dom, "mrow", _element(dom, "mo", text=PARTIAL_SIGN), name(dom, q.subject))
+        bottom = _element(dom, "mrow", _element(dom, "mo", text=PARTIAL_SIGN), name(dom, q.variable))
         if inline:
             return _element(dom, "mrow", top, _element(dom, "mo", text="/"), bottom)
         return _element(dom, "mfrac", top, bottom)
@@ -97,8 +97,8 @@ def name(dom: Document, q: Q.Quantity, inline: bool = False, superscript_steps: 
     if q.kind == Q.HYPERPARAMETER:  # beta1, eps, lambda, mu: the Greek letter, its index a subscript
         letters = q.name.rstrip("0123456789")
         symbol = _element(dom, "mi", text="\u03b5" if letters == "eps" else greek_unicode.get(letters, letters))
-        index = q.name[len(letters):]
-        return _element(dom, "msub", symbol, _element(dom, "mn", text=index)) if index else symbol
+        subscript = q.name[len(letters):]
+        return _element(dom, "msub", symbol, _element(dom, "mn", text=subscript)) if subscript else symbol
     return _element(dom, "mi", text=q.name, mathvariant="normal")  # a temporary (max_o, lse_o, target_sum)
 
 
@@ -281,6 +281,7 @@ class RowPrinter:
         elif row.kind == VALUE:
             rhs = self.number(row.value, self.key(subject, update))
         elif row.kind == DIFFERENTIATE:
+            assert row.wrt is not None  # a DIFFERENTIATE row names its variable
             operator = (f"<mfrac><mo>{PARTIAL_SIGN}</mo><mrow><mo>{PARTIAL_SIGN}</mo>{self.quantity(row.wrt)}"
                         f"</mrow></mfrac>")
             inner = self.names(row.expr, keep=frozenset({self.network.symbol(row.wrt)}))

@@ -31,13 +31,13 @@ def latex(q: Q.Quantity, inline: bool = False, superscript_steps: bool = False) 
     if q.after is not None:
         return rf"{latex(q.after_steps(None), inline)}\text{{ {Q.after(q.after)}}}"
     if q.kind == Q.STATE:
-        return f"{SLOTS[q.name].latex}_{{{latex(q.of)}}}"
+        return f"{SLOTS[q.name].latex}_{{{latex(q.subject)}}}"
     if q.updated:
         return latex(q.base) + "^{+}"
     if q.kind == Q.PARTIAL:
         if inline:
-            return rf"\partial {latex(q.of)} / \partial {latex(q.wrt)}"
-        return rf"\frac{{\partial {latex(q.of)}}}{{\partial {latex(q.wrt)}}}"
+            return rf"\partial {latex(q.subject)} / \partial {latex(q.variable)}"
+        return rf"\frac{{\partial {latex(q.subject)}}}{{\partial {latex(q.variable)}}}"
     if q.kind == Q.TOTAL:
         return r"E_{\mathrm{total}}"
     if q.kind in _WORDS:
@@ -56,15 +56,15 @@ def python(q: Q.Quantity) -> str:
     """A Python identifier for a kernel quantity."""
     if q.kind == Q.PARTIAL:
         if q.of == Q.TOTAL_ERROR:
-            return f"grad_{q.wrt.name}" if q.wrt.is_parameter else f"dE_d{python(q.wrt)}"
-        return f"d{python(q.of)}_d{python(q.wrt)}"
+            return f"grad_{q.variable.name}" if q.variable.is_parameter else f"dE_d{python(q.variable)}"
+        return f"d{python(q.subject)}_d{python(q.variable)}"
     return str(q)
 
 
 def short(q: Q.Quantity) -> str:
     """The text a learner writes: ``dE/dout_o1`` for dE_total/dout_o1."""
     if q.kind == Q.PARTIAL:
-        return f"d{'E' if q.of == Q.TOTAL_ERROR else short(q.of)}/d{short(q.wrt)}"
+        return f"d{'E' if q.of == Q.TOTAL_ERROR else short(q.subject)}/d{short(q.variable)}"
     return str(q)
 
 

@@ -93,10 +93,10 @@ def compile_pdf(tex_source: str, pdf_path: str | Path, force: bool = False, sing
             except subprocess.TimeoutExpired:
                 raise LatexError(f"LaTeX did not finish within {TIMEOUT} s") from None
             if result.returncode != 0:
-                log = (Path(scratch) / "document.log")
+                log_path = Path(scratch) / "document.log"
                 errors = [
                     ln
-                    for ln in (log.read_text(errors="replace").splitlines() if log.exists() else [])
+                    for ln in (log_path.read_text(errors="replace").splitlines() if log_path.exists() else [])
                     if ln.startswith(("!", "./document.tex:"))
                 ]
                 raise LatexError(f"LaTeX failed: {errors[0] if errors else result.stdout.strip().splitlines()[-1:]}")

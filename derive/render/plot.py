@@ -5,10 +5,14 @@ legend. The points are the runs' recorded histories (`derive.derivation.training
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from derive.escape import html_text
 from derive.model.decimals import fmt
 from derive.render.look import LOOK, backdrop
+
+if TYPE_CHECKING:
+    from derive.derivation.training import TrainingRun
 
 WIDTH, HEIGHT = 640.0, 300.0
 LEFT, RIGHT, TOP, BOTTOM = 72.0, 30.0, 16.0, 44.0
@@ -20,7 +24,7 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [low + k * step for k in range(count)]
 
 
-def loss_curves(runs: list[tuple[str, object]], caption: str) -> str:
+def loss_curves(runs: list[tuple[str, TrainingRun]], caption: str) -> str:
     """``runs``: (label, TrainingRun) pairs, each with a history of (step, E_total) points."""
     points = [(s, e) for _, run in runs for s, e in run.history]
     if not points:

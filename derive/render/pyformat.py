@@ -133,10 +133,11 @@ def _matching_close(text: str) -> int:
     raise ValueError(text)
 
 
-def _top_operators(node: ast.BinOp) -> int:
+def _top_operators(top: ast.BinOp) -> int:
     """How many operators of the top operator's precedence chain the expression: a + b * c has one."""
-    group = (ast.Add, ast.Sub) if isinstance(node.op, ast.Add | ast.Sub) else (ast.Mult, ast.Div)
+    group = (ast.Add, ast.Sub) if isinstance(top.op, ast.Add | ast.Sub) else (ast.Mult, ast.Div)
     count = 0
+    node: ast.expr = top  # down the left operands
     while isinstance(node, ast.BinOp) and isinstance(node.op, group):
         count += 1
         node = node.left
@@ -195,7 +196,7 @@ def _text(node: ast.expr) -> str:
     return expression(_unparse(node))
 
 
-def _terms(node: ast.BinOp):
+def _terms(node: ast.expr):
     """A left-associated chain of + and - as (first term, [(operator, term), ...])."""
     rest = []
     while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):

@@ -41,7 +41,7 @@ class _Printer(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, Pyt
 
     language = "python"
 
-    def __init__(self, network):
+    def __init__(self, network) -> None:
         super().__init__({"standard": "python3", "order": "none"})
         self.network = network
         self.helpers: set[type[Registered]] = set()  # the helpers the printed code calls
@@ -126,12 +126,21 @@ def _is_activation_statement(step) -> bool:
     return isinstance(step.compute, Registered) and all(a.is_Symbol for a in step.compute.args)
 
 
+def _straight_key(s: lowered.Statement) -> object:
+    """A straight-line statement by what it computes: a Sum's or a Store's quantity, a Let's name."""
+    if isinstance(s, lowered.Sum | lowered.Store):
+        return s.quantity
+    if isinstance(s, lowered.Let):
+        return s.name
+    raise TypeError(f"{type(s).__name__} is no straight-line statement")
+
+
 class ModuleWriter(Printer):
     """The statements of one derivation, each printed once and shared by the module's functions."""
 
     def __init__(self, derivation: Derivation):
         super().__init__(lowered.straight(derivation))
-        self.statement_of = {getattr(s, "quantity", None) or s.name: s
+        self.statement_of = {_straight_key(s): s
                              for s in (*self.program.forward, *self.program.error, *self.program.deltas)}
         self.derivation = derivation
         self.network = derivation.network
@@ -151,7 +160,8 @@ class ModuleWriter(Printer):
         for sym in step.formula.free_symbols:
             q = self.network.quantity_of[sym]
             factor = self.derivation.step.get(q)
-            if q.is_partial and q.of.kind == Q.OUT and q.wrt == Q.net(q.of.name) and factor and factor.phase == DISPLAY:
+            if (q.is_partial and q.subject.kind == Q.OUT and q.wrt == Q.net(q.subject.name)
+                    and factor and factor.phase == DISPLAY):
                 local[sym] = factor.formula
         text = f"{names.short(step.quantity)} = {self.rules.doprint(step.formula.xreplace(local))}"
         if self.network.loss.fused_delta is not None and step.phase == OUTPUT_DELTAS and step.quantity.kind == Q.DELTA:
@@ -215,8 +225,8 @@ class ModuleWriter(Printer):
         lines += [f'{INDENT}{p.name} = {source}["{p.name}"]' for p in network.parameters if p.name in used]
         lines += [f"{INDENT}{i} = inputs[{k}]" for k, i in enumerate(network.inputs) if i in used]
         if with_targets:
-            targets = [str(Q.target(o)) for o in network.outputs]
-            lines += [f"{INDENT}{t} = targets[{k}]" for k, t in enumerate(targets) if t in used]
+            target_names = [str(Q.target(o)) for o in network.outputs]
+            lines += [f"{INDENT}{t} = targets[{k}]" for k, t in enumerate(target_names) if t in used]
         comment = None
         for step in steps:
             if _block_comment(network, step) != comment:

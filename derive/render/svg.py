@@ -111,10 +111,10 @@ class NetworkPicture:
     def biases(self) -> list[str]:
         out = []
         for b in self.diagram.biases:
-            feeds = ", ".join(n.neuron for n in b.feeds)
+            feeds = ", ".join(str(n.neuron) for n in b.feeds)  # a bias feeds neurons, never the dots
             parts = [self._parameter_open(b.parameter, f"bias of {feeds}")]
             label = f"{b.parameter} = {self.number(Q.parameter(b.parameter))}"
-            if b.x is not None:
+            if b.x is not None and b.y is not None:  # both or neither
                 bx, by = _xy(b.x, b.y)
                 for n in b.feeds:
                     nx, ny = _xy(n.x, n.y)

@@ -70,6 +70,8 @@ def _build_c(folder: Path) -> Path:
 
     binding = folder / c.BINDING
     spec = importlib.util.spec_from_file_location(f"_derive_binding_{binding.parent.name}", binding)
+    if spec is None or spec.loader is None:  # a .py file always has both
+        raise RuntimeError(f"cannot import {binding}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.build()

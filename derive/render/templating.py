@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -22,7 +23,7 @@ def _directory() -> Path:
 
 @cache
 def environment(latex: bool = False) -> jinja2.Environment:
-    options = {
+    options: dict[str, Any] = {  # jinja2.Environment's keyword arguments, each of its own type
         "loader": jinja2.FileSystemLoader(str(_directory())),
         "undefined": jinja2.StrictUndefined,
         "trim_blocks": True,

@@ -32,7 +32,7 @@ class Row:
 def _backward_layer(network, q: Q.Quantity) -> int:
     """The layer a backward-pass quantity belongs to: that of the neuron or parameter it is taken
     with respect to (dnet_o1/dout_h1 belongs to h1's layer), or of its own neuron (delta_o1)."""
-    subject = q.wrt if q.is_partial else q
+    subject = q.variable if q.is_partial else q
     if subject.is_parameter:
         return network.parameter[subject.name].layer
     return network.layer_of[subject.name]

@@ -16,7 +16,7 @@ from derive.model.registry import NO_ACTIVATION
 
 class Linear:
     name = "linear"
-    keys = ("type", "in_features", "out_features", "activation", "weight", "bias")
+    keys: tuple[str, ...] = ("type", "in_features", "out_features", "activation", "weight", "bias")
 
     def read(self, table: dict, key: str, width_in: int, check) -> Read:
         if "out_features" not in table:

@@ -1,0 +1,16 @@
+"""The package type-checks: mypy, configured in pyproject.toml ([tool.mypy]), reports no error."""
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mypy") is None,
+                    reason="mypy is not installed (pip install -e '.[test]' installs it)")
+def test_mypy_finds_no_error_in_the_package():
+    run = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("Success: no issues found in "), run.stdout
