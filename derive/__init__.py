@@ -301,10 +301,10 @@ def exercise(spec=None, variants: int = 30, seed: int = 1, ask=(), decimals: int
 def grade(model: Model | str | Path | None, answers: str | Path, time_limit: float | None = 20):
     """What `derive grade` does: the learner's sheet ``answers`` marked against ``model`` (a `Model`,
     or a spec's path): each number correct, carried forward from their own earlier numbers, another
-    convention, or wrong with the slip that reproduces it: a `derive.check.grade.Marking`
-    (`derive.check.grade_report` prints it); the search for slips stops after ``time_limit``
+    convention, or wrong with the slip that reproduces it: a `derive.teaching.grade.Marking`
+    (`derive.teaching.grade_report` prints it); the search for slips stops after ``time_limit``
     seconds (None or 0: no limit). A sheet that cannot be read: `SheetError`."""
-    from derive.check.grade import Marker, read_sheet
+    from derive.teaching.grade import Marker, read_sheet
 
     model = model if isinstance(model, Model) else load(model)
     return Marker(model).mark(read_sheet(answers, model), time_limit or None)

@@ -57,11 +57,11 @@ def add_commands(sub, command) -> None:
 
 def _exercise(args) -> int:
     import derive
-    from derive.check.exercise import ExerciseError
     from derive.exercises import CheckFailed, shown
     from derive.lms import LmsError, chosen
     from derive.progress import Progress
     from derive.render.pdf import engine
+    from derive.teaching.exercise import ExerciseError
 
     try:
         systems = chosen(args.lms)
@@ -120,8 +120,8 @@ def _spec_of_sheet(args):
 
 def _grade(args) -> int:
     from derive import grade
-    from derive.check import grade_report
-    from derive.check.grade import SheetError
+    from derive.teaching import grade_report
+    from derive.teaching.grade import SheetError
 
     model = Model(_spec_of_sheet(args))
     try:

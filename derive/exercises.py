@@ -21,13 +21,13 @@ from pathlib import Path
 
 from derive import Model, lms
 from derive.check import routes
-from derive.check.exercise import DECIMALS, Exercise, ExerciseError, default_asks, draw, fixed_values
 from derive.escape import python_comment
 from derive.model.decimals import plain, short_decimal
 from derive.output import staged, write
 from derive.render import moodle, worksheet
 from derive.render.header import header
 from derive.render.pdf import compile_pdf, preloaded
+from derive.teaching.exercise import DECIMALS, Exercise, ExerciseError, default_asks, draw, fixed_values
 from derive.version import __version__
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -161,8 +161,8 @@ def run(spec=None, variants: int = 30, seed: int = 1, ask=(), decimals: int = DE
     (the built-in example); ``ask`` quantity names (default: `default_asks`); ``output`` the folder
     (default ``generated/<name>/exercises``); ``lms_names`` ``"moodle,canvas"`` or a list of names."""
     from derive import Spec, load_spec
-    from derive.check.exercise import parse_asks
     from derive.render.pdf import engine
+    from derive.teaching.exercise import parse_asks
 
     model = spec if isinstance(spec, Model) else Model(spec if isinstance(spec, Spec) else load_spec(spec))
     systems = lms.chosen(lms_names)

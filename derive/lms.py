@@ -21,7 +21,7 @@ class LmsError(ValueError):
 class Batch:
     """What every export is given: the checked variants and where they come from."""
 
-    exercises: list  # `derive.check.exercise.Exercise`, in order
+    exercises: list  # `derive.teaching.exercise.Exercise`, in order
     name: str  # the network's name
     digest: str  # sha256 of the spec file
     seed: int

@@ -3,7 +3,7 @@
     prairielearn/questions/<name>/info.json      uuid (stable for the same spec, seed, asks, decimals),
                                                  title, topic, tags, "type": "v3", a preference
     prairielearn/questions/<name>/question.html  the network, its values, one pl-number-input per value
-    prairielearn/questions/<name>/server.py      generate(data), grade(data): `derive.check.prairielearn`
+    prairielearn/questions/<name>/server.py      generate(data), grade(data): `derive.teaching.prairielearn`
     prairielearn/serverFilesCourse/derive/       this package (pure Python), which server.py imports
 
 PrairieLearn puts the course's ``serverFilesCourse`` on the Python path of ``server.py``; its image
@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import derive
-from derive.check.exercise import DECIMALS, default_asks
 from derive.render import prairielearn as html
 from derive.render.spec_toml import spec_toml
+from derive.teaching.exercise import DECIMALS, default_asks
 from derive.version import __version__
 
 #: The namespace of the questions' uuid5 (a uuid5 of the project's name in the URL namespace).
@@ -34,10 +34,10 @@ SERVER = '''# {header}
 """PrairieLearn's server.py for the network {name}: each variant drawn by `derive exercise`'s rules
 from the variant seed (variant N is variant N of `derive exercise --seed {seed}`), each submission
 marked by `derive grade`'s grader (error carried forward, conventions, the slip named). The derive
-package it imports is in the course's serverFilesCourse/ (see derive.check.prairielearn)."""
+package it imports is in the course's serverFilesCourse/ (see derive.teaching.prairielearn)."""
 
 from derive import Model
-from derive.check import prairielearn as question
+from derive.teaching import prairielearn as question
 from derive.model.spec import parse
 
 SPEC = {spec!r}

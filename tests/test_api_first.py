@@ -12,11 +12,11 @@ from networks import ZOO
 
 import derive
 import derive.model.decimals
-from derive.check import grade_report
-from derive.check.grade import SheetError
 from derive.check.results import CheckResult
 from derive.cli import main
 from derive.render.check_text import as_text
+from derive.teaching import grade_report
+from derive.teaching.grade import SheetError
 
 
 @pytest.fixture

@@ -22,13 +22,13 @@ from conftest import spec_text
 
 import derive
 from derive import lms
-from derive.check import exercise as X
 from derive.check.audit import confusions
 from derive.cli import main
 from derive.escape import toml_string
 from derive.model import quantities as Q
 from derive.output import generated_by_us
 from derive.render import canvas
+from derive.teaching import exercise as X
 
 CP = "{http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1}"
 QTI = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"

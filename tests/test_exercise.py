@@ -19,11 +19,11 @@ import pytest
 from conftest import spec_text
 
 import derive
-from derive.check import exercise as X
 from derive.check.audit import confusions
 from derive.cli import main
 from derive.model import quantities as Q
 from derive.render import pdf
+from derive.teaching import exercise as X
 
 needs_latex = pytest.mark.skipif(
     (pdf.engine() is None or shutil.which("pdftotext") is None) and not os.environ.get("DERIVE_REQUIRE_LATEX"),

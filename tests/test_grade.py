@@ -14,9 +14,9 @@ import pytest
 from conftest import spec_text
 
 import derive
-from derive.check.grade import CARRIED, CONVENTION, CORRECT, WRONG, Marker, parse_sheet
 from derive.cli import main
 from derive.model.spec import parse
+from derive.teaching.grade import CARRIED, CONVENTION, CORRECT, WRONG, Marker, parse_sheet
 
 mp = mpmath.mpf
 

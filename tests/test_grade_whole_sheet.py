@@ -14,9 +14,9 @@ import pytest
 from conftest import spec_text
 
 import derive
-from derive.check.grade import CARRIED, CONVENTION, CORRECT, WRONG, Marker, parse_sheet, read_rate
 from derive.cli import main
 from derive.model.registry import ACTIVATIONS
+from derive.teaching.grade import CARRIED, CONVENTION, CORRECT, WRONG, Marker, parse_sheet, read_rate
 
 pytestmark = pytest.mark.slow  # a system test: `-m "not slow"` leaves it out (docs/programmers.md)
 

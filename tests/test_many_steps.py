@@ -83,7 +83,7 @@ def test_an_exercise_searches_the_slips_of_a_trained_value_only_within_the_share
     """Each slip of E_total@N retrains N steps, in every variant: searched for one variant, not for a
     hundred (whose searches together pass the audit's budget); the question says which."""
     from derive.check.audit import SEARCH_BUDGET
-    from derive.check.exercise import questions
+    from derive.teaching.exercise import questions
 
     model = derive.load(None)
     q = model.quantity("E_total@5000")

@@ -18,9 +18,9 @@ import pytest
 from conftest import ROOT
 
 from derive import Model, load_spec, parse
-from derive.check.exercise import DECIMALS, draw
 from derive.cli import main
 from derive.prairielearn import files, question_uuid
+from derive.teaching.exercise import DECIMALS, draw
 
 SCHEMA = json.loads((ROOT / "tests" / "schemas" / "infoQuestion.json").read_text())
 NET_342 = textwrap.dedent("""\

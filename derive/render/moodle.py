@@ -6,7 +6,7 @@ variant is one ``cloze`` question (Embedded Answers): its HTML text carries one 
 sub-question per asked value, ``{1:NUMERICAL:=VALUE:TOLERANCE}``, accepting VALUE ± TOLERANCE. The
 HTML goes in a CDATA section, as the format's documentation recommends; every outside text in it is
 escaped for HTML and for the Cloze syntax (`escape.cloze_html`), and the CDATA is split where it
-would end. ``exercises`` are `derive.check.exercise.Exercise`-like: ``number``, ``spec``,
+would end. ``exercises`` are `derive.teaching.exercise.Exercise`-like: ``number``, ``spec``,
 ``questions`` (each ``quantity``, ``value``, ``decimals``, ``answer``, ``tolerance``, ``key``).
 """
 

@@ -5,10 +5,10 @@ too), and the question's opening line.
 
 PrairieLearn renders ``question.html`` with Mustache first and then its elements, so an input's
 ``digits`` can come from the variant's params: each value is asked to the decimals its variant
-needs (`derive.check.exercise.questions`), and ``comparison="decdig"`` with those digits makes the
+needs (`derive.teaching.exercise.questions`), and ``comparison="decdig"`` with those digits makes the
 element's own verdict (shown before ``server.py``'s ``grade`` runs, and in the correct answer's
 format) the exercise's tolerance, not the default 1% that accepts the update taken with +. The
-question's ``grade`` decides every part's score afterwards (`derive.check.prairielearn`).
+question's ``grade`` decides every part's score afterwards (`derive.teaching.prairielearn`).
 """
 
 from __future__ import annotations

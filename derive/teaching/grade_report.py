@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from derive.check.grade import CARRIED, CONVENTION, CORRECT, WRONG, Marking
 from derive.escape import text_line
 from derive.model.decimals import fmt
+from derive.teaching.grade import CARRIED, CONVENTION, CORRECT, WRONG, Marking
 
 LABEL = {CORRECT: "correct", CARRIED: "carried forward", CONVENTION: "convention", WRONG: "WRONG"}
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from derive.check.exercise import draw, parse_asks
-from derive.check.grade import CARRIED, CONVENTION, CORRECT, Answer, Marker
 from derive.model.spec import parse
 from derive.render import prairielearn as html
+from derive.teaching.exercise import draw, parse_asks
+from derive.teaching.grade import CARRIED, CONVENTION, CORRECT, Answer, Marker
 
 #: Seconds `grade` gives the search for slips (each wrong number's single slips first, then pairs):
 #: PrairieLearn stops server.py after 10 s; a fresh worker first imports SymPy and builds the network

@@ -22,7 +22,6 @@ import mpmath
 
 from derive.check.audit import Tried, agrees, confusion_key, confusions, digits_shown, rank, truncated
 from derive.check.carried import CarriedForward, Program, fmt_decimal, read_rate, to_mp, within
-from derive.check.conventions import own_world, worlds
 from derive.check.pairs import compose, rounding_keys
 from derive.check.resolve import checked
 from derive.check.variants import SKIP
@@ -32,6 +31,7 @@ from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.optimizers import PLAIN
 from derive.model.reading import ReadError, published_problem, read_regular
+from derive.teaching.conventions import own_world, worlds
 
 CORRECT, CARRIED, CONVENTION, WRONG = "correct", "carried_forward", "convention", "wrong"
 RIGHT = (CORRECT, CARRIED, CONVENTION)
