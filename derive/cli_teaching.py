@@ -86,7 +86,8 @@ def _exercise(args) -> int:
     progress.done()
     each = "spec, sheet and key (.tex" + (", .pdf" if pdf else "") + ")"
     quizzes = ", ".join(EXPORTS[n].shown(model.spec.name) for n in systems)
-    print(f"wrote {folder}/: {len(made.exercises)} variants ({each} each), answers.csv, {quizzes} "
+    count = len(made.exercises)
+    print(f"wrote {folder}/: {count} variant{'s' * (count != 1)} ({each} each), answers.csv, {quizzes} "
           f"in {made.seconds:.1f} s; every variant's gradients agree by the five routes")
     if made.left_out:
         fixed = ", ".join(f"{q} = {shown(v)}" for q, v in made.left_out.items())

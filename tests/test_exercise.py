@@ -231,3 +231,11 @@ def test_a_network_with_softmax_and_two_samples(tmp_path):
     html = ET.fromstring(moodle.quiz([e], "softmax_ce", "x"))[1].find("questiontext/text").text
     for name, d, value, tol in CLOZE.findall(html):
         assert Decimal(value) == X.rounded(e.model.value(name), int(d) + 6) and Decimal(tol) == Decimal(5).scaleb(-int(d) - 1)
+
+
+def test_the_summary_counts_one_variant_in_the_singular(tmp_path, capsys):
+    from derive.cli import main
+
+    assert main(["exercise", "--variants", "1", "--no-pdf", "-o", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {tmp_path}/: 1 variant (spec, sheet and key (.tex) each), answers.csv, quiz.xml in ")
