@@ -88,15 +88,21 @@ def _code_words(path: Path, strings_only: bool = False) -> list[str]:
     return words
 
 
+def _named(path: Path, names) -> set[str]:
+    """Which of ``names`` (any case, whole words) the module's code says, documentation left out."""
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b", re.IGNORECASE)
+    return {m.group(0) for word in _code_words(path) for m in pattern.finditer(word)}
+
+
 REGISTERED = sorted({*ACTIVATIONS, *ALIASES, *LOSSES})
 REGISTRY = {PACKAGE / "model" / "registry.py", PACKAGE / "model" / "functions.py"}
+LAYER_PACKAGE = PACKAGE / "model" / "layers"
 
 
 @pytest.mark.parametrize("path", [p for p in MODULES if p not in REGISTRY], ids=lambda p: str(p.relative_to(ROOT)))
 def test_only_the_registry_names_a_particular_activation_or_loss(path):
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, REGISTERED)) + r")\b", re.IGNORECASE)
-    named = sorted({m.group(0) for word in _code_words(path) for m in pattern.finditer(word)})
-    if PACKAGE / "model" / "layers" in path.parents:  # a layer kind's own name (linear) is no activation's
+    named = sorted(_named(path, REGISTERED))
+    if LAYER_PACKAGE in path.parents:  # a layer kind's own name (linear) is no activation's
         named = [n for n in named if n.lower() not in KINDS]
     assert not named, f"{path.name} names {named}: ask the registry entry instead"
 
@@ -117,9 +123,7 @@ NAMED_CONSTANTS = {"SGD", "MOMENTUM", "NESTEROV", "ADAM", "ADAMW", "BUF", "M", "
 
 def _optimizer_names(path: Path) -> list[str]:
     tree = ast.parse(path.read_text())
-    words = _code_words(path)
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, NAMED_WORDS)) + r")\b", re.IGNORECASE)
-    named = {m.group(0) for word in words for m in pattern.finditer(word)}
+    named = _named(path, NAMED_WORDS)
     named |= {w for w in _code_words(path, strings_only=True) if w in NAMED_STRINGS}
     aliases = {"derive.model.optimizers"}
     for node in ast.walk(tree):
@@ -196,15 +200,11 @@ def test_the_mode_comparison_check_sees_a_bare_string(tmp_path):
     assert _bare_mode_comparisons(sample) == ["line 1: 'shared'", "line 1: 'error'"]
 
 
-LAYER_PACKAGE = PACKAGE / "model" / "layers"
-
-
 @pytest.mark.parametrize("path", [p for p in MODULES if LAYER_PACKAGE not in p.parents and p not in REGISTRY],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_only_the_layer_kinds_name_a_layer_kind(path):
     """A layer kind is one module of derive/model/layers: no other module tests for one by name."""
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, KINDS)) + r")\b", re.IGNORECASE)
-    named = sorted({m.group(0) for word in _code_words(path) for m in pattern.finditer(word)})
+    named = sorted(_named(path, KINDS))
     assert not named, f"{path.name} names {named}: ask the layer kind (derive.model.layers) instead"
 
 
