@@ -103,19 +103,19 @@ class Model:
         from derive.check.resolve import checked
         from derive.escape import excerpt
 
-        def examined(q, v, k: int):
+        def the_spec_s(q, compute):
             try:
-                return self.auditor.examine(q, v) if k >= 0 else checked(self, q)
+                return compute()
             except QuantityError as exc:
                 message = str(exc).removeprefix(f"{q.text}: ")
                 raise SpecError(f"{self.spec.source}: published.{excerpt(repr(q.text))}: {message}") from None
 
         published = self.spec.published
-        for q, v in published:  # every name known, in the file's order, before any training
-            examined(q, v, -1)
+        for q, _ in published:  # every name known, in the file's order, before any training
+            the_spec_s(q, lambda q=q: checked(self, q))
         # then in order of training steps: each N's float64 run continues the one before (one run, not 100)
         order = sorted(range(len(published)), key=lambda k: (published[k][0].after or 0, k))
-        found = {k: examined(*published[k], k) for k in order}
+        found = {k: the_spec_s(published[k][0], lambda k=k: self.auditor.examine(*published[k])) for k in order}
         return [found[k] for k in range(len(published))]
 
     def published_notes(self, digits: int = 9) -> list[str]:

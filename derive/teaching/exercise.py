@@ -220,8 +220,9 @@ def questions(model, asks: list[Q.Quantity], decimals: int, variants: int = 1) -
     values = {q: model.value(q) for q in asks}
     slips: dict[Q.Quantity, list[tuple[str, object]]] = {q: [] for q in asks}
     whole = {}
+    unsearched = {q: auditor.unsearched(q, variants) for q in asks}
     for q in asks:
-        for variant, v in [] if auditor.unsearched(q, variants) else auditor.alternatives(q, values[q]):
+        for variant, v in [] if unsearched[q] else auditor.alternatives(q, values[q]):
             if not is_slip(variant.key) or abs(v - values[q]) <= 1e-30 * max(1, abs(values[q])):
                 continue  # no digits tell equal values apart
             if variant.transform is None and variant.round_to is None and not variant.whole:  # of one number
@@ -243,7 +244,7 @@ def questions(model, asks: list[Q.Quantity], decimals: int, variants: int = 1) -
             d += 1
         if near:
             return f"{q}: a slip ({near[0]}) is within {Decimal(5).scaleb(-d - 1)} of it"
-        out.append(Question(q, values[q], d, auditor.unsearched(q, variants)))
+        out.append(Question(q, values[q], d, unsearched[q]))
     return out
 
 
