@@ -14,7 +14,7 @@ from derive.check.results import CheckResult, Checks, Claimed, Derived
 from derive.derivation import domain
 from derive.model import quantities as Q
 from derive.model.reading import ReadError, read_regular
-from derive.render.check_text import as_text, claim_text, derivation_lines
+from derive.render.check_text import as_text, claim_text
 
 
 def derived(model, q: Q.Quantity) -> Derived:
@@ -28,11 +28,6 @@ def derived(model, q: Q.Quantity) -> Derived:
     if explanation is None and q.after is None:
         partial = Resolver(model).value(q)
     return Derived(q, model.network, explanation, model.spec.training.describe(), partial)
-
-
-def text_derivation(model, q: Q.Quantity, digits: int) -> list[str]:
-    """How a quantity is derived, in plain text for a terminal: names, numbers, value."""
-    return derivation_lines(derived(model, q), digits)
 
 
 @dataclass(frozen=True)
@@ -113,4 +108,4 @@ def read_claims(path: str) -> list[str]:
 
 
 __all__ = ["CheckResult", "Verdict", "agrees", "as_json", "as_text", "build", "checks", "claim", "derived",
-           "exit_status", "read_claims", "text_derivation"]
+           "exit_status", "read_claims"]

@@ -6,7 +6,7 @@ precision, up to `proven.CAP`. E_total, the gradients (summed or averaged over t
 parameters after one step (the optimizer's rules) are computed from the samples' balls in the same
 way. Each value is handed out as a `proven.Proven`: an mpf (the midpoint) that can compute its ball
 again at any precision, so that a printer rounds it to as many digits as it prints, proven
-(`proven.proven_round`). A value that is infinite in exact arithmetic (a division by an exact 0) is
+(`proven.decide`). A value that is infinite in exact arithmetic (a division by an exact 0) is
 mpmath's inf.
 """
 

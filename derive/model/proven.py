@@ -30,7 +30,7 @@ HAVE_FLINT = flint is not None
 
 START = 256  # bits: a ball is first computed at this precision, then at twice it while undecided
 CAP = 2**16  # bits (19,700 digits); 1 - out at a saturated registry entry is computed by its complement
-#: The largest decimal exponent `proven_round` hands out as a Decimal (the contexts of
+#: The largest decimal exponent at which `decide`'s rounding is handed out as a Decimal (the contexts of
 #: `derive.model.decimals` hold up to 10^18 - 1); `decide` has no bound.
 DECIMAL_EXPONENT = 9 * 10**17
 
@@ -144,15 +144,6 @@ def decide(value: Proven, digits: int) -> tuple[bool, int, int] | None:
         if decided is not None or bits >= CAP or value.source is None:
             return decided
         bits *= 2
-
-
-def proven_round(value: Proven, digits: int) -> Decimal | None:
-    """`decide`'s rounding as a Decimal; None where it is undecided or its exponent is past
-    `DECIMAL_EXPONENT`."""
-    decided = decide(value, digits)
-    if decided is None or abs(decided[2]) > DECIMAL_EXPONENT:
-        return None
-    return as_decimal(decided, digits)
 
 
 def as_decimal(parts: tuple[bool, int, int], digits: int) -> Decimal:
