@@ -96,8 +96,8 @@ def translate(t: dict, check) -> dict:
         unknown_keys(table, key, kind.keys, check)
         read.append(kind.read(table, key, width, check))
         width = read[-1].width
-    modes = {r.bias is BiasMode.NONE for r in read}
-    if len(modes) > 1:
+    none = read[0].bias is BiasMode.NONE
+    if any((r.bias is BiasMode.NONE) != none for r in read):
         check.fail("some [[layer]] tables have bias = \"none\" and others biases: a network's layers "
                    "have biases alike")
     sizes = [t["input"], *(r.width for r in read)]
@@ -106,15 +106,15 @@ def translate(t: dict, check) -> dict:
     out = {k: v for k, v in t.items() if k not in ("layer", "input")}
     out["layers"] = sizes
     out["activation"] = [r.activation for r in read]
-    out["bias"] = str(BiasMode.NONE if True in modes else BiasMode.PER_NEURON)
-    if (any(r.weight is None for r in read) or any(r.bias is None for r in read)) and not drawn:
-        k = next(k for k, r in enumerate(read) if r.weight is None or r.bias is None)
-        missing = "weight" if read[k].weight is None else "bias"
-        check.fail(f"missing key 'layer[{k}].{missing}' (give it, or a seed = N to fill it reproducibly)")
+    out["bias"] = str(BiasMode.NONE if none else BiasMode.PER_NEURON)
+    missing = next((f"layer[{k}].{'weight' if r.weight is None else 'bias'}" for k, r in enumerate(read)
+                    if r.weight is None or r.bias is None), None)
+    if missing and not drawn:
+        check.fail(f"missing key '{missing}' (give it, or a seed = N to fill it reproducibly)")
     weights = [r.weight or tuple(tuple(seeded.value(rng, sizes[k]) for _ in range(sizes[k]))
                                  for _ in range(r.width)) for k, r in enumerate(read)]
     out["weights"] = [[list(row) for row in w] for w in weights]
-    if True not in modes:
+    if not none:
         biases = [r.bias or tuple(seeded.value(rng, sizes[k]) for _ in range(r.width)) for k, r in enumerate(read)]
         out["biases"] = [list(b) for b in biases]
     out["kinds"] = [r.kind for r in read]
