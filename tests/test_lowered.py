@@ -3,6 +3,7 @@ statement kinds every loop-form target prints, the program of a deep network, an
 contributes its own statements."""
 
 import dataclasses
+import types
 import typing
 
 import sympy as sp
@@ -12,6 +13,7 @@ import derive
 from derive.derivation import layers as L
 from derive.derivation import lowered as P
 from derive.derivation.steps import ERROR, FORWARD
+from derive.model.layers import KINDS
 from derive.model.network import Network
 from derive.render import c, c_loops, javascript, numpy_target, python_loops, walker
 
@@ -27,8 +29,8 @@ def _deep(bias='"shared"'):
 
 
 def test_every_target_prints_every_statement_kind_of_its_form():
-    assert [k.__name__ for k in P.LOOP_KINDS] == ["Units", "Affine", "Map", "Rows", "Let", "Total", "Propagate",
-                                                  "Update"]
+    assert [k.__name__ for k in P.LOOP_KINDS] == ["Units", "Affine", "Each", "Map", "Rows", "Let", "Total",
+                                                  "Propagate", "Update"]
     assert [k.__name__ for k in P.STRAIGHT_KINDS] == ["Sum", "Let", "Store"]
     assert set(typing.get_args(P.Statement)) == {*P.LOOP_KINDS, *P.STRAIGHT_KINDS}
     for kinds, printers in PRINTERS.items():
@@ -93,8 +95,8 @@ def test_a_coupled_output_layer_is_rows_and_temporaries():
 
 
 def test_a_layer_kind_contributes_its_own_lowering(monkeypatch):
-    """A new kind registers its statements in `LOWERINGS` (here a toy kind that marks its layer with
-    one temporary each way); the program holds them where the kind's layers are."""
+    """A kind's statements come from its registry entry (`derive.model.layers`; here a toy kind that
+    marks its layer with one temporary each way); the program holds them where the kind's layers are."""
     real = L.program
 
     def toy_program(network):
@@ -102,10 +104,11 @@ def test_a_layer_kind_contributes_its_own_lowering(monkeypatch):
         return dataclasses.replace(program, layers=(dataclasses.replace(program.layers[0], kind="toy"),
                                                     *program.layers[1:]))
 
-    toy = P.Lowering(lambda layer: [P.Let(f"toy{layer.index}", sp.Integer(0))],
-                     lambda layer, below: [P.Let(f"back_toy{layer.index}", sp.Integer(0))])
+    toy = types.SimpleNamespace(lowering=P.Lowering(lambda layer: [P.Let(f"toy{layer.index}", sp.Integer(0))],
+                                                    lambda layer, below: [P.Let(f"back_toy{layer.index}",
+                                                                                sp.Integer(0))]))
     monkeypatch.setattr(L, "program", toy_program)
-    monkeypatch.setitem(P.LOWERINGS, "toy", toy)
+    monkeypatch.setitem(KINDS, "toy", toy)
     program = P.lower(_deep())
     assert program.forward[0] == P.Let("toy1", sp.Integer(0)) and isinstance(program.forward[1], P.Units)
     assert program.backward[-1] == P.Let("back_toy1", sp.Integer(0))

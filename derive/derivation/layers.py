@@ -8,9 +8,9 @@ propagated sum) for "this neuron's" entry, and per-neuron symbols ``net_j``, ``o
 where a coupled output layer (softmax) reads several. A renderer prints ``uniform`` expressions once
 in a loop (or as one vector operation) and the others one neuron at a time.
 
-Layer l computes z = W a + b (weights of row j, source k at ``weights + j * width_in + k`` in
-PARAMETERS order; biases per neuron, shared, or none), a = f(z); hidden deltas are BACK * f'(z, a),
-gradients delta_j a_k, and delta_j (a bias per neuron) or the sum of the layer's deltas (a shared one).
+Layer l computes its nets as its kind says (a linear layer z = W a + b, weights of row j, source k at
+``weights + j * width_in + k`` in PARAMETERS order; biases per neuron, shared, or none: its kind's
+lowering, `derive.model.layers`), a = f(z); hidden deltas are BACK * f'(z, a).
 """
 
 from __future__ import annotations
@@ -21,18 +21,7 @@ import sympy as sp
 
 from derive.model import quantities as Q
 from derive.model.modes import BiasMode
-
-NET, OUT, TARGET, BACK = (sp.Symbol(n, real=True) for n in ("NET", "OUT", "TARGET", "BACK"))
-
-
-def indexed(kind: str, j: int) -> sp.Symbol:
-    """Entry j (from 0) of the output layer's vector ``kind`` ("net", "out", "target")."""
-    return sp.Symbol(f"{kind}_{j}", real=True)
-
-
-def index_of(symbol: sp.Symbol) -> tuple[str, int] | None:
-    kind, _, j = symbol.name.rpartition("_")
-    return (kind, int(j)) if kind in ("net", "out", "target") and j.isdigit() else None
+from derive.model.program import BACK, NET, OUT, TARGET, Layer, index_of, indexed
 
 
 @dataclass(frozen=True)
@@ -44,19 +33,6 @@ class Statement:
     expr: sp.Expr
     neuron: int | None = None
     uniform: bool = False
-
-
-@dataclass(frozen=True)
-class Layer:
-    index: int
-    width_in: int
-    width: int
-    weights: int  # index of W[0][0] in PARAMETERS
-    bias: BiasMode
-    biases: int  # index of the layer's first bias in PARAMETERS (-1: none)
-    out: sp.Expr | None  # hidden (elementwise) layers: out in NET
-    delta: sp.Expr | None  # hidden layers: delta in BACK, NET, OUT
-    kind: str = "dense"  # its lowering: `derive.derivation.lowered.LOWERINGS`
 
 
 @dataclass(frozen=True)
@@ -92,16 +68,17 @@ def program(network) -> Program:
     index = {p.name: k for k, p in enumerate(network.parameters)}
     layers = []
     for k in range(1, len(sizes)):
-        first = next(p for p in network.parameters if p.layer == k and p.kind == Q.WEIGHT)
+        weights = [index[p.name] for p in network.parameters if p.layer == k and p.kind == Q.WEIGHT]
         biases = [p for p in network.parameters if p.layer == k and p.kind == Q.BIAS]
-        for p in network.parameters:  # the layout the loops rely on, checked rather than assumed
-            if p.layer == k and p.kind == Q.WEIGHT:
-                assert index[p.name] == index[first.name] + p.row * sizes[k - 1] + p.column
+        # the layout the loops rely on, checked rather than assumed: a layer's weights one after the
+        # other in PARAMETERS, in its kind's order (`Network.edges`)
+        assert weights == list(range(weights[0], weights[0] + len(weights)))
         act = network.layer_activation(k)
         hidden = k < len(sizes) - 1
         delta = sp.Mul(BACK, *sp.Mul.make_args(act.derivative(NET, OUT)), evaluate=False) if hidden else None
-        layers.append(Layer(k, sizes[k - 1], sizes[k], index[first.name], spec.bias if biases else BiasMode.NONE,
-                            index[biases[0].name] if biases else -1, act.out(NET) if hidden else None, delta))
+        layers.append(Layer(k, sizes[k - 1], sizes[k], weights[0], spec.bias if biases else BiasMode.NONE,
+                            index[biases[0].name] if biases else -1, act.out(NET) if hidden else None, delta,
+                            network.kind(k).name))
     width, act, loss = sizes[-1], network.layer_activation(len(sizes) - 1), network.loss
     nets = [indexed("net", j) for j in range(width)]
     outs = [indexed("out", j) for j in range(width)]

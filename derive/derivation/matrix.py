@@ -142,7 +142,7 @@ def compute(network) -> MatrixForm:
 def _compute(network, fallback: bool = False) -> MatrixForm | None:
     spec = network.spec
     S, L = len(spec.samples), network.depth
-    W = [mpmath.matrix([[_mp(v) for v in row] for row in m]) for m in spec.weights]
+    W = [mpmath.matrix([[_mp(v) for v in row] for row in network.weight_matrix(k)]) for k in range(1, L + 1)]
     b = [mpmath.matrix([[_mp(v)] for v in layer]) if layer else None for layer in spec.biases]
     A0 = mpmath.matrix([[_mp(s.inputs[i]) for s in spec.samples] for i in range(spec.layers[0])])
     T = mpmath.matrix([[_mp(s.targets[j]) for s in spec.samples] for j in range(spec.layers[-1])])
@@ -153,7 +153,7 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
         z = W[k - 1] * A[-1]
         if b[k - 1] is not None:  # b^l 1ᵀ: a shared bias is one number added to every entry
             z = _map(z, lambda v, i, j, bk=b[k - 1]: v + bk[0 if spec.bias == BiasMode.SHARED else i, 0])
-        nets = _exact_nets(spec, k, exact[-1])
+        nets = _exact_nets(network, k, exact[-1])
         z = _map(z, lambda v, i, j, nets=nets: v if nets[i][j] is None else _mp(nets[i][j]))
         act = network.layer_activation(k)
         if act.couples_layer:
@@ -217,9 +217,10 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
                       Matrix.of(A0), Matrix.of(T), tuple(layers), scale, table, gradients)
 
 
-def _exact_nets(spec, k: int, outs: list[list]) -> list[list]:
+def _exact_nets(network, k: int, outs: list[list]) -> list[list]:
     """Layer k's nets, neuron by sample, as exact rationals where every out below is one (else None)."""
-    weights, biases = spec.weights[k - 1], spec.biases[k - 1]
+    spec = network.spec
+    weights, biases = network.weight_matrix(k), spec.biases[k - 1]
     nets = []
     for i, row in enumerate(weights):
         bias = (biases[0] if spec.bias == BiasMode.SHARED else biases[i]) if biases else 0

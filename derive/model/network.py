@@ -13,6 +13,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from derive.model import layers as kinds
 from derive.model import quantities as Q
 from derive.model.functions import Registered
 from derive.model.modes import BiasMode
@@ -59,13 +60,15 @@ class Network:
 
     # -- structure ------------------------------------------------------------------------------
     def _number_parameters(self) -> None:
-        """w1..wN layer by layer, by destination, by source; biases after, layer by layer."""
+        """w1..wN layer by layer, by destination, by source (the layer kind's edges, `edges`); biases
+        after, layer by layer."""
         count = 0
         for k in range(1, len(self.layers)):
-            for j, dest in enumerate(self.layers[k]):
-                for i, src in enumerate(self.layers[k - 1]):
+            for j, (dest, sources) in enumerate(zip(self.layers[k], self.edges(k), strict=True)):
+                for e, i in enumerate(sources):
                     count += 1
-                    p = Parameter(Q.weight_name(count), Q.WEIGHT, k, self.spec.weights[k - 1][j][i], (dest,), src, j, i)
+                    src = self.layers[k - 1][i]
+                    p = Parameter(Q.weight_name(count), Q.WEIGHT, k, self.spec.weights[k - 1][j][e], (dest,), src, j, i)
                     self.parameters.append(p)
                     self.net_terms[dest].append(Term(p.name, Q.out(src)))
         count = 0
@@ -78,6 +81,24 @@ class Network:
                 self.parameters.append(p)
                 for n in feeds:
                     self.net_terms[n].append(Term(p.name, None))
+
+    def kind(self, k: int) -> kinds.Kind:
+        """Layer k's kind (`derive.model.layers`; 1 = the first non-input layer)."""
+        return kinds.of(self.spec.kinds, k)
+
+    def edges(self, k: int) -> tuple[tuple[int, ...], ...]:
+        """For each unit of layer k, the units of layer k - 1 its weights multiply, in their order."""
+        return self.kind(k).edges(len(self.layers[k - 1]), len(self.layers[k]))
+
+    def weight_matrix(self, k: int) -> tuple[tuple[sp.Rational, ...], ...]:
+        """Layer k's weights as the matrix W of z = W a + b [destination][source], whatever the layer's
+        kind: an input a unit does not read has a 0 (the matrix form's W; a per-feature layer's is
+        diagonal)."""
+        rows = [[sp.S.Zero] * len(self.layers[k - 1]) for _ in self.layers[k]]
+        for p in self.parameters:
+            if p.layer == k and p.kind == Q.WEIGHT:
+                rows[p.row][p.column] = p.value
+        return tuple(tuple(row) for row in rows)
 
     @cached_property
     def parameter(self) -> dict[str, Parameter]:

@@ -74,7 +74,7 @@ class Spec:
     bias: BiasMode
     learning_rate: sp.Rational
     steps: int | None
-    weights: tuple[tuple[tuple[sp.Rational, ...], ...], ...]  # [layer-1][destination][source]
+    weights: tuple[tuple[tuple[sp.Rational, ...], ...], ...]  # [layer-1][unit][its kind's edges: each source]
     biases: tuple[tuple[sp.Rational, ...], ...]  # [layer-1] -> one value or one per neuron
     samples: tuple[Sample, ...]
     reduction: str  # "sum" | "mean"
@@ -203,7 +203,7 @@ class _Validator:
             seed = self.integer(t["seed"], "seed", 0, 2**63 - 1)
         rng = random.Random(seed)
         if "weights" in t:
-            weights = self.weights(t["weights"], layers)
+            weights = t["weights"] if "kinds" in t else self.weights(t["weights"], layers)  # kinds: read by them
         elif seed is None:
             self.fail("missing key 'weights' (give the weights, or a seed = N to fill them reproducibly)")
         else:

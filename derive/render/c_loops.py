@@ -84,6 +84,8 @@ class _C(Printer):
         for inner in s.body:  # one unit's statements inside the loop
             if isinstance(inner, P.Affine):
                 lines += self.affine(inner)
+            elif isinstance(inner, P.Each):
+                lines += self._each_unit(inner, I2, "g")
             else:
                 value = self.printer(inner.layer, "j").doprint(inner.expr)
                 lines.append(f"{I2}{self.vector(inner.vector, inner.layer, 'j')} = {value};")
@@ -96,6 +98,28 @@ class _C(Printer):
                 f"{I2}double s = 0.0;", f"{I2}#pragma omp simd reduction(+:s)",
                 f"{I2}for (long k = 0; k < {layer.width_in}; k++) {{", f"{I3}s += w[k] * a{k - 1}[k];", f"{I2}}}",
                 f"{I2}z{k}[j] = s{bias};"]
+
+    def _each_unit(self, s: P.Each, indent: str, array: str) -> list[str]:
+        """Unit j's line of an `Each`: into ``array`` (g, or p updated in place) for a gradient."""
+        layer, k = s.layer, s.layer.index
+        entry = {P.INPUT: f"a{k - 1}[j]", P.NET: f"z{k}[j]", P.OUT: f"a{k}[j]", P.DELTA: f"d{k}[j]",
+                 P.WEIGHT: f"p[{layer.weights} + j]", P.BIAS: f"p[{layer.biases} + j]"}
+        value = CPrinter(lambda symbol: entry.get(symbol, symbol.name), self.helpers).doprint(s.expr)
+        into = {P.NETS: f"z{k}[j]", P.BACKS: f"back{k - 1}[j]", P.WEIGHT_GRADIENTS: f"{array}[{layer.weights} + j]",
+                P.BIAS_GRADIENTS: f"{array}[{layer.biases} + j]"}[s.into]
+        if array == "p":
+            return [f"{indent}{into} -= rate * ({value});"]
+        return [f"{indent}{into} = {value};"]
+
+    def each(self, s: P.Each):
+        """The vector sent back (declared with the deltas of the layer below, as `propagate` does), or
+        a tensor's gradients, stored or (no g) applied as an SGD step in place, as `update` does."""
+        loop = [f"{I1}for (long j = 0; j < {s.layer.width}; j++) {{", *self._each_unit(s, I2, "g"), f"{I1}}}"]
+        if s.into == P.BACKS:
+            n = s.layer.width_in
+            return [f"{I1}double back{s.layer.index - 1}[{n}], d{s.layer.index - 1}[{n}];", *loop]
+        step = [f"{I2}for (long j = 0; j < {s.layer.width}; j++) {{", *self._each_unit(s, I3, "p"), f"{I2}}}"]
+        return [f"{I1}if (g) {{", *(f"    {line}" for line in loop), f"{I1}}} else {{", *step, f"{I1}}}"]
 
     def map(self, s: P.Map):
         bound = "N_OUTPUTS" if s.layer == self.program.top else self.program.layers[s.layer - 1].width

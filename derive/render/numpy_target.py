@@ -97,8 +97,23 @@ class _NumPy(Printer):
 
     def units(self, s: P.Units):
         k, n_in, w = s.layer.index, s.layer.width_in, s.layer.weights
-        return [f"{I1}W{k} = p[{w}:{w + s.layer.width * n_in}].reshape({s.layer.width}, {n_in})",
-                *self.statements(s.body)]
+        matrix = [f"{I1}W{k} = p[{w}:{w + s.layer.width * n_in}].reshape({s.layer.width}, {n_in})"]
+        return [*(matrix if any(isinstance(x, P.Affine) for x in s.body) else []), *self.statements(s.body)]
+
+    def each(self, s: P.Each):
+        """Every unit at once, each sample a column (a tensor is a column of p); a gradient is summed
+        over the samples, and stored, or applied as a step in place (``rate``), as `update` does."""
+        layer, k, n = s.layer, s.layer.index, s.layer.width
+        entry = {P.INPUT: f"a{k - 1}", P.NET: f"z{k}", P.OUT: f"a{k}", P.DELTA: f"d{k}",
+                 P.WEIGHT: f"p[{layer.weights}:{layer.weights + n}, None]",
+                 P.BIAS: f"p[{layer.biases}:{layer.biases + n}, None]"}
+        value = _Printer(lambda symbol: entry.get(symbol, symbol.name)).doprint(s.expr)
+        if s.into in (P.NETS, P.BACKS):
+            return pyformat.assignment(I1, f"z{k}" if s.into == P.NETS else f"back{k - 1}", value)
+        start = layer.weights if s.into == P.WEIGHT_GRADIENTS else layer.biases
+        total = f"({value}).sum(axis=1)"
+        return [f"{I1}if rate is None:", *pyformat.assignment(I2, f"g[{start}:{start + n}]", total),
+                f"{I1}else:", f"{I2}p[{start}:{start + n}] -= rate * {total}"]
 
     def affine(self, s: P.Affine):
         layer, k = s.layer, s.layer.index

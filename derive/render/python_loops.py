@@ -70,6 +70,23 @@ class _Python(Printer):
         return [f"{I1}z{k} = [sum(map(mul, p[{w} + j * {n} : {w} + (j + 1) * {n}], a{k - 1})){bias}"
                 f" for j in range({layer.width})]"]
 
+    def each(self, s: P.Each):
+        """One list comprehension over the unit entries the statement reads (a parameter tensor is a
+        slice of ``p``, or of ``q`` when the backward pass propagates through other weights)."""
+        layer, k, n = s.layer, s.layer.index, s.layer.width
+        weights = "q" if s.into == P.BACKS else "p"
+        source = {P.INPUT: f"a{k - 1}", P.NET: f"z{k}", P.OUT: f"a{k}", P.DELTA: f"d{k}",
+                  P.WEIGHT: f"{weights}[{layer.weights} : {layer.weights + n}]",
+                  P.BIAS: f"p[{layer.biases} : {layer.biases + n}]"}
+        short = {P.INPUT: "x", P.NET: "z", P.OUT: "a", P.DELTA: "d", P.WEIGHT: "w", P.BIAS: "c"}
+        into = {P.NETS: f"z{k}", P.BACKS: "back", P.WEIGHT_GRADIENTS: f"g[{layer.weights} : {layer.weights + n}]",
+                P.BIAS_GRADIENTS: f"g[{layer.biases} : {layer.biases + n}]"}[s.into]
+        read = P.entries(s.expr)
+        value = _Printer(symbol_names({e: short[e] for e in read}, {}), self.helpers).doprint(s.expr)
+        loop = (f"for {short[read[0]]} in {source[read[0]]}" if len(read) == 1 else
+                f"for {', '.join(short[e] for e in read)} in zip({', '.join(source[e] for e in read)})")
+        return pyformat.assignment(I1, into, f"[{value} {loop}]")
+
     def map(self, s: P.Map):
         names = [_READ[r][0] for r in s.reads]
         sources = [_READ[r][1].format(layer=s.layer) for r in s.reads]

@@ -2,11 +2,17 @@
 hyperparameters and tensor layouts, `torch.nn`).
 
 A kind is one module holding what is particular to it: its keys and their messages, its shape, its
+edges (which input each of its weights multiplies: the forward pass, from which the derivation, its
+backward pass in the textbook's form, the diagram, the checks and the grader's slips all follow), its
 tensors and where each parameter sits in them (``layer``, ``tensor``, ``index``, as PyTorch indexes
-``model[layer].tensor[index]``). Registering it (`register`) is all that makes a spec's ``type = ...``
-reach it. Today the one kind is ``linear`` (`derive.model.layers.linear`, `torch.nn.Linear`); the
-``[[layer]]`` tables of a dense network are read into the same `Spec` as ``layers = [...]`` gives, so
-both forms give the same derivation and the same outputs.
+``model[layer].tensor[index]``), its lowering for the code targets in loop form, and how it is
+written back as a ``[[layer]]`` table. Registering it (`register`) is all that makes a spec's
+``type = ...`` reach it. The kinds of the package: ``linear`` (`derive.model.layers.linear`,
+`torch.nn.Linear`); the ``[[layer]]`` tables of a dense network are read into the same `Spec` as
+``layers = [...]`` gives, so both forms give the same derivation and the same outputs.
+
+A spec's weights are kept as each kind lays them out: for every unit of a layer, the weights of its
+edges in the kind's order (``Spec.weights[layer - 1][unit]``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Protocol
 from derive.escape import excerpt, quoted
 from derive.model import quantities, seeded
 from derive.model.modes import BiasMode
+from derive.model.program import Lowering
 
 #: The top-level keys of the ``layers = [...]`` form, which the ``[[layer]]`` form replaces.
 REPLACED = ("layers", "activation", "weights", "biases", "bias")
@@ -31,17 +38,27 @@ class Read:
     kind: str
     width: int
     activation: str
-    weight: tuple | None  # [out][in] as PyTorch lays it out
+    weight: tuple | None  # per unit, the weights of its edges in the kind's order (`Kind.edges`)
     bias: tuple | BiasMode | None  # [out]; BiasMode.NONE for none
 
 
 class Kind(Protocol):
     name: str
     keys: tuple[str, ...]
+    lowering: Lowering  # its statements for the code targets in loop form
 
     def read(self, table: dict, key: str, width_in: int, check) -> Read: ...
 
+    def edges(self, width_in: int, width: int) -> tuple[tuple[int, ...], ...]:
+        """For each unit, the inputs its weights multiply (indices of the layer below's units), in the
+        order the weights are numbered and stored."""
+        ...
+
     def place(self, layer: int, parameter) -> dict: ...
+
+    def table(self, width: int, activation: str, weight: tuple) -> dict:
+        """The keys of its ``[[layer]]`` table that give this layer (but ``type`` and ``bias``)."""
+        ...
 
 
 KINDS: dict[str, Kind] = {}
@@ -57,6 +74,18 @@ def unknown_keys(table: dict, key: str, keys: tuple[str, ...], check) -> None:
         if k not in keys:
             hint = quantities.suggestion(k, list(keys)) or f"; a {table.get('type')} layer has {', '.join(keys)}"
             check.fail(f"{key}: unknown key '{excerpt(k)}'{hint}")
+
+
+def read_bias(table: dict, key: str, width: int, what: str, check) -> tuple | BiasMode | None:
+    """A layer's ``bias``: a list of ``width`` numbers (``what`` names that width), "none", or not
+    given (None: drawn from the seed)."""
+    if table.get("bias") == "none":
+        return BiasMode.NONE
+    if "bias" not in table:
+        return None
+    if isinstance(table["bias"], str):
+        check.fail(f"{key}.bias = {quoted(table['bias'])} is unknown: give a list of {what} numbers, or \"none\"")
+    return check.vector(table["bias"], f"{key}.bias", width, f"{what} is")
 
 
 def kind_of(table, key: str, check) -> Kind:
@@ -111,21 +140,26 @@ def translate(t: dict, check) -> dict:
                     if r.weight is None or r.bias is None), None)
     if missing and not drawn:
         check.fail(f"missing key '{missing}' (give it, or a seed = N to fill it reproducibly)")
-    weights = [r.weight or tuple(tuple(seeded.value(rng, sizes[k]) for _ in range(sizes[k]))
-                                 for _ in range(r.width)) for k, r in enumerate(read)]
-    out["weights"] = [[list(row) for row in w] for w in weights]
+    edges = [KINDS[r.kind].edges(sizes[k], r.width) for k, r in enumerate(read)]
+    weights = [r.weight or tuple(tuple(seeded.value(rng, len(unit)) for _ in unit) for unit in edges[k])
+               for k, r in enumerate(read)]
+    out["weights"] = tuple(tuple(tuple(row) for row in w) for w in weights)
     if not none:
-        biases = [r.bias or tuple(seeded.value(rng, sizes[k]) for _ in range(r.width)) for k, r in enumerate(read)]
+        biases = [r.bias or tuple(seeded.value(rng, len(unit)) for unit in edges[k]) for k, r in enumerate(read)]
         out["biases"] = [list(b) for b in biases]
     out["kinds"] = [r.kind for r in read]
     return out
 
 
+def of(kinds: tuple[str, ...], layer: int) -> Kind:
+    """The kind of layer ``layer`` (from 1) of a spec whose layers have ``kinds`` (() : all linear)."""
+    return KINDS[kinds[layer - 1] if kinds else "linear"]
+
+
 def place(kinds: tuple[str, ...], parameter) -> dict:
     """Where ``parameter`` sits: ``{"layer": k, "tensor": "weight", "index": [j, i]}``, PyTorch's
     ``model[k].weight[j, i]`` (``k`` counts the layers from 0, as the ``[[layer]]`` tables)."""
-    k = parameter.layer - 1
-    return {"layer": k, **KINDS[kinds[k] if kinds else "linear"].place(k, parameter)}
+    return {"layer": parameter.layer - 1, **of(kinds, parameter.layer).place(parameter.layer - 1, parameter)}
 
 
 from derive.model.layers import linear  # noqa: E402,F401  (registers the kinds)

@@ -7,16 +7,32 @@ the spec's seed."""
 
 from __future__ import annotations
 
-from derive.escape import quoted
+from derive.model import program as P
 from derive.model import quantities
-from derive.model.layers import Read, register
-from derive.model.modes import BiasMode
+from derive.model.layers import Read, read_bias, register
 from derive.model.registry import NO_ACTIVATION
+
+
+def _forward(layer: P.Layer) -> list[P.Statement]:
+    body: list[P.Affine | P.Each | P.Map] = [P.Affine(layer)]
+    if layer.out is not None:
+        body.append(P.Map("out", layer.index, layer.out, ("net",)))
+    return [P.Units(layer, tuple(body))]
+
+
+def _backward(layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
+    """back = W^T delta and the deltas of the layer below first, then this layer's gradients delta a^T:
+    a step applied in place changes the weights that back reads."""
+    statements: list[P.Statement] = []
+    if below is not None:
+        statements += [P.Propagate(layer), P.below_deltas(below)]
+    return [*statements, P.Update(layer)]
 
 
 class Linear:
     name = "linear"
     keys: tuple[str, ...] = ("type", "in_features", "out_features", "activation", "weight", "bias")
+    lowering = P.Lowering(_forward, _backward)
 
     def read(self, table: dict, key: str, width_in: int, check) -> Read:
         if "out_features" not in table:
@@ -37,15 +53,14 @@ class Linear:
                 check.fail(f"{key}.weight has {len(rows)} rows, out_features is {width}")
             weight = tuple(check.vector(row, f"{key}.weight[{j}]", width_in, "in_features is")
                            for j, row in enumerate(rows))
-        bias = None
-        if table.get("bias") == "none":
-            bias = BiasMode.NONE
-        elif "bias" in table:
-            if isinstance(table["bias"], str):
-                check.fail(f"{key}.bias = {quoted(table['bias'])} is unknown: give a list of out_features "
-                           "numbers, or \"none\"")
-            bias = check.vector(table["bias"], f"{key}.bias", width, "out_features is")
-        return Read(self.name, width, activation, weight, bias)
+        return Read(self.name, width, activation, weight, read_bias(table, key, width, "out_features", check))
+
+    def edges(self, width_in: int, width: int) -> tuple[tuple[int, ...], ...]:
+        """Every unit reads every input: a weight matrix [out_features][in_features]."""
+        return (tuple(range(width_in)),) * width
+
+    def table(self, width: int, activation: str, weight: tuple) -> dict:
+        return {"out_features": width, "activation": activation, "weight": weight}
 
     def place(self, layer: int, parameter) -> dict:
         if parameter.kind == quantities.WEIGHT:

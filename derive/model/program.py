@@ -1,0 +1,176 @@
+"""The vocabulary of the lowered program: what a layer is to the code targets, and the few statement
+kinds every target prints (`derive.render.walker`).
+
+It sits in the model so that a layer kind's module (`derive.model.layers`) can hold its own lowering,
+statements built from this vocabulary, beside its keys, its tensors and its forward pass. The program
+itself is built in `derive.derivation.lowered`.
+
+Statement kinds, over vectors named by their kind and layer (``out`` of layer 1 is a^1; ``error`` and
+``delta`` of the output layer; ``back`` of layer l is dE/da^l, the deltas of layer l + 1 sent back):
+
+- `Units`: a loop over a layer's units, whose body holds the unit-level statements `Affine`, `Each`
+  and `Map` (a target may print it as one loop, or each body statement as a vector operation);
+- `Affine`: the net input, a sum over the layer's inputs, z_j = sum_k W_jk a_k (+ the bias);
+- `Each`: one value per unit j of a layer, from that unit's entries only (its input, net, out, delta,
+  and its own weight and bias): a layer whose unit j reads input j only (a per-feature scale) is
+  lowered to these, into its nets, the vector sent back, or its parameters' gradients;
+- `Map`: an elementwise map, vector_j = expr for every unit j, reading the vectors ``reads``;
+- `Rows`: vector_j = expr_j unit by unit (a coupled layer such as softmax);
+- `Let`: one scalar assignment for the layer (a temporary);
+- `Total`: the sum of a vector (E_total, the sum of the error terms);
+- `Propagate`: back = W^T delta, the sum over a layer's units sent to the layer below;
+- `Update`: a layer's gradients delta a^T (and its biases'), stored or applied as a step in place.
+
+Straight-line code is the other lowering of the same program: `Sum` (one net input, a sum of
+weight * input terms, the bias last), `Let` (one step's quantity) and `Store` (one parameter's
+gradient).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from derive.model.modes import BiasMode
+
+#: A layer's vectors, for "this unit's" entry: its net input, out, target (the output layer), dE/dout
+#: sent back from above (BACK), its delta, its input (the out of the layer below), and the unit's own
+#: weight and bias (a layer whose unit j has one of each: `Each`).
+NET, OUT, TARGET, BACK, DELTA, INPUT, WEIGHT, BIAS = (
+    sp.Symbol(n, real=True) for n in ("NET", "OUT", "TARGET", "BACK", "DELTA", "INPUT", "WEIGHT", "BIAS"))
+
+
+#: the entries an `Each` statement may read, in the order a target lists them
+ENTRIES = (INPUT, NET, OUT, DELTA, WEIGHT, BIAS)
+
+
+def entries(expr: sp.Expr) -> list[sp.Symbol]:
+    """The unit entries ``expr`` reads (of `ENTRIES`, in that order)."""
+    return [e for e in ENTRIES if e in expr.free_symbols]
+
+
+def indexed(kind: str, j: int) -> sp.Symbol:
+    """Entry j (from 0) of the output layer's vector ``kind`` ("net", "out", "target")."""
+    return sp.Symbol(f"{kind}_{j}", real=True)
+
+
+def index_of(symbol: sp.Symbol) -> tuple[str, int] | None:
+    kind, _, j = symbol.name.rpartition("_")
+    return (kind, int(j)) if kind in ("net", "out", "target") and j.isdigit() else None
+
+
+@dataclass(frozen=True)
+class Layer:
+    index: int
+    width_in: int
+    width: int
+    weights: int  # index of the layer's first weight in PARAMETERS
+    bias: BiasMode
+    biases: int  # index of the layer's first bias in PARAMETERS (-1: none)
+    out: sp.Expr | None  # hidden (elementwise) layers: out in NET
+    delta: sp.Expr | None  # hidden layers: delta in BACK, NET, OUT
+    kind: str = "linear"  # its layer kind (`derive.model.layers.KINDS`), which holds its lowering
+
+
+@dataclass(frozen=True)
+class Affine:
+    layer: Layer
+
+
+#: What `Each` writes: the layer's nets, the vector sent to the layer below, its weights' or biases' gradients
+NETS, BACKS, WEIGHT_GRADIENTS, BIAS_GRADIENTS = "net", "back", "weight_gradient", "bias_gradient"
+
+
+@dataclass(frozen=True)
+class Each:
+    """``into``[j] = expr for every unit j of ``layer``, expr in the unit's entries `INPUT`, `NET`,
+    `OUT`, `DELTA`, `WEIGHT`, `BIAS` (the weight read in the backward pass is the one it propagates
+    through). Gradients are stored, or applied as a step in place, as `Update`'s are."""
+
+    into: str  # NETS | BACKS | WEIGHT_GRADIENTS | BIAS_GRADIENTS
+    layer: Layer
+    expr: sp.Expr
+
+
+@dataclass(frozen=True)
+class Map:
+    vector: str  # "out", "error", "delta"
+    layer: int
+    expr: sp.Expr  # in the vector symbols `NET`, `OUT`, `TARGET`, `BACK`
+    reads: tuple[str, ...]  # the vectors the map reads, of "net", "out", "target", "back"
+
+
+@dataclass(frozen=True)
+class Units:
+    layer: Layer
+    body: tuple[Affine | Each | Map, ...]
+
+
+@dataclass(frozen=True)
+class Rows:
+    vector: str
+    layer: int
+    exprs: tuple[sp.Expr, ...]  # unit j's value, in the per-unit symbols `indexed`
+
+
+@dataclass(frozen=True)
+class Let:
+    name: str
+    expr: sp.Expr
+
+
+@dataclass(frozen=True)
+class Total:
+    name: str
+    vector: str
+
+
+@dataclass(frozen=True)
+class Propagate:
+    layer: Layer  # back of the layer below = this layer's W^T delta
+
+
+@dataclass(frozen=True)
+class Update:
+    layer: Layer
+
+
+@dataclass(frozen=True)
+class Sum:
+    """A net input as the sum of its terms (`Network.net_terms`: weight * what it multiplies, the bias
+    alone), in the spec's order."""
+
+    quantity: object
+    terms: tuple
+
+
+@dataclass(frozen=True)
+class Store:
+    """One parameter's gradient (``quantity``, dE_total/dp) at ``index`` in PARAMETERS order."""
+
+    quantity: object
+    index: int
+    expr: sp.Expr
+
+
+LOOP_KINDS = (Units, Affine, Each, Map, Rows, Let, Total, Propagate, Update)
+STRAIGHT_KINDS = (Sum, Let, Store)
+Statement = Units | Affine | Each | Map | Rows | Let | Total | Propagate | Update | Sum | Store
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """A layer kind's statements: its forward pass, and its backward pass given the layer below it
+    (None for the first layer). The backward pass computes the vector sent back and the deltas of
+    the layer below before its own gradients: a step applied in place changes the weights it reads."""
+
+    forward: Callable[[Layer], list[Statement]]
+    backward: Callable[[Layer, Layer | None], list[Statement]]
+
+
+def below_deltas(below: Layer) -> Map:
+    """The deltas of the layer below from the vector sent back: BACK * f'(z) (its registry entry's)."""
+    assert below.delta is not None  # a layer below another is hidden
+    return Map("delta", below.index, below.delta, ("back", "net", "out"))
