@@ -30,6 +30,7 @@ from derive.derivation.training import TrainingRun
 from derive.derivation.training import train as _train
 from derive.model import optimizers
 from derive.model import quantities as Q
+from derive.model.layers import shape
 from derive.model.network import Network
 from derive.model.quantities import Quantity, QuantityError
 from derive.model.spec import Spec, SpecError, parse
@@ -179,7 +180,7 @@ class Model:
         spec = self.spec
         functions = " → ".join(dict.fromkeys(spec.activations))
         samples = len(spec.samples)
-        return (f"<derive.Model {spec.name!r}: layers {'-'.join(map(str, spec.layers))}, {functions}, loss "
+        return (f"<derive.Model {spec.name!r}: layers {shape(spec)}, {functions}, loss "
                 f"{spec.loss}, {len(self.parameters)} parameters, {samples} sample{'s' * (samples != 1)}; "
                 f"{spec.training.describe()}>")
 

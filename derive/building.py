@@ -15,6 +15,7 @@ from derive.check.results import CheckResult
 from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
+from derive.model.layers import shape
 from derive.output import staged
 from derive.progress import Progress
 from derive.render.header import header
@@ -80,7 +81,7 @@ def summary(model, built: Built, digits: int, seconds: float) -> str:
     samples = len(spec.samples)
     lines = [
         f"{spec.name}: {text_line(spec.title)}",
-        f"  layers {'-'.join(map(str, spec.layers))}, {len(model.parameters)} parameters, "
+        f"  layers {shape(spec)}, {len(model.parameters)} parameters, "
         f"{samples} sample{'s' * (samples > 1)}; "
         f"E_total = {fmt(totals[Q.TOTAL_ERROR], digits)}",
         f"  largest gradient: dE_total/d{largest} = {fmt(totals[Q.gradient(largest)], digits)}",

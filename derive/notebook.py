@@ -14,6 +14,7 @@ from derive.derivation.explain import Explanation
 from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.decimals import plain
+from derive.model.layers import shape
 from derive.model.network import Network
 from derive.render.latex_rows import RowPrinter as LatexRows
 from derive.render.latex_rows import align
@@ -65,7 +66,7 @@ def model_html(model) -> str:
     more = len(model.network.parameters) - 200
     note = f"<p>… and {more} more parameters (model.gradients())</p>" if more > 0 else ""
     return (f"<div><p><strong>{html_text(spec.name)}</strong>: {html_text(spec.title)} — layers "
-            f"{'-'.join(map(str, spec.layers))}, E_total = {plain(totals[Q.TOTAL_ERROR], DIGITS)}</p>"
+            f"{html_text(shape(spec))}, E_total = {plain(totals[Q.TOTAL_ERROR], DIGITS)}</p>"
             f'<div style="max-width:640px">{picture.render(f"The network {spec.name}")}</div>'
             "<table><thead><tr><th>parameter</th><th>value</th><th>∂E_total/∂·</th><th>after one step</th></tr>"
             f"</thead><tbody>{rows}</tbody></table>{note}</div>")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from derive.model import program as P
 from derive.model import quantities
-from derive.model.layers import KINDS, Read, read_bias, register
+from derive.model.layers import KINDS, Read, Slip, read_bias, register
 from derive.model.registry import NO_ACTIVATION
 
 
@@ -57,6 +57,14 @@ class Scale:
 
     def table(self, width: int, activation: str, weight: tuple) -> dict:
         return {"activation": activation, "weight": [w for (w,) in weight]}
+
+    def slips(self, parameters: list) -> list[Slip]:
+        """The scale left out of what is sent back: dE/da_j taken as delta_j (as if the layer passed
+        its deltas through unchanged)."""
+        weights = {p.name: 1 for p in parameters if p.kind == quantities.WEIGHT}
+        layer = parameters[0].layer
+        return [Slip(f"scale_not_sent_back_{layer}", f"the scale weights of layer {layer} left out of the "
+                     "backward pass (dE/dout below taken as the deltas themselves)", weights)]
 
 
 def install() -> Scale:

@@ -71,7 +71,7 @@ class Layer:
     biases: int  # index of the layer's first bias in PARAMETERS (-1: none)
     out: sp.Expr | None  # hidden (elementwise) layers: out in NET
     delta: sp.Expr | None  # hidden layers: delta in BACK, NET, OUT
-    kind: str = "linear"  # its layer kind (`derive.model.layers.KINDS`), which holds its lowering
+    kind: str  # its layer kind (`derive.model.layers.KINDS`), which holds its lowering
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import sympy as sp
 
 from derive.escape import html_text, xml_comment, xml_text
 from derive.model import quantities as Q
+from derive.model.layers import shape
 from derive.model.network import Network
 from derive.render.quiz_values import fixed, given_rows
 from derive.render.svg import NetworkPicture
@@ -90,7 +91,7 @@ def question_html(exercise, q, image: str) -> str:
                    for a, b in given_rows(spec))
     return (
         f"<p>Give <code>{html_text(str(q.quantity))}</code> correctly rounded to {q.decimals} decimals.</p>"
-        f"<p>{html_text(spec.title)}: layers {'-'.join(map(str, spec.layers))}, activations "
+        f"<p>{html_text(spec.title)}: layers {html_text(shape(spec))}, activations "
         f"{html_text(', '.join(spec.activations))}, loss {html_text(spec.loss)}, bias {html_text(spec.bias)}; "
         "net = sum of w times out, plus the bias; delta = dE_total/dnet; w+ = w - eta dE_total/dw. "
         "Compute one step of backpropagation.</p>"

@@ -4,6 +4,7 @@ it; in each language's comment syntax, with the outside parts (file name, title)
 from __future__ import annotations
 
 from derive import escape
+from derive.model.layers import shape
 
 _COMMENT = {  # language: (line prefix, line suffix, escape for outside text)
     "python": ("# ", "", escape.python_comment),
@@ -23,6 +24,6 @@ def header(language: str, spec, version: str, command: str, about: bool = False)
              f"Do not edit: run `derive {command}` on the spec to regenerate."]
     if about:
         lines += [f"Network {spec.name}: {safe(spec.title)}",
-                  f"Layers {'-'.join(map(str, spec.layers))}, activations {', '.join(spec.activations)}, "
+                  f"Layers {shape(spec)}, activations {', '.join(spec.activations)}, "
                   f"loss {spec.loss}, bias {spec.bias}."]
     return "".join(f"{prefix}{line}{suffix}\n" for line in lines)

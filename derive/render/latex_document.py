@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from derive.derivation.explain import Explainer
 from derive.escape import latex_text
 from derive.model import quantities as Q
+from derive.model.layers import shape
 from derive.render import names
 from derive.render.latex_rows import RowPrinter, figure, function_notes, loss_definition, math, number
 
@@ -82,7 +83,7 @@ class Document:
             )
         )
         text = (
-            f"Layers {'--'.join(map(str, spec.layers))}; activations: {latex_text(acts)}; error per sample "
+            f"Layers {latex_text(shape(spec, '--'))}; activations: {latex_text(acts)}; error per sample "
             f"{loss_definition(self.network.loss)}; {bias}; "
             f"learning rate $\\eta = {number(spec.learning_rate, self.digits)}$."
             f"{reduction} Numbers are shown to {self.digits} significant digits, correctly rounded."

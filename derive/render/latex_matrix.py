@@ -189,8 +189,19 @@ class MatrixPart:
                          else self.m(layer.bias_gradient))
                 rows.append((rf"\frac{{\partial {_TOTAL}}}{{\partial b{up(k)}}}", f"{self.bias_rule(k)} = {value}"))
             section.blocks.append(Block("align", rows=rows))
+            section.blocks += self.partial_weights(k)
             previous = layer.outs
         return section
+
+    def partial_weights(self, k: int) -> list[Block]:
+        """For a layer whose units do not read every input (its kind's edges), which entries of the
+        gradient matrix are its parameters' gradients."""
+        edges = self.network.edges(k)
+        if sum(map(len, edges)) == len(edges) * len(self.network.layers[k - 1]):
+            return []
+        return [Block("text", rf"Layer {k} ({latex_text(self.network.kind(k).name)}) has a weight only where a "
+                      rf"unit reads an input: the other entries of $W{up(k)}$ are zeros that are no parameter, "
+                      rf"and its weights' gradients are the entries of $\partial E / \partial W{up(k)}$ named below.")]
 
     def shapes(self) -> Section:
         """Above PRINT_LIMIT: every matrix's shape, layer by layer (the entries are named below)."""

@@ -17,6 +17,7 @@ import io
 
 from derive.escape import cloze_html, csv_text, xml_comment, xml_text
 from derive.model.decimals import fmt
+from derive.model.layers import shape
 from derive.render.quiz_values import fixed, given_rows
 
 
@@ -36,7 +37,7 @@ def question_html(exercise) -> str:
         for q in exercise.questions
     )
     return (
-        f"<p>{cloze_html(spec.title)}: layers {'-'.join(map(str, spec.layers))}, activations "
+        f"<p>{cloze_html(spec.title)}: layers {cloze_html(shape(spec))}, activations "
         f"{cloze_html(activations)}, loss {cloze_html(spec.loss)}, bias {cloze_html(spec.bias)}; "
         "net = sum of w times out, plus the bias; delta = dE_total/dnet; w+ = w - eta dE_total/dw.</p>"
         f"<table>{table}</table>"

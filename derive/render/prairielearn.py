@@ -17,6 +17,7 @@ import re
 
 from derive.escape import html_text
 from derive.model import quantities as Q
+from derive.model.layers import shape
 from derive.render.quiz_values import given_rows
 from derive.render.svg import NetworkPicture
 
@@ -59,7 +60,7 @@ def given_table(spec) -> str:
 
 
 def intro(spec) -> str:
-    return (f"{html_text(spec.title)}: layers {'-'.join(map(str, spec.layers))}, activations "
+    return (f"{html_text(spec.title)}: layers {html_text(shape(spec))}, activations "
             f"{html_text(', '.join(spec.activations))}, loss {html_text(spec.loss)}, bias {html_text(spec.bias)}; "
             "net = sum of w times out, plus the bias; delta = dE_total/dnet; w+ = w - eta dE_total/dw.")
 

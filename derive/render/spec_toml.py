@@ -8,6 +8,7 @@ from __future__ import annotations
 from importlib import resources
 
 from derive.escape import toml_string
+from derive.model import layers as kinds
 from derive.model.decimals import exact_decimal, fmt
 from derive.model.modes import BiasMode
 from derive.model.quantities import IDENTIFIER
@@ -46,6 +47,27 @@ def vector(values) -> str:
     return "[" + ", ".join(number(v) for v in values) + "]"
 
 
+def _toml(value) -> str:
+    """A value of a ``[[layer]]`` table: a count, a name, a vector or a matrix of exact numbers."""
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return toml_string(value)
+    if value and isinstance(value[0], (list, tuple)):
+        return "[" + ", ".join(vector(row) for row in value) + "]"
+    return vector(value)
+
+
+def _layer_tables(spec) -> list[str]:
+    """The layers as ``[[layer]]`` tables, each written by its kind (`derive.model.layers`)."""
+    lines = []
+    for k, name in enumerate(spec.kinds):
+        table = {"type": name, **kinds.KINDS[name].table(spec.layers[k + 1], spec.activations[k], spec.weights[k]),
+                 "bias": list(spec.biases[k]) if spec.bias != BiasMode.NONE else "none"}
+        lines += ["", "[[layer]]", *(f"{key} = {_toml(value)}" for key, value in table.items())]
+    return lines
+
+
 def spec_toml(spec, header: str = "", comments: bool = False, name: str | None = None,
               title: str | None = None) -> str:
     """The spec as TOML that `derive.model.spec.parse` reads back to the same network (with another
@@ -61,6 +83,8 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         ("bias", toml_string(spec.bias)),
         ("learning_rate", number(spec.learning_rate)),
     ]
+    if spec.kinds:  # given as [[layer]] tables: written back as such, after the top-level keys
+        keys = [k for k in keys if k[0] not in kinds.REPLACED] + [("input", str(spec.layers[0]))]
     if spec.steps is not None:
         keys.append(("steps", str(spec.steps)))
     if len(spec.samples) > 1 or spec.reduction != "sum":
@@ -68,8 +92,9 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
     if spec.freeze_biases:
         keys.append(("freeze_biases", "true"))
     matrices = ",\n           ".join("[" + ", ".join(vector(row) for row in m) + "]" for m in spec.weights)
-    keys.append(("weights", f"[{matrices}]"))
-    if spec.bias != BiasMode.NONE:  # a bias-free spec has no biases key (the parser refuses one)
+    if not spec.kinds:
+        keys.append(("weights", f"[{matrices}]"))
+    if spec.bias != BiasMode.NONE and not spec.kinds:  # a bias-free spec has no biases key (the parser refuses one)
         keys.append(("biases", "[" + ", ".join(vector(b) for b in spec.biases) + "]"))
     lines = [header.rstrip("\n")] if header else []
     explained = COMMENTS | _registry_comments()
@@ -77,6 +102,7 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         if comments:
             lines.append(f"# {key}: {explained[key]}")
         lines.append(f"{key} = {value}")
+    lines += _layer_tables(spec) if spec.kinds else []
     for s, sample in enumerate(spec.samples):
         lines.append("")
         if comments and s == 0:

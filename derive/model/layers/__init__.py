@@ -42,6 +42,17 @@ class Read:
     bias: tuple | BiasMode | None  # [out]; BiasMode.NONE for none
 
 
+@dataclass(frozen=True)
+class Slip:
+    """A slip learners make with a layer kind, for the grader and the audit to try: the layer's
+    parameters ``replace``d by values (name -> value) in its backward pass (or its forward pass)."""
+
+    key: str
+    description: str
+    replace: dict[str, int]
+    backward: bool = True
+
+
 class Kind(Protocol):
     name: str
     keys: tuple[str, ...]
@@ -58,6 +69,11 @@ class Kind(Protocol):
 
     def table(self, width: int, activation: str, weight: tuple) -> dict:
         """The keys of its ``[[layer]]`` table that give this layer (but ``type`` and ``bias``)."""
+        ...
+
+    def slips(self, parameters: list) -> list[Slip]:
+        """Its usual slips, given its layer's parameters (`Network.parameters`); the slips of every
+        layer (a weight used for another, a factor left out) are `derive.check.variants`'s."""
         ...
 
 
@@ -156,6 +172,14 @@ def of(kinds: tuple[str, ...], layer: int) -> Kind:
     return KINDS[kinds[layer - 1] if kinds else "linear"]
 
 
+def shape(spec, sep: str = "-") -> str:
+    """The layers' widths, "2-2-2", and the kind of every layer that is not linear, as every output
+    describes the network: "2-2-2-2 (layer 2: scale)"."""
+    text = sep.join(map(str, spec.layers))
+    other = [f"layer {k}: {name}" for k, name in enumerate(spec.kinds, start=1) if name != Linear.name]
+    return f"{text} ({', '.join(other)})" if other else text
+
+
 def place(kinds: tuple[str, ...], parameter) -> dict:
     """Where ``parameter`` sits: ``{"layer": k, "tensor": "weight", "index": [j, i]}``, PyTorch's
     ``model[k].weight[j, i]`` (``k`` counts the layers from 0, as the ``[[layer]]`` tables)."""
@@ -163,3 +187,4 @@ def place(kinds: tuple[str, ...], parameter) -> dict:
 
 
 from derive.model.layers import linear  # noqa: E402,F401  (registers the kinds)
+from derive.model.layers.linear import Linear  # noqa: E402

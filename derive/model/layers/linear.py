@@ -62,6 +62,9 @@ class Linear:
     def table(self, width: int, activation: str, weight: tuple) -> dict:
         return {"out_features": width, "activation": activation, "weight": weight}
 
+    def slips(self, parameters: list) -> list:
+        return []  # the slips of every layer are its usual ones
+
     def place(self, layer: int, parameter) -> dict:
         if parameter.kind == quantities.WEIGHT:
             return {"tensor": "weight", "index": [parameter.row, parameter.column]}
