@@ -254,3 +254,32 @@ def test_without_the_registration_the_kind_is_unknown(tmp_path, capsys):
         "derive: n.toml: layer[1].type = 'scale' is unknown; known: linear\n")
     with pytest.raises(SpecError):
         derive.parse(SCALED, "n.toml")
+
+
+def test_every_cell_of_the_page_after_edits_is_the_engine_s(chrome, tmp_path):
+    """The page's script is printed from the same derivation: after editing the scale's weight and
+    bias, a linear weight and an input, every number on the page and in the panels of the edited
+    parameters is the engine's for the edited spec (float64 on the page: 1e-8)."""
+    from test_page_edits import CELLS, _number
+
+    path = tmp_path / "page.html"
+    path.write_text(derive.Model(derive.parse(SCALED, "n.toml")).html(check=False))
+    chrome.get(path.as_uri())
+    assert chrome.execute_script("return document.body.dataset.ready") == "true"
+    text = SCALED
+    for key, value, old, new in [("w6", "-0.7", "weight = [0.5, -1.5]", "weight = [0.5, -0.7]"),
+                                 ("b3", "-0.2", "bias = [0.1, 0.2]", "bias = [-0.2, 0.2]"),
+                                 ("w1", "0.3", "[[0.15, 0.2], [0.25, 0.3]]", "[[0.3, 0.2], [0.25, 0.3]]"),
+                                 ("i2[1]", "0.4", "inputs = [0.05, 0.1]", "inputs = [0.05, 0.4]")]:
+        edit = chrome.find_element("css selector", f'input[data-edit="{key}"]')
+        edit.clear()
+        edit.send_keys(f"{value}\n")
+        text = text.replace(old, new)
+        model = derive.Model(derive.parse(text, "n.toml"))
+        got = chrome.execute_script(CELLS, ["w1", "w5", "w6", "b3"])
+        assert got["stale"] == [], key
+        cells = got["page"] + [c for panel in got["panels"].values() for c in panel["cells"]]
+        assert {f"{p}+" for p in model.parameters} <= {k for k, _ in got["page"]}
+        for name, shown in cells:
+            want = 0.5 if name == "eta" else float(model.value(name))
+            assert _number(shown) == pytest.approx(want, rel=1e-8, abs=1e-13), (key, name, shown)
