@@ -77,8 +77,8 @@ class Walker:
             constant = fmpq(int(exact.p), int(exact.q))
             return lambda env: constant
         if expr.is_NumberSymbol:
-            constant = _CONSTANTS[expr]
-            return lambda env: constant()
+            number = _CONSTANTS[expr]
+            return lambda env: number()
         if isinstance(expr, sp.Piecewise):
             branches = [(self.compile(v), None if c is sp.true else self.condition(c)) for v, c in expr.args]
 

@@ -192,9 +192,10 @@ class Marker:
         marks = []
         for a in answers:
             correct = self.model.value(a.quantity)
+            key = keys[a]
             if agrees(correct, a.given):
                 marks.append(Mark(a, CORRECT, correct))
-            elif keys[a] is not None and cf.carries(keys[a], a.given):
+            elif key is not None and cf.carries(key, a.given):
                 marks.append(Mark(a, CARRIED, correct, "right from your own earlier numbers"))
             else:
                 marks.append(Mark(a, WRONG, correct))
