@@ -2,7 +2,9 @@
 the registry that names a particular activation or loss."""
 
 import ast
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -62,9 +64,67 @@ def test_the_layer_check_can_fail():
     assert layer("derive.render.latex") == 2 and layer("derive.cli") == TOP and layer("derive.output") == -1
 
 
+#: The most statements a module holds: 400 physical lines at this code base's usual layout (0.6
+#: statements of code per line over derive/, docstrings, comments and blank lines included), rounded up
+#: to 250. The physical count it replaces could be met by squeezing: the three densest modules held 0.73
+#: to 0.76 statements per line (spec.py 305 at 400 lines, grade.py 282 at 385, balls.py 256 at 336).
+LONGEST = 250
+#: a module still over it, with its count when the rule came: it may shrink, never grow (split it)
+OVER = {"derive/model/spec.py": 305}
+
+
+def _is_documentation(node: ast.AST) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def statements(source: str) -> int:
+    """The size of a module: its statements of code (Python's logical lines, counted by the parser).
+
+    Every statement counts once, at any depth: an assignment, a call, a ``return``, an ``import``, and
+    a compound statement's header (``def``, ``class``, ``if``, ``elif``, ``for``, ``with``, ``try``); the
+    statements of its body count each. ``else:``, ``except ...:``, ``finally:`` and decorators belong to
+    their statement. Left out: comments, blank lines, and a bare string (a docstring, an attribute's
+    docstring), which document rather than do. So layout moves nothing: statements joined with ``;``
+    or written after ``if x:`` on its line count each (and are refused, below and by ruff's E701/E702),
+    and a call or a literal wrapped over many lines counts once."""
+    return sum(isinstance(n, ast.stmt) and not _is_documentation(n) for n in ast.walk(ast.parse(source)))
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_module_is_long(path):
-    assert len(path.read_text().splitlines()) <= 400, f"{path.name}: split it by what it does"
+    count, most = statements(path.read_text()), OVER.get(str(path.relative_to(ROOT)), LONGEST)
+    assert count <= most, f"{path.name}: {count} statements (at most {most}): split it by what it does"
+
+
+def test_a_module_let_over_the_limit_still_is():
+    """An entry of `OVER` goes once its module is split (its count can no longer pass unseen)."""
+    for name, count in OVER.items():
+        assert LONGEST < statements((ROOT / name).read_text()) <= count, f"{name}: take it out of OVER"
+
+
+def test_the_length_check_counts_statements_however_they_are_laid_out():
+    body = "".join(f"a{i} = f(\n    {i},\n    b,\n)\n" for i in range(LONGEST))  # 4 physical lines each
+    assert statements(f'"""A module."""\n\n# a comment\n\n{body}') == LONGEST
+    packed = "; ".join(f"a{i} = {i}" for i in range(LONGEST + 1))  # one physical line
+    assert statements(packed) == LONGEST + 1 > LONGEST
+    assert statements("def f(x):\n    \"\"\"Doc.\"\"\"\n    if x: return 1\n    else:\n        return 2\n") == 4
+
+
+def _joined(path: Path) -> list[int]:
+    """Lines where ``;`` separates statements (a string's or a comment's ``;`` is no token of its own)."""
+    tokens = tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
+    return [t.start[0] for t in tokens if t.type == tokenize.OP and t.string == ";"]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_statements_are_joined_with_semicolons(path):
+    assert not _joined(path), f"{path.name}: one statement a line (lines {_joined(path)})"
+
+
+def test_the_semicolon_check_sees_a_joined_statement(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text('x = "a; b"  # c; d\ny = 1; z = 2\n')
+    assert _joined(sample) == [2]
 
 
 def _code_words(path: Path, strings_only: bool = False) -> list[str]:
