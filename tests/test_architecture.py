@@ -223,6 +223,32 @@ def test_the_names_check_sees_code_and_not_documentation(tmp_path):
     assert sorted(_code_words(sample)) == ["a", "kind", "mse"]
 
 
+def _template_optimizer_names(text: str) -> list[str]:
+    """An optimizer or a slot that a template's text names: a state array ``s_<slot>``, a slot's or an
+    optimizer's name in quotes, or a word of `NAMED_WORDS`. Its comments too: a template's comments
+    are printed into the generated code, and must follow the registry's table as its code does."""
+    slots, named = "|".join(map(re.escape, SLOT)), "|".join(map(re.escape, {*SLOT, *OPTIMIZERS} - set(OPTIONS)))
+    found = re.findall(rf"\bs_(?:{slots})\b", text) + re.findall(rf"""(["'])({named})\1""", text)
+    found = [f if isinstance(f, str) else f"{f[0]}{f[1]}{f[0]}" for f in found]
+    return sorted({*found, *re.findall(r"\b(?:" + "|".join(map(re.escape, NAMED_WORDS)) + r")\b", text, re.IGNORECASE)})
+
+
+TEMPLATES = sorted((ROOT / "templates").glob("*.j2"))
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_no_template_names_a_particular_optimizer_or_slot(path):
+    """An optimizer with a new slot needs no template edit: the renderer passes the slots and names."""
+    named = _template_optimizer_names(path.read_text())
+    assert not named, f"{path.name} names {named}: pass them from derive.model.optimizers"
+
+
+def test_the_template_names_check_sees_state_arrays_quoted_slots_and_names():
+    text = ('double *s_buf, double *s_{{ s }};  /* plain SGD */\nslots = dict.fromkeys(("buf", "m"))\n'
+            "s_mean = momentum  # 'v'\n")
+    assert _template_optimizer_names(text) == ['"buf"', '"m"', "'v'", "SGD", "buf", "s_buf"]
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "templates").glob("*.j2")), ids=lambda p: p.name)
 def test_templates_receive_no_raw_input(path):
     """Templates get escaped text and printed code only: never the spec itself."""
