@@ -2,7 +2,9 @@
 the registry that names a particular activation or loss."""
 
 import ast
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -62,9 +64,75 @@ def test_the_layer_check_can_fail():
     assert layer("derive.render.latex") == 2 and layer("derive.cli") == TOP and layer("derive.output") == -1
 
 
+#: The most statements a module holds: 400 physical lines at this code base's usual layout (0.59
+#: statements of code per physical line over derive/, docstrings, comments and blank lines counted), rounded up
+#: to 250. The physical count it replaces could be met by squeezing: the three densest modules held 0.73
+#: to 0.76 statements per line (spec.py 305 at 400 lines, grade.py 282 at 385, balls.py 256 at 336).
+LONGEST = 250
+#: a module still over it, with its count when the rule came: it may shrink, never grow (split it)
+OVER = {"derive/model/spec.py": 305}
+
+
+def _is_documentation(node: ast.AST) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def statements(source: str) -> int:
+    """The size of a module: its statements of code (Python's logical lines, counted by the parser).
+
+    Every statement counts once, at any depth: an assignment, a call, a ``return``, an ``import``, and
+    a compound statement's header (``def``, ``class``, ``if``, ``elif``, ``for``, ``with``, ``try``); the
+    statements of its body count each. ``else:``, ``except ...:``, ``finally:`` and decorators belong to
+    their statement. Left out: comments, blank lines, and a bare string (a docstring, an attribute's
+    docstring), which document rather than do. So layout moves nothing: statements joined with ``;``
+    or written after ``if x:`` on its line count each (and are refused, below and by ruff's E701/E702),
+    and a call or a literal wrapped over many lines counts once."""
+    return sum(isinstance(n, ast.stmt) and not _is_documentation(n) for n in ast.walk(ast.parse(source)))
+
+
+def _too_long(name: str, source: str) -> str | None:
+    """What the length rule says of a module (its path from the top of the project), if anything."""
+    count, most = statements(source), OVER.get(name, LONGEST)
+    return f"{name}: {count} statements (at most {most}): split it by what it does" if count > most else None
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_module_is_long(path):
-    assert len(path.read_text().splitlines()) <= 400, f"{path.name}: split it by what it does"
+    problem = _too_long(str(path.relative_to(ROOT)), path.read_text())
+    assert problem is None, problem
+
+
+def test_a_module_let_over_the_limit_still_is():
+    """An entry of `OVER` goes once its module is split (its count can no longer pass unseen)."""
+    for name, count in OVER.items():
+        assert LONGEST < statements((ROOT / name).read_text()) <= count, f"{name}: take it out of OVER"
+
+
+def test_the_length_check_counts_statements_however_they_are_laid_out():
+    body = "".join(f"a{i} = f(\n    {i},\n    b,\n)\n" for i in range(LONGEST))  # 4 physical lines each
+    assert statements(f'"""A module."""\n\n# a comment\n\n{body}') == LONGEST
+    assert _too_long("derive/wrapped.py", body) is None
+    packed = "; ".join(f"a{i} = {i}" for i in range(LONGEST + 1))  # one physical line
+    assert _too_long("derive/packed.py", packed) == f"derive/packed.py: {LONGEST + 1} statements (at most {LONGEST}): " \
+                                                    "split it by what it does"
+    assert statements("def f(x):\n    \"\"\"Doc.\"\"\"\n    if x: return 1\n    else:\n        return 2\n") == 4
+
+
+def _joined(path: Path) -> list[int]:
+    """Lines where ``;`` separates statements (a string's or a comment's ``;`` is no token of its own)."""
+    tokens = tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
+    return [t.start[0] for t in tokens if t.type == tokenize.OP and t.string == ";"]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_statements_are_joined_with_semicolons(path):
+    assert not _joined(path), f"{path.name}: one statement a line (lines {_joined(path)})"
+
+
+def test_the_semicolon_check_sees_a_joined_statement(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text('x = "a; b"  # c; d\ny = 1; z = 2\n')
+    assert _joined(sample) == [2]
 
 
 def _code_words(path: Path, strings_only: bool = False) -> list[str]:
@@ -161,6 +229,32 @@ def test_the_names_check_sees_code_and_not_documentation(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text('"""About tanh."""\n\n\ndef f(a):\n    """Of relu."""\n    return a.kind == "mse"  # logistic\n')
     assert sorted(_code_words(sample)) == ["a", "kind", "mse"]
+
+
+def _template_optimizer_names(text: str) -> list[str]:
+    """An optimizer or a slot that a template's text names: a state array ``s_<slot>``, a slot's or an
+    optimizer's name in quotes, or a word of `NAMED_WORDS`. Its comments too: a template's comments
+    are printed into the generated code, and must follow the registry's table as its code does."""
+    slots, named = "|".join(map(re.escape, SLOT)), "|".join(map(re.escape, {*SLOT, *OPTIMIZERS} - set(OPTIONS)))
+    found = re.findall(rf"\bs_(?:{slots})\b", text) + re.findall(rf"""(["'])({named})\1""", text)
+    found = [f if isinstance(f, str) else f"{f[0]}{f[1]}{f[0]}" for f in found]
+    return sorted({*found, *re.findall(r"\b(?:" + "|".join(map(re.escape, NAMED_WORDS)) + r")\b", text, re.IGNORECASE)})
+
+
+TEMPLATES = sorted((ROOT / "templates").glob("*.j2"))
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_no_template_names_a_particular_optimizer_or_slot(path):
+    """An optimizer with a new slot needs no template edit: the renderer passes the slots and names."""
+    named = _template_optimizer_names(path.read_text())
+    assert not named, f"{path.name} names {named}: pass them from derive.model.optimizers"
+
+
+def test_the_template_names_check_sees_state_arrays_quoted_slots_and_names():
+    text = ('double *s_buf, double *s_{{ s }};  /* plain SGD */\nslots = dict.fromkeys(("buf", "m"))\n'
+            "s_mean = momentum  # 'v'\n")
+    assert _template_optimizer_names(text) == ['"buf"', '"m"', "'v'", "SGD", "buf", "s_buf"]
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "templates").glob("*.j2")), ids=lambda p: p.name)

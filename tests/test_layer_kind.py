@@ -111,11 +111,7 @@ def _torch(text):
     for sample in table["samples"]:
         a = torch.tensor(sample["inputs"], dtype=torch.float64)
         for module, kind, act in layers:
-            if kind == "linear":
-                z = module(a)
-            else:
-                z = module.weight * a + (module.bias if module.bias is not None else 0)
-            a = act(z)
+            a = act(module(a) if kind == "linear" else module.weight * a + (0 if module.bias is None else module.bias))
         loss = loss + 0.5 * ((torch.tensor(sample["targets"], dtype=torch.float64) - a) ** 2).sum()
     loss.backward()
     return [m for m, _, _ in layers], loss.item()
@@ -231,7 +227,6 @@ def test_the_grader_finds_the_kind_s_own_slip(tmp_path, capsys):
     """A learner who passed the deltas of the scale layer down unscaled gets dE_total/dw1 wrong by
     exactly the kind's slip (`Scale.slips`)."""
     model = derive.Model(derive.parse(SCALED.split("[[samples]]\ninputs = [-0.3")[0], "n.toml"))
-    slipped = {name: 1 for name in ("w5", "w6")}
     from derive.check import variants
 
     variant = next(v for v in variants.variants(model) if v.key == "scale_not_sent_back_2")
@@ -244,7 +239,6 @@ def test_the_grader_finds_the_kind_s_own_slip(tmp_path, capsys):
     assert main(["grade", str(spec), str(sheet), "--json"]) == 1
     answer = json.loads(capsys.readouterr().out)["answers"][0]
     assert answer["verdict"] == "wrong" and "scale_not_sent_back_2" in [s["slip"] for s in answer["slips"]]
-    assert slipped  # the slip's weights: both of the layer's
 
 
 def test_without_the_registration_the_kind_is_unknown(tmp_path, capsys):

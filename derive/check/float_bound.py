@@ -101,7 +101,8 @@ def _bound(expr, env, errors):
     function = FUNCTIONS.get(type(expr))
     if function is None or len(parts) != 1:
         raise Unbounded(f"no error rule for {type(expr).__name__}")
-    return _function(function, *parts[0], LIBRARY)
+    ((x, error),) = parts
+    return _function(function, x, error, LIBRARY)
 
 
 def _read(value):

@@ -28,26 +28,12 @@ import sympy as sp
 from flint import arb, fmpq
 from sympy.codegen.cfunctions import expm1, log1p
 
+from derive.derivation.exact_or_ball import _ONE, _ZERO, Infinite, _divide, _exact, _pick, _sum, ball
 from derive.model.functions import ARB_EXPM1, ARB_FUNCTIONS, ONE_PLUS, Registered
 from derive.model.proven import Undecided
 
-_ZERO, _ONE = fmpq(0), fmpq(1)
-
-
-class Infinite(ArithmeticError):
-    """A division by an exact zero: the value is infinite (or undefined) in exact arithmetic."""
-
-
 _FUNCTIONS = ARB_FUNCTIONS | {expm1: ARB_EXPM1, log1p: arb.log1p}
 _CONSTANTS = {sp.pi: arb.pi, sp.E: arb.const_e}
-
-
-def ball(value) -> arb:
-    return value if type(value) is arb else arb(value)
-
-
-def _exact(value) -> bool:
-    return type(value) is fmpq
 
 
 class Walker:
@@ -77,8 +63,8 @@ class Walker:
             constant = fmpq(int(exact.p), int(exact.q))
             return lambda env: constant
         if expr.is_NumberSymbol:
-            constant = _CONSTANTS[expr]
-            return lambda env: constant()
+            number = _CONSTANTS[expr]
+            return lambda env: number()
         if isinstance(expr, sp.Piecewise):
             branches = [(self.compile(v), None if c is sp.true else self.condition(c)) for v, c in expr.args]
 
@@ -309,28 +295,3 @@ def ball_value(expr: sp.Expr, env: dict):
     return _PLAIN.value(expr, env)
 
 
-def _pick(values, largest: bool):
-    if all(_exact(v) for v in values):
-        return max(values) if largest else min(values)
-    result = ball(values[0])
-    for v in values[1:]:
-        result = result.max(ball(v)) if largest else result.min(ball(v))
-    return result
-
-
-def _sum(values):
-    total, result = _ZERO, None
-    for v in values:
-        if type(v) is fmpq:
-            total = total + v
-        else:
-            result = v if result is None else result + v
-    if result is None:
-        return total
-    return result + total if total != 0 else result
-
-
-def _divide(numerator, denominator):
-    if _exact(denominator) and denominator == 0:
-        raise Infinite
-    return numerator / denominator

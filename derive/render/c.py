@@ -74,9 +74,37 @@ class _Straight(Printer):
         return [f"{INDENT}return E_total;"]
 
 
+def _state_sets() -> list[tuple[str, ...]]:
+    """The sets of slots the optimizers keep from step to step, none first, then in the table's order:
+    an optimizer's number among them tells ``train`` which state arrays it needs (``kept``)."""
+    return [(), *dict.fromkeys(o.state for o in optimizers.OPTIMIZERS.values() if o.state)]
+
+
+def _state_context() -> dict:
+    """``train``'s state arrays, ``s_<slot>``, one a slot some optimizer keeps, and what the templates say
+    of them: all from the table of `optimizers`, so an optimizer with a new slot needs no template edit."""
+    sets = _state_sets()
+    slots = list(dict.fromkeys(s for state in sets for s in state))
+    kept = []  # for each set but none: its number (``kept``), its arrays, the optimizers keeping it
+    for number, state in enumerate(sets[1:], start=1):
+        names = [o.name for o in optimizers.OPTIMIZERS.values() if o.state == state]
+        kept.append((number, [f"s_{s}" for s in state], names))
+    missing = {n: f"!{a[0]}" if len(a) == 1 else f"({' || '.join(f'!{s}' for s in a)})" for n, a, _ in kept}
+    return {
+        "state_slots": slots,
+        "state_keys": [python_string(s) for s in slots],
+        "state_tuple": python_training.tuple_of(slots),
+        "state_missing": " || ".join(f"(kept[optimizer] == {n} && {missing[n]})" for n, _, _ in kept) or "0",
+        "state_users": " or ".join(f"{' and '.join(a)} ({', '.join(names)})" for _, a, names in kept),
+        "state_uses": ", ".join(f"{' and '.join(a)} for {' and '.join(names)}" for _, a, names in kept),
+        "plain_name": optimizers.PLAIN,
+        "plain_code": list(optimizers.OPTIMIZERS).index(optimizers.PLAIN),
+    }
+
+
 def _optimizer_cases(printer_of) -> list[dict]:
     """Each optimizer's update of parameter k as C statements, from the rules of `optimizers`."""
-    cases = []
+    cases, sets = [], _state_sets()
     for code, o in enumerate(optimizers.OPTIMIZERS.values()):
         printer = printer_of()
         lines = [f"double {optimizers.SLOT[s]} = s_{s}[k];" for s in o.state]
@@ -85,8 +113,7 @@ def _optimizer_cases(printer_of) -> list[dict]:
             declare = "" if target == optimizers.PARAMETER or target in o.state else "const double "
             lines.append(f"{declare}{left} = {printer.doprint(expr)};")
         lines += [f"s_{s}[k] = {optimizers.SLOT[s]};" for s in o.state]
-        kept = len(o.state)  # the state arrays it needs
-        cases.append({"code": code, "name": o.name, "lines": lines, "kept": kept})
+        cases.append({"code": code, "name": o.name, "lines": lines, "kept": sets.index(o.state)})
     return cases
 
 
@@ -117,7 +144,7 @@ def render(derivation: Derivation | None, network, version: str, loops: bool) ->
         "run": body,
         "loop_form": loops,
         "cases": _optimizer_cases(lambda: by_name),
-        "sgd_code": list(optimizers.OPTIMIZERS).index(optimizers.PLAIN),
+        **_state_context(),
         "optimizer_names": ", ".join(f"{k} {o}" for k, o in enumerate(optimizers.OPTIMIZERS)),
         "optimizer_codes": list(enumerate(optimizers.OPTIMIZERS)),
         "initial": _initial(network),
@@ -141,6 +168,7 @@ def render(derivation: Derivation | None, network, version: str, loops: bool) ->
         "learning_rate": repr(float(spec.learning_rate)),
         "optimizer_codes": "{" + ", ".join(f"{python_string(o)}: {k}" for k, o in enumerate(optimizers.OPTIMIZERS))
                            + "}",
+        **_state_context(),
         **training,
     })
     return {SOURCE: source, HEADER: head, BINDING: binding}

@@ -13,9 +13,16 @@ a helper written once from the float form.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sympy as sp
 
 from derive.model.functions import Registered
+
+if TYPE_CHECKING:  # a mixin's super() is, at run time, the SymPy printer class placed after it
+    from sympy.printing.printer import Printer as _PrinterBase
+else:
+    _PrinterBase = object
 
 #: language -> SymPy function name -> the target's function
 NAMES: dict[str, dict[str, str]] = {
@@ -82,7 +89,7 @@ def _call(name: str):
     return print_call
 
 
-class RegisteredCalls:
+class RegisteredCalls(_PrinterBase):
     """A printer mixin for targets with helpers (Python, C): a registered function prints as its
     float form where that is one call of a function of the language (``math.tanh``), else as a call
     of a helper (``helper_name``) that the printer notes in ``helpers``, written once by the target

@@ -32,7 +32,7 @@ def update_lines(optimizer: optimizers.Optimizer, printer) -> list[str]:
     return lines
 
 
-def _tuple(names) -> str:
+def tuple_of(names) -> str:
     """A tuple of strings as ruff writes it: ``()``, ``("buf",)``, ``("m", "v")``."""
     items = [python_string(n) for n in names]
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
@@ -60,10 +60,23 @@ def context(network, printer, table: dict[str, optimizers.Optimizer] | None = No
             *([f"BIASES = ({biases[0]},)"] if len(biases) == 1 else pyformat.collection("", "BIASES = (", biases, ")")),
             "FROZEN = BIASES" if settings.freeze_biases else "FROZEN = ()",
             *pyformat.collection("", "OPTIMIZERS = {", [
-                f"{python_string(o.name)}: {_tuple(o.state)}" for o in table.values()], "}"),
+                f"{python_string(o.name)}: {tuple_of(o.state)}" for o in table.values()], "}"),
         ],
         "optimizers": [{"name": python_string(o.name), "state": o.state, "lines": update_lines(o, printer)}
                        for o in table.values()],
         "epoch_order": inspect.getsource(optimizers.epoch_order).rstrip("\n"),
+        **_names(table),
         "settings": textwrap.wrap(settings.describe() + ".", 84),  # text of ours: numbers and fixed words
+    }
+
+
+def _names(table: dict[str, optimizers.Optimizer]) -> dict:
+    """The optimizers' names as the module's text says them, from the table (no template names one):
+    the one without state, the choices, and the usage example's (the first keeping the most state)."""
+    quoted = [python_string(name) for name in table]
+    return {
+        "plain": python_string(optimizers.PLAIN),
+        "plain_name": optimizers.PLAIN,
+        "optimizer_choices": f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0],
+        "example_optimizer": python_string(max(table.values(), key=lambda o: len(o.state)).name),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sympy as sp
 from sympy.printing.precedence import precedence
@@ -19,6 +20,11 @@ from derive.model import quantities as Q
 from derive.model.decimals import fmt, json_value, plain
 from derive.model.layers import place, shape
 from derive.render.latex_rows import negated_product
+
+if TYPE_CHECKING:  # a mixin's super() is, at run time, the SymPy printer class placed after it
+    from sympy.printing.printer import Printer as _PrinterBase
+else:
+    _PrinterBase = object
 
 
 @dataclass(frozen=True)
@@ -178,7 +184,7 @@ def positive_first(expr: sp.Add) -> list[sp.Expr]:
     return [t for t in terms if not t.could_extract_minus_sign()] + [t for t in terms if t.could_extract_minus_sign()]
 
 
-class TextbookOrder:
+class TextbookOrder(_PrinterBase):
     """For a SymPy printer: sums in the textbook's order (`positive_first`). Put before the printer's
     class, so that ``super()`` is the printer."""
 

@@ -24,11 +24,13 @@ import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import product
+from typing import Protocol
 
 from derive.check.audit import agrees
 from derive.check.carried import CarriedForward, Program
 from derive.check.variants import _evaluation_variant, variants
 from derive.model import quantities as Q
+from derive.model.spec import Spec
 
 OWN_NUMBERS = ", from your own earlier numbers"
 SIGN = ("delta_sign", "δ defined as −∂E/∂net: Err = out(1 − out)(target − out), w ← w + η·Err·input "
@@ -48,11 +50,20 @@ def of_bias(key: Q.Quantity) -> bool:
     return key.kind == Q.BIAS or (key.is_partial and key.variable.kind == Q.BIAS)
 
 
+class WorldModel(Protocol):
+    """What is read of a world's model here (a `derive.Model`, a layer above this one): its spec, and
+    its class, which makes the model of another spec."""
+
+    spec: Spec
+
+    def __init__(self, spec: Spec) -> None: ...
+
+
 @dataclass
 class World:
     """One combination of conventions (each a (key, description) pair), for one model."""
 
-    model: object
+    model: WorldModel
     conventions: tuple[tuple[str, str], ...]
     loss_slip: str | None = None  # the key of the loss slip that this world's loss definition is
 
