@@ -70,7 +70,7 @@ def test_the_layer_check_can_fail():
 #: to 0.76 statements per line (spec.py 305 at 400 lines, grade.py 282 at 385, balls.py 256 at 336).
 LONGEST = 250
 #: a module still over it, with its count when the rule came: it may shrink, never grow (split it)
-OVER = {"derive/model/spec.py": 305}
+OVER: dict[str, int] = {}  # a module over the limit while it is split: its name and count (none today)
 
 
 def _is_documentation(node: ast.AST) -> bool:
