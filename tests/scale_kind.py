@@ -11,9 +11,11 @@ from its edges, as a linear layer's do.
 
 from __future__ import annotations
 
+import math
+
 from derive.model import program as P
 from derive.model import quantities
-from derive.model.layers import KINDS, Read, Slip, read_bias, register
+from derive.model.layers import KINDS, Read, Slip, Typed, read_bias, register
 from derive.model.registry import NO_ACTIVATION
 
 
@@ -40,23 +42,24 @@ class Scale:
     keys: tuple[str, ...] = ("type", "activation", "weight", "bias")
     lowering = P.Lowering(_forward, _backward)
 
-    def read(self, table: dict, key: str, width_in: int, check) -> Read:
-        weight = None
-        if "weight" in table:
-            weight = tuple((w,) for w in check.vector(table["weight"], f"{key}.weight", width_in,
-                                                       "the layer below gives"))
-        bias = read_bias(table, key, width_in, "features", check)
-        return Read(self.name, width_in, table.get("activation", NO_ACTIVATION), weight, bias)
+    def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
+        width = math.prod(shape_in)
+        weight = check.vector(table["weight"], f"{key}.weight", width, "the layer below gives") \
+            if "weight" in table else None
+        return Read(Typed(self.name, (width,), (width,)), table.get("activation", NO_ACTIVATION), weight,
+                    read_bias(table, key, width, "features", check))
 
-    def edges(self, width_in: int, width: int) -> tuple[tuple[int, ...], ...]:
-        return tuple((j,) for j in range(width))
+    def weight_shape(self, layer: Typed) -> tuple[int, ...]:
+        return (layer.width,)
 
-    def place(self, layer: int, parameter) -> dict:
-        tensor = "weight" if parameter.kind == quantities.WEIGHT else "bias"
-        return {"tensor": tensor, "index": [parameter.row]}
+    def connections(self, layer: Typed) -> tuple[tuple[tuple[int, int], ...], ...]:
+        return tuple(((j, j),) for j in range(layer.width))
 
-    def table(self, width: int, activation: str, weight: tuple) -> dict:
-        return {"activation": activation, "weight": [w for (w,) in weight]}
+    def bias_units(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
+        return tuple((j,) for j in range(layer.width))
+
+    def table(self, layer: Typed, activation: str, weight: tuple) -> dict:
+        return {"activation": activation, "weight": list(weight)}
 
     def slips(self, parameters: list) -> list[Slip]:
         """The scale left out of what is sent back: dE/da_j taken as delta_j (as if the layer passed

@@ -71,7 +71,7 @@ def test_a_seed_draws_the_same_numbers_in_both_forms(tmp_path):
                                 samples="[[samples]]\ninputs = [0.3, -0.2, 0.9]\ntargets = [0.5, -0.25]\n"))
     a, b = derive.load(tables).spec, derive.load(listed).spec
     assert (a.weights, a.biases, a.activations, a.bias) == (b.weights, b.biases, b.activations, b.bias)
-    assert a.kinds == ("linear", "linear") and b.kinds == ()
+    assert [t.kind for t in a.kinds] == ["linear", "linear"] and b.kinds == ()
 
 
 TORCH_ACTIVATIONS = {"logistic": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "identity": lambda x: x,
@@ -187,9 +187,10 @@ BAD = [
      "out_features, activation, weight and bias)"),
     ('[[layer]]\ntype = "linear"\nout_features = 2\n',
      "missing key 'input' (the number of input features, for [[layer]] tables)"),
-    ('input = [1, 4, 4]\n[[layer]]\ntype = "linear"\nout_features = 2\n',
-     "input = [...]: a shaped input needs a layer kind that reads one; linear layers take a number of features "
-     "(input = 2)"),
+    ('input = [1, 4, 4]\n[[layer]]\ntype = "linear"\nout_features = 2\n',  # flattened: the samples must be shaped
+     "samples[0].inputs has 2 entries, input[0] is 1"),
+    ('input = [1, 4, 4, 2]\n[[layer]]\ntype = "linear"\nout_features = 2\n',
+     "input has 4 axes: give a number of features or [channels, height, width]"),
     ('input = 2\n[[layer]]\ntype = "linear"\nout_features = 2\nbias = [0, 0]\n',
      "missing key 'layer[0].weight' (give it, or a seed = N to fill it reproducibly)"),
     ('input = 2\n[[layer]]\ntype = "linear"\nout_features = 2\nactivation = "sigmoidd"\nweight = [[1, 2], [3, 4]]\n'

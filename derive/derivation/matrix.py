@@ -81,6 +81,7 @@ class Entry:
     layer: int
     row: int | None
     column: int | None = None
+    others: int = 0  # a parameter used at several entries (a kernel entry, a channel's bias): how many more
 
 
 @dataclass(frozen=True)
@@ -112,20 +113,41 @@ def _finite(*matrices) -> bool:
 
 
 def entries(network) -> tuple[Entry, ...]:
-    """Every parameter and every neuron's net, out and delta, with its matrix entry."""
+    """Every parameter and every neuron's net, out and delta, with its matrix entry (a parameter used
+    at several entries: its first, and how many more)."""
     out = []
     for p in network.parameters:
+        where = _places(network, p)
         if p.kind == Q.WEIGHT:
-            out.append(Entry(p.quantity, WEIGHTS, p.layer, p.row + 1, p.column + 1))
+            row, column = where[0] if where else (0, 0)
+            out.append(Entry(p.quantity, WEIGHTS, p.layer, row + 1, column + 1, max(len(where) - 1, 0)))
+        elif network.spec.bias == BiasMode.SHARED:
+            out.append(Entry(p.quantity, BIASES, p.layer, None))
         else:
-            row = p.row + 1 if network.spec.bias == BiasMode.PER_NEURON else None
-            out.append(Entry(p.quantity, BIASES, p.layer, row))
+            out.append(Entry(p.quantity, BIASES, p.layer, where[0][0] + 1, None, len(where) - 1))
     for j, i in enumerate(network.inputs):
         out.append(Entry(Q.out(i), OUTS, 0, j + 1))
     for k, layer in enumerate(network.layers[1:], start=1):
         for make, kind in ((Q.net, NETS), (Q.out, OUTS), (Q.delta, DELTAS)):
             out += [Entry(make(n), kind, k, j + 1) for j, n in enumerate(layer)]
     return tuple(out)
+
+
+def _places(network, p) -> list[tuple[int, int]]:
+    """The (row, column) entries of W^l (a bias: (row, 0) of b^l) where parameter ``p`` is used."""
+    rows = {n: j for j, n in enumerate(network.layers[p.layer])}
+    columns = {n: i for i, n in enumerate(network.layers[p.layer - 1])}
+    return [(rows[n], columns[s] if s else 0) for n, s in zip(p.feeds, p.sources, strict=True)]
+
+
+def _bias_vector(network, k: int) -> list:
+    """b^l: one number for the layer (a shared bias), else each unit's bias (a channel's bias at each
+    of its units); empty without biases."""
+    biases = [p for p in network.parameters if p.layer == k and p.kind == Q.BIAS]
+    if network.spec.bias == BiasMode.SHARED:
+        return [b.value for b in biases]
+    per_unit = {n: b.value for b in biases for n in b.feeds}
+    return [per_unit[n] for n in network.layers[k]] if biases else []
 
 
 def compute(network) -> MatrixForm:
@@ -143,7 +165,8 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
     spec = network.spec
     S, L = len(spec.samples), network.depth
     W = [mpmath.matrix([[_mp(v) for v in row] for row in network.weight_matrix(k)]) for k in range(1, L + 1)]
-    b = [mpmath.matrix([[_mp(v)] for v in layer]) if layer else None for layer in spec.biases]
+    b = [mpmath.matrix([[_mp(v)] for v in layer]) if layer else None
+         for layer in (_bias_vector(network, k) for k in range(1, L + 1))]
     A0 = mpmath.matrix([[_mp(s.inputs[i]) for s in spec.samples] for i in range(spec.layers[0])])
     T = mpmath.matrix([[_mp(s.targets[j]) for s in spec.samples] for j in range(spec.layers[-1])])
     x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
@@ -205,14 +228,15 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
                             Matrix.of(backs[k]), Matrix.of(deltas[k]), Matrix.of(gW),
                             Matrix.of(gb) if gb is not None else None, own))
     table = entries(network)
-    for e in table:
-        if e.matrix == WEIGHTS:
-            assert e.row is not None and e.column is not None  # a weight's entry has both
-            gradients[e.quantity.name] = layers[e.layer - 1].weight_gradient[e.row - 1, e.column - 1]
-        elif e.matrix == BIASES:
-            bias_gradient = layers[e.layer - 1].bias_gradient
+    for p in network.parameters:  # a parameter used at several entries: the sum of theirs
+        if p.kind == Q.WEIGHT:
+            found = [layers[p.layer - 1].weight_gradient[r, c] for r, c in _places(network, p)]
+        else:
+            bias_gradient = layers[p.layer - 1].bias_gradient
             assert bias_gradient is not None  # a bias's layer has biases
-            gradients[e.quantity.name] = bias_gradient[(e.row or 1) - 1, 0]
+            rows = [0] if spec.bias == BiasMode.SHARED else [r for r, _ in _places(network, p)]
+            found = [bias_gradient[r, 0] for r in rows]
+        gradients[p.name] = mpmath.fsum(found) if len(found) != 1 else found[0]
     return MatrixForm(tuple(Matrix.of(w) for w in W), tuple(Matrix.of(v) if v is not None else None for v in b),
                       Matrix.of(A0), Matrix.of(T), tuple(layers), scale, table, gradients)
 
@@ -220,7 +244,7 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
 def _exact_nets(network, k: int, outs: list[list]) -> list[list]:
     """Layer k's nets, neuron by sample, as exact rationals where every out below is one (else None)."""
     spec = network.spec
-    weights, biases = network.weight_matrix(k), spec.biases[k - 1]
+    weights, biases = network.weight_matrix(k), _bias_vector(network, k)
     nets = []
     for i, row in enumerate(weights):
         bias = (biases[0] if spec.bias == BiasMode.SHARED else biases[i]) if biases else 0

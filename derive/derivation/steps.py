@@ -217,13 +217,13 @@ class Derivation:
         for p in net.parameters:
             shares: list[tuple[Q.Quantity, ...]] = []
             delta_shares: list[tuple[str, Q.Quantity | None]] = []
-            for n in p.feeds:
+            for n, source in zip(p.feeds, p.sources, strict=True):
                 factor = Q.partial(Q.net(n), p.quantity)
                 if net.activation(n).couples_layer:
                     shares.append((Q.delta(n), factor))
                 else:
                     shares.append((Q.partial(Q.TOTAL_ERROR, Q.out(n)), Q.partial(Q.out(n), Q.net(n)), factor))
-                delta_shares.append((n, Q.out(p.source) if p.source else None))
+                delta_shares.append((n, Q.out(source) if source else None))
             chains[p.name] = Chain(p.name, Q.gradient(p.name), tuple(shares), tuple(delta_shares))
         return chains
 

@@ -28,13 +28,24 @@ class Parameter:
     layer: int  # the layer whose net inputs it enters (1 = first non-input layer)
     value: sp.Rational
     feeds: tuple[str, ...]  # the neurons whose net input it enters
-    source: str | None = None  # for a weight, the neuron its edge starts at
-    row: int = 0  # its entry of the layer's weight matrix (row = destination) or bias vector
-    column: int = 0
+    sources: tuple[str | None, ...] = ()  # a weight: for each neuron it feeds, the neuron it multiplies there
+    row: int = 0  # a weight entering one neuron: its entry of the layer's matrix W (row = destination);
+    column: int = 0  # a bias: its entry of the layer's bias vector
+    index: int = 0  # its entry of its layer's weight tensor (flat, PyTorch's order) or bias vector
 
     @property
     def quantity(self) -> Q.Quantity:
         return Q.parameter(self.name)
+
+    @property
+    def source(self) -> str | None:
+        """The neuron a weight multiplies, where it enters one neuron only (else None)."""
+        return self.sources[0] if len(self.sources) == 1 else None
+
+    @property
+    def shared(self) -> bool:
+        """Whether it enters several net inputs (a convolution's kernel entry, a shared bias)."""
+        return len(self.feeds) > 1
 
 
 @dataclass(frozen=True)
@@ -60,44 +71,65 @@ class Network:
 
     # -- structure ------------------------------------------------------------------------------
     def _number_parameters(self) -> None:
-        """w1..wN layer by layer, by destination, by source (the layer kind's edges, `edges`); biases
-        after, layer by layer."""
+        """w1..wN layer by layer in the order of each layer's weight tensor (a matrix: by destination,
+        then by source); biases after, layer by layer. Each weight enters the net inputs its layer's
+        kind connects it to (`Kind.connections`), each bias those of its units (`Kind.bias_units`)."""
         count = 0
         for k in range(1, len(self.layers)):
-            for j, (dest, sources) in enumerate(zip(self.layers[k], self.edges(k), strict=True)):
-                for e, i in enumerate(sources):
-                    count += 1
-                    src = self.layers[k - 1][i]
-                    p = Parameter(Q.weight_name(count), Q.WEIGHT, k, self.spec.weights[k - 1][j][e], (dest,), src, j, i)
-                    self.parameters.append(p)
-                    self.net_terms[dest].append(Term(p.name, Q.out(src)))
-        count = 0
-        for k in range(1, len(self.layers)):
-            groups = {BiasMode.SHARED: [self.layers[k]],
-                      BiasMode.PER_NEURON: [[n] for n in self.layers[k]]}.get(self.spec.bias, [])
-            for g, feeds in enumerate(groups):
+            below, units = self.layers[k - 1], self.layers[k]
+            values = kinds.flat(self.spec.weights[k - 1])
+            edges: list[list[tuple[int, int]]] = [[] for _ in values]
+            for j, connections in enumerate(self.kind(k).connections(self.typed(k))):
+                for i, e in connections:
+                    edges[e].append((j, i))
+            for e, value in enumerate(values):
                 count += 1
-                p = Parameter(Q.bias_name(count), Q.BIAS, k, self.spec.biases[k - 1][g], tuple(feeds), row=g)
+                (row, column), = edges[e][:1] or [(0, 0)]
+                p = Parameter(Q.weight_name(count), Q.WEIGHT, k, value, tuple(units[j] for j, _ in edges[e]),
+                              tuple(below[i] for _, i in edges[e]), row, column, e)
+                self.parameters.append(p)
+                for j, i in edges[e]:
+                    self.net_terms[units[j]].append(Term(p.name, Q.out(below[i])))
+        count = 0
+        for k in range(1, len(self.layers)):
+            if self.spec.bias == BiasMode.SHARED:
+                groups: tuple[tuple[int, ...], ...] = (tuple(range(len(self.layers[k]))),)
+            elif self.spec.bias == BiasMode.PER_NEURON:
+                groups = self.kind(k).bias_units(self.typed(k))
+            else:
+                groups = ()
+            for g, members in enumerate(groups):
+                count += 1
+                feeds = tuple(self.layers[k][j] for j in members)
+                p = Parameter(Q.bias_name(count), Q.BIAS, k, self.spec.biases[k - 1][g], feeds,
+                              (None,) * len(feeds), row=g, index=g)
                 self.parameters.append(p)
                 for n in feeds:
                     self.net_terms[n].append(Term(p.name, None))
 
+    def typed(self, k: int) -> kinds.Typed:
+        """Layer k as given (`derive.model.layers.Typed`; 1 = the first non-input layer)."""
+        return kinds.typed(self.spec, k)
+
     def kind(self, k: int) -> kinds.Kind:
         """Layer k's kind (`derive.model.layers`; 1 = the first non-input layer)."""
-        return kinds.of(self.spec.kinds, k)
+        return kinds.KINDS[self.typed(k).kind]
 
-    def edges(self, k: int) -> tuple[tuple[int, ...], ...]:
-        """For each unit of layer k, the units of layer k - 1 its weights multiply, in their order."""
-        return self.kind(k).edges(len(self.layers[k - 1]), len(self.layers[k]))
+    def dense(self, k: int) -> bool:
+        """Whether every unit of layer k reads every input through a weight of its own (a linear layer)."""
+        weights = [p for p in self.parameters if p.layer == k and p.kind == Q.WEIGHT]
+        return len(weights) == len(self.layers[k]) * len(self.layers[k - 1]) and not any(p.shared for p in weights)
 
     def weight_matrix(self, k: int) -> tuple[tuple[sp.Rational, ...], ...]:
         """Layer k's weights as the matrix W of z = W a + b [destination][source], whatever the layer's
-        kind: an input a unit does not read has a 0 (the matrix form's W; a per-feature layer's is
-        diagonal)."""
+        kind: an input a unit does not read has a 0, a weight used at several places is at each (the
+        matrix form's W; a per-feature layer's is diagonal, a convolution's is a band of its kernels)."""
+        position = {n: j for j, n in enumerate(self.layers[k - 1])}
         rows = [[sp.S.Zero] * len(self.layers[k - 1]) for _ in self.layers[k]]
-        for p in self.parameters:
-            if p.layer == k and p.kind == Q.WEIGHT:
-                rows[p.row][p.column] = p.value
+        for j, n in enumerate(self.layers[k]):
+            for t in self.net_terms[n]:
+                if t.factor is not None:
+                    rows[j][position[t.factor.name]] += self.parameter[t.parameter].value
         return tuple(tuple(row) for row in rows)
 
     @cached_property

@@ -75,7 +75,7 @@ class Spec:
     functions: Scope = NO_SCOPE  # the spec's own activations and losses ([activations], [losses])
     # how training steps are taken (learning_rate, freeze_biases too)
     training: optimizers.Settings = field(kw_only=True)
-    kinds: tuple[str, ...] = ()  # each non-input layer's kind (`derive.model.layers`); () : every one linear
+    kinds: tuple = ()  # each non-input layer as its [[layer]] table gives it (`derive.model.layers.Typed`); () : linear
 
 
 def load(path: str | Path | None = None) -> Spec:

@@ -10,7 +10,7 @@ from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.optimizers import SLOTS
-from derive.render import plot
+from derive.render import names, plot
 from derive.render.mathml import RowPrinter, math
 
 ROUTE_NAMES = {"sympy_diff": "sympy.diff", "fd_float64": "differences, float64", "fd_mpmath": "differences, 50 digits",
@@ -85,7 +85,9 @@ class Tables:
         """Every weight and bias: its value (editable), its gradient and its value after one step."""
         rows = []
         for p in self.network.parameters:
-            where = f"{p.source} → {p.feeds[0]}" if p.kind == Q.WEIGHT else ", ".join(p.feeds)
+            shown, more = names.edges(p)
+            where = (", ".join([*(f"{s} → {n}" for s, n in shown), *([f"{more} more"] if more else [])])
+                     if p.kind == Q.WEIGHT else ", ".join(p.feeds))
             selectable = p.name in self.page.derivable
             name = (f'<button type="button" class="pick" data-parameter="{p.name}">{p.name}</button>' if selectable
                     else html_text(p.name))

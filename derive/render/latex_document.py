@@ -110,8 +110,10 @@ class Document:
             for o, v in zip(self.network.outputs, sample.targets, strict=True):
                 rows.append([f"target{tag}", math(Q.target(o)), f"${number(v, self.digits)}$"])
         for p in self.network.parameters:
-            where = (f"{names.latex_neuron(p.source)} \\to {names.latex_neuron(p.feeds[0])}" if p.kind == Q.WEIGHT
-                     else ", ".join(names.latex_neuron(n) for n in p.feeds))
+            shown, more = names.edges(p)
+            where = (", ".join([*(f"{names.latex_neuron(s)} \\to {names.latex_neuron(n)}" for s, n in shown),
+                                *([rf"\text{{{more} more}}"] if more else [])])
+                     if p.kind == Q.WEIGHT else ", ".join(names.latex_neuron(n) for n in p.feeds))
             rows.append(
                 [
                     p.kind + (f" (${where}$)" if len(where) < 60 else ""),

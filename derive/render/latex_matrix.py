@@ -43,7 +43,8 @@ def entry_latex(e: M.Entry, batch: bool = False) -> str:
     if e.row is None:
         return rf"{symbol}{up(e.layer)}\ \text{{(shared)}}"
     index = f"{e.row},{e.column}" if e.column is not None else f"{e.row}"
-    return f"{symbol}{up(e.layer)}_{{{index}}}"
+    more = rf"\ \text{{(and {e.others} more)}}" if e.others else ""
+    return f"{symbol}{up(e.layer)}_{{{index}}}{more}"
 
 
 class MatrixPart:
@@ -196,8 +197,7 @@ class MatrixPart:
     def partial_weights(self, k: int) -> list[Block]:
         """For a layer whose units do not read every input (its kind's edges), which entries of the
         gradient matrix are its parameters' gradients."""
-        edges = self.network.edges(k)
-        if sum(map(len, edges)) == len(edges) * len(self.network.layers[k - 1]):
+        if self.network.dense(k):
             return []
         return [Block("text", rf"Layer {k} ({latex_text(self.network.kind(k).name)}) has a weight only where a "
                       rf"unit reads an input: the other entries of $W{up(k)}$ are zeros that are no parameter, "

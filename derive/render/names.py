@@ -14,6 +14,18 @@ _WORDS = {Q.NET: r"\mathrm{net}", Q.OUT: r"\mathrm{out}", Q.TARGET: r"\mathrm{ta
           Q.DELTA: r"\delta"}
 
 
+#: edges of a shared weight listed where it is described; the rest counted
+EDGES_LISTED = 2
+
+
+def edges(parameter) -> tuple[list[tuple[str, str]], int]:
+    """A weight's edges (source, destination) as a description lists them: the first
+    `EDGES_LISTED` (all of them when there is one more), and how many more it has."""
+    pairs = list(zip(parameter.sources, parameter.feeds, strict=True))
+    shown = pairs if len(pairs) <= EDGES_LISTED + 1 else pairs[:EDGES_LISTED]
+    return shown, len(pairs) - len(shown)
+
+
 def latex_neuron(neuron: str) -> str:
     letter, layer, index = Q.neuron_parts(neuron)
     return f"{letter}_{{{layer},{index}}}" if layer is not None else f"{letter}_{{{index}}}"

@@ -48,21 +48,25 @@ def vector(values) -> str:
 
 
 def _toml(value) -> str:
-    """A value of a ``[[layer]]`` table: a count, a name, a vector or a matrix of exact numbers."""
+    """A value of a ``[[layer]]`` table: a count, a name, a list of counts, or a tensor of exact numbers."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
         return toml_string(value)
-    if value and isinstance(value[0], (list, tuple)):
-        return "[" + ", ".join(vector(row) for row in value) + "]"
+    if value and isinstance(value[0], list | tuple):
+        return "[" + ", ".join(_toml(row) for row in value) + "]"
+    if value and isinstance(value[0], int) and not isinstance(value[0], bool) and not hasattr(value[0], "p"):
+        return "[" + ", ".join(map(str, value)) + "]"
     return vector(value)
 
 
 def _layer_tables(spec) -> list[str]:
     """The layers as ``[[layer]]`` tables, each written by its kind (`derive.model.layers`)."""
     lines = []
-    for k, name in enumerate(spec.kinds):
-        table = {"type": name, **kinds.KINDS[name].table(spec.layers[k + 1], spec.activations[k], spec.weights[k]),
+    for k, layer in enumerate(spec.kinds):
+        table = {"type": layer.kind, **kinds.KINDS[layer.kind].table(layer, spec.activations[k], spec.weights[k]),
                  "bias": list(spec.biases[k]) if spec.bias != BiasMode.NONE else "none"}
         lines += ["", "[[layer]]", *(f"{key} = {_toml(value)}" for key, value in table.items())]
     return lines
@@ -84,15 +88,17 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         ("learning_rate", number(spec.learning_rate)),
     ]
     if spec.kinds:  # given as [[layer]] tables: written back as such, after the top-level keys
-        keys = [k for k in keys if k[0] not in kinds.REPLACED] + [("input", str(spec.layers[0]))]
+        shape = spec.kinds[0].shape_in
+        keys = [k for k in keys if k[0] not in kinds.REPLACED] + [("input", _toml(shape) if len(shape) > 1 else
+                                                                    str(shape[0]))]
     if spec.steps is not None:
         keys.append(("steps", str(spec.steps)))
     if len(spec.samples) > 1 or spec.reduction != "sum":
         keys.append(("reduction", toml_string(spec.reduction)))
     if spec.freeze_biases:
         keys.append(("freeze_biases", "true"))
-    matrices = ",\n           ".join("[" + ", ".join(vector(row) for row in m) + "]" for m in spec.weights)
     if not spec.kinds:
+        matrices = ",\n           ".join("[" + ", ".join(vector(row) for row in m) + "]" for m in spec.weights)
         keys.append(("weights", f"[{matrices}]"))
     if spec.bias != BiasMode.NONE and not spec.kinds:  # a bias-free spec has no biases key (the parser refuses one)
         keys.append(("biases", "[" + ", ".join(vector(b) for b in spec.biases) + "]"))
@@ -107,7 +113,8 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         lines.append("")
         if comments and s == 0:
             lines.append(f"# {COMMENTS['samples']}")
-        lines += ["[[samples]]", f"inputs = {vector(sample.inputs)}", f"targets = {vector(sample.targets)}"]
+        shaped = kinds.nest(sample.inputs, spec.kinds[0].shape_in) if spec.kinds else sample.inputs
+        lines += ["[[samples]]", f"inputs = {_toml(shaped)}", f"targets = {vector(sample.targets)}"]
     for table, entries in (("activations", spec.functions.activations), ("losses", spec.functions.losses)):
         if entries:  # the spec's own functions, by formula (their names are identifiers)
             lines += ["", f"[{table}]", *(f"{e.name} = {toml_string(e.description)}" for e in entries)]

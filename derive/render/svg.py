@@ -190,14 +190,14 @@ class NetworkPicture:
         p = network.parameter[parameter]
         ids, weights = [parameter_id(parameter)], set()
         todo, seen = list(p.feeds), set()
-        if p.source:
-            todo.append(p.source)
+        sources = {s for s in p.sources if s}
+        todo += sorted(sources)
         while todo:
             n = todo.pop()
             if n in seen:
                 continue
             seen.add(n)
-            if n == p.source or n in network.outputs:
+            if n in sources or n in network.outputs:
                 continue
             for dest, weight in network.feeds(n):
                 weights.add(weight)

@@ -149,7 +149,7 @@ def as_json(model, digits: int, trained: Mapping[Q.Quantity, object]) -> str:
                 "network": spec.name,
                 "title": spec.title,
                 "digits": digits,
-                "parameters": [{"name": p.name, **place(spec.kinds, p)} for p in model.network.parameters],
+                "parameters": [{"name": p.name, **place(spec, p)} for p in model.network.parameters],
                 "quantities": [
                     {
                         "section": r.section,

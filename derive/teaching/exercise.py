@@ -30,6 +30,7 @@ from derive.check.audit import confusions
 from derive.check.resolve import checked
 from derive.derivation.training import MAX_TRAINING_WORK
 from derive.escape import quoted
+from derive.model import layers
 from derive.model import quantities as Q
 from derive.model.decimals import to_decimal
 from derive.model.spec import MAX_NAME, MAX_TITLE, Spec, parse
@@ -159,9 +160,10 @@ def _nice(rng: random.Random, span: tuple[int, int]) -> sp.Rational:
 
 def draw_spec(spec: Spec, rng: random.Random) -> Spec:
     weights = []
-    for matrix in spec.weights:
-        span = _hundredths([v for row in matrix for v in row])
-        weights.append(tuple(tuple(_nice(rng, span) for _ in row) for row in matrix))
+    for tensor in spec.weights:  # each layer's, as its kind lays it out (a matrix, a kernel, a vector)
+        values = layers.flat(tensor)
+        span = _hundredths(values)
+        weights.append(layers.nest(tuple(_nice(rng, span) for _ in values), layers.shape_of(tensor)))
     biases = []
     for layer in spec.biases:
         if not layer:  # () without biases (bias = "none"): nothing to draw

@@ -17,64 +17,31 @@ edges in the kind's order (``Spec.weights[layer - 1][unit]``).
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import dataclass
-from typing import Protocol
 
-from derive.escape import excerpt, quoted
+from derive.escape import quoted
 from derive.model import quantities, seeded
+
+# re-exported: what a kind module needs
+from derive.model.layers.kind import (  # noqa: F401
+    Kind,
+    Read,
+    Slip,
+    Typed,
+    flat,
+    nest,
+    read_bias,
+    shape_of,
+    tensor,
+    unknown_keys,
+    unravel,
+)
 from derive.model.modes import BiasMode
-from derive.model.program import Lowering
 
 #: The top-level keys of the ``layers = [...]`` form, which the ``[[layer]]`` form replaces.
 REPLACED = ("layers", "activation", "weights", "biases", "bias")
-
-
-@dataclass(frozen=True)
-class Read:
-    """One ``[[layer]]`` table, read: its width, activation, and the tensors it gives (None: not
-    given, drawn from the seed)."""
-
-    kind: str
-    width: int
-    activation: str
-    weight: tuple | None  # per unit, the weights of its edges in the kind's order (`Kind.edges`)
-    bias: tuple | BiasMode | None  # [out]; BiasMode.NONE for none
-
-
-@dataclass(frozen=True)
-class Slip:
-    """A slip learners make with a layer kind, for the grader and the audit to try: the layer's
-    parameters ``replace``d by values (name -> value) in its backward pass (or its forward pass)."""
-
-    key: str
-    description: str
-    replace: dict[str, int]
-    backward: bool = True
-
-
-class Kind(Protocol):
-    name: str
-    keys: tuple[str, ...]
-    lowering: Lowering  # its statements for the code targets in loop form
-
-    def read(self, table: dict, key: str, width_in: int, check) -> Read: ...
-
-    def edges(self, width_in: int, width: int) -> tuple[tuple[int, ...], ...]:
-        """For each unit, the inputs its weights multiply (indices of the layer below's units), in the
-        order the weights are numbered and stored."""
-        ...
-
-    def place(self, layer: int, parameter) -> dict: ...
-
-    def table(self, width: int, activation: str, weight: tuple) -> dict:
-        """The keys of its ``[[layer]]`` table that give this layer (but ``type`` and ``bias``)."""
-        ...
-
-    def slips(self, parameters: list) -> list[Slip]:
-        """Its usual slips, given its layer's parameters (`Network.parameters`); the slips of every
-        layer (a weight used for another, a factor left out) are `derive.check.variants`'s."""
-        ...
+MAX_AXES = 3  # an input is features, or (channels, height, width)
 
 
 KINDS: dict[str, Kind] = {}
@@ -83,25 +50,6 @@ KINDS: dict[str, Kind] = {}
 def register(kind: Kind) -> Kind:
     KINDS[kind.name] = kind
     return kind
-
-
-def unknown_keys(table: dict, key: str, keys: tuple[str, ...], check) -> None:
-    for k in table:
-        if k not in keys:
-            hint = quantities.suggestion(k, list(keys)) or f"; a {table.get('type')} layer has {', '.join(keys)}"
-            check.fail(f"{key}: unknown key '{excerpt(k)}'{hint}")
-
-
-def read_bias(table: dict, key: str, width: int, what: str, check) -> tuple | BiasMode | None:
-    """A layer's ``bias``: a list of ``width`` numbers (``what`` names that width), "none", or not
-    given (None: drawn from the seed)."""
-    if table.get("bias") == "none":
-        return BiasMode.NONE
-    if "bias" not in table:
-        return None
-    if isinstance(table["bias"], str):
-        check.fail(f"{key}.bias = {quoted(table['bias'])} is unknown: give a list of {what} numbers, or \"none\"")
-    return check.vector(table["bias"], f"{key}.bias", width, f"{what} is")
 
 
 def kind_of(table, key: str, check) -> Kind:
@@ -116,21 +64,41 @@ def kind_of(table, key: str, check) -> Kind:
     return KINDS[name]
 
 
+def input_shape(value, check) -> tuple[int, ...]:
+    """``input``: a number of features, or a shape such as [channels, height, width]."""
+    if not isinstance(value, list):
+        return (check.integer(value, "input", 1, check.max_width, " features"),)
+    if not 1 <= len(value) <= MAX_AXES:
+        check.fail(f"input has {len(value)} axes: give a number of features or [channels, height, width]")
+    shape = tuple(check.integer(n, f"input[{k}]", 1, check.max_width) for k, n in enumerate(value))
+    if math.prod(shape) > check.max_width:
+        check.fail(f"input {list(shape)} has {math.prod(shape)} values; the limit is {check.max_width}")
+    return shape
+
+
+def _samples(samples, shape: tuple[int, ...], check) -> object:
+    """The samples with their inputs, shaped as ``input``, flattened in PyTorch's order (channel, row,
+    column), checked; anything else is the spec's own checks' to refuse."""
+    if len(shape) == 1 or not isinstance(samples, list):
+        return samples
+    axes = ("input[0]", "input[1]", "input[2]")
+    return [{**s, "inputs": list(flat(tensor(s["inputs"], f"samples[{j}].inputs", shape, axes[:len(shape)], check)))}
+            if isinstance(s, dict) and "inputs" in s else s for j, s in enumerate(samples)]
+
+
 def translate(t: dict, check) -> dict:
     """The spec's table with its ``[[layer]]`` tables read into the ``layers = [...]`` form's keys
-    (every value checked here, with messages naming ``layer[k]....``); the rest of the spec as given.
-    Tensors left out are drawn from ``seed`` as the other form draws them (every weight, then every
-    bias, layer by layer), so the same seed gives the same numbers in both forms."""
+    (every value checked here, with messages naming ``layer[k]....``); the rest of the spec as given;
+    ``kinds``: each layer as read (`Typed`). Tensors left out are drawn from ``seed`` as the other form
+    draws them (every weight, then every bias, layer by layer, each scaled by its fan-in), so the same
+    seed gives the same numbers in both forms."""
     for key in REPLACED:
         if key in t:
             check.fail(f"{key} and [[layer]] are two ways of giving the layers: give one "
                        f"([[layer]] tables hold type, out_features, activation, weight and bias)")
     if "input" not in t:
         check.fail("missing key 'input' (the number of input features, for [[layer]] tables)")
-    if isinstance(t["input"], list):
-        check.fail("input = [...]: a shaped input needs a layer kind that reads one; linear layers take "
-                   "a number of features (input = 2)")
-    width = check.integer(t["input"], "input", 1, check.max_width, " features")
+    shape = input_shape(t["input"], check)
     layers = t["layer"]
     if not isinstance(layers, list) or not layers:
         check.fail("layer must be one or more [[layer]] tables")
@@ -139,51 +107,56 @@ def translate(t: dict, check) -> dict:
         key = f"layer[{k}]"
         kind = kind_of(table, key, check)
         unknown_keys(table, key, kind.keys, check)
-        read.append(kind.read(table, key, width, check))
-        width = read[-1].width
+        read.append(kind.read(table, key, shape, check))
+        shape = read[-1].layer.shape
     none = read[0].bias is BiasMode.NONE
     if any((r.bias is BiasMode.NONE) != none for r in read):
         check.fail("some [[layer]] tables have bias = \"none\" and others biases: a network's layers "
                    "have biases alike")
-    sizes = [t["input"], *(r.width for r in read)]
     rng = random.Random(t.get("seed"))
     drawn = "seed" in t and isinstance(t["seed"], int) and not isinstance(t["seed"], bool)
     out = {k: v for k, v in t.items() if k not in ("layer", "input")}
-    out["layers"] = sizes
+    out["layers"] = [read[0].layer.width_in, *(r.layer.width for r in read)]
     out["activation"] = [r.activation for r in read]
     out["bias"] = str(BiasMode.NONE if none else BiasMode.PER_NEURON)
+    out["samples"] = _samples(t.get("samples"), read[0].layer.shape_in, check)
     missing = next((f"layer[{k}].{'weight' if r.weight is None else 'bias'}" for k, r in enumerate(read)
                     if r.weight is None or r.bias is None), None)
     if missing and not drawn:
         check.fail(f"missing key '{missing}' (give it, or a seed = N to fill it reproducibly)")
-    edges = [KINDS[r.kind].edges(sizes[k], r.width) for k, r in enumerate(read)]
-    weights = [r.weight or tuple(tuple(seeded.value(rng, len(unit)) for _ in unit) for unit in edges[k])
-               for k, r in enumerate(read)]
-    out["weights"] = tuple(tuple(tuple(row) for row in w) for w in weights)
+    shapes = [KINDS[r.layer.kind].weight_shape(r.layer) for r in read]
+    out["weights"] = tuple(r.weight or nest(tuple(seeded.value(rng, math.prod(s[1:])) for _ in range(math.prod(s))), s)
+                           for r, s in zip(read, shapes, strict=True))
     if not none:
-        biases = [r.bias or tuple(seeded.value(rng, len(unit)) for unit in edges[k]) for k, r in enumerate(read)]
-        out["biases"] = [list(b) for b in biases]
-    out["kinds"] = [r.kind for r in read]
+        out["biases"] = [list(r.bias or (seeded.value(rng, math.prod(s[1:])) for _ in KINDS[r.layer.kind].bias_units(
+            r.layer))) for r, s in zip(read, shapes, strict=True)]
+    out["kinds"] = tuple(r.layer for r in read)
     return out
 
 
-def of(kinds: tuple[str, ...], layer: int) -> Kind:
-    """The kind of layer ``layer`` (from 1) of a spec whose layers have ``kinds`` (() : all linear)."""
-    return KINDS[kinds[layer - 1] if kinds else "linear"]
+def typed(spec, layer: int) -> Typed:
+    """Layer ``layer`` (from 1) of ``spec`` as read; a ``layers = [...]`` spec's layers are linear."""
+    if spec.kinds:
+        return spec.kinds[layer - 1]
+    return Typed(Linear.name, (spec.layers[layer - 1],), (spec.layers[layer],))
 
 
 def shape(spec, sep: str = "-") -> str:
     """The layers' widths, "2-2-2", and the kind of every layer that is not linear, as every output
     describes the network: "2-2-2-2 (layer 2: scale)"."""
     text = sep.join(map(str, spec.layers))
-    other = [f"layer {k}: {name}" for k, name in enumerate(spec.kinds, start=1) if name != Linear.name]
+    other = [f"layer {k}: {t.kind}" for k, t in enumerate(spec.kinds, start=1) if t.kind != Linear.name]
     return f"{text} ({', '.join(other)})" if other else text
 
 
-def place(kinds: tuple[str, ...], parameter) -> dict:
+def place(spec, parameter) -> dict:
     """Where ``parameter`` sits: ``{"layer": k, "tensor": "weight", "index": [j, i]}``, PyTorch's
     ``model[k].weight[j, i]`` (``k`` counts the layers from 0, as the ``[[layer]]`` tables)."""
-    return {"layer": parameter.layer - 1, **of(kinds, parameter.layer).place(parameter.layer - 1, parameter)}
+    layer = typed(spec, parameter.layer)
+    if parameter.kind == quantities.WEIGHT:
+        index = unravel(parameter.index, KINDS[layer.kind].weight_shape(layer))
+        return {"layer": parameter.layer - 1, "tensor": "weight", "index": index}
+    return {"layer": parameter.layer - 1, "tensor": "bias", "index": [parameter.index]}
 
 
 from derive.model.layers import linear  # noqa: E402,F401  (registers the kinds)

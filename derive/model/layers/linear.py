@@ -7,9 +7,10 @@ the spec's seed."""
 
 from __future__ import annotations
 
+import math
+
 from derive.model import program as P
-from derive.model import quantities
-from derive.model.layers import Read, read_bias, register
+from derive.model.layers import Read, Typed, read_bias, register, tensor
 from derive.model.registry import NO_ACTIVATION
 
 
@@ -34,7 +35,10 @@ class Linear:
     keys: tuple[str, ...] = ("type", "in_features", "out_features", "activation", "weight", "bias")
     lowering = P.Lowering(_forward, _backward)
 
-    def read(self, table: dict, key: str, width_in: int, check) -> Read:
+    def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
+        """A shaped input (channels, height, width) is flattened in PyTorch's order, as
+        ``torch.nn.Flatten`` before ``torch.nn.Linear`` does."""
+        width_in = math.prod(shape_in)
         if "out_features" not in table:
             check.fail(f"{key}: missing key 'out_features' (its number of neurons)")
         width = check.integer(table["out_features"], f"{key}.out_features", 1, check.max_width,
@@ -43,32 +47,31 @@ class Linear:
             given = check.integer(table["in_features"], f"{key}.in_features", 1, check.max_width)
             if given != width_in:
                 check.fail(f"{key}.in_features = {given}, but the layer below gives {width_in} features")
-        activation = table.get("activation", NO_ACTIVATION)
         weight = None
         if "weight" in table:
-            rows = table["weight"]
-            if not isinstance(rows, list):
-                check.fail(f"{key}.weight must be a matrix [out_features][in_features], not {check.kind(rows)}")
-            if len(rows) != width:
-                check.fail(f"{key}.weight has {len(rows)} rows, out_features is {width}")
-            weight = tuple(check.vector(row, f"{key}.weight[{j}]", width_in, "in_features is")
-                           for j, row in enumerate(rows))
-        return Read(self.name, width, activation, weight, read_bias(table, key, width, "out_features", check))
+            if not isinstance(table["weight"], list):
+                check.fail(f"{key}.weight must be a matrix [out_features][in_features], not "
+                           f"{check.kind(table['weight'])}")
+            weight = tensor(table["weight"], f"{key}.weight", (width, width_in), ("out_features", "in_features"), check)
+        return Read(Typed(self.name, tuple(shape_in), (width,)), table.get("activation", NO_ACTIVATION), weight,
+                    read_bias(table, key, width, "out_features", check))
 
-    def edges(self, width_in: int, width: int) -> tuple[tuple[int, ...], ...]:
-        """Every unit reads every input: a weight matrix [out_features][in_features]."""
-        return (tuple(range(width_in)),) * width
+    def weight_shape(self, layer: Typed) -> tuple[int, ...]:
+        return (layer.width, layer.width_in)
 
-    def table(self, width: int, activation: str, weight: tuple) -> dict:
-        return {"out_features": width, "activation": activation, "weight": weight}
+    def connections(self, layer: Typed) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """Every unit reads every input: row j of the matrix [out_features][in_features]."""
+        n = layer.width_in
+        return tuple(tuple((i, j * n + i) for i in range(n)) for j in range(layer.width))
+
+    def bias_units(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
+        return tuple((j,) for j in range(layer.width))
+
+    def table(self, layer: Typed, activation: str, weight: tuple) -> dict:
+        return {"out_features": layer.width, "activation": activation, "weight": weight}
 
     def slips(self, parameters: list) -> list:
         return []  # the slips of every layer are its usual ones
-
-    def place(self, layer: int, parameter) -> dict:
-        if parameter.kind == quantities.WEIGHT:
-            return {"tensor": "weight", "index": [parameter.row, parameter.column]}
-        return {"tensor": "bias", "index": [parameter.row]}
 
 
 register(Linear())

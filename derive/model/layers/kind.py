@@ -1,0 +1,159 @@
+"""What a layer kind is (`Kind`), what it reads a ``[[layer]]`` table into (`Read`, `Typed`), and the
+helpers every kind shares: the tensors' layout (row-major, PyTorch's), a bias's reading, unknown keys.
+
+A kind's weights are one tensor (PyTorch's ``weight``), its biases one vector (``bias``); each
+parameter is one entry of them. The kind says which entries each of its units reads, and from which
+input (`Kind.connections`): a linear layer's unit reads a row of its matrix; a convolution's unit
+reads the whole kernel, each entry from another input (the same weight at many positions); a
+per-feature layer's unit reads one entry. Everything else (the derivation and its backward pass in
+the textbook's form, the diagram, the matrix form, the checks, the grader's usual slips) follows
+from these connections.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+from derive.escape import excerpt, quoted
+from derive.model import quantities
+from derive.model.modes import BiasMode
+from derive.model.program import Lowering
+
+
+@dataclass(frozen=True)
+class Typed:
+    """One layer as its ``[[layer]]`` table gives it: its kind, the shape it takes and the shape it
+    gives (``(features,)``, or ``(channels, height, width)``), and its kind's settings (kernel
+    size, stride, ...) as name-value pairs."""
+
+    kind: str
+    shape_in: tuple[int, ...]
+    shape: tuple[int, ...]
+    settings: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def width_in(self) -> int:
+        return math.prod(self.shape_in)
+
+    @property
+    def width(self) -> int:
+        return math.prod(self.shape)
+
+    def setting(self, name: str):
+        return dict(self.settings)[name]
+
+
+@dataclass(frozen=True)
+class Read:
+    """One ``[[layer]]`` table, read: the layer, its activation, and the tensors it gives (None: not
+    given, drawn from the seed): ``weight`` nested as its kind's tensor, ``bias`` a vector."""
+
+    layer: Typed
+    activation: str
+    weight: tuple | None
+    bias: tuple | BiasMode | None  # BiasMode.NONE for none
+
+
+@dataclass(frozen=True)
+class Slip:
+    """A slip learners make with a layer kind, for the grader and the audit to try: the layer's
+    parameters ``replace``d by values (name -> value) in its backward pass (or its forward pass)."""
+
+    key: str
+    description: str
+    replace: dict[str, int]
+    backward: bool = True
+
+
+class Kind(Protocol):
+    name: str
+    keys: tuple[str, ...]
+    lowering: Lowering  # its statements for the code targets in loop form
+
+    def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read: ...
+
+    def weight_shape(self, layer: Typed) -> tuple[int, ...]:
+        """Its weight tensor's shape, PyTorch's (the first axis its outputs, the rest one output's
+        fan-in: what a seed's draw is scaled by)."""
+        ...
+
+    def connections(self, layer: Typed) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """For each unit (PyTorch's flat order), the (input, weight entry) pairs its net input sums:
+        the input's index in the layer below, the weight's flat index in its tensor."""
+        ...
+
+    def bias_units(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
+        """For each entry of its bias vector, the units it is added to."""
+        ...
+
+    def table(self, layer: Typed, activation: str, weight: tuple) -> dict:
+        """The keys of its ``[[layer]]`` table that give this layer (but ``type`` and ``bias``)."""
+        ...
+
+    def slips(self, parameters: list) -> list[Slip]:
+        """Its usual slips, given its layer's parameters (`Network.parameters`); the slips of every
+        layer (a weight used for another, a factor left out) are `derive.check.variants`'s."""
+        ...
+
+
+def flat(tensor) -> tuple:
+    """A nested tensor's entries in row-major order (PyTorch's): the order its weights are numbered."""
+    if isinstance(tensor, tuple | list):
+        return tuple(x for item in tensor for x in flat(item))
+    return (tensor,)
+
+
+def shape_of(tensor) -> tuple[int, ...]:
+    """The shape of a nested (rectangular) tensor."""
+    if isinstance(tensor, tuple | list):
+        return (len(tensor), *(shape_of(tensor[0]) if tensor else ()))
+    return ()
+
+
+def unravel(index: int, shape: tuple[int, ...]) -> list[int]:
+    """The tensor index of flat entry ``index`` of a tensor of ``shape`` (row-major)."""
+    out = []
+    for size in reversed(shape):
+        index, r = divmod(index, size)
+        out.append(r)
+    return out[::-1]
+
+
+def nest(values: tuple, shape: tuple[int, ...]) -> tuple:
+    """Flat ``values`` as a nested tensor of ``shape``."""
+    if len(shape) == 1:
+        return tuple(values)
+    step = math.prod(shape[1:])
+    return tuple(nest(values[k * step:(k + 1) * step], shape[1:]) for k in range(shape[0]))
+
+
+def tensor(value, key: str, shape: tuple[int, ...], what: tuple[str, ...], check) -> tuple:
+    """A nested list of numbers of ``shape`` (``what`` names each axis), checked, as nested tuples."""
+    if len(shape) == 1:
+        return check.vector(value, key, shape[0], f"{what[0]} is")
+    if not isinstance(value, list):
+        check.fail(f"{key} must be a list of {len(shape)}-level nested lists, not {check.kind(value)}")
+    if len(value) != shape[0]:
+        check.fail(f"{key} has {len(value)} {'rows' if len(shape) == 2 else 'entries'}, {what[0]} is {shape[0]}")
+    return tuple(tensor(v, f"{key}[{j}]", shape[1:], what[1:], check) for j, v in enumerate(value))
+
+
+def unknown_keys(table: dict, key: str, keys: tuple[str, ...], check) -> None:
+    for k in table:
+        if k not in keys:
+            hint = quantities.suggestion(k, list(keys)) or f"; a {table.get('type')} layer has {', '.join(keys)}"
+            check.fail(f"{key}: unknown key '{excerpt(k)}'{hint}")
+
+
+def read_bias(table: dict, key: str, width: int, what: str, check) -> tuple | BiasMode | None:
+    """A layer's ``bias``: a list of ``width`` numbers (``what`` names that width), "none", or not
+    given (None: drawn from the seed)."""
+    if table.get("bias") == "none":
+        return BiasMode.NONE
+    if "bias" not in table:
+        return None
+    if isinstance(table["bias"], str):
+        check.fail(f"{key}.bias = {quoted(table['bias'])} is unknown: give a list of {what} numbers, or \"none\"")
+    return check.vector(table["bias"], f"{key}.bias", width, f"{what} is")
