@@ -61,7 +61,7 @@ class Scale:
     def table(self, layer: Typed, activation: str, weight: tuple) -> dict:
         return {"activation": activation, "weight": list(weight)}
 
-    def slips(self, parameters: list) -> list[Slip]:
+    def slips(self, layer: Typed, parameters: list) -> list[Slip]:
         """The scale left out of what is sent back: dE/da_j taken as delta_j (as if the layer passed
         its deltas through unchanged)."""
         weights = {p.name: 1 for p in parameters if p.kind == quantities.WEIGHT}

@@ -163,8 +163,9 @@ def _evaluation_variants(model) -> list[Variant]:
                              f"a hidden output's gradient taken through {o} only, the other outputs' paths left out",
                              one_path))
     for k in range(1, L + 1):  # the layer kinds' own slips
-        for slip in network.kind(k).slips([p for p in network.parameters if p.layer == k]):
-            mapping = {sym(Q.parameter(name)): sp.Integer(value) for name, value in slip.replace.items()}
+        for slip in network.kind(k).slips(network.typed(k), [p for p in network.parameters if p.layer == k]):
+            mapping = {sym(Q.parameter(name)): sym(Q.parameter(value)) if isinstance(value, str) else sp.Integer(value)
+                       for name, value in slip.replace.items()}
             out.append(_eval(model, slip.key, slip.description, _replace_in(backward if slip.backward else (FORWARD,),
                                                                             mapping)))
     if len(model.parameters) <= SWAP_LIMIT:

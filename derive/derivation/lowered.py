@@ -37,6 +37,7 @@ from derive.model.program import (  # noqa: F401  (the statement kinds and the u
     WEIGHT_GRADIENTS,
     Affine,
     Each,
+    Gather,
     Layer,
     Let,
     Lowering,

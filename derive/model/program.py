@@ -14,6 +14,8 @@ Statement kinds, over vectors named by their kind and layer (``out`` of layer 1 
 - `Each`: one value per unit j of a layer, from that unit's entries only (its input, net, out, delta,
   and its own weight and bias): a layer whose unit j reads input j only (a per-feature scale) is
   lowered to these, into its nets, the vector sent back, or its parameters' gradients;
+- `Gather`: a layer whose units sum weight × input over a table of connections, one weight used at
+  many of them (a convolution): its nets, the vector sent back, its gradients;
 - `Map`: an elementwise map, vector_j = expr for every unit j, reading the vectors ``reads``;
 - `Rows`: vector_j = expr_j unit by unit (a coupled layer such as softmax);
 - `Let`: one scalar assignment for the layer (a temporary);
@@ -72,6 +74,7 @@ class Layer:
     out: sp.Expr | None  # hidden (elementwise) layers: out in NET
     delta: sp.Expr | None  # hidden layers: delta in BACK, NET, OUT
     kind: str  # its layer kind (`derive.model.layers.KINDS`), which holds its lowering
+    typed: object = None  # the layer as given (`derive.model.layers.Typed`), for its kind's lowering
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,21 @@ class Each:
 
 
 @dataclass(frozen=True)
+class Gather:
+    """A layer whose units sum weight × input over a table of connections (a convolution: one kernel
+    entry at many positions): ``into`` NETS, z_j = sum of w_e a_i over its (j, i, e) (+ its bias);
+    BACKS, back_i = sum of w_e delta_j; WEIGHT_GRADIENTS, g_e = sum of delta_j a_i; BIAS_GRADIENTS,
+    g_b = sum of delta_j over the units of bias b. Gradients are stored, or applied as a step in
+    place, as `Update`'s are."""
+
+    into: str
+    layer: Layer
+    table: tuple[tuple[int, int, int], ...]  # (unit j, input i, weight entry e), in the layer's order
+    biases: tuple[int, ...]  # per unit, the entry of its bias (-1: none)
+    weights: int  # the number of entries of the layer's weight tensor
+
+
+@dataclass(frozen=True)
 class Map:
     vector: str  # "out", "error", "delta"
     layer: int
@@ -105,7 +123,7 @@ class Map:
 @dataclass(frozen=True)
 class Units:
     layer: Layer
-    body: tuple[Affine | Each | Map, ...]
+    body: tuple[Affine | Each | Gather | Map, ...]
 
 
 @dataclass(frozen=True)
@@ -155,9 +173,9 @@ class Store:
     expr: sp.Expr
 
 
-LOOP_KINDS = (Units, Affine, Each, Map, Rows, Let, Total, Propagate, Update)
+LOOP_KINDS = (Units, Affine, Each, Gather, Map, Rows, Let, Total, Propagate, Update)
 STRAIGHT_KINDS = (Sum, Let, Store)
-Statement = Units | Affine | Each | Map | Rows | Let | Total | Propagate | Update | Sum | Store
+Statement = Units | Affine | Each | Gather | Map | Rows | Let | Total | Propagate | Update | Sum | Store
 
 
 @dataclass(frozen=True)
@@ -168,6 +186,23 @@ class Lowering:
 
     forward: Callable[[Layer], list[Statement]]
     backward: Callable[[Layer, Layer | None], list[Statement]]
+
+
+def gathered(layer: Layer, connections, bias_units, weights: int) -> tuple[Gather, list[Gather]]:
+    """A layer of connections (`Kind.connections`, `Kind.bias_units`; ``weights`` entries in its weight
+    tensor) lowered: its net input, and its backward statements (the vector sent back first)."""
+    table = tuple((j, i, e) for j, reads in enumerate(connections) for i, e in reads)
+    biases = [-1] * layer.width
+    if layer.biases >= 0:
+        for b, units in enumerate(bias_units):
+            for j in units:
+                biases[j] = b
+
+    def make(into: str) -> Gather:
+        return Gather(into, layer, table, tuple(biases), weights)
+
+    backward = [make(WEIGHT_GRADIENTS), *([make(BIAS_GRADIENTS)] if layer.biases >= 0 else [])]
+    return make(NETS), [make(BACKS), *backward]
 
 
 def below_deltas(below: Layer) -> Map:

@@ -164,7 +164,7 @@ class _Validator(Checker):
                 self.fail("biases is given, but bias = 'none' means the network has no biases (remove the key)")
             biases = tuple(() for _ in layers[1:])
         elif "biases" in t:
-            biases = self.biases(t["biases"], layers, bias)
+            biases = tuple(map(tuple, t["biases"])) if "kinds" in t else self.biases(t["biases"], layers, bias)
         elif seed is None:
             self.fail("missing key 'biases' (give the biases, or a seed = N to fill them reproducibly)")
         else:

@@ -87,6 +87,22 @@ class _Python(Printer):
                 f"for {', '.join(short[e] for e in read)} in zip({', '.join(source[e] for e in read)})")
         return pyformat.assignment(I1, into, f"[{value} {loop}]")
 
+    def gather(self, s: P.Gather):
+        """Loops over the layer's connection table (a tuple constant, folded when the module compiles)."""
+        layer, k = s.layer, s.layer.index
+        w, b, n = layer.weights, layer.biases, layer.width
+        table = f"{I1}table = {s.table!r}"
+        if s.into == P.NETS:
+            start = (f"[p[{b} + e] for e in {s.biases!r}]" if layer.biases >= 0 else f"[0.0] * {n}")
+            return [table, f"{I1}z{k} = {start}", f"{I1}for j, i, e in table:",
+                    f"{I2}z{k}[j] += p[{w} + e] * a{k - 1}[i]"]
+        if s.into == P.BACKS:
+            return [table, f"{I1}back = [0.0] * {layer.width_in}", f"{I1}for j, i, e in table:",
+                    f"{I2}back[i] += q[{w} + e] * d{k}[j]"]
+        if s.into == P.WEIGHT_GRADIENTS:
+            return [table, f"{I1}for j, i, e in table:", f"{I2}g[{w} + e] += d{k}[j] * a{k - 1}[i]"]
+        return [f"{I1}for j, e in enumerate({s.biases!r}):", f"{I2}g[{b} + e] += d{k}[j]"]
+
     def map(self, s: P.Map):
         names = [_READ[r][0] for r in s.reads]
         sources = [_READ[r][1].format(layer=s.layer) for r in s.reads]

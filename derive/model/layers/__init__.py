@@ -159,5 +159,5 @@ def place(spec, parameter) -> dict:
     return {"layer": parameter.layer - 1, "tensor": "bias", "index": [parameter.index]}
 
 
-from derive.model.layers import linear  # noqa: E402,F401  (registers the kinds)
+from derive.model.layers import conv2d, linear  # noqa: E402,F401  (registers the kinds)
 from derive.model.layers.linear import Linear  # noqa: E402

@@ -63,7 +63,7 @@ class Slip:
 
     key: str
     description: str
-    replace: dict[str, int]
+    replace: dict[str, int | str]  # a number, or another parameter's name (a kernel flipped)
     backward: bool = True
 
 
@@ -92,8 +92,8 @@ class Kind(Protocol):
         """The keys of its ``[[layer]]`` table that give this layer (but ``type`` and ``bias``)."""
         ...
 
-    def slips(self, parameters: list) -> list[Slip]:
-        """Its usual slips, given its layer's parameters (`Network.parameters`); the slips of every
+    def slips(self, layer: Typed, parameters: list) -> list[Slip]:
+        """Its usual slips, given the layer and its parameters (`Network.parameters`); the slips of every
         layer (a weight used for another, a factor left out) are `derive.check.variants`'s."""
         ...
 

@@ -70,7 +70,7 @@ class Linear:
     def table(self, layer: Typed, activation: str, weight: tuple) -> dict:
         return {"out_features": layer.width, "activation": activation, "weight": weight}
 
-    def slips(self, parameters: list) -> list:
+    def slips(self, layer: Typed, parameters: list) -> list:
         return []  # the slips of every layer are its usual ones
 
 
