@@ -474,3 +474,63 @@ def cnn_specs(ties: bool | None = None, losses: tuple[str, ...] = ("half_sse",),
         return spec_toml("cnn", list(input_shape), layers, samples, draw(st.sampled_from(losses)))
 
     return draw_spec()
+
+
+# -- hand-picked examples ----------------------------------------------------------------------------
+def _pattern(shape: tuple[int, ...], start: int, step: int = 20) -> list:
+    """Fixed numbers for an example's tensor: multiples of 1/step in [-0.5, 0.5], cycling."""
+    from decimal import Decimal
+
+    n = math.prod(shape)
+    return nest([Decimal((start + 8 * i) % 21 - 10) / step for i in range(n)], shape)
+
+
+def _conv(out, c, k, activation, start, bias=True, step=20, **keys):
+    kh, kw = (k, k) if isinstance(k, int) else k
+    return {"type": "conv2d", "out_channels": out, "kernel_size": k, **keys, "activation": activation,
+            "weight": _pattern((out, c, kh, kw), start, step),
+            "bias": _pattern((out,), start + 3, step) if bias else "none"}
+
+
+def _linear(out, features, activation, start, bias=True):
+    return {"type": "linear", "out_features": out, "activation": activation,
+            "weight": _pattern((out, features), start), "bias": _pattern((out,), start + 5) if bias else "none"}
+
+
+def _sample(shape, start, targets, step=10):
+    return {"inputs": _pattern(shape, start, step), "targets": targets}
+
+
+EXAMPLES = [
+    # stride 2 (5x5, kernel 3 -> 2x2), relu, two outputs
+    spec_toml("stride2", [1, 5, 5], [_conv(2, 1, 3, "relu", 1, stride=2), _linear(2, 8, "logistic", 2)],
+              [_sample((1, 5, 5), 3, [0.0, 1.0])]),
+    # two input channels, padding 1 (4x4 -> 5x5), average pooling 2 (-> 2x2, a row and a column dropped)
+    spec_toml("pad1_avgpool", [2, 4, 4], [_conv(1, 2, 2, "tanh", 4, padding=1), {"type": "avgpool2d", "kernel_size": 2},
+                                         _linear(1, 4, "identity", 5)],
+              [_sample((2, 4, 4), 6, [0.5])]),
+    # two conv layers, the second with a non-square kernel and a stride per dimension; mse; two samples
+    spec_toml("two_conv", [1, 6, 6], [_conv(2, 1, 3, "relu", 7), _conv(1, 2, [2, 3], "tanh", 8, stride=[2, 1]),
+                                      _linear(2, 4, "identity", 9)],
+              [_sample((1, 6, 6), 10, [0.25, -0.5]), _sample((1, 6, 6), 11, [0.0, 0.75])], loss="mse"),
+    # max pooling with ties in its window: the conv's outputs x[r][c] + x[r][c+1] are 0.75 at (0,0), (0,1)
+    # and (1,0), from different inputs, so the kernel's gradient tells which one the gradient went to
+    # (PyTorch: the first in row-major order). Dyadic numbers: the ties are exact in float64 too.
+    spec_toml("maxpool_tie", [1, 2, 3],
+              [{"type": "conv2d", "out_channels": 1, "kernel_size": [1, 2], "activation": "identity",
+                "weight": [[[[1, 1]]]], "bias": [0]},
+               {"type": "maxpool2d", "kernel_size": 2},
+               {"type": "linear", "out_features": 1, "activation": "logistic", "weight": [[2]], "bias": [0.5]}],
+              [{"inputs": [[[0.25, 0.5, 0.25], [0.5, 0.25, 0.25]]], "targets": [1]}]),
+    # three input channels, a non-square kernel, strides and padding per dimension, no biases anywhere
+    spec_toml("nonsquare_nobias", [3, 4, 5],
+              [_conv(2, 3, [2, 3], "logistic", 12, bias=False, stride=[1, 2], padding=[1, 0]),
+               _linear(2, 20, "tanh", 13, bias=False)],
+              [_sample((3, 4, 5), 14, [0.5, -0.5]), _sample((3, 4, 5), 15, [-1.0, 1.0])]),
+    # conv, max pooling (kernel 2, stride 1: overlapping windows), conv again, two channels in; dyadic
+    # numbers below the pooling (sixteenths, eighths), so that its comparisons are exact in float64
+    spec_toml("conv_maxpool_conv", [2, 5, 5],
+              [_conv(2, 2, 2, "relu", 16, step=16), {"type": "maxpool2d", "kernel_size": 2, "stride": 1},
+               _conv(1, 2, 2, "identity", 17), _linear(3, 4, "logistic", 18)],
+              [_sample((2, 5, 5), 19, [0.0, 0.5, 1.0], step=8)]),
+]
