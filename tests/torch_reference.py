@@ -432,7 +432,8 @@ def cnn_specs(ties: bool | None = None, losses: tuple[str, ...] = ("half_sse",),
         for i in range(convs):
             c, h, w = shape
             if tie:
-                (ph, pw), (kh, kw), (sh, sw) = (0, 0), (draw(st.integers(1, 2)), draw(st.integers(1, 2))), (1, 1)
+                (ph, pw), (sh, sw) = (0, 0), (1, 1)
+                kh, kw = draw(st.integers(1, min(2, h))), draw(st.integers(1, min(2, w)))
             else:
                 ph, pw = draw(st.integers(0, 1)), draw(st.integers(0, 1))
                 kh, kw = draw(st.integers(1, min(3, h + 2 * ph))), draw(st.integers(1, min(3, w + 2 * pw)))
