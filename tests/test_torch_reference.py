@@ -274,6 +274,9 @@ def check_draw(text: str, exact_fit: bool = False) -> dict:
         assert tuple(got.shape[1:]) == (c, h, w) and min(h, w) >= 1
     values = [v for s in t["samples"] for v in torch.tensor(s["inputs"]).flatten().tolist() + s["targets"]]
     assert all(-1 <= v <= 1 and v * tr.INPUT_STEPS == int(v * tr.INPUT_STEPS) for v in values)
+    if t["loss"] in tr.LOSS_REQUIRES:
+        assert t["layer"][-1]["activation"] == tr.LOSS_REQUIRES[t["loss"]]
+        assert all(0 <= v <= 1 for s in t["samples"] for v in s["targets"])
     return t
 
 
@@ -287,6 +290,12 @@ def test_drawn_specs_are_valid_in_torch(text):
 @given(tr.cnn_specs(exact_fit=True))
 def test_exact_fit_draws_drop_no_cell(text):
     check_draw(text, exact_fit=True)
+
+
+@settings(max_examples=10, deadline=None)
+@given(tr.cnn_specs(losses=tuple(sorted(LOSSES))))
+def test_draws_with_every_loss_are_valid_in_torch(text):
+    check_draw(text)
 
 
 @settings(max_examples=15, deadline=None)

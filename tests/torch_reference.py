@@ -414,7 +414,8 @@ def cnn_specs(ties: bool | None = None, losses: tuple[str, ...] = ("half_sse",),
     samples. Every shape is valid under PyTorch's floor rule; ``exact_fit`` draws only strides that
     drop no cell. ``ties=True`` forces ties in max pooling: a max pooling layer of 2 cells or more per
     window over maps that are constant per channel (each sample's inputs all equal, convolutions of
-    stride 1 without padding); None draws either."""
+    stride 1 without padding); None draws either. The loss is drawn from ``losses``; one defined with an
+    output activation (cross_entropy: softmax) gets it, and targets in [0, 1]."""
     from hypothesis import strategies as st
 
     @st.composite
@@ -463,16 +464,19 @@ def cnn_specs(ties: bool | None = None, losses: tuple[str, ...] = ("half_sse",),
                     table["stride"] = _written(draw, sh, sw)
                 layers.append(table)
                 shape = (c, out_size(h, kh, sh, 0), out_size(w, kw, sw, 0))
-        outputs = draw(st.integers(1, 3))
-        layers.append({"type": "linear", "out_features": outputs, "activation": draw(st.sampled_from(ACTIVATIONS_DRAWN)),
+        outputs, loss = draw(st.integers(1, 3)), draw(st.sampled_from(losses))
+        activation = LOSS_REQUIRES.get(loss) or draw(st.sampled_from(ACTIVATIONS_DRAWN))
+        layers.append({"type": "linear", "out_features": outputs, "activation": activation,
                        "weight": _array(draw, (outputs, math.prod(shape)), WEIGHT_STEPS),
                        "bias": _array(draw, (outputs,), WEIGHT_STEPS) if bias else "none"})
         samples = []
         for _ in range(draw(st.integers(1, 2))):
             inputs = (nest([draw(_number(INPUT_STEPS))] * math.prod(input_shape), input_shape) if tie
                       else _array(draw, input_shape, INPUT_STEPS))
-            samples.append({"inputs": inputs, "targets": _array(draw, (outputs,), INPUT_STEPS)})
-        return spec_toml("cnn", list(input_shape), layers, samples, draw(st.sampled_from(losses)))
+            targets = (_array(draw, (outputs,), INPUT_STEPS) if loss not in LOSS_REQUIRES  # in [0, 1] for these
+                       else [abs(v) for v in _array(draw, (outputs,), INPUT_STEPS)])
+            samples.append({"inputs": inputs, "targets": targets})
+        return spec_toml("cnn", list(input_shape), layers, samples, loss)
 
     return draw_spec()
 
