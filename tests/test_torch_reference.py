@@ -341,3 +341,23 @@ def test_the_derivative_at_a_kink_is_derive_s_convention(tmp_path, name):
     slope = {"relu": 0.0, "leaky_relu": 0.01, "elu": 1.0}[name]
     delta = (0.25 - 0.5 * 1.5) - 2  # out - target: the hidden outs are 0 and 1.5 (net 1.5 > 0)
     assert r.gradients[(0, "weight", (0, 0))] == pytest.approx(delta * 1.5 * slope, rel=1e-15, abs=1e-300)
+
+
+REFUSED = [
+    (conv_only("kernel_size = 4", "[0]", 1), "layer[0]: kernel 4x4, stride 1x1, padding 0x0 do not fit a 3x3 map "
+     "(PyTorch's floor rule gives 0x0)"),
+    (conv_only("kernel_size = 3", "[0]", 1), "layer[0].weight has shape [1, 1, 2, 2], the layer needs [1, 1, 3, 3]"),
+    ('name = "b"\ninput = 4\n[[layer]]\ntype = "linear"\nout_features = 4\nbias = "none"\n'
+     'weight = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]\n[[layer]]\ntype = "maxpool2d"\nkernel_size = 2\n',
+     "layer[1]: a maxpool2d layer needs a (C, H, W) map, the layer below gives (4,)"),
+    (conv_only("kernel_size = 2\nactivation = \"cube\"", "[0]", 4), "layer[0].activation = 'cube' has no torch "
+     "counterpart here (custom or unknown)"),
+    (conv_only("kernel_size = 2\ndilation = 2", "[0]", 4), "layer[0]: keys ['dilation'] are not read by the reference"),
+]
+
+
+@pytest.mark.parametrize("text,message", REFUSED, ids=range(len(REFUSED)))
+def test_a_spec_the_reference_cannot_build_is_refused_with_the_reason(text, message):
+    with pytest.raises(tr.SpecNotBuilt) as refused:
+        tr.reference(text)
+    assert str(refused.value) == message

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import math
 import tomllib
@@ -213,7 +214,7 @@ def build(text: str) -> tuple[Network, dict]:
             oh, ow = out_size(h, kh, sh, ph), out_size(w, kw, sw, pw)
             if min(sh, sw, kh, kw) < 1 or min(ph, pw) < 0 or oh < 1 or ow < 1:
                 raise SpecNotBuilt(f"{where}: kernel {kh}x{kw}, stride {sh}x{sw}, padding {ph}x{pw} do not fit "
-                                     f"a {h}x{w} map (PyTorch's floor rule gives {oh}x{ow})")
+                                   f"a {h}x{w} map (PyTorch's floor rule gives {oh}x{ow})")
             shape = (c, oh, ow)
         if kind in ("linear", "conv2d"):
             _set(module, t, where)
@@ -236,8 +237,7 @@ def parameters(network: Network) -> list[tuple[tuple, torch.Tensor]]:
         for name in ("weight", "bias"):
             tensor = getattr(layer.module, name, None)
             if isinstance(tensor, torch.nn.Parameter):
-                out += [(place(k, name, index), tensor) for index in torch.cartesian_prod(
-                    *[torch.arange(n) for n in tensor.shape]).reshape(-1, tensor.dim()).tolist()]
+                out += [(place(k, name, index), tensor) for index in itertools.product(*map(range, tensor.shape))]
     return out
 
 
