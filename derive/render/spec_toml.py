@@ -28,6 +28,8 @@ COMMENTS = {
     "weights": "one matrix per non-input layer: row = destination neuron, column = source neuron",
     "biases": "per layer: [one value] (shared) or one value per neuron (per_neuron)",
     "samples": "one or more training pairs; add [[samples]] tables for more",
+    "input": "the input's shape: a number of features, or [channels, height, width]",
+    "layer": f"one [[layer]] table a layer, PyTorch's names and layouts (type = {' or '.join(kinds.KINDS)})",
 }
 
 
@@ -108,7 +110,8 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         if comments:
             lines.append(f"# {key}: {explained[key]}")
         lines.append(f"{key} = {value}")
-    lines += _layer_tables(spec) if spec.kinds else []
+    if spec.kinds:
+        lines += [""] + ([f"# {COMMENTS['layer']}"] if comments else []) + _layer_tables(spec)[1:]
     for s, sample in enumerate(spec.samples):
         lines.append("")
         if comments and s == 0:
