@@ -245,3 +245,15 @@ def test_a_bad_conv_table_is_one_line_and_exit_2(tmp_path, capsys, body, message
                     + "[[samples]]\ninputs = [[[0, 0, 0], [0, 0, 0], [0, 0, 0]]]\ntargets = [0]\n")
     assert main(["gradients", str(path)]) == 2
     assert capsys.readouterr().err == f"derive: bad.toml: {message}\n"
+
+
+def test_the_built_in_example_starts_a_spec_that_reads_back_to_it(tmp_path, capsys):
+    """`derive init --like cnn` writes the example back, commented, [[layer]] tables and shaped inputs
+    included: the same network, number for number."""
+    path = tmp_path / "mine.toml"
+    assert main(["init", str(path), "--like", "cnn"]) == 0
+    capsys.readouterr()
+    mine, example = derive.load(path).spec, derive.parse(CNN, "cnn.toml")
+    assert (mine.kinds, mine.weights, mine.biases, mine.samples) == (example.kinds, example.weights, example.biases,
+                                                                     example.samples)
+    assert "# input: the input's shape" in path.read_text()
