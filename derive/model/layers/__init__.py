@@ -1,18 +1,19 @@
 """Layer kinds: a network given as ``[[layer]]`` tables, each of a registered kind (PyTorch's names,
 hyperparameters and tensor layouts, `torch.nn`).
 
-A kind is one module holding what is particular to it: its keys and their messages, its shape, its
-edges (which input each of its weights multiplies: the forward pass, from which the derivation, its
-backward pass in the textbook's form, the diagram, the checks and the grader's slips all follow), its
-tensors and where each parameter sits in them (``layer``, ``tensor``, ``index``, as PyTorch indexes
-``model[layer].tensor[index]``), its lowering for the code targets in loop form, and how it is
-written back as a ``[[layer]]`` table. Registering it (`register`) is all that makes a spec's
-``type = ...`` reach it. The kinds of the package: ``linear`` (`derive.model.layers.linear`,
-`torch.nn.Linear`); the ``[[layer]]`` tables of a dense network are read into the same `Spec` as
-``layers = [...]`` gives, so both forms give the same derivation and the same outputs.
+A kind is one module holding what is particular to it (`derive.model.layers.kind.Kind`): its keys
+and their messages, its shapes, its connections (which input each unit reads through which entry of
+its weight tensor: the forward pass, from which the derivation, its backward pass in the textbook's
+form, the diagram, the matrix form, the checks and the grader's general slips all follow), its
+lowering for the code targets in loop form, how it is written back as a ``[[layer]]`` table, and its
+own slips. Registering it (`register`) is all that makes a spec's ``type = ...`` reach it. The kinds
+of the package: ``linear`` (`torch.nn.Linear`) and ``conv2d`` (`torch.nn.Conv2d`); the ``[[layer]]``
+tables of a dense network are read into the same `Spec` as ``layers = [...]`` gives, so both forms
+give the same derivation and the same outputs.
 
-A spec's weights are kept as each kind lays them out: for every unit of a layer, the weights of its
-edges in the kind's order (``Spec.weights[layer - 1][unit]``).
+A spec's weights are kept per layer as its kind's tensor, nested as PyTorch's (``Spec.weights[k - 1]``:
+a matrix [out][in], a kernel [out][in][kh][kw]); its biases as one vector per layer; each parameter
+is one entry of them, numbered in row-major order (`Parameter.index`).
 """
 
 from __future__ import annotations
