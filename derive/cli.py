@@ -20,7 +20,6 @@ from derive.cli_base import (
     EXIT_OK,
     Parser,
     UsageError,
-    default_output,
     digits,
     step_count,
     whole,
@@ -31,7 +30,7 @@ from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.quantities import QuantityError
 from derive.model.reading import ReadError
-from derive.output import OutputError, staged, write
+from derive.output import OutputError, default_output, staged, write
 from derive.render import text as report
 from derive.render.pdf import LatexError, compile_pdf
 

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from derive import Model, SpecError, load_spec
-from derive.cli_base import EXIT_FAILURE, EXIT_OK, UsageError, default_output, digits, whole
+from derive.cli_base import EXIT_FAILURE, EXIT_OK, UsageError, digits, whole
 from derive.escape import path_text, text_line
 from derive.lms import EXPORTS
-from derive.output import OutputError, write
+from derive.output import OutputError, default_output, write
 
 
 def add_commands(sub, command) -> None:
