@@ -130,7 +130,7 @@ def _grade(args) -> int:
     except SheetError as exc:
         raise UsageError(f"derive grade: {exc}") from None
     if args.json:
-        print(grade_report.as_json(marking, args.digits), end="")
+        print(marking.as_json(args.digits), end="")
     else:
         print(grade_report.as_text(marking, model.spec.name, Path(args.answers).name, args.digits), end="")
     return grade_report.exit_status(marking)
