@@ -307,8 +307,9 @@ def grade(model: Model | str | Path | None, answers: str | Path, time_limit: flo
     """What `derive grade` does: the learner's sheet ``answers`` marked against ``model`` (a `Model`,
     or a spec's path): each number correct, carried forward from their own earlier numbers, another
     convention, or wrong with the slip that reproduces it: a `derive.teaching.grade.Marking`
-    (`derive.teaching.grade_report` prints it); the search for slips stops after ``time_limit``
-    seconds (None or 0: no limit). A sheet that cannot be read: `SheetError`."""
+    (``as_dict()`` is ``--json``; `derive.teaching.grade_report` prints its table); the search for
+    slips stops after ``time_limit`` seconds (None or 0: no limit). A sheet that cannot be read:
+    `SheetError`."""
     from derive.teaching.grade import Marker, read_sheet
 
     model = model if isinstance(model, Model) else load(model)
