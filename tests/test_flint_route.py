@@ -35,10 +35,10 @@ HARNESS = textwrap.dedent("""\
 """)
 
 
-def _run(body: str, spec: str = "", error: str | None = None) -> subprocess.CompletedProcess:
+def _run(body: str, spec: str = "", error: str | None = None, cwd=None) -> subprocess.CompletedProcess:
     code = HARNESS.format(error=error) + textwrap.dedent(body)
     return subprocess.run([sys.executable, "-c", code], input=json.dumps(spec), capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=cwd)
 
 
 def test_a_flint_that_fails_to_load_is_an_error_not_another_route():
@@ -85,3 +85,17 @@ def test_the_shared_softmax_bias_gradient_is_undecided_in_every_document():
     row = "$b_{2}$ & $-0.547$ & $\\text{undecided}$ & $-0.547000000$ \\\\"
     assert row in first.latex().splitlines()
     assert first.latex() == second.latex()
+
+
+@pytest.mark.parametrize("command", [["gradients"], ["train", "--steps", "2"], ["codegen", "--target", "python"]])
+def test_without_python_flint_no_command_runs(command, tmp_path):
+    """The command-line tool needs python-flint (PrairieLearn's worker imports the package, never the
+    command): one line, exit 1, nothing written."""
+    run = _run(f"""\
+        from derive.cli import main
+        sys.exit(main({command!r}))
+    """, cwd=tmp_path)
+    assert run.returncode == 1 and run.stdout == "" and not any(tmp_path.iterdir())
+    assert run.stderr == "derive: error: RuntimeError: " + (
+        "python-flint is not installed: derive prints no value without it, every printed digit "
+        "being proven by its balls (pip install python-flint)\n")
