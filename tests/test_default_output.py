@@ -68,3 +68,9 @@ def test_exercise_writes_by_the_rule(here):
     assert {p.parent for p in map(Path, made.files)} == {default_output(spec, "exercises")}
     assert main(["exercise", "--variants", "1", "--no-pdf", "--force"]) == 0
     assert {p.parent for p in _files(here)} == {default_output(spec, "exercises")}
+
+
+def test_html_writes_by_the_rule(here):
+    spec = derive.load().spec
+    assert main(["html"]) == 0
+    assert _files(here) == {default_output(spec, "mazur.html")}
