@@ -32,6 +32,7 @@ from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.layers import shape
 from derive.model.network import Network
+from derive.model.proven import require_balls
 from derive.model.quantities import Quantity, QuantityError
 from derive.model.spec import Spec, SpecError, parse
 from derive.model.spec import load as load_spec
@@ -233,6 +234,7 @@ class Model:
         """The step-by-step LaTeX document (training with the spec's ``steps``, else one step)."""
         from derive.render import latex
 
+        require_balls()
         comparisons = self.training_comparisons(self.spec.steps or 1)
         findings, notes = (self.published_findings, self.published_notes(digits)) if self.spec.published else ((), ())
         return latex.document(self, __version__, digits, comparisons, findings, notes, extra_sections)
@@ -242,6 +244,7 @@ class Model:
         given; ``False`` leaves the page's check section out, the slow part)."""
         from derive.render.html import Page
 
+        require_balls()
         check = self.check(digits=digits) if check is None else check or None
         comparisons = self.training_comparisons(self.spec.steps) if self.spec.steps else []
         return Page(self, __version__, digits, check, comparisons, self.published_findings,
@@ -255,6 +258,7 @@ class Model:
         from derive.check import report
         from derive.check.audit import parse_claim
 
+        require_balls()
         parsed = [parse_claim(c if isinstance(c, str) else f"{c[0]}={c[1]}", self) for c in claims]
         return report.build(self, parsed, digits, with_checks=routes, progress=progress)
 
@@ -303,8 +307,9 @@ def grade(model: Model | str | Path | None, answers: str | Path, time_limit: flo
     """What `derive grade` does: the learner's sheet ``answers`` marked against ``model`` (a `Model`,
     or a spec's path): each number correct, carried forward from their own earlier numbers, another
     convention, or wrong with the slip that reproduces it: a `derive.teaching.grade.Marking`
-    (`derive.teaching.grade_report` prints it); the search for slips stops after ``time_limit``
-    seconds (None or 0: no limit). A sheet that cannot be read: `SheetError`."""
+    (``as_dict()`` is ``--json``; `derive.teaching.grade_report` prints its table); the search for
+    slips stops after ``time_limit`` seconds (None or 0: no limit). A sheet that cannot be read:
+    `SheetError`."""
     from derive.teaching.grade import Marker, read_sheet
 
     model = model if isinstance(model, Model) else load(model)

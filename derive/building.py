@@ -16,7 +16,7 @@ from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.layers import shape
-from derive.output import staged
+from derive.output import default_output, staged
 from derive.progress import Progress
 from derive.render.header import header
 from derive.render.pdf import compile_pdf, engine
@@ -44,7 +44,7 @@ def build(model, folder: str | Path | None = None, digits: int = 9, force: bool 
 
     progress = progress or Progress(False)
     spec = model.spec
-    folder = Path(folder) if folder else Path("generated") / spec.name
+    folder = Path(folder) if folder else default_output(spec)
     names = ["gradients.txt", "gradients.py", "check.txt", f"{spec.name}.html", f"{spec.name}.tex"]
     pdf = engine() is not None
     with staged(folder, [*names, f"{spec.name}.pdf"] if pdf else names, force) as stage:

@@ -20,7 +20,6 @@ from derive.cli_base import (
     EXIT_OK,
     Parser,
     UsageError,
-    default_output,
     digits,
     step_count,
     whole,
@@ -29,9 +28,10 @@ from derive.escape import path_text, text_line
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
+from derive.model.proven import require_balls
 from derive.model.quantities import QuantityError
 from derive.model.reading import ReadError
-from derive.output import OutputError, staged, write
+from derive.output import OutputError, default_output, staged, write
 from derive.render import text as report
 from derive.render.pdf import LatexError, compile_pdf
 
@@ -256,6 +256,7 @@ def _build(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        require_balls()  # (a package's import works without python-flint; PrairieLearn's worker needs that)
         return args.run(args)
     except (UsageError, SpecError, OutputError, QuantityError) as exc:  # one line, whatever a file name holds
         print(text_line(str(exc) if isinstance(exc, UsageError) else f"derive: {exc}"), file=sys.stderr)

@@ -4,7 +4,6 @@ parser that fails in one line, argument types and the default output folder."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from derive.escape import quoted
 from derive.model.quantities import MAX_STEPS
@@ -43,7 +42,3 @@ def whole(low: int, high: int):
 
 digits = whole(1, 30)
 step_count = whole(0, MAX_STEPS)
-
-
-def default_output(spec, filename: str) -> Path:
-    return Path("generated") / spec.name / filename

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from derive import Model, SpecError, load_spec
-from derive.cli_base import EXIT_FAILURE, EXIT_OK, UsageError, default_output, digits, whole
+from derive.cli_base import EXIT_FAILURE, EXIT_OK, UsageError, digits, whole
 from derive.escape import path_text, text_line
 from derive.lms import EXPORTS
-from derive.output import OutputError, write
+from derive.output import OutputError, default_output, write
 
 
 def add_commands(sub, command) -> None:
@@ -130,7 +130,7 @@ def _grade(args) -> int:
     except SheetError as exc:
         raise UsageError(f"derive grade: {exc}") from None
     if args.json:
-        print(grade_report.as_json(marking, args.digits), end="")
+        print(marking.as_json(args.digits), end="")
     else:
         print(grade_report.as_text(marking, model.spec.name, Path(args.answers).name, args.digits), end="")
     return grade_report.exit_status(marking)

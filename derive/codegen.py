@@ -10,7 +10,7 @@ from pathlib import Path
 
 from derive.model.network import Network
 from derive.model.spec import Spec
-from derive.output import staged, write
+from derive.output import default_output, staged, write
 from derive.render import targets
 from derive.version import __version__
 
@@ -47,7 +47,7 @@ def codegen(source, target: str = "python", output: str | Path | None = None, bu
         model = model or Model(spec)
         network, derivation = model.network, model.derivation
     files = targets.render(chosen.name, derivation, network, __version__, loops)
-    default = Path("generated") / spec.name
+    default = default_output(spec)
     if not chosen.folder:
         (name, text), = files.items()
         return Written([write(output or default / name, text, force)])

@@ -23,7 +23,7 @@ from derive import Model, lms
 from derive.check import routes
 from derive.escape import python_comment
 from derive.model.decimals import plain, short_decimal
-from derive.output import staged, write
+from derive.output import default_output, staged, write
 from derive.render import moodle, worksheet
 from derive.render.header import header
 from derive.render.pdf import compile_pdf, preloaded
@@ -167,7 +167,7 @@ def run(spec=None, variants: int = 30, seed: int = 1, ask=(), decimals: int = DE
     model = spec if isinstance(spec, Model) else Model(spec if isinstance(spec, Spec) else load_spec(spec))
     systems = lms.chosen(lms_names)
     asks = parse_asks(model, list(ask), variants) if ask else None
-    folder = Path(output) if output is not None else Path("generated") / model.spec.name / "exercises"
+    folder = Path(output) if output is not None else default_output(model.spec, "exercises")
     if pdf and engine() is None:
         raise ExerciseError("no LaTeX engine installed for the PDFs (install latexmk or pdflatex, or pass pdf=False)")
     return make(model, variants, seed, asks, folder, decimals, pdf, force, progress, workers, systems)

@@ -87,11 +87,11 @@ def test_derive_grade_is_derive_grade(tmp_path, capsys):
     code = main(["grade", str(sheet), "--json"])
     cli_json = capsys.readouterr().out
     marking = derive.grade(None, sheet)
-    assert grade_report.as_json(marking) == cli_json and code == grade_report.exit_status(marking) == 1
+    assert marking.as_json() == cli_json and code == grade_report.exit_status(marking) == 1
     assert json.loads(cli_json)["score"]["of"] == 4
     assert main(["grade", str(sheet)]) == 1
     assert capsys.readouterr().out == grade_report.as_text(marking, "mazur", "sheet.txt")
-    assert grade_report.as_json(derive.grade(derive.load(), sheet)) == cli_json  # a Model, or a spec's path
+    assert derive.grade(derive.load(), sheet).as_json() == cli_json  # a Model, or a spec's path
 
 
 def test_derive_grade_refuses_an_unreadable_sheet(tmp_path, capsys):

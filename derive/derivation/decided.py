@@ -19,7 +19,7 @@ from derive.derivation import balls
 from derive.derivation.steps import ERROR
 from derive.model import optimizers
 from derive.model import quantities as Q
-from derive.model.proven import CAP, START, Proven, Undecided, precision
+from derive.model.proven import CAP, START, Proven, Undecided, exact_ball, precision
 
 
 class Decided:
@@ -66,7 +66,7 @@ class Decided:
         env = {network.symbol(q): balls.ball_value(v, {}) for q, v in network.sample_values(s).items()}
         for symbol, compute, textbook in self._program:
             try:
-                env[symbol] = value = compute(env)
+                env[symbol] = value = exact_ball(compute(env))
                 if textbook is not None and _imprecise(value):
                     other = textbook(env)
                     env[symbol] = other if _exact(other) or other.rel_accuracy_bits() > value.rel_accuracy_bits() \
@@ -93,7 +93,7 @@ class Decided:
                     if any(v is INFINITE for v in values):
                         return INFINITE
                     value = balls._sum(values)
-                    return value / len(indices) if mean else value
+                    return exact_ball(value / len(indices) if mean else value)
 
                 every = list(range(self.count))
                 out = {Q.TOTAL_ERROR: total(network.symbol(Q.TOTAL_ERROR), every)}

@@ -15,11 +15,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the checker reads python-flint's types; at run time it may be missing
     import flint
-else:
-    try:
-        import flint
-    except ImportError:  # no ball evaluator without it (`derive.model.proven.HAVE_FLINT`)
-        flint = None
+else:  # None where it is not installed: no ball evaluator without it (`derive.model.proven.HAVE_FLINT`)
+    from derive.model.proven import flint
 
 import mpmath
 import sympy as sp

@@ -20,13 +20,29 @@ if TYPE_CHECKING:  # the checker reads python-flint's types; at run time it may 
 else:
     try:
         import flint
-    except ImportError:  # PrairieLearn's image has SymPy and mpmath, not python-flint: see `HAVE_FLINT`
+    except ModuleNotFoundError as exc:  # PrairieLearn's image has SymPy and mpmath, not python-flint
+        if exc.name != "flint":  # (installed, but a module of it is missing: broken, not absent)
+            raise
         flint = None
+    # Any other ImportError (an installed python-flint that fails to load: a broken install, a shared
+    # library not mapped on a loaded machine) propagates: it must not silently change every printed
+    # digit to the mpmath route's.
 
-#: False where python-flint is not installed (a PrairieLearn worker runs the exercise's `server.py`
-#: there): values are then computed with mpmath at `evaluate.PRECISION` digits, as the audit's variants
-#: always are, not as balls: no printed digit is proven, none is needed to draw or mark an exercise.
+#: False only where python-flint is not installed (a PrairieLearn worker runs the exercise's
+#: `server.py` there): values are then computed with mpmath at `evaluate.PRECISION` digits, as the
+#: audit's variants always are, not as balls: no printed digit is proven, none is needed to draw or
+#: mark an exercise; the documents refuse to print (`require_balls`).
 HAVE_FLINT = flint is not None
+
+NO_FLINT = ("python-flint is not installed: derive prints no value without it, every printed digit being "
+            "proven by its balls (pip install python-flint)")
+
+
+def require_balls() -> None:
+    """RuntimeError (`NO_FLINT`) without python-flint: a printer of values calls it first, so that no
+    document prints the 60-digit route's unproven digits (an exact 0 as -4.86e-63)."""
+    if not HAVE_FLINT:
+        raise RuntimeError(NO_FLINT)
 
 START = 256  # bits: a ball is first computed at this precision, then at twice it while undecided
 CAP = 2**16  # bits (19,700 digits); 1 - out at a saturated registry entry is computed by its complement
@@ -103,6 +119,21 @@ class Proven(mpmath.mpf):
             return self.value
         self.value, self.bits = self.source(bits), bits
         return self.value
+
+
+#: A ball of radius 0 is its midpoint exactly, a dyadic rational: as an fmpq up to this exponent of 2.
+EXACT_EXPONENT = 4096
+
+
+def exact_ball(value):
+    """An arb of radius 0 (an exact 0 times a ball; a sum of exact dyadics) as the fmpq it is, so that
+    it prints as exactly as the same value computed from fmpqs does (w3 - 0.5 * 0 is -0.6271): what
+    `derive.derivation.decided` computes goes through it."""
+    if isinstance(value, flint.arb) and value.is_exact() and value.is_finite():
+        man, exp = value.mid().man_exp()
+        if abs(int(exp)) <= EXACT_EXPONENT:
+            return flint.fmpq(int(man) * 2 ** int(exp)) if exp >= 0 else flint.fmpq(int(man), 2 ** -int(exp))
+    return value
 
 
 def _parts(value) -> tuple:

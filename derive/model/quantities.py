@@ -126,6 +126,14 @@ class Quantity:
         return self.kind in (WEIGHT, BIAS)
 
     @property
+    def is_given(self) -> bool:
+        """A value the spec gives, not one derive computes: an input, a target, a weight or bias before
+        any step (not ``w1+``, not ``w1@1``)."""
+        if self.updated or self.after:
+            return False
+        return self.kind in (INPUT, TARGET, WEIGHT, BIAS)
+
+    @property
     def is_partial(self) -> bool:
         return self.kind == PARTIAL
 

@@ -47,6 +47,8 @@ def derivation_lines(derived, digits: int) -> list[str]:
         return explanation_lines(derived.network, derived.explanation, digits)
     if q.after is not None:
         return training
+    if q.is_given:
+        return [f"{q} is a value the spec gives: {plain(derived.partial, digits)}"]
     return [f"{q} is a partial derivative through the forward pass, taken by SymPy: {plain(derived.partial, digits)}"]
 
 
@@ -171,6 +173,12 @@ def claim_text(claim, digits: int) -> list[str]:
     then how the number is derived."""
     f = claim.finding
     head = f"Your {f.quantity} = {f.printed}"
+    if f.quantity.is_given:  # nothing derives it: the spec's own number, written as the spec writes it
+        given = f"{f.quantity} is a value the spec gives ({plain(f.correct, digits)}), not one derive computes"
+        if f.agrees:
+            return [f"{head}: correct. {given}; your number agrees with it to the {digits_shown(f.printed)} you gave."]
+        return [f"{head}: not correct. {given}; your number disagrees with it.",
+                *("  " + line for line in diagnosis_lines(f, digits)), *([f"  ({f.unsearched}.)"] * bool(f.unsearched))]
     if f.agrees:
         return [f"{head}: correct. It agrees with {fmt(f.correct, digits)} to the {digits_shown(f.printed)} you gave."]
     lines = [f"{head}: not correct. The correct value is {fmt(f.correct, digits)}."]

@@ -14,6 +14,10 @@ from pathlib import Path
 from derive.output import write
 
 TIMEOUT = 600  # seconds
+RUNS = 3  # pdflatex runs at most
+#: What LaTeX writes in its log when the document is not final yet (longtable: "Table widths have
+#: changed. Rerun LaTeX."; hyperref, rerunfilecheck: "Rerun to get ... right").
+RERUN = ("Rerun LaTeX", "Rerun to get")
 
 
 class LatexError(Exception):
@@ -67,10 +71,17 @@ def _run(command: list[str], cwd, env) -> subprocess.CompletedProcess:
         return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
+def _rerun(log: Path) -> bool:
+    """Whether the run that wrote ``log`` asks for another."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return any(problem in text for problem in RERUN)
+
+
 def compile_pdf(tex_source: str, pdf_path: str | Path, force: bool = False, single_pass: bool = False,
                 format_folder: Path | None = None, scratch_in: Path | None = None) -> Path:
-    """``single_pass``: one pdflatex run, for a document with no table of contents nor references
-    (an exercise's sheet and key: sixty of them for a class, where each pass counts); with
+    """``single_pass``: one pdflatex run (a second only where LaTeX asks for it: a longtable's column
+    widths), for a document with no table of contents nor references (an exercise's sheet and key:
+    sixty of them for a class, where each pass counts); with
     ``format_folder`` (from `preloaded`), from the preloaded format. ``scratch_in``: the folder to
     make LaTeX's scratch folder in (`derive build`: its own scratch, inside the output folder)."""
     command = engine()
@@ -86,8 +97,12 @@ def compile_pdf(tex_source: str, pdf_path: str | Path, force: bool = False, sing
     with tempfile.TemporaryDirectory(prefix="derive-latex-", dir=scratch_in) as scratch:
         tex = Path(scratch) / "document.tex"
         tex.write_text(tex_source)
-        runs = 1 if command[0] == "latexmk" or single_pass else 3  # pdflatex: enough runs for the table of contents
-        for _ in range(runs):
+        # pdflatex: enough runs for the table of contents; in a single pass, a second where LaTeX asks for
+        # it (a longtable's header is set at its own width on the first run: shifted off its columns)
+        runs = 1 if command[0] == "latexmk" else RUNS
+        for run in range(runs):
+            if single_pass and run and not _rerun(Path(scratch) / "document.log"):
+                break
             try:
                 result = _run([*command, tex.name], scratch, env)
             except subprocess.TimeoutExpired:
@@ -101,7 +116,7 @@ def compile_pdf(tex_source: str, pdf_path: str | Path, force: bool = False, sing
                 ]
                 raise LatexError(f"LaTeX failed: {errors[0] if errors else result.stdout.strip().splitlines()[-1:]}")
         log = (Path(scratch) / "document.log").read_text(errors="replace")
-        for problem in ("undefined references", "Reference `", "Citation `", "Label(s) may have changed"):
+        for problem in ("undefined references", "Reference `", "Citation `", "Label(s) may have changed", *RERUN):
             if problem in log:
                 raise LatexError(f"LaTeX left a problem in the document: {problem.strip()}")
         return write(pdf_path, (Path(scratch) / "document.pdf").read_bytes(), force)

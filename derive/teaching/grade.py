@@ -10,6 +10,7 @@ only under another convention is a slip.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -63,6 +64,18 @@ class Mark:
     exact: bool = False  # one slip alone fits the digits given
     cut: bool = False  # the time limit stopped the search for slips (or pairs of them) before all were tried
 
+    def as_dict(self, digits: int = 9) -> dict:
+        return {
+            "quantity": str(self.answer.quantity),
+            "given": str(self.answer.given),
+            "line": self.answer.line,
+            "verdict": self.verdict,
+            "correct": fmt(self.correct, digits),
+            "diagnosis": self.diagnosis,
+            "slips": [s.as_dict() for s in self.slips],
+            "search_cut": self.cut,  # the time limit stopped the search for slips before all were tried
+        }
+
 
 @dataclass
 class Marking:
@@ -73,6 +86,14 @@ class Marking:
     def score(self) -> dict:
         counts = {v: sum(m.verdict == v for m in self.marks) for v in (*RIGHT, WRONG)}
         return {"right": sum(counts[v] for v in RIGHT), "of": len(self.marks), **counts}
+
+    def as_dict(self, digits: int = 9) -> dict:
+        """`derive grade --json`: each answer (its verdict, the correct value to ``digits``, the slips),
+        the score and the sheet's convention."""
+        return {"answers": [m.as_dict(digits) for m in self.marks], "score": self.score, "convention": self.convention}
+
+    def as_json(self, digits: int = 9) -> str:
+        return json.dumps(self.as_dict(digits), indent=2) + "\n"
 
 
 # -- marking ------------------------------------------------------------------------------------------

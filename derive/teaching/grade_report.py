@@ -1,31 +1,12 @@
-"""`derive grade`: a marked sheet as a table for the terminal, or as JSON."""
+"""`derive grade`: a marked sheet as a table for the terminal (its JSON is `Marking.as_json`)."""
 
 from __future__ import annotations
-
-import json
 
 from derive.escape import text_line
 from derive.model.decimals import fmt
 from derive.teaching.grade import CARRIED, CONVENTION, CORRECT, WRONG, Marking
 
 LABEL = {CORRECT: "correct", CARRIED: "carried forward", CONVENTION: "convention", WRONG: "WRONG"}
-
-
-def as_json(marking: Marking, digits: int = 9) -> str:
-    answers = [
-        {
-            "quantity": str(m.answer.quantity),
-            "given": str(m.answer.given),
-            "line": m.answer.line,
-            "verdict": m.verdict,
-            "correct": fmt(m.correct, digits),
-            "diagnosis": m.diagnosis,
-            "slips": [s.as_dict() for s in m.slips],
-            "search_cut": m.cut,  # the time limit stopped the search for slips before all were tried
-        }
-        for m in marking.marks
-    ]
-    return json.dumps({"answers": answers, "score": marking.score, "convention": marking.convention}, indent=2) + "\n"
 
 
 def as_text(marking: Marking, network: str, source: str, digits: int = 9) -> str:
