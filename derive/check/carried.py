@@ -27,6 +27,7 @@ from derive.escape import quoted
 from derive.model import quantities as Q
 from derive.model.reading import place
 
+ALTERNATIVES_LIMIT = 50_000  # (key, transform) pairs a Program keeps the hand formulas of
 LEAVES = (Q.INPUT, Q.TARGET, Q.WEIGHT, Q.BIAS, Q.RATE)
 
 
@@ -117,6 +118,8 @@ class Program:
         one), after ``transform`` (a variant's rewrite of the step, a function of the step and the
         model only) when given."""
         if (key, transform) not in self._alternatives:
+            if len(self._alternatives) >= ALTERNATIVES_LIMIT:  # pairs of slips: a transform each
+                self._alternatives.clear()
             self._alternatives[key, transform] = tuple(self._alternatives_of(key, transform))
         return self._alternatives[key, transform]
 
