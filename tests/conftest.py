@@ -18,6 +18,20 @@ settings.register_profile("deterministic", derandomize=True, database=None, prin
 settings.register_profile("explore", print_blob=True)
 settings.load_profile("deterministic")
 
+# The test files that take longest (seconds of one worker on the project machine, --durations), longest
+# first. pytest-xdist (--dist loadfile --no-loadscope-reorder, pyproject.toml) hands out whole files in
+# the order they are collected: these start first, and the many short files fill in behind them, so
+# that neither worker is left running a long file alone at the end. Only the order changes.
+LONGEST = ("test_build_interrupt", "test_target_functions_check", "test_build", "test_target_functions",
+           "test_grade_whole_sheet", "test_check", "test_fuzz", "test_latex", "test_engine", "test_page_edits",
+           "test_prairielearn", "test_exercise", "test_grade")
+
+
+def pytest_collection_modifyitems(items):
+    """The longest files first (`LONGEST`), each file's tests in their own order."""
+    rank = {name: i for i, name in enumerate(LONGEST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(LONGEST)))
+
 
 @pytest.fixture(scope="session")
 def _browser():

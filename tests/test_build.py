@@ -52,20 +52,11 @@ def test_the_committed_generated_folder_is_fresh(fresh, name):
         f"generated/mazur/{name} is stale: run `derive build`"
 
 
-def test_outputs_are_identical_under_different_hash_seeds(fresh, tmp_path):
-    """The build under hash seed 0 (the module's) and under 4242: the same files, byte for byte."""
-    first, _ = fresh
-    other = tmp_path / "4242"
-    assert build("-o", str(other), "--quiet", env={"PYTHONHASHSEED": "4242"}).returncode == 0
-    assert sorted(p.name for p in other.iterdir()) == sorted(p.name for p in first.iterdir())
-    for path in first.iterdir():
-        assert (other / path.name).read_bytes() == path.read_bytes(), path.name
-
-
-def run_in_terminal(args):
+def run_in_terminal(args, env=None):
     """Run derive with stderr on a pseudo-terminal; return what the terminal showed."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "derive", *args], stdout=subprocess.DEVNULL, stderr=follower)
+    proc = subprocess.Popen([sys.executable, "-m", "derive", *args], stdout=subprocess.DEVNULL, stderr=follower,
+                            env={**os.environ, **(env or {})})
     os.close(follower)
     shown = b""
     while True:
@@ -81,12 +72,31 @@ def run_in_terminal(args):
     return proc.returncode, shown.decode(errors="replace")
 
 
-def test_progress_shows_on_a_terminal_and_is_quiet_with_quiet(tmp_path):
+@pytest.fixture(scope="module")
+def quiet(tmp_path_factory):
+    """A build with --quiet on a terminal under hash seed 4242 (the module's other is 0): what the
+    terminal showed, and the folder (one build for the two tests below)."""
+    folder = tmp_path_factory.mktemp("4242")
+    code, shown = run_in_terminal(["build", "-o", str(folder), "--quiet"], env={"PYTHONHASHSEED": "4242"})
+    return code, shown, folder
+
+
+def test_outputs_are_identical_under_different_hash_seeds(fresh, quiet):
+    """The build under hash seed 0 (the module's) and under 4242: the same files, byte for byte."""
+    first, _ = fresh
+    code, _, other = quiet
+    assert code == 0
+    assert sorted(p.name for p in other.iterdir()) == sorted(p.name for p in first.iterdir())
+    for path in first.iterdir():
+        assert (other / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_progress_shows_on_a_terminal_and_is_quiet_with_quiet(tmp_path, quiet):
     code, shown = run_in_terminal(["build", "-o", str(tmp_path / "a")])
     assert code == 0
     assert "[derive" in shown and "checking gradients, sample 1: 10/10" in shown and "compiling" in shown
     assert shown.endswith("\r\x1b[K")  # the progress line is cleared at the end
-    code, shown = run_in_terminal(["build", "-o", str(tmp_path / "b"), "--quiet"])
+    code, shown, _ = quiet
     assert code == 0 and shown == ""
 
 

@@ -27,6 +27,7 @@ from derive.escape import quoted
 from derive.model import quantities as Q
 from derive.model.reading import place
 
+ALTERNATIVES_LIMIT = 50_000  # (key, transform) pairs a Program keeps the hand formulas of
 LEAVES = (Q.INPUT, Q.TARGET, Q.WEIGHT, Q.BIAS, Q.RATE)
 
 
@@ -37,7 +38,17 @@ def is_leaf(key: Q.Quantity) -> bool:
 
 def half_unit(printed: Decimal) -> mpmath.mpf:
     """Half a unit in the last digit a number shows: how far the value it stands for may be."""
-    return mpmath.mpf(str(Decimal(5).scaleb(place(printed) - 1)))
+    key = (place(printed), mpmath.mp.prec)
+    if key not in _HALF_UNITS:
+        _HALF_UNITS[key] = mpmath.mpf(str(Decimal(5).scaleb(key[0] - 1)))
+    return _HALF_UNITS[key]
+
+
+# Numbers asked for again and again while a sheet is marked (every variant, every pair of slips
+# compares with the same printed numbers), each converted once: mpmath numbers are immutable.
+_HALF_UNITS: dict[tuple[int, int], mpmath.mpf] = {}  # (place, precision in bits) -> half a unit there
+_DECIMALS: dict[Decimal, mpmath.mpf] = {}  # a finite Decimal -> its value at PRECISION digits
+DECIMALS_LIMIT = 100_000  # past it, the conversions start again (a long-running process)
 
 
 class Program:
@@ -50,6 +61,10 @@ class Program:
         self.derivation = model.derivation
         self.samples = len(model.spec.samples)
         self._symbols: dict[Q.Quantity, sp.Symbol] = {}
+        # Pure functions of the (unchanging) model, asked again for every learner's number, every
+        # variant and every pair of slips: each answer is computed once.
+        self._exact: dict[Q.Quantity, sp.Rational] = {}
+        self._alternatives: dict[tuple, tuple[sp.Expr, ...]] = {}
         self.key_of_symbol: dict[sp.Symbol, Q.Quantity] = {}
         self.aliases: dict[Q.Quantity, Q.Quantity] = {}  # a display step that is another step's value
         for step in self.derivation.steps:
@@ -93,12 +108,22 @@ class Program:
         """The value the spec gives a leaf (an input, target, parameter or the learning rate)."""
         if key.kind == Q.RATE:
             return self.model.spec.learning_rate
-        return self.network.sample_values(key.sample or 0)[key.base]
+        if key not in self._exact:
+            self._exact[key] = self.network.sample_values(key.sample or 0)[key.base]
+        return self._exact[key]
 
     # -- formulas --------------------------------------------------------------------------------
-    def alternatives(self, key: Q.Quantity, transform=None) -> list[sp.Expr]:
+    def alternatives(self, key: Q.Quantity, transform=None) -> tuple[sp.Expr, ...]:
         """The ways a hand calculation computes ``key`` from earlier keys (the first is the usual
-        one), after ``transform`` (a variant's rewrite of the step) when given."""
+        one), after ``transform`` (a variant's rewrite of the step, a function of the step and the
+        model only) when given."""
+        if (key, transform) not in self._alternatives:
+            if len(self._alternatives) >= ALTERNATIVES_LIMIT:  # pairs of slips: a transform each
+                self._alternatives.clear()
+            self._alternatives[key, transform] = tuple(self._alternatives_of(key, transform))
+        return self._alternatives[key, transform]
+
+    def _alternatives_of(self, key: Q.Quantity, transform) -> list[sp.Expr]:
         if is_leaf(key):
             return []
         if key.updated:
@@ -203,6 +228,14 @@ def within(printed: Decimal, value, width) -> bool:
 
 
 def to_mp(value) -> mpmath.mpf:
+    if isinstance(value, Decimal) and value.is_finite():  # equal Decimals (0.10, 0.1) are the same number
+        found = _DECIMALS.get(value)
+        if found is None:
+            if len(_DECIMALS) >= DECIMALS_LIMIT:
+                _DECIMALS.clear()
+            with mpmath.workdps(PRECISION):
+                found = _DECIMALS[value] = mpmath.mpf(str(value))
+        return found
     with mpmath.workdps(PRECISION):
         if isinstance(value, sp.Rational):
             return mpmath.mpf(int(value.p)) / int(value.q)

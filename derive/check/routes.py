@@ -31,6 +31,7 @@ that moves that net (``Row.inapplicable``), and the report says why.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import mpmath
@@ -137,16 +138,21 @@ def _heaviside(x, at_zero=_HALF):
     return mpmath.mpf(0) if x < 0 else at_zero if x == 0 else mpmath.mpf(1)
 
 
+@functools.lru_cache(maxsize=256)
 def _sympy_derivative(nested, symbol, symbols):
     """sympy.diff of the nested error compiled to mpmath: once per parameter, for every sample (its
     inputs and targets are arguments), not once per parameter and sample. Printed with its terms in
     SymPy's own (canonical) order, not sorted again for reading, and Heaviside (the derivative of
     max, min and relu) called as a function, not rewritten to a Piecewise that SymPy folds into the
-    rest: the same numbers, compiled several times faster."""
+    rest: the same numbers, compiled several times faster. Its common subexpressions are computed
+    once (``cse``: the nested error repeats each layer's outputs in every later term, so the printed
+    tree is several times the size of the expression). A pure function of a SymPy expression (equal
+    expressions, equal derivatives): a process that checks the same network again (a build after a
+    check, an exercise's variants of one shape) compiles each derivative once."""
     printer = MpmathPrinter({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True,
                              "user_functions": {"Heaviside": "heaviside"}, "order": "none"})
     return sp.lambdify(symbols, sp.diff(nested, symbol), modules=[{"heaviside": _heaviside}, "mpmath"],
-                       printer=printer)
+                       printer=printer, cse=True)
 
 
 def _sympy_route(function, symbols, values: dict, chain):
@@ -276,7 +282,6 @@ def run(model, progress=None) -> Report:
         skipped["fd_samples"] = (f"finite differences and sympy.diff on {len(fd_samples)} of {count} samples (an even "
                                  "spread); the generated code on every one")
     kinked = domain.kinked(model.derivation, model.evaluation)
-    compiled = {}  # parameter -> its sympy.diff, compiled
     rows = []
     with mpmath.workdps(60):
         for s, sample in enumerate(model.spec.samples):
@@ -305,9 +310,8 @@ def run(model, progress=None) -> Report:
                 row = Row(p, s, chain)
                 if nested is not None and s in fd_samples:
                     symbols = tuple(sorted(subs, key=str))
-                    if (p, symbols) not in compiled:
-                        compiled[p, symbols] = _sympy_derivative(nested, network.symbol(Q.parameter(p)), symbols)
-                    row.routes["sympy_diff"] = _sympy_route(compiled[p, symbols], symbols, subs, chain)
+                    function = _sympy_derivative(nested, network.symbol(Q.parameter(p)), symbols)
+                    row.routes["sympy_diff"] = _sympy_route(function, symbols, subs, chain)
                 extra = {"sympy_diff": 0, "generated": 4 * mpmath.mpf(noise[p])}
                 if bounds is not None:
                     extra["generated"] += 2 * bounds[p]
