@@ -28,7 +28,7 @@ CHILD = """
 import json, resource, sys, time
 start = time.perf_counter()
 import derive
-from derive.render.python import render
+from derive.render.code.python import render
 spec = derive.load_spec(sys.argv[1])
 model = derive.Model(spec)
 source = render(model.derivation, derive.__version__)

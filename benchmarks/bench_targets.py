@@ -34,7 +34,7 @@ from readme import write_table  # noqa: E402
 
 import derive  # noqa: E402
 from derive.model.network import Network  # noqa: E402
-from derive.render import c, numpy_target, targets  # noqa: E402
+from derive.render.code import c, numpy_target, targets  # noqa: E402
 
 STEPS = 1000  # steps per call of the in-C and fori_loop loops
 

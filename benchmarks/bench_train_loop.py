@@ -46,7 +46,7 @@ biases = [[0.35], [0.60]]
 
 def baseline_module(repo: str, spec_path: str | None):
     """The generated module of an earlier derive (rendered in a subprocess importing it from ``repo``)."""
-    code = ("import sys, derive; from derive.render.python import render; "
+    code = ("import sys, derive; from derive.render.code.python import render; "
             "print(render(derive.load(sys.argv[1] if len(sys.argv) > 1 else None).derivation, 'baseline'))")
     env = {**os.environ, "PYTHONPATH": repo}
     source = subprocess.run([sys.executable, "-c", code, *([spec_path] if spec_path else [])], env=env,

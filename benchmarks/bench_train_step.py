@@ -31,7 +31,7 @@ import oo_network  # noqa: E402
 from readme import write_table  # noqa: E402
 
 import derive  # noqa: E402
-from derive.render.python import render  # noqa: E402
+from derive.render.code.python import render  # noqa: E402
 
 
 def count_ops(source: str, function: str) -> int:

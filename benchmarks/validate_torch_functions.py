@@ -32,7 +32,7 @@ from readme import write_table  # noqa: E402
 import derive  # noqa: E402
 from derive.model.functions import Registered  # noqa: E402
 from derive.model.registry import ACTIVATIONS, LOSSES  # noqa: E402
-from derive.render.python import ModuleWriter  # noqa: E402
+from derive.render.code.python import ModuleWriter  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 

@@ -81,7 +81,7 @@ class Model:
     @cached_property
     def module(self):
         """The generated plain-Python module, compiled in memory."""
-        from derive.render.python import compile_module
+        from derive.render.code.python import compile_module
 
         return compile_module(self.derivation, __version__)
 
@@ -232,7 +232,7 @@ class Model:
 
     def latex(self, digits: int = 9, extra_sections=()) -> str:
         """The step-by-step LaTeX document (training with the spec's ``steps``, else one step)."""
-        from derive.render import latex
+        from derive.render.tex import latex
 
         require_balls()
         comparisons = self.training_comparisons(self.spec.steps or 1)
@@ -242,7 +242,7 @@ class Model:
     def html(self, digits: int = 9, check=None) -> str:
         """The self-contained interactive web page (``check``: the result of `check`, made here unless
         given; ``False`` leaves the page's check section out, the slow part)."""
-        from derive.render.html import Page
+        from derive.render.web.html import Page
 
         require_balls()
         check = self.check(digits=digits) if check is None else check or None
@@ -272,7 +272,7 @@ class Model:
     def codegen(self, target: str = "python", path: str | Path | None = None, build: bool = False,
                 force: bool = False):
         """What `derive codegen` does: this network's gradient code in ``target`` (a name of
-        `derive.render.targets.TARGETS`) written to ``path`` (default generated/<name>/...), compiled
+        `derive.render.code.targets.TARGETS`) written to ``path`` (default generated/<name>/...), compiled
         ahead with ``build``: a `derive.codegen.Written` (the files, the library built)."""
         from derive.codegen import codegen
 
@@ -280,7 +280,7 @@ class Model:
 
     def latex_quantity(self, quantity: Quantity | str, digits: int = 9) -> str:
         """One quantity's derivation as a LaTeX ``align`` block."""
-        from derive.render.latex import quantity_block
+        from derive.render.tex.latex import quantity_block
 
         return quantity_block(self.network, self.explainer.explain(self.quantity(quantity)), digits)
 

@@ -18,9 +18,9 @@ from derive.model.decimals import fmt
 from derive.model.layers import shape
 from derive.output import default_output, staged
 from derive.progress import Progress
-from derive.render.header import header
-from derive.render.pdf import compile_pdf, engine
-from derive.render.python import render as render_python
+from derive.render.code.header import header
+from derive.render.code.python import render as render_python
+from derive.render.tex.pdf import compile_pdf, engine
 from derive.render.text import text as gradients_text
 from derive.version import __version__
 

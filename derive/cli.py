@@ -33,7 +33,7 @@ from derive.model.quantities import QuantityError
 from derive.model.reading import ReadError
 from derive.output import OutputError, default_output, staged, write
 from derive.render import text as report
-from derive.render.pdf import LatexError, compile_pdf
+from derive.render.tex.pdf import LatexError, compile_pdf
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,11 +1,11 @@
-"""`derive codegen`: gradient code for the network in each target of `derive.render.targets` (plain
+"""`derive codegen`: gradient code for the network in each target of `derive.render.code.targets` (plain
 Python by default; C with a Python binding, compiled ahead with ``--build``; NumPy; JavaScript)."""
 
 from __future__ import annotations
 
 from derive import load_spec
 from derive.cli_base import EXIT_OK, UsageError
-from derive.render import targets
+from derive.render.code import targets
 
 TARGETS = tuple(targets.TARGETS)
 

@@ -60,7 +60,7 @@ def _exercise(args) -> int:
     from derive.exercises import CheckFailed, shown
     from derive.lms import LmsError, chosen
     from derive.progress import Progress
-    from derive.render.pdf import engine
+    from derive.render.tex.pdf import engine
     from derive.teaching.exercise import ExerciseError
 
     try:

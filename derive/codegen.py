@@ -1,5 +1,5 @@
 """`derive codegen` as a function: gradient code for a network in one target of
-`derive.render.targets` (the one table of targets), written into a file or, for a target of several
+`derive.render.code.targets` (the one table of targets), written into a file or, for a target of several
 files, a folder together or not at all, and compiled ahead with ``build`` where the target has a build
 step. The command line parses its arguments, calls `codegen` and prints what it returns."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from derive.model.network import Network
 from derive.model.spec import Spec
 from derive.output import default_output, staged, write
-from derive.render import targets
+from derive.render.code import targets
 from derive.version import __version__
 
 

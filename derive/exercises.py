@@ -24,9 +24,10 @@ from derive.check import routes
 from derive.escape import python_comment
 from derive.model.decimals import plain, short_decimal
 from derive.output import default_output, staged, write
-from derive.render import moodle, worksheet
-from derive.render.header import header
-from derive.render.pdf import compile_pdf, preloaded
+from derive.render.code.header import header
+from derive.render.quiz import moodle
+from derive.render.tex import worksheet
+from derive.render.tex.pdf import compile_pdf, preloaded
 from derive.teaching.exercise import DECIMALS, Exercise, ExerciseError, default_asks, draw, fixed_values
 from derive.version import __version__
 
@@ -161,7 +162,7 @@ def run(spec=None, variants: int = 30, seed: int = 1, ask=(), decimals: int = DE
     (the built-in example); ``ask`` quantity names (default: `default_asks`); ``output`` the folder
     (default ``generated/<name>/exercises``); ``lms_names`` ``"moodle,canvas"`` or a list of names."""
     from derive import Spec, load_spec
-    from derive.render.pdf import engine
+    from derive.render.tex.pdf import engine
     from derive.teaching.exercise import parse_asks
 
     model = spec if isinstance(spec, Model) else Model(spec if isinstance(spec, Spec) else load_spec(spec))

@@ -48,13 +48,13 @@ class Export:
 
 
 def _moodle(batch: Batch) -> dict[str, str]:
-    from derive.render import moodle
+    from derive.render.quiz import moodle
 
     return {"quiz.xml": moodle.quiz(batch.exercises, batch.name, batch.line)}
 
 
 def _canvas(batch: Batch) -> dict[str, bytes]:
-    from derive.render import canvas
+    from derive.render.quiz import canvas
 
     return {"canvas-qti.zip": canvas.package(batch.exercises, batch.name, batch.digest, batch.seed, batch.line)}
 

@@ -16,11 +16,11 @@ from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.model.layers import shape
 from derive.model.network import Network
-from derive.render.latex_rows import RowPrinter as LatexRows
-from derive.render.latex_rows import align
-from derive.render.mathml import RowPrinter as MathRows
-from derive.render.svg import NetworkPicture
+from derive.render.tex.latex_rows import RowPrinter as LatexRows
+from derive.render.tex.latex_rows import align
 from derive.render.text import explanation_lines
+from derive.render.web.mathml import RowPrinter as MathRows
+from derive.render.web.svg import NetworkPicture
 
 DIGITS = 9
 #: The rows' layout, scoped to the output (a notebook has none of the page's stylesheet).

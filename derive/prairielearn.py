@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import derive
-from derive.render import prairielearn as html
+from derive.render.quiz import prairielearn as html
 from derive.render.spec_toml import spec_toml
 from derive.teaching.exercise import DECIMALS, default_asks
 from derive.version import __version__

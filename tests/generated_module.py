@@ -4,7 +4,7 @@ import importlib.util
 import itertools
 
 import derive
-from derive.render.python import render
+from derive.render.code.python import render
 
 _count = itertools.count()
 

@@ -9,7 +9,7 @@ import pytest
 from generated_module import floats
 
 import derive
-from derive.render import c, numpy_target, targets
+from derive.render.code import c, numpy_target, targets
 
 _count = itertools.count()
 needs_cc = pytest.mark.skipif(not shutil.which("cc") and not shutil.which("gcc") and not os.environ.get("DERIVE_REQUIRE_CC"),

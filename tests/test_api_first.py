@@ -106,7 +106,7 @@ def test_derive_grade_refuses_an_unreadable_sheet(tmp_path, capsys):
 @pytest.mark.parametrize("target", ["python", "c", "numpy", "javascript"])
 def test_model_codegen_is_derive_codegen(small, tmp_path, target, capsys):
     """The same files, byte for byte, as the command writes, for every target of the table."""
-    from derive.render import targets
+    from derive.render.code import targets
 
     by_api, by_cli = tmp_path / "api", tmp_path / "cli"
     one = not targets.TARGETS[target].folder

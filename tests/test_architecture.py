@@ -22,7 +22,7 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "examples" not in p.parts)
 
 
 def layer(module: str) -> int:
-    """Layer of a dotted module name inside derive (derive.render.latex -> 2)."""
+    """Layer of a dotted module name inside derive (derive.render.tex.latex -> 2)."""
     parts = module.split(".")
     if len(parts) == 1:
         return TOP
@@ -61,7 +61,7 @@ def test_a_layer_imports_only_from_the_layers_below_it(path):
 def test_the_layer_check_can_fail():
     """The rule above, applied to a made-up upward import."""
     assert layer("derive.check.audit") > layer("derive.model.spec")
-    assert layer("derive.render.latex") == 2 and layer("derive.cli") == TOP and layer("derive.output") == -1
+    assert layer("derive.render.tex.latex") == 2 and layer("derive.cli") == TOP and layer("derive.output") == -1
 
 
 #: The most statements a module holds: 400 physical lines at this code base's usual layout (0.59
@@ -307,7 +307,7 @@ def test_only_the_layer_kinds_name_a_layer_kind(path):
 COMPUTING = {"value", "train", "training_comparisons", "explain", "claim", "after_training", "published_findings",
              "published_notes", "resolver", "auditor", "module", "check", "build", "quantity", "settings", "html",
              "latex", "latex_quantity", "gradients"}
-RENDERERS = [*sorted((PACKAGE / "render").glob("*.py")), PACKAGE / "notebook.py"]
+RENDERERS = [*sorted((PACKAGE / "render").rglob("*.py")), PACKAGE / "notebook.py"]
 
 
 def _model_calls(path: Path) -> list[str]:

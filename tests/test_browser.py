@@ -20,7 +20,7 @@ from networks import TODAY, ZOO, random_specs
 import derive
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
-from derive.render import javascript
+from derive.render.code import javascript
 
 PAGES = {"mazur": None, "deep_tanh_relu": ZOO["deep_tanh_relu"], "softmax_ce": ZOO["softmax_ce"]}
 LARGE = """name = "wide"

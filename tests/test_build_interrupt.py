@@ -14,7 +14,7 @@ from conftest import spec_text
 
 from derive.cli import main
 from derive.output import SCRATCH_PREFIX
-from derive.render.pdf import engine
+from derive.render.tex.pdf import engine
 
 pytestmark = pytest.mark.slow  # a system test: `-m "not slow"` leaves it out (docs/programmers.md)
 

@@ -27,7 +27,7 @@ from derive.cli import main
 from derive.escape import toml_string
 from derive.model import quantities as Q
 from derive.output import generated_by_us
-from derive.render import canvas
+from derive.render.quiz import canvas
 from derive.teaching import exercise as X
 
 CP = "{http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1}"

@@ -120,7 +120,7 @@ def test_the_logistic_forms_are_accurate_from_minus_to_plus_1000(form):
     import sympy as sp
 
     from derive.model.registry import Logistic
-    from derive.render.python import ModuleWriter
+    from derive.render.code.python import ModuleWriter
 
     writer = ModuleWriter(derive.load().derivation)
     x = writer.network.symbol(derive.Quantity("net", "h1"))

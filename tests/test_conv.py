@@ -14,7 +14,7 @@ from targets import _import, load_c, load_numpy, needs_cc, same_as_python
 
 import derive
 from derive.cli import main
-from derive.render import targets
+from derive.render.code import targets
 
 CNN = """name = "cnn"
 input = [1, 4, 4]

@@ -16,10 +16,12 @@ from networks import ZOO
 import derive
 from derive import __version__
 from derive.notebook import Explained, model_html
-from derive.render import c, javascript, latex, numpy_target, python, python_loops, text, worksheet
+from derive.render import text
 from derive.render.check_text import as_text
-from derive.render.header import header
-from derive.render.html import Page
+from derive.render.code import c, javascript, numpy_target, python, python_loops
+from derive.render.code.header import header
+from derive.render.tex import latex, worksheet
+from derive.render.web.html import Page
 from derive.teaching.exercise import draw
 
 GENERATED = ROOT / "generated" / "mazur"

@@ -10,7 +10,7 @@ import derive
 from derive import building
 from derive.cli import main
 from derive.output import default_output
-from derive.render import targets
+from derive.render.code import targets
 
 PACKAGE = Path(derive.__file__).resolve().parent
 

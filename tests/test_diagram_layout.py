@@ -16,9 +16,9 @@ from networks import ZOO
 
 import derive
 from derive.render.diagram import Box
-from derive.render.html import Page
-from derive.render.latex_rows import figure_measure
 from derive.render.look import SIZE, text_width
+from derive.render.tex.latex_rows import figure_measure
+from derive.render.web.html import Page
 
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 NETWORKS = {**ZOO, "two_three_two": spec_text(layers="[2, 3, 2]", weights=None, biases=None, seed="1"),

@@ -12,7 +12,7 @@ import pytest
 from conftest import spec_text
 
 from derive import escape
-from derive.render.pdf import compile_pdf, engine
+from derive.render.tex.pdf import compile_pdf, engine
 
 PAYLOAD = ("\"q\" 'single' \"\"\"triple\"\"\" back\\slash {{ jinja }} <% block %> \\input{/etc/passwd} "
            "\\write18{touch PWNED} </script> <!-- -- ??/ */ end")

@@ -29,7 +29,9 @@ from derive.model import (
 )
 from derive.model.formula import KINKED
 from derive.model.functions import CONSTANTS, ELEMENTARY
-from derive.render import latex_rows, mathml, text
+from derive.render import text
+from derive.render.tex import latex_rows
+from derive.render.web import mathml
 
 DPS = 500
 mp = mpmath.mpf

@@ -22,7 +22,7 @@ import derive
 from derive.check.audit import confusions
 from derive.cli import main
 from derive.model import quantities as Q
-from derive.render import pdf
+from derive.render.tex import pdf
 from derive.teaching import exercise as X
 
 needs_latex = pytest.mark.skipif(
@@ -219,7 +219,8 @@ def test_a_network_with_softmax_and_two_samples(tmp_path):
     the key boxes the per-sample values (the totals are in its answers table)."""
     from networks import ZOO
 
-    from derive.render import moodle, worksheet
+    from derive.render.quiz import moodle
+    from derive.render.tex import worksheet
 
     model = derive.Model(derive.parse(ZOO["softmax_ce"], "softmax_ce.toml"))
     e = X.draw(model, 1, 1, None, 4)

@@ -106,7 +106,7 @@ def test_a_net_on_relus_kink_is_the_convention_and_finite_differences_do_not_app
 def test_a_sum_of_thousands_of_terms_compiles_and_adds_in_the_same_order():
     """A layer of 4096 neurons makes net inputs of 4096 terms: past about 3000 CPython's compiler
     recurses too deep, so the sum continues as net = net + ..., bit for bit the same float64 sum."""
-    from derive.render.pyformat import SUM_CHUNK, sum_assignment
+    from derive.render.code.pyformat import SUM_CHUNK, sum_assignment
 
     terms = [f"w{k} * x{k}" for k in range(4096)]
     source = "\n".join(sum_assignment("", "net", terms))

@@ -20,7 +20,7 @@ from conftest import spec_text
 import derive
 from derive.check.audit import Auditor
 from derive.derivation.exact_training import ExactTraining
-from derive.render import python_loops
+from derive.render.code import python_loops
 
 mp = mpmath.mpf
 DERIVATIVE = {"logistic": lambda o: o * (1 - o), "tanh": lambda o: 1 - o * o, "identity": lambda o: mp(1)}

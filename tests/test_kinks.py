@@ -18,7 +18,7 @@ from test_matrix import assert_same_numbers
 import derive
 from derive.model import quantities as Q
 from derive.model.registry import ACTIVATIONS
-from derive.render.latex_matrix import sections
+from derive.render.tex.latex_matrix import sections
 
 #: The derivative each kinked activation takes at its kink, by its documented convention.
 BUILT_IN = {"relu": 0, "leaky_relu": Fraction(1, 100), "elu": 1}

@@ -14,7 +14,7 @@ from networks import ZOO
 
 import derive
 from derive.model.decimals import fmt
-from derive.render import pdf
+from derive.render.tex import pdf
 
 pytestmark = pytest.mark.slow  # a system test: `-m "not slow"` leaves it out (docs/programmers.md)
 

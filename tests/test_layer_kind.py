@@ -16,7 +16,8 @@ from targets import _import, load_c, load_numpy, needs_cc, same_as_python
 import derive
 from derive.cli import main
 from derive.model.spec import SpecError
-from derive.render import diagram, targets
+from derive.render import diagram
+from derive.render.code import targets
 
 SCALED = """name = "scaled"
 input = 2

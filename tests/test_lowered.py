@@ -1,4 +1,4 @@
-"""The lowered program (`derive.derivation.lowered`) and its one walker (`derive.render.walker`): the
+"""The lowered program (`derive.derivation.lowered`) and its one walker (`derive.render.code.walker`): the
 statement kinds every loop-form target prints, the program of a deep network, and a layer kind that
 contributes its own statements."""
 
@@ -15,7 +15,7 @@ from derive.derivation import lowered as P
 from derive.derivation.steps import ERROR, FORWARD
 from derive.model.layers import KINDS
 from derive.model.network import Network
-from derive.render import c, c_loops, javascript, numpy_target, python_loops, walker
+from derive.render.code import c, c_loops, javascript, numpy_target, python_loops, walker
 
 PRINTERS = {P.LOOP_KINDS: (python_loops._Python, c_loops._C, numpy_target._NumPy),
             P.STRAIGHT_KINDS: (c._Straight, javascript._Statements)}

@@ -17,8 +17,8 @@ import derive
 from derive.derivation import evaluate, matrix, steps
 from derive.model import quantities as Q
 from derive.model.network import Network
-from derive.render import pdf
-from derive.render.latex_matrix import PRINT_LIMIT, entry_latex
+from derive.render.tex import pdf
+from derive.render.tex.latex_matrix import PRINT_LIMIT, entry_latex
 
 NETWORKS = {**ZOO, **TODAY, **EXTREME}
 CLOSE = mpmath.mpf("1e-45")

@@ -16,7 +16,9 @@ from derive.derivation.steps import Phase
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.modes import BiasMode
-from derive.render import mathml, names, spec_toml, text, worksheet
+from derive.render import names, spec_toml, text
+from derive.render.tex import worksheet
+from derive.render.web import mathml
 from derive.version import __version__
 
 BIASES = {BiasMode.SHARED: "[[0.35], [0.60]]", BiasMode.PER_NEURON: "[[0.35, 0.30], [0.60, 0.65]]",

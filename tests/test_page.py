@@ -17,8 +17,8 @@ import derive
 from derive.cli import main
 from derive.derivation.explain import NAMES, NUMBERS, VALUE, Row
 from derive.model import quantities as Q
-from derive.render import javascript
-from derive.render.mathml import RowPrinter, function_name
+from derive.render.code import javascript
+from derive.render.web.mathml import RowPrinter, function_name
 
 PAGE = ROOT / "generated" / "mazur" / "mazur.html"
 

@@ -10,7 +10,7 @@ from networks import TODAY, ZOO
 import derive
 from derive.derivation.explain import NAMES, NUMBERS
 from derive.model import quantities as Q
-from derive.render.html import Page
+from derive.render.web.html import Page
 
 
 def _model(text, name):

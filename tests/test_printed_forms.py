@@ -7,7 +7,7 @@ import pytest
 from conftest import spec_text
 
 import derive
-from derive.render.latex_rows import column
+from derive.render.tex.latex_rows import column
 from derive.render.text import explanation_lines
 
 TANH_BCE = spec_text(activation='["tanh", "logistic"]', loss='"binary_cross_entropy"', biases="[[-0.9], [0.1]]",

@@ -14,7 +14,9 @@ import pytest
 import derive
 from derive.model import decimals
 from derive.model.proven import Proven, precision
-from derive.render import latex_rows, mathml, text
+from derive.render import text
+from derive.render.tex import latex_rows
+from derive.render.web import mathml
 
 BCE = """name = "bce"
 layers = [2, 2, 1]

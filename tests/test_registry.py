@@ -12,7 +12,7 @@ import sympy as sp
 import derive
 from derive.model.functions import Registered
 from derive.model.registry import ACTIVATIONS, LOSSES
-from derive.render.python import ModuleWriter
+from derive.render.code.python import ModuleWriter
 
 ELEMENTWISE = sorted(name for name, a in ACTIVATIONS.items() if not a.couples_layer)
 POINTS = [-30.0, -3.5, -1.0, -0.25, 0.3, 1.0, 2.75, 30.0]  # no kink (relu's is at 0)

@@ -17,7 +17,7 @@ import derive
 from derive.check import routes as check
 from derive.cli import main
 from derive.model.registry import LOSSES
-from derive.render import javascript
+from derive.render.code import javascript
 
 RTOL = 1e-12  # measured: 5e-14 at worst (exp(net - lse) at net 228 magnifies net's rounding 228 times)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import derive
-from derive.render.pdf import compile_pdf
+from derive.render.tex.pdf import compile_pdf
 
 pytestmark = pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("pdftotext")),
                                 reason="needs pdflatex and pdftotext")

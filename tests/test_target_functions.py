@@ -4,7 +4,7 @@ on a network whose hidden nets and targets are negative and whose output is tanh
 activation followed by tanh with a rational loss once ended `derive check` in an mpc).
 
 For each: sympy.diff of the nested error (the check's independent route) is real and agrees with
-the engine; every target of `derive.render.targets` prints it in every form it has, and where a runtime is
+the engine; every target of `derive.render.code.targets` prints it in every form it has, and where a runtime is
 here it runs: the plain-Python module (straight-line and loop form), the NumPy module, the C module
 (straight-line and loop form, C99 as the binding builds it, and once more with -std=c99 -pedantic
 -Wall -Wextra -Werror) and the JavaScript (by node), whose gradients agree with the engine."""
@@ -28,7 +28,7 @@ from derive.model import formula
 from derive.model import quantities as Q
 from derive.model.functions import CONSTANTS, ELEMENTARY
 from derive.model.registry import ACTIVATIONS, LOSSES
-from derive.render import targets
+from derive.render.code import targets
 
 pytestmark = pytest.mark.slow  # a system test: `-m "not slow"` leaves it out (docs/programmers.md)
 
@@ -200,7 +200,7 @@ def test_a_failed_compile_shows_the_compilers_first_error_not_a_note(tmp_path):
 @pytest.mark.skipif(not shutil.which("node"), reason="no node here")
 def test_the_javascript_erf_and_erfc_are_within_2e13_of_the_exact_values():
     """JavaScript lacks both: the script's own (`code_functions.ERROR_FUNCTIONS`), against mpmath."""
-    from derive.render.code_functions import ERROR_FUNCTIONS
+    from derive.render.code.code_functions import ERROR_FUNCTIONS
 
     points = [k / 50 for k in range(-300, 1300)] + [1.999999, 2.0, 2.000001, 1e-300, 1e-10, -1e-10, 0.0]
     script = ERROR_FUNCTIONS + f"\nconst x = {json.dumps(points)};\nconsole.log(JSON.stringify([x.map(_erf), x.map(_erfc)]));"

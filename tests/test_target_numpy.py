@@ -107,14 +107,14 @@ def test_the_command_line(tmp_path):
 
 def test_the_module_needs_numpy_only_when_imported(tmp_path):
     """derive itself never imports numpy: rendering the NumPy target is text."""
-    run = subprocess.run([sys.executable, "-c", "import sys, derive\nfrom derive.render import numpy_target\n"
+    run = subprocess.run([sys.executable, "-c", "import sys, derive\nfrom derive.render.code import numpy_target\n"
                           "numpy_target.render(derive.load().network, '0')\nprint('numpy' in sys.modules)"],
                          capture_output=True, text=True)
     assert run.stdout == "False\n", run.stderr
 
 
 def test_deterministic_and_headed(reference):
-    from derive.render import numpy_target
+    from derive.render.code import numpy_target
 
     text = numpy_target.render(reference.network, derive.__version__)
     assert text == numpy_target.render(derive.load().network, derive.__version__)

@@ -13,7 +13,7 @@ from networks import EXTREME, TODAY, ZOO, random_specs
 from targets import TRAINING, near, same_as_python
 
 import derive
-from derive.render import loops, python_loops
+from derive.render.code import loops, python_loops
 
 
 def load_loops(model, tmp_path):

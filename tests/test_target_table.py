@@ -1,4 +1,4 @@
-"""The one table of code targets (`derive.render.targets`): `derive codegen` offers exactly its
+"""The one table of code targets (`derive.render.code.targets`): `derive codegen` offers exactly its
 names, writes exactly the files each entry lists, and the form (straight-line or loops) is chosen by
 the table alone."""
 
@@ -11,8 +11,8 @@ from conftest import spec_text
 import derive
 from derive import cli_codegen
 from derive.model.network import Network
-from derive.render import loops as loop_rule
-from derive.render import targets
+from derive.render.code import loops as loop_rule
+from derive.render.code import targets
 
 
 def test_the_command_offers_every_target_of_the_table():

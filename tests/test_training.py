@@ -16,7 +16,7 @@ from networks import ZOO, random_specs
 import derive
 from derive.derivation.exact_training import ExactTraining
 from derive.model import optimizers, quantities
-from derive.render.python import compile_module
+from derive.render.code.python import compile_module
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "adamw"]
 

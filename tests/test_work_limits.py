@@ -10,7 +10,7 @@ import derive
 from derive.check import audit, routes
 from derive.cli import main
 from derive.derivation import training
-from derive.render import html
+from derive.render.web import html
 
 SAMPLE = "[[samples]]\ninputs = [0.{:02d}, 0.10]\ntargets = [0.01, 0.99]\n"
 

@@ -19,7 +19,7 @@ import sympy as sp
 from derive.check.resolve import Resolver, default_trainer
 from derive.model import optimizers as O
 from derive.model import quantities as Q
-from derive.render.python import compile_module
+from derive.render.code.python import compile_module
 from derive.version import __version__
 
 

@@ -2,7 +2,7 @@
 numbers (`derive.check.audit.Finding`), the verdicts on claims (`Claimed`), all in one `CheckResult`.
 
 They hold values, not text: printing them is the renderers' (`derive.render.check_text` as text,
-`derive.render.html_tables` on the page, `derive.render.latex` for a claim's derivation); ``as_dict``
+`derive.render.web.html_tables` on the page, `derive.render.tex.latex` for a claim's derivation); ``as_dict``
 is the ``--json`` form, whose strings are printed by those same renderers.
 """
 
@@ -16,7 +16,7 @@ from derive.check.audit import Finding
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.render.check_text import derivation_lines
-from derive.render.latex import quantity_block
+from derive.render.tex.latex import quantity_block
 
 
 @dataclass(frozen=True)

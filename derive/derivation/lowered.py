@@ -1,11 +1,11 @@
 """The network lowered once for the code targets: a short program in a few statement kinds
-(`derive.model.program`), which each target prints with its own syntax (`derive.render.walker`;
+(`derive.model.program`), which each target prints with its own syntax (`derive.render.code.walker`;
 Python, C and NumPy in loop form).
 
 Straight-line code is the other lowering of the same program (`straight`): the same sections, every
 unit's statements unrolled into scalars in the derivation's order: `Sum` (one net input, a sum of
 weight * input terms, the bias last), `Let` (one step's quantity) and `Store` (one parameter's
-gradient). The form is chosen in one place, `derive.render.targets`.
+gradient). The form is chosen in one place, `derive.render.code.targets`.
 
 The program's sections (`Program.forward`, ``error``, ``deltas``, ``backward``) are where every target
 puts its early returns (no targets: the outputs; no gradient: the error). Each layer kind contributes

@@ -1,5 +1,5 @@
 """The vocabulary of the lowered program: what a layer is to the code targets, and the few statement
-kinds every target prints (`derive.render.walker`).
+kinds every target prints (`derive.render.code.walker`).
 
 It sits in the model so that a layer kind's module (`derive.model.layers`) can hold its own lowering,
 statements built from this vocabulary, beside its keys, its tensors and its forward pass. The program

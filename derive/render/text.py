@@ -19,7 +19,7 @@ from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, json_value, plain
 from derive.model.layers import place, shape
-from derive.render.latex_rows import negated_product
+from derive.render.tex.latex_rows import negated_product
 
 if TYPE_CHECKING:  # a mixin's super() is, at run time, the SymPy printer class placed after it
     from sympy.printing.printer import Printer as _PrinterBase

@@ -20,7 +20,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from derive.model.spec import parse
-from derive.render import prairielearn as html
+from derive.render.quiz import prairielearn as html
 from derive.teaching.exercise import draw, parse_asks
 from derive.teaching.grade import CARRIED, CONVENTION, CORRECT, Answer, Marker
 

@@ -1,4 +1,4 @@
-"""The Python target's loop form, above `derive.render.loops.LOOP_THRESHOLD` parameters: lists and
+"""The Python target's loop form, above `derive.render.code.loops.LOOP_THRESHOLD` parameters: lists and
 layer loops printed from the lowered program (`derive.derivation.lowered`), so that 784-32-10 is a module of
 about 2,300 lines (most of them the packed tables) that imports in 0.1 s (straight-line it is
 310,000 lines, 1.2 s and 600 MB to import). The network is one function, ``_run``, written once;
@@ -9,9 +9,9 @@ from __future__ import annotations
 from derive.derivation import layers as L
 from derive.derivation import lowered as P
 from derive.model.modes import BiasMode
-from derive.render import pyformat, python
-from derive.render.loops import symbol_names
-from derive.render.walker import Printer, walk
+from derive.render.code import pyformat, python
+from derive.render.code.loops import symbol_names
+from derive.render.code.walker import Printer, walk
 
 I1, I2, I3 = "    ", "        ", "            "
 

@@ -14,8 +14,8 @@ import sympy as sp
 from derive.derivation import layers as L
 from derive.derivation import lowered as P
 from derive.model.modes import BiasMode
-from derive.render.c_printer import CPrinter
-from derive.render.walker import Printer, walk
+from derive.render.code.c_printer import CPrinter
+from derive.render.code.walker import Printer, walk
 
 I1, I2, I3 = "    ", "        ", "            "
 

@@ -4,8 +4,8 @@ The network's arithmetic is one static function, ``run``, written once: the forw
 targets) the error, then (given a gradient array) the backward pass. ``forward``, ``loss``,
 ``gradient``, ``train_step`` and ``train`` all call it, so the forward pass is not repeated. Small
 networks get it straight-line from the derivation's kernel steps (one ``const double`` a step, in
-program order, printed by `derive.render.c_printer`); above `loops.LOOP_THRESHOLD` parameters it is
-written in loop form by `derive.render.c_loops` (arrays and layer loops, following the matrix form),
+program order, printed by `derive.render.code.c_printer`); above `loops.LOOP_THRESHOLD` parameters it is
+written in loop form by `derive.render.code.c_loops` (arrays and layer loops, following the matrix form),
 which compiles in seconds where straight-line code would take minutes.
 
 ``train`` runs in C with every optimizer of `derive.model.optimizers` (its update of one parameter
@@ -23,11 +23,12 @@ from derive.derivation.steps import Derivation
 from derive.escape import c_comment, c_identifier, c_string, python_string
 from derive.model import optimizers
 from derive.model import quantities as Q
-from derive.render import c_loops, names, python_training, tables
-from derive.render.c_printer import CPrinter
-from derive.render.header import header
+from derive.render import names
+from derive.render.code import c_loops, python_training, tables
+from derive.render.code.c_printer import CPrinter
+from derive.render.code.header import header
+from derive.render.code.walker import Printer, walk
 from derive.render.templating import environment
-from derive.render.walker import Printer, walk
 
 #: -march=native: vector instructions of this machine (2.4x on 784-32-10's forward pass, AVX2 over SSE2),
 #: so the binding names the library after the machine too; -ffp-contract=off: no fused multiply-adds,
@@ -119,7 +120,7 @@ def _optimizer_cases(printer_of) -> list[dict]:
 
 def render(derivation: Derivation | None, network, version: str, loops: bool) -> dict[str, str]:
     """The three files (name -> text), byte-identical for the same spec and version, in loop form
-    (``loops``, chosen by `derive.render.targets`) or straight-line. ``derivation`` may be None in
+    (``loops``, chosen by `derive.render.code.targets`) or straight-line. ``derivation`` may be None in
     loop form, which reads the network and its registry entries only."""
     spec = network.spec
     prefix = c_identifier(spec.name)

@@ -18,7 +18,7 @@ import io
 from derive.escape import cloze_html, csv_text, xml_comment, xml_text
 from derive.model.decimals import fmt
 from derive.model.layers import shape
-from derive.render.quiz_values import fixed, given_rows
+from derive.render.quiz.quiz_values import fixed, given_rows
 
 
 def numerical(q) -> str:

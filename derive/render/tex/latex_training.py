@@ -12,8 +12,8 @@ from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.model.optimizers import SLOTS
 from derive.render import names
-from derive.render.latex_document import Block
-from derive.render.latex_rows import RowPrinter, column, math
+from derive.render.tex.latex_document import Block
+from derive.render.tex.latex_rows import RowPrinter, column, math
 
 SHOWN_STEPS = 2  # steps of one parameter's update derived row by row
 TABLE_STEPS = 3  # steps of the optimizer-state table
@@ -26,7 +26,7 @@ def _sentence(text: str) -> str:
 
 
 def training_section(document, comparisons) -> list:
-    """The blocks of the section (`derive.render.latex_document.Block`); ``comparisons`` is a list of
+    """The blocks of the section (`derive.render.tex.latex_document.Block`); ``comparisons`` is a list of
     groups of (label, TrainingRun), the spec's own run first in the first group."""
     model, digits = document.model, document.digits
     network, settings = model.network, model.spec.training

@@ -12,7 +12,7 @@ from sympy.printing.precedence import precedence
 
 from derive.escape import c_identifier
 from derive.model.functions import Registered
-from derive.render.code_functions import FunctionNames, RegisteredCalls
+from derive.render.code.code_functions import FunctionNames, RegisteredCalls
 from derive.render.text import FloatLiterals, TextbookOrder
 
 

@@ -2,7 +2,7 @@
 
 The worksheet shows the variant's network with its numbers (the diagram with every parameter's
 value, the table of initial values) and the questions, with room to write. The key is the variant's
-full step-by-step document (`derive.render.latex_document.Document`, the same rows every printer
+full step-by-step document (`derive.render.tex.latex_document.Document`, the same rows every printer
 prints), with an answers table first and each asked value boxed where the derivation reaches it.
 ``questions`` are the exercise's (each with ``quantity``, ``decimals``, ``answer``, ``tolerance``).
 """
@@ -13,9 +13,10 @@ from derive.derivation.explain import VALUE
 from derive.escape import latex_text
 from derive.model.layers import shape
 from derive.model.modes import BiasMode
-from derive.render import latex, names
-from derive.render.latex_document import Block, Document, Section
-from derive.render.latex_rows import RowPrinter, figure, loss_definition, number
+from derive.render import names
+from derive.render.tex import latex
+from derive.render.tex.latex_document import Block, Document, Section
+from derive.render.tex.latex_rows import RowPrinter, figure, loss_definition, number
 
 ANSWER_SPACE = "2.2em"  # below each question, for the working
 

@@ -14,7 +14,7 @@ from derive.derivation.evaluate import training_settings
 from derive.escape import python_string
 from derive.model import optimizers
 from derive.model import quantities as Q
-from derive.render import pyformat
+from derive.render.code import pyformat
 
 LOOP_INDENT = " " * 20  # the body of ``for name in group:`` in the template
 

@@ -1,6 +1,6 @@
 """Render the derivation as a LaTeX document, or one quantity's derivation as an ``align`` block.
 
-The document is built as data first (`derive.render.latex_document`), then printed through
+The document is built as data first (`derive.render.tex.latex_document`), then printed through
 ``templates/document.tex.j2``, which receives only escaped text and printed math.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from derive.escape import latex_text
 from derive.render import names
-from derive.render.header import header
-from derive.render.latex_document import Block, Document, Section
-from derive.render.latex_rows import RowPrinter, align, number
+from derive.render.code.header import header
 from derive.render.templating import environment
+from derive.render.tex.latex_document import Block, Document, Section
+from derive.render.tex.latex_rows import RowPrinter, align, number
 
 
 def errata_section(findings, digits: int, source: str, remarks=()) -> Section:
@@ -59,7 +59,7 @@ def document(model, version: str, digits: int = 9, training=(), findings=(), not
     """The whole document as `derive latex` writes it: `render` with the matrix form's sections, then
     ``extra_sections``, then (with published numbers) the errata of ``findings`` and ``notes`` (the
     audit's, computed by the caller)."""
-    from derive.render.latex_matrix import sections as matrix_part
+    from derive.render.tex.latex_matrix import sections as matrix_part
 
     sections = [*matrix_part(model, digits), *extra_sections]
     if model.spec.published:

@@ -18,8 +18,8 @@ import re
 from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.layers import shape
-from derive.render.quiz_values import given_rows
-from derive.render.svg import NetworkPicture
+from derive.render.quiz.quiz_values import given_rows
+from derive.render.web.svg import NetworkPicture
 
 UNKNOWN = "?"
 

@@ -2,7 +2,7 @@
 printed by SymPy's MathML presentation printer, quantity names in MathML, and numbers that the page
 can redraw.
 
-The MathML sibling of `derive.render.latex_rows.RowPrinter`: every formula is printed twice from the
+The MathML sibling of `derive.render.tex.latex_rows.RowPrinter`: every formula is printed twice from the
 same expression, once with each symbol's name and once with its value, so the two lines can never
 disagree. Multi-letter names are upright (a multi-letter ``<mi>`` is upright in MathML, as
 ``\\mathrm`` is in the PDF). Each printed number is an element carrying ``data-value`` (the quantity
@@ -24,7 +24,7 @@ from derive.model import quantities as Q
 from derive.model.decimals import UNDECIDED, plain
 from derive.model.functions import Registered
 from derive.model.optimizers import SLOTS
-from derive.render.latex_rows import negated_product, powered_fractions
+from derive.render.tex.latex_rows import negated_product, powered_fractions
 
 SUM_LIMIT = 10  # terms; a longer sum (a net input of a wide layer) shows its first 3, its last 2 and
 HEAD, TAIL = 3, 2  # any term holding a symbol the row is about, with ⋯ for the rest

@@ -11,7 +11,7 @@ from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.model.layers import shape
 from derive.render import names
-from derive.render.latex_rows import RowPrinter, figure, function_notes, loss_definition, math, number
+from derive.render.tex.latex_rows import RowPrinter, figure, function_notes, loss_definition, math, number
 
 DETAIL_LIMIT = 40  # parameters; above it, general per-layer formulas once and tables of values
 SAMPLE_LIMIT = 3  # samples written out step by step; above it, tables
@@ -36,7 +36,7 @@ class Section:
 
 
 class Document:
-    """Every block of the derivation, for one model (see `derive.render.latex.render`)."""
+    """Every block of the derivation, for one model (see `derive.render.tex.latex.render`)."""
 
     def __init__(self, model, digits: int = 9, training=()):
         self.model = model
@@ -355,6 +355,6 @@ class Document:
         return section
 
     def training_section(self) -> Section:
-        from derive.render.latex_training import training_section
+        from derive.render.tex.latex_training import training_section
 
         return Section(f"Training for {self.model.spec.steps} steps", training_section(self, self.training))

@@ -34,8 +34,8 @@ from derive.escape import html_text, xml_comment, xml_text
 from derive.model import quantities as Q
 from derive.model.layers import shape
 from derive.model.network import Network
-from derive.render.quiz_values import fixed, given_rows
-from derive.render.svg import NetworkPicture
+from derive.render.quiz.quiz_values import fixed, given_rows
+from derive.render.web.svg import NetworkPicture
 
 FILEBASE = "$IMS-CC-FILEBASE$"  # Canvas's token for the package's root in imported HTML
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date: no build time in the file

@@ -10,8 +10,9 @@ from derive.escape import html_text
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
 from derive.model.optimizers import SLOTS
-from derive.render import names, plot
-from derive.render.mathml import RowPrinter, math
+from derive.render import names
+from derive.render.web import plot
+from derive.render.web.mathml import RowPrinter, math
 
 ROUTE_NAMES = {"sympy_diff": "sympy.diff", "fd_float64": "differences, float64", "fd_mpmath": "differences, 50 digits",
                "generated": "generated code"}

@@ -13,8 +13,8 @@ from derive.derivation import matrix as M
 from derive.escape import latex_text
 from derive.model.modes import BiasMode
 from derive.render import names
-from derive.render.latex_document import TABLE_ROWS, Block, Section
-from derive.render.latex_rows import number
+from derive.render.tex.latex_document import TABLE_ROWS, Block, Section
+from derive.render.tex.latex_rows import number
 
 PRINT_LIMIT = 4  # neurons in every layer, and samples, up to which matrices are printed with numbers
 NAMES_PER_ROW = 4  # in the table of names and entries

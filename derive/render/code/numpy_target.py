@@ -21,13 +21,13 @@ from derive.derivation import lowered as P
 from derive.escape import python_string
 from derive.model import optimizers
 from derive.model.functions import Registered
-from derive.render import pyformat, python_training, tables
-from derive.render.code_functions import NAMES, FunctionNames
-from derive.render.header import header
-from derive.render.loops import symbol_names
+from derive.render.code import pyformat, python_training, tables
+from derive.render.code.code_functions import NAMES, FunctionNames
+from derive.render.code.header import header
+from derive.render.code.loops import symbol_names
+from derive.render.code.walker import Printer, walk
 from derive.render.templating import environment
 from derive.render.text import FloatLiterals
-from derive.render.walker import Printer, walk
 
 I1, I2 = "    ", "        "
 VECTORIZED = tuple(NAMES["numpy"])  # functions NumPy lacks: the module applies math's element by element

@@ -24,12 +24,13 @@ from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, 
 from derive.escape import python_string
 from derive.model import quantities as Q
 from derive.model.functions import Registered
-from derive.render import names, pyformat, python_training, tables
-from derive.render.code_functions import FunctionNames, RegisteredCalls
-from derive.render.header import header
+from derive.render import names
+from derive.render.code import pyformat, python_training, tables
+from derive.render.code.code_functions import FunctionNames, RegisteredCalls
+from derive.render.code.header import header
+from derive.render.code.walker import Printer
 from derive.render.templating import environment
 from derive.render.text import FloatLiterals, TextbookOrder, TextPrinter
-from derive.render.walker import Printer
 
 INDENT = "    "
 

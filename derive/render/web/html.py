@@ -3,10 +3,10 @@
 Everything is inline (styles, scripts, the SVG pictures, the MathML), and a Content-Security-Policy
 that allows only the page's own scripts (by hash) and no connection at all, so opening the page sends
 no request anywhere. The page is printed from the same data as the PDF: the diagram from the one
-layout (`derive.render.svg`), each parameter's derivation from the explanation rows
-(`derive.derivation.explain.Explainer.walkthrough`, printed by `derive.render.mathml`), the check and
+layout (`derive.render.web.svg`), each parameter's derivation from the explanation rows
+(`derive.derivation.explain.Explainer.walkthrough`, printed by `derive.render.web.mathml`), the check and
 the audit from their reports, and the live numbers from the derivation's steps printed as
-JavaScript (`derive.render.javascript`). Every printed number is exact (correctly rounded); after an
+JavaScript (`derive.render.code.javascript`). Every printed number is exact (correctly rounded); after an
 edit the page recomputes them in float64, and says so.
 
 A large network gets a usable page: the diagram draws at most a few neurons a layer (the layout
@@ -26,12 +26,13 @@ from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.model.layers import shape
-from derive.render import html_tables, javascript
-from derive.render.header import header
+from derive.render.code import javascript
+from derive.render.code.header import header
 from derive.render.look import css_variables
-from derive.render.mathml import RowPrinter, math
-from derive.render.svg import NetworkPicture
 from derive.render.templating import environment
+from derive.render.web import html_tables
+from derive.render.web.mathml import RowPrinter, math
+from derive.render.web.svg import NetworkPicture
 
 EMBED_LIMIT = 200  # parameters: up to this many, every derivation is embedded; above it, the drawn ones
 EMBED_SAMPLES = 20  # samples whose step-by-step walkthroughs the page embeds (1000 of them took a minute)

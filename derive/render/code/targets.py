@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from derive.render.loops import loop_form
+from derive.render.code.loops import loop_form
 
 STRAIGHT, LOOPS = "straight", "loops"
 
@@ -36,29 +36,29 @@ class Target:
 
 def _python(derivation, network, version: str, loops: bool) -> dict[str, str]:
     if loops:
-        from derive.render import python_loops
+        from derive.render.code import python_loops
 
         return {"gradients.py": python_loops.render(network, version)}
-    from derive.render import python
+    from derive.render.code import python
 
     return {"gradients.py": python.render(derivation, version)}
 
 
 def _c(derivation, network, version: str, loops: bool) -> dict[str, str]:
-    from derive.render import c
+    from derive.render.code import c
 
     return c.render(derivation, network, version, loops)
 
 
 def _numpy(derivation, network, version: str, loops: bool) -> dict[str, str]:
-    from derive.render import numpy_target
+    from derive.render.code import numpy_target
 
     return {"gradients_numpy.py": numpy_target.render(network, version)}
 
 
 def _javascript(derivation, network, version: str, loops: bool) -> dict[str, str]:
-    from derive.render import javascript
-    from derive.render.header import header
+    from derive.render.code import javascript
+    from derive.render.code.header import header
 
     return {"gradients.js": header("javascript", network.spec, version, "codegen --target javascript", about=True)
             + javascript.render(derivation)}
@@ -66,7 +66,7 @@ def _javascript(derivation, network, version: str, loops: bool) -> dict[str, str
 
 def _build_c(folder: Path) -> Path:
     """Import the written binding and compile its library (RuntimeError with one line if that fails)."""
-    from derive.render import c
+    from derive.render.code import c
 
     binding = folder / c.BINDING
     spec = importlib.util.spec_from_file_location(f"_derive_binding_{binding.parent.name}", binding)

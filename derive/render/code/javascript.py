@@ -1,4 +1,4 @@
-"""The derivation as JavaScript, for the web page's live numbers: the sibling of `derive.render.python`.
+"""The derivation as JavaScript, for the web page's live numbers: the sibling of `derive.render.code.python`.
 
 One function, ``values(params, inputs, targets)``, runs every step of the derivation for one sample in
 the derivation's order (the forward pass, the error, the deltas, the gradients, and the chain-rule
@@ -27,10 +27,11 @@ from derive.derivation.steps import DISPLAY, Derivation, Step
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.functions import Registered, float_expression
-from derive.render import code_functions, names
-from derive.render.code_functions import FunctionNames
+from derive.render import names
+from derive.render.code import code_functions
+from derive.render.code.code_functions import FunctionNames
+from derive.render.code.walker import Printer, walk
 from derive.render.text import FloatLiterals, TextbookOrder
-from derive.render.walker import Printer, walk
 
 
 class _Printer(FunctionNames, TextbookOrder, FloatLiterals, JavascriptCodePrinter):

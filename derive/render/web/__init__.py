@@ -1,0 +1,1 @@
+"""The web page: the page, its tables, MathML, the SVG diagram and the loss plots."""
