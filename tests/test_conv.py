@@ -190,6 +190,9 @@ def test_every_command_takes_it(tmp_path, capsys):
     spec = _spec(tmp_path)
     assert main(["build", str(spec), "-o", str(tmp_path / "b"), "--quiet"]) == 0
     capsys.readouterr()
+    said = "one bias per neuron, but in layer 1 one per output channel, shared by its units"
+    for name in ("cnn.html", "cnn.tex"):  # a channel's bias described as it is, not as one per neuron
+        assert said in (tmp_path / "b" / name).read_text(), name
     assert main(["check", str(spec), "--json"]) == 0
     checks = json.loads(capsys.readouterr().out)["checks"]
     assert checks["passed"] is True and checks["parameters_checked"] == 48

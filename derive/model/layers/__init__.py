@@ -150,6 +150,16 @@ def shape(spec, sep: str = "-") -> str:
     return f"{text} ({', '.join(other)})" if other else text
 
 
+def biases(spec) -> str:
+    """How the network's biases are laid out, as every output describes them: the bias mode's words,
+    and the layers whose biases are each shared by several units (a convolution's channel)."""
+    shared = [str(k) for k, t in enumerate(spec.kinds, start=1)
+              if any(len(units) > 1 for units in KINDS[t.kind].bias_units(t))]
+    if spec.bias != BiasMode.PER_NEURON or not shared:
+        return spec.bias.description
+    return f"{spec.bias.description}, but in layer {', '.join(shared)} one per output channel, shared by its units"
+
+
 def place(spec, parameter) -> dict:
     """Where ``parameter`` sits: ``{"layer": k, "tensor": "weight", "index": [j, i]}``, PyTorch's
     ``model[k].weight[j, i]`` (``k`` counts the layers from 0, as the ``[[layer]]`` tables)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from derive.derivation.explain import Explainer
 from derive.escape import latex_text
 from derive.model import quantities as Q
-from derive.model.layers import shape
+from derive.model.layers import biases, shape
 from derive.render import names
 from derive.render.tex.latex_rows import RowPrinter, figure, function_notes, loss_definition, math, number
 
@@ -73,7 +73,7 @@ class Document:
     def network_section(self) -> Section:
         spec = self.model.spec
         acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
-        bias = spec.bias.description
+        bias = biases(spec)
         reduction = (
             ""
             if self.samples == 1

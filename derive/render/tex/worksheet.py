@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from derive.derivation.explain import VALUE
 from derive.escape import latex_text
-from derive.model.layers import shape
+from derive.model.layers import biases, shape
 from derive.model.modes import BiasMode
 from derive.render import names
 from derive.render.tex import latex
@@ -50,7 +50,7 @@ def _network_text(model) -> str:
     acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
     bias = "" if spec.bias == BiasMode.NONE else " + b"
     return (f"Layers {latex_text(shape(spec, '--'))}; activations: {latex_text(acts)}; error per sample "
-            f"{loss_definition(model.network.loss)}; {spec.bias.description}; "
+            f"{loss_definition(model.network.loss)}; {biases(spec)}; "
             f"learning rate $\\eta = {number(spec.learning_rate, 9)}$. "
             rf"Net inputs are $\mathrm{{net}}_j = \sum_i w_{{ji}}\,\mathrm{{out}}_i{bias}$, "
             r"and $\delta = \partial E_{\mathrm{total}}/\partial \mathrm{net}$.")

@@ -25,7 +25,7 @@ from derive.escape import html_text, script_json
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import plain
-from derive.model.layers import shape
+from derive.model.layers import biases, shape
 from derive.render.code import javascript
 from derive.render.code.header import header
 from derive.render.look import css_variables
@@ -222,7 +222,7 @@ class Page:
         data = script_json(self.data(quantities))
         acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
         described = (f"Layers {html_text(shape(spec))}; activations {acts}; loss {spec.loss}; "
-                     f"{spec.bias.description}; learning rate "
+                     f"{biases(spec)}; learning rate "
                      f"{plain(spec.learning_rate, self.digits)}; {len(network.parameters)} parameters, "
                      f"{len(spec.samples)} sample{'s' if self.several else ''}.")
         context = {
