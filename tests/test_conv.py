@@ -176,6 +176,15 @@ def test_the_python_and_numpy_code_in_every_form_is_the_engine(tmp_path, text):
         assert float(g[p]) == pytest.approx(float(model.gradients()[p]), rel=1e-12, abs=1e-15), p
 
 
+def test_the_loop_form_writes_each_layer_s_connection_table_once():
+    """The forward pass defines a convolution's table; the backward statements reuse it."""
+    model = derive.Model(derive.parse(DEEP, "n.toml"))
+    for name, table in [("python", "table{k} = ("), ("c", "static const long table{k}["), ("numpy", "J{k}, I{k}, E{k} = ")]:
+        text = "".join(targets.render(name, None, model.network, derive.__version__, True).values())
+        for k in (1, 2):
+            assert text.count(table.format(k=k)) == 1, (name, k)
+
+
 @needs_cc
 @pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
 def test_the_c_code_in_both_forms_is_the_python_and_the_engine(tmp_path, loops):

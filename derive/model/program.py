@@ -103,7 +103,8 @@ class Gather:
     entry at many positions): ``into`` NETS, z_j = sum of w_e a_i over its (j, i, e) (+ its bias);
     BACKS, back_i = sum of w_e delta_j; WEIGHT_GRADIENTS, g_e = sum of delta_j a_i; BIAS_GRADIENTS,
     g_b = sum of delta_j over the units of bias b. Gradients are stored, or applied as a step in
-    place, as `Update`'s are."""
+    place, as `Update`'s are. The NETS statement comes first (the forward pass): a target defines the
+    layer's tables there, once, and the backward statements reuse them."""
 
     into: str
     layer: Layer

@@ -59,7 +59,7 @@ def _toml(value) -> str:
         return toml_string(value)
     if value and isinstance(value[0], list | tuple):
         return "[" + ", ".join(_toml(row) for row in value) + "]"
-    if value and isinstance(value[0], int) and not isinstance(value[0], bool) and not hasattr(value[0], "p"):
+    if value and isinstance(value[0], int) and not isinstance(value[0], bool):  # a pair of counts
         return "[" + ", ".join(map(str, value)) + "]"
     return vector(value)
 

@@ -127,34 +127,35 @@ class _C(Printer):
         return [f"{I1}if (g) {{", *(f"    {line}" for line in loop), f"{I1}}} else {{", *step, f"{I1}}}"]
 
     def gather(self, s: P.Gather):
-        """Loops over the layer's connection table, a static array (unit, input, weight entry)."""
+        """Loops over the layer's connection table (unit, input, weight entry), a static array declared
+        once, where the forward pass computes the nets; the backward statements reuse it."""
         layer, k = s.layer, s.layer.index
         w, b = layer.weights, layer.biases
-        rows = ", ".join(f"{{{j}, {i}, {e}}}" for j, i, e in s.table)
-        table = [f"{I1}static const long table{k}_{s.into}[{len(s.table)}][3] = {{{rows}}};"]
         loop = f"for (long t = 0; t < {len(s.table)}; t++) {{"
-        j, i, e = (f"table{k}_{s.into}[t][{c}]" for c in range(3))
+        j, i, e = (f"table{k}[t][{c}]" for c in range(3))
         if s.into == P.NETS:
-            start = [f"{I1}static const long bias{k}[{layer.width}] = {{{', '.join(map(str, s.biases))}}};",
-                     f"{I1}for (long j = 0; j < {layer.width}; j++) {{", f"{I2}z{k}[j] = p[{b} + bias{k}[j]];",
+            rows = ", ".join(f"{{{j}, {i}, {e}}}" for j, i, e in s.table)
+            tables = [f"{I1}static const long table{k}[{len(s.table)}][3] = {{{rows}}};"]
+            if b >= 0:
+                tables.append(f"{I1}static const long bias{k}[{layer.width}] = {{{', '.join(map(str, s.biases))}}};")
+            start = [f"{I1}for (long j = 0; j < {layer.width}; j++) {{", f"{I2}z{k}[j] = p[{b} + bias{k}[j]];",
                      f"{I1}}}"] if b >= 0 else [f"{I1}memset(z{k}, 0, sizeof z{k});"]
-            return [*table, *start, f"{I1}{loop}", f"{I2}z{k}[{j}] += p[{w} + {e}] * a{k - 1}[{i}];", f"{I1}}}"]
+            return [*tables, *start, f"{I1}{loop}", f"{I2}z{k}[{j}] += p[{w} + {e}] * a{k - 1}[{i}];", f"{I1}}}"]
         if s.into == P.BACKS:
             n = layer.width_in
-            return [*table, f"{I1}double back{k - 1}[{n}], d{k - 1}[{n}];",
+            return [f"{I1}double back{k - 1}[{n}], d{k - 1}[{n}];",
                     f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});", f"{I1}{loop}",
                     f"{I2}back{k - 1}[{i}] += p[{w} + {e}] * d{k}[{j}];", f"{I1}}}"]
         if s.into == P.WEIGHT_GRADIENTS:
             body = [f"{I2}{loop}", f"{I3}g[{w} + {e}] += d{k}[{j}] * a{k - 1}[{i}];", f"{I2}}}"]
             step = [f"{I2}{loop}", f"{I3}p[{w} + {e}] -= rate * (d{k}[{j}] * a{k - 1}[{i}]);", f"{I2}}}"]
-            return [*table, f"{I1}if (g) {{", f"{I2}memset(g + {w}, 0, {s.weights} * sizeof *g);", *body,
+            return [f"{I1}if (g) {{", f"{I2}memset(g + {w}, 0, {s.weights} * sizeof *g);", *body,
                     f"{I1}}} else {{", *step, f"{I1}}}"]
-        bias = [f"{I1}static const long biasb{k}[{layer.width}] = {{{', '.join(map(str, s.biases))}}};"]
         count = 1 + max(s.biases)
-        return [*bias, f"{I1}if (g) {{", f"{I2}memset(g + {b}, 0, {count} * sizeof *g);",
-                f"{I2}for (long j = 0; j < {layer.width}; j++) {{", f"{I3}g[{b} + biasb{k}[j]] += d{k}[j];", f"{I2}}}",
+        return [f"{I1}if (g) {{", f"{I2}memset(g + {b}, 0, {count} * sizeof *g);",
+                f"{I2}for (long j = 0; j < {layer.width}; j++) {{", f"{I3}g[{b} + bias{k}[j]] += d{k}[j];", f"{I2}}}",
                 f"{I1}}} else {{", f"{I2}for (long j = 0; j < {layer.width}; j++) {{",
-                f"{I3}p[{b} + biasb{k}[j]] -= rate * d{k}[j];", f"{I2}}}", f"{I1}}}"]
+                f"{I3}p[{b} + bias{k}[j]] -= rate * d{k}[j];", f"{I2}}}", f"{I1}}}"]
 
     def map(self, s: P.Map):
         bound = "N_OUTPUTS" if s.layer == self.program.top else self.program.layers[s.layer - 1].width

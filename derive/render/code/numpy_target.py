@@ -122,27 +122,34 @@ class _NumPy(Printer):
         return [f"{I1}z{k} = W{k} @ a{k - 1}{bias}"]
 
     def gather(self, s: P.Gather):
-        """The connection table as index arrays (unit, input, weight entry); sums by ``numpy.add.at``
-        and ``numpy.bincount`` over it, every sample (a column) at once."""
+        """The connection table as index arrays (unit, input, weight entry), made once where the forward
+        pass computes the nets; sums by ``numpy.add.at`` and ``numpy.bincount`` over it, every sample (a
+        column) at once."""
         layer, k = s.layer, s.layer.index
         w, b, n = layer.weights, layer.biases, layer.width
-        units, inputs, entries = (repr(tuple(row[c] for row in s.table)) for c in range(3))
-        table = [f"{I1}J, I, E = numpy.array({units}), numpy.array({inputs}), numpy.array({entries})"]
+        units_of, inputs_of, entries_of = f"J{k}", f"I{k}", f"E{k}"
         if s.into == P.NETS:
-            initial = (f"p[{b} + numpy.array({s.biases!r}), None] + numpy.zeros((1, a{k - 1}.shape[1]))" if b >= 0
+            units, inputs, entries = (repr(tuple(row[c] for row in s.table)) for c in range(3))
+            tables = [f"{I1}{units_of}, {inputs_of}, {entries_of} = numpy.array({units}), numpy.array({inputs}), "
+                      f"numpy.array({entries})"]
+            if b >= 0:
+                tables.append(f"{I1}B{k} = numpy.array({s.biases!r})")
+            initial = (f"p[{b} + B{k}, None] + numpy.zeros((1, a{k - 1}.shape[1]))" if b >= 0
                        else f"numpy.zeros(({n}, a{k - 1}.shape[1]))")
-            return [*table, f"{I1}z{k} = {initial}", f"{I1}numpy.add.at(z{k}, J, p[{w} + E, None] * a{k - 1}[I])"]
+            return [*tables, f"{I1}z{k} = {initial}",
+                    f"{I1}numpy.add.at(z{k}, {units_of}, p[{w} + {entries_of}, None] * a{k - 1}[{inputs_of}])"]
         if s.into == P.BACKS:
-            return [*table, f"{I1}back{k - 1} = numpy.zeros_like(a{k - 1})",
-                    f"{I1}numpy.add.at(back{k - 1}, I, p[{w} + E, None] * d{k}[J])"]
+            return [f"{I1}back{k - 1} = numpy.zeros_like(a{k - 1})",
+                    f"{I1}numpy.add.at(back{k - 1}, {inputs_of}, p[{w} + {entries_of}, None] * d{k}[{units_of}])"]
         if s.into == P.WEIGHT_GRADIENTS:
-            total = f"numpy.bincount(E, weights=(d{k}[J] * a{k - 1}[I]).sum(axis=1), minlength={s.weights})"
+            products = f"(d{k}[{units_of}] * a{k - 1}[{inputs_of}]).sum(axis=1)"
+            total = f"numpy.bincount({entries_of}, weights={products}, minlength={s.weights})"
             start, end = w, w + s.weights
         else:
             count = 1 + max(s.biases)
-            total = f"numpy.bincount(numpy.array({s.biases!r}), weights=d{k}.sum(axis=1), minlength={count})"
-            table, start, end = [], b, b + count
-        return [*table, f"{I1}if rate is None:", f"{I2}g[{start}:{end}] = {total}", f"{I1}else:",
+            total = f"numpy.bincount(B{k}, weights=d{k}.sum(axis=1), minlength={count})"
+            start, end = b, b + count
+        return [f"{I1}if rate is None:", f"{I2}g[{start}:{end}] = {total}", f"{I1}else:",
                 f"{I2}p[{start}:{end}] -= rate * {total}"]
 
     def map(self, s: P.Map):

@@ -88,20 +88,21 @@ class _Python(Printer):
         return pyformat.assignment(I1, into, f"[{value} {loop}]")
 
     def gather(self, s: P.Gather):
-        """Loops over the layer's connection table (a tuple constant, folded when the module compiles)."""
+        """Loops over the layer's connection table, a tuple constant (folded when the module compiles)
+        defined once, where the forward pass computes the nets; the backward statements reuse it."""
         layer, k = s.layer, s.layer.index
         w, b, n = layer.weights, layer.biases, layer.width
-        table = f"{I1}table = {s.table!r}"
         if s.into == P.NETS:
-            start = (f"[p[{b} + e] for e in {s.biases!r}]" if layer.biases >= 0 else f"[0.0] * {n}")
-            return [table, f"{I1}z{k} = {start}", f"{I1}for j, i, e in table:",
+            tables = [f"{I1}table{k} = {s.table!r}", *([f"{I1}bias{k} = {s.biases!r}"] if b >= 0 else [])]
+            start = f"[p[{b} + e] for e in bias{k}]" if b >= 0 else f"[0.0] * {n}"
+            return [*tables, f"{I1}z{k} = {start}", f"{I1}for j, i, e in table{k}:",
                     f"{I2}z{k}[j] += p[{w} + e] * a{k - 1}[i]"]
         if s.into == P.BACKS:
-            return [table, f"{I1}back = [0.0] * {layer.width_in}", f"{I1}for j, i, e in table:",
+            return [f"{I1}back = [0.0] * {layer.width_in}", f"{I1}for j, i, e in table{k}:",
                     f"{I2}back[i] += q[{w} + e] * d{k}[j]"]
         if s.into == P.WEIGHT_GRADIENTS:
-            return [table, f"{I1}for j, i, e in table:", f"{I2}g[{w} + e] += d{k}[j] * a{k - 1}[i]"]
-        return [f"{I1}for j, e in enumerate({s.biases!r}):", f"{I2}g[{b} + e] += d{k}[j]"]
+            return [f"{I1}for j, i, e in table{k}:", f"{I2}g[{w} + e] += d{k}[j] * a{k - 1}[i]"]
+        return [f"{I1}for j, e in enumerate(bias{k}):", f"{I2}g[{b} + e] += d{k}[j]"]
 
     def map(self, s: P.Map):
         names = [_READ[r][0] for r in s.reads]
