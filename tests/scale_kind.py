@@ -41,6 +41,7 @@ class Scale:
     name = "scale"
     keys: tuple[str, ...] = ("type", "activation", "weight", "bias")
     lowering = P.Lowering(_forward, _backward)
+    combination = None
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
         width = math.prod(shape_in)

@@ -2,7 +2,7 @@
 hand-computed cross-correlations, max pooling's routing and average pooling's spreading, the flatten
 order, the losses' definitions; against derive's engine on linear networks (every activation and
 loss of the registry); its examples and random draws valid in torch. The comparison of derive's
-conv2d with it; pooling's is marked xfail until derive reads pooling layers (#25)."""
+conv2d, max pooling (ties included) and average pooling with it."""
 
 import ast
 import math
@@ -305,25 +305,27 @@ def test_tie_draws_hold_ties_in_max_pooling(text):
     assert max_pool_ties(text) >= 1
 
 
-def _pooling(text: str) -> bool:
-    return any(layer["type"].endswith("pool2d") for layer in tomllib.loads(text)["layer"])
-
-
-POOLING = pytest.mark.xfail(strict=True, raises=tr.DeriveRefused, reason="pooling not in derive yet (#25)")
-
-
-@pytest.mark.parametrize("text", [pytest.param(t, marks=POOLING) if _pooling(t) else t for t in tr.EXAMPLES],
-                         ids=[tomllib.loads(t)["name"] for t in tr.EXAMPLES])
+@pytest.mark.parametrize("text", tr.EXAMPLES, ids=[tomllib.loads(t)["name"] for t in tr.EXAMPLES])
 def test_derive_s_conv_gradients_are_pytorch_s(tmp_path, text):
     tr.compare_with_derive(text, tmp_path)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.filter_too_much])
-@given(tr.cnn_specs(ties=False).filter(lambda text: not _pooling(text)))
+@given(tr.cnn_specs(ties=False))
 def test_derive_s_gradients_of_random_small_cnns_are_pytorch_s(tmp_path, text):
-    """Random small networks without pooling (1-2 conv layers, 1-3 channels, kernels 1-3, strides
-    1-2, padding 0-1, biases or none, 1-2 samples, then a linear layer): every gradient is PyTorch's."""
+    """Random small networks (1-2 conv layers, 1-3 channels, kernels 1-3, strides 1-2, padding 0-1,
+    biases or none, perhaps max or average pooling, 1-2 samples, then a linear layer): every gradient
+    is PyTorch's."""
+    tr.compare_with_derive(text, tmp_path)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tr.cnn_specs(ties=True))
+def test_derive_routes_max_pooling_s_ties_as_pytorch_does(tmp_path, text):
+    """Max pooling with ties in its windows: derive sends the delta to the first maximum in row-major
+    order, as PyTorch does (an input gradient elsewhere would differ from PyTorch's)."""
+    assert max_pool_ties(text) >= 1
     tr.compare_with_derive(text, tmp_path)
 
 

@@ -72,11 +72,12 @@ def program(network) -> Program:
         biases = [p for p in network.parameters if p.layer == k and p.kind == Q.BIAS]
         # the layout the loops rely on, checked rather than assumed: a layer's weights one after the
         # other in PARAMETERS, in its kind's order (`Network.edges`)
-        assert weights == list(range(weights[0], weights[0] + len(weights)))
+        first = weights[0] if weights else 0  # a layer without parameters (pooling) has no weights
+        assert weights == list(range(first, first + len(weights)))
         act = network.layer_activation(k)
         hidden = k < len(sizes) - 1
         delta = sp.Mul(BACK, *sp.Mul.make_args(act.derivative(NET, OUT)), evaluate=False) if hidden else None
-        layers.append(Layer(k, sizes[k - 1], sizes[k], weights[0], spec.bias if biases else BiasMode.NONE,
+        layers.append(Layer(k, sizes[k - 1], sizes[k], first, spec.bias if biases else BiasMode.NONE,
                             index[biases[0].name] if biases else -1, act.out(NET) if hidden else None, delta,
                             network.kind(k).name, network.typed(k)))
     width, act, loss = sizes[-1], network.layer_activation(len(sizes) - 1), network.loss

@@ -29,6 +29,8 @@ from derive.model.program import (  # noqa: F401  (the statement kinds and the u
     DELTA,
     INPUT,
     LOOP_KINDS,
+    MAX,
+    MEAN,
     NET,
     NETS,
     OUT,
@@ -42,6 +44,7 @@ from derive.model.program import (  # noqa: F401  (the statement kinds and the u
     Let,
     Lowering,
     Map,
+    Pool,
     Propagate,
     Rows,
     Statement,
@@ -111,7 +114,7 @@ def straight(derivation, steps=None) -> Program:
         if step.phase != phase and phase in (FORWARD, ERROR) and section < 2:
             section += 1
         phase = step.phase
-        if step.quantity.kind == Q.NET:
+        if step.quantity.kind == Q.NET and network.kind(step.layer).combination is None:
             sections[section].append(Sum(step.quantity, tuple(network.net_terms[step.quantity.name])))
         elif step.phase == GRADIENTS:
             sections[section].append(Store(step.quantity, index[step.quantity.wrt.name], step.compute))

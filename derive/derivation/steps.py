@@ -93,7 +93,8 @@ class Derivation:
         net = self.network
         for k, layer in enumerate(net.layers[1:], start=1):
             for n in layer:
-                self._add(Q.net(n), net.net_expr(n), FORWARD, layer=k)
+                shown, computed = net.net_forms(n)
+                self._add(Q.net(n), shown, FORWARD, computed, layer=k)
             act = net.layer_activation(k)
             if act.couples_layer:
                 nets = net.layer_nets(k)
@@ -165,13 +166,14 @@ class Derivation:
                 self._add(Q.partial(Q.error(o), Q.net(o)), delta, DISPLAY, layer=L)
 
     def _hidden_deltas(self, k: int) -> None:
-        """dE/dout_h = Σ_j delta_j · w_jh over the neurons h feeds; then delta_h as for an output."""
+        """dE/dout_h = Σ_j delta_j · w_jh over the neurons h feeds (a pooling unit's local partial in
+        place of w_jh); then delta_h as for an output."""
         net = self.network
         elementwise_outputs = not net.layer_activation(net.depth).couples_layer
         for h in net.layers[k]:
             contributions = []
-            for dest, weight in net.feeds(h):
-                w = self.sym(Q.parameter(weight))
+            for dest, term in net.reads(h):
+                w = net.local(term)
                 self._add(Q.partial(Q.net(dest), Q.out(h)), w, DISPLAY, layer=k + 1)
                 contribution = self.sym(Q.delta(dest)) * w
                 if dest in net.outputs and elementwise_outputs:

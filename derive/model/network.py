@@ -50,10 +50,18 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Term:
-    """One term of a net input: ``parameter * factor`` (factor None for a bias)."""
+    """One term of a net input: ``parameter * factor`` (factor None for a bias), or, in a layer without
+    parameters (pooling), ``coefficient * factor``: the local partial d net / d factor (1/n, or the
+    indicator of the window's first maximum, in the window's symbols)."""
 
-    parameter: str
+    parameter: str | None
     factor: Q.Quantity | None  # the input or output the parameter multiplies
+    coefficient: sp.Expr = sp.S.One
+
+    @property
+    def weighted(self) -> bool:
+        """Whether it is a weight times an input (not a bias, not a pooling layer's term)."""
+        return self.parameter is not None and self.factor is not None
 
 
 class Network:
@@ -106,6 +114,16 @@ class Network:
                 self.parameters.append(p)
                 for n in feeds:
                     self.net_terms[n].append(Term(p.name, None))
+        for k in range(1, len(self.layers)):
+            combination = self.kind(k).combination
+            if combination is not None:
+                for unit, window in zip(self.layers[k], combination.windows(self.typed(k)), strict=True):
+                    self.net_terms[unit] = self._combined(combination, [self.layers[k - 1][i] for i in window])
+
+    def _combined(self, combination: kinds.Combination, window: list[str]) -> list[Term]:
+        """A unit of a layer without parameters: each input of its window times its local partial."""
+        outs = [self.symbol(Q.out(n)) for n in window]
+        return [Term(None, Q.out(n), combination.partial(outs, i)) for i, n in enumerate(window)]
 
     def typed(self, k: int) -> kinds.Typed:
         """Layer k as given (`derive.model.layers.Typed`; 1 = the first non-input layer)."""
@@ -128,7 +146,7 @@ class Network:
         rows = [[sp.S.Zero] * len(self.layers[k - 1]) for _ in self.layers[k]]
         for j, n in enumerate(self.layers[k]):
             for t in self.net_terms[n]:
-                if t.factor is not None:
+                if t.weighted:
                     rows[j][position[t.factor.name]] += self.parameter[t.parameter].value
         return tuple(tuple(row) for row in rows)
 
@@ -151,11 +169,29 @@ class Network:
     def layer_activation(self, k: int) -> Activation:
         return self.spec.functions.activation(self.spec.activations[k - 1])
 
+    @cached_property
+    def _read_by(self) -> dict[Q.Quantity, list[tuple[str, Term]]]:
+        """For each out, the (neuron, term) pairs of the net inputs that read it, in layer order."""
+        found: dict[Q.Quantity, list[tuple[str, Term]]] = {}
+        for layer in self.layers[1:]:
+            for dest in layer:
+                for t in self.net_terms[dest]:
+                    if t.factor is not None:
+                        found.setdefault(t.factor, []).append((dest, t))
+        return found
+
+    def reads(self, neuron: str) -> list[tuple[str, Term]]:
+        """(next-layer neuron, term) for every net input term that reads ``neuron``'s out: a weighted
+        edge, or a pooling window's input."""
+        return self._read_by.get(Q.out(neuron), [])
+
+    def local(self, term: Term) -> sp.Expr:
+        """d net / d(what ``term`` multiplies): its weight, or its coefficient (a pooling layer's)."""
+        return self.symbol(Q.parameter(term.parameter)) if term.parameter is not None else term.coefficient
+
     def feeds(self, neuron: str) -> list[tuple[str, str]]:
-        """(next-layer neuron, weight) for every edge leaving ``neuron``."""
-        k = self.layer_of[neuron]
-        source = Q.out(neuron)
-        return [(dest, t.parameter) for dest in self.layers[k + 1] for t in self.net_terms[dest] if t.factor == source]
+        """(next-layer neuron, weight) for every weighted edge leaving ``neuron``."""
+        return [(dest, t.parameter) for dest, t in self.reads(neuron) if t.parameter is not None]
 
     def knows(self, q: Q.Quantity) -> bool:
         """Whether every neuron and parameter ``q`` names is in this network."""
@@ -183,10 +219,23 @@ class Network:
         return symbol
 
     def net_expr(self, neuron: str) -> sp.Expr:
+        """The net input as the sum of its terms (a pooling unit's: each input times its local partial,
+        which is its value, the convention at a tie built in: what ``sympy.diff`` differentiates)."""
         return sp.Add(*(
-            self.symbol(Q.parameter(t.parameter)) * (self.symbol(t.factor) if t.factor else 1)
+            (self.symbol(Q.parameter(t.parameter)) if t.parameter is not None else t.coefficient)
+            * (self.symbol(t.factor) if t.factor else 1)
             for t in self.net_terms[neuron]
         ))
+
+    def net_forms(self, neuron: str) -> tuple[sp.Expr, sp.Expr]:
+        """The net input as a textbook writes it, and as it is computed: the sum of its terms, or, in a
+        layer without parameters, its kind's (``max(...)``, the mean)."""
+        combination = self.kind(self.layer_of[neuron]).combination
+        if combination is None:
+            expr = self.net_expr(neuron)
+            return expr, expr
+        window = [self.symbol(t.factor) for t in self.net_terms[neuron] if t.factor is not None]
+        return combination.shown(window), combination.compute(window)
 
     def layer_nets(self, k: int) -> list[sp.Symbol]:
         return [self.symbol(Q.net(n)) for n in self.layers[k]]

@@ -16,6 +16,8 @@ Statement kinds, over vectors named by their kind and layer (``out`` of layer 1 
   lowered to these, into its nets, the vector sent back, or its parameters' gradients;
 - `Gather`: a layer whose units sum weight × input over a table of connections, one weight used at
   many of them (a convolution): its nets, the vector sent back, its gradients;
+- `Pool`: a layer without parameters whose units take the largest or the mean of their windows
+  (pooling): its nets, and the vector sent back (to each window's first largest input, or spread);
 - `Map`: an elementwise map, vector_j = expr for every unit j, reading the vectors ``reads``;
 - `Rows`: vector_j = expr_j unit by unit (a coupled layer such as softmax);
 - `Let`: one scalar assignment for the layer (a temporary);
@@ -114,6 +116,23 @@ class Gather:
 
 
 @dataclass(frozen=True)
+class Pool:
+    """A layer without parameters whose unit j combines the inputs of its window (pooling): ``into``
+    NETS, z_j = the largest (``mode`` MAX) or the mean (MEAN) of a_i over window j; BACKS, back_i =
+    the sum over the windows holding input i of delta_j, at the window's first largest input only
+    (MAX: PyTorch's rule at a tie) or divided by the window's size (MEAN). The NETS statement comes
+    first: a target defines the layer's windows there, once, and its BACKS statement reuses them."""
+
+    into: str  # NETS | BACKS
+    layer: Layer
+    windows: tuple[tuple[int, ...], ...]  # per unit, its inputs in row-major order (all of one size)
+    mode: str  # MAX | MEAN
+
+
+MAX, MEAN = "max", "mean"
+
+
+@dataclass(frozen=True)
 class Map:
     vector: str  # "out", "error", "delta"
     layer: int
@@ -124,7 +143,7 @@ class Map:
 @dataclass(frozen=True)
 class Units:
     layer: Layer
-    body: tuple[Affine | Each | Gather | Map, ...]
+    body: tuple[Affine | Each | Gather | Pool | Map, ...]
 
 
 @dataclass(frozen=True)
@@ -174,9 +193,9 @@ class Store:
     expr: sp.Expr
 
 
-LOOP_KINDS = (Units, Affine, Each, Gather, Map, Rows, Let, Total, Propagate, Update)
+LOOP_KINDS = (Units, Affine, Each, Gather, Pool, Map, Rows, Let, Total, Propagate, Update)
 STRAIGHT_KINDS = (Sum, Let, Store)
-Statement = Units | Affine | Each | Gather | Map | Rows | Let | Total | Propagate | Update | Sum | Store
+Statement = Units | Affine | Each | Gather | Pool | Map | Rows | Let | Total | Propagate | Update | Sum | Store
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ its weight tensor: the forward pass, from which the derivation, its backward pas
 form, the diagram, the matrix form, the checks and the grader's general slips all follow), its
 lowering for the code targets in loop form, how it is written back as a ``[[layer]]`` table, and its
 own slips. Registering it (`register`) is all that makes a spec's ``type = ...`` reach it. The kinds
-of the package: ``linear`` (`torch.nn.Linear`) and ``conv2d`` (`torch.nn.Conv2d`); the ``[[layer]]``
+of the package: ``linear`` (`torch.nn.Linear`), ``conv2d`` (`torch.nn.Conv2d`), ``maxpool2d`` and
+``avgpool2d`` (`torch.nn.MaxPool2d`, `torch.nn.AvgPool2d`); the ``[[layer]]``
 tables of a dense network are read into the same `Spec` as ``layers = [...]`` gives, so both forms
 give the same derivation and the same outputs.
 
@@ -26,6 +27,7 @@ from derive.model import quantities, seeded
 
 # re-exported: what a kind module needs
 from derive.model.layers.kind import (  # noqa: F401
+    Combination,
     Kind,
     Read,
     Slip,
@@ -110,8 +112,9 @@ def translate(t: dict, check) -> dict:
         unknown_keys(table, key, kind.keys, check)
         read.append(kind.read(table, key, shape, check))
         shape = read[-1].layer.shape
-    none = read[0].bias is BiasMode.NONE
-    if any((r.bias is BiasMode.NONE) != none for r in read):
+    biased = [r for r in read if r.bias != ()] or read  # a layer without parameters has none to give
+    none = biased[0].bias is BiasMode.NONE
+    if any((r.bias is BiasMode.NONE) != none for r in biased):
         check.fail("some [[layer]] tables have bias = \"none\" and others biases: a network's layers "
                    "have biases alike")
     rng = random.Random(t.get("seed"))
@@ -170,5 +173,5 @@ def place(spec, parameter) -> dict:
     return {"layer": parameter.layer - 1, "tensor": "bias", "index": [parameter.index]}
 
 
-from derive.model.layers import conv2d, linear  # noqa: E402,F401  (registers the kinds)
+from derive.model.layers import conv2d, linear, pool2d  # noqa: E402,F401  (registers the kinds)
 from derive.model.layers.linear import Linear  # noqa: E402

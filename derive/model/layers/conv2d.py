@@ -28,7 +28,7 @@ from derive.model.registry import NO_ACTIVATION
 PAIRS = ("kernel_size", "stride", "padding")
 
 
-def _pair(table: dict, key: str, name: str, default: int, low: int, check) -> tuple[int, int]:
+def pair(table: dict, key: str, name: str, default: int, low: int, check) -> tuple[int, int]:
     """A number or [rows, columns] (``default`` for both when not given)."""
     if name not in table:
         return default, default
@@ -74,6 +74,7 @@ class Conv2d:
     keys: tuple[str, ...] = ("type", "in_channels", "out_channels", "kernel_size", "stride", "padding", "activation",
                              "weight", "bias")
     lowering = P.Lowering(_forward, _backward)
+    combination = None
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
         if len(shape_in) != 3:
@@ -90,9 +91,9 @@ class Conv2d:
         out = check.integer(table["out_channels"], f"{key}.out_channels", 1, check.max_width)
         if "kernel_size" not in table:
             check.fail(f"{key}: missing key 'kernel_size' (a number, or [rows, columns])")
-        kernel = _pair(table, key, "kernel_size", 0, 1, check)
-        stride = _pair(table, key, "stride", 1, 1, check)
-        padding = _pair(table, key, "padding", 0, 0, check)
+        kernel = pair(table, key, "kernel_size", 0, 1, check)
+        stride = pair(table, key, "stride", 1, 1, check)
+        padding = pair(table, key, "padding", 0, 0, check)
         size = tuple(output_size(n, k, s, p) for n, k, s, p in zip((height, width), kernel, stride, padding,
                                                                      strict=True))
         if min(size) < 1:

@@ -13,8 +13,11 @@ from these connections.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+import sympy as sp
 
 from derive.escape import excerpt, quoted
 from derive.model import quantities
@@ -67,10 +70,27 @@ class Slip:
     backward: bool = True
 
 
+@dataclass(frozen=True)
+class Combination:
+    """How a kind without parameters (pooling) combines the inputs of each unit's window. Its net
+    input is written out as its terms, sum of ``partial(window, i) * window[i]``, which is its value
+    (the first maximum's indicator times each input, for max pooling; 1/n each, for the average):
+    the backward pass reads each local partial off those terms as it reads a weight off a linear
+    layer's, the convention at a tie built in. ``shown`` is the net input as a textbook writes it
+    (``max(...)``, the mean), ``compute`` the form the evaluators and the code compute."""
+
+    windows: Callable[[Typed], tuple[tuple[int, ...], ...]]  # per unit, its inputs (in the layer below)
+    partial: Callable[[list, int], sp.Expr]  # d net / d window[i], in the window's symbols
+    shown: Callable[[list], sp.Expr]
+    compute: Callable[[list], sp.Expr]
+    rule: str  # how it sends its deltas back, in words: "to the first maximum of its window"
+
+
 class Kind(Protocol):
     name: str
     keys: tuple[str, ...]
     lowering: Lowering  # its statements for the code targets in loop form
+    combination: Combination | None  # a kind without parameters (pooling): how its units combine inputs
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read: ...
 

@@ -34,6 +34,7 @@ class Linear:
     name = "linear"
     keys: tuple[str, ...] = ("type", "in_features", "out_features", "activation", "weight", "bias")
     lowering = P.Lowering(_forward, _backward)
+    combination = None
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
         """A shaped input (channels, height, width) is flattened in PyTorch's order, as

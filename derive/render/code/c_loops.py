@@ -81,8 +81,8 @@ class _C(Printer):
     def units(self, s: P.Units):
         k, w = s.layer.index, s.layer.width
         lines = [f"{I1}double z{k}[{w}], a{k}[{w}];"]
-        lines += [line for inner in s.body if isinstance(inner, P.Gather) for line in self.gather(inner)]
-        body = [inner for inner in s.body if not isinstance(inner, P.Gather)]
+        lines += [line for inner in s.body if isinstance(inner, P.Gather | P.Pool) for line in self.statement(inner)]
+        body = [inner for inner in s.body if not isinstance(inner, P.Gather | P.Pool)]
         if not body:
             return lines
         lines.append(f"{I1}for (long j = 0; j < {w}; j++) {{")
@@ -156,6 +156,31 @@ class _C(Printer):
                 f"{I2}for (long j = 0; j < {layer.width}; j++) {{", f"{I3}g[{b} + bias{k}[j]] += d{k}[j];", f"{I2}}}",
                 f"{I1}}} else {{", f"{I2}for (long j = 0; j < {layer.width}; j++) {{",
                 f"{I3}p[{b} + bias{k}[j]] -= rate * d{k}[j];", f"{I2}}}", f"{I1}}}"]
+
+    def pool(self, s: P.Pool):
+        """Loops over the layer's windows, a static array declared once where the forward pass computes
+        the nets; the vector sent back goes to each window's first largest input (a later input must
+        be larger to take its place), or is spread over the window."""
+        layer, k, n = s.layer, s.layer.index, len(s.windows[0])
+        a = f"a{k - 1}"
+        loop = [f"{I1}for (long j = 0; j < {layer.width}; j++) {{", f"{I2}const long *w = windows{k}[j];"]
+        if s.into == P.NETS:
+            rows = ", ".join("{" + ", ".join(map(str, w)) + "}" for w in s.windows)
+            if s.mode == P.MAX:
+                body = [f"{I2}double m = {a}[w[0]];", f"{I2}for (long t = 1; t < {n}; t++) {{",
+                        f"{I3}m = {a}[w[t]] > m ? {a}[w[t]] : m;", f"{I2}}}", f"{I2}z{k}[j] = m;"]
+            else:
+                body = [f"{I2}double s = 0.0;", f"{I2}for (long t = 0; t < {n}; t++) {{", f"{I3}s += {a}[w[t]];",
+                        f"{I2}}}", f"{I2}z{k}[j] = s / {n};"]
+            return [f"{I1}static const long windows{k}[{layer.width}][{n}] = {{{rows}}};", *loop, *body, f"{I1}}}"]
+        if s.mode == P.MAX:
+            body = [f"{I2}long best = w[0];", f"{I2}for (long t = 1; t < {n}; t++) {{",
+                    f"{I3}best = {a}[w[t]] > {a}[best] ? w[t] : best;", f"{I2}}}", f"{I2}back{k - 1}[best] += d{k}[j];"]
+        else:
+            body = [f"{I2}for (long t = 0; t < {n}; t++) {{", f"{I3}back{k - 1}[w[t]] += d{k}[j] / {n};", f"{I2}}}"]
+        n_in = layer.width_in
+        return [f"{I1}double back{k - 1}[{n_in}], d{k - 1}[{n_in}];",
+                f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});", *loop, *body, f"{I1}}}"]
 
     def map(self, s: P.Map):
         bound = "N_OUTPUTS" if s.layer == self.program.top else self.program.layers[s.layer - 1].width

@@ -152,6 +152,21 @@ class _NumPy(Printer):
         return [f"{I1}if rate is None:", f"{I2}g[{start}:{end}] = {total}", f"{I1}else:",
                 f"{I2}p[{start}:{end}] -= rate * {total}"]
 
+    def pool(self, s: P.Pool):
+        """The windows as an index array (unit, entry), made once where the forward pass computes the
+        nets; every sample (a column) at once. The vector sent back goes to each window's first largest
+        input (``argmax`` returns the first), or is spread over the window."""
+        k, n = s.layer.index, len(s.windows[0])
+        window = f"a{k - 1}[windows{k}]"  # (units, window, samples)
+        if s.into == P.NETS:
+            reduce = "max" if s.mode == P.MAX else "mean"
+            return [f"{I1}windows{k} = numpy.array({s.windows!r})", f"{I1}z{k} = {window}.{reduce}(axis=1)"]
+        lines = [f"{I1}back{k - 1} = numpy.zeros_like(a{k - 1})"]
+        if s.mode == P.MAX:
+            first = f"windows{k}[numpy.arange({s.layer.width})[:, None], {window}.argmax(axis=1)]"
+            return [*lines, f"{I1}numpy.add.at(back{k - 1}, ({first}, numpy.arange(a{k - 1}.shape[1])), d{k})"]
+        return [*lines, f"{I1}numpy.add.at(back{k - 1}, windows{k}.ravel(), numpy.repeat(d{k} / {n}, {n}, axis=0))"]
+
     def map(self, s: P.Map):
         value = _Printer(_names(s.layer)).doprint(s.expr)
         if not s.expr.free_symbols:  # a constant (softmax of one output under cross-entropy: 0)

@@ -259,12 +259,14 @@ def _gradient_tail(derivation: Derivation) -> list[str]:
 
 
 def _update_tail(derivation: Derivation) -> list[str]:
-    """The updated parameters, straight-line: each gradient is delta * factor, so one
-    ``step_n = learning_rate * delta_n`` per neuron makes every weight's update ``w - step_n * factor``.
+    """The updated parameters, straight-line: each gradient is delta * factor, so one ``step_n =
+    learning_rate * delta_n`` per neuron a parameter feeds makes every weight's update ``w - step_n * factor``.
     A sum too long for one line (a shared bias of a wide layer) is computed into ``step_<name>`` first."""
     network = derivation.network
     lines = [f"{INDENT}# update: parameter - learning_rate * dE_total/d(parameter)"]
-    lines += [f"{INDENT}step_{n} = learning_rate * delta_{n}" for layer in network.layers[1:] for n in layer]
+    fed = {n for chain in derivation.chains.values() for n, _ in chain.delta_shares}  # not a pooling unit
+    lines += [f"{INDENT}step_{n} = learning_rate * delta_{n}" for layer in network.layers[1:] for n in layer
+              if n in fed]
     entries = []
     for name, chain in derivation.chains.items():
         steps = [f"step_{n} * {names.python(src)}" if src else f"step_{n}" for n, src in chain.delta_shares]

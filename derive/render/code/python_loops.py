@@ -104,6 +104,18 @@ class _Python(Printer):
             return [f"{I1}for j, i, e in table{k}:", f"{I2}g[{w} + e] += d{k}[j] * a{k - 1}[i]"]
         return [f"{I1}for j, e in enumerate(bias{k}):", f"{I2}g[{b} + e] += d{k}[j]"]
 
+    def pool(self, s: P.Pool):
+        """Loops over the layer's windows, a tuple constant defined once where the forward pass computes
+        the nets; the vector sent back goes to each window's first largest input (``max`` with a key
+        returns the first), or is spread over the window."""
+        k, n = s.layer.index, len(s.windows[0])
+        if s.into == P.NETS:
+            value = f"max(a{k - 1}[i] for i in w)" if s.mode == P.MAX else f"sum(a{k - 1}[i] for i in w) / {n}"
+            return [f"{I1}windows{k} = {s.windows!r}", f"{I1}z{k} = [{value} for w in windows{k}]"]
+        send = ([f"{I2}back[max(w, key=a{k - 1}.__getitem__)] += d{k}[j]"] if s.mode == P.MAX
+                else [f"{I2}for i in w:", f"{I3}back[i] += d{k}[j] / {n}"])
+        return [f"{I1}back = [0.0] * {s.layer.width_in}", f"{I1}for j, w in enumerate(windows{k}):", *send]
+
     def map(self, s: P.Map):
         names = [_READ[r][0] for r in s.reads]
         sources = [_READ[r][1].format(layer=s.layer) for r in s.reads]

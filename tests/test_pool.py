@@ -1,0 +1,155 @@
+"""Pooling (issue #25): ``type = "maxpool2d"`` and ``"avgpool2d"``, PyTorch's `torch.nn.MaxPool2d` and
+`torch.nn.AvgPool2d` (kernel, stride defaulting to the kernel, the floor rule), through the engine and
+the commands. The gradients are PyTorch's (tests/test_torch_reference.py, ties included); here: every
+code target in both forms computes the engine's numbers, max pooling's delta goes to the first
+maximum of its window and average pooling's is spread, as the derivation writes them; bad tables are
+one line."""
+
+import json
+import tomllib
+
+import pytest
+import sympy as sp
+import torch_reference as tr
+from generated_module import floats
+from targets import _import, load_c, load_numpy, needs_cc, same_as_python
+
+import derive
+from derive.cli import main
+from derive.render.code import targets
+
+EXAMPLES = {tomllib.loads(t)["name"]: t for t in tr.EXAMPLES}
+POOLING = ["pad1_avgpool", "maxpool_tie", "conv_maxpool_conv"]
+# pooling straight on the input (nothing to send back), 3x3 windows (a mean over 9), two samples
+FIRST = tr.spec_toml("pool_first", [1, 4, 4], [{"type": "avgpool2d", "kernel_size": 3, "stride": 1},
+                                               {"type": "linear", "out_features": 1, "activation": "tanh",
+                                                "weight": [[0.5, -0.25, 0.75, 1]], "bias": [0.1]}],
+                     [tr._sample((1, 4, 4), 2, [0.5]), tr._sample((1, 4, 4), 3, [-0.5])])
+SPECS = [*POOLING, "pool_first"]
+
+
+def _model(name: str) -> derive.Model:
+    return derive.Model(derive.parse(EXAMPLES.get(name, FIRST), f"{name}.toml"))
+
+
+def _spec(tmp_path, name):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(EXAMPLES.get(name, FIRST))
+    return path
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_the_python_and_numpy_code_in_every_form_is_the_engine(tmp_path, name):
+    model = _model(name)
+    for loops in (False, True):
+        path = tmp_path / f"g{loops}.py"
+        path.write_text(targets.render("python", model.derivation, model.network, derive.__version__, loops)[
+            "gradients.py"])
+        module = _import(path)
+        for s, sample in enumerate(model.spec.samples):
+            g = module.gradient(module.INITIAL, floats(sample.inputs), floats(sample.targets))
+            for p in model.parameters:
+                assert g[p] == pytest.approx(float(model.value(f"dE_total/d{p}", s)), rel=1e-12, abs=1e-15), p
+    numpy_module = load_numpy(model, tmp_path)
+    g = numpy_module.gradient(numpy_module.INITIAL, [floats(s.inputs) for s in model.spec.samples],
+                              [floats(s.targets) for s in model.spec.samples])
+    for p in model.parameters:
+        assert float(g[p]) == pytest.approx(float(model.gradients()[p]), rel=1e-12, abs=1e-15), p
+
+
+@needs_cc
+@pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
+def test_the_c_code_in_both_forms_is_the_python_and_the_engine(tmp_path, loops):
+    for name in SPECS:
+        model = _model(name)
+        python = tmp_path / "g.py"
+        python.write_text(targets.render("python", model.derivation, model.network, derive.__version__)["gradients.py"])
+        same_as_python(model, load_c(model, tmp_path, loops), _import(python))
+
+
+def test_max_pooling_sends_its_delta_to_the_first_maximum_of_its_window():
+    """maxpool_tie: the conv's outputs are 0.75, 0.75 (row 0) and 0.75, 0.5 (row 1): three ties; the
+    pooled unit's delta goes to the first only, the others get 0, and the derivation says why."""
+    model = _model("maxpool_tie")
+    net = model.network
+    conv, pooled = net.layers[1], net.layers[2][0]
+    assert conv == ["h1_1", "h1_2", "h1_3", "h1_4"] and pooled == "h2_1"
+    assert [float(model.value(f"out_{h}")) for h in conv] == [0.75, 0.75, 0.75, 0.5]
+    assert model.value(f"net_{pooled}") == model.value("out_h1_1")
+    assert [model.value(f"dnet_{pooled}/dout_{h}") for h in conv] == [1, 0, 0, 0]
+    assert model.value("delta_h1_1") == model.value(f"delta_{pooled}") != 0
+    assert [model.value(f"delta_{h}") for h in conv[1:]] == [0, 0, 0]
+    outs = [model.symbol(f"out_{h}") for h in conv]
+    assert model.derivation.step[model.quantity(f"net_{pooled}")].formula == sp.Max(*outs, evaluate=False)
+    second = model.derivation.step[model.quantity(f"dnet_{pooled}/dout_h1_2")].formula
+    assert second == sp.Piecewise((1, sp.And(outs[1] > outs[0], outs[1] >= outs[2], outs[1] >= outs[3])), (0, True))
+
+
+def test_average_pooling_spreads_its_delta_over_its_window():
+    model = _model("pool_first")
+    assert model.spec.kinds[0].shape == (1, 2, 2)
+    net = model.network
+    q = net.layers[1][0]
+    window = [1, 2, 3, 5, 6, 7, 9, 10, 11]  # rows 0-2, columns 0-2 of the 4x4 input
+    assert [(str(t.factor), t.coefficient) for t in net.net_terms[q]] == [(f"i{i}", sp.Rational(1, 9)) for i in window]
+    assert abs(model.value(f"net_{q}", 0) - sum(model.value(f"i{i}", 0) for i in window) / 9) < 1e-15
+
+
+def test_average_pooling_s_delta_reaches_the_layer_below_spread():
+    """pad1_avgpool: each conv unit in a 2x2 window gets a quarter of the pooled unit's delta (times
+    its activation's derivative); the conv's last row and column, in no window, get nothing."""
+    model = _model("pad1_avgpool")
+    net = model.network
+    conv, pooled = net.layers[1], net.layers[2]
+    assert model.spec.kinds[0].shape == (1, 5, 5) and model.spec.kinds[1].shape == (1, 2, 2)
+    for j, p in enumerate(pooled):
+        y, x = divmod(j, 2)
+        for cell in (5 * (2 * y + dy) + 2 * x + dx for dy in (0, 1) for dx in (0, 1)):
+            h = conv[cell]
+            assert model.value(f"dnet_{p}/dout_{h}") == sp.Rational(1, 4)
+            expected = model.value(f"delta_{p}") / 4 * model.value(f"dout_{h}/dnet_{h}")
+            assert abs(model.value(f"delta_{h}") - expected) < 1e-15
+    assert all(model.value(f"delta_{conv[cell]}") == 0 for cell in (*range(20, 25), 4, 9, 14, 19))
+
+
+def test_every_command_takes_it(tmp_path, capsys):
+    spec = _spec(tmp_path, "conv_maxpool_conv")
+    assert main(["build", str(spec), "-o", str(tmp_path / "b"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["check", str(spec), "--json"]) == 0
+    checks = json.loads(capsys.readouterr().out)["checks"]
+    assert checks["passed"] is True
+    assert main(["train", str(spec), "--steps", "3", "--optimizer", "adam"]) == 0
+    for name in targets.TARGETS:
+        assert main(["codegen", str(spec), "--target", name, "-o", str(tmp_path / f"code_{name}")]) == 0, name
+    assert main(["exercise", str(spec), "--variants", "2", "--ask", "dE_total/dw1", "-o", str(tmp_path / "x"),
+                 "--no-pdf"]) == 0
+    capsys.readouterr()
+    for path in sorted((tmp_path / "x").rglob("*.toml")):
+        variant = derive.load(path).spec
+        assert [t.kind for t in variant.kinds] == ["conv2d", "maxpool2d", "conv2d", "linear"]
+        assert variant.kinds[1].settings == (("kernel_size", (2, 2)), ("stride", (1, 1)))
+
+
+BAD = [
+    ('input = 3\n[[layer]]\ntype = "maxpool2d"\nkernel_size = 2\n',
+     "layer[0]: a maxpool2d layer takes (channels, height, width), but the layer below gives 3 features: put it "
+     "after the input (input = [channels, height, width]) or a conv2d layer"),
+    ('input = [1, 2, 2]\n[[layer]]\ntype = "avgpool2d"\nkernel_size = 3\n',
+     "layer[0]: the kernel 3x3 is larger than its input 2x2"),
+    ('input = [1, 3, 3]\n[[layer]]\ntype = "maxpool2d"\n',
+     "layer[0]: missing key 'kernel_size' (a number, or [rows, columns])"),
+    ('input = [1, 3, 3]\n[[layer]]\ntype = "maxpool2d"\nkernel_size = 2\npadding = 1\n',
+     "layer[0]: unknown key 'padding'; a maxpool2d layer has type, kernel_size, stride"),
+    ('input = [1, 3, 3]\n[[layer]]\ntype = "avgpool2d"\nkernel_size = 2\nstride = [1, 0]\n',
+     "layer[0].stride[1] = 0 is out of range: it must be from 1 to 4096"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD, ids=[m[:40] for _, m in BAD])
+def test_a_bad_pooling_table_is_one_line_and_exit_2(tmp_path, capsys, body, message):
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "bad"\nloss = "half_sse"\nlearning_rate = 0.1\n' + body
+                    + "[[samples]]\ninputs = [[[0, 0, 0], [0, 0, 0], [0, 0, 0]]]\ntargets = [0]\n")
+    assert main(["gradients", str(path)]) == 2
+    assert capsys.readouterr().err == f"derive: bad.toml: {message}\n"
