@@ -105,7 +105,7 @@ class Explainer:
     def display(self, q: Q.Quantity) -> sp.Expr:
         """The textbook form of a quantity's definition."""
         network = self.network
-        if q.kind == Q.NET:
+        if q.kind == Q.NET and all(t.parameter is not None for t in network.net_terms[q.name]):
             return total(*(product(self.sym(Q.parameter(t.parameter)), self.sym(t.factor)) if t.factor
                            else self.sym(Q.parameter(t.parameter)) for t in network.net_terms[q.name]))
         if q.kind == Q.OUT:
@@ -183,24 +183,25 @@ class Explainer:
         """dE_total/dout_h as the sum over the neurons h feeds, with the article's named terms (unless
         not ``with_terms``)."""
         q = Q.partial(Q.TOTAL_ERROR, Q.out(neuron))
-        feeds = self.network.feeds(neuron)
-        named = [Q.partial(Q.error(d), Q.out(neuron)) for d, _ in feeds]
+        reads = self.network.reads(neuron)
+        # a weight, or a pooling unit's local partial (its d net / d out, derived as a factor of its own)
+        local = [self.sym(Q.parameter(t.parameter)) if t.parameter is not None
+                 else self.sym(Q.partial(Q.net(d), Q.out(neuron))) for d, t in reads]
+        named = [Q.partial(Q.error(d), Q.out(neuron)) for d, _ in reads]
         numbers = self.numbers(sample)
         rows = []
         if with_terms and all(n in self.derivation.step for n in named):
-            for (dest, weight), term in zip(feeds, named, strict=True):
+            for (dest, _), factor, term in zip(reads, local, named, strict=True):
                 rule = product(
                     self.sym(Q.partial(Q.error(dest), Q.net(dest))), self.sym(Q.partial(Q.net(dest), Q.out(neuron)))
                 )
                 rows += [
                     Row(term, NAMES, rule),
-                    Row(
-                        None, NUMBERS, product(self.sym(Q.delta(dest)), self.sym(Q.parameter(weight))), numbers=numbers
-                    ),
+                    Row(None, NUMBERS, product(self.sym(Q.delta(dest)), factor), numbers=numbers),
                     Row(None, VALUE, value=self.value(term, sample)),
                 ]
             rows.append(Row(q, NAMES, total(*(self.sym(n) for n in named))))
-        formula = total(*(product(self.sym(Q.delta(d)), self.sym(Q.parameter(w))) for d, w in feeds))
+        formula = total(*(product(self.sym(Q.delta(d)), factor) for (d, _), factor in zip(reads, local, strict=True)))
         rows += [Row(None if rows else q, NAMES, formula), Row(None, NUMBERS, formula, numbers=numbers),
                  Row(None, VALUE, value=self.value(q, sample))]
         return rows
@@ -225,7 +226,7 @@ class Explainer:
             return rows + self.definition(f, sample)
         if f.of == Q.TOTAL_ERROR and f.variable.kind == Q.OUT and f.variable.name not in network.outputs:
             return self.hidden_output_gradient(f.variable.name, sample,
-                                               with_terms=len(network.feeds(f.variable.name)) <= NAMED_LIMIT)
+                                               with_terms=len(network.reads(f.variable.name)) <= NAMED_LIMIT)
         return self.factor(f, sample)
     def _after(self, q: Q.Quantity) -> Explanation:
         """A parameter or optimizer state after one of the first steps: that step's rows."""

@@ -80,7 +80,7 @@ class Node:
 class Edge:
     source: Node
     dest: Node
-    parameter: str
+    parameter: str | None  # None: a pooling layer's edge
     pos: float | None  # where its label goes along it, centre to centre (None: no label)
     label: Box | None = None  # the label's box
 
@@ -186,7 +186,7 @@ def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
             by_neuron[n] = node
         if len(layer) < len(layers[k]):
             nodes.append(Node(f"dots{k}", None, x_step * k, Y_STEP * ((len(layer) - 1) / 2 - (len(layer) - 1.5))))
-    weighted, biases = [], []
+    weighted, pooled, biases = [], [], []  # a pooling layer's edges carry no parameter, no label
     for k in range(1, len(drawn)):
         shown = {Q.out(n): n for n in drawn[k - 1]}
         groups: dict[str, list[Node]] = {}
@@ -194,6 +194,8 @@ def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
             for t in network.net_terms[dest]:
                 if t.factor is None:
                     groups.setdefault(t.parameter, []).append(by_neuron[dest])
+                elif t.factor in shown and t.parameter is None:
+                    pooled.append(Edge(by_neuron[shown[t.factor]], by_neuron[dest], None, None))
                 elif t.factor in shown:
                     weighted.append((by_neuron[shown[t.factor]], by_neuron[dest], t.parameter))
         top = (len(drawn[k]) - 1) / 2 * Y_STEP + 1.4
@@ -213,4 +215,4 @@ def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
     places = [p or (0.5, None) for p in places] if labelled else places
     edges = [Edge(s, d, p, place[0] if place else None, place[1] if place else None)
              for (s, d, p), place in zip(weighted, places, strict=True)]
-    return Diagram(nodes, edges, biases, fixed, clear)
+    return Diagram(nodes, edges + pooled, biases, fixed, clear)

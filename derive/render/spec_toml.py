@@ -68,8 +68,10 @@ def _layer_tables(spec) -> list[str]:
     """The layers as ``[[layer]]`` tables, each written by its kind (`derive.model.layers`)."""
     lines = []
     for k, layer in enumerate(spec.kinds):
-        table = {"type": layer.kind, **kinds.KINDS[layer.kind].table(layer, spec.activations[k], spec.weights[k]),
-                 "bias": list(spec.biases[k]) if spec.bias != BiasMode.NONE else "none"}
+        kind = kinds.KINDS[layer.kind]
+        table = {"type": layer.kind, **kind.table(layer, spec.activations[k], spec.weights[k])}
+        if kind.bias_units(layer):  # not a layer without parameters (pooling)
+            table["bias"] = list(spec.biases[k]) if spec.bias != BiasMode.NONE else "none"
         lines += ["", "[[layer]]", *(f"{key} = {_toml(value)}" for key, value in table.items())]
     return lines
 

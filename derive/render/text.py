@@ -240,6 +240,15 @@ class TextPrinter(TextbookOrder, StrPrinter):
         args = (self._print_Symbol(a, bare=True) if a.is_Symbol else self._print(a) for a in expr.args)
         return f"{name}({', '.join(args)})"
 
+    def _print_Piecewise(self, expr):
+        """``(1 if a > b and a >= c else 0)``: a kink's or a max pooling window's convention, as Python
+        writes a choice (the last branch's condition is true)."""
+        text = self._print(expr.args[-1][0])
+        for value, condition in reversed(expr.args[:-1]):
+            parts = condition.args if isinstance(condition, sp.And) else (condition,)
+            text = f"{self._print(value)} if {' and '.join(self._print(c) for c in parts)} else {text}"
+        return f"({text})"
+
     def _print_Symbol(self, expr, bare: bool = False):
         """A name, or a number: a negative one in parentheses, except as a function's argument."""
         if self.numbers_of is None:

@@ -162,6 +162,9 @@ def draw_spec(spec: Spec, rng: random.Random) -> Spec:
     weights = []
     for tensor in spec.weights:  # each layer's, as its kind lays it out (a matrix, a kernel, a vector)
         values = layers.flat(tensor)
+        if not values:  # a layer without parameters (pooling)
+            weights.append(tensor)
+            continue
         span = _hundredths(values)
         weights.append(layers.nest(tuple(_nice(rng, span) for _ in values), layers.shape_of(tensor)))
     biases = []

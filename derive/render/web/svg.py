@@ -94,8 +94,9 @@ class NetworkPicture:
             a = (x1 + ux * RADIUS, y1 + uy * RADIUS)
             b = (x2 - ux * (RADIUS + 4), y2 - uy * (RADIUS + 4))
             line = f'x1="{_f(a[0])}" y1="{_f(a[1])}" x2="{_f(b[0])}" y2="{_f(b[1])}"'
-            parts = [self._parameter_open(e.parameter, f"weight from {e.source.neuron} to {e.dest.neuron}"),
-                     f'<line class="hit" {line} {LOOK["hit"]}/>'
+            opened = (self._parameter_open(e.parameter, f"weight from {e.source.neuron} to {e.dest.neuron}")
+                      if e.parameter is not None else "<g>")
+            parts = [opened, f'<line class="hit" {line} {LOOK["hit"]}/>'
                      f'<line class="edge" {line} {LOOK["edge"]} marker-end="url(#arrow)"/>']
             if e.pos is not None:
                 box = e.label
