@@ -31,7 +31,7 @@ from derive.render.code import javascript
 from derive.render.code.header import header
 from derive.render.look import css_variables
 from derive.render.templating import environment
-from derive.render.web import html_tables
+from derive.render.web import html_grids, html_tables
 from derive.render.web.mathml import ELLIPSIS, RowPrinter, math
 from derive.render.web.svg import NetworkPicture
 
@@ -69,6 +69,7 @@ class Page:
             digits=digits,
         )
         self.derivable = set(self.selectable())
+        self.grids = html_grids.Grids(self)
         self.pieces: list[str] = []
         self._piece_index: dict = {}
 
@@ -183,7 +184,7 @@ class Page:
             "batchScale": 1.0 / len(first) if spec.reduction == "mean" else 1.0,
             "edits": edits,
             "derivations": self.derivations,
-            "paths": {p: self.picture.path(p) for p in selectable},
+            "paths": {p: self.picture.path(p) + self.grids.path(p) for p in selectable},
             "first": self._first(selectable),
         }
 
@@ -214,6 +215,7 @@ class Page:
         tables = html_tables.Tables(self)
         printed = {name: getattr(tables, name)() for name in ("parameters", "samples", "neurons", "check", "audit",
                                                                "training")}
+        printed["grids"] = self.grids.render()
         diagram = self.picture.render(self.caption())
         shown = self.shown()
         code = javascript.render(self.model.derivation, shown)
