@@ -16,6 +16,16 @@ from derive.model import quantities as Q
 from derive.model.layers import unravel
 
 MAP_AXES = 3  # (channels, height, width)
+KINDS = (("net", Q.net), ("out", Q.out), ("delta", Q.delta))  # what a layer's maps show of each unit
+
+
+def shown(maps: Maps, values) -> list[tuple[str, object]]:
+    """The (name, quantity maker) of `KINDS` that the layer's units have a value of in ``values`` (a
+    layer whose units have no net input of their own shows the others); the input shows its ``out``."""
+    if maps.layer == 0:
+        return [KINDS[1]]
+    units = [n for channel in maps.channels for row in channel for n in row]
+    return [(name, quantity) for name, quantity in KINDS if all(quantity(n) in values for n in units)]
 
 
 @dataclass(frozen=True)
@@ -73,9 +83,11 @@ def maps(network) -> list[Maps]:
 def kernels(network, k: int) -> list[Kernel]:
     """Layer k's weight tensor as grids over its last two axes, one for each index of the axes before
     them (a convolution's kernel [out][in] as kh × kw); none for a tensor of 2 axes or fewer."""
-    tensor = tuple(network.kind(k).weight_shape(network.typed(k)))
     weights = [p for p in network.parameters if p.layer == k and p.kind == Q.WEIGHT]
-    if len(tensor) <= 2 or not weights:
+    if not weights:  # a layer of no weights (pooling)
+        return []
+    tensor = tuple(network.kind(k).weight_shape(network.typed(k)))
+    if len(tensor) <= 2:
         return []
     rows, columns = tensor[-2:]
     per = rows * columns

@@ -21,8 +21,8 @@ def _grid(caption: str, rows) -> dict:
 def _maps_block(document, maps: grids.Maps, s: int) -> list[Block]:
     values = document.model.evaluation.samples[s]
     digits = document.digits
-    kinds = [("", Q.out)] if maps.layer == 0 else [(r"\mathrm{net}", Q.net), (r"\mathrm{out}", Q.out),
-                                                   (r"\delta", Q.delta)]
+    labels = {"net": r"\mathrm{net}", "out": r"\mathrm{out}", "delta": r"\delta"}
+    kinds = [("" if maps.layer == 0 else labels[name], quantity) for name, quantity in grids.shown(maps, values)]
     blocks = []
     for c, channel in enumerate(maps.channels):
         shown = []
@@ -97,6 +97,8 @@ def _sums(document, k: int) -> list[Block]:
     for names_ in filters:
         for name in names_:
             for s in range(min(document.samples, SAMPLE_LIMIT)):
+                if several:
+                    blocks.append(Block("text", f"Sample {s + 1}:"))
                 blocks.append(document.align(document.delta_rule(name, s, update=False)))
     return blocks
 

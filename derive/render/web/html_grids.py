@@ -78,7 +78,8 @@ class Grids:
                     for row in channel]
             return self._figure(f"channel {c + 1}", self._table(rows))
         figures = []
-        for what, label, quantity in (("net", "net", Q.net), ("out", "out", Q.out), ("delta", "δ", Q.delta)):
+        for what, quantity in grids.shown(maps, values):
+            label = {"delta": "δ"}.get(what, what)
             rows = [[(cell_id(s, what, n), page.number(quantity(n), values[quantity(n)], s)) for n in row]
                     for row in channel]
             figures.append(self._figure(f"{label}, channel {c + 1}", self._table(rows)))
