@@ -326,3 +326,22 @@ def test_the_grids_at_phone_width_keep_their_text_readable_and_scroll_inside_the
     sizes = [(size, tag, t) for size, tag, t in phone.execute_script(TEXT_SIZES)]
     small = [s for s in sizes if s[0] < SMALLEST]
     assert not small, small[:5]
+
+
+def test_a_convolution_units_long_net_input_is_shortened_keeping_the_term_its_derivative_picks():
+    """3 channels under a 2x3 kernel: 18 terms. Its definition's rows (names, numbers) are shortened; the
+    row ∂/∂w (net) keeps w's term wherever it stands, in LaTeX and in MathML."""
+    model = model_of(EXAMPLES["nonsquare_nobias"], "nonsquare_nobias")
+    network = model.network
+    latex, mathml = LatexRows(network, 9), MathRows(network, 9)
+    unit = next(n for n in network.layers[1] if len(network.net_terms[n]) == 18)
+    names_row, numbers_row, _ = [latex.row(r) for r in model.explainer.definition(Q.net(unit))]
+    assert names_row[1].count(r"\cdots") == 1 and names_row[1].count(" + ") == 4
+    assert numbers_row[1].count(r"\cdots") == 1
+    middle = network.net_terms[unit][9].parameter
+    differentiate = model.explainer.factor(Q.partial(Q.net(unit), Q.parameter(middle)))[0]
+    _, rhs = latex.row(differentiate)
+    assert rhs.count(r"\cdots") == 2 and names.latex(Q.parameter(middle)) in rhs.split(r"\left(", 1)[1]
+    shown = html.unescape(mathml.row(differentiate, differentiate.lhs))
+    number = Q.parameter_parts(middle)[1]
+    assert shown.count(ELLIPSIS) == 2 and f"<mi>w</mi><mn>{number}</mn>" in shown
