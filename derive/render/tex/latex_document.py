@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from derive.derivation.explain import Explainer
+from derive.derivation.explain import NAMES, NUMBERS, VALUE, Explainer, Row
 from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.model.layers import biases, shape
-from derive.render import names
+from derive.render import names, sums
 from derive.render.tex.latex_rows import RowPrinter, figure, function_notes, loss_definition, math, number
 
 DETAIL_LIMIT = 40  # parameters; above it, general per-layer formulas once and tables of values
+DELTA_RULE = "delta rule"  # the note of a chain's row in the delta rule's form (`Explainer.chain`)
 SAMPLE_LIMIT = 3  # samples written out step by step; above it, tables
 TABLE_ROWS = 200  # rows of a value table in compact mode; the rest is in gradients.txt
 
@@ -63,6 +64,9 @@ class Document:
             out += [self.forward(s, suffix), self.error(s, suffix), *self.backward(s, suffix)]
         if not detailed:
             out += self.compact()
+        from derive.render.tex.latex_grids import sections as grids
+
+        out += grids(self)
         if detailed and self.samples > 1:
             out.append(self.over_samples())
         out.append(self.summary())
@@ -152,11 +156,28 @@ class Document:
             f"The error{suffix}", [Block("text", "Each output's error term, and their sum:"), self.align(rows)]
         )
 
+    def gradient(self, parameter: str, s: int) -> list:
+        """A parameter's chain rows; for one whose sum is shortened (`derive.render.sums`: a kernel entry
+        used at many positions), the delta rule's form of it, whose terms fit a line."""
+        if len(self.network.parameter[parameter].feeds) > sums.LIMIT:
+            return self.delta_rule(parameter, s)
+        return self.explainer.chain(parameter, s)
+
+    def delta_rule(self, parameter: str, s: int, update: bool = True) -> list[Row]:
+        """A gradient's rows in the delta rule's form (its chain's "delta rule" row), with numbers, its
+        value, and (with ``update``, as the chain gives it) its update: a kernel entry's gradient as the
+        sum over the positions of each unit's delta times the input under the entry."""
+        rows = self.explainer.chain(parameter, s, update=update)
+        rule = next(r for r in rows if r.kind == NAMES and r.note == DELTA_RULE)
+        value = next(k for k, r in enumerate(rows) if r.kind == VALUE)
+        numbers = Row(None, NUMBERS, rule.expr, numbers=self.explainer.numbers(s))
+        return [Row(rows[0].lhs, NAMES, rule.expr), numbers, *rows[value:]]
+
     def _weights_of_layer(self, k: int, s: int, section: Section) -> None:
         ex = self.explainer
         for p in self.network.parameters:
             if p.kind == Q.WEIGHT and p.layer == k:
-                rows = ex.factor(Q.partial(Q.net(p.feeds[0]), p.quantity), s) + ex.chain(p.name, s)
+                rows = ex.factor(Q.partial(Q.net(p.feeds[0]), p.quantity), s) + self.gradient(p.name, s)
                 section.blocks.append(self.align(rows))
 
     def backward(self, s: int, suffix: str) -> list[Section]:
@@ -218,7 +239,7 @@ class Document:
         )
         for p in network.parameters:
             if p.kind == Q.BIAS:
-                biases.blocks.append(self.align(ex.chain(p.name, s)))
+                biases.blocks.append(self.align(self.gradient(p.name, s)))
         if any(p.kind == Q.BIAS for p in network.parameters):
             out.append(biases)
         return out
@@ -234,6 +255,7 @@ class Document:
             g = Q.gradient(p.name)
             parts = [number(self.model.evaluation.samples[s][g], self.digits) for s in range(self.samples)]
             parts = [rf"\left({x}\right)" if x.startswith("-") else x for x in parts]
+            parts = sums.elided(parts, r"\cdots")
             rows = [
                 (names.latex(g), scale + r"\left(" + " + ".join(parts) + r"\right)" if scale else " + ".join(parts)),
                 ("", number(totals[g], self.digits)),

@@ -17,7 +17,7 @@ from derive.escape import latex_text
 from derive.model import quantities as Q
 from derive.model.decimals import UNDECIDED, plain, round_sig
 from derive.model.proven import DECIMAL_EXPONENT
-from derive.render import names
+from derive.render import names, sums
 from derive.render.diagram import Measure, layout
 
 _STYLE = {"order": "none", "mul_symbol": "dot", "ln_notation": True}
@@ -81,7 +81,35 @@ def negated_product(expr: sp.Expr) -> sp.Expr | None:
     return sp.Mul(*rest, evaluate=False) if rest[0].is_Symbol else None
 
 
-class _NumberPrinter(LatexPrinter):
+class _ShortSums(LatexPrinter):
+    """SymPy's LaTeX printer with a long sum written as `derive.render.sums` says (its first terms,
+    \\cdots, its last), keeping the terms that hold a symbol of ``keep`` (the variable a derivative
+    picks out)."""
+
+    def __init__(self, settings=None, keep=frozenset()):
+        super().__init__(settings)
+        self.keep = keep
+
+    def _print_Add(self, expr, order=None):
+        terms = self._as_ordered_terms(expr, order=order)
+        positions = sums.shown(len(terms), [k for k, t in enumerate(terms) if t.free_symbols & self.keep])
+        tex = ""
+        for i, k in enumerate(positions):
+            if k is None:
+                tex += r" + \cdots"
+                continue
+            term = terms[k]
+            if i and term.could_extract_minus_sign():
+                tex += " - "
+                term = -term
+            elif i:
+                tex += " + "
+            term_tex = self._print(term)
+            tex += rf"\left({term_tex}\right)" if self._needs_add_brackets(term) else term_tex
+        return tex
+
+
+class _NumberPrinter(_ShortSums):
     """A formula with every symbol as its number (``texts``): a negative number in parentheses, except
     as a function's whole argument (tanh(−0.4582), not tanh((−0.4582))); after a leading minus, a
     product that starts with a number in parentheses (−(0 · ln 0.515), which −0 · ln 0.515 misreads)."""
@@ -123,11 +151,12 @@ class RowPrinter:
     def name(self, q: Q.Quantity) -> str:
         return names.latex(q, superscript_steps=self.superscript_steps)
 
-    def names(self, expr: sp.Expr) -> str:
+    def names(self, expr: sp.Expr, keep=frozenset()) -> str:
+        """``expr`` with each symbol's name; a long sum shortened, keeping the terms holding ``keep``'s symbols."""
         mapping = {s: self.name(self.network.quantity_of[s]) for s in expr.free_symbols}
         for s in powered_fractions(expr, self.network, self.superscript_steps):  # (∂E/∂w5)², not ∂E/∂w5²
             mapping[s] = rf"\left({mapping[s]}\right)"
-        return sp.latex(expr, symbol_names=mapping, **_STYLE)
+        return _ShortSums({**_STYLE, "symbol_names": mapping}, keep).doprint(expr)
 
     def numbers(self, expr: sp.Expr, numbers) -> str:
         return _NumberPrinter({s: number(numbers[s], self.digits) for s in expr.free_symbols}).doprint(expr)
@@ -142,7 +171,8 @@ class RowPrinter:
             rhs = number(row.value, self.digits)
         elif row.kind == DIFFERENTIATE:
             assert row.wrt is not None  # a DIFFERENTIATE row names its variable
-            rhs = rf"\frac{{\partial}}{{\partial {names.latex(row.wrt)}}} \left({self.names(row.expr)}\right)"
+            inner = self.names(row.expr, keep=frozenset({self.network.symbol(row.wrt)}))
+            rhs = rf"\frac{{\partial}}{{\partial {names.latex(row.wrt)}}} \left({inner}\right)"
         else:
             raise ValueError(row.kind)
         if row.note:

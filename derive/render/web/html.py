@@ -26,12 +26,13 @@ from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.model.layers import biases, shape
+from derive.render import sums
 from derive.render.code import javascript
 from derive.render.code.header import header
 from derive.render.look import css_variables
 from derive.render.templating import environment
-from derive.render.web import html_tables
-from derive.render.web.mathml import RowPrinter, math
+from derive.render.web import html_grids, html_tables
+from derive.render.web.mathml import ELLIPSIS, RowPrinter, math
 from derive.render.web.svg import NetworkPicture
 
 EMBED_LIMIT = 200  # parameters: up to this many, every derivation is embedded; above it, the drawn ones
@@ -68,6 +69,7 @@ class Page:
             digits=digits,
         )
         self.derivable = set(self.selectable())
+        self.grids = html_grids.Grids(self)
         self.pieces: list[str] = []
         self._piece_index: dict = {}
 
@@ -134,7 +136,8 @@ class Page:
 
     def _over_samples(self, parameter: str) -> str:
         g = Q.gradient(parameter)
-        terms = " + ".join(self.number(g, values[g], s) for s, values in enumerate(self.model.evaluation.samples))
+        terms = " + ".join(sums.elided([self.number(g, values[g], s) for s, values
+                                        in enumerate(self.model.evaluation.samples)], ELLIPSIS))
         scale = f"1/{len(self.spec.samples)} · (" if self.spec.reduction == "mean" else "("
         printer = self.printer(0)
         return (f'<h3>Over the samples</h3><p class="sum">{math(printer.quantity(g))} = {scale}{terms}) = '
@@ -181,7 +184,7 @@ class Page:
             "batchScale": 1.0 / len(first) if spec.reduction == "mean" else 1.0,
             "edits": edits,
             "derivations": self.derivations,
-            "paths": {p: self.picture.path(p) for p in selectable},
+            "paths": {p: self.picture.path(p) + self.grids.path(p) for p in selectable},
             "first": self._first(selectable),
         }
 
@@ -212,6 +215,7 @@ class Page:
         tables = html_tables.Tables(self)
         printed = {name: getattr(tables, name)() for name in ("parameters", "samples", "neurons", "check", "audit",
                                                                "training")}
+        printed["grids"] = self.grids.render()
         diagram = self.picture.render(self.caption())
         shown = self.shown()
         code = javascript.render(self.model.derivation, shown)

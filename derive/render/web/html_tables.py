@@ -49,7 +49,9 @@ def _table(header: list[str], rows: list[list[str]], css: str = "", what: str = 
             f"</table>{more}</div>")
 
 
-def _edit(key: str, value) -> str:
+def edit_box(key: str, value) -> str:
+    """An editable number: the page's script reads it (``data-edit``: a parameter's name, or an input's or
+    target's key)."""
     return f'<input data-edit="{html_text(key)}" value="{float(value)!r}" aria-label="{html_text(key)}">'
 
 
@@ -92,7 +94,7 @@ class Tables:
             selectable = p.name in self.page.derivable
             name = (f'<button type="button" class="pick" data-parameter="{p.name}">{p.name}</button>' if selectable
                     else html_text(p.name))
-            rows.append([name, html_text(where), _edit(p.name, p.value),
+            rows.append([name, html_text(where), edit_box(p.name, p.value),
                          self.page.total(Q.gradient(p.name)), self.page.total(p.quantity.with_update())])
         return _table(["parameter", "edge", "value", "∂E_total/∂·", "after one step"], rows, "numbers params",
                       "parameters")
@@ -102,9 +104,9 @@ class Tables:
         rows = []
         for s, sample in enumerate(self.model.spec.samples):
             tag = f" (sample {s + 1})" if self.page.several else ""
-            cells = [_edit(self.page.key(Q.out(i), s), v) + f" {html_text(i)}" for i, v in
+            cells = [edit_box(self.page.key(Q.out(i), s), v) + f" {html_text(i)}" for i, v in
                      zip(self.network.inputs, sample.inputs, strict=True)]
-            targets = [_edit(self.page.key(Q.target(o), s), v) + f" target {html_text(o)}" for o, v in
+            targets = [edit_box(self.page.key(Q.target(o), s), v) + f" target {html_text(o)}" for o, v in
                        zip(self.network.outputs, sample.targets, strict=True)]
             rows.append([f"inputs{tag}", " ".join(cells)])
             rows.append([f"targets{tag}", " ".join(targets)])

@@ -24,10 +24,9 @@ from derive.model import quantities as Q
 from derive.model.decimals import UNDECIDED, plain
 from derive.model.functions import Registered
 from derive.model.optimizers import SLOTS
+from derive.render import sums
 from derive.render.tex.latex_rows import negated_product, powered_fractions
 
-SUM_LIMIT = 10  # terms; a longer sum (a net input of a wide layer) shows its first 3, its last 2 and
-HEAD, TAIL = 3, 2  # any term holding a symbol the row is about, with ⋯ for the rest
 ELLIPSIS = "\u22ef"
 _WORDS = {Q.NET: "net", Q.OUT: "out", Q.TARGET: "target", Q.ERROR: "E", Q.DELTA: "\u03b4"}
 PARTIAL_SIGN = "\u2202"
@@ -159,18 +158,19 @@ class _Printer(MathMLPresentationPrinter):
         self.bare = False  # printing a function's whole argument: a number there needs no parentheses
 
     def _print_Add(self, expr, order=None):
+        """A sum, long ones shortened as `derive.render.sums` says (the terms holding ``keep`` kept)."""
         terms = list(expr.args)
-        if len(terms) <= SUM_LIMIT:
+        positions = sums.shown(len(terms), [k for k, t in enumerate(terms) if t.free_symbols & self.keep])
+        if len(positions) == len(terms):
             return super()._print_Add(expr, order="none")
-        shown = sorted({*range(HEAD), *range(len(terms) - TAIL, len(terms)),
-                        *(k for k, t in enumerate(terms) if t.free_symbols & self.keep)})
         mrow = self.dom.createElement("mrow")
-        for position, k in enumerate(shown):
-            if position and k != shown[position - 1] + 1:
+        for i, k in enumerate(positions):
+            if k is None:
                 mrow.appendChild(_element(self.dom, "mo", text="+"))
                 mrow.appendChild(_element(self.dom, "mo", text=ELLIPSIS))
+                continue
             term = terms[k]
-            if position == 0 and k == 0:
+            if i == 0:
                 mrow.appendChild(self._print(term))
                 continue
             negative = term.could_extract_minus_sign()
