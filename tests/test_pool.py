@@ -25,6 +25,15 @@ FIRST = tr.spec_toml("pool_first", [1, 4, 4], [{"type": "avgpool2d", "kernel_siz
                                                {"type": "linear", "out_features": 1, "activation": "tanh",
                                                 "weight": [[0.5, -0.25, 0.75, 1]], "bias": [0.1]}],
                      [tr._sample((1, 4, 4), 2, [0.5]), tr._sample((1, 4, 4), 3, [-0.5])])
+# a 1x1 convolution, then max pooling whose maxima are not in the windows' first cells
+SMALL = tr.spec_toml("small_maxpool", [1, 2, 4], [
+    {"type": "conv2d", "out_channels": 1, "kernel_size": 1, "activation": "identity", "weight": [[[[0.5]]]],
+     "bias": [0.1]},
+    {"type": "maxpool2d", "kernel_size": 2},
+    {"type": "linear", "out_features": 1, "activation": "logistic", "weight": [[0.75, 0.5]], "bias": [0.25]}],
+    [{"inputs": [[[0.1, 0.5, 0.3, 0.2], [0.4, 0.2, 0.9, 0.1]]], "targets": [1]}])
+EXAMPLES["small_maxpool"] = SMALL
+EXAMPLES["small_avgpool"] = SMALL.replace("small_maxpool", "small_avgpool").replace("maxpool2d", "avgpool2d")
 SPECS = [*POOLING, "pool_first"]
 
 
@@ -81,8 +90,11 @@ def test_max_pooling_sends_its_delta_to_the_first_maximum_of_its_window():
     assert [model.value(f"delta_{h}") for h in conv[1:]] == [0, 0, 0]
     outs = [model.symbol(f"out_{h}") for h in conv]
     assert model.derivation.step[model.quantity(f"net_{pooled}")].formula == sp.Max(*outs, evaluate=False)
-    second = model.derivation.step[model.quantity(f"dnet_{pooled}/dout_h1_2")].formula
-    assert second == sp.Piecewise((1, sp.And(outs[1] > outs[0], outs[1] >= outs[2], outs[1] >= outs[3])), (0, True))
+    assert str(model.explain(f"dnet_{pooled}/dout_h1_2")).splitlines() == [
+        "dnet_h2_1/dout_h1_2 = d/dout_h1_2 (Max(out_h1_1, out_h1_2, out_h1_3, out_h1_4))",
+        "    = (1 if out_h1_2 >= out_h1_3 and out_h1_2 >= out_h1_4 and out_h1_2 > out_h1_1 else 0)",
+        "    = (1 if 0.75 >= 0.75 and 0.75 >= 0.5 and 0.75 > 0.75 else 0)",
+        "    = 0"]
 
 
 def test_average_pooling_spreads_its_delta_over_its_window():
@@ -153,3 +165,39 @@ def test_a_bad_pooling_table_is_one_line_and_exit_2(tmp_path, capsys, body, mess
                     + "[[samples]]\ninputs = [[[0, 0, 0], [0, 0, 0], [0, 0, 0]]]\ntargets = [0]\n")
     assert main(["gradients", str(path)]) == 2
     assert capsys.readouterr().err == f"derive: bad.toml: {message}\n"
+
+
+def test_every_pooling_slip_changes_the_gradients_below_it():
+    """Each slip of max pooling (every cell, the first cell, the last maximum at a tie, spread) and of
+    average pooling (undivided) gives another dE/dw1 where it applies, so the grader can tell it."""
+    from derive.check import variants
+
+    for name, slips in [("small_maxpool", ["max_pool_to_every_cell_2", "max_pool_to_first_cell_2",
+                                           "max_pool_spread_2"]),
+                        ("maxpool_tie", ["max_pool_to_last_maximum_2", "max_pool_to_every_cell_2"]),
+                        ("small_avgpool", ["avg_pool_not_divided_2"])]:
+        model = _model(name)
+        found = {v.key: v for v in variants.variants(model)}
+        for slip in slips:
+            value = found[slip].build().value(model.quantity("dE_total/dw1"))
+            assert abs(value - model.value("dE_total/dw1")) > 1e-4, (name, slip)
+
+
+@pytest.mark.parametrize(("name", "slip", "asked"), [
+    ("maxpool_tie", "max_pool_to_last_maximum_2", "dE_total/dw1"),
+    ("small_maxpool", "max_pool_to_first_cell_2", "dE_total/dw1"),
+    ("small_avgpool", "avg_pool_not_divided_2", "dE_total/dw1"),
+])
+def test_the_grader_names_a_pooling_slip(tmp_path, capsys, name, slip, asked):
+    """A learner's gradient computed with the pooling layer's delta sent the wrong way: the grader
+    says which way (the value differs from the right one, so the slip is what explains it)."""
+    from derive.check import variants
+
+    model = _model(name)
+    wrong = next(v for v in variants.variants(model) if v.key == slip).build().value(model.quantity(asked))
+    assert abs(float(wrong) - float(model.value(asked))) > 1e-3
+    sheet = tmp_path / "sheet.txt"
+    sheet.write_text(f"{asked} = {float(wrong):.10f}\n")
+    assert main(["grade", str(_spec(tmp_path, name)), str(sheet), "--json", "--time-limit", "300"]) == 1
+    answer = json.loads(capsys.readouterr().out)["answers"][0]
+    assert answer["verdict"] == "wrong" and slip in [s["slip"] for s in answer["slips"]], answer

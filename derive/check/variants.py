@@ -168,6 +168,7 @@ def _evaluation_variants(model) -> list[Variant]:
                        for name, value in slip.replace.items()}
             out.append(_eval(model, slip.key, slip.description, _replace_in(backward if slip.backward else (FORWARD,),
                                                                             mapping)))
+    out += _local_slips(model)
     if len(model.parameters) <= SWAP_LIMIT:
         weights = [p for p in network.parameters if p.kind == Q.WEIGHT]
         for a in weights:
@@ -182,6 +183,25 @@ def _evaluation_variants(model) -> list[Variant]:
                 out.append(_eval(model, f"swap_forward_{a.name}_{b.name}",
                                  f"{b.name} used in place of {a.name} in the forward pass",
                                  _replace_in((FORWARD,), mapping)))
+    return out
+
+
+def _local_slips(model) -> list[Variant]:
+    """The slips of each layer without parameters (pooling, `derive.model.layers.Combination.slips`):
+    its local partials dnet/dout, each a factor of its own, taken as the slip takes them."""
+    network, out = model.network, []
+    for k in range(1, network.depth + 1):
+        combination = network.kind(k).combination
+        for slip in combination.slips if combination is not None else ():
+            local = {}
+            for unit in network.layers[k]:
+                window = [network.symbol(t.factor) for t in network.net_terms[unit] if t.factor is not None]
+                for i, t in enumerate(network.net_terms[unit]):
+                    local[Q.partial(Q.net(unit), t.factor)] = slip.partial(window, i)
+
+            def taken(step, model, local=local):
+                return local.get(step.quantity) if step.quantity in local else _article_way(step, model)
+            out.append(_eval(model, f"{slip.key}_{k}", f"layer {k}: {slip.description}", taken))
     return out
 
 

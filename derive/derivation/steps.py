@@ -174,7 +174,7 @@ class Derivation:
             contributions, computed = [], []
             for dest, term in net.reads(h):
                 w = net.local(term)
-                factor = self._add(Q.partial(Q.net(dest), Q.out(h)), w, DISPLAY, layer=k + 1)
+                factor = self._add(Q.partial(Q.net(dest), Q.out(h)), w, DISPLAY, w, layer=k + 1)
                 # a weight is written as itself; a pooling unit's local partial by its name (its
                 # derivation is that factor's), computed as its expression
                 contribution = self.sym(Q.delta(dest)) * (w if term.parameter is not None else factor)

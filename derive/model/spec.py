@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import random
 import tomllib
 from dataclasses import dataclass, field
@@ -128,7 +129,7 @@ class _Validator(Checker):
         title = self.string(t.get("title", name), "title")
         if len(title) > MAX_TITLE:  # free text: every output escapes it for its own language
             self.fail(f"title must be at most {MAX_TITLE} characters")
-        layers = self.layers(t["layers"])
+        layers = self.layers(t["layers"], t.get("kinds", ()))
         functions = self.functions(t.get("activations", {}), t.get("losses", {}))
         activations = self.activations(t["activation"], len(layers) - 1, functions, "kinds" in t)
         loss = self.choice(t["loss"], "loss", [*LOSSES, *functions.loss_names])
@@ -193,7 +194,9 @@ class _Validator(Checker):
         except FormulaError as exc:
             self.fail(str(exc))
 
-    def layers(self, value) -> tuple[int, ...]:
+    def layers(self, value, kinds=()) -> tuple[int, ...]:
+        """The widths; with ``kinds`` (the ``[[layer]]`` tables, read), the parameters counted are
+        their kinds' (a convolution's kernels, none for pooling), not a dense network's."""
         if not isinstance(value, list):
             self.fail(f"layers must be a list of neuron counts, not {_kind(value)}")
         if not 2 <= len(value) <= MAX_LAYERS:
@@ -203,6 +206,9 @@ class _Validator(Checker):
             for k, n in enumerate(value)
         )
         count = sum(layers[k] * layers[k - 1] + layers[k] for k in range(1, len(layers)))
+        if kinds:
+            count = sum(math.prod(layer_form.KINDS[t.kind].weight_shape(t)) + len(layer_form.KINDS[t.kind].bias_units(t))
+                        for t in kinds)
         if count > MAX_PARAMETERS:
             self.fail(
                 f"layers {list(layers)} give {count} parameters; the limit is {MAX_PARAMETERS} "

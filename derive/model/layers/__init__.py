@@ -29,6 +29,7 @@ from derive.model import quantities, seeded
 from derive.model.layers.kind import (  # noqa: F401
     Combination,
     Kind,
+    LocalSlip,
     Read,
     Slip,
     Typed,

@@ -71,6 +71,16 @@ class Slip:
 
 
 @dataclass(frozen=True)
+class LocalSlip:
+    """A slip learners make with a layer without parameters: its local partials taken as ``partial``
+    gives them (the window's symbols, the input's place in it), not as they are."""
+
+    key: str  # the layer's number is appended: max_pool_to_every_cell_2
+    description: str
+    partial: Callable[[list, int], sp.Expr]
+
+
+@dataclass(frozen=True)
 class Combination:
     """How a kind without parameters (pooling) combines the inputs of each unit's window. Its net
     input is written out as its terms, sum of ``partial(window, i) * window[i]``, which is its value
@@ -84,6 +94,7 @@ class Combination:
     shown: Callable[[list], sp.Expr]
     compute: Callable[[list], sp.Expr]
     rule: str  # how it sends its deltas back, in words: "to the first maximum of its window"
+    slips: tuple[LocalSlip, ...] = ()  # its usual slips, for the grader and the audit
 
 
 class Kind(Protocol):

@@ -21,7 +21,7 @@ import itertools
 import sympy as sp
 
 from derive.model import program as P
-from derive.model.layers import Combination, Read, Typed, register
+from derive.model.layers import Combination, LocalSlip, Read, Typed, register
 from derive.model.layers.conv2d import output_size, pair
 from derive.model.registry import NO_ACTIVATION
 
@@ -38,20 +38,45 @@ def _windows(layer: Typed) -> tuple[tuple[int, ...], ...]:
 def _first_maximum(window: list, i: int) -> sp.Expr:
     """1 where window[i] is the window's first largest value (larger than those before it, at least as
     large as those after), else 0: max pooling's local partial, PyTorch's rule at a tie built in."""
-    conditions = [window[i] > w for w in window[:i]] + [window[i] >= w for w in window[i + 1:]]
+    return _indicator([sp.StrictGreaterThan(window[i], w, evaluate=False) for w in window[:i]]
+                      + [sp.GreaterThan(window[i], w, evaluate=False) for w in window[i + 1:]])
+
+
+def _indicator(conditions: list) -> sp.Expr:
+    """1 where every condition holds, else 0; built unevaluated (SymPy would ask its assumptions of
+    every comparison of two symbols, seconds for a 28 x 28 map's windows)."""
     if not conditions:
         return sp.S.One
-    return sp.Piecewise((1, sp.And(*conditions)), (0, True))
+    condition = sp.And(*conditions, evaluate=False) if len(conditions) > 1 else conditions[0]
+    return sp.Piecewise((sp.S.One, condition), (sp.S.Zero, True), evaluate=False)
+
+
+def _last_maximum(window: list, i: int) -> sp.Expr:
+    """1 where window[i] is the window's last largest value: the slip of the other rule at a tie."""
+    return _indicator([sp.GreaterThan(window[i], w, evaluate=False) for w in window[:i]]
+                      + [sp.StrictGreaterThan(window[i], w, evaluate=False) for w in window[i + 1:]])
 
 
 def _mean(window: list) -> sp.Expr:
     return sp.Mul(sp.Rational(1, len(window)), sp.Add(*window, evaluate=False), evaluate=False)
 
 
-MAXIMUM = Combination(_windows, _first_maximum, lambda w: sp.Max(*w, evaluate=False), lambda w: sp.Max(*w),
-                      "to the first largest input of its window (PyTorch's rule at a tie), 0 to the others")
-AVERAGE = Combination(_windows, lambda w, i: sp.Rational(1, len(w)), _mean, _mean,
-                      "spread evenly over its window, delta / n to each of its n inputs")
+MAXIMUM = Combination(
+    _windows, _first_maximum, lambda w: sp.Max(*w, evaluate=False), lambda w: sp.Max(*w, evaluate=False),
+    "to the first largest input of its window (PyTorch's rule at a tie), 0 to the others",
+    (LocalSlip("max_pool_to_every_cell", "max pooling's delta sent to every cell of its window, not only to "
+               "its largest", lambda w, i: sp.S.One),
+     LocalSlip("max_pool_to_first_cell", "max pooling's delta sent to the first (top-left) cell of its window, "
+               "whatever its value", lambda w, i: sp.S.One if i == 0 else sp.S.Zero),
+     LocalSlip("max_pool_to_last_maximum", "max pooling's delta sent to the last largest cell of its window at "
+               "a tie (PyTorch sends it to the first)", _last_maximum),
+     LocalSlip("max_pool_spread", "max pooling's delta spread evenly over its window (as average pooling "
+               "does)", lambda w, i: sp.Rational(1, len(w)))))
+AVERAGE = Combination(
+    _windows, lambda w, i: sp.Rational(1, len(w)), _mean, _mean,
+    "spread evenly over its window, delta / n to each of its n inputs",
+    (LocalSlip("avg_pool_not_divided", "average pooling's delta sent to every cell of its window undivided "
+               "(the 1/n left out)", lambda w, i: sp.S.One),))
 
 
 class Pool2d:
