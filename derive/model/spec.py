@@ -207,8 +207,8 @@ class _Validator(Checker):
         )
         count = sum(layers[k] * layers[k - 1] + layers[k] for k in range(1, len(layers)))
         if kinds:
-            count = sum(math.prod(layer_form.KINDS[t.kind].weight_shape(t)) + len(layer_form.KINDS[t.kind].bias_units(t))
-                        for t in kinds)
+            kind = layer_form.KINDS
+            count = sum(math.prod(kind[t.kind].weight_shape(t)) + len(kind[t.kind].bias_units(t)) for t in kinds)
         if count > MAX_PARAMETERS:
             self.fail(
                 f"layers {list(layers)} give {count} parameters; the limit is {MAX_PARAMETERS} "
