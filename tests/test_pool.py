@@ -124,10 +124,33 @@ def test_average_pooling_s_delta_reaches_the_layer_below_spread():
     assert all(model.value(f"delta_{conv[cell]}") == 0 for cell in (*range(20, 25), 4, 9, 14, 19))
 
 
+@pytest.mark.parametrize("name", [*SPECS, "small_maxpool"])
+def test_the_matrix_form_routes_through_each_sample_s_local_partials(name):
+    """The matrix route (z = P a, back = Pᵀ δ with P a pooling layer's local partials at each sample)
+    gives every gradient, net and delta of the scalar derivation."""
+    model = _model(name)
+    form = model.matrix_form
+    for p in model.parameters:
+        assert abs(form.gradients[p] - model.gradients()[p]) < 1e-40, p
+    for layer in form.layers:
+        for j, n in enumerate(model.network.layers[layer.index]):
+            for s in range(len(model.spec.samples)):
+                assert abs(layer.nets[j, s] - model.value(f"net_{n}", s)) < 1e-40
+                assert abs(layer.deltas[j, s] - model.value(f"delta_{n}", s)) < 1e-40
+
+
 def test_every_command_takes_it(tmp_path, capsys):
     spec = _spec(tmp_path, "conv_maxpool_conv")
     assert main(["build", str(spec), "-o", str(tmp_path / "b"), "--quiet"]) == 0
     capsys.readouterr()
+    tex, page = ((tmp_path / "b" / f"conv_maxpool_conv.{ext}").read_text() for ext in ("tex", "html"))
+    rule = ("Layer 2 (maxpool2d) has no parameters: each of its units sends its delta back to the first largest "
+            "input of its window (PyTorch's rule at a tie), 0 to the others. That share is the factor "
+            r"$\partial \mathrm{net}/\partial \mathrm{out}$ of each input of its window, in place of a weight in "
+            r"$\partial E_{\mathrm{total}}/\partial \mathrm{out}$ of the layer below.")
+    assert rule in " ".join(tex.split())
+    assert r"\mathrm{net}_{h_{2,1}} &= \max\left(" in tex and r"\begin{cases}" in tex
+    assert "Layer 1 (conv2d, relu): 2 channels of 4 × 4" in page and "Layer 2 (maxpool2d): 2 channels of 3 × 3" in page
     assert main(["check", str(spec), "--json"]) == 0
     checks = json.loads(capsys.readouterr().out)["checks"]
     assert checks["passed"] is True

@@ -172,11 +172,15 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
     x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
     A, Z, F = [A0], [None], [None]
     exact = [[[s.inputs[i] for s in spec.samples] for i in range(spec.layers[0])]]  # None: not known exactly
+    routes: list[list | None] = [None] * (L + 1)  # a pooling layer's P^l of each sample
     for k in range(1, L + 1):
-        z = W[k - 1] * A[-1]
+        if network.kind(k).combination is not None:
+            routes[k] = _routes(network, k, A[-1])
+            W[k - 1] = routes[k][0]
+        z = _per_sample(routes[k], A[-1]) if routes[k] else W[k - 1] * A[-1]
         if b[k - 1] is not None:  # b^l 1ᵀ: a shared bias is one number added to every entry
             z = _map(z, lambda v, i, j, bk=b[k - 1]: v + bk[0 if spec.bias == BiasMode.SHARED else i, 0])
-        nets = _exact_nets(network, k, exact[-1])
+        nets = _exact_nets(network, k, exact[-1]) if not routes[k] else [[None] * S for _ in range(z.rows)]
         z = _map(z, lambda v, i, j, nets=nets: v if nets[i][j] is None else _mp(nets[i][j]))
         act = network.layer_activation(k)
         if act.couples_layer:
@@ -209,7 +213,8 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
             return None
         deltas[L] = _fused(loss, Z[L], A[L], T)  # the loss's simplified delta with its activation (a - t)
     for k in range(L - 1, 0, -1):
-        backs[k] = W[k].T * deltas[k + 1]
+        above = routes[k + 1]
+        backs[k] = _per_sample([r.T for r in above], deltas[k + 1]) if above else W[k].T * deltas[k + 1]
         deltas[k] = _map(backs[k], lambda v, i, j, f=F[k]: v * f[i, j])
     if not fallback and not all(_finite(m) for m in (*A, *Z[1:], *deltas[1:])):
         return None
@@ -239,6 +244,29 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
         gradients[p.name] = mpmath.fsum(found) if len(found) != 1 else found[0]
     return MatrixForm(tuple(Matrix.of(w) for w in W), tuple(Matrix.of(v) if v is not None else None for v in b),
                       Matrix.of(A0), Matrix.of(T), tuple(layers), scale, table, gradients)
+
+
+def _routes(network, k: int, a: mpmath.matrix) -> list[mpmath.matrix]:
+    """A layer without parameters (pooling), for each sample: its matrix P of local partials dnet/dout
+    (row j: unit j's window, 1 at its first maximum or 1/n at each input), evaluated at that sample's
+    outs below; z = P a and back = Pᵀ δ, as a weight matrix's are (a max pooling's P is the sample's)."""
+    below = {n: i for i, n in enumerate(network.layers[k - 1])}
+    symbols = [network.symbol(Q.out(n)) for n in network.layers[k - 1]]
+    out = []
+    for s in range(a.cols):
+        env = {symbol: a[i, s] for i, symbol in enumerate(symbols)}
+        P = mpmath.matrix(len(network.layers[k]), len(below))
+        for j, unit in enumerate(network.layers[k]):
+            for t in network.net_terms[unit]:
+                P[j, below[t.factor.name]] = mp_value(t.coefficient, env)
+        out.append(P)
+    return out
+
+
+def _per_sample(matrices: list, m: mpmath.matrix) -> mpmath.matrix:
+    """Column s of the result is matrices[s] times column s of ``m``."""
+    columns = [matrices[s] * m[:, s] for s in range(m.cols)]
+    return mpmath.matrix([[columns[s][i, 0] for s in range(m.cols)] for i in range(columns[0].rows)])
 
 
 def _exact_nets(network, k: int, outs: list[list]) -> list[list]:

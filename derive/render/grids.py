@@ -19,6 +19,17 @@ MAP_AXES = 3  # (channels, height, width)
 KINDS = (("net", Q.net), ("out", Q.out), ("delta", Q.delta))  # what a layer's maps show of each unit
 
 
+def title(network, k: int) -> str:
+    """What the grids' heading calls layer ``k`` (0: the input): its kind, and its activation unless
+    it has no parameters (pooling): "Layer 1 (conv2d, relu)", "Layer 2 (maxpool2d)"."""
+    if k == 0:
+        return "The input"
+    kind = network.typed(k).kind
+    if network.kind(k).combination is not None:
+        return f"Layer {k} ({kind})"
+    return f"Layer {k} ({kind}, {network.spec.activations[k - 1]})"
+
+
 def shown(maps: Maps, values) -> list[tuple[str, object]]:
     """The (name, quantity maker) of `KINDS` that the layer's units have a value of in ``values`` (a
     layer whose units have no net input of their own shows the others); the input shows its ``out``."""

@@ -219,9 +219,12 @@ class Document:
                     "so its gradient is a sum over them:",
                 )
             )
+            hidden.blocks += self.pooling_rule(k + 1)
             for h in network.layers[k]:
+                pooled = [r for d, t in network.reads(h) if t.parameter is None
+                          for r in ex.factor(Q.partial(Q.net(d), Q.out(h)), s)]
                 rows = (
-                    ex.hidden_output_gradient(h, s)
+                    pooled + ex.hidden_output_gradient(h, s)
                     + ex.factor(Q.partial(Q.out(h), Q.net(h)), s)
                     + ex.definition(Q.delta(h), s)
                 )
@@ -262,6 +265,17 @@ class Document:
             ]
             section.blocks.append(Block("align", rows=rows + self.printer.rows(self.explainer.update(p.name))))
         return section
+
+    def pooling_rule(self, k: int) -> list[Block]:
+        """Layer k's rule for sending its deltas back, where it has no parameters (pooling)."""
+        combination = self.network.kind(k).combination
+        if combination is None:
+            return []
+        return [Block("text", latex_text(
+            f"Layer {k} ({self.network.typed(k).kind}) has no parameters: each of its units sends its delta "
+            f"back {combination.rule}. That share is the factor ")
+            + r"$\partial \mathrm{net}/\partial \mathrm{out}$ of each input of its window, in place of a weight"
+            r" in $\partial E_{\mathrm{total}}/\partial \mathrm{out}$ of the layer below.")]
 
     def compact(self) -> list[Section]:
         network = self.network
@@ -307,6 +321,8 @@ class Document:
             )
         )
         formulas.blocks.append(Block("align", rows=rows))
+        for k in range(1, L + 1):
+            formulas.blocks += self.pooling_rule(k)
         formulas.blocks.append(
             Block("text", "With the first neuron of each layer as the example, the derivative factors are:")
         )
@@ -314,7 +330,12 @@ class Document:
         if not coupled:
             example.append(Q.partial(Q.TOTAL_ERROR, Q.out(o)))
         for k in range(1, L + 1):
-            q = Q.partial(Q.out(network.layers[k][0]), Q.net(network.layers[k][0]))
+            first = network.layers[k][0]
+            if network.kind(k).combination is not None:  # a pooling unit's net input and its local partials
+                example.append(Q.net(first))
+                example += [q for t in network.net_terms[first]
+                            if (q := Q.partial(Q.net(first), t.factor)) in self.derivation.step][:2]
+            q = Q.partial(Q.out(first), Q.net(first))
             if q in self.derivation.step:
                 example.append(q)
         rows = [(names.latex(q), self.printer.names(self.derivation.step[q].formula)) for q in example]

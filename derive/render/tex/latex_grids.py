@@ -64,7 +64,7 @@ def sections(document) -> list[Section]:
         + (f" Maps of sample 1 to {samples}." if document.samples > 1 else ""))])
     for maps in layers:
         k = maps.layer
-        what = "The input" if k == 0 else f"Layer {k} ({latex_text(document.model.spec.activations[k - 1])})"
+        what = latex_text(grids.title(document.network, k))
         channels, rows, columns = maps.shape
         units = document.network.layers[k]
         text = (f"{what}: {channels} channel{'s' if channels > 1 else ''} of {rows} $\\times$ {columns}, units "

@@ -197,6 +197,13 @@ class MatrixPart:
     def partial_weights(self, k: int) -> list[Block]:
         """For a layer whose units do not read every input (its kind's edges), which entries of the
         gradient matrix are its parameters' gradients."""
+        combination = self.network.kind(k).combination
+        if combination is not None:
+            sample = " (sample 1's: each sample has its own)" if self.form.samples > 1 else ""
+            return [Block("text", rf"Layer {k} ({latex_text(self.network.kind(k).name)}) has no parameters: its "
+                          rf"$W{up(k)}$ is the matrix of its local partials $\partial \mathrm{{net}}/\partial "
+                          rf"\mathrm{{out}}${latex_text(sample)}, each unit's row sending its delta back "
+                          rf"{latex_text(combination.rule)}.")]
         if self.network.dense(k):
             return []
         return [Block("text", rf"Layer {k} ({latex_text(self.network.kind(k).name)}) has a weight only where a "

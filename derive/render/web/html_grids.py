@@ -119,7 +119,7 @@ class Grids:
         for maps in everything:
             k = maps.layer
             channels, rows, columns = maps.shape
-            what = "The input" if k == 0 else f"Layer {k} ({self.page.spec.activations[k - 1]})"
+            what = grids.title(self.network, k)
             heading = f"{what}: {channels} channel{'s' if channels > 1 else ''} of {rows} × {columns}"
             units = self.network.layers[k]
             parts.append(f"<h3>{html_text(heading)}</h3><p>Units {html_text(units[0])} to "
