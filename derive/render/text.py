@@ -19,6 +19,7 @@ from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, json_value, plain
 from derive.model.layers import place, shape
+from derive.render import sums
 from derive.render.tex.latex_rows import negated_product
 
 if TYPE_CHECKING:  # a mixin's super() is, at run time, the SymPy printer class placed after it
@@ -209,16 +210,31 @@ class TextPrinter(TextbookOrder, StrPrinter):
     quantity's name (``name``: full, or `derive.render.names.short`) or, with ``numbers``, by its
     value to ``digits`` digits."""
 
-    def __init__(self, network, name=str, numbers=None, digits: int = 9):
+    def __init__(self, network, name=str, numbers=None, digits: int = 9, short: bool = False, keep=frozenset()):
         super().__init__({"order": "none"})
         self.network, self.name, self.numbers_of, self.digits = network, name, numbers, digits
         self.terms: set = set()  # the terms of the sum being printed
+        self.short, self.keep = short, keep  # long sums as `derive.render.sums` writes them, keeping ``keep``'s
 
     def _print_Add(self, expr, order=None):
-        """A sum; its own terms' minus signs are the sum's (0.4 - 0.5 * 0.08, not 0.4 - (0.5 * 0.08))."""
+        """A sum; its own terms' minus signs are the sum's (0.4 - 0.5 * 0.08, not 0.4 - (0.5 * 0.08));
+        with ``short``, a long one as its first terms, ..., its last (the terms holding ``keep`` kept)."""
         outer, self.terms = self.terms, set(expr.args)
         try:
-            return super()._print_Add(expr, order)
+            terms = positive_first(expr)
+            if not self.short or len(terms) <= sums.LIMIT:
+                return super()._print_Add(expr, order)
+            positions = sums.shown(len(terms), [k for k, t in enumerate(terms) if t.free_symbols & self.keep])
+            text = ""
+            for i, k in enumerate(positions):
+                term = terms[k] if k is not None else None
+                if term is None:
+                    text += " + ..."
+                elif i and term.could_extract_minus_sign() and self.numbers_of is None:
+                    text += " - " + self.parenthesize(-term, precedence(expr), strict=False)
+                else:
+                    text += (" + " if i else "") + self.parenthesize(term, precedence(expr), strict=False)
+            return text
         finally:
             self.terms = outer
 
@@ -260,17 +276,18 @@ class TextPrinter(TextbookOrder, StrPrinter):
 
 def explanation_lines(network, explanation: Explanation, digits: int) -> list[str]:
     """``q = formula``, ``    = numbers``, ``    = value``: the rows of an explanation as text."""
-    names = TextPrinter(network)
+    names = TextPrinter(network, short=True)
     lines = []
     for row in explanation.rows:
         if row.kind == NAMES:
             rhs = names.doprint(row.expr)
         elif row.kind == NUMBERS:
-            rhs = TextPrinter(network, numbers=row.numbers, digits=digits).doprint(row.expr)
+            rhs = TextPrinter(network, numbers=row.numbers, digits=digits, short=True).doprint(row.expr)
         elif row.kind == VALUE:
             rhs = plain(row.value, digits)
         elif row.kind == DIFFERENTIATE:
-            rhs = f"d/d{row.wrt} ({names.doprint(row.expr)})"
+            picked = TextPrinter(network, short=True, keep=frozenset({network.symbol(row.wrt)}))
+            rhs = f"d/d{row.wrt} ({picked.doprint(row.expr)})"
         else:
             raise ValueError(row.kind)
         if row.note:
