@@ -40,8 +40,8 @@ def build(tmp_path, source: str) -> str:
     return subprocess.run([str(binary)], capture_output=True, text=True, check=False).stdout
 
 
-def test_the_readmes_main_c_compiles_strictly_and_prints_the_engines_numbers(tmp_path):
-    readme = (ROOT / "README.md").read_text()
+def test_the_documented_main_c_compiles_strictly_and_prints_the_engines_numbers(tmp_path):
+    readme = (ROOT / "docs" / "programmers.md").read_text()
     example = readme.split("<!-- c:example:start -->\n```c\n")[1].split("```\n<!-- c:example:end -->")[0]
     assert "cc -std=c99 -Wall -Wextra -pedantic" in example
     out = build(tmp_path, example)

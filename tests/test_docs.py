@@ -54,3 +54,25 @@ def test_the_site_builds_strictly(tmp_path):
     run = subprocess.run(["mkdocs", "build", "--strict", "--quiet", "--site-dir", str(tmp_path)], cwd=ROOT,
                          capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert run.returncode == 0, run.stderr
+
+
+def test_the_readmes_convolutional_example_is_what_derive_prints():
+    """Each `>>> print(model.explain(q))` of the worked example is followed by lines of that explanation
+    (all of them, or as many as its comment says), on the built-in cnn_pool network."""
+    import derive
+    from derive.model.spec import parse
+
+    text = (ROOT / "derive" / "examples" / "cnn_pool.toml").read_text()
+    model = derive.Model(parse(text, "cnn.toml"))
+    block = README.split("<!-- cnn:example:start -->\n```text\n")[1].split("```\n<!-- cnn:example:end -->")[0]
+    shown = re.split(r"^>>> ", block, flags=re.M)[1:]
+    assert len(shown) == 3
+    for part in shown:
+        prompt, *lines = part.rstrip("\n").split("\n")
+        quantity = re.match(r'print\(model\.explain\("([^"]+)"\)\)', prompt)[1]
+        printed = str(model.explain(quantity)).splitlines()
+        if "lines" in prompt:  # "2 of its lines": consecutive lines of it
+            start = printed.index(lines[0])
+            assert printed[start:start + len(lines)] == lines
+        else:
+            assert printed == lines
