@@ -230,6 +230,19 @@ def test_the_grader_finds_a_flipped_kernel(tmp_path, capsys):
     assert answer["verdict"] == "wrong" and "kernel_flipped_1" in [s["slip"] for s in answer["slips"]]
 
 
+def test_the_grader_finds_a_kernel_gradient_taken_at_one_position(tmp_path, capsys):
+    """dE_total/dw1 written as delta_h1 * i1 (the first of the 9 positions w1 is used at), not the sum:
+    the grader names the slip."""
+    model = derive.Model(derive.parse(CNN, "n.toml"))
+    one = model.value("delta_h1") * model.value("i1")
+    assert abs(one - model.value("dE_total/dw1")) > 1e-3
+    sheet = tmp_path / "sheet.txt"
+    sheet.write_text(f"dE_total/dw1 = {float(one):.10f}\n")
+    assert main(["grade", str(_spec(tmp_path)), str(sheet), "--json", "--time-limit", "300"]) == 1
+    answer = json.loads(capsys.readouterr().out)["answers"][0]
+    assert answer["verdict"] == "wrong" and "shared_weight_one_position" in [s["slip"] for s in answer["slips"]]
+
+
 BAD = [
     ('input = 3\n[[layer]]\ntype = "conv2d"\nout_channels = 1\nkernel_size = 2\n',
      "layer[0]: a conv2d layer takes (channels, height, width), but the layer below gives 3 features: put it "

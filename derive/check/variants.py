@@ -135,6 +135,13 @@ def _evaluation_variants(model) -> list[Variant]:
     out.append(_eval(model, "no_dnet_dw",
                      "the factor dnet/dw (the input the weight multiplies) left out of the weight gradients",
                      _replace_in((GRADIENTS,), sources)))
+    shared = {Q.gradient(p.name): sym(Q.delta(p.feeds[0])) * sym(Q.out(p.sources[0]))
+              for p in network.parameters if p.kind == Q.WEIGHT and p.shared and p.sources[0] is not None}
+    if shared:
+        def one_position(step, model, shared=shared):
+            return shared[step.quantity] if step.quantity in shared else _article_way(step, model)
+        out.append(_eval(model, "shared_weight_one_position", "a shared weight's gradient (a kernel entry's) taken "
+                         "at its first position only, not summed over every position it is used at", one_position))
     d_out = {Q.partial(Q.TOTAL_ERROR, Q.out(o)) for o in network.outputs}
     d_out = {q for q in d_out if q in derivation.step}
     if d_out:
