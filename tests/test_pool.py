@@ -224,3 +224,22 @@ def test_the_grader_names_a_pooling_slip(tmp_path, capsys, name, slip, asked):
     assert main(["grade", str(_spec(tmp_path, name)), str(sheet), "--json", "--time-limit", "300"]) == 1
     answer = json.loads(capsys.readouterr().out)["answers"][0]
     assert answer["verdict"] == "wrong" and slip in [s["slip"] for s in answer["slips"]], answer
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"])
+def test_the_module_trains_a_pooling_network_as_the_formulas_say(optimizer):
+    """10 steps of the generated train (two samples, batches of one, shuffled) with every optimizer
+    against the independent loop of the formulas, over the module's gradient (itself the engine's)."""
+    import independent_training as ind
+
+    model = _model("pool_first")
+    module = model.module
+    samples = [([float(v) for v in s.inputs], [float(v) for v in s.targets]) for s in model.spec.samples]
+    options = {"momentum": 0.8, "betas": (0.85, 0.99), "eps": 1e-6, "weight_decay": 0.01, "batch_size": 1,
+               "shuffle": True, "seed": 3}
+    got = module.train(module.INITIAL, samples, 10, 0.05, optimizer=optimizer, **options)
+    want, _ = ind.run(module.gradient, module.INITIAL, samples, 10, optimizer=optimizer, lr=0.05, frozen=(),
+                      reduction=model.spec.reduction, layer_of=module.PARAMETER_LAYER, in_place=False, **options)
+    for name in module.PARAMETERS:
+        assert got[name] == pytest.approx(want[name], rel=1e-12, abs=1e-15), name
+        assert got[name] != module.INITIAL[name]
