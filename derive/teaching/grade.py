@@ -124,7 +124,7 @@ class Marker:
         keys = {a: program.key(a.quantity) for a in answers}
         given = {k: a.given for a, k in keys.items() if k is not None}
         cf = CarriedForward(program, given)
-        self._under = {}  # slip key -> the learner's numbers carried forward under it (this sheet's)
+        self._under: dict[str, CarriedForward] = {}  # slip key -> the sheet's numbers carried forward under it
         marks = []
         for a in answers:
             correct = self.model.value(a.quantity)
@@ -289,7 +289,7 @@ class Marker:
     def _composed(self, first, second):
         """Two slips' transforms, one after the other, composed once per pair of slips: the program's
         hand formulas under a transform are kept by the transform (`Program.alternatives`)."""
-        composed = self.__dict__.setdefault("_compositions", {})
+        composed: dict[tuple[str, str], object] = self.__dict__.setdefault("_compositions", {})
         if (first.key, second.key) not in composed:
             composed[first.key, second.key] = compose(first.transform, second.transform)
         return composed[first.key, second.key]
