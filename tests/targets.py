@@ -4,6 +4,7 @@ import importlib.util
 import itertools
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from generated_module import floats
@@ -28,12 +29,33 @@ def c_files(model, loops=None) -> dict[str, str]:
     return targets.render("c", None if loops else model.derivation, model.network, derive.__version__, loops)
 
 
+#: Each library this test process built, by its file name (the digest of its source, header and flags,
+#: and the machine's): a later module of the same source starts from a copy of it instead of compiling
+#: the same bytes again (the C compiler is most of the time of these tests).
+_BUILT: dict[str, Path] = {}
+
+
 def load_c(model, tmp_path, loops=None):
+    """The C target's binding, imported from a folder of its own; compiled on first use, as a user's
+    is, unless this process built the same source already (`_BUILT`: then a copy of that library)."""
     folder = tmp_path / f"c_{next(_count)}"
     folder.mkdir()
     for name, text in c_files(model, loops).items():
         (folder / name).write_text(text)
-    return _import(folder / c.BINDING)
+    module = _import(folder / c.BINDING)
+    compile_it = module.build
+
+    def build():
+        target = module.library_path()
+        earlier = _BUILT.get(target.name)
+        if not target.exists() and earlier is not None and earlier.exists():
+            shutil.copyfile(earlier, target)
+        built = compile_it()
+        _BUILT.setdefault(built.name, built)
+        return built
+
+    module.build = build  # the binding's _bind looks it up when first called
+    return module
 
 
 def load_numpy(model, tmp_path):

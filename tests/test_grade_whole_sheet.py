@@ -66,9 +66,9 @@ def printed(value, decimals=9) -> str:
     return str(Decimal(text).quantize(Decimal(1).scaleb(-decimals), rounding="ROUND_HALF_UP"))
 
 
-def marking(model, values, marker=None):
+def marking(model, values, marker=None, seconds=None):
     text = "".join(f"{q} = {printed(v)}\n" for q, v in values.items())
-    return (marker or Marker(model)).mark(parse_sheet(text, "sheet.txt", model))
+    return (marker or Marker(model)).mark(parse_sheet(text, "sheet.txt", model), seconds)
 
 
 def verdicts(result) -> dict:
@@ -178,12 +178,18 @@ EVERY_CONVENTION = [(1, 1), *CONVENTION_SHEETS]
 def test_lines_of_another_convention_than_the_sheets_are_wrong(marker, reference, flip, factor, other_flip,
                                                                 other_factor):
     """A sheet in one convention with three of its numbers written in another: the sheet's convention
-    is the one most of its lines follow, and the three are marked wrong."""
+    is the one most of its lines follow, and the three are marked wrong. Every verdict is given before
+    the search for slips begins; that search (its own tests: test_grade, and the slips below) is given
+    no time here, so each of the three is named a line in another convention than the sheet's, or says
+    it was not searched."""
     values = sheet_values(reference.spec, flip=flip, factor=factor)
     other = sheet_values(reference.spec, flip=other_flip, factor=other_factor)
     values.update({q: other[q] for q in MINORITY})
-    result = marking(reference, values, marker)
+    result = marking(reference, values, marker, seconds=0)
     marks = verdicts(result)
+    for q in MINORITY:  # a slip named while the convention was decided, else not searched
+        assert (marks[q].diagnosis == "not searched for slips: the time limit (0 s) came first" if marks[q].cut
+                else [s.key for s in marks[q].slips] == ["own_convention"]), (q, marks[q].diagnosis)
     if (flip, factor) == (1, 1):
         assert result.convention is None
     else:

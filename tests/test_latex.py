@@ -108,6 +108,12 @@ def compile_and_read(model, tmp_path):
     return path, text
 
 
+@pytest.fixture(scope="module")
+def reference_pdf(reference, tmp_path_factory):
+    """The reference document compiled once, and its text: read by the two tests below."""
+    return compile_and_read(reference, tmp_path_factory.mktemp("reference"))
+
+
 NETWORKS = {
     "deep": ZOO["deeper_sigmoid"],
     "softmax_cross_entropy": ZOO["softmax_ce"],
@@ -118,14 +124,16 @@ NETWORKS = {
 @needs_latex
 @needs_pdftotext
 @pytest.mark.parametrize("name", ["reference", "wide", *NETWORKS])
-def test_documents_compile_to_pdf_with_the_right_numbers(name, reference, tmp_path):
+def test_documents_compile_to_pdf_with_the_right_numbers(name, reference, tmp_path, request):
     if name == "reference":
         model = reference
-    elif name == "wide":
-        model = derive.load(ROOT / "benchmarks" / "net_4_16_16_3.toml")
+        path, text = request.getfixturevalue("reference_pdf")
     else:
-        model = derive.Model(derive.parse(NETWORKS[name], f"{name}.toml"))
-    path, text = compile_and_read(model, tmp_path)
+        if name == "wide":
+            model = derive.load(ROOT / "benchmarks" / "net_4_16_16_3.toml")
+        else:
+            model = derive.Model(derive.parse(NETWORKS[name], f"{name}.toml"))
+        path, text = compile_and_read(model, tmp_path)
     assert path.read_bytes().startswith(b"%PDF")
     fd = independent.gradient(model.spec)
     shown = [p for p in model.parameters if fd[p] > 0][:12]
@@ -138,8 +146,8 @@ def test_documents_compile_to_pdf_with_the_right_numbers(name, reference, tmp_pa
 
 @needs_latex
 @needs_pdftotext
-def test_the_reference_pdf_reads_like_the_article(reference, tmp_path):
-    _, text = compile_and_read(reference, tmp_path)
+def test_the_reference_pdf_reads_like_the_article(reference_pdf):
+    _, text = reference_pdf
     for expected in ["0.593269992", "0.751365070", "0.298371109", "0.0821670406", "0.358916480",
                      "0.0363503064", "0.241300709", "0.149780716", "Biases", "0.0187256094", "0.291027774"]:
         assert expected in text, expected

@@ -124,6 +124,7 @@ class Marker:
         keys = {a: program.key(a.quantity) for a in answers}
         given = {k: a.given for a, k in keys.items() if k is not None}
         cf = CarriedForward(program, given)
+        self._under: dict[str, CarriedForward] = {}  # slip key -> the sheet's numbers carried forward under it
         marks = []
         for a in answers:
             correct = self.model.value(a.quantity)
@@ -261,7 +262,7 @@ class Marker:
                             f"{digits_shown(printed)} you gave instead of rounded", printed))
         edits = [v for v in self.model.auditor.variants if v.transform is not None]
         if pairs:
-            tried = [(f"{x.key}+{y.key}", f"{x.description}; and {y.description}", compose(x.transform, y.transform))
+            tried = [(f"{x.key}+{y.key}", f"{x.description}; and {y.description}", self._composed(x, y))
                      for i, x in enumerate(edits) for y in edits[i + 1:]]
         else:
             tried = [(v.key, v.description, v.transform) for v in edits]
@@ -270,13 +271,28 @@ class Marker:
             if pairs and self._late():
                 out.cut = True
                 break
-            for v, w in CarriedForward(self.program, cf.given, transform).expected(key):
+            for v, w in self._carried_under(slip_key, transform, cf).expected(key):
                 if within(printed, v, w) and all(abs(v - p) > 1e-30 for p, _ in plain):
                     out.append(Slip(slip_key, description + own, v))
                     break
         if not pairs:
             out += self._value_slips(a, key, cf, plain, own)
         return out
+
+    def _carried_under(self, slip_key: str, transform, cf: CarriedForward) -> CarriedForward:
+        """The sheet's numbers carried forward under one slip, made once per sheet: every wrong number
+        of the sheet recomputes the same steps the learner did not write, under the same slip."""
+        if slip_key not in self._under:
+            self._under[slip_key] = CarriedForward(self.program, cf.given, transform)
+        return self._under[slip_key]
+
+    def _composed(self, first, second):
+        """Two slips' transforms, one after the other, composed once per pair of slips: the program's
+        hand formulas under a transform are kept by the transform (`Program.alternatives`)."""
+        composed: dict[tuple[str, str], object] = self.__dict__.setdefault("_compositions", {})
+        if (first.key, second.key) not in composed:
+            composed[first.key, second.key] = compose(first.transform, second.transform)
+        return composed[first.key, second.key]
 
     def _rate_slip(self, a: Answer, key, cf: CarriedForward, own: str) -> list[Slip]:
         """A wrong learning rate, read off the update and the gradient the learner works with (from
