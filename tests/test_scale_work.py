@@ -83,16 +83,24 @@ def test_the_finite_difference_forward_pass_is_the_whole_evaluation_bit_for_bit(
     digits and at 60 (its kept terms are per precision), is the whole evaluation's, bit for bit."""
     model = derive.Model(derive.parse(SPECS[name]))
     network = model.network
+    nets = [network.symbol(Q.net(n)) for layer in network.layers[1:] for n in layer]
     for s in range(len(model.spec.samples)):
         forward = routes._Forward(model, s)
         for digits, step in ((50, "1e-20"), (60, "1e-30"), (50, "2e-20")):
             with mpmath.workdps(digits):
                 for p in model.parameters:
                     q = network.symbol(Q.parameter(p))
-                    for moved in (forward.base[q] + mpmath.mpf(step), forward.base[q] - mpmath.mpf(step)):
+                    up, down = forward.base[q] + mpmath.mpf(step), forward.base[q] - mpmath.mpf(step)
+                    for moved in (up, down):
                         new, old = forward.values(q, moved), _old_values(forward, q, moved)
                         assert all(new[k] == v for k, v in old.items()), (p, digits)
                         assert forward.error(q, moved) == old[forward.total]
+                    # the float64 step reads only the nets the move reached (the others have no slope)
+                    hh = mpmath.mpf(step)
+                    assert (routes._float_step(forward.base[q], forward.values(q, up), forward.values(q, down), nets,
+                                               hh)
+                            == routes._float_step(forward.base[q], _old_values(forward, q, up),
+                                                  _old_values(forward, q, down), nets, hh))
 
 
 def _products(spec: str, monkeypatch) -> int:

@@ -257,7 +257,7 @@ def _float_step(p_value, up: dict, down: dict, nets, hh) -> float:
     weight on an input of 10^6 moves its net by 10^6 per unit): the nets' slopes come from the
     50-digit differences, so the quotient stays where the function is smooth on its own scale."""
     h = 1e-6 * max(1.0, abs(float(p_value)))
-    for n in nets:
+    for n in (n for n in nets if n in up or n in down):  # a net neither holds is the base's in both: no slope
         slope = abs(up[n] - down[n]) / (2 * hh)
         if slope:
             h = min(h, float(1e-6 * max(1, abs(up[n])) / slope))
