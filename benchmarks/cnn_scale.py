@@ -105,7 +105,8 @@ def readable(path: Path) -> tuple[str | None, bool, int]:
 
 
 def run(arguments: list[str], lift: bool) -> dict:
-    """One command in a fresh process: wall seconds, its own peak memory (MB), its exit code."""
+    """One command in a fresh process: wall seconds, CPU seconds (user + system: steadier than the wall
+    time on a shared machine), its own peak memory (MB)."""
     with tempfile.TemporaryFile() as sink:
         start = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-c", CHILD, "lift" if lift else "keep", *arguments],
@@ -117,7 +118,7 @@ def run(arguments: list[str], lift: bool) -> dict:
         child.stderr.close()
     if child.returncode not in (0,):
         raise SystemExit(f"derive {' '.join(arguments)} exited {child.returncode}:\n{error}")
-    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024}
+    return {"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
 
 
 def verdict(seconds: float, size: float | None, target_s: float | None, target_mb: float | None) -> str:
@@ -138,8 +139,8 @@ def main(argv=None):
     commands = [c for c in COMMANDS if not args.only or c[0] in args.only.split(",")]
     lines = [
         f"Measured by `python benchmarks/cnn_scale.py` ({args.repeats} interleaved runs per command, each in a "
-        "fresh process; time includes starting Python and importing SymPy; peak is the child's own maximum "
-        "resident set):",
+        "fresh process; time includes starting Python and importing SymPy; CPU is user + system time, steadier "
+        "than the wall time on a shared machine; peak is the child's own maximum resident set):",
         "",
     ]
     notes = []
@@ -164,14 +165,16 @@ def main(argv=None):
                     results.setdefault(label, []).append(run(given, lift))
                     print(f"{title}: {label} {results[label][-1]['seconds']:.1f} s", file=sys.stderr)
             lines += [f"{title}: {count:,} parameters", "",
-                      "| command | median s | peak MB | output MB | target |", "|---|---:|---:|---:|---|"]
+                      "| command | median s | CPU s | peak MB | output MB | target |",
+                      "|---|---:|---:|---:|---:|---|"]
             for label, _, output, target_s, target_mb in commands:
                 runs = results[label]
                 seconds = statistics.median(r["seconds"] for r in runs)
+                cpu = statistics.median(r["cpu"] for r in runs)
                 peak = max(r["peak_mb"] for r in runs)
                 size = Path(output.format(out=out)).stat().st_size / 1e6 if output else None
                 shown = f"{size:.2f}" if size is not None else ""
-                lines.append(f"| `derive {label}` | {seconds:.1f} | {peak:.0f} | {shown} | "
+                lines.append(f"| `derive {label}` | {seconds:.1f} | {cpu:.1f} | {peak:.0f} | {shown} | "
                              f"{verdict(seconds, size, target_s, target_mb)} |")
             lines.append("")
     table = "\n".join(lines + notes) + "\n"

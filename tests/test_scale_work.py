@@ -2,8 +2,11 @@
 piece of a command's work is done once, not once per neuron or parameter, so a 1x28x28
 convolutional network's commands take seconds, not minutes."""
 
+import sys
+
 import mpmath
 import pytest
+from conftest import ROOT
 from networks import ZOO
 from test_conv import DEEP
 
@@ -150,3 +153,19 @@ def test_a_page_without_published_numbers_makes_no_variants(monkeypatch):
     reference = derive.load()  # the article's network and its published numbers
     assert reference.published_findings and made == [reference]
     assert any(f.explained for f in reference.published_findings if not f.agrees)
+
+
+def test_the_cnn_benchmarks_networks_are_the_issues(tmp_path):
+    """`benchmarks/cnn_scale.py`'s networks: the stand-in reads with 6,810 parameters (conv 4x(3x3) + 4
+    biases, linear 676x10 + 10); the issue's either is refused for its pooling layer alone (today) or
+    reads with the same 6,810 (pooling has none)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import cnn_scale
+
+    stand_in, pooled = tmp_path / "stride.toml", tmp_path / "pool.toml"
+    stand_in.write_text(cnn_scale.spec_text(False))
+    pooled.write_text(cnn_scale.spec_text(True))
+    refused, _, count = cnn_scale.readable(stand_in)
+    assert refused is None and count == 4 * 9 + 4 + 676 * 10 + 10
+    refused, _, count = cnn_scale.readable(pooled)
+    assert (refused is not None and "maxpool2d" in refused and count == 0) or (refused is None and count == 6810)
