@@ -17,6 +17,7 @@ from decimal import (
     InvalidOperation,
     localcontext,
 )
+from functools import cached_property
 
 import mpmath
 
@@ -112,9 +113,15 @@ class Auditor:
     def __init__(self, model) -> None:
         self.model = model
         self.correct = Resolver(model)
-        self.variants = variants(model)
         self._resolvers: dict[str, Resolver] = {}
         self._pairs: dict[tuple, list] = {}
+
+    @cached_property
+    def variants(self) -> list:
+        """Every usual slip's computation (`derive.check.variants`), made when first asked for: a page
+        without published numbers asks for none (a 6,810-parameter network's activation swaps alone
+        take seconds)."""
+        return variants(self.model)
 
     def resolver(self, variant) -> Resolver:
         if variant.key not in self._resolvers:
@@ -300,6 +307,8 @@ def discordant(auditor: Auditor, findings: list[Finding], digits: int = 9) -> li
     for f in findings:
         if not f.agrees and f.explained and f.quantity.after:
             by_steps.setdefault(f.quantity.after, []).append(f)
+    if not by_steps:
+        return []
     variants = {v.key: v for v in auditor.variants}
     notes = []
     for steps, group in sorted(by_steps.items()):

@@ -56,6 +56,8 @@ def unresolved(chain, bound) -> bool:
 
 
 def _float_form(expr):
+    if not expr.has(Registered):  # most steps (a net's sum, a delta's product): nothing to rewrite
+        return expr
     return expr.replace(lambda e: isinstance(e, Registered), lambda e: e.float_form(*e.args))
 
 
@@ -63,7 +65,7 @@ def _bound(expr, env, errors):
     """(exact value, bound on the float64 value's error)."""
     if expr.is_Symbol:
         value = env[expr]
-        return value, errors.get(expr, _read(value))  # an input, target or parameter: as read
+        return value, errors[expr] if expr in errors else _read(value)  # an input, target or parameter: as read
     if expr.is_Integer:
         return mpmath.mpf(int(expr)), mpmath.mpf(0)
     if expr.is_Rational:

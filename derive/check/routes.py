@@ -97,6 +97,7 @@ class _Forward:
         network = model.network
         self.steps = [s for s in model.derivation.kernel if s.phase in (Phase.FORWARD, Phase.ERROR)]
         self.uses = [s.compute.free_symbols for s in self.steps]
+        self.terms: dict[tuple[int, int], tuple[list, list]] = {}  # (step, precision): a sum's terms at the base
         # the unperturbed values are the model's own evaluation (60 digits), not computed again
         self.base = {network.symbol(q): v for q, v in model.evaluation.samples[sample].items()}
         self.total = network.symbol(Q.TOTAL_ERROR)
@@ -118,15 +119,44 @@ class _Forward:
         return self.values(symbol, value)[self.total]
 
     def values(self, symbol, value) -> dict:
-        """Every forward value after the change (the unchanged ones are the base's)."""
-        env = dict(self.base)
+        """Every forward value after the change: the changed ones held, the others read from the base
+        (not copied: 45,000 values for a 1x28x28 network, at each of 1,600 points)."""
+        env = _Moved(self.base)
         env[symbol] = value
         changed = {symbol}
-        for step, uses in zip(self.steps, self.uses, strict=True):
+        for k, (step, uses) in enumerate(zip(self.steps, self.uses, strict=True)):
             if uses & changed:
-                env[step.symbol] = mp_value(step.compute, env)
+                env[step.symbol] = self._value(k, env, changed)
                 changed.add(step.symbol)
         return env
+
+    def _value(self, k: int, env: dict, changed: set):
+        """``mp_value`` of step k at ``env``, bit for bit: a sum is mpmath's fsum of its terms' values
+        (as mp_value takes it), and a term none of whose symbols changed has its value at the base, kept
+        from the first call at this precision: a net of 677 terms moved by one weight computes one
+        product, not 677."""
+        compute = self.steps[k].compute
+        if not compute.is_Add:
+            return mp_value(compute, env)
+        key = (k, mpmath.mp.prec)
+        if key not in self.terms:
+            self.terms[key] = ([a.free_symbols for a in compute.args], [mp_value(a, self.base) for a in compute.args])
+        uses, base = self.terms[key]
+        return mpmath.fsum([mp_value(a, env) if used & changed else value
+                            for a, used, value in zip(compute.args, uses, base, strict=True)])
+
+
+class _Moved(dict):
+    """Values after a change: those it holds, and for any other key the base's (read with ``[]``)."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: dict):
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, key):
+        return self.base[key]
 
 
 _HALF = mpmath.mpf(1) / 2
@@ -234,7 +264,7 @@ def _float_step(p_value, up: dict, down: dict, nets, hh) -> float:
     weight on an input of 10^6 moves its net by 10^6 per unit): the nets' slopes come from the
     50-digit differences, so the quotient stays where the function is smooth on its own scale."""
     h = 1e-6 * max(1.0, abs(float(p_value)))
-    for n in nets:
+    for n in (n for n in nets if n in up or n in down):  # a net neither holds is the base's in both: no slope
         slope = abs(up[n] - down[n]) / (2 * hh)
         if slope:
             h = min(h, float(1e-6 * max(1, abs(up[n])) / slope))

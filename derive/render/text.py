@@ -58,7 +58,7 @@ def rows(model, trained: Mapping[Q.Quantity, object]) -> list[Row]:
             return q.at_sample(s) if several else q
 
         suffix = f" (sample {s + 1})" if several else ""
-        given = network.sample_values(s)
+        given = network.sample_values(s)  # one dict a sample: it holds every parameter too
         for q in [Q.out(i) for i in network.inputs] + [Q.target(o) for o in network.outputs]:
             out.append(Row(f"inputs and targets{suffix}", tag(q), given[q], given=True))
         for phase in (FORWARD, ERROR):
