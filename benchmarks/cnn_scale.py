@@ -3,18 +3,14 @@
 under 5 MB).
 
 Two networks, 1x28x28 input, weights drawn from ``seed = 1``, one sample:
-  (a) the issue's: conv2d 4 filters 3x3 (relu, 4x26x26), max pooling 2 (4x13x13), linear 10;
-      skipped, with the spec's own message, while ``type = "maxpool2d"`` is unknown;
-  (b) a stand-in without pooling: conv2d 4 filters 3x3 stride 2 (relu, 4x13x13), linear 10
-      (6,810 parameters, close to the issue's ~7,000).
+  (a) the issue's: conv2d 4 filters 3x3 (relu, 4x26x26), max pooling 2 (4x13x13), linear 10
+      (6,810 parameters: pooling has none);
+  (b) without pooling: conv2d 4 filters 3x3 stride 2 (relu, 4x13x13), linear 10 (the same 6,810).
 
 Each command runs in a fresh process (`derive.cli.main`, so the time includes starting Python and
 importing SymPy), its wall time measured around it and its peak memory read from that one child's
 rusage (os.wait4, ru_maxrss); ``--repeats`` runs of each, interleaved, the figure the median (peak:
 the largest). Writes the table into the documentation (docs/) between the bench:cnn_scale markers.
-
-The spec's parameter limit (100,000) counts a [[layer]] network as if it were dense
-(784*676 + 676 + 6,770 = 537,430 for (b)): while it does, the child lifts it, and the table says so.
 
     python benchmarks/cnn_scale.py [--repeats 3] [--no-readme] [--only gradients,html]
 """
@@ -34,16 +30,12 @@ from pathlib import Path
 from readme import write_table
 
 HERE = Path(__file__).resolve().parent
-LIMIT_LIFTED = "the limit is"  # the spec's message when its (dense) parameter count is over the limit
 
 CHILD = """
 import sys
-import derive.model.spec
-if sys.argv[1] == "lift":
-    derive.model.spec.MAX_PARAMETERS = 10**9
 from derive.cli import main
 try:
-    code = main(sys.argv[2:])
+    code = main(sys.argv[1:])
 except SystemExit as exc:
     code = exc.code
 sys.exit(code or 0)
@@ -83,33 +75,23 @@ NETWORKS = {
 }
 
 
-def readable(path: Path) -> tuple[str | None, bool, int]:
-    """Whether derive reads the spec: (the reason it refuses, or None; whether the limit must be
-    lifted; the parameter count)."""
+def readable(path: Path) -> tuple[str | None, int]:
+    """Whether derive reads the spec: (the reason it refuses, or None; the parameter count)."""
     import derive
-    import derive.model.spec as spec_module
 
     try:
         spec = derive.load_spec(path)
-        lift = False
     except derive.SpecError as exc:
-        if LIMIT_LIFTED not in str(exc) or "parameters" not in str(exc):
-            return str(exc), False, 0
-        saved, spec_module.MAX_PARAMETERS = spec_module.MAX_PARAMETERS, 10**9
-        try:
-            spec = derive.load_spec(path)
-        finally:
-            spec_module.MAX_PARAMETERS = saved
-        lift = True
-    return None, lift, len(derive.Network(spec).parameters)
+        return str(exc), 0
+    return None, len(derive.Network(spec).parameters)
 
 
-def run(arguments: list[str], lift: bool) -> dict:
+def run(arguments: list[str]) -> dict:
     """One command in a fresh process: wall seconds, CPU seconds (user + system: steadier than the wall
     time on a shared machine), its own peak memory (MB)."""
     with tempfile.TemporaryFile() as sink:
         start = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-c", CHILD, "lift" if lift else "keep", *arguments],
+        child = subprocess.Popen([sys.executable, "-c", CHILD, *arguments],
                                  stdout=sink, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
@@ -148,21 +130,18 @@ def main(argv=None):
         for title, pool in NETWORKS.items():
             path = Path(tmp) / f"{'pool' if pool else 'stride'}.toml"
             path.write_text(spec_text(pool))
-            refused, lift, count = readable(path)
+            refused, count = readable(path)
             if refused:
                 notes.append(f"- {title}: skipped, derive refuses the spec: `{refused.split(': ', 1)[-1]}`")
                 print(f"{title}: skipped ({refused})", file=sys.stderr)
                 continue
-            if lift:
-                notes.append(f"- {title}: the spec's parameter limit counts a [[layer]] network as dense "
-                             "and refuses it; lifted for this benchmark")
             out = Path(tmp) / ("pool" if pool else "stride")
             out.mkdir()
             results: dict[str, list[dict]] = {}
             for _ in range(args.repeats):
                 for label, arguments, _, _, _ in commands:
                     given = [a.format(out=out) for a in arguments] + [str(path)]
-                    results.setdefault(label, []).append(run(given, lift))
+                    results.setdefault(label, []).append(run(given))
                     print(f"{title}: {label} {results[label][-1]['seconds']:.1f} s", file=sys.stderr)
             lines += [f"{title}: {count:,} parameters", "",
                       "| command | median s | CPU s | peak MB | output MB | target |",

@@ -122,10 +122,18 @@ class Derivation:
 
     def _net_factor(self, neuron: str, parameter: str) -> sp.Expr:
         """dnet_n/dparameter, read off the net input's terms: the factor multiplying the parameter."""
-        for t in self.network.net_terms[neuron]:
-            if t.parameter == parameter:
-                return self.sym(t.factor) if t.factor else sp.S.One
-        return sp.S.Zero
+        return self._factors[neuron].get(parameter, sp.S.Zero)
+
+    @cached_property
+    def _factors(self) -> dict[str, dict[str | None, sp.Expr]]:
+        """Each net input's factor of each of its parameters (a search of a 677-term net input per
+        parameter was quadratic in a convolution's fan-in)."""
+        found: dict[str, dict[str | None, sp.Expr]] = {}
+        for n, terms in self.network.net_terms.items():
+            factors = found[n] = {}
+            for t in terms:
+                factors.setdefault(t.parameter, self.sym(t.factor) if t.factor else sp.S.One)
+        return found
 
     def _output_deltas(self) -> None:
         """delta_j = Σ_i dE/dout_i · dout_i/dnet_j (one term for an elementwise activation), or the
