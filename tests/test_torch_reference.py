@@ -316,8 +316,44 @@ def test_derive_s_conv_gradients_are_pytorch_s(tmp_path, text):
 def test_derive_s_gradients_of_random_small_cnns_are_pytorch_s(tmp_path, text):
     """Random small networks (1-2 conv layers, 1-3 channels, kernels 1-3, strides 1-2, padding 0-1,
     biases or none, perhaps max or average pooling, 1-2 samples, then a linear layer): every gradient
-    is PyTorch's."""
-    tr.compare_with_derive(text, tmp_path)
+    is PyTorch's, in the engine and in the loop-form code of every target (Python, NumPy, C)."""
+    reference = tr.compare_with_derive(text, tmp_path)
+    for target, gradients in _code_gradients(text, tmp_path).items():
+        for where, value in gradients.items():
+            assert math.isclose(value, reference.gradients[where], rel_tol=1e-12, abs_tol=1e-15), (
+                target, where, value, reference.gradients[where])
+
+
+def _code_gradients(text: str, tmp_path: Path) -> dict[str, dict]:
+    """Each loop-form target's gradient summed over the samples, at each parameter's place."""
+    from generated_module import floats
+    from targets import _import, load_c, load_numpy, needs_cc
+
+    import derive
+    from derive.model import layers
+    from derive.render.code import targets
+
+    model = derive.Model(derive.parse(text, "draw.toml"))
+    path = tmp_path / "loops.py"
+    path.write_text(targets.render("python", None, model.network, derive.__version__, True)["gradients.py"])
+    modules = {"python": _import(path), "numpy": load_numpy(model, tmp_path)}
+    if not needs_cc.mark.args[0]:  # a C compiler is here
+        modules["c"] = load_c(model, tmp_path, True)
+    places = {p.name: layers.place(model.spec, p) for p in model.network.parameters}
+    inputs = [floats(s.inputs) for s in model.spec.samples]
+    wanted = [floats(s.targets) for s in model.spec.samples]
+    found = {}
+    for target, module in modules.items():
+        if target == "numpy":
+            g = {name: float(v) for name, v in module.gradient(module.INITIAL, inputs, wanted).items()}
+        else:
+            per_sample = [module.gradient(module.INITIAL, x, t) for x, t in zip(inputs, wanted, strict=True)]
+            g = {name: math.fsum(s[name] for s in per_sample) for name in places}
+            if model.spec.reduction == "mean":
+                g = {name: v / len(per_sample) for name, v in g.items()}
+        found[target] = {tr.place(w["layer"] - tr.DERIVE_LAYER_BASE, w["tensor"], w["index"]): g[name]
+                         for name, w in places.items()}
+    return found
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
