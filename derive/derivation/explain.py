@@ -105,9 +105,10 @@ class Explainer:
     def display(self, q: Q.Quantity) -> sp.Expr:
         """The textbook form of a quantity's definition."""
         network = self.network
-        if q.kind == Q.NET and all(t.parameter is not None for t in network.net_terms[q.name]):
-            return total(*(product(self.sym(Q.parameter(t.parameter)), self.sym(t.factor)) if t.factor
-                           else self.sym(Q.parameter(t.parameter)) for t in network.net_terms[q.name]))
+        weights = [(t.parameter, t.factor) for t in network.net_terms.get(q.name, ()) if t.parameter is not None]
+        if q.kind == Q.NET and len(weights) == len(network.net_terms[q.name]):  # not a pooling unit's
+            return total(*(product(self.sym(Q.parameter(p)), self.sym(f)) if f else self.sym(Q.parameter(p))
+                           for p, f in weights))
         if q.kind == Q.OUT:
             act = network.activation(q.name)
             if act.couples_layer:

@@ -174,13 +174,13 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
     exact = [[[s.inputs[i] for s in spec.samples] for i in range(spec.layers[0])]]  # None: not known exactly
     routes: list[list | None] = [None] * (L + 1)  # a pooling layer's P^l of each sample
     for k in range(1, L + 1):
-        if network.kind(k).combination is not None:
-            routes[k] = _routes(network, k, A[-1])
-            W[k - 1] = routes[k][0]
-        z = _per_sample(routes[k], A[-1]) if routes[k] else W[k - 1] * A[-1]
+        route = _routes(network, k, A[-1]) if network.kind(k).combination is not None else None
+        if route is not None:
+            routes[k], W[k - 1] = route, route[0]
+        z = _per_sample(route, A[-1]) if route is not None else W[k - 1] * A[-1]
         if b[k - 1] is not None:  # b^l 1ᵀ: a shared bias is one number added to every entry
             z = _map(z, lambda v, i, j, bk=b[k - 1]: v + bk[0 if spec.bias == BiasMode.SHARED else i, 0])
-        nets = _exact_nets(network, k, exact[-1]) if not routes[k] else [[None] * S for _ in range(z.rows)]
+        nets = _exact_nets(network, k, exact[-1]) if route is None else [[None] * S for _ in range(z.rows)]
         z = _map(z, lambda v, i, j, nets=nets: v if nets[i][j] is None else _mp(nets[i][j]))
         act = network.layer_activation(k)
         if act.couples_layer:

@@ -58,11 +58,6 @@ class Term:
     factor: Q.Quantity | None  # the input or output the parameter multiplies
     coefficient: sp.Expr = sp.S.One
 
-    @property
-    def weighted(self) -> bool:
-        """Whether it is a weight times an input (not a bias, not a pooling layer's term)."""
-        return self.parameter is not None and self.factor is not None
-
 
 class Network:
     def __init__(self, spec: Spec):
@@ -146,7 +141,7 @@ class Network:
         rows = [[sp.S.Zero] * len(self.layers[k - 1]) for _ in self.layers[k]]
         for j, n in enumerate(self.layers[k]):
             for t in self.net_terms[n]:
-                if t.weighted:
+                if t.parameter is not None and t.factor is not None:  # a weight times an input
                     rows[j][position[t.factor.name]] += self.parameter[t.parameter].value
         return tuple(tuple(row) for row in rows)
 

@@ -10,6 +10,7 @@ PyTorch's flat order (channel, row, column), and each parameter's place in its t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from derive.model import quantities as Q
@@ -30,7 +31,7 @@ def title(network, k: int) -> str:
     return f"Layer {k} ({kind}, {network.spec.activations[k - 1]})"
 
 
-def shown(maps: Maps, values) -> list[tuple[str, object]]:
+def shown(maps: Maps, values) -> list[tuple[str, Callable[[str], Q.Quantity]]]:
     """The (name, quantity maker) of `KINDS` that the layer's units have a value of in ``values`` (a
     layer whose units have no net input of their own shows the others); the input shows its ``out``."""
     if maps.layer == 0:

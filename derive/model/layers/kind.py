@@ -101,7 +101,11 @@ class Kind(Protocol):
     name: str
     keys: tuple[str, ...]
     lowering: Lowering  # its statements for the code targets in loop form
-    combination: Combination | None  # a kind without parameters (pooling): how its units combine inputs
+
+    @property
+    def combination(self) -> Combination | None:
+        """A kind without parameters (pooling): how its units combine their inputs (else None)."""
+        ...
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read: ...
 

@@ -248,7 +248,7 @@ def figure(network, values: bool = False) -> dict:
             {
                 "from": e.source.id,
                 "to": e.dest.id,
-                "label": label(e.parameter) if e.label is not None else None,
+                "label": label(e.parameter) if e.label is not None and e.parameter is not None else None,
                 "x": e.label.x if e.label else None,
                 "y": e.label.y if e.label else None,
                 "angle": f"{degrees(atan2(e.label.uy, e.label.ux)):.1f}" if e.label else None,

@@ -98,7 +98,7 @@ class NetworkPicture:
                       if e.parameter is not None else "<g>")
             parts = [opened, f'<line class="hit" {line} {LOOK["hit"]}/>'
                      f'<line class="edge" {line} {LOOK["edge"]} marker-end="url(#arrow)"/>']
-            if e.pos is not None:
+            if e.pos is not None and e.parameter is not None:
                 box = e.label
                 px, py = _xy(box.x, box.y) if box else (x1 + e.pos * (x2 - x1), y1 + e.pos * (y2 - y1))
                 angle = math.degrees(math.atan2(y2 - y1, x2 - x1))
@@ -207,5 +207,6 @@ class NetworkPicture:
             node = drawn.get(n) or dots.get(network.layer_of[n])
             if node is not None and node_id(node) not in ids:
                 ids.append(node_id(node))
-        ids += [parameter_id(e.parameter) for e in self.diagram.edges if e.parameter in weights]
+        ids += [parameter_id(e.parameter) for e in self.diagram.edges
+                if e.parameter is not None and e.parameter in weights]
         return [*ids, "n-error"]
