@@ -27,8 +27,9 @@ from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.model.layers import biases, shape
 from derive.render import sums
-from derive.render.code import javascript
+from derive.render.code import javascript, javascript_loops
 from derive.render.code.header import header
+from derive.render.code.loops import loop_form
 from derive.render.look import css_variables
 from derive.render.templating import environment
 from derive.render.web import html_grids, html_tables
@@ -208,6 +209,15 @@ class Page:
         last = [p.name for p in self.network.parameters if p.kind == Q.WEIGHT and p.layer == self.network.depth]
         return next((p for p in last if p in selectable), selectable[0])
 
+    def script(self, shown: set[str]) -> tuple[str, list[Q.Quantity]]:
+        """The page's script (straight-line; in loop form for a network of more than
+        `derive.render.code.loops.LOOP_THRESHOLD` parameters) and its ``QUANTITIES``."""
+        derivation = self.model.derivation
+        listed = javascript_loops.quantities(derivation, shown) if loop_form(self.network) else None
+        if listed is not None:
+            return javascript_loops.render(derivation, shown), listed
+        return javascript.render(derivation, shown), [s.quantity for s in javascript.steps(derivation, shown)]
+
     # -- the page ------------------------------------------------------------------------------
     def render(self) -> str:
         spec, network = self.spec, self.network
@@ -218,8 +228,7 @@ class Page:
         printed["grids"] = self.grids.render()
         diagram = self.picture.render(self.caption())
         shown = self.shown()
-        code = javascript.render(self.model.derivation, shown)
-        quantities = [s.quantity for s in javascript.steps(self.model.derivation, shown)]
+        code, quantities = self.script(shown)
         env = environment()
         assert env.loader is not None  # environment() loads from the templates folder
         runtime = env.loader.get_source(env, RUNTIME)[0]
