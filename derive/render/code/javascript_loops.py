@@ -192,9 +192,11 @@ class _JavaScript(Printer):
         return lines
 
 
-def vectors(network, top: int) -> list[tuple[str, list[Q.Quantity]]]:
+def vectors(derivation: Derivation, program: P.Program) -> list[tuple[str, list[Q.Quantity]]]:
     """The vectors ``values`` returns, in order, each with the quantities of its entries: each layer's
-    net inputs, outputs, dE/dout (below the output layer) and deltas, the errors, E_total, the gradients."""
+    net inputs, outputs, dE/dout (below the output layer) and deltas, the output layer's temporaries
+    (one value each: ``[max_o]``), the errors, E_total, the gradients."""
+    network, top = derivation.network, program.top
     listed = []
     for k in range(1, top + 1):
         units = network.layers[k]
@@ -202,17 +204,21 @@ def vectors(network, top: int) -> list[tuple[str, list[Q.Quantity]]]:
         if k < top:
             listed.append((f"back{k}", [Q.partial(Q.TOTAL_ERROR, Q.out(n)) for n in units]))
         listed.append((f"d{k}", [Q.delta(n) for n in units]))
+    temporaries = {str(s.quantity): s.quantity for s in derivation.kernel if s.quantity.kind == Q.TEMPORARY}
+    lets = [s.name for s in (*program.forward, *program.error, *program.deltas) if isinstance(s, P.Let)]
+    listed += [(f"[{name}]", [temporaries[name]]) for name in lets if name in temporaries]
     return [*listed, ("e", [Q.error(o) for o in network.outputs]), ("[E_total]", [Q.TOTAL_ERROR]),
             ("g", [Q.gradient(p.name) for p in network.parameters])]
 
 
-def _entry(network, program, q: Q.Quantity) -> str:
+def _entry(derivation, program, q: Q.Quantity) -> str:
     """Where the loop form holds ``q``, a value a display step reads."""
+    network = derivation.network
     if q.is_parameter:
         return f"p[{[p.name for p in network.parameters].index(q.name)}]"
-    for name, quantities in vectors(network, program.top):
+    for name, quantities in vectors(derivation, program):
         if q in quantities:
-            return name if name == "[E_total]" else f"{name}[{quantities.index(q)}]"
+            return name.strip("[]") if name.startswith("[") else f"{name}[{quantities.index(q)}]"
     if q.kind == Q.TARGET:
         return f"t[{network.outputs.index(q.name)}]"
     if q.kind == Q.INPUT:
@@ -224,7 +230,7 @@ def quantities(derivation: Derivation, shown=None) -> list[Q.Quantity] | None:
     """The loop form's ``QUANTITIES``, or None when its vectors are not the derivation's kernel."""
     network = derivation.network
     program = P.lower(network)
-    listed = [q for _, qs in vectors(network, program.top) for q in qs]
+    listed = [q for _, qs in vectors(derivation, program) for q in qs]
     if len(set(listed)) != len(listed) or set(listed) != {s.quantity for s in derivation.kernel}:
         return None
     return listed + [s.quantity for s in javascript.steps(derivation, shown) if s.phase == DISPLAY]
@@ -252,10 +258,11 @@ def render(derivation: Derivation, shown=None) -> str:
         "function values(params, inputs, targets) {",
     ]
     lines += walk(program, _JavaScript(program))
-    lines += [f"{I1}const {names.python(q)} = {_entry(network, program, q)};" for q in read]
+    bound = [(names.python(q), _entry(derivation, program, q)) for q in read]
+    lines += [f"{I1}const {name} = {entry};" for name, entry in bound if name != entry]
     lines += [f"{I1}{statement}" for statement in printed]
-    spread = ", ".join(name if name == "[E_total]" else f"...{name}" for name, _ in vectors(network, program.top))
-    spread = spread.replace("[E_total]", "E_total")
+    spread = ", ".join(name.strip("[]") if name.startswith("[") else f"...{name}"
+                       for name, _ in vectors(derivation, program))
     lines.append(f"{I1}return [{', '.join([spread, *(names.python(s.quantity) for s in display)])}];")
     lines.append("}")
     lines += javascript.first_step(training_settings(network.spec))

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from collections import Counter
 
 from derive.derivation.evaluate import training_settings
 from derive.derivation.steps import DISPLAY
@@ -38,7 +40,13 @@ from derive.render.web.svg import NetworkPicture
 
 EMBED_LIMIT = 200  # parameters: up to this many, every derivation is embedded; above it, the drawn ones
 EMBED_SAMPLES = 20  # samples whose step-by-step walkthroughs the page embeds (1000 of them took a minute)
+RUN_LIMIT, RUN_SHOWN = 8, 3  # above EMBED_LIMIT: a run of the same step for more units than this is elided
 RUNTIME = "page.js"  # the page's own script, in templates/
+
+
+def _family(subject) -> str:
+    """A group's subject without its numbers: the groups of one step for consecutive units are alike."""
+    return re.sub(r"\d+", "#", str(subject))
 
 
 def _hash(script: str) -> str:
@@ -124,8 +132,13 @@ class Page:
             printer = self.printer(s)
             if self.several:
                 ids.append(self.piece(("sample", s), lambda s=s: f"<h3>Sample {s + 1}</h3>"))
-            for subject, rows in printer.groups(explainer.walkthrough(parameter, s).rows):
-                ids.append(self.piece((str(subject), s), lambda p=printer, q=subject, r=rows: p.group(q, r)))
+            for item in self._runs(list(printer.groups(explainer.walkthrough(parameter, s).rows))):
+                if isinstance(item, list):  # a note where steps are left out
+                    ids.append(self.piece(("elided", *(str(x) for note in item for x in note)),
+                                          lambda item=item: self._elided(item)))
+                else:
+                    subject, rows = item
+                    ids.append(self.piece((str(subject), s), lambda p=printer, q=subject, r=rows: p.group(q, r)))
         if count > EMBED_SAMPLES:
             ids.append(self.piece(("more samples",), lambda: (
                 f"<p>Samples {EMBED_SAMPLES + 1} to {count} take the same steps with their own numbers "
@@ -134,6 +147,40 @@ class Page:
         if self.several:
             ids.append(self.piece(("sum", parameter), lambda: self._over_samples(parameter)))
         return ids
+
+    def _runs(self, groups: list) -> list:
+        """The groups to embed, and the notes where some are left out: above `EMBED_LIMIT` parameters,
+        of a step taken for more than `RUN_LIMIT` units (its subjects alike but for the numbers in their
+        names: dE_total/dout_h1_1, dE_total/dout_h1_2, ...), the first `RUN_SHOWN` and the last; a note
+        (a list of (first left out, last left out, how many)) where the others were."""
+        if len(self.network.parameters) <= EMBED_LIMIT:
+            return groups
+        families = [_family(subject) for subject, _ in groups]
+        total, seen = Counter(families), Counter()
+        left: dict[str, list] = {}
+        for (subject, _), family in zip(groups, families, strict=True):
+            seen[family] += 1
+            if total[family] > RUN_LIMIT and RUN_SHOWN < seen[family] < total[family]:
+                left.setdefault(family, []).append(subject)
+        dropped = {str(subject) for run in left.values() for subject in run}
+        out: list = []
+        for group, family in zip(groups, families, strict=True):
+            if str(group[0]) not in dropped:
+                out.append(group)
+            elif str(group[0]) == str((run := left[family])[0]):
+                note = (run[0], run[-1], len(run))
+                if out and isinstance(out[-1], list):
+                    out[-1].append(note)
+                else:
+                    out.append([note])
+        return out
+
+    def _elided(self, notes: list) -> str:
+        said = "; ".join(f"{html_text(str(first))} to {html_text(str(last))} ({count} steps)"
+                         for first, last, count in notes)
+        return (f'<p class="elided">… and the same steps for the units between: {said}. This page shows the '
+                f"first {RUN_SHOWN} and the last of a step taken for more than {RUN_LIMIT} units; every unit's "
+                "net input, output and delta is in the table of every neuron.</p>")
 
     def _over_samples(self, parameter: str) -> str:
         g = Q.gradient(parameter)
