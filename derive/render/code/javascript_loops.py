@@ -211,19 +211,15 @@ def vectors(derivation: Derivation, program: P.Program) -> list[tuple[str, list[
             ("g", [Q.gradient(p.name) for p in network.parameters])]
 
 
-def _entry(derivation, program, q: Q.Quantity) -> str:
-    """Where the loop form holds ``q``, a value a display step reads."""
+def _places(derivation: Derivation, program: P.Program) -> dict[Q.Quantity, str]:
+    """Where the loop form holds each value a display step may read: a vector's entry, a scalar, a
+    parameter, an input or a target."""
     network = derivation.network
-    if q.is_parameter:
-        return f"p[{[p.name for p in network.parameters].index(q.name)}]"
-    for name, quantities in vectors(derivation, program):
-        if q in quantities:
-            return name.strip("[]") if name.startswith("[") else f"{name}[{quantities.index(q)}]"
-    if q.kind == Q.TARGET:
-        return f"t[{network.outputs.index(q.name)}]"
-    if q.kind == Q.INPUT:
-        return f"a0[{network.inputs.index(q.name)}]"
-    raise ValueError(f"the loop form holds no {q}")
+    places = {q: name.strip("[]") if name.startswith("[") else f"{name}[{j}]"
+              for name, quantities in vectors(derivation, program) for j, q in enumerate(quantities)}
+    places |= {p.quantity: f"p[{k}]" for k, p in enumerate(network.parameters)}
+    places |= {Q.out(i): f"a0[{k}]" for k, i in enumerate(network.inputs)}
+    return places | {Q.target(o): f"t[{k}]" for k, o in enumerate(network.outputs)}
 
 
 def quantities(derivation: Derivation, shown=None) -> list[Q.Quantity] | None:
@@ -258,7 +254,8 @@ def render(derivation: Derivation, shown=None) -> str:
         "function values(params, inputs, targets) {",
     ]
     lines += walk(program, _JavaScript(program))
-    bound = [(names.python(q), _entry(derivation, program, q)) for q in read]
+    places = _places(derivation, program)
+    bound = [(names.python(q), places[q]) for q in read]
     lines += [f"{I1}const {name} = {entry};" for name, entry in bound if name != entry]
     lines += [f"{I1}{statement}" for statement in printed]
     spread = ", ".join(name.strip("[]") if name.startswith("[") else f"...{name}"
