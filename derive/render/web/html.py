@@ -82,6 +82,12 @@ class Page:
         self.pieces: list[str] = []
         self._piece_index: dict = {}
 
+    @property
+    def large(self) -> bool:
+        """A network of more than `EMBED_LIMIT` parameters: the page embeds the derivations of the
+        drawn parameters, elides long runs of one step, and prints each value of a feature map once."""
+        return len(self.network.parameters) > EMBED_LIMIT
+
     # -- names of values on the page -----------------------------------------------------------
     def key(self, q: Q.Quantity, sample: int, update: bool = False) -> str:
         """The ``data-value`` of a number: the quantity of one sample (``net_h1[2]``) when there are
@@ -107,7 +113,7 @@ class Page:
     # -- derivations -----------------------------------------------------------------------------
     def selectable(self) -> list[str]:
         """The parameters whose derivations the page embeds: all of them, or the diagram's."""
-        if len(self.network.parameters) <= EMBED_LIMIT:
+        if not self.large:
             return [p.name for p in self.network.parameters]
         drawn = {e.parameter for e in self.picture.diagram.edges} | {b.parameter for b in self.picture.diagram.biases}
         return [p.name for p in self.network.parameters if p.name in drawn]
@@ -153,7 +159,7 @@ class Page:
         of a step taken for more than `RUN_LIMIT` units (its subjects alike but for the numbers in their
         names: dE_total/dout_h1_1, dE_total/dout_h1_2, ...), the first `RUN_SHOWN` and the last; a note
         (a list of (first left out, last left out, how many)) where the others were."""
-        if len(self.network.parameters) <= EMBED_LIMIT:
+        if not self.large:
             return groups
         families = [_family(subject) for subject, _ in groups]
         total, seen = Counter(families), Counter()
@@ -180,7 +186,7 @@ class Page:
                          for first, last, count in notes)
         return (f'<p class="elided">… and the same steps for the units between: {said}. This page shows the '
                 f"first {RUN_SHOWN} and the last of a step taken for more than {RUN_LIMIT} units; every unit's "
-                "net input, output and delta is in the table of every neuron.</p>")
+                "net input, output and delta is in the feature maps or the table of every neuron.</p>")
 
     def _over_samples(self, parameter: str) -> str:
         g = Q.gradient(parameter)
