@@ -15,9 +15,9 @@ from derive.derivation import lowered as P
 from derive.derivation.steps import ERROR, FORWARD
 from derive.model.layers import KINDS
 from derive.model.network import Network
-from derive.render.code import c, c_loops, javascript, numpy_target, python_loops, walker
+from derive.render.code import c, c_loops, javascript, javascript_loops, numpy_target, python_loops, walker
 
-PRINTERS = {P.LOOP_KINDS: (python_loops._Python, c_loops._C, numpy_target._NumPy),
+PRINTERS = {P.LOOP_KINDS: (python_loops._Python, c_loops._C, numpy_target._NumPy, javascript_loops._JavaScript),
             P.STRAIGHT_KINDS: (c._Straight, javascript._Statements)}
 
 
@@ -29,7 +29,7 @@ def _deep(bias='"shared"'):
 
 
 def test_every_target_prints_every_statement_kind_of_its_form():
-    assert [k.__name__ for k in P.LOOP_KINDS] == ["Units", "Affine", "Each", "Gather", "Map", "Rows", "Let", "Total",
+    assert [k.__name__ for k in P.LOOP_KINDS] == ["Units", "Affine", "Each", "Gather", "Pool", "Map", "Rows", "Let", "Total",
                                                   "Propagate", "Update"]
     assert [k.__name__ for k in P.STRAIGHT_KINDS] == ["Sum", "Let", "Store"]
     assert set(typing.get_args(P.Statement)) == {*P.LOOP_KINDS, *P.STRAIGHT_KINDS}
