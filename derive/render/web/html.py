@@ -11,7 +11,11 @@ edit the page recomputes them in float64, and says so.
 
 A large network gets a usable page: the diagram draws at most a few neurons a layer (the layout
 elides the rest) and the page embeds the derivations of the parameters the diagram draws, each built
-only for that page, instead of thousands of them.
+only for that page, instead of thousands of them; of a step a derivation takes for many units (a
+kernel entry's, at each of 676 positions) it embeds the first few and the last, with a note; the
+table of every neuron leaves out what the feature maps show; and above LOOP_THRESHOLD parameters the
+script is in loop form (`derive.render.code.javascript_loops`). Issue #25's 1x28x28 convolution, max
+pooling and linear network (6,810 parameters): 17.5 MB before, 4.6 MB.
 """
 
 from __future__ import annotations
