@@ -247,8 +247,8 @@ class Model:
         require_balls()
         check = self.check(digits=digits) if check is None else check or None
         comparisons = self.training_comparisons(self.spec.steps) if self.spec.steps else []
-        return Page(self, __version__, digits, check, comparisons, self.published_findings,
-                    self.published_notes(digits)).render()
+        findings, notes = (self.published_findings, self.published_notes(digits)) if self.spec.published else ((), ())
+        return Page(self, __version__, digits, check, comparisons, findings, notes).render()
 
     def check(self, claims=(), digits: int = 9, routes: bool = True, progress=None):
         """What `derive check` does: every gradient by the independent routes (unless not ``routes``),

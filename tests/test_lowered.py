@@ -15,9 +15,9 @@ from derive.derivation import lowered as P
 from derive.derivation.steps import ERROR, FORWARD
 from derive.model.layers import KINDS
 from derive.model.network import Network
-from derive.render.code import c, c_loops, javascript, numpy_target, python_loops, walker
+from derive.render.code import c, c_loops, javascript, javascript_loops, numpy_target, python_loops, walker
 
-PRINTERS = {P.LOOP_KINDS: (python_loops._Python, c_loops._C, numpy_target._NumPy),
+PRINTERS = {P.LOOP_KINDS: (python_loops._Python, c_loops._C, numpy_target._NumPy, javascript_loops._JavaScript),
             P.STRAIGHT_KINDS: (c._Straight, javascript._Statements)}
 
 

@@ -11,13 +11,19 @@ edit the page recomputes them in float64, and says so.
 
 A large network gets a usable page: the diagram draws at most a few neurons a layer (the layout
 elides the rest) and the page embeds the derivations of the parameters the diagram draws, each built
-only for that page, instead of thousands of them.
+only for that page, instead of thousands of them; of a step a derivation takes for many units (a
+kernel entry's, at each of 676 positions) it embeds the first few and the last, with a note; the
+table of every neuron leaves out what the feature maps show; and above LOOP_THRESHOLD parameters the
+script is in loop form (`derive.render.code.javascript_loops`). Issue #25's 1x28x28 convolution, max
+pooling and linear network (6,810 parameters): 17.5 MB before, 4.6 MB.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from collections import Counter
 
 from derive.derivation.evaluate import training_settings
 from derive.derivation.steps import DISPLAY
@@ -27,8 +33,9 @@ from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.model.layers import biases, shape
 from derive.render import sums
-from derive.render.code import javascript
+from derive.render.code import javascript, javascript_loops
 from derive.render.code.header import header
+from derive.render.code.loops import loop_form
 from derive.render.look import css_variables
 from derive.render.templating import environment
 from derive.render.web import html_grids, html_tables
@@ -37,7 +44,13 @@ from derive.render.web.svg import NetworkPicture
 
 EMBED_LIMIT = 200  # parameters: up to this many, every derivation is embedded; above it, the drawn ones
 EMBED_SAMPLES = 20  # samples whose step-by-step walkthroughs the page embeds (1000 of them took a minute)
+RUN_LIMIT, RUN_SHOWN = 8, 3  # above EMBED_LIMIT: a run of the same step for more units than this is elided
 RUNTIME = "page.js"  # the page's own script, in templates/
+
+
+def _family(subject) -> str:
+    """A group's subject without its numbers: the groups of one step for consecutive units are alike."""
+    return re.sub(r"\d+", "#", str(subject))
 
 
 def _hash(script: str) -> str:
@@ -73,6 +86,12 @@ class Page:
         self.pieces: list[str] = []
         self._piece_index: dict = {}
 
+    @property
+    def large(self) -> bool:
+        """A network of more than `EMBED_LIMIT` parameters: the page embeds the derivations of the
+        drawn parameters, elides long runs of one step, and prints each value of a feature map once."""
+        return len(self.network.parameters) > EMBED_LIMIT
+
     # -- names of values on the page -----------------------------------------------------------
     def key(self, q: Q.Quantity, sample: int, update: bool = False) -> str:
         """The ``data-value`` of a number: the quantity of one sample (``net_h1[2]``) when there are
@@ -98,7 +117,7 @@ class Page:
     # -- derivations -----------------------------------------------------------------------------
     def selectable(self) -> list[str]:
         """The parameters whose derivations the page embeds: all of them, or the diagram's."""
-        if len(self.network.parameters) <= EMBED_LIMIT:
+        if not self.large:
             return [p.name for p in self.network.parameters]
         drawn = {e.parameter for e in self.picture.diagram.edges} | {b.parameter for b in self.picture.diagram.biases}
         return [p.name for p in self.network.parameters if p.name in drawn]
@@ -123,8 +142,13 @@ class Page:
             printer = self.printer(s)
             if self.several:
                 ids.append(self.piece(("sample", s), lambda s=s: f"<h3>Sample {s + 1}</h3>"))
-            for subject, rows in printer.groups(explainer.walkthrough(parameter, s).rows):
-                ids.append(self.piece((str(subject), s), lambda p=printer, q=subject, r=rows: p.group(q, r)))
+            for item in self._runs(list(printer.groups(explainer.walkthrough(parameter, s).rows))):
+                if isinstance(item, list):  # a note where steps are left out
+                    ids.append(self.piece(("elided", *(str(x) for note in item for x in note)),
+                                          lambda item=item: self._elided(item)))
+                else:
+                    subject, rows = item
+                    ids.append(self.piece((str(subject), s), lambda p=printer, q=subject, r=rows: p.group(q, r)))
         if count > EMBED_SAMPLES:
             ids.append(self.piece(("more samples",), lambda: (
                 f"<p>Samples {EMBED_SAMPLES + 1} to {count} take the same steps with their own numbers "
@@ -133,6 +157,40 @@ class Page:
         if self.several:
             ids.append(self.piece(("sum", parameter), lambda: self._over_samples(parameter)))
         return ids
+
+    def _runs(self, groups: list) -> list:
+        """The groups to embed, and the notes where some are left out: above `EMBED_LIMIT` parameters,
+        of a step taken for more than `RUN_LIMIT` units (its subjects alike but for the numbers in their
+        names: dE_total/dout_h1_1, dE_total/dout_h1_2, ...), the first `RUN_SHOWN` and the last; a note
+        (a list of (first left out, last left out, how many)) where the others were."""
+        if not self.large:
+            return groups
+        families = [_family(subject) for subject, _ in groups]
+        total, seen = Counter(families), Counter()
+        left: dict[str, list] = {}
+        for (subject, _), family in zip(groups, families, strict=True):
+            seen[family] += 1
+            if total[family] > RUN_LIMIT and RUN_SHOWN < seen[family] < total[family]:
+                left.setdefault(family, []).append(subject)
+        dropped = {str(subject) for run in left.values() for subject in run}
+        out: list = []
+        for group, family in zip(groups, families, strict=True):
+            if str(group[0]) not in dropped:
+                out.append(group)
+            elif str(group[0]) == str((run := left[family])[0]):
+                note = (run[0], run[-1], len(run))
+                if out and isinstance(out[-1], list):
+                    out[-1].append(note)
+                else:
+                    out.append([note])
+        return out
+
+    def _elided(self, notes: list) -> str:
+        said = "; ".join(f"{html_text(str(first))} to {html_text(str(last))} ({count} steps)"
+                         for first, last, count in notes)
+        return (f'<p class="elided">… and the same steps for the units between: {said}. This page shows the '
+                f"first {RUN_SHOWN} and the last of a step taken for more than {RUN_LIMIT} units; every unit's "
+                "net input, output and delta is in the feature maps or the table of every neuron.</p>")
 
     def _over_samples(self, parameter: str) -> str:
         g = Q.gradient(parameter)
@@ -208,6 +266,15 @@ class Page:
         last = [p.name for p in self.network.parameters if p.kind == Q.WEIGHT and p.layer == self.network.depth]
         return next((p for p in last if p in selectable), selectable[0])
 
+    def script(self, shown: set[str]) -> tuple[str, list[Q.Quantity]]:
+        """The page's script (straight-line; in loop form for a network of more than
+        `derive.render.code.loops.LOOP_THRESHOLD` parameters) and its ``QUANTITIES``."""
+        derivation = self.model.derivation
+        listed = javascript_loops.quantities(derivation, shown) if loop_form(self.network) else None
+        if listed is not None:
+            return javascript_loops.render(derivation, shown), listed
+        return javascript.render(derivation, shown), [s.quantity for s in javascript.steps(derivation, shown)]
+
     # -- the page ------------------------------------------------------------------------------
     def render(self) -> str:
         spec, network = self.spec, self.network
@@ -218,8 +285,7 @@ class Page:
         printed["grids"] = self.grids.render()
         diagram = self.picture.render(self.caption())
         shown = self.shown()
-        code = javascript.render(self.model.derivation, shown)
-        quantities = [s.quantity for s in javascript.steps(self.model.derivation, shown)]
+        code, quantities = self.script(shown)
         env = environment()
         assert env.loader is not None  # environment() loads from the templates folder
         runtime = env.loader.get_source(env, RUNTIME)[0]

@@ -67,11 +67,16 @@ class Tables:
         return math(self.names.quantity(q, inline=True))
 
     def neurons(self) -> str:
-        """Per sample: every neuron's net input, output and delta."""
+        """Per sample: every neuron's net input, output and delta; on a large network's page, not those
+        of a layer the feature maps draw for the sample (each value once)."""
         parts = []
+        grids = self.page.grids
         for s, values in enumerate(self.model.evaluation.samples):
             rows = []
+            mapped = sorted(grids.drawn - {0}) if self.page.large and s < grids.samples else []
             for k, layer in enumerate(self.network.layers[1:], start=1):
+                if k in mapped:
+                    continue
                 for n in layer:
                     rows.append([str(k), html_text(n)] + [self.page.number(q, values[q], s)
                                                           for q in (Q.net(n), Q.out(n), Q.delta(n))])
@@ -80,6 +85,10 @@ class Tables:
             errors.append(f"{self.name(Q.TOTAL_ERROR)} = "
                           f"{self.page.number(Q.TOTAL_ERROR, values[Q.TOTAL_ERROR], s)}")
             heading = f"<h3>Sample {s + 1}</h3>" if self.page.several else ""
+            if mapped:
+                layers = ("layers " if len(mapped) > 1 else "layer ") + " and ".join(str(k) for k in mapped)
+                heading += (f'<p class="hint">The net inputs, outputs and deltas of {layers} are in the feature '
+                            "maps above.</p>")
             parts.append(heading + _table(["layer", "neuron", "net", "out", "δ"], rows, "numbers")
                          + f'<p class="errors">{"; ".join(errors)}</p>')
         return "".join(parts)
