@@ -238,6 +238,7 @@ def render(derivation: Derivation, shown=None) -> str:
     network = derivation.network
     program = P.lower(network)
     listed = quantities(derivation, shown)
+    assert listed is not None  # the caller asked `quantities` first
     display = [s for s in javascript.steps(derivation, shown) if s.phase == DISPLAY]
     straight = P.straight(derivation, display)
     printed = walk(straight, javascript._Statements(straight, javascript._Printer(network)))

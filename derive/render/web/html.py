@@ -166,7 +166,7 @@ class Page:
         if not self.large:
             return groups
         families = [_family(subject) for subject, _ in groups]
-        total, seen = Counter(families), Counter()
+        total, seen = Counter(families), Counter[str]()
         left: dict[str, list] = {}
         for (subject, _), family in zip(groups, families, strict=True):
             seen[family] += 1
