@@ -243,6 +243,32 @@ def test_the_grader_finds_a_kernel_gradient_taken_at_one_position(tmp_path, caps
     assert answer["verdict"] == "wrong" and "shared_weight_one_position" in [s["slip"] for s in answer["slips"]]
 
 
+@pytest.mark.parametrize(("name", "slip"), [("pad1_avgpool", "padding_ignored_1"), ("stride2", "stride_ignored_1")])
+def test_the_grader_finds_a_stride_or_a_padding_ignored(tmp_path, capsys, name, slip):
+    """A learner who slides the kernel without the padding (or one cell at a time) numbers their units
+    as that smaller (or larger) map: their second net input is PyTorch's conv2d of that setting's
+    second, and the grader names the slip."""
+    import torch_reference as tr
+
+    text = next(t for t in tr.EXAMPLES if tomllib.loads(t)["name"] == name)
+    table = tomllib.loads(text)
+    conv, sample = table["layer"][0], table["samples"][0]
+    setting = {"padding": 0} if slip.startswith("padding") else {"stride": 1, "padding": conv.get("padding", 0)}
+    theirs = torch.nn.functional.conv2d(torch.tensor([sample["inputs"]], dtype=torch.float64),
+                                        torch.tensor(conv["weight"], dtype=torch.float64),
+                                        torch.tensor(conv["bias"], dtype=torch.float64), **setting).flatten()[1].item()
+    model = derive.Model(derive.parse(text, "n.toml"))
+    unit = model.network.layers[1][1]
+    assert abs(theirs - float(model.value(f"net_{unit}", 0))) > 1e-3
+    sheet = tmp_path / "sheet.txt"
+    sheet.write_text(f"net_{unit}{'[1]' if len(table['samples']) > 1 else ''} = {theirs:.10f}\n")
+    path = tmp_path / "n.toml"
+    path.write_text(text)
+    assert main(["grade", str(path), str(sheet), "--json", "--time-limit", "300"]) == 1
+    answer = json.loads(capsys.readouterr().out)["answers"][0]
+    assert answer["verdict"] == "wrong" and slip in [s["slip"] for s in answer["slips"]], answer
+
+
 BAD = [
     ('input = 3\n[[layer]]\ntype = "conv2d"\nout_channels = 1\nkernel_size = 2\n',
      "layer[0]: a conv2d layer takes (channels, height, width), but the layer below gives 3 features: put it "

@@ -171,6 +171,9 @@ def _evaluation_variants(model) -> list[Variant]:
                              one_path))
     for k in range(1, L + 1):  # the layer kinds' own slips
         for slip in network.kind(k).slips(network.typed(k), [p for p in network.parameters if p.layer == k]):
+            if slip.connections:
+                out.append(_eval(model, slip.key, slip.description, _forward_as(network, k, slip.connections)))
+                continue
             mapping = {sym(Q.parameter(name)): sym(Q.parameter(value)) if isinstance(value, str) else sp.Integer(value)
                        for name, value in slip.replace.items()}
             out.append(_eval(model, slip.key, slip.description, _replace_in(backward if slip.backward else (FORWARD,),
@@ -191,6 +194,21 @@ def _evaluation_variants(model) -> list[Variant]:
                                  f"{b.name} used in place of {a.name} in the forward pass",
                                  _replace_in((FORWARD,), mapping)))
     return out
+
+
+def _forward_as(network, k: int, connections):
+    """A transform: layer k's net inputs summed over the slip's ``connections`` (per unit: (input,
+    weight entry) pairs and its bias's entry), unit j of the slip's layer in place of the layer's unit j."""
+    sym = network.symbol
+    weights = {p.index: sym(p.quantity) for p in network.parameters if p.layer == k and p.kind == Q.WEIGHT}
+    biases = {p.index: sym(p.quantity) for p in network.parameters if p.layer == k and p.kind == Q.BIAS}
+    below = network.layers[k - 1]
+    nets = {Q.net(unit): sp.Add(*(weights[e] * sym(Q.out(below[i])) for i, e in reads), biases.get(b, 0))
+            for unit, (reads, b) in zip(network.layers[k], connections, strict=False)}  # the fewer units
+
+    def transform(step, model):
+        return nets[step.quantity] if step.quantity in nets else _article_way(step, model)
+    return transform
 
 
 def _local_slips(model) -> list[Variant]:

@@ -144,12 +144,35 @@ class Conv2d:
             block, entry = divmod(p.index, kh * kw)
             ky, kx = divmod(entry, kw)
             flipped[p.name] = weights[block * kh * kw + (kh - 1 - ky) * kw + (kw - 1 - kx)].name
+        ignored = [self._other(layer, "padding", (0, 0), f"padding_ignored_{number}",
+                               f"layer {number}'s padding ignored (its kernels slid over the input without the zeros "
+                               "around it)"),
+                   self._other(layer, "stride", (1, 1), f"stride_ignored_{number}",
+                               f"layer {number}'s stride ignored (its kernels moved one cell at a time)")]
+        slips = [s for s in ignored if s is not None]
         if all(a == b for a, b in flipped.items()):
-            return []
-        return [Slip(f"kernel_flipped_{number}", f"layer {number}'s kernels flipped (a convolution computed for the "
+            return slips
+        return [*slips,
+                Slip(f"kernel_flipped_{number}", f"layer {number}'s kernels flipped (a convolution computed for the "
                      "cross-correlation PyTorch's conv2d is)", flipped, backward=False),
                 Slip(f"kernel_flipped_back_{number}", f"layer {number}'s kernels flipped in the backward pass only "
                      "(dE/dout of its input taken with each kernel entry at the mirrored place)", flipped)]
+
+    def _other(self, layer: Typed, name: str, value: tuple[int, int], key: str, description: str) -> Slip | None:
+        """The forward pass with setting ``name`` taken as ``value`` (a stride or a padding ignored), the
+        layer's units then numbered as that layer's; None where the setting is that already, or where
+        the kernel would not fit."""
+        if layer.setting(name) == value:
+            return None
+        settings: dict[str, tuple[int, int]] = {n: layer.setting(n) for n in PAIRS} | {name: value}
+        (kh, kw), (sh, sw), (ph, pw) = (settings[n] for n in PAIRS)
+        size = (output_size(layer.shape_in[1], kh, sh, ph), output_size(layer.shape_in[2], kw, sw, pw))
+        if min(size) < 1:
+            return None
+        other = Typed(self.name, layer.shape_in, (layer.shape[0], *size), tuple(settings.items()))
+        per_channel = size[0] * size[1]
+        units = tuple((reads, j // per_channel) for j, reads in enumerate(self.connections(other)))
+        return Slip(key, description, {}, backward=False, connections=units)
 
 
 CONV2D = register(Conv2d())

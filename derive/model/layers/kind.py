@@ -68,6 +68,10 @@ class Slip:
     description: str
     replace: dict[str, int | str]  # a number, or another parameter's name (a kernel flipped)
     backward: bool = True
+    #: the forward pass as the slip takes it (a stride or a padding ignored): per unit in its own order,
+    #: the (input, weight entry) pairs its net input sums and the entry of its bias (-1: none); units
+    #: past the layer's own count are not named, so not compared
+    connections: tuple[tuple[tuple[tuple[int, int], ...], int], ...] = ()
 
 
 @dataclass(frozen=True)
