@@ -243,3 +243,19 @@ def test_the_module_trains_a_pooling_network_as_the_formulas_say(optimizer):
     for name in module.PARAMETERS:
         assert got[name] == pytest.approx(want[name], rel=1e-12, abs=1e-15), name
         assert got[name] != module.INITIAL[name]
+
+
+def test_the_built_in_example_s_document_and_page_derive_a_cell_no_window_reads(tmp_path, capsys):
+    """cnn_pool (the README's example): max pooling 2 over 3 x 3 maps reads rows and columns 1-2 only
+    (the floor rule drops the third); a dropped unit's dE/dout is 0, said so, in the document and on
+    the page, which derive every kernel entry's gradient through it."""
+    path = tmp_path / "cnn.toml"
+    assert main(["init", str(path), "--like", "cnn_pool"]) == 0
+    capsys.readouterr()
+    model = derive.load(path)
+    assert [t.shape for t in model.spec.kinds] == [(2, 3, 3), (2, 1, 1), (2,)]
+    assert model.network.reads("h1_3") == [] and model.value("delta_h1_3") == 0
+    tex, page = model.latex(), model.html()
+    assert r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{h_{1,3}}} &= 0" in tex
+    assert "no unit of the layer above reads it" in tex
+    assert "no unit of the layer above reads it" in page

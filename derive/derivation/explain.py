@@ -185,6 +185,9 @@ class Explainer:
         not ``with_terms``)."""
         q = Q.partial(Q.TOTAL_ERROR, Q.out(neuron))
         reads = self.network.reads(neuron)
+        if not reads:  # in no window of the pooling layer above (its floor rule drops it)
+            return [Row(q, NAMES, sp.S.Zero, note="no unit of the layer above reads it"),
+                    Row(None, VALUE, value=self.value(q, sample))]
         # a weight, or a pooling unit's local partial (its d net / d out, derived as a factor of its own)
         local = [self.sym(Q.parameter(t.parameter)) if t.parameter is not None
                  else self.sym(Q.partial(Q.net(d), Q.out(neuron))) for d, t in reads]
