@@ -259,3 +259,5 @@ def test_the_built_in_example_s_document_and_page_derive_a_cell_no_window_reads(
     assert r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{h_{1,3}}} &= 0" in tex
     assert "no unit of the layer above reads it" in tex
     assert "no unit of the layer above reads it" in page
+    for text in (tex, page):  # a pooling layer has no activation: described so in every output
+        assert "layer 1: relu, layer 2: none (maxpool2d), layer 3: logistic" in text

@@ -154,6 +154,16 @@ def shape(spec, sep: str = "-") -> str:
     return f"{text} ({', '.join(other)})" if other else text
 
 
+def activations(spec) -> str:
+    """Each layer's activation, as every output describes them: "layer 1: relu, layer 2: none
+    (maxpool2d), layer 3: logistic" (a layer without parameters has none: its out is its net)."""
+    parts = []
+    for k, activation in enumerate(spec.activations, start=1):
+        kind = typed(spec, k).kind
+        parts.append(f"layer {k}: none ({kind})" if KINDS[kind].combination is not None else f"layer {k}: {activation}")
+    return ", ".join(parts)
+
+
 def biases(spec) -> str:
     """How the network's biases are laid out, as every output describes them: the bias mode's words,
     and the layers whose biases are each shared by several units (a convolution's channel)."""

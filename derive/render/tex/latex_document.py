@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from derive.derivation.explain import NAMES, NUMBERS, VALUE, Explainer, Row
 from derive.escape import latex_text
 from derive.model import quantities as Q
-from derive.model.layers import biases, shape
+from derive.model.layers import activations, biases, shape
 from derive.render import names, sums
 from derive.render.tex.latex_rows import RowPrinter, figure, function_notes, loss_definition, math, number
 
@@ -76,7 +76,7 @@ class Document:
 
     def network_section(self) -> Section:
         spec = self.model.spec
-        acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
+        acts = activations(spec)
         bias = biases(spec)
         reduction = (
             ""

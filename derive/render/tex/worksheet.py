@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from derive.derivation.explain import VALUE
 from derive.escape import latex_text
-from derive.model.layers import biases, shape
+from derive.model.layers import activations, biases, shape
 from derive.model.modes import BiasMode
 from derive.render import names
 from derive.render.tex import latex
@@ -47,7 +47,7 @@ def _decimals(d: int) -> str:
 
 def _network_text(model) -> str:
     spec = model.spec
-    acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
+    acts = activations(spec)
     bias = "" if spec.bias == BiasMode.NONE else " + b"
     return (f"Layers {latex_text(shape(spec, '--'))}; activations: {latex_text(acts)}; error per sample "
             f"{loss_definition(model.network.loss)}; {biases(spec)}; "

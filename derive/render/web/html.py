@@ -31,7 +31,7 @@ from derive.escape import html_text, script_json
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import plain
-from derive.model.layers import biases, shape
+from derive.model.layers import activations, biases, shape
 from derive.render import sums
 from derive.render.code import javascript, javascript_loops
 from derive.render.code.header import header
@@ -290,8 +290,7 @@ class Page:
         assert env.loader is not None  # environment() loads from the templates folder
         runtime = env.loader.get_source(env, RUNTIME)[0]
         data = script_json(self.data(quantities))
-        acts = ", ".join(f"layer {k}: {a}" for k, a in enumerate(spec.activations, start=1))
-        described = (f"Layers {html_text(shape(spec))}; activations {acts}; loss {spec.loss}; "
+        described = (f"Layers {html_text(shape(spec))}; activations {html_text(activations(spec))}; loss {spec.loss}; "
                      f"{biases(spec)}; learning rate "
                      f"{plain(spec.learning_rate, self.digits)}; {len(network.parameters)} parameters, "
                      f"{len(spec.samples)} sample{'s' if self.several else ''}.")
