@@ -97,3 +97,29 @@ TRAINING = [
     {"optimizer": "adam", "batch_size": 1, "shuffle": True, "seed": 7, "reduction": "mean"},
     {"optimizer": "sgd", "batch_size": 2, "reduction": "mean"},
 ]
+
+
+def python_and_numpy_are_the_engine(model, tmp_path):
+    """The Python module in both forms, sample by sample, and the NumPy module over every sample,
+    give every gradient of the engine (rel 1e-12, abs 1e-15)."""
+    for loops in (False, True):
+        path = tmp_path / f"g{loops}.py"
+        path.write_text(targets.render("python", model.derivation, model.network, derive.__version__, loops)[
+            "gradients.py"])
+        module = _import(path)
+        for s, sample in enumerate(model.spec.samples):
+            g = module.gradient(module.INITIAL, floats(sample.inputs), floats(sample.targets))
+            for p in model.parameters:
+                assert g[p] == pytest.approx(float(model.value(f"dE_total/d{p}", s)), rel=1e-12, abs=1e-15), p
+    numpy_module = load_numpy(model, tmp_path)
+    g = numpy_module.gradient(numpy_module.INITIAL, [floats(s.inputs) for s in model.spec.samples],
+                              [floats(s.targets) for s in model.spec.samples])
+    for p in model.parameters:
+        assert float(g[p]) == pytest.approx(float(model.gradients()[p]), rel=1e-12, abs=1e-15), p
+
+
+def c_is_the_python_and_the_engine(model, tmp_path, loops):
+    """The C module in the form asked agrees with the straight-line Python module and the engine."""
+    python = tmp_path / "g.py"
+    python.write_text(targets.render("python", model.derivation, model.network, derive.__version__)["gradients.py"])
+    same_as_python(model, load_c(model, tmp_path, loops), _import(python))

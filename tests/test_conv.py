@@ -9,8 +9,7 @@ import tomllib
 
 import pytest
 import torch
-from generated_module import floats
-from targets import _import, load_c, load_numpy, needs_cc, same_as_python
+from targets import c_is_the_python_and_the_engine, needs_cc, python_and_numpy_are_the_engine
 
 import derive
 from derive.cli import main
@@ -160,20 +159,7 @@ def test_a_kernel_entry_s_gradient_is_the_sum_over_the_positions_it_is_used_at()
 @pytest.mark.parametrize("text", [CNN, DEEP], ids=["cnn", "deep"])
 def test_the_python_and_numpy_code_in_every_form_is_the_engine(tmp_path, text):
     model = derive.Model(derive.parse(text, "n.toml"))
-    for loops in (False, True):
-        path = tmp_path / f"g{loops}.py"
-        path.write_text(targets.render("python", model.derivation, model.network, derive.__version__, loops)[
-            "gradients.py"])
-        module = _import(path)
-        for s, sample in enumerate(model.spec.samples):
-            g = module.gradient(module.INITIAL, floats(sample.inputs), floats(sample.targets))
-            for p in model.parameters:
-                assert g[p] == pytest.approx(float(model.value(f"dE_total/d{p}", s)), rel=1e-12, abs=1e-15), p
-    numpy_module = load_numpy(model, tmp_path)
-    g = numpy_module.gradient(numpy_module.INITIAL, [floats(s.inputs) for s in model.spec.samples],
-                              [floats(s.targets) for s in model.spec.samples])
-    for p in model.parameters:
-        assert float(g[p]) == pytest.approx(float(model.gradients()[p]), rel=1e-12, abs=1e-15), p
+    python_and_numpy_are_the_engine(model, tmp_path)
 
 
 def test_the_loop_form_writes_each_layer_s_connection_table_once():
@@ -189,10 +175,7 @@ def test_the_loop_form_writes_each_layer_s_connection_table_once():
 @pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
 def test_the_c_code_in_both_forms_is_the_python_and_the_engine(tmp_path, loops):
     for text in (CNN, DEEP):
-        model = derive.Model(derive.parse(text, "n.toml"))
-        python = tmp_path / "g.py"
-        python.write_text(targets.render("python", model.derivation, model.network, derive.__version__)["gradients.py"])
-        same_as_python(model, load_c(model, tmp_path, loops), _import(python))
+        c_is_the_python_and_the_engine(derive.Model(derive.parse(text, "n.toml")), tmp_path, loops)
 
 
 def test_every_command_takes_it(tmp_path, capsys):
