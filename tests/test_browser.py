@@ -64,6 +64,21 @@ def shown(driver, root="document") -> dict[str, list[str]]:
     return out
 
 
+def assert_shown_are_the_engines(values: dict[str, list[str]], evaluation):
+    """Every number ``shown`` on a page (sample 1, or the totals) is the engine's, to its 9 printed
+    digits; a hyperparameter's key (eta) is no quantity and is skipped."""
+    from derive.model import quantities
+    from derive.model.decimals import plain
+
+    for key, texts in values.items():
+        try:
+            q = quantities.parse(key)
+        except quantities.QuantityError:  # a hyperparameter (eta), printed from HYPERPARAMETERS
+            continue
+        value = evaluation.totals[q] if q in evaluation.totals else evaluation.samples[0][q]
+        assert {normal(t) for t in texts} == {plain(value, 9)}, key
+
+
 def normal(text: str) -> str:
     """A number as the page shows it, as Python writes it: an operand's parentheses off, U+2212 as '-',
     mantissa × 10^exponent (MathML) as mantissa e exponent."""

@@ -9,11 +9,9 @@ import pytest
 import torch_reference
 from hypothesis import HealthCheck, given, settings
 from networks import random_specs
-from test_browser import normal, number, open_page, shown
+from test_browser import assert_shown_are_the_engines, number, open_page, shown
 
 import derive
-from derive.model import quantities as Q
-from derive.model.decimals import plain
 from derive.render.code import javascript_loops
 from derive.render.web import html
 
@@ -96,13 +94,7 @@ def test_a_pooling_page_shows_the_engines_numbers(chrome, pooling_page):
         open_page(chrome, path)
         values = shown(chrome)
         assert len(values) > 200
-        for key, texts in values.items():
-            try:
-                q = Q.parse(key)
-            except Q.QuantityError:  # a hyperparameter (eta), printed from HYPERPARAMETERS
-                continue
-            value = exact.totals[q] if q in exact.totals else exact.samples[0][q]
-            assert {normal(t) for t in texts} == {plain(value, 9)}, key
+        assert_shown_are_the_engines(values, exact)
 
 
 def test_editing_a_pooling_page_recomputes_every_number_as_the_engine(chrome, pooling_page):

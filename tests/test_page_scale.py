@@ -6,11 +6,9 @@ import math
 import time
 
 import pytest
-from test_browser import normal, open_page, shown
+from test_browser import assert_shown_are_the_engines, normal, open_page, shown
 
 import derive
-from derive.model import quantities as Q
-from derive.model.decimals import plain
 
 pytestmark = pytest.mark.slow  # about a minute of CPU: the derivation of 6,810 parameters and the page
 
@@ -63,14 +61,7 @@ def test_the_scale_networks_page_shows_the_engines_numbers(chrome, scale_page):
     model, path, _, _ = scale_page
     open_page(chrome, path)
     values = shown(chrome)
-    exact = model.evaluation
-    for key, texts in values.items():
-        try:
-            q = Q.parse(key)
-        except Q.QuantityError:  # a hyperparameter (eta), printed from HYPERPARAMETERS
-            continue
-        value = exact.totals[q] if q in exact.totals else exact.samples[0][q]
-        assert {normal(t) for t in texts} == {plain(value, 9)}, key
+    assert_shown_are_the_engines(values, model.evaluation)
     assert "dE_total/dw1" in values and "net_h1_2704" in values and "out_h2_676" in values
 
 
