@@ -30,7 +30,7 @@ def _forward(layer: P.Layer) -> list[P.Statement]:
 def _backward(layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
     statements: list[P.Statement] = []
     if below is not None:
-        statements += [P.Each(P.BACKS, layer, P.WEIGHT * P.DELTA), P.below_deltas(below)]
+        statements += [P.Each(P.BACKS, layer, P.WEIGHT * P.DELTA), *P.below_deltas(below)]
     statements.append(P.Each(P.WEIGHT_GRADIENTS, layer, P.DELTA * P.INPUT))
     if layer.biases >= 0:
         statements.append(P.Each(P.BIAS_GRADIENTS, layer, P.DELTA))

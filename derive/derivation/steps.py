@@ -92,10 +92,15 @@ class Derivation:
     def _build(self) -> None:
         net = self.network
         for k, layer in enumerate(net.layers[1:], start=1):
+            act = net.layer_activation(k)
+            if net.recurrent(k):  # step by step: a step's net reads the outs of the step before
+                for n in layer:
+                    self._add(Q.net(n), net.net_expr(n), FORWARD, layer=k)
+                    self._add(Q.out(n), net.out_expr(n), FORWARD, layer=k)
+                continue
             for n in layer:
                 shown, computed = net.net_forms(n)
                 self._add(Q.net(n), shown, FORWARD, computed, layer=k)
-            act = net.layer_activation(k)
             if act.couples_layer:
                 nets = net.layer_nets(k)
                 for t in act.coupling.temporaries(nets, self.sym):
@@ -178,7 +183,8 @@ class Derivation:
         place of w_jh); then delta_h as for an output."""
         net = self.network
         elementwise_outputs = not net.layer_activation(net.depth).couples_layer
-        for h in net.layers[k]:
+        # a recurrent layer's last step first: its units' deltas reach back to the step before
+        for h in reversed(net.layers[k]) if net.recurrent(k) else net.layers[k]:
             contributions, computed = [], []
             for dest, term in net.reads(h):
                 w = net.local(term)

@@ -81,24 +81,28 @@ class Network:
         for k in range(1, len(self.layers)):
             below, units = self.layers[k - 1], self.layers[k]
             values = kinds.flat(self.spec.weights[k - 1])
+            reads = below + units  # an input past the layer below is the layer's own (a recurrent one's)
             edges: list[list[tuple[int, int]]] = [[] for _ in values]
-            for j, connections in enumerate(self.kind(k).connections(self.typed(k))):
+            for j, connections in enumerate(kinds.connections(self.typed(k))):
                 for i, e in connections:
                     edges[e].append((j, i))
             for e, value in enumerate(values):
                 count += 1
                 (row, column), = edges[e][:1] or [(0, 0)]
                 p = Parameter(Q.weight_name(count), Q.WEIGHT, k, value, tuple(units[j] for j, _ in edges[e]),
-                              tuple(below[i] for _, i in edges[e]), row, column, e)
+                              tuple(reads[i] for _, i in edges[e]), row, column, e)
                 self.parameters.append(p)
                 for j, i in edges[e]:
-                    self.net_terms[units[j]].append(Term(p.name, Q.out(below[i])))
+                    self.net_terms[units[j]].append(Term(p.name, Q.out(reads[i])))
+            if self.recurrent(k):  # each unit's terms in the order of its inputs (x_t, then h_(t-1))
+                for n in units:
+                    self.net_terms[n].sort(key=lambda t: self.layer_of[t.factor.name] if t.factor else k)
         count = 0
         for k in range(1, len(self.layers)):
             if self.spec.bias == BiasMode.SHARED:
                 groups: tuple[tuple[int, ...], ...] = (tuple(range(len(self.layers[k]))),)
             elif self.spec.bias == BiasMode.PER_NEURON:
-                groups = self.kind(k).bias_units(self.typed(k))
+                groups = kinds.bias_units(self.typed(k))
             else:
                 groups = ()
             for g, members in enumerate(groups):
@@ -127,6 +131,11 @@ class Network:
     def kind(self, k: int) -> kinds.Kind:
         """Layer k's kind (`derive.model.layers`; 1 = the first non-input layer)."""
         return kinds.KINDS[self.typed(k).kind]
+
+    def recurrent(self, k: int) -> bool:
+        """Whether layer k's units read earlier units of their own layer (a recurrent layer unrolled): its
+        units are then computed one after the other (net, then out), and their deltas last first."""
+        return getattr(self.kind(k), "recurrent", False)
 
     def dense(self, k: int) -> bool:
         """Whether every unit of layer k reads every input through a weight of its own (a linear layer)."""
@@ -254,7 +263,12 @@ class Network:
     def definitions(self) -> dict[sp.Symbol, sp.Expr]:
         """Every intermediate symbol and its defining expression in earlier symbols."""
         d: dict[sp.Symbol, sp.Expr] = {}
-        for layer in self.layers[1:]:
+        for k, layer in enumerate(self.layers[1:], start=1):
+            if self.recurrent(k):  # unit by unit: a step's net reads the step before's outs
+                for n in layer:
+                    d[self.symbol(Q.net(n))] = self.net_expr(n)
+                    d[self.symbol(Q.out(n))] = self.out_expr(n)
+                continue
             for n in layer:  # every net of a layer before any out: a coupled activation reads all of them
                 d[self.symbol(Q.net(n))] = self.net_expr(n)
             for n in layer:

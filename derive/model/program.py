@@ -16,6 +16,8 @@ Statement kinds, over vectors named by their kind and layer (``out`` of layer 1 
   lowered to these, into its nets, the vector sent back, or its parameters' gradients;
 - `Gather`: a layer whose units sum weight × input over a table of connections, one weight used at
   many of them (a convolution): its nets, the vector sent back, its gradients;
+- `Recur`: a recurrent layer unrolled over a sequence's steps: its nets and outs step by step, its
+  deltas through time (last step first), its gradients summed over the steps;
 - `Pool`: a layer without parameters whose units take the largest or the mean of their windows
   (pooling): its nets, and the vector sent back (to each window's first largest input, or spread);
 - `Map`: an elementwise map, vector_j = expr for every unit j, reading the vectors ``reads``;
@@ -77,6 +79,7 @@ class Layer:
     delta: sp.Expr | None  # hidden layers: delta in BACK, NET, OUT
     kind: str  # its layer kind (`derive.model.layers.KINDS`), which holds its lowering
     typed: object = None  # the layer as given (`derive.model.layers.Typed`), for its kind's lowering
+    recurrent: bool = False  # its units read its own earlier ones (`Recur`)
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,25 @@ class Pool:
 
 
 MAX, MEAN = "max", "mean"
+
+
+@dataclass(frozen=True)
+class Recur:
+    """A recurrent layer unrolled over ``steps`` steps of ``features`` inputs and ``hidden`` units (its
+    weights W_ih [hidden][features] then W_hh [hidden][hidden], its bias [hidden]; unit t * hidden + j is
+    h_t,j). ``into`` NETS: step by step, z_t = W_ih x_t + W_hh h_(t-1) + b (no W_hh term at the first
+    step), h_t = the layer's ``out``; BACKS: last step first, delta_t = the layer's ``delta`` with BACK
+    the sum of back_t (from the layer above) and W_hh^T delta_(t+1), then (with a layer below) the
+    vector sent to it, back_x_t = W_ih^T delta_t; WEIGHT_GRADIENTS: every tensor's gradient summed over
+    the steps (W_ih: delta_t x_t^T; W_hh: delta_t h_(t-1)^T from the second step; b: delta_t), stored,
+    or applied as a step in place, as `Update`'s are."""
+
+    into: str  # NETS | BACKS | WEIGHT_GRADIENTS
+    layer: Layer
+    steps: int
+    features: int
+    hidden: int
+    below: bool = False  # BACKS: whether a layer below takes the vector sent back
 
 
 @dataclass(frozen=True)
@@ -193,9 +215,9 @@ class Store:
     expr: sp.Expr
 
 
-LOOP_KINDS = (Units, Affine, Each, Gather, Pool, Map, Rows, Let, Total, Propagate, Update)
+LOOP_KINDS = (Units, Affine, Each, Gather, Pool, Recur, Map, Rows, Let, Total, Propagate, Update)
 STRAIGHT_KINDS = (Sum, Let, Store)
-Statement = Units | Affine | Each | Gather | Pool | Map | Rows | Let | Total | Propagate | Update | Sum | Store
+Statement = Units | Affine | Each | Gather | Pool | Recur | Map | Rows | Let | Total | Propagate | Update | Sum | Store
 
 
 @dataclass(frozen=True)
@@ -225,7 +247,10 @@ def gathered(layer: Layer, connections, bias_units, weights: int) -> tuple[Gathe
     return make(NETS), [make(BACKS), *backward]
 
 
-def below_deltas(below: Layer) -> Map:
-    """The deltas of the layer below from the vector sent back: BACK * f'(z) (its registry entry's)."""
+def below_deltas(below: Layer) -> list[Statement]:
+    """The deltas of the layer below from the vector sent back: BACK * f'(z) (its registry entry's);
+    none for a recurrent layer, whose deltas also collect its next step's (`Recur`)."""
     assert below.delta is not None  # a layer below another is hidden
-    return Map("delta", below.index, below.delta, ("back", "net", "out"))
+    if below.recurrent:
+        return []
+    return [Map("delta", below.index, below.delta, ("back", "net", "out"))]

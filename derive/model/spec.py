@@ -42,7 +42,7 @@ MAX_TITLE = 200
 KEYS = (
     "name", "title", "layers", "activation", "loss", "bias", "learning_rate", "steps", "weights",
     "biases", "samples", "reduction", "seed", "published", "freeze_biases", "training", "activations", "losses",
-    "layer", "input",
+    "layer", "input", "sequence_output",
 )
 REQUIRED = ("name", "layers", "activation", "loss", "bias", "samples")  # and learning_rate, here or in [training]
 DEFAULT_EXAMPLE = "mazur.toml"
@@ -118,6 +118,8 @@ class _Validator(Checker):
                 near = difflib.get_close_matches(key, KEYS, n=1)
                 hint = f" (did you mean '{near[0]}'?)" if near else f"; known keys: {', '.join(KEYS)}"
                 self.fail(f"unknown key '{excerpt(key)}'{hint}")
+        if "sequence_output" in t and "layer" not in t:
+            self.fail("sequence_output is for a network with a recurrent layer, given as [[layer]] tables")
         t = layer_form.translate(t, self) if "layer" in t else t
         for key in REQUIRED:
             if key not in t:
@@ -138,6 +140,7 @@ class _Validator(Checker):
                 f"loss = '{loss}' needs {functions.loss(loss).requires} outputs, "
                 f"but the output layer's activation is '{activations[-1]}'"
             )
+        self.per_step(t.get("kinds", ()), functions, activations[-1], loss)
         bias = BiasMode(self.choice(t["bias"], "bias", [m.value for m in BiasMode]))
         reduction = self.choice(t.get("reduction", "sum"), "reduction", ("sum", "mean"))
         table = self.training_table(t)
@@ -184,6 +187,21 @@ class _Validator(Checker):
             training=training, kinds=tuple(t.get("kinds", ())),
         )
 
+    def per_step(self, kinds, functions, activation: str, loss: str) -> None:
+        """An output layer applied at every step of a sequence: its loss sums over the steps and its
+        activation works unit by unit (one over the whole layer, softmax, would mix the steps; a loss
+        that divides by the number of outputs would divide by the steps too)."""
+        if not kinds or not kinds[-1].steps:
+            return
+        t, o = sp.Symbol("t"), sp.Symbol("o")
+        if functions.activation(activation).couples_layer:
+            self.fail(f"activation '{activation}' of the output layer couples its units, which here are every "
+                      "step's (sequence_output = \"all\"): give an elementwise activation, or "
+                      "sequence_output = \"last\"")
+        if functions.loss(loss).term(t, o, 1) != functions.loss(loss).term(t, o, 2):
+            self.fail(f"loss = '{loss}' divides by the number of outputs, which here are every step's "
+                      "(sequence_output = \"all\"): give a loss summed over the outputs, or sequence_output = \"last\"")
+
     def functions(self, activations, losses) -> Scope:
         """The spec's own functions (`derive.model.custom.scope_of`), a problem as this spec's line."""
         from derive.model.custom import scope_of
@@ -208,7 +226,7 @@ class _Validator(Checker):
         count = sum(layers[k] * layers[k - 1] + layers[k] for k in range(1, len(layers)))
         if kinds:
             kind = layer_form.KINDS
-            count = sum(math.prod(kind[t.kind].weight_shape(t)) + len(kind[t.kind].bias_units(t)) for t in kinds)
+            count = sum(sum(map(math.prod, layer_form.tensors(t))) + len(kind[t.kind].bias_units(t)) for t in kinds)
         if count > MAX_PARAMETERS:
             self.fail(
                 f"layers {list(layers)} give {count} parameters; the limit is {MAX_PARAMETERS} "

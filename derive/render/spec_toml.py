@@ -28,7 +28,9 @@ COMMENTS = {
     "weights": "one matrix per non-input layer: row = destination neuron, column = source neuron",
     "biases": "per layer: [one value] (shared) or one value per neuron (per_neuron)",
     "samples": "one or more training pairs; add [[samples]] tables for more",
-    "input": "the input's shape: a number of features, or [channels, height, width]",
+    "input": "the input's shape: a number of features, [steps, features], or [channels, height, width]",
+    "sequence_output": "after the recurrent layer: \"all\" (the layers after it at every step, a target row per "
+                       "step) or \"last\" (at the last step only)",
     "layer": f"one [[layer]] table a layer, PyTorch's names and layouts (type = {' or '.join(kinds.KINDS)})",
 }
 
@@ -95,6 +97,9 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         shape = spec.kinds[0].shape_in
         keys = [k for k in keys if k[0] not in kinds.REPLACED] + [("input", _toml(shape) if len(shape) > 1 else
                                                                     str(shape[0]))]
+        sequence = kinds.sequence_output(spec.kinds)
+        if sequence is not None:
+            keys.append((kinds.SEQUENCE_OUTPUT, toml_string(sequence)))
     if spec.steps is not None:
         keys.append(("steps", str(spec.steps)))
     if len(spec.samples) > 1 or spec.reduction != "sum":
@@ -119,7 +124,8 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         if comments and s == 0:
             lines.append(f"# {COMMENTS['samples']}")
         shaped = kinds.nest(sample.inputs, spec.kinds[0].shape_in) if spec.kinds else sample.inputs
-        lines += ["[[samples]]", f"inputs = {_toml(shaped)}", f"targets = {vector(sample.targets)}"]
+        targets = kinds.nest(sample.targets, kinds.target_shape(spec.kinds)) if spec.kinds else sample.targets
+        lines += ["[[samples]]", f"inputs = {_toml(shaped)}", f"targets = {_toml(targets)}"]
     for table, entries in (("activations", spec.functions.activations), ("losses", spec.functions.losses)):
         if entries:  # the spec's own functions, by formula (their names are identifiers)
             lines += ["", f"[{table}]", *(f"{e.name} = {toml_string(e.description)}" for e in entries)]

@@ -19,6 +19,7 @@ is one entry of them, numbered in row-major order (`Parameter.index`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -45,6 +46,7 @@ from derive.model.modes import BiasMode
 
 #: The top-level keys of the ``layers = [...]`` form, which the ``[[layer]]`` form replaces.
 REPLACED = ("layers", "activation", "weights", "biases", "bias")
+SEQUENCE_OUTPUT = "sequence_output"  # after the last recurrent layer: "all" its steps, or the "last"
 MAX_AXES = 3  # an input is features, or (channels, height, width)
 
 
@@ -80,14 +82,109 @@ def input_shape(value, check) -> tuple[int, ...]:
     return shape
 
 
-def _samples(samples, shape: tuple[int, ...], check) -> object:
+def _samples(samples, shape: tuple[int, ...], targets: tuple[int, ...], check) -> object:
     """The samples with their inputs, shaped as ``input``, flattened in PyTorch's order (channel, row,
-    column), checked; anything else is the spec's own checks' to refuse."""
-    if len(shape) == 1 or not isinstance(samples, list):
+    column), and their targets shaped as ``targets`` (one row per step, after a recurrent layer with
+    sequence_output = "all"), checked; anything else is the spec's own checks' to refuse."""
+    if not isinstance(samples, list):
         return samples
     axes = ("input[0]", "input[1]", "input[2]")
-    return [{**s, "inputs": list(flat(tensor(s["inputs"], f"samples[{j}].inputs", shape, axes[:len(shape)], check)))}
-            if isinstance(s, dict) and "inputs" in s else s for j, s in enumerate(samples)]
+    read = []
+    for j, s in enumerate(samples):
+        if isinstance(s, dict) and "inputs" in s and len(shape) > 1:
+            inputs = tensor(s["inputs"], f"samples[{j}].inputs", shape, axes[:len(shape)], check)
+            s = {**s, "inputs": list(flat(inputs))}
+        one_row = targets[0] == 1 and isinstance(s, dict) and not isinstance((s.get("targets") or [0])[0], list)
+        if isinstance(s, dict) and "targets" in s and len(targets) > 1 and not one_row:  # "last": a row, or flat
+            s = {**s, "targets": list(flat(tensor(s["targets"], f"samples[{j}].targets", targets,
+                                                  ("steps (one row of targets per step)", "outputs per step"), check)))}
+        read.append(s)
+    return read
+
+
+def _target_shape(read: list[Read]) -> tuple[int, ...]:
+    return target_shape(tuple(r.layer for r in read))
+
+
+def target_shape(layers: tuple[Typed, ...]) -> tuple[int, ...]:
+    """A sample's targets' shape: one row per step where the output layer is applied at every step."""
+    top = layers[-1]
+    if top.steps:
+        return top.steps, top.width
+    return (1, top.units) if sequence_output(layers) else (top.units,)
+
+
+def sequence_output(layers: tuple[Typed, ...]) -> str | None:
+    """How the layers after the last recurrent one read its sequence ("all", "last"; None: no recurrent
+    layer), as ``sequence_output`` gives it."""
+    if not any(getattr(KINDS[t.kind], "recurrent", False) for t in layers):
+        return None
+    return "last" if any(t.offset for t in layers) else "all"
+
+
+def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[Read]:
+    """Each ``[[layer]]`` table read by its kind, given the shape the layer below gives. After the last
+    recurrent layer, its sequence is read as ``sequence_output`` says: each later layer applied at
+    every step ("all"), or the layers after it reading its last step only ("last")."""
+    kinds = [kind_of(table, f"layer[{k}]", check) for k, table in enumerate(layers)]
+    recurrent = [k for k, kind in enumerate(kinds) if getattr(kind, "recurrent", False)]
+    mode = t.get(SEQUENCE_OUTPUT, "all")
+    if SEQUENCE_OUTPUT in t and not recurrent:
+        check.fail(f"{SEQUENCE_OUTPUT} is for a network with a recurrent layer (rnn), and this one has none")
+    if mode not in ("all", "last"):
+        check.fail(f"{SEQUENCE_OUTPUT} = {quoted(str(mode))} is unknown: \"all\" (the layers after the recurrent "
+                   f"one at every step) or \"last\" (at the last step only)")
+    read: list[Read] = []
+    steps = offset = 0
+    for k, (table, kind) in enumerate(zip(layers, kinds, strict=True)):
+        key = f"layer[{k}]"
+        unknown_keys(table, key, kind.keys, check)
+        r = kind.read(table, key, shape, check)
+        if steps or offset:
+            r = Read(dataclasses.replace(r.layer, steps=steps, offset=offset), r.activation, r.weight, r.bias)
+            offset = 0
+        read.append(r)
+        shape = r.layer.shape
+        if recurrent and k == recurrent[-1] == len(layers) - 1:
+            check.fail(f"{key}: an {kind.name} layer's hidden states reach the loss through a layer after it: add a "
+                       "[[layer]] of type linear (its output at every step, or at the last)")
+        if recurrent and k == recurrent[-1]:
+            shape = shape[1:]
+            if mode == "all":
+                steps = r.layer.shape[0]
+            else:
+                offset = (r.layer.shape[0] - 1) * r.layer.shape[1]
+    return read
+
+
+def tensors(layer: Typed) -> tuple[tuple[int, ...], ...]:
+    """The shapes of a layer's weight tensors: its kind's one ``weight``, or its several (a recurrent
+    layer's W_ih and W_hh), its parameters numbered through them in order."""
+    kind = KINDS[layer.kind]
+    return kind.tensors(layer) if hasattr(kind, "tensors") else (kind.weight_shape(layer),)
+
+
+def _drawn(rng: random.Random, layer: Typed) -> tuple:
+    """A layer's weights drawn from the seed, each tensor's entries scaled by its fan-in."""
+    drawn = tuple(nest(tuple(seeded.value(rng, math.prod(s[1:])) for _ in range(math.prod(s))), s)
+                  for s in tensors(layer))
+    return drawn if hasattr(KINDS[layer.kind], "tensors") else drawn[0]
+
+
+def connections(layer: Typed) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """Each unit's (input, weight entry) pairs (`Kind.connections`), over the steps it is applied at
+    (step t's units read step t of the layer below), or from the step it reads (``offset``). An input
+    past the layer below's units is one of the layer's own (a recurrent layer's earlier step)."""
+    one = KINDS[layer.kind].connections(layer)
+    if not layer.steps:
+        return tuple(tuple((i + layer.offset, e) for i, e in reads) for reads in one)
+    return tuple(tuple((i + t * layer.width_in, e) for i, e in reads) for t in range(layer.steps) for reads in one)
+
+
+def bias_units(layer: Typed) -> tuple[tuple[int, ...], ...]:
+    """For each entry of a layer's bias vector, its units (`Kind.bias_units`), over its steps."""
+    one = KINDS[layer.kind].bias_units(layer)
+    return tuple(tuple(j + t * layer.width for t in range(max(layer.steps, 1)) for j in units) for units in one)
 
 
 def translate(t: dict, check) -> dict:
@@ -106,13 +203,7 @@ def translate(t: dict, check) -> dict:
     layers = t["layer"]
     if not isinstance(layers, list) or not layers:
         check.fail("layer must be one or more [[layer]] tables")
-    read = []
-    for k, table in enumerate(layers):
-        key = f"layer[{k}]"
-        kind = kind_of(table, key, check)
-        unknown_keys(table, key, kind.keys, check)
-        read.append(kind.read(table, key, shape, check))
-        shape = read[-1].layer.shape
+    read = _read_layers(layers, shape, t, check)
     biased = [r for r in read if r.bias != ()] or read  # a layer without parameters has none to give
     none = biased[0].bias is BiasMode.NONE
     if any((r.bias is BiasMode.NONE) != none for r in biased):
@@ -120,18 +211,17 @@ def translate(t: dict, check) -> dict:
                    "have biases alike")
     rng = random.Random(t.get("seed"))
     drawn = "seed" in t and isinstance(t["seed"], int) and not isinstance(t["seed"], bool)
-    out = {k: v for k, v in t.items() if k not in ("layer", "input")}
-    out["layers"] = [read[0].layer.width_in, *(r.layer.width for r in read)]
+    out = {k: v for k, v in t.items() if k not in ("layer", "input", SEQUENCE_OUTPUT)}
+    out["layers"] = [read[0].layer.width_in, *(r.layer.units for r in read)]
     out["activation"] = [r.activation for r in read]
     out["bias"] = str(BiasMode.NONE if none else BiasMode.PER_NEURON)
-    out["samples"] = _samples(t.get("samples"), read[0].layer.shape_in, check)
+    out["samples"] = _samples(t.get("samples"), read[0].layer.shape_in, _target_shape(read), check)
     missing = next((f"layer[{k}].{'weight' if r.weight is None else 'bias'}" for k, r in enumerate(read)
                     if r.weight is None or r.bias is None), None)
     if missing and not drawn:
         check.fail(f"missing key '{missing}' (give it, or a seed = N to fill it reproducibly)")
     shapes = [KINDS[r.layer.kind].weight_shape(r.layer) for r in read]
-    out["weights"] = tuple(r.weight or nest(tuple(seeded.value(rng, math.prod(s[1:])) for _ in range(math.prod(s))), s)
-                           for r, s in zip(read, shapes, strict=True))
+    out["weights"] = tuple(r.weight or _drawn(rng, r.layer) for r in read)
     if not none:
         out["biases"] = [list(r.bias or (seeded.value(rng, math.prod(s[1:])) for _ in KINDS[r.layer.kind].bias_units(
             r.layer))) for r, s in zip(read, shapes, strict=True)]
@@ -179,10 +269,15 @@ def place(spec, parameter) -> dict:
     ``model[k].weight[j, i]`` (``k`` counts the layers from 0, as the ``[[layer]]`` tables)."""
     layer = typed(spec, parameter.layer)
     if parameter.kind == quantities.WEIGHT:
-        index = unravel(parameter.index, KINDS[layer.kind].weight_shape(layer))
-        return {"layer": parameter.layer - 1, "tensor": "weight", "index": index}
+        names = getattr(KINDS[layer.kind], "tensor_names", ("weight",))
+        index = parameter.index
+        for name, shape in zip(names, tensors(layer), strict=True):
+            if index < math.prod(shape):
+                return {"layer": parameter.layer - 1, "tensor": name, "index": unravel(index, shape)}
+            index -= math.prod(shape)
+        raise AssertionError(f"{parameter.name} is past layer {parameter.layer}'s weights")
     return {"layer": parameter.layer - 1, "tensor": "bias", "index": [parameter.index]}
 
 
-from derive.model.layers import conv2d, linear, pool2d  # noqa: E402,F401  (registers the kinds)
+from derive.model.layers import conv2d, linear, pool2d, rnn  # noqa: E402,F401  (registers the kinds)
 from derive.model.layers.linear import Linear  # noqa: E402

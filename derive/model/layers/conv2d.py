@@ -65,7 +65,7 @@ def _backward(layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
     """What is sent back and the deltas of the layer below first, then the kernels' and biases'
     gradients (a step in place changes the kernels that the vector sent back reads)."""
     back, *gradients = _gathered(layer)[1]
-    sent: list[P.Statement] = [back, P.below_deltas(below)] if below is not None else []
+    sent: list[P.Statement] = [back, *P.below_deltas(below)] if below is not None else []
     return [*sent, *gradients]
 
 

@@ -35,6 +35,11 @@ class Typed:
     shape_in: tuple[int, ...]
     shape: tuple[int, ...]
     settings: tuple[tuple[str, object], ...] = ()
+    #: after a recurrent layer: applied at each of ``steps`` steps of the sequence below (its shapes are
+    #: one step's, its weights shared by the steps), or reading that sequence's last step only (``offset``:
+    #: where that step starts in the layer below)
+    steps: int = 0
+    offset: int = 0
 
     @property
     def width_in(self) -> int:
@@ -43,6 +48,11 @@ class Typed:
     @property
     def width(self) -> int:
         return math.prod(self.shape)
+
+    @property
+    def units(self) -> int:
+        """Its number of units: one step's, times the steps it is applied at."""
+        return self.width * max(self.steps, 1)
 
     def setting(self, name: str):
         return dict(self.settings)[name]

@@ -10,12 +10,23 @@ from __future__ import annotations
 import math
 
 from derive.model import program as P
-from derive.model.layers import Read, Typed, read_bias, register, tensor
+from derive.model.layers import Read, Typed, bias_units, connections, read_bias, register, tensor
 from derive.model.registry import NO_ACTIVATION
 
 
+def _stepped(layer: P.Layer) -> tuple[P.Gather, list[P.Gather]] | None:
+    """A layer after a recurrent one (applied at every step, or reading the last): a table of
+    connections (`P.Gather`), its weights shared by the steps; None for a layer of its own."""
+    typed = layer.typed
+    assert isinstance(typed, Typed)  # a layer of the lowered program carries its table's reading
+    if not (typed.steps or typed.offset):
+        return None
+    return P.gathered(layer, connections(typed), bias_units(typed), math.prod(LINEAR.weight_shape(typed)))
+
+
 def _forward(layer: P.Layer) -> list[P.Statement]:
-    body: list[P.Affine | P.Each | P.Map] = [P.Affine(layer)]
+    stepped = _stepped(layer)
+    body: list[P.Affine | P.Each | P.Gather | P.Map] = [P.Affine(layer) if stepped is None else stepped[0]]
     if layer.out is not None:
         body.append(P.Map("out", layer.index, layer.out, ("net",)))
     return [P.Units(layer, tuple(body))]
@@ -24,9 +35,13 @@ def _forward(layer: P.Layer) -> list[P.Statement]:
 def _backward(layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
     """back = W^T delta and the deltas of the layer below first, then this layer's gradients delta a^T:
     a step applied in place changes the weights that back reads."""
+    stepped = _stepped(layer)
+    if stepped is not None:
+        back, *gradients = stepped[1]
+        return [*([back, *P.below_deltas(below)] if below is not None else []), *gradients]
     statements: list[P.Statement] = []
     if below is not None:
-        statements += [P.Propagate(layer), P.below_deltas(below)]
+        statements += [P.Propagate(layer), *P.below_deltas(below)]
     return [*statements, P.Update(layer)]
 
 
@@ -75,4 +90,4 @@ class Linear:
         return []  # the slips of every layer are its usual ones
 
 
-register(Linear())
+LINEAR = register(Linear())

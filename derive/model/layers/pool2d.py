@@ -97,7 +97,7 @@ class Pool2d:
         return [P.Units(layer, tuple(body))]
 
     def _backward(self, layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
-        return [self._pool(P.BACKS, layer), P.below_deltas(below)] if below is not None else []
+        return [self._pool(P.BACKS, layer), *P.below_deltas(below)] if below is not None else []
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
         if len(shape_in) != 3:

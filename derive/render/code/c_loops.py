@@ -14,6 +14,7 @@ import sympy as sp
 from derive.derivation import layers as L
 from derive.derivation import lowered as P
 from derive.model.modes import BiasMode
+from derive.render.code import recur_loops
 from derive.render.code.c_printer import CPrinter
 from derive.render.code.walker import Printer, walk
 
@@ -181,6 +182,26 @@ class _C(Printer):
         n_in = layer.width_in
         return [f"{I1}double back{k - 1}[{n_in}], d{k - 1}[{n_in}];",
                 f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});", *loop, *body, f"{I1}}}"]
+
+    def recur(self, s: P.Recur):
+        """A recurrent layer's loops (`recur_loops`, shared with the page's JavaScript); its gradients
+        stored in g, or applied as an SGD step in place."""
+        family = recur_loops.CFamily("double", "long", True, lambda names, n: "double " + ", ".join(
+            f"{name}[{n}]" for name in names) + ";" + "".join(f" memset({name}, 0, sizeof {name});" for name in names),
+            lambda expr, names: CPrinter(lambda symbol: names.get(symbol, symbol.name), self.helpers).doprint(expr),
+            I1, I1)
+        if s.into == P.NETS:
+            return recur_loops.forward(s, family)
+        if s.into == P.BACKS:
+            return recur_loops.backward(s, family)
+        inner = recur_loops.CFamily(family.number, family.index, True, family.arrays, family.code, I1, I2)
+        stored = recur_loops.gradients(s, inner, lambda e, v: f"g[{e}] += {v};")
+        stepped = recur_loops.gradients(s, inner, lambda e, v: f"p[{e}] -= rate * ({v});")
+        layer = s.layer
+        zero = [f"{I2}memset(g + {layer.weights}, 0, {s.hidden * (s.features + s.hidden)} * sizeof *g);"]
+        if layer.biases >= 0:
+            zero.append(f"{I2}memset(g + {layer.biases}, 0, {s.hidden} * sizeof *g);")
+        return [f"{I1}if (g) {{", *zero, *stored, f"{I1}}} else {{", *stepped, f"{I1}}}"]
 
     def map(self, s: P.Map):
         bound = "N_OUTPUTS" if s.layer == self.program.top else self.program.layers[s.layer - 1].width

@@ -21,7 +21,7 @@ from derive.derivation.steps import DISPLAY, Derivation
 from derive.model import quantities as Q
 from derive.model.modes import BiasMode
 from derive.render import names
-from derive.render.code import code_functions, javascript
+from derive.render.code import code_functions, javascript, recur_loops
 from derive.render.code.loops import symbol_names
 from derive.render.code.walker import Printer, walk
 
@@ -125,6 +125,18 @@ class _JavaScript(Printer):
         if s.into == P.WEIGHT_GRADIENTS:
             return [f"{I1}{loop}", f"{I2}g[{w} + {e}] += d{k}[{j}] * a{k - 1}[{i}];", f"{I1}}}"]
         return [f"{I1}for (let j = 0; j < {layer.width}; j++) {{", f"{I2}g[{b} + bias{k}[j]] += d{k}[j];", f"{I1}}}"]
+
+    def recur(self, s: P.Recur):
+        """A recurrent layer's loops (`recur_loops`, shared with the C target)."""
+        family = recur_loops.CFamily(
+            "let", "let", False, lambda names, n: "const " + ", ".join(_array(name, n) for name in names) + ";",
+            lambda expr, names: _Symbols(lambda symbol: names.get(symbol, symbol.name)).doprint(
+                javascript.float_expression(expr)), I1, I1)
+        if s.into == P.NETS:
+            return recur_loops.forward(s, family)
+        if s.into == P.BACKS:
+            return recur_loops.backward(s, family)
+        return recur_loops.gradients(s, family, lambda e, v: f"g[{e}] += {v};")
 
     def pool(self, s: P.Pool):
         """Loops over the layer's windows; the vector sent back goes to each window's first largest

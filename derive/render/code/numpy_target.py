@@ -167,6 +167,42 @@ class _NumPy(Printer):
             return [*lines, f"{I1}numpy.add.at(back{k - 1}, ({first}, numpy.arange(a{k - 1}.shape[1])), d{k})"]
         return [*lines, f"{I1}numpy.add.at(back{k - 1}, windows{k}.ravel(), numpy.repeat(d{k} / {n}, {n}, axis=0))"]
 
+    def recur(self, s: P.Recur):
+        """A recurrent layer a step at a time, every sample (a column) at once: W_ih and W_hh are views
+        of p made where the forward pass computes the nets; the deltas last step first (``r``, W_hh^T
+        delta of the step after); the gradients summed over the steps and the samples."""
+        layer, k, T, H, F = s.layer, s.layer.index, s.steps, s.hidden, s.features
+        w, b, hh = layer.weights, layer.biases, layer.weights + s.hidden * s.features
+        here = f"step * {H}:(step + 1) * {H}"
+        if s.into == P.NETS:
+            out = _Printer(lambda symbol: {L.NET: "z"}.get(symbol, symbol.name)).doprint(layer.out)
+            bias = f" + p[{b}:{b + H}, None]" if b >= 0 else ""
+            return [f"{I1}Wih{k}, Whh{k} = p[{w}:{hh}].reshape({H}, {F}), p[{hh}:{hh + H * H}].reshape({H}, {H})",
+                    f"{I1}z{k} = numpy.empty(({T * H}, a{k - 1}.shape[1]))", f"{I1}a{k} = numpy.empty_like(z{k})",
+                    f"{I1}for step in range({T}):",
+                    f"{I2}z = Wih{k} @ a{k - 1}[step * {F}:(step + 1) * {F}]{bias}", f"{I2}if step:",
+                    f"{I2}    z = z + Whh{k} @ a{k}[(step - 1) * {H}:step * {H}]",
+                    f"{I2}z{k}[{here}], a{k}[{here}] = z, {out}"]
+        if s.into == P.BACKS:
+            assert layer.delta is not None  # a recurrent layer is hidden
+            names = {L.BACK: "b", L.NET: f"z{k}[{here}]", L.OUT: f"a{k}[{here}]"}
+            delta = _Printer(lambda symbol: names.get(symbol, symbol.name)).doprint(layer.delta)
+            lines = [f"{I1}d{k}, r = numpy.empty_like(z{k}), numpy.zeros(({H}, z{k}.shape[1]))",
+                     f"{I1}for step in reversed(range({T})):", f"{I2}b = back{k}[{here}] = back{k}[{here}] + r",
+                     f"{I2}d{k}[{here}] = {delta}", f"{I2}r = Whh{k}.T @ d{k}[{here}]"]
+            if s.below:
+                lines.append(f"{I1}back{k - 1} = (Wih{k}.T @ d{k}.reshape({T}, {H}, -1)).reshape({T * F}, -1)")
+            return lines
+        D, A = f"d{k}.reshape({T}, {H}, -1)", f"a{k}.reshape({T}, {H}, -1)"
+        totals = [(w, f"numpy.einsum('ths,tfs->hf', {D}, a{k - 1}.reshape({T}, {F}, -1)).ravel()"),
+                  (hh, f"numpy.einsum('ths,tms->hm', {D}[1:], {A}[:-1]).ravel()")]
+        if b >= 0:
+            totals.append((b, f"{D}.sum(axis=(0, 2))"))
+        lines = [f"{I1}if rate is None:"] + [f"{I2}g[{start}:{start + (H * F, H * H, H)[n]}] = {total}"
+                                             for n, (start, total) in enumerate(totals)]
+        return [*lines, f"{I1}else:"] + [f"{I2}p[{start}:{start + (H * F, H * H, H)[n]}] -= rate * {total}"
+                                         for n, (start, total) in enumerate(totals)]
+
     def map(self, s: P.Map):
         value = _Printer(_names(s.layer)).doprint(s.expr)
         if not s.expr.free_symbols:  # a constant (softmax of one output under cross-entropy: 0)

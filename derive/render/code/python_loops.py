@@ -116,6 +116,39 @@ class _Python(Printer):
                 else [f"{I2}for i in w:", f"{I3}back[i] += d{k}[j] / {n}"])
         return [f"{I1}back = [0.0] * {s.layer.width_in}", f"{I1}for j, w in enumerate(windows{k}):", *send]
 
+    def recur(self, s: P.Recur):
+        """A recurrent layer, step by step: its units' nets and outs (``step`` from 0), its deltas last
+        step first (``r``, W_hh^T delta of the step after), its gradients summed over the steps."""
+        layer, k, H, F = s.layer, s.layer.index, s.hidden, s.features
+        w, b, hh = layer.weights, layer.biases, layer.weights + s.hidden * s.features
+        code = self.code
+        if s.into == P.NETS:
+            start = f"p[{b} + j]" if b >= 0 else "0.0"
+            return [f"{I1}z{k}, a{k} = [0.0] * {s.steps * H}, [0.0] * {s.steps * H}",
+                    f"{I1}for step in range({s.steps}):", f"{I2}x = a{k - 1}[step * {F} : (step + 1) * {F}]",
+                    f"{I2}h = a{k}[(step - 1) * {H} : step * {H}]", f"{I2}for j in range({H}):",
+                    f"{I3}z = {start} + sum(map(mul, p[{w} + j * {F} : {w} + (j + 1) * {F}], x))",
+                    f"{I3}if step:", f"{I3}    z += sum(map(mul, p[{hh} + j * {H} : {hh} + (j + 1) * {H}], h))",
+                    f"{I3}z{k}[step * {H} + j], a{k}[step * {H} + j] = z, {code(k, True, layer.out)}"]
+        if s.into == P.BACKS:
+            assert layer.delta is not None  # a recurrent layer is hidden
+            lines = [f"{I1}d{k}, r = [0.0] * {s.steps * H}, [0.0] * {H}",
+                     f"{I1}for step in reversed(range({s.steps})):", f"{I2}for j in range({H}):",
+                     f"{I3}u = step * {H} + j", f"{I3}b, z, a = back[u] + r[j], z{k}[u], a{k}[u]", f"{I3}back[u] = b",
+                     f"{I3}d{k}[u] = {code(k, True, layer.delta)}",
+                     f"{I2}r = [sum(q[{hh} + m * {H} + j] * d{k}[step * {H} + m] for m in range({H}))",
+                     f"{I2}     for j in range({H})]"]
+            if s.below:
+                lines += [f"{I1}back = [sum(q[{w} + j * {F} + i] * d{k}[step * {H} + j] for j in range({H}))",
+                          f"{I1}        for step in range({s.steps}) for i in range({F})]"]
+            return lines
+        lines = [f"{I1}for step in range({s.steps}):", f"{I2}for j in range({H}):",
+                 f"{I3}dj = d{k}[step * {H} + j]", f"{I3}for i in range({F}):",
+                 f"{I3}    g[{w} + j * {F} + i] += dj * a{k - 1}[step * {F} + i]", f"{I3}if step:",
+                 f"{I3}    for m in range({H}):",
+                 f"{I3}        g[{hh} + j * {H} + m] += dj * a{k}[(step - 1) * {H} + m]"]
+        return [*lines, *([f"{I3}g[{b} + j] += dj"] if b >= 0 else [])]
+
     def map(self, s: P.Map):
         names = [_READ[r][0] for r in s.reads]
         sources = [_READ[r][1].format(layer=s.layer) for r in s.reads]

@@ -1,0 +1,117 @@
+"""``type = "rnn"``: `torch.nn.RNN` (one layer, one bias vector, as the textbooks write it), unrolled
+over the steps of a sequence. At step t (from 1) hidden unit j computes
+
+    z_t,j = sum_i W_ih[j][i] x_t,i + sum_m W_hh[j][m] h_(t-1),m + b_j,    h_t,j = act(z_t,j)
+
+with h_0 = 0 (the term of W_hh is absent at step 1). The same W_ih, W_hh and b are used at every
+step: a shared weight's gradient is the sum over the steps of delta times what it multiplies there.
+Backward through time: dE/dh_t collects the layers above at step t (every step with sequence_output =
+"all"; the last only with "last") and the deltas of step t + 1 through W_hh.
+
+Keys: ``hidden_size``; ``activation`` (default PyTorch's, `RECURRENT_ACTIVATION`; any elementwise one of the registry
+or the spec's own); ``weight_ih`` [hidden][input], ``weight_hh`` [hidden][hidden] (PyTorch's
+``weight_ih_l0`` and ``weight_hh_l0``); ``bias`` [hidden] or "none"; ``input_size`` optional (checked
+against the layer below). It reads a sequence, [steps, features] (``input = [steps, features]``, or
+another recurrent layer) and gives one, [steps, hidden].
+
+Units are numbered step by step (the layer's unit (t - 1) * hidden + j is h_t,j); its weights are
+numbered W_ih's entries first, then W_hh's, each in row-major order.
+"""
+
+from __future__ import annotations
+
+from derive.model import program as P
+from derive.model.layers import Read, Slip, Typed, read_bias, register, tensor
+from derive.model.registry import RECURRENT_ACTIVATION
+
+TENSORS = ("weight_ih", "weight_hh")
+
+
+def _recur(into: str, layer: P.Layer, below: bool = False) -> P.Recur:
+    typed = layer.typed
+    assert isinstance(typed, Typed)  # a layer of the lowered program carries its table's reading
+    (steps, features), hidden = typed.shape_in, typed.shape[1]
+    return P.Recur(into, layer, steps, features, hidden, below)
+
+
+def _forward(layer: P.Layer) -> list[P.Statement]:
+    return [_recur(P.NETS, layer)]
+
+
+def _backward(layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
+    """Its deltas through time and the vector sent below (with the deltas there) first, then its
+    gradients: a step applied in place changes the weights they read."""
+    sent = [_recur(P.BACKS, layer, below is not None), *(P.below_deltas(below) if below is not None else [])]
+    return [*sent, _recur(P.WEIGHT_GRADIENTS, layer)]
+
+
+class RNN:
+    name = "rnn"
+    keys: tuple[str, ...] = ("type", "input_size", "hidden_size", "activation", *TENSORS, "bias")
+    lowering = P.Lowering(_forward, _backward)
+    combination = None
+    recurrent = True
+    tensor_names = TENSORS  # its weight tensors' names, PyTorch's (without the layer's _l0)
+
+    def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
+        if len(shape_in) != 2:
+            given = f"{shape_in[0]} features" if len(shape_in) == 1 else f"a shape {list(shape_in)}"
+            check.fail(f"{key}: an {self.name} layer reads a sequence [steps, features], but the layer below gives "
+                       f"{given}: give input = [steps, features], or put it after another recurrent layer")
+        steps, features = shape_in
+        if "input_size" in table:
+            given_size = check.integer(table["input_size"], f"{key}.input_size", 1, check.max_width)
+            if given_size != features:
+                check.fail(f"{key}.input_size = {given_size}, but the layer below gives {features} features per step")
+        if "hidden_size" not in table:
+            check.fail(f"{key}: missing key 'hidden_size' (its number of hidden units per step)")
+        hidden = check.integer(table["hidden_size"], f"{key}.hidden_size", 1, check.max_width)
+        layer = Typed(self.name, tuple(shape_in), (steps, hidden))
+        given = [k for k in TENSORS if k in table]
+        if given and len(given) != len(TENSORS):
+            missing = next(k for k in TENSORS if k not in table)
+            check.fail(f"{key}: {given[0]} is given but not {missing}: give both, or neither (drawn from the seed)")
+        weight = None
+        if given:
+            weight = tuple(tensor(table[k], f"{key}.{k}", s, ("hidden_size", what), check)
+                           for k, s, what in zip(TENSORS, self.tensors(layer), ("input_size", "hidden_size"),
+                                                 strict=True))
+        bias = read_bias(table, key, hidden, "hidden_size", check)
+        return Read(layer, table.get("activation", RECURRENT_ACTIVATION), weight, bias)
+
+    def tensors(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
+        """Its weight tensors' shapes: W_ih [hidden][features], W_hh [hidden][hidden]."""
+        hidden, features = layer.shape[1], layer.shape_in[1]
+        return (hidden, features), (hidden, hidden)
+
+    def weight_shape(self, layer: Typed) -> tuple[int, ...]:
+        """A unit's weights, W_ih's row and W_hh's side by side: the fan-in its seed is scaled by."""
+        return layer.shape[1], layer.shape_in[1] + layer.shape[1]
+
+    def connections(self, layer: Typed) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """h_t,j reads x_t through W_ih's row j, and h_(t-1) (its own layer's units, numbered after the
+        layer below's) through W_hh's row j."""
+        (steps, features), hidden = layer.shape_in, layer.shape[1]
+        recurrent = hidden * features  # W_hh's first entry
+        units = []
+        for t in range(steps):
+            for j in range(hidden):
+                reads = [(t * features + i, j * features + i) for i in range(features)]
+                if t > 0:
+                    own = layer.width_in + (t - 1) * hidden
+                    reads += [(own + m, recurrent + j * hidden + m) for m in range(hidden)]
+                units.append(tuple(reads))
+        return tuple(units)
+
+    def bias_units(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
+        steps, hidden = layer.shape
+        return tuple(tuple(t * hidden + j for t in range(steps)) for j in range(hidden))
+
+    def table(self, layer: Typed, activation: str, weight: tuple) -> dict:
+        return {"hidden_size": layer.shape[1], "activation": activation, **dict(zip(TENSORS, weight, strict=True))}
+
+    def slips(self, layer: Typed, parameters: list) -> list[Slip]:
+        return []
+
+
+RNN_KIND = register(RNN())

@@ -1,0 +1,96 @@
+"""A recurrent layer's loops (`derive.model.program.Recur`) in the C family's syntax, written once for
+the C target and the page's JavaScript, which differ only in how they declare a number, an index and
+an array, and in how they print an expression (`CFamily`).
+
+Unit t * hidden + j is h_t,j (t from 0 here); W_ih's entry [j][i] is at weights + j * features + i,
+W_hh's [j][m] after W_ih, at weights + hidden * features + j * hidden + m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from derive.model import program as P
+
+
+@dataclass(frozen=True)
+class CFamily:
+    number: str  # how a number variable is declared: "double", "let"
+    index: str  # how an index variable is declared: "long", "let"
+    typed: bool  # whether a declaration names its type (C's ``const long u``; JavaScript's ``const u``)
+    arrays: Callable[[list[str], int], str]  # the declaration of arrays of n numbers, zeroed
+    code: Callable[[object, dict], str]  # an expression with its symbols named by the table given
+    step: str  # one level of indentation
+    base: str  # the indentation of the function's body
+
+
+def _constant(f: CFamily, kind: str) -> str:
+    """The start of a constant's declaration: ``const double `` (``kind`` is f.number or f.index)."""
+    return f"const {kind} " if f.typed else "const "
+
+
+def _levels(f: CFamily) -> tuple[str, str, str]:
+    return f.step, f.step * 2, f.step * 3
+
+
+def _indented(f: CFamily, lines: list[str]) -> list[str]:
+    return [f.base + line for line in lines]
+
+
+def forward(s: P.Recur, f: CFamily) -> list[str]:
+    """Step by step: z_t = W_ih x_t + W_hh h_(t-1) + b, h_t = out(z_t)."""
+    I1, I2, I3 = _levels(f)
+    layer, k, H, F = s.layer, s.layer.index, s.hidden, s.features
+    w, b, hh = layer.weights, layer.biases, layer.weights + H * F
+    out = f.code(layer.out, {P.NET: "s"})
+    lines = [f.arrays([f"z{k}", f"a{k}"], s.steps * H),
+             f"for ({f.index} t = 0; t < {s.steps}; t++) {{",
+             f"{I1}for ({f.index} j = 0; j < {H}; j++) {{",
+             f"{I2}{f.number} s = {f'p[{b} + j]' if b >= 0 else '0.0'};",
+             f"{I2}for ({f.index} i = 0; i < {F}; i++) {{", f"{I3}s += p[{w} + j * {F} + i] * a{k - 1}[t * {F} + i];",
+             f"{I2}}}",
+             f"{I2}for ({f.index} m = 0; t > 0 && m < {H}; m++) {{",
+             f"{I3}s += p[{hh} + j * {H} + m] * a{k}[(t - 1) * {H} + m];", f"{I2}}}",
+             f"{I2}z{k}[t * {H} + j] = s;", f"{I2}a{k}[t * {H} + j] = {out};", f"{I1}}}", "}"]
+    return _indented(f, lines)
+
+
+def backward(s: P.Recur, f: CFamily) -> list[str]:
+    """Last step first: dE/dh_t = back_t + W_hh^T delta_(t+1) (back{k} holds it after), and delta_t into
+    d{k} (both declared by the layer above); then back_x_t = W_ih^T delta_t, for the layer below."""
+    I1, I2, I3 = _levels(f)
+    layer, k, H, F = s.layer, s.layer.index, s.hidden, s.features
+    w, hh = layer.weights, layer.weights + H * F
+    assert layer.delta is not None  # a recurrent layer is hidden
+    delta = f.code(layer.delta, {P.BACK: "r", P.NET: f"z{k}[u]", P.OUT: f"a{k}[u]"})
+    lines = [f"for ({f.index} t = {s.steps - 1}; t >= 0; t--) {{",  # d{k}: declared by the layer above
+             f"{I1}for ({f.index} j = 0; j < {H}; j++) {{",
+             f"{I2}{_constant(f, f.index)}u = t * {H} + j;", f"{I2}{f.number} r = back{k}[u];",
+             f"{I2}for ({f.index} m = 0; t < {s.steps - 1} && m < {H}; m++) {{",
+             f"{I3}r += p[{hh} + m * {H} + j] * d{k}[(t + 1) * {H} + m];", f"{I2}}}",
+             f"{I2}back{k}[u] = r;", f"{I2}d{k}[u] = {delta};", f"{I1}}}", "}"]
+    if s.below:
+        lines += [f.arrays([f"back{k - 1}", f"d{k - 1}"], s.steps * F),
+                  f"for ({f.index} t = 0; t < {s.steps}; t++) {{", f"{I1}for ({f.index} i = 0; i < {F}; i++) {{",
+                  f"{I2}for ({f.index} j = 0; j < {H}; j++) {{",
+                  f"{I3}back{k - 1}[t * {F} + i] += p[{w} + j * {F} + i] * d{k}[t * {H} + j];",
+                  f"{I2}}}", f"{I1}}}", "}"]
+    return _indented(f, lines)
+
+
+def gradients(s: P.Recur, f: CFamily, accumulate: Callable[[str, str], str]) -> list[str]:
+    """Every tensor's gradient summed over the steps, each term given to ``accumulate`` (the target's
+    ``g[e] += v``, or its step in place)."""
+    I1, I2, I3 = _levels(f)
+    layer, k, H, F = s.layer, s.layer.index, s.hidden, s.features
+    w, b, hh = layer.weights, layer.biases, layer.weights + H * F
+    lines = [f"for ({f.index} t = 0; t < {s.steps}; t++) {{", f"{I1}for ({f.index} j = 0; j < {H}; j++) {{",
+             f"{I2}{_constant(f, f.number)}dj = d{k}[t * {H} + j];",
+             f"{I2}for ({f.index} i = 0; i < {F}; i++) {{",
+             f"{I3}{accumulate(f'{w} + j * {F} + i', f'dj * a{k - 1}[t * {F} + i]')}", f"{I2}}}",
+             f"{I2}for ({f.index} m = 0; t > 0 && m < {H}; m++) {{",
+             f"{I3}{accumulate(f'{hh} + j * {H} + m', f'dj * a{k}[(t - 1) * {H} + m]')}", f"{I2}}}"]
+    if b >= 0:
+        lines.append(f"{I2}{accumulate(f'{b} + j', 'dj')}")
+    return _indented(f, [*lines, f"{I1}}}", "}"])

@@ -1,0 +1,182 @@
+"""Recurrent networks (issue #26): ``type = "rnn"``, `torch.nn.RNN` unrolled over a sequence, its
+layers after it at every step (``sequence_output = "all"``) or at the last (``"last"``). Every
+gradient is PyTorch's (tests/torch_recurrent.py, float64 autograd) to 1e-12, on hand-picked and on
+random small networks; every code target in both forms computes the engine's numbers; the backward
+pass through time is written as the textbooks write it; bad input is one line, exit 2."""
+
+import json
+import random
+
+import pytest
+import sympy as sp
+import torch_recurrent as tr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from targets import c_is_the_python_and_the_engine, needs_cc, python_and_numpy_are_the_engine
+from torch_reference import derive_gradients, spec_toml
+
+import derive
+from derive.cli import main
+from derive.model import quantities as Q
+
+ISSUE = spec_toml("rnn", [3, 2], [
+    {"type": "rnn", "hidden_size": 2, "activation": "tanh", "weight_ih": [[0.1, 0.2], [0.3, -0.1]],
+     "weight_hh": [[0.5, -0.3], [0.2, 0.4]], "bias": [0.0, 0.1]},
+    {"type": "linear", "out_features": 1, "activation": "identity", "weight": [[0.7, -0.2]], "bias": [0.05]}],
+    [{"inputs": [[1.0, 2.0], [0.5, 3.0], [0.0, -1.0]], "targets": [[0.5], [1.25], [0.0]]}])
+LAST = ISSUE.replace('loss = "half_sse"', 'loss = "half_sse"\nsequence_output = "last"').replace(
+    "targets = [[0.5], [1.25], [0.0]]", "targets = [[0.25]]")
+
+
+def _random_spec(seed: int, sequence_output: str, recurrent: int = 1, bias: bool = True) -> str:
+    """A small random network: ``recurrent`` rnn layers (hidden 1-4, tanh or relu) over 1-6 steps of 1-3
+    features, then a linear layer; two samples."""
+    rng = random.Random(seed)
+    steps, features = rng.randint(1, 6), rng.randint(1, 3)
+
+    def matrix(rows, columns):
+        return [[round(rng.uniform(-1, 1), 3) for _ in range(columns)] for _ in range(rows)]
+
+    layers, width = [], features
+    for _ in range(recurrent):
+        hidden = rng.randint(1, 4)
+        layers.append({"type": "rnn", "hidden_size": hidden, "activation": rng.choice(["tanh", "relu"]),
+                       "weight_ih": matrix(hidden, width), "weight_hh": matrix(hidden, hidden),
+                       "bias": matrix(1, hidden)[0] if bias else "none"})
+        width = hidden
+    out = rng.randint(1, 2)
+    layers.append({"type": "linear", "out_features": out, "activation": rng.choice(["identity", "logistic"]),
+                   "weight": matrix(out, width), "bias": matrix(1, out)[0] if bias else "none"})
+    rows = steps if sequence_output == "all" else 1
+    samples = [{"inputs": matrix(steps, features), "targets": matrix(rows, out)} for _ in range(2)]
+    text = spec_toml(f"rnn_{seed}", [steps, features], layers, samples)
+    return text.replace('loss = "half_sse"', f'loss = "half_sse"\nsequence_output = "{sequence_output}"')
+
+
+def _model(text: str) -> derive.Model:
+    return derive.Model(derive.parse(text, "rnn.toml"))
+
+
+@pytest.mark.parametrize("text", [ISSUE, LAST], ids=["all", "last"])
+def test_the_issues_network_has_pytorchs_gradients(tmp_path, text):
+    tr.assert_agrees(tr.reference(text), derive_gradients(text, tmp_path))
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10**6), sequence_output=st.sampled_from(["all", "last"]),
+       recurrent=st.integers(1, 2), bias=st.booleans())
+def test_random_recurrent_networks_have_pytorchs_gradients(tmp_path_factory, seed, sequence_output, recurrent, bias):
+    text = _random_spec(seed, sequence_output, recurrent, bias)
+    tr.assert_agrees(tr.reference(text), derive_gradients(text, tmp_path_factory.mktemp("rnn")))
+
+
+def test_the_backward_pass_through_time_is_written_as_the_textbooks_write_it():
+    """dE/dh_t collects the layer above at step t and the step after through W_hh; a shared weight's
+    gradient is the sum over the steps of delta times what it multiplies there (h_(t-1) for W_hh)."""
+    model = _model(ISSUE)
+    derivation, net = model.derivation, model.network
+    sym = net.symbol
+    # h_1 (step 1, unit 1) is read by o1 (the linear layer at step 1) and by h3, h4 (step 2) through W_hh
+    d_out = derivation.step[Q.partial(Q.TOTAL_ERROR, Q.out("h1"))].formula
+    assert d_out == (sym(Q.delta("o1")) * sym(Q.parameter("w9")) + sym(Q.delta("h3")) * sym(Q.parameter("w5"))
+                     + sym(Q.delta("h4")) * sym(Q.parameter("w7")))
+    # the last step's hidden state has nothing after it but the output at that step
+    assert derivation.step[Q.partial(Q.TOTAL_ERROR, Q.out("h5"))].formula == (
+        sym(Q.delta("o3")) * sym(Q.parameter("w9")))
+    # W_hh[0][0] (w5) multiplies h_(t-1),1 at steps 2 and 3: out_h1 and out_h3
+    assert derivation.step[Q.gradient("w5")].formula == (sym(Q.delta("h3")) * sym(Q.out("h1"))
+                                                          + sym(Q.delta("h5")) * sym(Q.out("h3")))
+    # W_ih[0][0] (w1) multiplies x_t,1 at every step: i1, i3, i5
+    assert derivation.step[Q.gradient("w1")].formula == sp.Add(*(
+        sym(Q.delta(h)) * sym(Q.out(i)) for h, i in (("h1", "i1"), ("h3", "i3"), ("h5", "i5"))))
+    # the deltas are computed last step first: h5's before h3's before h1's
+    order = [s.quantity for s in derivation.steps]
+    assert order.index(Q.delta("h5")) < order.index(Q.delta("h3")) < order.index(Q.delta("h1"))
+
+
+def test_the_places_of_the_parameters_are_pytorchs_tensors(tmp_path, capsys):
+    spec = tmp_path / "rnn.toml"
+    spec.write_text(ISSUE)
+    assert main(["gradients", str(spec), "--json"]) == 0
+    places = {p["name"]: (p["layer"], p["tensor"], p["index"]) for p in json.loads(capsys.readouterr().out)["parameters"]}
+    assert places["w1"] == (0, "weight_ih", [0, 0])
+    assert places["w4"] == (0, "weight_ih", [1, 1])
+    assert places["w5"] == (0, "weight_hh", [0, 0])
+    assert places["w7"] == (0, "weight_hh", [1, 0])
+    assert places["w9"] == (1, "weight", [0, 0])
+    assert places["b2"] == (0, "bias", [1])
+
+
+@pytest.mark.parametrize("name", ["all", "last", "stacked"])
+def test_the_python_and_numpy_code_in_every_form_is_the_engine(tmp_path, name):
+    text = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2)}[name]
+    python_and_numpy_are_the_engine(_model(text), tmp_path)
+
+
+@needs_cc
+@pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
+def test_the_c_code_in_both_forms_is_the_python_and_the_engine(tmp_path, loops):
+    for text in (ISSUE, LAST, _random_spec(5, "all", recurrent=2)):
+        c_is_the_python_and_the_engine(_model(text), tmp_path, loops)
+
+
+def test_the_spec_is_written_back_as_it_was_read():
+    """The exercise's variants are written back as [[layer]] tables with sequence_output and a row of
+    targets per step, and read again to the same network."""
+    from derive.render.spec_toml import spec_toml as written
+
+    for text in (ISSUE, LAST):
+        spec = derive.parse(text, "rnn.toml")
+        again = derive.parse(written(spec), "again.toml")
+        assert (again.kinds, again.weights, again.biases, again.samples) == (
+            spec.kinds, spec.weights, spec.biases, spec.samples)
+
+
+BAD = {
+    "a sequence of another length": (ISSUE.replace("[0.0, -1.0]]", "[0.0, -1.0], [1.0, 1.0]]"),
+                                     "derive: rnn.toml: samples[0].inputs has 4 rows, input[0] is 3"),
+    "targets not per step": (ISSUE.replace("[[0.5], [1.25], [0.0]]", "[0.5, 1.25, 0.0]"),
+                             "derive: rnn.toml: samples[0].targets[0] must be a list of numbers, not a number"),
+    "a flat input": (ISSUE.replace("input = [3, 2]", "input = 6"),
+                     "derive: rnn.toml: layer[0]: an rnn layer reads a sequence [steps, features], but the layer "
+                     "below gives 6 features: give input = [steps, features], or put it after another recurrent "
+                     "layer"),
+    "after a convolution": (ISSUE.replace("input = [3, 2]", "input = [1, 3, 2]").replace(
+        '[[layer]]\ntype = "rnn"', '[[layer]]\ntype = "conv2d"\nout_channels = 1\nkernel_size = 1\n'
+        'weight = [[[[1.0]]]]\nbias = [0.0]\n\n[[layer]]\ntype = "rnn"'),
+        "derive: rnn.toml: layer[1]: an rnn layer reads a sequence [steps, features], but the layer below gives "
+        "a shape [1, 3, 2]: give input = [steps, features], or put it after another recurrent layer"),
+    "the rnn last": (ISSUE[:ISSUE.index('[[layer]]\ntype = "linear"')] + ISSUE[ISSUE.index("[[samples]]"):].replace(
+        "[[0.5], [1.25], [0.0]]", "[[0.5, 0.5], [1.25, 1], [0.0, 0]]"),
+        "derive: rnn.toml: layer[0]: an rnn layer's hidden states reach the loss through a layer after it: add a "
+        "[[layer]] of type linear (its output at every step, or at the last)"),
+    "sequence_output unknown": (ISSUE.replace('loss = "half_sse"', 'loss = "half_sse"\nsequence_output = "first"'),
+                                "derive: rnn.toml: sequence_output = 'first' is unknown: \"all\" (the layers after the "
+                                "recurrent one at every step) or \"last\" (at the last step only)"),
+    "softmax over the steps": (ISSUE.replace('activation = "identity"', 'activation = "softmax"'),
+                               "derive: rnn.toml: activation 'softmax' of the output layer couples its units, which "
+                               "here are every step's (sequence_output = \"all\"): give an elementwise activation, or "
+                               "sequence_output = \"last\""),
+    "one tensor of two": (ISSUE.replace("weight_hh = [[0.5, -0.3], [0.2, 0.4]]\n", ""),
+                          "derive: rnn.toml: layer[0]: weight_ih is given but not weight_hh: give both, or neither "
+                          "(drawn from the seed)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
+    text, message = BAD[case]
+    spec = tmp_path / "rnn.toml"
+    spec.write_text(text)
+    assert main(["gradients", str(spec)]) == 2
+    assert capsys.readouterr().err.strip() == message
+
+
+@pytest.mark.parametrize("name", ["all", "last", "stacked"])
+def test_the_pages_loop_form_gives_every_value_of_every_sample(chrome, name):
+    """The page's script in loop form (above LOOP_THRESHOLD parameters), in headless Chromium: every
+    kernel and display value of every sample is the engine's."""
+    from test_page_loops import agrees
+
+    text = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2)}[name]
+    agrees(chrome, _model(text))

@@ -1,0 +1,93 @@
+"""PyTorch's answer for a recurrent spec (issue #26), read from the spec's TOML text alone: the
+reference derive's ``type = "rnn"`` layer is checked against.
+
+Each ``rnn`` table is a `torch.nn.RNN` (one layer, batch first, float64) whose ``bias_ih_l0`` is the
+spec's one bias vector and whose ``bias_hh_l0`` is held at zero (the textbooks' one bias per unit);
+its ``activation`` is torch's ``nonlinearity``. The layers after the last recurrent one are
+`torch.nn.Linear` applied to every step's hidden state (``sequence_output = "all"``: PyTorch's Linear
+on a (steps, features) tensor) or to the last step's (``"last"``). The loss sums over every output of
+a sample (every step's, with "all"). Nothing of derive is imported here; torch_reference's loss and
+activation tables and its `derive_gradients` (the one call of derive, by its command line) are reused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+
+import torch
+from torch_reference import DTYPE, TORCH_ACTIVATIONS, TORCH_LOSSES, SpecNotBuilt, place
+
+
+def _tensor(values, shape) -> torch.Tensor:
+    t = torch.tensor(values, dtype=DTYPE)
+    if tuple(t.shape) != tuple(shape):
+        raise SpecNotBuilt(f"shape {list(t.shape)}, the layer needs {list(shape)}")
+    return t
+
+
+def build(text: str):
+    """(the torch modules with their activations, in the tables' order; the parsed table; every
+    parameter's place and tensor)."""
+    table = tomllib.loads(text)
+    features = table["input"][1]
+    modules, places = [], []
+    for k, t in enumerate(table["layer"]):
+        bias = t.get("bias") != "none"
+        if t["type"] == "rnn":
+            module = torch.nn.RNN(features, t["hidden_size"], nonlinearity=t.get("activation", "tanh"),
+                                  bias=bias, batch_first=True, dtype=DTYPE)
+            with torch.no_grad():
+                module.weight_ih_l0.copy_(_tensor(t["weight_ih"], module.weight_ih_l0.shape))
+                module.weight_hh_l0.copy_(_tensor(t["weight_hh"], module.weight_hh_l0.shape))
+                if bias:
+                    module.bias_ih_l0.copy_(_tensor(t["bias"], module.bias_ih_l0.shape))
+                    module.bias_hh_l0.zero_()
+                    module.bias_hh_l0.requires_grad_(False)
+            tensors = [("weight_ih", module.weight_ih_l0), ("weight_hh", module.weight_hh_l0)]
+            tensors += [("bias", module.bias_ih_l0)] if bias else []
+            features = t["hidden_size"]
+            modules.append(("rnn", module, None))
+        else:
+            module = torch.nn.Linear(features, t["out_features"], bias=bias, dtype=DTYPE)
+            with torch.no_grad():
+                module.weight.copy_(_tensor(t["weight"], module.weight.shape))
+                if bias:
+                    module.bias.copy_(_tensor(t["bias"], module.bias.shape))
+            tensors = [("weight", module.weight)] + ([("bias", module.bias)] if bias else [])
+            features = t["out_features"]
+            modules.append(("linear", module, t.get("activation", "identity")))
+        places += [(place(k, name, index), tensor) for name, tensor in tensors
+                   for index in itertools.product(*map(range, tensor.shape))]
+    return modules, table, places
+
+
+def reference(text: str) -> dict:
+    """E_total and every parameter's gradient at its place, by autograd in float64."""
+    modules, table, places = build(text)
+    x = torch.tensor([s["inputs"] for s in table["samples"]], dtype=DTYPE)  # (N, steps, features)
+    last = max(k for k, (kind, _, _) in enumerate(modules) if kind == "rnn")
+    a = x
+    for k, (kind, module, activation) in enumerate(modules):
+        if kind == "rnn":
+            a, _ = module(a)
+            if k == last and table.get("sequence_output", "all") == "last":
+                a = a[:, -1]
+        else:
+            net = module(a)
+            a = TORCH_ACTIVATIONS[activation](net)
+    targets = torch.tensor([s["targets"] for s in table["samples"]], dtype=DTYPE).reshape(a.shape)
+    per_sample = TORCH_LOSSES[table.get("loss", "half_sse")](net.flatten(1), a.flatten(1), targets.flatten(1))
+    e_total = per_sample.mean() if table.get("reduction") == "mean" else per_sample.sum()
+    e_total.backward()
+    return {"e_total": e_total.item(), "gradients": {p: tensor.grad[p[2]].item() for p, tensor in places}}
+
+
+def assert_agrees(reference_: dict, got: dict, rel: float = 1e-12, abs_: float = 1e-15) -> None:
+    """derive's gradients (`torch_reference.derive_gradients`) are PyTorch's, place by place."""
+    assert got["gradients"].keys() == reference_["gradients"].keys(), (
+        sorted(got["gradients"].keys() ^ reference_["gradients"].keys())[:5])
+    assert math.isclose(got["e_total"], reference_["e_total"], rel_tol=rel, abs_tol=abs_)
+    for p, want in reference_["gradients"].items():
+        assert math.isclose(got["gradients"][p], want, rel_tol=rel, abs_tol=abs_), (p, got["gradients"][p], want)
