@@ -109,11 +109,11 @@
       const e = document.getElementById(id);
       if (e) e.classList.add("on-path");
     });
-    const element = document.getElementById("p-" + name);
-    if (element) {
-      element.classList.add("selected");
+    // the parameter's every edge (a shared weight's, at each position or step), by its data-parameter
+    document.querySelectorAll('svg .param[data-parameter="' + name + '"]').forEach((element) => {
+      element.classList.add("on-path", "selected");
       element.setAttribute("aria-pressed", "true");
-    }
+    });
     const body = document.getElementById("derivation-body");
     const heading = document.getElementById("derivation-heading");
     heading.textContent = "Derivation of \u2202E_total/\u2202" + name;

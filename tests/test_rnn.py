@@ -9,6 +9,7 @@ import random
 
 import pytest
 import sympy as sp
+import torch
 import torch_recurrent as tr
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -180,3 +181,110 @@ def test_the_pages_loop_form_gives_every_value_of_every_sample(chrome, name):
 
     text = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2)}[name]
     agrees(chrome, _model(text))
+
+
+def _weight_hh(values) -> dict:
+    """W_hh's gradient as a matrix [j][m] -> its places in layer 0."""
+    return {(0, "weight_hh", (j, m)): values[j][m].item() for j in range(values.shape[0]) for m in range(values.shape[1])}
+
+
+def test_each_recurrent_slip_is_its_own_number_computed_apart():
+    """The grader's slips of a recurrent layer, each computed by the engine's variant and apart in torch:
+    BPTT cut after one step (h_(t-1) detached where W_hh multiplies it), W_hh's gradient from the last
+    step only (delta_T h_(T-1)^T), and with h_t in place of h_(t-1) (sum of delta_t h_t^T)."""
+    from derive.check import variants
+    from derive.model.layers import place
+
+    model = _model(ISSUE)
+    found = {v.key: v.build() for v in variants.variants(model)}
+    right = tr.unrolled(ISSUE)
+    deltas, hidden = right["deltas"], right["hidden"]
+    expected = {
+        "recurrent_term_left_out_1": tr.unrolled(ISSUE, truncated=True)["gradients"],
+        "shared_weight_last_position": _weight_hh(torch.outer(deltas[-1], hidden[-2])),
+        "recurrent_input_wrong_step_1": _weight_hh(sum(torch.outer(deltas[t], hidden[t]) for t in (1, 2))),
+    }
+    places = {tr.place(**{**place(model.spec, p), "index": tuple(place(model.spec, p)["index"])}): p.name
+              for p in model.network.parameters}
+    for key, gradients in expected.items():
+        for where, want in gradients.items():
+            got = float(found[key].value(model.quantity(f"dE_total/d{places[where]}")))
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-15), (key, where)
+        assert any(abs(want - right["gradients"][w]) > 1e-3 for w, want in gradients.items()), key
+
+
+def test_the_grader_names_a_recurrent_slip(tmp_path, capsys):
+    """A learner's dE/dw5 (W_hh[0][0]) computed with BPTT cut after one step: the grader says so."""
+    from derive.check import variants
+
+    model = _model(ISSUE)
+    wrong = next(v for v in variants.variants(model) if v.key == "recurrent_term_left_out_1").build().value(
+        model.quantity("dE_total/dw5"))
+    spec, sheet = tmp_path / "rnn.toml", tmp_path / "sheet.txt"
+    spec.write_text(ISSUE)
+    sheet.write_text(f"dE_total/dw5 = {float(wrong):.10f}\n")
+    assert main(["grade", str(spec), str(sheet), "--json", "--time-limit", "300"]) == 1
+    answer = json.loads(capsys.readouterr().out)["answers"][0]
+    assert answer["verdict"] == "wrong" and "recurrent_term_left_out_1" in [s["slip"] for s in answer["slips"]]
+
+
+@pytest.fixture(scope="module")
+def rnn_pages(tmp_path_factory):
+    """The issue's network's page, straight-line (as built) and in loop form with the runs elided (forced:
+    its 13 parameters are below the thresholds)."""
+    from derive.render.web import html
+
+    folder, model = tmp_path_factory.mktemp("rnn_page"), _model(ISSUE)
+    straight, loops = folder / "straight.html", folder / "loops.html"
+    straight.write_text(model.html(check=False))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(html, "loop_form", lambda network: True)
+        patch.setattr(html, "EMBED_LIMIT", 10)
+        loops.write_text(model.html(check=False))
+    return model, straight, loops
+
+
+def test_clicking_a_recurrent_weight_highlights_its_path_through_every_step(chrome, rnn_pages):
+    """W_hh[0][0] (w5) feeds h3 (from h1) and h5 (from h3): both its edges and everything downstream of
+    h3, edge by edge (the w9 edge h1 -> o1 is not downstream), are highlighted; ids are unique."""
+    from test_browser import open_page
+
+    _, straight, _ = rnn_pages
+    open_page(chrome, straight)
+    ids = chrome.execute_script("return Array.from(document.querySelectorAll('[id]')).map(e => e.id)")
+    assert len(ids) == len(set(ids))
+    chrome.execute_script("document.getElementById('p-w5').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    on_path = chrome.execute_script("return Array.from(document.querySelectorAll('svg .on-path')).map(e => e.id)")
+    assert sorted(on_path) == sorted(["p-w5", "e-h3-h5", "e-h3-o2", "e-h3-h6", "e-h5-o3", "e-h6-o3", "n-h1", "n-h3",
+                                      "n-h5", "n-h6", "n-o2", "n-o3", "n-error"])
+
+
+def test_the_page_shows_the_engines_numbers_and_recomputes_them_after_an_edit(chrome, rnn_pages):
+    """Every number on both forms of the page is the engine's; after an edit of a recurrent weight, an
+    input and a target, every number of the loop form's page is the straight-line page's and the edited
+    gradients are the generated module's."""
+    import math
+
+    from test_browser import assert_shown_are_the_engines, number, open_page, shown
+
+    model, straight, loops = rnn_pages
+    pages = []
+    for path in (straight, loops):
+        open_page(chrome, path)
+        assert_shown_are_the_engines(shown(chrome), model.evaluation)
+        for key, value in (("w5", "0.3"), ("i3", "-0.5"), ("target_o2", "1")):
+            edit = chrome.find_element("css selector", f'input[data-edit="{key}"]')
+            edit.clear()
+            edit.send_keys(value + "\n")
+        assert chrome.find_elements("css selector", ".stale") == []
+        pages.append(shown(chrome))
+    for key, texts in pages[1].items():
+        for text in texts:
+            assert math.isclose(number(text), number(pages[0][key][0]), rel_tol=1e-9, abs_tol=1e-15), key
+    params = {p.name: float(p.value) for p in model.network.parameters} | {"w5": 0.3}
+    inputs = [float(v) for v in model.spec.samples[0].inputs]
+    inputs[2] = -0.5
+    targets = [float(v) for v in model.spec.samples[0].targets]
+    targets[1] = 1.0
+    for p, g in model.module.gradient(params, inputs, targets).items():
+        assert math.isclose(number(pages[0][f"dE_total/d{p}"][0]), g, rel_tol=1e-8, abs_tol=1e-15), p

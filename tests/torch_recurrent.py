@@ -91,3 +91,34 @@ def assert_agrees(reference_: dict, got: dict, rel: float = 1e-12, abs_: float =
     assert math.isclose(got["e_total"], reference_["e_total"], rel_tol=rel, abs_tol=abs_)
     for p, want in reference_["gradients"].items():
         assert math.isclose(got["gradients"][p], want, rel_tol=rel, abs_tol=abs_), (p, got["gradients"][p], want)
+
+
+def unrolled(text: str, truncated: bool = False) -> dict:
+    """One rnn layer and the layers after it unrolled by hand in torch (a spec of one sample): each
+    step's z_t (its dE/dz_t kept), h_t and x_t, and every parameter's gradient by autograd; with
+    ``truncated``, h_(t-1) is detached where W_hh multiplies it (backpropagation through time cut after
+    one step)."""
+    modules, table, places = build(text)
+    (_, rnn, _), rest = modules[0], modules[1:]
+    activation = TORCH_ACTIVATIONS[table["layer"][0].get("activation", "tanh")]
+    x = torch.tensor(table["samples"][0]["inputs"], dtype=DTYPE)
+    bias = rnn.bias_ih_l0 if rnn.bias else 0.0
+    zs, hs, h = [], [], None
+    for t in range(x.shape[0]):
+        z = x[t] @ rnn.weight_ih_l0.T + bias
+        if h is not None:
+            z = z + (h.detach() if truncated else h) @ rnn.weight_hh_l0.T
+        z.retain_grad()
+        h = activation(z)
+        zs.append(z)
+        hs.append(h)
+    a = torch.stack(hs) if table.get("sequence_output", "all") == "all" else hs[-1]
+    for _, module, name in rest:
+        net = module(a)
+        a = TORCH_ACTIVATIONS[name](net)
+    targets = torch.tensor(table["samples"][0]["targets"], dtype=DTYPE).reshape(a.shape)
+    e_total = TORCH_LOSSES[table.get("loss", "half_sse")](net.reshape(1, -1), a.reshape(1, -1),
+                                                          targets.reshape(1, -1)).sum()
+    e_total.backward()
+    return {"deltas": [z.grad.detach() for z in zs], "hidden": [v.detach() for v in hs], "inputs": x,
+            "gradients": {p: tensor.grad[p[2]].item() for p, tensor in places}}

@@ -135,13 +135,15 @@ def _evaluation_variants(model) -> list[Variant]:
     out.append(_eval(model, "no_dnet_dw",
                      "the factor dnet/dw (the input the weight multiplies) left out of the weight gradients",
                      _replace_in((GRADIENTS,), sources)))
-    shared = {Q.gradient(p.name): sym(Q.delta(p.feeds[0])) * sym(Q.out(p.sources[0]))
-              for p in network.parameters if p.kind == Q.WEIGHT and p.shared and p.sources[0] is not None}
-    if shared:
-        def one_position(step, model, shared=shared):
-            return shared[step.quantity] if step.quantity in shared else _article_way(step, model)
-        out.append(_eval(model, "shared_weight_one_position", "a shared weight's gradient (a kernel entry's) taken "
-                         "at its first position only, not summed over every position it is used at", one_position))
+    for at, where in ((0, "first"), (-1, "last")):
+        shared = {Q.gradient(p.name): sym(Q.delta(p.feeds[at])) * sym(Q.out(p.sources[at]))
+                  for p in network.parameters if p.kind == Q.WEIGHT and p.shared and p.sources[at] is not None}
+        if shared:
+            def one_position(step, model, shared=shared):
+                return shared[step.quantity] if step.quantity in shared else _article_way(step, model)
+            out.append(_eval(model, "shared_weight_one_position" if at == 0 else "shared_weight_last_position",
+                             f"a shared weight's gradient (a kernel entry's, a recurrent layer's) taken at its {where} "
+                             "position (step) only, not summed over every position it is used at", one_position))
     d_out = {Q.partial(Q.TOTAL_ERROR, Q.out(o)) for o in network.outputs}
     d_out = {q for q in d_out if q in derivation.step}
     if d_out:
@@ -174,6 +176,10 @@ def _evaluation_variants(model) -> list[Variant]:
             if slip.connections:
                 out.append(_eval(model, slip.key, slip.description, _forward_as(network, k, slip.connections)))
                 continue
+            if slip.inputs:
+                taken = {sym(Q.out(a)): sym(Q.out(b)) for a, b in slip.inputs}
+                out.append(_eval(model, slip.key, slip.description, _gradients_of(k, taken)))
+                continue
             mapping = {sym(Q.parameter(name)): sym(Q.parameter(value)) if isinstance(value, str) else sp.Integer(value)
                        for name, value in slip.replace.items()}
             out.append(_eval(model, slip.key, slip.description, _replace_in(backward if slip.backward else (FORWARD,),
@@ -194,6 +200,14 @@ def _evaluation_variants(model) -> list[Variant]:
                                  f"{b.name} used in place of {a.name} in the forward pass",
                                  _replace_in((FORWARD,), mapping)))
     return out
+
+
+def _gradients_of(k: int, mapping):
+    """A transform: ``mapping`` applied in layer k's weight gradients only."""
+    def transform(step, model):
+        expr = _article_way(step, model)
+        return expr.xreplace(mapping) if step.phase == GRADIENTS and step.layer == k else expr
+    return transform
 
 
 def _forward_as(network, k: int, connections):

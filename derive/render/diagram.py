@@ -16,10 +16,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from derive.model import layers as kinds
 from derive.model import quantities as Q
 
 LABEL_LIMIT = 24  # edges that get a weight label; above it the picture shows the structure only
 DRAWN_PER_LAYER = 8  # neurons drawn per layer; the rest is elided
+UNROLLED_LIMIT = 120  # units of a recurrent network drawn unrolled, all of them; above it, layer by layer
+UNROLLED_STEP = 0.5  # an unrolled network's layers, times the distance between layers
 X_STEP, Y_STEP = 3.6, 1.6  # cm between layers, between neurons
 CANDIDATES = [k / 40 for k in range(6, 35)]  # label positions along an edge, from 0.15 to 0.85
 STRETCHES = [1 + k / 5 for k in range(11)]  # the layers' distance, times X_STEP, tried in turn
@@ -175,11 +178,34 @@ def _fixed(nodes: list[Node], biases: list[Bias], measure: Measure) -> list[Box]
     return out
 
 
+def _unrolled(network, x_step: float) -> list[Node] | None:
+    """A network with a recurrent layer, unrolled: a block per step, left to right, holding the usual
+    picture of the layers at that step (a column per layer), each layer also raised above the one
+    below, so that an edge from one step to the next (h_(t-1) to h_t) passes no other neuron (a layer
+    reading the last step only is in the last block); None where the network has no recurrent layer or
+    too many units to draw them all."""
+    steps = kinds.unrolled(network.spec)
+    if steps is None or sum(map(len, network.layers)) > UNROLLED_LIMIT:
+        return None
+    dx = x_step * UNROLLED_STEP
+    block, last = dx * (len(steps) + 0.5), max(count for count, _ in steps) - 1
+    nodes, base = [], 0.0
+    for k, (layer, (count, per_step)) in enumerate(zip(network.layers, steps, strict=True)):
+        for u, n in enumerate(layer):
+            t, j = divmod(u, per_step)
+            x = block * (t if count > 1 else last) + dx * k
+            nodes.append(Node(node_id(n), n, x, base + Y_STEP * (per_step - 1 - j)))
+        base += Y_STEP * (per_step + 0.3)
+    return nodes
+
+
 def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
     layers = network.layers
-    drawn = [layer if len(layer) <= DRAWN_PER_LAYER else layer[: DRAWN_PER_LAYER - 2] + layer[-1:] for layer in layers]
-    nodes, by_neuron = [], {}
-    for k, layer in enumerate(drawn):
+    unrolled = _unrolled(network, x_step)
+    drawn = [layer if len(layer) <= DRAWN_PER_LAYER or unrolled else layer[: DRAWN_PER_LAYER - 2] + layer[-1:]
+             for layer in layers]
+    nodes, by_neuron = unrolled or [], {n.neuron: n for n in unrolled or []}
+    for k, layer in enumerate(drawn if not unrolled else []):
         for j, n in enumerate(layer):
             node = Node(node_id(n), n, x_step * k, Y_STEP * ((len(layer) - 1) / 2 - j))
             nodes.append(node)
@@ -188,7 +214,7 @@ def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
             nodes.append(Node(f"dots{k}", None, x_step * k, Y_STEP * ((len(layer) - 1) / 2 - (len(layer) - 1.5))))
     weighted, pooled, biases = [], [], []  # a pooling layer's edges carry no parameter, no label
     for k in range(1, len(drawn)):
-        shown = {Q.out(n): n for n in drawn[k - 1]}
+        shown = {Q.out(n): n for n in drawn[k - 1] + (drawn[k] if network.recurrent(k) else [])}
         groups: dict[str, list[Node]] = {}
         for dest in drawn[k]:
             for t in network.net_terms[dest]:
@@ -200,10 +226,15 @@ def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
                     weighted.append((by_neuron[shown[t.factor]], by_neuron[dest], t.parameter))
         top = (len(drawn[k]) - 1) / 2 * Y_STEP + 1.4
         for name, feeds in groups.items():
-            if len(groups) == 1:
+            if len(groups) == 1 and not unrolled:
                 biases.append(Bias(f"bias{name}", name, tuple(feeds), x_step * k - 1.3, top))
             elif len(groups) <= DRAWN_PER_LAYER:
                 biases.append(Bias(f"bias{name}", name, tuple(feeds), None, None))
+    if unrolled:  # a weight shared by the steps is labelled once, at its first step (its other edges follow)
+        firsts = {p: (s, d) for s, d, p in reversed(weighted)}
+        weighted.sort(key=lambda e: firsts[e[2]] != (e[0], e[1]))
+        later = [Edge(s, d, p, None) for s, d, p in weighted[len(firsts):]]
+        weighted = weighted[:len(firsts)]
     labelled = len(weighted) <= LABEL_LIMIT
     segments = [((s.x, s.y), (d.x, d.y)) for s, d, _ in weighted]
     segments += [((b.x, b.y), (n.x, n.y)) for b in biases if b.x is not None and b.y is not None for n in b.feeds]
@@ -215,4 +246,4 @@ def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
     places = [p or (0.5, None) for p in places] if labelled else places
     edges = [Edge(s, d, p, place[0] if place else None, place[1] if place else None)
              for (s, d, p), place in zip(weighted, places, strict=True)]
-    return Diagram(nodes, edges + pooled, biases, fixed, clear)
+    return Diagram(nodes, edges + (later if unrolled else []) + pooled, biases, fixed, clear)

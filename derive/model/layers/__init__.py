@@ -157,6 +157,19 @@ def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[R
     return read
 
 
+def unrolled(spec) -> list[tuple[int, int]] | None:
+    """For a network with a recurrent layer, each layer's (input first) steps and units per step: a
+    sequence's [steps, features], a layer applied at every step's (steps, its width), one at the last
+    step's (1, its width); None for a network without a recurrent layer."""
+    if sequence_output(spec.kinds) is None:
+        return None
+    out = [spec.kinds[0].shape_in]
+    for t in spec.kinds:
+        recurrent = getattr(KINDS[t.kind], "recurrent", False)
+        out.append(t.shape if recurrent else (max(t.steps, 1), t.width))
+    return [(steps, per_step) for steps, per_step in out]
+
+
 def tensors(layer: Typed) -> tuple[tuple[int, ...], ...]:
     """The shapes of a layer's weight tensors: its kind's one ``weight``, or its several (a recurrent
     layer's W_ih and W_hh), its parameters numbered through them in order."""

@@ -82,6 +82,9 @@ class Slip:
     #: the (input, weight entry) pairs its net input sums and the entry of its bias (-1: none); units
     #: past the layer's own count are not named, so not compared
     connections: tuple[tuple[tuple[tuple[int, int], ...], int], ...] = ()
+    #: in the layer's own weight gradients, the out of one unit read in place of another's (name -> name):
+    #: a recurrent layer's h_t taken for h_(t-1)
+    inputs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ numbered W_ih's entries first, then W_hh's, each in row-major order.
 from __future__ import annotations
 
 from derive.model import program as P
+from derive.model import quantities
 from derive.model.layers import Read, Slip, Typed, read_bias, register, tensor
 from derive.model.registry import RECURRENT_ACTIVATION
 
@@ -111,7 +112,19 @@ class RNN:
         return {"hidden_size": layer.shape[1], "activation": activation, **dict(zip(TENSORS, weight, strict=True))}
 
     def slips(self, layer: Typed, parameters: list) -> list[Slip]:
-        return []
+        """Backpropagation through time cut after one step (the recurrent term W_hh^T delta_(t+1) left
+        out of dE/dh_t), and W_hh's gradient taken with h_t in place of h_(t-1) (the wrong step)."""
+        (steps, features), hidden = layer.shape_in, layer.shape[1]
+        recurrent = [p for p in parameters if p.kind == quantities.WEIGHT and p.index >= hidden * features]
+        if steps < 2 or not recurrent:
+            return []
+        number = recurrent[0].layer
+        diagonal = [p for p in recurrent if (p.index - hidden * features) % (hidden + 1) == 0]  # W_hh[m][m]
+        step_after = tuple((source, feed) for p in diagonal for feed, source in zip(p.feeds, p.sources, strict=True))
+        return [Slip(f"recurrent_term_left_out_{number}", f"layer {number}'s backpropagation through time cut after "
+                     "one step: dE/dh_t without the next step's W_hh^T delta_(t+1)", {p.name: 0 for p in recurrent}),
+                Slip(f"recurrent_input_wrong_step_{number}", f"layer {number}'s W_hh gradients taken with h_t, the "
+                     "step's own hidden state, in place of the step before's h_(t-1)", {}, inputs=step_after)]
 
 
 RNN_KIND = register(RNN())

@@ -243,5 +243,13 @@ class MatrixPart:
 
 
 def sections(model, digits: int) -> list[Section]:
-    """The matrix form's sections for the document."""
+    """The matrix form's sections for the document; for a network with a recurrent layer, whose matrix
+    form is written per step (not by this version), a sentence that says so."""
+    network = model.network
+    recurrent = [k for k in range(1, network.depth + 1) if network.recurrent(k)]
+    if recurrent:
+        return [Section("The matrix form", [Block("text", (
+            f"Layer {recurrent[0]} is recurrent: its matrix form is written per step, "
+            r"$z_t = W_{ih} x_t + W_{hh} h_{t-1} + b$, which this version of derive does not print as "
+            "matrices. Every number above is checked by the other routes (derive check).") )])]
     return MatrixPart(model, digits).sections()

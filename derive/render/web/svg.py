@@ -10,6 +10,7 @@ the page redraws. `path` gives the elements on a parameter's chain-rule path, fo
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 from derive.escape import html_text
 from derive.model import quantities as Q
@@ -80,10 +81,25 @@ class NetworkPicture:
     def number(self, q: Q.Quantity, css: str = "v") -> str:
         return f'<tspan class="{css}" data-value="{html_text(self.key(q))}">{plain(self.value(q), self.digits)}</tspan>'
 
-    def _parameter_open(self, name: str, description: str) -> str:
+    def _parameter_open(self, name: str, description: str, element: str | None = None) -> str:
+        """A parameter's button, with the id ``element`` (default the parameter's own); every one has
+        its data-parameter, which selects all the edges of a shared weight."""
         label = html_text(f"{name}, {description}")
-        return (f'<g class="param" id="{parameter_id(name)}" data-parameter="{name}" tabindex="0" role="button" '
-                f'aria-label="{label}"><title>{label}</title>')
+        return (f'<g class="param" id="{element or parameter_id(name)}" data-parameter="{name}" tabindex="0" '
+                f'role="button" aria-label="{label}"><title>{label}</title>')
+
+    @cached_property
+    def edge_ids(self) -> dict[tuple[str, str], str]:
+        """Each weighted edge's element id: its parameter's own on the parameter's first edge, ``e-`` and
+        its two neurons on the others (a shared weight's, at another position or step): ids are unique."""
+        ids, seen = {}, set()
+        for e in self.diagram.edges:
+            if e.parameter is not None and e.source.neuron and e.dest.neuron:
+                first = e.parameter not in seen
+                seen.add(e.parameter)
+                ids[e.source.neuron, e.dest.neuron] = (parameter_id(e.parameter) if first
+                                                       else f"e-{e.source.neuron}-{e.dest.neuron}")
+        return ids
 
     def edges(self) -> list[str]:
         out = []
@@ -94,7 +110,8 @@ class NetworkPicture:
             a = (x1 + ux * RADIUS, y1 + uy * RADIUS)
             b = (x2 - ux * (RADIUS + 4), y2 - uy * (RADIUS + 4))
             line = f'x1="{_f(a[0])}" y1="{_f(a[1])}" x2="{_f(b[0])}" y2="{_f(b[1])}"'
-            opened = (self._parameter_open(e.parameter, f"weight from {e.source.neuron} to {e.dest.neuron}")
+            opened = (self._parameter_open(e.parameter, f"weight from {e.source.neuron} to {e.dest.neuron}",
+                                           self.edge_ids.get((str(e.source.neuron), str(e.dest.neuron))))
                       if e.parameter is not None else "<g>")
             parts = [opened, f'<line class="hit" {line} {LOOK["hit"]}/>'
                      f'<line class="edge" {line} {LOOK["edge"]} marker-end="url(#arrow)"/>']
@@ -160,19 +177,23 @@ class NetworkPicture:
         outputs = [n for n in self.diagram.nodes if n.neuron in self.network.outputs]
         x = max(n.x for n in self.diagram.nodes) * SCALE + 120
         y = sum(-n.y * SCALE for n in outputs) / len(outputs)
-        lines = "".join(f'<line class="edge" x1="{_f(n.x * SCALE + RADIUS)}" y1="{_f(-n.y * SCALE)}" '
-                        f'x2="{_f(x - 52)}" y2="{_f(y)}" {LOOK["edge"]}/>' for n in outputs)
+        ends = [(n.x * SCALE + RADIUS, -n.y * SCALE, x - 52, y) for n in outputs]
+        if len(outputs) > 1 and len({n.y for n in outputs}) == 1:  # in a row (each step's): the box above it
+            x, y = sum(n.x * SCALE for n in outputs) / len(outputs), y - 110
+            ends = [(n.x * SCALE, -n.y * SCALE - RADIUS, x, y + 20) for n in outputs]
+        lines = "".join(f'<line class="edge" x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" {LOOK["edge"]}/>'
+                        for x1, y1, x2, y2 in ends)
         box = (f'<g class="neuron error" id="n-error">{lines}<rect x="{_f(x - 52)}" y="{_f(y - 20)}" width="104" '
                f'height="40" rx="8" {LOOK["box"]}/><text class="name" x="{_f(x)}" y="{_f(y - 3)}" {LOOK["name"]}>'
                f'E_total</text><text class="value" x="{_f(x)}" y="{_f(y + 13)}" {LOOK["value"]}>'
                f"{self.number(Q.TOTAL_ERROR)}</text></g>")
-        return box, (x + 52, y)
+        return box, (x + 52, y - 20)
 
     def render(self, caption: str) -> str:
-        error, (right, _) = self.error()
+        error, (right, box_top) = self.error()
         xs = [n.x * SCALE for n in self.diagram.nodes] + [b.x * SCALE for b in self.diagram.biases if b.x is not None]
         ys = [-n.y * SCALE for n in self.diagram.nodes] + [-b.y * SCALE for b in self.diagram.biases if b.y is not None]
-        left, top = min(xs) - MARGIN, min(ys) - MARGIN
+        left, top = min(xs) - MARGIN, min(min(ys) - MARGIN, box_top - 10)
         width, height = max(max(xs), right) + MARGIN / 2 - left, max(ys) + MARGIN + 10 - top
         body = "".join(self.edges() + self.biases() + self.neurons()) + error
         return (f'<svg class="network" viewBox="{_f(left)} {_f(top)} {_f(width)} {_f(height)}" '
@@ -189,9 +210,9 @@ class NetworkPicture:
         network, drawn = self.network, {n.neuron: n for n in self.diagram.nodes if n.neuron}
         dots = {int(n.id[4:]): n for n in self.diagram.nodes if n.neuron is None}
         p = network.parameter[parameter]
-        ids, weights = [parameter_id(parameter)], set()
+        ids, edges = [parameter_id(parameter)], set()
         todo, seen = list(p.feeds), set()
-        sources = {s for s in p.sources if s}
+        sources = {s for s in p.sources if s} - set(p.feeds)  # a recurrent weight's feeds are sources too
         todo += sorted(sources)
         while todo:
             n = todo.pop()
@@ -200,13 +221,12 @@ class NetworkPicture:
             seen.add(n)
             if n in sources or n in network.outputs:
                 continue
-            for dest, weight in network.feeds(n):
-                weights.add(weight)
+            for dest, _ in network.feeds(n):
+                edges.add((n, dest))
                 todo.append(dest)
         for n in sorted(seen, key=lambda n: (network.layer_of[n], n)):
             node = drawn.get(n) or dots.get(network.layer_of[n])
             if node is not None and node_id(node) not in ids:
                 ids.append(node_id(node))
-        ids += [parameter_id(e.parameter) for e in self.diagram.edges
-                if e.parameter is not None and e.parameter in weights]
-        return [*ids, "n-error"]
+        ids += [element for edge, element in self.edge_ids.items() if edge in edges]
+        return [*dict.fromkeys(ids), "n-error"]
