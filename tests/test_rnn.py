@@ -6,6 +6,7 @@ pass through time is written as the textbooks write it; bad input is one line, e
 
 import json
 import random
+import re
 
 import pytest
 import sympy as sp
@@ -288,3 +289,30 @@ def test_the_page_shows_the_engines_numbers_and_recomputes_them_after_an_edit(ch
     targets[1] = 1.0
     for p, g in model.module.gradient(params, inputs, targets).items():
         assert math.isclose(number(pages[0][f"dE_total/d{p}"][0]), g, rel_tol=1e-8, abs_tol=1e-15), p
+
+
+def test_the_document_has_a_table_per_step_and_a_recurrent_weights_sum_over_the_steps():
+    """Section 'Layer 1, step by step': each step's units with their step-and-unit names, net, out and
+    delta as torch computes them apart (9 digits), and dE/dw5 written out as its sum over steps 2 and 3."""
+    from derive.model.decimals import plain
+    from derive.render.tex.latex import document
+
+    model = _model(ISSUE)
+    tex = document(model, derive.__version__)
+    right = tr.unrolled(ISSUE)
+    nets = [(right["inputs"][t] @ torch.tensor([[0.1, 0.3], [0.2, -0.1]], dtype=torch.float64)
+             + torch.tensor([0.0, 0.1], dtype=torch.float64)
+             + (right["hidden"][t - 1] @ torch.tensor([[0.5, 0.2], [-0.3, 0.4]], dtype=torch.float64) if t else 0))
+            for t in range(3)]
+    for t in range(3):
+        for j in range(2):
+            unit = re.escape(f"$h_{{{2 * t + j + 1}}} = h_{{{t + 1},{j + 1}}}$")
+            row = re.search(unit + r" & \$(\S+)\$ & \$(\S+)\$ & \$(\S+)\$", tex)
+            assert row is not None, (t, j)
+            for shown, want in zip(row.groups(), (nets[t][j], right["hidden"][t][j], right["deltas"][t][j]), strict=True):
+                assert float(shown) == pytest.approx(float(want), rel=6e-9), (t, j)  # 9 digits
+    d, h = right["deltas"], right["hidden"]
+    assert (r"\frac{\partial E_{\mathrm{total}}}{\partial w_{5}} &= \delta_{h_{3}} \cdot \mathrm{out}_{h_{1}} + "
+            r"\delta_{h_{5}} \cdot \mathrm{out}_{h_{3}}") in tex
+    assert (rf"&= \left({plain(float(d[1][0]), 9)}\right) \cdot {plain(float(h[0][0]), 9)} + "
+            rf"{plain(float(d[2][0]), 9)} \cdot {plain(float(h[1][0]), 9)}") in tex
