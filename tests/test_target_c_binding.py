@@ -102,13 +102,12 @@ def test_every_form_gives_the_numbers_of_a_vector(net, form, sample_form):
     assert cmod.vector(make(cmod, values))[:] == values
 
 
-def test_a_buffer_is_what_the_c_reads_and_writes(net):
+def test_a_buffer_is_what_the_c_reads_and_writes(net, monkeypatch):
     """The C gets the address of a NumPy array's own memory, for params, inputs and targets alike."""
     cmod, x, t, values = net
     p, xs, ts = numpy.array(values), numpy.array(x), numpy.array(t)
-    cmod.forward(values, x)  # binds the library
+    real = cmod._c()  # the library's functions
     seen = []
-    real = cmod._fn
 
     def spy(name):
         def call(*args):
@@ -116,14 +115,13 @@ def test_a_buffer_is_what_the_c_reads_and_writes(net):
             return getattr(real, name)(*args)
         return call
 
-    cmod._fn = types.SimpleNamespace(**{n: spy(n) for n in ("forward", "loss", "gradient", "train_step")})
-    try:
-        cmod.forward(p, xs)
-        cmod.loss(p, xs, ts)
-        cmod.gradient(p, xs, ts)
-        assert cmod.train_step(p, xs, ts) is p
-    finally:
-        cmod._fn = real
+    monkeypatch.setattr(cmod, "_fn", types.SimpleNamespace(**{n: spy(n) for n in ("forward", "loss", "gradient")}))
+    monkeypatch.setattr(cmod, "_c_train_step", spy("train_step"))
+    cmod.forward(p, xs)
+    cmod.loss(p, xs, ts)
+    cmod.gradient(p, xs, ts)
+    assert cmod.train_step(p, xs, ts) is p
+    monkeypatch.undo()
     addresses = [a.ctypes.data for a in (p, xs, ts)]
     assert seen == [("forward", [*addresses[:2], ctypes.addressof(cmod._OUT)]), ("loss", addresses),
                     ("gradient", addresses), ("train_step", addresses)]
