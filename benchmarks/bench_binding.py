@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import ctypes
 import importlib.util
+import operator
 import os
 import platform
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -78,7 +80,15 @@ def implementations(model, folder: Path, empty):
     def loop():
         looped[0] = cmod.train_step(looped[0], x, t)
 
-    return {
+    names, scratch = operator.itemgetter(*cmod.PARAMETERS), cmod.vector()
+    pack = struct.Struct(f"{len(flat)}d").pack_into
+    floats = memoryview(vector).cast("B").cast("d")
+
+    def copies():  # what any binding does with two lists of numbers: copy them into C arrays
+        raw_x[:] = x
+        raw_t[:] = t
+
+    contenders = {
         "generated Python `train_step`, a dict": lambda: pmod.train_step(params, x, t),
         "C binding, a dict (the same one each call)": lambda: cmod.train_step(mapping, x, t),
         "C binding, the mapping it returned passed back": loop,
@@ -88,6 +98,13 @@ def implementations(model, folder: Path, empty):
         "ctypes call of the C `train_step`, arguments made ahead": lambda: raw(vector, raw_x, raw_t, rate),
         "ctypes call of an empty C function of the same arguments": lambda: empty(vector, raw_x, raw_t, rate),
     }
+    parts = {  # the floors: the cheapest calls CPython has for each part of the work
+        "read the dict's values in order": lambda: names(mapping),
+        "convert the numbers into doubles": lambda: pack(scratch, 0, *flat),
+        "make the result's floats": floats.tolist,
+        "copy inputs and targets": copies,
+    }
+    return contenders, parts
 
 
 def measure(impls, rounds: int, budget: float = 0.02) -> dict[str, float]:
@@ -126,19 +143,37 @@ def main(argv=None):
             labels.append(f"{'-'.join(map(str, model.spec.layers))} ({len(model.parameters)} parameters)")
             folder = Path(tmp) / f"n{k}"
             folder.mkdir()
-            results[labels[-1]] = measure(implementations(model, folder, empty), args.rounds)
-    python, floor = "generated Python `train_step`, a dict", "ctypes call of an empty C function of the same arguments"
+            contenders, parts = implementations(model, folder, empty)
+            results[labels[-1]] = measure({**contenders, **parts}, args.rounds)
+    names = list(contenders)
+    python, raw, floor = names[0], names[-2], names[-1]
     lines = [f"Measured by `python benchmarks/bench_binding.py` (Python {platform.python_version()}, numpy "
              f"{numpy.__version__}, {args.rounds} interleaved rounds, load average {load:.2f} at the start; median "
              "processor µs per `train_step` call; in brackets how many times faster than the generated Python, "
              "then how many times the empty ctypes call):", "",
              f"| contender | {' | '.join(labels)} |", "|---|" + "---:|" * len(labels)]
-    for name in results[labels[0]]:
+    for name in names:
         cells = []
         for label in labels:
             m = results[label]
             cells.append(f"{m[name] * 1e6:.3g} ({m[python] / m[name]:.3g}×, {m[name] / m[floor]:.3g}×)")
         lines.append(f"| {name} | {' | '.join(cells)} |")
+    small, large = (results[label] for label in labels)
+    c_work = small[raw] - small[floor]
+    own = small[names[4]] - c_work  # the vector's train_step less the C's work
+    least = small[floor] + c_work + small["copy inputs and targets"]
+    lines += ["", f"At {labels[0]}: the C's own work (the direct call less the empty one) is {c_work * 1e6:.3g} µs, "
+              f"so the binding's cost beside it is {own * 1e6:.3g} µs, {own / small[floor]:.3g}× the empty call; "
+              f"the direct call plus copying the two lists alone (no check, no Python function) is "
+              f"{least * 1e6:.3g} µs, {least / small[floor]:.3g}× the empty call."]
+    convert = "convert the numbers into doubles"
+    for form, row, parts in [("dict", names[1], ["read the dict's values in order", convert]),
+                             ("list", names[3], [convert, "make the result's floats"])]:
+        least = large[raw] + sum(large[p] for p in parts)
+        lines.append(f"At {labels[1]}, the least a {form} can cost: the direct call {large[raw] * 1e6:.3g} µs + "
+                     + " + ".join(f"{p} {large[p] * 1e6:.3g} µs" for p in parts)
+                     + f" = {least * 1e6:.3g} µs, {large[python] / least:.3g}× faster than the generated Python "
+                     f"(measured: {large[python] / large[row]:.3g}×).")
     table = "\n".join(lines) + "\n"
     print(table)
     if not args.no_readme:
