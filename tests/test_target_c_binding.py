@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import numpy
 import pytest
+from conftest import spec_text
 from networks import ZOO
 from targets import load_c, needs_cc
 
@@ -22,13 +23,17 @@ import derive
 pytestmark = needs_cc
 
 
-@pytest.fixture(scope="module", params=["reference", "deep_tanh_relu"])
+ONE = spec_text(name='"one"', layers="[1, 1]", bias='"none"', weights="[[[0.5]]]", biases=None,
+                samples="[[samples]]\ninputs = [0.3]\ntargets = [0.7]\n")  # a single parameter
+
+
+@pytest.fixture(scope="module", params=["reference", "deep_tanh_relu", "one parameter"])
 def net(request, tmp_path_factory):
     """A C module, its spec's first sample, and its parameters as a hand-built ctypes vector."""
     if request.param == "reference":
         model = derive.load()
     else:
-        model = derive.Model(derive.parse(ZOO[request.param], "deep.toml"))
+        model = derive.Model(derive.parse(ZOO.get(request.param, ONE), "net.toml"))
     cmod = load_c(model, tmp_path_factory.mktemp("binding"))
     sample = model.spec.samples[0]
     x, t = [float(v) for v in sample.inputs], [float(v) for v in sample.targets]
@@ -182,6 +187,8 @@ def test_a_bad_buffer_is_one_clear_error(net, function):
     for case, (run, message) in messages(cmod, x, t).items():
         if function == "forward" and case.startswith("targets"):
             continue
+        if case.endswith("strided") and {"params": n, "inputs": len(x)}[case.split()[0]] == 1:
+            continue  # one value with a step is contiguous still
         if function == "train" and case.startswith(("inputs", "targets")):
             message = message.replace(":", " of sample 1:", 1)
         if case == "a read-only array to update" and not function.startswith("train"):
