@@ -56,17 +56,18 @@ def test_the_site_builds_strictly(tmp_path):
     assert run.returncode == 0, run.stderr
 
 
-def test_the_readmes_convolutional_example_is_what_derive_prints():
-    """Each `>>> print(model.explain(q))` of the worked example is followed by lines of that explanation
-    (all of them, or as many as its comment says), on the built-in cnn_pool network."""
+@pytest.mark.parametrize(("marker", "example", "count"), [("cnn", "cnn_pool", 3), ("rnn", "rnn", 2)])
+def test_the_readmes_worked_examples_are_what_derive_prints(marker, example, count):
+    """Each `>>> print(model.explain(q))` of a worked example is followed by lines of that explanation
+    (all of them, or as many as its comment says), on the built-in network it names."""
     import derive
     from derive.model.spec import parse
 
-    text = (ROOT / "derive" / "examples" / "cnn_pool.toml").read_text()
-    model = derive.Model(parse(text, "cnn.toml"))
-    block = README.split("<!-- cnn:example:start -->\n```text\n")[1].split("```\n<!-- cnn:example:end -->")[0]
+    text = (ROOT / "derive" / "examples" / f"{example}.toml").read_text()
+    model = derive.Model(parse(text, f"{example}.toml"))
+    block = README.split(f"<!-- {marker}:example:start -->\n```text\n")[1].split(f"```\n<!-- {marker}:example:end -->")[0]
     shown = re.split(r"^>>> ", block, flags=re.M)[1:]
-    assert len(shown) == 3
+    assert len(shown) == count
     for part in shown:
         prompt, *lines = part.rstrip("\n").split("\n")
         quantity = re.match(r'print\(model\.explain\("([^"]+)"\)\)', prompt)[1]
