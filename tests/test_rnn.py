@@ -30,7 +30,8 @@ LAST = ISSUE.replace('loss = "half_sse"', 'loss = "half_sse"\nsequence_output = 
     "targets = [[0.5], [1.25], [0.0]]", "targets = [[0.25]]")
 
 
-def _random_spec(seed: int, sequence_output: str, recurrent: int = 1, bias: bool = True) -> str:
+def _random_spec(seed: int, sequence_output: str, recurrent: int = 1, bias: bool = True,
+                 activation: str | None = None) -> str:
     """A small random network: ``recurrent`` rnn layers (hidden 1-4, tanh or relu) over 1-6 steps of 1-3
     features, then a linear layer; two samples."""
     rng = random.Random(seed)
@@ -42,7 +43,7 @@ def _random_spec(seed: int, sequence_output: str, recurrent: int = 1, bias: bool
     layers, width = [], features
     for _ in range(recurrent):
         hidden = rng.randint(1, 4)
-        layers.append({"type": "rnn", "hidden_size": hidden, "activation": rng.choice(["tanh", "relu"]),
+        layers.append({"type": "rnn", "hidden_size": hidden, "activation": activation or rng.choice(["tanh", "relu"]),
                        "weight_ih": matrix(hidden, width), "weight_hh": matrix(hidden, hidden),
                        "bias": matrix(1, hidden)[0] if bias else "none"})
         width = hidden
@@ -316,3 +317,47 @@ def test_the_document_has_a_table_per_step_and_a_recurrent_weights_sum_over_the_
             r"\delta_{h_{5}} \cdot \mathrm{out}_{h_{3}}") in tex
     assert (rf"&= \left({plain(float(d[1][0]), 9)}\right) \cdot {plain(float(h[0][0]), 9)} + "
             rf"{plain(float(d[2][0]), 9)} \cdot {plain(float(h[1][0]), 9)}") in tex
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"])
+def test_the_module_trains_a_recurrent_network_as_the_formulas_say(optimizer):
+    """10 steps of the generated train (two samples, batches of one, shuffled) with every optimizer
+    against the independent loop of the formulas, over the module's gradient (itself the engine's)."""
+    import independent_training as ind
+
+    model = _model(_random_spec(11, "last", recurrent=2, activation="tanh"))
+    module = model.module
+    samples = [([float(v) for v in s.inputs], [float(v) for v in s.targets]) for s in model.spec.samples]
+    options = {"momentum": 0.8, "betas": (0.85, 0.99), "eps": 1e-6, "weight_decay": 0.01, "batch_size": 1,
+               "shuffle": True, "seed": 3}
+    got = module.train(module.INITIAL, samples, 10, 0.05, optimizer=optimizer, **options)
+    want, _ = ind.run(module.gradient, module.INITIAL, samples, 10, optimizer=optimizer, lr=0.05, frozen=(),
+                      reduction=model.spec.reduction, layer_of=module.PARAMETER_LAYER, in_place=False, **options)
+    for name in module.PARAMETERS:
+        assert got[name] == pytest.approx(want[name], rel=1e-12, abs=1e-15), name
+        assert got[name] != module.INITIAL[name]
+
+
+def test_every_command_takes_the_built_in_recurrent_example(tmp_path, capsys):
+    """derive init --like rnn, then check (every route agrees), train, codegen for every target, and an
+    exercise whose variants are written back as [[layer]] tables with sequence_output and read again."""
+    from derive.render.code import targets
+
+    spec = tmp_path / "rnn.toml"
+    assert main(["init", str(spec), "--like", "rnn"]) == 0
+    capsys.readouterr()
+    assert main(["check", str(spec), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["checks"]["passed"] is True
+    assert main(["train", str(spec), "--steps", "3", "--optimizer", "adam"]) == 0
+    for name in targets.TARGETS:
+        assert main(["codegen", str(spec), "--target", name, "-o", str(tmp_path / f"code_{name}")]) == 0, name
+    assert main(["exercise", str(spec), "--variants", "2", "--ask", "dE_total/dw5", "-o", str(tmp_path / "x"),
+                 "--no-pdf"]) == 0
+    capsys.readouterr()
+    variants = sorted((tmp_path / "x").rglob("variant-*.toml"))
+    assert len(variants) == 2
+    for path in variants:
+        assert 'sequence_output = "all"' in path.read_text()
+        variant = derive.load(path).spec
+        assert [t.kind for t in variant.kinds] == ["rnn", "linear"] and variant.kinds[1].steps == 3
+        assert len(variant.samples[0].targets) == 3
