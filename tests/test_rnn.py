@@ -361,3 +361,45 @@ def test_every_command_takes_the_built_in_recurrent_example(tmp_path, capsys):
         variant = derive.load(path).spec
         assert [t.kind for t in variant.kinds] == ["rnn", "linear"] and variant.kinds[1].steps == 3
         assert len(variant.samples[0].targets) == 3
+
+
+@pytest.mark.parametrize("name", ["all", "last", "stacked"])
+def test_the_matrix_route_gives_the_engines_numbers(name):
+    """The unrolled matrix form (`matrix_steps`: Z = W A + U A + b unit by unit, Δ with (U)ᵀ Δ last step
+    first), a route of its own: every net, out and delta of every sample and every gradient are the
+    scalar derivation's to 1e-45; W_hh's entries are named in U."""
+    import mpmath
+
+    from derive.derivation import matrix
+
+    text = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2)}[name]
+    model = _model(text)
+    form, values = model.matrix_form, model.evaluation.samples
+    close = mpmath.mpf("1e-45")
+    with mpmath.workdps(60):
+        for e in form.entries:
+            if e.matrix in (matrix.NETS, matrix.OUTS, matrix.DELTAS) and e.layer:
+                layer = form.layers[e.layer - 1]
+                source = {matrix.NETS: layer.nets, matrix.OUTS: layer.outs, matrix.DELTAS: layer.deltas}[e.matrix]
+                for s in range(form.samples):
+                    assert abs(source[e.row - 1, s] - values[s][e.quantity]) <= close * (1 + abs(values[s][e.quantity]))
+        for p, value in form.gradients.items():
+            scalar = model.evaluation.totals[Q.gradient(p)]
+            assert abs(value - scalar) <= close * (1 + abs(scalar)), p
+    from derive.model.layers import place
+
+    kinds = {str(e.quantity): e.matrix for e in form.entries}
+    for p in model.network.parameters:
+        if p.kind == Q.WEIGHT:
+            tensor = place(model.spec, p)["tensor"]
+            assert kinds[p.name] == (matrix.RECURRENT if tensor == "weight_hh" else matrix.WEIGHTS), p.name
+
+
+def test_the_documents_matrix_form_writes_the_recurrence():
+    from derive.render.tex.latex import document
+
+    small = LAST.replace("input = [3, 2]", "input = [2, 2]").replace(", [0.0, -1.0]]", "]")
+    tex = document(_model(small), derive.__version__)
+    assert r"z^{(1)} &= W^{(1)} a^{(0)} + U^{(1)} a^{(1)} + b^{(1)}" in tex
+    assert r"\delta^{(1)} &= \big((W^{(2)})^{T} \delta^{(2)} + (U^{(1)})^{T} \delta^{(1)}\big)" in tex
+    assert r"w_{5} = U^{(1)}_{3,1}" in tex

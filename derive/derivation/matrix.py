@@ -25,12 +25,13 @@ from typing import Any
 import mpmath
 import sympy as sp
 
+from derive.derivation import matrix_steps
 from derive.derivation.evaluate import PRECISION, SATURATED_PRECISION, mp_value
 from derive.derivation.exact import rational_value
 from derive.model import quantities as Q
 from derive.model.modes import BiasMode
 
-WEIGHTS, BIASES, NETS, OUTS, DELTAS = "W", "b", "z", "a", "delta"
+WEIGHTS, BIASES, NETS, OUTS, DELTAS, RECURRENT = "W", "b", "z", "a", "delta", "U"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Layer:
     weight_gradient: Matrix
     bias_gradient: Matrix | None
     sample_gradients: tuple[Matrix, ...]  # δ^l (a^(l-1))ᵀ of each sample
+    recurrent_gradient: Matrix | None = None  # a recurrent layer's ∂E/∂U^l (`matrix_steps`)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Entry:
     a vector's entry, row None for a shared bias, which is one number for the layer)."""
 
     quantity: Q.Quantity
-    matrix: str  # WEIGHTS, BIASES, NETS, OUTS, DELTAS
+    matrix: str  # WEIGHTS, RECURRENT, BIASES, NETS, OUTS, DELTAS
     layer: int
     row: int | None
     column: int | None = None
@@ -94,6 +96,7 @@ class MatrixForm:
     scale: mpmath.mpf  # 1, or 1/S for a mean over the samples
     entries: tuple[Entry, ...]
     gradients: dict[str, mpmath.mpf]  # dE_total/d<parameter>, read off the gradient matrices
+    recurrences: tuple[Matrix | None, ...] = ()  # U^1 .. U^L: a recurrent layer's reads of its own units
 
     @property
     def samples(self) -> int:
@@ -119,8 +122,9 @@ def entries(network) -> tuple[Entry, ...]:
     for p in network.parameters:
         where = _places(network, p)
         if p.kind == Q.WEIGHT:
-            row, column = where[0] if where else (0, 0)
-            out.append(Entry(p.quantity, WEIGHTS, p.layer, row + 1, column + 1, max(len(where) - 1, 0)))
+            row, column, own = where[0] if where else (0, 0, False)
+            out.append(Entry(p.quantity, RECURRENT if own else WEIGHTS, p.layer, row + 1, column + 1,
+                             max(len(where) - 1, 0)))
         elif network.spec.bias == BiasMode.SHARED:
             out.append(Entry(p.quantity, BIASES, p.layer, None))
         else:
@@ -133,11 +137,13 @@ def entries(network) -> tuple[Entry, ...]:
     return tuple(out)
 
 
-def _places(network, p) -> list[tuple[int, int]]:
-    """The (row, column) entries of W^l (a bias: (row, 0) of b^l) where parameter ``p`` is used."""
+def _places(network, p) -> list[tuple[int, int, bool]]:
+    """The (row, column, in U) entries of W^l, or of a recurrent layer's U^l (a bias: (row, 0) of b^l)
+    where parameter ``p`` is used."""
     rows = {n: j for j, n in enumerate(network.layers[p.layer])}
     columns = {n: i for i, n in enumerate(network.layers[p.layer - 1])}
-    return [(rows[n], columns[s] if s else 0) for n, s in zip(p.feeds, p.sources, strict=True)]
+    return [(rows[n], columns[s] if s in columns else rows[s] if s else 0, s in rows)
+            for n, s in zip(p.feeds, p.sources, strict=True)]
 
 
 def _bias_vector(network, k: int) -> list:
@@ -174,6 +180,13 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
     exact = [[[s.inputs[i] for s in spec.samples] for i in range(spec.layers[0])]]  # None: not known exactly
     routes: list[list | None] = [None] * (L + 1)  # a pooling layer's P^l of each sample
     for k in range(1, L + 1):
+        if network.recurrent(k):  # unit by unit (`matrix_steps`)
+            z, a, slopes, outs = matrix_steps.forward(network, k, A[-1], exact[-1], _bias_vector(network, k))
+            Z.append(z)
+            A.append(a)
+            F.append(slopes)
+            exact.append(outs)
+            continue
         route = _routes(network, k, A[-1]) if network.kind(k).combination is not None else None
         if route is not None:
             routes[k], W[k - 1] = route, route[0]
@@ -215,7 +228,10 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
     for k in range(L - 1, 0, -1):
         above = routes[k + 1]
         backs[k] = _per_sample([r.T for r in above], deltas[k + 1]) if above else W[k].T * deltas[k + 1]
-        deltas[k] = _map(backs[k], lambda v, i, j, f=F[k]: v * f[i, j])
+        if network.recurrent(k):
+            backs[k], deltas[k] = matrix_steps.backward(network, k, backs[k], F[k])
+        else:
+            deltas[k] = _map(backs[k], lambda v, i, j, f=F[k]: v * f[i, j])
     if not fallback and not all(_finite(m) for m in (*A, *Z[1:], *deltas[1:])):
         return None
     scale = mpmath.mpf(1) / S if spec.reduction == "mean" else mpmath.mpf(1)
@@ -229,21 +245,26 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
             total = mpmath.matrix([[mpmath.fsum(per_neuron[i, 0] for i in range(per_neuron.rows))]])
             gb = total if spec.bias == BiasMode.SHARED else per_neuron  # a shared bias: 1ᵀ Δ 1
         own = tuple(Matrix.of(deltas[k][:, s] * A[k - 1][:, s].T) for s in range(S))
+        gU = Matrix.of(scale * (deltas[k] * A[k].T)) if network.recurrent(k) else None
         layers.append(Layer(k, Matrix.of(Z[k]), Matrix.of(A[k]), Matrix.of(F[k]) if F[k] is not None else None,
                             Matrix.of(backs[k]), Matrix.of(deltas[k]), Matrix.of(gW),
-                            Matrix.of(gb) if gb is not None else None, own))
+                            Matrix.of(gb) if gb is not None else None, own, gU))
     table = entries(network)
     for p in network.parameters:  # a parameter used at several entries: the sum of theirs
         if p.kind == Q.WEIGHT:
-            found = [layers[p.layer - 1].weight_gradient[r, c] for r, c in _places(network, p)]
+            layer = layers[p.layer - 1]
+            found = [(layer.recurrent_gradient if own and layer.recurrent_gradient else layer.weight_gradient)[r, c]
+                     for r, c, own in _places(network, p)]
         else:
             bias_gradient = layers[p.layer - 1].bias_gradient
             assert bias_gradient is not None  # a bias's layer has biases
-            rows = [0] if spec.bias == BiasMode.SHARED else [r for r, _ in _places(network, p)]
+            rows = [0] if spec.bias == BiasMode.SHARED else [r for r, _, _ in _places(network, p)]
             found = [bias_gradient[r, 0] for r in rows]
         gradients[p.name] = mpmath.fsum(found) if len(found) != 1 else found[0]
+    recurrences = tuple(Matrix.of(matrix_steps.recurrence(network, k)) if network.recurrent(k) else None
+                        for k in range(1, L + 1))
     return MatrixForm(tuple(Matrix.of(w) for w in W), tuple(Matrix.of(v) if v is not None else None for v in b),
-                      Matrix.of(A0), Matrix.of(T), tuple(layers), scale, table, gradients)
+                      Matrix.of(A0), Matrix.of(T), tuple(layers), scale, table, gradients, recurrences)
 
 
 def _routes(network, k: int, a: mpmath.matrix) -> list[mpmath.matrix]:

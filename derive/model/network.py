@@ -142,15 +142,18 @@ class Network:
         weights = [p for p in self.parameters if p.layer == k and p.kind == Q.WEIGHT]
         return len(weights) == len(self.layers[k]) * len(self.layers[k - 1]) and not any(p.shared for p in weights)
 
-    def weight_matrix(self, k: int) -> tuple[tuple[sp.Rational, ...], ...]:
+    def weight_matrix(self, k: int, own: bool = False) -> tuple[tuple[sp.Rational, ...], ...]:
         """Layer k's weights as the matrix W of z = W a + b [destination][source], whatever the layer's
         kind: an input a unit does not read has a 0, a weight used at several places is at each (the
-        matrix form's W; a per-feature layer's is diagonal, a convolution's is a band of its kernels)."""
-        position = {n: j for j, n in enumerate(self.layers[k - 1])}
-        rows = [[sp.S.Zero] * len(self.layers[k - 1]) for _ in self.layers[k]]
+        matrix form's W; a per-feature layer's is diagonal, a convolution's is a band of its kernels).
+        ``own``: the matrix U of a recurrent layer's reads of its own units, z = W a^(l-1) + U a^l + b
+        (W_hh at each step, below the diagonal)."""
+        sources = self.layers[k] if own else self.layers[k - 1]
+        position = {n: j for j, n in enumerate(sources)}
+        rows = [[sp.S.Zero] * len(sources) for _ in self.layers[k]]
         for j, n in enumerate(self.layers[k]):
             for t in self.net_terms[n]:
-                if t.parameter is not None and t.factor is not None:  # a weight times an input
+                if t.parameter is not None and t.factor is not None and t.factor.name in position:
                     rows[j][position[t.factor.name]] += self.parameter[t.parameter].value
         return tuple(tuple(row) for row in rows)
 

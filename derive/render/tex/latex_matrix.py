@@ -39,7 +39,7 @@ def entry_latex(e: M.Entry, batch: bool = False) -> str:
     if e.matrix in _VECTOR:
         symbol = _VECTOR[e.matrix][batch]
         return f"{symbol}{up(e.layer)}_{{{e.row},k}}" if batch else f"{symbol}{up(e.layer)}_{{{e.row}}}"
-    symbol = "W" if e.matrix == M.WEIGHTS else "b"
+    symbol = {M.WEIGHTS: "W", M.RECURRENT: "U"}.get(e.matrix, "b")
     if e.row is None:
         return rf"{symbol}{up(e.layer)}\ \text{{(shared)}}"
     index = f"{e.row},{e.column}" if e.column is not None else f"{e.row}"
@@ -82,8 +82,13 @@ class MatrixPart:
             return rf" + {value}\,\mathbf{{1}}{self.ones_t}"
         return f" + {self.m(self.form.biases[k - 1]) if numbers else f'b{up(k)}'}{self.ones_t}"
 
+    def recurrent(self, k) -> bool:
+        return isinstance(k, int) and self.network.recurrent(k)
+
     def forward_rule(self, k) -> str:
-        return f"W{up(k)} {self.a}{up(k - 1 if k != 'l' else 'l-1')}{self.bias(k) if k != 'l' else self._bias_rule()}"
+        own = f" + U{up(k)} {self.a}{up(k)}" if self.recurrent(k) else ""
+        bias = self.bias(k) if k != "l" else self._bias_rule()
+        return f"W{up(k)} {self.a}{up(k - 1 if k != 'l' else 'l-1')}{own}{bias}"
 
     def _bias_rule(self) -> str:
         if self.biases == BiasMode.NONE:
@@ -97,7 +102,8 @@ class MatrixPart:
         return rf"\nabla_{{{self.a}{up(L)}}} E \odot {self.f(L)}'\big({self.z}{up(L)}\big)"
 
     def hidden_rule(self, k, after) -> str:
-        return rf"\big((W{up(after)})^{{T}} {self.d}{up(after)}\big) \odot {self.f(k)}'\big({self.z}{up(k)}\big)"
+        own = rf" + (U{up(k)})^{{T}} {self.d}{up(k)}" if self.recurrent(k) else ""
+        return rf"\big((W{up(after)})^{{T}} {self.d}{up(after)}{own}\big) \odot {self.f(k)}'\big({self.z}{up(k)}\big)"
 
     def weight_rule(self, k, before) -> str:
         return f"{self.scale}{self.d}{up(k)} ({self.a}{up(before)})^{{T}}"
@@ -127,6 +133,12 @@ class MatrixPart:
             scale = rf"$\tfrac{{1}}{{{self.form.samples}}}$ times " if self.scale else ""
             text += (rf"With {self.form.samples} samples, each sample is a column ($\mathbf{{1}}$ is a column of "
                      rf"ones), and each gradient is {scale}the sum over the samples. ")
+        for k in range(1, self.network.depth + 1):
+            if self.recurrent(k):
+                text += (rf"Layer {k} is recurrent, unrolled over its steps: $U{up(k)}$ holds $W_{{hh}}$ at each "
+                         rf"step, below the diagonal (a unit reads the previous step's outputs), so ${self.z}{up(k)}$ "
+                         rf"is computed unit by unit, the first step's first, and ${self.d}{up(k)}$ collects "
+                         rf"$(U{up(k)})^{{T}} {self.d}{up(k)}$ from the later steps, the last step's first. ")
         return text + ("These numbers are computed by a separate matrix route and agree with the scalar derivation "
                        "above to every digit shown.")
 
@@ -148,8 +160,10 @@ class MatrixPart:
         previous = self.form.inputs
         for layer in self.form.layers:
             k = layer.index
+            recurrence = self.form.recurrences[k - 1] if self.form.recurrences else None
+            own = f" + {self.m(recurrence)} {self.m(layer.outs)}" if recurrence is not None else ""
             rows = [(f"{self.z}{up(k)}", self.forward_rule(k)),
-                    ("", f"{self.m(self.form.weights[k - 1])} {self.m(previous)}{self.bias(k, numbers=True)}"),
+                    ("", f"{self.m(self.form.weights[k - 1])} {self.m(previous)}{own}{self.bias(k, numbers=True)}"),
                     ("", self.m(layer.nets)),
                     (f"{self.a}{up(k)}", rf"{self.f(k)}\big({self.z}{up(k)}\big) = {self.m(layer.outs)}")]
             section.blocks.append(Block("align", rows=rows))
@@ -169,7 +183,9 @@ class MatrixPart:
         for layer in reversed(layers[:-1]):
             k = layer.index
             assert layer.slopes is not None  # only the output layer may couple its neurons
-            product = rf"\left({self.m(self.form.weights[k], transpose=True)} {self.m(layers[k].deltas)}\right)"
+            recurrence = self.form.recurrences[k - 1] if self.form.recurrences else None
+            own = (f" + {self.m(recurrence, transpose=True)} {self.m(layer.deltas)}" if recurrence is not None else "")
+            product = rf"\left({self.m(self.form.weights[k], transpose=True)} {self.m(layers[k].deltas)}{own}\right)"
             rows = [(f"{self.d}{up(k)}", self.hidden_rule(k, k + 1)),
                     ("", rf"{product} \odot {self.m(layer.slopes)}"),
                     ("", rf"{self.m(layer.back)} \odot {self.m(layer.slopes)}"),
@@ -185,6 +201,10 @@ class MatrixPart:
             rows = [(rf"\frac{{\partial {_TOTAL}}}{{\partial W{up(k)}}}", self.weight_rule(k, k - 1)),
                     ("", f"{self.scale}{self.m(layer.deltas)} {self.m(previous, transpose=True)}"),
                     ("", self.m(layer.weight_gradient))]
+            if layer.recurrent_gradient is not None:
+                rows += [(rf"\frac{{\partial {_TOTAL}}}{{\partial U{up(k)}}}", self.weight_rule(k, k)),
+                         ("", f"{self.scale}{self.m(layer.deltas)} {self.m(layer.outs, transpose=True)}"),
+                         ("", self.m(layer.recurrent_gradient))]
             if layer.bias_gradient is not None:
                 value = (number(layer.bias_gradient[0, 0], self.digits) if self.biases == BiasMode.SHARED
                          else self.m(layer.bias_gradient))
@@ -218,6 +238,8 @@ class MatrixPart:
             n, m = self.form.weights[layer.index - 1].shape
             bias = {BiasMode.SHARED: "$1$", BiasMode.PER_NEURON: rf"${n} \times 1$", BiasMode.NONE: "none"}[self.biases]
             shape = rf"${n} \times {m}$"
+            if self.recurrent(layer.index):
+                shape += rf"; $U{up(layer.index)}$: ${n} \times {n}$"
             rows.append([f"${layer.index}$", shape, bias, rf"${n} \times {samples}$", shape])
         header = ["layer $l$", f"$W{up('l')}$", f"$b{up('l')}$",
                   f"${self.z}{up('l')}, {self.a}{up('l')}, {self.d}{up('l')}$", r"$\partial E / \partial W^{(l)}$"]
@@ -243,13 +265,5 @@ class MatrixPart:
 
 
 def sections(model, digits: int) -> list[Section]:
-    """The matrix form's sections for the document; for a network with a recurrent layer, whose matrix
-    form is written per step (not by this version), a sentence that says so."""
-    network = model.network
-    recurrent = [k for k in range(1, network.depth + 1) if network.recurrent(k)]
-    if recurrent:
-        return [Section("The matrix form", [Block("text", (
-            f"Layer {recurrent[0]} is recurrent: its matrix form is written per step, "
-            r"$z_t = W_{ih} x_t + W_{hh} h_{t-1} + b$, which this version of derive does not print as "
-            "matrices. Every number above is checked by the other routes (derive check).") )])]
+    """The matrix form's sections for the document."""
     return MatrixPart(model, digits).sections()
