@@ -45,6 +45,7 @@ from derive.model.program import (  # noqa: F401  (the statement kinds and the u
     Lowering,
     Map,
     Pool,
+    Recur,
     Propagate,
     Rows,
     Statement,

@@ -135,7 +135,7 @@ class Network:
     def recurrent(self, k: int) -> bool:
         """Whether layer k's units read earlier units of their own layer (a recurrent layer unrolled): its
         units are then computed one after the other (net, then out), and their deltas last first."""
-        return getattr(self.kind(k), "recurrent", False)
+        return kinds.recurrent(self.typed(k))
 
     def dense(self, k: int) -> bool:
         """Whether every unit of layer k reads every input through a weight of its own (a linear layer)."""

@@ -94,8 +94,9 @@ def _samples(samples, shape: tuple[int, ...], targets: tuple[int, ...], check) -
         if isinstance(s, dict) and "inputs" in s and len(shape) > 1:
             inputs = tensor(s["inputs"], f"samples[{j}].inputs", shape, axes[:len(shape)], check)
             s = {**s, "inputs": list(flat(inputs))}
-        one_row = targets[0] == 1 and isinstance(s, dict) and not isinstance((s.get("targets") or [0])[0], list)
-        if isinstance(s, dict) and "targets" in s and len(targets) > 1 and not one_row:  # "last": a row, or flat
+        given = s.get("targets") if isinstance(s, dict) else None
+        flat_row = targets[0] == 1 and isinstance(given, list) and not any(isinstance(v, list) for v in given)
+        if given is not None and len(targets) > 1 and not flat_row:  # "last": one row, or the row's numbers
             s = {**s, "targets": list(flat(tensor(s["targets"], f"samples[{j}].targets", targets,
                                                   ("steps (one row of targets per step)", "outputs per step"), check)))}
         read.append(s)
@@ -117,7 +118,7 @@ def target_shape(layers: tuple[Typed, ...]) -> tuple[int, ...]:
 def sequence_output(layers: tuple[Typed, ...]) -> str | None:
     """How the layers after the last recurrent one read its sequence ("all", "last"; None: no recurrent
     layer), as ``sequence_output`` gives it."""
-    if not any(getattr(KINDS[t.kind], "recurrent", False) for t in layers):
+    if not any(recurrent(t) for t in layers):
         return None
     return "last" if any(t.offset for t in layers) else "all"
 
@@ -127,9 +128,9 @@ def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[R
     recurrent layer, its sequence is read as ``sequence_output`` says: each later layer applied at
     every step ("all"), or the layers after it reading its last step only ("last")."""
     kinds = [kind_of(table, f"layer[{k}]", check) for k, table in enumerate(layers)]
-    recurrent = [k for k, kind in enumerate(kinds) if getattr(kind, "recurrent", False)]
+    last = max((k for k, kind in enumerate(kinds) if getattr(kind, "recurrent", False)), default=None)
     mode = t.get(SEQUENCE_OUTPUT, "all")
-    if SEQUENCE_OUTPUT in t and not recurrent:
+    if SEQUENCE_OUTPUT in t and last is None:
         check.fail(f"{SEQUENCE_OUTPUT} is for a network with a recurrent layer (rnn), and this one has none")
     if mode not in ("all", "last"):
         check.fail(f"{SEQUENCE_OUTPUT} = {quoted(str(mode))} is unknown: \"all\" (the layers after the recurrent "
@@ -145,10 +146,10 @@ def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[R
             offset = 0
         read.append(r)
         shape = r.layer.shape
-        if recurrent and k == recurrent[-1] == len(layers) - 1:
+        if k == last == len(layers) - 1:
             check.fail(f"{key}: an {kind.name} layer's hidden states reach the loss through a layer after it: add a "
                        "[[layer]] of type linear (its output at every step, or at the last)")
-        if recurrent and k == recurrent[-1]:
+        if k == last:
             shape = shape[1:]
             if mode == "all":
                 steps = r.layer.shape[0]
@@ -163,11 +164,13 @@ def unrolled(spec) -> list[tuple[int, int]] | None:
     step's (1, its width); None for a network without a recurrent layer."""
     if sequence_output(spec.kinds) is None:
         return None
-    out = [spec.kinds[0].shape_in]
-    for t in spec.kinds:
-        recurrent = getattr(KINDS[t.kind], "recurrent", False)
-        out.append(t.shape if recurrent else (max(t.steps, 1), t.width))
-    return [(steps, per_step) for steps, per_step in out]
+    shapes = [spec.kinds[0].shape_in, *(t.shape if recurrent(t) else (max(t.steps, 1), t.width) for t in spec.kinds)]
+    return [(steps, per_step) for steps, per_step in shapes]
+
+
+def recurrent(layer: Typed) -> bool:
+    """Whether a layer's units read its own earlier units (a recurrent kind's ``recurrent``)."""
+    return getattr(KINDS[layer.kind], "recurrent", False)
 
 
 def tensors(layer: Typed) -> tuple[tuple[int, ...], ...]:

@@ -68,12 +68,12 @@ class RNN:
             check.fail(f"{key}: missing key 'hidden_size' (its number of hidden units per step)")
         hidden = check.integer(table["hidden_size"], f"{key}.hidden_size", 1, check.max_width)
         layer = Typed(self.name, tuple(shape_in), (steps, hidden))
-        given = [k for k in TENSORS if k in table]
-        if given and len(given) != len(TENSORS):
+        tensors = [k for k in TENSORS if k in table]
+        if tensors and len(tensors) != len(TENSORS):
             missing = next(k for k in TENSORS if k not in table)
-            check.fail(f"{key}: {given[0]} is given but not {missing}: give both, or neither (drawn from the seed)")
+            check.fail(f"{key}: {tensors[0]} is given but not {missing}: give both, or neither (drawn from the seed)")
         weight = None
-        if given:
+        if tensors:
             weight = tuple(tensor(table[k], f"{key}.{k}", s, ("hidden_size", what), check)
                            for k, s, what in zip(TENSORS, self.tensors(layer), ("input_size", "hidden_size"),
                                                  strict=True))
