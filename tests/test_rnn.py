@@ -403,3 +403,12 @@ def test_the_documents_matrix_form_writes_the_recurrence():
     assert r"z^{(1)} &= W^{(1)} a^{(0)} + U^{(1)} a^{(1)} + b^{(1)}" in tex
     assert r"\delta^{(1)} &= \big((W^{(2)})^{T} \delta^{(2)} + (U^{(1)})^{T} \delta^{(1)}\big)" in tex
     assert r"w_{5} = U^{(1)}_{3,1}" in tex
+
+
+def test_the_page_and_the_document_say_how_the_biases_are_shared():
+    from derive.render.tex.latex import document
+
+    model = _model(ISSUE)
+    said = "one bias per neuron, but in layers 1 and 2 one per unit, shared by the steps"
+    assert said in model.html(check=False)
+    assert said in " ".join(document(model, derive.__version__).split())

@@ -46,6 +46,7 @@ from derive.model.modes import BiasMode
 
 #: The top-level keys of the ``layers = [...]`` form, which the ``[[layer]]`` form replaces.
 REPLACED = ("layers", "activation", "weights", "biases", "bias")
+STEPPED_BIAS = "unit, shared by the steps"  # `biases`: a layer unrolled over a sequence's steps
 SEQUENCE_OUTPUT = "sequence_output"  # after the last recurrent layer: "all" its steps, or the "last"
 MAX_AXES = 3  # an input is features, or (channels, height, width)
 
@@ -272,12 +273,17 @@ def activations(spec) -> str:
 
 def biases(spec) -> str:
     """How the network's biases are laid out, as every output describes them: the bias mode's words,
-    and the layers whose biases are each shared by several units (a convolution's channel)."""
-    shared = [str(k) for k, t in enumerate(spec.kinds, start=1)
-              if any(len(units) > 1 for units in KINDS[t.kind].bias_units(t))]
-    if spec.bias != BiasMode.PER_NEURON or not shared:
+    and the layers whose biases are each shared by several units, in their kind's words (`shared_bias`:
+    a convolution's one per output channel; a layer unrolled over steps, one per unit for every step)."""
+    groups: dict[str, list[str]] = {}
+    for k, t in enumerate(spec.kinds, start=1):
+        if any(len(units) > 1 for units in bias_units(t)):
+            words = STEPPED_BIAS if t.steps else getattr(KINDS[t.kind], "shared_bias", STEPPED_BIAS)
+            groups.setdefault(words, []).append(str(k))
+    if spec.bias != BiasMode.PER_NEURON or not groups:
         return spec.bias.description
-    return f"{spec.bias.description}, but in layer {', '.join(shared)} one per output channel, shared by its units"
+    said = [f"in layer{'s' if len(ks) > 1 else ''} {' and '.join(ks)} one per {words}" for words, ks in groups.items()]
+    return f"{spec.bias.description}, but {'; '.join(said)}"
 
 
 def place(spec, parameter) -> dict:

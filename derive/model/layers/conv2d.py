@@ -75,6 +75,7 @@ class Conv2d:
                              "weight", "bias")
     lowering = P.Lowering(_forward, _backward)
     combination = None
+    shared_bias = "output channel, shared by its units"  # how `layers.biases` says its bias is laid out
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
         if len(shape_in) != 3:
