@@ -26,6 +26,8 @@ ISSUE = spec_toml("rnn", [3, 2], [
      "weight_hh": [[0.5, -0.3], [0.2, 0.4]], "bias": [0.0, 0.1]},
     {"type": "linear", "out_features": 1, "activation": "identity", "weight": [[0.7, -0.2]], "bias": [0.05]}],
     [{"inputs": [[1.0, 2.0], [0.5, 3.0], [0.0, -1.0]], "targets": [[0.5], [1.25], [0.0]]}])
+ONE_STEP = ISSUE.replace("input = [3, 2]", "input = [1, 2]").replace(", [0.5, 3.0], [0.0, -1.0]]", "]").replace(
+    "[[0.5], [1.25], [0.0]]", "[[0.5]]")  # W_hh reads nothing: its gradient is an empty sum, 0
 LAST = ISSUE.replace('loss = "half_sse"', 'loss = "half_sse"\nsequence_output = "last"').replace(
     "targets = [[0.5], [1.25], [0.0]]", "targets = [[0.25]]")
 
@@ -110,16 +112,16 @@ def test_the_places_of_the_parameters_are_pytorchs_tensors(tmp_path, capsys):
     assert places["b2"] == (0, "bias", [1])
 
 
-@pytest.mark.parametrize("name", ["all", "last", "stacked"])
+@pytest.mark.parametrize("name", ["all", "last", "stacked", "one step"])
 def test_the_python_and_numpy_code_in_every_form_is_the_engine(tmp_path, name):
-    text = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2)}[name]
+    text = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2), "one step": ONE_STEP}[name]
     python_and_numpy_are_the_engine(_model(text), tmp_path)
 
 
 @needs_cc
 @pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
 def test_the_c_code_in_both_forms_is_the_python_and_the_engine(tmp_path, loops):
-    for text in (ISSUE, LAST, _random_spec(5, "all", recurrent=2)):
+    for text in (ISSUE, LAST, _random_spec(5, "all", recurrent=2), ONE_STEP):
         c_is_the_python_and_the_engine(_model(text), tmp_path, loops)
 
 
@@ -175,13 +177,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
     assert capsys.readouterr().err.strip() == message
 
 
-@pytest.mark.parametrize("name", ["all", "last", "stacked"])
+@pytest.mark.parametrize("name", ["all", "last", "stacked", "one step"])
 def test_the_pages_loop_form_gives_every_value_of_every_sample(chrome, name):
     """The page's script in loop form (above LOOP_THRESHOLD parameters), in headless Chromium: every
     kernel and display value of every sample is the engine's."""
     from test_page_loops import agrees
 
-    text = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2)}[name]
+    text = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2), "one step": ONE_STEP}[name]
     agrees(chrome, _model(text))
 
 
@@ -412,3 +414,16 @@ def test_the_page_and_the_document_say_how_the_biases_are_shared():
     said = "one bias per neuron, but in layers 1 and 2 one per unit, shared by the steps"
     assert said in model.html(check=False)
     assert said in " ".join(document(model, derive.__version__).split())
+
+
+def test_over_one_step_the_recurrent_weights_multiply_nothing_and_every_output_says_so():
+    """One step: W_hh reads no earlier unit, so its entries feed nothing; their gradients are 0 in the
+    engine, the explanation, the document, the page and the code (tested above), and nothing fails."""
+    from derive.render.tex.latex import document
+
+    model = _model(ONE_STEP)
+    assert [model.gradients()[p] for p in ("w5", "w6", "w7", "w8")] == [0, 0, 0, 0]
+    assert str(model.explain("dE_total/dw5")).splitlines()[0] == "dE_total/dw5 = 0"
+    assert "$w_{5}$ multiplies nothing in this network (a recurrent weight over a single step): its gradient is 0." \
+        in document(model, derive.__version__)
+    assert 'data-parameter="w5"' in model.html(check=False)

@@ -73,7 +73,8 @@ def product(*factors) -> sp.Expr:
 
 
 def total(*terms) -> sp.Expr:
-    return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
+    """The terms' sum as written; none: 0 (a weight no unit reads, W_hh over one step)."""
+    return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0] if terms else sp.S.Zero
 
 
 class Explainer:

@@ -169,7 +169,7 @@ def sum_assignment(indent: str, target: str, terms: list[str]) -> list[str]:
         for start in range(SUM_CHUNK, len(terms), SUM_CHUNK):
             lines += sum_assignment(indent, target, [target, *terms[start:start + SUM_CHUNK]])
         return lines
-    text = " + ".join(terms)
+    text = " + ".join(terms) or "0.0"  # an empty sum: a weight no unit reads (W_hh over one step)
     line = f"{indent}{target} = {text}"
     if len(line) <= LINE_LENGTH:
         return [line]

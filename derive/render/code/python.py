@@ -270,7 +270,12 @@ def _update_tail(derivation: Derivation) -> list[str]:
     entries = []
     for name, chain in derivation.chains.items():
         steps = [f"step_{n} * {names.python(src)}" if src else f"step_{n}" for n, src in chain.delta_shares]
-        value = f"{name} - {steps[0]}" if len(steps) == 1 else f"{name} - ({' + '.join(steps)})"
+        if not steps:  # a weight no unit reads (W_hh over one step): no gradient, no step
+            value = name
+        elif len(steps) == 1:
+            value = f"{name} - {steps[0]}"
+        else:
+            value = f"{name} - ({' + '.join(steps)})"
         if len(f'{INDENT}updated["{name}"] = {value}') > pyformat.LINE_LENGTH:
             lines += pyformat.sum_assignment(INDENT, f"step_{name}", steps)
             value = f"{name} - step_{name}"

@@ -177,7 +177,10 @@ class Document:
     def _weights_of_layer(self, k: int, s: int, section: Section) -> None:
         ex = self.explainer
         for p in self.network.parameters:
-            if p.kind == Q.WEIGHT and p.layer == k:
+            if p.kind == Q.WEIGHT and p.layer == k and not p.feeds:  # W_hh over a single step
+                section.blocks.append(Block("text", f"${names.latex(p.quantity)}$ multiplies nothing in this network "
+                                            "(a recurrent weight over a single step): its gradient is 0."))
+            elif p.kind == Q.WEIGHT and p.layer == k:
                 rows = ex.factor(Q.partial(Q.net(p.feeds[0]), p.quantity), s) + self.gradient(p.name, s)
                 section.blocks.append(self.align(rows))
 

@@ -32,7 +32,7 @@ def _steps(document, k: int, s: int) -> list[Block]:
 def _sum_over_steps(document, k: int) -> list[Block]:
     """The first recurrent weight's gradient (sample 1) as the sum over the steps, in names and in numbers."""
     network, printer = document.network, document.printer
-    recurrent = [p for p in network.parameters if p.layer == k and p.kind == Q.WEIGHT
+    recurrent = [p for p in network.parameters if p.layer == k and p.kind == Q.WEIGHT and p.sources
                  and all(network.layer_of.get(str(src)) == k for src in p.sources)]
     if not recurrent:
         return []
