@@ -110,7 +110,8 @@ class _Statements(Printer):
         self.printer = printer
 
     def sum(self, s):
-        return [f"const {names.python(s.quantity)} = {' + '.join(names.net_terms(self.printer.network, s.quantity)) or '0.0'};"]
+        terms = names.net_terms(self.printer.network, s.quantity)
+        return [f"const {names.python(s.quantity)} = {' + '.join(terms) or '0.0'};"]
 
     def let(self, s):
         value = self.printer._print(s.expr) if s.expr.is_Symbol else self.printer.doprint(float_expression(s.expr))
