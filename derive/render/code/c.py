@@ -24,7 +24,7 @@ from derive.escape import c_comment, c_identifier, c_string, python_string
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.render import names
-from derive.render.code import c_loops, python_training, tables
+from derive.render.code import c_batch, c_loops, python_training, tables
 from derive.render.code.c_printer import CPrinter
 from derive.render.code.header import header
 from derive.render.code.walker import Printer, walk
@@ -124,10 +124,11 @@ def render(derivation: Derivation | None, network, version: str, loops: bool) ->
     loop form, which reads the network and its registry entries only."""
     spec = network.spec
     prefix = c_identifier(spec.name)
+    batched = c_batch.batch_body(network, loops)
     if loops:
-        body, helpers = c_loops.run_body(network)
+        body, helpers = c_loops.run_body(network, batched[1] if batched else set())
     else:
-        printer = CPrinter(lambda s: names.python(network.quantity_of[s]))
+        printer = CPrinter(lambda s: names.python(network.quantity_of[s]), set(batched[1]) if batched else None)
         program = lowered.straight(derivation)
         body = walk(program, _Straight(program, network, printer))
         helpers = printer.helper_sources()
@@ -143,6 +144,8 @@ def render(derivation: Derivation | None, network, version: str, loops: bool) ->
         "names": ", ".join(c_string(p.name) for p in network.parameters),
         "helpers": helpers,
         "run": body,
+        "batch": batched[0] if batched else None,
+        "block": c_batch.BLOCK,
         "loop_form": loops,
         "cases": _optimizer_cases(lambda: by_name),
         **_state_context(),

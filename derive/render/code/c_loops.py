@@ -226,8 +226,9 @@ class _C(Printer):
         return [f"{I1}return E_total;"]
 
 
-def run_body(network) -> tuple[list[str], list[str]]:
-    """The body of ``run`` in loop form, and the helpers it calls."""
+def run_body(network, helpers: set = frozenset()) -> tuple[list[str], list[str]]:
+    """The body of ``run`` in loop form, and the helpers it calls (with ``helpers``, those of other
+    functions of the source)."""
     printer = _C(P.lower(network))
     lines = walk(printer.program, printer)
-    return lines, CPrinter(str, printer.helpers).helper_sources()
+    return lines, CPrinter(str, printer.helpers | set(helpers)).helper_sources()

@@ -1,0 +1,51 @@
+"""The C target's batched kernel (`derive.render.code.c_batch`): ``train`` on a batch of more than one
+sample takes the batch's gradient as blocked matrix products, in both forms of the source; against
+the plain-Python module's ``train`` on every network of the zoo, with batches that span several
+blocks and end in a partial group of samples."""
+
+import pytest
+from generated_module import floats, load
+from networks import EXTREME, TODAY, ZOO
+from targets import c_files, load_c, near, needs_cc
+
+import derive
+from derive.render.code import c_batch
+
+pytestmark = needs_cc
+
+#: more than two blocks of samples, the last one not a whole group
+COUNT = 2 * c_batch.BLOCK + c_batch.GROUP + 1
+
+
+def _samples(model):
+    """COUNT samples: the spec's own, their inputs moved a little each time (the same targets)."""
+    spec = model.spec.samples
+    return [([v + 0.01 * (k % 7) - 0.02 * (i % 3) for i, v in enumerate(floats(spec[k % len(spec)].inputs))],
+             floats(spec[k % len(spec)].targets)) for k in range(COUNT)]
+
+
+@pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
+@pytest.mark.parametrize("name", sorted({**ZOO, **TODAY, **EXTREME}))
+def test_batched_train_is_the_python_modules(name, loops, tmp_path):
+    model = derive.Model(derive.parse({**ZOO, **TODAY, **EXTREME}[name], f"{name}.toml"))
+    assert "run_batch(" in c_files(model, loops)["gradients.c"]  # every network of the zoo is dense
+    cmod, pmod = load_c(model, tmp_path, loops), load(model, tmp_path)[0]
+    samples = _samples(model)
+    for options in ({"optimizer": "sgd"}, {"optimizer": "adam", "batch_size": c_batch.BLOCK + 3, "reduction": "mean"},
+                    {"optimizer": "sgd", "frozen": (model.parameters[0],), "batch_size": 5, "shuffle": True}):
+        got = cmod.train(cmod.INITIAL, samples, 3, 0.01, **options)
+        want = pmod.train(pmod.INITIAL, samples, 3, 0.01, **options)
+        scale = max(1.0, *(abs(v) for v in want.values()))
+        assert all(near(got[p], want[p], scale) for p in want), options
+
+
+def test_the_batched_gradient_is_the_sum_over_the_batch(reference, tmp_path):
+    """last_g of one full-batch step is the sum of the samples' gradients (the engine's, per sample)."""
+    cmod = load_c(reference, tmp_path, loops=True)
+    samples = [(floats(s.inputs), floats(s.targets)) for s in reference.spec.samples] * COUNT
+    state = {}
+    cmod.train(cmod.INITIAL, samples, 1, 0.0, state=state)
+    assert state["g"]
+    for p in state["g"]:  # the parameters trained (the spec may freeze some)
+        want = COUNT * sum(float(reference.value(f"dE_total/d{p}", s)) for s in range(len(reference.spec.samples)))
+        assert near(state["g"][p], want, abs(want)), p
