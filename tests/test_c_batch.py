@@ -4,6 +4,7 @@ the plain-Python module's ``train`` on every network of the zoo, with batches th
 blocks and end in a partial group of samples."""
 
 import pytest
+from conftest import spec_text
 from generated_module import floats, load
 from networks import EXTREME, TODAY, ZOO
 from targets import c_files, load_c, near, needs_cc
@@ -49,3 +50,20 @@ def test_the_batched_gradient_is_the_sum_over_the_batch(reference, tmp_path):
     for p in state["g"]:  # the parameters trained (the spec may freeze some)
         want = COUNT * sum(float(reference.value(f"dE_total/d{p}", s)) for s in range(len(reference.spec.samples)))
         assert near(state["g"][p], want, abs(want)), p
+
+
+def test_a_layer_wider_than_a_chunk(tmp_path):
+    """A first layer of more inputs than `c_batch.CHUNK` (its products taken in chunks, the sums of the
+    chunks added) and an odd number of units: the loop form's batched train is the Python module's."""
+    n_in = c_batch.CHUNK + 45
+    text = spec_text(layers=f"[{n_in}, 3, 2]", weights=None, biases=None, bias='"per_neuron"', seed="3",
+                     samples="[[samples]]\ninputs = [" + ", ".join(f"{(k % 11) / 10}" for k in range(n_in))
+                     + "]\ntargets = [0.2, 0.7]\n")
+    model = derive.Model(derive.parse(text, "wide.toml"))
+    cmod, pmod = load_c(model, tmp_path, loops=True), load(model, tmp_path)[0]
+    x, t = floats(model.spec.samples[0].inputs), floats(model.spec.samples[0].targets)
+    samples = [([v * (1 + 0.1 * (s % 5)) for v in x], t) for s in range(COUNT)]
+    got = cmod.train(cmod.INITIAL, samples, 2, 0.01)
+    want = pmod.train(pmod.INITIAL, samples, 2, 0.01)
+    scale = max(1.0, *(abs(v) for v in want.values()))
+    assert all(near(got[p], want[p], scale) for p in want)

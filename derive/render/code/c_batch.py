@@ -19,6 +19,9 @@ from derive.model.modes import BiasMode
 from derive.render.code.c_loops import _C, I1, I2, I3
 
 BLOCK, GROUP, ROWS, COLS = 32, 4, 4, 8
+#: inputs a chunk of the forward products (a chunk of 125 rows of doubles: 256 KB, half this machine's L2)
+CHUNK = 256
+SIZE = {"double": 8, "float": 4}
 I4, I5 = I3 + "    ", I3 + "        "
 
 
@@ -30,8 +33,8 @@ class _Batch(_C):
     """``run``'s per-sample statements over a block's vectors: ``z1`` is row b of ``Z1``, and so on."""
 
     def __init__(self, program: P.Program, real: str):
-        super().__init__(program)
-        self.real, self.dense = real, []
+        super().__init__(program, real)
+        self.dense = []
 
     def each(self, s: P.Each):
         if s.into in (P.WEIGHT_GRADIENTS, P.BIAS_GRADIENTS):
@@ -64,6 +67,16 @@ def _forward(s: P.Units, printer: _Batch, simd: bool) -> list[str]:
         raise NotBatched
     bias = {"per_neuron": f" + p[{layer.biases} + j]", "shared": f" + p[{layer.biases}]"}.get(layer.bias, "")
     sums = [f"s{r}{g}" for r in range(2) for g in range(GROUP)]
+    chunked = n_in > CHUNK  # the inputs in chunks, so that a chunk of every row stays in L2 for the block
+    first, end = ("i0", "i1") if chunked else ("0", str(n_in))
+    if chunked:
+        store = [*(f"{I3}Z{k}[b + {g}][j] = i0 ? Z{k}[b + {g}][j] + s0{g} : s0{g};" for g in range(GROUP)),
+                 f"{I3}if (j1 != j) {{",  # not the last row again, for an odd number of rows
+                 *(f"{I4}Z{k}[b + {g}][j1] = i0 ? Z{k}[b + {g}][j1] + s1{g} : s1{g};" for g in range(GROUP)),
+                 f"{I3}}}"]
+    else:
+        store = [*(f"{I3}Z{k}[b + {g}][j] = s0{g}{bias};" for g in range(GROUP)),
+                 *(f"{I3}Z{k}[b + {g}][j1] = s1{g}{bias.replace('+ j]', '+ j1]')};" for g in range(GROUP))]
     lines = [f"{I1}for (long b = 0; b < m; b += {GROUP}) {{",
              *(f"{I2}const {real} *restrict x{g} = {_input(k - 1, f'b + {g} < m ? b + {g} : b')};"
                for g in range(GROUP)),
@@ -73,11 +86,16 @@ def _forward(s: P.Units, printer: _Batch, simd: bool) -> list[str]:
              f"{I3}const {real} *restrict w1 = p + {layer.weights} + j1 * {n_in};",
              f"{I3}{real} {', '.join(f'{n} = 0' for n in sums)};",
              *([f"{I3}#pragma omp simd reduction(+:{','.join(sums)})"] if simd else []),
-             f"{I3}for (long i = 0; i < {n_in}; i++) {{",
+             f"{I3}for (long i = {first}; i < {end}; i++) {{",
              *(f"{I4}s{r}{g} += w{r}[i] * x{g}[i];" for r in range(2) for g in range(GROUP)), f"{I3}}}",
-             *(f"{I3}Z{k}[b + {g}][j] = s0{g}{bias};" for g in range(GROUP)),
-             *(f"{I3}Z{k}[b + {g}][j1] = s1{g}{bias.replace('+ j]', '+ j1]')};" for g in range(GROUP)),
-             f"{I2}}}", f"{I1}}}"]
+             *store, f"{I2}}}", f"{I1}}}"]
+    if chunked:
+        lines = [f"for (long i0 = 0; i0 < {n_in}; i0 += {CHUNK}) {{", f"{I1}const long i1 = i0 + {CHUNK} < {n_in} ? "
+                 f"i0 + {CHUNK} : {n_in};", *lines]
+        lines = [f"{I1}{line}" for line in lines] + [f"{I1}}}"]
+        if bias:
+            lines += [f"{I1}for (long b = 0; b < m; b++) {{", f"{I2}for (long j = 0; j < {layer.width}; j++) {{",
+                      f"{I3}Z{k}[b][j] = Z{k}[b][j]{bias};", f"{I2}}}", f"{I1}}}"]
     if s.body[1:]:
         lines += [f"{I1}for (long b = 0; b < m; b++) {{", *_aliases(printer.program, k, real),
                   f"{I2}for (long j = 0; j < {layer.width}; j++) {{"]
@@ -101,15 +119,16 @@ def _aliases(program: P.Program, upto: int, real: str) -> list[str]:
 
 def _gradients(layer, real: str) -> list[str]:
     """acc += the block's weight gradients of a dense layer: tiles of ROWS x COLS in registers, the
-    samples added one after another (the order of the batch); biases likewise."""
+    samples added one after another (the order of the batch); biases likewise. In float, COLS x 2 inputs."""
     k, n_in, w = layer.index, layer.width_in, layer.width
-    tile = f"for (long r = 0; r < {ROWS}; r++) for (long c = 0; c < {COLS}; c++)"
-    lines = [f"{I1}for (long i0 = 0; i0 < {n_in}; i0 += {COLS}) {{",
+    cols = min(COLS * 8 // SIZE[real], n_in)  # two vectors of 32 bytes (AVX2) either way, or every input
+    tile = f"for (long r = 0; r < {ROWS}; r++) for (long c = 0; c < {cols}; c++)"
+    lines = [f"{I1}for (long i0 = 0; i0 < {n_in}; i0 += {cols}) {{",
              f"{I2}for (long j0 = 0; j0 < {w}; j0 += {ROWS}) {{",
              f"{I3}const long rows = j0 + {ROWS} <= {w} ? {ROWS} : {w} - j0;",
              f"{I3}{real} *restrict g0 = acc + {layer.weights} + j0 * {n_in} + i0;",
-             f"{I3}if (rows == {ROWS} && i0 + {COLS} <= {n_in}) {{",
-             f"{I4}{real} tile[{ROWS}][{COLS}];",
+             f"{I3}if (rows == {ROWS} && i0 + {cols} <= {n_in}) {{",
+             f"{I4}{real} tile[{ROWS}][{cols}];",
              f"{I4}{tile} tile[r][c] = g0[r * {n_in} + c];",
              f"{I4}for (long b = 0; b < m; b++) {{",
              f"{I5}const {real} *restrict x = {_input(k - 1, 'b')} + i0;",
@@ -118,7 +137,7 @@ def _gradients(layer, real: str) -> list[str]:
              f"{I4}}}",
              f"{I4}{tile} g0[r * {n_in} + c] = tile[r][c];",
              f"{I3}}} else {{",
-             f"{I4}const long cols = i0 + {COLS} <= {n_in} ? {COLS} : {n_in} - i0;",
+             f"{I4}const long cols = i0 + {cols} <= {n_in} ? {cols} : {n_in} - i0;",
              f"{I4}for (long r = 0; r < rows; r++) for (long c = 0; c < cols; c++) {{",
              f"{I5}{real} v = g0[r * {n_in} + c];",
              f"{I5}for (long b = 0; b < m; b++) v += D{k}[b][j0 + r] * {_input(k - 1, 'b')}[i0 + c];",

@@ -134,8 +134,8 @@ class _NumPy(Printer):
                       f"numpy.array({entries})"]
             if b >= 0:
                 tables.append(f"{I1}B{k} = numpy.array({s.biases!r})")
-            initial = (f"p[{b} + B{k}, None] + numpy.zeros((1, a{k - 1}.shape[1]))" if b >= 0
-                       else f"numpy.zeros(({n}, a{k - 1}.shape[1]))")
+            initial = (f"p[{b} + B{k}, None] + numpy.zeros((1, a{k - 1}.shape[1]), p.dtype)" if b >= 0
+                       else f"numpy.zeros(({n}, a{k - 1}.shape[1]), p.dtype)")
             return [*tables, f"{I1}z{k} = {initial}",
                     f"{I1}numpy.add.at(z{k}, {units_of}, p[{w} + {entries_of}, None] * a{k - 1}[{inputs_of}])"]
         if s.into == P.BACKS:
@@ -196,7 +196,7 @@ class _NumPy(Printer):
         return [f"{I1}if not with_gradient:", f"{I2}return a{self.program.top}, E, None"]
 
     def backward_begin(self):
-        return [f"{I1}g = numpy.empty({self.program.parameters}) if rate is None else None"]
+        return [f"{I1}g = numpy.empty({self.program.parameters}, p.dtype) if rate is None else None"]
 
     def propagate(self, s: P.Propagate):
         """Before this layer's weights change (rate: they are updated in place below)."""
@@ -219,7 +219,8 @@ class _NumPy(Printer):
         return [f"{I1}return a{self.program.top}, E, g"]
 
 
-def render(network, version: str) -> str:
+def render(network, version: str, dtype: str = "float64") -> str:
+    """The module; ``dtype`` (float64 or float32) the NumPy type of its arrays."""
     spec = network.spec
     program = P.lower(network)
     run = walk(program, _NumPy(program))
@@ -235,6 +236,7 @@ def render(network, version: str) -> str:
     return environment().get_template("gradients_numpy.py.j2").render({
         "header": header("python", spec, version, "codegen --target numpy", about=True),
         "name": spec.name,
+        "dtype": dtype,
         "vectorized": [name for name in VECTORIZED if f"_{name}(" in "\n".join(run)],
         **tables.tables(network),
         "inputs": len(network.inputs),
