@@ -50,6 +50,7 @@ def _c32(model, tmp_path, loops):
     folder.mkdir()
     files = targets.render("c", None if loops else model.derivation, model.network, derive.__version__, loops, "float32")
     assert sorted(files) == [c.SOURCE, c.HEADER]  # no binding: the Python binding is float64's
+    assert "double" not in files[c.SOURCE] + files[c.HEADER]  # not in code, nor in what the comments say
     for name, text in files.items():
         (folder / name).write_text(text)
     library = folder / "lib32.so"
