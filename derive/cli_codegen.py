@@ -24,6 +24,10 @@ def add_command(command) -> None:
     p.add_argument("--build", action="store_true", help=f"{builds.removeprefix('--target ')}: also compile the "
                    "library now (else on first use)")
     p.add_argument("--force", action="store_true", help="overwrite files that derive did not generate")
+    typed = " and ".join(t.name for t in targets.TARGETS.values() if len(t.dtypes) > 1)
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help=f"the number type (default float64); float32 for {typed} (c: source and header only, "
+                   "for small devices)")
     p.set_defaults(run=_codegen)
 
 
@@ -31,7 +35,7 @@ def _codegen(args) -> int:
     from derive.codegen import CodegenError, codegen
 
     try:
-        written = codegen(load_spec(args.spec), args.target, args.output, args.build, args.force)
+        written = codegen(load_spec(args.spec), args.target, args.output, args.build, args.force, args.dtype)
     except CodegenError as exc:
         raise UsageError(f"derive codegen: {exc}") from None
     for path in written.files:

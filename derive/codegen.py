@@ -26,15 +26,21 @@ class Written:
 
 
 def codegen(source, target: str = "python", output: str | Path | None = None, build: bool = False,
-            force: bool = False) -> Written:
+            force: bool = False, dtype: str = "float64") -> Written:
     """``source`` a `derive.Model` or a `Spec`; ``output`` the file (a one-file target) or the folder
-    (default ``generated/<name>/``)."""
+    (default ``generated/<name>/``); ``dtype`` the number type (float32: C and NumPy only)."""
     from derive import Model
 
     chosen = targets.TARGETS[target]
     if build and chosen.build is None:
         builds = " or ".join(f"--target {t.name}" for t in targets.TARGETS.values() if t.build)
         raise CodegenError(f"--build is for {builds}")
+    if dtype not in chosen.dtypes:
+        takes = " and ".join(t.name for t in targets.TARGETS.values() if dtype in t.dtypes)
+        raise CodegenError(f"--dtype {dtype} is for {takes}; the {target} target prints {chosen.dtypes[0]}")
+    if build and dtype != chosen.dtypes[0]:
+        raise CodegenError(f"--build is for {chosen.dtypes[0]} (the binding's type); compile a {dtype} source "
+                           "with your own build")
     model = source if isinstance(source, Model) else None
     spec: Spec = source.spec if model else source
     network = model.network if model else Network(spec)
@@ -46,7 +52,7 @@ def codegen(source, target: str = "python", output: str | Path | None = None, bu
     if not loops:
         model = model or Model(spec)
         network, derivation = model.network, model.derivation
-    files = targets.render(chosen.name, derivation, network, __version__, loops)
+    files = targets.render(chosen.name, derivation, network, __version__, loops, dtype)
     default = default_output(spec)
     if not chosen.folder:
         (name, text), = files.items()

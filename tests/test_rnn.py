@@ -427,3 +427,38 @@ def test_over_one_step_the_recurrent_weights_multiply_nothing_and_every_output_s
     assert "$w_{5}$ multiplies nothing in this network (a recurrent weight over a single step): its gradient is 0." \
         in document(model, derive.__version__)
     assert 'data-parameter="w5"' in model.html(check=False)
+
+
+@needs_cc
+@pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
+def test_float32_c_and_numpy_are_the_engine_within_float32s_bound(tmp_path, loops):
+    """--dtype float32 on a recurrent network (stacked, two samples): C in both forms and NumPy give every
+    gradient of the engine within tests/test_float32.py's bound, counting the chain through the steps."""
+    import ctypes
+
+    from targets import _import
+    from test_float32 import _c32, _floats32, bound
+
+    from derive.render.code import c, targets
+
+    model = _model(_random_spec(5, "all", recurrent=2, activation="tanh"))
+    network, steps = model.network, model.spec.kinds[0].shape_in[0]
+    want = model.gradients()
+    scale = steps * max(1.0, *(abs(float(v)) for v in want.values()))
+    lib = _c32(model, tmp_path, loops)
+    gradient = getattr(lib, f"{c.c_identifier(model.spec.name)}_gradient")
+    gradient.restype = ctypes.c_float
+    p = _floats32([float(q.value) for q in network.parameters])
+    for s, sample in enumerate(model.spec.samples):
+        g = (ctypes.c_float * len(network.parameters))()
+        gradient(p, _floats32([float(v) for v in sample.inputs]), _floats32([float(v) for v in sample.targets]), g)
+        for k, q in enumerate(model.parameters):
+            assert abs(g[k] - float(model.value(f"dE_total/d{q}", s))) <= bound(network, scale), q
+    path = tmp_path / "g32.py"
+    path.write_text(targets.render("numpy", None, network, derive.__version__, None, "float32")["gradients_numpy.py"])
+    module = _import(path)
+    g = module.gradient(list(module.INITIAL.values()), [[float(v) for v in s.inputs] for s in model.spec.samples],
+                        [[float(v) for v in s.targets] for s in model.spec.samples])
+    assert g.dtype.name == "float32"
+    for k, q in enumerate(model.parameters):
+        assert abs(float(g[k]) - float(want[q])) <= bound(network, scale * 2), q

@@ -24,7 +24,7 @@ from derive.escape import c_comment, c_identifier, c_string, python_string
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.render import names
-from derive.render.code import c_loops, python_training, tables
+from derive.render.code import c_batch, c_loops, python_training, tables
 from derive.render.code.c_printer import CPrinter
 from derive.render.code.header import header
 from derive.render.code.walker import Printer, walk
@@ -36,6 +36,8 @@ from derive.render.templating import environment
 FLAGS = ("-std=c99", "-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fopenmp-simd", "-fPIC",
          "-shared")
 SOURCE, HEADER, BINDING = "gradients.c", "gradients.h", "gradients_c.py"
+#: ``--dtype``: the C type of every number of the source
+REAL = {"float64": "double", "float32": "float"}
 INDENT = "    "
 
 
@@ -44,19 +46,19 @@ class _Straight(Printer):
 
     def __init__(self, program: lowered.Program, network, printer: CPrinter):
         super().__init__(program)
-        self.network, self.printer = network, printer
+        self.network, self.printer, self.real = network, printer, printer.real
 
     def begin(self):
         network = self.network
-        return [*(f"{INDENT}const double {p.name} = p[{k}];" for k, p in enumerate(network.parameters)),
-                *(f"{INDENT}const double {i} = x[{k}];" for k, i in enumerate(network.inputs))]
+        return [*(f"{INDENT}const {self.real} {p.name} = p[{k}];" for k, p in enumerate(network.parameters)),
+                *(f"{INDENT}const {self.real} {i} = x[{k}];" for k, i in enumerate(network.inputs))]
 
     def sum(self, s):  # from its terms, in the spec's order (the Python module's sums)
-        return [f"{INDENT}const double {names.python(s.quantity)} = "
+        return [f"{INDENT}const {self.real} {names.python(s.quantity)} = "
                 f"{' + '.join(names.net_terms(self.network, s.quantity)) or '0.0'};"]
 
     def let(self, s):
-        return [f"{INDENT}const double {names.python(s.name)} = {self.printer.doprint(s.expr)};"]
+        return [f"{INDENT}const {self.real} {names.python(s.name)} = {self.printer.doprint(s.expr)};"]
 
     def store(self, s):
         return [f"{INDENT}g[{s.index}] = {self.printer.doprint(s.expr)};"]
@@ -66,7 +68,7 @@ class _Straight(Printer):
         stores = [f"{INDENT * 2}out[{k}] = {names.python(Q.out(o))};" for k, o in enumerate(outputs)]
         return [f"{INDENT}if (out) {{", *stores, f"{INDENT}}}", f"{INDENT}if (!t) {{", f"{INDENT * 2}return 0.0;",
                 f"{INDENT}}}",
-                *(f"{INDENT}const double {names.python(Q.target(o))} = t[{k}];" for k, o in enumerate(outputs))]
+                *(f"{INDENT}const {self.real} {names.python(Q.target(o))} = t[{k}];" for k, o in enumerate(outputs))]
 
     def error_done(self):
         return [f"{INDENT}if (!g) {{", f"{INDENT * 2}return E_total;", f"{INDENT}}}"]
@@ -103,35 +105,39 @@ def _state_context() -> dict:
     }
 
 
-def _optimizer_cases(printer_of) -> list[dict]:
+def _optimizer_cases(printer_of, real: str) -> list[dict]:
     """Each optimizer's update of parameter k as C statements, from the rules of `optimizers`."""
     cases, sets = [], _state_sets()
     for code, o in enumerate(optimizers.OPTIMIZERS.values()):
         printer = printer_of()
-        lines = [f"double {optimizers.SLOT[s]} = s_{s}[k];" for s in o.state]
+        lines = [f"{real} {optimizers.SLOT[s]} = s_{s}[k];" for s in o.state]
         for target, expr in o.rules:
             left = "p_" if target == optimizers.PARAMETER else optimizers.SLOT[target].name
-            declare = "" if target == optimizers.PARAMETER or target in o.state else "const double "
+            declare = "" if target == optimizers.PARAMETER or target in o.state else f"const {real} "
             lines.append(f"{declare}{left} = {printer.doprint(expr)};")
         lines += [f"s_{s}[k] = {optimizers.SLOT[s]};" for s in o.state]
         cases.append({"code": code, "name": o.name, "lines": lines, "kept": sets.index(o.state)})
     return cases
 
 
-def render(derivation: Derivation | None, network, version: str, loops: bool) -> dict[str, str]:
+def render(derivation: Derivation | None, network, version: str, loops: bool, dtype: str = "float64") -> dict[str, str]:
     """The three files (name -> text), byte-identical for the same spec and version, in loop form
     (``loops``, chosen by `derive.render.code.targets`) or straight-line. ``derivation`` may be None in
-    loop form, which reads the network and its registry entries only."""
+    loop form, which reads the network and its registry entries only. ``dtype`` "float32": the source
+    and header in C's float (for small devices), without the Python binding, which is float64's."""
     spec = network.spec
     prefix = c_identifier(spec.name)
+    real = REAL[dtype]
+    batched = c_batch.batch_body(network, loops, real)
     if loops:
-        body, helpers = c_loops.run_body(network)
+        body, helpers = c_loops.run_body(network, batched[1] if batched else set(), real)
     else:
-        printer = CPrinter(lambda s: names.python(network.quantity_of[s]))
+        printer = CPrinter(lambda s: names.python(network.quantity_of[s]), set(batched[1]) if batched else None,
+                           real)
         program = lowered.straight(derivation)
         body = walk(program, _Straight(program, network, printer))
         helpers = printer.helper_sources()
-    by_name = CPrinter(lambda s: {"p": "p_", "t": "t_"}.get(s.name, s.name))  # p, t: arrays of run
+    by_name = CPrinter(lambda s: {"p": "p_", "t": "t_"}.get(s.name, s.name), None, real)  # p, t: arrays of run
     context = {
         "header": header("c", spec, version, "codegen --target c", about=True),
         "title": c_comment(spec.title),
@@ -143,16 +149,21 @@ def render(derivation: Derivation | None, network, version: str, loops: bool) ->
         "names": ", ".join(c_string(p.name) for p in network.parameters),
         "helpers": helpers,
         "run": body,
+        "batch": batched[0] if batched else None,
+        "block": c_batch.BLOCK,
         "loop_form": loops,
-        "cases": _optimizer_cases(lambda: by_name),
+        "cases": _optimizer_cases(lambda: by_name, real),
+        "real": real,
         **_state_context(),
         "optimizer_names": ", ".join(f"{k} {o}" for k, o in enumerate(optimizers.OPTIMIZERS)),
         "optimizer_codes": list(enumerate(optimizers.OPTIMIZERS)),
-        "initial": _initial(network),
+        "initial": _initial(network, by_name.suffix),
     }
     env = environment()
     source = env.get_template("gradients.c.j2").render(context)
     head = env.get_template("gradients.h.j2").render(context)
+    if dtype != "float64":
+        return {SOURCE: source, HEADER: head}
     digest = hashlib.sha256((source + head + " ".join(FLAGS)).encode()).hexdigest()[:16]
     training = _training_defaults(network)
     binding = env.get_template("gradients_c.py.j2").render({
@@ -175,10 +186,10 @@ def render(derivation: Derivation | None, network, version: str, loops: bool) ->
     return {SOURCE: source, HEADER: head, BINDING: binding}
 
 
-def _initial(network) -> str:
+def _initial(network, suffix: str) -> str:
     """The spec's parameter values as a C initializer's items, eight a line (continued with backslashes:
     the macro is one logical line); each the nearest double, as C reads the shortest decimal of it."""
-    values = [repr(float(p.value)) for p in network.parameters]
+    values = [repr(float(p.value)) + suffix for p in network.parameters]
     return ", \\\n    ".join(", ".join(values[k:k + 8]) for k in range(0, len(values), 8))
 
 

@@ -36,7 +36,7 @@ def _names(layer: int, j: str = "j"):
     return name_of
 
 
-def _gradients(layer, into_g: bool) -> list[str]:
+def _gradients(layer, into_g: bool, real: str) -> list[str]:
     """Layer ``layer``'s gradients into g, or (``into_g`` False) the SGD update p -= rate * gradient
     in place, fused: each weight is read and written once, and g is never stored (``train_step`` and
     plain SGD on one sample; the layer's weights are no longer read once its gradients are known)."""
@@ -47,15 +47,15 @@ def _gradients(layer, into_g: bool) -> list[str]:
         return f"{target} = {value};" if into_g else f"{target} -= rate * ({value});"
 
     lines = [f"{I2}for (long j = 0; j < {layer.width}; j++) {{",
-             f"{I3}double *restrict gw = {array} + {layer.weights} + j * {n_in};",
-             f"{I3}const double dj = d{k}[j];",
+             f"{I3}{real} *restrict gw = {array} + {layer.weights} + j * {n_in};",
+             f"{I3}const {real} dj = d{k}[j];",
              f"{I3}for (long k = 0; k < {n_in}; k++) {{",
              f"{I3}    {store('gw[k]', f'dj * a{k - 1}[k]')}", f"{I3}}}"]
     if layer.bias == BiasMode.PER_NEURON:
         lines.append(f"{I3}{store(f'{array}[{b} + j]', 'dj')}")
     lines.append(f"{I2}}}")
     if layer.bias == BiasMode.SHARED:
-        lines += [f"{I2}double sum = 0.0;", f"{I2}for (long j = 0; j < {layer.width}; j++) {{",
+        lines += [f"{I2}{real} sum = 0.0;", f"{I2}for (long j = 0; j < {layer.width}; j++) {{",
                   f"{I3}sum += d{k}[j];", f"{I2}}}", f"{I2}{store(f'{array}[{b}]', 'sum')}"]
     return lines
 
@@ -66,22 +66,23 @@ _VECTORS = {"out": "a{layer}", "error": "e", "delta": "d{layer}"}
 class _C(Printer):
     """C99 over the lowered program: arrays ``z1``, ``a1``, ``e``, ``d2``, ``back1`` on the stack."""
 
-    def __init__(self, program: P.Program):
+    def __init__(self, program: P.Program, real: str = "double"):
         super().__init__(program)
         self.helpers: set = set()
+        self.real = real
 
     def printer(self, layer: int, j: str) -> CPrinter:
-        return CPrinter(_names(layer, j), self.helpers)
+        return CPrinter(_names(layer, j), self.helpers, self.real)
 
     def vector(self, name: str, layer: int, j) -> str:
         return f"{_VECTORS[name].format(layer=layer)}[{j}]"
 
     def begin(self):
-        return [f"{I1}const double *restrict a0 = x;"]
+        return [f"{I1}const {self.real} *restrict a0 = x;"]
 
     def units(self, s: P.Units):
         k, w = s.layer.index, s.layer.width
-        lines = [f"{I1}double z{k}[{w}], a{k}[{w}];"]
+        lines = [f"{I1}{self.real} z{k}[{w}], a{k}[{w}];"]
         lines += [line for inner in s.body if isinstance(inner, P.Gather | P.Pool) for line in self.statement(inner)]
         body = [inner for inner in s.body if not isinstance(inner, P.Gather | P.Pool)]
         if not body:
@@ -100,8 +101,8 @@ class _C(Printer):
     def affine(self, s: P.Affine):
         layer, k = s.layer, s.layer.index
         bias = {"per_neuron": f" + p[{layer.biases} + j]", "shared": f" + p[{layer.biases}]"}.get(layer.bias, "")
-        return [f"{I2}const double *restrict w = p + {layer.weights} + j * {layer.width_in};",
-                f"{I2}double s = 0.0;", f"{I2}#pragma omp simd reduction(+:s)",
+        return [f"{I2}const {self.real} *restrict w = p + {layer.weights} + j * {layer.width_in};",
+                f"{I2}{self.real} s = 0.0;", f"{I2}#pragma omp simd reduction(+:s)",
                 f"{I2}for (long k = 0; k < {layer.width_in}; k++) {{", f"{I3}s += w[k] * a{k - 1}[k];", f"{I2}}}",
                 f"{I2}z{k}[j] = s{bias};"]
 
@@ -110,7 +111,7 @@ class _C(Printer):
         layer, k = s.layer, s.layer.index
         entry = {P.INPUT: f"a{k - 1}[j]", P.NET: f"z{k}[j]", P.OUT: f"a{k}[j]", P.DELTA: f"d{k}[j]",
                  P.WEIGHT: f"p[{layer.weights} + j]", P.BIAS: f"p[{layer.biases} + j]"}
-        value = CPrinter(lambda symbol: entry.get(symbol, symbol.name), self.helpers).doprint(s.expr)
+        value = CPrinter(lambda symbol: entry.get(symbol, symbol.name), self.helpers, self.real).doprint(s.expr)
         into = {P.NETS: f"z{k}[j]", P.BACKS: f"back{k - 1}[j]", P.WEIGHT_GRADIENTS: f"{array}[{layer.weights} + j]",
                 P.BIAS_GRADIENTS: f"{array}[{layer.biases} + j]"}[s.into]
         if array == "p":
@@ -123,7 +124,7 @@ class _C(Printer):
         loop = [f"{I1}for (long j = 0; j < {s.layer.width}; j++) {{", *self._each_unit(s, I2, "g"), f"{I1}}}"]
         if s.into == P.BACKS:
             n = s.layer.width_in
-            return [f"{I1}double back{s.layer.index - 1}[{n}], d{s.layer.index - 1}[{n}];", *loop]
+            return [f"{I1}{self.real} back{s.layer.index - 1}[{n}], d{s.layer.index - 1}[{n}];", *loop]
         step = [f"{I2}for (long j = 0; j < {s.layer.width}; j++) {{", *self._each_unit(s, I3, "p"), f"{I2}}}"]
         return [f"{I1}if (g) {{", *(f"    {line}" for line in loop), f"{I1}}} else {{", *step, f"{I1}}}"]
 
@@ -144,7 +145,7 @@ class _C(Printer):
             return [*tables, *start, f"{I1}{loop}", f"{I2}z{k}[{j}] += p[{w} + {e}] * a{k - 1}[{i}];", f"{I1}}}"]
         if s.into == P.BACKS:
             n = layer.width_in
-            return [f"{I1}double back{k - 1}[{n}], d{k - 1}[{n}];",
+            return [f"{I1}{self.real} back{k - 1}[{n}], d{k - 1}[{n}];",
                     f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});", f"{I1}{loop}",
                     f"{I2}back{k - 1}[{i}] += p[{w} + {e}] * d{k}[{j}];", f"{I1}}}"]
         if s.into == P.WEIGHT_GRADIENTS:
@@ -168,10 +169,10 @@ class _C(Printer):
         if s.into == P.NETS:
             rows = ", ".join("{" + ", ".join(map(str, w)) + "}" for w in s.windows)
             if s.mode == P.MAX:
-                body = [f"{I2}double m = {a}[w[0]];", f"{I2}for (long t = 1; t < {n}; t++) {{",
+                body = [f"{I2}{self.real} m = {a}[w[0]];", f"{I2}for (long t = 1; t < {n}; t++) {{",
                         f"{I3}m = {a}[w[t]] > m ? {a}[w[t]] : m;", f"{I2}}}", f"{I2}z{k}[j] = m;"]
             else:
-                body = [f"{I2}double s = 0.0;", f"{I2}for (long t = 0; t < {n}; t++) {{", f"{I3}s += {a}[w[t]];",
+                body = [f"{I2}{self.real} s = 0.0;", f"{I2}for (long t = 0; t < {n}; t++) {{", f"{I3}s += {a}[w[t]];",
                         f"{I2}}}", f"{I2}z{k}[j] = s / {n};"]
             return [f"{I1}static const long windows{k}[{layer.width}][{n}] = {{{rows}}};", *loop, *body, f"{I1}}}"]
         if s.mode == P.MAX:
@@ -180,16 +181,16 @@ class _C(Printer):
         else:
             body = [f"{I2}for (long t = 0; t < {n}; t++) {{", f"{I3}back{k - 1}[w[t]] += d{k}[j] / {n};", f"{I2}}}"]
         n_in = layer.width_in
-        return [f"{I1}double back{k - 1}[{n_in}], d{k - 1}[{n_in}];",
+        return [f"{I1}{self.real} back{k - 1}[{n_in}], d{k - 1}[{n_in}];",
                 f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});", *loop, *body, f"{I1}}}"]
 
     def recur(self, s: P.Recur):
         """A recurrent layer's loops (`recur_loops`, shared with the page's JavaScript); its gradients
         stored in g, or applied as an SGD step in place."""
-        family = recur_loops.CFamily("double", "long", True, lambda names, n: "double " + ", ".join(
+        family = recur_loops.CFamily(self.real, "long", True, lambda names, n: f"{self.real} " + ", ".join(
             f"{name}[{n}]" for name in names) + ";" + "".join(f" memset({name}, 0, sizeof {name});" for name in names),
-            lambda expr, names: CPrinter(lambda symbol: names.get(symbol, symbol.name), self.helpers).doprint(expr),
-            I1, I1)
+            lambda expr, names: CPrinter(lambda symbol: names.get(symbol, symbol.name), self.helpers,
+                                         self.real).doprint(expr), I1, I1)
         if s.into == P.NETS:
             return recur_loops.forward(s, family)
         if s.into == P.BACKS:
@@ -214,41 +215,43 @@ class _C(Printer):
                 for j, e in enumerate(s.exprs)]
 
     def let(self, s: P.Let):
-        return [f"{I1}const double {s.name} = {self.printer(self.program.top, '0').doprint(s.expr)};"]
+        return [f"{I1}const {self.real} {s.name} = {self.printer(self.program.top, '0').doprint(s.expr)};"]
 
     def total(self, s: P.Total):
-        return [f"{I1}double {s.name} = 0.0;", f"{I1}for (long j = 0; j < N_OUTPUTS; j++) {{",
+        return [f"{I1}{self.real} {s.name} = 0.0;", f"{I1}for (long j = 0; j < N_OUTPUTS; j++) {{",
                 f"{I2}{s.name} += {self.vector(s.vector, self.program.top, 'j')};", f"{I1}}}"]
 
     def outputs_done(self):
         top = self.program.top
         return [f"{I1}if (out) {{", f"{I2}memcpy(out, a{top}, sizeof a{top});", f"{I1}}}",
-                f"{I1}if (!t) {{", f"{I2}return 0.0;", f"{I1}}}", f"{I1}double e[N_OUTPUTS];"]
+                f"{I1}if (!t) {{", f"{I2}return 0.0;", f"{I1}}}", f"{I1}{self.real} e[N_OUTPUTS];"]
 
     def error_done(self):
-        return [f"{I1}if (!g && rate == 0.0) {{", f"{I2}return E_total;", f"{I1}}}",
-                f"{I1}double d{self.program.top}[N_OUTPUTS];"]
+        return [f"{I1}if (!g && rate == 0) {{", f"{I2}return E_total;", f"{I1}}}",
+                f"{I1}{self.real} d{self.program.top}[N_OUTPUTS];"]
 
     def propagate(self, s: P.Propagate):
         """back = W^T delta, a row of W at a time (contiguous, vectorized)."""
         layer, k, n_in = s.layer, s.layer.index, s.layer.width_in
-        return [f"{I1}double back{k - 1}[{n_in}], d{k - 1}[{n_in}];",
+        return [f"{I1}{self.real} back{k - 1}[{n_in}], d{k - 1}[{n_in}];",
                 f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});",
                 f"{I1}for (long j = 0; j < {layer.width}; j++) {{",
-                f"{I2}const double *restrict w = p + {layer.weights} + j * {n_in};",
-                f"{I2}const double dj = d{k}[j];",
+                f"{I2}const {self.real} *restrict w = p + {layer.weights} + j * {n_in};",
+                f"{I2}const {self.real} dj = d{k}[j];",
                 f"{I2}for (long k = 0; k < {n_in}; k++) {{",
                 f"{I3}back{k - 1}[k] += dj * w[k];", f"{I2}}}", f"{I1}}}"]
 
     def update(self, s: P.Update):
-        return [f"{I1}if (g) {{", *_gradients(s.layer, True), f"{I1}}} else {{", *_gradients(s.layer, False), f"{I1}}}"]
+        return [f"{I1}if (g) {{", *_gradients(s.layer, True, self.real), f"{I1}}} else {{",
+                *_gradients(s.layer, False, self.real), f"{I1}}}"]
 
     def end(self):
         return [f"{I1}return E_total;"]
 
 
-def run_body(network) -> tuple[list[str], list[str]]:
-    """The body of ``run`` in loop form, and the helpers it calls."""
-    printer = _C(P.lower(network))
+def run_body(network, helpers: set | frozenset = frozenset(), real: str = "double") -> tuple[list[str], list[str]]:
+    """The body of ``run`` in loop form in type ``real``, and the helpers it calls (with ``helpers``,
+    those of other functions of the source)."""
+    printer = _C(P.lower(network), real)
     lines = walk(printer.program, printer)
-    return lines, CPrinter(str, printer.helpers).helper_sources()
+    return lines, CPrinter(str, printer.helpers | set(helpers), real).helper_sources()

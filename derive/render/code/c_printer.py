@@ -7,6 +7,7 @@ It knows no particular activation or loss: the float forms come from the registr
 from __future__ import annotations
 
 import sympy as sp
+from sympy.codegen.ast import float32, real
 from sympy.printing.c import C99CodePrinter
 from sympy.printing.precedence import precedence
 
@@ -17,23 +18,30 @@ from derive.render.text import FloatLiterals, TextbookOrder
 
 
 class CPrinter(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, C99CodePrinter):
-    """``name_of(symbol)`` names each symbol; helpers the printed code calls are noted in ``helpers``."""
+    """``name_of(symbol)`` names each symbol; helpers the printed code calls are noted in ``helpers``.
+    ``real``: "double", or "float" (literals with the suffix f, libm's float functions: ``expf``)."""
 
     language = "c"
 
-    def __init__(self, name_of, helpers: set | None = None):
+    def __init__(self, name_of, helpers: set | None = None, real_type: str = "double"):
         # None of SymPy's math macros (M_PI, M_E, M_SQRT2, M_LN2, ...): they are POSIX, not C99, and
         # -std=c99 leaves them undefined. Constants print as the nearest double instead.
         self.math_macros: dict = {}
-        super().__init__({"order": "none"})
-        self.name_of = name_of
+        super().__init__({"order": "none", **({"type_aliases": {real: float32}} if real_type == "float" else {})})
+        self.name_of, self.real = name_of, real_type
+        self.suffix = "f" if real_type == "float" else ""
         self.helpers: set[type[Registered]] = set() if helpers is None else helpers
 
     def _print_Float(self, expr):
-        return repr(float(expr))
+        return repr(float(expr)) + self.suffix
 
     def _print_NumberSymbol(self, expr):  # pi, E: a literal, not a declaration or a macro
-        return repr(float(expr))
+        return repr(float(expr)) + self.suffix
+
+    def _print_Rational(self, expr):
+        return repr(float(expr)) + self.suffix
+
+    _print_Integer = _print_Rational
 
     _print_Pi = _print_Exp1 = _print_NumberSymbol
 
@@ -42,10 +50,10 @@ class CPrinter(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, C99
         if expr.exp == 2:
             return f"({base} * {base})"
         if expr.exp == -1:
-            return f"(1.0 / ({self._print(expr.base)}))"
+            return f"(1.0{self.suffix} / ({self._print(expr.base)}))"
         if expr.exp == sp.S.Half:
-            return f"sqrt({self._print(expr.base)})"
-        return f"pow({self._print(expr.base)}, {self._print(expr.exp)})"
+            return f"sqrt{self.suffix}({self._print(expr.base)})"
+        return f"pow{self.suffix}({self._print(expr.base)}, {self._print(expr.exp)})"
 
     def _print_Piecewise(self, expr):
         """One line: ``(c1 ? e1 : (c2 ? e2 : e3))``; the last branch's condition is True."""
@@ -70,7 +78,7 @@ class CPrinter(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, C99
         order: list[type[Registered]] = []
         while pending := self.helpers - written.keys():
             for function in sorted(pending, key=lambda f: f.text_name):
-                written[function] = _helper(function, self.helpers)
+                written[function] = _helper(function, self.helpers, self.real)
                 order.append(function)
         return [written[f] for f in reversed(order)]
 
@@ -79,13 +87,13 @@ def helper_name(function: type[Registered]) -> str:
     return "dv_" + c_identifier(function.text_name)
 
 
-def _helper(function: type[Registered], helpers: set) -> str:
+def _helper(function: type[Registered], helpers: set, real_type: str = "double") -> str:
     x = sp.Symbol("x", real=True)
-    printer = CPrinter(lambda s: s.name if s.name == "x" else s.name.replace("x_", "x"), helpers)
+    printer = CPrinter(lambda s: s.name if s.name == "x" else s.name.replace("x_", "x"), helpers, real_type)
     form = function.float_form(x)
     lets, (value,) = sp.cse(form, symbols=sp.numbered_symbols("x_"), optimizations=None)
     if not lets:  # cse rebuilds the tree, which would undo an unevaluated form
         value = form
-    body = "".join(f"    const double {printer.doprint(n)} = {printer.doprint(e)};\n" for n, e in lets)
-    head = f"static inline double {helper_name(function)}(double x)\n{{\n"
+    body = "".join(f"    const {real_type} {printer.doprint(n)} = {printer.doprint(e)};\n" for n, e in lets)
+    head = f"static inline {real_type} {helper_name(function)}({real_type} x)\n{{\n"
     return f"{head}{body}    return {printer.doprint(value)};\n}}\n"

@@ -134,8 +134,8 @@ class _NumPy(Printer):
                       f"numpy.array({entries})"]
             if b >= 0:
                 tables.append(f"{I1}B{k} = numpy.array({s.biases!r})")
-            initial = (f"p[{b} + B{k}, None] + numpy.zeros((1, a{k - 1}.shape[1]))" if b >= 0
-                       else f"numpy.zeros(({n}, a{k - 1}.shape[1]))")
+            initial = (f"p[{b} + B{k}, None] + numpy.zeros((1, a{k - 1}.shape[1]), p.dtype)" if b >= 0
+                       else f"numpy.zeros(({n}, a{k - 1}.shape[1]), p.dtype)")
             return [*tables, f"{I1}z{k} = {initial}",
                     f"{I1}numpy.add.at(z{k}, {units_of}, p[{w} + {entries_of}, None] * a{k - 1}[{inputs_of}])"]
         if s.into == P.BACKS:
@@ -178,7 +178,8 @@ class _NumPy(Printer):
             out = _Printer(lambda symbol: {L.NET: "z"}.get(symbol, symbol.name)).doprint(layer.out)
             bias = f" + p[{b}:{b + H}, None]" if b >= 0 else ""
             return [f"{I1}Wih{k}, Whh{k} = p[{w}:{hh}].reshape({H}, {F}), p[{hh}:{hh + H * H}].reshape({H}, {H})",
-                    f"{I1}z{k} = numpy.empty(({T * H}, a{k - 1}.shape[1]))", f"{I1}a{k} = numpy.empty_like(z{k})",
+                    f"{I1}z{k} = numpy.empty(({T * H}, a{k - 1}.shape[1]), p.dtype)",
+                    f"{I1}a{k} = numpy.empty_like(z{k})",
                     f"{I1}for step in range({T}):",
                     f"{I2}z = Wih{k} @ a{k - 1}[step * {F}:(step + 1) * {F}]{bias}", f"{I2}if step:",
                     f"{I2}    z = z + Whh{k} @ a{k}[(step - 1) * {H}:step * {H}]",
@@ -187,7 +188,7 @@ class _NumPy(Printer):
             assert layer.delta is not None  # a recurrent layer is hidden
             names = {L.BACK: "b", L.NET: f"z{k}[{here}]", L.OUT: f"a{k}[{here}]"}
             delta = _Printer(lambda symbol: names.get(symbol, symbol.name)).doprint(layer.delta)
-            lines = [f"{I1}d{k}, r = numpy.empty_like(z{k}), numpy.zeros(({H}, z{k}.shape[1]))",
+            lines = [f"{I1}d{k}, r = numpy.empty_like(z{k}), numpy.zeros(({H}, z{k}.shape[1]), p.dtype)",
                      f"{I1}for step in reversed(range({T})):", f"{I2}b = back{k}[{here}] = back{k}[{here}] + r",
                      f"{I2}d{k}[{here}] = {delta}", f"{I2}r = Whh{k}.T @ d{k}[{here}]"]
             if s.below:
@@ -232,7 +233,7 @@ class _NumPy(Printer):
         return [f"{I1}if not with_gradient:", f"{I2}return a{self.program.top}, E, None"]
 
     def backward_begin(self):
-        return [f"{I1}g = numpy.empty({self.program.parameters}) if rate is None else None"]
+        return [f"{I1}g = numpy.empty({self.program.parameters}, p.dtype) if rate is None else None"]
 
     def propagate(self, s: P.Propagate):
         """Before this layer's weights change (rate: they are updated in place below)."""
@@ -255,7 +256,8 @@ class _NumPy(Printer):
         return [f"{I1}return a{self.program.top}, E, g"]
 
 
-def render(network, version: str) -> str:
+def render(network, version: str, dtype: str = "float64") -> str:
+    """The module; ``dtype`` (float64 or float32) the NumPy type of its arrays."""
     spec = network.spec
     program = P.lower(network)
     run = walk(program, _NumPy(program))
@@ -271,6 +273,7 @@ def render(network, version: str) -> str:
     return environment().get_template("gradients_numpy.py.j2").render({
         "header": header("python", spec, version, "codegen --target numpy", about=True),
         "name": spec.name,
+        "dtype": dtype,
         "vectorized": [name for name in VECTORIZED if f"_{name}(" in "\n".join(run)],
         **tables.tables(network),
         "inputs": len(network.inputs),

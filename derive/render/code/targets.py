@@ -27,6 +27,7 @@ class Target:
     forms: tuple[str, ...]  # the forms it can print: STRAIGHT (the derivation's steps), LOOPS (the layer program)
     render: Callable[..., dict[str, str]]  # (derivation | None, network, version, loops) -> {file name: text}
     build: Callable[[Path], Path] | None = None  # compile what was written into the folder; the built file
+    dtypes: tuple[str, ...] = ("float64",)  # the number types it prints (``--dtype``), the default first
 
     @property
     def folder(self) -> bool:
@@ -44,16 +45,16 @@ def _python(derivation, network, version: str, loops: bool) -> dict[str, str]:
     return {"gradients.py": python.render(derivation, version)}
 
 
-def _c(derivation, network, version: str, loops: bool) -> dict[str, str]:
+def _c(derivation, network, version: str, loops: bool, dtype: str = "float64") -> dict[str, str]:
     from derive.render.code import c
 
-    return c.render(derivation, network, version, loops)
+    return c.render(derivation, network, version, loops, dtype)
 
 
-def _numpy(derivation, network, version: str, loops: bool) -> dict[str, str]:
+def _numpy(derivation, network, version: str, loops: bool, dtype: str = "float64") -> dict[str, str]:
     from derive.render.code import numpy_target
 
-    return {"gradients_numpy.py": numpy_target.render(network, version)}
+    return {"gradients_numpy.py": numpy_target.render(network, version, dtype)}
 
 
 def _javascript(derivation, network, version: str, loops: bool) -> dict[str, str]:
@@ -80,8 +81,8 @@ def _build_c(folder: Path) -> Path:
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("python", "plain Python (standard library only)", ("gradients.py",), (STRAIGHT, LOOPS), _python),
     Target("c", "C with a ctypes binding", ("gradients.c", "gradients.h", "gradients_c.py"), (STRAIGHT, LOOPS), _c,
-           _build_c),
-    Target("numpy", "NumPy in matrix form", ("gradients_numpy.py",), (LOOPS,), _numpy),
+           _build_c, ("float64", "float32")),
+    Target("numpy", "NumPy in matrix form", ("gradients_numpy.py",), (LOOPS,), _numpy, None, ("float64", "float32")),
     Target("javascript", "JavaScript (the web page's script)", ("gradients.js",), (STRAIGHT,), _javascript),
 )}
 
@@ -93,11 +94,17 @@ def loops(target: Target, network) -> bool:
     return loop_form(network)
 
 
-def render(name: str, derivation, network, version: str, loops_: bool | None = None) -> dict[str, str]:
+def render(name: str, derivation, network, version: str, loops_: bool | None = None,
+           dtype: str = "float64") -> dict[str, str]:
     """Target ``name``'s files (file name -> text), byte-identical for the same spec and version;
-    ``derivation`` may be None when the form is loops; ``loops_`` forces a form the target has."""
+    ``derivation`` may be None when the form is loops; ``loops_`` forces a form the target has;
+    ``dtype`` one of the target's number types (a C source in float32 comes without its binding)."""
     target = TARGETS[name]
     form = loops(target, network) if loops_ is None else loops_
     if (LOOPS if form else STRAIGHT) not in target.forms:
         raise ValueError(f"the {name} target has no {'loop' if form else 'straight-line'} form")
-    return target.render(derivation, network, version, form)
+    if dtype not in target.dtypes:
+        raise ValueError(f"the {name} target prints {' or '.join(target.dtypes)}, not {dtype}")
+    if dtype == target.dtypes[0]:
+        return target.render(derivation, network, version, form)
+    return target.render(derivation, network, version, form, dtype)
