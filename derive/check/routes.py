@@ -41,6 +41,7 @@ from sympy.printing.pycode import MpmathPrinter
 from derive.check import float_bound
 from derive.derivation import domain
 from derive.derivation.evaluate import mp_value
+from derive.derivation.mp_compiled import compile_mp, fsum
 from derive.derivation.steps import Phase
 from derive.model import quantities as Q
 
@@ -98,6 +99,7 @@ class _Forward:
         self.steps = [s for s in model.derivation.kernel if s.phase in (Phase.FORWARD, Phase.ERROR)]
         self.uses = [s.compute.free_symbols for s in self.steps]
         self.terms: dict[tuple[int, int], tuple[list, list]] = {}  # (step, precision): a sum's terms at the base
+        self.compiled: dict[int, object] = {}  # step -> its compute form compiled (a sum: each term's)
         # the unperturbed values are the model's own evaluation (60 digits), not computed again
         self.base = {network.symbol(q): v for q, v in model.evaluation.samples[sample].items()}
         self.total = network.symbol(Q.TOTAL_ERROR)
@@ -136,14 +138,17 @@ class _Forward:
         from the first call at this precision: a net of 677 terms moved by one weight computes one
         product, not 677."""
         compute = self.steps[k].compute
+        if k not in self.compiled:
+            self.compiled[k] = [compile_mp(a) for a in compute.args] if compute.is_Add else compile_mp(compute)
+        compiled = self.compiled[k]
         if not compute.is_Add:
-            return mp_value(compute, env)
+            return compiled(env)
         key = (k, mpmath.mp.prec)
         if key not in self.terms:
-            self.terms[key] = ([a.free_symbols for a in compute.args], [mp_value(a, self.base) for a in compute.args])
+            self.terms[key] = ([a.free_symbols for a in compute.args], [f(self.base) for f in compiled])
         uses, base = self.terms[key]
-        return mpmath.fsum([mp_value(a, env) if used & changed else value
-                            for a, used, value in zip(compute.args, uses, base, strict=True)])
+        return fsum([f(env) if used & changed else value
+                     for f, used, value in zip(compiled, uses, base, strict=True)])
 
 
 class _Moved(dict):
