@@ -19,6 +19,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from derive.model import canonical
 from derive.model import quantities as Q
 from derive.model.modes import Described
 from derive.model.network import Network
@@ -199,7 +200,7 @@ class Derivation:
             self._add(Q.delta(h), d_out * d_act, HIDDEN_DELTAS, compute, layer=k)
 
     def _gradient_formula(self, p) -> sp.Expr:
-        return sp.Add(*(self.sym(Q.delta(n)) * self._net_factor(n, p.name) for n in p.feeds))
+        return canonical.total([canonical.product(self.sym(Q.delta(n)), self._net_factor(n, p.name)) for n in p.feeds])
 
     @cached_property
     def complements(self) -> dict[sp.Symbol, dict[int, sp.Expr]]:
