@@ -150,7 +150,8 @@ class Quantity:
         return replace(self, after=steps)
 
     def with_update(self) -> Quantity:
-        return replace(self, updated=True)
+        # (what replace(self, updated=True) makes, without its look at the fields: asked 25,450 times)
+        return Quantity(self.kind, self.name, self.of, self.wrt, self.sample, self.after, True, self.latex_label)
 
     @property
     def subjects(self) -> list[str]:
