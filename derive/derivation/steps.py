@@ -186,14 +186,14 @@ class Derivation:
                 factor = self._add(Q.partial(Q.net(dest), Q.out(h)), w, DISPLAY, w, layer=k + 1)
                 # a weight is written as itself; a pooling unit's local partial by its name (its
                 # derivation is that factor's), computed as its expression
-                contribution = self.sym(Q.delta(dest)) * (w if term.parameter is not None else factor)
+                contribution = canonical.product(self.sym(Q.delta(dest)), w if term.parameter is not None else factor)
                 if dest in net.outputs and elementwise_outputs:
                     # E_oj depends on out_h only through net_oj: the article's dE_o1/dout_h1.
                     self._add(Q.partial(Q.error(dest), Q.out(h)), contribution, DISPLAY, layer=k + 1)
                 contributions.append(contribution)
-                computed.append(self.sym(Q.delta(dest)) * w)
-            d_out = self._add(Q.partial(Q.TOTAL_ERROR, Q.out(h)), sp.Add(*contributions), HIDDEN_DELTAS,
-                              sp.Add(*computed), layer=k)
+                computed.append(canonical.product(self.sym(Q.delta(dest)), w))
+            d_out = self._add(Q.partial(Q.TOTAL_ERROR, Q.out(h)), canonical.total(contributions), HIDDEN_DELTAS,
+                              canonical.total(computed), layer=k)
             derivative = net.activation(h).derivative(self.sym(Q.net(h)), self.sym(Q.out(h)))
             d_act = self._add(Q.partial(Q.out(h), Q.net(h)), derivative, DISPLAY, layer=k)
             compute = sp.Mul(d_out, *sp.Mul.make_args(derivative), evaluate=False)
