@@ -4,6 +4,7 @@ at 50 digits (`routes`), recomputing only the forward steps that depend on the m
 from __future__ import annotations
 
 import heapq
+from typing import Any
 
 import mpmath
 
@@ -33,7 +34,7 @@ class Forward:
         for step in self.steps:
             self.ids.setdefault(step.symbol, len(self.ids))
         self.terms: dict[tuple[int, int], tuple[list, list]] = {}  # (step, precision): a sum's terms at the base
-        self.compiled: dict[int, object] = {}  # step -> its compute form compiled (a sum: each term's)
+        self.compiled: dict[int, Any] = {}  # step -> its compute form compiled (a sum: each term's: a list)
         # the unperturbed values are the model's own evaluation (60 digits), not computed again
         self.base = {network.symbol(q): v for q, v in model.evaluation.samples[sample].items()}
         self.total = network.symbol(Q.TOTAL_ERROR)

@@ -215,7 +215,8 @@ class Explainer:
         """dE_total/d<parameter> from the start: each factor of its chain derived first (the output's
         dE/dout and dout/dnet, a hidden neuron's sum over the neurons it feeds, a coupled output's
         delta), then the chain itself, as the PDF derives them across its sections."""
-        rows, seen = [], set()
+        rows: list[Row] = []
+        seen: set[Q.Quantity] = set()
         for share in self.derivation.chains[parameter].shares:
             for f in share[:-1]:
                 if f not in seen:
