@@ -87,15 +87,17 @@
     return shown;
   }
 
-  function redraw(root) {
+  // Every number under the roots, from one computation of the network (a chunk of 500 rows shown
+  // after an edit is redrawn with one pass, not one pass a row).
+  function redraw(...roots) {
     if (!edited) return;
     const shown = compute();
     window.deriveShown = shown;
-    root.querySelectorAll("[data-value]").forEach((element) => {
+    roots.forEach((root) => root.querySelectorAll("[data-value]").forEach((element) => {
       const key = element.getAttribute("data-value");
       if (shown.has(key)) show(element, shown.get(key));
       else element.classList.add("stale");
-    });
+    }));
   }
 
   // -- selection ------------------------------------------------------------------------------------
@@ -153,7 +155,7 @@
       body.insertAdjacentHTML("beforeend", chunk.textContent);
       chunk.remove();
       bind(body);
-      for (let k = before; k < body.rows.length; k++) redraw(body.rows[k]);
+      redraw(...Array.from(body.rows).slice(before));
       const left = table.querySelectorAll("script.rows").length;
       if (!left) button.parentElement.remove();
     });

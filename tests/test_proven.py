@@ -10,10 +10,12 @@ import flint
 import independent
 import mpmath
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import derive
 from derive.model import decimals
-from derive.model.proven import Proven, precision
+from derive.model.proven import Proven, precision, to_mpf
 from derive.render import text
 from derive.render.tex import latex_rows
 from derive.render.web import mathml
@@ -237,3 +239,14 @@ def test_a_proven_value_crosses_processes_with_its_proof():
     for value in model.evaluation.totals.values():
         copy = pickle.loads(pickle.dumps(value))
         assert fmt(copy, 15) == fmt(value, 15)
+
+
+@given(st.integers(-10**80, 10**80), st.integers(1, 10**80), st.sampled_from([15, 50, 60, 300]))
+def test_to_mpf_is_mpmaths_own_conversion(p, q, digits):
+    """`proven.to_mpf` works on raw mantissas: the same numbers as mpf(p) / q and mpf((man, exp))."""
+    with mpmath.workdps(digits):
+        exact = flint.fmpq(p, q)
+        assert to_mpf(exact)._mpf_ == (mpmath.mpf(int(exact.p)) / int(exact.q))._mpf_
+        ball = flint.arb(exact)
+        man, exp = ball.mid().man_exp()
+        assert to_mpf(ball)._mpf_ == mpmath.mpf((int(man), int(exp)))._mpf_

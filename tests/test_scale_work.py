@@ -12,6 +12,8 @@ from test_conv import DEEP
 
 import derive
 from derive.check import audit, routes
+from derive.check.forward import Forward
+from derive.derivation import mp_compiled
 from derive.derivation.evaluate import mp_value
 from derive.model import quantities as Q
 from derive.model.network import Network
@@ -81,14 +83,14 @@ SPECS = {"conv_two_samples": TWO_SAMPLES, "conv_deep": DEEP, **ZOO}
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_the_finite_difference_forward_pass_is_the_whole_evaluation_bit_for_bit(name):
-    """`routes._Forward.values` keeps each sum's unchanged terms from the base and reads the unchanged
+    """`forward.Forward.values` keeps each sum's unchanged terms from the base and reads the unchanged
     values from it: every forward value, for every parameter moved either way, at the route's 50
     digits and at 60 (its kept terms are per precision), is the whole evaluation's, bit for bit."""
     model = derive.Model(derive.parse(SPECS[name]))
     network = model.network
     nets = [network.symbol(Q.net(n)) for layer in network.layers[1:] for n in layer]
     for s in range(len(model.spec.samples)):
-        forward = routes._Forward(model, s)
+        forward = Forward(model, s)
         for digits, step in ((50, "1e-20"), (60, "1e-30"), (50, "2e-20")):
             with mpmath.workdps(digits):
                 for p in model.parameters:
@@ -110,20 +112,20 @@ def _products(spec: str, monkeypatch) -> int:
     """How many products the forward pass computes when the last weight moves (the second move: the
     first keeps the base's terms)."""
     model = derive.Model(derive.parse(spec))
-    forward = routes._Forward(model, 0)
+    forward = Forward(model, 0)
     q = model.network.symbol(Q.parameter(model.parameters[-2]))  # the last weight (the last is a bias)
     with mpmath.workdps(50):
         forward.values(q, forward.base[q] + mpmath.mpf("1e-20"))
         count = [0]
-        fprod = mpmath.fprod
+        fprod = mp_compiled.fprod  # (the compiled forms' product: mpmath.fprod on raw mantissas)
 
         def counted(factors):
             count[0] += 1
             return fprod(factors)
 
-        monkeypatch.setattr(mpmath, "fprod", counted)
+        monkeypatch.setattr(mp_compiled, "fprod", counted)
         forward.values(q, forward.base[q] - mpmath.mpf("1e-20"))
-        monkeypatch.setattr(mpmath, "fprod", fprod)
+        monkeypatch.setattr(mp_compiled, "fprod", fprod)
     return count[0]
 
 

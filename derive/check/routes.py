@@ -39,9 +39,8 @@ import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
 from derive.check import float_bound
+from derive.check.forward import EPSILON, Forward
 from derive.derivation import domain
-from derive.derivation.evaluate import mp_value
-from derive.derivation.steps import Phase
 from derive.model import quantities as Q
 
 NESTED_LIMIT = 40  # parameters; above it sympy.diff of the nested error is skipped (it blows up)
@@ -86,77 +85,6 @@ class Report:
     @property
     def unresolved(self) -> list[Row]:
         return [r for r in self.rows if r.passed and r.unresolved]
-
-
-class _Forward:
-    """E_total of one sample at high precision, recomputing after a parameter change only the
-    forward steps that depend on it (a weight of the first layer touches one net input of 785
-    terms, not all 25,000), so finite differences on every parameter stay linear."""
-
-    def __init__(self, model, sample: int):
-        network = model.network
-        self.steps = [s for s in model.derivation.kernel if s.phase in (Phase.FORWARD, Phase.ERROR)]
-        self.uses = [s.compute.free_symbols for s in self.steps]
-        self.terms: dict[tuple[int, int], tuple[list, list]] = {}  # (step, precision): a sum's terms at the base
-        # the unperturbed values are the model's own evaluation (60 digits), not computed again
-        self.base = {network.symbol(q): v for q, v in model.evaluation.samples[sample].items()}
-        self.total = network.symbol(Q.TOTAL_ERROR)
-        self.rounding = self._rounding(network, model.evaluation.samples[sample])
-
-    def _rounding(self, network, values) -> float:
-        """A first-order bound of float64's rounding error in E_total at this point: each net input
-        is off by about ε·Σ|w·x| + |b| (its terms' sizes, not its value: 10^12 − 10^12 + 0.35 cancels),
-        which moves E_total by that times |δ| = |∂E/∂net|; plus ε·|E_total| for the error itself."""
-        sizes = {symbol: abs(value) for symbol, value in self.base.items()}
-        bound = abs(self.base[self.total])
-        for step in self.steps:
-            if step.quantity.kind == Q.NET:
-                delta = values.get(Q.delta(step.quantity.name), mpmath.mpf(1))
-                bound += mp_value(step.compute, sizes) * abs(delta)
-        return float(EPSILON * bound)
-
-    def error(self, symbol, value):
-        return self.values(symbol, value)[self.total]
-
-    def values(self, symbol, value) -> dict:
-        """Every forward value after the change: the changed ones held, the others read from the base
-        (not copied: 45,000 values for a 1x28x28 network, at each of 1,600 points)."""
-        env = _Moved(self.base)
-        env[symbol] = value
-        changed = {symbol}
-        for k, (step, uses) in enumerate(zip(self.steps, self.uses, strict=True)):
-            if uses & changed:
-                env[step.symbol] = self._value(k, env, changed)
-                changed.add(step.symbol)
-        return env
-
-    def _value(self, k: int, env: dict, changed: set):
-        """``mp_value`` of step k at ``env``, bit for bit: a sum is mpmath's fsum of its terms' values
-        (as mp_value takes it), and a term none of whose symbols changed has its value at the base, kept
-        from the first call at this precision: a net of 677 terms moved by one weight computes one
-        product, not 677."""
-        compute = self.steps[k].compute
-        if not compute.is_Add:
-            return mp_value(compute, env)
-        key = (k, mpmath.mp.prec)
-        if key not in self.terms:
-            self.terms[key] = ([a.free_symbols for a in compute.args], [mp_value(a, self.base) for a in compute.args])
-        uses, base = self.terms[key]
-        return mpmath.fsum([mp_value(a, env) if used & changed else value
-                            for a, used, value in zip(compute.args, uses, base, strict=True)])
-
-
-class _Moved(dict):
-    """Values after a change: those it holds, and for any other key the base's (read with ``[]``)."""
-
-    __slots__ = ("base",)
-
-    def __init__(self, base: dict):
-        super().__init__()
-        self.base = base
-
-    def __missing__(self, key):
-        return self.base[key]
 
 
 _HALF = mpmath.mpf(1) / 2
@@ -223,7 +151,6 @@ def _piecewise_levels(network) -> list[str]:
     return levels
 
 
-EPSILON = 2.0**-52
 RESOLVED = 0.1  # a float64 quotient whose own error estimate passes 10% of its value checks nothing
 
 
@@ -329,7 +256,7 @@ def run(model, progress=None) -> Report:
             generated = module.gradient(params, x, t)
             noise = _float_noise(module, params, x, t, generated)
             exact_error = values[Q.TOTAL_ERROR]
-            forward = _Forward(model, s)
+            forward = Forward(model, s)
             forward_error = max(forward.rounding, float(abs(mpmath.mpf(module.loss(params, x, t)) - exact_error)))
             scale = max([abs(values[Q.gradient(p)]) for p in model.parameters] + [mpmath.mpf(1)])
             try:

@@ -19,6 +19,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from derive.model import canonical
 from derive.model import quantities as Q
 from derive.model.modes import Described
 from derive.model.network import Network
@@ -191,21 +192,21 @@ class Derivation:
                 factor = self._add(Q.partial(Q.net(dest), Q.out(h)), w, DISPLAY, w, layer=k + 1)
                 # a weight is written as itself; a pooling unit's local partial by its name (its
                 # derivation is that factor's), computed as its expression
-                contribution = self.sym(Q.delta(dest)) * (w if term.parameter is not None else factor)
+                contribution = canonical.product(self.sym(Q.delta(dest)), w if term.parameter is not None else factor)
                 if dest in net.outputs and elementwise_outputs:
                     # E_oj depends on out_h only through net_oj: the article's dE_o1/dout_h1.
                     self._add(Q.partial(Q.error(dest), Q.out(h)), contribution, DISPLAY, layer=k + 1)
                 contributions.append(contribution)
-                computed.append(self.sym(Q.delta(dest)) * w)
-            d_out = self._add(Q.partial(Q.TOTAL_ERROR, Q.out(h)), sp.Add(*contributions), HIDDEN_DELTAS,
-                              sp.Add(*computed), layer=k)
+                computed.append(canonical.product(self.sym(Q.delta(dest)), w))
+            d_out = self._add(Q.partial(Q.TOTAL_ERROR, Q.out(h)), canonical.total(contributions), HIDDEN_DELTAS,
+                              canonical.total(computed), layer=k)
             derivative = net.activation(h).derivative(self.sym(Q.net(h)), self.sym(Q.out(h)))
             d_act = self._add(Q.partial(Q.out(h), Q.net(h)), derivative, DISPLAY, layer=k)
             compute = sp.Mul(d_out, *sp.Mul.make_args(derivative), evaluate=False)
             self._add(Q.delta(h), d_out * d_act, HIDDEN_DELTAS, compute, layer=k)
 
     def _gradient_formula(self, p) -> sp.Expr:
-        return sp.Add(*(self.sym(Q.delta(n)) * self._net_factor(n, p.name) for n in p.feeds))
+        return canonical.total([canonical.product(self.sym(Q.delta(n)), self._net_factor(n, p.name)) for n in p.feeds])
 
     @cached_property
     def complements(self) -> dict[sp.Symbol, dict[int, sp.Expr]]:

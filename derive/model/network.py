@@ -13,6 +13,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from derive.model import canonical
 from derive.model import layers as kinds
 from derive.model import quantities as Q
 from derive.model.functions import Registered
@@ -228,11 +229,13 @@ class Network:
     def net_expr(self, neuron: str) -> sp.Expr:
         """The net input as the sum of its terms (a pooling unit's: each input times its local partial,
         which is its value, the convention at a tie built in: what ``sympy.diff`` differentiates)."""
-        return sp.Add(*(
+        return canonical.total([  # sp.Add(*(local * factor ...)), in its canonical form without its search
+            canonical.product(self.symbol(Q.parameter(t.parameter)), self.symbol(t.factor))
+            if t.parameter is not None and t.factor else
             (self.symbol(Q.parameter(t.parameter)) if t.parameter is not None else t.coefficient)
             * (self.symbol(t.factor) if t.factor else 1)
             for t in self.net_terms[neuron]
-        ))
+        ])
 
     def net_forms(self, neuron: str) -> tuple[sp.Expr, sp.Expr]:
         """The net input as a textbook writes it, and as it is computed: the sum of its terms, or, in a

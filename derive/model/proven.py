@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import mpmath
+from mpmath.libmp import from_int, from_man_exp, mpf_div, mpf_pos
 
 if TYPE_CHECKING:  # the checker reads python-flint's types; at run time it may be missing
     import flint
@@ -75,14 +76,18 @@ class _Precision:
 def to_mpf(value) -> mpmath.mpf:
     """An fmpq or an arb's midpoint as an mpf at mpmath's current precision (nan for a ball that is
     not finite)."""
-    if isinstance(value, flint.fmpq):
-        return mpmath.mpf(int(value.p)) / int(value.q)
+    prec, rounding = mpmath.mp._prec_rounding
+    if isinstance(value, flint.fmpq):  # mpf(p) / q, its two roundings on the raw values
+        return _MAKE(mpf_div(mpf_pos(from_int(int(value.p)), prec, rounding), from_int(int(value.q)), prec, rounding))
     if isinstance(value, flint.fmpz):
         return mpmath.mpf(int(value))
     if not value.is_finite():
         return mpmath.nan if value.is_nan() or not value.mid().is_finite() else mpmath.mpf(value.mid().str(30))
     man, exp = value.mid().man_exp()
-    return mpmath.mpf((int(man), int(exp)))
+    return _MAKE(from_man_exp(int(man), int(exp), prec, rounding))  # mpf((man, exp))
+
+
+_MAKE = mpmath.mp.make_mpf
 
 
 class Proven(mpmath.mpf):

@@ -1,0 +1,64 @@
+"""`mp_compiled.compile_mp` computes what `evaluate.mp_value` computes, bit for bit: every step's
+compute form and written form, of a network for every registered activation (hidden) and every
+output activation and loss, in the ordinary and the extreme regimes, at 60 and 50 digits (the
+evaluator's precision and the check's finite differences')."""
+
+from __future__ import annotations
+
+import mpmath
+import pytest
+import sympy as sp
+from networks import EXTREME, ZOO
+from test_every_value import _cases, _spec
+
+import derive
+from derive.derivation.evaluate import mp_value
+from derive.derivation.mp_compiled import compile_mp
+
+
+def _agree(model) -> int:
+    network = model.network
+    env = {network.symbol(q): v for q, v in model.evaluation.samples[0].items()}
+    compared = 0
+    for step in model.derivation.steps:
+        for expr in (step.compute, step.formula.doit()):
+            for digits in (60, 50):
+                with mpmath.workdps(digits):
+                    try:
+                        expected = mp_value(expr, env)
+                    except (ZeroDivisionError, ValueError, TypeError) as error:
+                        with pytest.raises(type(error)):
+                            compile_mp(expr)(env)
+                        continue
+                    got = compile_mp(expr)(env)
+                assert type(got) is type(expected) and (got == expected or (got != got and expected != expected)), (
+                    step.quantity, expr, digits, got, expected)
+                if isinstance(got, mpmath.mpf):
+                    assert got._mpf_ == expected._mpf_
+                compared += 1
+    return compared
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: "-".join(c) if isinstance(c, tuple) else c)
+def test_every_activation_and_loss(case):
+    hidden, output, loss, regime = case
+    assert _agree(derive.Model(derive.parse(_spec(hidden, output, loss, regime), "n.toml"))) > 20
+
+
+@pytest.mark.parametrize("name", sorted(ZOO) + sorted(EXTREME))
+def test_zoo_and_extremes(name):
+    text = {**ZOO, **EXTREME}[name]
+    assert _agree(derive.Model(derive.parse(text, f"{name}.toml"))) > 10
+
+
+def test_every_kind_of_node():
+    """Rationals, floats, constants, integer and other powers, a Piecewise, SymPy's own functions."""
+    x, y = sp.symbols("x y", real=True)
+    env = {x: mpmath.mpf("0.3"), y: mpmath.mpf("-1.25")}
+    exprs = [x / 3 + sp.Rational(7, 11), x * sp.Float("0.1", 30), sp.pi * x + sp.E, x**3 * y**-2, sp.Abs(y) ** x,
+             sp.Piecewise((x, y > 0), (y * 2, True)), sp.exp(x) + sp.log(2 + y), sp.Max(x, y) - sp.Min(x, y)]
+    for expr in exprs:
+        for digits in (15, 60, 1000):
+            with mpmath.workdps(digits):
+                assert compile_mp(expr)(env)._mpf_ == mp_value(expr, env)._mpf_, (expr, digits)
+
