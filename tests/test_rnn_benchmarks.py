@@ -92,3 +92,19 @@ def test_the_scale_benchmarks_network_is_the_issues(tmp_path):
     t = tomllib.loads(path.read_text())
     assert (t["input"], t["sequence_output"], [len(r) for r in t["samples"][0]["targets"]]) == ([20, 8], "all", [1] * 20)
     assert rnn_scale.readable(path) == (None, 16 * 8 + 16 * 16 + 16 + 16 + 1)
+
+
+@pytest.mark.xfail(strict=True, raises=(SyntaxError, IndexError), reason="a recurrent network of one step: W_hh "
+                   "feeds no neuron; the page and the document fail on it (the generated module's SyntaxError, then "
+                   "explain.total() of no terms and latex_document's p.feeds[0])")
+@pytest.mark.parametrize("output", ["page", "document"])
+def test_a_network_of_one_step_has_a_page_and_a_document(output):
+    """It renders (the content is checked on other networks elsewhere); W_hh's gradients are 0, as
+    PyTorch's (h_0 = 0 is all W_hh multiplies)."""
+    import derive
+    from derive.render.tex.latex import document
+
+    model = derive.Model(derive.parse(v.draw(2), "one_step.toml"))
+    assert all(model.gradients()[f"w{k}"] == 0 for k in range(4, 13))  # W_hh: 3x3, after W_ih's 3
+    text = model.html(check=False) if output == "page" else document(model, derive.__version__)
+    assert "w4" in text or "w_{4}" in text
