@@ -1,0 +1,107 @@
+"""Time and peak memory of every command on issue #26's scale case with a recurrent layer: hidden
+size 16 over 20 steps of 8 features, then a linear output of 1 at every step (``sequence_output =
+"all"``), weights drawn from ``seed = 1``, one sample. The issue's target, stated for an LSTM of that
+size: `derive gradients` and `derive codegen --target c` each under a minute; here measured for the
+``type = "rnn"`` layer (an LSTM is not implemented yet).
+
+Each command runs in a fresh process (`cnn_scale.run`: ``derive.cli.main`` in a child, its wall time
+measured around it, its CPU time and peak memory read from that child's own rusage, os.wait4);
+``--repeats`` runs of each, interleaved, the figure the median (peak: the largest). Writes the table
+into the documentation (docs/) between the bench:rnn_scale markers.
+
+    python benchmarks/rnn_scale.py [--repeats 3] [--no-readme] [--only gradients,html]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from cnn_scale import readable, run, verdict
+from readme import write_table
+
+STEPS, FEATURES, HIDDEN = 20, 8, 16
+
+# (label, derive's arguments before the spec, the file whose size is reported, target seconds)
+COMMANDS = [
+    ("gradients", ["gradients"], None, 60.0),
+    ("codegen c", ["codegen", "--quiet", "--force", "--target", "c", "-o", "{out}/c"], None, 60.0),
+    ("codegen c --build", ["codegen", "--quiet", "--force", "--target", "c", "--build", "-o", "{out}/cb"], None, None),
+    ("codegen python", ["codegen", "--quiet", "--force", "--target", "python", "-o", "{out}/g.py"], "{out}/g.py",
+     None),
+    ("codegen numpy", ["codegen", "--quiet", "--force", "--target", "numpy", "-o", "{out}/n.py"], "{out}/n.py", None),
+    ("html", ["html", "--quiet", "--force", "-o", "{out}/page.html"], "{out}/page.html", None),
+    ("check", ["check", "--quiet"], None, None),
+]
+
+
+def spec_text() -> str:
+    """The network's spec: the sample's inputs and per-step targets from a fixed generator, the
+    weights from the spec's seed."""
+    rng = random.Random(26)
+    inputs = [[round(rng.uniform(-1, 1), 2) for _ in range(FEATURES)] for _ in range(STEPS)]
+    targets = [[round(rng.uniform(-1, 1), 2)] for _ in range(STEPS)]
+    return (f'name = "rnn_scale"\ninput = [{STEPS}, {FEATURES}]\nloss = "half_sse"\nsequence_output = "all"\n'
+            f'learning_rate = 0.1\nseed = 1\n\n[[layer]]\ntype = "rnn"\nhidden_size = {HIDDEN}\nactivation = "tanh"\n'
+            f'\n[[layer]]\ntype = "linear"\nout_features = 1\nactivation = "identity"\n\n'
+            f"[[samples]]\ninputs = {inputs}\ntargets = {targets}\n")
+
+
+TITLE = (f"rnn hidden {HIDDEN} (tanh) over {STEPS} steps of {FEATURES} features, linear 1 at every step "
+         '(sequence_output = "all")')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--only", help="comma-separated command labels to run (e.g. gradients,html)")
+    args = parser.parse_args(argv)
+    commands = [c for c in COMMANDS if not args.only or c[0] in args.only.split(",")]
+    lines = [
+        f"Measured by `python benchmarks/rnn_scale.py` ({args.repeats} interleaved runs per command, each in a "
+        "fresh process; time includes starting Python and importing SymPy; CPU is user + system time, steadier "
+        "than the wall time on a shared machine; peak is the child's own maximum resident set; `--build` "
+        "includes compiling the C):",
+        "",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rnn_scale.toml"
+        path.write_text(spec_text())
+        refused, count = readable(path)
+        if refused:
+            raise SystemExit(f"derive refuses the spec: {refused}")
+        out = Path(tmp) / "out"
+        out.mkdir()
+        results: dict[str, list[dict]] = {}
+        for k in range(args.repeats):
+            for label, arguments, _, _ in commands:
+                run_out = out / str(k)  # a folder per run: the C binding builds once per folder (the library is kept)
+                run_out.mkdir(exist_ok=True)
+                given = [a.format(out=run_out) for a in arguments] + [str(path)]
+                results.setdefault(label, []).append(run(given))
+                print(f"{label} {results[label][-1]['seconds']:.1f} s", file=sys.stderr)
+        lines += [f"{TITLE}: {count:,} parameters", "",
+                  "| command | median s | CPU s | peak MB | output MB | target |",
+                  "|---|---:|---:|---:|---:|---|"]
+        for label, _, output, target_s in commands:
+            runs = results[label]
+            seconds = statistics.median(r["seconds"] for r in runs)
+            cpu = statistics.median(r["cpu"] for r in runs)
+            peak = max(r["peak_mb"] for r in runs)
+            size = Path(output.format(out=out / "0")).stat().st_size / 1e6 if output else None
+            shown = f"{size:.2f}" if size is not None else ""
+            lines.append(f"| `derive {label}` | {seconds:.1f} | {cpu:.1f} | {peak:.0f} | {shown} | "
+                         f"{verdict(seconds, size, target_s, None)} |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if not args.no_readme:
+        write_table("rnn_scale", table)
+
+
+if __name__ == "__main__":
+    main()
