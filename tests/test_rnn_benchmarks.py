@@ -72,9 +72,6 @@ def test_a_difference_is_reported(capsys, monkeypatch):
     assert all(1e-10 < float(r[3]) < 1e-8 for r in rows)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="a recurrent network of one step: W_hh's gradient is an empty sum, which the "
-                   "Python target's straight-line form prints as `gradients[\"w2\"] = ` (a SyntaxError) and its "
-                   "update as `w2 - ()` (derive/render/code/python.py, _stores and _update_tail)")
 def test_a_network_of_one_step_agrees_in_the_python_target(tmp_path):
     text = v.draw(2)  # 1 step of 1 feature, rnn 3 relu, linear 2
     assert tomllib.loads(text)["input"] == [1, 1]
@@ -94,9 +91,6 @@ def test_the_scale_benchmarks_network_is_the_issues(tmp_path):
     assert rnn_scale.readable(path) == (None, 16 * 8 + 16 * 16 + 16 + 16 + 1)
 
 
-@pytest.mark.xfail(strict=True, raises=(SyntaxError, IndexError), reason="a recurrent network of one step: W_hh "
-                   "feeds no neuron; the page and the document fail on it (the generated module's SyntaxError, then "
-                   "explain.total() of no terms and latex_document's p.feeds[0])")
 @pytest.mark.parametrize("output", ["page", "document"])
 def test_a_network_of_one_step_has_a_page_and_a_document(output):
     """It renders (the content is checked on other networks elsewhere); W_hh's gradients are 0, as
