@@ -38,14 +38,13 @@ import mpmath
 import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
-from derive.check import float_bound
+from derive.check import budget, float_bound
 from derive.check.forward import EPSILON, Forward
 from derive.derivation import domain
 from derive.model import quantities as Q
 
 NESTED_LIMIT = 40  # parameters; above it sympy.diff of the nested error is skipped (it blows up)
 PIECEWISE_LIMIT = 1  # levels defined piecewise; above it, too (see _piecewise_levels)
-FD_LIMIT = 400  # parameters checked by finite differences; above it, an even spread of them
 FD_SAMPLES = 100  # samples checked by finite differences (every parameter chosen); above it, an even spread
 ROUTES = ("sympy_diff", "fd_float64", "fd_mpmath", "generated")
 TOLERANCE = {  # route: (atol per unit of scale, rtol)
@@ -212,17 +211,9 @@ def _float_noise(module, params, x, t, generated) -> dict:
     return noise
 
 
-def chosen_parameters(model) -> list[str]:
-    names = model.parameters
-    if len(names) <= FD_LIMIT:
-        return names
-    step = len(names) / FD_LIMIT
-    return [names[int(i * step)] for i in range(FD_LIMIT)]
-
-
 def run(model, progress=None) -> Report:
     network = model.network
-    chosen = chosen_parameters(model)
+    chosen = budget.chosen(model)
     skipped = {}
     if len(chosen) < len(model.parameters):
         skipped["fd"] = f"finite differences on {len(chosen)} of {len(model.parameters)} parameters (an even spread)"
@@ -232,6 +223,9 @@ def run(model, progress=None) -> Report:
         skipped["sympy_diff"] = (
             f"skipped: {len(model.parameters)} parameters (> {NESTED_LIMIT}); the nested expression blows up"
         )
+    elif budget.depth(network) > budget.DEPTH_LIMIT:
+        skipped["sympy_diff"] = (f"skipped: its units are nested {budget.depth(network)} levels deep (> "
+                                 f"{budget.DEPTH_LIMIT}); the nested expression's derivative doubles with each level")
     elif len(piecewise) > PIECEWISE_LIMIT:
         skipped["sympy_diff"] = (
             f"skipped: {len(piecewise)} levels are defined piecewise ({', '.join(piecewise)}); SymPy folds "
