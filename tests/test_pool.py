@@ -158,7 +158,7 @@ BAD = [
     ('input = [1, 3, 3]\n[[layer]]\ntype = "maxpool2d"\n',
      "layer[0]: missing key 'kernel_size' (a number, or [rows, columns])"),
     ('input = [1, 3, 3]\n[[layer]]\ntype = "maxpool2d"\nkernel_size = 2\npadding = 1\n',
-     "layer[0]: unknown key 'padding'; a maxpool2d layer has type, kernel_size, stride"),
+     "layer[0]: unknown key 'padding'; maxpool2d layers have type, kernel_size, stride"),
     ('input = [1, 3, 3]\n[[layer]]\ntype = "avgpool2d"\nkernel_size = 2\nstride = [1, 0]\n',
      "layer[0].stride[1] = 0 is out of range: it must be from 1 to 4096"),
 ]

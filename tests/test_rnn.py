@@ -99,6 +99,11 @@ def test_the_backward_pass_through_time_is_written_as_the_textbooks_write_it():
     assert order.index(Q.delta("h5")) < order.index(Q.delta("h3")) < order.index(Q.delta("h1"))
 
 
+def test_an_initial_state_of_zeros_is_the_default():
+    zeros = _model(ISSUE.replace("bias = [0.0, 0.1]", "bias = [0.0, 0.1]\ninitial_state = [0.0, 0.0]"))
+    assert zeros.gradients() == _model(ISSUE).gradients()
+
+
 def test_the_places_of_the_parameters_are_pytorchs_tensors(tmp_path, capsys):
     spec = tmp_path / "rnn.toml"
     spec.write_text(ISSUE)
@@ -144,13 +149,13 @@ BAD = {
                              "derive: rnn.toml: samples[0].targets[0] must be a list of numbers, not a number"),
     "a flat input": (ISSUE.replace("input = [3, 2]", "input = 6"),
                      "derive: rnn.toml: layer[0]: an rnn layer reads a sequence [steps, features], but the layer "
-                     "below gives 6 features: give input = [steps, features], or put it after another recurrent "
-                     "layer"),
+                     "below gives 6 features: put it first (input = [steps, features]) or right after another "
+                     "recurrent layer"),
     "after a convolution": (ISSUE.replace("input = [3, 2]", "input = [1, 3, 2]").replace(
         '[[layer]]\ntype = "rnn"', '[[layer]]\ntype = "conv2d"\nout_channels = 1\nkernel_size = 1\n'
         'weight = [[[[1.0]]]]\nbias = [0.0]\n\n[[layer]]\ntype = "rnn"'),
         "derive: rnn.toml: layer[1]: an rnn layer reads a sequence [steps, features], but the layer below gives "
-        "a shape [1, 3, 2]: give input = [steps, features], or put it after another recurrent layer"),
+        "a shape [1, 3, 2]: put it first (input = [steps, features]) or right after another recurrent layer"),
     "the rnn last": (ISSUE[:ISSUE.index('[[layer]]\ntype = "linear"')] + ISSUE[ISSUE.index("[[samples]]"):].replace(
         "[[0.5], [1.25], [0.0]]", "[[0.5, 0.5], [1.25, 1], [0.0, 0]]"),
         "derive: rnn.toml: layer[0]: an rnn layer's hidden states reach the loss through a layer after it: add a "
@@ -162,6 +167,16 @@ BAD = {
                                "derive: rnn.toml: activation 'softmax' of the output layer couples its units, which "
                                "here are every step's (sequence_output = \"all\"): give an elementwise activation, or "
                                "sequence_output = \"last\""),
+    "no weights and no seed": (ISSUE.replace("weight_ih = [[0.1, 0.2], [0.3, -0.1]]\n", "").replace(
+        "weight_hh = [[0.5, -0.3], [0.2, 0.4]]\n", ""),
+        "derive: rnn.toml: missing key 'layer[0].weight_ih' (give it, or a seed = N to fill it reproducibly)"),
+    "sequence_output a number": (ISSUE.replace('loss = "half_sse"', 'loss = "half_sse"\nsequence_output = 3'),
+                                 'derive: rnn.toml: sequence_output must be "all" or "last", not a whole number'),
+    "last with a row per step": (LAST.replace("targets = [[0.25]]", "targets = [[0.5], [1.25], [0.0]]"),
+                                 "derive: rnn.toml: samples[0].targets has 3 rows, rows (the last step's targets) is 1"),
+    "an initial state": (ISSUE.replace("bias = [0.0, 0.1]", "bias = [0.0, 0.1]\ninitial_state = [0.5, 0.0]"),
+                         "derive: rnn.toml: layer[0].initial_state: an initial state other than zeros is not "
+                         "available yet (h_0 = 0, PyTorch's default)"),
     "one tensor of two": (ISSUE.replace("weight_hh = [[0.5, -0.3], [0.2, 0.4]]\n", ""),
                           "derive: rnn.toml: layer[0]: weight_ih is given but not weight_hh: give both, or neither "
                           "(drawn from the seed)"),
@@ -309,7 +324,7 @@ def test_the_document_has_a_table_per_step_and_a_recurrent_weights_sum_over_the_
             for t in range(3)]
     for t in range(3):
         for j in range(2):
-            unit = re.escape(f"$h_{{{2 * t + j + 1}}} = h_{{{t + 1},{j + 1}}}$")
+            unit = re.escape(f"$h_{{{2 * t + j + 1}}} = h^{{\\langle {t + 1} \\rangle}}_{{{j + 1}}}$")
             row = re.search(unit + r" & \$(\S+)\$ & \$(\S+)\$ & \$(\S+)\$", tex)
             assert row is not None, (t, j)
             for shown, want in zip(row.groups(), (nets[t][j], right["hidden"][t][j], right["deltas"][t][j]), strict=True):
@@ -462,3 +477,16 @@ def test_float32_c_and_numpy_are_the_engine_within_float32s_bound(tmp_path, loop
     assert g.dtype.name == "float32"
     for k, q in enumerate(model.parameters):
         assert abs(float(g[k]) - float(want[q])) <= bound(network, scale * 2), q
+
+
+def test_the_general_matrix_rules_have_u_and_a_second_sample_is_said_to_be_a_share():
+    """Where the matrices are too large to print, the general rules still carry U; with two samples the
+    sum over the steps is said to be sample 1's share of the gradient."""
+    from derive.render.tex.latex import document
+
+    tex = document(_model(ISSUE), derive.__version__)
+    assert r"z^{(l)} &= W^{(l)} a^{(l-1)} + U^{(l)} a^{(l)} + b^{(l)}" in tex
+    assert r"\frac{\partial E_{\mathrm{total}}}{\partial U^{(l)}} &= \delta^{(l)} (a^{(l)})^{T}" in tex
+    two = ISSUE + "\n[[samples]]\ninputs = [[0.5, 1.0], [0.0, 2.0], [1.0, 0.0]]\ntargets = [[0.0], [0.5], [1.0]]\n"
+    tex = " ".join(document(_model(two), derive.__version__).split())
+    assert "Here is sample 1's share (the gradient sums every sample's share: the summary gives the total)." in tex

@@ -98,8 +98,9 @@ def _samples(samples, shape: tuple[int, ...], targets: tuple[int, ...], check) -
         given = s.get("targets") if isinstance(s, dict) else None
         flat_row = targets[0] == 1 and isinstance(given, list) and not any(isinstance(v, list) for v in given)
         if given is not None and len(targets) > 1 and not flat_row:  # "last": one row, or the row's numbers
+            rows = "steps (one row of targets per step)" if targets[0] > 1 else "rows (the last step's targets)"
             s = {**s, "targets": list(flat(tensor(s["targets"], f"samples[{j}].targets", targets,
-                                                  ("steps (one row of targets per step)", "outputs per step"), check)))}
+                                                  (rows, "outputs per step"), check)))}
         read.append(s)
     return read
 
@@ -131,6 +132,8 @@ def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[R
     kinds = [kind_of(table, f"layer[{k}]", check) for k, table in enumerate(layers)]
     last = max((k for k, kind in enumerate(kinds) if getattr(kind, "recurrent", False)), default=None)
     mode = t.get(SEQUENCE_OUTPUT, "all")
+    if not isinstance(mode, str):
+        check.fail(f"{SEQUENCE_OUTPUT} must be \"all\" or \"last\", not {check.kind(mode)}")
     if SEQUENCE_OUTPUT in t and last is None:
         check.fail(f"{SEQUENCE_OUTPUT} is for a network with a recurrent layer (rnn), and this one has none")
     if mode not in ("all", "last"):
@@ -166,7 +169,7 @@ def unrolled(spec) -> list[tuple[int, int]] | None:
     if sequence_output(spec.kinds) is None:
         return None
     shapes = [spec.kinds[0].shape_in, *(t.shape if recurrent(t) else (max(t.steps, 1), t.width) for t in spec.kinds)]
-    return [(steps, per_step) for steps, per_step in shapes]
+    return [(shape[0], shape[1]) for shape in shapes]
 
 
 def recurrent(layer: Typed) -> bool:
@@ -233,7 +236,8 @@ def translate(t: dict, check) -> dict:
     out["activation"] = [r.activation for r in read]
     out["bias"] = str(BiasMode.NONE if none else BiasMode.PER_NEURON)
     out["samples"] = _samples(t.get("samples"), read[0].layer.shape_in, _target_shape(read), check)
-    missing = next((f"layer[{k}].{'weight' if r.weight is None else 'bias'}" for k, r in enumerate(read)
+    first = [getattr(KINDS[r.layer.kind], "tensor_names", ("weight",))[0] for r in read]  # its first weight tensor
+    missing = next((f"layer[{k}].{first[k] if r.weight is None else 'bias'}" for k, r in enumerate(read)
                     if r.weight is None or r.bias is None), None)
     if missing and not drawn:
         check.fail(f"missing key '{missing}' (give it, or a seed = N to fill it reproducibly)")

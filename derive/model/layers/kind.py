@@ -195,7 +195,7 @@ def tensor(value, key: str, shape: tuple[int, ...], what: tuple[str, ...], check
 def unknown_keys(table: dict, key: str, keys: tuple[str, ...], check) -> None:
     for k in table:
         if k not in keys:
-            hint = quantities.suggestion(k, list(keys)) or f"; a {table.get('type')} layer has {', '.join(keys)}"
+            hint = quantities.suggestion(k, list(keys)) or f"; {table.get('type')} layers have {', '.join(keys)}"
             check.fail(f"{key}: unknown key '{excerpt(k)}'{hint}")
 
 

@@ -48,7 +48,7 @@ def _backward(layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
 
 class RNN:
     name = "rnn"
-    keys: tuple[str, ...] = ("type", "input_size", "hidden_size", "activation", *TENSORS, "bias")
+    keys: tuple[str, ...] = ("type", "input_size", "hidden_size", "activation", *TENSORS, "bias", "initial_state")
     lowering = P.Lowering(_forward, _backward)
     combination = None
     recurrent = True
@@ -58,7 +58,7 @@ class RNN:
         if len(shape_in) != 2:
             given = f"{shape_in[0]} features" if len(shape_in) == 1 else f"a shape {list(shape_in)}"
             check.fail(f"{key}: an {self.name} layer reads a sequence [steps, features], but the layer below gives "
-                       f"{given}: give input = [steps, features], or put it after another recurrent layer")
+                       f"{given}: put it first (input = [steps, features]) or right after another recurrent layer")
         steps, features = shape_in
         if "input_size" in table:
             given_size = check.integer(table["input_size"], f"{key}.input_size", 1, check.max_width)
@@ -67,6 +67,10 @@ class RNN:
         if "hidden_size" not in table:
             check.fail(f"{key}: missing key 'hidden_size' (its number of hidden units per step)")
         hidden = check.integer(table["hidden_size"], f"{key}.hidden_size", 1, check.max_width)
+        if "initial_state" in table and any(check.vector(table["initial_state"], f"{key}.initial_state", hidden,
+                                                         "hidden_size is")):
+            check.fail(f"{key}.initial_state: an initial state other than zeros is not available yet (h_0 = 0, "
+                       "PyTorch's default)")
         layer = Typed(self.name, tuple(shape_in), (steps, hidden))
         tensors = [k for k in TENSORS if k in table]
         if tensors and len(tensors) != len(TENSORS):
@@ -86,7 +90,8 @@ class RNN:
         return (hidden, features), (hidden, hidden)
 
     def weight_shape(self, layer: Typed) -> tuple[int, ...]:
-        """A unit's weights, W_ih's row and W_hh's side by side: the fan-in its seed is scaled by."""
+        """A unit's weights, W_ih's row and W_hh's side by side: the fan-in a drawn bias is scaled by
+        (each drawn weight tensor is scaled by its own, `tensors`)."""
         return layer.shape[1], layer.shape_in[1] + layer.shape[1]
 
     def connections(self, layer: Typed) -> tuple[tuple[tuple[int, int], ...], ...]:

@@ -83,7 +83,9 @@ class MatrixPart:
         return f" + {self.m(self.form.biases[k - 1]) if numbers else f'b{up(k)}'}{self.ones_t}"
 
     def recurrent(self, k) -> bool:
-        return isinstance(k, int) and self.network.recurrent(k)
+        """Whether layer k's rule has U (the general rule l: where some layer is recurrent)."""
+        layers = range(1, self.network.depth + 1) if not isinstance(k, int) else (k,)
+        return any(self.network.recurrent(layer) for layer in layers)
 
     def forward_rule(self, k) -> str:
         own = f" + U{up(k)} {self.a}{up(k)}" if self.recurrent(k) else ""
@@ -138,7 +140,8 @@ class MatrixPart:
                 text += (rf"Layer {k} is recurrent, unrolled over its steps: $U{up(k)}$ holds $W_{{hh}}$ at each "
                          rf"step, below the diagonal (a unit reads the previous step's outputs), so ${self.z}{up(k)}$ "
                          rf"is computed unit by unit, the first step's first, and ${self.d}{up(k)}$ collects "
-                         rf"$(U{up(k)})^{{T}} {self.d}{up(k)}$ from the later steps, the last step's first. ")
+                         rf"$(U{up(k)})^{{T}} {self.d}{up(k)}$ from the later steps, the last step's first "
+                         rf"($U{up('l')} = 0$ for a layer that is not recurrent). ")
         return text + ("These numbers are computed by a separate matrix route and agree with the scalar derivation "
                        "above to every digit shown.")
 
@@ -151,6 +154,8 @@ class MatrixPart:
         else:
             rows[-1] = (rows[-1][0], rf"{rows[-1][1]}, \qquad L = 1")
         rows.append((rf"\frac{{\partial {_TOTAL}}}{{\partial W{up('l')}}}", self.weight_rule("l", "l-1")))
+        if self.recurrent("l"):
+            rows.append((rf"\frac{{\partial {_TOTAL}}}{{\partial U{up('l')}}}", self.weight_rule("l", "l")))
         if self.biases != BiasMode.NONE:
             rows.append((rf"\frac{{\partial {_TOTAL}}}{{\partial b{up('l')}}}", self.bias_rule("l")))
         return rows

@@ -12,6 +12,11 @@ from derive.render.tex.latex_document import SAMPLE_LIMIT, Block, Section
 from derive.render.tex.latex_rows import number
 
 
+def step_name(t: int | str, j: int | str) -> str:
+    """Hidden unit j at step t, as the textbooks write it: h^{<t>}_j (its layer is the section's)."""
+    return rf"h^{{\langle {t} \rangle}}_{{{j}}}"
+
+
 def _steps(document, k: int, s: int) -> list[Block]:
     """Layer k's units of sample ``s``, a table per step."""
     network, digits = document.network, document.digits
@@ -20,7 +25,7 @@ def _steps(document, k: int, s: int) -> list[Block]:
     blocks = []
     for t in range(steps):
         units = network.layers[k][t * hidden:(t + 1) * hidden]
-        rows = [[f"${names.latex_neuron(n)} = h_{{{t + 1},{j + 1}}}$", f"${number(values[Q.net(n)], digits)}$",
+        rows = [[f"${names.latex_neuron(n)} = {step_name(t + 1, j + 1)}$", f"${number(values[Q.net(n)], digits)}$",
                  f"${number(values[Q.out(n)], digits)}$", f"${number(values[Q.delta(n)], digits)}$"]
                 for j, n in enumerate(units)]
         blocks += [Block("text", f"Step $t = {t + 1}$:"),
@@ -41,9 +46,11 @@ def _sum_over_steps(document, k: int) -> list[Block]:
     values = document.model.evaluation.samples[0]
     numbers = {sym: values[network.quantity_of[sym]] for sym in step.formula.free_symbols}
     gradient = names.latex(Q.gradient(p.name))
+    share = (" Here is sample 1's share (the gradient sums every sample's share: the summary gives the total)."
+             if document.samples > 1 else "")
     return [Block("text", (f"The recurrent weight ${names.latex(p.quantity)}$ is used at every step after the first, "
                            "so its gradient is the sum over those steps of the delta of the unit it feeds times "
-                           "the previous step's output it multiplies:")),
+                           f"the previous step's output it multiplies.{share}")),
             Block("align", rows=[(gradient, printer.names(step.formula)), ("", printer.numbers(step.formula, numbers)),
                                  ("", number(sp.Float(values[Q.gradient(p.name)], 30), document.digits))])]
 
@@ -60,9 +67,10 @@ def sections(document) -> list[Section]:
             f"Layer {k} is recurrent: at each of its {steps} steps its {hidden} hidden units read that step's "
             f"inputs and, from the second step on, the previous step's outputs through $W_{{hh}}$; the same "
             f"weights at every step. Its units are numbered step by step: ${names.latex_neuron(units[0])}$ to "
-            f"${names.latex_neuron(units[hidden - 1])}$ are step 1's, and unit $(t-1) \\cdot {hidden} + j$ is "
-            "$h_{t,j}$. Backward, a unit's $\\partial E / \\partial \\mathrm{out}$ collects the layer above at "
-            "its step and the next step's deltas through $W_{hh}$, so the deltas are computed last step first.")
+            f"${names.latex_neuron(units[hidden - 1])}$ are step 1's, and unit $(t-1) \\cdot {hidden} + j$ of the "
+            f"layer is ${step_name('t', 'j')}$. Backward, a unit's $\\partial E / \\partial \\mathrm{{out}}$ "
+            "collects the layer above at its step and the next step's deltas through $W_{hh}$, so the deltas are "
+            "computed last step first.")
             )])
         for s in range(min(document.samples, SAMPLE_LIMIT)):
             if document.samples > 1:
