@@ -91,6 +91,21 @@ def test_the_scale_benchmarks_network_is_the_issues(tmp_path):
     assert rnn_scale.readable(path) == (None, 16 * 8 + 16 * 16 + 16 + 16 + 1)
 
 
+def test_a_long_sequence_is_written_in_loop_form_and_a_dense_network_as_before(tmp_path):
+    """The scale network's 417 parameters make 8,084 terms (W_hh at every step): its code is in loop form
+    (its straight-line C took gcc 42 s); a dense network of 403 parameters stays straight-line."""
+    import rnn_scale
+
+    import derive
+    from derive.render.code.loops import loop_form
+
+    path = tmp_path / "rnn_scale.toml"
+    path.write_text(rnn_scale.spec_text())
+    network = derive.load(path).network
+    assert sum(map(len, network.net_terms.values())) == 8084 and loop_form(network)
+    assert not loop_form(derive.load(Path(__file__).parent.parent / "benchmarks" / "net_4_16_16_3.toml").network)
+
+
 @pytest.mark.parametrize("output", ["page", "document"])
 def test_a_network_of_one_step_has_a_page_and_a_document(output):
     """It renders (the content is checked on other networks elsewhere); W_hh's gradients are 0, as
