@@ -138,9 +138,11 @@ def main(argv=None):
             out = Path(tmp) / ("pool" if pool else "stride")
             out.mkdir()
             results: dict[str, list[dict]] = {}
-            for _ in range(args.repeats):
+            for k in range(args.repeats):
                 for label, arguments, _, _, _ in commands:
-                    given = [a.format(out=out) for a in arguments] + [str(path)]
+                    run_out = out / str(k)  # a folder per run: the C binding builds once a folder
+                    run_out.mkdir(exist_ok=True)
+                    given = [a.format(out=run_out) for a in arguments] + [str(path)]
                     results.setdefault(label, []).append(run(given))
                     print(f"{title}: {label} {results[label][-1]['seconds']:.1f} s", file=sys.stderr)
             lines += [f"{title}: {count:,} parameters", "",
@@ -151,7 +153,7 @@ def main(argv=None):
                 seconds = statistics.median(r["seconds"] for r in runs)
                 cpu = statistics.median(r["cpu"] for r in runs)
                 peak = max(r["peak_mb"] for r in runs)
-                size = Path(output.format(out=out)).stat().st_size / 1e6 if output else None
+                size = Path(output.format(out=out / "0")).stat().st_size / 1e6 if output else None
                 shown = f"{size:.2f}" if size is not None else ""
                 lines.append(f"| `derive {label}` | {seconds:.1f} | {cpu:.1f} | {peak:.0f} | {shown} | "
                              f"{verdict(seconds, size, target_s, target_mb)} |")
