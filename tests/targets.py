@@ -123,3 +123,21 @@ def c_is_the_python_and_the_engine(model, tmp_path, loops):
     python = tmp_path / "g.py"
     python.write_text(targets.render("python", model.derivation, model.network, derive.__version__)["gradients.py"])
     same_as_python(model, load_c(model, tmp_path, loops), _import(python))
+
+
+def module_trains_as_the_formulas_say(model, optimizer):
+    """10 steps of the generated train (every sample, batches of one, shuffled) with ``optimizer`` against
+    the independent loop of the formulas, over the module's gradient (itself the engine's): every
+    parameter to 1e-12, and moved."""
+    import independent_training as ind
+
+    module = model.module
+    samples = [(floats(s.inputs), floats(s.targets)) for s in model.spec.samples]
+    options = {"momentum": 0.8, "betas": (0.85, 0.99), "eps": 1e-6, "weight_decay": 0.01, "batch_size": 1,
+               "shuffle": True, "seed": 3}
+    got = module.train(module.INITIAL, samples, 10, 0.05, optimizer=optimizer, **options)
+    want, _ = ind.run(module.gradient, module.INITIAL, samples, 10, optimizer=optimizer, lr=0.05, frozen=(),
+                      reduction=model.spec.reduction, layer_of=module.PARAMETER_LAYER, in_place=False, **options)
+    for name in module.PARAMETERS:
+        assert got[name] == pytest.approx(want[name], rel=1e-12, abs=1e-15), name
+        assert got[name] != module.INITIAL[name]

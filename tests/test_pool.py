@@ -11,7 +11,12 @@ import tomllib
 import pytest
 import sympy as sp
 import torch_reference as tr
-from targets import c_is_the_python_and_the_engine, needs_cc, python_and_numpy_are_the_engine
+from targets import (
+    c_is_the_python_and_the_engine,
+    module_trains_as_the_formulas_say,
+    needs_cc,
+    python_and_numpy_are_the_engine,
+)
 
 import derive
 from derive.cli import main
@@ -213,19 +218,7 @@ def test_the_grader_names_a_pooling_slip(tmp_path, capsys, name, slip, asked):
 def test_the_module_trains_a_pooling_network_as_the_formulas_say(optimizer):
     """10 steps of the generated train (two samples, batches of one, shuffled) with every optimizer
     against the independent loop of the formulas, over the module's gradient (itself the engine's)."""
-    import independent_training as ind
-
-    model = _model("pool_first")
-    module = model.module
-    samples = [([float(v) for v in s.inputs], [float(v) for v in s.targets]) for s in model.spec.samples]
-    options = {"momentum": 0.8, "betas": (0.85, 0.99), "eps": 1e-6, "weight_decay": 0.01, "batch_size": 1,
-               "shuffle": True, "seed": 3}
-    got = module.train(module.INITIAL, samples, 10, 0.05, optimizer=optimizer, **options)
-    want, _ = ind.run(module.gradient, module.INITIAL, samples, 10, optimizer=optimizer, lr=0.05, frozen=(),
-                      reduction=model.spec.reduction, layer_of=module.PARAMETER_LAYER, in_place=False, **options)
-    for name in module.PARAMETERS:
-        assert got[name] == pytest.approx(want[name], rel=1e-12, abs=1e-15), name
-        assert got[name] != module.INITIAL[name]
+    module_trains_as_the_formulas_say(_model("pool_first"), optimizer)
 
 
 def test_the_built_in_example_s_document_and_page_derive_a_cell_no_window_reads(tmp_path, capsys):

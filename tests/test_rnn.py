@@ -14,7 +14,12 @@ import torch
 import torch_recurrent as tr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from targets import c_is_the_python_and_the_engine, needs_cc, python_and_numpy_are_the_engine
+from targets import (
+    c_is_the_python_and_the_engine,
+    module_trains_as_the_formulas_say,
+    needs_cc,
+    python_and_numpy_are_the_engine,
+)
 from torch_reference import derive_gradients, spec_toml
 
 import derive
@@ -340,19 +345,7 @@ def test_the_document_has_a_table_per_step_and_a_recurrent_weights_sum_over_the_
 def test_the_module_trains_a_recurrent_network_as_the_formulas_say(optimizer):
     """10 steps of the generated train (two samples, batches of one, shuffled) with every optimizer
     against the independent loop of the formulas, over the module's gradient (itself the engine's)."""
-    import independent_training as ind
-
-    model = _model(_random_spec(11, "last", recurrent=2, activation="tanh"))
-    module = model.module
-    samples = [([float(v) for v in s.inputs], [float(v) for v in s.targets]) for s in model.spec.samples]
-    options = {"momentum": 0.8, "betas": (0.85, 0.99), "eps": 1e-6, "weight_decay": 0.01, "batch_size": 1,
-               "shuffle": True, "seed": 3}
-    got = module.train(module.INITIAL, samples, 10, 0.05, optimizer=optimizer, **options)
-    want, _ = ind.run(module.gradient, module.INITIAL, samples, 10, optimizer=optimizer, lr=0.05, frozen=(),
-                      reduction=model.spec.reduction, layer_of=module.PARAMETER_LAYER, in_place=False, **options)
-    for name in module.PARAMETERS:
-        assert got[name] == pytest.approx(want[name], rel=1e-12, abs=1e-15), name
-        assert got[name] != module.INITIAL[name]
+    module_trains_as_the_formulas_say(_model(_random_spec(11, "last", recurrent=2, activation="tanh")), optimizer)
 
 
 def test_every_command_takes_the_built_in_recurrent_example(tmp_path, capsys):
