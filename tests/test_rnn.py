@@ -63,6 +63,10 @@ def _random_spec(seed: int, sequence_output: str, recurrent: int = 1, bias: bool
     return text.replace('loss = "half_sse"', f'loss = "half_sse"\nsequence_output = "{sequence_output}"')
 
 
+#: the networks every code target and route is checked on, by name
+NETWORKS = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2), "one step": ONE_STEP}
+
+
 def _model(text: str) -> derive.Model:
     return derive.Model(derive.parse(text, "rnn.toml"))
 
@@ -124,14 +128,14 @@ def test_the_places_of_the_parameters_are_pytorchs_tensors(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", ["all", "last", "stacked", "one step"])
 def test_the_python_and_numpy_code_in_every_form_is_the_engine(tmp_path, name):
-    text = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2), "one step": ONE_STEP}[name]
+    text = NETWORKS[name]
     python_and_numpy_are_the_engine(_model(text), tmp_path)
 
 
 @needs_cc
 @pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
 def test_the_c_code_in_both_forms_is_the_python_and_the_engine(tmp_path, loops):
-    for text in (ISSUE, LAST, _random_spec(5, "all", recurrent=2), ONE_STEP):
+    for text in NETWORKS.values():
         c_is_the_python_and_the_engine(_model(text), tmp_path, loops)
 
 
@@ -203,7 +207,7 @@ def test_the_pages_loop_form_gives_every_value_of_every_sample(chrome, name):
     kernel and display value of every sample is the engine's."""
     from test_page_loops import agrees
 
-    text = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2), "one step": ONE_STEP}[name]
+    text = NETWORKS[name]
     agrees(chrome, _model(text))
 
 
@@ -382,7 +386,7 @@ def test_the_matrix_route_gives_the_engines_numbers(name):
 
     from derive.derivation import matrix
 
-    text = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2)}[name]
+    text = NETWORKS[name]
     model = _model(text)
     form, values = model.matrix_form, model.evaluation.samples
     close = mpmath.mpf("1e-45")
