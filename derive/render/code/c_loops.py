@@ -14,7 +14,7 @@ import sympy as sp
 from derive.derivation import layers as L
 from derive.derivation import lowered as P
 from derive.model.modes import BiasMode
-from derive.render.code import recur_loops
+from derive.render.code import c_family
 from derive.render.code.c_printer import CPrinter
 from derive.render.code.walker import Printer, walk
 
@@ -144,9 +144,7 @@ class _C(Printer):
                      f"{I1}}}"] if b >= 0 else [f"{I1}memset(z{k}, 0, sizeof z{k});"]
             return [*tables, *start, f"{I1}{loop}", f"{I2}z{k}[{j}] += p[{w} + {e}] * a{k - 1}[{i}];", f"{I1}}}"]
         if s.into == P.BACKS:
-            n = layer.width_in
-            return [f"{I1}{self.real} back{k - 1}[{n}], d{k - 1}[{n}];",
-                    f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});", f"{I1}{loop}",
+            return [*self._backs(layer), f"{I1}{loop}",
                     f"{I2}back{k - 1}[{i}] += p[{w} + {e}] * d{k}[{j}];", f"{I1}}}"]
         if s.into == P.WEIGHT_GRADIENTS:
             body = [f"{I2}{loop}", f"{I3}g[{w} + {e}] += d{k}[{j}] * a{k - 1}[{i}];", f"{I2}}}"]
@@ -159,45 +157,39 @@ class _C(Printer):
                 f"{I1}}} else {{", f"{I2}for (long j = 0; j < {layer.width}; j++) {{",
                 f"{I3}p[{b} + bias{k}[j]] -= rate * d{k}[j];", f"{I2}}}", f"{I1}}}"]
 
+    def _backs(self, layer) -> list[str]:
+        """The vector layer ``layer`` sends back and the deltas of the layer below, declared; the vector zeroed."""
+        n, k = layer.width_in, layer.index - 1
+        return [f"{I1}{self.real} back{k}[{n}], d{k}[{n}];", f"{I1}memset(back{k}, 0, sizeof back{k});"]
+
+    def family(self, base: str = I1) -> c_family.CFamily:
+        """C as a member of the C family (`c_family`): this source's number type, ``long`` indices, its
+        lines indented from ``base``."""
+        return c_family.CFamily(
+            self.real, "long", True, lambda names, n: f"{self.real} " + ", ".join(f"{name}[{n}]" for name in names)
+            + ";" + "".join(f" memset({name}, 0, sizeof {name});" for name in names),
+            lambda expr, names: CPrinter(lambda symbol: names.get(symbol, symbol.name), self.helpers,
+                                         self.real).doprint(expr), I1, base)
+
     def pool(self, s: P.Pool):
-        """Loops over the layer's windows, a static array declared once where the forward pass computes
-        the nets; the vector sent back goes to each window's first largest input (a later input must
-        be larger to take its place), or is spread over the window."""
+        """Loops over the layer's windows (`c_family.pool`), a static array declared once where the
+        forward pass computes the nets."""
         layer, k, n = s.layer, s.layer.index, len(s.windows[0])
-        a = f"a{k - 1}"
-        loop = [f"{I1}for (long j = 0; j < {layer.width}; j++) {{", f"{I2}const long *w = windows{k}[j];"]
-        if s.into == P.NETS:
-            rows = ", ".join("{" + ", ".join(map(str, w)) + "}" for w in s.windows)
-            if s.mode == P.MAX:
-                body = [f"{I2}{self.real} m = {a}[w[0]];", f"{I2}for (long t = 1; t < {n}; t++) {{",
-                        f"{I3}m = {a}[w[t]] > m ? {a}[w[t]] : m;", f"{I2}}}", f"{I2}z{k}[j] = m;"]
-            else:
-                body = [f"{I2}{self.real} s = 0.0;", f"{I2}for (long t = 0; t < {n}; t++) {{", f"{I3}s += {a}[w[t]];",
-                        f"{I2}}}", f"{I2}z{k}[j] = s / {n};"]
-            return [f"{I1}static const long windows{k}[{layer.width}][{n}] = {{{rows}}};", *loop, *body, f"{I1}}}"]
-        if s.mode == P.MAX:
-            body = [f"{I2}long best = w[0];", f"{I2}for (long t = 1; t < {n}; t++) {{",
-                    f"{I3}best = {a}[w[t]] > {a}[best] ? w[t] : best;", f"{I2}}}", f"{I2}back{k - 1}[best] += d{k}[j];"]
-        else:
-            body = [f"{I2}for (long t = 0; t < {n}; t++) {{", f"{I3}back{k - 1}[w[t]] += d{k}[j] / {n};", f"{I2}}}"]
-        n_in = layer.width_in
-        return [f"{I1}{self.real} back{k - 1}[{n_in}], d{k - 1}[{n_in}];",
-                f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});", *loop, *body, f"{I1}}}"]
+        rows = ", ".join("{" + ", ".join(map(str, w)) + "}" for w in s.windows)
+        windows = f"static const long windows{k}[{layer.width}][{n}] = {{{rows}}};"
+        return c_family.pool(s, self.family(), windows, self._backs(layer))
 
     def recur(self, s: P.Recur):
-        """A recurrent layer's loops (`recur_loops`, shared with the page's JavaScript); its gradients
+        """A recurrent layer's loops (`c_family`, shared with the page's JavaScript); its gradients
         stored in g, or applied as an SGD step in place."""
-        family = recur_loops.CFamily(self.real, "long", True, lambda names, n: f"{self.real} " + ", ".join(
-            f"{name}[{n}]" for name in names) + ";" + "".join(f" memset({name}, 0, sizeof {name});" for name in names),
-            lambda expr, names: CPrinter(lambda symbol: names.get(symbol, symbol.name), self.helpers,
-                                         self.real).doprint(expr), I1, I1)
+        family = self.family()
         if s.into == P.NETS:
-            return recur_loops.forward(s, family)
+            return c_family.forward(s, family)
         if s.into == P.BACKS:
-            return recur_loops.backward(s, family)
-        inner = recur_loops.CFamily(family.number, family.index, True, family.arrays, family.code, I1, I2)
-        stored = recur_loops.gradients(s, inner, lambda e, v: f"g[{e}] += {v};")
-        stepped = recur_loops.gradients(s, inner, lambda e, v: f"p[{e}] -= rate * ({v});")
+            return c_family.backward(s, family)
+        inner = self.family(I2)
+        stored = c_family.gradients(s, inner, lambda e, v: f"g[{e}] += {v};")
+        stepped = c_family.gradients(s, inner, lambda e, v: f"p[{e}] -= rate * ({v});")
         layer = s.layer
         zero = [f"{I2}memset(g + {layer.weights}, 0, {s.hidden * (s.features + s.hidden)} * sizeof *g);"]
         if layer.biases >= 0:
@@ -233,9 +225,7 @@ class _C(Printer):
     def propagate(self, s: P.Propagate):
         """back = W^T delta, a row of W at a time (contiguous, vectorized)."""
         layer, k, n_in = s.layer, s.layer.index, s.layer.width_in
-        return [f"{I1}{self.real} back{k - 1}[{n_in}], d{k - 1}[{n_in}];",
-                f"{I1}memset(back{k - 1}, 0, sizeof back{k - 1});",
-                f"{I1}for (long j = 0; j < {layer.width}; j++) {{",
+        return [*self._backs(layer), f"{I1}for (long j = 0; j < {layer.width}; j++) {{",
                 f"{I2}const {self.real} *restrict w = p + {layer.weights} + j * {n_in};",
                 f"{I2}const {self.real} dj = d{k}[j];",
                 f"{I2}for (long k = 0; k < {n_in}; k++) {{",

@@ -21,7 +21,7 @@ from derive.derivation.steps import DISPLAY, Derivation
 from derive.model import quantities as Q
 from derive.model.modes import BiasMode
 from derive.render import names
-from derive.render.code import code_functions, javascript, recur_loops
+from derive.render.code import c_family, code_functions, javascript
 from derive.render.code.loops import symbol_names
 from derive.render.code.walker import Printer, walk
 
@@ -126,39 +126,26 @@ class _JavaScript(Printer):
             return [f"{I1}{loop}", f"{I2}g[{w} + {e}] += d{k}[{j}] * a{k - 1}[{i}];", f"{I1}}}"]
         return [f"{I1}for (let j = 0; j < {layer.width}; j++) {{", f"{I2}g[{b} + bias{k}[j]] += d{k}[j];", f"{I1}}}"]
 
-    def recur(self, s: P.Recur):
-        """A recurrent layer's loops (`recur_loops`, shared with the C target)."""
-        family = recur_loops.CFamily(
+    def family(self) -> c_family.CFamily:
+        """JavaScript as a member of the C family (`c_family`): ``let`` for numbers and indices."""
+        return c_family.CFamily(
             "let", "let", False, lambda names, n: "const " + ", ".join(_array(name, n) for name in names) + ";",
             lambda expr, names: _Symbols(lambda symbol: names.get(symbol, symbol.name)).doprint(
                 javascript.float_expression(expr)), I1, I1)
+
+    def recur(self, s: P.Recur):
+        """A recurrent layer's loops (`c_family`, shared with the C target)."""
+        family = self.family()
         if s.into == P.NETS:
-            return recur_loops.forward(s, family)
+            return c_family.forward(s, family)
         if s.into == P.BACKS:
-            return recur_loops.backward(s, family)
-        return recur_loops.gradients(s, family, lambda e, v: f"g[{e}] += {v};")
+            return c_family.backward(s, family)
+        return c_family.gradients(s, family, lambda e, v: f"g[{e}] += {v};")
 
     def pool(self, s: P.Pool):
-        """Loops over the layer's windows; the vector sent back goes to each window's first largest
-        input (a later input must be larger to take its place), or is spread over the window."""
-        layer, k, n = s.layer, s.layer.index, len(s.windows[0])
-        a = f"a{k - 1}"
-        loop = [f"{I1}for (let j = 0; j < {layer.width}; j++) {{", f"{I2}const w = windows{k}[j];"]
-        if s.into == P.NETS:
-            rows = ",".join("[" + ",".join(map(str, w)) + "]" for w in s.windows)
-            if s.mode == P.MAX:
-                body = [f"{I2}let m = {a}[w[0]];", f"{I2}for (let t = 1; t < {n}; t++) {{",
-                        f"{I3}m = {a}[w[t]] > m ? {a}[w[t]] : m;", f"{I2}}}", f"{I2}z{k}[j] = m;"]
-            else:
-                body = [f"{I2}let s = 0.0;", f"{I2}for (let t = 0; t < {n}; t++) {{", f"{I3}s += {a}[w[t]];",
-                        f"{I2}}}", f"{I2}z{k}[j] = s / {n};"]
-            return [f"{I1}const windows{k} = [{rows}];", *loop, *body, f"{I1}}}"]
-        if s.mode == P.MAX:
-            body = [f"{I2}let best = w[0];", f"{I2}for (let t = 1; t < {n}; t++) {{",
-                    f"{I3}best = {a}[w[t]] > {a}[best] ? w[t] : best;", f"{I2}}}", f"{I2}back{k - 1}[best] += d{k}[j];"]
-        else:
-            body = [f"{I2}for (let t = 0; t < {n}; t++) {{", f"{I3}back{k - 1}[w[t]] += d{k}[j] / {n};", f"{I2}}}"]
-        return [*self._backs(layer), *loop, *body, f"{I1}}}"]
+        """Loops over the layer's windows (`c_family.pool`), defined where the forward pass computes the nets."""
+        rows = ",".join("[" + ",".join(map(str, w)) + "]" for w in s.windows)
+        return c_family.pool(s, self.family(), f"const windows{s.layer.index} = [{rows}];", self._backs(s.layer))
 
     def map(self, s: P.Map):
         return [f"{I1}for (let j = 0; j < {self._width(s.layer)}; j++) {{",

@@ -1,9 +1,10 @@
-"""A recurrent layer's loops (`derive.model.program.Recur`) in the C family's syntax, written once for
-the C target and the page's JavaScript, which differ only in how they declare a number, an index and
-an array, and in how they print an expression (`CFamily`).
+"""A layer's loops in the C family's syntax, written once for the C target and the page's JavaScript,
+which differ only in how they declare a number, an index and an array, and in how they print an
+expression (`CFamily`): a pooling layer's (`derive.model.program.Pool`) and a recurrent layer's
+(`derive.model.program.Recur`).
 
-Unit t * hidden + j is h_t,j (t from 0 here); W_ih's entry [j][i] is at weights + j * features + i,
-W_hh's [j][m] after W_ih, at weights + hidden * features + j * hidden + m.
+A recurrent layer's unit t * hidden + j is h_t,j (t from 0 here); W_ih's entry [j][i] is at
+weights + j * features + i, W_hh's [j][m] after W_ih, at weights + hidden * features + j * hidden + m.
 """
 
 from __future__ import annotations
@@ -94,3 +95,29 @@ def gradients(s: P.Recur, f: CFamily, accumulate: Callable[[str, str], str]) -> 
     if b >= 0:
         lines.append(f"{I2}{accumulate(f'{b} + j', 'dj')}")
     return _indented(f, [*lines, f"{I1}}}", "}"])
+
+
+def pool(s: P.Pool, f: CFamily, windows: str, backs: list[str]) -> list[str]:
+    """A pooling layer's loops over its windows (``windows``: the target's declaration of the table of
+    them, made where the forward pass computes the nets; ``backs``: its declaration of the vector sent
+    back and the deltas below, zeroed). The vector sent back goes to each window's first largest input
+    (a later input must be larger to take its place), or is spread over the window."""
+    I1, I2, I3 = (f.base + level for level in ("", f.step, f.step * 2))
+    layer, k, n = s.layer, s.layer.index, len(s.windows[0])
+    a = f"a{k - 1}"
+    window = f"{_constant(f, f.index)}*w" if f.typed else "const w"
+    loop = [f"{I1}for ({f.index} j = 0; j < {layer.width}; j++) {{", f"{I2}{window} = windows{k}[j];"]
+    if s.into == P.NETS:
+        if s.mode == P.MAX:
+            body = [f"{I2}{f.number} m = {a}[w[0]];", f"{I2}for ({f.index} t = 1; t < {n}; t++) {{",
+                    f"{I3}m = {a}[w[t]] > m ? {a}[w[t]] : m;", f"{I2}}}", f"{I2}z{k}[j] = m;"]
+        else:
+            body = [f"{I2}{f.number} s = 0.0;", f"{I2}for ({f.index} t = 0; t < {n}; t++) {{", f"{I3}s += {a}[w[t]];",
+                    f"{I2}}}", f"{I2}z{k}[j] = s / {n};"]
+        return [f"{I1}{windows}", *loop, *body, f"{I1}}}"]
+    if s.mode == P.MAX:
+        body = [f"{I2}{f.index} best = w[0];", f"{I2}for ({f.index} t = 1; t < {n}; t++) {{",
+                f"{I3}best = {a}[w[t]] > {a}[best] ? w[t] : best;", f"{I2}}}", f"{I2}back{k - 1}[best] += d{k}[j];"]
+    else:
+        body = [f"{I2}for ({f.index} t = 0; t < {n}; t++) {{", f"{I3}back{k - 1}[w[t]] += d{k}[j] / {n};", f"{I2}}}"]
+    return [*backs, *loop, *body, f"{I1}}}"]
