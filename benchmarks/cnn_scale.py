@@ -112,6 +112,31 @@ def verdict(seconds: float, size: float | None, target_s: float | None, target_m
     return "; ".join(parts)
 
 
+def measured(title: str, path: Path, count: int, commands, repeats: int, out: Path) -> list[str]:
+    """The table's lines for one network: each command ``repeats`` times in turn, each run in a folder of
+    its own under ``out`` (the C binding builds once a folder: it keeps its library), medians of the
+    wall and processor times, the largest peak, the size of the first run's output."""
+    results: dict[str, list[dict]] = {}
+    for k in range(repeats):
+        for label, arguments, _, _, _ in commands:
+            run_out = out / str(k)
+            run_out.mkdir(parents=True, exist_ok=True)
+            results.setdefault(label, []).append(run([a.format(out=run_out) for a in arguments] + [str(path)]))
+            print(f"{title}: {label} {results[label][-1]['seconds']:.1f} s", file=sys.stderr)
+    lines = [f"{title}: {count:,} parameters", "", "| command | median s | CPU s | peak MB | output MB | target |",
+             "|---|---:|---:|---:|---:|---|"]
+    for label, _, output, target_s, target_mb in commands:
+        runs = results[label]
+        seconds = statistics.median(r["seconds"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        peak = max(r["peak_mb"] for r in runs)
+        size = Path(output.format(out=out / "0")).stat().st_size / 1e6 if output else None
+        shown = f"{size:.2f}" if size is not None else ""
+        lines.append(f"| `derive {label}` | {seconds:.1f} | {cpu:.1f} | {peak:.0f} | {shown} | "
+                     f"{verdict(seconds, size, target_s, target_mb)} |")
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -135,29 +160,8 @@ def main(argv=None):
                 notes.append(f"- {title}: skipped, derive refuses the spec: `{refused.split(': ', 1)[-1]}`")
                 print(f"{title}: skipped ({refused})", file=sys.stderr)
                 continue
-            out = Path(tmp) / ("pool" if pool else "stride")
-            out.mkdir()
-            results: dict[str, list[dict]] = {}
-            for k in range(args.repeats):
-                for label, arguments, _, _, _ in commands:
-                    run_out = out / str(k)  # a folder per run: the C binding builds once a folder
-                    run_out.mkdir(exist_ok=True)
-                    given = [a.format(out=run_out) for a in arguments] + [str(path)]
-                    results.setdefault(label, []).append(run(given))
-                    print(f"{title}: {label} {results[label][-1]['seconds']:.1f} s", file=sys.stderr)
-            lines += [f"{title}: {count:,} parameters", "",
-                      "| command | median s | CPU s | peak MB | output MB | target |",
-                      "|---|---:|---:|---:|---:|---|"]
-            for label, _, output, target_s, target_mb in commands:
-                runs = results[label]
-                seconds = statistics.median(r["seconds"] for r in runs)
-                cpu = statistics.median(r["cpu"] for r in runs)
-                peak = max(r["peak_mb"] for r in runs)
-                size = Path(output.format(out=out / "0")).stat().st_size / 1e6 if output else None
-                shown = f"{size:.2f}" if size is not None else ""
-                lines.append(f"| `derive {label}` | {seconds:.1f} | {cpu:.1f} | {peak:.0f} | {shown} | "
-                             f"{verdict(seconds, size, target_s, target_mb)} |")
-            lines.append("")
+            lines += [*measured(title, path, count, commands, args.repeats, Path(tmp) / ("pool" if pool else "stride")),
+                      ""]
     table = "\n".join(lines + notes) + "\n"
     print(table)
     if not args.no_readme:

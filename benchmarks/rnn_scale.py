@@ -16,27 +16,18 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-from cnn_scale import readable, run, verdict
+from cnn_scale import COMMANDS as CNN_COMMANDS
+from cnn_scale import measured, readable
 from readme import write_table
 
 STEPS, FEATURES, HIDDEN = 20, 8, 16
 
-# (label, derive's arguments before the spec, the file whose size is reported, target seconds)
-COMMANDS = [
-    ("gradients", ["gradients"], None, 60.0),
-    ("codegen c", ["codegen", "--quiet", "--force", "--target", "c", "-o", "{out}/c"], None, 60.0),
-    ("codegen c --build", ["codegen", "--quiet", "--force", "--target", "c", "--build", "-o", "{out}/cb"], None, None),
-    ("codegen python", ["codegen", "--quiet", "--force", "--target", "python", "-o", "{out}/g.py"], "{out}/g.py",
-     None),
-    ("codegen numpy", ["codegen", "--quiet", "--force", "--target", "numpy", "-o", "{out}/n.py"], "{out}/n.py", None),
-    ("html", ["html", "--quiet", "--force", "-o", "{out}/page.html"], "{out}/page.html", None),
-    ("check", ["check", "--quiet"], None, None),
-]
+# cnn_scale's commands (label, derive's arguments before the spec, the file whose size is reported, target
+# seconds, target MB), with the one target here: a minute for gradients and codegen c
+COMMANDS = [(label, arguments, output, target_s, None) for label, arguments, output, target_s, _ in CNN_COMMANDS]
 
 
 def spec_text() -> str:
@@ -75,28 +66,7 @@ def main(argv=None):
         refused, count = readable(path)
         if refused:
             raise SystemExit(f"derive refuses the spec: {refused}")
-        out = Path(tmp) / "out"
-        out.mkdir()
-        results: dict[str, list[dict]] = {}
-        for k in range(args.repeats):
-            for label, arguments, _, _ in commands:
-                run_out = out / str(k)  # a folder per run: the C binding builds once per folder (the library is kept)
-                run_out.mkdir(exist_ok=True)
-                given = [a.format(out=run_out) for a in arguments] + [str(path)]
-                results.setdefault(label, []).append(run(given))
-                print(f"{label} {results[label][-1]['seconds']:.1f} s", file=sys.stderr)
-        lines += [f"{TITLE}: {count:,} parameters", "",
-                  "| command | median s | CPU s | peak MB | output MB | target |",
-                  "|---|---:|---:|---:|---:|---|"]
-        for label, _, output, target_s in commands:
-            runs = results[label]
-            seconds = statistics.median(r["seconds"] for r in runs)
-            cpu = statistics.median(r["cpu"] for r in runs)
-            peak = max(r["peak_mb"] for r in runs)
-            size = Path(output.format(out=out / "0")).stat().st_size / 1e6 if output else None
-            shown = f"{size:.2f}" if size is not None else ""
-            lines.append(f"| `derive {label}` | {seconds:.1f} | {cpu:.1f} | {peak:.0f} | {shown} | "
-                         f"{verdict(seconds, size, target_s, None)} |")
+        lines += measured(TITLE, path, count, commands, args.repeats, Path(tmp) / "out")
     table = "\n".join(lines) + "\n"
     print(table)
     if not args.no_readme:
