@@ -12,6 +12,7 @@ from derive.model.network import Network
 from derive.model.spec import Spec
 from derive.output import default_output, staged, write
 from derive.render.code import targets
+from derive.render.code.loops import unlowered
 from derive.version import __version__
 
 
@@ -48,6 +49,9 @@ def codegen(source, target: str = "python", output: str | Path | None = None, bu
     # straight-line code the model is built, so a spec's own function undefined at its samples is the
     # same one-line error as for the other commands
     loops = targets.loops(chosen, network)
+    if loops and unlowered(network):
+        raise CodegenError(f"the {chosen.name} target is written in loop form, which {unlowered(network)} layers do "
+                           "not have yet: use --target python, c or javascript (straight-line code)")
     derivation = None
     if not loops:
         model = model or Model(spec)

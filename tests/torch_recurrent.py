@@ -1,7 +1,7 @@
 """PyTorch's answer for a recurrent spec (issue #26), read from the spec's TOML text alone: the
 reference derive's ``type = "rnn"`` layer is checked against.
 
-Each ``rnn`` table is a `torch.nn.RNN` (one layer, batch first, float64) whose ``bias_ih_l0`` is the
+Each ``rnn`` table is a `torch.nn.RNN`, each ``lstm`` table a `torch.nn.LSTM` (one layer, batch first, float64) whose ``bias_ih_l0`` is the
 spec's one bias vector and whose ``bias_hh_l0`` is held at zero (the textbooks' one bias per unit);
 its ``activation`` is torch's ``nonlinearity``. The layers after the last recurrent one are
 `torch.nn.Linear` applied to every step's hidden state (``sequence_output = "all"``: PyTorch's Linear
@@ -19,6 +19,8 @@ import tomllib
 import torch
 from torch_reference import DTYPE, TORCH_ACTIVATIONS, TORCH_LOSSES, SpecNotBuilt, place
 
+RECURRENT = ("rnn", "lstm")  # torch.nn.RNN; torch.nn.LSTM (its gates' rows i, f, g, o, as derive's)
+
 
 def _tensor(values, shape) -> torch.Tensor:
     t = torch.tensor(values, dtype=DTYPE)
@@ -35,9 +37,10 @@ def build(text: str):
     modules, places = [], []
     for k, t in enumerate(table["layer"]):
         bias = t.get("bias") != "none"
-        if t["type"] == "rnn":
-            module = torch.nn.RNN(features, t["hidden_size"], nonlinearity=t.get("activation", "tanh"),
-                                  bias=bias, batch_first=True, dtype=DTYPE)
+        if t["type"] in RECURRENT:
+            module = (torch.nn.RNN(features, t["hidden_size"], nonlinearity=t.get("activation", "tanh"),
+                                   bias=bias, batch_first=True, dtype=DTYPE) if t["type"] == "rnn" else
+                      torch.nn.LSTM(features, t["hidden_size"], bias=bias, batch_first=True, dtype=DTYPE))
             with torch.no_grad():
                 module.weight_ih_l0.copy_(_tensor(t["weight_ih"], module.weight_ih_l0.shape))
                 module.weight_hh_l0.copy_(_tensor(t["weight_hh"], module.weight_hh_l0.shape))
@@ -48,7 +51,7 @@ def build(text: str):
             tensors = [("weight_ih", module.weight_ih_l0), ("weight_hh", module.weight_hh_l0)]
             tensors += [("bias", module.bias_ih_l0)] if bias else []
             features = t["hidden_size"]
-            modules.append(("rnn", module, None))
+            modules.append((t["type"], module, None))
         else:
             module = torch.nn.Linear(features, t["out_features"], bias=bias, dtype=DTYPE)
             with torch.no_grad():
@@ -67,10 +70,10 @@ def reference(text: str) -> dict:
     """E_total and every parameter's gradient at its place, by autograd in float64."""
     modules, table, places = build(text)
     x = torch.tensor([s["inputs"] for s in table["samples"]], dtype=DTYPE)  # (N, steps, features)
-    last = max(k for k, (kind, _, _) in enumerate(modules) if kind == "rnn")
+    last = max(k for k, (kind, _, _) in enumerate(modules) if kind in RECURRENT)
     a = x
     for k, (kind, module, activation) in enumerate(modules):
-        if kind == "rnn":
+        if kind in RECURRENT:
             a, _ = module(a)
             if k == last and table.get("sequence_output", "all") == "last":
                 a = a[:, -1]
@@ -122,3 +125,34 @@ def unrolled(text: str, truncated: bool = False) -> dict:
     e_total.backward()
     return {"deltas": [z.grad.detach() for z in zs], "hidden": [v.detach() for v in hs], "inputs": x,
             "gradients": {p: tensor.grad[p[2]].item() for p, tensor in places}}
+
+
+def lstm_unrolled(text: str, truncated: bool = False, forget_path: bool = True) -> dict:
+    """One lstm layer and the layers after it unrolled by hand in torch (a spec of one sample), with
+    torch.nn.LSTM's equations and gate order (i, f, g, o): every parameter's gradient by autograd; with
+    ``truncated``, h_(t-1) is detached where W_hh multiplies it (backpropagation through time cut after
+    one step); without ``forget_path``, c_(t-1) is detached in f_t c_(t-1) (the forget gate's path from
+    c_t back to c_(t-1) left out)."""
+    modules, table, places = build(text)
+    (_, lstm, _), rest = modules[0], modules[1:]
+    x = torch.tensor(table["samples"][0]["inputs"], dtype=DTYPE)
+    bias = lstm.bias_ih_l0 if lstm.bias else 0.0
+    hs, h, c = [], None, None
+    for t in range(x.shape[0]):
+        z = x[t] @ lstm.weight_ih_l0.T + bias
+        if h is not None:
+            z = z + (h.detach() if truncated else h) @ lstm.weight_hh_l0.T
+        i, f, g, o = z.chunk(4)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = i * g if c is None else f * (c if forget_path else c.detach()) + i * g
+        h = o * torch.tanh(c)
+        hs.append(h)
+    a = torch.stack(hs) if table.get("sequence_output", "all") == "all" else hs[-1]
+    for _, module, name in rest:
+        net = module(a)
+        a = TORCH_ACTIVATIONS[name](net)
+    targets = torch.tensor(table["samples"][0]["targets"], dtype=DTYPE).reshape(a.shape)
+    e_total = TORCH_LOSSES[table.get("loss", "half_sse")](net.reshape(1, -1), a.reshape(1, -1),
+                                                          targets.reshape(1, -1)).sum()
+    e_total.backward()
+    return {"e_total": e_total.item(), "gradients": {p: tensor.grad[p[2]].item() for p, tensor in places}}

@@ -29,6 +29,7 @@ from derive.check.resolve import Resolver, default_trainer
 from derive.derivation.evaluate import evaluate
 from derive.derivation.exact_training import Snapshot
 from derive.derivation.steps import DISPLAY, ERROR, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS
+from derive.model import layers as kinds
 from derive.model import quantities as Q
 from derive.model.decimals import round_sig
 from derive.model.optimizers import IN_PLACE, PLAIN
@@ -237,6 +238,27 @@ def _local_slips(model) -> list[Variant]:
                 window = [network.symbol(t.factor) for t in network.net_terms[unit] if t.factor is not None]
                 for i, t in enumerate(network.net_terms[unit]):
                     local[Q.partial(Q.net(unit), t.factor)] = slip.partial(window, i)
+
+            def taken(step, model, local=local):
+                return local.get(step.quantity) if step.quantity in local else _article_way(step, model)
+            out.append(_eval(model, f"{slip.key}_{k}", f"layer {k}: {slip.description}", taken))
+    return out + _path_slips(model)
+
+
+def _path_slips(model) -> list[Variant]:
+    """The slips of each kind whose units multiply other units' outs (`derive.model.layers.PathSlip`):
+    the local partials dnet/dout along the slip's paths taken as 0."""
+    network, out = model.network, []
+    for k in range(1, network.depth + 1):
+        slips = getattr(network.kind(k), "path_slips", ())
+        typed, position = network.typed(k), {n: j for j, n in enumerate(network.layers[k])}
+        part = {n: kinds.step_part(typed, j)[0] for n, j in position.items()} if slips else {}
+        for slip in slips:
+            local = {Q.partial(Q.net(unit), t.factor): sp.S.Zero for unit in network.layers[k]
+                     for t in network.net_terms[unit] if t.factor is not None and t.factor.name in position
+                     and (part[unit], part[t.factor.name]) in slip.paths}
+            if not local:
+                continue
 
             def taken(step, model, local=local):
                 return local.get(step.quantity) if step.quantity in local else _article_way(step, model)

@@ -91,16 +91,19 @@ def _output(statements, vector: str, layer: int, reads: tuple[str, ...]) -> list
 
 
 def lower(network) -> Program:
-    """The network's program, from its shape and registry entries only (`layers.program`)."""
+    """The network's program, from its shape and registry entries only (`layers.program`); every
+    layer's kind has its loop form (`derive.render.code.loops.lowerable`)."""
     program = L.program(network)
     top = len(program.layers)
-    forward = [s for layer in program.layers for s in KINDS[layer.kind].lowering.forward(layer)]
+    lowering = {layer.kind: KINDS[layer.kind].lowering for layer in program.layers}
+    assert all(lowering.values()), f"a kind without a loop form: {[k for k, v in lowering.items() if v is None]}"
+    forward = [s for layer in program.layers for s in lowering[layer.kind].forward(layer)]  # type: ignore[union-attr]
     forward += _output(program.forward, "out", top, ("net",))
     error = [*_output(program.error, "error", top, ("net", "out", "target")), Total("E_total", "error")]
     deltas = _output(program.deltas, "delta", top, ("net", "out", "target"))
     below = (None, *program.layers[:-1])
     backward = [s for layer in reversed(program.layers)
-                for s in KINDS[layer.kind].lowering.backward(layer, below[layer.index - 1])]
+                for s in lowering[layer.kind].backward(layer, below[layer.index - 1])]  # type: ignore[union-attr]
     return Program(program.layers, tuple(forward), tuple(error), tuple(deltas), tuple(backward), program.parameters)
 
 
@@ -115,7 +118,7 @@ def straight(derivation, steps=None) -> Program:
         if step.phase != phase and phase in (FORWARD, ERROR) and section < 2:
             section += 1
         phase = step.phase
-        if step.quantity.kind == Q.NET and network.kind(step.layer).combination is None:
+        if step.quantity.kind == Q.NET and network.weighted(step.quantity.name):
             sections[section].append(Sum(step.quantity, tuple(network.net_terms[step.quantity.name])))
         elif step.phase == GRADIENTS:
             sections[section].append(Store(step.quantity, index[step.quantity.wrt.name], step.compute))

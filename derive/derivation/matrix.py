@@ -153,7 +153,7 @@ def _bias_vector(network, k: int) -> list:
     if network.spec.bias == BiasMode.SHARED:
         return [b.value for b in biases]
     per_unit = {n: b.value for b in biases for n in b.feeds}
-    return [per_unit[n] for n in network.layers[k]] if biases else []
+    return [per_unit.get(n, sp.S.Zero) for n in network.layers[k]] if biases else []  # an LSTM's c, h: none
 
 
 def compute(network) -> MatrixForm:
@@ -229,7 +229,7 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
         above = routes[k + 1]
         backs[k] = _per_sample([r.T for r in above], deltas[k + 1]) if above else W[k].T * deltas[k + 1]
         if network.recurrent(k):
-            backs[k], deltas[k] = matrix_steps.backward(network, k, backs[k], F[k])
+            backs[k], deltas[k] = matrix_steps.backward(network, k, backs[k], F[k], A[k])
         else:
             deltas[k] = _map(backs[k], lambda v, i, j, f=F[k]: v * f[i, j])
     if not fallback and not all(_finite(m) for m in (*A, *Z[1:], *deltas[1:])):

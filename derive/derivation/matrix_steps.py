@@ -7,6 +7,9 @@ strictly below the diagonal blocks, so that each unit reads only units computed 
     ∂E/∂U^l = s · Δ^l (A^l)ᵀ                                    (at U's entries that are weights)
 
 A net of exact inputs and exact earlier outs is computed exactly first, as `matrix` does for a layer.
+A unit whose net input is a product of earlier units' outs (an LSTM's c_t and h_t) has a row of local
+partials instead, P^l (its entries evaluated at the sample's outs): its net is the sum of its counted
+terms, and it sends back (P^l)ᵀ Δ^l beside (U^l)ᵀ Δ^l; each unit applies its own activation.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sympy as sp
 
 from derive.derivation.evaluate import mp_value
 from derive.derivation.exact import rational_value
+from derive.model import quantities as Q
 
 
 def _mp(value) -> mpmath.mpf:
@@ -26,14 +30,22 @@ def forward(network, k: int, below: mpmath.matrix, exact_below: list[list], bias
     """(Z, A, f'(Z), the exact outs or None) of recurrent layer k, each sample a column."""
     W, U = network.weight_matrix(k), network.weight_matrix(k, own=True)
     x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
-    act = network.layer_activation(k)
-    f, slope = act.out(x), act.derivative(x, y)
+    units = network.layers[k]
     n, S = len(W), below.cols
     z, a, slopes = mpmath.matrix(n, S), mpmath.matrix(n, S), mpmath.matrix(n, S)
     exact: list[list] = [[None] * S for _ in range(n)]
     for j in range(n):
         bias = biases[j] if biases else sp.S.Zero
+        act = network.activation(units[j])
+        f, slope = act.out(x), act.derivative(x, y)
         for s in range(S):
+            if not network.weighted(units[j]):
+                env = _outs(network, k, a, s)
+                z[j, s] = mpmath.fsum(mp_value(t.coefficient, env) * env[network.symbol(t.factor)]
+                                      for t in network.net_terms[units[j]] if t.counted)
+                a[j, s] = mp_value(f, {x: z[j, s]})
+                slopes[j, s] = mp_value(slope, {x: z[j, s], y: a[j, s]})
+                continue
             reads = [(w, exact_below[i][s]) for i, w in enumerate(W[j]) if w] + [
                 (u, exact[m][s]) for m, u in enumerate(U[j]) if u]
             if all(v is not None for _, v in reads):
@@ -48,16 +60,39 @@ def forward(network, k: int, below: mpmath.matrix, exact_below: list[list], bias
     return z, a, slopes, exact
 
 
-def backward(network, k: int, back: mpmath.matrix, slopes: mpmath.matrix):
-    """(dE/dA with the later steps' deltas added, Δ) of recurrent layer k, from ``back``, (W^(l+1))ᵀ Δ^(l+1)."""
+def backward(network, k: int, back: mpmath.matrix, slopes: mpmath.matrix, outs: mpmath.matrix):
+    """(dE/dA with the later steps' deltas added, Δ) of recurrent layer k, from ``back``, (W^(l+1))ᵀ Δ^(l+1),
+    and the layer's outs A^l (at which P^l's local partials are evaluated)."""
     U = network.weight_matrix(k, own=True)
     n, S = back.rows, back.cols
     full, deltas = back.copy(), mpmath.matrix(n, S)
+    partials = [local_partials(network, k, outs, s) for s in range(S)]
     for j in reversed(range(n)):
         for s in range(S):
-            full[j, s] = back[j, s] + mpmath.fsum(_mp(U[i][j]) * deltas[i, s] for i in range(j + 1, n) if U[i][j])
+            full[j, s] = back[j, s] + mpmath.fsum([_mp(U[i][j]) * deltas[i, s] for i in range(j + 1, n) if U[i][j]]
+                                                  + [p * deltas[i, s] for i, p in partials[s].get(j, ())])
             deltas[j, s] = full[j, s] * slopes[j, s]
     return full, deltas
+
+
+def _outs(network, k: int, a: mpmath.matrix, s: int) -> dict:
+    """Sample s's outs of layer k's units (those computed so far), by symbol."""
+    return {network.symbol(Q.out(n)): a[m, s] for m, n in enumerate(network.layers[k])}
+
+
+def local_partials(network, k: int, a: mpmath.matrix, s: int) -> dict[int, list[tuple[int, mpmath.mpf]]]:
+    """P^l of sample s, by column: for unit j, the (unit i, dnet_i/dout_j) of the units whose net inputs
+    are products that read it (an LSTM's c_t reads f_t, i_t, g_t and c_(t-1); h_t reads o_t and c_t)."""
+    units = network.layers[k]
+    position = {n: m for m, n in enumerate(units)}
+    env = _outs(network, k, a, s)
+    found: dict[int, list[tuple[int, mpmath.mpf]]] = {}
+    for i, unit in enumerate(units):
+        if network.weighted(unit):
+            continue
+        for t in network.net_terms[unit]:
+            found.setdefault(position[t.factor.name], []).append((i, mp_value(t.coefficient, env)))
+    return found
 
 
 def recurrence(network, k: int) -> mpmath.matrix:

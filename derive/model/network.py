@@ -58,6 +58,10 @@ class Term:
     parameter: str | None
     factor: Q.Quantity | None  # the input or output the parameter multiplies
     coefficient: sp.Expr = sp.S.One
+    #: whether the term is one of the net input's sum; an LSTM's c_t = f_t c_(t-1) + i_t g_t has the
+    #: counted terms c_(t-1) times f_t and g_t times i_t, and f_t and i_t as terms that carry their
+    #: local partials (c_(t-1), g_t) only, for the backward pass to read
+    counted: bool = True
 
 
 class Network:
@@ -80,7 +84,7 @@ class Network:
         kind connects it to (`Kind.connections`), each bias those of its units (`Kind.bias_units`)."""
         count = 0
         for k in range(1, len(self.layers)):
-            below, units = self.layers[k - 1], self.layers[k]
+            below, units = self.exposed(k - 1), self.layers[k]
             values = kinds.flat(self.spec.weights[k - 1])
             reads = below + units  # an input past the layer below is the layer's own (a recurrent one's)
             edges: list[list[tuple[int, int]]] = [[] for _ in values]
@@ -119,6 +123,30 @@ class Network:
             if combination is not None:
                 for unit, window in zip(self.layers[k], combination.windows(self.typed(k)), strict=True):
                     self.net_terms[unit] = self._combined(combination, [self.layers[k - 1][i] for i in window])
+            if hasattr(self.kind(k), "local_terms"):
+                self._local_terms(k)
+
+    def _local_terms(self, k: int) -> None:
+        """The units of layer k whose net inputs are products of other units' outs (an LSTM's c_t and
+        h_t), as their kind writes them: each input with its local partial."""
+        reads = self.exposed(k - 1) + self.layers[k]
+        typed, kind = self.typed(k), self.kind(k)
+        for j, unit in enumerate(self.layers[k]):
+            terms = kind.local_terms(typed, j, lambda i: self.symbol(Q.out(reads[i])))  # type: ignore[attr-defined]
+            if terms is not None:
+                self.net_terms[unit] = [Term(None, Q.out(reads[i]), partial, counted) for i, partial, counted in terms]
+
+    def exposed(self, k: int) -> list[str]:
+        """The units of layer k that the layer above reads, in the order its kind's connections number
+        them: every unit, but an LSTM's hidden states only (`layers.exposed`)."""
+        if k == 0:
+            return self.layers[0]
+        return [self.layers[k][j] for j in kinds.exposed(self.typed(k))]
+
+    def weighted(self, neuron: str) -> bool:
+        """Whether a unit's net input is a weighted sum of its inputs (and a bias), every term a
+        parameter's: not a pooling unit's, nor an LSTM's cell or hidden state."""
+        return all(t.parameter is not None for t in self.net_terms[neuron])
 
     def _combined(self, combination: kinds.Combination, window: list[str]) -> list[Term]:
         """A unit of a layer without parameters: each input of its window times its local partial."""
@@ -172,7 +200,21 @@ class Network:
         return len(self.layers) - 1
 
     def activation(self, neuron: str) -> Activation:
-        return self.layer_activation(self.layer_of[neuron])
+        """A unit's activation: its layer's, or its own where a kind's units differ (an LSTM's)."""
+        k = self.layer_of[neuron]
+        names = self._unit_activations[k]
+        if names is None:
+            return self.layer_activation(k)
+        return self.spec.functions.activation(names[self._position[neuron]])
+
+    @cached_property
+    def _unit_activations(self) -> list[tuple[str, ...] | None]:
+        return [None, *(kinds.unit_activations(self.typed(k), self.spec.activations[k - 1])
+                        for k in range(1, len(self.layers)))]
+
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {n: j for layer in self.layers for j, n in enumerate(layer)}
 
     def layer_activation(self, k: int) -> Activation:
         return self.spec.functions.activation(self.spec.activations[k - 1])
@@ -234,7 +276,7 @@ class Network:
             if t.parameter is not None and t.factor else
             (self.symbol(Q.parameter(t.parameter)) if t.parameter is not None else t.coefficient)
             * (self.symbol(t.factor) if t.factor else 1)
-            for t in self.net_terms[neuron]
+            for t in self.net_terms[neuron] if t.counted
         ])
 
     def net_forms(self, neuron: str) -> tuple[sp.Expr, sp.Expr]:

@@ -286,6 +286,7 @@ register(Activation("softplus", "ln(1 + e^net)", Softplus, saturated=lambda out:
 register(Activation("identity", "net", Identity, aliases=("linear",)))
 NO_ACTIVATION = "identity"  # what a layer applies when it names no activation (as torch.nn.Linear)
 RECURRENT_ACTIVATION = "tanh"  # a recurrent layer's when it names none (torch.nn.RNN's nonlinearity)
+GATE_ACTIVATION = "logistic"  # an LSTM's input, forget and output gates (torch.nn.LSTM's)
 register(Activation("leaky_relu", "net for net > 0, else 0.01 net; its derivative is taken as 0.01 at net = 0",
                     LeakyReLU, kink=0, kink_note="leaky_relu has no derivative at net = 0; derive uses "
                     "leaky_relu'(0) = 0.01 by convention (as PyTorch does)"))

@@ -190,7 +190,8 @@ def _unrolled(network, x_step: float) -> list[Node] | None:
     dx = x_step * UNROLLED_STEP
     block, last = dx * (len(steps) + 0.5), max(count for count, _ in steps) - 1
     nodes, base = [], 0.0
-    for k, (layer, (count, per_step)) in enumerate(zip(network.layers, steps, strict=True)):
+    for k, (layer, (count, _)) in enumerate(zip(network.layers, steps, strict=True)):
+        per_step = len(layer) // count  # an LSTM's step has its gates and cell states beside its hidden states
         for u, n in enumerate(layer):
             t, j = divmod(u, per_step)
             x = block * (t if count > 1 else last) + dx * k

@@ -31,6 +31,7 @@ from derive.model.layers.kind import (  # noqa: F401
     Combination,
     Kind,
     LocalSlip,
+    PathSlip,
     Read,
     Slip,
     Typed,
@@ -177,6 +178,30 @@ def recurrent(layer: Typed) -> bool:
     return getattr(KINDS[layer.kind], "recurrent", False)
 
 
+def exposed(layer: Typed) -> tuple[int, ...]:
+    """The positions, among a layer's units, of those the layer above reads, in the order it reads them
+    (an LSTM's hidden states, step by step, not its gates and cell states); every unit for the others."""
+    kind = KINDS[layer.kind]
+    return kind.exposed(layer) if hasattr(kind, "exposed") else tuple(range(layer.units))
+
+
+def unit_activations(layer: Typed, activation: str) -> tuple[str, ...] | None:
+    """Each unit's activation where a kind's units differ (an LSTM's gates, cell states and hidden
+    states: `Kind.unit_activations`); None where every unit applies the layer's ``activation``."""
+    kind = KINDS[layer.kind]
+    return kind.unit_activations(layer, activation) if hasattr(kind, "unit_activations") else None
+
+
+def step_part(layer: Typed, position: int) -> tuple[str, int, int]:
+    """A recurrent layer's unit at ``position``, as the textbooks name it: (its part, "h" for a hidden
+    state, an LSTM's "i", "f", "g", "o", "c" too; its step, from 1; its unit within the part, from 1)."""
+    kind = KINDS[layer.kind]
+    if hasattr(kind, "part"):
+        return kind.part(layer, position)
+    step, j = divmod(position, layer.shape[1])
+    return "h", step + 1, j + 1
+
+
 def tensors(layer: Typed) -> tuple[tuple[int, ...], ...]:
     """The shapes of a layer's weight tensors: its kind's one ``weight``, or its several (a recurrent
     layer's W_ih and W_hh), its parameters numbered through them in order."""
@@ -305,5 +330,5 @@ def place(spec, parameter) -> dict:
     return {"layer": parameter.layer - 1, "tensor": "bias", "index": [parameter.index]}
 
 
-from derive.model.layers import conv2d, linear, pool2d, rnn  # noqa: E402,F401  (registers the kinds)
+from derive.model.layers import conv2d, linear, lstm, pool2d, rnn  # noqa: E402,F401  (registers the kinds)
 from derive.model.layers.linear import Linear  # noqa: E402

@@ -40,6 +40,8 @@ class Typed:
     #: where that step starts in the layer below)
     steps: int = 0
     offset: int = 0
+    #: units past the ones the layer gives (an LSTM's gates and cell states, beside its hidden states)
+    internal: int = 0
 
     @property
     def width_in(self) -> int:
@@ -52,7 +54,7 @@ class Typed:
     @property
     def units(self) -> int:
         """Its number of units: one step's, times the steps it is applied at."""
-        return self.width * max(self.steps, 1)
+        return self.width * max(self.steps, 1) + self.internal
 
     def setting(self, name: str):
         return dict(self.settings)[name]
@@ -98,6 +100,18 @@ class LocalSlip:
 
 
 @dataclass(frozen=True)
+class PathSlip:
+    """A slip learners make with a kind whose units multiply other units' outs (an LSTM's cell state):
+    the local partials along some paths left out (taken as 0), each path a (part of the unit, part of
+    the input it reads) pair as `step_part` names them: ("c", "c") is the forget gate's path from
+    c_t back to c_(t-1)."""
+
+    key: str  # the layer's number is appended: forget_path_left_out_1
+    description: str
+    paths: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class Combination:
     """How a kind without parameters (pooling) combines the inputs of each unit's window. Its net
     input is written out as its terms, sum of ``partial(window, i) * window[i]``, which is its value
@@ -117,7 +131,11 @@ class Combination:
 class Kind(Protocol):
     name: str
     keys: tuple[str, ...]
-    lowering: Lowering  # its statements for the code targets in loop form
+
+    @property
+    def lowering(self) -> Lowering | None:
+        """Its statements for the code targets in loop form (None: not written yet, straight-line only)."""
+        ...
 
     @property
     def combination(self) -> Combination | None:

@@ -27,6 +27,7 @@ from derive.render import names
 from derive.render.code import c_batch, c_loops, python_training, tables
 from derive.render.code.c_printer import CPrinter
 from derive.render.code.header import header
+from derive.render.code.loops import lowerable
 from derive.render.code.walker import Printer, walk
 from derive.render.templating import environment
 
@@ -128,7 +129,7 @@ def render(derivation: Derivation | None, network, version: str, loops: bool, dt
     spec = network.spec
     prefix = c_identifier(spec.name)
     real = REAL[dtype]
-    batched = c_batch.batch_body(network, loops, real)
+    batched = c_batch.batch_body(network, loops, real) if lowerable(network) else None  # from the loop form's program
     if loops:
         body, helpers = c_loops.run_body(network, batched[1] if batched else set(), real)
     else:

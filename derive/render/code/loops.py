@@ -16,9 +16,20 @@ LOOP_THRESHOLD = 1000
 TERMS_THRESHOLD = 2 * LOOP_THRESHOLD
 
 
+def lowerable(network) -> bool:
+    """Whether every layer's kind has its loop form (`Kind.lowering`; an LSTM's is not written yet)."""
+    return all(network.kind(k).lowering is not None for k in range(1, network.depth + 1))
+
+
+def unlowered(network) -> str | None:
+    """The first layer kind of the network without a loop form (None: every one has it)."""
+    return next((network.kind(k).name for k in range(1, network.depth + 1) if network.kind(k).lowering is None), None)
+
+
 def loop_form(network) -> bool:
-    return (len(network.parameters) > LOOP_THRESHOLD
-            or sum(map(len, network.net_terms.values())) > TERMS_THRESHOLD)
+    """Whether the code is written in loop form: above a size (where every kind has one)."""
+    return lowerable(network) and (len(network.parameters) > LOOP_THRESHOLD
+                                   or sum(map(len, network.net_terms.values())) > TERMS_THRESHOLD)
 
 
 def symbol_names(table: dict, rows: dict):

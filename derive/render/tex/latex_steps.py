@@ -6,32 +6,41 @@ from __future__ import annotations
 
 import sympy as sp
 
+from derive.model import layers as kinds
 from derive.model import quantities as Q
 from derive.render import names
 from derive.render.tex.latex_document import SAMPLE_LIMIT, Block, Section
 from derive.render.tex.latex_rows import number
 
 
-def step_name(t: int | str, j: int | str) -> str:
-    """Hidden unit j at step t, as the textbooks write it: h^{<t>}_j (its layer is the section's)."""
-    return rf"h^{{\langle {t} \rangle}}_{{{j}}}"
+def step_name(t: int | str, j: int | str, part: str = "h") -> str:
+    """Hidden unit j at step t, as the textbooks write it: h^{<t>}_j (an LSTM's gate f^{<t>}_j; its layer
+    is the section's)."""
+    return rf"{part}^{{\langle {t} \rangle}}_{{{j}}}"
 
 
 def _steps(document, k: int, s: int) -> list[Block]:
     """Layer k's units of sample ``s``, a table per step."""
     network, digits = document.network, document.digits
     values = document.model.evaluation.samples[s]
-    steps, hidden = network.typed(k).shape
+    typed = network.typed(k)
+    steps = typed.shape[0]
+    per_step = len(network.layers[k]) // steps  # an LSTM's gates and cell states beside its hidden states
     blocks = []
     for t in range(steps):
-        units = network.layers[k][t * hidden:(t + 1) * hidden]
-        rows = [[f"${names.latex_neuron(n)} = {step_name(t + 1, j + 1)}$", f"${number(values[Q.net(n)], digits)}$",
-                 f"${number(values[Q.out(n)], digits)}$", f"${number(values[Q.delta(n)], digits)}$"]
-                for j, n in enumerate(units)]
+        units = network.layers[k][t * per_step:(t + 1) * per_step]
+        rows = [[f"${names.latex_neuron(n)} = {step_name(*_named(typed, t * per_step + j))}$",
+                 f"${number(values[Q.net(n)], digits)}$", f"${number(values[Q.out(n)], digits)}$",
+                 f"${number(values[Q.delta(n)], digits)}$"] for j, n in enumerate(units)]
         blocks += [Block("text", f"Step $t = {t + 1}$:"),
                    Block("table", rows=rows, header=["unit", r"$\mathrm{net}$", r"$\mathrm{out}$", r"$\delta$"],
                          columns="lrrr")]
     return blocks
+
+
+def _named(typed, position: int) -> tuple[int, int, str]:
+    part, t, j = kinds.step_part(typed, position)
+    return t, j, part
 
 
 def _sum_over_steps(document, k: int) -> list[Block]:
@@ -55,6 +64,23 @@ def _sum_over_steps(document, k: int) -> list[Block]:
                                  ("", number(sp.Float(values[Q.gradient(p.name)], 30), document.digits))])]
 
 
+def _function(name: str, network) -> str:
+    """An activation's name in LaTeX as the registry entry prints it (\\sigma, \\tanh)."""
+    return sp.latex(network.spec.functions.activation(name).out(sp.Symbol("u"))).split(r"\left(")[0]
+
+
+def _introduction(network, k: int) -> str:
+    steps, hidden = network.typed(k).shape
+    units = network.layers[k]
+    return (f"Layer {k} is recurrent: at each of its {steps} steps its {hidden} hidden units read that step's "
+            f"inputs and, from the second step on, the previous step's outputs through $W_{{hh}}$; the same "
+            f"weights at every step. Its units are numbered step by step: ${names.latex_neuron(units[0])}$ to "
+            f"${names.latex_neuron(units[hidden - 1])}$ are step 1's, and unit $(t-1) \\cdot {hidden} + j$ of the "
+            f"layer is ${step_name('t', 'j')}$. Backward, a unit's $\\partial E / \\partial \\mathrm{{out}}$ "
+            "collects the layer above at its step and the next step's deltas through $W_{hh}$, so the deltas are "
+            "computed last step first.")
+
+
 def sections(document) -> list[Section]:
     """A section per recurrent layer (none for a network without one)."""
     network, out = document.network, []
@@ -63,15 +89,21 @@ def sections(document) -> list[Section]:
             continue
         steps, hidden = network.typed(k).shape
         units = network.layers[k]
-        section = Section(f"Layer {k}, step by step", [Block("text", (
-            f"Layer {k} is recurrent: at each of its {steps} steps its {hidden} hidden units read that step's "
-            f"inputs and, from the second step on, the previous step's outputs through $W_{{hh}}$; the same "
-            f"weights at every step. Its units are numbered step by step: ${names.latex_neuron(units[0])}$ to "
-            f"${names.latex_neuron(units[hidden - 1])}$ are step 1's, and unit $(t-1) \\cdot {hidden} + j$ of the "
-            f"layer is ${step_name('t', 'j')}$. Backward, a unit's $\\partial E / \\partial \\mathrm{{out}}$ "
-            "collects the layer above at its step and the next step's deltas through $W_{hh}$, so the deltas are "
-            "computed last step first.")
-            )])
+        kind = network.kind(k)
+        equations = getattr(kind, "equations", ())
+        section = Section(f"Layer {k}, step by step", [Block("text", _introduction(network, k) if not equations else (
+            f"Layer {k} ({kind.name}): at each of its {steps} steps its gates $i$, $f$, $g$, $o$ ({hidden} units "
+            "each) read that step's inputs and, from the second step on, the previous step's hidden state through "
+            "$W_{hh}$; the same weights at every step. Its units are numbered step by step, in the order $i$, $f$, "
+            f"$g$, $o$, $c$, $h$: ${names.latex_neuron(units[0])}$ is ${step_name(1, 1, 'i')}$. Backward, "
+            "$\\partial E / \\partial h$ collects the layer above at its step and the next step's gates' deltas "
+            "through $W_{hh}$, and the cell state's the two paths below, so the deltas are computed last step "
+            "first:"))])
+        if equations:
+            functions = {part: _function(name, network) for part, name in kind.activations}
+            rows = [(lhs, rhs.replace("{gate}", functions["gate"]).replace("{cell}", functions["cell"]))
+                    for lhs, rhs in equations]
+            section.blocks.append(Block("align", rows=rows))
         for s in range(min(document.samples, SAMPLE_LIMIT)):
             if document.samples > 1:
                 section.blocks.append(Block("text", f"Sample {s + 1}:"))

@@ -221,7 +221,7 @@ class NetworkPicture:
             seen.add(n)
             if n in sources or n in network.outputs:
                 continue
-            for dest, _ in network.feeds(n):
+            for dest, _ in network.reads(n):  # through a weight, a pooling window or an LSTM's product
                 edges.add((n, dest))
                 todo.append(dest)
         for n in sorted(seen, key=lambda n: (network.layer_of[n], n)):

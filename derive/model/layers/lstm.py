@@ -1,0 +1,201 @@
+"""``type = "lstm"``: `torch.nn.LSTM` (one layer, one bias per gate as the textbooks write it),
+unrolled over the steps of a sequence. At step t (from 1), with PyTorch's gate order i, f, g, o:
+
+    i_t = sigma(W_ii x_t + W_hi h_(t-1) + b_i)      input gate
+    f_t = sigma(W_if x_t + W_hf h_(t-1) + b_f)      forget gate
+    g_t = tanh(W_ig x_t + W_hg h_(t-1) + b_g)       candidate cell state
+    o_t = sigma(W_io x_t + W_ho h_(t-1) + b_o)      output gate
+    c_t = f_t c_(t-1) + i_t g_t                     cell state
+    h_t = o_t tanh(c_t)                             hidden state
+
+with h_0 = c_0 = 0. Each gate is a unit as a dense layer's (its net input a weighted sum, its out an
+activation of it); c_t and h_t are units whose net inputs are products of other units' outs, each
+term with its local partial (dc_t/df_t = c_(t-1), dc_t/dc_(t-1) = f_t, dh_t/do_t = tanh(c_t),
+dh_t/dc_t = o_t (1 - tanh^2(c_t)), ...): the backward pass reads them off as it reads a weight, so
+dE/dc_t collects dE/dh_t o_t (1 - tanh^2 c_t) and the next step's delta_c(t+1) f_(t+1), the
+textbooks' two paths, and dE/dh_t the layers above and the next step's gates through W_hh.
+
+Keys: ``hidden_size``; ``weight_ih`` [4 hidden][input], ``weight_hh`` [4 hidden][hidden] (PyTorch's
+``weight_ih_l0``, ``weight_hh_l0``: the rows of i, f, g, o one after the other); ``bias`` [4 hidden]
+or "none" (PyTorch's ``bias_ih_l0`` with ``bias_hh_l0`` = 0); ``input_size`` optional.
+
+Units: step by step, each step's i (hidden units), f, g, o, c and h, in that order; the layer above
+reads the h's (`exposed`). Its weights are numbered W_ih's entries first, then W_hh's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sympy as sp
+
+from derive.model import quantities
+from derive.model.entries import activation
+from derive.model.layers import PathSlip, Read, Slip, Typed, read_bias, register, tensor
+from derive.model.registry import GATE_ACTIVATION, NO_ACTIVATION, RECURRENT_ACTIVATION
+
+TENSORS = ("weight_ih", "weight_hh")
+GATES = ("i", "f", "g", "o")  # PyTorch's order of the gates' rows in weight_ih, weight_hh and bias
+PARTS = (*GATES, "c", "h")  # a step's units, in the order they are computed
+INPUT, FORGET, CANDIDATE, OUTPUT, CELL, HIDDEN = range(len(PARTS))
+_ACTIVATIONS = (GATE_ACTIVATION, GATE_ACTIVATION, RECURRENT_ACTIVATION, GATE_ACTIVATION, NO_ACTIVATION, NO_ACTIVATION)
+
+
+def _position(hidden: int, step: int, which: int, j: int) -> int:
+    """The position of a step's (from 0) unit j of one part among the layer's units."""
+    return (step * len(PARTS) + which) * hidden + j
+
+
+class LSTM:
+    name = "lstm"
+    keys: tuple[str, ...] = ("type", "input_size", "hidden_size", *TENSORS, "bias", "initial_state",
+                             "initial_cell")
+    lowering = None  # no loop form yet: its code is straight-line (`derive.render.code.loops.lowerable`)
+    combination = None
+    recurrent = True
+    tensor_names = TENSORS
+    shared_bias = "gate unit, shared by the steps"
+    #: the step's equations as the textbooks write them, for the document's section on the layer: (left
+    #: side, right side) in LaTeX, where {gate} and {cell} stand for the registry's LaTeX of the gates' and
+    #: the cell's activations (`activations`)
+    equations = (
+        (r"i^{\langle t \rangle}", r"{gate}(W_{ii} x^{\langle t \rangle} + W_{hi} h^{\langle t-1 \rangle} + b_i)"),
+        (r"f^{\langle t \rangle}", r"{gate}(W_{if} x^{\langle t \rangle} + W_{hf} h^{\langle t-1 \rangle} + b_f)"),
+        (r"g^{\langle t \rangle}", r"{cell}(W_{ig} x^{\langle t \rangle} + W_{hg} h^{\langle t-1 \rangle} + b_g)"),
+        (r"o^{\langle t \rangle}", r"{gate}(W_{io} x^{\langle t \rangle} + W_{ho} h^{\langle t-1 \rangle} + b_o)"),
+        (r"c^{\langle t \rangle}", r"f^{\langle t \rangle} c^{\langle t-1 \rangle} + i^{\langle t \rangle} "
+         r"g^{\langle t \rangle}"),
+        (r"h^{\langle t \rangle}", r"o^{\langle t \rangle} {cell}(c^{\langle t \rangle})"),
+        (r"\frac{\partial E}{\partial c^{\langle t \rangle}}", r"\frac{\partial E}{\partial h^{\langle t \rangle}} "
+         r"\, o^{\langle t \rangle} \, {cell}'(c^{\langle t \rangle}) + \delta_{c^{\langle t+1 \rangle}} \, "
+         r"f^{\langle t+1 \rangle}"),
+    )
+    activations = (("gate", GATE_ACTIVATION), ("cell", RECURRENT_ACTIVATION))
+
+    def part(self, layer: Typed, position: int) -> tuple[str, int, int]:
+        """(its part, "i" .. "h"; its step, from 1; its unit within the part, from 1) of the unit at
+        ``position`` among the layer's units: what the outputs label it with (f^<2>_1)."""
+        hidden = layer.shape[1]
+        step, rest = divmod(position, len(PARTS) * hidden)
+        which, j = divmod(rest, hidden)
+        return PARTS[which], step + 1, j + 1
+
+    #: its products' usual slips (`derive.check.variants`): the cell state's delta without the next step's
+    #: delta_c(t+1) f_(t+1) (as if dc_(t+1)/dc_t were 0), the way back through h_t only
+    path_slips = (PathSlip("forget_path_left_out", "the forget gate's path left out of the cell state's delta: "
+                           "dE/dc_t without the next step's delta_c(t+1) f_(t+1)", (("c", "c"),)),)
+
+    def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
+        if len(shape_in) != 2:
+            given = f"{shape_in[0]} features" if len(shape_in) == 1 else f"a shape {list(shape_in)}"
+            check.fail(f"{key}: an {self.name} layer reads a sequence [steps, features], but the layer below gives "
+                       f"{given}: put it first (input = [steps, features]) or right after another recurrent layer")
+        steps, features = shape_in
+        if "input_size" in table:
+            given_size = check.integer(table["input_size"], f"{key}.input_size", 1, check.max_width)
+            if given_size != features:
+                check.fail(f"{key}.input_size = {given_size}, but the layer below gives {features} features per step")
+        if "hidden_size" not in table:
+            check.fail(f"{key}: missing key 'hidden_size' (its number of hidden units per step)")
+        hidden = check.integer(table["hidden_size"], f"{key}.hidden_size", 1, check.max_width)
+        for name, what in (("initial_state", "h_0"), ("initial_cell", "c_0")):
+            if name in table and any(check.vector(table[name], f"{key}.{name}", hidden, "hidden_size is")):
+                check.fail(f"{key}.{name}: an initial state other than zeros is not available yet ({what} = 0, "
+                           "PyTorch's default)")
+        layer = Typed(self.name, tuple(shape_in), (steps, hidden), internal=(len(PARTS) - 1) * hidden * steps)
+        tensors = [k for k in TENSORS if k in table]
+        if tensors and len(tensors) != len(TENSORS):
+            missing = next(k for k in TENSORS if k not in table)
+            check.fail(f"{key}: {tensors[0]} is given but not {missing}: give both, or neither (drawn from the seed)")
+        weight = None
+        if tensors:
+            weight = tuple(tensor(table[k], f"{key}.{k}", s, ("4 hidden_size", what), check)
+                           for k, s, what in zip(TENSORS, self.tensors(layer), ("input_size", "hidden_size"),
+                                                 strict=True))
+        bias = read_bias(table, key, len(GATES) * hidden, "4 hidden_size", check)
+        return Read(layer, RECURRENT_ACTIVATION, weight, bias)
+
+    def tensors(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
+        """W_ih [4 hidden][features], W_hh [4 hidden][hidden]."""
+        hidden, features = layer.shape[1], layer.shape_in[1]
+        return (len(GATES) * hidden, features), (len(GATES) * hidden, hidden)
+
+    def weight_shape(self, layer: Typed) -> tuple[int, ...]:
+        """A gate unit's weights, W_ih's row and W_hh's side by side (the fan-in a drawn bias is scaled by)."""
+        return len(GATES) * layer.shape[1], layer.shape_in[1] + layer.shape[1]
+
+    def exposed(self, layer: Typed) -> tuple[int, ...]:
+        """The hidden states h_t, step by step: what the layer above (and the next step) reads."""
+        steps, hidden = layer.shape
+        return tuple(_position(hidden, t, HIDDEN, j) for t in range(steps) for j in range(hidden))
+
+    def unit_activations(self, layer: Typed, activation_name: str) -> tuple[str, ...]:
+        """The gates' (sigma, tanh for g), and none for c_t and h_t (their net inputs are their values)."""
+        steps, hidden = layer.shape
+        return tuple(_ACTIVATIONS[which] for _ in range(steps) for which in range(len(PARTS)) for _ in range(hidden))
+
+    def connections(self, layer: Typed) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """Gate q's unit j at step t reads x_t through row q hidden + j of W_ih and h_(t-1) through the
+        same row of W_hh (its own layer's units, numbered after the layer below's); c_t and h_t read
+        through no weight (`local_terms`)."""
+        (steps, features), hidden = layer.shape_in, layer.shape[1]
+        recurrent = len(GATES) * hidden * features  # W_hh's first entry
+        units: list[tuple[tuple[int, int], ...]] = []
+        for t in range(steps):
+            for q in range(len(GATES)):
+                for j in range(hidden):
+                    row = q * hidden + j
+                    reads = [(t * features + i, row * features + i) for i in range(features)]
+                    if t > 0:
+                        reads += [(layer.width_in + _position(hidden, t - 1, HIDDEN, m), recurrent + row * hidden + m)
+                                  for m in range(hidden)]
+                    units.append(tuple(reads))
+            units += [()] * (2 * hidden)
+        return tuple(units)
+
+    def local_terms(self, layer: Typed, position: int, out: Callable[[int], sp.Symbol]):
+        """c_t's and h_t's net inputs as terms (input, its local partial, whether the term is one of the
+        sum: c_t = f_t c_(t-1) + i_t g_t is the sum of its counted terms, c_(t-1) times f_t and g_t times
+        i_t; f_t's and i_t's terms carry their partials only); None for a gate (weighted terms)."""
+        hidden = layer.shape[1]
+        which, step, j = self.part(layer, position)
+        t, j = step - 1, j - 1
+
+        def own(w: str, step: int = t) -> int:
+            return layer.width_in + _position(hidden, step, PARTS.index(w), j)
+
+        if which == "c":
+            found = [(own("g"), out(own("i")), True), (own("i"), out(own("g")), False)]
+            if t > 0:
+                found = [(own("c", t - 1), out(own("f")), True), (own("f"), out(own("c", t - 1)), False), *found]
+            return found
+        if which == "h":
+            squash = activation(RECURRENT_ACTIVATION)
+            cell = out(own("c"))
+            return [(own("o"), squash.out(cell), True),
+                    (own("c"), out(own("o")) * squash.derivative(cell, squash.out(cell)), False)]
+        return None
+
+    def bias_units(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
+        """bias[q hidden + j] is added to gate q's unit j at every step."""
+        steps, hidden = layer.shape
+        return tuple(tuple(_position(hidden, t, q, j) for t in range(steps))
+                     for q in range(len(GATES)) for j in range(hidden))
+
+    def table(self, layer: Typed, activation_name: str, weight: tuple) -> dict:
+        return {"hidden_size": layer.shape[1], **dict(zip(TENSORS, weight, strict=True))}
+
+    def slips(self, layer: Typed, parameters: list) -> list[Slip]:
+        """Backpropagation through time cut after one step through W_hh (dE/dh_t without the next
+        step's gates' deltas)."""
+        (steps, features), hidden = layer.shape_in, layer.shape[1]
+        recurrent = [p for p in parameters if p.kind == quantities.WEIGHT and p.index >= len(GATES) * hidden * features]
+        if steps < 2 or not recurrent:
+            return []
+        number = recurrent[0].layer
+        return [Slip(f"recurrent_term_left_out_{number}", f"layer {number}'s backpropagation through time cut after "
+                     "one step: dE/dh_t without the next step's gates' deltas through W_hh",
+                     {p.name: 0 for p in recurrent})]
+
+
+LSTM_KIND = register(LSTM())
