@@ -7,9 +7,9 @@ strictly below the diagonal blocks, so that each unit reads only units computed 
     ∂E/∂U^l = s · Δ^l (A^l)ᵀ                                    (at U's entries that are weights)
 
 A net of exact inputs and exact earlier outs is computed exactly first, as `matrix` does for a layer.
-A unit whose net input is a product of earlier units' outs (an LSTM's c_t and h_t) has a row of local
-partials instead, P^l (its entries evaluated at the sample's outs): its net is the sum of its counted
-terms, and it sends back (P^l)ᵀ Δ^l beside (U^l)ᵀ Δ^l; each unit applies its own activation.
+A unit whose net input is a formula of earlier units' outs (an LSTM's c_t and h_t) has a row of local
+partials instead, P^l (its entries evaluated at the sample's outs): its net is its formula, and it
+sends back (P^l)ᵀ Δ^l beside (U^l)ᵀ Δ^l; each unit applies its own activation.
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ def forward(network, k: int, below: mpmath.matrix, exact_below: list[list], bias
         for s in range(S):
             if not network.weighted(units[j]):
                 env = _outs(network, k, a, s)
-                z[j, s] = mpmath.fsum(mp_value(t.coefficient, env) * env[network.symbol(t.factor)]
-                                      for t in network.net_terms[units[j]] if t.counted)
+                z[j, s] = mp_value(network.formulas[units[j]], env)
                 a[j, s] = mp_value(f, {x: z[j, s]})
                 slopes[j, s] = mp_value(slope, {x: z[j, s], y: a[j, s]})
                 continue

@@ -58,10 +58,6 @@ class Term:
     parameter: str | None
     factor: Q.Quantity | None  # the input or output the parameter multiplies
     coefficient: sp.Expr = sp.S.One
-    #: whether the term is one of the net input's sum; an LSTM's c_t = f_t c_(t-1) + i_t g_t has the
-    #: counted terms c_(t-1) times f_t and g_t times i_t, and f_t and i_t as terms that carry their
-    #: local partials (c_(t-1), g_t) only, for the backward pass to read
-    counted: bool = True
 
 
 class Network:
@@ -75,6 +71,8 @@ class Network:
         self.quantity_of: dict[sp.Symbol, Q.Quantity] = {}
         self.parameters: list[Parameter] = []
         self.net_terms: dict[str, list[Term]] = {n: [] for layer in self.layers[1:] for n in layer}
+        #: the net inputs that are formulas of other units' outs, not sums of terms (`_local_terms`)
+        self.formulas: dict[str, sp.Expr] = {}
         self._number_parameters()
 
     # -- structure ------------------------------------------------------------------------------
@@ -127,14 +125,19 @@ class Network:
                 self._local_terms(k)
 
     def _local_terms(self, k: int) -> None:
-        """The units of layer k whose net inputs are products of other units' outs (an LSTM's c_t and
-        h_t), as their kind writes them: each input with its local partial."""
+        """The units of layer k whose net inputs are formulas of other units' outs (an LSTM's c_t =
+        f_t c_(t-1) + i_t g_t and h_t = o_t tanh(c_t)), as their kind writes them (`formulas`): a term
+        per input, its coefficient the local partial d net / d input, the formula differentiated in that
+        one input (the registry's derivatives: dh_t/dc_t = o_t (1 - tanh^2 c_t))."""
         reads = self.exposed(k - 1) + self.layers[k]
         typed, kind = self.typed(k), self.kind(k)
         for j, unit in enumerate(self.layers[k]):
-            terms = kind.local_terms(typed, j, lambda i: self.symbol(Q.out(reads[i])))  # type: ignore[attr-defined]
-            if terms is not None:
-                self.net_terms[unit] = [Term(None, Q.out(reads[i]), partial, counted) for i, partial, counted in terms]
+            local = kind.local_terms(typed, j, lambda i: self.symbol(Q.out(reads[i])))  # type: ignore[attr-defined]
+            if local is not None:
+                formula, inputs = local
+                self.formulas[unit] = formula
+                self.net_terms[unit] = [Term(None, Q.out(reads[i]), sp.diff(formula, self.symbol(Q.out(reads[i]))))
+                                        for i in inputs]
 
     def exposed(self, k: int) -> list[str]:
         """The units of layer k that the layer above reads, in the order its kind's connections number
@@ -270,13 +273,16 @@ class Network:
 
     def net_expr(self, neuron: str) -> sp.Expr:
         """The net input as the sum of its terms (a pooling unit's: each input times its local partial,
-        which is its value, the convention at a tie built in: what ``sympy.diff`` differentiates)."""
+        which is its value, the convention at a tie built in: what ``sympy.diff`` differentiates), or
+        its kind's formula (an LSTM's c_t and h_t)."""
+        if neuron in self.formulas:
+            return self.formulas[neuron]
         return canonical.total([  # sp.Add(*(local * factor ...)), in its canonical form without its search
             canonical.product(self.symbol(Q.parameter(t.parameter)), self.symbol(t.factor))
             if t.parameter is not None and t.factor else
             (self.symbol(Q.parameter(t.parameter)) if t.parameter is not None else t.coefficient)
             * (self.symbol(t.factor) if t.factor else 1)
-            for t in self.net_terms[neuron] if t.counted
+            for t in self.net_terms[neuron]
         ])
 
     def net_forms(self, neuron: str) -> tuple[sp.Expr, sp.Expr]:

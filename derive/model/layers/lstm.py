@@ -153,10 +153,10 @@ class LSTM:
             units += [()] * (2 * hidden)
         return tuple(units)
 
-    def local_terms(self, layer: Typed, position: int, out: Callable[[int], sp.Symbol]):
-        """c_t's and h_t's net inputs as terms (input, its local partial, whether the term is one of the
-        sum: c_t = f_t c_(t-1) + i_t g_t is the sum of its counted terms, c_(t-1) times f_t and g_t times
-        i_t; f_t's and i_t's terms carry their partials only); None for a gate (weighted terms)."""
+    def local_terms(self, layer: Typed, position: int, out: Callable[[int], sp.Expr]):
+        """c_t's and h_t's net inputs as formulas of the outs they read (``out`` of an input's index), and
+        those inputs: c_t = f_t c_(t-1) + i_t g_t, h_t = o_t tanh(c_t) (`Network` differentiates each in
+        each input for its local partials); None for a gate (weighted terms)."""
         hidden = layer.shape[1]
         which, step, j = self.part(layer, position)
         t, j = step - 1, j - 1
@@ -165,15 +165,12 @@ class LSTM:
             return layer.width_in + _position(hidden, step, PARTS.index(w), j)
 
         if which == "c":
-            found = [(own("g"), out(own("i")), True), (own("i"), out(own("g")), False)]
-            if t > 0:
-                found = [(own("c", t - 1), out(own("f")), True), (own("f"), out(own("c", t - 1)), False), *found]
-            return found
+            inputs = [own("i"), own("g")] if t == 0 else [own("f"), own("c", t - 1), own("i"), own("g")]
+            pairs = [(own("i"), own("g"))] if t == 0 else [(own("f"), own("c", t - 1)), (own("i"), own("g"))]
+            return sp.Add(*(sp.Mul(out(a), out(b), evaluate=False) for a, b in pairs), evaluate=False), inputs
         if which == "h":
             squash = activation(RECURRENT_ACTIVATION)
-            cell = out(own("c"))
-            return [(own("o"), squash.out(cell), True),
-                    (own("c"), out(own("o")) * squash.derivative(cell, squash.out(cell)), False)]
+            return sp.Mul(out(own("o")), squash.out(out(own("c"))), evaluate=False), [own("o"), own("c")]
         return None
 
     def bias_units(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
