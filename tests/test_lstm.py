@@ -1,7 +1,7 @@
 """LSTM layers (issue #26): ``type = "lstm"``, `torch.nn.LSTM` unrolled over a sequence (gates i, f, g,
 o; c_t = f c_(t-1) + i g; h_t = o tanh(c_t)). Every gradient is PyTorch's (tests/torch_recurrent.py,
 float64 autograd) to 1e-12, on hand-picked and on random small networks; the straight-line code
-targets and the matrix route compute the engine's numbers; the backward pass through the cell state
+targets in both forms and the matrix route compute the engine's numbers; the backward pass through the cell state
 is written as the textbooks write it; the grader knows the forget gate's path left out; bad input is
 one line, exit 2."""
 
@@ -14,7 +14,12 @@ import sympy as sp
 import torch_recurrent as tr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from targets import c_is_the_python_and_the_engine, module_trains_as_the_formulas_say, needs_cc
+from targets import (
+    c_is_the_python_and_the_engine,
+    module_trains_as_the_formulas_say,
+    needs_cc,
+    python_and_numpy_are_the_engine,
+)
 from torch_reference import derive_gradients, spec_toml
 
 import derive
@@ -54,7 +59,7 @@ def _random_spec(seed: int, sequence_output: str, layers: tuple[str, ...] = ("ls
 
 
 #: the networks the code targets and the matrix route are checked on, by name
-NETWORKS = {"all": ISSUE, "last": LAST, "stacked": _random_spec(3, "all", ("rnn", "lstm")),
+NETWORKS = {"all": ISSUE, "last": LAST, "stacked": _random_spec(3, "all", ("rnn", "lstm", "lstm")),
             "no bias": _random_spec(8, "last", bias=False)}
 
 
@@ -122,20 +127,34 @@ def test_the_places_of_the_parameters_are_pytorchs_tensors(tmp_path, capsys):
     assert places["b9"] == (1, "bias", [0])
 
 
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_the_python_and_numpy_code_in_every_form_is_the_engine(tmp_path, name):
+    """Straight-line Python, and the loop form (the layer unit by unit, `derive.model.scalars`) in Python
+    and NumPy."""
+    python_and_numpy_are_the_engine(_model(NETWORKS[name]), tmp_path)
+
+
 @needs_cc
-def test_the_straight_line_python_and_c_code_is_the_engine(tmp_path):
+@pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
+def test_the_c_code_in_both_forms_is_the_python_and_the_engine(tmp_path, loops):
     for text in NETWORKS.values():
-        c_is_the_python_and_the_engine(_model(text), tmp_path, False)
+        c_is_the_python_and_the_engine(_model(text), tmp_path, loops)
 
 
-def test_the_numpy_target_says_it_has_no_loop_form_yet(tmp_path, capsys):
-    spec = tmp_path / "lstm.toml"
-    spec.write_text(ISSUE)
-    assert main(["codegen", str(spec), "--target", "numpy", "-o", str(tmp_path / "np")]) == 2
-    assert capsys.readouterr().err.strip() == (
-        "derive codegen: the numpy target is written in loop form, which lstm layers do not have yet: use "
-        "--target python, c or javascript (straight-line code)")
-    assert not (tmp_path / "np").exists()
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_the_pages_loop_form_gives_every_value_of_every_sample(chrome, name):
+    from test_page_loops import agrees
+
+    agrees(chrome, _model(NETWORKS[name]))
+
+
+def test_an_rnn_after_an_lstm_is_written_straight_line():
+    """An rnn's loops read every unit of the layer below, an LSTM's gates too: after an LSTM its code is
+    straight-line at every size (a linear layer or another LSTM read its hidden states)."""
+    from derive.render.code import loops
+
+    assert loops.unlowered(_model(_random_spec(4, "all", ("lstm", "rnn"))).network) == "rnn"
+    assert loops.unlowered(_model(NETWORKS["stacked"]).network) is None
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -265,15 +284,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
 
 
 def test_every_command_takes_the_built_in_lstm_example(tmp_path, capsys):
-    """derive init --like lstm, then check (every route agrees), train, codegen for the straight-line
-    targets, and an exercise whose variants are written back and read again."""
+    """derive init --like lstm, then check (every route agrees), train, codegen for every target, and an
+    exercise whose variants are written back and read again."""
+    from derive.render.code import targets
+
     spec = tmp_path / "lstm.toml"
     assert main(["init", str(spec), "--like", "lstm"]) == 0
     capsys.readouterr()
     assert main(["check", str(spec), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["checks"]["passed"] is True
     assert main(["train", str(spec), "--steps", "3", "--optimizer", "adam"]) == 0
-    for name in ("python", "c", "javascript"):
+    for name in targets.TARGETS:
         assert main(["codegen", str(spec), "--target", name, "-o", str(tmp_path / f"code_{name}")]) == 0, name
     assert main(["exercise", str(spec), "--variants", "2", "--ask", "dE_total/dw17", "-o", str(tmp_path / "x"),
                  "--no-pdf"]) == 0

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from derive.model import layers as kinds
 from derive.model import quantities as Q
 from derive.model.modes import BiasMode
 from derive.model.program import BACK, NET, OUT, TARGET, Layer, index_of, indexed
@@ -62,6 +63,15 @@ def _statements(name: str, exprs: list[sp.Expr], width: int) -> list[Statement]:
     return [Statement(name, e, j) for j, e in enumerate(exprs)]
 
 
+def _reads(network, k: int) -> tuple[int, ...] | None:
+    """The positions of the units of layer k - 1 that layer k reads, where not all of them (an LSTM's
+    hidden states)."""
+    if k == 1:
+        return None
+    exposed = kinds.exposed(network.typed(k - 1))
+    return exposed if exposed != tuple(range(len(network.layers[k - 1]))) else None
+
+
 def program(network) -> Program:
     spec = network.spec
     sizes = list(spec.layers)
@@ -79,7 +89,7 @@ def program(network) -> Program:
         delta = sp.Mul(BACK, *sp.Mul.make_args(act.derivative(NET, OUT)), evaluate=False) if hidden else None
         layers.append(Layer(k, sizes[k - 1], sizes[k], first, spec.bias if biases else BiasMode.NONE,
                             index[biases[0].name] if biases else -1, act.out(NET) if hidden else None, delta,
-                            network.kind(k).name, network.typed(k), network.recurrent(k)))
+                            network.kind(k).name, network.typed(k), network.recurrent(k), _reads(network, k)))
     width, act, loss = sizes[-1], network.layer_activation(len(sizes) - 1), network.loss
     nets = [indexed("net", j) for j in range(width)]
     outs = [indexed("out", j) for j in range(width)]

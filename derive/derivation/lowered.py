@@ -48,6 +48,7 @@ from derive.model.program import (  # noqa: F401  (the statement kinds and the u
     Propagate,
     Recur,
     Rows,
+    Scalars,
     Statement,
     Store,
     Sum,

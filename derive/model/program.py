@@ -20,6 +20,7 @@ Statement kinds, over vectors named by their kind and layer (``out`` of layer 1 
   deltas through time (last step first), its gradients summed over the steps;
 - `Pool`: a layer without parameters whose units take the largest or the mean of their windows
   (pooling): its nets, and the vector sent back (to each window's first largest input, or spread);
+- `Scalars`: a layer unit by unit, each line one entry's value (an LSTM's gates and states);
 - `Map`: an elementwise map, vector_j = expr for every unit j, reading the vectors ``reads``;
 - `Rows`: vector_j = expr_j unit by unit (a coupled layer such as softmax);
 - `Let`: one scalar assignment for the layer (a temporary);
@@ -80,6 +81,9 @@ class Layer:
     kind: str  # its layer kind (`derive.model.layers.KINDS`), which holds its lowering
     typed: object = None  # the layer as given (`derive.model.layers.Typed`), for its kind's lowering
     recurrent: bool = False  # its units read its own earlier ones (`Recur`)
+    #: the positions, among the layer below's units, of the inputs it reads in order (None: every unit;
+    #: an LSTM below gives its hidden states only, `derive.model.layers.exposed`)
+    reads: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,20 @@ class Pool:
 
 
 MAX, MEAN = "max", "mean"
+
+
+@dataclass(frozen=True)
+class Scalars:
+    """A layer lowered unit by unit (`derive.model.scalars`: a kind whose units are formulas of other
+    units' outs, an LSTM's): ``into`` NETS, each unit's net and out; BACKS, last unit first, its delta
+    and what it sends back to each input (its own earlier units, and the layer below, whose vectors it
+    declares when ``below``); WEIGHT_GRADIENTS, its parameters' gradients, stored, or applied as a step
+    in place, as `Update`'s are. Each line is (entry, value, whether added), in `scalars.entry` symbols."""
+
+    into: str  # NETS | BACKS | WEIGHT_GRADIENTS
+    layer: Layer
+    lines: tuple[tuple[sp.Symbol, sp.Expr, bool], ...]
+    below: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,9 +233,10 @@ class Store:
     expr: sp.Expr
 
 
-LOOP_KINDS = (Units, Affine, Each, Gather, Pool, Recur, Map, Rows, Let, Total, Propagate, Update)
+LOOP_KINDS = (Units, Affine, Each, Gather, Pool, Recur, Scalars, Map, Rows, Let, Total, Propagate, Update)
 STRAIGHT_KINDS = (Sum, Let, Store)
-Statement = Units | Affine | Each | Gather | Pool | Recur | Map | Rows | Let | Total | Propagate | Update | Sum | Store
+Statement = (Units | Affine | Each | Gather | Pool | Recur | Scalars | Map | Rows | Let | Total | Propagate | Update
+             | Sum | Store)
 
 
 @dataclass(frozen=True)
@@ -233,7 +252,8 @@ class Lowering:
 def gathered(layer: Layer, connections, bias_units, weights: int) -> tuple[Gather, list[Gather]]:
     """A layer of connections (`Kind.connections`, `Kind.bias_units`; ``weights`` entries in its weight
     tensor) lowered: its net input, and its backward statements (the vector sent back first)."""
-    table = tuple((j, i, e) for j, reads in enumerate(connections) for i, e in reads)
+    position = layer.reads or range(layer.width_in)  # input i is the layer below's unit position[i]
+    table = tuple((j, position[i], e) for j, reads in enumerate(connections) for i, e in reads)
     biases = [-1] * layer.width
     if layer.biases >= 0:
         for b, units in enumerate(bias_units):

@@ -19,7 +19,7 @@ def _stepped(layer: P.Layer) -> tuple[P.Gather, list[P.Gather]] | None:
     connections (`P.Gather`), its weights shared by the steps; None for a layer of its own."""
     typed = layer.typed
     assert isinstance(typed, Typed)  # a layer of the lowered program carries its table's reading
-    if not (typed.steps or typed.offset):
+    if not (typed.steps or typed.offset or layer.reads):  # reads: some units of the layer below (an LSTM's h)
         return None
     return P.gathered(layer, connections(typed), bias_units(typed), math.prod(LINEAR.weight_shape(typed)))
 
@@ -50,6 +50,7 @@ class Linear:
     keys: tuple[str, ...] = ("type", "in_features", "out_features", "activation", "weight", "bias")
     lowering = P.Lowering(_forward, _backward)
     combination = None
+    reads_positions = True  # its lowering reads the layer below through `Layer.reads`
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
         """A shaped input (channels, height, width) is flattened in PyTorch's order, as

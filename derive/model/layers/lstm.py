@@ -29,7 +29,8 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from derive.model import quantities
+from derive.model import program as P
+from derive.model import quantities, scalars
 from derive.model.entries import activation
 from derive.model.layers import PathSlip, Read, Slip, Typed, read_bias, register, tensor
 from derive.model.registry import GATE_ACTIVATION, NO_ACTIVATION, RECURRENT_ACTIVATION
@@ -50,8 +51,8 @@ class LSTM:
     name = "lstm"
     keys: tuple[str, ...] = ("type", "input_size", "hidden_size", *TENSORS, "bias", "initial_state",
                              "initial_cell")
-    lowering = None  # no loop form yet: its code is straight-line (`derive.render.code.loops.lowerable`)
     combination = None
+    reads_positions = True  # its lowering reads the layer below through `Layer.reads`
     recurrent = True
     tensor_names = TENSORS
     shared_bias = "gate unit, shared by the steps"
@@ -71,6 +72,11 @@ class LSTM:
          r"f^{\langle t+1 \rangle}"),
     )
     activations = (("gate", GATE_ACTIVATION), ("cell", RECURRENT_ACTIVATION))
+
+    @property
+    def lowering(self) -> P.Lowering:
+        """Unit by unit (`derive.model.scalars`), from its connections and its units' formulas."""
+        return scalars.lowering(self)
 
     def part(self, layer: Typed, position: int) -> tuple[str, int, int]:
         """(its part, "i" .. "h"; its step, from 1; its unit within the part, from 1) of the unit at

@@ -1,7 +1,7 @@
 """A layer's loops in the C family's syntax, written once for the C target and the page's JavaScript,
 which differ only in how they declare a number, an index and an array, and in how they print an
 expression (`CFamily`): a pooling layer's (`derive.model.program.Pool`) and a recurrent layer's
-(`derive.model.program.Recur`).
+(`derive.model.program.Recur`), and a layer lowered unit by unit (`derive.model.program.Scalars`).
 
 A recurrent layer's unit t * hidden + j is h_t,j (t from 0 here); W_ih's entry [j][i] is at
 weights + j * features + i, W_hh's [j][m] after W_ih, at weights + hidden * features + j * hidden + m.
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from derive.model import program as P
+from derive.model.scalars import parts as scalar_parts
 
 
 @dataclass(frozen=True)
@@ -121,3 +122,22 @@ def pool(s: P.Pool, f: CFamily, windows: str, backs: list[str]) -> list[str]:
     else:
         body = [f"{I2}for ({f.index} t = 0; t < {n}; t++) {{", f"{I3}back{k - 1}[w[t]] += d{k}[j] / {n};", f"{I2}}}"]
     return [*backs, *loop, *body, f"{I1}}}"]
+
+
+def scalars(s: P.Scalars, f: CFamily, backs: list[str], accumulate: Callable[[str, str], str]) -> list[str]:
+    """A layer unit by unit (`derive.model.scalars`), each line one entry: its nets and outs declared with
+    the forward pass; ``backs`` declares the vectors of the layer below (with ``s.below``); a gradient's
+    line given to ``accumulate`` (the target's ``g[e] += v``, or its step in place). The backward pass
+    reads the parameters as p (q in the statement's symbols)."""
+    layer, k = s.layer, s.layer.index
+    names = {}
+    for target, value, _ in s.lines:
+        for symbol in (target, *value.free_symbols):
+            found = scalar_parts(symbol)
+            if found is not None and found[0] == "q":
+                names[symbol] = f"p[{found[2]}]"
+    if s.into == P.WEIGHT_GRADIENTS:
+        return [f.base + accumulate(t.name.removeprefix("g[").removesuffix("]"), f.code(v, names))
+                for t, v, _ in s.lines]
+    head = [f.base + f.arrays([f"z{k}", f"a{k}"], layer.width)] if s.into == P.NETS else (backs if s.below else [])
+    return head + [f"{f.base}{t.name} {'+=' if add else '='} {f.code(v, names)};" for t, v, add in s.lines]

@@ -196,6 +196,18 @@ class _C(Printer):
             zero.append(f"{I2}memset(g + {layer.biases}, 0, {s.hidden} * sizeof *g);")
         return [f"{I1}if (g) {{", *zero, *stored, f"{I1}}} else {{", *stepped, f"{I1}}}"]
 
+    def scalars(self, s: P.Scalars):
+        """A layer unit by unit (`c_family.scalars`); its gradients stored in g (each entry zeroed first),
+        or applied as an SGD step in place."""
+        if s.into != P.WEIGHT_GRADIENTS:
+            return c_family.scalars(s, self.family(), self._backs(s.layer), lambda e, v: "")
+        inner = self.family(I2)
+        touched = dict.fromkeys(t.name.removeprefix("g") for t, _, _ in s.lines)
+        stored = c_family.scalars(s, inner, [], lambda e, v: f"g[{e}] += {v};")
+        stepped = c_family.scalars(s, inner, [], lambda e, v: f"p[{e}] -= rate * ({v});")
+        return [f"{I1}if (g) {{", *(f"{I2}g{e} = 0.0;" for e in touched), *stored, f"{I1}}} else {{", *stepped,
+                f"{I1}}}"]
+
     def map(self, s: P.Map):
         bound = "N_OUTPUTS" if s.layer == self.program.top else self.program.layers[s.layer - 1].width
         return [f"{I1}for (long j = 0; j < {bound}; j++) {{",

@@ -142,6 +142,10 @@ class _JavaScript(Printer):
             return c_family.backward(s, family)
         return c_family.gradients(s, family, lambda e, v: f"g[{e}] += {v};")
 
+    def scalars(self, s: P.Scalars):
+        """A layer unit by unit (`c_family.scalars`, shared with the C target)."""
+        return c_family.scalars(s, self.family(), self._backs(s.layer), lambda e, v: f"g[{e}] += {v};")
+
     def pool(self, s: P.Pool):
         """Loops over the layer's windows (`c_family.pool`), defined where the forward pass computes the nets."""
         rows = ",".join("[" + ",".join(map(str, w)) + "]" for w in s.windows)

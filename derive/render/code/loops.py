@@ -4,6 +4,7 @@ a size where straight-line code stops paying (see benchmarks/bench_targets.py)."
 from __future__ import annotations
 
 from derive.derivation import layers as L
+from derive.model import layers as kinds
 
 #: parameters above which C and Python code is written in loop form. Measured (C, per training step): at
 #: 403 parameters straight-line is a little faster (1.0 vs 1.2 us); at 1,732 loops are (3.3 vs 5.9 us) and
@@ -16,14 +17,25 @@ LOOP_THRESHOLD = 1000
 TERMS_THRESHOLD = 2 * LOOP_THRESHOLD
 
 
+def _lowered(network, k: int) -> bool:
+    """Whether layer k's kind has its loop form (`Kind.lowering`) here: where it reads some of the
+    layer below's units only (an LSTM's hidden states), a kind whose lowering reads through those
+    positions (`reads_positions`: a linear layer's table, a unit-by-unit lowering)."""
+    kind = network.kind(k)
+    if kind.lowering is None:
+        return False
+    return k == 1 or getattr(kind, "reads_positions", False) or (
+        kinds.exposed(network.typed(k - 1)) == tuple(range(len(network.layers[k - 1]))))
+
+
 def lowerable(network) -> bool:
-    """Whether every layer's kind has its loop form (`Kind.lowering`; an LSTM's is not written yet)."""
-    return all(network.kind(k).lowering is not None for k in range(1, network.depth + 1))
+    """Whether every layer has its loop form (else the code is straight-line at every size)."""
+    return all(_lowered(network, k) for k in range(1, network.depth + 1))
 
 
 def unlowered(network) -> str | None:
-    """The first layer kind of the network without a loop form (None: every one has it)."""
-    return next((network.kind(k).name for k in range(1, network.depth + 1) if network.kind(k).lowering is None), None)
+    """The first layer kind of the network without a loop form here (None: every one has it)."""
+    return next((network.kind(k).name for k in range(1, network.depth + 1) if not _lowered(network, k)), None)
 
 
 def loop_form(network) -> bool:

@@ -21,6 +21,7 @@ from derive.derivation import lowered as P
 from derive.escape import python_string
 from derive.model import optimizers
 from derive.model.functions import Registered
+from derive.model.scalars import parts as scalar_parts
 from derive.render.code import pyformat, python_training, tables
 from derive.render.code.code_functions import NAMES, FunctionNames
 from derive.render.code.header import header
@@ -166,6 +167,29 @@ class _NumPy(Printer):
             first = f"windows{k}[numpy.arange({s.layer.width})[:, None], {window}.argmax(axis=1)]"
             return [*lines, f"{I1}numpy.add.at(back{k - 1}, ({first}, numpy.arange(a{k - 1}.shape[1])), d{k})"]
         return [*lines, f"{I1}numpy.add.at(back{k - 1}, windows{k}.ravel(), numpy.repeat(d{k} / {n}, {n}, axis=0))"]
+
+    def scalars(self, s: P.Scalars):
+        """A layer unit by unit (`derive.model.scalars`), each line one entry: a row, every sample (a
+        column) at once; its gradients summed over the samples, stored in g (each entry zeroed first) or
+        applied as a step in place."""
+        layer, k = s.layer, s.layer.index
+
+        def name(symbol):
+            found = scalar_parts(symbol)
+            return f"p[{found[2]}]" if found is not None and found[0] == "q" else symbol.name
+        printer = _Printer(name)
+        if s.into == P.WEIGHT_GRADIENTS:
+            values = [(t.name.removeprefix("g"), printer.doprint(v)) for t, v, _ in s.lines]
+            zero = [f"{I2}g{e} = 0.0" for e in dict.fromkeys(e for e, _ in values)]
+            return [f"{I1}if rate is None:", *zero, *(f"{I2}g{e} += numpy.sum({v})" for e, v in values),
+                    f"{I1}else:", *(f"{I2}p{e} -= rate * numpy.sum({v})" for e, v in values)]
+        if s.into == P.NETS:
+            head = [f"{I1}z{k} = numpy.empty(({layer.width}, a{k - 1}.shape[1]), p.dtype)",
+                    f"{I1}a{k} = numpy.empty_like(z{k})"]
+        else:
+            head = [f"{I1}d{k} = numpy.empty_like(z{k})", *([f"{I1}back{k - 1} = numpy.zeros_like(a{k - 1})"]
+                                                             if s.below else [])]
+        return head + [f"{I1}{t.name} {'+=' if add else '='} {printer.doprint(v)}" for t, v, add in s.lines]
 
     def recur(self, s: P.Recur):
         """A recurrent layer a step at a time, every sample (a column) at once: W_ih and W_hh are views

@@ -9,6 +9,7 @@ from __future__ import annotations
 from derive.derivation import layers as L
 from derive.derivation import lowered as P
 from derive.model.modes import BiasMode
+from derive.model.scalars import parts as scalar_parts
 from derive.render.code import pyformat, python
 from derive.render.code.loops import symbol_names
 from derive.render.code.walker import Printer, walk
@@ -115,6 +116,27 @@ class _Python(Printer):
         send = ([f"{I2}back[max(w, key=a{k - 1}.__getitem__)] += d{k}[j]"] if s.mode == P.MAX
                 else [f"{I2}for i in w:", f"{I3}back[i] += d{k}[j] / {n}"])
         return [f"{I1}back = [0.0] * {s.layer.width_in}", f"{I1}for j, w in enumerate(windows{k}):", *send]
+
+    def scalars(self, s: P.Scalars):
+        """A layer unit by unit (`derive.model.scalars`), each line one entry; the vector sent back to its
+        own units is ``back`` (the layer above's), the one to the layer below ``below`` until it is done."""
+        layer, k = s.layer, s.layer.index
+
+        def name(symbol):
+            found = scalar_parts(symbol)
+            if found is not None and found[0] == "back":
+                return f"back[{found[2]}]" if found[1] == k else f"below[{found[2]}]"
+            return symbol.name
+        printer = _Printer(name, self.helpers)
+        head, tail = [], []
+        if s.into == P.NETS:
+            head = [f"{I1}z{k}, a{k} = [0.0] * {layer.width}, [0.0] * {layer.width}"]
+        elif s.into == P.BACKS:
+            head = [f"{I1}d{k} = [0.0] * {layer.width}"]
+            head += [f"{I1}below = [0.0] * {layer.width_in}"] if s.below else []
+            tail = [f"{I1}back = below"] if s.below else []
+        lines = [f"{I1}{printer.doprint(t)} {'+=' if add else '='} {printer.doprint(v)}" for t, v, add in s.lines]
+        return head + lines + tail
 
     def recur(self, s: P.Recur):
         """A recurrent layer, step by step: its units' nets and outs (``step`` from 0), its deltas last
