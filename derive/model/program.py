@@ -145,12 +145,21 @@ class Scalars:
     units' outs, an LSTM's): ``into`` NETS, each unit's net and out; BACKS, last unit first, its delta
     and what it sends back to each input (its own earlier units, and the layer below, whose vectors it
     declares when ``below``); WEIGHT_GRADIENTS, its parameters' gradients, stored, or applied as a step
-    in place, as `Update`'s are. Each line is (entry, value, whether added), in `scalars.entry` symbols."""
+    in place, as `Update`'s are. Each line is (entry, value, whether added), in `scalars.entry` symbols.
+    A layer unrolled over ``steps`` steps alike has step 0's ``lines`` and the ``template`` of any other
+    step, its entries' indices in the loop variable ``step``: a target runs it for step = 1 .. steps - 1
+    after step 0's lines (BACKS: for step = steps - 1 down to 1, before them)."""
 
     into: str  # NETS | BACKS | WEIGHT_GRADIENTS
     layer: Layer
     lines: tuple[tuple[sp.Symbol, sp.Expr, bool], ...]
     below: bool = False
+    template: tuple[tuple[sp.Symbol, sp.Expr, bool], ...] = ()
+    steps: int = 0
+
+    def ordered(self, lines: list[str], loop: list[str]) -> list[str]:
+        """Step 0's lines and the loop over the other steps, in the order the statement runs them."""
+        return loop + lines if self.into == BACKS else lines + loop
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import sympy as sp
 from derive.model import program as P
 from derive.model.entries import activation
 
-_ENTRY = re.compile(r"(?P<vector>[a-z]+)(?P<layer>\d*)\[(?P<index>\d+)\]$")
+_ENTRY = re.compile(r"(?P<vector>[a-z]+)(?P<layer>\d*)\[(?P<index>[^\]]+)\]$")
 
 
 def entry(vector: str, layer: int | None, index: int) -> sp.Symbol:
@@ -26,12 +26,13 @@ def entry(vector: str, layer: int | None, index: int) -> sp.Symbol:
     return sp.Symbol(f"{vector}{'' if layer is None else layer}[{index}]", real=True)
 
 
-def parts(symbol: sp.Symbol) -> tuple[str, int | None, int] | None:
-    """(vector, layer or None, index) of an `entry` symbol; None for another symbol."""
+def parts(symbol: sp.Symbol) -> tuple[str, int | None, str] | None:
+    """(vector, layer or None, index: a number, or in the step t) of an `entry` symbol; None for
+    another symbol."""
     m = _ENTRY.match(symbol.name)
     if m is None:
         return None
-    return m["vector"], int(m["layer"]) if m["layer"] else None, int(m["index"])
+    return m["vector"], int(m["layer"]) if m["layer"] else None, m["index"]
 
 
 def lowering(kind) -> P.Lowering:
@@ -52,7 +53,7 @@ def _reads(layer: P.Layer):
     return read
 
 
-def _units(kind, layer: P.Layer):
+def _units(kind, layer: P.Layer) -> list:
     """Per unit: its activation, its weighted reads (input, weight entry), its bias entry (-1: none) and
     its formula with the inputs it reads (None: a weighted unit)."""
     from derive.model import layers as kinds
@@ -67,42 +68,104 @@ def _units(kind, layer: P.Layer):
                 bias[j] = b
     read = _reads(layer)
     connections = kinds.connections(typed)
-    for j, name in enumerate(names):
-        local = kind.local_terms(typed, j, lambda i: read("a", i))
-        yield activation(name), connections[j], bias[j], local
+    return [(activation(name), connections[j], bias[j], kind.local_terms(typed, j, lambda i: read("a", i)))
+            for j, name in enumerate(names)]
+
+
+class _Unit:
+    """One unit's lines: its forward (net, out), its backward (delta, what it sends back) and its
+    gradients, in `entry` symbols."""
+
+    def __init__(self, layer: P.Layer, below: bool, j: int, act, reads, bias: int, local):
+        self.layer, self.below, self.j = layer, below, j
+        self.act, self.reads, self.bias, self.local = act, reads, bias, local
+
+    def forward(self) -> list:
+        layer, read, k, j = self.layer, _reads(self.layer), self.layer.index, self.j
+        if self.local is not None:
+            net = self.local[0]
+        else:
+            net = sp.Add(*(entry("p", None, layer.weights + e) * read("a", i) for i, e in self.reads),
+                         *([entry("p", None, layer.biases + self.bias)] if self.bias >= 0 else []))
+        z = entry("z", k, j)
+        return [(z, net, False), (entry("a", k, j), self.act.out(z), False)]
+
+    def backward(self) -> list:
+        """Its delta from dE/dout (the layer above's, and its own later units' added), then what it sends
+        to each input (its own layer's earlier units; the layer below's, where there is one)."""
+        layer, read, k, j = self.layer, _reads(self.layer), self.layer.index, self.j
+        d = entry("d", k, j)
+        lines = [(d, entry("back", k, j) * self.act.derivative(entry("z", k, j), entry("a", k, j)), False)]
+        partials = ([(i, sp.diff(self.local[0], read("a", i))) for i in self.local[1]] if self.local is not None
+                    else [(i, entry("q", None, layer.weights + e)) for i, e in self.reads])
+        return lines + [(read("back", i), d * partial, True) for i, partial in partials
+                        if i >= layer.width_in or self.below]
+
+    def gradients(self) -> list:
+        layer, read, d = self.layer, _reads(self.layer), entry("d", self.layer.index, self.j)
+        lines = [(entry("g", None, layer.weights + e), d * read("a", i), True) for i, e in self.reads]
+        return lines + ([(entry("g", None, layer.biases + self.bias), d, True)] if self.bias >= 0 else [])
+
+
+def _per_step(kind, layer: P.Layer, below: bool) -> tuple[list[list[_Unit]], int, int]:
+    """The layer's units step by step (one step: every unit), and the strides of its own and of the
+    layer below's positions from one step to the next."""
+    units = [_Unit(layer, below, j, *unit) for j, unit in enumerate(_units(kind, layer))]
+    typed = layer.typed
+    steps = typed.shape[0] if getattr(kind, "recurrent", False) else 1  # type: ignore[attr-defined]
+    period = len(units) // steps
+    position = layer.reads or range(layer.width_in)
+    features = layer.width_in // steps if layer.reads is None else len(position) // steps
+    stride = position[features] - position[0] if steps > 1 else 0
+    return [units[t * period:(t + 1) * period] for t in range(steps)], period, stride
+
+
+_INDEX = re.compile(r"(?P<vector>[a-z]+)(?P<layer>\d*)\[(?P<index>-?\d+)\]$")
+
+
+def _template(lines: list, k: int, period: int, stride: int, at: int) -> list:
+    """Step ``at``'s lines written for any step (the targets' loop variable ``step``): an entry of its own
+    layer's at index n as n + period (step - at), of the layer below's as n + stride (step - at); the
+    parameters' as they are."""
+    def moved(symbol: sp.Symbol) -> sp.Symbol:
+        m = _INDEX.match(symbol.name)
+        if m is None or not m["layer"]:
+            return symbol
+        step = period if int(m["layer"]) == k else stride
+        offset = int(m["index"]) - step * at
+        index = f"{step}*step" + (f" + {offset}" if offset > 0 else f" - {-offset}" if offset < 0 else "")
+        return sp.Symbol(f"{m['vector']}{m['layer']}[{index}]", real=True)
+
+    def shifted(expr: sp.Expr) -> sp.Expr:
+        return expr.xreplace({s: moved(s) for s in expr.free_symbols})
+    return [(moved(target), shifted(value), add) for target, value, add in lines]
+
+
+def _scalars(into: str, layer: P.Layer, per_step, lines_of, period: int, stride: int, below: bool = False):
+    """A statement of the layer's lines: step 0's, and a general step's written once for t = 1 .. T - 1
+    (checked against step 2's, where there is one), or every step's where its steps are not alike."""
+    k, steps = layer.index, len(per_step)
+    step_lines = [[line for unit in units for line in lines_of(unit)] for units in per_step[:3]]
+    if steps >= 3 and _template(step_lines[1], k, period, stride, 1) == _template(step_lines[2], k, period, stride, 2):
+        template = tuple(_template(step_lines[1], k, period, stride, 1))
+        return P.Scalars(into, layer, tuple(step_lines[0]), below, template, steps)
+    every = [line for units in per_step for unit in units for line in lines_of(unit)]
+    return P.Scalars(into, layer, tuple(every), below)
 
 
 def _forward(kind, layer: P.Layer) -> P.Scalars:
-    k, read, lines = layer.index, _reads(layer), []
-    for j, (act, reads, bias, local) in enumerate(_units(kind, layer)):
-        if local is not None:
-            net = local[0]
-        else:
-            net = sp.Add(*(entry("p", None, layer.weights + e) * read("a", i) for i, e in reads),
-                         *([entry("p", None, layer.biases + bias)] if bias >= 0 else []))
-        z = entry("z", k, j)
-        lines += [(z, net, False), (entry("a", k, j), act.out(z), False)]
-    return P.Scalars(P.NETS, layer, tuple(lines))
+    per_step, period, stride = _per_step(kind, layer, False)
+    return _scalars(P.NETS, layer, per_step, _Unit.forward, period, stride)
 
 
 def _backward(kind, layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
-    """Last unit first: its delta from dE/dout (the layer above's, and its own later units' added), then
-    what it sends to each input; the gradients after (a step in place changes the weights read)."""
-    k, read = layer.index, _reads(layer)
-    backs: list[tuple[sp.Symbol, sp.Expr, bool]] = []
-    gradients: list[tuple[sp.Symbol, sp.Expr, bool]] = []
-    units = list(_units(kind, layer))
-    for j in reversed(range(len(units))):
-        act, reads, bias, local = units[j]
-        d = entry("d", k, j)
-        backs.append((d, entry("back", k, j) * act.derivative(entry("z", k, j), entry("a", k, j)), False))
-        partials = ([(i, sp.diff(local[0], read("a", i))) for i in local[1]] if local is not None
-                    else [(i, entry("q", None, layer.weights + e)) for i, e in reads])
-        for i, partial in partials:
-            if i >= layer.width_in or below is not None:
-                backs.append((read("back", i), d * partial, True))
-        gradients += [(entry("g", None, layer.weights + e), d * read("a", i), True) for i, e in reads]
-        if bias >= 0:
-            gradients.append((entry("g", None, layer.biases + bias), d, True))
-    sent = [P.Scalars(P.BACKS, layer, tuple(backs), below is not None), *(P.below_deltas(below) if below else [])]
-    return [*sent, P.Scalars(P.WEIGHT_GRADIENTS, layer, tuple(gradients))]
+    """Last unit first (a step's units backward, last step first: the printers run the template's steps
+    backward); the gradients after (a step in place changes the weights the vector sent back reads)."""
+    per_step, period, stride = _per_step(kind, layer, below is not None)
+    backward = [list(reversed(units)) for units in per_step]
+    backs = _scalars(P.BACKS, layer, backward, _Unit.backward, period, stride, below is not None)
+    if not backs.steps:  # every step's lines: in the order last step first
+        backs = P.Scalars(P.BACKS, layer, tuple(line for units in reversed(backward) for unit in units
+                                                for line in _Unit.backward(unit)), below is not None)
+    sent = [backs, *(P.below_deltas(below) if below else [])]
+    return [*sent, _scalars(P.WEIGHT_GRADIENTS, layer, per_step, _Unit.gradients, period, stride)]

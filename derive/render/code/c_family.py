@@ -131,13 +131,20 @@ def scalars(s: P.Scalars, f: CFamily, backs: list[str], accumulate: Callable[[st
     reads the parameters as p (q in the statement's symbols)."""
     layer, k = s.layer, s.layer.index
     names = {}
-    for target, value, _ in s.lines:
+    for target, value, _ in (*s.lines, *s.template):
         for symbol in (target, *value.free_symbols):
             found = scalar_parts(symbol)
             if found is not None and found[0] == "q":
                 names[symbol] = f"p[{found[2]}]"
-    if s.into == P.WEIGHT_GRADIENTS:
-        return [f.base + accumulate(t.name.removeprefix("g[").removesuffix("]"), f.code(v, names))
-                for t, v, _ in s.lines]
+
+    def line(target, value, add: bool, base: str) -> str:
+        if s.into == P.WEIGHT_GRADIENTS:
+            return base + accumulate(target.name.removeprefix("g[").removesuffix("]"), f.code(value, names))
+        return f"{base}{target.name} {'+=' if add else '='} {f.code(value, names)};"
+    steps = (f"for ({f.index} step = {s.steps - 1}; step >= 1; step--) {{" if s.into == P.BACKS
+             else f"for ({f.index} step = 1; step < {s.steps}; step++) {{")
+    loop = [f.base + steps, *(line(*x, f.base + f.step) for x in s.template), f.base + "}"] if s.steps else []
     head = [f.base + f.arrays([f"z{k}", f"a{k}"], layer.width)] if s.into == P.NETS else (backs if s.below else [])
-    return head + [f"{f.base}{t.name} {'+=' if add else '='} {f.code(v, names)};" for t, v, add in s.lines]
+    if s.into == P.WEIGHT_GRADIENTS:
+        head = []
+    return head + s.ordered([line(*x, f.base) for x in s.lines], loop)

@@ -178,18 +178,27 @@ class _NumPy(Printer):
             found = scalar_parts(symbol)
             return f"p[{found[2]}]" if found is not None and found[0] == "q" else symbol.name
         printer = _Printer(name)
+        steps = f"reversed(range(1, {s.steps}))" if s.into == P.BACKS else f"range(1, {s.steps})"
+
+        def run(lines: list[str], loop: list[str], indent: str) -> list[str]:
+            return s.ordered(lines, [f"{indent}for step in {steps}:", *loop] if s.steps else [])
         if s.into == P.WEIGHT_GRADIENTS:
             values = [(t.name.removeprefix("g"), printer.doprint(v)) for t, v, _ in s.lines]
-            zero = [f"{I2}g{e} = 0.0" for e in dict.fromkeys(e for e, _ in values)]
-            return [f"{I1}if rate is None:", *zero, *(f"{I2}g{e} += numpy.sum({v})" for e, v in values),
-                    f"{I1}else:", *(f"{I2}p{e} -= rate * numpy.sum({v})" for e, v in values)]
+            looped = [(t.name.removeprefix("g"), printer.doprint(v)) for t, v, _ in s.template]
+            zero = [f"{I2}g{e} = 0.0" for e in dict.fromkeys(e for e, _ in values + looped)]
+            stored = run([f"{I2}g{e} += numpy.sum({v})" for e, v in values],
+                         [f"{I2}    g{e} += numpy.sum({v})" for e, v in looped], I2)
+            stepped = run([f"{I2}p{e} -= rate * numpy.sum({v})" for e, v in values],
+                          [f"{I2}    p{e} -= rate * numpy.sum({v})" for e, v in looped], I2)
+            return [f"{I1}if rate is None:", *zero, *stored, f"{I1}else:", *stepped]
         if s.into == P.NETS:
             head = [f"{I1}z{k} = numpy.empty(({layer.width}, a{k - 1}.shape[1]), p.dtype)",
                     f"{I1}a{k} = numpy.empty_like(z{k})"]
         else:
             head = [f"{I1}d{k} = numpy.empty_like(z{k})", *([f"{I1}back{k - 1} = numpy.zeros_like(a{k - 1})"]
                                                              if s.below else [])]
-        return head + [f"{I1}{t.name} {'+=' if add else '='} {printer.doprint(v)}" for t, v, add in s.lines]
+        return head + run([f"{I1}{t.name} {'+=' if add else '='} {printer.doprint(v)}" for t, v, add in s.lines],
+                          [f"{I2}{t.name} {'+=' if add else '='} {printer.doprint(v)}" for t, v, add in s.template], I1)
 
     def recur(self, s: P.Recur):
         """A recurrent layer a step at a time, every sample (a column) at once: W_ih and W_hh are views

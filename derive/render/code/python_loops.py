@@ -135,8 +135,12 @@ class _Python(Printer):
             head = [f"{I1}d{k} = [0.0] * {layer.width}"]
             head += [f"{I1}below = [0.0] * {layer.width_in}"] if s.below else []
             tail = [f"{I1}back = below"] if s.below else []
-        lines = [f"{I1}{printer.doprint(t)} {'+=' if add else '='} {printer.doprint(v)}" for t, v, add in s.lines]
-        return head + lines + tail
+        def line(target, value, add: bool, indent: str) -> str:
+            return f"{indent}{printer.doprint(target)} {'+=' if add else '='} {printer.doprint(value)}"
+        lines = [line(*x, I1) for x in s.lines]
+        steps = f"reversed(range(1, {s.steps}))" if s.into == P.BACKS else f"range(1, {s.steps})"
+        loop = [f"{I1}for step in {steps}:", *(line(*x, I2) for x in s.template)] if s.steps else []
+        return head + s.ordered(lines, loop) + tail
 
     def recur(self, s: P.Recur):
         """A recurrent layer, step by step: its units' nets and outs (``step`` from 0), its deltas last
