@@ -117,3 +117,16 @@ def test_a_network_of_one_step_has_a_page_and_a_document(output):
     assert all(model.gradients()[f"w{k}"] == 0 for k in range(4, 13))  # W_hh: 3x3, after W_ih's 3
     text = model.html(check=False) if output == "page" else document(model, derive.__version__)
     assert "w4" in text or "w_{4}" in text
+
+
+def test_the_scale_benchmarks_lstm_is_the_issues(tmp_path):
+    """benchmarks/rnn_scale.py --kind lstm: hidden 16 over 20 steps of 8 features, a linear output of 1
+    at every step (W_ih 64x8, W_hh 64x16, 64 biases, then 16 weights and a bias); each step's 96 units."""
+    import rnn_scale
+
+    import derive
+
+    path = tmp_path / "lstm_scale.toml"
+    path.write_text(rnn_scale.spec_text("lstm"))
+    assert rnn_scale.readable(path) == (None, 64 * 8 + 64 * 16 + 64 + 16 + 1)
+    assert derive.load_spec(path).layers[1] == 20 * 6 * 16
