@@ -194,15 +194,22 @@ def _places(model) -> dict:
 
 def test_each_lstm_slip_is_its_own_number_computed_apart():
     """The grader's slips of an LSTM, each computed by the engine's variant and apart in torch: the forget
-    gate's path left out (c_(t-1) detached in f_t c_(t-1)), and BPTT cut after one step through W_hh
-    (h_(t-1) detached where W_hh multiplies it)."""
+    gate's path left out (c_(t-1) detached in f_t c_(t-1)), BPTT cut after one step through W_hh
+    (h_(t-1) detached where W_hh multiplies it), and W_hh's gradient with h_t for h_(t-1) (the sum of
+    dE/dz_t h_t^T over steps 2 and 3)."""
+    import torch
+
     from derive.check import variants
 
     model = _model(ISSUE)
     found = {v.key: v.build() for v in variants.variants(model)}
-    right = tr.lstm_unrolled(ISSUE)["gradients"]
+    unrolled = tr.lstm_unrolled(ISSUE)
+    right, deltas, hidden = unrolled["gradients"], unrolled["deltas"], unrolled["hidden"]
+    wrong_step = sum(torch.outer(deltas[t], hidden[t]) for t in (1, 2))  # h_t for h_(t-1) at steps 2 and 3
     expected = {"forget_path_left_out_1": tr.lstm_unrolled(ISSUE, forget_path=False)["gradients"],
-                "recurrent_term_left_out_1": tr.lstm_unrolled(ISSUE, truncated=True)["gradients"]}
+                "recurrent_term_left_out_1": tr.lstm_unrolled(ISSUE, truncated=True)["gradients"],
+                "recurrent_input_wrong_step_1": {(0, "weight_hh", (j, m)): wrong_step[j][m].item()
+                                                 for j in range(8) for m in range(2)}}
     places = _places(model)
     for key, gradients in expected.items():
         for where, want in gradients.items():

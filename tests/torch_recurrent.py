@@ -129,7 +129,8 @@ def unrolled(text: str, truncated: bool = False) -> dict:
 
 def lstm_unrolled(text: str, truncated: bool = False, forget_path: bool = True) -> dict:
     """One lstm layer and the layers after it unrolled by hand in torch (a spec of one sample), with
-    torch.nn.LSTM's equations and gate order (i, f, g, o): every parameter's gradient by autograd; with
+    torch.nn.LSTM's equations and gate order (i, f, g, o): every parameter's gradient by autograd, each
+    step's gates' dE/dz (4 hidden) and hidden state; with
     ``truncated``, h_(t-1) is detached where W_hh multiplies it (backpropagation through time cut after
     one step); without ``forget_path``, c_(t-1) is detached in f_t c_(t-1) (the forget gate's path from
     c_t back to c_(t-1) left out)."""
@@ -137,11 +138,13 @@ def lstm_unrolled(text: str, truncated: bool = False, forget_path: bool = True) 
     (_, lstm, _), rest = modules[0], modules[1:]
     x = torch.tensor(table["samples"][0]["inputs"], dtype=DTYPE)
     bias = lstm.bias_ih_l0 if lstm.bias else 0.0
-    hs, h, c = [], None, None
+    hs, zs, h, c = [], [], None, None
     for t in range(x.shape[0]):
         z = x[t] @ lstm.weight_ih_l0.T + bias
         if h is not None:
             z = z + (h.detach() if truncated else h) @ lstm.weight_hh_l0.T
+        z.retain_grad()
+        zs.append(z)
         i, f, g, o = z.chunk(4)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = i * g if c is None else f * (c if forget_path else c.detach()) + i * g
@@ -155,4 +158,5 @@ def lstm_unrolled(text: str, truncated: bool = False, forget_path: bool = True) 
     e_total = TORCH_LOSSES[table.get("loss", "half_sse")](net.reshape(1, -1), a.reshape(1, -1),
                                                           targets.reshape(1, -1)).sum()
     e_total.backward()
-    return {"e_total": e_total.item(), "gradients": {p: tensor.grad[p[2]].item() for p, tensor in places}}
+    return {"e_total": e_total.item(), "gradients": {p: tensor.grad[p[2]].item() for p, tensor in places},
+            "deltas": [z.grad.detach() for z in zs], "hidden": [v.detach() for v in hs]}

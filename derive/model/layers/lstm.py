@@ -190,15 +190,23 @@ class LSTM:
 
     def slips(self, layer: Typed, parameters: list) -> list[Slip]:
         """Backpropagation through time cut after one step through W_hh (dE/dh_t without the next
-        step's gates' deltas)."""
+        step's gates' deltas), and W_hh's gradients taken with h_t in place of h_(t-1) (the wrong step)."""
         (steps, features), hidden = layer.shape_in, layer.shape[1]
         recurrent = [p for p in parameters if p.kind == quantities.WEIGHT and p.index >= len(GATES) * hidden * features]
         if steps < 2 or not recurrent:
             return []
         number = recurrent[0].layer
+        letter, hidden_layer, _ = quantities.neuron_parts(recurrent[0].feeds[0])
+        prefix = f"{letter}{hidden_layer}_" if hidden_layer else letter
+
+        def state(t: int, m: int) -> str:  # h_t,m (t from 0), by its name
+            return f"{prefix}{_position(hidden, t, HIDDEN, m) + 1}"
+        step_after = tuple((state(t, m), state(t + 1, m)) for t in range(steps - 1) for m in range(hidden))
         return [Slip(f"recurrent_term_left_out_{number}", f"layer {number}'s backpropagation through time cut after "
                      "one step: dE/dh_t without the next step's gates' deltas through W_hh",
-                     {p.name: 0 for p in recurrent})]
+                     {p.name: 0 for p in recurrent}),
+                Slip(f"recurrent_input_wrong_step_{number}", f"layer {number}'s W_hh gradients taken with h_t, the "
+                     "step's own hidden state, in place of the step before's h_(t-1)", {}, inputs=step_after)]
 
 
 LSTM_KIND = register(LSTM())
