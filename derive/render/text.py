@@ -18,7 +18,7 @@ from derive.derivation.steps import ERROR, FORWARD, GRADIENTS
 from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt, json_value, plain
-from derive.model.layers import place, shape
+from derive.model.layers import activations, biases, place, shape
 from derive.render import sums
 from derive.render.tex.latex_rows import negated_product
 
@@ -136,8 +136,8 @@ def text(model, digits: int, trained: Mapping[Q.Quantity, object]) -> str:
     spec = model.spec
     lines = [
         f"{spec.name}: {text_line(spec.title)}",
-        (f"layers {shape(spec)}, activation {', '.join(spec.activations)}, "
-         f"loss {spec.loss}, bias {spec.bias}; values to {digits} significant digits"),
+        (f"layers {shape(spec)}; activations {activations(spec)}; loss {spec.loss}; {biases(spec)}; "
+         f"values to {digits} significant digits"),
     ]
     lines += _table(initial_rows(model) + rows(model, trained), digits)
     return "\n".join(lines) + "\n"

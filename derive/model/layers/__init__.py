@@ -296,7 +296,9 @@ def activations(spec) -> str:
     parts = []
     for k, activation in enumerate(spec.activations, start=1):
         kind = typed(spec, k).kind
-        parts.append(f"layer {k}: none ({kind})" if KINDS[kind].combination is not None else f"layer {k}: {activation}")
+        words = getattr(KINDS[kind], "activation_words", None)  # a kind whose units differ (an LSTM's)
+        parts.append(f"layer {k}: none ({kind})" if KINDS[kind].combination is not None else
+                     f"layer {k}: {words or activation}")
     return ", ".join(parts)
 
 

@@ -72,6 +72,9 @@ class LSTM:
          r"f^{\langle t+1 \rangle}"),
     )
     activations = (("gate", GATE_ACTIVATION), ("cell", RECURRENT_ACTIVATION))
+    #: its units' activations, as every output describes the network's
+    activation_words = (f"{GATE_ACTIVATION} gates i, f, o; {RECURRENT_ACTIVATION} for g and in h = o "
+                        f"{RECURRENT_ACTIVATION}(c) (lstm)")
 
     @property
     def lowering(self) -> P.Lowering:
