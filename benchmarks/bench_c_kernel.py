@@ -43,7 +43,7 @@ BATCHES = (1, 32)
 LEARNING_RATE = 0.01
 
 
-def c_library(network, folder: Path, dtype: str = "float64"):
+def c_library(network, folder: Path, dtype: str = "float64", extra: tuple = ()):
     """The C target's library for ``network``, compiled with the binding's flags, and its train."""
     loops = targets.loops(targets.TARGETS["c"], network)
     derivation = None if loops else _load_model(network.spec.layers).derivation
@@ -53,7 +53,7 @@ def c_library(network, folder: Path, dtype: str = "float64"):
     for name, text in files.items():
         (folder / name).write_text(text)
     library = folder / "lib.so"
-    subprocess.run(["cc", *c.FLAGS, "-o", str(library), str(folder / c.SOURCE), "-lm"], check=True)
+    subprocess.run(["cc", *c.FLAGS, *extra, "-o", str(library), str(folder / c.SOURCE), "-lm"], check=True)
     return ctypes.CDLL(str(library)), loops
 
 
@@ -70,9 +70,9 @@ def _load_model(layers):
     return _MODELS[key]
 
 
-def c_contender(network, batch: int, folder: Path, dtype: str = "float64"):
+def c_contender(network, batch: int, folder: Path, dtype: str = "float64", extra: tuple = ()):
     """A function running ``steps`` SGD steps of the C train on ``batch`` samples in place."""
-    library, loops = c_library(network, folder, dtype)
+    library, loops = c_library(network, folder, dtype, extra)
     real = ctypes.c_double if dtype == "float64" else ctypes.c_float
     prefix = network.spec.name
     train = getattr(library, f"{prefix}_train")
@@ -166,6 +166,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--float32", action="store_true", help="also the C target in float32")
     parser.add_argument("--no-jax", action="store_true")
+    parser.add_argument("--vector-exp", action="store_true", help="also the C built with c.VECTOR_EXP (opt-in)")
     parser.add_argument("--sizes", nargs="*", default=["-".join(map(str, s)) for s in SIZES])
     parser.add_argument("--batches", nargs="*", type=int, default=list(BATCHES))
     args = parser.parse_args(argv)
@@ -189,6 +190,9 @@ def main(argv=None) -> int:
                 if args.float32:
                     run, _ = c_contender(network, batch, Path(scratch) / f"{size}_{batch}_f", "float32")
                     contenders[f"C train, float32 ({form})"] = run
+                if args.vector_exp:
+                    run, _ = c_contender(network, batch, Path(scratch) / f"{size}_{batch}_v", "float64", c.VECTOR_EXP)
+                    contenders[f"C train, float64, vector exp ({form})"] = run
                 if not args.no_jax:
                     contenders["JAX fori_loop, float64"] = jax_contender(network, batch)
                 result = measure(contenders, args.rounds)

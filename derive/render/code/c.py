@@ -36,6 +36,10 @@ from derive.render.templating import environment
 #: every operation rounded as in Python. libm's errno is never read; omp simd pragmas only, no runtime.
 FLAGS = ("-std=c99", "-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fopenmp-simd", "-fPIC",
          "-shared")
+#: what a build adds for glibc's vector exp in the logistic (gradients.c.j2's DERIVE_VECTOR_EXP): no trap
+#: is enabled, so both sides of the helper's selections may be computed, and those two selections on one
+#: condition are not made into branches (either kept the loop scalar); neither changes a value
+VECTOR_EXP = ("-DDERIVE_VECTOR_EXP", "-fno-trapping-math", "-fno-thread-jumps")
 SOURCE, HEADER, BINDING = "gradients.c", "gradients.h", "gradients_c.py"
 #: ``--dtype``: the C type of every number of the source
 REAL = {"float64": "double", "float32": "float"}
@@ -129,7 +133,7 @@ def render(derivation: Derivation | None, network, version: str, loops: bool, dt
     spec = network.spec
     prefix = c_identifier(spec.name)
     real = REAL[dtype]
-    batched = c_batch.batch_body(network, loops, real) if lowerable(network) else None  # from the loop form's program
+    batched = c_batch.batch_body(network, real) if lowerable(network) else None  # from the loop form's program
     if loops:
         body, helpers = c_loops.run_body(network, batched[1] if batched else set(), real)
     else:

@@ -2,14 +2,17 @@
 the lowered program (`derive.derivation.lowered`) for networks of dense layers, which ``train`` calls
 for a batch of more than one sample instead of ``run`` once a sample.
 
-The batch is taken in blocks of `BLOCK` samples. In each block the forward pass is a matrix product,
-each weight row read once for `GROUP` samples (their dot products are reductions of one ``omp simd``
-loop); the error and the deltas are the per-sample statements of ``run`` (the same printer), over the
-block's vectors; the weight gradients are a blocked product too, a tile of `ROWS` weight rows by
-`COLS` inputs held in registers while the block's samples are added into it one after another, so that
-each gradient is the sum over the batch in the samples' order, the sum ``run`` once a sample and
-``acc += sample`` gave: the same additions in the same order (only the forward dot products may be
-summed in another order, as the vectorized ``run``'s are).
+The batch is taken in blocks of `BLOCK` samples, and each of the three products of a dense layer is a
+blocked matrix product over the block, in register tiles (`_product`: `ROWS` rows by two 32-byte
+vectors, in GCC's vector extensions, or plain loops doing the same operations lane by lane): the nets
+(the transposed product, `GROUP` samples a tile in double), the vector sent back to the layer below
+(`ROWS` samples by a row of inputs) and the weight gradients (`ROWS` weight rows by a row of inputs);
+the error, the deltas and the activations are the per-sample statements of ``run`` (the same printer)
+over the block's rows. Every sum is taken in the order ``run``'s straight-line code takes it: a net
+from 0 over its inputs in order, then its bias; the vector sent back over the units in order; each
+gradient over the batch in the samples' order (the sum ``run`` once a sample and ``acc += sample``
+gave). So the straight-line form's ``train`` gives the numbers it gave with ``run`` per sample, bit for
+bit, and the loop form's differs from its ``run`` only where that ``run`` sums a net in vectors.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from derive.derivation import lowered as P
 from derive.model.modes import BiasMode
 from derive.render.code.c_loops import _C, I1, I2, I3
 
-BLOCK, GROUP, ROWS, COLS = 32, 4, 4, 8
+#: samples a block; samples a tile of the nets (double: two vectors of four); rows a tile (6: 7% faster
+#: than 4 at 784-125-10, batch 32, measured; twelve vectors of sums and two of inputs in 16 registers)
+BLOCK, GROUP, ROWS = 32, 8, 6
 #: inputs a chunk of the forward products (a chunk of 125 rows of doubles: 256 KB, half this machine's L2)
 CHUNK = 256
 L2_HALF = 256 * 1024
@@ -49,56 +54,49 @@ class _Batch(_C):
         raise NotBatched
 
     def update(self, s: P.Update):
-        """Record the layer's deltas for the blocked product after the block."""
+        """Record the layer for the blocked product after the block (its deltas are rows of D<k>)."""
         self.dense.append(s.layer)
-        k = s.layer.index
-        return [f"{I1}memcpy(D{k}[b], d{k}, sizeof d{k});"]
+        return []
 
 
 def _input(layer: int, b: str) -> str:
     return f"X[{b}]" if layer == 0 else f"A{layer}[{b}]"
 
 
-def _forward(s: P.Units, printer: _Batch, simd: bool) -> list[str]:
-    """A dense layer's nets for the block, GROUP samples a pass over each weight row, then the rest of
-    each unit's statements (its activation) sample by sample."""
+def _forward(s: P.Units, printer: _Batch) -> list[str]:
+    """A dense layer's nets for the block as the transposed product Z^T = W X^T: the block's inputs
+    transposed into XT (an input a row, the samples along it, zero past the m samples), then tiles of
+    ROWS units by two vectors of samples summed into ZT (a unit a row), each net from 0 in the order of its
+    inputs, and Z = ZT^T with the bias added last, as ``run``'s straight-line sums do; then the rest of
+    each unit's statements (its activation) sample by sample. The inputs are taken in chunks of CHUNK
+    when the weights outgrow half of L2, each chunk's sums continuing the last (the same order)."""
     layer, k, real = s.layer, s.layer.index, printer.real
-    n_in = layer.width_in
+    n_in, w = layer.width_in, layer.width
     if not s.body or not isinstance(s.body[0], P.Affine) or any(isinstance(i, P.Gather | P.Pool) for i in s.body):
         raise NotBatched
     bias = {"per_neuron": f" + p[{layer.biases} + j]", "shared": f" + p[{layer.biases}]"}.get(layer.bias, "")
-    sums = [f"s{r}{g}" for r in range(2) for g in range(GROUP)]
-    # the inputs in chunks when the weights outgrow half of L2, so that a chunk of every row stays in
-    # L2 for the block (784-125-10, batch 32: 757 against 879 µs a step; 784-32-10 is faster unchunked)
-    chunked = n_in > CHUNK and layer.width * n_in * SIZE[printer.real] > L2_HALF
+    cols = GROUP * SIZE["double"] // SIZE[real]  # samples a tile (BLOCK a multiple: tiles stay inside ZT)
+    chunked = n_in > CHUNK and w * n_in * SIZE[real] > L2_HALF
     first, end = ("i0", "i1") if chunked else ("0", str(n_in))
+    row = f"(p + {layer.weights} + j * {n_in})"
+    tiles = [f"{I1}for (long j0 = 0; j0 < {w}; j0 += {ROWS}) {{", f"{I2}for (long b0 = 0; b0 < m; b0 += {cols}) {{",
+             f"{I3}if (j0 + {ROWS} <= {w}) {{", f"{I4}const {real} *restrict w = p + {layer.weights} + j0 * {n_in};",
+             *_product(real, ROWS, 2, f"for (long i = {first}; i < {end}; i++)", [], f"w[{{r}} * {n_in} + i]",
+                       "(XT[i] + b0)", lambda r: f"(ZT[j0 + {r}] + b0)", lambda r: f"(ZT[j0 + {r}] + b0)"),
+             f"{I3}}} else for (long j = j0; j < {w}; j++) {{  /* the last rows, a tile of one row each */",
+             f"{I4}const {real} *restrict w = {row};",
+             *_product(real, 1, 2, f"for (long i = {first}; i < {end}; i++)", [], "w[i]", "(XT[i] + b0)",
+                       lambda r: "(ZT[j] + b0)", lambda r: "(ZT[j] + b0)"),
+             f"{I3}}}", f"{I2}}}", f"{I1}}}"]
+    lines = [f"{I1}for (long i = {first}; i < {end}; i++) {{",
+             f"{I2}for (long b = 0; b < m; b++) XT[i][b] = {_input(k - 1, 'b')}[i];",
+             f"{I2}for (long b = m; b < (m + {cols - 1}) / {cols} * {cols}; b++) XT[i][b] = 0;", f"{I1}}}", *tiles]
     if chunked:
-        store = [*(f"{I3}Z{k}[b + {g}][j] = i0 ? Z{k}[b + {g}][j] + s0{g} : s0{g};" for g in range(GROUP)),
-                 f"{I3}if (j1 != j) {{",  # not the last row again, for an odd number of rows
-                 *(f"{I4}Z{k}[b + {g}][j1] = i0 ? Z{k}[b + {g}][j1] + s1{g} : s1{g};" for g in range(GROUP)),
-                 f"{I3}}}"]
-    else:
-        store = [*(f"{I3}Z{k}[b + {g}][j] = s0{g}{bias};" for g in range(GROUP)),
-                 *(f"{I3}Z{k}[b + {g}][j1] = s1{g}{bias.replace('+ j]', '+ j1]')};" for g in range(GROUP))]
-    lines = [f"{I1}for (long b = 0; b < m; b += {GROUP}) {{",
-             *(f"{I2}const {real} *restrict x{g} = {_input(k - 1, f'b + {g} < m ? b + {g} : b')};"
-               for g in range(GROUP)),
-             f"{I2}for (long j = 0; j < {layer.width}; j += 2) {{",
-             f"{I3}const long j1 = j + 1 < {layer.width} ? j + 1 : j;",
-             f"{I3}const {real} *restrict w0 = p + {layer.weights} + j * {n_in};",
-             f"{I3}const {real} *restrict w1 = p + {layer.weights} + j1 * {n_in};",
-             f"{I3}{real} {', '.join(f'{n} = 0' for n in sums)};",
-             *([f"{I3}#pragma omp simd reduction(+:{','.join(sums)})"] if simd else []),
-             f"{I3}for (long i = {first}; i < {end}; i++) {{",
-             *(f"{I4}s{r}{g} += w{r}[i] * x{g}[i];" for r in range(2) for g in range(GROUP)), f"{I3}}}",
-             *store, f"{I2}}}", f"{I1}}}"]
-    if chunked:
-        lines = [f"for (long i0 = 0; i0 < {n_in}; i0 += {CHUNK}) {{", f"{I1}const long i1 = i0 + {CHUNK} < {n_in} ? "
-                 f"i0 + {CHUNK} : {n_in};", *lines]
+        lines = [f"for (long i0 = 0; i0 < {n_in}; i0 += {CHUNK}) {{",
+                 f"{I1}const long i1 = i0 + {CHUNK} < {n_in} ? i0 + {CHUNK} : {n_in};", *lines]
         lines = [f"{I1}{line}" for line in lines] + [f"{I1}}}"]
-        if bias:
-            lines += [f"{I1}for (long b = 0; b < m; b++) {{", f"{I2}for (long j = 0; j < {layer.width}; j++) {{",
-                      f"{I3}Z{k}[b][j] = Z{k}[b][j]{bias};", f"{I2}}}", f"{I1}}}"]
+    lines = [f"{I1}memset(ZT, 0, sizeof ZT);", *lines, f"{I1}for (long b = 0; b < m; b++) {{",
+             f"{I2}for (long j = 0; j < {w}; j++) Z{k}[b][j] = ZT[j][b]{bias};", f"{I1}}}"]
     if s.body[1:]:
         lines += [f"{I1}for (long b = 0; b < m; b++) {{", *_aliases(printer.program, k, real),
                   f"{I2}for (long j = 0; j < {layer.width}; j++) {{"]
@@ -121,44 +119,86 @@ def _aliases(program: P.Program, upto: int, real: str) -> list[str]:
     return lines
 
 
-def _tile(k: int, n_in: int, cols: int, real: str) -> list[str]:
-    """A tile as one 2-D array, its loops unrolled and packed into vectors by gcc (the faster form for
-    double, measured: 166 against 216 µs a step at 784-32-10, batch 32)."""
-    tile = f"for (long r = 0; r < {ROWS}; r++) for (long c = 0; c < {cols}; c++)"
-    return [f"{I4}{real} tile[{ROWS}][{cols}];", f"{I4}{tile} tile[r][c] = g0[r * {n_in} + c];",
-            f"{I4}for (long b = 0; b < m; b++) {{", f"{I5}const {real} *restrict x = {_input(k - 1, 'b')} + i0;",
-            f"{I5}const {real} *restrict d = D{k}[b] + j0;", f"{I5}{tile} tile[r][c] += d[r] * x[c];", f"{I4}}}",
-            f"{I4}{tile} g0[r * {n_in} + c] = tile[r][c];"]
+def _product(real: str, rows: int, vectors: int, over: str, pre: list[str], a: str, b: str, load, store,
+             scatter=None) -> list[str]:
+    """A register tile of ``rows`` x ``vectors`` 32-byte vectors, t[r][c] = load(r)[c] (or 0 if ``load`` is None),
+    then for each pass of the loop ``over`` (its first lines ``pre``) t[r][c] += a(r) * b[c], in the loop's
+    order, then stored at store(r)[c]. ``a`` is a C expression in ``{r}``, ``b`` a pointer. With GCC's
+    vector extensions (DERIVE_VECTORS, see gradients.c.j2) the tile is held in vector registers as written
+    (gcc's vectorizer shuffled the plain form: 883 against 729 µs a step at 784-125-10, batch 32); else
+    plain loops that do the same operations lane by lane, so either gives the same numbers."""
+    lanes = 32 // SIZE[real]
+    cols, vectors = vectors * lanes, range(vectors)
+    lines = ["#if DERIVE_VECTORS", f"{I4}vreal t[{rows}][{len(vectors)}];"]
+    if load is None:
+        lines.append(f"{I4}memset(t, 0, sizeof t);")
+    else:
+        lines += [f"{I4}memcpy(&t[{r}][{c}], {load(r)} + {c * lanes}, sizeof(vreal));"
+                  for r in range(rows) for c in vectors]
+    lines += [f"{I4}{over} {{", *(f"{I5}{line}" for line in pre), f"{I5}vreal {', '.join(f'v{c}' for c in vectors)};",
+              *(f"{I5}memcpy(&v{c}, {b} + {c * lanes}, sizeof(vreal));" for c in vectors)]
+    for r in range(rows):
+        lines += [f"{I5}{{", f"{I5}    const vreal ar = {{{', '.join([a.format(r=r)] * lanes)}}};",
+                  *(f"{I5}    t[{r}][{c}] += ar * v{c};" for c in vectors), f"{I5}}}"]
+    if scatter:  # each lane stored on its own (a tile of the transposed product)
+        lines += [f"{I4}}}", *(f"{I4}{scatter(r, c * lanes + lane, f't[{r}][{c}][{lane}]')}"
+                               for r in range(rows) for c in vectors for lane in range(lanes))]
+    else:
+        lines += [f"{I4}}}", *(f"{I4}memcpy({store(r)} + {c * lanes}, &t[{r}][{c}], sizeof(vreal));"
+                               for r in range(rows) for c in vectors)]
+    every = f"for (long r = 0; r < {rows}; r++) for (long c = 0; c < {cols}; c++)"
+    lines += ["#else", f"{I4}{real} t[{rows}][{cols}];",
+              f"{I4}{every} t[r][c] = 0;" if load is None else f"{I4}{every} t[r][c] = ({load('r')})[c];",
+              f"{I4}{over} {{", *(f"{I5}{line}" for line in pre),
+              f"{I5}{every} t[r][c] += {a.format(r='r')} * {b}[c];", f"{I4}}}",
+              f"{I4}{every} {scatter('r', 'c', 't[r][c]')}" if scatter else f"{I4}{every} ({store('r')})[c] = t[r][c];",
+              "#endif"]
+    return lines
 
 
-def _rows(k: int, n_in: int, cols: int, real: str) -> list[str]:
-    """A tile as one array a row and a loop over its inputs a sample (the faster form for float,
-    measured: 81 against 377 µs a step at 784-32-10, batch 32, where gcc shuffled the 2-D form)."""
-    return [
-        f"{I4}{real} {', '.join(f't{r}[{cols}]' for r in range(ROWS))};",
-        f"{I4}for (long c = 0; c < {cols}; c++) {{",
-        f"{I5}{', '.join(f't{r}[c] = g0[{r * n_in} + c]' for r in range(ROWS))};", f"{I4}}}",
-        f"{I4}for (long b = 0; b < m; b++) {{",
-        f"{I5}const {real} *restrict x = {_input(k - 1, 'b')} + i0;",
-        f"{I5}const {real} {', '.join(f'd{r} = D{k}[b][j0 + {r}]' for r in range(ROWS))};",
-        f"{I5}for (long c = 0; c < {cols}; c++) {{",
-        f"{I5}    {', '.join(f't{r}[c] += d{r} * x[c]' for r in range(ROWS))};", f"{I5}}}",
-        f"{I4}}}",
-        f"{I4}for (long c = 0; c < {cols}; c++) {{",
-        f"{I5}{', '.join(f'g0[{r * n_in} + c] = t{r}[c]' for r in range(ROWS))};", f"{I4}}}"]
+def _columns(n_in: int, real: str) -> int:
+    """A tile's columns: two vectors of 32 bytes (AVX2), or one for fewer inputs than that (fewer than
+    one: the tile is never whole, and the plain loops after it do the work)."""
+    lanes = 32 // SIZE[real]
+    return 2 * lanes if n_in >= 2 * lanes else lanes
+
+
+def _backs(layer, real: str) -> list[str]:
+    """The block's vectors sent back, BACK[b] = W^T D[b] (a row of W at a time, as ``run``'s `propagate`:
+    each sum from 0 in the order of the layer's units), as tiles of ROWS samples by two vectors of inputs."""
+    k, n_in, w = layer.index, layer.width_in, layer.width
+    cols = _columns(n_in, real)
+    row = f"(p + {layer.weights} + j * {n_in})"
+    return [f"{I1}for (long b0 = 0; b0 < m; b0 += {ROWS}) {{", f"{I2}for (long c0 = 0; c0 < {n_in}; c0 += {cols}) {{",
+            f"{I3}if (b0 + {ROWS} <= m && c0 + {cols} <= {n_in}) {{",
+            *_product(real, ROWS, cols * SIZE[real] // 32, f"for (long j = 0; j < {w}; j++)",
+                      [f"const {real} *restrict w = {row} + c0;"], f"D{k}[b0 + {{r}}][j]", "w", None,
+                      lambda r: f"BACK{k - 1}[b0 + {r}] + c0"),
+            f"{I3}}} else {{",
+            f"{I4}for (long r = 0; r < {ROWS} && b0 + r < m; r++) "
+            f"for (long c = c0; c < c0 + {cols} && c < {n_in}; c++) {{",
+            f"{I5}{real} v = 0.0;", f"{I5}for (long j = 0; j < {w}; j++) v += D{k}[b0 + r][j] * {row}[c];",
+            f"{I5}BACK{k - 1}[b0 + r][c] = v;", f"{I4}}}", f"{I3}}}", f"{I2}}}", f"{I1}}}"]
 
 
 def _gradients(layer, real: str) -> list[str]:
-    """acc += the block's weight gradients of a dense layer: tiles of ROWS x COLS in registers, the
-    samples added one after another (the order of the batch); biases likewise. In float, COLS x 2 inputs."""
+    """acc += the block's weight gradients of a dense layer: tiles of ROWS weight rows by two vectors of
+    inputs in registers, the samples added one after another (the order of the batch); biases likewise."""
     k, n_in, w = layer.index, layer.width_in, layer.width
-    cols = min(COLS * 8 // SIZE[real], n_in)  # two vectors of 32 bytes (AVX2) either way, or every input
+    cols = _columns(n_in, real)
     lines = [f"{I1}for (long i0 = 0; i0 < {n_in}; i0 += {cols}) {{",
              f"{I2}for (long j0 = 0; j0 < {w}; j0 += {ROWS}) {{",
              f"{I3}const long rows = j0 + {ROWS} <= {w} ? {ROWS} : {w} - j0;",
              f"{I3}{real} *restrict g0 = acc + {layer.weights} + j0 * {n_in} + i0;",
              f"{I3}if (rows == {ROWS} && i0 + {cols} <= {n_in}) {{",
-             *(_tile if real == "double" else _rows)(k, n_in, cols, real),
+             *_product(real, ROWS, cols * SIZE[real] // 32, "for (long b = 0; b < m; b++)",
+                       [f"const {real} *restrict x = {_input(k - 1, 'b')} + i0;"], f"D{k}[b][j0 + {{r}}]", "x",
+                       lambda r: f"g0 + {r} * {n_in}", lambda r: f"g0 + {r} * {n_in}"),
+             f"{I3}}} else if (i0 + {cols} <= {n_in}) for (long q = 0; q < rows; q++) {{  /* the last rows */",
+             f"{I4}{real} *restrict g1 = g0 + q * {n_in};",
+             *_product(real, 1, cols * SIZE[real] // 32, "for (long b = 0; b < m; b++)",
+                       [f"const {real} *restrict x = {_input(k - 1, 'b')} + i0;"], f"D{k}[b][j0 + q]", "x",
+                       lambda r: "g1", lambda r: "g1"),
              f"{I3}}} else {{",
              f"{I4}const long cols = i0 + {cols} <= {n_in} ? {cols} : {n_in} - i0;",
              f"{I4}for (long r = 0; r < rows; r++) for (long c = 0; c < cols; c++) {{",
@@ -175,11 +215,22 @@ def _gradients(layer, real: str) -> list[str]:
     return lines
 
 
-def batch_body(network, simd: bool, real: str = "double") -> tuple[list[str], set] | None:
+def _segments(backward) -> list[tuple[P.Propagate | None, list]]:
+    """The backward statements split where a layer sends a vector back (`Propagate`): those before the
+    first, then each Propagate with the statements after it (the deltas below, the gradients)."""
+    segments: list[tuple[P.Propagate | None, list]] = [(None, [])]
+    for s in backward:
+        if isinstance(s, P.Propagate):
+            segments.append((s, []))
+        else:
+            segments[-1][1].append(s)
+    return segments
+
+
+def batch_body(network, real: str = "double") -> tuple[list[str], set] | None:
     """The body of ``run_batch(p, xs, ts, order, m, acc)`` (acc += the summed gradient of the m <= BLOCK
     samples xs[order[b]]) and the helpers it calls, or None when the network has a layer that is
-    not dense. ``simd``: the forward products as ``omp simd`` reductions (the loop form's source,
-    compiled with -fopenmp-simd; straight-line source is C99 that no compiler warns about)."""
+    not dense. The same source in both forms: plain C99 beside GCC's vector extensions, no pragma."""
     printer = _Batch(P.lower(network), real)
     program = printer.program
     try:
@@ -188,7 +239,7 @@ def batch_body(network, simd: bool, real: str = "double") -> tuple[list[str], se
         forward, last = [], 0
         for s in program.forward[:len(program.forward) - len(tail)]:
             if isinstance(s, P.Units):
-                forward += _forward(s, printer, simd)
+                forward += _forward(s, printer)
                 last = s.layer.index
             elif isinstance(s, P.Let | P.Total):  # a scalar of the sample, needed later
                 raise NotBatched
@@ -196,18 +247,28 @@ def batch_body(network, simd: bool, real: str = "double") -> tuple[list[str], se
                 forward += [f"{I1}for (long b = 0; b < m; b++) {{", *_aliases(program, last, real),
                             *(f"    {line}" for line in printer.statement(s)), f"{I1}}}"]
         top = program.top
+        segments = _segments(program.backward)
         sample = [f"{I1}for (long b = 0; b < m; b++) {{", *_aliases(program, top, real),
                   *(f"    {line}" for line in printer.statements(tail)),
                   f"{I2}const {real} *restrict t = T[b];", f"{I2}{real} e[N_OUTPUTS];",
                   *(f"    {line}" for line in printer.statements(program.error)),
-                  f"{I2}{real} d{top}[N_OUTPUTS];",
+                  f"{I2}{real} *restrict d{top} = D{top}[b];",
                   *(f"    {line}" for line in printer.statements(program.deltas)),
-                  *(f"    {line}" for line in printer.statements(program.backward)), f"{I1}}}"]
+                  *(f"    {line}" for line in printer.statements(segments[0][1])), f"{I1}}}"]
+        for propagate, statements in segments[1:]:  # the vector sent back as a product over the block
+            k = propagate.layer.index - 1
+            sample += [*_backs(propagate.layer, real), f"{I1}for (long b = 0; b < m; b++) {{",
+                       *_aliases(program, top, real),
+                       f"{I2}{real} *restrict back{k} = BACK{k}[b], *restrict d{k} = D{k}[b];",
+                       *(f"    {line}" for line in printer.statements(statements)), f"{I1}}}"]
     except NotBatched:
         return None
     arrays = [f"{I1}{real} Z{layer.index}[{BLOCK}][{layer.width}], A{layer.index}[{BLOCK}][{layer.width}];"
               for layer in program.layers]
-    arrays += [f"{I1}{real} D{layer.index}[{BLOCK}][{layer.width}];" for layer in printer.dense]
+    arrays += [f"{I1}{real} D{layer.index}[{BLOCK}][{layer.width}];" for layer in program.layers]
+    arrays += [f"{I1}{real} XT[{max(layer.width_in for layer in program.layers)}][{BLOCK}];",
+               f"{I1}{real} ZT[{max(layer.width for layer in program.layers)}][{BLOCK}];"]
+    arrays += [f"{I1}{real} BACK{s.layer.index - 1}[{BLOCK}][{s.layer.width_in}];" for s, _ in segments[1:]]
     gradients = [line for layer in printer.dense for line in _gradients(layer, real)]
     head = [f"{I1}const {real} *X[{BLOCK}], *T[{BLOCK}];",
             f"{I1}for (long b = 0; b < m; b++) {{", f"{I2}X[b] = xs + order[b] * N_INPUTS;",

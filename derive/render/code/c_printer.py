@@ -91,9 +91,39 @@ def _helper(function: type[Registered], helpers: set, real_type: str = "double")
     x = sp.Symbol("x", real=True)
     printer = CPrinter(lambda s: s.name if s.name == "x" else s.name.replace("x_", "x"), helpers, real_type)
     form = function.float_form(x)
-    lets, (value,) = sp.cse(form, symbols=sp.numbered_symbols("x_"), optimizations=None)
-    if not lets:  # cse rebuilds the tree, which would undo an unevaluated form
-        value = form
+    hoisted = _one_call(form)
+    if hoisted:
+        lets, value = hoisted
+    else:
+        lets, (value,) = sp.cse(form, symbols=sp.numbered_symbols("x_"), optimizations=None)
+        if not lets:  # cse rebuilds the tree, which would undo an unevaluated form
+            value = form
     body = "".join(f"    const {real_type} {printer.doprint(n)} = {printer.doprint(e)};\n" for n, e in lets)
     head = f"static inline {real_type} {helper_name(function)}({real_type} x)\n{{\n"
     return f"{head}{body}    return {printer.doprint(value)};\n}}\n"
+
+
+def _one_call(form: sp.Expr) -> tuple[list, sp.Expr] | None:
+    """A piecewise form whose every branch calls the same function once (the logistic's e^-x and e^x):
+    the argument chosen first and the function called once, ``x_0 = c ? -x : x; x_1 = exp(x_0)``, each
+    branch's value computed from ``x_1``: the same value in every case, and a loop of the helper
+    vectorizes with one vector call (`VectorExp`) instead of two."""
+    if not isinstance(form, sp.Piecewise):
+        return None
+    calls = [list(value.atoms(sp.Function)) for value, _ in form.args]
+    if any(len(c) != 1 or len(c[0].args) != 1 for c in calls) or len({c[0].func for c in calls}) != 1:
+        return None
+    argument, result = sp.Symbol("x_0", real=True), sp.Symbol("x_1", real=True)
+    chosen = sp.Piecewise(*((c[0].args[0], condition) for c, (_, condition) in zip(calls, form.args, strict=True)))
+    value = sp.Piecewise(*((v.xreplace({c[0]: result}), condition) for c, (v, condition) in zip(calls, form.args,
+                                                                                               strict=True)))
+    call = VectorExp(argument) if calls[0][0].func == sp.exp else calls[0][0].func(argument)
+    return [(argument, chosen), (result, call)], value
+
+
+class VectorExp(sp.Function):
+    """e^x where a loop may call it a vector of lanes at a time: ``derive_vexp``, glibc's vector exp
+    where gradients.c.j2 declares it (GCC on x86-64), libm's exp (or expf) elsewhere."""
+
+    def _ccode(self, printer):
+        return f"derive_vexp({printer._print(self.args[0])})"

@@ -1,0 +1,69 @@
+"""The batched kernel's two spellings (`derive.render.code.c_batch._product`): GCC's vector extensions
+(the binding's build) and the plain C99 loops a compiler without them gets (-DDERIVE_PLAIN_C) do the
+same operations in the same order, so ``train`` gives the same bytes either way: on networks whose
+layers leave partial tiles everywhere (units not a multiple of the tile's rows, inputs not a multiple
+of its vectors, a last block of samples not a whole tile), a layer wide enough to be taken in chunks,
+both forms of the source, float64 and float32."""
+
+import ctypes
+import subprocess
+
+import numpy
+import pytest
+from conftest import spec_text
+from targets import needs_cc
+
+import derive
+from derive.escape import c_identifier
+from derive.render.code import c, c_batch, targets
+
+pytestmark = needs_cc
+
+COUNT = c_batch.BLOCK + c_batch.GROUP + 3  # two blocks, the last one a partial tile
+NETWORKS = {"odd": "[5, 7, 3]", "deep": "[9, 13, 6, 2]", "wide": f"[{c_batch.CHUNK + 45}, 11, 3]"}
+REAL = {"float64": ctypes.c_double, "float32": ctypes.c_float}
+
+
+def _train(folder, source: str, prefix: str, dtype: str, sizes, *defines: str) -> bytes:
+    """The parameters after 3 steps of plain SGD on COUNT samples (one batch), as bytes."""
+    library = folder / f"lib{len(defines)}.so"
+    subprocess.run(["cc", *c.FLAGS, *defines, "-o", str(library), str(source), "-lm"], check=True)
+    train = getattr(ctypes.CDLL(str(library)), f"{prefix}_train")
+    real = REAL[dtype]
+    pointer, slots = ctypes.POINTER(real), len(c._state_context()["state_slots"])
+    train.restype = ctypes.c_int
+    train.argtypes = [pointer, pointer, pointer, ctypes.c_long, ctypes.c_long, ctypes.c_int, *([real] * 6),
+                      ctypes.c_long, ctypes.c_int, ctypes.c_ulonglong, ctypes.c_int, ctypes.c_char_p,
+                      ctypes.POINTER(ctypes.c_long), *([pointer] * slots), pointer]
+    n, n_in, n_out = sizes
+    rng = numpy.random.default_rng(28)
+    p = (real * n)(*rng.uniform(-1, 1, n))
+    xs = (real * (n_in * COUNT))(*rng.uniform(-2, 2, n_in * COUNT))
+    ts = (real * (n_out * COUNT))(*rng.uniform(0, 1, n_out * COUNT))
+    t = ctypes.c_long(0)
+    assert train(p, xs, ts, COUNT, 3, 0, 0.1, 0.0, 0.9, 0.999, 1e-8, 0.0, 0, 0, 0, 0, None, ctypes.byref(t),
+                 *([None] * slots), None) == 0
+    return bytes(p)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_the_plain_loops_train_as_the_vector_tiles_do(tmp_path, name, loops, dtype):
+    if name == "wide" and not loops:
+        pytest.skip("straight-line code of 3,000 weights: the loop form covers the chunks")
+    sizes = [int(n) for n in NETWORKS[name].strip("[]").split(",")]
+    sample = (f"[[samples]]\ninputs = [{', '.join(['0.5'] * sizes[0])}]\n"
+              f"targets = [{', '.join(['0.25'] * sizes[-1])}]\n")
+    text = spec_text(layers=NETWORKS[name], weights=None, biases=None, bias='"per_neuron"', seed="5", samples=sample)
+    model = derive.Model(derive.parse(text, f"{name}.toml"))
+    files = targets.render("c", None if loops else model.derivation, model.network, derive.__version__, loops, dtype)
+    assert "#if DERIVE_VECTORS" in files[c.SOURCE]
+    for file, body in files.items():
+        (tmp_path / file).write_text(body)
+    sizes = (len(model.network.parameters), len(model.network.inputs), len(model.network.outputs))
+    prefix = c_identifier(model.spec.name)
+    vector = _train(tmp_path, tmp_path / c.SOURCE, prefix, dtype, sizes)
+    plain = _train(tmp_path, tmp_path / c.SOURCE, prefix, dtype, sizes, "-DDERIVE_PLAIN_C")
+    assert vector == plain
+    assert numpy.isfinite(numpy.frombuffer(vector, numpy.float64 if dtype == "float64" else numpy.float32)).all()
