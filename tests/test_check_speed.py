@@ -3,11 +3,15 @@
 `forward.Forward` must equal (tests/test_scale_work.py compares it with the whole evaluation)."""
 
 import mpmath
+import pytest
+import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 from mpmath.libmp import finf, fnan, fninf, fzero
+from test_every_value import _cases, _spec
 
 import derive
+from derive.check import float_bound
 from derive.check import forward as forward_module
 from derive.check.forward import Forward, _Sum
 from derive.model import quantities as Q
@@ -114,3 +118,49 @@ def test_moving_a_first_layer_weight_adds_its_terms_to_the_base_sums(monkeypatch
             assert values[forward.total] != forward.base[forward.total]
     assert calls == []
     assert len(forward.plans[q]) >= 1 + 1 + 6 + 6  # the hidden net and out, every output net and out
+
+
+def _bounds_walked_whole(model) -> list:
+    """Every kernel step's float64 error bound walked the general way: the step's float form built
+    whole by SymPy's replace (the reference for `float_bound._step_bound`'s shortcut)."""
+    network = model.network
+    env = {network.symbol(q): v for q, v in model.evaluation.samples[0].items()}
+    errors, out = {}, []
+    with mpmath.workdps(30):
+        for step in model.derivation.kernel:
+            try:
+                value, errors[step.symbol] = float_bound._bound(float_bound._float_form(step.compute), env, errors)
+            except float_bound.Unbounded:
+                return ["unbounded"]
+            out.append((value._mpf_ if isinstance(value, mpmath.mpf) else value, errors[step.symbol]._mpf_))
+    return out
+
+
+def _bounds_by_steps(model) -> list:
+    network = model.network
+    env = {network.symbol(q): v for q, v in model.evaluation.samples[0].items()}
+    errors, out = {}, []
+    with mpmath.workdps(30):
+        for step in model.derivation.kernel:
+            try:
+                value, errors[step.symbol] = float_bound._step_bound(step.compute, env, errors)
+            except float_bound.Unbounded:
+                return ["unbounded"]
+            out.append((value._mpf_ if isinstance(value, mpmath.mpf) else value, errors[step.symbol]._mpf_))
+    assert not any(isinstance(k, sp.Dummy) for k in (*env, *errors))  # the stand-ins leave nothing behind
+    return out
+
+
+@pytest.mark.parametrize("case", _cases()[::3], ids=lambda c: "-".join(c))
+def test_an_activations_float_form_made_once_bounds_as_the_whole_walk(case):
+    """`float_bound._step_bound` walks an activation's float form made once at a stand-in symbol
+    (SymPy took milliseconds to build each of 128 Piecewise forms at 64-64-64): every step's value and
+    bound is the general walk's, raw value for raw value, for every registered activation (hidden and
+    output), every loss, in the ordinary and the extreme regimes."""
+    hidden, output, loss, regime = case
+    model = derive.Model(derive.parse(_spec(hidden, output, loss, regime), "n.toml"))
+    assert _bounds_by_steps(model) == _bounds_walked_whole(model)
+
+
+def test_every_registered_activation_is_covered():
+    assert {c[0] for c in _cases()[::3]} == {c[0] for c in _cases()}
