@@ -59,14 +59,19 @@ class Forward:
         (not copied: 45,000 values for a 1x28x28 network, at each of 1,600 points)."""
         env = _Moved(self.base)
         env[symbol] = value
-        for k, hits in self._plan(symbol):
-            env[self.steps[k].symbol] = self._value(k, env, hits)
+        prec = mpmath.mp.prec
+        compiled = self.compiled
+        for k, step, hits in self._plan(symbol):
+            if hits is None:  # (not a sum: its compiled form, compiled when the plan was made)
+                env[step] = compiled[k](env)
+            else:
+                env[step] = self._sum(k, prec, env, hits)
         return env
 
     def _plan(self, symbol) -> list:
-        """The steps a move of ``symbol`` reaches, in the program's order, each with the terms that
-        read a moved value (a sum's; None for a step that is not a sum): the same for every move of
-        it, so found once (the route moves each parameter four times)."""
+        """The steps a move of ``symbol`` reaches, in the program's order, each with its symbol and the
+        terms that read a moved value (a sum's; None for a step that is not a sum): the same for every
+        move of it, so found once (the route moves each parameter four times)."""
         if symbol not in self.plans:
             plan = []
             moved = {k: [symbol] for k in self.readers.get(symbol, ())}  # step -> the moved values it reads
@@ -76,7 +81,8 @@ class Forward:
                 k = heapq.heappop(pending)
                 if k in moved:  # (its readers all come after it: the program's order)
                     step = self.steps[k]
-                    plan.append((k, self._terms(k, moved.pop(k)) if step.compute.is_Add else None))
+                    self._compile(k)
+                    plan.append((k, step.symbol, self._terms(k, moved.pop(k)) if step.compute.is_Add else None))
                     for reader in self.readers.get(step.symbol, ()):
                         if reader not in moved:
                             moved[reader] = []
@@ -95,21 +101,22 @@ class Forward:
         where = self.where[k]
         return tuple(sorted({j for u in symbols for j in where.get(u, ())}))
 
-    def _value(self, k: int, env: dict, hits: tuple | None):
-        """``mp_value`` of step k at ``env``, bit for bit: a sum is mpmath's fsum of its terms' values
-        (as mp_value takes it), and a term none of whose symbols changed (not in ``hits``) has its value
-        at the base, kept from the first call at this precision: a net of 677 terms moved by one weight
-        computes one product, not 677, and (`_Sum`) adds it to the base's exact sum in one step, not 677."""
+    def _compile(self, k: int) -> None:
+        """Step k's compute form compiled (`compile_mp`: ``mp_value``'s result, bit for bit); a sum's
+        term by term."""
         if k not in self.compiled:
             compute = self.steps[k].compute
             self.compiled[k] = [compile_mp(a) for a in compute.args] if compute.is_Add else compile_mp(compute)
+
+    def _sum(self, k: int, prec: int, env: dict, hits: tuple):
+        """``mp_value`` of sum k at ``env``, bit for bit: mpmath's fsum of its terms' values (as mp_value
+        takes it), where a term none of whose symbols changed (not in ``hits``) has its value at the base,
+        kept from the first call at this precision: a net of 677 terms moved by one weight computes one
+        product, not 677, and (`_Sum`) adds it to the base's exact sum in one step, not 677."""
         compiled = self.compiled[k]
-        if hits is None:
-            return compiled(env)
-        key = (k, mpmath.mp.prec)
-        if key not in self.sums:
-            self.sums[key] = _Sum([f(self.base) for f in compiled])
-        base = self.sums[key]
+        base = self.sums.get((k, prec))
+        if base is None:
+            base = self.sums[k, prec] = _Sum([f(self.base) for f in compiled])
         if base.exact is not None:
             value = base.moved(hits, [compiled[j](env) for j in hits])
             if value is not None:
