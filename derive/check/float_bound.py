@@ -22,6 +22,7 @@ import mpmath
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
+from derive.derivation.mp_compiled import fprod, fsum
 from derive.model import quantities as Q
 from derive.model.functions import CONSTANTS, DERIVED, ELEMENTARY, Registered
 
@@ -47,12 +48,36 @@ def gradient_bounds(derivation, values: dict) -> dict[str, mpmath.mpf]:
     errors: dict = {}
     with mpmath.workdps(30):
         for step in derivation.kernel:
-            errors[step.symbol] = _bound(_float_form(step.compute), env, errors)[1]
+            errors[step.symbol] = _step_bound(step.compute, env, errors)[1]
     return {p.name: errors[network.symbol(Q.gradient(p.name))] for p in network.parameters}
 
 
 def unresolved(chain, bound) -> bool:
     return bound > RESOLVED * abs(chain)
+
+
+_FORMS: dict = {}  # (function, its arguments' assumptions) -> (dummies, its float form at them)
+
+
+def _step_bound(expr, env, errors):
+    """``_bound`` of a kernel step's float form. An activation's step, f(net) of a symbol, walks f's
+    float form made once at a symbol of the same assumptions that holds the net's value and bound
+    while it is walked: SymPy builds (or substitutes into) a Piecewise in milliseconds, 128 of them
+    at 64-64-64, and the walk reads a symbol's value and bound and nothing else of it."""
+    if not (isinstance(expr, Registered) and all(a.is_Symbol for a in expr.args)):
+        return _bound(_float_form(expr), env, errors)
+    key = (type(expr), tuple(tuple(sorted(a.assumptions0.items())) for a in expr.args))
+    if key not in _FORMS:
+        dummies = tuple(sp.Dummy(**a.assumptions0) for a in expr.args)
+        _FORMS[key] = (dummies, expr.float_form(*dummies))
+    dummies, form = _FORMS[key]
+    for dummy, argument in zip(dummies, expr.args, strict=True):
+        env[dummy], errors[dummy] = _bound(argument, env, errors)
+    try:
+        return _bound(form, env, errors)
+    finally:
+        for dummy in dummies:
+            del env[dummy], errors[dummy]
 
 
 def _float_form(expr):
@@ -84,13 +109,13 @@ def _bound(expr, env, errors):
                 return _bound(value, env, errors)
         raise Unbounded(f"no branch of {expr} holds")
     parts = [_bound(a, env, errors) for a in expr.args]
-    if expr.is_Add:
-        value, size = mpmath.fsum(v for v, _ in parts), mpmath.fsum(abs(v) + e for v, e in parts)
-        return value, mpmath.fsum(e for _, e in parts) + _rounding(parts, value, (len(parts) - 1) * UNIT * size)
+    if expr.is_Add:  # (fsum and fprod: mpmath's, bit for bit, on raw values)
+        value, size = fsum([v for v, _ in parts]), fsum([abs(v) + e for v, e in parts])
+        return value, fsum([e for _, e in parts]) + _rounding(parts, value, (len(parts) - 1) * UNIT * size)
     if expr.is_Mul:
         if any(v == 0 and e == 0 for v, e in parts):  # an exact 0 factor (relu' off its kink): exactly 0
             return mpmath.mpf(0), mpmath.mpf(0)
-        value, top = mpmath.fprod(v for v, _ in parts), mpmath.fprod(abs(v) + e for v, e in parts)
+        value, top = fprod([v for v, _ in parts]), fprod([abs(v) + e for v, e in parts])
         return value, top - abs(value) + _rounding(parts, value, (len(parts) - 1) * UNIT * top)
     if expr.is_Pow:
         (base, error), (exponent, _) = parts

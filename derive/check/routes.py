@@ -154,14 +154,21 @@ RESOLVED = 0.1  # a float64 quotient whose own error estimate passes 10% of its 
 
 
 def _float_quotient(module, params, x, t, p, h):
-    """The central difference quotient in float64, the larger |E| of its two ends, the actual h."""
-    up, down = dict(params), dict(params)
-    up[p] += h
-    down[p] -= h
-    e_up, e_down = module.loss(up, x, t), module.loss(down, x, t)
-    if up[p] == down[p]:  # h below p's last digit in float64
+    """The central difference quotient in float64, the larger |E| of its two ends, the actual h.
+    ``params`` is a copy the route owns: p moves in it and is put back (copying 8,320 parameters
+    twice for each of 1,600 quotients cost a tenth of the route)."""
+    at = params[p]
+    up, down = at + h, at - h
+    params[p] = up
+    try:
+        e_up = module.loss(params, x, t)
+        params[p] = down
+        e_down = module.loss(params, x, t)
+    finally:
+        params[p] = at
+    if up == down:  # h below p's last digit in float64
         return 0.0, max(abs(e_up), abs(e_down)), 0.0
-    return (e_up - e_down) / (up[p] - down[p]), max(abs(e_up), abs(e_down)), (up[p] - down[p]) / 2
+    return (e_up - e_down) / (up - down), max(abs(e_up), abs(e_down)), (up - down) / 2
 
 
 def _fd_float64(module, params, x, t, p, forward_error, h, atol):
@@ -247,6 +254,7 @@ def run(model, progress=None) -> Report:
             x = [float(v) for v in sample.inputs]
             t = [float(v) for v in sample.targets]
             params = dict(module.INITIAL)
+            moving = dict(params)  # the float64 differences' own copy, each parameter moved and put back
             generated = module.gradient(params, x, t)
             noise = _float_noise(module, params, x, t, generated)
             exact_error = values[Q.TOTAL_ERROR]
@@ -286,7 +294,7 @@ def run(model, progress=None) -> Report:
                                               + 2 * abs(wide - row.routes["fd_mpmath"]))  # rounding, truncation
                         h = _float_step(at, up, down, nets, hh)
                     atol = float(TOLERANCE["fd_float64"][0] * scale)
-                    value, extra["fd_float64"] = _fd_float64(module, params, x, t, p, forward_error, h, atol)
+                    value, extra["fd_float64"] = _fd_float64(module, moving, x, t, p, forward_error, h, atol)
                     row.routes["fd_float64"] = value
                     if extra["fd_float64"] > RESOLVED * abs(value) + atol:
                         error = mpmath.nstr(extra["fd_float64"], 2)
