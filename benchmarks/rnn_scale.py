@@ -57,8 +57,9 @@ def main(argv=None):
     parser.add_argument("--only", help="comma-separated command labels to run (e.g. gradients,html)")
     args = parser.parse_args(argv)
     commands = [c for c in COMMANDS if not args.only or c[0] in args.only.split(",")]
+    command = "python benchmarks/rnn_scale.py" + (" --kind lstm" if args.kind == "lstm" else "")
     lines = [
-        f"Measured by `python benchmarks/rnn_scale.py{' --kind lstm' if args.kind == 'lstm' else ''}` ({args.repeats} interleaved runs per command, each in a "
+        f"Measured by `{command}` ({args.repeats} interleaved runs per command, each in a "
         "fresh process; time includes starting Python and importing SymPy; CPU is user + system time, steadier "
         "than the wall time on a shared machine; peak is the child's own maximum resident set; `--build` "
         "includes compiling the C):",

@@ -94,7 +94,8 @@ class Forward:
     def _terms(self, k: int, symbols: list) -> tuple:
         """The terms of sum k that read any of ``symbols``, in order."""
         if k not in self.where:
-            self.where[k] = where = {}
+            where: dict = {}
+            self.where[k] = where
             for j, term in enumerate(self.steps[k].compute.args):
                 for u in term.free_symbols:
                     where.setdefault(u, []).append(j)
@@ -169,6 +170,7 @@ class _Sum:
     def moved(self, hits, new: list):
         """fsum of the terms with those ``hits`` replaced by ``new``, or None where the exact sum does
         not stand for it (the class's note)."""
+        assert self.exact is not None  # moved() follows a base that has its exact sum (`exact_fits`)
         man, exp = self.exact
         low, high = self.low, self.high
         updates = []

@@ -128,24 +128,25 @@ def _product(real: str, rows: int, vectors: int, over: str, pre: list[str], a: s
     (gcc's vectorizer shuffled the plain form: 883 against 729 µs a step at 784-125-10, batch 32); else
     plain loops that do the same operations lane by lane, so either gives the same numbers."""
     lanes = 32 // SIZE[real]
-    cols, vectors = vectors * lanes, range(vectors)
-    lines = ["#if DERIVE_VECTORS", f"{I4}vreal t[{rows}][{len(vectors)}];"]
+    cols, count = vectors * lanes, vectors
+    lines = ["#if DERIVE_VECTORS", f"{I4}vreal t[{rows}][{count}];"]
     if load is None:
         lines.append(f"{I4}memset(t, 0, sizeof t);")
     else:
         lines += [f"{I4}memcpy(&t[{r}][{c}], {load(r)} + {c * lanes}, sizeof(vreal));"
-                  for r in range(rows) for c in vectors]
-    lines += [f"{I4}{over} {{", *(f"{I5}{line}" for line in pre), f"{I5}vreal {', '.join(f'v{c}' for c in vectors)};",
-              *(f"{I5}memcpy(&v{c}, {b} + {c * lanes}, sizeof(vreal));" for c in vectors)]
+                  for r in range(rows) for c in range(count)]
+    registers = ", ".join(f"v{c}" for c in range(count))
+    lines += [f"{I4}{over} {{", *(f"{I5}{line}" for line in pre), f"{I5}vreal {registers};",
+              *(f"{I5}memcpy(&v{c}, {b} + {c * lanes}, sizeof(vreal));" for c in range(count))]
     for r in range(rows):
         lines += [f"{I5}{{", f"{I5}    const vreal ar = {{{', '.join([a.format(r=r)] * lanes)}}};",
-                  *(f"{I5}    t[{r}][{c}] += ar * v{c};" for c in vectors), f"{I5}}}"]
+                  *(f"{I5}    t[{r}][{c}] += ar * v{c};" for c in range(count)), f"{I5}}}"]
     if scatter:  # each lane stored on its own (a tile of the transposed product)
         lines += [f"{I4}}}", *(f"{I4}{scatter(r, c * lanes + lane, f't[{r}][{c}][{lane}]')}"
-                               for r in range(rows) for c in vectors for lane in range(lanes))]
+                               for r in range(rows) for c in range(count) for lane in range(lanes))]
     else:
         lines += [f"{I4}}}", *(f"{I4}memcpy({store(r)} + {c * lanes}, &t[{r}][{c}], sizeof(vreal));"
-                               for r in range(rows) for c in vectors)]
+                               for r in range(rows) for c in range(count))]
     every = f"for (long r = 0; r < {rows}; r++) for (long c = 0; c < {cols}; c++)"
     lines += ["#else", f"{I4}{real} t[{rows}][{cols}];",
               f"{I4}{every} t[r][c] = 0;" if load is None else f"{I4}{every} t[r][c] = ({load('r')})[c];",
@@ -256,6 +257,7 @@ def batch_body(network, real: str = "double") -> tuple[list[str], set] | None:
                   *(f"    {line}" for line in printer.statements(program.deltas)),
                   *(f"    {line}" for line in printer.statements(segments[0][1])), f"{I1}}}"]
         for propagate, statements in segments[1:]:  # the vector sent back as a product over the block
+            assert propagate is not None  # every segment after the first starts at its Propagate
             k = propagate.layer.index - 1
             sample += [*_backs(propagate.layer, real), f"{I1}for (long b = 0; b < m; b++) {{",
                        *_aliases(program, top, real),
@@ -268,7 +270,8 @@ def batch_body(network, real: str = "double") -> tuple[list[str], set] | None:
     arrays += [f"{I1}{real} D{layer.index}[{BLOCK}][{layer.width}];" for layer in program.layers]
     arrays += [f"{I1}{real} XT[{max(layer.width_in for layer in program.layers)}][{BLOCK}];",
                f"{I1}{real} ZT[{max(layer.width for layer in program.layers)}][{BLOCK}];"]
-    arrays += [f"{I1}{real} BACK{s.layer.index - 1}[{BLOCK}][{s.layer.width_in}];" for s, _ in segments[1:]]
+    arrays += [f"{I1}{real} BACK{s.layer.index - 1}[{BLOCK}][{s.layer.width_in}];" for s, _ in segments[1:]
+               if s is not None]
     gradients = [line for layer in printer.dense for line in _gradients(layer, real)]
     head = [f"{I1}const {real} *X[{BLOCK}], *T[{BLOCK}];",
             f"{I1}for (long b = 0; b < m; b++) {{", f"{I2}X[b] = xs + order[b] * N_INPUTS;",
