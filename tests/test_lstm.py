@@ -203,6 +203,7 @@ def test_each_lstm_slip_is_its_own_number_computed_apart():
 
     model = _model(ISSUE)
     found = {v.key: v.build() for v in variants.variants(model)}
+    assert not any(key.startswith("activation_1_") for key in found)  # no one function of the layer to swap
     unrolled = tr.lstm_unrolled(ISSUE)
     right, deltas, hidden = unrolled["gradients"], unrolled["deltas"], unrolled["hidden"]
     wrong_step = sum(torch.outer(deltas[t], hidden[t]) for t in (1, 2))  # h_t for h_(t-1) at steps 2 and 3

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from derive.model import layers as kinds
 from derive.model import quantities as Q
 from derive.model.registry import ACTIVATIONS
 
@@ -20,8 +21,8 @@ def activation_swaps(model) -> list[tuple[str, str, Callable]]:
     out = []
     for k in range(1, len(network.layers) - 1):
         own = network.layer_activation(k)
-        if own.couples_layer:
-            continue
+        if own.couples_layer or kinds.unit_activations(network.typed(k), own.name) is not None:
+            continue  # a layer of several activations (an LSTM's gates and states): no one function to swap
         for other in ACTIVATIONS.values():
             if other.couples_layer or other.name == own.name:
                 continue
