@@ -35,12 +35,13 @@ def c_files(model, loops=None) -> dict[str, str]:
 _BUILT: dict[str, Path] = {}
 
 
-def load_c(model, tmp_path, loops=None):
+def load_c(model, tmp_path, loops=None, files=None):
     """The C target's binding, imported from a folder of its own; compiled on first use, as a user's
-    is, unless this process built the same source already (`_BUILT`: then a copy of that library)."""
+    is, unless this process built the same source already (`_BUILT`: then a copy of that library).
+    ``files``: `c_files` of the model in that form, when the caller has them already."""
     folder = tmp_path / f"c_{next(_count)}"
     folder.mkdir()
-    for name, text in c_files(model, loops).items():
+    for name, text in (files or c_files(model, loops)).items():
         (folder / name).write_text(text)
     module = _import(folder / c.BINDING)
     compile_it = module.build

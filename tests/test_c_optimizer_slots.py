@@ -35,7 +35,7 @@ def test_an_optimizer_with_a_new_slot_trains_in_c(heavy, reference, loops, tmp_p
     assert "double *s_buf, double *s_m, double *s_v, double *s_z, double *last_g);" in files["gradients.h"]
     assert "(kept[optimizer] == 3 && !s_z)" in files["gradients.c"]
     assert "s_m and s_v (adam, adamw) or s_z (heavy) is NULL" in files["gradients.h"]
-    net = load_c(reference, tmp_path, loops)
+    net = load_c(reference, tmp_path, loops, files)
     samples = [(floats(s.inputs), floats(s.targets)) for s in reference.spec.samples]
     heavy_state, momentum_state = {}, {}
     got = net.train(net.INITIAL, samples, 25, 0.1, optimizer="heavy", weight_decay=0.0, state=heavy_state)

@@ -4,11 +4,13 @@ of one step elided, each feature map's values printed once; the numbers it shows
 
 import math
 import time
+import types
 
 import pytest
 from test_browser import assert_shown_are_the_engines, normal, open_page, shown
 
 import derive
+from derive.render.code import targets
 
 pytestmark = pytest.mark.slow  # about a minute of CPU: the derivation of 6,810 parameters and the page
 
@@ -36,6 +38,16 @@ activation = "logistic"
 inputs = [{ROWS}]
 targets = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
 """
+
+
+def _loop_form_module(model):
+    """The generated Python module in the form `derive codegen` writes for this network (loops: its
+    straight-line form of 6,810 parameters takes seconds to write and compile, and is the same numbers)."""
+    assert targets.loops(targets.TARGETS["python"], model.network)
+    (source,) = targets.render("python", None, model.network, derive.__version__, True).values()
+    module = types.ModuleType("mnistish_gradients")
+    exec(compile(source, "<mnistish gradients.py>", "exec"), module.__dict__)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +91,14 @@ def test_editing_the_scale_networks_page_recomputes_as_the_module(chrome, scale_
     params = {p.name: float(p.value) for p in model.network.parameters} | {"w1": 0.25}
     sample = model.spec.samples[0]
     x, t = [float(v) for v in sample.inputs], [float(v) for v in sample.targets]
-    gradient = model.module.gradient(params, x, t)
+    module = _loop_form_module(model)
+    unedited = module.gradient({p.name: float(p.value) for p in model.network.parameters}, x, t)
+    assert all(math.isclose(g, float(model.gradients()[p]), rel_tol=1e-12, abs_tol=1e-300) for p, g in unedited.items())
+    gradient = module.gradient(params, x, t)
     rate = float(model.spec.learning_rate)
     for p, g in gradient.items():  # each parameter's gradient and value after one step, in every place shown
         for text in values[f"dE_total/d{p}"]:
             assert math.isclose(float(normal(text)), g, rel_tol=1e-8, abs_tol=1e-15), p  # 9 digits printed
         after = params[p] - rate * g
         assert math.isclose(float(normal(values[f"{p}+"][0])), after, rel_tol=1e-8, abs_tol=1e-15), p
-    assert math.isclose(float(normal(values["E_total"][0])), model.module.loss(params, x, t), rel_tol=1e-8)
+    assert math.isclose(float(normal(values["E_total"][0])), module.loss(params, x, t), rel_tol=1e-8)

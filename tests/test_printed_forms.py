@@ -70,7 +70,8 @@ def test_the_reference_documents_training_table_has_one_format_per_column(refere
 def test_one_description_of_the_bias_mode_in_every_output(bias, words):
     biases = {"shared": "[[0.35], [0.60]]", "per_neuron": "[[0.35, 0.4], [0.60, 0.5]]", "none": None}[bias]
     model = derive.Model(derive.parse(spec_text(bias=f'"{bias}"', biases=biases)))
-    assert f"{words}; learning rate" in model.html()
+    page = model.html()
+    assert f"{words}; learning rate" in page
     assert words in model.latex()
     others = {"one bias per layer", "one bias per neuron", "no biases"} - {words.split(",")[0]}
-    assert not any(o in model.html() for o in others)
+    assert not any(o in page for o in others)

@@ -140,7 +140,7 @@ def test_hostile_titles_and_file_names_cannot_break_or_inject(loops, tmp_path):
                           "-c", str(tmp_path / "gradients.c"), "-o", str(tmp_path / "g.o")], capture_output=True,
                          text=True)
     assert run.returncode == 0, run.stderr
-    cmod = load_c(model, tmp_path, loops)
+    cmod = load_c(model, tmp_path, loops, files)
     assert math.isclose(cmod.forward(cmod.INITIAL, [0.05, 0.10])[0], 0.75136507, rel_tol=1e-8)
 
 
