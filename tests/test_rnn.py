@@ -165,10 +165,6 @@ BAD = {
         'weight = [[[[1.0]]]]\nbias = [0.0]\n\n[[layer]]\ntype = "rnn"'),
         "derive: rnn.toml: layer[1]: an rnn layer reads a sequence [steps, features], but the layer below gives "
         "a shape [1, 3, 2]: put it first (input = [steps, features]) or right after another recurrent layer"),
-    "the rnn last": (ISSUE[:ISSUE.index('[[layer]]\ntype = "linear"')] + ISSUE[ISSUE.index("[[samples]]"):].replace(
-        "[[0.5], [1.25], [0.0]]", "[[0.5, 0.5], [1.25, 1], [0.0, 0]]"),
-        "derive: rnn.toml: layer[0]: an rnn layer's hidden states reach the loss through a layer after it: add a "
-        "[[layer]] of type linear (its output at every step, or at the last)"),
     "sequence_output unknown": (ISSUE.replace('loss = "half_sse"', 'loss = "half_sse"\nsequence_output = "first"'),
                                 "derive: rnn.toml: sequence_output = 'first' is unknown: \"all\" (the layers after the "
                                 "recurrent one at every step) or \"last\" (at the last step only)"),
@@ -190,6 +186,23 @@ BAD = {
                           "derive: rnn.toml: layer[0]: weight_ih is given but not weight_hh: give both, or neither "
                           "(drawn from the seed)"),
 }
+
+
+RNN_LAST = ISSUE[:ISSUE.index('[[layer]]\ntype = "linear"')] + ISSUE[ISSUE.index("[[samples]]"):].replace(
+    "[[0.5], [1.25], [0.0]]", "[[0.5, 0.5], [1.25, 1], [0.0, 0]]")
+
+
+@pytest.mark.parametrize("mode", ["all", "last"])
+def test_an_rnn_may_be_the_last_layer_its_hidden_states_the_outputs(tmp_path, mode):
+    """No layer after it: its h_t are the outputs (derive's readout copies them, o_t = h_t), every step's
+    ("all", a row of targets per step) or the last's; the gradients are PyTorch's."""
+    text = RNN_LAST if mode == "all" else RNN_LAST.replace('loss = "half_sse"', 'loss = "half_sse"\nsequence_output = '
+                                                           '"last"').replace("[[0.5, 0.5], [1.25, 1], [0.0, 0]]",
+                                                                             "[[0.5, 0.5]]")
+    tr.assert_agrees(tr.reference(text), derive_gradients(text, tmp_path))
+    model = _model(text)
+    assert model.network.outputs == (["o1", "o2", "o3", "o4", "o5", "o6"] if mode == "all" else ["o1", "o2"])
+    assert str(model.derivation.step[Q.net("o1")].formula) == ("out_h1" if mode == "all" else "out_h5")
 
 
 @pytest.mark.parametrize("case", list(BAD))

@@ -3,7 +3,7 @@ reference derive's ``type = "rnn"`` layer is checked against.
 
 Each ``rnn`` table is a `torch.nn.RNN`, each ``lstm`` table a `torch.nn.LSTM` (one layer, batch first, float64) whose ``bias_ih_l0`` is the
 spec's one bias vector and whose ``bias_hh_l0`` is held at zero (the textbooks' one bias per unit);
-its ``activation`` is torch's ``nonlinearity``. The layers after the last recurrent one are
+its ``activation`` is torch's ``nonlinearity``. The layers after the last recurrent one (none: its hidden states are the outputs) are
 `torch.nn.Linear` applied to every step's hidden state (``sequence_output = "all"``: PyTorch's Linear
 on a (steps, features) tensor) or to the last step's (``"last"``). The loss sums over every output of
 a sample (every step's, with "all"). Nothing of derive is imported here; torch_reference's loss and
@@ -77,6 +77,7 @@ def reference(text: str) -> dict:
             a, _ = module(a)
             if k == last and table.get("sequence_output", "all") == "last":
                 a = a[:, -1]
+            net = a  # a last recurrent layer's hidden states are the outputs (identity)
         else:
             net = module(a)
             a = TORCH_ACTIVATIONS[activation](net)
@@ -116,6 +117,7 @@ def unrolled(text: str, truncated: bool = False) -> dict:
         zs.append(z)
         hs.append(h)
     a = torch.stack(hs) if table.get("sequence_output", "all") == "all" else hs[-1]
+    net = a  # the outputs, where the recurrent layer is the last
     for _, module, name in rest:
         net = module(a)
         a = TORCH_ACTIVATIONS[name](net)
@@ -151,6 +153,7 @@ def lstm_unrolled(text: str, truncated: bool = False, forget_path: bool = True) 
         h = o * torch.tanh(c)
         hs.append(h)
     a = torch.stack(hs) if table.get("sequence_output", "all") == "all" else hs[-1]
+    net = a  # the outputs, where the recurrent layer is the last
     for _, module, name in rest:
         net = module(a)
         a = TORCH_ACTIVATIONS[name](net)

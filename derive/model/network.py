@@ -120,7 +120,7 @@ class Network:
             combination = self.kind(k).combination
             if combination is not None:
                 for unit, window in zip(self.layers[k], combination.windows(self.typed(k)), strict=True):
-                    self.net_terms[unit] = self._combined(combination, [self.layers[k - 1][i] for i in window])
+                    self.net_terms[unit] = self._combined(combination, [self.exposed(k - 1)[i] for i in window])
             if hasattr(self.kind(k), "local_terms"):
                 self._local_terms(k)
 

@@ -31,7 +31,7 @@ COMMENTS = {
     "input": "the input's shape: a number of features, [steps, features], or [channels, height, width]",
     "sequence_output": "after the recurrent layer: \"all\" (the layers after it at every step, a target row per "
                        "step) or \"last\" (at the last step only)",
-    "layer": f"one [[layer]] table a layer, PyTorch's names and layouts (type = {' or '.join(kinds.KINDS)})",
+    "layer": f"one [[layer]] table a layer, PyTorch's names and layouts (type = {' or '.join(kinds.given_kinds())})",
 }
 
 
@@ -71,6 +71,8 @@ def _layer_tables(spec) -> list[str]:
     lines = []
     for k, layer in enumerate(spec.kinds):
         kind = kinds.KINDS[layer.kind]
+        if getattr(kind, "implicit", False):  # derive's readout of a last recurrent layer: no table gives it
+            continue
         table = {"type": layer.kind, **kind.table(layer, spec.activations[k], spec.weights[k])}
         if kind.bias_units(layer):  # not a layer without parameters (pooling)
             table["bias"] = list(spec.biases[k]) if spec.bias != BiasMode.NONE else "none"

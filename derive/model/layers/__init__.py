@@ -60,15 +60,21 @@ def register(kind: Kind) -> Kind:
     return kind
 
 
+def given_kinds() -> list[str]:
+    """The kinds a ``[[layer]]`` table may name (not derive's own readout of a last recurrent layer)."""
+    return [name for name, kind in KINDS.items() if not getattr(kind, "implicit", False)]
+
+
 def kind_of(table, key: str, check) -> Kind:
     if not isinstance(table, dict):
         check.fail(f"{key} must be a table ([[layer]]), not {check.kind(table)}")
+    given = given_kinds()
     if "type" not in table:
-        check.fail(f"{key}: missing key 'type' (one of {', '.join(KINDS)})")
+        check.fail(f"{key}: missing key 'type' (one of {', '.join(given)})")
     name = check.string(table["type"], f"{key}.type")
-    if name not in KINDS:
-        check.fail(f"{key}.type = {quoted(name)} is unknown{quantities.suggestion(name, list(KINDS))}; "
-                   f"known: {', '.join(KINDS)}")
+    if name not in given:
+        check.fail(f"{key}.type = {quoted(name)} is unknown{quantities.suggestion(name, given)}; "
+                   f"known: {', '.join(given)}")
     return KINDS[name]
 
 
@@ -151,9 +157,9 @@ def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[R
             offset = 0
         read.append(r)
         shape = r.layer.shape
-        if k == last == len(layers) - 1:
-            check.fail(f"{key}: an {kind.name} layer's hidden states reach the loss through a layer after it: add a "
-                       "[[layer]] of type linear (its output at every step, or at the last)")
+        if k == last == len(layers) - 1:  # its hidden states are the outputs: derive's readout copies them
+            read.append(KINDS["readout"].after(r.layer, mode))  # type: ignore[attr-defined]
+            break
         if k == last:
             shape = shape[1:]
             if mode == "all":
@@ -332,5 +338,5 @@ def place(spec, parameter) -> dict:
     return {"layer": parameter.layer - 1, "tensor": "bias", "index": [parameter.index]}
 
 
-from derive.model.layers import conv2d, linear, lstm, pool2d, rnn  # noqa: E402,F401  (registers the kinds)
+from derive.model.layers import conv2d, linear, lstm, pool2d, readout, rnn  # noqa: E402,F401  (registers the kinds)
 from derive.model.layers.linear import Linear  # noqa: E402
