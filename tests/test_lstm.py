@@ -65,19 +65,25 @@ ALONE = ISSUE[:ISSUE.index('[[layer]]\ntype = "linear"')] + ISSUE[ISSUE.index("[
     "[[0.5], [1.25], [0.0]]", "[[0.5, 0.1], [0.25, 0.0], [0.0, -0.3]]")
 ALONE_LAST = ALONE.replace('sequence_output = "all"', 'sequence_output = "last"').replace(
     "[[0.5, 0.1], [0.25, 0.0], [0.0, -0.3]]", "[[0.5, 0.1]]")
+#: an initial state given: h_0 and c_0, the layer's first units; and c_0 alone (h_0 = 0)
+INITIAL = ISSUE.replace("hidden_size = 2", "hidden_size = 2\ninitial_state = [0.3, -0.2]\ninitial_cell = [0.1, 0.5]")
+CELL_ONLY = ISSUE.replace("hidden_size = 2", "hidden_size = 2\ninitial_cell = [0.1, 0.5]")
 #: the networks the code targets and the matrix route are checked on, by name
 NETWORKS = {"all": ISSUE, "last": LAST, "stacked": _random_spec(3, "all", ("rnn", "lstm", "lstm")),
-            "no bias": _random_spec(8, "last", bias=False), "alone": ALONE, "alone last": ALONE_LAST}
+            "no bias": _random_spec(8, "last", bias=False), "alone": ALONE, "alone last": ALONE_LAST,
+            "initial": INITIAL}
 
 
 def _model(text: str) -> derive.Model:
     return derive.Model(derive.parse(text, "lstm.toml"))
 
 
-@pytest.mark.parametrize("text", [ISSUE, LAST, ALONE, ALONE_LAST], ids=["all", "last", "alone", "alone last"])
+@pytest.mark.parametrize("text", [ISSUE, LAST, ALONE, ALONE_LAST, INITIAL, CELL_ONLY],
+                         ids=["all", "last", "alone", "alone last", "initial", "cell only"])
 def test_the_issues_network_has_pytorchs_gradients(tmp_path, text):
-    """The built-in example, and the LSTM as the last layer (its h_t the outputs, as the numerical examples
-    take it: derive's readout copies them, o_t = h_t, and dE/dh_t collects the loss at t)."""
+    """The built-in example, the LSTM as the last layer (its h_t the outputs, as the numerical examples
+    take it: derive's readout copies them, o_t = h_t, and dE/dh_t collects the loss at t), and with an
+    initial state (h_0 and c_0 the layer's first units, their deltas dE/dh_0 and dE/dc_0)."""
     tr.assert_agrees(tr.reference(text), derive_gradients(text, tmp_path))
 
 
@@ -272,9 +278,6 @@ def test_the_document_has_a_table_per_step_of_every_gate_and_state():
 BAD = {
     "rows": (ISSUE.replace("[-0.3, 0.2], [0.2, 0.2]]", "[-0.3, 0.2]]", 1),
              "derive: lstm.toml: layer[0].weight_ih has 7 rows, 4 hidden_size is 8"),
-    "initial cell": (ISSUE.replace("hidden_size = 2", "hidden_size = 2\ninitial_cell = [0.5, 0.0]"),
-                     "derive: lstm.toml: layer[0].initial_cell: an initial state other than zeros is not available "
-                     "yet (c_0 = 0, PyTorch's default)"),
     "activation": (ISSUE.replace("hidden_size = 2", "hidden_size = 2\nactivation = \"relu\""),
                    "derive: lstm.toml: layer[0]: unknown key 'activation'; lstm layers have type, input_size, "
                    "hidden_size, weight_ih, weight_hh, bias, initial_state, initial_cell"),

@@ -63,8 +63,10 @@ def _random_spec(seed: int, sequence_output: str, recurrent: int = 1, bias: bool
     return text.replace('loss = "half_sse"', f'loss = "half_sse"\nsequence_output = "{sequence_output}"')
 
 
+INITIAL = ISSUE.replace("bias = [0.0, 0.1]", "bias = [0.0, 0.1]\ninitial_state = [0.4, -0.6]")  # h_0 given
 #: the networks every code target and route is checked on, by name
-NETWORKS = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2), "one step": ONE_STEP}
+NETWORKS = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2), "one step": ONE_STEP,
+            "initial state": INITIAL}
 
 
 def _model(text: str) -> derive.Model:
@@ -108,6 +110,18 @@ def test_the_backward_pass_through_time_is_written_as_the_textbooks_write_it():
     assert order.index(Q.delta("h5")) < order.index(Q.delta("h3")) < order.index(Q.delta("h1"))
 
 
+def test_an_initial_state_is_h_0_the_layers_first_units(tmp_path):
+    """initial_state = [0.4, -0.6]: the layer's first units are h_0 (h1, h2, their nets the numbers given),
+    step 1 reads them through W_hh, and their deltas are dE/dh_0; the gradients are PyTorch's."""
+    tr.assert_agrees(tr.reference(INITIAL), derive_gradients(INITIAL, tmp_path))
+    model = _model(INITIAL)
+    sym = model.network.symbol
+    assert model.derivation.step[Q.net("h1")].formula == sp.Rational(2, 5)
+    assert model.derivation.step[Q.partial(Q.TOTAL_ERROR, Q.out("h1"))].formula == (
+        sym(Q.delta("h3")) * sym(Q.parameter("w5")) + sym(Q.delta("h4")) * sym(Q.parameter("w7")))
+    assert model.network.outputs == ["o1", "o2", "o3"]
+
+
 def test_an_initial_state_of_zeros_is_the_default():
     zeros = _model(ISSUE.replace("bias = [0.0, 0.1]", "bias = [0.0, 0.1]\ninitial_state = [0.0, 0.0]"))
     assert zeros.gradients() == _model(ISSUE).gradients()
@@ -126,7 +140,7 @@ def test_the_places_of_the_parameters_are_pytorchs_tensors(tmp_path, capsys):
     assert places["b2"] == (0, "bias", [1])
 
 
-@pytest.mark.parametrize("name", ["all", "last", "stacked", "one step"])
+@pytest.mark.parametrize("name", list(NETWORKS))
 def test_the_python_and_numpy_code_in_every_form_is_the_engine(tmp_path, name):
     text = NETWORKS[name]
     python_and_numpy_are_the_engine(_model(text), tmp_path)
@@ -179,9 +193,6 @@ BAD = {
                                  'derive: rnn.toml: sequence_output must be "all" or "last", not a whole number'),
     "last with a row per step": (LAST.replace("targets = [[0.25]]", "targets = [[0.5], [1.25], [0.0]]"),
                                  "derive: rnn.toml: samples[0].targets has 3 rows, rows (the last step's targets) is 1"),
-    "an initial state": (ISSUE.replace("bias = [0.0, 0.1]", "bias = [0.0, 0.1]\ninitial_state = [0.5, 0.0]"),
-                         "derive: rnn.toml: layer[0].initial_state: an initial state other than zeros is not "
-                         "available yet (h_0 = 0, PyTorch's default)"),
     "one tensor of two": (ISSUE.replace("weight_hh = [[0.5, -0.3], [0.2, 0.4]]\n", ""),
                           "derive: rnn.toml: layer[0]: weight_ih is given but not weight_hh: give both, or neither "
                           "(drawn from the seed)"),
@@ -214,7 +225,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
     assert capsys.readouterr().err.strip() == message
 
 
-@pytest.mark.parametrize("name", ["all", "last", "stacked", "one step"])
+@pytest.mark.parametrize("name", list(NETWORKS))
 def test_the_pages_loop_form_gives_every_value_of_every_sample(chrome, name):
     """The page's script in loop form (above LOOP_THRESHOLD parameters), in headless Chromium: every
     kernel and display value of every sample is the engine's."""
@@ -390,7 +401,7 @@ def test_every_command_takes_the_built_in_recurrent_example(tmp_path, capsys):
         assert len(variant.samples[0].targets) == 3
 
 
-@pytest.mark.parametrize("name", ["all", "last", "stacked"])
+@pytest.mark.parametrize("name", ["all", "last", "stacked", "initial state"])
 def test_the_matrix_route_gives_the_engines_numbers(name):
     """The unrolled matrix form (`matrix_steps`: Z = W A + U A + b unit by unit, Δ with (U)ᵀ Δ last step
     first), a route of its own: every net, out and delta of every sample and every gradient are the

@@ -29,6 +29,18 @@ def _tensor(values, shape) -> torch.Tensor:
     return t
 
 
+def _initial(table: dict, kind: str, samples: int) -> tuple:
+    """The recurrent module's initial state argument: none (zeros), h_0, or (h_0, c_0), per sample."""
+    hidden = table["hidden_size"]
+    h0 = table.get("initial_state", [0.0] * hidden)
+    if "initial_state" not in table and "initial_cell" not in table:
+        return ()
+    h = torch.tensor([h0] * samples, dtype=DTYPE).unsqueeze(0)  # (layers, samples, hidden)
+    if kind == "rnn":
+        return (h,)
+    return ((h, torch.tensor([table.get("initial_cell", [0.0] * hidden)] * samples, dtype=DTYPE).unsqueeze(0)),)
+
+
 def build(text: str):
     """(the torch modules with their activations, in the tables' order; the parsed table; every
     parameter's place and tensor)."""
@@ -74,7 +86,7 @@ def reference(text: str) -> dict:
     a = x
     for k, (kind, module, activation) in enumerate(modules):
         if kind in RECURRENT:
-            a, _ = module(a)
+            a, _ = module(a, *_initial(table["layer"][k], kind, a.shape[0]))
             if k == last and table.get("sequence_output", "all") == "last":
                 a = a[:, -1]
             net = a  # a last recurrent layer's hidden states are the outputs (identity)

@@ -149,7 +149,7 @@ class Network:
     def weighted(self, neuron: str) -> bool:
         """Whether a unit's net input is a weighted sum of its inputs (and a bias), every term a
         parameter's: not a pooling unit's, nor an LSTM's cell or hidden state."""
-        return all(t.parameter is not None for t in self.net_terms[neuron])
+        return neuron not in self.formulas and all(t.parameter is not None for t in self.net_terms[neuron])
 
     def _combined(self, combination: kinds.Combination, window: list[str]) -> list[Term]:
         """A unit of a layer without parameters: each input of its window times its local partial."""

@@ -107,17 +107,20 @@ class _Unit:
         return lines + ([(entry("g", None, layer.biases + self.bias), d, True)] if self.bias >= 0 else [])
 
 
-def _per_step(kind, layer: P.Layer, below: bool) -> tuple[list[list[_Unit]], int, int]:
-    """The layer's units step by step (one step: every unit), and the strides of its own and of the
-    layer below's positions from one step to the next."""
+def _per_step(kind, layer: P.Layer, below: bool) -> tuple[list[_Unit], list[list[_Unit]], int, int]:
+    """The layer's units before its first step (an initial state's: `initial_units`), its units step by
+    step (one step: every unit), and the strides of its own and of the layer below's positions from one
+    step to the next."""
     units = [_Unit(layer, below, j, *unit) for j, unit in enumerate(_units(kind, layer))]
     typed = layer.typed
+    first = kind.initial_units(typed) if hasattr(kind, "initial_units") else 0
+    initial, units = units[:first], units[first:]
     steps = typed.shape[0] if getattr(kind, "recurrent", False) else 1  # type: ignore[attr-defined]
     period = len(units) // steps
     position = layer.reads or range(layer.width_in)
     features = layer.width_in // steps if layer.reads is None else len(position) // steps
     stride = position[features] - position[0] if steps > 1 else 0
-    return [units[t * period:(t + 1) * period] for t in range(steps)], period, stride
+    return initial, [units[t * period:(t + 1) * period] for t in range(steps)], period, stride
 
 
 _INDEX = re.compile(r"(?P<vector>[a-z]+)(?P<layer>\d*)\[(?P<index>-?\d+)\]$")
@@ -141,31 +144,35 @@ def _template(lines: list, k: int, period: int, stride: int, at: int) -> list:
     return [(moved(target), shifted(value), add) for target, value, add in lines]
 
 
-def _scalars(into: str, layer: P.Layer, per_step, lines_of, period: int, stride: int, below: bool = False):
-    """A statement of the layer's lines: step 0's, and a general step's written once for t = 1 .. T - 1
-    (checked against step 2's, where there is one), or every step's where its steps are not alike."""
+def _scalars(into: str, layer: P.Layer, initial, per_step, lines_of, period: int, stride: int, below: bool = False):
+    """A statement of the layer's lines: its initial units' and step 0's, and a general step's written
+    once for t = 1 .. T - 1 (checked against step 2's, where there is one), or every step's where its
+    steps are not alike. The initial units come first forward, last backward."""
     k, steps = layer.index, len(per_step)
+    head = [line for unit in initial for line in lines_of(unit)]
     step_lines = [[line for unit in units for line in lines_of(unit)] for units in per_step[:3]]
+
+    def with_initial(lines: list) -> tuple:
+        return tuple(lines + head if into == P.BACKS else head + lines)
     if steps >= 3 and _template(step_lines[1], k, period, stride, 1) == _template(step_lines[2], k, period, stride, 2):
         template = tuple(_template(step_lines[1], k, period, stride, 1))
-        return P.Scalars(into, layer, tuple(step_lines[0]), below, template, steps)
-    every = [line for units in per_step for unit in units for line in lines_of(unit)]
-    return P.Scalars(into, layer, tuple(every), below)
+        return P.Scalars(into, layer, with_initial(step_lines[0]), below, template, steps)
+    order = reversed(per_step) if into == P.BACKS else per_step  # every step's: the last first, backward
+    return P.Scalars(into, layer, with_initial([line for units in order for unit in units for line in lines_of(unit)]),
+                     below)
 
 
 def _forward(kind, layer: P.Layer) -> P.Scalars:
-    per_step, period, stride = _per_step(kind, layer, False)
-    return _scalars(P.NETS, layer, per_step, _Unit.forward, period, stride)
+    initial, per_step, period, stride = _per_step(kind, layer, False)
+    return _scalars(P.NETS, layer, initial, per_step, _Unit.forward, period, stride)
 
 
 def _backward(kind, layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
     """Last unit first (a step's units backward, last step first: the printers run the template's steps
     backward); the gradients after (a step in place changes the weights the vector sent back reads)."""
-    per_step, period, stride = _per_step(kind, layer, below is not None)
+    initial, per_step, period, stride = _per_step(kind, layer, below is not None)
     backward = [list(reversed(units)) for units in per_step]
-    backs = _scalars(P.BACKS, layer, backward, _Unit.backward, period, stride, below is not None)
-    if not backs.steps:  # every step's lines: in the order last step first
-        backs = P.Scalars(P.BACKS, layer, tuple(line for units in reversed(backward) for unit in units
-                                                for line in _Unit.backward(unit)), below is not None)
+    backs = _scalars(P.BACKS, layer, list(reversed(initial)), backward, _Unit.backward, period, stride,
+                     below is not None)
     sent = [backs, *(P.below_deltas(below) if below else [])]
-    return [*sent, _scalars(P.WEIGHT_GRADIENTS, layer, per_step, _Unit.gradients, period, stride)]
+    return [*sent, _scalars(P.WEIGHT_GRADIENTS, layer, initial, per_step, _Unit.gradients, period, stride)]

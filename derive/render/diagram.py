@@ -191,9 +191,10 @@ def _unrolled(network, x_step: float) -> list[Node] | None:
     block, last = dx * (len(steps) + 0.5), max(count for count, _ in steps) - 1
     nodes, base = [], 0.0
     for k, (layer, (count, _)) in enumerate(zip(network.layers, steps, strict=True)):
-        per_step = len(layer) // count  # an LSTM's step has its gates and cell states beside its hidden states
+        first = kinds.initial_units(network.typed(k)) if k else 0  # an initial state: a block before step 1
+        per_step = (len(layer) - first) // count  # an LSTM's step has its gates and cell states beside its h
         for u, n in enumerate(layer):
-            t, j = divmod(u, per_step)
+            t, j = divmod(u - first, per_step) if u >= first else (-1, u)
             x = block * (t if count > 1 else last) + dx * k
             nodes.append(Node(node_id(n), n, x, base + Y_STEP * (per_step - 1 - j)))
         base += Y_STEP * (per_step + 0.3)

@@ -198,6 +198,13 @@ def unit_activations(layer: Typed, activation: str) -> tuple[str, ...] | None:
     return kind.unit_activations(layer, activation) if hasattr(kind, "unit_activations") else None
 
 
+def initial_units(layer: Typed) -> int:
+    """The units of a recurrent layer before its first step (an initial state given: h_0, and an LSTM's
+    c_0), first among its units; 0 for every other layer."""
+    kind = KINDS[layer.kind]
+    return kind.initial_units(layer) if hasattr(kind, "initial_units") else 0
+
+
 def step_part(layer: Typed, position: int) -> tuple[str, int, int]:
     """A recurrent layer's unit at ``position``, as the textbooks name it: (its part, "h" for a hidden
     state, an LSTM's "i", "f", "g", "o", "c" too; its step, from 1; its unit within the part, from 1)."""

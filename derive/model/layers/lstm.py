@@ -8,7 +8,8 @@ unrolled over the steps of a sequence. At step t (from 1), with PyTorch's gate o
     c_t = f_t c_(t-1) + i_t g_t                     cell state
     h_t = o_t tanh(c_t)                             hidden state
 
-with h_0 = c_0 = 0. Each gate is a unit as a dense layer's (its net input a weighted sum, its out an
+with h_0 = c_0 = 0, or ``initial_state`` and ``initial_cell`` (then the layer's first units, h_0 and c_0,
+whose net inputs are those numbers). Each gate is a unit as a dense layer's (its net input a weighted sum, its out an
 activation of it); c_t and h_t are units whose net inputs are products of other units' outs, each
 term with its local partial (dc_t/df_t = c_(t-1), dc_t/dc_(t-1) = f_t, dh_t/do_t = tanh(c_t),
 dh_t/dc_t = o_t (1 - tanh^2(c_t)), ...): the backward pass reads them off as it reads a weight, so
@@ -42,9 +43,24 @@ INPUT, FORGET, CANDIDATE, OUTPUT, CELL, HIDDEN = range(len(PARTS))
 _ACTIVATIONS = (GATE_ACTIVATION, GATE_ACTIVATION, RECURRENT_ACTIVATION, GATE_ACTIVATION, NO_ACTIVATION, NO_ACTIVATION)
 
 
-def _position(hidden: int, step: int, which: int, j: int) -> int:
-    """The position of a step's (from 0) unit j of one part among the layer's units."""
-    return (step * len(PARTS) + which) * hidden + j
+def _initial(layer: Typed) -> tuple[tuple, tuple] | None:
+    """The initial state and cell (h_0, c_0), where given other than zeros (else None: h_0 = c_0 = 0)."""
+    found = dict(layer.settings).get("initial")
+    return found  # type: ignore[return-value]
+
+
+def _position(layer: Typed, step: int, which: int, j: int) -> int:
+    """The position of a step's (from 0) unit j of one part among the layer's units; step -1: the initial
+    state's (h_0 then c_0, the layer's first units, where given)."""
+    hidden = layer.shape[1]
+    if step < 0:
+        return (0 if which == HIDDEN else hidden) + j
+    return initial_units(layer) + (step * len(PARTS) + which) * hidden + j
+
+
+def initial_units(layer: Typed) -> int:
+    """The units before the first step: h_0 and c_0 where an initial state is given, else none."""
+    return 2 * layer.shape[1] if _initial(layer) else 0
 
 
 class LSTM:
@@ -82,12 +98,16 @@ class LSTM:
         return scalars.lowering(self)
 
     def part(self, layer: Typed, position: int) -> tuple[str, int, int]:
-        """(its part, "i" .. "h"; its step, from 1; its unit within the part, from 1) of the unit at
-        ``position`` among the layer's units: what the outputs label it with (f^<2>_1)."""
-        hidden = layer.shape[1]
-        step, rest = divmod(position, len(PARTS) * hidden)
+        """(its part, "i" .. "h"; its step, from 1, 0 for the initial state; its unit within the part, from
+        1) of the unit at ``position`` among the layer's units: what the outputs label it with (f^<2>_1)."""
+        hidden, first = layer.shape[1], initial_units(layer)
+        if position < first:
+            return ("h", "c")[position // hidden], 0, position % hidden + 1
+        step, rest = divmod(position - first, len(PARTS) * hidden)
         which, j = divmod(rest, hidden)
         return PARTS[which], step + 1, j + 1
+
+    initial_units = staticmethod(initial_units)
 
     #: its products' usual slips (`derive.check.variants`): the cell state's delta without the next step's
     #: delta_c(t+1) f_(t+1) (as if dc_(t+1)/dc_t were 0), the way back through h_t only
@@ -107,11 +127,11 @@ class LSTM:
         if "hidden_size" not in table:
             check.fail(f"{key}: missing key 'hidden_size' (its number of hidden units per step)")
         hidden = check.integer(table["hidden_size"], f"{key}.hidden_size", 1, check.max_width)
-        for name, what in (("initial_state", "h_0"), ("initial_cell", "c_0")):
-            if name in table and any(check.vector(table[name], f"{key}.{name}", hidden, "hidden_size is")):
-                check.fail(f"{key}.{name}: an initial state other than zeros is not available yet ({what} = 0, "
-                           "PyTorch's default)")
-        layer = Typed(self.name, tuple(shape_in), (steps, hidden), internal=(len(PARTS) - 1) * hidden * steps)
+        states = [check.vector(table[name], f"{key}.{name}", hidden, "hidden_size is") if name in table else
+                  (0,) * hidden for name in ("initial_state", "initial_cell")]
+        settings = (("initial", tuple(states)),) if any(v for state in states for v in state) else ()
+        layer = Typed(self.name, tuple(shape_in), (steps, hidden), settings,
+                      internal=(len(PARTS) - 1) * hidden * steps + (2 * hidden if settings else 0))
         tensors = [k for k in TENSORS if k in table]
         if tensors and len(tensors) != len(TENSORS):
             missing = next(k for k in TENSORS if k not in table)
@@ -136,12 +156,14 @@ class LSTM:
     def exposed(self, layer: Typed) -> tuple[int, ...]:
         """The hidden states h_t, step by step: what the layer above (and the next step) reads."""
         steps, hidden = layer.shape
-        return tuple(_position(hidden, t, HIDDEN, j) for t in range(steps) for j in range(hidden))
+        return tuple(_position(layer, t, HIDDEN, j) for t in range(steps) for j in range(hidden))
 
     def unit_activations(self, layer: Typed, activation_name: str) -> tuple[str, ...]:
-        """The gates' (sigma, tanh for g), and none for c_t and h_t (their net inputs are their values)."""
+        """The gates' (sigma, tanh for g), and none for c_t and h_t, nor h_0 and c_0 (their net inputs are
+        their values)."""
         steps, hidden = layer.shape
-        return tuple(_ACTIVATIONS[which] for _ in range(steps) for which in range(len(PARTS)) for _ in range(hidden))
+        each = tuple(_ACTIVATIONS[which] for _ in range(steps) for which in range(len(PARTS)) for _ in range(hidden))
+        return (NO_ACTIVATION,) * initial_units(layer) + each
 
     def connections(self, layer: Typed) -> tuple[tuple[tuple[int, int], ...], ...]:
         """Gate q's unit j at step t reads x_t through row q hidden + j of W_ih and h_(t-1) through the
@@ -149,14 +171,14 @@ class LSTM:
         through no weight (`local_terms`)."""
         (steps, features), hidden = layer.shape_in, layer.shape[1]
         recurrent = len(GATES) * hidden * features  # W_hh's first entry
-        units: list[tuple[tuple[int, int], ...]] = []
+        units: list[tuple[tuple[int, int], ...]] = [()] * initial_units(layer)
         for t in range(steps):
             for q in range(len(GATES)):
                 for j in range(hidden):
                     row = q * hidden + j
                     reads = [(t * features + i, row * features + i) for i in range(features)]
-                    if t > 0:
-                        reads += [(layer.width_in + _position(hidden, t - 1, HIDDEN, m), recurrent + row * hidden + m)
+                    if t > 0 or initial_units(layer):
+                        reads += [(layer.width_in + _position(layer, t - 1, HIDDEN, m), recurrent + row * hidden + m)
                                   for m in range(hidden)]
                     units.append(tuple(reads))
             units += [()] * (2 * hidden)
@@ -166,16 +188,19 @@ class LSTM:
         """c_t's and h_t's net inputs as formulas of the outs they read (``out`` of an input's index), and
         those inputs: c_t = f_t c_(t-1) + i_t g_t, h_t = o_t tanh(c_t) (`Network` differentiates each in
         each input for its local partials); None for a gate (weighted terms)."""
-        hidden = layer.shape[1]
         which, step, j = self.part(layer, position)
         t, j = step - 1, j - 1
+        initial = _initial(layer)
+        if t < 0 and initial is not None:  # h_0 or c_0: a number
+            return sp.Rational(initial[which == "c"][j]), []
 
         def own(w: str, step: int = t) -> int:
-            return layer.width_in + _position(hidden, step, PARTS.index(w), j)
+            return layer.width_in + _position(layer, step, PARTS.index(w), j)
 
         if which == "c":
-            inputs = [own("i"), own("g")] if t == 0 else [own("f"), own("c", t - 1), own("i"), own("g")]
-            pairs = [(own("i"), own("g"))] if t == 0 else [(own("f"), own("c", t - 1)), (own("i"), own("g"))]
+            first = t == 0 and initial is None
+            inputs = [own("i"), own("g")] if first else [own("f"), own("c", t - 1), own("i"), own("g")]
+            pairs = [(own("i"), own("g"))] if first else [(own("f"), own("c", t - 1)), (own("i"), own("g"))]
             return sp.Add(*(sp.Mul(out(a), out(b), evaluate=False) for a, b in pairs), evaluate=False), inputs
         if which == "h":
             squash = activation(RECURRENT_ACTIVATION)
@@ -185,26 +210,29 @@ class LSTM:
     def bias_units(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
         """bias[q hidden + j] is added to gate q's unit j at every step."""
         steps, hidden = layer.shape
-        return tuple(tuple(_position(hidden, t, q, j) for t in range(steps))
+        return tuple(tuple(_position(layer, t, q, j) for t in range(steps))
                      for q in range(len(GATES)) for j in range(hidden))
 
     def table(self, layer: Typed, activation_name: str, weight: tuple) -> dict:
-        return {"hidden_size": layer.shape[1], **dict(zip(TENSORS, weight, strict=True))}
+        initial = _initial(layer)
+        states = {"initial_state": list(initial[0]), "initial_cell": list(initial[1])} if initial else {}
+        return {"hidden_size": layer.shape[1], **dict(zip(TENSORS, weight, strict=True)), **states}
 
     def slips(self, layer: Typed, parameters: list) -> list[Slip]:
         """Backpropagation through time cut after one step through W_hh (dE/dh_t without the next
         step's gates' deltas), and W_hh's gradients taken with h_t in place of h_(t-1) (the wrong step)."""
         (steps, features), hidden = layer.shape_in, layer.shape[1]
         recurrent = [p for p in parameters if p.kind == quantities.WEIGHT and p.index >= len(GATES) * hidden * features]
-        if steps < 2 or not recurrent:
+        if (steps < 2 and not initial_units(layer)) or not recurrent:
             return []
         number = recurrent[0].layer
         letter, hidden_layer, _ = quantities.neuron_parts(recurrent[0].feeds[0])
         prefix = f"{letter}{hidden_layer}_" if hidden_layer else letter
 
-        def state(t: int, m: int) -> str:  # h_t,m (t from 0), by its name
-            return f"{prefix}{_position(hidden, t, HIDDEN, m) + 1}"
-        step_after = tuple((state(t, m), state(t + 1, m)) for t in range(steps - 1) for m in range(hidden))
+        def state(t: int, m: int) -> str:  # h_t,m (t from 0; -1: h_0), by its name
+            return f"{prefix}{_position(layer, t, HIDDEN, m) + 1}"
+        first = -1 if initial_units(layer) else 0
+        step_after = tuple((state(t, m), state(t + 1, m)) for t in range(first, steps - 1) for m in range(hidden))
         return [Slip(f"recurrent_term_left_out_{number}", f"layer {number}'s backpropagation through time cut after "
                      "one step: dE/dh_t without the next step's gates' deltas through W_hh",
                      {p.name: 0 for p in recurrent}),

@@ -3,7 +3,8 @@ over the steps of a sequence. At step t (from 1) hidden unit j computes
 
     z_t,j = sum_i W_ih[j][i] x_t,i + sum_m W_hh[j][m] h_(t-1),m + b_j,    h_t,j = act(z_t,j)
 
-with h_0 = 0 (the term of W_hh is absent at step 1). The same W_ih, W_hh and b are used at every
+with h_0 = 0 (the term of W_hh is absent at step 1), or ``initial_state`` (then the layer's first units,
+h_0, whose net inputs are those numbers). The same W_ih, W_hh and b are used at every
 step: a shared weight's gradient is the sum over the steps of delta times what it multiplies there.
 Backward through time: dE/dh_t collects the layers above at step t (every step with sequence_output =
 "all"; the last only with "last") and the deltas of step t + 1 through W_hh.
@@ -20,10 +21,12 @@ numbered W_ih's entries first, then W_hh's, each in row-major order.
 
 from __future__ import annotations
 
+import sympy as sp
+
 from derive.model import program as P
-from derive.model import quantities
+from derive.model import quantities, scalars
 from derive.model.layers import Read, Slip, Typed, read_bias, register, tensor
-from derive.model.registry import RECURRENT_ACTIVATION
+from derive.model.registry import NO_ACTIVATION, RECURRENT_ACTIVATION
 
 TENSORS = ("weight_ih", "weight_hh")
 
@@ -35,13 +38,28 @@ def _recur(into: str, layer: P.Layer, below: bool = False) -> P.Recur:
     return P.Recur(into, layer, steps, features, hidden, below)
 
 
+def _initial(layer: Typed) -> tuple | None:
+    """h_0 where an initial state other than zeros is given (else None: h_0 = 0)."""
+    return dict(layer.settings).get("initial")  # type: ignore[return-value]
+
+
+def initial_units(layer: Typed) -> int:
+    """The units before the first step: h_0 where an initial state is given, else none."""
+    return layer.shape[1] if _initial(layer) else 0
+
+
 def _forward(layer: P.Layer) -> list[P.Statement]:
+    if initial_units(layer.typed):  # type: ignore[arg-type]
+        return scalars.lowering(RNN_KIND).forward(layer)
     return [_recur(P.NETS, layer)]
 
 
 def _backward(layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
     """Its deltas through time and the vector sent below (with the deltas there) first, then its
-    gradients: a step applied in place changes the weights they read."""
+    gradients: a step applied in place changes the weights they read. With an initial state, unit by
+    unit (`derive.model.scalars`): `Recur` starts from h_0 = 0."""
+    if initial_units(layer.typed):  # type: ignore[arg-type]
+        return scalars.lowering(RNN_KIND).backward(layer, below)
     sent = [_recur(P.BACKS, layer, below is not None), *(P.below_deltas(below) if below is not None else [])]
     return [*sent, _recur(P.WEIGHT_GRADIENTS, layer)]
 
@@ -53,6 +71,30 @@ class RNN:
     combination = None
     recurrent = True
     tensor_names = TENSORS  # its weight tensors' names, PyTorch's (without the layer's _l0)
+    initial_units = staticmethod(initial_units)
+
+    def part(self, layer: Typed, position: int) -> tuple[str, int, int]:
+        """("h"; its step, from 1, 0 for the initial state h_0; its unit, from 1)."""
+        step, j = divmod(position - initial_units(layer), layer.shape[1])
+        return ("h", step + 1, j + 1) if position >= initial_units(layer) else ("h", 0, position + 1)
+
+    def exposed(self, layer: Typed) -> tuple[int, ...]:
+        """Its hidden states of every step (not h_0): what the layer above reads."""
+        return tuple(range(initial_units(layer), layer.units))
+
+    def unit_activations(self, layer: Typed, activation_name: str) -> tuple[str, ...] | None:
+        """With an initial state, h_0's none (its net input is its value) and the layer's for the rest."""
+        if not initial_units(layer):
+            return None
+        steps, hidden = layer.shape
+        return (NO_ACTIVATION,) * hidden + (str(dict(layer.settings)["activation"]),) * (steps * hidden)
+
+    def local_terms(self, layer: Typed, position: int, out):
+        """h_0's net input, a number (given); None for a unit of a step (weighted terms)."""
+        initial = _initial(layer)
+        if initial is None or position >= layer.shape[1]:
+            return None
+        return sp.Rational(initial[position]), []
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
         if len(shape_in) != 2:
@@ -67,11 +109,11 @@ class RNN:
         if "hidden_size" not in table:
             check.fail(f"{key}: missing key 'hidden_size' (its number of hidden units per step)")
         hidden = check.integer(table["hidden_size"], f"{key}.hidden_size", 1, check.max_width)
-        if "initial_state" in table and any(check.vector(table["initial_state"], f"{key}.initial_state", hidden,
-                                                         "hidden_size is")):
-            check.fail(f"{key}.initial_state: an initial state other than zeros is not available yet (h_0 = 0, "
-                       "PyTorch's default)")
-        layer = Typed(self.name, tuple(shape_in), (steps, hidden))
+        state = check.vector(table["initial_state"], f"{key}.initial_state", hidden, "hidden_size is") if (
+            "initial_state" in table) else ()
+        activation = table.get("activation", RECURRENT_ACTIVATION)
+        settings = (("initial", tuple(state)), ("activation", activation)) if any(state) else ()
+        layer = Typed(self.name, tuple(shape_in), (steps, hidden), settings, internal=hidden if settings else 0)
         tensors = [k for k in TENSORS if k in table]
         if tensors and len(tensors) != len(TENSORS):
             missing = next(k for k in TENSORS if k not in table)
@@ -82,7 +124,7 @@ class RNN:
                            for k, s, what in zip(TENSORS, self.tensors(layer), ("input_size", "hidden_size"),
                                                  strict=True))
         bias = read_bias(table, key, hidden, "hidden_size", check)
-        return Read(layer, table.get("activation", RECURRENT_ACTIVATION), weight, bias)
+        return Read(layer, activation, weight, bias)
 
     def tensors(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
         """Its weight tensors' shapes: W_ih [hidden][features], W_hh [hidden][hidden]."""
@@ -98,30 +140,32 @@ class RNN:
         """h_t,j reads x_t through W_ih's row j, and h_(t-1) (its own layer's units, numbered after the
         layer below's) through W_hh's row j."""
         (steps, features), hidden = layer.shape_in, layer.shape[1]
-        recurrent = hidden * features  # W_hh's first entry
-        units = []
+        recurrent, first = hidden * features, initial_units(layer)  # W_hh's first entry; h_0's units
+        units: list[tuple[tuple[int, int], ...]] = [()] * first
         for t in range(steps):
             for j in range(hidden):
                 reads = [(t * features + i, j * features + i) for i in range(features)]
-                if t > 0:
-                    own = layer.width_in + (t - 1) * hidden
+                if t > 0 or first:
+                    own = layer.width_in + first + (t - 1) * hidden  # h_(t-1): h_0's units at step 1
                     reads += [(own + m, recurrent + j * hidden + m) for m in range(hidden)]
                 units.append(tuple(reads))
         return tuple(units)
 
     def bias_units(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
         steps, hidden = layer.shape
-        return tuple(tuple(t * hidden + j for t in range(steps)) for j in range(hidden))
+        return tuple(tuple(initial_units(layer) + t * hidden + j for t in range(steps)) for j in range(hidden))
 
     def table(self, layer: Typed, activation: str, weight: tuple) -> dict:
-        return {"hidden_size": layer.shape[1], "activation": activation, **dict(zip(TENSORS, weight, strict=True))}
+        initial = _initial(layer)
+        return {"hidden_size": layer.shape[1], "activation": activation, **dict(zip(TENSORS, weight, strict=True)),
+                **({"initial_state": list(initial)} if initial else {})}
 
     def slips(self, layer: Typed, parameters: list) -> list[Slip]:
         """Backpropagation through time cut after one step (the recurrent term W_hh^T delta_(t+1) left
         out of dE/dh_t), and W_hh's gradient taken with h_t in place of h_(t-1) (the wrong step)."""
         (steps, features), hidden = layer.shape_in, layer.shape[1]
         recurrent = [p for p in parameters if p.kind == quantities.WEIGHT and p.index >= hidden * features]
-        if steps < 2 or not recurrent:
+        if (steps < 2 and not initial_units(layer)) or not recurrent:
             return []
         number = recurrent[0].layer
         diagonal = [p for p in recurrent if (p.index - hidden * features) % (hidden + 1) == 0]  # W_hh[m][m]

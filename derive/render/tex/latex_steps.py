@@ -24,15 +24,17 @@ def _steps(document, k: int, s: int) -> list[Block]:
     network, digits = document.network, document.digits
     values = document.model.evaluation.samples[s]
     typed = network.typed(k)
-    steps = typed.shape[0]
-    per_step = len(network.layers[k]) // steps  # an LSTM's gates and cell states beside its hidden states
+    steps, first = typed.shape[0], kinds.initial_units(typed)
+    per_step = (len(network.layers[k]) - first) // steps  # an LSTM's gates and cell states beside its h
     blocks = []
-    for t in range(steps):
-        units = network.layers[k][t * per_step:(t + 1) * per_step]
-        rows = [[f"${names.latex_neuron(n)} = {step_name(*_named(typed, t * per_step + j))}$",
+    spans = [(first + t * per_step, first + (t + 1) * per_step, f"Step $t = {t + 1}$:") for t in range(steps)]
+    if first:  # the initial state given: its units, with dE/dh_0 (and dE/dc_0) as their deltas
+        spans.insert(0, (0, first, "The initial state, $t = 0$ (its deltas are the gradients with respect to it):"))
+    for start, end, title in spans:
+        rows = [[f"${names.latex_neuron(n)} = {step_name(*_named(typed, start + j))}$",
                  f"${number(values[Q.net(n)], digits)}$", f"${number(values[Q.out(n)], digits)}$",
-                 f"${number(values[Q.delta(n)], digits)}$"] for j, n in enumerate(units)]
-        blocks += [Block("text", f"Step $t = {t + 1}$:"),
+                 f"${number(values[Q.delta(n)], digits)}$"] for j, n in enumerate(network.layers[k][start:end])]
+        blocks += [Block("text", title),
                    Block("table", rows=rows, header=["unit", r"$\mathrm{net}$", r"$\mathrm{out}$", r"$\delta$"],
                          columns="lrrr")]
     return blocks
