@@ -68,10 +68,13 @@ ALONE_LAST = ALONE.replace('sequence_output = "all"', 'sequence_output = "last"'
 #: an initial state given: h_0 and c_0, the layer's first units; and c_0 alone (h_0 = 0)
 INITIAL = ISSUE.replace("hidden_size = 2", "hidden_size = 2\ninitial_state = [0.3, -0.2]\ninitial_cell = [0.1, 0.5]")
 CELL_ONLY = ISSUE.replace("hidden_size = 2", "hidden_size = 2\ninitial_cell = [0.1, 0.5]")
+#: one step: W_hh multiplies nothing (h_0 = 0), its gradient 0 in every target
+ONE_STEP = ISSUE.replace("input = [3, 2]", "input = [1, 2]").replace(", [0.5, 3.0], [0.0, -1.0]]", "]").replace(
+    "[[0.5], [1.25], [0.0]]", "[[0.5]]")
 #: the networks the code targets and the matrix route are checked on, by name
 NETWORKS = {"all": ISSUE, "last": LAST, "stacked": _random_spec(3, "all", ("rnn", "lstm", "lstm")),
             "no bias": _random_spec(8, "last", bias=False), "alone": ALONE, "alone last": ALONE_LAST,
-            "initial": INITIAL}
+            "initial": INITIAL, "one step": ONE_STEP}
 
 
 def _model(text: str) -> derive.Model:

@@ -11,6 +11,8 @@ a target prints as they are or renames (`entry`).
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 
 import sympy as sp
@@ -175,4 +177,18 @@ def _backward(kind, layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
     backs = _scalars(P.BACKS, layer, list(reversed(initial)), backward, _Unit.backward, period, stride,
                      below is not None)
     sent = [backs, *(P.below_deltas(below) if below else [])]
-    return [*sent, _scalars(P.WEIGHT_GRADIENTS, layer, initial, per_step, _Unit.gradients, period, stride)]
+    gradients = _scalars(P.WEIGHT_GRADIENTS, layer, initial, per_step, _Unit.gradients, period, stride)
+    return [*sent, dataclasses.replace(gradients, lines=_zeros(layer) + gradients.lines)]
+
+
+def _zeros(layer: P.Layer) -> tuple:
+    """Every gradient entry of the layer set to 0 first (lines not added): a weight no step reads (W_hh over
+    one step, h_0 = 0) has gradient 0, and a target whose gradient vector is not zeroed must say so."""
+    from derive.model import layers as kinds
+
+    typed = layer.typed
+    assert isinstance(typed, kinds.Typed)
+    weights = sum(math.prod(shape) for shape in kinds.tensors(typed))
+    biases = len(kinds.bias_units(typed)) if layer.biases >= 0 else 0
+    entries = [*range(layer.weights, layer.weights + weights), *range(layer.biases, layer.biases + biases)]
+    return tuple((entry("g", None, e), sp.S.Zero, False) for e in entries)

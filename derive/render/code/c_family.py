@@ -145,6 +145,7 @@ def scalars(s: P.Scalars, f: CFamily, backs: list[str], accumulate: Callable[[st
              else f"for ({f.index} step = 1; step < {s.steps}; step++) {{")
     loop = [f.base + steps, *(line(*x, f.base + f.step) for x in s.template), f.base + "}"] if s.steps else []
     head = [f.base + f.arrays([f"z{k}", f"a{k}"], layer.width)] if s.into == P.NETS else (backs if s.below else [])
-    if s.into == P.WEIGHT_GRADIENTS:
-        head = []
-    return head + s.ordered([line(*x, f.base) for x in s.lines], loop)
+    lines = s.lines
+    if s.into == P.WEIGHT_GRADIENTS:  # its entries set to 0 are the target's to zero (``g``), not to add
+        head, lines = [], tuple(x for x in s.lines if x[2])
+    return head + s.ordered([line(*x, f.base) for x in lines], loop)

@@ -183,9 +183,10 @@ class _NumPy(Printer):
         def run(lines: list[str], loop: list[str], indent: str) -> list[str]:
             return s.ordered(lines, [f"{indent}for step in {steps}:", *loop] if s.steps else [])
         if s.into == P.WEIGHT_GRADIENTS:
-            values = [(t.name.removeprefix("g"), printer.doprint(v)) for t, v, _ in s.lines]
+            zeroed = [t.name.removeprefix("g") for t, _, add in s.lines if not add]  # every entry, set to 0 first
+            values = [(t.name.removeprefix("g"), printer.doprint(v)) for t, v, add in s.lines if add]
             looped = [(t.name.removeprefix("g"), printer.doprint(v)) for t, v, _ in s.template]
-            zero = [f"{I2}g{e} = 0.0" for e in dict.fromkeys(e for e, _ in values + looped)]
+            zero = [f"{I2}g{e} = 0.0" for e in dict.fromkeys([*zeroed, *(e for e, _ in values + looped)])]
             stored = run([f"{I2}g{e} += numpy.sum({v})" for e, v in values],
                          [f"{I2}    g{e} += numpy.sum({v})" for e, v in looped], I2)
             stepped = run([f"{I2}p{e} -= rate * numpy.sum({v})" for e, v in values],
