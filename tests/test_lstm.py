@@ -176,7 +176,7 @@ def test_an_rnn_after_an_lstm_is_written_straight_line():
     assert loops.unlowered(_model(NETWORKS["stacked"]).network) is None
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"])
 def test_the_module_trains_an_lstm_as_the_formulas_say(optimizer):
     module_trains_as_the_formulas_say(_model(_random_spec(11, "last")), optimizer)
 
