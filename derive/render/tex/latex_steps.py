@@ -74,13 +74,14 @@ def _function(name: str, network) -> str:
 def _introduction(network, k: int) -> str:
     steps, hidden = network.typed(k).shape
     units, first = network.layers[k], kinds.initial_units(network.typed(k))
+    offset = f"{first} + " if first else ""
     initial = (f" (before them, ${names.latex_neuron(units[0])}$ to ${names.latex_neuron(units[first - 1])}$ are "
                f"the initial state given, ${step_name(0, 'j')}$, read at the first step)" if first else "")
     return (f"Layer {k} is recurrent: at each of its {steps} steps its {hidden} hidden units read that step's "
             f"inputs and, from the second step on, the previous step's outputs through $W_{{hh}}$; the same "
             f"weights at every step. Its units are numbered step by step: ${names.latex_neuron(units[first])}$ to "
             f"${names.latex_neuron(units[first + hidden - 1])}$ are step 1's, and unit "
-            f"${f'{first} + ' if first else ''}(t-1) \\cdot {hidden} + j$ of the layer is ${step_name('t', 'j')}${initial}. Backward, a "
+            f"${offset}(t-1) \\cdot {hidden} + j$ of the layer is ${step_name('t', 'j')}${initial}. Backward, a "
             "unit's $\\partial E / \\partial \\mathrm{out}$ collects the layer above at its step and the next "
             "step's deltas through $W_{hh}$, so the deltas are computed last step first.")
 
