@@ -29,8 +29,8 @@ def _deep(bias='"shared"'):
 
 
 def test_every_target_prints_every_statement_kind_of_its_form():
-    assert [k.__name__ for k in P.LOOP_KINDS] == ["Units", "Affine", "Each", "Gather", "Pool", "Recur", "Map", "Rows",
-                                                  "Let", "Total", "Propagate", "Update"]
+    assert [k.__name__ for k in P.LOOP_KINDS] == ["Units", "Affine", "Each", "Gather", "Pool", "Recur", "Scalars", "Map",
+                                                  "Rows", "Let", "Total", "Propagate", "Update"]
     assert [k.__name__ for k in P.STRAIGHT_KINDS] == ["Sum", "Let", "Store"]
     assert set(typing.get_args(P.Statement)) == {*P.LOOP_KINDS, *P.STRAIGHT_KINDS}
     for kinds, printers in PRINTERS.items():
