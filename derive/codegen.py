@@ -50,8 +50,8 @@ def codegen(source, target: str = "python", output: str | Path | None = None, bu
     # same one-line error as for the other commands
     loops = targets.loops(chosen, network)
     if loops and unlowered(network):
-        raise CodegenError(f"the {chosen.name} target is written in loop form, which {unlowered(network)} layers do "
-                           "not have yet: use --target python, c or javascript (straight-line code)")
+        raise CodegenError(f"the {chosen.name} target is written in loop form, which {unlowered(network)}: use "
+                           "--target python, c or javascript (straight-line code)")
     derivation = None
     if not loops:
         model = model or Model(spec)

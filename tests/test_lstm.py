@@ -167,13 +167,24 @@ def test_the_pages_loop_form_gives_every_value_of_every_sample(chrome, name):
     agrees(chrome, _model(NETWORKS[name]))
 
 
-def test_an_rnn_after_an_lstm_is_written_straight_line():
-    """An rnn's loops read every unit of the layer below, an LSTM's gates too: after an LSTM its code is
-    straight-line at every size (a linear layer or another LSTM read its hidden states)."""
+def test_an_rnn_after_an_lstm_is_written_straight_line(tmp_path, capsys):
+    """An rnn's loops read every unit of the layer below, an LSTM's gates too: after an LSTM (or after an
+    rnn with an initial state, whose h_0 units come first) its code is straight-line at every size, and
+    NumPy, loops only, says why (a linear layer or another LSTM read the hidden states through their
+    positions)."""
     from derive.render.code import loops
 
-    assert loops.unlowered(_model(_random_spec(4, "all", ("lstm", "rnn"))).network) == "rnn"
+    text = _random_spec(4, "all", ("lstm", "rnn"))
+    assert loops.unlowered(_model(text).network) == (
+        "layer 2 (rnn) does not have where it reads only some of the units of layer 1 (lstm: its hidden states, "
+        "without its gates or initial state)")
     assert loops.unlowered(_model(NETWORKS["stacked"]).network) is None
+    spec = tmp_path / "lstm.toml"
+    spec.write_text(text)
+    assert main(["codegen", str(spec), "--target", "numpy", "-o", str(tmp_path / "n.py")]) == 2
+    assert capsys.readouterr().err.startswith("derive codegen: the numpy target is written in loop form, which layer 2 "
+                                              "(rnn) does not have where it reads only some of the units of layer 1")
+    assert not (tmp_path / "n.py").exists()
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"])

@@ -179,6 +179,12 @@ BAD = {
         'weight = [[[[1.0]]]]\nbias = [0.0]\n\n[[layer]]\ntype = "rnn"'),
         "derive: rnn.toml: layer[1]: an rnn layer reads a sequence [steps, features], but the layer below gives "
         "a shape [1, 3, 2]: put it first (input = [steps, features]) or right after another recurrent layer"),
+    "binary cross-entropy on a last rnn": (
+        ISSUE[:ISSUE.index('[[layer]]\ntype = "linear"')].replace('activation = "tanh"', 'activation = "logistic"')
+        .replace('loss = "half_sse"', 'loss = "binary_cross_entropy"')
+        + ISSUE[ISSUE.index("[[samples]]"):].replace("[[0.5], [1.25], [0.0]]", "[[0.5, 0.5], [0.25, 1], [0.0, 0]]"),
+        "derive: rnn.toml: loss = 'binary_cross_entropy' needs logistic outputs of their own, and the outputs here "
+        "are the last rnn layer's hidden states: add a [[layer]] of type linear with activation = \"logistic\""),
     "sequence_output unknown": (ISSUE.replace('loss = "half_sse"', 'loss = "half_sse"\nsequence_output = "first"'),
                                 "derive: rnn.toml: sequence_output = 'first' is unknown: \"all\" (the layers after the "
                                 "recurrent one at every step) or \"last\" (at the last step only)"),

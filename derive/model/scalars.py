@@ -62,7 +62,8 @@ def _units(kind, layer: P.Layer) -> list:
 
     typed = layer.typed
     assert isinstance(typed, kinds.Typed)  # a layer of the lowered program carries its table's reading
-    names = kinds.unit_activations(typed, "") or ()
+    names = kinds.unit_activations(typed, "")  # a kind lowered unit by unit names each unit's (the name
+    assert names is not None, typed.kind  # given is not read: an rnn's is in its settings with an initial state)
     bias = [-1] * len(names)
     if layer.biases >= 0:
         for b, units in enumerate(kinds.bias_units(typed)):
@@ -115,7 +116,9 @@ def _per_step(kind, layer: P.Layer, below: bool) -> tuple[list[_Unit], list[list
     step to the next."""
     units = [_Unit(layer, below, j, *unit) for j, unit in enumerate(_units(kind, layer))]
     typed = layer.typed
-    first = kind.initial_units(typed) if hasattr(kind, "initial_units") else 0
+    from derive.model import layers as kinds
+
+    first = kinds.initial_units(typed)  # type: ignore[arg-type]
     initial, units = units[:first], units[first:]
     steps = typed.shape[0] if getattr(kind, "recurrent", False) else 1  # type: ignore[attr-defined]
     period = len(units) // steps

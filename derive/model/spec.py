@@ -135,11 +135,13 @@ class _Validator(Checker):
         functions = self.functions(t.get("activations", {}), t.get("losses", {}))
         activations = self.activations(t["activation"], len(layers) - 1, functions, "kinds" in t)
         loss = self.choice(t["loss"], "loss", [*LOSSES, *functions.loss_names])
-        if functions.loss(loss).requires and activations[-1] != functions.loss(loss).requires:
-            self.fail(
-                f"loss = '{loss}' needs {functions.loss(loss).requires} outputs, "
-                f"but the output layer's activation is '{activations[-1]}'"
-            )
+        requires = functions.loss(loss).requires
+        if requires and activations[-1] != requires:
+            outputs = layer_form.read_out(t.get("kinds", ()), requires)
+            if outputs:
+                self.fail(f"loss = '{loss}' needs {requires} outputs of their own, and {outputs}")
+            self.fail(f"loss = '{loss}' needs {requires} outputs, but the output layer's activation is "
+                      f"'{activations[-1]}'")
         self.per_step(t.get("kinds", ()), functions, activations[-1], loss)
         bias = BiasMode(self.choice(t["bias"], "bias", [m.value for m in BiasMode]))
         reduction = self.choice(t.get("reduction", "sum"), "reduction", ("sum", "mean"))

@@ -169,6 +169,15 @@ def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[R
     return read
 
 
+def read_out(layers: tuple[Typed, ...], activation: str) -> str | None:
+    """Where the outputs are a last recurrent layer's hidden states (copied by derive's readout, out =
+    net), how to give them ``activation`` of their own; None for any other network."""
+    if not layers or not getattr(KINDS[layers[-1].kind], "implicit", False):
+        return None
+    return (f"the outputs here are the last {layers[-2].kind} layer's hidden states: add a [[layer]] of type "
+            f"{Linear.name} with activation = \"{activation}\"")
+
+
 def unrolled(spec) -> list[tuple[int, int]] | None:
     """For a network with a recurrent layer, each layer's (input first) steps and units per step: a
     sequence's [steps, features], a layer applied at every step's (steps, its width), one at the last

@@ -34,8 +34,15 @@ def lowerable(network) -> bool:
 
 
 def unlowered(network) -> str | None:
-    """The first layer kind of the network without a loop form here (None: every one has it)."""
-    return next((network.kind(k).name for k in range(1, network.depth + 1) if not _lowered(network, k)), None)
+    """Why the network has no loop form, in words (None: every layer has one)."""
+    for k in range(1, network.depth + 1):
+        if not _lowered(network, k):
+            kind = network.kind(k)
+            if kind.lowering is None:
+                return f"{kind.name} layers do not have yet"
+            return (f"layer {k} ({kind.name}) does not have where it reads only some of the units of layer {k - 1} "
+                    f"({network.kind(k - 1).name}: its hidden states, without its gates or initial state)")
+    return None
 
 
 def loop_form(network) -> bool:

@@ -78,7 +78,8 @@ def _introduction(network, k: int) -> str:
     initial = (f" (before them, ${names.latex_neuron(units[0])}$ to ${names.latex_neuron(units[first - 1])}$ are "
                f"the initial state given, ${step_name(0, 'j')}$, read at the first step)" if first else "")
     return (f"Layer {k} is recurrent: at each of its {steps} steps its {hidden} hidden units read that step's "
-            f"inputs and, from the second step on, the previous step's outputs through $W_{{hh}}$; the same "
+            f"inputs and{'' if first else ', from the second step on,'} the previous step's outputs through "
+            "$W_{hh}$; the same "
             f"weights at every step. Its units are numbered step by step: ${names.latex_neuron(units[first])}$ to "
             f"${names.latex_neuron(units[first + hidden - 1])}$ are step 1's, and unit "
             f"${offset}(t-1) \\cdot {hidden} + j$ of the layer is ${step_name('t', 'j')}${initial}. Backward, a "
@@ -101,7 +102,8 @@ def sections(document) -> list[Section]:
                    f"${step_name(0, 1, 'c')}$, \\ldots, read at the first step)" if first else "")
         section = Section(f"Layer {k}, step by step", [Block("text", _introduction(network, k) if not equations else (
             f"Layer {k} ({kind.name}): at each of its {steps} steps its gates $i$, $f$, $g$, $o$ ({hidden} units "
-            "each) read that step's inputs and, from the second step on, the previous step's hidden state through "
+            f"each) read that step's inputs and{'' if first else ', from the second step on,'} the previous step's "
+            "hidden state through "
             "$W_{hh}$; the same weights at every step. Its units are numbered step by step, in the order $i$, $f$, "
             f"$g$, $o$, $c$, $h$: ${names.latex_neuron(units[first])}$ is ${step_name(1, 1, 'i')}${initial}. Backward, "
             "$\\partial E / \\partial h$ collects the layer above at its step and the next step's gates' deltas "
