@@ -74,7 +74,7 @@ ONE_STEP = ISSUE.replace("input = [3, 2]", "input = [1, 2]").replace(", [0.5, 3.
 #: the networks the code targets and the matrix route are checked on, by name
 NETWORKS = {"all": ISSUE, "last": LAST, "stacked": _random_spec(3, "all", ("rnn", "lstm", "lstm")),
             "no bias": _random_spec(8, "last", bias=False), "alone": ALONE, "alone last": ALONE_LAST,
-            "initial": INITIAL, "one step": ONE_STEP}
+            "initial": INITIAL, "one step": ONE_STEP, "lstm then rnn": _random_spec(4, "all", ("lstm", "rnn"))}
 
 
 def _model(text: str) -> derive.Model:
@@ -167,24 +167,17 @@ def test_the_pages_loop_form_gives_every_value_of_every_sample(chrome, name):
     agrees(chrome, _model(NETWORKS[name]))
 
 
-def test_an_rnn_after_an_lstm_is_written_straight_line(tmp_path, capsys):
-    """An rnn's loops read every unit of the layer below, an LSTM's gates too: after an LSTM (or after an
-    rnn with an initial state, whose h_0 units come first) its code is straight-line at every size, and
-    NumPy, loops only, says why (a linear layer or another LSTM read the hidden states through their
-    positions)."""
+def test_an_rnn_after_an_lstm_reads_its_hidden_states_through_their_positions():
+    """An rnn's loops read the layer below's x_t; after an LSTM (or after an rnn with an initial state,
+    whose h_0 units come first) through a table of the hidden states' positions (`Recur.positions`)."""
+    from derive.derivation import lowered
+    from derive.model import program as P
     from derive.render.code import loops
 
-    text = _random_spec(4, "all", ("lstm", "rnn"))
-    assert loops.unlowered(_model(text).network) == (
-        "layer 2 (rnn) does not have where it reads only some of the units of layer 1 (lstm: its hidden states, "
-        "without its gates or initial state)")
-    assert loops.unlowered(_model(NETWORKS["stacked"]).network) is None
-    spec = tmp_path / "lstm.toml"
-    spec.write_text(text)
-    assert main(["codegen", str(spec), "--target", "numpy", "-o", str(tmp_path / "n.py")]) == 2
-    assert capsys.readouterr().err.startswith("derive codegen: the numpy target is written in loop form, which layer 2 "
-                                              "(rnn) does not have where it reads only some of the units of layer 1")
-    assert not (tmp_path / "n.py").exists()
+    network = _model(NETWORKS["lstm then rnn"]).network
+    assert loops.unlowered(network) is None
+    recur = next(s for s in lowered.lower(network).forward if isinstance(s, P.Recur))
+    assert recur.positions == tuple(p for p, unit in enumerate(network.layers[1]) if unit in network.exposed(1))
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"])

@@ -65,8 +65,12 @@ def _random_spec(seed: int, sequence_output: str, recurrent: int = 1, bias: bool
 
 INITIAL = ISSUE.replace("bias = [0.0, 0.1]", "bias = [0.0, 0.1]\ninitial_state = [0.4, -0.6]")  # h_0 given
 #: the networks every code target and route is checked on, by name
+#: a second rnn after one with an initial state: it reads that layer's units after h_0 (`Recur.positions`)
+STACKED_INITIAL = INITIAL.replace('[[layer]]\ntype = "linear"', '[[layer]]\ntype = "rnn"\nhidden_size = 2\n'
+                                  'weight_ih = [[0.3, 0.1], [-0.2, 0.4]]\nweight_hh = [[0.1, 0.2], [0.3, -0.1]]\n'
+                                  'bias = [0.1, 0.0]\n\n[[layer]]\ntype = "linear"')
 NETWORKS = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurrent=2), "one step": ONE_STEP,
-            "initial state": INITIAL}
+            "initial state": INITIAL, "after an initial state": STACKED_INITIAL}
 
 
 def _model(text: str) -> derive.Model:
@@ -108,6 +112,10 @@ def test_the_backward_pass_through_time_is_written_as_the_textbooks_write_it():
     # the deltas are computed last step first: h5's before h3's before h1's
     order = [s.quantity for s in derivation.steps]
     assert order.index(Q.delta("h5")) < order.index(Q.delta("h3")) < order.index(Q.delta("h1"))
+
+
+def test_a_second_rnn_after_an_initial_state_has_pytorchs_gradients(tmp_path):
+    tr.assert_agrees(tr.reference(STACKED_INITIAL), derive_gradients(STACKED_INITIAL, tmp_path))
 
 
 def test_an_initial_state_is_h_0_the_layers_first_units(tmp_path):

@@ -179,6 +179,9 @@ class Recur:
     features: int
     hidden: int
     below: bool = False  # BACKS: whether a layer below takes the vector sent back
+    #: where x_t,i (input t * features + i) sits among the layer below's units, where not there (an lstm's
+    #: hidden states, an rnn's after its initial state): a table the targets index through
+    positions: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def _recur(into: str, layer: P.Layer, below: bool = False) -> P.Recur:
     typed = layer.typed
     assert isinstance(typed, Typed)  # a layer of the lowered program carries its table's reading
     (steps, features), hidden = typed.shape_in, typed.shape[1]
-    return P.Recur(into, layer, steps, features, hidden, below)
+    return P.Recur(into, layer, steps, features, hidden, below, layer.reads)
 
 
 def _initial(layer: Typed) -> tuple | None:
@@ -69,6 +69,7 @@ class RNN:
     keys: tuple[str, ...] = ("type", "input_size", "hidden_size", "activation", *TENSORS, "bias", "initial_state")
     lowering = P.Lowering(_forward, _backward)
     combination = None
+    reads_positions = True  # its loops read the layer below through `Recur.positions` (`Layer.reads`)
     recurrent = True
     tensor_names = TENSORS  # its weight tensors' names, PyTorch's (without the layer's _l0)
     initial_units = staticmethod(initial_units)

@@ -25,6 +25,7 @@ class CFamily:
     code: Callable[[object, dict], str]  # an expression with its symbols named by the table given
     step: str  # one level of indentation
     base: str  # the indentation of the function's body
+    table: Callable[[str, tuple[int, ...]], str] = lambda name, values: ""  # a constant table of indices, declared
 
 
 def _constant(f: CFamily, kind: str) -> str:
@@ -40,17 +41,25 @@ def _indented(f: CFamily, lines: list[str]) -> list[str]:
     return [f.base + line for line in lines]
 
 
+def _input(s: P.Recur, index: str) -> str:
+    """x_t,i's place among the layer below's units: ``index`` (t * features + i), or through the table
+    of positions where the layer below gives only some of its units."""
+    return index if s.positions is None else f"positions{s.layer.index}[{index}]"
+
+
 def forward(s: P.Recur, f: CFamily) -> list[str]:
     """Step by step: z_t = W_ih x_t + W_hh h_(t-1) + b, h_t = out(z_t)."""
     I1, I2, I3 = _levels(f)
     layer, k, H, F = s.layer, s.layer.index, s.hidden, s.features
     w, b, hh = layer.weights, layer.biases, layer.weights + H * F
     out = f.code(layer.out, {P.NET: "s"})
-    lines = [f.arrays([f"z{k}", f"a{k}"], s.steps * H),
+    table = [f.table(f"positions{k}", s.positions)] if s.positions is not None else []
+    lines = [*table, f.arrays([f"z{k}", f"a{k}"], s.steps * H),
              f"for ({f.index} t = 0; t < {s.steps}; t++) {{",
              f"{I1}for ({f.index} j = 0; j < {H}; j++) {{",
              f"{I2}{f.number} s = {f'p[{b} + j]' if b >= 0 else '0.0'};",
-             f"{I2}for ({f.index} i = 0; i < {F}; i++) {{", f"{I3}s += p[{w} + j * {F} + i] * a{k - 1}[t * {F} + i];",
+             f"{I2}for ({f.index} i = 0; i < {F}; i++) {{",
+             f"{I3}s += p[{w} + j * {F} + i] * a{k - 1}[{_input(s, f't * {F} + i')}];",
              f"{I2}}}",
              f"{I2}for ({f.index} m = 0; t > 0 && m < {H}; m++) {{",
              f"{I3}s += p[{hh} + j * {H} + m] * a{k}[(t - 1) * {H} + m];", f"{I2}}}",
@@ -73,10 +82,10 @@ def backward(s: P.Recur, f: CFamily) -> list[str]:
              f"{I3}r += p[{hh} + m * {H} + j] * d{k}[(t + 1) * {H} + m];", f"{I2}}}",
              f"{I2}back{k}[u] = r;", f"{I2}d{k}[u] = {delta};", f"{I1}}}", "}"]
     if s.below:
-        lines += [f.arrays([f"back{k - 1}", f"d{k - 1}"], s.steps * F),
+        lines += [f.arrays([f"back{k - 1}", f"d{k - 1}"], layer.width_in),
                   f"for ({f.index} t = 0; t < {s.steps}; t++) {{", f"{I1}for ({f.index} i = 0; i < {F}; i++) {{",
                   f"{I2}for ({f.index} j = 0; j < {H}; j++) {{",
-                  f"{I3}back{k - 1}[t * {F} + i] += p[{w} + j * {F} + i] * d{k}[t * {H} + j];",
+                  f"{I3}back{k - 1}[{_input(s, f't * {F} + i')}] += p[{w} + j * {F} + i] * d{k}[t * {H} + j];",
                   f"{I2}}}", f"{I1}}}", "}"]
     return _indented(f, lines)
 
@@ -87,10 +96,11 @@ def gradients(s: P.Recur, f: CFamily, accumulate: Callable[[str, str], str]) -> 
     I1, I2, I3 = _levels(f)
     layer, k, H, F = s.layer, s.layer.index, s.hidden, s.features
     w, b, hh = layer.weights, layer.biases, layer.weights + H * F
+    x = _input(s, f"t * {F} + i")
     lines = [f"for ({f.index} t = 0; t < {s.steps}; t++) {{", f"{I1}for ({f.index} j = 0; j < {H}; j++) {{",
              f"{I2}{_constant(f, f.number)}dj = d{k}[t * {H} + j];",
              f"{I2}for ({f.index} i = 0; i < {F}; i++) {{",
-             f"{I3}{accumulate(f'{w} + j * {F} + i', f'dj * a{k - 1}[t * {F} + i]')}", f"{I2}}}",
+             f"{I3}{accumulate(f'{w} + j * {F} + i', f'dj * a{k - 1}[{x}]')}", f"{I2}}}",
              f"{I2}for ({f.index} m = 0; t > 0 && m < {H}; m++) {{",
              f"{I3}{accumulate(f'{hh} + j * {H} + m', f'dj * a{k}[(t - 1) * {H} + m]')}", f"{I2}}}"]
     if b >= 0:

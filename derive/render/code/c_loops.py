@@ -169,7 +169,8 @@ class _C(Printer):
             self.real, "long", True, lambda names, n: f"{self.real} " + ", ".join(f"{name}[{n}]" for name in names)
             + ";" + "".join(f" memset({name}, 0, sizeof {name});" for name in names),
             lambda expr, names: CPrinter(lambda symbol: names.get(symbol, symbol.name), self.helpers,
-                                         self.real).doprint(expr), I1, base)
+                                         self.real).doprint(expr), I1, base,
+            lambda name, values: f"static const long {name}[{len(values)}] = {{{', '.join(map(str, values))}}};")
 
     def pool(self, s: P.Pool):
         """Loops over the layer's windows (`c_family.pool`), a static array declared once where the

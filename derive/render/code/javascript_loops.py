@@ -131,7 +131,8 @@ class _JavaScript(Printer):
         return c_family.CFamily(
             "let", "let", False, lambda names, n: "const " + ", ".join(_array(name, n) for name in names) + ";",
             lambda expr, names: _Symbols(lambda symbol: names.get(symbol, symbol.name)).doprint(
-                javascript.float_expression(expr)), I1, I1)
+                javascript.float_expression(expr)), I1, I1,
+            lambda name, values: f"const {name} = [{','.join(map(str, values))}];")
 
     def recur(self, s: P.Recur):
         """A recurrent layer's loops (`c_family`, shared with the C target)."""

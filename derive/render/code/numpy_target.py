@@ -208,14 +208,18 @@ class _NumPy(Printer):
         layer, k, T, H, F = s.layer, s.layer.index, s.steps, s.hidden, s.features
         w, b, hh = layer.weights, layer.biases, layer.weights + s.hidden * s.features
         here = f"step * {H}:(step + 1) * {H}"
+        # x_t's rows: the layer below's, or those of its units at the positions given (an lstm's hidden states)
+        x = f"a{k - 1}" if s.positions is None else f"a{k - 1}[X{k}]"
         if s.into == P.NETS:
             out = _Printer(lambda symbol: {L.NET: "z"}.get(symbol, symbol.name)).doprint(layer.out)
             bias = f" + p[{b}:{b + H}, None]" if b >= 0 else ""
-            return [f"{I1}Wih{k}, Whh{k} = p[{w}:{hh}].reshape({H}, {F}), p[{hh}:{hh + H * H}].reshape({H}, {H})",
+            table = [f"{I1}X{k} = numpy.array({list(s.positions)!r})"] if s.positions is not None else []
+            return [*table,
+                    f"{I1}Wih{k}, Whh{k} = p[{w}:{hh}].reshape({H}, {F}), p[{hh}:{hh + H * H}].reshape({H}, {H})",
                     f"{I1}z{k} = numpy.empty(({T * H}, a{k - 1}.shape[1]), p.dtype)",
                     f"{I1}a{k} = numpy.empty_like(z{k})",
                     f"{I1}for step in range({T}):",
-                    f"{I2}z = Wih{k} @ a{k - 1}[step * {F}:(step + 1) * {F}]{bias}", f"{I2}if step:",
+                    f"{I2}z = Wih{k} @ {x}[step * {F}:(step + 1) * {F}]{bias}", f"{I2}if step:",
                     f"{I2}    z = z + Whh{k} @ a{k}[(step - 1) * {H}:step * {H}]",
                     f"{I2}z{k}[{here}], a{k}[{here}] = z, {out}"]
         if s.into == P.BACKS:
@@ -226,10 +230,14 @@ class _NumPy(Printer):
                      f"{I1}for step in reversed(range({T})):", f"{I2}b = back{k}[{here}] = back{k}[{here}] + r",
                      f"{I2}d{k}[{here}] = {delta}", f"{I2}r = Whh{k}.T @ d{k}[{here}]"]
             if s.below:
-                lines.append(f"{I1}back{k - 1} = (Wih{k}.T @ d{k}.reshape({T}, {H}, -1)).reshape({T * F}, -1)")
+                sent = f"(Wih{k}.T @ d{k}.reshape({T}, {H}, -1)).reshape({T * F}, -1)"
+                if s.positions is None:
+                    lines.append(f"{I1}back{k - 1} = {sent}")
+                else:
+                    lines += [f"{I1}back{k - 1} = numpy.zeros_like(a{k - 1})", f"{I1}back{k - 1}[X{k}] = {sent}"]
             return lines
         D, A = f"d{k}.reshape({T}, {H}, -1)", f"a{k}.reshape({T}, {H}, -1)"
-        totals = [(w, f"numpy.einsum('ths,tfs->hf', {D}, a{k - 1}.reshape({T}, {F}, -1)).ravel()"),
+        totals = [(w, f"numpy.einsum('ths,tfs->hf', {D}, {x}.reshape({T}, {F}, -1)).ravel()"),
                   (hh, f"numpy.einsum('ths,tms->hm', {D}[1:], {A}[:-1]).ravel()")]
         if b >= 0:
             totals.append((b, f"{D}.sum(axis=(0, 2))"))

@@ -150,8 +150,11 @@ class _Python(Printer):
         code = self.code
         if s.into == P.NETS:
             start = f"p[{b} + j]" if b >= 0 else "0.0"
-            return [f"{I1}z{k}, a{k} = [0.0] * {s.steps * H}, [0.0] * {s.steps * H}",
-                    f"{I1}for step in range({s.steps}):", f"{I2}x = a{k - 1}[step * {F} : (step + 1) * {F}]",
+            x = (f"a{k - 1}[step * {F} : (step + 1) * {F}]" if s.positions is None else
+                 f"[a{k - 1}[i] for i in positions{k}[step * {F} : (step + 1) * {F}]]")
+            table = [f"{I1}positions{k} = {s.positions!r}"] if s.positions is not None else []
+            return [*table, f"{I1}z{k}, a{k} = [0.0] * {s.steps * H}, [0.0] * {s.steps * H}",
+                    f"{I1}for step in range({s.steps}):", f"{I2}x = {x}",
                     f"{I2}h = a{k}[(step - 1) * {H} : step * {H}]", f"{I2}for j in range({H}):",
                     f"{I3}z = {start} + sum(map(mul, p[{w} + j * {F} : {w} + (j + 1) * {F}], x))",
                     f"{I3}if step:", f"{I3}    z += sum(map(mul, p[{hh} + j * {H} : {hh} + (j + 1) * {H}], h))",
@@ -165,12 +168,18 @@ class _Python(Printer):
                      f"{I2}r = [sum(q[{hh} + m * {H} + j] * d{k}[step * {H} + m] for m in range({H}))",
                      f"{I2}     for j in range({H})]"]
             if s.below:
-                lines += [f"{I1}back = [sum(q[{w} + j * {F} + i] * d{k}[step * {H} + j] for j in range({H}))",
+                lines += [f"{I1}sent = [sum(q[{w} + j * {F} + i] * d{k}[step * {H} + j] for j in range({H}))",
                           f"{I1}        for step in range({s.steps}) for i in range({F})]"]
+                if s.positions is None:
+                    lines.append(f"{I1}back = sent")
+                else:  # to the hidden states' places among the layer below's units
+                    lines += [f"{I1}back = [0.0] * {layer.width_in}", f"{I1}for i, v in zip(positions{k}, sent):",
+                              f"{I2}back[i] = v"]
             return lines
+        xi = f"step * {F} + i" if s.positions is None else f"positions{k}[step * {F} + i]"
         lines = [f"{I1}for step in range({s.steps}):", f"{I2}for j in range({H}):",
                  f"{I3}dj = d{k}[step * {H} + j]", f"{I3}for i in range({F}):",
-                 f"{I3}    g[{w} + j * {F} + i] += dj * a{k - 1}[step * {F} + i]", f"{I3}if step:",
+                 f"{I3}    g[{w} + j * {F} + i] += dj * a{k - 1}[{xi}]", f"{I3}if step:",
                  f"{I3}    for m in range({H}):",
                  f"{I3}        g[{hh} + j * {H} + m] += dj * a{k}[(step - 1) * {H} + m]"]
         return [*lines, *([f"{I3}g[{b} + j] += dj"] if b >= 0 else [])]
