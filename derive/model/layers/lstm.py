@@ -33,10 +33,10 @@ import sympy as sp
 from derive.model import program as P
 from derive.model import quantities, scalars
 from derive.model.entries import activation
-from derive.model.layers import PathSlip, Read, Slip, Typed, read_bias, register, tensor
+from derive.model.layers import PathSlip, Read, Slip, Typed, read_bias, register
+from derive.model.layers.sequence import TENSORS, read_sequence, read_tensors
 from derive.model.registry import GATE_ACTIVATION, NO_ACTIVATION, RECURRENT_ACTIVATION
 
-TENSORS = ("weight_ih", "weight_hh")
 GATES = ("i", "f", "g", "o")  # PyTorch's order of the gates' rows in weight_ih, weight_hh and bias
 PARTS = (*GATES, "c", "h")  # a step's units, in the order they are computed
 INPUT, FORGET, CANDIDATE, OUTPUT, CELL, HIDDEN = range(len(PARTS))
@@ -115,32 +115,13 @@ class LSTM:
                            "dE/dc_t without the next step's delta_c(t+1) f_(t+1)", (("c", "c"),)),)
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
-        if len(shape_in) != 2:
-            given = f"{shape_in[0]} features" if len(shape_in) == 1 else f"a shape {list(shape_in)}"
-            check.fail(f"{key}: an {self.name} layer reads a sequence [steps, features], but the layer below gives "
-                       f"{given}: put it first (input = [steps, features]) or right after another recurrent layer")
-        steps, features = shape_in
-        if "input_size" in table:
-            given_size = check.integer(table["input_size"], f"{key}.input_size", 1, check.max_width)
-            if given_size != features:
-                check.fail(f"{key}.input_size = {given_size}, but the layer below gives {features} features per step")
-        if "hidden_size" not in table:
-            check.fail(f"{key}: missing key 'hidden_size' (its number of hidden units per step)")
-        hidden = check.integer(table["hidden_size"], f"{key}.hidden_size", 1, check.max_width)
+        steps, hidden = read_sequence(self.name, table, key, shape_in, check)
         states = [check.vector(table[name], f"{key}.{name}", hidden, "hidden_size is") if name in table else
                   (0,) * hidden for name in ("initial_state", "initial_cell")]
         settings = (("initial", tuple(states)),) if any(v for state in states for v in state) else ()
         layer = Typed(self.name, tuple(shape_in), (steps, hidden), settings,
                       internal=(len(PARTS) - 1) * hidden * steps + (2 * hidden if settings else 0))
-        tensors = [k for k in TENSORS if k in table]
-        if tensors and len(tensors) != len(TENSORS):
-            missing = next(k for k in TENSORS if k not in table)
-            check.fail(f"{key}: {tensors[0]} is given but not {missing}: give both, or neither (drawn from the seed)")
-        weight = None
-        if tensors:
-            weight = tuple(tensor(table[k], f"{key}.{k}", s, ("4 hidden_size", what), check)
-                           for k, s, what in zip(TENSORS, self.tensors(layer), ("input_size", "hidden_size"),
-                                                 strict=True))
+        weight = read_tensors(table, key, self.tensors(layer), "4 hidden_size", check)
         bias = read_bias(table, key, len(GATES) * hidden, "4 hidden_size", check)
         return Read(layer, RECURRENT_ACTIVATION, weight, bias)
 

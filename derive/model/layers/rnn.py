@@ -25,10 +25,9 @@ import sympy as sp
 
 from derive.model import program as P
 from derive.model import quantities, scalars
-from derive.model.layers import Read, Slip, Typed, read_bias, register, tensor
+from derive.model.layers import Read, Slip, Typed, read_bias, register
+from derive.model.layers.sequence import TENSORS, read_sequence, read_tensors
 from derive.model.registry import NO_ACTIVATION, RECURRENT_ACTIVATION
-
-TENSORS = ("weight_ih", "weight_hh")
 
 
 def _recur(into: str, layer: P.Layer, below: bool = False) -> P.Recur:
@@ -98,32 +97,13 @@ class RNN:
         return sp.Rational(initial[position]), []
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
-        if len(shape_in) != 2:
-            given = f"{shape_in[0]} features" if len(shape_in) == 1 else f"a shape {list(shape_in)}"
-            check.fail(f"{key}: an {self.name} layer reads a sequence [steps, features], but the layer below gives "
-                       f"{given}: put it first (input = [steps, features]) or right after another recurrent layer")
-        steps, features = shape_in
-        if "input_size" in table:
-            given_size = check.integer(table["input_size"], f"{key}.input_size", 1, check.max_width)
-            if given_size != features:
-                check.fail(f"{key}.input_size = {given_size}, but the layer below gives {features} features per step")
-        if "hidden_size" not in table:
-            check.fail(f"{key}: missing key 'hidden_size' (its number of hidden units per step)")
-        hidden = check.integer(table["hidden_size"], f"{key}.hidden_size", 1, check.max_width)
+        steps, hidden = read_sequence(self.name, table, key, shape_in, check)
         state = check.vector(table["initial_state"], f"{key}.initial_state", hidden, "hidden_size is") if (
             "initial_state" in table) else ()
         activation = table.get("activation", RECURRENT_ACTIVATION)
         settings = (("initial", tuple(state)), ("activation", activation)) if any(state) else ()
         layer = Typed(self.name, tuple(shape_in), (steps, hidden), settings, internal=hidden if settings else 0)
-        tensors = [k for k in TENSORS if k in table]
-        if tensors and len(tensors) != len(TENSORS):
-            missing = next(k for k in TENSORS if k not in table)
-            check.fail(f"{key}: {tensors[0]} is given but not {missing}: give both, or neither (drawn from the seed)")
-        weight = None
-        if tensors:
-            weight = tuple(tensor(table[k], f"{key}.{k}", s, ("hidden_size", what), check)
-                           for k, s, what in zip(TENSORS, self.tensors(layer), ("input_size", "hidden_size"),
-                                                 strict=True))
+        weight = read_tensors(table, key, self.tensors(layer), "hidden_size", check)
         bias = read_bias(table, key, hidden, "hidden_size", check)
         return Read(layer, activation, weight, bias)
 
