@@ -203,10 +203,10 @@ class _C(Printer):
         if s.into != P.WEIGHT_GRADIENTS:
             return c_family.scalars(s, self.family(), self._backs(s.layer), lambda e, v: "")
         inner = self.family(I2)
-        touched = dict.fromkeys(t.name.removeprefix("g") for t, _, _ in (*s.lines, *s.template))
+        zeroed = [t.name.removeprefix("g") for t, _, add in s.lines if not add]  # every entry (`scalars._zeros`)
         stored = c_family.scalars(s, inner, [], lambda e, v: f"g[{e}] += {v};")
         stepped = c_family.scalars(s, inner, [], lambda e, v: f"p[{e}] -= rate * ({v});")
-        return [f"{I1}if (g) {{", *(f"{I2}g{e} = 0.0;" for e in touched), *stored, f"{I1}}} else {{", *stepped,
+        return [f"{I1}if (g) {{", *(f"{I2}g{e} = 0.0;" for e in zeroed), *stored, f"{I1}}} else {{", *stepped,
                 f"{I1}}}"]
 
     def map(self, s: P.Map):

@@ -186,7 +186,7 @@ class _NumPy(Printer):
             zeroed = [t.name.removeprefix("g") for t, _, add in s.lines if not add]  # every entry, set to 0 first
             values = [(t.name.removeprefix("g"), printer.doprint(v)) for t, v, add in s.lines if add]
             looped = [(t.name.removeprefix("g"), printer.doprint(v)) for t, v, _ in s.template]
-            zero = [f"{I2}g{e} = 0.0" for e in dict.fromkeys([*zeroed, *(e for e, _ in values + looped)])]
+            zero = [f"{I2}g{e} = 0.0" for e in zeroed]
             stored = run([f"{I2}g{e} += numpy.sum({v})" for e, v in values],
                          [f"{I2}    g{e} += numpy.sum({v})" for e, v in looped], I2)
             stepped = run([f"{I2}p{e} -= rate * numpy.sum({v})" for e, v in values],
