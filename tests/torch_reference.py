@@ -85,6 +85,7 @@ KEYS = {
                "bias"},
     "maxpool2d": {"type", "kernel_size", "stride"},
     "avgpool2d": {"type", "kernel_size", "stride"},
+    "layernorm": {"type", "normalized_shape", "eps", "elementwise_affine", "weight", "bias"},
 }
 
 
@@ -188,7 +189,16 @@ def build(text: str) -> tuple[Network, dict]:
         if unknown := set(t) - KEYS[kind]:
             raise SpecNotBuilt(f"{where}: keys {sorted(unknown)} are not read by the reference")
         has_bias = t.get("bias") != "none"
-        if kind == "linear":
+        if kind == "layernorm":
+            if len(shape) != 1:
+                raise SpecNotBuilt(f"{where}: a layernorm here normalizes features, the layer below gives {shape}")
+            module = torch.nn.LayerNorm(shape[0], eps=t.get("eps", 1e-5), elementwise_affine=t.get(
+                "elementwise_affine", True), bias=has_bias, dtype=DTYPE)
+            with torch.no_grad():  # PyTorch's own ones and zeros where the spec gives none
+                for name in ("weight", "bias"):
+                    if isinstance(t.get(name), list):
+                        getattr(module, name).copy_(_tensor(t[name], (shape[0],), f"{where}.{name}"))
+        elif kind == "linear":
             features = math.prod(shape)
             if t.get("in_features", features) != features:
                 raise SpecNotBuilt(f"{where}.in_features = {t['in_features']}, the layer below gives {features}")
@@ -342,6 +352,8 @@ def toml_value(value) -> str:
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
 
 

@@ -89,7 +89,7 @@ def program(network) -> Program:
         delta = sp.Mul(BACK, *sp.Mul.make_args(act.derivative(NET, OUT)), evaluate=False) if hidden else None
         layers.append(Layer(k, sizes[k - 1], sizes[k], first, spec.bias if biases else BiasMode.NONE,
                             index[biases[0].name] if biases else -1, act.out(NET) if hidden else None, delta,
-                            network.kind(k).name, network.typed(k), network.recurrent(k), _reads(network, k)))
+                            network.kind(k).name, network.typed(k), network.sequential(k), _reads(network, k)))
     width, act, loss = sizes[-1], network.layer_activation(len(sizes) - 1), network.loss
     nets = [indexed("net", j) for j in range(width)]
     outs = [indexed("out", j) for j in range(width)]

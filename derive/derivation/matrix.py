@@ -180,7 +180,7 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
     exact = [[[s.inputs[i] for s in spec.samples] for i in range(spec.layers[0])]]  # None: not known exactly
     routes: list[list | None] = [None] * (L + 1)  # a pooling layer's P^l of each sample
     for k in range(1, L + 1):
-        if network.recurrent(k):  # unit by unit (`matrix_steps`)
+        if network.sequential(k):  # unit by unit (`matrix_steps`)
             z, a, slopes, outs = matrix_steps.forward(network, k, A[-1], exact[-1], _bias_vector(network, k))
             Z.append(z)
             A.append(a)
@@ -228,8 +228,10 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
     for k in range(L - 1, 0, -1):
         above = routes[k + 1]
         backs[k] = _per_sample([r.T for r in above], deltas[k + 1]) if above else W[k].T * deltas[k + 1]
-        if network.recurrent(k):
-            backs[k], deltas[k] = matrix_steps.backward(network, k, backs[k], F[k], A[k])
+        if network.sequential(k + 1):
+            backs[k] += matrix_steps.sent_below(network, k + 1, deltas[k + 1], A[k + 1], A[k])
+        if network.sequential(k):
+            backs[k], deltas[k] = matrix_steps.backward(network, k, backs[k], F[k], A[k], A[k - 1])
         else:
             deltas[k] = _map(backs[k], lambda v, i, j, f=F[k]: v * f[i, j])
     if not fallback and not all(_finite(m) for m in (*A, *Z[1:], *deltas[1:])):
@@ -245,7 +247,7 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
             total = mpmath.matrix([[mpmath.fsum(per_neuron[i, 0] for i in range(per_neuron.rows))]])
             gb = total if spec.bias == BiasMode.SHARED else per_neuron  # a shared bias: 1ᵀ Δ 1
         own = tuple(Matrix.of(deltas[k][:, s] * A[k - 1][:, s].T) for s in range(S))
-        gU = Matrix.of(scale * (deltas[k] * A[k].T)) if network.recurrent(k) else None
+        gU = Matrix.of(scale * (deltas[k] * A[k].T)) if network.sequential(k) else None
         layers.append(Layer(k, Matrix.of(Z[k]), Matrix.of(A[k]), Matrix.of(F[k]) if F[k] is not None else None,
                             Matrix.of(backs[k]), Matrix.of(deltas[k]), Matrix.of(gW),
                             Matrix.of(gb) if gb is not None else None, own, gU))
@@ -261,7 +263,7 @@ def _compute(network, fallback: bool = False) -> MatrixForm | None:
             rows = [0] if spec.bias == BiasMode.SHARED else [r for r, _, _ in _places(network, p)]
             found = [bias_gradient[r, 0] for r in rows]
         gradients[p.name] = mpmath.fsum(found) if len(found) != 1 else found[0]
-    recurrences = tuple(Matrix.of(matrix_steps.recurrence(network, k)) if network.recurrent(k) else None
+    recurrences = tuple(Matrix.of(matrix_steps.recurrence(network, k)) if network.sequential(k) else None
                         for k in range(1, L + 1))
     return MatrixForm(tuple(Matrix.of(w) for w in W), tuple(Matrix.of(v) if v is not None else None for v in b),
                       Matrix.of(A0), Matrix.of(T), tuple(layers), scale, table, gradients, recurrences)

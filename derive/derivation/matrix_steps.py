@@ -7,9 +7,11 @@ strictly below the diagonal blocks, so that each unit reads only units computed 
     ∂E/∂U^l = s · Δ^l (A^l)ᵀ                                    (at U's entries that are weights)
 
 A net of exact inputs and exact earlier outs is computed exactly first, as `matrix` does for a layer.
-A unit whose net input is a formula of earlier units' outs (an LSTM's c_t and h_t) has a row of local
-partials instead, P^l (its entries evaluated at the sample's outs): its net is its formula, and it
-sends back (P^l)ᵀ Δ^l beside (U^l)ᵀ Δ^l; each unit applies its own activation.
+A unit whose net input is a formula of earlier units' outs (an LSTM's c_t and h_t, a normalization's
+mean, variance and xhat) has a row of local partials instead, P^l (its entries evaluated at the
+sample's outs): its net is its formula, and it sends back (P^l)ᵀ Δ^l beside (U^l)ᵀ Δ^l, and to the
+layer below (Q^l)ᵀ Δ^l beside (W^l)ᵀ Δ^l, Q^l its local partials in the layer below's outs; each unit
+applies its own activation.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def forward(network, k: int, below: mpmath.matrix, exact_below: list[list], bias
         f, slope = act.out(x), act.derivative(x, y)
         for s in range(S):
             if not network.weighted(units[j]):
-                env = _outs(network, k, a, s)
+                env = _outs(network, k, a, s, below)
                 z[j, s] = mp_value(network.formulas[units[j]], env)
                 a[j, s] = mp_value(f, {x: z[j, s]})
                 slopes[j, s] = mp_value(slope, {x: z[j, s], y: a[j, s]})
@@ -59,13 +61,14 @@ def forward(network, k: int, below: mpmath.matrix, exact_below: list[list], bias
     return z, a, slopes, exact
 
 
-def backward(network, k: int, back: mpmath.matrix, slopes: mpmath.matrix, outs: mpmath.matrix):
+def backward(network, k: int, back: mpmath.matrix, slopes: mpmath.matrix, outs: mpmath.matrix,
+             below: mpmath.matrix):
     """(dE/dA with the later steps' deltas added, Δ) of recurrent layer k, from ``back``, (W^(l+1))ᵀ Δ^(l+1),
-    and the layer's outs A^l (at which P^l's local partials are evaluated)."""
+    and the layer's outs A^l and the layer below's (at which P^l's local partials are evaluated)."""
     U = network.weight_matrix(k, own=True)
     n, S = back.rows, back.cols
     full, deltas = back.copy(), mpmath.matrix(n, S)
-    partials = [local_partials(network, k, outs, s) for s in range(S)]
+    partials = [local_partials(network, k, outs, s, below)[0] for s in range(S)]
     for j in reversed(range(n)):
         for s in range(S):
             full[j, s] = back[j, s] + mpmath.fsum([_mp(U[i][j]) * deltas[i, s] for i in range(j + 1, n) if U[i][j]]
@@ -74,24 +77,41 @@ def backward(network, k: int, back: mpmath.matrix, slopes: mpmath.matrix, outs: 
     return full, deltas
 
 
-def _outs(network, k: int, a: mpmath.matrix, s: int) -> dict:
-    """Sample s's outs of layer k's units (those computed so far), by symbol."""
-    return {network.symbol(Q.out(n)): a[m, s] for m, n in enumerate(network.layers[k])}
+def _outs(network, k: int, a: mpmath.matrix, s: int, below: mpmath.matrix) -> dict:
+    """Sample s's outs of layer k's units (those computed so far) and of the layer below's, by symbol."""
+    own = {network.symbol(Q.out(n)): a[m, s] for m, n in enumerate(network.layers[k])}
+    return own | {network.symbol(Q.out(n)): below[m, s] for m, n in enumerate(network.layers[k - 1])}
 
 
-def local_partials(network, k: int, a: mpmath.matrix, s: int) -> dict[int, list[tuple[int, mpmath.mpf]]]:
-    """P^l of sample s, by column: for unit j, the (unit i, dnet_i/dout_j) of the units whose net inputs
-    are products that read it (an LSTM's c_t reads f_t, i_t, g_t and c_(t-1); h_t reads o_t and c_t)."""
+Partials = dict[int, list[tuple[int, mpmath.mpf]]]
+
+
+def local_partials(network, k: int, a: mpmath.matrix, s: int, below: mpmath.matrix) -> tuple[Partials, Partials]:
+    """P^l and Q^l of sample s, by column: for unit j of the layer (P) or of the layer below (Q), the
+    (unit i, dnet_i/dout_j) of the units whose net inputs are formulas that read it (an LSTM's c_t reads
+    f_t, i_t, g_t and c_(t-1); a normalization's mean reads every x)."""
     units = network.layers[k]
-    position = {n: m for m, n in enumerate(units)}
-    env = _outs(network, k, a, s)
-    found: dict[int, list[tuple[int, mpmath.mpf]]] = {}
+    own, under = {n: m for m, n in enumerate(units)}, {n: m for m, n in enumerate(network.layers[k - 1])}
+    env = _outs(network, k, a, s, below)
+    found: tuple[Partials, Partials] = ({}, {})
     for i, unit in enumerate(units):
         if network.weighted(unit):
             continue
         for t in network.net_terms[unit]:
-            found.setdefault(position[t.factor.name], []).append((i, mp_value(t.coefficient, env)))
+            inside = t.factor.name in own
+            column = (own if inside else under)[t.factor.name]
+            found[0 if inside else 1].setdefault(column, []).append((i, mp_value(t.coefficient, env)))
     return found
+
+
+def sent_below(network, k: int, deltas: mpmath.matrix, outs: mpmath.matrix, below: mpmath.matrix) -> mpmath.matrix:
+    """(Q^l)ᵀ Δ^l: what layer k's formula units send the layer below, beside (W^l)ᵀ Δ^l."""
+    rows, S = len(network.layers[k - 1]), deltas.cols
+    sent = mpmath.matrix(rows, S)
+    for s in range(S):
+        for j, reads in local_partials(network, k, outs, s, below)[1].items():
+            sent[j, s] = mpmath.fsum([p * deltas[i, s] for i, p in reads])
+    return sent
 
 
 def recurrence(network, k: int) -> mpmath.matrix:

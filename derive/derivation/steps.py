@@ -94,7 +94,7 @@ class Derivation:
         net = self.network
         for k, layer in enumerate(net.layers[1:], start=1):
             act = net.layer_activation(k)
-            if net.recurrent(k):  # step by step: a step's net reads the outs of the step before
+            if net.sequential(k):  # step by step: a step's net reads the outs of the step before
                 for n in layer:
                     self._add(Q.net(n), net.net_expr(n), FORWARD, layer=k)
                     self._add(Q.out(n), net.out_expr(n), FORWARD, layer=k)
@@ -185,7 +185,7 @@ class Derivation:
         net = self.network
         elementwise_outputs = not net.layer_activation(net.depth).couples_layer
         # a recurrent layer's last step first: its units' deltas reach back to the step before
-        for h in reversed(net.layers[k]) if net.recurrent(k) else net.layers[k]:
+        for h in reversed(net.layers[k]) if net.sequential(k) else net.layers[k]:
             contributions, computed = [], []
             for dest, term in net.reads(h):
                 w = net.local(term)

@@ -97,7 +97,7 @@ class Network:
                 self.parameters.append(p)
                 for j, i in edges[e]:
                     self.net_terms[units[j]].append(Term(p.name, Q.out(reads[i])))
-            if self.recurrent(k):  # each unit's terms in the order of its inputs (x_t, then h_(t-1))
+            if self.sequential(k):  # each unit's terms in the order of its inputs (x_t, then h_(t-1))
                 for n in units:
                     self.net_terms[n].sort(key=lambda t: self.layer_of[t.factor.name] if t.factor else k)
         count = 0
@@ -164,10 +164,11 @@ class Network:
         """Layer k's kind (`derive.model.layers`; 1 = the first non-input layer)."""
         return kinds.KINDS[self.typed(k).kind]
 
-    def recurrent(self, k: int) -> bool:
-        """Whether layer k's units read earlier units of their own layer (a recurrent layer unrolled): its
-        units are then computed one after the other (net, then out), and their deltas last first."""
-        return kinds.recurrent(self.typed(k))
+    def sequential(self, k: int) -> bool:
+        """Whether layer k's units read earlier units of their own layer (a recurrent layer unrolled, a
+        normalization's nodes: `layers.sequential`): its units are then computed one after the other
+        (net, then out), and their deltas last first."""
+        return kinds.sequential(self.typed(k))
 
     def dense(self, k: int) -> bool:
         """Whether every unit of layer k reads every input through a weight of its own (a linear layer)."""
@@ -318,7 +319,7 @@ class Network:
         """Every intermediate symbol and its defining expression in earlier symbols."""
         d: dict[sp.Symbol, sp.Expr] = {}
         for k, layer in enumerate(self.layers[1:], start=1):
-            if self.recurrent(k):  # unit by unit: a step's net reads the step before's outs
+            if self.sequential(k):  # unit by unit: a step's net reads the step before's outs
                 for n in layer:
                     d[self.symbol(Q.net(n))] = self.net_expr(n)
                     d[self.symbol(Q.out(n))] = self.out_expr(n)

@@ -181,7 +181,8 @@ def _backward(kind, layer: P.Layer, below: P.Layer | None) -> list[P.Statement]:
                      below is not None)
     sent = [backs, *(P.below_deltas(below) if below else [])]
     gradients = _scalars(P.WEIGHT_GRADIENTS, layer, initial, per_step, _Unit.gradients, period, stride)
-    return [*sent, dataclasses.replace(gradients, lines=_zeros(layer) + gradients.lines)]
+    lines = _zeros(layer) + gradients.lines
+    return [*sent, dataclasses.replace(gradients, lines=lines)] if lines else sent  # none: no parameters
 
 
 def _zeros(layer: P.Layer) -> tuple:

@@ -216,7 +216,7 @@ def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
             nodes.append(Node(f"dots{k}", None, x_step * k, Y_STEP * ((len(layer) - 1) / 2 - (len(layer) - 1.5))))
     weighted, pooled, biases = [], [], []  # a pooling layer's edges carry no parameter, no label
     for k in range(1, len(drawn)):
-        shown = {Q.out(n): n for n in drawn[k - 1] + (drawn[k] if network.recurrent(k) else [])}
+        shown = {Q.out(n): n for n in drawn[k - 1] + (drawn[k] if network.sequential(k) else [])}
         groups: dict[str, list[Node]] = {}
         for dest in drawn[k]:
             for t in network.net_terms[dest]:

@@ -59,6 +59,8 @@ def _toml(value) -> str:
         return str(value)
     if isinstance(value, str):
         return toml_string(value)
+    if not isinstance(value, list | tuple):  # an exact number (a normalization's eps)
+        return number(value)
     if value and isinstance(value[0], list | tuple):
         return "[" + ", ".join(_toml(row) for row in value) + "]"
     if value and isinstance(value[0], int) and not isinstance(value[0], bool):  # a pair of counts

@@ -152,12 +152,16 @@ def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[R
         key = f"layer[{k}]"
         unknown_keys(table, key, kind.keys, check)
         r = kind.read(table, key, shape, check)
+        if (steps or offset) and getattr(kind, "sequential", False):
+            check.fail(f"{key}: a {kind.name} layer over a recurrent layer's steps is not available yet; with "
+                       f"{SEQUENCE_OUTPUT} = \"last\", put it after a {Linear.name} layer of the last step")
         if steps or offset:
             r = Read(dataclasses.replace(r.layer, steps=steps, offset=offset), r.activation, r.weight, r.bias)
             offset = 0
         read.append(r)
         shape = r.layer.shape
-        if k == last == len(layers) - 1:  # its hidden states are the outputs: derive's readout copies them
+        if k == len(layers) - 1 and (k == last or r.layer.internal):
+            # its exposed units (a recurrent layer's hidden states) are the outputs: derive's readout copies them
             read.append(KINDS["readout"].after(r.layer, mode))  # type: ignore[attr-defined]
             break
         if k == last:
@@ -174,7 +178,8 @@ def read_out(layers: tuple[Typed, ...], activation: str) -> str | None:
     net), how to give them ``activation`` of their own; None for any other network."""
     if not layers or not getattr(KINDS[layers[-1].kind], "implicit", False):
         return None
-    return (f"the outputs here are the last {layers[-2].kind} layer's hidden states: add a [[layer]] of type "
+    what = "hidden states" if recurrent(layers[-2]) else "outputs"
+    return (f"the outputs here are the last {layers[-2].kind} layer's {what}: add a [[layer]] of type "
             f"{Linear.name} with activation = \"{activation}\"")
 
 
@@ -191,6 +196,14 @@ def unrolled(spec) -> list[tuple[int, int]] | None:
 def recurrent(layer: Typed) -> bool:
     """Whether a layer's units read its own earlier units (a recurrent kind's ``recurrent``)."""
     return getattr(KINDS[layer.kind], "recurrent", False)
+
+
+def sequential(layer: Typed) -> bool:
+    """Whether a layer's units read its own earlier units, so are computed one after the other (nets
+    and outs unit by unit, deltas last first): a recurrent layer's, and a kind's whose nodes read its
+    own (a normalization's xhat reads its mean and variance: ``sequential``)."""
+    kind = KINDS[layer.kind]
+    return getattr(kind, "recurrent", False) or getattr(kind, "sequential", False)
 
 
 def exposed(layer: Typed) -> tuple[int, ...]:
@@ -305,9 +318,10 @@ def typed(spec, layer: int) -> Typed:
 
 
 def shape(spec, sep: str = "-") -> str:
-    """The layers' widths, "2-2-2", and the kind of every layer that is not linear, as every output
-    describes the network: "2-2-2-2 (layer 2: scale)"."""
-    text = sep.join(map(str, spec.layers))
+    """The layers' widths (the units each gives the layer above), "2-2-2", and the kind of every layer
+    that is not linear, as every output describes the network: "3-3-3-2 (layer 2: layernorm)"."""
+    widths = [spec.layers[0], *(t.width * max(t.steps, 1) for t in spec.kinds)] if spec.kinds else spec.layers
+    text = sep.join(map(str, widths))  # the units a layer gives (an LSTM's h, not its gates)
     other = [f"layer {k}: {t.kind}" for k, t in enumerate(spec.kinds, start=1) if t.kind != Linear.name]
     return f"{text} ({', '.join(other)})" if other else text
 
@@ -354,5 +368,5 @@ def place(spec, parameter) -> dict:
     return {"layer": parameter.layer - 1, "tensor": "bias", "index": [parameter.index]}
 
 
-from derive.model.layers import conv2d, linear, lstm, pool2d, readout, rnn  # noqa: E402,F401  (registers the kinds)
+from derive.model.layers import conv2d, layernorm, linear, lstm, pool2d, readout, rnn  # noqa: E402,F401  (registers the kinds)
 from derive.model.layers.linear import Linear  # noqa: E402

@@ -53,7 +53,10 @@ class Readout:
         return [self._copy(P.BACKS, layer), *P.below_deltas(below)] if below is not None else []
 
     def after(self, recurrent: Typed, mode: str) -> Read:
-        """The readout of a last recurrent layer whose sequence is read as ``mode`` says ("all", "last")."""
+        """The readout of a last recurrent layer whose sequence is read as ``mode`` says ("all", "last"),
+        or of a last layer whose outputs are some of its units (a normalization's y, beside its mean)."""
+        if len(recurrent.shape) == 1:
+            return Read(Typed(self.name, recurrent.shape, recurrent.shape), NO_ACTIVATION, (), ())
         steps, hidden = recurrent.shape
         if mode == "all":
             return Read(Typed(self.name, (hidden,), (hidden,), steps=steps), NO_ACTIVATION, (), ())

@@ -82,13 +82,13 @@ class MatrixPart:
             return rf" + {value}\,\mathbf{{1}}{self.ones_t}"
         return f" + {self.m(self.form.biases[k - 1]) if numbers else f'b{up(k)}'}{self.ones_t}"
 
-    def recurrent(self, k) -> bool:
+    def sequential(self, k) -> bool:
         """Whether layer k's rule has U (the general rule l: where some layer is recurrent)."""
         layers = range(1, self.network.depth + 1) if not isinstance(k, int) else (k,)
-        return any(self.network.recurrent(layer) for layer in layers)
+        return any(self.network.sequential(layer) for layer in layers)
 
     def forward_rule(self, k) -> str:
-        own = f" + U{up(k)} {self.a}{up(k)}" if self.recurrent(k) else ""
+        own = f" + U{up(k)} {self.a}{up(k)}" if self.sequential(k) else ""
         bias = self.bias(k) if k != "l" else self._bias_rule()
         return f"W{up(k)} {self.a}{up(k - 1 if k != 'l' else 'l-1')}{own}{bias}"
 
@@ -104,7 +104,7 @@ class MatrixPart:
         return rf"\nabla_{{{self.a}{up(L)}}} E \odot {self.f(L)}'\big({self.z}{up(L)}\big)"
 
     def hidden_rule(self, k, after) -> str:
-        own = rf" + (U{up(k)})^{{T}} {self.d}{up(k)}" if self.recurrent(k) else ""
+        own = rf" + (U{up(k)})^{{T}} {self.d}{up(k)}" if self.sequential(k) else ""
         return rf"\big((W{up(after)})^{{T}} {self.d}{up(after)}{own}\big) \odot {self.f(k)}'\big({self.z}{up(k)}\big)"
 
     def weight_rule(self, k, before) -> str:
@@ -136,7 +136,7 @@ class MatrixPart:
             text += (rf"With {self.form.samples} samples, each sample is a column ($\mathbf{{1}}$ is a column of "
                      rf"ones), and each gradient is {scale}the sum over the samples. ")
         for k in range(1, self.network.depth + 1):
-            if self.recurrent(k):
+            if self.sequential(k):
                 text += (rf"Layer {k} is recurrent, unrolled over its steps: $U{up(k)}$ holds $W_{{hh}}$ at each "
                          rf"step, below the diagonal (a unit reads the previous step's outputs), so ${self.z}{up(k)}$ "
                          rf"is computed unit by unit, the first step's first, and ${self.d}{up(k)}$ collects "
@@ -154,7 +154,7 @@ class MatrixPart:
         else:
             rows[-1] = (rows[-1][0], rf"{rows[-1][1]}, \qquad L = 1")
         rows.append((rf"\frac{{\partial {_TOTAL}}}{{\partial W{up('l')}}}", self.weight_rule("l", "l-1")))
-        if self.recurrent("l"):
+        if self.sequential("l"):
             rows.append((rf"\frac{{\partial {_TOTAL}}}{{\partial U{up('l')}}}", self.weight_rule("l", "l")))
         if self.biases != BiasMode.NONE:
             rows.append((rf"\frac{{\partial {_TOTAL}}}{{\partial b{up('l')}}}", self.bias_rule("l")))
@@ -243,7 +243,7 @@ class MatrixPart:
             n, m = self.form.weights[layer.index - 1].shape
             bias = {BiasMode.SHARED: "$1$", BiasMode.PER_NEURON: rf"${n} \times 1$", BiasMode.NONE: "none"}[self.biases]
             shape = rf"${n} \times {m}$"
-            if self.recurrent(layer.index):
+            if self.sequential(layer.index):
                 shape += rf"; $U{up(layer.index)}$: ${n} \times {n}$"
             rows.append([f"${layer.index}$", shape, bias, rf"${n} \times {samples}$", shape])
         header = ["layer $l$", f"$W{up('l')}$", f"$b{up('l')}$",

@@ -91,7 +91,7 @@ def sections(document) -> list[Section]:
     """A section per recurrent layer (none for a network without one)."""
     network, out = document.network, []
     for k in range(1, network.depth + 1):
-        if not network.recurrent(k):
+        if not kinds.recurrent(network.typed(k)):
             continue
         steps, hidden = network.typed(k).shape
         units = network.layers[k]
