@@ -140,7 +140,7 @@ def test_the_pages_loop_form_gives_every_value_of_every_sample(chrome, name):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"])
 def test_the_module_trains_a_layernorm_network_as_the_formulas_say(optimizer):
-    module_trains_as_the_formulas_say(_model(NETWORKS["two"]), optimizer)
+    module_trains_as_the_formulas_say(_model(NETWORKS["eps"]), optimizer)
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))
@@ -289,3 +289,29 @@ def test_the_summary_names_the_layers_widths():
     from derive.model.layers import shape
 
     assert shape(_model(ISSUE).spec) == "3-3-3-2 (layer 2: layernorm)"
+
+
+def test_the_document_has_a_table_of_every_node_as_torch_computes_it():
+    """Section 'Layer 2, node by node': the textbook's equations, and each node named as the textbooks
+    name it (h_{2,1} = mu), its out as torch computes mu, var, xhat and y apart (9 digits)."""
+    import re
+
+    import torch
+
+    from derive.render.tex.latex import document
+
+    tex = document(_model(ISSUE), derive.__version__)
+    assert r"\hat{x}_j &= \frac{x_j - \mu}{\sqrt{\sigma^2 + \epsilon}}" in tex
+    table = tomllib.loads(ISSUE)
+    first, norm = table["layer"][0], table["layer"][1]
+    x = torch.tensor(table["samples"][0]["inputs"], dtype=torch.float64)
+    a = torch.tanh(torch.tensor(first["weight"], dtype=torch.float64) @ x + torch.tensor(first["bias"], dtype=torch.float64))
+    mu, var = a.mean(), a.var(unbiased=False)
+    xhat = (a - mu) / torch.sqrt(var + norm["eps"])
+    y = torch.tensor(norm["weight"], dtype=torch.float64) * xhat + torch.tensor(norm["bias"], dtype=torch.float64)
+    nodes = [(r"\mu", mu), (r"\sigma^2", var)] + [(rf"\hat{{x}}_{{{j + 1}}}", xhat[j]) for j in range(3)] + [
+        (f"y_{{{j + 1}}}", y[j]) for j in range(3)]
+    for unit, (name, want) in enumerate(nodes, start=1):
+        row = re.search(re.escape(f"$h_{{2,{unit}}} = {name}$") + r" & \$(\S+)\$ & \$(\S+)\$", tex)
+        assert row is not None, name
+        assert float(row.group(2)) == pytest.approx(float(want), rel=6e-9), name

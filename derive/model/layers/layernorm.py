@@ -9,9 +9,11 @@ textbooks write its computational graph, one unit per node:
 Each of mu, var and xhat_j is a unit whose net input is a formula of the outs it reads
 (`local_terms`), so the backward pass reads its local partials off as it reads a weight: dE/dx_i
 collects the three paths of the textbook (Ioffe and Szegedy's): through xhat_i directly
-(1 / sqrt(var + eps)), through the mean (1/n), and through the variance (2 (x_i - mu) / n), and
-dE/dmu collects xhat's and var's. y_j is a weighted unit as a dense layer's: gamma_j its weight on
-xhat_j, beta_j its bias.
+(1 / sqrt(var + eps)), through the mean (1/n), and through the variance (2 (x_i - mu) / n); dE/dmu
+collects the xhat's (-1 / sqrt(var + eps) each). var reads the x's only, its mu the mean's out: its
+partial in mu, -2/n times the sum of (x_i - mu), is exactly 0 (the paper's term that vanishes), so
+leaving it out changes no number and prints no 0 that ball arithmetic could only call undecided.
+y_j is a weighted unit as a dense layer's: gamma_j its weight on xhat_j, beta_j its bias.
 
 Keys: ``normalized_shape`` (optional, checked against the features of the layer below), ``eps``
 (default 1e-5), ``elementwise_affine`` (default true), ``weight`` (gamma) and ``bias`` (beta)
@@ -61,7 +63,7 @@ class LayerNorm:
     #: the variance (their local partials in xhat taken as 0)
     path_slips = (
         PathSlip("mean_path_left_out", "the gradient through the mean left out: dE/dx without the terms "
-                 "through mu (as if mu did not depend on x)", ((NORMALIZED, MEAN), (VARIANCE, MEAN))),
+                 "through mu (as if mu did not depend on x)", ((NORMALIZED, MEAN),)),
         PathSlip("variance_path_left_out", "the gradient through the variance left out: dE/dx without the "
                  "terms through var (as if var did not depend on x)", ((NORMALIZED, VARIANCE),)),
     )
@@ -114,6 +116,11 @@ class LayerNorm:
         which, j = divmod(position - 2, n)
         return (NORMALIZED, AFFINE)[which], 1, j + 1
 
+    def latex_node(self, layer: Typed, position: int) -> str:
+        """The unit at ``position`` as the textbooks write the node: \\mu, \\sigma^2, \\hat{x}_j, y_j."""
+        which, _, j = self.part(layer, position)
+        return {MEAN: r"\mu", VARIANCE: r"\sigma^2", NORMALIZED: rf"\hat{{x}}_{{{j}}}", AFFINE: f"y_{{{j}}}"}[which]
+
     def unit_activations(self, layer: Typed, activation_name: str) -> tuple[str, ...]:
         return (NO_ACTIVATION,) * layer.units
 
@@ -138,7 +145,7 @@ class LayerNorm:
             return sp.Mul(sp.Rational(1, n), sp.Add(*xs, evaluate=False), evaluate=False), list(range(n))
         if which == VARIANCE:
             squares = sp.Add(*((x - mu) ** 2 for x in xs), evaluate=False)
-            return sp.Mul(sp.Rational(1, n), squares, evaluate=False), [*range(n), n]
+            return sp.Mul(sp.Rational(1, n), squares, evaluate=False), list(range(n))
         if which == NORMALIZED:
             eps = layer.setting("eps")
             return (xs[j - 1] - mu) / sp.sqrt(var + eps), [j - 1, n, n + 1]

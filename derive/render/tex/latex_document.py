@@ -65,9 +65,10 @@ class Document:
         if not detailed:
             out += self.compact()
         from derive.render.tex.latex_grids import sections as grids
+        from derive.render.tex.latex_nodes import sections as nodes
         from derive.render.tex.latex_steps import sections as steps
 
-        out += grids(self) + steps(self)
+        out += grids(self) + steps(self) + nodes(self)
         if detailed and self.samples > 1:
             out.append(self.over_samples())
         out.append(self.summary())

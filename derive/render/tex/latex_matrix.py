@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from derive.derivation import matrix as M
 from derive.escape import latex_text
+from derive.model import layers as kinds
 from derive.model.modes import BiasMode
 from derive.render import names
 from derive.render.tex.latex_document import TABLE_ROWS, Block, Section
@@ -136,7 +137,13 @@ class MatrixPart:
             text += (rf"With {self.form.samples} samples, each sample is a column ($\mathbf{{1}}$ is a column of "
                      rf"ones), and each gradient is {scale}the sum over the samples. ")
         for k in range(1, self.network.depth + 1):
-            if self.sequential(k):
+            if self.sequential(k) and not kinds.recurrent(self.network.typed(k)):
+                text += (rf"Layer {k} ({latex_text(self.network.kind(k).name)}) is computed unit by unit: "
+                         rf"$U{up(k)}$ holds its weights on its own units, and a unit whose net input is a formula "
+                         rf"of other outputs sends back its local partials (the formula differentiated) times its "
+                         rf"delta, to its own layer's units and to layer {k - 1}'s, beside the weights' "
+                         rf"$(U{up(k)})^{{T}} {self.d}{up(k)}$ and $(W{up(k)})^{{T}} {self.d}{up(k)}$. ")
+            elif self.sequential(k):
                 text += (rf"Layer {k} is recurrent, unrolled over its steps: $U{up(k)}$ holds $W_{{hh}}$ at each "
                          rf"step, below the diagonal (a unit reads the previous step's outputs), so ${self.z}{up(k)}$ "
                          rf"is computed unit by unit, the first step's first, and ${self.d}{up(k)}$ collects "

@@ -1,0 +1,44 @@
+"""The document's section on a layer computed node by node that is not recurrent (a layer
+normalization: its mean, variance, each normalized feature and each output): the kind's equations as
+the textbooks write them, and a table per sample of every node, by its name in the network and its
+textbook name (h2_1 = mu), with its net input, output and delta."""
+
+from __future__ import annotations
+
+from derive.model import layers as kinds
+from derive.model import quantities as Q
+from derive.render import names
+from derive.render.tex.latex_document import SAMPLE_LIMIT, Block, Section
+from derive.render.tex.latex_rows import number
+
+
+def _table(document, k: int, s: int) -> Block:
+    network, digits = document.network, document.digits
+    values, typed, kind = document.model.evaluation.samples[s], network.typed(k), network.kind(k)
+    rows = [[f"${names.latex_neuron(n)} = {kind.latex_node(typed, j)}$",
+             f"${number(values[Q.net(n)], digits)}$", f"${number(values[Q.out(n)], digits)}$",
+             f"${number(values[Q.delta(n)], digits)}$"] for j, n in enumerate(network.layers[k])]
+    return Block("table", rows=rows, header=["node", r"$\mathrm{net}$", r"$\mathrm{out}$", r"$\delta$"],
+                 columns="lrrr")
+
+
+def sections(document) -> list[Section]:
+    """A section per such layer (none for a network without one)."""
+    network, out = document.network, []
+    for k in range(1, network.depth + 1):
+        typed, kind = network.typed(k), network.kind(k)
+        if kinds.recurrent(typed) or not hasattr(kind, "latex_node"):
+            continue
+        first = names.latex_neuron(network.layers[k][0])
+        section = Section(f"Layer {k}, node by node", [Block("text", (
+            f"Layer {k} ({kind.name}) is written as its computational graph, one unit per node, computed in "
+            f"order (${first}$ first): each node's net input is a formula of the outputs it reads, its output "
+            "is its net input, and backward its local partials (the formula differentiated in each input) "
+            "carry the deltas, the last node's first; the gradient with respect to an input collects every "
+            "path through the nodes:")), Block("align", rows=list(kind.equations))])
+        for s in range(min(document.samples, SAMPLE_LIMIT)):
+            if document.samples > 1:
+                section.blocks.append(Block("text", f"Sample {s + 1}:"))
+            section.blocks.append(_table(document, k, s))
+        out.append(section)
+    return out
