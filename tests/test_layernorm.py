@@ -37,7 +37,7 @@ def _random_spec(seed: int, first: bool = False, last: bool = False, affine: boo
     inputs; or two of them, the second right after the first), then linear (logistic) of 1-3 outputs (or
     none: the normalized features are the outputs); two samples."""
     rng = random.Random(seed)
-    n_in, n = rng.randint(1, 3), rng.randint(2, 4)
+    n_in, n = rng.randint(2 if first else 1, 3), rng.randint(2, 4)  # over 1 feature: var = 0, torch's noise ~1e-15
 
     def row(length):
         return [round(rng.uniform(-1, 1), 3) for _ in range(length)]

@@ -86,7 +86,22 @@ KEYS = {
     "maxpool2d": {"type", "kernel_size", "stride"},
     "avgpool2d": {"type", "kernel_size", "stride"},
     "layernorm": {"type", "normalized_shape", "eps", "elementwise_affine", "weight", "bias"},
+    "residual": {"type", "block"},
 }
+
+
+class Residual(torch.nn.Module):
+    """y = x + f(x), f the block's linear layers, each with its activation."""
+
+    def __init__(self, block: list, activations: list[str]):
+        super().__init__()
+        self.block, self.activations = torch.nn.ModuleList(block), activations
+
+    def forward(self, x):
+        a = x
+        for linear, activation in zip(self.block, self.activations, strict=True):
+            a = TORCH_ACTIVATIONS[activation](linear(a))
+        return x + a
 
 
 class SpecNotBuilt(ValueError):
@@ -189,7 +204,18 @@ def build(text: str) -> tuple[Network, dict]:
         if unknown := set(t) - KEYS[kind]:
             raise SpecNotBuilt(f"{where}: keys {sorted(unknown)} are not read by the reference")
         has_bias = t.get("bias") != "none"
-        if kind == "layernorm":
+        if kind == "residual":
+            width, block, activations = shape[0], [], []
+            for j, inner in enumerate(t["block"]):
+                linear = torch.nn.Linear(width, inner["out_features"], bias=inner.get("bias") != "none", dtype=DTYPE)
+                _set(linear, inner, f"{where}.block[{j}]")
+                block.append(linear)
+                activations.append(_activation(inner, f"{where}.block[{j}]"))
+                width = inner["out_features"]
+            if width != shape[0]:
+                raise SpecNotBuilt(f"{where}: the block gives {width} features, its input has {shape[0]}")
+            module = Residual(block, activations)
+        elif kind == "layernorm":
             if len(shape) != 1:
                 raise SpecNotBuilt(f"{where}: a layernorm here normalizes features, the layer below gives {shape}")
             module = torch.nn.LayerNorm(shape[0], eps=t.get("eps", 1e-5), elementwise_affine=t.get(
@@ -244,10 +270,13 @@ def parameters(network: Network) -> list[tuple[tuple, torch.Tensor]]:
     tensor in row-major order."""
     out = []
     for k, layer in enumerate(network.layers):
-        for name in ("weight", "bias"):
-            tensor = getattr(layer.module, name, None)
-            if isinstance(tensor, torch.nn.Parameter):
-                out += [(place(k, name, index), tensor) for index in itertools.product(*map(range, tensor.shape))]
+        inner = list(enumerate(layer.module.block)) if isinstance(layer.module, Residual) else [(None, layer.module)]
+        for j, module in inner:  # a residual block's layers at (k, j), derive's "layer": [k, j]
+            for name in ("weight", "bias"):
+                tensor = getattr(module, name, None)
+                if isinstance(tensor, torch.nn.Parameter):
+                    out += [(place(k if j is None else (k, j), name, index), tensor)
+                            for index in itertools.product(*map(range, tensor.shape))]
     return out
 
 
@@ -298,7 +327,8 @@ def derive_gradients(text: str, tmp_path: Path) -> dict:
     values = {q["quantity"]: q["value"] for q in data["quantities"]}
     gradients, parameter_values = {}, {}
     for p in data["parameters"]:
-        where = place(p["layer"] - DERIVE_LAYER_BASE, p["tensor"], p["index"])
+        layer = tuple(p["layer"]) if isinstance(p["layer"], list) else p["layer"] - DERIVE_LAYER_BASE
+        where = place(layer, p["tensor"], p["index"])
         if where in gradients:
             raise AssertionError(f"derive lists the place {where} twice")
         gradients[where] = values[f"dE_total/d{p['name']}"]
@@ -354,6 +384,8 @@ def toml_value(value) -> str:
         return json.dumps(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict):  # an inline table (a residual block's layer)
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 

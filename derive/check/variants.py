@@ -255,8 +255,8 @@ def _path_slips(model) -> list[Variant]:
         part = {n: kinds.step_part(typed, j)[0] for n, j in position.items()} if slips else {}
         for slip in slips:
             local = {Q.partial(Q.net(unit), t.factor): sp.S.Zero for unit in network.layers[k]
-                     for t in network.net_terms[unit] if t.factor is not None and t.factor.name in position
-                     and (part[unit], part[t.factor.name]) in slip.paths}
+                     for t in network.net_terms[unit] if t.factor is not None
+                     and (part[unit], part.get(t.factor.name, kinds.BELOW)) in slip.paths}
             if not local:
                 continue
 

@@ -143,6 +143,9 @@ class _Validator(Checker):
             self.fail(f"loss = '{loss}' needs {requires} outputs, but the output layer's activation is "
                       f"'{activations[-1]}'")
         self.per_step(t.get("kinds", ()), functions, activations[-1], loss)
+        for k, typed in enumerate(t.get("kinds", ())):  # a block's own activations (a residual's layers')
+            for key, inner in layer_form.named_activations(typed):
+                self.choice(inner, f"layer[{k}].{key}", [*ACTIVATIONS, *functions.activation_names])
         bias = BiasMode(self.choice(t["bias"], "bias", [m.value for m in BiasMode]))
         reduction = self.choice(t.get("reduction", "sum"), "reduction", ("sum", "mean"))
         table = self.training_table(t)

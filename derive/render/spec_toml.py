@@ -59,8 +59,12 @@ def _toml(value) -> str:
         return str(value)
     if isinstance(value, str):
         return toml_string(value)
+    if isinstance(value, dict):  # a block's layer: an inline table
+        return "{" + ", ".join(f"{key} = {_toml(v)}" for key, v in value.items()) + "}"
     if not isinstance(value, list | tuple):  # an exact number (a normalization's eps)
         return number(value)
+    if value and isinstance(value[0], dict):
+        return "[" + ", ".join(_toml(t) for t in value) + "]"
     if value and isinstance(value[0], list | tuple):
         return "[" + ", ".join(_toml(row) for row in value) + "]"
     if value and isinstance(value[0], int) and not isinstance(value[0], bool):  # a pair of counts
@@ -75,9 +79,13 @@ def _layer_tables(spec) -> list[str]:
         kind = kinds.KINDS[layer.kind]
         if getattr(kind, "implicit", False):  # derive's readout of a last recurrent layer: no table gives it
             continue
-        table = {"type": layer.kind, **kind.table(layer, spec.activations[k], spec.weights[k])}
-        if kind.bias_units(layer):  # not a layer without parameters (pooling)
-            table["bias"] = list(spec.biases[k]) if spec.bias != BiasMode.NONE else "none"
+        bias = list(spec.biases[k]) if spec.bias != BiasMode.NONE else None
+        if hasattr(kind, "block_kind"):  # a block of layers: each writes its own bias
+            table = {"type": layer.kind, **kind.table(layer, spec.activations[k], spec.weights[k], bias)}  # type: ignore[call-arg]
+        else:
+            table = {"type": layer.kind, **kind.table(layer, spec.activations[k], spec.weights[k])}
+        if kind.bias_units(layer) and not hasattr(kind, "block_kind"):  # not a layer without parameters (pooling)
+            table["bias"] = bias if bias is not None else "none"
         lines += ["", "[[layer]]", *(f"{key} = {_toml(value)}" for key, value in table.items())]
     return lines
 

@@ -166,7 +166,7 @@ def draw_spec(spec: Spec, rng: random.Random) -> Spec:
             weights.append(tensor)
             continue
         span = _hundredths(values)
-        weights.append(layers.nest(tuple(_nice(rng, span) for _ in values), layers.shape_of(tensor)))
+        weights.append(layers.like(tensor, [_nice(rng, span) for _ in values]))
     biases = []
     for layer in spec.biases:
         if not layer:  # () without biases (bias = "none"): nothing to draw

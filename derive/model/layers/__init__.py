@@ -28,6 +28,7 @@ from derive.model import quantities, seeded
 
 # re-exported: what a kind module needs
 from derive.model.layers.kind import (  # noqa: F401
+    BELOW,
     Combination,
     Kind,
     LocalSlip,
@@ -36,6 +37,7 @@ from derive.model.layers.kind import (  # noqa: F401
     Slip,
     Typed,
     flat,
+    like,
     nest,
     read_bias,
     shape_of,
@@ -220,6 +222,12 @@ def unit_activations(layer: Typed, activation: str) -> tuple[str, ...] | None:
     return kind.unit_activations(layer, activation) if hasattr(kind, "unit_activations") else None
 
 
+def named_activations(layer: Typed) -> list[tuple[str, str]]:
+    """The activations a layer's table names inside it (a residual block's layers'), each with its key."""
+    kind = KINDS[layer.kind]
+    return kind.named_activations(layer) if hasattr(kind, "named_activations") else []
+
+
 def initial_units(layer: Typed) -> int:
     """The units of a recurrent layer before its first step (an initial state given: h_0, and an LSTM's
     c_0), first among its units; 0 for every other layer."""
@@ -333,6 +341,7 @@ def activations(spec) -> str:
     for k, activation in enumerate(spec.activations, start=1):
         kind = typed(spec, k).kind
         words = getattr(KINDS[kind], "activation_words", None)  # a kind whose units differ (an LSTM's)
+        words = words(typed(spec, k)) if callable(words) else words  # or differ by its table (a residual's)
         parts.append(f"layer {k}: none ({kind})" if KINDS[kind].combination is not None else
                      f"layer {k}: {words or activation}")
     return ", ".join(parts)
@@ -355,8 +364,13 @@ def biases(spec) -> str:
 
 def place(spec, parameter) -> dict:
     """Where ``parameter`` sits: ``{"layer": k, "tensor": "weight", "index": [j, i]}``, PyTorch's
-    ``model[k].weight[j, i]`` (``k`` counts the layers from 0, as the ``[[layer]]`` tables)."""
+    ``model[k].weight[j, i]`` (``k`` counts the layers from 0, as the ``[[layer]]`` tables; inside a
+    residual block ``[k, j]``, ``model[k].block[j].weight[...]``)."""
     layer = typed(spec, parameter.layer)
+    if hasattr(KINDS[layer.kind], "place"):  # a block of layers: [k, j], the block's layer j
+        inner, tensor_name, index = KINDS[layer.kind].place(  # type: ignore[attr-defined]
+            layer, parameter.kind == quantities.WEIGHT, parameter.index)
+        return {"layer": [parameter.layer - 1, *inner], "tensor": tensor_name, "index": index}
     if parameter.kind == quantities.WEIGHT:
         names = getattr(KINDS[layer.kind], "tensor_names", ("weight",))
         index = parameter.index
@@ -368,5 +382,5 @@ def place(spec, parameter) -> dict:
     return {"layer": parameter.layer - 1, "tensor": "bias", "index": [parameter.index]}
 
 
-from derive.model.layers import conv2d, layernorm, linear, lstm, pool2d, readout, rnn  # noqa: E402,F401  (registers the kinds)
+from derive.model.layers import conv2d, layernorm, linear, lstm, pool2d, readout, residual, rnn  # noqa: E402,F401  (registers the kinds)
 from derive.model.layers.linear import Linear  # noqa: E402

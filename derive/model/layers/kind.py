@@ -99,12 +99,15 @@ class LocalSlip:
     partial: Callable[[list, int], sp.Expr]
 
 
+BELOW = "x"  # a `PathSlip` path's part of an input from the layer below (not one of the layer's own units)
+
+
 @dataclass(frozen=True)
 class PathSlip:
     """A slip learners make with a kind whose units multiply other units' outs (an LSTM's cell state):
     the local partials along some paths left out (taken as 0), each path a (part of the unit, part of
     the input it reads) pair as `step_part` names them: ("c", "c") is the forget gate's path from
-    c_t back to c_(t-1)."""
+    c_t back to c_(t-1); ("y", `BELOW`) a residual's sum's path back to the block's input, the skip."""
 
     key: str  # the layer's number is appended: forget_path_left_out_1
     description: str
@@ -197,6 +200,16 @@ def nest(values: tuple, shape: tuple[int, ...]) -> tuple:
         return tuple(values)
     step = math.prod(shape[1:])
     return tuple(nest(values[k * step:(k + 1) * step], shape[1:]) for k in range(shape[0]))
+
+
+def like(tensor, values) -> tuple:
+    """Flat ``values`` nested as ``tensor`` is (row-major), whatever its shape: a kind's several tensors
+    of different shapes (a residual block's matrices) too."""
+    found = iter(values)
+
+    def fill(t):
+        return tuple(fill(x) for x in t) if isinstance(t, tuple | list) else next(found)
+    return fill(tensor)
 
 
 def tensor(value, key: str, shape: tuple[int, ...], what: tuple[str, ...], check) -> tuple:
