@@ -32,10 +32,10 @@ def sections(document) -> list[Section]:
         first = names.latex_neuron(network.layers[k][0])
         section = Section(f"Layer {k}, node by node", [Block("text", (
             f"Layer {k} ({kind.name}) is written as its computational graph, one unit per node, computed in "
-            f"order (${first}$ first): each node's net input is a formula of the outputs it reads, its output "
-            "is its net input, and backward its local partials (the formula differentiated in each input) "
-            "carry the deltas, the last node's first; the gradient with respect to an input collects every "
-            "path through the nodes:")), Block("align", rows=list(kind.equations))])
+            f"order (${first}$ first): a node's net input is a weighted sum, as a dense layer's, or a formula "
+            "of the outputs it reads (its output then is its net input); backward, a weight or the formula's "
+            "local partial (the formula differentiated in that input) carries each delta, the last node's "
+            "first, and the gradient with respect to an input collects every path through the nodes:")), Block("align", rows=list(kind.equations))])
         for s in range(min(document.samples, SAMPLE_LIMIT)):
             if document.samples > 1:
                 section.blocks.append(Block("text", f"Sample {s + 1}:"))
