@@ -20,6 +20,37 @@ import torch
 from torch_reference import DTYPE, TORCH_ACTIVATIONS, TORCH_LOSSES, SpecNotBuilt, place
 
 RECURRENT = ("rnn", "lstm")  # torch.nn.RNN; torch.nn.LSTM (its gates' rows i, f, g, o, as derive's)
+SEQUENCE = (*RECURRENT, "attention")  # the layers whose outputs are a sequence
+
+
+class Attention(torch.nn.Module):
+    """One head of scaled dot-product self-attention written with torch.softmax (batch first): q, k, v
+    = x W^T (+ b), a = softmax(q k^T / sqrt(d)) over the last axis (future steps masked out when causal),
+    y = a v."""
+
+    def __init__(self, table: dict, features: int):
+        super().__init__()
+        d = table["d"]
+        for name in ("q", "k", "v"):
+            setattr(self, f"weight_{name}", torch.nn.Parameter(_tensor(table[f"weight_{name}"], (d, features))))
+            if f"bias_{name}" in table:
+                setattr(self, f"bias_{name}", torch.nn.Parameter(_tensor(table[f"bias_{name}"], (d,))))
+        self.d, self.causal, self.biased = d, table.get("causal", False), "bias_q" in table
+
+    def tensors(self) -> list[tuple[str, torch.Tensor]]:
+        names = [f"weight_{n}" for n in "qkv"] + ([f"bias_{n}" for n in "qkv"] if self.biased else [])
+        return [(name, getattr(self, name)) for name in names]
+
+    def forward(self, x):
+        def project(name):
+            out = x @ getattr(self, f"weight_{name}").T
+            return out + getattr(self, f"bias_{name}") if self.biased else out
+        q, k, v = project("q"), project("k"), project("v")
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.d)
+        if self.causal:
+            steps = x.shape[-2]
+            scores = scores.masked_fill(torch.ones(steps, steps, dtype=torch.bool).triu(1), float("-inf"))
+        return torch.softmax(scores, dim=-1) @ v
 
 
 def _tensor(values, shape) -> torch.Tensor:
@@ -49,7 +80,12 @@ def build(text: str):
     modules, places = [], []
     for k, t in enumerate(table["layer"]):
         bias = t.get("bias") != "none"
-        if t["type"] in RECURRENT:
+        if t["type"] == "attention":
+            module = Attention(t, features)
+            tensors = module.tensors()
+            features = t["d"]
+            modules.append(("attention", module, None))
+        elif t["type"] in RECURRENT:
             module = (torch.nn.RNN(features, t["hidden_size"], nonlinearity=t.get("activation", "tanh"),
                                    bias=bias, batch_first=True, dtype=DTYPE) if t["type"] == "rnn" else
                       torch.nn.LSTM(features, t["hidden_size"], bias=bias, batch_first=True, dtype=DTYPE))
@@ -82,11 +118,11 @@ def reference(text: str) -> dict:
     """E_total and every parameter's gradient at its place, by autograd in float64."""
     modules, table, places = build(text)
     x = torch.tensor([s["inputs"] for s in table["samples"]], dtype=DTYPE)  # (N, steps, features)
-    last = max(k for k, (kind, _, _) in enumerate(modules) if kind in RECURRENT)
+    last = max(k for k, (kind, _, _) in enumerate(modules) if kind in SEQUENCE)
     a = x
     for k, (kind, module, activation) in enumerate(modules):
-        if kind in RECURRENT:
-            a, _ = module(a, *_initial(table["layer"][k], kind, a.shape[0]))
+        if kind in SEQUENCE:
+            a = module(a) if kind == "attention" else module(a, *_initial(table["layer"][k], kind, a.shape[0]))[0]
             if k == last and table.get("sequence_output", "all") == "last":
                 a = a[:, -1]
             net = a  # a last recurrent layer's hidden states are the outputs (identity)

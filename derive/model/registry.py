@@ -227,6 +227,7 @@ class Softmax(Registered):
     rule = staticmethod(_softmax_rule)
     elementary = staticmethod(_softmax_elementary)
     float_form = staticmethod(_softmax_elementary)
+    array_form = staticmethod(_softmax_elementary)
     mp = staticmethod(_softmax_mp)
 
     def _latex(self, printer, exp=None):
@@ -287,6 +288,7 @@ register(Activation("identity", "net", Identity, aliases=("linear",)))
 NO_ACTIVATION = "identity"  # what a layer applies when it names no activation (as torch.nn.Linear)
 RECURRENT_ACTIVATION = "tanh"  # a recurrent layer's when it names none (torch.nn.RNN's nonlinearity)
 GATE_ACTIVATION = "logistic"  # an LSTM's input, forget and output gates (torch.nn.LSTM's)
+ATTENTION_WEIGHTS = "softmax"  # attention's weights over the positions, a_ts from the scores s_t. (its Jacobian)
 register(Activation("leaky_relu", "net for net > 0, else 0.01 net; its derivative is taken as 0.01 at net = 0",
                     LeakyReLU, kink=0, kink_note="leaky_relu has no derivative at net = 0; derive uses "
                     "leaky_relu'(0) = 0.01 by convention (as PyTorch does)"))

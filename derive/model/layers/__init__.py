@@ -126,10 +126,17 @@ def target_shape(layers: tuple[Typed, ...]) -> tuple[int, ...]:
     return (1, top.units) if sequence_output(layers) else (top.units,)
 
 
+def gives_sequence(layer: Typed) -> bool:
+    """Whether a layer's outputs are a sequence the layers above read step by step (``sequence_output``):
+    a recurrent layer's, an attention head's (``sequence``)."""
+    kind = KINDS[layer.kind]
+    return getattr(kind, "recurrent", False) or getattr(kind, "sequence", False)
+
+
 def sequence_output(layers: tuple[Typed, ...]) -> str | None:
     """How the layers after the last recurrent one read its sequence ("all", "last"; None: no recurrent
     layer), as ``sequence_output`` gives it."""
-    if not any(recurrent(t) for t in layers):
+    if not any(gives_sequence(t) for t in layers):
         return None
     return "last" if any(t.offset for t in layers) else "all"
 
@@ -139,7 +146,8 @@ def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[R
     recurrent layer, its sequence is read as ``sequence_output`` says: each later layer applied at
     every step ("all"), or the layers after it reading its last step only ("last")."""
     kinds = [kind_of(table, f"layer[{k}]", check) for k, table in enumerate(layers)]
-    last = max((k for k, kind in enumerate(kinds) if getattr(kind, "recurrent", False)), default=None)
+    last = max((k for k, kind in enumerate(kinds) if getattr(kind, "recurrent", False) or getattr(
+        kind, "sequence", False)), default=None)
     mode = t.get(SEQUENCE_OUTPUT, "all")
     if not isinstance(mode, str):
         check.fail(f"{SEQUENCE_OUTPUT} must be \"all\" or \"last\", not {check.kind(mode)}")
@@ -189,8 +197,8 @@ def unrolled(spec) -> list[tuple[int, int]] | None:
     """For a network with a recurrent layer, each layer's (input first) steps and units per step: a
     sequence's [steps, features], a layer applied at every step's (steps, its width), one at the last
     step's (1, its width); None for a network without a recurrent layer."""
-    if sequence_output(spec.kinds) is None:
-        return None
+    if sequence_output(spec.kinds) is None or any(gives_sequence(t) and not recurrent(t) for t in spec.kinds):
+        return None  # an attention head's units are no step's alone: drawn as a layer of units
     shapes = [spec.kinds[0].shape_in, *(t.shape if recurrent(t) else (max(t.steps, 1), t.width) for t in spec.kinds)]
     return [(shape[0], shape[1]) for shape in shapes]
 
@@ -367,10 +375,11 @@ def place(spec, parameter) -> dict:
     ``model[k].weight[j, i]`` (``k`` counts the layers from 0, as the ``[[layer]]`` tables; inside a
     residual block ``[k, j]``, ``model[k].block[j].weight[...]``)."""
     layer = typed(spec, parameter.layer)
-    if hasattr(KINDS[layer.kind], "place"):  # a block of layers: [k, j], the block's layer j
+    if hasattr(KINDS[layer.kind], "place"):  # a block of layers: [k, j], the block's layer j; biases by name
         inner, tensor_name, index = KINDS[layer.kind].place(  # type: ignore[attr-defined]
             layer, parameter.kind == quantities.WEIGHT, parameter.index)
-        return {"layer": [parameter.layer - 1, *inner], "tensor": tensor_name, "index": index}
+        return {"layer": [parameter.layer - 1, *inner] if inner else parameter.layer - 1, "tensor": tensor_name,
+                "index": index}
     if parameter.kind == quantities.WEIGHT:
         names = getattr(KINDS[layer.kind], "tensor_names", ("weight",))
         index = parameter.index
@@ -382,5 +391,5 @@ def place(spec, parameter) -> dict:
     return {"layer": parameter.layer - 1, "tensor": "bias", "index": [parameter.index]}
 
 
-from derive.model.layers import conv2d, layernorm, linear, lstm, pool2d, readout, residual, rnn  # noqa: E402,F401  (registers the kinds)
+from derive.model.layers import attention, conv2d, layernorm, linear, lstm, pool2d, readout, residual, rnn  # noqa: E402,F401  (registers the kinds)
 from derive.model.layers.linear import Linear  # noqa: E402

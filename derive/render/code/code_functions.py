@@ -107,6 +107,8 @@ class RegisteredCalls(_PrinterBase):
     def _print_Function(self, expr):
         if not isinstance(expr, Registered):
             return super()._print_Function(expr)
+        if len(expr.args) > 1:  # a function of several (an attention row's weights): its float form inline
+            return self._print(expr.float_form(*expr.args))
         form = self._one_call(expr)
         if form is not None:
             return self._print(form)

@@ -35,7 +35,8 @@ def sections(document) -> list[Section]:
             f"order (${first}$ first): a node's net input is a weighted sum, as a dense layer's, or a formula "
             "of the outputs it reads (its output then is its net input); backward, a weight or the formula's "
             "local partial (the formula differentiated in that input) carries each delta, the last node's "
-            "first, and the gradient with respect to an input collects every path through the nodes:")), Block("align", rows=list(kind.equations))])
+            "first, and the gradient with respect to an input collects every path through the nodes:")),
+            Block("align", rows=list(kind.equations))])
         for s in range(min(document.samples, SAMPLE_LIMIT)):
             if document.samples > 1:
                 section.blocks.append(Block("text", f"Sample {s + 1}:"))

@@ -1,0 +1,252 @@
+"""Self-attention (issue #29): ``type = "attention"``, one head of scaled dot-product self-attention over
+the steps of a sequence (q, k, v projections; s_ts = q_t . k_s / sqrt(d); a_t. the registry's
+normalized exponential of s_t.; y_t = sum a_ts v_s; causal or not). Every gradient is PyTorch's
+(tests/torch_recurrent.py's `Attention`, written with torch.softmax, float64 autograd) to 1e-12 on
+hand-picked and random networks; every code target and the matrix route compute the engine's numbers;
+the local partials are the textbook's; bad input is one line, exit 2."""
+
+import json
+import math
+import random
+import re
+import tomllib
+
+import pytest
+import sympy as sp
+import torch_recurrent as tr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from targets import (
+    c_is_the_python_and_the_engine,
+    module_trains_as_the_formulas_say,
+    needs_cc,
+    python_and_numpy_are_the_engine,
+)
+from torch_reference import derive_gradients, spec_toml
+
+import derive
+from derive.cli import main
+from derive.model import quantities as Q
+
+EXAMPLE = "derive/examples/attention.toml"
+with open(EXAMPLE) as _file:
+    ISSUE = _file.read()
+LAST = ISSUE.replace('sequence_output = "all"', 'sequence_output = "last"').replace(
+    "targets = [[0.5], [-0.25], [1.0]]", "targets = [[0.25]]")
+CAUSAL = ISSUE.replace("causal = false", "causal = true")
+BIASED = ISSUE.replace("causal = false", "causal = false\nbias_q = [0.1, -0.2]\nbias_k = [0.0, 0.3]\n"
+                       "bias_v = [-0.1, 0.2]")
+
+
+def _random_spec(seed: int, sequence_output: str = "all", causal: bool = False, bias: bool = False,
+                 linear: bool = True, rnn: bool = False) -> str:
+    """A small random network: (an rnn of hidden 1-2, then) an attention head (d 1-2) over 1-4 steps of
+    1-3 features, then a linear layer at every step or the last (or none: its y are the outputs); two
+    samples."""
+    rng = random.Random(seed)
+    steps, features = rng.randint(1, 4), rng.randint(1, 3)
+
+    def matrix(rows, columns):
+        return [[round(rng.uniform(-1, 1), 3) for _ in range(columns)] for _ in range(rows)]
+
+    tables, width = [], features
+    if rnn:
+        hidden = rng.randint(1, 2)
+        tables.append({"type": "rnn", "hidden_size": hidden, "weight_ih": matrix(hidden, width),
+                       "weight_hh": matrix(hidden, hidden), "bias": matrix(1, hidden)[0]})
+        width = hidden
+    d = rng.randint(1, 2)
+    head: dict = {"type": "attention", "d": d, **{f"weight_{n}": matrix(d, width) for n in "qkv"}, "causal": causal}
+    if bias:
+        head |= {f"bias_{n}": matrix(1, d)[0] for n in "qkv"}
+    tables.append(head)
+    out = rng.randint(1, 2) if linear else d
+    if linear:
+        tables.append({"type": "linear", "out_features": out, "activation": rng.choice(["identity", "logistic"]),
+                       "weight": matrix(out, d), "bias": matrix(1, out)[0]})
+    rows = steps if sequence_output == "all" else 1
+    samples = [{"inputs": matrix(steps, features), "targets": matrix(rows, out)} for _ in range(2)]
+    text = spec_toml(f"attention_{seed}", [steps, features], tables, samples)
+    return text.replace('loss = "half_sse"', f'loss = "half_sse"\nsequence_output = "{sequence_output}"')
+
+
+NETWORKS = {"all": ISSUE, "last": LAST, "causal": CAUSAL, "biased": BIASED,
+            "alone": _random_spec(1, linear=False), "after rnn": _random_spec(2, "last", rnn=True),
+            "causal biased": _random_spec(3, causal=True, bias=True)}
+
+
+def _model(text: str) -> derive.Model:
+    return derive.Model(derive.parse(text, "attention.toml"))
+
+
+def _agrees(text: str, tmp_path) -> None:
+    """derive's gradients are PyTorch's, place by place (rel 1e-12, abs 1e-15), but for the key bias's:
+    a bias added to every key adds q_t . b_k to every score of row t, which the weights do not see, so
+    its gradient is exactly 0, which ball arithmetic leaves undecided (torch's is rounding noise)."""
+    want, got = tr.reference(text), derive_gradients(text, tmp_path)
+    assert got["gradients"].keys() == want["gradients"].keys()
+    assert math.isclose(got["e_total"], want["e_total"], rel_tol=1e-12, abs_tol=1e-15)
+    for p, value in want["gradients"].items():
+        if got["gradients"][p] is None:
+            assert p[1] == "bias_k" and abs(value) < 1e-13, (p, value)
+            continue
+        assert math.isclose(got["gradients"][p], value, rel_tol=1e-12, abs_tol=1e-15), (p, got["gradients"][p], value)
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_the_networks_have_pytorchs_gradients(tmp_path, name):
+    _agrees(NETWORKS[name], tmp_path)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10**6), sequence_output=st.sampled_from(["all", "last"]), causal=st.booleans(),
+       bias=st.booleans(), linear=st.booleans(), rnn=st.booleans())
+def test_random_attention_networks_have_pytorchs_gradients(tmp_path_factory, seed, sequence_output, causal, bias,
+                                                           linear, rnn):
+    _agrees(_random_spec(seed, sequence_output, causal, bias, linear, rnn), tmp_path_factory.mktemp("attention"))
+
+
+def test_the_local_partials_are_the_textbooks():
+    """ds_ts/dq_ti = k_si / sqrt(d); da_ts/ds_ts = a_ts (1 - a_ts) and da_ts/ds_tr = -a_ts a_tr, the registry
+    entry's Jacobian; dy_tj/da_ts = v_sj."""
+    network = _model(ISSUE).network
+    units = network.layers[1]
+    out = {n: network.symbol(Q.out(n)) for n in units}
+    q11, k11, k12 = units[0], units[6], units[7]  # q_1,1; k_1,1 and k_1,2 (q: 3 steps of 2, then k)
+    s11, s12, a11, a12 = units[18], units[19], units[27], units[28]
+    local = {t.factor.name: t.coefficient for t in network.net_terms[s11]}
+    assert sp.simplify(local[q11] - out[k11] / sp.sqrt(2)) == 0
+    assert local[k12] == out[units[1]] / sp.sqrt(2)  # k_1,2's partial: q_1,2 / sqrt(2)
+    weights = {t.factor.name: t.coefficient for t in network.net_terms[a11]}
+    first, second = network.formulas[a11], network.formulas[a12]  # the registry's function of s_1.
+    assert sp.simplify(weights[s11] - first * (1 - first)) == 0
+    assert sp.simplify(weights[s12] + first * second) == 0
+    y11 = units[36]
+    assert {t.factor.name: t.coefficient for t in network.net_terms[y11]}[a11] == out[units[12]]  # v_1,1
+
+
+def test_the_places_of_the_parameters_are_the_tensors(tmp_path, capsys):
+    spec = tmp_path / "attention.toml"
+    spec.write_text(BIASED)
+    assert main(["gradients", str(spec), "--json"]) == 0
+    places = {p["name"]: (p["layer"], p["tensor"], p["index"]) for p in json.loads(capsys.readouterr().out)["parameters"]}
+    assert places["w1"] == (0, "weight_q", [0, 0]) and places["w6"] == (0, "weight_k", [0, 1])
+    assert places["w12"] == (0, "weight_v", [1, 1]) and places["w13"] == (1, "weight", [0, 0])
+    assert places["b3"] == (0, "bias_k", [0]) and places["b6"] == (0, "bias_v", [1])
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_the_python_and_numpy_code_in_every_form_is_the_engine(tmp_path, name):
+    python_and_numpy_are_the_engine(_model(NETWORKS[name]), tmp_path)
+
+
+@needs_cc
+@pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
+def test_the_c_code_in_both_forms_is_the_python_and_the_engine(tmp_path, loops):
+    for text in NETWORKS.values():
+        c_is_the_python_and_the_engine(_model(text), tmp_path, loops)
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_the_pages_loop_form_gives_every_value_of_every_sample(chrome, name):
+    from test_page_loops import agrees
+
+    agrees(chrome, _model(NETWORKS[name]))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"])
+def test_the_module_trains_an_attention_network_as_the_formulas_say(optimizer):
+    module_trains_as_the_formulas_say(_model(NETWORKS["causal"]), optimizer)
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_the_matrix_route_gives_the_engines_numbers(name):
+    import mpmath
+
+    from derive.derivation import matrix
+
+    model = _model(NETWORKS[name])
+    form, values = model.matrix_form, model.evaluation.samples
+    close = mpmath.mpf("1e-45")
+    with mpmath.workdps(60):
+        for e in form.entries:
+            if e.matrix in (matrix.NETS, matrix.OUTS, matrix.DELTAS) and e.layer:
+                layer = form.layers[e.layer - 1]
+                source = {matrix.NETS: layer.nets, matrix.OUTS: layer.outs, matrix.DELTAS: layer.deltas}[e.matrix]
+                for s in range(form.samples):
+                    want = values[s][e.quantity]
+                    if want is None:
+                        continue
+                    assert abs(source[e.row - 1, s] - want) <= close * (1 + abs(want)), e.quantity
+        for p, value in form.gradients.items():
+            scalar = model.evaluation.totals[Q.gradient(p)]
+            assert abs(value - scalar) <= close * (1 + abs(scalar)), p
+
+
+def test_the_document_has_a_table_of_every_node_as_torch_computes_it():
+    """Section 'Layer 1, node by node': s, a and y of step 1 as torch computes them apart (9 digits)."""
+    import torch
+
+    from derive.render.tex.latex import document
+
+    tex = document(_model(ISSUE), derive.__version__)
+    assert r"s_{ts} &= \frac{q_t \cdot k_s}{\sqrt{d}}" in tex
+    table = tomllib.loads(ISSUE)
+    head = table["layer"][0]
+    x = torch.tensor(table["samples"][0]["inputs"], dtype=torch.float64)
+    q, k, v = (x @ torch.tensor(head[f"weight_{n}"], dtype=torch.float64).T for n in "qkv")
+    s = q @ k.T / math.sqrt(2)
+    a = torch.softmax(s, dim=-1)
+    y = a @ v
+    nodes = {19: ("s_{1,1}", s[0, 0]), 20: ("s_{1,2}", s[0, 1]), 28: ("a_{1,1}", a[0, 0]), 30: ("a_{1,3}", a[0, 2]),
+             37: ("y_{1,1}", y[0, 0]), 42: ("y_{3,2}", y[2, 1])}
+    for unit, (name, want) in nodes.items():
+        row = re.search(re.escape(f"$h_{{{unit}}} = {name}$") + r" & \$(\S+)\$ & \$(\S+)\$", tex)
+        assert row is not None, name
+        assert float(row.group(2)) == pytest.approx(float(want), rel=6e-9), name
+
+
+BAD = {
+    "flat": (ISSUE.replace("input = [3, 2]", "input = 6"),
+             "derive: attention.toml: layer[0]: an attention layer reads a sequence [steps, features], but the layer "
+             "below gives 6 features: put it first (input = [steps, features]) or right after a recurrent layer"),
+    "no d": (ISSUE.replace("d = 2\n", ""),
+             "derive: attention.toml: layer[0]: missing key 'd' (the size of its queries, keys and values)"),
+    "one tensor": (re.sub(r"weight_k = .*\n", "", ISSUE),
+                   "derive: attention.toml: layer[0]: weight_q is given but not weight_k: give all three, or none "
+                   "(drawn from the seed)"),
+    "causal": (ISSUE.replace("causal = false", 'causal = "yes"'),
+               "derive: attention.toml: layer[0].causal must be true or false, not a string"),
+    "bias": (ISSUE.replace("causal = false", "causal = false\nbias_q = [0.1, 0.2]"),
+             "derive: attention.toml: layer[0]: bias_q is given but not bias_k: give all three, or none (no biases)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
+    text, message = BAD[case]
+    spec = tmp_path / "attention.toml"
+    spec.write_text(text)
+    assert main(["gradients", str(spec)]) == 2
+    assert capsys.readouterr().err.strip() == message
+
+
+def test_every_command_takes_the_built_in_attention_example(tmp_path, capsys):
+    from derive.render.code import targets
+
+    spec = tmp_path / "attention.toml"
+    assert main(["init", str(spec), "--like", "attention"]) == 0
+    capsys.readouterr()
+    assert main(["check", str(spec), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["checks"]["passed"] is True
+    assert main(["train", str(spec), "--steps", "3", "--optimizer", "adam"]) == 0
+    for name in targets.TARGETS:
+        assert main(["codegen", str(spec), "--target", name, "-o", str(tmp_path / f"code_{name}")]) == 0, name
+    assert main(["exercise", str(spec), "--variants", "2", "--ask", "dE_total/dw1", "-o", str(tmp_path / "x"),
+                 "--no-pdf"]) == 0
+    capsys.readouterr()
+    variants = sorted((tmp_path / "x").rglob("variant-*.toml"))
+    assert len(variants) == 2
+    for path in variants:
+        variant = derive.load(path).spec
+        assert [t.kind for t in variant.kinds] == ["attention", "linear"] and variant.kinds[1].steps == 3
