@@ -25,6 +25,7 @@ import hashlib
 import re
 from collections import Counter
 
+from derive.derivation import lowered
 from derive.derivation.evaluate import training_settings
 from derive.derivation.steps import DISPLAY
 from derive.escape import html_text, script_json
@@ -270,9 +271,10 @@ class Page:
         """The page's script (straight-line; in loop form for a network of more than
         `derive.render.code.loops.LOOP_THRESHOLD` parameters) and its ``QUANTITIES``."""
         derivation = self.model.derivation
-        listed = javascript_loops.quantities(derivation, shown) if loop_form(self.network) else None
+        program = lowered.lower(self.network) if loop_form(self.network) else None  # lowered once, passed down
+        listed = javascript_loops.quantities(derivation, shown, program) if program is not None else None
         if listed is not None:
-            return javascript_loops.render(derivation, shown), listed
+            return javascript_loops.render(derivation, shown, program), listed
         return javascript.render(derivation, shown), [s.quantity for s in javascript.steps(derivation, shown)]
 
     # -- the page ------------------------------------------------------------------------------
