@@ -69,10 +69,15 @@ def _markup_characters(text: str, controls: bool = False) -> str:
     return (_NOT_HTML if controls else _NOT_XML).sub("\ufffd", text)
 
 
+_HTML_UNSAFE = re.compile(f"[&<>\"'{_NOT_HTML.pattern[1:-1]}]")  # what html_text changes
+
+
 def html_text(text: str) -> str:
     """Text for HTML element content or a quoted attribute value: escaped, and the characters that
     XML forbids (and HTML's control characters) replaced by U+FFFD, so that an XHTML or XML reader
-    of the page (a quiz importer) parses it too."""
+    of the page (a quiz importer) parses it too. (Most texts need neither: one search finds that.)"""
+    if not _HTML_UNSAFE.search(text):
+        return text
     return html.escape(_markup_characters(text, controls=True), quote=True)
 
 

@@ -217,3 +217,14 @@ def test_markup_characters_over_every_code_point(controls):
     for o in (*range(0x20), *range(0x7E, 0xA1), 0xD7FF, 0xD800, 0xDFFF, 0xE000, 0xFFFD, 0xFFFE, 0xFFFF, 0x10000):
         c = chr(o)
         assert escape._markup_characters(f"a{c}b", controls=controls) == f"a{expected[o]}b"
+
+
+def test_html_text_over_every_code_point():
+    """html_text of each code point between two letters (its search for what needs changing, and the
+    escaping): the standard library's escape of the character, or of U+FFFD where XML or HTML forbids it."""
+    import html as html_module
+
+    for o in range(0x110000):
+        c = chr(o)
+        kept = c if _allowed_in_markup(o, controls=True) else "\ufffd"
+        assert escape.html_text(f"a{c}b") == f"a{html_module.escape(kept, quote=True)}b", hex(o)

@@ -111,17 +111,16 @@ class _Printer(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, Pyt
         return [written[f] for f in sorted(written, key=lambda f: f.text_name)]
 
 
-def _needed(derivation: Derivation, results: list[sp.Expr], reads: dict | None = None) -> list:
+def _needed(kernel: list, results: list[sp.Expr], reads: dict) -> list:
     """The kernel steps the results depend on, in program order; ``reads``: each kernel step's symbol
-    -> the symbols its computation reads, when the caller has them (`ModuleWriter.reads`)."""
-    reads = {s.symbol: s.compute.free_symbols for s in derivation.kernel} if reads is None else reads
+    -> the symbols its computation reads (`ModuleWriter.reads`)."""
     needed, todo = set(), [sym for r in results for sym in r.free_symbols]
     while todo:
         sym = todo.pop()
         if sym in reads and sym not in needed:
             needed.add(sym)
             todo.extend(reads[sym])
-    return [s for s in derivation.kernel if s.symbol in needed]
+    return [s for s in kernel if s.symbol in needed]
 
 
 def _block_comment(network, step) -> str:
@@ -185,8 +184,9 @@ class ModuleWriter(Printer):
         self.printer = _Printer(self.network)
         self.rules = TextPrinter(self.network, names.short)
         self.printed: dict[Q.Quantity, list[str]] = {}
+        self.kernel = derivation.kernel  # (a list made anew on each reading)
         # each kernel step's symbol -> the symbols it reads, found once for the module's five functions
-        self.reads = {s.symbol: s.compute.free_symbols for s in derivation.kernel}
+        self.reads = {s.symbol: s.compute.free_symbols for s in self.kernel}
 
     def code(self, expr: sp.Expr) -> str:
         return pyformat.expression(self.printer.doprint(expr))
@@ -232,7 +232,7 @@ class ModuleWriter(Printer):
 
     def forward_values(self) -> list[str]:
         """What ``_forward`` returns: every net and out (and forward temporary), in program order."""
-        return [names.python(s.quantity) for s in self.derivation.kernel if s.phase == FORWARD]
+        return [names.python(s.quantity) for s in self.kernel if s.phase == FORWARD]
 
     def body(self, results: list[sp.Expr], tail: list[str], with_targets: bool, checks: bool = True,
              shared_forward: bool = False, backward: bool = False) -> list[str]:
@@ -242,7 +242,7 @@ class ModuleWriter(Printer):
         (with ``shared_forward``): the weights the rest reads, the backward pass's, come from the
         argument ``backward`` when it is given (`optimizers.IN_PLACE`)."""
         network = self.network
-        steps = _needed(self.derivation, results, self.reads)
+        steps = _needed(self.kernel, results, self.reads)
         forward = []
         if shared_forward:
             forward, steps = [s for s in steps if s.phase == FORWARD], [s for s in steps if s.phase != FORWARD]
@@ -336,7 +336,7 @@ def render(derivation: Derivation, version: str, optimizers=None) -> str:
     writer = ModuleWriter(derivation)
     outs = [network.symbol(Q.out(o)) for o in network.outputs]
     grads = [derivation.step[Q.gradient(p.name)].compute for p in network.parameters]
-    everything = [network.symbol(step.quantity) for step in derivation.kernel if step.phase == FORWARD]
+    everything = [network.symbol(step.quantity) for step in writer.kernel if step.phase == FORWARD]
     bodies = {
         "run_forward": writer.body(everything, pyformat.collection(INDENT, "return (", writer.forward_values(), ")"),
                                    False, checks=False),
@@ -348,7 +348,7 @@ def render(derivation: Derivation, version: str, optimizers=None) -> str:
         "train_step": writer.body([*grads, *(network.symbol(p.quantity) for p in network.parameters)],
                                   _update_tail(derivation), True),  # the update reads every parameter
     }
-    notes = sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)} - {""})
+    notes = sorted({s.compute.float_note for s in writer.kernel if _is_activation_statement(s)} - {""})
     return module(network, version, bodies, writer.printer.helper_sources(), notes, optimizers)
 
 
