@@ -252,9 +252,10 @@ class Page:
         """A parameter's first step for the script (``firstStep``): its gradient's index in ``QUANTITIES``,
         the keys of its new value, of its batch gradient (on mini-batches) and of each slot the rules
         assign; a frozen parameter has no slot and keeps its value."""
-        trained, batch_gradient = settings.trains(p), Q.state(optimizers.GRADIENT.name, p.name).after_steps(1)
+        trained = settings.trains(p)
+        batch_gradient = str(Q.state(optimizers.GRADIENT.name, p.name).after_steps(1)) if batched else None
         return {"gradient": index[str(Q.gradient(p.name))], "after": str(p.quantity.with_update()),
-                "trained": trained, "batchGradient": str(batch_gradient) if batched else None,
+                "trained": trained, "batchGradient": batch_gradient,
                 "slots": {s: str(Q.state(s, p.name).after_steps(1)) for s in settings.entry.slots} if trained else {}}
 
     def caption(self) -> str:
