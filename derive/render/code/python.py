@@ -111,10 +111,10 @@ class _Printer(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, Pyt
         return [written[f] for f in sorted(written, key=lambda f: f.text_name)]
 
 
-def _needed(kernel: list, results: list[sp.Expr], reads: dict) -> list:
-    """The kernel steps the results depend on, in program order; ``reads``: each kernel step's symbol
-    -> the symbols its computation reads (`ModuleWriter.reads`)."""
-    needed, todo = set(), [sym for r in results for sym in r.free_symbols]
+def _needed(kernel: list, read: set, reads: dict) -> list:
+    """The kernel steps the results depend on, in program order: ``read``, the symbols the results
+    read; ``reads``, each kernel step's symbol -> the symbols its computation reads (`ModuleWriter.reads`)."""
+    needed, todo = set(), list(read)
     while todo:
         sym = todo.pop()
         if sym in reads and sym not in needed:
@@ -242,11 +242,12 @@ class ModuleWriter(Printer):
         (with ``shared_forward``): the weights the rest reads, the backward pass's, come from the
         argument ``backward`` when it is given (`optimizers.IN_PLACE`)."""
         network = self.network
-        steps = _needed(self.kernel, results, self.reads)
+        read = {sym for r in results for sym in r.free_symbols}
+        steps = _needed(self.kernel, read, self.reads)
         forward = []
         if shared_forward:
             forward, steps = [s for s in steps if s.phase == FORWARD], [s for s in steps if s.phase != FORWARD]
-        used = {sym for s in steps for sym in self.reads[s.symbol]} | {sym for r in results for sym in r.free_symbols}
+        used = {sym for s in steps for sym in self.reads[s.symbol]} | read
         used = {str(network.quantity_of[s]) for s in used}
         lines = []
         if checks:
