@@ -34,7 +34,7 @@ from derive.render.templating import environment
 from derive.render.text import FloatLiterals, TextbookOrder, TextPrinter
 
 INDENT = "    "
-_STAND_IN = "_stand_in_argument_"  # no quantity's name: names.python never starts with "_"
+_STAND_IN = "_stand_in_argument_"  # the float form's one symbol; its other names are functions' (math.exp)
 _STAND_IN_NAME = re.compile(rf"\b{_STAND_IN}\b")
 
 
@@ -71,8 +71,8 @@ class _Printer(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, Pyt
         """``f(net)`` written out as its float form (a statement out = f(net): a call costs as much as
         its arithmetic). A function of one symbol is printed once at a stand-in symbol of the same
         assumptions and the stand-in's name replaced by the symbol's: with one symbol in it, the float
-        form's tree and its printing do not depend on the symbol's name (tests/test_codegen.py compares
-        the two for every registered function), and building the form asks SymPy's assumptions about
+        form's tree and its printing do not depend on the symbol's name (tests/test_render_shortcuts.py
+        compares the two for every registered function), and building the form asks SymPy's assumptions about
         its conditions (``net > -700``) anew for each symbol, 2 ms each."""
         if len(expr.args) != 1 or not expr.args[0].is_Symbol:
             return self.doprint(expr.float_form(*expr.args))
