@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import unicodedata
 
 _LATEX_SPECIAL = {
@@ -54,21 +55,29 @@ def latex_comment(text: str) -> str:
     return "".join(c if 32 <= ord(c) != 127 else " " for c in text)
 
 
+# The characters XML 1.0 does not allow at all: control characters but tab, newline and carriage
+# return; lone surrogates; U+FFFE and U+FFFF. With HTML's, also U+007F to U+009F (parse errors there).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_NOT_HTML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
 def _markup_characters(text: str, controls: bool = False) -> str:
     """The text with the characters XML 1.0 does not allow at all (control characters but tab, newline
     and carriage return; lone surrogates; U+FFFE, U+FFFF) replaced by U+FFFD; with ``controls``
-    also U+007F to U+009F, which HTML counts as parse errors."""
-    def allowed(c: str) -> bool:
-        o = ord(c)
-        return (o in (9, 10, 13) or 32 <= o < 0xD800 or 0xE000 <= o < 0xFFFE or o >= 0x10000) and not (
-            controls and 0x7F <= o <= 0x9F)
-    return "".join(c if allowed(c) else "\ufffd" for c in text)
+    also U+007F to U+009F, which HTML counts as parse errors. One regular expression (the page
+    escapes some 50,000 short strings: character by character this took 0.3 s of a 64-64-64 page)."""
+    return (_NOT_HTML if controls else _NOT_XML).sub("\ufffd", text)
+
+
+_HTML_UNSAFE = re.compile(f"[&<>\"'{_NOT_HTML.pattern[1:-1]}]")  # what html_text changes
 
 
 def html_text(text: str) -> str:
     """Text for HTML element content or a quoted attribute value: escaped, and the characters that
     XML forbids (and HTML's control characters) replaced by U+FFFD, so that an XHTML or XML reader
-    of the page (a quiz importer) parses it too."""
+    of the page (a quiz importer) parses it too. (Most texts need neither: one search finds that.)"""
+    if not _HTML_UNSAFE.search(text):
+        return text
     return html.escape(_markup_characters(text, controls=True), quote=True)
 
 

@@ -197,3 +197,34 @@ def test_no_markup_escape_lets_a_character_xml_forbids_through(escape_function):
     ET.fromstring(f"<a>{out}</a>" if "comment" not in escape_function.__name__ else f"<a><!--{out}--></a>")
     if escape_function is escape.html_text:
         assert html_module.unescape(out) == "a" + "\ufffd" * (len(XML_FORBIDDEN) + 2) + " b\tc"
+
+
+def _allowed_in_markup(o: int, controls: bool) -> bool:
+    """XML 1.0's Char production (tab, newline, carriage return, U+0020-U+D7FF, U+E000-U+FFFD,
+    U+10000 and up), less HTML's C1 controls U+007F-U+009F with ``controls``: the rule written from
+    the standards, independently of escape's regular expressions."""
+    return (o in (9, 10, 13) or 0x20 <= o <= 0xD7FF or 0xE000 <= o <= 0xFFFD or 0x10000 <= o <= 0x10FFFF) and not (
+        controls and 0x7F <= o <= 0x9F)
+
+
+@pytest.mark.parametrize("controls", [False, True])
+def test_markup_characters_over_every_code_point(controls):
+    """Every code point from U+0000 to U+10FFFF, alone and in one long text: kept exactly where the
+    standards allow it, else U+FFFD (xml_text without HTML's controls, html_text with them)."""
+    every = "".join(map(chr, range(0x110000)))
+    expected = "".join(c if _allowed_in_markup(ord(c), controls) else "\ufffd" for c in every)
+    assert escape._markup_characters(every, controls=controls) == expected
+    for o in (*range(0x20), *range(0x7E, 0xA1), 0xD7FF, 0xD800, 0xDFFF, 0xE000, 0xFFFD, 0xFFFE, 0xFFFF, 0x10000):
+        c = chr(o)
+        assert escape._markup_characters(f"a{c}b", controls=controls) == f"a{expected[o]}b"
+
+
+def test_html_text_over_every_code_point():
+    """html_text of each code point between two letters (its search for what needs changing, and the
+    escaping): the standard library's escape of the character, or of U+FFFD where XML or HTML forbids it."""
+    import html as html_module
+
+    for o in range(0x110000):
+        c = chr(o)
+        kept = c if _allowed_in_markup(o, controls=True) else "\ufffd"
+        assert escape.html_text(f"a{c}b") == f"a{html_module.escape(kept, quote=True)}b", hex(o)

@@ -62,3 +62,37 @@ def test_every_kind_of_node():
             with mpmath.workdps(digits):
                 assert compile_mp(expr)(env)._mpf_ == mp_value(expr, env)._mpf_, (expr, digits)
 
+
+
+def _raw_values():
+    """mpf values of every kind: regular ones of fewer and more bits than the precision they are used
+    at (an evaluation's 60-digit values at the check's 50), exact small ones, 0, ±inf and NaN."""
+    values = [mpmath.mpf(0), mpmath.inf, -mpmath.inf, mpmath.nan, mpmath.mpf(1), mpmath.mpf(-1), mpmath.mpf(0.5),
+              mpmath.mpf(2) ** 1000, mpmath.mpf(2) ** -1074]
+    for digits in (15, 50, 60, 120):
+        with mpmath.workdps(digits):
+            values += [mpmath.mpf(1) / 3, -mpmath.mpf(2) / 7, mpmath.sqrt(2) * 10**20, mpmath.exp(-50)]
+    return values
+
+
+def test_the_raw_product_and_power_are_mpmath_s():
+    """`mp_compiled.fprod2` is ``fprod([x, y])`` and `_power` is ``x ** n``, bit for bit, for every pair
+    of every kind of value, at several precisions (the shortcut taken where x fits the precision)."""
+    from derive.derivation.mp_compiled import _power, fprod2
+
+    values = _raw_values()
+    for digits in (15, 50, 60):
+        with mpmath.workdps(digits):
+            for x in values:
+                for y in values:
+                    expected, got = mpmath.fprod([x, y]), fprod2(x, y)
+                    assert type(got) is type(expected) and got._mpf_ == expected._mpf_, (digits, x, y)
+                for n in (-3, -2, -1, 0, 1, 2, 3, 7):
+                    try:
+                        expected = x**n
+                    except ZeroDivisionError:
+                        with pytest.raises(ZeroDivisionError):
+                            _power(x, n)
+                        continue
+                    got = _power(x, n)
+                    assert type(got) is type(expected) and got._mpf_ == expected._mpf_, (digits, x, n)

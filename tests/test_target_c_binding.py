@@ -255,3 +255,39 @@ def test_named_is_a_mapping_over_its_own_vector(net):
     assert dict(again) == dict(cmod.train_step(dict(stepped), x, t))
     assert cmod.train(params, [(x, t)], 2, frozen=()) == again
     assert params == dict(zip(cmod.PARAMETERS, values, strict=True))  # the caller's dict is never written
+
+
+ODD_SAMPLES = {  # a list's items as ctypes converts them (PyFloat_AsDouble), or what it refuses
+    "floats": lambda v: [float(x) for x in v],
+    "ints and bools": lambda v: [int(x > 0.5) if k % 2 else bool(x > 0.5) for k, x in enumerate(v)],
+    "numpy scalars": lambda v: [numpy.float64(x) for x in v],
+    "a str": lambda v: [str(v[0]), *v[1:]],
+    "a None": lambda v: [*v[:-1], None],
+    "a complex": lambda v: [complex(v[0], 1), *v[1:]],
+    "an int too large": lambda v: [10**400, *v[1:]],
+    "one too many": lambda v: [*v, 0.5],
+    "one too few": lambda v: v[:-1],
+    "empty": lambda v: [],
+}
+
+
+@pytest.mark.parametrize("which", ["inputs", "targets"])
+@pytest.mark.parametrize("odd", sorted(ODD_SAMPLES))
+def test_the_vector_fast_path_takes_and_refuses_what_the_general_path_does(net, odd, which):
+    """train_step on a vector with lists (the fast path: a list's items stored one by one up to
+    `c.UNPACKED` values) against the same lists as tuples (the general path, ctypes' conversion): the
+    same numbers, or the same error with the same message, and the vector untouched by a refused call."""
+    cmod, x, t, values = net
+    xs, ts = (ODD_SAMPLES[odd](x), t) if which == "inputs" else (x, ODD_SAMPLES[odd](t))
+    fast, general = by_hand(cmod, values), by_hand(cmod, values)
+    outcomes = []
+    for vector, args in ((fast, (xs, ts)), (general, (tuple(xs), tuple(ts)))):
+        try:
+            assert cmod.train_step(vector, *args) is vector
+            outcomes.append(vector[:])
+        except Exception as error:  # (the error itself is what is compared)
+            assert vector[:] == values
+            outcomes.append((type(error), str(error)))
+    assert outcomes[0] == outcomes[1]
+    if odd == "floats":
+        assert outcomes[0] != values  # the step was taken

@@ -16,7 +16,7 @@ from operator import itemgetter
 
 import mpmath
 import sympy as sp
-from mpmath.libmp import fone, mpf_mul, mpf_pos, mpf_sum
+from mpmath.libmp import fone, mpf_mul, mpf_pos, mpf_pow_int, mpf_sum
 
 from derive.derivation.evaluate import MPMATH_CONSTANTS, MPMATH_FUNCTIONS, mp_value
 from derive.model.functions import Registered
@@ -45,6 +45,27 @@ def fprod(values: list):
             return _fprod(values)
         product = mpf_mul(product, x._mpf_, prec, rounding)
     return _make(mpf_pos(product, prec, rounding))
+
+
+def fprod2(x, y):
+    """``fprod([x, y])``: where x's value has at most the current precision's bits (as every value
+    computed at it), 1·x is x and the product rounded once more is itself, so it is the one
+    rounded product ``mpf_mul(x, y)`` (the rest through `fprod`)."""
+    prec, rounding = _context._prec_rounding
+    if isinstance(x, _mpf) and isinstance(y, _mpf):
+        raw = x._mpf_
+        if raw[1] and raw[3] <= prec:  # a regular value that fits (not 0, an infinity or a NaN)
+            return _make(mpf_mul(raw, y._mpf_, prec, rounding))
+    return fprod([x, y])
+
+
+def _power(base, power: int):
+    """``base ** power`` for an integer power: what mpf's ``__pow__`` computes (``mpf_pow_int`` at the
+    current precision) without its questions about the exponent's type."""
+    if isinstance(base, _mpf):
+        prec, rounding = _context._prec_rounding
+        return _make(mpf_pow_int(base._mpf_, power, prec, rounding))
+    return base**power
 
 
 def _rational(p: int, q: int):
@@ -81,13 +102,13 @@ def compile_mp(expr: sp.Expr):
     if expr.is_Mul:
         if len(parts) == 2:
             first, second = parts
-            return lambda env: fprod([first(env), second(env)])
+            return lambda env: fprod2(first(env), second(env))
         return lambda env: fprod([f(env) for f in parts])
     if expr.is_Pow:
         base, exponent = parts
         if expr.exp.is_Integer:
             power = int(expr.exp)
-            return lambda env: base(env) ** power
+            return lambda env: _power(base(env), power)
         return lambda env: base(env) ** exponent(env)
     function = expr.mp if isinstance(expr, Registered) else MPMATH_FUNCTIONS.get(type(expr))
     if function is None:

@@ -226,24 +226,32 @@ def _places(derivation: Derivation, program: P.Program) -> dict[Q.Quantity, str]
     return places | {Q.target(o): f"t[{k}]" for k, o in enumerate(network.outputs)}
 
 
-def quantities(derivation: Derivation, shown=None) -> list[Q.Quantity] | None:
-    """The loop form's ``QUANTITIES``, or None when its vectors are not the derivation's kernel."""
-    network = derivation.network
-    program = P.lower(network)
+def _display(derivation: Derivation, shown) -> list:
+    """The display steps the script computes (those of ``shown``), in order."""
+    return [s for s in javascript.steps(derivation, shown) if s.phase == DISPLAY]
+
+
+def quantities(derivation: Derivation, shown=None, program: P.Program | None = None,
+               display: list | None = None) -> list[Q.Quantity] | None:
+    """The loop form's ``QUANTITIES``, or None when its vectors are not the derivation's kernel;
+    ``program``: the network's lowered program and ``display`` its display steps (`_display`), when
+    the caller has them (made here otherwise)."""
+    program = P.lower(derivation.network) if program is None else program
     listed = [q for _, qs in vectors(derivation, program) for q in qs]
     if len(set(listed)) != len(listed) or set(listed) != {s.quantity for s in derivation.kernel}:
         return None
-    return listed + [s.quantity for s in javascript.steps(derivation, shown) if s.phase == DISPLAY]
+    return listed + [s.quantity for s in (_display(derivation, shown) if display is None else display)]
 
 
-def render(derivation: Derivation, shown=None) -> str:
+def render(derivation: Derivation, shown=None, program: P.Program | None = None) -> str:
     """The script, as `derive.render.code.javascript.render`'s (same names, same contract) in loop form;
-    call only when `quantities` is not None."""
+    call only when `quantities` is not None. ``program``: the network's lowered program, when the
+    caller has it (the page lowers it once for `quantities` and this)."""
     network = derivation.network
-    program = P.lower(network)
-    listed = quantities(derivation, shown)
+    program = P.lower(network) if program is None else program
+    display = _display(derivation, shown)
+    listed = quantities(derivation, shown, program, display)
     assert listed is not None  # the caller asked `quantities` first
-    display = [s for s in javascript.steps(derivation, shown) if s.phase == DISPLAY]
     straight = P.straight(derivation, display)
     printed = walk(straight, javascript._Statements(straight, javascript._Printer(network)))
     defined = {s.quantity for s in display}

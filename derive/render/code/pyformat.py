@@ -18,7 +18,15 @@ _HUG = re.compile(r"(?<![\w.)\]])(-?[\w.]+) \*\* (-?[\w.]+)(?![\w.(\[])")
 
 def expression(source: str) -> str:
     """One expression in ruff's spacing."""
-    return _HUG.sub(r"\1**\2", _unparse(ast.parse(source, mode="eval").body))
+    return _spaced(source, ast.parse(source, mode="eval").body)
+
+
+def _spaced(source: str, node: ast.expr) -> str:
+    """`expression` of ``source``, whose syntax tree is ``node`` (which may be changed). Without a
+    power (``**``, which only an operator can spell) nothing is lifted nor hugged: ``ast.unparse``."""
+    if "**" not in source:
+        return ast.unparse(node)
+    return _HUG.sub(r"\1**\2", _unparse(node))
 
 
 def _unparse(node: ast.expr) -> str:
@@ -52,7 +60,7 @@ def _unparse(node: ast.expr) -> str:
 def assignment(indent: str, target: str, source: str) -> list[str]:
     """``target = source`` as lines, split as ruff would when too long."""
     node = ast.parse(source, mode="eval").body
-    text = expression(source)
+    text = _spaced(source, node) if "**" not in source else expression(source)  # `_unparse` changes its tree
     line = f"{indent}{target} = {text}"
     if len(line) <= LINE_LENGTH:
         return [line]
@@ -192,7 +200,17 @@ def _matching_open(text: str) -> int:
     raise ValueError(text)
 
 
+_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+
 def _text(node: ast.expr) -> str:
+    """A subexpression's text in ruff's spacing; a name, or two names and an operator (a sum's term
+    ``delta_o1 * w5``), written directly: what ``ast.unparse`` writes for them."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if (isinstance(node, ast.BinOp) and isinstance(node.left, ast.Name) and isinstance(node.right, ast.Name)
+            and type(node.op) in _OPERATORS):
+        return f"{node.left.id} {_OPERATORS[type(node.op)]} {node.right.id}"
     return expression(_unparse(node))
 
 

@@ -12,6 +12,7 @@ implements as a comment.
 
 from __future__ import annotations
 
+import re
 import textwrap
 import types
 
@@ -33,6 +34,8 @@ from derive.render.templating import environment
 from derive.render.text import FloatLiterals, TextbookOrder, TextPrinter
 
 INDENT = "    "
+_STAND_IN = "_stand_in_argument_"  # the float form's one symbol; its other names are functions' (math.exp)
+_STAND_IN_NAME = re.compile(rf"\b{_STAND_IN}\b")
 
 
 class _Printer(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, PythonCodePrinter):
@@ -46,6 +49,7 @@ class _Printer(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, Pyt
         super().__init__({"standard": "python3", "order": "none"})
         self.network = network
         self.helpers: set[type[Registered]] = set()  # the helpers the printed code calls
+        self._inlined: dict = {}  # (function, assumptions) -> its float form printed at `_STAND_IN`
 
     def _print_Pow(self, expr, rational=False):
         if expr.exp.is_Integer and expr.exp != -1:  # -1 prints as a division, 1.0/x
@@ -56,13 +60,30 @@ class _Printer(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, Pyt
     def _print_Symbol(self, expr):
         return names.python(self.network.quantity_of[expr])
 
+    def name(self, symbol: sp.Symbol) -> str:
+        """A symbol as the printed code names it."""
+        return self._print_Symbol(symbol)
+
     def helper_name(self, function: type[Registered]) -> str:
         return f"_{function.text_name}"
 
     def inline(self, expr) -> str:
         """``f(net)`` written out as its float form (a statement out = f(net): a call costs as much as
-        its arithmetic)."""
-        return self.doprint(expr.float_form(*expr.args))
+        its arithmetic). A function of one symbol is printed once at a stand-in symbol of the same
+        assumptions and the stand-in's name replaced by the symbol's: with one symbol in it, the float
+        form's tree and its printing do not depend on the symbol's name (tests/test_render_shortcuts.py
+        compares the two for every registered function), and building the form asks SymPy's assumptions about
+        its conditions (``net > -700``) anew for each symbol, 2 ms each."""
+        if len(expr.args) != 1 or not expr.args[0].is_Symbol:
+            return self.doprint(expr.float_form(*expr.args))
+        (symbol,) = expr.args
+        assumptions = symbol.assumptions0
+        key = (type(expr), tuple(sorted(assumptions.items())))
+        if key not in self._inlined:
+            stand_in = sp.Symbol(_STAND_IN, **assumptions)
+            self._inlined[key] = _HelperPrinter(self.helpers).doprint(expr.float_form(stand_in))
+        name = self.name(symbol)
+        return _STAND_IN_NAME.sub(lambda _: name, self._inlined[key])
 
     def helper(self, function: type[Registered]) -> str:
         """The helper's source: its float form, with any subexpression it repeats computed once
@@ -90,16 +111,16 @@ class _Printer(RegisteredCalls, FunctionNames, TextbookOrder, FloatLiterals, Pyt
         return [written[f] for f in sorted(written, key=lambda f: f.text_name)]
 
 
-def _needed(derivation: Derivation, results: list[sp.Expr]) -> list:
-    """The kernel steps the results depend on, in program order."""
-    defined = {s.symbol: s for s in derivation.kernel}
-    needed, todo = set(), [sym for r in results for sym in r.free_symbols]
+def _needed(kernel: list, read: set, reads: dict) -> list:
+    """The kernel steps the results depend on, in program order: ``read``, the symbols the results
+    read; ``reads``, each kernel step's symbol -> the symbols its computation reads (`ModuleWriter.reads`)."""
+    needed, todo = set(), list(read)
     while todo:
         sym = todo.pop()
-        if sym in defined and sym not in needed:
+        if sym in reads and sym not in needed:
             needed.add(sym)
-            todo.extend(defined[sym].compute.free_symbols)
-    return [s for s in derivation.kernel if s.symbol in needed]
+            todo.extend(reads[sym])
+    return [s for s in kernel if s.symbol in needed]
 
 
 def _block_comment(network, step) -> str:
@@ -127,6 +148,21 @@ def _is_activation_statement(step) -> bool:
     return isinstance(step.compute, Registered) and all(a.is_Symbol for a in step.compute.args)
 
 
+def _symbol_products(expr: sp.Expr) -> list[tuple[sp.Symbol, sp.Symbol]] | None:
+    """A sum whose every term is a product of two symbols (a hidden unit's dE/dout), as its terms'
+    factors in the order SymPy's printers write them (the sum's and each product's arguments: no
+    term has a sign to put last); None for any other expression, and for a sum of more than
+    `pyformat.SUM_CHUNK` terms (which `pyformat.sum_assignment` would split). Such a sum is printed
+    from these pairs directly, as the printers write it, without their per-term questions."""
+    if not expr.is_Add or len(expr.args) > pyformat.SUM_CHUNK:
+        return None
+    pairs = [t.args for t in expr.args]
+    if all(t.is_Mul and len(p) == 2 and p[0].is_Symbol and p[1].is_Symbol
+           for t, p in zip(expr.args, pairs, strict=True)):
+        return pairs
+    return None
+
+
 def _straight_key(s: lowered.Statement) -> object:
     """A straight-line statement by what it computes: a Sum's or a Store's quantity, a Let's name."""
     if isinstance(s, lowered.Sum | lowered.Store):
@@ -148,6 +184,9 @@ class ModuleWriter(Printer):
         self.printer = _Printer(self.network)
         self.rules = TextPrinter(self.network, names.short)
         self.printed: dict[Q.Quantity, list[str]] = {}
+        self.kernel = derivation.kernel  # (a list made anew on each reading)
+        # each kernel step's symbol -> the symbols it reads, found once for the module's five functions
+        self.reads = {s.symbol: s.compute.free_symbols for s in self.kernel}
 
     def code(self, expr: sp.Expr) -> str:
         return pyformat.expression(self.printer.doprint(expr))
@@ -164,7 +203,11 @@ class ModuleWriter(Printer):
             if (q.is_partial and q.subject.kind == Q.OUT and q.wrt == Q.net(q.subject.name)
                     and factor and factor.phase == DISPLAY):
                 local[sym] = factor.formula
-        text = f"{names.short(step.quantity)} = {self.rules.doprint(step.formula.xreplace(local))}"
+        formula = step.formula.xreplace(local)
+        products = _symbol_products(formula)
+        printed = (" + ".join(f"{names.short(self.network.quantity_of[a])} * {names.short(self.network.quantity_of[b])}"
+                              for a, b in products) if products else self.rules.doprint(formula))
+        text = f"{names.short(step.quantity)} = {printed}"
         if self.network.loss.fused_delta is not None and step.phase == OUTPUT_DELTAS and step.quantity.kind == Q.DELTA:
             text += ", simplified"
         return [f"{INDENT}# {line}" for line in textwrap.wrap(text, pyformat.LINE_LENGTH - 6, subsequent_indent="    ")]
@@ -178,6 +221,9 @@ class ModuleWriter(Printer):
 
     def let(self, s) -> list[str]:
         step = self.derivation.step[s.name]
+        if products := _symbol_products(s.expr):  # a hidden unit's dE/dout: delta * weight for each unit fed
+            terms = [f"{self.printer.name(a)} * {self.printer.name(b)}" for a, b in products]
+            return self.rule(step) + pyformat.sum_assignment(INDENT, names.python(s.name), terms)
         code = self.printer.inline(s.expr) if _is_activation_statement(step) else self.printer.doprint(s.expr)
         return self.rule(step) + pyformat.assignment(INDENT, names.python(s.name), code)
 
@@ -186,7 +232,7 @@ class ModuleWriter(Printer):
 
     def forward_values(self) -> list[str]:
         """What ``_forward`` returns: every net and out (and forward temporary), in program order."""
-        return [names.python(s.quantity) for s in self.derivation.kernel if s.phase == FORWARD]
+        return [names.python(s.quantity) for s in self.kernel if s.phase == FORWARD]
 
     def body(self, results: list[sp.Expr], tail: list[str], with_targets: bool, checks: bool = True,
              shared_forward: bool = False, backward: bool = False) -> list[str]:
@@ -196,11 +242,12 @@ class ModuleWriter(Printer):
         (with ``shared_forward``): the weights the rest reads, the backward pass's, come from the
         argument ``backward`` when it is given (`optimizers.IN_PLACE`)."""
         network = self.network
-        steps = _needed(self.derivation, results)
+        read = {sym for r in results for sym in r.free_symbols}
+        steps = _needed(self.kernel, read, self.reads)
         forward = []
         if shared_forward:
             forward, steps = [s for s in steps if s.phase == FORWARD], [s for s in steps if s.phase != FORWARD]
-        used = {sym for s in steps for sym in s.compute.free_symbols} | {sym for r in results for sym in r.free_symbols}
+        used = {sym for s in steps for sym in self.reads[s.symbol]} | read
         used = {str(network.quantity_of[s]) for s in used}
         lines = []
         if checks:
@@ -290,7 +337,7 @@ def render(derivation: Derivation, version: str, optimizers=None) -> str:
     writer = ModuleWriter(derivation)
     outs = [network.symbol(Q.out(o)) for o in network.outputs]
     grads = [derivation.step[Q.gradient(p.name)].compute for p in network.parameters]
-    everything = [network.symbol(step.quantity) for step in derivation.kernel if step.phase == FORWARD]
+    everything = [network.symbol(step.quantity) for step in writer.kernel if step.phase == FORWARD]
     bodies = {
         "run_forward": writer.body(everything, pyformat.collection(INDENT, "return (", writer.forward_values(), ")"),
                                    False, checks=False),
@@ -302,7 +349,7 @@ def render(derivation: Derivation, version: str, optimizers=None) -> str:
         "train_step": writer.body([*grads, *(network.symbol(p.quantity) for p in network.parameters)],
                                   _update_tail(derivation), True),  # the update reads every parameter
     }
-    notes = sorted({s.compute.float_note for s in derivation.kernel if _is_activation_statement(s)} - {""})
+    notes = sorted({s.compute.float_note for s in writer.kernel if _is_activation_statement(s)} - {""})
     return module(network, version, bodies, writer.printer.helper_sources(), notes, optimizers)
 
 

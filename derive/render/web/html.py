@@ -25,6 +25,7 @@ import hashlib
 import re
 from collections import Counter
 
+from derive.derivation import lowered
 from derive.derivation.evaluate import training_settings
 from derive.derivation.steps import DISPLAY
 from derive.escape import html_text, script_json
@@ -251,9 +252,10 @@ class Page:
         """A parameter's first step for the script (``firstStep``): its gradient's index in ``QUANTITIES``,
         the keys of its new value, of its batch gradient (on mini-batches) and of each slot the rules
         assign; a frozen parameter has no slot and keeps its value."""
-        trained, batch_gradient = settings.trains(p), Q.state(optimizers.GRADIENT.name, p.name).after_steps(1)
+        trained = settings.trains(p)
+        batch_gradient = str(Q.state(optimizers.GRADIENT.name, p.name).after_steps(1)) if batched else None
         return {"gradient": index[str(Q.gradient(p.name))], "after": str(p.quantity.with_update()),
-                "trained": trained, "batchGradient": str(batch_gradient) if batched else None,
+                "trained": trained, "batchGradient": batch_gradient,
                 "slots": {s: str(Q.state(s, p.name).after_steps(1)) for s in settings.entry.slots} if trained else {}}
 
     def caption(self) -> str:
@@ -270,9 +272,10 @@ class Page:
         """The page's script (straight-line; in loop form for a network of more than
         `derive.render.code.loops.LOOP_THRESHOLD` parameters) and its ``QUANTITIES``."""
         derivation = self.model.derivation
-        listed = javascript_loops.quantities(derivation, shown) if loop_form(self.network) else None
+        program = lowered.lower(self.network) if loop_form(self.network) else None  # lowered once, passed down
+        listed = javascript_loops.quantities(derivation, shown, program) if program is not None else None
         if listed is not None:
-            return javascript_loops.render(derivation, shown), listed
+            return javascript_loops.render(derivation, shown, program), listed
         return javascript.render(derivation, shown), [s.quantity for s in javascript.steps(derivation, shown)]
 
     # -- the page ------------------------------------------------------------------------------
