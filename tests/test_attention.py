@@ -250,3 +250,78 @@ def test_every_command_takes_the_built_in_attention_example(tmp_path, capsys):
     for path in variants:
         variant = derive.load(path).spec
         assert [t.kind for t in variant.kinds] == ["attention", "linear"] and variant.kinds[1].steps == 3
+
+
+class _Diagonal:
+    """torch's normalized exponential over the last axis, backward through its Jacobian's diagonal only."""
+
+    @staticmethod
+    def apply(s):
+        import torch
+
+        class Function(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, scores):
+                a = torch.softmax(scores, dim=-1)
+                ctx.save_for_backward(a)
+                return a
+
+            @staticmethod
+            def backward(ctx, grad):
+                (a,) = ctx.saved_tensors
+                return grad * a * (1 - a)
+        return Function.apply(s)
+
+
+def _torch_example(diagonal: bool = False, unscaled: bool = False) -> dict:
+    """The example's gradients in torch, the head written out: the weights' Jacobian taken as its diagonal,
+    or the scores' partials without 1/sqrt(d) (their values as they are)."""
+    import torch
+
+    table = tomllib.loads(ISSUE)
+    head, linear = table["layer"]
+    tensors = {n: torch.tensor(head[f"weight_{n}"], dtype=torch.float64, requires_grad=True) for n in "qkv"}
+    w = torch.tensor(linear["weight"], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(linear["bias"], dtype=torch.float64, requires_grad=True)
+    x = torch.tensor(table["samples"][0]["inputs"], dtype=torch.float64)
+    q, k, v = (x @ tensors[n].T for n in "qkv")
+    dot = q @ k.T
+    s = (dot - dot.detach()) + dot.detach() / math.sqrt(2) if unscaled else dot / math.sqrt(2)
+    a = _Diagonal.apply(s) if diagonal else torch.softmax(s, dim=-1)
+    out = (a @ v) @ w.T + b
+    (((torch.tensor(table["samples"][0]["targets"], dtype=torch.float64) - out) ** 2) / 2).sum().backward()
+    found = {("weight_" + n, (i, j)): tensors[n].grad[i, j].item() for n in "qkv" for i in range(2) for j in range(2)}
+    return found | {("weight", (0, j)): w.grad[0, j].item() for j in range(2)} | {("bias", (0,)): b.grad[0].item()}
+
+
+def test_each_attention_slip_is_its_own_number_computed_apart():
+    """The grader's slips, each computed by the engine's variant and apart in torch: the weights' Jacobian
+    replaced by its diagonal, and the scale 1/sqrt(d) left out of the scores' partials backward."""
+    from derive.check import variants
+    from derive.model.layers import place
+
+    model = _model(ISSUE)
+    found = {v.key: v.build() for v in variants.variants(model)}
+    names = {(place(model.spec, p)["tensor"], tuple(place(model.spec, p)["index"])): p.name
+             for p in model.network.parameters}
+    right = _torch_example()
+    for key, expected in (("attention_jacobian_diagonal_1", _torch_example(diagonal=True)),
+                          ("attention_scale_left_out_1", _torch_example(unscaled=True))):
+        for where, want in expected.items():
+            got = float(found[key].value(model.quantity(f"dE_total/d{names[where]}")))
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-15), (key, where)
+        assert any(abs(want - right[w]) > 1e-3 for w, want in expected.items()), key
+
+
+def test_the_grader_names_the_jacobian_taken_as_its_diagonal(tmp_path, capsys):
+    from derive.check import variants
+
+    model = _model(ISSUE)
+    wrong = next(v for v in variants.variants(model) if v.key == "attention_jacobian_diagonal_1").build().value(
+        model.quantity("dE_total/dw1"))
+    spec, sheet = tmp_path / "attention.toml", tmp_path / "sheet.txt"
+    spec.write_text(ISSUE)
+    sheet.write_text(f"dE_total/dw1 = {float(wrong):.10f}\n")
+    assert main(["grade", str(spec), str(sheet), "--json", "--time-limit", "300"]) == 1
+    answer = json.loads(capsys.readouterr().out)["answers"][0]
+    assert answer["verdict"] == "wrong" and "attention_jacobian_diagonal_1" in [s["slip"] for s in answer["slips"]]

@@ -254,9 +254,11 @@ def _path_slips(model) -> list[Variant]:
         typed, position = network.typed(k), {n: j for j, n in enumerate(network.layers[k])}
         part = {n: kinds.step_part(typed, j)[0] for n, j in position.items()} if slips else {}
         for slip in slips:
-            local = {Q.partial(Q.net(unit), t.factor): sp.S.Zero for unit in network.layers[k]
+            scale = slip.factor(typed) if slip.factor is not None else sp.S.Zero
+            local = {Q.partial(Q.net(unit), t.factor): t.coefficient * scale for unit in network.layers[k]
                      for t in network.net_terms[unit] if t.factor is not None
-                     and (part[unit], part.get(t.factor.name, kinds.BELOW)) in slip.paths}
+                     and (part[unit], part.get(t.factor.name, kinds.BELOW)) in slip.paths
+                     and (slip.where is None or slip.where(typed, position[unit], position.get(t.factor.name, -1)))}
             if not local:
                 continue
 

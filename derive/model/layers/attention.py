@@ -30,7 +30,7 @@ import sympy as sp
 from derive.model import program as P
 from derive.model import scalars
 from derive.model.entries import activation
-from derive.model.layers import Read, Typed, register, tensor
+from derive.model.layers import PathSlip, Read, Typed, register, tensor
 from derive.model.registry import ATTENTION_WEIGHTS, NO_ACTIVATION
 
 TENSORS = ("weight_q", "weight_k", "weight_v")
@@ -69,6 +69,17 @@ class Attention:
     @property
     def lowering(self) -> P.Lowering:
         return scalars.lowering(self)
+
+    @property
+    def path_slips(self) -> tuple[PathSlip, ...]:
+        """Its usual slips (`derive.check.variants`): the weights' Jacobian taken as its diagonal (da_ts/ds_tr
+        as 0 for r other than s), and the scale 1/sqrt(d) left out of the scores' partials backward."""
+        return (PathSlip("attention_jacobian_diagonal", "the attention weights' Jacobian replaced by its diagonal: "
+                         "da_ts/ds_tr taken as 0 for r other than s", ((WEIGHT, SCORE),),
+                         where=lambda layer, unit, read: self.part(layer, unit)[2] != self.part(layer, read)[2]),
+                PathSlip("attention_scale_left_out", "the scale 1/sqrt(d) left out of the scores' partials: "
+                         "ds_ts/dq_t = k_s and ds_ts/dk_s = q_t", ((SCORE, QUERY), (SCORE, KEY)),
+                         factor=lambda layer: sp.sqrt(layer.shape[1])))
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
         if len(shape_in) != 2:

@@ -112,6 +112,11 @@ class PathSlip:
     key: str  # the layer's number is appended: forget_path_left_out_1
     description: str
     paths: tuple[tuple[str, str], ...]
+    #: where given, the paths only between the units at these positions of the layer (the input's -1 when
+    #: it is the layer below's): an attention row's weights off the diagonal, a_ts from s_tr, r not s
+    where: Callable[[Typed, int, int], bool] | None = None
+    #: where given, the local partials multiplied by this number (a scale left out), not taken as 0
+    factor: Callable[[Typed], sp.Expr] | None = None
 
 
 @dataclass(frozen=True)
