@@ -169,7 +169,7 @@ class Attention:
             q = [base + at[QUERY] + t * d + i for i in range(d)]
             k = [base + at[KEY] + s * d + i for i in range(d)]
             dot = sp.Add(*(sp.Mul(out(a), out(b), evaluate=False) for a, b in zip(q, k, strict=True)), evaluate=False)
-            return sp.Mul(dot, 1 / sp.sqrt(d), evaluate=False), q + k
+            return sp.Mul(dot, sp.Pow(sp.sqrt(d), -1, evaluate=False), evaluate=False), q + k  # dot / sqrt(d), shown
         row = [(n, s) for n, (r, s) in enumerate(pairs(layer)) if r == t]
         if which == WEIGHT:
             scores = [base + at[SCORE] + n for n, _ in row]
