@@ -20,10 +20,12 @@ settings.load_profile("deterministic")
 # first. pytest-xdist (--dist loadfile --no-loadscope-reorder, pyproject.toml) hands out whole files in
 # the order they are collected: these start first, and the many short files fill in behind them, so
 # that neither worker is left running a long file alone at the end. Only the order changes.
-LONGEST = ("test_page_scale", "test_build_interrupt", "test_rnn", "test_pool", "test_target_functions_check",
-           "test_target_functions", "test_build", "test_check", "test_prairielearn", "test_latex",
-           "test_grade_whole_sheet", "test_engine", "test_conv", "test_conv_grids", "test_target_c", "test_fuzz",
-           "test_page_edits", "test_exercise", "test_grade")
+LONGEST = ("test_target_c", "test_lstm", "test_target_functions", "test_build_interrupt", "test_rnn",
+           "test_c_batch_plain", "test_float32", "test_target_functions_check", "test_page_edits", "test_page_scale",
+           "test_conv", "test_pool", "test_fuzz", "test_hostile_inputs", "test_build", "test_prairielearn",
+           "test_engine", "test_browser", "test_conv_grids", "test_check", "test_latex", "test_grade_whole_sheet",
+           "test_fuzz_surfaces", "test_exercise", "test_torch_reference", "test_grade",
+           "test_c_batch")  # last of these: after test_target_c, whose zoo libraries it copies (tests/targets.py)
 
 
 def pytest_collection_modifyitems(items):

@@ -35,9 +35,26 @@ def c_files(model, loops=None) -> dict[str, str]:
 _BUILT: dict[str, Path] = {}
 
 
+def _shared(tmp_path: Path) -> Path | None:
+    """The run's temporary folder above each pytest-xdist worker's own (``popen-gw<n>``), where a worker
+    leaves each library it built for the others (two files compile the same zoo on two workers), by
+    the same file name; None without workers (then `_BUILT` alone)."""
+    return next((folder.parent for folder in tmp_path.parents if folder.name.startswith("popen-gw")), None)
+
+
+def _leave(built: Path, shared: Path | None) -> None:
+    """``built`` copied into ``shared`` under its own name, whole or not at all (written aside, then renamed)."""
+    if shared is None or (shared / built.name).exists():
+        return
+    aside = shared / f".{built.name}.{os.getpid()}"
+    shutil.copyfile(built, aside)
+    os.replace(aside, shared / built.name)
+
+
 def load_c(model, tmp_path, loops=None, files=None):
     """The C target's binding, imported from a folder of its own; compiled on first use, as a user's
-    is, unless this process built the same source already (`_BUILT`: then a copy of that library).
+    is, unless this process or another worker of the run built the same source already (`_BUILT`,
+    `_shared`: then a copy of that library, the compiler's output for the same bytes and flags).
     ``files``: `c_files` of the model in that form, when the caller has them already."""
     folder = tmp_path / f"c_{next(_count)}"
     folder.mkdir()
@@ -45,14 +62,17 @@ def load_c(model, tmp_path, loops=None, files=None):
         (folder / name).write_text(text)
     module = _import(folder / c.BINDING)
     compile_it = module.build
+    shared = _shared(tmp_path)
 
     def build():
         target = module.library_path()
-        earlier = _BUILT.get(target.name)
-        if not target.exists() and earlier is not None and earlier.exists():
-            shutil.copyfile(earlier, target)
+        earlier = [_BUILT.get(target.name), shared / target.name if shared is not None else None]
+        copy = next((path for path in earlier if path is not None and path.exists()), None)
+        if not target.exists() and copy is not None:
+            shutil.copyfile(copy, target)
         built = compile_it()
         _BUILT.setdefault(built.name, built)
+        _leave(built, shared)
         return built
 
     module.build = build  # the binding's _bind looks it up when first called
@@ -115,8 +135,9 @@ def python_and_numpy_are_the_engine(model, tmp_path):
     numpy_module = load_numpy(model, tmp_path)
     g = numpy_module.gradient(numpy_module.INITIAL, [floats(s.inputs) for s in model.spec.samples],
                               [floats(s.targets) for s in model.spec.samples])
+    exact = model.gradients()
     for p in model.parameters:
-        assert float(g[p]) == pytest.approx(float(model.gradients()[p]), rel=1e-12, abs=1e-15), p
+        assert float(g[p]) == pytest.approx(float(exact[p]), rel=1e-12, abs=1e-15), p
 
 
 def c_is_the_python_and_the_engine(model, tmp_path, loops):

@@ -164,3 +164,28 @@ def test_an_activations_float_form_made_once_bounds_as_the_whole_walk(case):
 
 def test_every_registered_activation_is_covered():
     assert {c[0] for c in _cases()[::3]} == {c[0] for c in _cases()}
+
+
+@given(st.lists(st.one_of(regular, near, special), min_size=0, max_size=6), st.sampled_from(PRECISIONS))
+def test_the_evaluators_product_is_fprod_bit_for_bit(values, prec):
+    """`evaluate._product` (the grader's search evaluates a million products) is mpmath's fprod, bit
+    for bit, at each precision the evaluation works at."""
+    from derive.derivation.evaluate import _product
+
+    with mpmath.workprec(prec):
+        got, want = _product(values), mpmath.fprod(values)
+    assert got._mpf_ == want._mpf_ or (mpmath.isnan(got) and mpmath.isnan(want))
+
+
+@given(st.integers(-10**40, 10**40), st.integers(1, 10**40), st.sampled_from((*PRECISIONS, 3325)))
+def test_the_evaluators_kept_rationals_are_rounded_at_the_precision_asked(p, q, prec):
+    """`evaluate._rational` keeps p/q by precision: what it gives is mpf(p)/q at the current precision
+    (60 digits, and 1000 for a saturated sample), the same number asked at another precision first."""
+    from derive.derivation.evaluate import _rational
+
+    value = sp.Rational(p, q)
+    for first in (53, prec):
+        with mpmath.workprec(first):
+            _rational(value)
+    with mpmath.workprec(prec):
+        assert _rational(value)._mpf_ == (mpmath.mpf(int(value.p)) / int(value.q))._mpf_

@@ -240,3 +240,23 @@ def test_the_summary_counts_one_variant_in_the_singular(tmp_path, capsys):
     assert main(["exercise", "--variants", "1", "--no-pdf", "-o", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"wrote {tmp_path}/: 1 variant (spec, sheet and key (.tex) each), answers.csv, quiz.xml in ")
+
+
+@pytest.mark.parametrize("text", [spec_text(), spec_text(layers="[2, 3, 2]", activation='["tanh", "softmax"]',
+                                                         loss='"cross_entropy"', weights=None, biases=None, seed="2")],
+                         ids=["reference", "softmax"])
+def test_the_variants_check_finds_the_sympy_diff_route_made_before_the_pool_forks(text):
+    """`derive exercise` forks its workers after `routes.prepare` of the spec's model: a variant of
+    the same shape (other numbers) is checked by every route, its sympy.diff derivatives compiled
+    none again (each worker made them all again, seconds a worker on an rnn), and it passes."""
+    from derive.check import routes
+
+    model = derive.Model(derive.parse(text, "s.toml"))
+    routes.prepare(model)
+    before = routes._sympy_derivative.cache_info()
+    variant = X.draw(model, 2, 5, None, 4).model
+    report = routes.run(variant)
+    after = routes._sympy_derivative.cache_info()
+    assert report.passed and "sympy_diff" not in report.skipped
+    assert all("sympy_diff" in row.routes for row in report.rows)
+    assert after.misses == before.misses and after.hits - before.hits == len(report.rows)

@@ -5,6 +5,7 @@ targets in both forms and the matrix route compute the engine's numbers; the bac
 is written as the textbooks write it; the grader knows the forget gate's path left out; bad input is
 one line, exit 2."""
 
+import functools
 import json
 import random
 import re
@@ -77,6 +78,9 @@ NETWORKS = {"all": ISSUE, "last": LAST, "stacked": _random_spec(3, "all", ("rnn"
             "initial": INITIAL, "one step": ONE_STEP, "lstm then rnn": _random_spec(4, "all", ("lstm", "rnn"))}
 
 
+# One model a network for the module's tests: a Model computes each part once, on demand, and is
+# only read (the same numbers for each test, its derivation and values built once).
+@functools.cache
 def _model(text: str) -> derive.Model:
     return derive.Model(derive.parse(text, "lstm.toml"))
 

@@ -5,6 +5,7 @@ code target in both forms computes the engine's numbers, max pooling's delta goe
 maximum of its window and average pooling's is spread, as the derivation writes them; bad tables are
 one line."""
 
+import functools
 import json
 import tomllib
 
@@ -41,6 +42,9 @@ EXAMPLES["small_avgpool"] = SMALL.replace("small_maxpool", "small_avgpool").repl
 SPECS = [*POOLING, "pool_first"]
 
 
+# One model a network for the module's tests: a Model computes each part once, on demand, and is
+# only read (the same numbers for each test, its derivation and values built once).
+@functools.cache
 def _model(name: str) -> derive.Model:
     return derive.Model(derive.parse(EXAMPLES.get(name, FIRST), f"{name}.toml"))
 

@@ -4,6 +4,7 @@ gradient is PyTorch's (tests/torch_recurrent.py, float64 autograd) to 1e-12, on 
 random small networks; every code target in both forms computes the engine's numbers; the backward
 pass through time is written as the textbooks write it; bad input is one line, exit 2."""
 
+import functools
 import json
 import random
 import re
@@ -73,6 +74,9 @@ NETWORKS = {"all": ISSUE, "last": LAST, "stacked": _random_spec(5, "all", recurr
             "initial state": INITIAL, "after an initial state": STACKED_INITIAL}
 
 
+# One model a network for the module's tests: a Model computes each part once, on demand, and is
+# only read (the same numbers for each test, its derivation and values built once).
+@functools.cache
 def _model(text: str) -> derive.Model:
     return derive.Model(derive.parse(text, "rnn.toml"))
 

@@ -218,13 +218,9 @@ def _float_noise(module, params, x, t, generated) -> dict:
     return noise
 
 
-def run(model, progress=None) -> Report:
+def _nested(model, skipped: dict):
+    """The nested error the sympy.diff route differentiates, or None with the reason in ``skipped``."""
     network = model.network
-    chosen = budget.chosen(model)
-    skipped = {}
-    if len(chosen) < len(model.parameters):
-        skipped["fd"] = f"finite differences on {len(chosen)} of {len(model.parameters)} parameters (an even spread)"
-    nested = None
     piecewise = _piecewise_levels(network)
     if len(model.parameters) > NESTED_LIMIT:
         skipped["sympy_diff"] = (
@@ -239,7 +235,29 @@ def run(model, progress=None) -> Report:
             "their nested conditions into an expression that blows up"
         )
     else:
-        nested = network.nested_total()
+        return network.nested_total()
+    return None
+
+
+def prepare(model) -> None:
+    """The sympy.diff route's derivatives for ``model``'s shape, compiled ahead and kept
+    (`_sympy_derivative`): the processes of a pool forked after this (`derive exercise`, whose
+    variants of one shape share them) find them made, where each would make them again."""
+    nested = _nested(model, {})
+    if nested is not None:
+        network = model.network
+        symbols = tuple(sorted((network.symbol(k) for k in network.sample_values(0)), key=str))  # as `run` has them
+        for p in budget.chosen(model):
+            _sympy_derivative(nested, network.symbol(Q.parameter(p)), symbols)
+
+
+def run(model, progress=None) -> Report:
+    network = model.network
+    chosen = budget.chosen(model)
+    skipped: dict[str, str] = {}
+    if len(chosen) < len(model.parameters):
+        skipped["fd"] = f"finite differences on {len(chosen)} of {len(model.parameters)} parameters (an even spread)"
+    nested = _nested(model, skipped)
     module = model.module
     count = len(model.spec.samples)
     fd_samples = set(range(count)) if count <= FD_SAMPLES else {int(i * count / FD_SAMPLES) for i in range(FD_SAMPLES)}

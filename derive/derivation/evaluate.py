@@ -35,12 +35,36 @@ PRECISION = 60  # decimal digits; printed values need 9 to 17, so rounding is ex
 SATURATED_PRECISION = 1000  # for a sample whose display factors overflow at 60 digits (|net| up to ~2000)
 
 
+_RATIONALS: dict[tuple, mpmath.mpf] = {}  # (number, precision) -> its mpf, rounded once (to nearest: mp's only mode)
+
+
+def _rational(expr: sp.Rational) -> mpmath.mpf:
+    """p/q at the current precision, as ``mpf(p) / q`` rounds it; kept (the grader's search evaluates the
+    same constants of a derivation a million times)."""
+    key = (expr, mpmath.mp.prec)
+    value = _RATIONALS.get(key)
+    if value is None:
+        if len(_RATIONALS) > 4096:
+            _RATIONALS.clear()
+        value = _RATIONALS[key] = mpmath.mpf(int(expr.p)) / int(expr.q)
+    return value
+
+
+def _product(factors: list) -> mpmath.mpf:
+    """``mpmath.fprod``, step for step (1 times each factor in turn at the current precision, then
+    rounded), without its call overhead: most of the nodes evaluated are products."""
+    v = mpmath.mp.one
+    for factor in factors:
+        v *= factor
+    return +v
+
+
 def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
     """Evaluate a SymPy expression at the current mpmath precision."""
     if expr.is_Symbol:
         return env[expr]
     if expr.is_Rational:
-        return mpmath.mpf(int(expr.p)) / int(expr.q)
+        return _rational(expr)
     if expr.is_Float:
         return mpmath.mpf(expr)
     if expr.is_NumberSymbol:
@@ -54,7 +78,7 @@ def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
     if expr.is_Add:
         return mpmath.fsum(args)
     if expr.is_Mul:
-        return mpmath.fprod(args)
+        return _product(args)
     if expr.is_Pow:
         base, exponent = args
         return base ** int(exponent) if expr.exp.is_Integer else base**exponent
