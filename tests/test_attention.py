@@ -5,6 +5,7 @@ normalized exponential of s_t.; y_t = sum a_ts v_s; causal or not). Every gradie
 hand-picked and random networks; every code target and the matrix route compute the engine's numbers;
 the local partials are the textbook's; bad input is one line, exit 2."""
 
+import functools
 import json
 import math
 import random
@@ -75,6 +76,7 @@ NETWORKS = {"all": ISSUE, "last": LAST, "causal": CAUSAL, "biased": BIASED,
             "causal biased": _random_spec(3, causal=True, bias=True)}
 
 
+@functools.cache  # each network's model built once (the tests only read it)
 def _model(text: str) -> derive.Model:
     return derive.Model(derive.parse(text, "attention.toml"))
 

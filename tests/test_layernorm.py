@@ -5,6 +5,7 @@ autograd) to 1e-12 on hand-picked and random networks; every code target and the
 the engine's numbers; the backward pass is the textbook's three paths; the grader knows the mean and
 variance paths left out, each computed apart in torch; bad input is one line, exit 2."""
 
+import functools
 import json
 import random
 import tomllib
@@ -70,6 +71,7 @@ NETWORKS = {"example": ISSUE, "first": _random_spec(1, first=True), "last": _ran
             "eps": _random_spec(5, eps=Decimal("0.25")), "two": _random_spec(6, two=True)}
 
 
+@functools.cache  # each network's model built once (the tests only read it)
 def _model(text: str) -> derive.Model:
     return derive.Model(derive.parse(text, "layernorm.toml"))
 

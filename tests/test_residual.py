@@ -5,6 +5,7 @@ every code target and the matrix route compute the engine's numbers; dE/dx is th
 block's; the grader knows the skip path left out, computed apart in torch; bad input is one line,
 exit 2; ``--json`` places a block's parameters at ``"layer": [k, j]``."""
 
+import functools
 import json
 import random
 import re
@@ -73,6 +74,7 @@ NETWORKS = {"example": ISSUE, "first": _random_spec(1, first=True), "last": _ran
             "after layernorm": _random_spec(5, norm=True)}
 
 
+@functools.cache  # each network's model built once (the tests only read it)
 def _model(text: str) -> derive.Model:
     return derive.Model(derive.parse(text, "residual.toml"))
 
