@@ -327,3 +327,20 @@ def test_the_grader_names_the_jacobian_taken_as_its_diagonal(tmp_path, capsys):
     assert main(["grade", str(spec), str(sheet), "--json", "--time-limit", "300"]) == 1
     answer = json.loads(capsys.readouterr().out)["answers"][0]
     assert answer["verdict"] == "wrong" and "attention_jacobian_diagonal_1" in [s["slip"] for s in answer["slips"]]
+
+
+def test_scores_of_ten_thousand_do_not_overflow_the_generated_code(tmp_path, capsys):
+    """The weights' float form subtracts the row's largest score (the registry's, as its exact form does):
+    with scores near 10^4, the module's error is the engine's and `derive check` runs every route."""
+    text = ISSUE.replace("inputs = [[1.0, 0.5], [-0.5, 2.0], [0.3, -1.0]]",
+                         "inputs = [[200.0, 100.0], [-100.0, 200.0], [150.0, -200.0]]")
+    model = _model(text)
+    x = [float(v) for v in model.spec.samples[0].inputs]
+    t = [float(v) for v in model.spec.samples[0].targets]
+    assert model.module.loss(model.module.INITIAL, x, t) == pytest.approx(
+        float(model.evaluation.totals[Q.TOTAL_ERROR]), rel=1e-9)
+    spec = tmp_path / "attention.toml"
+    spec.write_text(text)
+    assert main(["check", str(spec)]) == 0  # before: "derive: error: OverflowError: math range error", exit 1
+    out = capsys.readouterr()
+    assert out.err == "" and "cannot resolve" in out.out  # every route agrees; float64 says what it cannot resolve

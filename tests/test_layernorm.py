@@ -248,8 +248,9 @@ BAD = {
     "steps": ('name = "s"\ninput = [2, 1]\nloss = "half_sse"\nlearning_rate = 0.1\n[[layer]]\ntype = "rnn"\n'
               'hidden_size = 2\nweight_ih = [[0.1], [0.2]]\nweight_hh = [[0.1, 0.2], [0.3, 0.4]]\nbias = [0.0, 0.0]\n'
               '[[layer]]\ntype = "layernorm"\n[[samples]]\ninputs = [[1.0], [2.0]]\ntargets = [[1.0, 2.0], [3.0, 4.0]]\n',
-              "derive: layernorm.toml: layer[1]: a layernorm layer over a recurrent layer's steps is not available "
-              "yet; with sequence_output = \"last\", put it after a linear layer of the last step"),
+              "derive: layernorm.toml: layer[1]: a layernorm layer over a sequence's steps (after a recurrent or "
+              "attention layer) is not available yet; with sequence_output = \"last\", put it after a linear layer "
+              "of the last step"),
 }
 
 
@@ -317,3 +318,21 @@ def test_the_document_has_a_table_of_every_node_as_torch_computes_it():
         row = re.search(re.escape(f"$h_{{2,{unit}}} = {name}$") + r" & \$(\S+)\$ & \$(\S+)\$", tex)
         assert row is not None, name
         assert float(row.group(2)) == pytest.approx(float(want), rel=6e-9), name
+
+
+def test_the_compact_form_the_document_shows_is_the_three_paths_summed():
+    """dE/dx_i = (n delta_xhat_i - sum_j delta_xhat_j - xhat_i sum_j delta_xhat_j xhat_j) / (n sqrt(var + eps)),
+    from the engine's own deltas and outs, is the engine's dE/dx_i (the sum of its three paths)."""
+    from derive.render.tex.latex import document
+
+    model = _model(ISSUE)
+    assert r"\frac{1}{n \sqrt{\sigma^2 + \epsilon}} \Big(n \, \delta_{\hat{x}_i}" in document(model, derive.__version__)
+    network, values = model.network, model.evaluation.samples[0]
+    units, n = network.layers[2], 3
+    var = float(values[Q.out(units[1])])
+    xhat = [float(values[Q.out(u)]) for u in units[2:5]]
+    delta = [float(values[Q.delta(u)]) for u in units[2:5]]
+    for i, x in enumerate(network.layers[1]):
+        compact = (n * delta[i] - sum(delta) - xhat[i] * sum(d * h for d, h in zip(delta, xhat, strict=True))) / (
+            n * (var + 1e-5) ** 0.5)
+        assert compact == pytest.approx(float(values[Q.partial(Q.TOTAL_ERROR, Q.out(x))]), rel=1e-10)

@@ -225,6 +225,21 @@ BAD = {
              "derive: residual.toml: layer[1].block[0].type = 'conv2d': a residual block holds linear layers"),
     "activation": (ISSUE.replace('activation = "relu"', 'activation = "rellu"'),
                    "derive: residual.toml: layer[1].block[0].activation = 'rellu' is unknown (did you mean 'relu'?); "),
+    "coupled": (ISSUE.replace('activation = "relu"', 'activation = "softmax"'),
+                "derive: residual.toml: layer[1].block[0].activation = 'softmax' is for a network's output layer: a "
+                "block's layers take an elementwise activation"),
+    "one weight": (re.sub(r"weight = \[\[0.7.*\n", "", ISSUE).replace('name = "residual"', 'name = "residual"\nseed = 1'),
+                   "derive: residual.toml: layer[1].block[1]: missing key 'weight': give every block layer's weight, "
+                   "or none (drawn from the seed)"),
+    "no tensors": (re.sub(r"(weight = \[\[0\.(5|7), |bias = \[0\.(05|0), ).*\n", "", ISSUE),
+                   "derive: residual.toml: missing key 'layer[1].block[0].weight' (give it, or a seed = N to fill it "
+                   "reproducibly)"),
+    "no block key": (ISSUE[:ISSUE.index("[[layer.block]]")] + ISSUE[ISSUE.index("[[layer]]\ntype = \"linear\"\n"
+                                                                                "out_features = 2\nactivation = \"logistic\""):],
+                     "derive: residual.toml: layer[1]: missing key 'block' (its [[layer.block]] tables: the linear "
+                     "layers of f)"),
+    "in_features": (ISSUE.replace("out_features = 3", 'out_features = 3\nin_features = "2"'),
+                    "derive: residual.toml: layer[1].block[0].in_features must be a whole number, not a string"),
 }
 
 

@@ -213,6 +213,12 @@ def _softmax_elementary(j, *nets):
     return sp.exp(nets[int(j)]) / sp.Add(*(sp.exp(x) for x in nets))
 
 
+def _softmax_float(j, *nets):
+    """exp(net_j - max) / sum exp(net - max): the same value, and no exp overflows (scores of 10^4)."""
+    top = sp.Max(*nets)
+    return sp.exp(nets[int(j)] - top) / sp.Add(*(sp.exp(x - top) for x in nets))
+
+
 def _softmax_mp(j, *nets):
     m = max(nets)
     exps = [mpmath.exp(x - m) for x in nets]
@@ -226,8 +232,8 @@ class Softmax(Registered):
     text_name = "softmax"
     rule = staticmethod(_softmax_rule)
     elementary = staticmethod(_softmax_elementary)
-    float_form = staticmethod(_softmax_elementary)
-    array_form = staticmethod(_softmax_elementary)
+    float_form = staticmethod(_softmax_float)
+    array_form = staticmethod(_softmax_float)
     mp = staticmethod(_softmax_mp)
 
     def _latex(self, printer, exp=None):

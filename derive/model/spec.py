@@ -146,6 +146,10 @@ class _Validator(Checker):
         for k, typed in enumerate(t.get("kinds", ())):  # a block's own activations (a residual's layers')
             for key, inner in layer_form.named_activations(typed):
                 self.choice(inner, f"layer[{k}].{key}", [*ACTIVATIONS, *functions.activation_names])
+                entry = functions.activation(inner)
+                if entry.couples_layer or entry.output_only:
+                    self.fail(f"layer[{k}].{key} = '{inner}' is for a network's output layer: a block's layers "
+                              "take an elementwise activation")
         bias = BiasMode(self.choice(t["bias"], "bias", [m.value for m in BiasMode]))
         reduction = self.choice(t.get("reduction", "sum"), "reduction", ("sum", "mean"))
         table = self.training_table(t)

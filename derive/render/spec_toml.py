@@ -59,12 +59,8 @@ def _toml(value) -> str:
         return str(value)
     if isinstance(value, str):
         return toml_string(value)
-    if isinstance(value, dict):  # a block's layer: an inline table
-        return "{" + ", ".join(f"{key} = {_toml(v)}" for key, v in value.items()) + "}"
     if not isinstance(value, list | tuple):  # an exact number (a normalization's eps)
         return number(value)
-    if value and isinstance(value[0], dict):
-        return "[" + ", ".join(_toml(t) for t in value) + "]"
     if value and isinstance(value[0], list | tuple):
         return "[" + ", ".join(_toml(row) for row in value) + "]"
     if value and isinstance(value[0], int) and not isinstance(value[0], bool):  # a pair of counts
@@ -86,7 +82,12 @@ def _layer_tables(spec) -> list[str]:
             table = {"type": layer.kind, **kind.table(layer, spec.activations[k], spec.weights[k])}
         if kind.bias_units(layer) and not hasattr(kind, "block_kind"):  # not a layer without parameters (pooling)
             table["bias"] = bias if bias is not None else "none"
-        lines += ["", "[[layer]]", *(f"{key} = {_toml(value)}" for key, value in table.items())]
+        inner = {key: value for key, value in table.items() if isinstance(value, list) and value
+                 and isinstance(value[0], dict)}  # a block's layers: [[layer.block]] tables after the layer's keys
+        lines += ["", "[[layer]]", *(f"{key} = {_toml(value)}" for key, value in table.items() if key not in inner)]
+        for key, tables in inner.items():
+            for t in tables:
+                lines += ["", f"[[layer.{key}]]", *(f"{k} = {_toml(v)}" for k, v in t.items())]
     return lines
 
 

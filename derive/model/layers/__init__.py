@@ -129,7 +129,10 @@ def target_shape(layers: tuple[Typed, ...]) -> tuple[int, ...]:
 def gives_sequence(layer: Typed) -> bool:
     """Whether a layer's outputs are a sequence the layers above read step by step (``sequence_output``):
     a recurrent layer's, an attention head's (``sequence``)."""
-    kind = KINDS[layer.kind]
+    return _sequence_kind(KINDS[layer.kind])
+
+
+def _sequence_kind(kind: Kind) -> bool:
     return getattr(kind, "recurrent", False) or getattr(kind, "sequence", False)
 
 
@@ -146,8 +149,7 @@ def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[R
     recurrent layer, its sequence is read as ``sequence_output`` says: each later layer applied at
     every step ("all"), or the layers after it reading its last step only ("last")."""
     kinds = [kind_of(table, f"layer[{k}]", check) for k, table in enumerate(layers)]
-    last = max((k for k, kind in enumerate(kinds) if getattr(kind, "recurrent", False) or getattr(
-        kind, "sequence", False)), default=None)
+    last = max((k for k, kind in enumerate(kinds) if _sequence_kind(kind)), default=None)
     mode = t.get(SEQUENCE_OUTPUT, "all")
     if not isinstance(mode, str):
         check.fail(f"{SEQUENCE_OUTPUT} must be \"all\" or \"last\", not {check.kind(mode)}")
@@ -163,8 +165,9 @@ def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[R
         unknown_keys(table, key, kind.keys, check)
         r = kind.read(table, key, shape, check)
         if (steps or offset) and getattr(kind, "sequential", False):
-            check.fail(f"{key}: a {kind.name} layer over a recurrent layer's steps is not available yet; with "
-                       f"{SEQUENCE_OUTPUT} = \"last\", put it after a {Linear.name} layer of the last step")
+            check.fail(f"{key}: a {kind.name} layer over a sequence's steps (after a recurrent or attention layer) "
+                       f"is not available yet; with {SEQUENCE_OUTPUT} = \"last\", put it after a {Linear.name} layer "
+                       "of the last step")
         if steps or offset:
             r = Read(dataclasses.replace(r.layer, steps=steps, offset=offset), r.activation, r.weight, r.bias)
             offset = 0
@@ -312,8 +315,9 @@ def translate(t: dict, check) -> dict:
     out["activation"] = [r.activation for r in read]
     out["bias"] = str(BiasMode.NONE if none else BiasMode.PER_NEURON)
     out["samples"] = _samples(t.get("samples"), read[0].layer.shape_in, _target_shape(read), check)
-    first = [getattr(KINDS[r.layer.kind], "tensor_names", ("weight",))[0] for r in read]  # its first weight tensor
-    missing = next((f"layer[{k}].{first[k] if r.weight is None else 'bias'}" for k, r in enumerate(read)
+    keys = [getattr(KINDS[r.layer.kind], "given_at", (getattr(KINDS[r.layer.kind], "tensor_names", ("weight",))[0],
+                                                      "bias")) for r in read]  # its first weight tensor, its bias
+    missing = next((f"layer[{k}].{keys[k][0] if r.weight is None else keys[k][1]}" for k, r in enumerate(read)
                     if r.weight is None or r.bias is None), None)
     if missing and not drawn:
         check.fail(f"missing key '{missing}' (give it, or a seed = N to fill it reproducibly)")

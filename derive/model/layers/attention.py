@@ -63,7 +63,7 @@ class Attention:
     tensor_names = TENSORS
     activation_words = "none (attention: y_t = sum over s of a_ts v_s, a_t the weights of q_t . k_s / sqrt(d))"
     equations = ((r"s_{ts}", r"\frac{q_t \cdot k_s}{\sqrt{d}}"),
-                 (r"a_{ts}", r"\frac{e^{s_{ts}}}{\sum_{r} e^{s_{tr}}}"),
+                 (r"a_{ts}", r"\frac{e^{s_{ts}}}{\sum_{r} e^{s_{tr}}} \quad (s, r \le t \text{ when causal})"),
                  (r"y_t", r"\sum_s a_{ts} v_s"))
 
     @property

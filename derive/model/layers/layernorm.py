@@ -57,6 +57,9 @@ class LayerNorm:
         (r"\sigma^2", r"\frac{1}{n} \sum_{i=1}^{n} (x_i - \mu)^2"),
         (r"\hat{x}_j", r"\frac{x_j - \mu}{\sqrt{\sigma^2 + \epsilon}}"),
         (r"y_j", r"\gamma_j \hat{x}_j + \beta_j"),
+        # the three paths summed, the textbooks' compact form (delta of xhat = dE/dxhat: its out is its net)
+        (r"\frac{\partial E}{\partial x_i}", r"\frac{1}{n \sqrt{\sigma^2 + \epsilon}} \Big(n \, \delta_{\hat{x}_i} - "
+         r"\sum_j \delta_{\hat{x}_j} - \hat{x}_i \sum_j \delta_{\hat{x}_j} \hat{x}_j\Big)"),
     )
 
     #: its usual slips (`derive.check.variants`): dE/dx without the path through the mean, or through

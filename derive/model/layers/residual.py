@@ -49,6 +49,7 @@ class Residual:
     sequential = True  # a block layer reads the one before it, the sums read the last: computed in order
     tensor_names = ("weight",)
     block_kind = "linear"  # the kind of its block's layers
+    given_at = ("block[0].weight", "block[0].bias")  # where a tensor left out (with no seed) is given
     equations = ((r"y_j", r"x_j + f_j(x)"), (r"\frac{\partial E}{\partial x_j}",
                                             r"\delta_{y_j} + \sum_i \delta_{f^{(1)}_i} w^{(1)}_{ij}"))
 
@@ -65,10 +66,12 @@ class Residual:
         if len(shape_in) != 1:
             check.fail(f"{key}: a {self.name} block adds its input to its output, but the layer below gives a "
                        f"shape {list(shape_in)}: put it after a linear layer")
-        tables = table.get("block")
+        if "block" not in table:
+            check.fail(f"{key}: missing key 'block' (its [[layer.block]] tables: the linear layers of f)")
+        tables = table["block"]
         if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
-            return check.fail(f"{key}.block must be one or more [[layer.block]] tables (linear layers), not "
-                       f"{check.kind(tables)}")
+            shown = "an empty list" if tables == [] else check.kind(tables)
+            return check.fail(f"{key}.block must be one or more [[layer.block]] tables (linear layers), not {shown}")
         width, inner, weights, biases = shape_in[0], [], [], []
         for j, t in enumerate(tables):
             where = f"{key}.block[{j}]"
@@ -78,7 +81,8 @@ class Residual:
             if "out_features" not in t:
                 check.fail(f"{where}: missing key 'out_features' (its number of neurons)")
             out = check.integer(t["out_features"], f"{where}.out_features", 1, check.max_width)
-            if "in_features" in t and t["in_features"] != width:
+            if "in_features" in t and check.integer(t["in_features"], f"{where}.in_features", 1,
+                                                    check.max_width) != width:
                 check.fail(f"{where}.in_features = {t['in_features']}, but the layer before gives {width} features")
             name = check.string(t.get("activation", NO_ACTIVATION), f"{where}.activation")
             inner.append((out, ALIASES.get(name, name)))
@@ -90,8 +94,7 @@ class Residual:
             check.fail(f"{key}: the block gives {width} features, but its input has {shape_in[0]}: y = x + f(x) "
                        "needs them equal")
         layer = Typed(self.name, shape_in, shape_in, (("block", tuple(inner)),), internal=_starts_of(inner)[-1])
-        weight = None if any(w is None for w in weights) else tuple(weights)
-        return Read(layer, NO_ACTIVATION, weight, _bias(biases, key, check))
+        return Read(layer, NO_ACTIVATION, _all_or_none(weights, "weight", key, check), _bias(biases, key, check))
 
     def tensors(self, layer: Typed) -> tuple[tuple[int, ...], ...]:
         """Each block layer's weight [out_features][in_features]."""
@@ -181,6 +184,17 @@ def _starts_of(inner: list[tuple[int, str]]) -> list[int]:
     return [0, *(sum(w for w, _ in inner[:j + 1]) for j in range(len(inner)))]
 
 
+def _all_or_none(given: list, name: str, key: str, check) -> tuple | None:
+    """Every block layer's ``name`` tensor, or none of them (None: drawn from the seed, all alike)."""
+    if all(g is None for g in given):
+        return None
+    missing = next((j for j, g in enumerate(given) if g is None), None)
+    if missing is not None:
+        check.fail(f"{key}.block[{missing}]: missing key '{name}': give every block layer's {name}, or none "
+                   "(drawn from the seed)")
+    return tuple(given)
+
+
 def _bias(biases: list, key: str, check):
     """The block's bias vector: every block layer's, one after the other; "none" in all or none."""
     if all(b is BiasMode.NONE for b in biases):
@@ -188,7 +202,8 @@ def _bias(biases: list, key: str, check):
     if any(b is BiasMode.NONE for b in biases):
         check.fail(f"{key}.block: some tables have bias = \"none\" and others biases: a network's layers have "
                    "biases alike")
-    return None if any(b is None for b in biases) else tuple(v for b in biases for v in b)
+    given = _all_or_none(biases, "bias", key, check)
+    return None if given is None else tuple(v for b in given for v in b)
 
 
 RESIDUAL = register(Residual())

@@ -105,8 +105,14 @@ class MatrixPart:
         return rf"\nabla_{{{self.a}{up(L)}}} E \odot {self.f(L)}'\big({self.z}{up(L)}\big)"
 
     def hidden_rule(self, k, after) -> str:
+        """The deltas of layer k; with units whose net inputs are formulas (`Network.formulas`), their local
+        partials P (in the layer's own outputs) and Q (in the layer below's) carry the deltas beside U and W."""
+        formulas = bool(self.network.formulas)
         own = rf" + (U{up(k)})^{{T}} {self.d}{up(k)}" if self.sequential(k) else ""
-        return rf"\big((W{up(after)})^{{T}} {self.d}{up(after)}{own}\big) \odot {self.f(k)}'\big({self.z}{up(k)}\big)"
+        own += rf" + (P{up(k)})^{{T}} {self.d}{up(k)}" if formulas and self.sequential(k) else ""
+        above = rf" + (Q{up(after)})^{{T}} {self.d}{up(after)}" if formulas else ""
+        return (rf"\big((W{up(after)})^{{T}} {self.d}{up(after)}{above}{own}\big) \odot "
+                rf"{self.f(k)}'\big({self.z}{up(k)}\big)")
 
     def weight_rule(self, k, before) -> str:
         return f"{self.scale}{self.d}{up(k)} ({self.a}{up(before)})^{{T}}"
