@@ -344,3 +344,15 @@ def test_scores_of_ten_thousand_do_not_overflow_the_generated_code(tmp_path, cap
     assert main(["check", str(spec)]) == 0  # before: "derive: error: OverflowError: math range error", exit 1
     out = capsys.readouterr()
     assert out.err == "" and "cannot resolve" in out.out  # every route agrees; float64 says what it cannot resolve
+
+
+def test_the_diagram_draws_the_outputs_the_layer_above_reads():
+    """A head of 42 units is too wide to draw: its y's (h37..h42, what the linear layer reads) are drawn,
+    each with its edges into the outputs, not its first q's with no edge to the layer above."""
+    from derive.render import diagram
+
+    network = _model(ISSUE).network
+    drawn = diagram.layout(network)
+    assert [n.neuron for n in drawn.nodes if n.neuron in network.layers[1]] == [f"h{j}" for j in range(37, 43)]
+    into = {(e.source.neuron, e.dest.neuron) for e in drawn.edges}
+    assert {(f"h{j}", f"o{(j - 37) // 2 + 1}") for j in range(37, 43)} <= into

@@ -201,11 +201,19 @@ def _unrolled(network, x_step: float) -> list[Node] | None:
     return nodes
 
 
+def _elided(network, k: int) -> list[str]:
+    """The units drawn of a layer too wide to draw: its first and its last; of a layer whose inner nodes
+    the layer above does not read (an attention head's q, k, v, scores and weights), the ones it reads,
+    so that the edges into the layer above are drawn (the inner nodes are the PDF's section's)."""
+    units = network.exposed(k) if 0 < k < network.depth else network.layers[k]
+    return units if len(units) <= DRAWN_PER_LAYER else units[: DRAWN_PER_LAYER - 2] + units[-1:]
+
+
 def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
     layers = network.layers
     unrolled = _unrolled(network, x_step)
-    drawn = [layer if len(layer) <= DRAWN_PER_LAYER or unrolled else layer[: DRAWN_PER_LAYER - 2] + layer[-1:]
-             for layer in layers]
+    drawn = [layer if len(layer) <= DRAWN_PER_LAYER or unrolled else _elided(network, k)
+             for k, layer in enumerate(layers)]
     nodes, by_neuron = unrolled or [], {n.neuron: n for n in unrolled or []}
     for k, layer in enumerate(drawn if not unrolled else []):
         for j, n in enumerate(layer):
