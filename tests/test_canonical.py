@@ -50,3 +50,39 @@ def test_every_step_as_sympy_builds_it(reference, monkeypatch):
         for mine, theirs in zip(derivation.steps, slow.steps, strict=True):
             _same(mine.formula, theirs.formula)
             _same(mine.compute, theirs.compute)
+
+
+PLAIN = st.sampled_from([*SYMBOLS, sp.Symbol("w1"), sp.Symbol("w1", positive=True), sp.Symbol("a", integer=True)])
+
+
+@given(st.lists(st.one_of(PLAIN, st.tuples(PLAIN, PLAIN).filter(lambda p: p[0] != p[1]).map(lambda p: p[0] * p[1]),
+                          st.tuples(PLAIN, PLAIN, PLAIN).map(lambda p: p[0] * p[1] * p[2])), max_size=12))
+def test_key_is_compares_order(terms):
+    """The key the fast paths sort plain symbols and their products by orders them as SymPy's own
+    ``_args_sortkey`` (``Basic.compare``): names, assumptions, the products' lengths and arguments."""
+    from sympy.core.add import _args_sortkey
+
+    terms = [t for t in dict.fromkeys(terms) if canonical._keyed(t)]
+    assert sorted(terms, key=canonical._key) == sorted(terms, key=_args_sortkey)
+    for a in terms:
+        for b in terms:
+            if type(a) is sp.Symbol and type(b) is sp.Symbol and a != b:
+                _same(canonical.product(a, b), a * b)
+
+
+def test_evaluated_is_doit(reference):
+    """`steps.evaluated`, the derivation's shortcut for ``formula.doit()``, gives what doit gives for
+    every step's formula of the built-in networks and the zoo, and for products SymPy builds itself."""
+    from derive.derivation.steps import evaluated
+
+    models = [reference, *(derive.Model(derive.parse(text, f"{n}.toml")) for n, text in ZOO.items())]
+    for formula in [s.formula for m in models for s in m.derivation.steps] + [a * b for a in SYMBOLS for b in SYMBOLS]:
+        _same(evaluated(formula), formula.doit())
+
+
+def test_total_of_one_unevaluated():
+    """Add of one term is the term itself, except where SymPy is told not to evaluate."""
+    x = SYMBOLS[0]
+    with sp.core.parameters.evaluate(False):
+        _same(canonical.total([x]), sp.Add(x))
+    _same(canonical.total([x]), sp.Add(x))

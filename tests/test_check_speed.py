@@ -14,6 +14,7 @@ import derive
 from derive.check import float_bound
 from derive.check import forward as forward_module
 from derive.check.forward import Forward, _Sum
+from derive.derivation.steps import Phase
 from derive.model import quantities as Q
 
 PRECISIONS = (169, 203, 53)  # 50 and 60 digits (the route's and the evaluation's), and float64's
@@ -189,3 +190,48 @@ def test_the_evaluators_kept_rationals_are_rounded_at_the_precision_asked(p, q, 
             _rational(value)
     with mpmath.workprec(prec):
         assert _rational(value)._mpf_ == (mpmath.mpf(int(value.p)) / int(value.q))._mpf_
+
+
+def _gradient_bounds_raw(model, parameters=None):
+    try:
+        bounds = float_bound.gradient_bounds(model.derivation, model.evaluation.samples[0], parameters)
+    except float_bound.Unbounded:
+        return "unbounded"
+    return {p: b._mpf_ for p, b in bounds.items()}
+
+
+@pytest.mark.parametrize("case", _cases()[1::3], ids=lambda c: "-".join(c))
+def test_the_bounds_of_some_gradients_are_those_of_the_whole_walk(case):
+    """`float_bound.gradient_bounds` for the parameters the check samples walks only the steps their
+    gradients read (and any step whose walk could fail): each bound is the whole walk's, raw for raw,
+    and it fails (Unbounded) exactly where the whole walk fails, for every registered activation,
+    every loss, in the ordinary and the extreme regimes."""
+    hidden, output, loss, regime = case
+    model = derive.Model(derive.parse(_spec(hidden, output, loss, regime), "n.toml"))
+    whole = _gradient_bounds_raw(model)
+    names = [p.name for p in model.network.parameters]
+    for some in (names[::3], names[-1:], []):
+        expected = whole if whole == "unbounded" else {p: whole[p] for p in some}
+        assert _gradient_bounds_raw(model, some) == expected
+
+
+def test_the_bounds_of_one_gradient_walk_what_it_reads(monkeypatch):
+    """At 4-16-16-3 (403 parameters), the bound of one first-layer weight's gradient walks the steps it
+    reads and its own gradient step, not the other 402 gradients."""
+    model = derive.Model(derive.parse(_net_4_16_16_3(), "n.toml"))
+    walked = []
+    step_bound = float_bound._step_bound
+    monkeypatch.setattr(float_bound, "_step_bound", lambda e, env, errors: walked.append(e) or step_bound(e, env, errors))
+    first = model.network.parameters[0].name
+    float_bound.gradient_bounds(model.derivation, model.evaluation.samples[0], [first])
+    gradients = [s for s in model.derivation.kernel if s.phase == Phase.GRADIENTS]
+    assert len(gradients) == 403
+    mine = model.derivation.step[Q.gradient(first)].compute
+    assert [e for e in walked if e in {s.compute for s in gradients}] == [mine]
+    assert len(walked) <= len(model.derivation.kernel) - 402
+
+
+def _net_4_16_16_3() -> str:
+    from conftest import ROOT
+
+    return (ROOT / "benchmarks" / "net_4_16_16_3.toml").read_text()

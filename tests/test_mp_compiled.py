@@ -14,6 +14,7 @@ from test_every_value import _cases, _spec
 import derive
 from derive.derivation.evaluate import mp_value
 from derive.derivation.mp_compiled import compile_mp
+from derive.derivation.mp_raw import compile_fast
 
 
 def _agree(model) -> int:
@@ -27,14 +28,17 @@ def _agree(model) -> int:
                     try:
                         expected = mp_value(expr, env)
                     except (ZeroDivisionError, ValueError, TypeError) as error:
-                        with pytest.raises(type(error)):
-                            compile_mp(expr)(env)
+                        for compile_ in (compile_mp, compile_fast):
+                            with pytest.raises(type(error)):
+                                compile_(expr)(env)
                         continue
-                    got = compile_mp(expr)(env)
-                assert type(got) is type(expected) and (got == expected or (got != got and expected != expected)), (
-                    step.quantity, expr, digits, got, expected)
-                if isinstance(got, mpmath.mpf):
-                    assert got._mpf_ == expected._mpf_
+                    got, fast = compile_mp(expr)(env), compile_fast(expr)(env)
+                for found in (got, fast):
+                    assert type(found) is type(expected) and (found == expected or
+                                                              (found != found and expected != expected)), (
+                        step.quantity, expr, digits, found, expected)
+                    if isinstance(found, mpmath.mpf):
+                        assert found._mpf_ == expected._mpf_
                 compared += 1
     return compared
 
@@ -96,3 +100,35 @@ def test_the_raw_product_and_power_are_mpmath_s():
                         continue
                     got = _power(x, n)
                     assert type(got) is type(expected) and got._mpf_ == expected._mpf_, (digits, x, n)
+
+
+def test_raw_steps_on_values_of_every_kind():
+    """`mp_raw.compile_fast` gives `compile_mp`'s value, bit for bit and of its type, for a logistic, an
+    error, sums, products of two and three factors and integer powers, at values of every kind (fewer
+    and more bits than the precision, 0, ±inf, NaN), at values that are not mpf (an int, a complex
+    number: the step is then compile_mp's), and raises where it raises (0 to a negative power)."""
+    from derive.model.registry import Logistic
+
+    x, y, t = sp.symbols("x y t", real=True)
+    exprs = [Logistic(x), sp.Rational(1, 2) * (t - y) ** 2, x + y + t, x * y, -x * y * t, x**-2 * y, sp.exp(-x) + 1,
+             3 * x + sp.exp(y) * t, (x + y) ** 3, x * sp.Abs(y) ** sp.Rational(1, 2)]
+    values = [*_raw_values()[::2], 3, mpmath.mpc(1, 2)]
+    for expr in exprs:
+        generic, fast = compile_mp(expr), compile_fast(expr)
+        for a in values:
+            for b in values[::3]:
+                env = {x: a, y: b, t: mpmath.mpf("0.1")}
+                for digits in (15, 50):
+                    with mpmath.workdps(digits):
+                        try:
+                            expected = generic(env)
+                        except (ZeroDivisionError, ValueError, TypeError) as error:
+                            with pytest.raises(type(error)):
+                                fast(env)
+                            continue
+                        got = fast(env)
+                    assert type(got) is type(expected), (expr, a, b, digits)
+                    if isinstance(got, mpmath.mpf):
+                        assert got._mpf_ == expected._mpf_, (expr, a, b, digits)
+                    else:
+                        assert got == expected or (got != got and expected != expected)

@@ -250,3 +250,20 @@ def test_to_mpf_is_mpmaths_own_conversion(p, q, digits):
         ball = flint.arb(exact)
         man, exp = ball.mid().man_exp()
         assert to_mpf(ball)._mpf_ == mpmath.mpf((int(man), int(exp)))._mpf_
+
+
+@given(st.integers(-(10**40), 10**40), st.integers(1, 10**30), st.sampled_from([53, 169, 203, 400]))
+def test_a_proven_value_is_mpf_of_its_midpoint(p, q, prec):
+    """`proven.Proven` sets its mpf to ``to_mpf(value)`` without mpf's constructor: the same raw value
+    (its sign, mantissa, exponent and bits) as ``mpmath.mpf(to_mpf(value))`` at that precision, for an
+    exact fraction, an integer, a ball, and balls that are not finite."""
+    from derive.model import proven
+
+    values = [flint.fmpq(p, q), flint.fmpz(p), flint.arb(flint.fmpq(p, q)), flint.arb(p).exp() if abs(p) < 10**6
+              else flint.arb("nan"), flint.arb("inf"), flint.arb("nan"), flint.arb(0, 1)]
+    with mpmath.workprec(prec):
+        for value in values:
+            got = proven.Proven(value, 64, None)
+            expected = mpmath.mpf(proven.to_mpf(value))
+            assert type(got) is proven.Proven and got._mpf_ == expected._mpf_, (value, prec)
+            assert got.value is value and got.bits == 64 and got.source is None

@@ -10,7 +10,8 @@ import mpmath
 from mpmath.libmp import from_man_exp
 
 from derive.derivation.evaluate import mp_value
-from derive.derivation.mp_compiled import compile_mp, fsum
+from derive.derivation.mp_compiled import fsum
+from derive.derivation.mp_raw import compile_fast
 from derive.derivation.steps import Phase
 from derive.model import quantities as Q
 
@@ -103,11 +104,11 @@ class Forward:
         return tuple(sorted({j for u in symbols for j in where.get(u, ())}))
 
     def _compile(self, k: int) -> None:
-        """Step k's compute form compiled (`compile_mp`: ``mp_value``'s result, bit for bit); a sum's
+        """Step k's compute form compiled (`compile_fast`: ``mp_value``'s result, bit for bit); a sum's
         term by term."""
         if k not in self.compiled:
             compute = self.steps[k].compute
-            self.compiled[k] = [compile_mp(a) for a in compute.args] if compute.is_Add else compile_mp(compute)
+            self.compiled[k] = [compile_fast(a) for a in compute.args] if compute.is_Add else compile_fast(compute)
 
     def _sum(self, k: int, prec: int, env: dict, hits: tuple):
         """``mp_value`` of sum k at ``env``, bit for bit: mpmath's fsum of its terms' values (as mp_value

@@ -280,7 +280,7 @@ def run(model, progress=None) -> Report:
             forward_error = max(forward.rounding, float(abs(mpmath.mpf(module.loss(params, x, t)) - exact_error)))
             scale = max([abs(values[Q.gradient(p)]) for p in model.parameters] + [mpmath.mpf(1)])
             try:
-                bounds = float_bound.gradient_bounds(model.derivation, values)
+                bounds = float_bound.gradient_bounds(model.derivation, values, chosen)
             except float_bound.Unbounded:
                 bounds = None
             exact = network.sample_values(s)

@@ -65,6 +65,16 @@ class Chain:
     delta_shares: tuple[tuple[str, Q.Quantity | None], ...]  # per fed neuron: (neuron, what the parameter multiplies)
 
 
+def evaluated(formula: sp.Expr) -> sp.Expr:
+    """``formula.doit()``: a product of two distinct plain symbols in SymPy's order (a delta times a
+    weight, dE_o/dout_h: 4,096 of them at 64-64-64) is its own, which ``Mul.doit`` builds again."""
+    if type(formula) is sp.Mul and len(formula.args) == 2:
+        a, b = formula.args
+        if type(a) is sp.Symbol and type(b) is sp.Symbol and canonical.product(a, b).args == formula.args:
+            return formula
+    return formula.doit()
+
+
 class Derivation:
     def __init__(self, network: Network):
         self.network = network
@@ -85,7 +95,7 @@ class Derivation:
     def _add(self, quantity, formula, phase, compute=None, layer=0) -> sp.Symbol:
         symbol = self.sym(quantity)
         if compute is None:
-            compute = formula.doit() if phase in _EVALUATED else formula
+            compute = evaluated(formula) if phase in _EVALUATED else formula
         self.steps.append(Step(quantity, symbol, formula, compute, phase, layer))
         return symbol
 

@@ -99,7 +99,8 @@ class Proven(mpmath.mpf):
     source: Callable[[int], flint.fmpq | flint.arb] | None
 
     def __new__(cls, value, bits: int, source: Callable[[int], flint.fmpq | flint.arb] | None):
-        self = mpmath.mpf.__new__(cls, to_mpf(value))
+        self = object.__new__(cls)  # (mpf.__new__ would round to_mpf's value again at the same precision: a no-op)
+        self._mpf_ = to_mpf(value)._mpf_
         self.value, self.bits, self.source = value, bits, source
         return self
 
