@@ -347,12 +347,31 @@ def test_scores_of_ten_thousand_do_not_overflow_the_generated_code(tmp_path, cap
 
 
 def test_the_diagram_draws_the_outputs_the_layer_above_reads():
-    """A head of 42 units is too wide to draw: its y's (h37..h42, what the linear layer reads) are drawn,
-    each with its edges into the outputs, not its first q's with no edge to the layer above."""
+    """A head of 42 units is too wide to draw: its first q's (h1, h2, with W_q's edges from the inputs,
+    so that a projection weight can be clicked) and its y's (h37..h42, what the linear layer reads, each
+    with its edges into the outputs) are drawn."""
     from derive.render import diagram
 
     network = _model(ISSUE).network
     drawn = diagram.layout(network)
-    assert [n.neuron for n in drawn.nodes if n.neuron in network.layers[1]] == [f"h{j}" for j in range(37, 43)]
+    assert [n.neuron for n in drawn.nodes if n.neuron in network.layers[1]] == ["h1", "h2"] + [
+        f"h{j}" for j in range(37, 43)]
     into = {(e.source.neuron, e.dest.neuron) for e in drawn.edges}
     assert {(f"h{j}", f"o{(j - 37) // 2 + 1}") for j in range(37, 43)} <= into
+    assert {("i1", "h1"), ("i2", "h1"), ("i1", "h2")} <= into
+
+
+def test_clicking_a_projection_weight_highlights_what_its_gradient_sums_over(chrome, tmp_path):
+    """W_q[0][0] (w1) is shared by the steps: it feeds q_t,1 from x_t,1 at every step (h1, h3, h5; h1 is
+    drawn, from i1), so its path holds its edge, q_1,1 and everything downstream: every row's scores and
+    weights, every y (h37..h42) and every output, and the inputs it multiplies (x_t,1: i1, i3, i5); not
+    q_1,2 (h2, fed by W_q's second row) nor x_t,2 (i2)."""
+    from test_browser import open_page
+
+    path = tmp_path / "attention.html"
+    path.write_text(_model(ISSUE).html(check=False))
+    open_page(chrome, path)
+    chrome.execute_script("document.getElementById('p-w1').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    on_path = set(chrome.execute_script("return Array.from(document.querySelectorAll('svg .on-path')).map(e => e.id)"))
+    assert {"p-w1", "n-i1", "n-h1", *(f"n-h{j}" for j in range(37, 43)), "n-o1", "n-o2", "n-o3"} <= on_path
+    assert not on_path & {"n-h2", "n-i2"}

@@ -336,3 +336,17 @@ def test_the_compact_form_the_document_shows_is_the_three_paths_summed():
         compact = (n * delta[i] - sum(delta) - xhat[i] * sum(d * h for d, h in zip(delta, xhat, strict=True))) / (
             n * (var + 1e-5) ** 0.5)
         assert compact == pytest.approx(float(values[Q.partial(Q.TOTAL_ERROR, Q.out(x))]), rel=1e-10)
+
+
+def test_clicking_gamma_highlights_its_edge_and_everything_downstream(chrome, tmp_path):
+    """gamma_1 (w10) multiplies xhat_1 (h2_3) into y_1 (h2_6): its edge, y_1, y_1's edges and the outputs
+    are on its path; y_2, its edge w14 and the mean, beside it or upstream, are not."""
+    from test_browser import open_page
+
+    path = tmp_path / "layernorm.html"
+    path.write_text(_model(ISSUE).html(check=False))
+    open_page(chrome, path)
+    chrome.execute_script("document.getElementById('p-w10').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    on_path = set(chrome.execute_script("return Array.from(document.querySelectorAll('svg .on-path')).map(e => e.id)"))
+    assert {"p-w10", "n-h2x6", "p-w13", "p-w16", "n-o1", "n-o2"} <= on_path  # y_1's edges w13, w16 to o1, o2
+    assert not on_path & {"n-h2x7", "n-h2x1", "n-h1x1", "p-w14"}

@@ -203,10 +203,15 @@ def _unrolled(network, x_step: float) -> list[Node] | None:
 
 def _elided(network, k: int) -> list[str]:
     """The units drawn of a layer too wide to draw: its first and its last; of a layer whose inner nodes
-    the layer above does not read (an attention head's q, k, v, scores and weights), the ones it reads,
-    so that the edges into the layer above are drawn (the inner nodes are the PDF's section's)."""
-    units = network.exposed(k) if 0 < k < network.depth else network.layers[k]
-    return units if len(units) <= DRAWN_PER_LAYER else units[: DRAWN_PER_LAYER - 2] + units[-1:]
+    the layer above does not read (an attention head's q, k, v, scores and weights), its first inner
+    nodes (with the weights into them) and the ones the layer above reads (with the edges into it)."""
+    units = network.layers[k]
+    read = network.exposed(k) if 0 < k < network.depth else units
+    if len(read) == len(units):
+        return units[: DRAWN_PER_LAYER - 2] + units[-1:]
+    read = read if len(read) <= DRAWN_PER_LAYER - 2 else read[: DRAWN_PER_LAYER - 4] + read[-1:]
+    inner = [u for u in units if u not in set(read)]  # its first inner nodes, with the weights into them
+    return inner[: DRAWN_PER_LAYER - len(read)] + read
 
 
 def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
