@@ -15,6 +15,7 @@ import sympy as sp
 import torch_recurrent as tr
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kind_checks import every_command_takes, grader_names, matrix_route_is_the_engine, refused
 from targets import (
     c_is_the_python_and_the_engine,
     module_trains_as_the_formulas_say,
@@ -193,23 +194,7 @@ def test_the_module_trains_an_lstm_as_the_formulas_say(optimizer):
 def test_the_matrix_route_gives_the_engines_numbers(name):
     """The unrolled matrix form with the products' local partials P (c_t, h_t), a route of its own: every
     net, out and delta of every sample and every gradient are the scalar derivation's to 1e-45."""
-    import mpmath
-
-    from derive.derivation import matrix
-
-    model = _model(NETWORKS[name])
-    form, values = model.matrix_form, model.evaluation.samples
-    close = mpmath.mpf("1e-45")
-    with mpmath.workdps(60):
-        for e in form.entries:
-            if e.matrix in (matrix.NETS, matrix.OUTS, matrix.DELTAS) and e.layer:
-                layer = form.layers[e.layer - 1]
-                source = {matrix.NETS: layer.nets, matrix.OUTS: layer.outs, matrix.DELTAS: layer.deltas}[e.matrix]
-                for s in range(form.samples):
-                    assert abs(source[e.row - 1, s] - values[s][e.quantity]) <= close * (1 + abs(values[s][e.quantity]))
-        for p, value in form.gradients.items():
-            scalar = model.evaluation.totals[Q.gradient(p)]
-            assert abs(value - scalar) <= close * (1 + abs(scalar)), p
+    matrix_route_is_the_engine(_model(NETWORKS[name]))
 
 
 def _places(model) -> dict:
@@ -247,17 +232,7 @@ def test_each_lstm_slip_is_its_own_number_computed_apart():
 
 
 def test_the_grader_names_the_forget_path_left_out(tmp_path, capsys):
-    from derive.check import variants
-
-    model = _model(ISSUE)
-    wrong = next(v for v in variants.variants(model) if v.key == "forget_path_left_out_1").build().value(
-        model.quantity("dE_total/dw17"))
-    spec, sheet = tmp_path / "lstm.toml", tmp_path / "sheet.txt"
-    spec.write_text(ISSUE)
-    sheet.write_text(f"dE_total/dw17 = {float(wrong):.10f}\n")
-    assert main(["grade", str(spec), str(sheet), "--json", "--time-limit", "300"]) == 1
-    answer = json.loads(capsys.readouterr().out)["answers"][0]
-    assert answer["verdict"] == "wrong" and "forget_path_left_out_1" in [s["slip"] for s in answer["slips"]]
+    grader_names(_model(ISSUE), ISSUE, "forget_path_left_out_1", "dE_total/dw17", tmp_path, capsys)
 
 
 def test_the_document_has_a_table_per_step_of_every_gate_and_state():
@@ -305,32 +280,11 @@ BAD = {
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
     text, message = BAD[case]
-    spec = tmp_path / "lstm.toml"
-    spec.write_text(text)
-    assert main(["gradients", str(spec)]) == 2
-    assert capsys.readouterr().err.strip() == message
+    assert refused(text, "lstm.toml", tmp_path, capsys).strip() == message
 
 
 def test_every_command_takes_the_built_in_lstm_example(tmp_path, capsys):
-    """derive init --like lstm, then check (every route agrees), train, codegen for every target, and an
-    exercise whose variants are written back and read again."""
-    from derive.render.code import targets
-
-    spec = tmp_path / "lstm.toml"
-    assert main(["init", str(spec), "--like", "lstm"]) == 0
-    capsys.readouterr()
-    assert main(["check", str(spec), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["checks"]["passed"] is True
-    assert main(["train", str(spec), "--steps", "3", "--optimizer", "adam"]) == 0
-    for name in targets.TARGETS:
-        assert main(["codegen", str(spec), "--target", name, "-o", str(tmp_path / f"code_{name}")]) == 0, name
-    assert main(["exercise", str(spec), "--variants", "2", "--ask", "dE_total/dw17", "-o", str(tmp_path / "x"),
-                 "--no-pdf"]) == 0
-    capsys.readouterr()
-    variants = sorted((tmp_path / "x").rglob("variant-*.toml"))
-    assert len(variants) == 2
-    for path in variants:
-        variant = derive.load(path).spec
+    for _, variant in every_command_takes("lstm", "dE_total/dw17", tmp_path, capsys):
         assert [t.kind for t in variant.kinds] == ["lstm", "linear"] and variant.kinds[1].steps == 3
 
 

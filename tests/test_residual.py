@@ -14,6 +14,7 @@ import tomllib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kind_checks import every_command_takes, grader_names, matrix_route_is_the_engine, refused
 from targets import (
     c_is_the_python_and_the_engine,
     module_trains_as_the_formulas_say,
@@ -24,7 +25,6 @@ from torch_reference import compare_with_derive, spec_toml
 
 import derive
 from derive.cli import main
-from derive.model import quantities as Q
 
 EXAMPLE = "derive/examples/residual.toml"
 with open(EXAMPLE) as _file:
@@ -138,24 +138,7 @@ def test_the_module_trains_a_residual_network_as_the_formulas_say(optimizer):
 
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_the_matrix_route_gives_the_engines_numbers(name):
-    import mpmath
-
-    from derive.derivation import matrix
-
-    model = _model(NETWORKS[name])
-    form, values = model.matrix_form, model.evaluation.samples
-    close = mpmath.mpf("1e-45")
-    with mpmath.workdps(60):
-        for e in form.entries:
-            if e.matrix in (matrix.NETS, matrix.OUTS, matrix.DELTAS) and e.layer:
-                layer = form.layers[e.layer - 1]
-                source = {matrix.NETS: layer.nets, matrix.OUTS: layer.outs, matrix.DELTAS: layer.deltas}[e.matrix]
-                for s in range(form.samples):
-                    want = values[s][e.quantity]
-                    assert abs(source[e.row - 1, s] - want) <= close * (1 + abs(want)), e.quantity
-        for p, value in form.gradients.items():
-            scalar = model.evaluation.totals[Q.gradient(p)]
-            assert abs(value - scalar) <= close * (1 + abs(scalar)), p
+    matrix_route_is_the_engine(_model(NETWORKS[name]))
 
 
 def _torch_example(skip: bool = True) -> dict:
@@ -200,17 +183,7 @@ def test_the_skip_path_slip_is_its_own_number_computed_apart():
 
 
 def test_the_grader_names_the_skip_path_left_out(tmp_path, capsys):
-    from derive.check import variants
-
-    model = _model(ISSUE)
-    wrong = next(v for v in variants.variants(model) if v.key == "skip_path_left_out_2").build().value(
-        model.quantity("dE_total/dw1"))
-    spec, sheet = tmp_path / "residual.toml", tmp_path / "sheet.txt"
-    spec.write_text(ISSUE)
-    sheet.write_text(f"dE_total/dw1 = {float(wrong):.10f}\n")
-    assert main(["grade", str(spec), str(sheet), "--json", "--time-limit", "300"]) == 1
-    answer = json.loads(capsys.readouterr().out)["answers"][0]
-    assert answer["verdict"] == "wrong" and "skip_path_left_out_2" in [s["slip"] for s in answer["slips"]]
+    grader_names(_model(ISSUE), ISSUE, "skip_path_left_out_2", "dE_total/dw1", tmp_path, capsys)
 
 
 BAD = {
@@ -246,31 +219,12 @@ BAD = {
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
     text, message = BAD[case]
-    spec = tmp_path / "residual.toml"
-    spec.write_text(text)
-    assert main(["gradients", str(spec)]) == 2
-    err = capsys.readouterr().err
+    err = refused(text, "residual.toml", tmp_path, capsys)
     assert err.count("\n") == 1 and err.startswith(message)
 
 
 def test_every_command_takes_the_built_in_residual_example(tmp_path, capsys):
-    from derive.render.code import targets
-
-    spec = tmp_path / "residual.toml"
-    assert main(["init", str(spec), "--like", "residual"]) == 0
-    capsys.readouterr()
-    assert main(["check", str(spec), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["checks"]["passed"] is True
-    assert main(["train", str(spec), "--steps", "3", "--optimizer", "adam"]) == 0
-    for name in targets.TARGETS:
-        assert main(["codegen", str(spec), "--target", name, "-o", str(tmp_path / f"code_{name}")]) == 0, name
-    assert main(["exercise", str(spec), "--variants", "2", "--ask", "dE_total/dw1", "-o", str(tmp_path / "x"),
-                 "--no-pdf"]) == 0
-    capsys.readouterr()
-    variants = sorted((tmp_path / "x").rglob("variant-*.toml"))
-    assert len(variants) == 2
-    for path in variants:
-        variant = derive.load(path).spec
+    for _, variant in every_command_takes("residual", "dE_total/dw1", tmp_path, capsys):
         assert [t.kind for t in variant.kinds] == ["linear", "residual", "linear"]
         assert variant.kinds[1].setting("block") == ((3, "relu"), (2, "identity"))
 

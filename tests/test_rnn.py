@@ -15,6 +15,7 @@ import torch
 import torch_recurrent as tr
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kind_checks import every_command_takes, grader_names, matrix_route_is_the_engine, refused
 from targets import (
     c_is_the_python_and_the_engine,
     module_trains_as_the_formulas_say,
@@ -237,10 +238,7 @@ def test_an_rnn_may_be_the_last_layer_its_hidden_states_the_outputs(tmp_path, mo
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
     text, message = BAD[case]
-    spec = tmp_path / "rnn.toml"
-    spec.write_text(text)
-    assert main(["gradients", str(spec)]) == 2
-    assert capsys.readouterr().err.strip() == message
+    assert refused(text, "rnn.toml", tmp_path, capsys).strip() == message
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))
@@ -285,17 +283,7 @@ def test_each_recurrent_slip_is_its_own_number_computed_apart():
 
 def test_the_grader_names_a_recurrent_slip(tmp_path, capsys):
     """A learner's dE/dw5 (W_hh[0][0]) computed with BPTT cut after one step: the grader says so."""
-    from derive.check import variants
-
-    model = _model(ISSUE)
-    wrong = next(v for v in variants.variants(model) if v.key == "recurrent_term_left_out_1").build().value(
-        model.quantity("dE_total/dw5"))
-    spec, sheet = tmp_path / "rnn.toml", tmp_path / "sheet.txt"
-    spec.write_text(ISSUE)
-    sheet.write_text(f"dE_total/dw5 = {float(wrong):.10f}\n")
-    assert main(["grade", str(spec), str(sheet), "--json", "--time-limit", "300"]) == 1
-    answer = json.loads(capsys.readouterr().out)["answers"][0]
-    assert answer["verdict"] == "wrong" and "recurrent_term_left_out_1" in [s["slip"] for s in answer["slips"]]
+    grader_names(_model(ISSUE), ISSUE, "recurrent_term_left_out_1", "dE_total/dw5", tmp_path, capsys)
 
 
 @pytest.fixture(scope="module")
@@ -395,26 +383,9 @@ def test_the_module_trains_a_recurrent_network_as_the_formulas_say(optimizer):
 
 
 def test_every_command_takes_the_built_in_recurrent_example(tmp_path, capsys):
-    """derive init --like rnn, then check (every route agrees), train, codegen for every target, and an
-    exercise whose variants are written back as [[layer]] tables with sequence_output and read again."""
-    from derive.render.code import targets
-
-    spec = tmp_path / "rnn.toml"
-    assert main(["init", str(spec), "--like", "rnn"]) == 0
-    capsys.readouterr()
-    assert main(["check", str(spec), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["checks"]["passed"] is True
-    assert main(["train", str(spec), "--steps", "3", "--optimizer", "adam"]) == 0
-    for name in targets.TARGETS:
-        assert main(["codegen", str(spec), "--target", name, "-o", str(tmp_path / f"code_{name}")]) == 0, name
-    assert main(["exercise", str(spec), "--variants", "2", "--ask", "dE_total/dw5", "-o", str(tmp_path / "x"),
-                 "--no-pdf"]) == 0
-    capsys.readouterr()
-    variants = sorted((tmp_path / "x").rglob("variant-*.toml"))
-    assert len(variants) == 2
-    for path in variants:
+    """The variants are written back as [[layer]] tables with sequence_output and read again."""
+    for path, variant in every_command_takes("rnn", "dE_total/dw5", tmp_path, capsys):
         assert 'sequence_output = "all"' in path.read_text()
-        variant = derive.load(path).spec
         assert [t.kind for t in variant.kinds] == ["rnn", "linear"] and variant.kinds[1].steps == 3
         assert len(variant.samples[0].targets) == 3
 
@@ -424,25 +395,12 @@ def test_the_matrix_route_gives_the_engines_numbers(name):
     """The unrolled matrix form (`matrix_steps`: Z = W A + U A + b unit by unit, Δ with (U)ᵀ Δ last step
     first), a route of its own: every net, out and delta of every sample and every gradient are the
     scalar derivation's to 1e-45; W_hh's entries are named in U."""
-    import mpmath
-
     from derive.derivation import matrix
-
-    text = NETWORKS[name]
-    model = _model(text)
-    form, values = model.matrix_form, model.evaluation.samples
-    close = mpmath.mpf("1e-45")
-    with mpmath.workdps(60):
-        for e in form.entries:
-            if e.matrix in (matrix.NETS, matrix.OUTS, matrix.DELTAS) and e.layer:
-                layer = form.layers[e.layer - 1]
-                source = {matrix.NETS: layer.nets, matrix.OUTS: layer.outs, matrix.DELTAS: layer.deltas}[e.matrix]
-                for s in range(form.samples):
-                    assert abs(source[e.row - 1, s] - values[s][e.quantity]) <= close * (1 + abs(values[s][e.quantity]))
-        for p, value in form.gradients.items():
-            scalar = model.evaluation.totals[Q.gradient(p)]
-            assert abs(value - scalar) <= close * (1 + abs(scalar)), p
     from derive.model.layers import place
+
+    model = _model(NETWORKS[name])
+    matrix_route_is_the_engine(model)
+    form = model.matrix_form
 
     kinds = {str(e.quantity): e.matrix for e in form.entries}
     for p in model.network.parameters:
