@@ -76,11 +76,10 @@ def _layer_tables(spec) -> list[str]:
         if getattr(kind, "implicit", False):  # derive's readout of a last recurrent layer: no table gives it
             continue
         bias = list(spec.biases[k]) if spec.bias != BiasMode.NONE else None
-        if hasattr(kind, "block_kind"):  # a block of layers: each writes its own bias
-            table = {"type": layer.kind, **kind.table(layer, spec.activations[k], spec.weights[k], bias)}  # type: ignore[call-arg]
-        else:
-            table = {"type": layer.kind, **kind.table(layer, spec.activations[k], spec.weights[k])}
-        if kind.bias_units(layer) and not hasattr(kind, "block_kind"):  # not a layer without parameters (pooling)
+        own = hasattr(kind, "block_kind")  # a block of layers: each of its tables writes its own bias
+        given = (spec.activations[k], spec.weights[k], bias) if own else (spec.activations[k], spec.weights[k])
+        table = {"type": layer.kind, **kind.table(layer, *given)}
+        if kind.bias_units(layer) and not own:  # not a layer without parameters (pooling)
             table["bias"] = bias if bias is not None else "none"
         inner = {key: value for key, value in table.items() if isinstance(value, list) and value
                  and isinstance(value[0], dict)}  # a block's layers: [[layer.block]] tables after the layer's keys

@@ -12,14 +12,20 @@ from derive.render.tex.latex_document import SAMPLE_LIMIT, Block, Section
 from derive.render.tex.latex_rows import number
 
 
-def _table(document, k: int, s: int) -> Block:
-    network, digits = document.network, document.digits
-    values, typed, kind = document.model.evaluation.samples[s], network.typed(k), network.kind(k)
-    rows = [[f"${names.latex_neuron(n)} = {kind.latex_node(typed, j)}$",
-             f"${number(values[Q.net(n)], digits)}$", f"${number(values[Q.out(n)], digits)}$",
-             f"${number(values[Q.delta(n)], digits)}$"] for j, n in enumerate(network.layers[k])]
-    return Block("table", rows=rows, header=["node", r"$\mathrm{net}$", r"$\mathrm{out}$", r"$\delta$"],
+def unit_table(document, s: int, units: list[str], labels: list[str], first: str = "unit") -> Block:
+    """A table of ``units`` of sample ``s``: each by its name in the network and its textbook ``label``
+    (h_{2,1} = mu, h_9 = c^<1>_1), with its net input, output and delta."""
+    values, digits = document.model.evaluation.samples[s], document.digits
+    rows = [[f"${names.latex_neuron(n)} = {label}$", f"${number(values[Q.net(n)], digits)}$",
+             f"${number(values[Q.out(n)], digits)}$", f"${number(values[Q.delta(n)], digits)}$"]
+            for n, label in zip(units, labels, strict=True)]
+    return Block("table", rows=rows, header=[first, r"$\mathrm{net}$", r"$\mathrm{out}$", r"$\delta$"],
                  columns="lrrr")
+
+
+def _table(document, k: int, s: int) -> Block:
+    typed, kind, units = document.network.typed(k), document.network.kind(k), document.network.layers[k]
+    return unit_table(document, s, units, [kind.latex_node(typed, j) for j in range(len(units))], "node")
 
 
 def sections(document) -> list[Section]:

@@ -10,6 +10,7 @@ from derive.model import layers as kinds
 from derive.model import quantities as Q
 from derive.render import names
 from derive.render.tex.latex_document import SAMPLE_LIMIT, Block, Section
+from derive.render.tex.latex_nodes import unit_table
 from derive.render.tex.latex_rows import number
 
 
@@ -21,8 +22,7 @@ def step_name(t: int | str, j: int | str, part: str = "h") -> str:
 
 def _steps(document, k: int, s: int) -> list[Block]:
     """Layer k's units of sample ``s``, a table per step."""
-    network, digits = document.network, document.digits
-    values = document.model.evaluation.samples[s]
+    network = document.network
     typed = network.typed(k)
     steps, first = typed.shape[0], kinds.initial_units(typed)
     per_step = (len(network.layers[k]) - first) // steps  # an LSTM's gates and cell states beside its h
@@ -31,12 +31,8 @@ def _steps(document, k: int, s: int) -> list[Block]:
     if first:  # the initial state given: its units, with dE/dh_0 (and dE/dc_0) as their deltas
         spans.insert(0, (0, first, "The initial state, $t = 0$ (its deltas are the gradients with respect to it):"))
     for start, end, title in spans:
-        rows = [[f"${names.latex_neuron(n)} = {step_name(*_named(typed, start + j))}$",
-                 f"${number(values[Q.net(n)], digits)}$", f"${number(values[Q.out(n)], digits)}$",
-                 f"${number(values[Q.delta(n)], digits)}$"] for j, n in enumerate(network.layers[k][start:end])]
-        blocks += [Block("text", title),
-                   Block("table", rows=rows, header=["unit", r"$\mathrm{net}$", r"$\mathrm{out}$", r"$\delta$"],
-                         columns="lrrr")]
+        labels = [step_name(*_named(typed, position)) for position in range(start, end)]
+        blocks += [Block("text", title), unit_table(document, s, network.layers[k][start:end], labels)]
     return blocks
 
 
