@@ -87,6 +87,7 @@ KEYS = {
     "avgpool2d": {"type", "kernel_size", "stride"},
     "layernorm": {"type", "normalized_shape", "eps", "elementwise_affine", "weight", "bias"},
     "residual": {"type", "block"},
+    "batchnorm": {"type", "num_features", "eps", "affine", "weight", "bias"},
 }
 
 
@@ -220,6 +221,16 @@ def build(text: str) -> tuple[Network, dict]:
                 raise SpecNotBuilt(f"{where}: a layernorm here normalizes features, the layer below gives {shape}")
             module = torch.nn.LayerNorm(shape[0], eps=t.get("eps", 1e-5), elementwise_affine=t.get(
                 "elementwise_affine", True), bias=has_bias, dtype=DTYPE)
+            with torch.no_grad():  # PyTorch's own ones and zeros where the spec gives none
+                for name in ("weight", "bias"):
+                    if isinstance(t.get(name), list):
+                        getattr(module, name).copy_(_tensor(t[name], (shape[0],), f"{where}.{name}"))
+        elif kind == "batchnorm":  # training mode (a new module's): the batch's mean and biased variance
+            if len(shape) != 1:
+                raise SpecNotBuilt(f"{where}: a batchnorm here normalizes features, the layer below gives {shape}")
+            affine = t.get("affine", True)
+            module = torch.nn.BatchNorm1d(shape[0], eps=t.get("eps", 1e-5), affine=affine, bias=has_bias and affine,
+                                          dtype=DTYPE)
             with torch.no_grad():  # PyTorch's own ones and zeros where the spec gives none
                 for name in ("weight", "bias"):
                     if isinstance(t.get(name), list):

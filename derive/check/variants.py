@@ -16,6 +16,8 @@ number can be explained by the variant(s) that reproduce it to the digits it sho
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -28,10 +30,11 @@ from derive.check.optimizer_variants import optimizer_variants
 from derive.check.resolve import Resolver, default_trainer
 from derive.derivation.evaluate import evaluate
 from derive.derivation.exact_training import Snapshot
-from derive.derivation.steps import DISPLAY, ERROR, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS
+from derive.derivation.steps import DISPLAY, ERROR, FORWARD, GRADIENTS, HIDDEN_DELTAS, OUTPUT_DELTAS, Derivation
 from derive.model import layers as kinds
 from derive.model import quantities as Q
 from derive.model.decimals import round_sig
+from derive.model.network import Network
 from derive.model.optimizers import IN_PLACE, PLAIN
 
 SWAP_LIMIT = 40  # parameters; above it, the quadratic search over weight pairs is skipped
@@ -265,7 +268,25 @@ def _path_slips(model) -> list[Variant]:
             def taken(step, model, local=local):
                 return local.get(step.quantity) if step.quantity in local else _article_way(step, model)
             out.append(_eval(model, f"{slip.key}_{k}", f"layer {k}: {slip.description}", taken))
+    return out + _setting_slips(model)
+
+
+def _setting_slips(model) -> list[Variant]:
+    """The slips of a kind whose forward pass a learner takes otherwise (`setting_slips`: a batch variance
+    taken unbiased, eps dropped): the network with that layer's settings so, derived and evaluated as any."""
+    network, out = model.network, []
+    for k in range(1, network.depth + 1):
+        for key, description, settings in getattr(network.kind(k), "setting_slips", ()):
+            out.append(Variant(f"{key}_{k}", f"layer {k}: {description}",
+                               functools.partial(_settings_taken, model, k, dict(settings))))
     return out
+
+
+def _settings_taken(model, k: int, settings: dict) -> Resolver:
+    typed = model.network.typed(k)
+    taken = dataclasses.replace(typed, settings=tuple((n, settings.get(n, v)) for n, v in typed.settings))
+    spec = dataclasses.replace(model.spec, kinds=tuple(taken if t is typed else t for t in model.spec.kinds))
+    return _OneStepResolver(model, evaluate(Derivation(Network(spec))))
 
 
 # -- training variants -----------------------------------------------------------------------------

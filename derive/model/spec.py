@@ -203,13 +203,13 @@ class _Validator(Checker):
         if not kinds or not kinds[-1].steps:
             return
         t, o = sp.Symbol("t"), sp.Symbol("o")
+        where, instead = layer_form.stepped_outputs(kinds)
         if functions.activation(activation).couples_layer:
-            self.fail(f"activation '{activation}' of the output layer couples its units, which here are every "
-                      "step's (sequence_output = \"all\"): give an elementwise activation, or "
-                      "sequence_output = \"last\"")
+            self.fail(f"activation '{activation}' of the output layer couples its units, which here are {where}: "
+                      f"give an elementwise activation{instead}")
         if functions.loss(loss).term(t, o, 1) != functions.loss(loss).term(t, o, 2):
-            self.fail(f"loss = '{loss}' divides by the number of outputs, which here are every step's "
-                      "(sequence_output = \"all\"): give a loss summed over the outputs, or sequence_output = \"last\"")
+            self.fail(f"loss = '{loss}' divides by the number of outputs, which here are {where}: give a loss "
+                      f"summed over the outputs{instead}")
 
     def functions(self, activations, losses) -> Scope:
         """The spec's own functions (`derive.model.custom.scope_of`), a problem as this spec's line."""

@@ -90,6 +90,20 @@ def _layer_tables(spec) -> list[str]:
     return lines
 
 
+def _samples(spec) -> list[tuple]:
+    """Each sample's inputs and targets, shaped as the spec gives them; a batch (`derive.model.layers.batch`,
+    one sample within) as the samples it was given as, one per step."""
+    batch = kinds.batch_size(spec.kinds)
+    if batch:
+        (sample,) = spec.samples
+        return list(zip(kinds.nest(sample.inputs, (batch, len(sample.inputs) // batch)),
+                        kinds.nest(sample.targets, (batch, len(sample.targets) // batch)), strict=True))
+    if not spec.kinds:
+        return [(sample.inputs, sample.targets) for sample in spec.samples]
+    return [(kinds.nest(sample.inputs, spec.kinds[0].shape_in), kinds.nest(sample.targets, kinds.target_shape(
+        spec.kinds))) for sample in spec.samples]
+
+
 def spec_toml(spec, header: str = "", comments: bool = False, name: str | None = None,
               title: str | None = None) -> str:
     """The spec as TOML that `derive.model.spec.parse` reads back to the same network (with another
@@ -110,7 +124,7 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         keys = [k for k in keys if k[0] not in kinds.REPLACED] + [("input", _toml(shape) if len(shape) > 1 else
                                                                     str(shape[0]))]
         sequence = kinds.sequence_output(spec.kinds)
-        if sequence is not None:
+        if sequence is not None and not kinds.batch_size(spec.kinds):  # a batch's samples: no sequence key
             keys.append((kinds.SEQUENCE_OUTPUT, toml_string(sequence)))
     if spec.steps is not None:
         keys.append(("steps", str(spec.steps)))
@@ -131,13 +145,11 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         lines.append(f"{key} = {value}")
     if spec.kinds:
         lines += [""] + ([f"# {COMMENTS['layer']}"] if comments else []) + _layer_tables(spec)[1:]
-    for s, sample in enumerate(spec.samples):
+    for s, (inputs, targets) in enumerate(_samples(spec)):
         lines.append("")
         if comments and s == 0:
             lines.append(f"# {COMMENTS['samples']}")
-        shaped = kinds.nest(sample.inputs, spec.kinds[0].shape_in) if spec.kinds else sample.inputs
-        targets = kinds.nest(sample.targets, kinds.target_shape(spec.kinds)) if spec.kinds else sample.targets
-        lines += ["[[samples]]", f"inputs = {_toml(shaped)}", f"targets = {_toml(targets)}"]
+        lines += ["[[samples]]", f"inputs = {_toml(inputs)}", f"targets = {_toml(targets)}"]
     for table, entries in (("activations", spec.functions.activations), ("losses", spec.functions.losses)):
         if entries:  # the spec's own functions, by formula (their names are identifiers)
             lines += ["", f"[{table}]", *(f"{e.name} = {toml_string(e.description)}" for e in entries)]

@@ -50,6 +50,7 @@ from derive.model.modes import BiasMode
 #: The top-level keys of the ``layers = [...]`` form, which the ``[[layer]]`` form replaces.
 REPLACED = ("layers", "activation", "weights", "biases", "bias")
 STEPPED_BIAS = "unit, shared by the steps"  # `biases`: a layer unrolled over a sequence's steps
+BATCH_BIAS = "neuron for every sample of the batch"  # a layer applied to every sample of a batch
 SEQUENCE_OUTPUT = "sequence_output"  # after the last recurrent layer: "all" its steps, or the "last"
 MAX_AXES = 3  # an input is features, or (channels, height, width)
 
@@ -186,6 +187,18 @@ def _read_layers(layers: list, shape: tuple[int, ...], t: dict, check) -> list[R
     return read
 
 
+def batch_size(layers: tuple[Typed, ...]) -> int:
+    """The samples a network's one pass holds (a batchnorm's: `derive.model.layers.batch`); 0 for any other."""
+    return next((t.shape_in[0] for t in layers if getattr(KINDS[t.kind], "batch", False)), 0)
+
+
+def stepped_outputs(layers: tuple[Typed, ...]) -> tuple[str, str]:
+    """Where an output layer applied at every step has its units, in words, and the other way to give it."""
+    if batch_size(layers):
+        return "every sample's of the batch (one pass, for the batchnorm layer)", ""
+    return "every step's (sequence_output = \"all\")", ", or sequence_output = \"last\""
+
+
 def read_out(layers: tuple[Typed, ...], activation: str) -> str | None:
     """Where the outputs are a last recurrent layer's hidden states (copied by derive's readout, out =
     net), how to give them ``activation`` of their own; None for any other network."""
@@ -302,7 +315,8 @@ def translate(t: dict, check) -> dict:
     layers = t["layer"]
     if not isinstance(layers, list) or not layers:
         check.fail("layer must be one or more [[layer]] tables")
-    read = _read_layers(layers, shape, t, check)
+    in_batch = batch.given(layers)  # a batchnorm's network: its samples one pass (`derive.model.layers.batch`)
+    read = (batch.read_layers if in_batch else _read_layers)(layers, shape, t, check)
     biased = [r for r in read if r.bias != ()] or read  # a layer without parameters has none to give
     none = biased[0].bias is BiasMode.NONE
     if any((r.bias is BiasMode.NONE) != none for r in biased):
@@ -311,10 +325,11 @@ def translate(t: dict, check) -> dict:
     rng = random.Random(t.get("seed"))
     drawn = "seed" in t and isinstance(t["seed"], int) and not isinstance(t["seed"], bool)
     out = {k: v for k, v in t.items() if k not in ("layer", "input", SEQUENCE_OUTPUT)}
-    out["layers"] = [read[0].layer.width_in, *(r.layer.units for r in read)]
+    out["layers"] = [read[0].layer.width_in * max(read[0].layer.steps, 1), *(r.layer.units for r in read)]
     out["activation"] = [r.activation for r in read]
     out["bias"] = str(BiasMode.NONE if none else BiasMode.PER_NEURON)
-    out["samples"] = _samples(t.get("samples"), read[0].layer.shape_in, _target_shape(read), check)
+    out["samples"] = (batch.samples if in_batch else _samples)(t.get("samples"), read[0].layer.shape_in,
+                                                              _target_shape(read), check)
     keys = [getattr(KINDS[r.layer.kind], "given_at", (getattr(KINDS[r.layer.kind], "tensor_names", ("weight",))[0],
                                                       "bias")) for r in read]  # its first weight tensor, its bias
     missing = next((f"layer[{k}].{keys[k][0] if r.weight is None else keys[k][1]}" for k, r in enumerate(read)
@@ -340,9 +355,12 @@ def typed(spec, layer: int) -> Typed:
 def shape(spec, sep: str = "-") -> str:
     """The layers' widths (the units each gives the layer above), "2-2-2", and the kind of every layer
     that is not linear, as every output describes the network: "3-3-3-2 (layer 2: layernorm)"."""
-    widths = [spec.layers[0], *(t.width * max(t.steps, 1) for t in spec.kinds)] if spec.kinds else spec.layers
+    batch = batch_size(spec.kinds)  # a batch's widths are one sample's
+    widths = [spec.layers[0] // max(batch, 1), *(t.width * max(t.steps, 1) // max(batch, 1) for t in spec.kinds)
+              ] if spec.kinds else spec.layers
     text = sep.join(map(str, widths))  # the units a layer gives (an LSTM's h, not its gates)
     other = [f"layer {k}: {t.kind}" for k, t in enumerate(spec.kinds, start=1) if t.kind != Linear.name]
+    other += [f"a batch of {batch} samples"] if batch else []
     return f"{text} ({', '.join(other)})" if other else text
 
 
@@ -366,7 +384,8 @@ def biases(spec) -> str:
     groups: dict[str, list[str]] = {}
     for k, t in enumerate(spec.kinds, start=1):
         if any(len(units) > 1 for units in bias_units(t)):
-            words = STEPPED_BIAS if t.steps else getattr(KINDS[t.kind], "shared_bias", STEPPED_BIAS)
+            words = (BATCH_BIAS if batch_size(spec.kinds) else STEPPED_BIAS) if t.steps else getattr(
+                KINDS[t.kind], "shared_bias", STEPPED_BIAS)
             groups.setdefault(words, []).append(str(k))
     if spec.bias != BiasMode.PER_NEURON or not groups:
         return spec.bias.description
@@ -395,5 +414,6 @@ def place(spec, parameter) -> dict:
     return {"layer": parameter.layer - 1, "tensor": "bias", "index": [parameter.index]}
 
 
-from derive.model.layers import attention, conv2d, layernorm, linear, lstm, pool2d, readout, residual, rnn  # noqa: E402,F401  (registers the kinds)
+from derive.model.layers import attention, batchnorm, conv2d, layernorm, linear, lstm, pool2d, readout, residual, rnn  # noqa: E402,F401,I001  (registers the kinds)
+from derive.model.layers import batch  # noqa: E402
 from derive.model.layers.linear import Linear  # noqa: E402

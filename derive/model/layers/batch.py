@@ -1,0 +1,91 @@
+"""A network with a batchnorm layer: its samples are one batch, computed in one pass.
+
+Batch normalization in training mode couples the samples: each feature's mean and variance are taken
+over the batch, so no sample's numbers stand alone. derive writes such a network as the recurrent
+layers' machinery already writes a sequence: the batch is one sequence whose step t is sample t (its
+inputs the samples' inputs, sample by sample; its targets their targets), every linear layer is
+applied at every step with its weights shared (PyTorch's ``Linear`` on the [samples, features] tensor),
+and a batchnorm layer reads the whole sequence, as an attention head does. The total error then sums
+the loss over the samples, as the spec's ``reduction = "sum"`` does; everything else (the derivation,
+its checks, the code targets, the page, the grader) sees an ordinary network of one sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from derive.escape import quoted
+from derive.model.layers import KINDS, SEQUENCE_OUTPUT, Read, flat, kind_of, unknown_keys
+
+
+def given(tables) -> bool:
+    """Whether a spec's ``[[layer]]`` tables hold a kind that reads the whole batch (batchnorm)."""
+    return isinstance(tables, list) and any(getattr(KINDS.get(t["type"]), "batch", False) for t in tables
+                                            if isinstance(t, dict) and isinstance(t.get("type"), str))
+
+
+def _size(t: dict, name: str, check) -> int:
+    """The batch's size, the number of samples, with what the batch's one pass does not allow refused."""
+    samples = t.get("samples")
+    count = len(samples) if isinstance(samples, list) else 0
+    if count < 2:
+        check.fail(f"a {name} layer normalizes each feature over the batch's samples, and this spec has {count} "
+                   f"sample{'s' * (count != 1)}: training-mode BatchNorm needs at least two (the variance over one "
+                   "is 0), as PyTorch's does: add [[samples]]")
+    if t.get("reduction", "sum") != "sum":
+        check.fail(f"reduction = {quoted(str(t['reduction']))} with a {name} layer is not available yet: the batch's "
+                   "samples are one pass, their errors summed (reduction = \"sum\")")
+    if SEQUENCE_OUTPUT in t:
+        check.fail(f"{SEQUENCE_OUTPUT} is for a network with a recurrent layer; with a {name} layer every layer "
+                   "is applied to every sample")
+    training = t.get("training")
+    if isinstance(training, dict) and training.get("batch_size", 0) not in (0, count):
+        check.fail(f"training.batch_size = {training['batch_size']} with a {name} layer is not available yet: "
+                   "its batch is every sample of the spec (batch_size = 0)")
+    return count
+
+
+def read_layers(tables: list, shape: tuple[int, ...], t: dict, check) -> list[Read]:
+    """Each ``[[layer]]`` table read by its kind: a batch kind over (samples, features), any other (a
+    linear layer) on one sample's features, applied at every sample."""
+    kinds = [kind_of(table, f"layer[{k}]", check) for k, table in enumerate(tables)]
+    name = next(kind.name for kind in kinds if getattr(kind, "batch", False))
+    samples = _size(t, name, check)
+    if len(shape) != 1:
+        check.fail(f"input = {list(shape)}: a network with a {name} layer reads a vector of features per sample")
+    read: list[Read] = []
+    for k, (table, kind) in enumerate(zip(tables, kinds, strict=True)):
+        key = f"layer[{k}]"
+        unknown_keys(table, key, kind.keys, check)
+        if getattr(kind, "batch", False):
+            r = kind.read(table, key, (samples, *shape), check)
+            shape = r.layer.shape[1:]
+        elif not (kind.combination or getattr(kind, "sequential", False) or getattr(kind, "sequence", False)
+                  or getattr(kind, "recurrent", False)):
+            r = kind.read(table, key, shape, check)
+            if len(r.layer.shape) != 1:
+                check.fail(f"{key}: a {kind.name} layer in a network with a {name} layer is not available yet")
+            r = Read(dataclasses.replace(r.layer, steps=samples), r.activation, r.weight, r.bias)
+            shape = r.layer.shape
+        else:
+            check.fail(f"{key}: a {kind.name} layer in a network with a {name} layer is not available yet (its "
+                       f"samples are one batch, which linear and {name} layers read)")
+        read.append(r)
+    if getattr(kinds[-1], "batch", False):  # its y's are the outputs: derive's readout copies them
+        read.append(KINDS["readout"].after(read[-1].layer, "all"))  # type: ignore[attr-defined]
+    return read
+
+
+def samples(given_samples, shape: tuple[int, ...], targets: tuple[int, ...], check) -> list[dict]:
+    """The batch as one sample: every sample's inputs, sample by sample, and their targets alike (each
+    sample checked here, its messages naming it)."""
+    count, outputs = targets
+    inputs, wanted = [], []
+    for j, s in enumerate(given_samples):
+        key = f"samples[{j}]"
+        if not isinstance(s, dict) or s.keys() != {"inputs", "targets"}:
+            check.fail(f"{key} must be a table with inputs and targets (and no other keys)")
+        inputs += check.vector(s["inputs"], f"{key}.inputs", shape[-1], "the input layer has")
+        wanted += check.vector(s["targets"], f"{key}.targets", outputs, "the output layer has")
+    assert len(given_samples) == count  # the batch is the samples (`_size`)
+    return [{"inputs": list(flat(inputs)), "targets": wanted}]
