@@ -203,15 +203,20 @@ def _unrolled(network, x_step: float) -> list[Node] | None:
 
 def _elided(network, k: int) -> list[str]:
     """The units drawn of a layer too wide to draw: its first and its last; of a layer whose inner nodes
-    the layer above does not read (an attention head's q, k, v, scores and weights), its first inner
-    nodes (with the weights into them) and the ones the layer above reads (with the edges into it)."""
+    the layer above does not read (an attention head's q, k, v, scores and weights; a batchnorm's means,
+    variances and xhat's), the ones the layer above reads (with the edges into it) and inner nodes: first
+    those they read through a weight (a batchnorm's xhat through gamma: that weight's edge clickable),
+    then its first (with the weights into them)."""
     units = network.layers[k]
     read = network.exposed(k) if 0 < k < network.depth else units
     if len(read) == len(units):
         return units[: DRAWN_PER_LAYER - 2] + units[-1:]
     read = read if len(read) <= DRAWN_PER_LAYER - 2 else read[: DRAWN_PER_LAYER - 4] + read[-1:]
-    inner = [u for u in units if u not in set(read)]  # its first inner nodes, with the weights into them
-    return inner[: DRAWN_PER_LAYER - len(read)] + read
+    inner = [u for u in units if u not in set(read)]
+    weighted = [t.factor.name for u in read for t in network.net_terms[u]
+                if t.parameter is not None and t.factor is not None and t.factor.name in set(inner)]
+    inner = list(dict.fromkeys(weighted + inner))
+    return sorted(inner[: DRAWN_PER_LAYER - len(read)], key=units.index) + read
 
 
 def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
