@@ -1,9 +1,10 @@
 """derive's gradients for small networks with the layer kinds of issue #29 against PyTorch (float64,
 autograd), network by network: ``--kind layernorm`` (``torch.nn.LayerNorm``), ``residual`` (a block of
-``torch.nn.Linear`` and the sum), ``attention`` (one head written with ``torch.softmax``). The built-in
+``torch.nn.Linear`` and the sum), ``attention`` (one head written with ``torch.softmax``), ``batchnorm``
+(``torch.nn.BatchNorm1d`` in training mode, over a batch of 3 samples). The built-in
 example of the kind, and N random draws (the tests' own: tests/test_layernorm.py, test_residual.py,
-test_attention.py, each flag drawn at random). For each network: the largest relative error of E_total
-and of every gradient (at its place) from ``derive gradients --json``, and from each code target:
+test_attention.py, test_batchnorm.py, each flag drawn at random). For each network: the largest relative
+error of E_total and of every gradient (at its place) from ``derive gradients --json``, and from each code target:
 Python straight-line and loop form, NumPy, C straight-line and loop form (compiled; skipped without a C
 compiler). The references are tests/torch_reference.py and tests/torch_recurrent.py (they read the
 spec's TOML alone). A gradient that is exactly 0 through irrational values (an attention head's key
@@ -11,7 +12,7 @@ bias, which every score of a row shares) is one ball arithmetic leaves undecided
 torch's is rounding noise (below 1e-12). Prints a Markdown table and a summary; exit 0 when every
 network agrees everywhere to 1e-12 (abs 1e-15).
 
-    python benchmarks/validate_torch_layers.py [N] [--kind layernorm|residual|attention] [--seed S] [--no-c]
+    python benchmarks/validate_torch_layers.py [N] [--kind layernorm|residual|attention|batchnorm] [--seed S] [--no-c]
 """
 
 from __future__ import annotations
@@ -29,18 +30,25 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import test_attention  # noqa: E402
+import test_batchnorm  # noqa: E402
 import test_layernorm  # noqa: E402
 import test_residual  # noqa: E402
 import torch  # noqa: E402
 import torch_recurrent  # noqa: E402
 import torch_reference as tr  # noqa: E402
-from validate_torch_rnn import TARGETS, TOLERANCE, _shown, _worst, target_gradients  # noqa: E402
+from validate_torch_rnn import TARGETS, TOLERANCE, _shown, target_gradients  # noqa: E402
+
+#: the absolute floor below which a difference counts as none, per kind (1e-15 unless its tests say another:
+#: below a batchnorm dE/dx_tj sums to exactly 0 over the batch, so a bias's gradient there is a difference of
+#: terms that nearly cancel, which float64 gets to about 1e-15 absolute; test_batchnorm.CANCELLED)
+FLOORS = {"batchnorm": test_batchnorm.CANCELLED}
 
 #: per kind: its tests' module (ISSUE, _random_spec), the random spec's flags, and the reference
 KINDS = {
     "layernorm": (test_layernorm, ("first", "last", "affine", "bias", "eps", "two"), "plain"),
     "residual": (test_residual, ("first", "last", "bias", "blocks", "norm"), "plain"),
     "attention": (test_attention, ("sequence_output", "causal", "bias", "linear", "rnn"), "sequence"),
+    "batchnorm": (test_batchnorm, ("first", "last", "affine", "bias", "eps", "two"), "plain"),
 }
 
 
@@ -78,6 +86,12 @@ def run(kind: str, name: str, shape: str, text: str, folder: Path, compare) -> d
     for p in undecided:
         got["gradients"][p] = want["gradients"][p] = 0.0
     row = {"name": name, "shape": shape, "parameters": len(want["gradients"]), "undecided": len(undecided)}
+    floor = FLOORS.get(kind, 1e-15)
+
+    def _worst(got: dict, want: dict) -> float:
+        if got.keys() != want.keys():
+            return float("inf")
+        return max((tr.relative_error(got[p], want[p], floor) for p in want), default=0.0)
     row["engine"] = max(tr.relative_error(got["e_total"], want["e_total"]), _worst(got["gradients"], want["gradients"]))
     model = derive.Model(derive.parse(text, f"{kind}.toml"))
     def at(w: dict) -> tuple:  # a residual block's layer [k, j] as (k, j), the reference's
@@ -118,7 +132,8 @@ def main(argv=None) -> int:
     agree = sum(r["status"] == "agrees" for r in rows)
     gradients, undecided = sum(r["parameters"] for r in rows), sum(r["undecided"] for r in rows)
     print(f"\n{agree} of {len(rows)} networks ({gradients} gradients; {undecided} exactly 0, undecided) agree with "
-          f"PyTorch to {TOLERANCE:g} (relative; abs 1e-15) in the engine and in every code target "
+          f"PyTorch to {TOLERANCE:g} (relative; abs {FLOORS.get(args.kind, 1e-15):g}) in the engine and in every code "
+          "target "
           f"({', '.join(label for label, _, _ in compare)}); "
           f"largest relative error {max(r['engine'] for r in rows):.1e} (engine), "
           f"{max(r['worst'] for r in rows):.1e} (anywhere); torch {torch.__version__}")

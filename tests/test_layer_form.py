@@ -172,7 +172,7 @@ def test_every_gradient_at_its_place_is_pytorch_s(tmp_path, capsys, name):
 
 BAD = [
     ('input = 2\n[[layer]]\ntype = "dense"\nout_features = 2\n',
-     "layer[0].type = 'dense' is unknown; known: attention, conv2d, layernorm, linear, lstm, maxpool2d, avgpool2d, residual, rnn"),
+     "layer[0].type = 'dense' is unknown; known: attention, batchnorm, conv2d, layernorm, linear, lstm, maxpool2d, avgpool2d, residual, rnn"),
     ('input = 2\n[[layer]]\ntype = "linear"\nout_feature = 2\n',
      "layer[0]: unknown key 'out_feature' (did you mean 'out_features'?)"),
     ('input = 2\n[[layer]]\ntype = "linear"\nout_features = 2\nweight = [[1, 2, 3], [4, 5, 6]]\nbias = [0, 0]\n',

@@ -246,7 +246,7 @@ def test_without_the_registration_the_kind_is_unknown(tmp_path, capsys):
     scale_kind.uninstall()
     assert main(["gradients", str(_spec(tmp_path))]) == 2
     assert capsys.readouterr().err == (
-        "derive: n.toml: layer[1].type = 'scale' is unknown; known: attention, conv2d, layernorm, linear, lstm, maxpool2d, avgpool2d, residual, rnn\n")
+        "derive: n.toml: layer[1].type = 'scale' is unknown; known: attention, batchnorm, conv2d, layernorm, linear, lstm, maxpool2d, avgpool2d, residual, rnn\n")
     with pytest.raises(SpecError):
         derive.parse(SCALED, "n.toml")
 

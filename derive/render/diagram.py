@@ -21,6 +21,7 @@ from derive.model import quantities as Q
 
 LABEL_LIMIT = 24  # edges that get a weight label; above it the picture shows the structure only
 DRAWN_PER_LAYER = 8  # neurons drawn per layer; the rest is elided
+INNER_SHIFT = 0.4  # of the layer step: where an elided layer's inner nodes stand, left of its column
 UNROLLED_LIMIT = 120  # units of a recurrent network drawn unrolled, all of them; above it, layer by layer
 UNROLLED_STEP = 0.5  # an unrolled network's layers, times the distance between layers
 X_STEP, Y_STEP = 3.6, 1.6  # cm between layers, between neurons
@@ -226,8 +227,10 @@ def _layout(network, x_step: float, measure: Measure | None) -> Diagram:
              for k, layer in enumerate(layers)]
     nodes, by_neuron = unrolled or [], {n.neuron: n for n in unrolled or []}
     for k, layer in enumerate(drawn if not unrolled else []):
-        for j, n in enumerate(layer):
-            node = Node(node_id(n), n, x_step * k, Y_STEP * ((len(layer) - 1) / 2 - j))
+        inner = set(layer) - set(network.exposed(k)) if len(layer) < len(layers[k]) and 0 < k < network.depth else ()
+        for j, n in enumerate(layer):  # an elided layer's inner nodes a step to the left: their edges clear the rest
+            x = x_step * (k - INNER_SHIFT * (n in inner))
+            node = Node(node_id(n), n, x, Y_STEP * ((len(layer) - 1) / 2 - j))
             nodes.append(node)
             by_neuron[n] = node
         if len(layer) < len(layers[k]):

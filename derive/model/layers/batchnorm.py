@@ -109,6 +109,13 @@ class BatchNorm:
         bias = read_bias(table, key, n, "features", check)
         return Read(layer, NO_ACTIVATION, weight or (sp.S.One,) * n, (sp.S.Zero,) * n if bias is None else bias)
 
+    def node_words(self, layer: Typed) -> str:
+        """What its indices count, in LaTeX, for the document's section on the layer: the batch's samples."""
+        samples, n = layer.shape
+        return (f". Here $t$ counts the batch's samples ($N = {samples}$: the spec's samples, one pass, every other "
+                rf"layer applied to each sample) and $j$ their {n} features; $\mu_j$ and $\sigma^2_j$ are taken "
+                "over the batch")
+
     def weight_shape(self, layer: Typed) -> tuple[int, ...]:
         return (layer.shape[1],) if affine(layer) else (0,)
 

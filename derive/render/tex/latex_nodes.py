@@ -41,7 +41,8 @@ def sections(document) -> list[Section]:
             f"order (${first}$ first): a node's net input is a weighted sum, as a dense layer's, or a formula "
             "of the outputs it reads (its output then is its net input); backward, a weight or the formula's "
             "local partial (the formula differentiated in that input) carries each delta, the last node's "
-            "first, and the gradient with respect to an input collects every path through the nodes:")),
+            "first, and the gradient with respect to an input collects every path through the nodes"
+            f"{kind.node_words(typed) if hasattr(kind, 'node_words') else ''}:")),
             Block("align", rows=list(kind.equations))])
         for s in range(min(document.samples, SAMPLE_LIMIT)):
             if document.samples > 1:
