@@ -410,3 +410,43 @@ def test_clicking_gamma_highlights_its_edges_and_everything_downstream(chrome, t
     y_feature_1 = {f"n-h2x{k}" for k in (11, 13, 15)} & ids
     assert y_feature_1 and y_feature_1 <= on_path
     assert not on_path & {"n-h2x12", "n-h2x1", "n-h1x1"}
+
+
+def test_the_page_shows_the_engines_numbers_and_recomputes_them_after_an_edit(chrome, tmp_path):
+    """Every number on the page is the engine's; after an edit of gamma_1 (w5) and of sample 2's first input
+    (i3), every gradient shown is the engine's for the edited spec (its mean and variance over the batch
+    recomputed), to the page's float64."""
+    import math
+
+    from test_browser import assert_shown_are_the_engines, number, open_page, shown
+
+    model = _model(ISSUE)
+    path = tmp_path / "batchnorm.html"
+    path.write_text(model.html(check=False))
+    open_page(chrome, path)
+    assert_shown_are_the_engines(shown(chrome), model.evaluation)
+    for key, value in (("w5", "0.7"), ("i3", "-0.25")):
+        edit = chrome.find_element("css selector", f'input[data-edit="{key}"]')
+        edit.clear()
+        edit.send_keys(value + "\n")
+    assert chrome.find_elements("css selector", ".stale") == []
+    after = shown(chrome)
+    edited = derive.Model(derive.parse(ISSUE.replace("weight = [1.5, -0.5]", "weight = [0.7, -0.5]").replace(
+        "inputs = [0.50, -0.30]", "inputs = [-0.25, -0.30]"), "batchnorm.toml"))
+    for p in edited.network.parameters:
+        want = float(edited.evaluation.totals[Q.gradient(p.name)])
+        assert math.isclose(number(after[f"dE_total/d{p.name}"][0]), want, rel_tol=1e-8, abs_tol=1e-15), p.name
+
+
+def test_clicking_beta_highlights_the_units_it_is_added_to(chrome, tmp_path):
+    """beta_1 (b3) is added to y_t1 for every sample t: y_11, y_21 and y_31 (drawn ones) and every output are on
+    its path; y_12 (feature 2's) is not."""
+    from test_browser import open_page
+
+    path = tmp_path / "batchnorm.html"
+    path.write_text(_model(ISSUE).html(check=False))
+    open_page(chrome, path)
+    chrome.execute_script("document.getElementById('p-b3').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    on_path = set(chrome.execute_script("return Array.from(document.querySelectorAll('svg .on-path')).map(e => e.id)"))
+    assert {"n-h2x11", "n-h2x13", "n-h2x15", "n-o1", "n-o2", "n-o5"} <= on_path
+    assert not on_path & {"n-h2x12", "n-h2x14", "n-h2x1"}
