@@ -30,6 +30,7 @@ from derive.derivation.training import TrainingRun
 from derive.derivation.training import train as _train
 from derive.model import optimizers
 from derive.model import quantities as Q
+from derive.model.layers import samples as sample_count
 from derive.model.layers import shape
 from derive.model.network import Network
 from derive.model.proven import require_balls
@@ -180,9 +181,8 @@ class Model:
     def __repr__(self) -> str:
         spec = self.spec
         functions = " → ".join(dict.fromkeys(spec.activations))
-        samples = len(spec.samples)
         return (f"<derive.Model {spec.name!r}: layers {shape(spec)}, {functions}, loss "
-                f"{spec.loss}, {len(self.parameters)} parameters, {samples} sample{'s' * (samples != 1)}; "
+                f"{spec.loss}, {len(self.parameters)} parameters, {sample_count(spec)}; "
                 f"{spec.training.describe()}>")
 
     def _repr_html_(self) -> str:

@@ -16,6 +16,7 @@ from derive.check.results import CheckResult
 from derive.escape import text_line
 from derive.model import quantities as Q
 from derive.model.decimals import fmt
+from derive.model.layers import samples as sample_count
 from derive.model.layers import shape
 from derive.output import default_output, staged
 from derive.progress import Progress
@@ -89,11 +90,10 @@ def summary(model, built: Built, digits: int, seconds: float) -> str:
     assert checks is not None  # build always runs the routes
     failed = [r.parameter for r in checks.rows if not r.passed]
     largest = max(model.parameters, key=lambda p: abs(totals[Q.gradient(p)]))
-    samples = len(spec.samples)
     lines = [
         f"{spec.name}: {text_line(spec.title)}",
         f"  layers {shape(spec)}, {len(model.parameters)} parameters, "
-        f"{samples} sample{'s' * (samples > 1)}; "
+        f"{sample_count(spec)}; "
         f"E_total = {fmt(totals[Q.TOTAL_ERROR], digits)}",
         f"  largest gradient: dE_total/d{largest} = {fmt(totals[Q.gradient(largest)], digits)}",
         f"  check: {'every gradient agrees by every route' if not failed else 'FAILED for ' + ', '.join(failed)} "

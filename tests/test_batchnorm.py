@@ -450,3 +450,11 @@ def test_clicking_beta_highlights_the_units_it_is_added_to(chrome, tmp_path):
     on_path = set(chrome.execute_script("return Array.from(document.querySelectorAll('svg .on-path')).map(e => e.id)"))
     assert {"n-h2x11", "n-h2x13", "n-h2x15", "n-o1", "n-o2", "n-o5"} <= on_path
     assert not on_path & {"n-h2x12", "n-h2x14", "n-h2x1"}
+
+
+def test_every_summary_counts_the_batchs_samples(tmp_path):
+    """The batch is one pass (one sample within), but the repr, the page and derive build's summary count
+    the samples the spec gives."""
+    model = _model(ISSUE)
+    assert repr(model).endswith("16 parameters, 3 samples, one batch; sgd (learning rate 0.5), full batch>")
+    assert "16 parameters, 3 samples, one batch." in model.html(check=False)

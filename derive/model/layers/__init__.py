@@ -192,6 +192,14 @@ def batch_size(layers: tuple[Typed, ...]) -> int:
     return next((t.shape_in[0] for t in layers if getattr(KINDS[t.kind], "batch", False)), 0)
 
 
+def samples(spec) -> str:
+    """How many samples a spec's one step takes, as every output says it: "2 samples"; a batch's, "3 samples,
+    one batch" (one pass, its one sample within)."""
+    batch = batch_size(spec.kinds)
+    count = batch or len(spec.samples)
+    return f"{count} sample{'s' * (count != 1)}{', one batch' if batch else ''}"
+
+
 def stepped_outputs(layers: tuple[Typed, ...]) -> tuple[str, str]:
     """Where an output layer applied at every step has its units, in words, and the other way to give it."""
     if batch_size(layers):

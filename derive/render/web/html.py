@@ -33,6 +33,7 @@ from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.model.decimals import plain
 from derive.model.layers import activations, biases, shape
+from derive.model.layers import samples as sample_count
 from derive.render import sums
 from derive.render.code import javascript, javascript_loops
 from derive.render.code.header import header
@@ -296,7 +297,7 @@ class Page:
         described = (f"Layers {html_text(shape(spec))}; activations {html_text(activations(spec))}; loss {spec.loss}; "
                      f"{biases(spec)}; learning rate "
                      f"{plain(spec.learning_rate, self.digits)}; {len(network.parameters)} parameters, "
-                     f"{len(spec.samples)} sample{'s' if self.several else ''}.")
+                     f"{sample_count(spec)}.")
         context = {
             "header": header("html", spec, self.version, "html", about=True),
             "title": html_text(spec.title),
