@@ -75,3 +75,23 @@ def test_one_description_of_the_bias_mode_in_every_output(bias, words):
     assert words in model.latex()
     others = {"one bias per layer", "one bias per neuron", "no biases"} - {words.split(",")[0]}
     assert not any(o in page for o in others)
+
+
+def test_a_sum_too_wide_for_the_page_is_broken_at_its_terms():
+    """The layernorm example's dE/dx_1 sums three products of parenthesized numbers, about 90 glyphs: the
+    document breaks it after two terms, the third on an indented line of its own (it ran past the margin);
+    every term is kept, in order, and a sum that fits (the 2-2-2 article's) is one line."""
+    import derive
+    from derive.render.tex.latex import document
+    from derive.render.tex.latex_rows import LINE_GLYPHS, _broken, _glyphs
+
+    tex = document(derive.load("derive/examples/layernorm.toml"), derive.__version__)
+    assert ("&= \\left(-0.00813245869\\right) \\cdot \\left(-1.29534254\\right) + \\left(-0.0251093175\\right) \\cdot "
+            "\\left(-1.29534254\\right) \\\\\n&\\quad + \\left(-0.0541561707\\right) \\cdot \\left(-1.29534254\\right) \\\\"
+            ) in tex
+    wide = " + ".join([r"\left(-0.123456789\right) \cdot \frac{\partial \mathrm{net}_{h_{12}}}{\partial b_{3}}"] * 7)
+    lines = _broken(wide)
+    assert len(lines) > 1 and " ".join(lines) == wide
+    assert all(_glyphs(line) <= LINE_GLYPHS for line in lines)
+    assert _broken(r"\delta_{o_{1}} \cdot w_{5} + \delta_{o_{2}} \cdot w_{7}") == [r"\delta_{o_{1}} \cdot w_{5} + "
+                                                                                   r"\delta_{o_{2}} \cdot w_{7}"]

@@ -7,6 +7,7 @@ symbol's name and once with its value, so the two lines can never disagree.
 
 from __future__ import annotations
 
+import re
 from math import atan2, degrees
 
 import sympy as sp
@@ -183,9 +184,77 @@ class RowPrinter:
         return [self.row(r) for r in rows]
 
 
+#: The most glyphs (`_glyphs`) a line's right side holds before its sum is broken: about the text width
+#: less the left side's, at 10 pt.
+LINE_GLYPHS = 62
+
+
+def _group(tex: str, k: int) -> int:
+    """Where the brace group opening at ``tex[k]`` closes (past its ``}``)."""
+    depth = 0
+    for j in range(k, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[j], 0)
+        if depth == 0:
+            return j + 1
+    return len(tex)
+
+
+def _glyphs(tex: str) -> int:
+    """About how many glyphs of math ``tex`` sets side by side: a fraction its wider part, a command one glyph
+    (``\\left`` and ``\\right`` none), braces, script marks and spaces none."""
+    matrix = re.search(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", tex, re.S)
+    if matrix:  # its widest row, its cells side by side
+        wide = max(sum(_glyphs(cell) + 1 for cell in row.split("&")) for row in matrix[1].split(r"\\"))
+        return _glyphs(tex[:matrix.start()]) + wide + _glyphs(tex[matrix.end():])
+    at = tex.find(r"\frac{")
+    if at >= 0:
+        top = _group(tex, at + 5)
+        bottom = _group(tex, top)
+        wide = max(_glyphs(tex[at + 6:top - 1]), _glyphs(tex[top + 1:bottom - 1]))
+        return _glyphs(tex[:at]) + wide + _glyphs(tex[bottom:])
+    plain = re.sub(r"\\(?:left|right)\b", "", tex)
+    plain = re.sub(r"\\mathrm\{([^}]*)\}", r"\1", plain)
+    plain = re.sub(r"\\[a-zA-Z]+", "x", plain)
+    return len(re.sub(r"[{}_^ ]", "", plain))
+
+
+def _terms(tex: str) -> list[str]:
+    """``tex`` cut before each + or - that joins terms at its top level (outside braces and \\left ...
+    \\right), each piece keeping its sign: a sum's terms."""
+    pieces, depth, start, k = [], 0, 0, 0
+    while k < len(tex):
+        if tex.startswith((r"\left", r"\begin"), k) or tex[k] == "{":
+            depth += 1
+        elif tex.startswith((r"\right", r"\end"), k) or tex[k] == "}":
+            depth -= 1
+        elif depth == 0 and tex.startswith((" + ", " - "), k) and k > start:
+            pieces.append(tex[start:k])
+            start = k + 1
+        k += 1
+    return [*pieces, tex[start:]]
+
+
+def _broken(rhs: str) -> list[str]:
+    """A right side too wide for the page, its sum broken into lines (each after the first starting with
+    its sign); a side that fits, or that is no sum, as it is."""
+    if _glyphs(rhs) <= LINE_GLYPHS:
+        return [rhs]
+    lines = [""]
+    for term in _terms(rhs):
+        if lines[-1] and _glyphs(lines[-1] + term) > LINE_GLYPHS:
+            lines.append("")
+        lines[-1] = f"{lines[-1]} {term}".strip() if lines[-1] else term
+    return lines
+
+
 def align(rows: list[tuple[str, str]]) -> str:
-    """An align block from (lhs, rhs) rows: the one printer of align blocks (the template uses it too)."""
-    lines = [rf"{lhs} &= {rhs}" if rhs else rf"{lhs} &" for lhs, rhs in rows]
+    """An align block from (lhs, rhs) rows: the one printer of align blocks (the template uses it too). A
+    right side wider than the page is broken at its sum's top-level signs, each further line indented."""
+    lines = []
+    for lhs, rhs in rows:
+        first, *rest = _broken(rhs) if rhs else [""]
+        lines.append(rf"{lhs} &= {first}" if rhs else rf"{lhs} &")
+        lines += [rf"&\quad {more}" for more in rest]
     return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
 
 
