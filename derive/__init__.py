@@ -16,6 +16,7 @@ A notebook-friendly API::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
@@ -30,8 +31,8 @@ from derive.derivation.training import TrainingRun
 from derive.derivation.training import train as _train
 from derive.model import optimizers
 from derive.model import quantities as Q
+from derive.model.layers import WHOLE_BATCH, batch_size, shape
 from derive.model.layers import samples as sample_count
-from derive.model.layers import shape
 from derive.model.network import Network
 from derive.model.proven import require_balls
 from derive.model.quantities import Quantity, QuantityError
@@ -201,11 +202,14 @@ class Model:
         return ExactTraining(self.derivation, self.spec.training, initial=self.evaluation)
 
     def settings(self, freeze_biases: bool | None = None, update_order: str | None = None,
-                 **options) -> optimizers.Settings:
+                 name: Callable[[str], str] = str, **options) -> optimizers.Settings:
         """The spec's training settings with options changed (``optimizer="adam"``, ``batch_size=1``,
-        any key of `derive.model.optimizers.Settings`), checked: an `OptionError` if one is bad."""
+        any key of `derive.model.optimizers.Settings`), checked: an `OptionError` if one is bad, naming
+        it as ``name`` does (the command line's ``--batch-size``)."""
         given = optimizers.options(freeze_biases=freeze_biases, update_order=update_order, **options)
-        return self.spec.training.configured(given, samples=len(self.spec.samples))
+        if batch_size(self.spec.kinds) and given.get("batch_size", 0):
+            raise optimizers.OptionError(WHOLE_BATCH.format(name("batch_size"), given["batch_size"]))
+        return self.spec.training.configured(given, name, samples=len(self.spec.samples))
 
     def train(self, steps: int | None = None, freeze_biases: bool | None = None, update_order: str | None = None,
               history: bool = True, every: int | None = None, settings: optimizers.Settings | None = None,

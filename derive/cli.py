@@ -143,8 +143,7 @@ def _settings(model, args):
     given["learning_rate"] = args.learning_rate
     given["betas"] = tuple(args.betas) if args.betas else None
     try:
-        return model.spec.training.configured(optimizers.options(**given), lambda key: "--" + key.replace("_", "-"),
-                                              len(model.spec.samples))
+        return model.settings(name=lambda key: "--" + key.replace("_", "-"), **given)
     except optimizers.OptionError as exc:
         raise UsageError(f"derive train: {exc}") from None
 

@@ -297,9 +297,9 @@ BAD = {
     "mean": (ISSUE.replace("learning_rate = 0.5", "learning_rate = 0.5\nreduction = \"mean\""),
              "derive: batchnorm.toml: reduction = 'mean' with a batchnorm layer is not available yet: the batch's "
              "samples are one pass, their errors summed (reduction = \"sum\")"),
-    "batch size": (ISSUE.replace("learning_rate = 0.5", "learning_rate = 0.5\n[training]\nbatch_size = 1\n"),
-                   "derive: batchnorm.toml: training.batch_size = 1 with a batchnorm layer is not available yet: its "
-                   "batch is every sample of the spec (batch_size = 0)"),
+    "batch size": (ISSUE.replace("learning_rate = 0.5", "learning_rate = 0.5\n[training]\nbatch_size = 3\n"),
+                   "derive: batchnorm.toml: training.batch_size = 3 with a batchnorm layer is not available yet: its "
+                   "batch is every sample, one pass (batch_size = 0)"),
     "softmax": (ISSUE.replace('activation = "logistic"', 'activation = "softmax"'),
                 "derive: batchnorm.toml: activation 'softmax' of the output layer couples its units, which here are "
                 "every sample's of the batch (one pass, for the batchnorm layer): give an elementwise activation"),
@@ -311,7 +311,12 @@ BAD = {
     "sample": (ISSUE.replace("inputs = [0.50, -0.30]", "inputs = [0.50]"),
                "derive: batchnorm.toml: samples[1].inputs has 1 values, the input layer has 2"),
     "sample key": (ISSUE.replace("inputs = [0.50, -0.30]", "input = [0.50, -0.30]"),
-                   "derive: batchnorm.toml: samples[1] must be a table with inputs and targets (and no other keys)"),
+                   "derive: batchnorm.toml: samples[1]: unknown key 'input' (a sample has inputs and targets)"),
+    "target range": (ISSUE.replace("half_sse", "binary_cross_entropy").replace("[0.30, 0.50]", "[0.30, 1.50]"),
+                     "derive: batchnorm.toml: samples[2].targets[1] = 3/2 is outside [0, 1], which binary_cross_entropy "
+                     "needs"),
+    "too many": (ISSUE + "\n[[samples]]\ninputs = [0.1, 0.2]\ntargets = [0.3, 0.4]\n" * 998,
+                 "derive: batchnorm.toml: samples has 1001 pairs; the limit is 1000"),
     "sequence": ('name = "s"\ninput = [2, 1]\nloss = "half_sse"\nlearning_rate = 0.1\n[[layer]]\ntype = "batchnorm"\n'
                  '[[samples]]\ninputs = [[1.0], [2.0]]\ntargets = [[1.0], [3.0]]\n'
                  '[[samples]]\ninputs = [[1.0], [2.0]]\ntargets = [[1.0], [3.0]]\n',
@@ -339,7 +344,7 @@ def test_the_summary_names_one_samples_widths_and_the_batch():
 
     spec = _model(ISSUE).spec
     assert shape(spec) == "2-2-2-2 (layer 2: batchnorm, a batch of 3 samples)"
-    assert biases(spec) == ("one bias per neuron, but in layers 1 and 3 one per neuron for every sample of the batch; "
+    assert biases(spec) == ("one bias per neuron, but in layers 1 and 3 one per neuron, shared by the batch's samples; "
                             "in layer 2 one per feature")
 
 
@@ -458,3 +463,30 @@ def test_every_summary_counts_the_batchs_samples(tmp_path):
     model = _model(ISSUE)
     assert repr(model).endswith("16 parameters, 3 samples, one batch; sgd (learning rate 0.5), full batch>")
     assert "16 parameters, 3 samples, one batch." in model.html(check=False)
+
+
+def test_a_batch_size_asked_of_train_is_refused_with_the_reason(tmp_path, capsys):
+    """--batch-size 1 had trained the whole batch while saying "online"; 2 was refused as "more than the 1
+    sample"."""
+    spec = tmp_path / "batchnorm.toml"
+    spec.write_text(ISSUE)
+    for size in ("1", "2"):
+        assert main(["train", str(spec), "--batch-size", size, "--steps", "2"]) == 2
+        assert capsys.readouterr().err == (f"derive train: --batch-size = {size} with a batchnorm layer is not available "
+                                           "yet: its batch is every sample, one pass (batch_size = 0)\n")
+    with pytest.raises(derive.optimizers.OptionError, match="batch_size = 1 with a batchnorm layer"):
+        _model(ISSUE).settings(batch_size=1)
+
+
+@pytest.mark.parametrize("name", ["first", "two", "no affine"])
+def test_every_network_is_written_back_as_it_was_given(name):
+    """spec_toml's text of a batch (a batchnorm first too: its input one sample's features, not the batch's
+    [samples, features]) reads back to the same network, its samples as given."""
+    from derive.model.layers import batch_size
+    from derive.render.spec_toml import spec_toml
+
+    spec = _model(NETWORKS[name]).spec
+    again = derive.parse(spec_toml(spec), "again.toml")
+    assert (again.kinds, again.samples, again.weights, again.biases) == (spec.kinds, spec.samples, spec.weights,
+                                                                           spec.biases)
+    assert len(tomllib.loads(spec_toml(spec))["samples"]) == batch_size(spec.kinds) >= 2

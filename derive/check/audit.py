@@ -117,6 +117,11 @@ class Auditor:
         self._pairs: dict[tuple, list] = {}
 
     @cached_property
+    def usual(self) -> frozenset[str]:
+        """The keys of the layer kinds' usual slips (`Variant.usual`), which rank among the common ones."""
+        return frozenset(v.key for v in self.variants if v.usual)
+
+    @cached_property
     def variants(self) -> list:
         """Every usual slip's computation (`derive.check.variants`), made when first asked for: a page
         without published numbers asks for none (a 6,810-parameter network's activation swaps alone
@@ -163,7 +168,7 @@ class Auditor:
         order = {m.key: i for i, m in enumerate(candidates)}
         own = rounding_keys(printed)
         reproducing = sorted((m for m in candidates if m.reproduces),
-                             key=lambda m: (rank(m.key, own), order[m.key]))
+                             key=lambda m: (rank(m.key, own, self.usual), order[m.key]))
         near = sorted((m for m in candidates if "+" not in m.key), key=lambda m: m.difference(printed))
         finding.mistakes = reproducing or near[:nearest]
         return finding
@@ -235,16 +240,23 @@ PLAUSIBILITY = (
 )
 
 
-def plausibility(key: str) -> int:
+#: where a layer kind's usual slips stand among the common ones (`Variant.usual`): after a quantity confused
+#: with its neighbour's, before rounding and the chain rule's factors
+USUAL = PLAUSIBILITY.index("rounded_") - 0.5
+
+
+def plausibility(key: str, usual: Container[str] = frozenset()) -> float:
+    if key in usual:
+        return USUAL
     return next((i for i, prefix in enumerate(PLAUSIBILITY) if key.startswith(prefix)), len(PLAUSIBILITY))
 
 
-def rank(key: str, own_rounding: Container[str] = frozenset()) -> tuple:
+def rank(key: str, own_rounding: Container[str] = frozenset(), usual: Container[str] = frozenset()) -> tuple:
     """How simple an explanation is: truncation first, then rounding to the number's own digits,
-    then single slips by how common they are, then pairs of slips."""
+    then single slips by how common they are (a layer kind's ``usual`` ones among the first), then pairs."""
     parts = key.split("+")
     simplest = 0 if key == "truncated" else 1 if key in own_rounding else 2
-    return (len(parts), simplest, sum(plausibility(p) for p in parts))
+    return (len(parts), simplest, sum(plausibility(p, usual) for p in parts))
 
 
 def confusion_key(other: Q.Quantity) -> str:

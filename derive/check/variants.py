@@ -52,6 +52,11 @@ class Variant:
     transform: Callable | None = None
     round_to: Callable | None = None
     whole: bool = False  # a way of computing everything (in-place training) though it has no transform
+    usual: bool = False  # a layer kind's usual slip (`derive.model.layers`): ranked among the common ones
+
+
+def _usual(variant: Variant) -> Variant:
+    return dataclasses.replace(variant, usual=True)
 
 
 def _eval(model, key: str, description: str, transform=None, round_to=None) -> Variant:
@@ -178,17 +183,17 @@ def _evaluation_variants(model) -> list[Variant]:
     for k in range(1, L + 1):  # the layer kinds' own slips
         for slip in network.kind(k).slips(network.typed(k), [p for p in network.parameters if p.layer == k]):
             if slip.connections:
-                out.append(_eval(model, slip.key, slip.description, _forward_as(network, k, slip.connections)))
+                out.append(_usual(_eval(model, slip.key, slip.description, _forward_as(network, k, slip.connections))))
                 continue
             if slip.inputs:
                 taken = {sym(Q.out(a)): sym(Q.out(b)) for a, b in slip.inputs}
-                out.append(_eval(model, slip.key, slip.description, _gradients_of(k, taken)))
+                out.append(_usual(_eval(model, slip.key, slip.description, _gradients_of(k, taken))))
                 continue
             mapping = {sym(Q.parameter(name)): sym(Q.parameter(value)) if isinstance(value, str) else sp.Integer(value)
                        for name, value in slip.replace.items()}
-            out.append(_eval(model, slip.key, slip.description, _replace_in(backward if slip.backward else (FORWARD,),
-                                                                            mapping)))
-    out += _local_slips(model)
+            out.append(_usual(_eval(model, slip.key, slip.description,
+                                    _replace_in(backward if slip.backward else (FORWARD,), mapping))))
+    out += [_usual(v) for v in _local_slips(model)]
     if len(model.parameters) <= SWAP_LIMIT:
         weights = [p for p in network.parameters if p.kind == Q.WEIGHT]
         for a in weights:

@@ -120,7 +120,8 @@ def spec_toml(spec, header: str = "", comments: bool = False, name: str | None =
         ("learning_rate", number(spec.learning_rate)),
     ]
     if spec.kinds:  # given as [[layer]] tables: written back as such, after the top-level keys
-        shape = spec.kinds[0].shape_in
+        first = spec.kinds[0]  # a batch kind's reads the batch, [samples, features]: the input is one sample's
+        shape = first.shape_in[1:] if getattr(kinds.KINDS[first.kind], "batch", False) else first.shape_in
         keys = [k for k in keys if k[0] not in kinds.REPLACED] + [("input", _toml(shape) if len(shape) > 1 else
                                                                     str(shape[0]))]
         sequence = kinds.sequence_output(spec.kinds)

@@ -212,7 +212,7 @@ class Marker:
             slips = [Slip(m.key, m.description, m.value) for m in pairs.reproducing
                      if self._consistent(m.key, right, a.given)]
         own = rounding_keys(a.given)
-        slips.sort(key=lambda s: rank(s.key.removeprefix("own_"), own))
+        slips.sort(key=lambda s: rank(s.key.removeprefix("own_"), own, self.model.auditor.usual))
         mark.slips = slips
         mark.exact = len(slips) == 1 and not mark.cut
         if len(slips) == 1:

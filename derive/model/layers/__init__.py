@@ -50,7 +50,10 @@ from derive.model.modes import BiasMode
 #: The top-level keys of the ``layers = [...]`` form, which the ``[[layer]]`` form replaces.
 REPLACED = ("layers", "activation", "weights", "biases", "bias")
 STEPPED_BIAS = "unit, shared by the steps"  # `biases`: a layer unrolled over a sequence's steps
-BATCH_BIAS = "neuron for every sample of the batch"  # a layer applied to every sample of a batch
+BATCH_BIAS = "neuron, shared by the batch's samples"  # a layer applied to every sample of a batch
+#: a batch_size asked of a batchnorm network (its training option or its spec's), refused
+WHOLE_BATCH = ("{} = {} with a batchnorm layer is not available yet: its batch is every sample, one pass "
+               "(batch_size = 0)")
 SEQUENCE_OUTPUT = "sequence_output"  # after the last recurrent layer: "all" its steps, or the "last"
 MAX_AXES = 3  # an input is features, or (channels, height, width)
 
@@ -336,8 +339,8 @@ def translate(t: dict, check) -> dict:
     out["layers"] = [read[0].layer.width_in * max(read[0].layer.steps, 1), *(r.layer.units for r in read)]
     out["activation"] = [r.activation for r in read]
     out["bias"] = str(BiasMode.NONE if none else BiasMode.PER_NEURON)
-    out["samples"] = (batch.samples if in_batch else _samples)(t.get("samples"), read[0].layer.shape_in,
-                                                              _target_shape(read), check)
+    out["samples"] = (batch.samples(t, read[0].layer.shape_in, _target_shape(read), check) if in_batch else
+                      _samples(t.get("samples"), read[0].layer.shape_in, _target_shape(read), check))
     keys = [getattr(KINDS[r.layer.kind], "given_at", (getattr(KINDS[r.layer.kind], "tensor_names", ("weight",))[0],
                                                       "bias")) for r in read]  # its first weight tensor, its bias
     missing = next((f"layer[{k}].{keys[k][0] if r.weight is None else keys[k][1]}" for k, r in enumerate(read)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import dataclasses
 
 from derive.escape import quoted
-from derive.model.layers import KINDS, SEQUENCE_OUTPUT, Read, flat, kind_of, unknown_keys
+from derive.model.checking import MAX_SAMPLES
+from derive.model.layers import KINDS, SEQUENCE_OUTPUT, WHOLE_BATCH, Read, kind_of, unknown_keys
+from derive.model.registry import LOSSES
 
 
 def given(tables) -> bool:
@@ -39,9 +41,10 @@ def _size(t: dict, name: str, check) -> int:
         check.fail(f"{SEQUENCE_OUTPUT} is for a network with a recurrent layer; with a {name} layer every layer "
                    "is applied to every sample")
     training = t.get("training")
-    if isinstance(training, dict) and training.get("batch_size", 0) not in (0, count):
-        check.fail(f"training.batch_size = {training['batch_size']} with a {name} layer is not available yet: "
-                   "its batch is every sample of the spec (batch_size = 0)")
+    if isinstance(training, dict) and training.get("batch_size", 0) != 0:
+        check.fail(WHOLE_BATCH.format("training.batch_size", training["batch_size"]))
+    if count > MAX_SAMPLES:
+        check.fail(f"samples has {count} pairs; the limit is {MAX_SAMPLES}")
     return count
 
 
@@ -76,16 +79,11 @@ def read_layers(tables: list, shape: tuple[int, ...], t: dict, check) -> list[Re
     return read
 
 
-def samples(given_samples, shape: tuple[int, ...], targets: tuple[int, ...], check) -> list[dict]:
-    """The batch as one sample: every sample's inputs, sample by sample, and their targets alike (each
-    sample checked here, its messages naming it)."""
-    count, outputs = targets
-    inputs, wanted = [], []
-    for j, s in enumerate(given_samples):
-        key = f"samples[{j}]"
-        if not isinstance(s, dict) or s.keys() != {"inputs", "targets"}:
-            check.fail(f"{key} must be a table with inputs and targets (and no other keys)")
-        inputs += check.vector(s["inputs"], f"{key}.inputs", shape[-1], "the input layer has")
-        wanted += check.vector(s["targets"], f"{key}.targets", outputs, "the output layer has")
-    assert len(given_samples) == count  # the batch is the samples (`_size`)
-    return [{"inputs": list(flat(inputs)), "targets": wanted}]
+def samples(t: dict, shape: tuple[int, ...], targets: tuple[int, ...], check) -> list[dict]:
+    """The batch as one sample: every sample's inputs, sample by sample, and their targets alike, each
+    sample checked first as the spec's samples are (`Spec.samples`: its messages name the sample)."""
+    name = t.get("loss")
+    loss = LOSSES.get(name) if isinstance(name, str) else None  # a spec's own loss asks no unit interval
+    given = check.samples(t["samples"], (shape[-1], targets[-1]), loss is not None and loss.targets_in_unit_interval,
+                          name)
+    return [{"inputs": [x for s in given for x in s.inputs], "targets": [y for s in given for y in s.targets]}]
