@@ -1,5 +1,5 @@
 """mpmath computes on GMP (gmpy2, a dependency): its arithmetic is most of the check's 50-digit finite
-differences, a second faster of `derive html` on 64-64-64 (docs/reference/performance.md). The numbers
+differences, which run about a quarter faster on it (docs/reference/performance.md). The numbers
 must not depend on it: mpmath's two backends round alike, and derive's own code on mpmath's raw values
 (`mp_raw`, `check.forward`, `proven`) takes their mantissas as GMP or Python integers alike."""
 
