@@ -20,6 +20,7 @@ from derive.model.layers import samples as sample_count
 from derive.model.layers import shape
 from derive.output import default_output, staged
 from derive.progress import Progress
+from derive.render.code import in_memory
 from derive.render.code.header import header
 from derive.render.code.python import render as render_python
 from derive.render.tex.pdf import compile_pdf, engine
@@ -78,9 +79,7 @@ def build(model, folder: str | Path | None = None, digits: int = 9, force: bool 
 def _compiled(source: str, name: str) -> types.ModuleType:
     """The generated module of ``source``, as `derive.render.code.python.compile_module` makes it from
     the text it renders (rendering 64-64-64's 93,000 lines again took 1.7 s of `derive build`)."""
-    module = types.ModuleType(f"derive_generated_{name}")
-    exec(compile(source, f"<generated {name}>", "exec"), module.__dict__)
-    return module
+    return in_memory.compiled(source, name)
 
 
 def summary(model, built: Built, digits: int, seconds: float) -> str:

@@ -95,7 +95,7 @@ class Decided:
                     value = balls._sum(values)
                     return exact_ball(value / len(indices) if mean else value)
 
-                every = list(range(self.count))
+                every, numbers = list(range(self.count)), self._numbers()
                 out = {Q.TOTAL_ERROR: total(network.symbol(Q.TOTAL_ERROR), every)}
                 for p in network.parameters:
                     g, q = Q.gradient(p.name), p.quantity
@@ -105,13 +105,19 @@ class Decided:
                         out[q.with_update()] = out[q]
                         continue
                     step = out[g] if len(self.first) == self.count else total(network.symbol(g), self.first)
-                    out[q.with_update()] = INFINITE if step is INFINITE else self._update(out[q], step)
+                    out[q.with_update()] = INFINITE if step is INFINITE else self._update(out[q], step, numbers)
             self._totals[bits] = out
         return self._totals[bits]
 
-    def _update(self, value, gradient):
-        entry, settings = self.settings.entry, self.settings
-        env = {symbol: balls.ball_value(v, {}) for symbol, v in settings.numbers().items()}
+    def _numbers(self) -> dict:
+        """The hyperparameters' values at the current precision, for `_update` (the same for every
+        parameter: made once, not once for each of 8,320)."""
+        return {symbol: balls.ball_value(v, {}) for symbol, v in self.settings.numbers().items()}
+
+    def _update(self, value, gradient, numbers: dict):
+        """One step of the optimizer's rules for one parameter (``numbers``: `_numbers`)."""
+        entry = self.settings.entry
+        env = dict(numbers)
         env |= {optimizers.P: value, optimizers.G: gradient, optimizers.T: flint.fmpq(1)}
         env |= {optimizers.SLOT[s]: flint.fmpq(0) for s in entry.state}
         result = None

@@ -59,9 +59,7 @@ class ExactTraining:
         self.count = len(self.network.spec.samples)
         self.groups = trained_groups(self.network, settings)
         self._evaluations: dict[int, Evaluation] = {0: initial} if initial is not None else {}
-        with mpmath.workdps(PRECISION):
-            start = {p.name: mpmath.mpf(int(p.value.p)) / int(p.value.q) for p in self.network.parameters}
-        self._snapshots = [Snapshot(0, start, {})]
+        self._snapshots: list[Snapshot] = []  # (the first made when asked: a page that asks none makes none)
 
     @property
     def full_batch(self) -> bool:
@@ -75,6 +73,10 @@ class ExactTraining:
         return self._evaluations[steps]
 
     def snapshot(self, steps: int) -> Snapshot:
+        if not self._snapshots:
+            with mpmath.workdps(PRECISION):
+                start = {p.name: mpmath.mpf(int(p.value.p)) / int(p.value.q) for p in self.network.parameters}
+            self._snapshots.append(Snapshot(0, start, {}))
         while len(self._snapshots) <= steps:
             self._snapshots.append(self._step(len(self._snapshots)))
         return self._snapshots[steps]

@@ -26,7 +26,7 @@ from derive.escape import python_string
 from derive.model import quantities as Q
 from derive.model.functions import Registered
 from derive.render import names
-from derive.render.code import pyformat, python_training, tables
+from derive.render.code import in_memory, pyformat, python_training, tables
 from derive.render.code.code_functions import FunctionNames, RegisteredCalls
 from derive.render.code.header import header
 from derive.render.code.walker import Printer
@@ -391,8 +391,5 @@ def module(network, version: str, bodies: dict[str, list[str]], helpers: list[st
 
 
 def compile_module(derivation: Derivation, version: str, optimizers=None) -> types.ModuleType:
-    """The generated module, rendered and executed in memory."""
-    name = derivation.network.spec.name
-    module = types.ModuleType(f"derive_generated_{name}")
-    exec(compile(render(derivation, version, optimizers), f"<generated {name}>", "exec"), module.__dict__)
-    return module
+    """The generated module, rendered and executed in memory (`in_memory.compiled`)."""
+    return in_memory.compiled(render(derivation, version, optimizers), derivation.network.spec.name)
