@@ -115,7 +115,11 @@ def _draw(rng: random.Random, first: bool, last: bool, affine: bool, bias: bool,
     return tables, [{"inputs": row(n_in), "targets": row(out)} for _ in range(samples)]
 
 
-NETWORKS = {"example": ISSUE, "first": _random_spec(1, first=True), "last": _random_spec(2, last=True),
+IDENTITY = ISSUE.replace('activation = "tanh"', 'activation = "identity"')  # the textbook's linear -> batchnorm
+STACKED = ISSUE.replace("[[layer]]\ntype = \"linear\"\nout_features = 2\nactivation = \"logistic\"",
+                        "[[layer]]\ntype = \"batchnorm\"\nweight = [0.8, 1.2]\nbias = [-0.1, 0.3]\n\n"
+                        "[[layer]]\ntype = \"linear\"\nout_features = 2\nactivation = \"logistic\"")
+NETWORKS = {"example": ISSUE, "identity": IDENTITY, "stacked": STACKED, "first": _random_spec(1, first=True), "last": _random_spec(2, last=True),
             "no affine": _random_spec(3, affine=False), "no bias": _random_spec(4, bias=False),
             "eps": _random_spec(5, eps=Decimal("0.25")), "two": _random_spec(6, two=True),
             "pair": _random_spec(7, samples=2)}
@@ -490,3 +494,27 @@ def test_every_network_is_written_back_as_it_was_given(name):
     assert (again.kinds, again.samples, again.weights, again.biases) == (spec.kinds, spec.samples, spec.weights,
                                                                            spec.biases)
     assert len(tomllib.loads(spec_toml(spec))["samples"]) == batch_size(spec.kinds) >= 2
+
+
+@pytest.mark.parametrize(("text", "zero"), [(IDENTITY, {"b1", "b2"}), (STACKED, {"b3", "b4"}), (ISSUE, set())])
+def test_a_bias_just_below_a_batchnorm_has_a_gradient_of_exactly_0(tmp_path, capsys, text, zero):
+    """A bias added to every sample's feature through no activation (a linear layer's with identity, the first
+    batchnorm's beta below a second) moves the batch mean with it: its gradient is exactly 0, printed "0" (ball
+    arithmetic alone left it undecided), and torch's is rounding noise; through tanh it is not 0."""
+    from torch_reference import reference
+
+    from derive.model.layers.batch import shifted_away
+
+    model = _model(text)
+    assert shifted_away(model.network) == zero
+    torch_gradients = reference(text).gradients
+    places = _places(model)
+    for where, name in places.items():
+        if name in zero:
+            assert model.evaluation.totals[Q.gradient(name)] == 0 and abs(torch_gradients[where]) < 1e-15
+    spec = tmp_path / "bn.toml"
+    spec.write_text(text)
+    assert main(["gradients", str(spec)]) == 0
+    printed = dict(line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  dE_total/db"))
+    assert {name for name, value in printed.items() if value == "0"} == {f"dE_total/d{b}" for b in zero}
+    assert "undecided" not in printed.values()

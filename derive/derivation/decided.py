@@ -19,6 +19,7 @@ from derive.derivation import balls
 from derive.derivation.steps import ERROR
 from derive.model import optimizers
 from derive.model import quantities as Q
+from derive.model.layers import batch
 from derive.model.proven import CAP, START, Proven, Undecided, exact_ball, precision
 
 
@@ -32,6 +33,8 @@ class Decided:
         self._samples: dict[tuple[int, int], dict] = {}
         self._totals: dict[int, dict] = {}
         self.least = [START] * self.count  # the precision each sample needs to decide its branches
+        # gradients exactly 0 by the network's structure (a batch's one pass: each sample's is the total)
+        self.zero = {self.network.symbol(Q.gradient(name)) for name in batch.shifted_away(self.network)}
         walker = balls.Walker(derivation.complements)
         # An error term is computed by its stable form; where that form's ball lost its digits (t (lse -
         # net) at a saturated softmax), by the textbook's, whose 1 - out and ln out the walker keeps.
@@ -66,6 +69,9 @@ class Decided:
         env = {network.symbol(q): balls.ball_value(v, {}) for q, v in network.sample_values(s).items()}
         for symbol, compute, textbook in self._program:
             try:
+                if symbol in self.zero:
+                    env[symbol] = flint.fmpq(0)
+                    continue
                 env[symbol] = value = exact_ball(compute(env))
                 if textbook is not None and _imprecise(value):
                     other = textbook(env)

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import sympy as sp
+
 from derive.escape import quoted
+from derive.model import quantities as Q
 from derive.model.checking import MAX_SAMPLES
 from derive.model.layers import KINDS, SEQUENCE_OUTPUT, WHOLE_BATCH, Read, kind_of, unknown_keys
 from derive.model.registry import LOSSES
@@ -87,3 +90,21 @@ def samples(t: dict, shape: tuple[int, ...], targets: tuple[int, ...], check) ->
     given = check.samples(t["samples"], (shape[-1], targets[-1]), loss is not None and loss.targets_in_unit_interval,
                           name)
     return [{"inputs": [x for s in given for x in s.inputs], "targets": [y for s in given for y in s.targets]}]
+
+
+def shifted_away(network) -> frozenset[str]:
+    """The biases whose gradient is exactly 0 (the textbook's "a bias before batchnorm does nothing"): a
+    batch kind's outputs do not change when every sample's feature j moves by the same amount (its mean
+    moves with it), so a bias added to feature j of every sample just below it, through no activation
+    (out = net), has dE/db = sum over t of dE/dx_tj = 0 exactly. Ball arithmetic cannot decide a 0 reached
+    through the square roots of the variances; this is its proof."""
+    x, found = sp.Symbol("x"), set()
+    for k in range(2, network.depth + 1):
+        if not getattr(network.kind(k), "batch", False):
+            continue
+        samples, features = network.typed(k).shape_in
+        read = network.exposed(k - 1)
+        columns = {frozenset(read[t * features + j] for t in range(samples)) for j in range(features)}
+        found |= {p.name for p in network.parameters if p.layer == k - 1 and p.kind == Q.BIAS
+                  and frozenset(p.feeds) in columns and all(network.activation(u).out(x) == x for u in p.feeds)}
+    return frozenset(found)

@@ -114,7 +114,9 @@ class BatchNorm:
         samples, n = layer.shape
         return (f". Here $t$ counts the batch's samples ($N = {samples}$: the spec's samples, one pass, every other "
                 rf"layer applied to each sample) and $j$ their {n} features; $\mu_j$ and $\sigma^2_j$ are taken "
-                "over the batch")
+                r"over the batch. A shift of every sample's $x_{tj}$ by the same amount moves $\mu_j$ with it and "
+                r"changes nothing else, so $\sum_t \partial E / \partial x_{tj} = 0$: a bias added just below the "
+                "layer, through no activation, has a gradient of exactly 0")
 
     def weight_shape(self, layer: Typed) -> tuple[int, ...]:
         return (layer.shape[1],) if affine(layer) else (0,)
