@@ -518,3 +518,21 @@ def test_a_bias_just_below_a_batchnorm_has_a_gradient_of_exactly_0(tmp_path, cap
     printed = dict(line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  dE_total/db"))
     assert {name for name, value in printed.items() if value == "0"} == {f"dE_total/d{b}" for b in zero}
     assert "undecided" not in printed.values()
+
+
+def test_a_sheet_computed_with_the_variance_over_n_minus_1_is_marked_with_that_slip_first(tmp_path, capsys):
+    """Every number of the sheet from the unbiased variance (4 significant digits, as a learner writes): the
+    grader names that slip first for each (it had ranked it after weight swaps and one-path slips)."""
+    from derive.check import variants
+
+    model = _model(ISSUE)
+    slip = next(v for v in variants.variants(model) if v.key == "unbiased_variance_2").build()
+    asked = ["net_h2_3", "E_total", "dE_total/dw1", "dE_total/dw5", "dE_total/dw7"]
+    sheet = tmp_path / "sheet.txt"
+    sheet.write_text("".join(f"{q} = {float(slip.value(model.quantity(q))):.4g}\n" for q in asked))
+    spec = tmp_path / "spec.toml"
+    spec.write_text(ISSUE)
+    assert main(["grade", str(spec), str(sheet), "--json", "--time-limit", "300"]) == 1
+    answers = json.loads(capsys.readouterr().out)["answers"]
+    assert [a["verdict"] for a in answers] == ["wrong"] * len(asked)
+    assert [a["slips"][0]["slip"] for a in answers] == ["unbiased_variance_2"] * len(asked)
