@@ -536,3 +536,17 @@ def test_a_sheet_computed_with_the_variance_over_n_minus_1_is_marked_with_that_s
     answers = json.loads(capsys.readouterr().out)["answers"]
     assert [a["verdict"] for a in answers] == ["wrong"] * len(asked)
     assert [a["slips"][0]["slip"] for a in answers] == ["unbiased_variance_2"] * len(asked)
+
+
+def test_the_worksheet_says_what_each_node_is_and_its_eps():
+    """A learner asked for net_h2_3 is told it is sigma^2_1, the layer's equations and its eps (the sheet had
+    named none of them), and is given no node's value."""
+    from derive.render.tex import worksheet
+    from derive.teaching.exercise import Question
+
+    model = _model(ISSUE)
+    tex = worksheet.sheet(model, [Question(model.quantity("net_h2_3"), 0, 4)], 1, derive.__version__)
+    assert r"$h_{2,3} = \sigma^2_{1}$" in tex and r"$h_{2,11} = y_{1,1}$" in tex
+    assert r"\hat{x}_{tj} &= \frac{x_{tj} - \mu_j}{\sqrt{\sigma^2_j + \epsilon}}" in tex
+    assert r"($\epsilon = 0.00001$)" in tex
+    assert "0.00186703884" not in tex  # sigma^2_1's value: the key's, not the sheet's

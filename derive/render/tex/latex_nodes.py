@@ -28,23 +28,34 @@ def _table(document, k: int, s: int) -> Block:
     return unit_table(document, s, units, [kind.latex_node(typed, j) for j in range(len(units))], "node")
 
 
-def sections(document) -> list[Section]:
-    """A section per such layer (none for a network without one)."""
+def _eps(eps) -> str:
+    """A normalization's epsilon, as its section says it (nothing for a layer without one)."""
+    return "" if eps is None else rf" ($\epsilon = {number(eps, 9)}$)"
+
+
+def sections(document, values: bool = True) -> list[Section]:
+    """A section per such layer (none for a network without one); without ``values`` (a worksheet's), its
+    nodes' names only, what a learner needs to compute them."""
     network, out = document.network, []
     for k in range(1, network.depth + 1):
         typed, kind = network.typed(k), network.kind(k)
         if kinds.recurrent(typed) or not hasattr(kind, "latex_node"):
             continue
         first = names.latex_neuron(network.layers[k][0])
+        eps = dict(typed.settings).get("eps")
         section = Section(f"Layer {k}, node by node", [Block("text", (
             f"Layer {k} ({kind.name}) is written as its computational graph, one unit per node, computed in "
             f"order (${first}$ first): a node's net input is a weighted sum, as a dense layer's, or a formula "
             "of the outputs it reads (its output then is its net input); backward, a weight or the formula's "
             "local partial (the formula differentiated in that input) carries each delta, the last node's "
             "first, and the gradient with respect to an input collects every path through the nodes"
-            f"{kind.node_words(typed) if hasattr(kind, 'node_words') else ''}:")),
+            f"{_eps(eps)}{kind.node_words(typed) if hasattr(kind, 'node_words') else ''}:")),
             Block("align", rows=list(kind.equations))])
-        for s in range(min(document.samples, SAMPLE_LIMIT)):
+        if not values:
+            nodes = ", ".join(f"${names.latex_neuron(n)} = {kind.latex_node(typed, j)}$"
+                              for j, n in enumerate(network.layers[k]))
+            section.blocks.append(Block("text", f"Its nodes: {nodes}."))
+        for s in range(min(document.samples, SAMPLE_LIMIT) if values else 0):
             if document.samples > 1:
                 section.blocks.append(Block("text", f"Sample {s + 1}:"))
             section.blocks.append(_table(document, k, s))

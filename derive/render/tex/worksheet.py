@@ -14,7 +14,7 @@ from derive.escape import latex_text
 from derive.model.layers import activations, biases, shape
 from derive.model.modes import BiasMode
 from derive.render import names
-from derive.render.tex import latex
+from derive.render.tex import latex, latex_nodes
 from derive.render.tex.latex_document import Block, Document, Section
 from derive.render.tex.latex_rows import RowPrinter, figure, loss_definition, number
 
@@ -72,7 +72,8 @@ def sheet(model, questions, number_: int, version: str) -> str:
         Block("text", "\\begin{enumerate}\n" + items + "\n\\end{enumerate}"),
     ])
     title = f"Exercise {number_}: {model.spec.title}"
-    return latex.source(model.spec, version, "exercise", title, [network, document.initial_values(), asked],
+    nodes = latex_nodes.sections(document, values=False)  # a normalization's nodes: what each h is
+    return latex.source(model.spec, version, "exercise", title, [network, *nodes, document.initial_values(), asked],
                         contents=False)
 
 
