@@ -1,9 +1,9 @@
 """The batched kernel's two spellings (`derive.render.code.c_batch._product`): GCC's vector extensions
 (the binding's build, -O3) and the plain C99 loops a compiler without them gets (-DDERIVE_PLAIN_C; built
 at -O1 here, as any compiler may) do the same operations in the same order, so ``train`` gives the same
-bytes either way: on networks whose layers leave partial tiles everywhere (units not a multiple of the tile's rows, inputs not a multiple
-of its vectors, a last block of samples not a whole tile), a layer wide enough to be taken in chunks,
-both forms of the source, float64 and float32."""
+bytes either way: on networks whose layers leave partial tiles everywhere (units not a multiple of the
+tile's rows, inputs not a multiple of its vectors, a last block of samples not a whole tile), a layer wide
+enough to be taken in chunks, both forms of the source, float64 and float32."""
 
 import ctypes
 import subprocess
