@@ -1,5 +1,7 @@
 """The command line: exact output contracts, JSON, exit codes."""
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -13,7 +15,15 @@ from derive.model.decimals import fmt
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "derive", *args], capture_output=True, text=True)
+    """``derive *args`` in this process, `main` as ``python -m derive`` calls it (test_help_is_clear runs that
+    process itself): its exit status, standard output and standard error."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as done:  # argparse's --help
+            code = done.code
+    return subprocess.CompletedProcess(["derive", *args], code, out.getvalue(), err.getvalue())
 
 
 def test_fmt_rounds_correctly_and_keeps_significant_zeros():
@@ -140,7 +150,7 @@ def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
 
 
 def test_help_is_clear():
-    result = run("--help")
+    result = subprocess.run([sys.executable, "-m", "derive", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "gradients" in result.stdout and "Exit status" in result.stdout
     for command in ["gradients", "train"]:
         assert run(command, "--help").returncode == 0
