@@ -1,7 +1,5 @@
 """The command line: exact output contracts, JSON, exit codes."""
 
-import contextlib
-import io
 import json
 import subprocess
 import sys
@@ -9,21 +7,12 @@ from decimal import Decimal
 
 import independent
 import pytest
+from in_process import derive_cli
 
 from derive.cli import main
 from derive.model.decimals import fmt
 
-
-def run(*args):
-    """``derive *args`` in this process, `main` as ``python -m derive`` calls it (test_help_is_clear runs that
-    process itself): its exit status, standard output and standard error."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as done:  # argparse's --help
-            code = done.code
-    return subprocess.CompletedProcess(["derive", *args], code, out.getvalue(), err.getvalue())
+run = derive_cli  # main in this process (test_help_is_clear runs `python -m derive` itself)
 
 
 def test_fmt_rounds_correctly_and_keeps_significant_zeros():
