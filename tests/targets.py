@@ -1,5 +1,6 @@
 """Helpers to write, compile and import the C and NumPy targets in tests."""
 
+import hashlib
 import importlib.util
 import itertools
 import os
@@ -51,16 +52,38 @@ def _leave(built: Path, shared: Path | None) -> None:
     os.replace(aside, shared / built.name)
 
 
-def load_c(model, tmp_path, loops=None, files=None):
+#: The flags a test's library is built with unless it asks for the shipped ones: the binding's own
+#: (`c.FLAGS`) at -O1 instead of -O3, a quarter of the compiler's time (the compiler is most of the
+#: time of the C tests). The same numbers, bit for bit, on every network of tests/test_target_c.py's zoo
+#: (its zoo test builds both and compares them; its own library is the shipped build, as a user's is):
+#: the flags keep IEEE arithmetic (-ffp-contract=off, no -ffast-math), and -O1 vectorizes the loop
+#: form's ``omp simd`` sums as -O3 does (at -O0 they are added one by one: other last bits, not used).
+TEST_FLAGS = tuple("-O1" if flag == "-O3" else flag for flag in c.FLAGS)
+
+
+def _with_flags(module, flags: tuple[str, ...]) -> None:
+    """``module`` (a binding) builds its library with ``flags``: its digest, which names the library and
+    guards the source, is taken over the same source and header with those flags."""
+    if tuple(module.FLAGS) == flags:
+        return
+    here = Path(module.__file__).parent
+    text = (here / c.SOURCE).read_bytes() + (here / c.HEADER).read_bytes() + " ".join(flags).encode()
+    module.FLAGS, module.DIGEST = flags, hashlib.sha256(text).hexdigest()[:16]
+
+
+def load_c(model, tmp_path, loops=None, files=None, shipped=False):
     """The C target's binding, imported from a folder of its own; compiled on first use, as a user's
     is, unless this process or another worker of the run built the same source already (`_BUILT`,
     `_shared`: then a copy of that library, the compiler's output for the same bytes and flags).
-    ``files``: `c_files` of the model in that form, when the caller has them already."""
+    ``files``: `c_files` of the model in that form, when the caller has them already. ``shipped``: built
+    with the binding's own flags (-O3), else with `TEST_FLAGS` (the same numbers, compiled sooner)."""
     folder = tmp_path / f"c_{next(_count)}"
     folder.mkdir()
     for name, text in (files or c_files(model, loops)).items():
         (folder / name).write_text(text)
     module = _import(folder / c.BINDING)
+    if not shipped:
+        _with_flags(module, TEST_FLAGS)
     compile_it = module.build
     shared = _shared(tmp_path)
 
@@ -106,6 +129,22 @@ def same_as_python(model, cmod, pmod):
             assert near(g[p], float(model.value(f"dE_total/d{p}", s)), scale), p
         step, stepp = cmod.train_step(cmod.INITIAL, x, t), pmod.train_step(pmod.INITIAL, x, t)
         assert all(near(step[p], stepp[p], scale) for p in stepp)
+
+
+def same_bits(model, shipped, fast):
+    """Two builds of one source (`load_c` with and without ``shipped``) give the same float64 bits for
+    forward, loss, gradient, train_step and 3 steps of adam on every sample."""
+    def bits(values):
+        return [(k, values[k].hex()) for k in values] if hasattr(values, "keys") else [v.hex() for v in values]
+
+    for sample in model.spec.samples:
+        x, t = floats(sample.inputs), floats(sample.targets)
+        for name in ("forward", "loss", "gradient", "train_step"):
+            args = (x,) if name == "forward" else (x, t)
+            a, b = getattr(shipped, name)(shipped.INITIAL, *args), getattr(fast, name)(fast.INITIAL, *args)
+            assert bits([a] if name == "loss" else a) == bits([b] if name == "loss" else b), name
+        a = shipped.train(shipped.INITIAL, [(x, t)] * 2, 3, 0.05, optimizer="adam")
+        assert bits(a) == bits(fast.train(fast.INITIAL, [(x, t)] * 2, 3, 0.05, optimizer="adam"))
 
 
 TRAINING = [

@@ -1,9 +1,9 @@
 """The batched kernel's two spellings (`derive.render.code.c_batch._product`): GCC's vector extensions
-(the binding's build) and the plain C99 loops a compiler without them gets (-DDERIVE_PLAIN_C) do the
-same operations in the same order, so ``train`` gives the same bytes either way: on networks whose
-layers leave partial tiles everywhere (units not a multiple of the tile's rows, inputs not a multiple
-of its vectors, a last block of samples not a whole tile), a layer wide enough to be taken in chunks,
-both forms of the source, float64 and float32."""
+(the binding's build, -O3) and the plain C99 loops a compiler without them gets (-DDERIVE_PLAIN_C; built
+at -O1 here, as any compiler may) do the same operations in the same order, so ``train`` gives the same
+bytes either way: on networks whose layers leave partial tiles everywhere (units not a multiple of the
+tile's rows, inputs not a multiple of its vectors, a last block of samples not a whole tile), a layer wide
+enough to be taken in chunks, both forms of the source, float64 and float32."""
 
 import ctypes
 import subprocess
@@ -11,7 +11,7 @@ import subprocess
 import numpy
 import pytest
 from conftest import spec_text
-from targets import needs_cc
+from targets import TEST_FLAGS, needs_cc
 
 import derive
 from derive.escape import c_identifier
@@ -27,7 +27,8 @@ REAL = {"float64": ctypes.c_double, "float32": ctypes.c_float}
 def _train(folder, source: str, prefix: str, dtype: str, sizes, *defines: str) -> bytes:
     """The parameters after 3 steps of plain SGD on COUNT samples (one batch), as bytes."""
     library = folder / f"lib{len(defines)}.so"
-    subprocess.run(["cc", *c.FLAGS, *defines, "-o", str(library), str(source), "-lm"], check=True)
+    flags = TEST_FLAGS if defines else c.FLAGS  # the plain loops: another compiler's build, at -O1 (sooner)
+    subprocess.run(["cc", *flags, *defines, "-o", str(library), str(source), "-lm"], check=True)
     train = getattr(ctypes.CDLL(str(library)), f"{prefix}_train")
     real = REAL[dtype]
     pointer, slots = ctypes.POINTER(real), len(c._state_context()["state_slots"])

@@ -4,14 +4,13 @@ each built independently here), no false matches, exit codes, JSON, claims."""
 import dataclasses
 import json
 import random
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import independent
 import mpmath
 import pytest
+from in_process import derive_cli
 from networks import ZOO
 
 import derive
@@ -152,8 +151,7 @@ def test_no_match_is_claimed_for_random_wrong_numbers(auditor, reference, quanti
 
 
 def test_the_article_audit(reference):
-    result = json.loads(subprocess.run([sys.executable, "-m", "derive", "check", "--json"], capture_output=True,
-                                       text=True, check=True).stdout)
+    result = json.loads(derive_cli("check", "--json").stdout)
     wrong = {p["quantity"]: p for p in result["published"] if not p["agrees"]}
     assert set(wrong) == {"dE_o2/dout_h1", "E_total@1", "E_total@10000", "out_o1@10000", "out_o2@10000"}
     assert all(p["explained"] for p in wrong.values())

@@ -7,13 +7,12 @@ from decimal import Decimal
 
 import independent
 import pytest
+from in_process import derive_cli
 
 from derive.cli import main
 from derive.model.decimals import fmt
 
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "derive", *args], capture_output=True, text=True)
+run = derive_cli  # main in this process (test_help_is_clear runs `python -m derive` itself)
 
 
 def test_fmt_rounds_correctly_and_keeps_significant_zeros():
@@ -140,7 +139,7 @@ def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
 
 
 def test_help_is_clear():
-    result = run("--help")
+    result = subprocess.run([sys.executable, "-m", "derive", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "gradients" in result.stdout and "Exit status" in result.stdout
     for command in ["gradients", "train"]:
         assert run(command, "--help").returncode == 0

@@ -21,7 +21,7 @@ import subprocess
 import pytest
 from generated_module import floats
 from networks import TODAY, ZOO
-from targets import _import, needs_cc
+from targets import TEST_FLAGS, _import, needs_cc
 
 import derive
 from derive.codegen import CodegenError, codegen
@@ -54,7 +54,7 @@ def _c32(model, tmp_path, loops):
     for name, text in files.items():
         (folder / name).write_text(text)
     library = folder / "lib32.so"
-    subprocess.run(["cc", *c.FLAGS, "-Wall", "-Wextra", "-Wdouble-promotion", "-Werror", "-o", str(library),
+    subprocess.run(["cc", *TEST_FLAGS, "-Wall", "-Wextra", "-Wdouble-promotion", "-Werror", "-o", str(library),
                     str(folder / c.SOURCE), "-lm"], check=True)
     return ctypes.CDLL(str(library))
 

@@ -6,8 +6,6 @@ trains in place (the 60-digit engine, the generated module straight-line and in 
 command line, the audit) is held against it."""
 
 import importlib.util
-import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +14,7 @@ import independent
 import mpmath
 import pytest
 from conftest import spec_text
+from in_process import derive_cli
 
 import derive
 from derive.check.audit import Auditor
@@ -95,8 +94,7 @@ def test_the_article_E_total_after_one_step(reference):
         assert abs(exact.parameters[name] - value) < mp("1e-50"), name
     run = reference.train(1, settings=settings, history=False)
     assert run.error_after_first == pytest.approx(float(error), rel=1e-14)
-    out = subprocess.run([sys.executable, "-m", "derive", "train", "--update-order", "in_place", "--steps", "1"],
-                         capture_output=True, text=True)
+    out = derive_cli("train", "--update-order", "in_place", "--steps", "1")
     assert out.returncode == 0, out.stderr
     assert "  E_total after the first step  0.291027924\n" in out.stdout
 
@@ -228,7 +226,7 @@ def test_the_errata_say_the_later_numbers_need_different_explanations(reference)
         "layer's weights updated as soon as their gradients are known, so the deltas of the layer below go "
         "through the updated weights (within one step, the forward values unchanged), which gives "
         f"E_total@10000 = {error:.13f} (published 0.0000351085)."]
-    text = subprocess.run([sys.executable, "-m", "derive", "check"], capture_output=True, text=True).stdout
+    text = derive_cli("check").stdout
     assert "  The published numbers after 10000 steps need different explanations" in text
     root = Path(__file__).resolve().parent.parent / "generated" / "mazur"  # fresh: tests/test_build.py
     assert "The published numbers after 10000 steps need different explanations" in (root / "mazur.tex").read_text()

@@ -10,6 +10,7 @@ import sys
 import independent
 import pytest
 from conftest import ROOT, spec_text
+from in_process import derive_cli
 from networks import ZOO
 
 import derive
@@ -78,8 +79,7 @@ def test_bias_block_sums_over_the_neurons_a_shared_bias_feeds(reference):
 
 
 def test_unknown_quantity_exits_2():
-    result = subprocess.run([sys.executable, "-m", "derive", "latex", "--quantity", "dE_total/dw99"],
-                            capture_output=True, text=True, check=False)
+    result = derive_cli("latex", "--quantity", "dE_total/dw99")
     assert result.returncode == 2
     assert result.stderr.startswith(
         "derive: unknown quantity 'dE_total/dw99' in network mazur (did you mean 'dE_total/dw"

@@ -171,3 +171,19 @@ def test_every_registered_name_is_accepted_by_the_spec():
         text = (f'name = "t"\nlayers = {layers}\nactivation = "{name}"\nloss = "{loss}"\nbias = "shared"\n'
                 "learning_rate = 0.5\nseed = 1\n[[samples]]\ninputs = [0.1, 0.2]\ntargets = [0.5, 0.5]\n")
         assert derive.parse(text, "t.toml").activations[-1] == name
+
+
+def test_softmaxs_largest_net_is_sympys_max_without_its_pairwise_search():
+    """`registry._largest` (the max subtracted in softmax's float form and the max_o temporary) skips
+    SymPy's comparison of every pair only for real symbols with no sign: it is then the expression
+    Max evaluates to, its arguments in the same order; anything else Max still simplifies."""
+    from derive.model.registry import _largest
+
+    nets = sp.symbols("net_o3 net_o1 net_o2 net_o10", real=True)
+    for args in (nets, nets[:1], nets[::-1], (*nets, nets[0]), nets[1:3]):
+        got, want = _largest(args), sp.Max(*args)
+        assert got == want and got.args == want.args and type(got) is type(want), args
+    positive, negative = sp.Symbol("p", positive=True), sp.Symbol("n", negative=True)
+    assert _largest((positive, negative)) == positive  # a bound SymPy proves is still used
+    assert _largest((sp.Integer(2), sp.Integer(5), nets[0])) == sp.Max(5, nets[0])
+    assert _largest((nets[0], nets[0] + 1)) == nets[0] + 1

@@ -1,10 +1,9 @@
 """Bad input of every kind: one clear line naming the file, the key and the problem; exit status 2."""
 
-import subprocess
-import sys
 
 import pytest
 from conftest import spec_text
+from in_process import derive_cli
 
 import derive
 from derive import SpecError
@@ -124,7 +123,7 @@ def test_not_utf8():
 def test_cli_exits_2_with_the_message_and_no_traceback(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    result = subprocess.run([sys.executable, "-m", "derive", "gradients", str(path)], capture_output=True, text=True)
+    result = derive_cli("gradients", str(path))
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == f"derive: {message}\n"

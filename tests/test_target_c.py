@@ -11,7 +11,7 @@ from conftest import spec_text
 from generated_module import floats, load
 from hypothesis import HealthCheck, given, settings
 from networks import EXTREME, TODAY, ZOO, random_specs
-from targets import TRAINING, c_files, load_c, near, needs_cc, same_as_python
+from targets import TRAINING, c_files, load_c, near, needs_cc, same_as_python, same_bits
 
 import derive
 from derive.escape import toml_string
@@ -22,7 +22,9 @@ pytestmark = needs_cc
 def test_zoo_against_python_and_engine(name, loops, reference, tmp_path):
     text = {**ZOO, **EXTREME, **TODAY}.get(name)
     model = reference if text is None else derive.Model(derive.parse(text, f"{name}.toml"))
-    same_as_python(model, load_c(model, tmp_path, loops), load(model, tmp_path)[0])
+    shipped = load_c(model, tmp_path, loops, shipped=True)  # the binding's own flags, as a user builds it
+    same_as_python(model, shipped, load(model, tmp_path)[0])
+    same_bits(model, shipped, load_c(model, tmp_path, loops))  # the other tests' build (targets.TEST_FLAGS)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,

@@ -112,7 +112,8 @@ def test_the_nested_error_is_real_and_its_sympy_diff_agrees(model):
             symbols = sorted(expr.free_symbols, key=str)
             printer = MpmathPrinter({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True,
                                      "user_functions": {}, "order": "none"})  # not sorted again for reading: faster
-            got = sp.lambdify(symbols, expr, modules="mpmath", printer=printer)(
+            got = sp.lambdify(symbols, expr, modules="mpmath", printer=printer,  # each repeated subexpression once
+                              cse=lambda e: sp.cse(e, order="none", list=False))(
                 *(mpmath.mpf(env[s].p) / env[s].q for s in symbols))
             assert isinstance(got, mpmath.mpf), got
             assert abs(got - want) <= mpmath.mpf("1e-40") * (1 + abs(want))

@@ -9,6 +9,7 @@ import time
 import pytest
 from generated_module import floats, load
 from hypothesis import HealthCheck, given, settings
+from in_process import derive_cli
 from networks import EXTREME, TODAY, ZOO, random_specs
 from targets import TRAINING, near, same_as_python
 
@@ -68,8 +69,7 @@ def test_784_32_10_from_the_command_line(tmp_path):
                     'bias = "per_neuron"\nlearning_rate = 0.1\nseed = 1\n\n[[samples]]\n'
                     f"inputs = [{', '.join(['0.5'] * 784)}]\ntargets = [{', '.join(['0.1'] * 10)}]\n")
     for target, name in (("python", "gradients.py"), ("numpy", "gradients_numpy.py")):
-        run = subprocess.run([sys.executable, "-m", "derive", "codegen", str(spec), "--target", target, "-o",
-                              str(tmp_path / name), "--quiet"], capture_output=True, text=True)
+        run = derive_cli("codegen", str(spec), "--target", target, "-o", str(tmp_path / name), "--quiet")
         assert run.returncode == 0, run.stderr
     text = (tmp_path / "gradients.py").read_text()
     assert "loop form" in text.splitlines()[4] and text.count("\n") < 6000  # the packed tables, and code

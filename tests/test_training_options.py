@@ -4,8 +4,6 @@ section of the LaTeX document."""
 
 import json
 import re
-import subprocess
-import sys
 
 import independent
 import independent_training as ind
@@ -13,6 +11,7 @@ import pytest
 from conftest import spec_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from in_process import derive_cli
 
 import derive
 from derive.check import report as check_report
@@ -29,8 +28,7 @@ def _spec(training: str, **over) -> str:
     return spec_text(samples=samples, **over) + f"\n[training]\n{training}\n"
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "derive", *args], capture_output=True, text=True, check=False)
+run = derive_cli  # main in this process: what the command prints
 
 
 @pytest.mark.parametrize("training,message", [

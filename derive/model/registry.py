@@ -213,9 +213,19 @@ def _softmax_elementary(j, *nets):
     return sp.exp(nets[int(j)]) / sp.Add(*(sp.exp(x) for x in nets))
 
 
+def _largest(nets) -> sp.Expr:
+    """``Max(*nets)``. SymPy's Max compares every pair of its arguments to drop those another bounds
+    (7 ms for an attention row's scores: most of printing its code); symbols that are real and no more
+    (the nets of a layer) bound none of the others, so that comparison is skipped for them: the same
+    expression (its arguments deduplicated and ordered as SymPy orders them either way)."""
+    plain = all(n.is_Symbol and n.is_real and n.is_positive is None and n.is_negative is None
+                and n.is_zero is None for n in nets)
+    return sp.Max(*nets, evaluate=not plain)
+
+
 def _softmax_float(j, *nets):
     """exp(net_j - max) / sum exp(net - max): the same value, and no exp overflows (scores of 10^4)."""
-    top = sp.Max(*nets)
+    top = _largest(nets)
     return sp.exp(nets[int(j)] - top) / sp.Add(*(sp.exp(x - top) for x in nets))
 
 
@@ -262,7 +272,7 @@ def _softmax_temporaries(nets, symbol) -> list[Temporary]:
     with sp.evaluate(False):
         lse = sp.log(sp.Add(*(sp.exp(n) for n in nets)))
     return [
-        Temporary(MAX_NET, sp.Max(*nets)),
+        Temporary(MAX_NET, _largest(nets)),
         Temporary(LOG_SUM_EXP, lse, top + sp.log(sp.Add(*(sp.exp(n - top) for n in nets)))),
     ]
 
