@@ -20,7 +20,7 @@ settings.load_profile("deterministic")
 # first. pytest-xdist (--dist loadfile --no-loadscope-reorder, pyproject.toml) hands out whole files in
 # the order they are collected: these start first, and the many short files fill in behind them, so
 # that neither worker is left running a long file alone at the end. Only the order changes.
-LONGEST = ("test_target_c", "test_lstm", "test_attention", "test_residual", "test_layernorm", "test_target_functions", "test_build_interrupt", "test_rnn",
+LONGEST = ("test_target_c", "test_lstm", "test_attention", "test_residual", "test_layernorm", "test_batchnorm", "test_target_functions", "test_build_interrupt", "test_rnn",
            "test_c_batch_plain", "test_float32", "test_target_functions_check", "test_page_edits", "test_page_scale",
            "test_conv", "test_pool", "test_fuzz", "test_hostile_inputs", "test_build", "test_prairielearn",
            "test_engine", "test_browser", "test_conv_grids", "test_check", "test_latex", "test_grade_whole_sheet",
