@@ -550,3 +550,20 @@ def test_the_worksheet_says_what_each_node_is_and_its_eps():
     assert r"\hat{x}_{tj} &= \frac{x_{tj} - \mu_j}{\sqrt{\sigma^2_j + \epsilon}}" in tex
     assert r"($\epsilon = 0.00001$)" in tex
     assert "0.00186703884" not in tex  # sigma^2_1's value: the key's, not the sheet's
+
+
+def test_without_the_affine_map_the_document_shows_no_y():
+    """affine = false: the layer's outputs are the xhat's, and its section's equations have no y = gamma xhat +
+    beta (they had); the layernorm's alike."""
+    from pathlib import Path
+
+    from derive.render.tex.latex import document
+
+    affine_row = r"y_{tj} &= \gamma_j \hat{x}_{tj} + \beta_j"
+    assert affine_row in document(_model(ISSUE), derive.__version__)
+    assert affine_row not in document(_model(NETWORKS["no affine"]), derive.__version__)
+    plain = Path("derive/examples/layernorm.toml").read_text().replace(
+        "weight = [1.5, 0.5, -1.0]    # gamma", "elementwise_affine = false    # gamma").replace(
+        "bias = [0.1, 0.2, 0.3]       # beta", "# beta")
+    tex = document(derive.Model(derive.parse(plain, "ln.toml")), derive.__version__)
+    assert r"\hat{x}_j &=" in tex and r"y_j &= \gamma_j" not in tex

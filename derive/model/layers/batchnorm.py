@@ -35,6 +35,7 @@ from derive.model.layers import PathSlip, Read, Typed, read_bias, register
 from derive.model.registry import NO_ACTIVATION
 
 MEAN, VARIANCE, NORMALIZED, AFFINE = "mu", "var", "xhat", "y"
+AFFINE_ROW = r"y_{tj}"  # the equations' row of the affine map
 EPS = Decimal("1e-5")  # torch.nn.BatchNorm1d's default
 
 
@@ -53,7 +54,7 @@ class BatchNorm:
     shared_bias = "feature"
     activation_words = "none (batchnorm: (x - batch mean) / sqrt(batch var + eps), times gamma plus beta)"
     #: the textbook's equations, for the document's section on the layer (left side, right side)
-    equations = (
+    EQUATIONS = (
         (r"\mu_j", r"\frac{1}{N} \sum_{t=1}^{N} x_{tj}"),
         (r"\sigma^2_j", r"\frac{1}{N} \sum_{t=1}^{N} (x_{tj} - \mu_j)^2"),
         (r"\hat{x}_{tj}", r"\frac{x_{tj} - \mu_j}{\sqrt{\sigma^2_j + \epsilon}}"),
@@ -63,6 +64,10 @@ class BatchNorm:
          r"\delta_{\hat{x}_{tj}} - \sum_s \delta_{\hat{x}_{sj}} - \hat{x}_{tj} \sum_s \delta_{\hat{x}_{sj}} "
          r"\hat{x}_{sj}\Big)"),
     )
+
+    def equations(self, layer: Typed) -> tuple[tuple[str, str], ...]:
+        """Its equations as this layer computes them: without the affine map, no y (its outputs are the xhat's)."""
+        return self.EQUATIONS if affine(layer) else tuple(row for row in self.EQUATIONS if row[0] != AFFINE_ROW)
 
     #: its usual slips (`derive.check.variants`): dE/dx without the path through the mean, or through the
     #: variance; and the forward pass taken otherwise (`setting_slips`): the variance unbiased, eps dropped

@@ -36,6 +36,7 @@ from derive.model.layers import PathSlip, Read, Typed, read_bias, register
 from derive.model.registry import NO_ACTIVATION
 
 MEAN, VARIANCE, NORMALIZED, AFFINE = "mu", "var", "xhat", "y"
+AFFINE_ROW = r"y_j"  # the equations' row of the affine map
 EPS = Decimal("1e-5")  # torch.nn.LayerNorm's default
 
 
@@ -52,7 +53,7 @@ class LayerNorm:
     shared_bias = "feature"
     activation_words = "none (layernorm: (x - mean) / sqrt(var + eps), times gamma plus beta)"
     #: the textbook's equations, for the document's section on the layer (left side, right side)
-    equations = (
+    EQUATIONS = (
         (r"\mu", r"\frac{1}{n} \sum_{i=1}^{n} x_i"),
         (r"\sigma^2", r"\frac{1}{n} \sum_{i=1}^{n} (x_i - \mu)^2"),
         (r"\hat{x}_j", r"\frac{x_j - \mu}{\sqrt{\sigma^2 + \epsilon}}"),
@@ -61,6 +62,10 @@ class LayerNorm:
         (r"\frac{\partial E}{\partial x_i}", r"\frac{1}{n \sqrt{\sigma^2 + \epsilon}} \Big(n \, \delta_{\hat{x}_i} - "
          r"\sum_j \delta_{\hat{x}_j} - \hat{x}_i \sum_j \delta_{\hat{x}_j} \hat{x}_j\Big)"),
     )
+
+    def equations(self, layer: Typed) -> tuple[tuple[str, str], ...]:
+        """Its equations as this layer computes them: without the affine map, no y (its outputs are the xhat's)."""
+        return self.EQUATIONS if affine(layer) else tuple(row for row in self.EQUATIONS if row[0] != AFFINE_ROW)
 
     #: its usual slips (`derive.check.variants`): dE/dx without the path through the mean, or through
     #: the variance (their local partials in xhat taken as 0)

@@ -50,7 +50,7 @@ def sections(document, values: bool = True) -> list[Section]:
             "local partial (the formula differentiated in that input) carries each delta, the last node's "
             "first, and the gradient with respect to an input collects every path through the nodes"
             f"{_eps(eps)}{kind.node_words(typed) if hasattr(kind, 'node_words') else ''}:")),
-            Block("align", rows=list(kind.equations))])
+            Block("align", rows=list(kind.equations(typed) if callable(kind.equations) else kind.equations))])
         if not values:
             nodes = ", ".join(f"${names.latex_neuron(n)} = {kind.latex_node(typed, j)}$"
                               for j, n in enumerate(network.layers[k]))
