@@ -83,17 +83,17 @@ def test_a_sum_too_wide_for_the_page_is_broken_at_its_terms():
     every term is kept, in order, and a sum that fits (the 2-2-2 article's) is one line."""
     import derive
     from derive.render.tex.latex import document
-    from derive.render.tex.latex_rows import LINE_GLYPHS, _broken, _glyphs
+    from derive.render.tex.latex_lines import LINE_GLYPHS, _glyphs, broken
 
     tex = document(derive.load("derive/examples/layernorm.toml"), derive.__version__)
     assert ("&= \\left(-0.00813245869\\right) \\cdot \\left(-1.29534254\\right) + \\left(-0.0251093175\\right) \\cdot "
             "\\left(-1.29534254\\right) \\\\\n&\\quad + \\left(-0.0541561707\\right) \\cdot \\left(-1.29534254\\right) \\\\"
             ) in tex
     wide = " + ".join([r"\left(-0.123456789\right) \cdot \frac{\partial \mathrm{net}_{h_{12}}}{\partial b_{3}}"] * 7)
-    lines = _broken(wide)
+    lines = broken(wide)
     assert len(lines) > 1 and " ".join(lines) == wide
     assert all(_glyphs(line) <= LINE_GLYPHS for line in lines)
-    assert _broken(r"\delta_{o_{1}} \cdot w_{5} + \delta_{o_{2}} \cdot w_{7}") == [r"\delta_{o_{1}} \cdot w_{5} + "
+    assert broken(r"\delta_{o_{1}} \cdot w_{5} + \delta_{o_{2}} \cdot w_{7}") == [r"\delta_{o_{1}} \cdot w_{5} + "
                                                                                    r"\delta_{o_{2}} \cdot w_{7}"]
 
 
@@ -102,13 +102,13 @@ def test_a_product_or_a_parenthesized_sum_too_wide_is_broken_too():
     margin: it breaks at its dot; d/dout (a sum of five products) breaks inside its parentheses, each line's
     closed and opened with the null delimiter (LaTeX balances \\left and \\right per line); one factor with no
     sum inside stays whole."""
-    from derive.render.tex.latex_rows import _broken
+    from derive.render.tex.latex_lines import broken
 
     call = r"\operatorname{softmax}_{1}\left(0.0282842712, 0.510884649, \left(-0.259861742\right)\right)"
-    assert _broken(rf"\left(1 - {call}\right) \cdot {call}") == [rf"\left(1 - {call}\right)", rf"\cdot {call}"]
+    assert broken(rf"\left(1 - {call}\right) \cdot {call}") == [rf"\left(1 - {call}\right)", rf"\cdot {call}"]
     products = [rf"\mathrm{{out}}_{{h_{{{30 + k}}}}} \cdot \mathrm{{out}}_{{h_{{{10 + k}}}}}" for k in range(5)]
-    lines = _broken(r"\frac{\partial}{\partial \mathrm{out}_{h_{18}}} \left(" + " + ".join(products) + r"\right)")
+    lines = broken(r"\frac{\partial}{\partial \mathrm{out}_{h_{18}}} \left(" + " + ".join(products) + r"\right)")
     assert len(lines) == 2 and lines[0].endswith(r" \right.") and lines[1].startswith(r"\left. + ")
     assert all(line.count(r"\left") == line.count(r"\right") for line in lines)
     single = r"\sqrt{" + "x" * 80 + "}"
-    assert _broken(single) == [single]
+    assert broken(single) == [single]

@@ -7,7 +7,6 @@ symbol's name and once with its value, so the two lines can never disagree.
 
 from __future__ import annotations
 
-import re
 from math import atan2, degrees
 
 import sympy as sp
@@ -20,6 +19,7 @@ from derive.model.decimals import UNDECIDED, plain, round_sig
 from derive.model.proven import DECIMAL_EXPONENT
 from derive.render import names, sums
 from derive.render.diagram import Measure, layout
+from derive.render.tex.latex_lines import broken
 
 _STYLE = {"order": "none", "mul_symbol": "dot", "ln_notation": True}
 
@@ -184,112 +184,12 @@ class RowPrinter:
         return [self.row(r) for r in rows]
 
 
-#: The most glyphs (`_glyphs`) a line's right side holds before its sum is broken: about the text width
-#: less the left side's, at 10 pt.
-LINE_GLYPHS = 62
-
-
-def _group(tex: str, k: int) -> int:
-    """Where the brace group opening at ``tex[k]`` closes (past its ``}``)."""
-    depth = 0
-    for j in range(k, len(tex)):
-        depth += {"{": 1, "}": -1}.get(tex[j], 0)
-        if depth == 0:
-            return j + 1
-    return len(tex)
-
-
-def _glyphs(tex: str) -> int:
-    """About how many glyphs of math ``tex`` sets side by side: a fraction its wider part, a command one glyph
-    (``\\left`` and ``\\right`` none), braces, script marks and spaces none."""
-    matrix = re.search(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", tex, re.S)
-    if matrix:  # its widest row, its cells side by side
-        wide = max(sum(_glyphs(cell) + 1 for cell in row.split("&")) for row in matrix[1].split(r"\\"))
-        return _glyphs(tex[:matrix.start()]) + wide + _glyphs(tex[matrix.end():])
-    at = tex.find(r"\frac{")
-    if at >= 0:
-        top = _group(tex, at + 5)
-        bottom = _group(tex, top)
-        wide = max(_glyphs(tex[at + 6:top - 1]), _glyphs(tex[top + 1:bottom - 1]))
-        return _glyphs(tex[:at]) + wide + _glyphs(tex[bottom:])
-    plain = re.sub(r"\\(?:left|right)\b", "", tex)
-    plain = re.sub(r"\\mathrm\{([^}]*)\}", r"\1", plain)
-    plain = re.sub(r"\\[a-zA-Z]+", "x", plain)
-    return len(re.sub(r"[{}_^ ]", "", plain))
-
-
-def _terms(tex: str, joins: tuple[str, ...] = (" + ", " - ")) -> list[str]:
-    """``tex`` cut before each of ``joins`` at its top level (outside braces and \\left ... \\right), each
-    piece keeping its operator: a sum's terms (or, with `PRODUCT`, a product's factors)."""
-    pieces, depth, start, k = [], 0, 0, 0
-    while k < len(tex):
-        if tex.startswith((r"\left", r"\begin"), k) or tex[k] == "{":
-            depth += 1
-        elif tex.startswith((r"\right", r"\end"), k) or tex[k] == "}":
-            depth -= 1
-        elif depth == 0 and tex.startswith(joins, k) and k > start:
-            pieces.append(tex[start:k])
-            start = k + 1
-        k += 1
-    return [*pieces, tex[start:]]
-
-
-PRODUCT = (r" \cdot ",)  # a product's operator as the rows print it
-
-
-def _filled(terms: list[str], room: int) -> list[str]:
-    """``terms`` set one after the other, a new line where the next would pass ``room`` glyphs."""
-    lines = [""]
-    for term in terms:
-        if lines[-1] and _glyphs(lines[-1] + term) > room:
-            lines.append("")
-        lines[-1] = f"{lines[-1]} {term}".strip() if lines[-1] else term
-    return lines
-
-
-def _parenthesized(tex: str) -> tuple[int, int] | None:
-    """Where the first top-level ``\\left( ... \\right)`` of ``tex`` opens and closes (the close's start)."""
-    start = tex.find(r"\left(")
-    depth, k = 0, start
-    while 0 <= k < len(tex):
-        if tex.startswith(r"\left", k):
-            depth += 1
-        elif tex.startswith(r"\right", k):
-            depth -= 1
-            if depth == 0:
-                return start, k
-        k += 1
-    return None
-
-
-def _broken(rhs: str) -> list[str]:
-    """A right side too wide for the page, its sum broken into lines (each after the first starting with
-    its sign); a product at its factors (each further line starting with its dot); a single factor whose
-    parentheses hold a sum (d/dw (...)), inside them, each line's parenthesis closed and opened with
-    LaTeX's null delimiter; a side that fits, or of one factor and no sum, as it is."""
-    if _glyphs(rhs) <= LINE_GLYPHS:
-        return [rhs]
-    for pieces in (_terms(rhs), _terms(rhs, PRODUCT)):  # a sum's terms, else a product's factors
-        if len(pieces) > 1:
-            return _filled(pieces, LINE_GLYPHS)
-    group = _parenthesized(rhs)
-    inner = _terms(rhs[group[0] + len(r"\left("):group[1]]) if group is not None else []
-    if group is None or len(inner) < 2:  # one factor, no sum within: as it is
-        return [rhs]
-    start, end = group
-    lines = _filled(inner, LINE_GLYPHS - _glyphs(rhs[:start]))
-    lines = [rf"\left. {line} \right." for line in lines]
-    lines[0] = rhs[:start + len(r"\left(")] + lines[0].removeprefix(r"\left. ")
-    lines[-1] = lines[-1].removesuffix(r" \right.") + rhs[end:]
-    return lines
-
-
 def align(rows: list[tuple[str, str]]) -> str:
     """An align block from (lhs, rhs) rows: the one printer of align blocks (the template uses it too). A
-    right side wider than the page is broken at its sum's top-level signs, each further line indented."""
+    right side wider than the page is broken into lines (`latex_lines.broken`), each further line indented."""
     lines = []
     for lhs, rhs in rows:
-        first, *rest = _broken(rhs) if rhs else [""]
+        first, *rest = broken(rhs) if rhs else [""]
         lines.append(rf"{lhs} &= {first}" if rhs else rf"{lhs} &")
         lines += [rf"&\quad {more}" for more in rest]
     return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
