@@ -8,14 +8,12 @@ one process per core: a class's thirty variants are sixty PDFs, and each PDF is 
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import multiprocessing
 import os
-import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext, suppress
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +28,7 @@ from derive.render.tex import worksheet
 from derive.render.tex.pdf import compile_pdf, preloaded
 from derive.teaching.exercise import DECIMALS, Exercise, ExerciseError, default_asks, draw, fixed_values
 from derive.version import __version__
-
-PR_SET_PDEATHSIG = 1  # prctl(2)
+from derive.workers import die_with_parent
 
 
 class CheckFailed(Exception):
@@ -90,18 +87,6 @@ def _one(task) -> tuple[Exercise, list[Path]]:
     return exercise, files
 
 
-def _die_with_parent() -> None:
-    """A worker ends when derive ends, even by SIGKILL (Linux: the parent-death signal)."""
-    with suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    # The parent's handlers came with the fork: SIGTERM would become a KeyboardInterrupt that the pool
-    # sends back as a task's result, and the worker would go on to its next variant. The defaults end it.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    if os.getppid() == 1:  # the parent died before the line above
-        os._exit(1)
-
-
 def _run(tasks, workers, progress, model) -> list:
     count = len(tasks)
     workers = min(workers or os.cpu_count() or 1, count)
@@ -113,7 +98,7 @@ def _run(tasks, workers, progress, model) -> list:
                 progress.stage(f"variant {len(results)} of {count}")
         return results
     routes.prepare(model)  # the variants' sympy.diff route, made once here for every worker forked below
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=die_with_parent)
     try:
         for result in pool.map(_one, tasks):
             results.append(result)

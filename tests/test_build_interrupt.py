@@ -311,12 +311,12 @@ def test_an_exercise_worker_takes_sigterm_and_sigint_by_default():
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from derive.exercises import _die_with_parent
     from derive.output import _interrupted
+    from derive.workers import die_with_parent
 
     previous = signal.signal(signal.SIGTERM, _interrupted)
     try:
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent) as pool:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=die_with_parent) as pool:
             assert pool.submit(_dispositions).result(timeout=60) == (signal.SIG_DFL, signal.SIG_DFL)
     finally:
         signal.signal(signal.SIGTERM, previous)

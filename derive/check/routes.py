@@ -38,6 +38,7 @@ import mpmath
 import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
+from derive import workers
 from derive.check import budget, float_bound
 from derive.check.forward import EPSILON, Forward
 from derive.derivation import domain
@@ -252,19 +253,55 @@ def prepare(model) -> None:
 
 
 def run(model, progress=None) -> Report:
-    network = model.network
     chosen = budget.chosen(model)
     skipped: dict[str, str] = {}
     if len(chosen) < len(model.parameters):
         skipped["fd"] = f"finite differences on {len(chosen)} of {len(model.parameters)} parameters (an even spread)"
     nested = _nested(model, skipped)
-    module = model.module
     count = len(model.spec.samples)
     fd_samples = set(range(count)) if count <= FD_SAMPLES else {int(i * count / FD_SAMPLES) for i in range(FD_SAMPLES)}
     if len(fd_samples) < count:
         skipped["fd_samples"] = (f"finite differences and sympy.diff on {len(fd_samples)} of {count} samples (an even "
                                  "spread); the generated code on every one")
     kinked = domain.kinked(model.derivation, model.evaluation)
+    _ = model.module  # (compiled before a fork below, once for every process)
+    parts = [chosen[k::2] for k in range(2)] if _parallel(model, chosen, fd_samples) else [chosen]
+    shown = _Halved(progress, len(chosen)) if progress and len(parts) > 1 else progress
+    rows = [row for part in workers.split(
+        lambda part: _rows(model, part, nested, fd_samples, kinked, shown if part is parts[0] else None), parts)
+            for row in part]
+    order = {p: k for k, p in enumerate(chosen)}
+    rows.sort(key=lambda row: (row.sample, order[row.parameter]))
+    for row in rows:  # (a child's: its copy of the exact value, whose digits this process decides)
+        row.chain = model.evaluation.samples[row.sample][Q.gradient(row.parameter)]
+    return Report(rows, skipped, len(chosen))
+
+
+PARALLEL_WORK = 5_000  # units the finite differences recompute (`budget.reach`); from here on, two processes
+
+
+def _parallel(model, chosen: list[str], fd_samples: set[int]) -> bool:
+    """Whether the check pays for a second process: the differences' forward passes of a large network
+    (64-64-64's take 3 of its 5 s) on a machine with a second core; a small one's take milliseconds,
+    less than a fork."""
+    moved = budget.reach(model.network)
+    return workers.cores() > 1 and sum(moved[p] for p in chosen) * len(fd_samples) >= PARALLEL_WORK
+
+
+class _Halved:
+    """The progress of this process's half of the parameters, shown as the whole's (the other half runs
+    at the same time in another)."""
+
+    def __init__(self, progress, total: int):
+        self.progress, self.total = progress, total
+
+    def count(self, label: str, done: int, _: int) -> None:
+        self.progress.count(label, min(2 * done, self.total), self.total)
+
+
+def _rows(model, chosen: list[str], nested, fd_samples: set[int], kinked, progress) -> list[Row]:
+    """Every sample's row for each of ``chosen``."""
+    network, module = model.network, model.module
     rows = []
     with mpmath.workdps(60):
         for s, sample in enumerate(model.spec.samples):
@@ -338,4 +375,4 @@ def run(model, progress=None) -> Report:
                     if ratio > 1:
                         row.failures.append(route)
                 rows.append(row)
-    return Report(rows, skipped, len(chosen))
+    return rows

@@ -1,0 +1,90 @@
+"""Work split over forked processes, one per core: `derive exercise`'s variants, and the check's
+finite differences on a large network (`derive.check.routes`), whose parameters are independent.
+
+A fork shares everything computed before it (the derivation, the exact values, the compiled module)
+without copying or pickling it; only each part's result comes back, pickled through a pipe.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import signal
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from typing import Any
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def die_with_parent() -> None:
+    """A worker ends when derive ends, even by SIGKILL (Linux: the parent-death signal)."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # The parent's handlers came with the fork: SIGTERM would become a KeyboardInterrupt that the pool
+    # sends back as a task's result, and the worker would go on to its next task. The defaults end it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if os.getppid() == 1:  # the parent died before the line above
+        os._exit(1)
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    with suppress(AttributeError):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def split(function: Callable[[Any], Any], parts: Sequence[Any]) -> list:
+    """``[function(part) for part in parts]``, the first part in this process and each other in a
+    forked child at the same time. A child that fails or dies has its part computed here after all,
+    so that what is raised is what the serial computation raises (its type, message and traceback)."""
+    children = [_start(function, part) for part in parts[1:]]
+    try:
+        results = [function(parts[0])]
+    except BaseException:
+        for pid, read in children:
+            _end(pid, read)
+        raise
+    for (pid, read), part in zip(children, parts[1:], strict=True):
+        done, value = _collect(pid, read)
+        results.append(value if done else function(part))
+    return results
+
+
+def _start(function, part) -> tuple[int, int]:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, send, and end without running the parent's exit handlers
+        status = 1
+        try:
+            os.close(read)
+            die_with_parent()
+            data = pickle.dumps(function(part), pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write, "wb") as pipe:
+                pipe.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    return pid, read
+
+
+def _collect(pid: int, read: int) -> tuple[bool, Any]:
+    """The child's result (True, value), or (False, None) where it failed or died."""
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        return False, None
+    return True, pickle.loads(data)
+
+
+def _end(pid: int, read: int) -> None:
+    with suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    os.close(read)
+    with suppress(ChildProcessError):
+        os.waitpid(pid, 0)

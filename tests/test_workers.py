@@ -1,0 +1,123 @@
+"""Work split over forked processes (`derive.workers.split`), and the check's finite differences split
+so on a large network (`derive.check.routes`): the same rows, in the same order, as one process."""
+
+import os
+import sys
+
+import pytest
+from conftest import ROOT
+from networks import EXTREME, TODAY, ZOO
+
+import derive
+from derive import workers
+from derive.check import routes
+from derive.model import quantities as Q
+
+
+def _square_and_pid(part):
+    return [x * x for x in part], os.getpid()
+
+
+def test_each_part_is_computed_in_its_own_process_and_comes_back_in_order():
+    results = workers.split(_square_and_pid, [[1, 2], [3], [4, 5, 6]])
+    assert [r[0] for r in results] == [[1, 4], [9], [16, 25, 36]]
+    assert results[0][1] == os.getpid() and len({r[1] for r in results}) == 3
+
+
+def test_a_part_whose_child_fails_is_computed_here_and_raises_what_the_serial_computation_raises():
+    """A child that raises (here: in every process but this one) or dies hands its part back; the part
+    computed here again gives the serial result, or the serial error with its own type and message."""
+    me = os.getpid()
+
+    def only_here(part):
+        if os.getpid() != me:
+            raise RuntimeError("not in a child")
+        return sum(part)
+
+    assert workers.split(only_here, [[1], [2, 3]]) == [1, 5]
+
+    def dies(part):
+        if os.getpid() != me:
+            os._exit(3)
+        return part
+
+    assert workers.split(dies, ["a", "b"]) == ["a", "b"]
+
+    def refuses(part):
+        if part == "bad":
+            raise ValueError("bad part")
+        return part
+
+    with pytest.raises(ValueError, match="bad part"):
+        workers.split(refuses, ["good", "bad"])
+
+
+def test_an_error_here_ends_the_children_and_leaves_none_behind():
+    def slow_child(part):
+        if part == "here":
+            raise KeyboardInterrupt
+        import time
+
+        time.sleep(60)
+        return part
+
+    with pytest.raises(KeyboardInterrupt):
+        workers.split(slow_child, ["here", "there"])
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child of this process is left, running or unreaped
+
+
+def _fields(row):
+    return (row.parameter, row.sample, row.chain._mpf_, {k: v._mpf_ for k, v in row.routes.items()}, row.failures,
+            row.inapplicable, row.worst, row.unresolved)
+
+
+@pytest.mark.parametrize("name", ["bce_mean", "softmax_ce_huge", "own_kinks", "exact_zero_and_one_outputs"])
+def test_the_check_split_over_two_processes_is_the_serial_check(name, monkeypatch):
+    """Every row (each route's value to the last bit, failures, routes left out and why, the worst
+    ratio) and the summary, with the parameters halved between this process and a forked one: on
+    saturated outputs, kinks (routes left out) and exact zeros."""
+    model = derive.Model(derive.parse({**ZOO, **EXTREME, **TODAY}[name]))
+    serial = routes.run(model)
+    monkeypatch.setattr(routes, "_parallel", lambda *args: True)
+    split = routes.run(model)
+    assert [_fields(r) for r in split.rows] == [_fields(r) for r in serial.rows]
+    assert (split.skipped, split.checked) == (serial.skipped, serial.checked)
+    assert all(r.chain is model.evaluation.samples[r.sample][Q.gradient(r.parameter)] for r in split.rows)
+
+
+def test_only_a_large_networks_check_is_split(monkeypatch):
+    """The built-in example's check (22 units recomputed) stays in one process; 64-64-64's (13,200) is
+    split, on a machine of two cores, and not on one of one."""
+    from types import SimpleNamespace
+
+    from derive.model.network import Network
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_scale import spec_text
+
+    network = Network(derive.parse(spec_text([64, 64, 64])))
+    large = SimpleNamespace(network=network, parameters=[p.name for p in network.parameters])
+    for model, expected in ((derive.load(), False), (large, True)):
+        chosen = routes.budget.chosen(model)
+        monkeypatch.setattr(workers, "cores", lambda: 2)
+        assert routes._parallel(model, chosen, {0}) is expected
+        monkeypatch.setattr(workers, "cores", lambda: 1)
+        assert routes._parallel(model, chosen, {0}) is False
+
+
+def test_a_split_checks_progress_counts_the_whole_up_to_its_end(monkeypatch):
+    """The progress line of a split check shows this process's half as the whole's share (the other
+    half runs alongside): counts of the whole's total, rising, ending at it."""
+    seen = []
+
+    class Progress:
+        def count(self, label, done, total):
+            seen.append((label, done, total))
+
+    model = derive.Model(derive.parse(EXTREME["softmax_ce_huge"]))
+    monkeypatch.setattr(routes, "_parallel", lambda *args: True)
+    report = routes.run(model, Progress())
+    total = report.checked
+    assert {t for _, _, t in seen} == {total} and [d for _, d, _ in seen] == sorted(d for _, d, _ in seen)
+    assert seen[-1][1] == total and len(seen) == (total + 1) // 2
