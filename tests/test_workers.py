@@ -79,8 +79,11 @@ def test_the_check_split_over_two_processes_is_the_serial_check(name, monkeypatc
     saturated outputs, kinks (routes left out) and exact zeros."""
     model = derive.Model(derive.parse({**ZOO, **EXTREME, **TODAY}[name]))
     serial = routes.run(model)
-    monkeypatch.setattr(routes, "_parallel", lambda *args: True)
+    monkeypatch.setattr(routes, "_processes", lambda *args: 2)
     split = routes.run(model)
+    monkeypatch.setattr(routes, "_processes", lambda *args: 3)
+    thirds = routes.run(model)
+    assert [_fields(r) for r in thirds.rows] == [_fields(r) for r in serial.rows]
     assert [_fields(r) for r in split.rows] == [_fields(r) for r in serial.rows]
     assert (split.skipped, split.checked) == (serial.skipped, serial.checked)
     assert all(r.chain is model.evaluation.samples[r.sample][Q.gradient(r.parameter)] for r in split.rows)
@@ -88,7 +91,7 @@ def test_the_check_split_over_two_processes_is_the_serial_check(name, monkeypatc
 
 def test_only_a_large_networks_check_is_split(monkeypatch):
     """The built-in example's check (22 units recomputed) stays in one process; 64-64-64's (13,200) is
-    split, on a machine of two cores, and not on one of one."""
+    split, a process a core up to four, and not on a machine of one."""
     from types import SimpleNamespace
 
     from derive.model.network import Network
@@ -98,16 +101,18 @@ def test_only_a_large_networks_check_is_split(monkeypatch):
 
     network = Network(derive.parse(spec_text([64, 64, 64])))
     large = SimpleNamespace(network=network, parameters=[p.name for p in network.parameters])
-    for model, expected in ((derive.load(), False), (large, True)):
+    for model, expected in ((derive.load(), 1), (large, 2)):
         chosen = routes.budget.chosen(model)
         monkeypatch.setattr(workers, "cores", lambda: 2)
-        assert routes._parallel(model, chosen, {0}) is expected
+        assert routes._processes(model, chosen, {0}) == expected
         monkeypatch.setattr(workers, "cores", lambda: 1)
-        assert routes._parallel(model, chosen, {0}) is False
+        assert routes._processes(model, chosen, {0}) == 1
+    monkeypatch.setattr(workers, "cores", lambda: 64)
+    assert routes._processes(large, routes.budget.chosen(large), {0}) == routes.PROCESSES
 
 
 def test_a_split_checks_progress_counts_the_whole_up_to_its_end(monkeypatch):
-    """The progress line of a split check shows this process's half as the whole's share (the other
+    """The progress line of a check split in two shows this process's half as the whole's (the other
     half runs alongside): counts of the whole's total, rising, ending at it."""
     seen = []
 
@@ -116,7 +121,7 @@ def test_a_split_checks_progress_counts_the_whole_up_to_its_end(monkeypatch):
             seen.append((label, done, total))
 
     model = derive.Model(derive.parse(EXTREME["softmax_ce_huge"]))
-    monkeypatch.setattr(routes, "_parallel", lambda *args: True)
+    monkeypatch.setattr(routes, "_processes", lambda *args: 2)
     report = routes.run(model, Progress())
     total = report.checked
     assert {t for _, _, t in seen} == {total} and [d for _, d, _ in seen] == sorted(d for _, d, _ in seen)

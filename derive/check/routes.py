@@ -265,8 +265,9 @@ def run(model, progress=None) -> Report:
                                  "spread); the generated code on every one")
     kinked = domain.kinked(model.derivation, model.evaluation)
     _ = model.module  # (compiled before a fork below, once for every process)
-    parts = [chosen[k::2] for k in range(2)] if _parallel(model, chosen, fd_samples) else [chosen]
-    shown = _Halved(progress, len(chosen)) if progress and len(parts) > 1 else progress
+    count = _processes(model, chosen, fd_samples)
+    parts = [chosen[k::count] for k in range(count)]
+    shown = _Share(progress, count, len(chosen)) if progress and count > 1 else progress
     rows = [row for part in workers.split(
         lambda part: _rows(model, part, nested, fd_samples, kinked, shown if part is parts[0] else None), parts)
             for row in part]
@@ -277,26 +278,29 @@ def run(model, progress=None) -> Report:
     return Report(rows, skipped, len(chosen))
 
 
-PARALLEL_WORK = 5_000  # units the finite differences recompute (`budget.reach`); from here on, two processes
+PARALLEL_WORK = 5_000  # units the finite differences recompute (`budget.reach`); from here on, a process a core
+PROCESSES = 4  # at most
 
 
-def _parallel(model, chosen: list[str], fd_samples: set[int]) -> bool:
-    """Whether the check pays for a second process: the differences' forward passes of a large network
-    (64-64-64's take 3 of its 5 s) on a machine with a second core; a small one's take milliseconds,
-    less than a fork."""
+def _processes(model, chosen: list[str], fd_samples: set[int]) -> int:
+    """How many processes the check's parameters are shared out to: one per core (up to `PROCESSES`)
+    where the differences' forward passes are long (64-64-64's take 3 of its 5 s), else one (a small
+    network's take milliseconds, less than a fork)."""
     moved = budget.reach(model.network)
-    return workers.cores() > 1 and sum(moved[p] for p in chosen) * len(fd_samples) >= PARALLEL_WORK
+    if sum(moved[p] for p in chosen) * len(fd_samples) < PARALLEL_WORK:
+        return 1
+    return max(1, min(workers.cores(), PROCESSES, len(chosen)))
 
 
-class _Halved:
-    """The progress of this process's half of the parameters, shown as the whole's (the other half runs
-    at the same time in another)."""
+class _Share:
+    """The progress of this process's share of the parameters (one in ``count``), shown as the whole's
+    (the other shares run at the same time in other processes)."""
 
-    def __init__(self, progress, total: int):
-        self.progress, self.total = progress, total
+    def __init__(self, progress, count: int, total: int):
+        self.progress, self.processes, self.total = progress, count, total
 
     def count(self, label: str, done: int, _: int) -> None:
-        self.progress.count(label, min(2 * done, self.total), self.total)
+        self.progress.count(label, min(self.processes * done, self.total), self.total)
 
 
 def _rows(model, chosen: list[str], nested, fd_samples: set[int], kinked, progress) -> list[Row]:
