@@ -92,6 +92,22 @@ class Forward:
             self.plans[symbol] = plan
         return self.plans[symbol]
 
+    def _kept(self, k: int, prec: int) -> _Sum:
+        """Sum k's terms at the base, at this precision, made once."""
+        base = self.sums.get((k, prec))
+        if base is None:
+            base = self.sums[k, prec] = _Sum([f(self.base) for f in self.compiled[k]])
+        return base
+
+    def prepare(self, symbols) -> None:
+        """The plans of moves of ``symbols``, and the terms they keep at this precision, made now: processes
+        forked after this (the check's shares of its parameters) find them made, where each would make the
+        ones they share (an output's net, which every weight below moves) again."""
+        for symbol in symbols:
+            for k, _, hits in self._plan(symbol):
+                if hits is not None:
+                    self._kept(k, mpmath.mp.prec)
+
     def _terms(self, k: int, symbols: list) -> tuple:
         """The terms of sum k that read any of ``symbols``, in order."""
         if k not in self.where:
@@ -116,9 +132,7 @@ class Forward:
         kept from the first call at this precision: a net of 677 terms moved by one weight computes one
         product, not 677, and (`_Sum`) adds it to the base's exact sum in one step, not 677."""
         compiled = self.compiled[k]
-        base = self.sums.get((k, prec))
-        if base is None:
-            base = self.sums[k, prec] = _Sum([f(self.base) for f in compiled])
+        base = self._kept(k, prec)
         if base.exact is not None:
             value = base.moved(hits, [compiled[j](env) for j in hits])
             if value is not None:

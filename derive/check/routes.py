@@ -31,6 +31,7 @@ that moves that net (``Row.inapplicable``), and the report says why.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass, field
 
@@ -264,15 +265,16 @@ def run(model, progress=None) -> Report:
         skipped["fd_samples"] = (f"finite differences and sympy.diff on {len(fd_samples)} of {count} samples (an even "
                                  "spread); the generated code on every one")
     kinked = domain.kinked(model.derivation, model.evaluation)
-    _ = model.module  # (compiled before a fork below, once for every process)
-    count = _processes(model, chosen, fd_samples)
-    parts = [chosen[k::count] for k in range(count)]
-    shown = _Share(progress, count, len(chosen)) if progress and count > 1 else progress
-    rows = [row for part in workers.split(
-        lambda part: _rows(model, part, nested, fd_samples, kinked, shown if part is parts[0] else None), parts)
-            for row in part]
+    processes = _processes(model, chosen, fd_samples)
     order = {p: k for k, p in enumerate(chosen)}
-    rows.sort(key=lambda row: (row.sample, order[row.parameter]))
+    rows = []
+    with mpmath.workdps(60):
+        for s in range(count):
+            sample = _Sample(model, s, chosen, kinked, nested, s in fd_samples, warm=processes > 1)
+            parts = [chosen[k::processes] for k in range(processes)] if s in fd_samples else [chosen]
+            shown = _Share(progress, len(parts), len(chosen)) if progress and len(parts) > 1 else progress
+            shares = workers.split(functools.partial(sample.rows, progress=shown, first=parts[0]), parts)
+            rows += sorted((row for share in shares for row in share), key=lambda row: order[row.parameter])
     for row in rows:  # (a child's: its copy of the exact value, whose digits this process decides)
         row.chain = model.evaluation.samples[row.sample][Q.gradient(row.parameter)]
     return Report(rows, skipped, len(chosen))
@@ -303,80 +305,92 @@ class _Share:
         self.progress.count(label, min(self.processes * done, self.total), self.total)
 
 
-def _rows(model, chosen: list[str], nested, fd_samples: set[int], kinked, progress) -> list[Row]:
-    """Every sample's row for each of ``chosen``."""
-    network, module = model.network, model.module
-    rows = []
-    with mpmath.workdps(60):
-        for s, sample in enumerate(model.spec.samples):
-            values = model.evaluation.samples[s]
-            x = [float(v) for v in sample.inputs]
-            t = [float(v) for v in sample.targets]
-            params = dict(module.INITIAL)
-            moving = dict(params)  # the float64 differences' own copy, each parameter moved and put back
-            generated = module.gradient(params, x, t)
-            noise = _float_noise(module, params, x, t, generated)
-            exact_error = values[Q.TOTAL_ERROR]
-            forward = Forward(model, s)
-            forward_error = max(forward.rounding, float(abs(mpmath.mpf(module.loss(params, x, t)) - exact_error)))
-            scale = max([abs(values[Q.gradient(p)]) for p in model.parameters] + [mpmath.mpf(1)])
-            try:
-                bounds = float_bound.gradient_bounds(model.derivation, values, chosen)
-            except float_bound.Unbounded:
-                bounds = None
-            exact = network.sample_values(s)
-            subs = {network.symbol(k): v for k, v in exact.items()}
-            kinks = {network.symbol(Q.net(n)) for k, n in kinked if k == s}
-            nets = [network.symbol(Q.net(n)) for layer in network.layers[1:] for n in layer]
-            for k, p in enumerate(chosen):
-                if progress:
-                    progress.count(f"checking gradients, sample {s + 1}:", k + 1, len(chosen))
-                chain = values[Q.gradient(p)]
-                row = Row(p, s, chain)
-                if nested is not None and s in fd_samples:
-                    symbols = tuple(sorted(subs, key=str))
-                    function = _sympy_derivative(nested, network.symbol(Q.parameter(p)), symbols)
-                    row.routes["sympy_diff"] = _sympy_route(function, symbols, subs, chain)
-                extra = {"sympy_diff": 0, "generated": 4 * mpmath.mpf(noise[p])}
-                if bounds is not None:
-                    extra["generated"] += 2 * bounds[p]
-                    if float_bound.unresolved(chain, bounds[p]) and generated[p] != chain:  # exactly right: resolved
-                        row.unresolved = (f"float64 cannot resolve it: the generated code's error bound there is "
-                                          f"{mpmath.nstr(bounds[p], 2)}, the exact value {mpmath.nstr(chain, 2)}")
-                if s in fd_samples:
-                    with mpmath.workdps(50):
-                        hh, q, at = mpmath.mpf("1e-20"), network.symbol(Q.parameter(p)), values[Q.parameter(p)]
-                        up, down = forward.values(q, at + hh), forward.values(q, at - hh)
-                        row.routes["fd_mpmath"] = (up[forward.total] - down[forward.total]) / (2 * hh)
-                        wide = (forward.error(q, at + 2 * hh) - forward.error(q, at - 2 * hh)) / (4 * hh)
-                        extra["fd_mpmath"] = (10 * mpmath.mpf(10) ** -50 * max(abs(exact_error), 1) / hh
-                                              + 2 * abs(wide - row.routes["fd_mpmath"]))  # rounding, truncation
-                        h = _float_step(at, up, down, nets, hh)
-                    atol = float(TOLERANCE["fd_float64"][0] * scale)
-                    value, extra["fd_float64"] = _fd_float64(module, moving, x, t, p, forward_error, h, atol)
-                    row.routes["fd_float64"] = value
-                    if extra["fd_float64"] > RESOLVED * abs(value) + atol:
-                        error = mpmath.nstr(extra["fd_float64"], 2)
-                        row.inapplicable["fd_float64"] = (f"too coarse: float64 cannot resolve it here (the difference "
-                                                          f"quotient's own error is about {error})")
-                        del row.routes["fd_float64"]
-                    moved = sorted(str(n) for n in kinks if up[n] != down[n])
-                    for route in ("fd_float64", "fd_mpmath") if moved else ():
-                        row.inapplicable[route] = f"{', '.join(moved)} on a kink"
-                        row.routes.pop(route, None)
-                row.routes["generated"] = mpmath.mpf(generated[p])
-                for route, value in row.routes.items():
-                    atol, rtol = TOLERANCE[route]
-                    if route == "generated" and bounds is not None:
-                        atol = 0  # its bound, relative to the terms it sums, takes the place of an absolute floor
-                    tolerance = (atol * (scale if route in ("sympy_diff",) else max(1, scale)) + rtol * abs(chain)
-                                 + extra[route])
-                    if tolerance:
-                        ratio = abs(value - chain) / tolerance
-                    else:  # exact in float64 (a gradient of 0 from exact zeros): it must be exact
-                        ratio = mpmath.mpf(0) if value == chain else mpmath.inf
-                    row.worst = max(row.worst, ratio)
-                    if ratio > 1:
-                        row.failures.append(route)
-                rows.append(row)
-    return rows
+class _Sample:
+    """One sample's check: what every parameter's row reads (the generated gradient and its noise, the
+    bounds, the 50-digit forward pass), made first, so that processes forked after it share it."""
+
+    def __init__(self, model, s: int, chosen: list[str], kinked, nested, differences: bool, warm: bool):
+        network, module = model.network, model.module
+        self.model, self.s, self.nested, self.differences = model, s, nested, differences
+        sample = model.spec.samples[s]
+        self.values = values = model.evaluation.samples[s]
+        self.x = x = [float(v) for v in sample.inputs]
+        self.t = t = [float(v) for v in sample.targets]
+        params = dict(module.INITIAL)
+        self.moving = dict(params)  # the float64 differences' own copy, each parameter moved and put back
+        self.generated = module.gradient(params, x, t)
+        self.noise = _float_noise(module, params, x, t, self.generated)
+        self.exact_error = values[Q.TOTAL_ERROR]
+        self.forward = Forward(model, s)
+        self.forward_error = max(self.forward.rounding,
+                                 float(abs(mpmath.mpf(module.loss(params, x, t)) - self.exact_error)))
+        self.scale = max([abs(values[Q.gradient(p)]) for p in model.parameters] + [mpmath.mpf(1)])
+        self.bounds: dict | None = None
+        with contextlib.suppress(float_bound.Unbounded):
+            self.bounds = float_bound.gradient_bounds(model.derivation, values, chosen)
+        self.subs = {network.symbol(k): v for k, v in network.sample_values(s).items()}
+        self.kinks = {network.symbol(Q.net(n)) for k, n in kinked if k == s}
+        self.nets = [network.symbol(Q.net(n)) for layer in network.layers[1:] for n in layer]
+        if warm and differences:
+            with mpmath.workdps(50):
+                self.forward.prepare([network.symbol(Q.parameter(p)) for p in chosen])
+
+    def rows(self, chosen: list[str], progress, first: list[str]) -> list[Row]:
+        """The rows of ``chosen``, its progress shown where it is the ``first`` share (this process's)."""
+        out = []
+        for k, p in enumerate(chosen):
+            if progress and chosen is first:
+                progress.count(f"checking gradients, sample {self.s + 1}:", k + 1, len(chosen))
+            out.append(self.row(p))
+        return out
+
+    def row(self, p: str) -> Row:
+        network, module, s, values = self.model.network, self.model.module, self.s, self.values
+        forward, bounds, scale = self.forward, self.bounds, self.scale
+        chain = values[Q.gradient(p)]
+        row = Row(p, s, chain)
+        if self.nested is not None and self.differences:
+            symbols = tuple(sorted(self.subs, key=str))
+            function = _sympy_derivative(self.nested, network.symbol(Q.parameter(p)), symbols)
+            row.routes["sympy_diff"] = _sympy_route(function, symbols, self.subs, chain)
+        extra = {"sympy_diff": 0, "generated": 4 * mpmath.mpf(self.noise[p])}
+        if bounds is not None:
+            extra["generated"] += 2 * bounds[p]
+            if float_bound.unresolved(chain, bounds[p]) and self.generated[p] != chain:  # exactly right: resolved
+                row.unresolved = (f"float64 cannot resolve it: the generated code's error bound there is "
+                                  f"{mpmath.nstr(bounds[p], 2)}, the exact value {mpmath.nstr(chain, 2)}")
+        if self.differences:
+            with mpmath.workdps(50):
+                hh, q, at = mpmath.mpf("1e-20"), network.symbol(Q.parameter(p)), values[Q.parameter(p)]
+                up, down = forward.values(q, at + hh), forward.values(q, at - hh)
+                row.routes["fd_mpmath"] = (up[forward.total] - down[forward.total]) / (2 * hh)
+                wide = (forward.error(q, at + 2 * hh) - forward.error(q, at - 2 * hh)) / (4 * hh)
+                extra["fd_mpmath"] = (10 * mpmath.mpf(10) ** -50 * max(abs(self.exact_error), 1) / hh
+                                      + 2 * abs(wide - row.routes["fd_mpmath"]))  # rounding, truncation
+                h = _float_step(at, up, down, self.nets, hh)
+            atol = float(TOLERANCE["fd_float64"][0] * scale)
+            value, extra["fd_float64"] = _fd_float64(module, self.moving, self.x, self.t, p, self.forward_error, h,
+                                                     atol)
+            row.routes["fd_float64"] = value
+            if extra["fd_float64"] > RESOLVED * abs(value) + atol:
+                error = mpmath.nstr(extra["fd_float64"], 2)
+                row.inapplicable["fd_float64"] = (f"too coarse: float64 cannot resolve it here (the difference "
+                                                  f"quotient's own error is about {error})")
+                del row.routes["fd_float64"]
+            moved = sorted(str(n) for n in self.kinks if up[n] != down[n])
+            for route in ("fd_float64", "fd_mpmath") if moved else ():
+                row.inapplicable[route] = f"{', '.join(moved)} on a kink"
+                row.routes.pop(route, None)
+        row.routes["generated"] = mpmath.mpf(self.generated[p])
+        for route, value in row.routes.items():
+            atol, rtol = TOLERANCE[route]
+            if route == "generated" and bounds is not None:
+                atol = 0  # its bound, relative to the terms it sums, takes the place of an absolute floor
+            tolerance = (atol * (scale if route in ("sympy_diff",) else max(1, scale)) + rtol * abs(chain)
+                         + extra[route])
+            # (a tolerance of 0: exact in float64, a gradient of 0 from exact zeros, which must be exact)
+            ratio = abs(value - chain) / tolerance if tolerance else mpmath.mpf(0) if value == chain else mpmath.inf
+            row.worst = max(row.worst, ratio)
+            if ratio > 1:
+                row.failures.append(route)
+        return row
