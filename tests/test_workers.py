@@ -126,3 +126,19 @@ def test_a_split_checks_progress_counts_the_whole_up_to_its_end(monkeypatch):
     total = report.checked
     assert {t for _, _, t in seen} == {total} and [d for _, d, _ in seen] == sorted(d for _, d, _ in seen)
     assert seen[-1][1] == total and len(seen) == (total + 1) // 2
+
+
+def test_a_split_check_without_float_bounds_is_the_serial_one(monkeypatch):
+    """Where the generated code's float64 error has no bound (a function without an error rule: its
+    walk raises Unbounded, here in every process), the bounds computed beside the forward pass's set-up
+    come back as none, and every row is the serial check's, which uses the fixed tolerance."""
+    def unbounded(*args):
+        raise routes.float_bound.Unbounded("no error rule")
+
+    monkeypatch.setattr(routes.float_bound, "gradient_bounds", unbounded)
+    model = derive.Model(derive.parse(EXTREME["softmax_ce_huge"]))
+    serial = routes.run(model)
+    monkeypatch.setattr(routes, "_processes", lambda *args: 2)
+    split = routes.run(model)
+    assert [_fields(r) for r in split.rows] == [_fields(r) for r in serial.rows]
+    assert all(r.routes["generated"] is not None for r in serial.rows)

@@ -325,15 +325,23 @@ class _Sample:
         self.forward_error = max(self.forward.rounding,
                                  float(abs(mpmath.mpf(module.loss(params, x, t)) - self.exact_error)))
         self.scale = max([abs(values[Q.gradient(p)]) for p in model.parameters] + [mpmath.mpf(1)])
-        self.bounds: dict | None = None
-        with contextlib.suppress(float_bound.Unbounded):
-            self.bounds = float_bound.gradient_bounds(model.derivation, values, chosen)
         self.subs = {network.symbol(k): v for k, v in network.sample_values(s).items()}
         self.kinks = {network.symbol(Q.net(n)) for k, n in kinked if k == s}
         self.nets = [network.symbol(Q.net(n)) for layer in network.layers[1:] for n in layer]
-        if warm and differences:
+
+        def bounds() -> dict | None:
+            with contextlib.suppress(float_bound.Unbounded):
+                return float_bound.gradient_bounds(model.derivation, values, chosen)
+            return None
+
+        def prepare() -> None:
             with mpmath.workdps(50):
                 self.forward.prepare([network.symbol(Q.parameter(p)) for p in chosen])
+
+        if warm and differences:  # (the bounds in a child meanwhile: processes forked later take both)
+            _, self.bounds = workers.split(lambda task: task(), [prepare, bounds])
+        else:
+            self.bounds = bounds()
 
     def rows(self, chosen: list[str], progress, first: list[str]) -> list[Row]:
         """The rows of ``chosen``, its progress shown where it is the ``first`` share (this process's)."""
