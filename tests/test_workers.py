@@ -141,4 +141,3 @@ def test_a_split_check_without_float_bounds_is_the_serial_one(monkeypatch):
     monkeypatch.setattr(routes, "_processes", lambda *args: 2)
     split = routes.run(model)
     assert [_fields(r) for r in split.rows] == [_fields(r) for r in serial.rows]
-    assert all(r.routes["generated"] is not None for r in serial.rows)
