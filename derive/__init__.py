@@ -246,13 +246,21 @@ class Model:
     def html(self, digits: int = 9, check=None) -> str:
         """The self-contained interactive web page (``check``: the result of `check`, made here unless
         given; ``False`` leaves the page's check section out, the slow part)."""
+        from derive.check import report, routes
         from derive.render.web.html import Page
 
         require_balls()
-        check = self.check(digits=digits) if check is None else check or None
-        comparisons = self.training_comparisons(self.spec.steps) if self.spec.steps else []
-        findings, notes = (self.published_findings, self.published_notes(digits)) if self.spec.published else ((), ())
-        return Page(self, __version__, digits, check, comparisons, findings, notes).render()
+        pending = report.beside(self, digits) if check is None and routes.processes(self) > 1 else None  # a long one
+        try:
+            check = self.check(digits=digits) if check is None and pending is None else check or None
+            comparisons = self.training_comparisons(self.spec.steps) if self.spec.steps else []
+            published = self.spec.published
+            findings, notes = (self.published_findings, self.published_notes(digits)) if published else ((), ())
+            return Page(self, __version__, digits, check, comparisons, findings, notes).render(pending)
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
 
     def check(self, claims=(), digits: int = 9, routes: bool = True, progress=None):
         """What `derive check` does: every gradient by the independent routes (unless not ``routes``),

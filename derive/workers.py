@@ -8,6 +8,7 @@ without copying or pickling it; only each part's result comes back, pickled thro
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import pickle
 import signal
@@ -39,23 +40,43 @@ def cores() -> int:
 
 def split(function: Callable[[Any], Any], parts: Sequence[Any]) -> list:
     """``[function(part) for part in parts]``, the first part in this process and each other in a
-    forked child at the same time. A child that fails or dies has its part computed here after all,
-    so that what is raised is what the serial computation raises (its type, message and traceback)."""
-    children = [_start(function, part) for part in parts[1:]]
+    forked child at the same time (`Pending`)."""
+    children = [Pending(function, part) for part in parts[1:]]
     try:
         results = [function(parts[0])]
     except BaseException:
-        for pid, read in children:
-            _end(pid, read)
+        for child in children:
+            child.cancel()
         raise
-    for (pid, read), part in zip(children, parts[1:], strict=True):
-        done, value = _collect(pid, read)
-        results.append(value if done else function(part))
-    return results
+    return results + [child.result() for child in children]
+
+
+class Pending:
+    """``function(part)`` computing in a forked child from now on, its ``result()`` waited for when
+    asked. A child that fails or dies has its part computed here after all, so that what is raised is
+    what the serial computation raises (its type, message and traceback); ``cancel()`` ends the child
+    (the caller's own computation failed)."""
+
+    def __init__(self, function: Callable[[Any], Any], part: Any):
+        self.function, self.part = function, part
+        self.pid, self.read = _start(function, part)
+        self.running = True
+
+    def result(self) -> Any:
+        self.running = False
+        done, value = _collect(self.pid, self.read)
+        return value if done else self.function(self.part)
+
+    def cancel(self) -> None:
+        """The child ended, where it still runs (not once its result was asked for)."""
+        if self.running:
+            self.running = False
+            _end(self.pid, self.read)
 
 
 def _start(function, part) -> tuple[int, int]:
     read, write = os.pipe()
+    gc.freeze()  # the child's collections leave what it inherits alone: not read, so not copied (copy on write)
     pid = os.fork()
     if pid == 0:  # the child: compute, send, and end without running the parent's exit handlers
         status = 1
@@ -68,6 +89,7 @@ def _start(function, part) -> tuple[int, int]:
             status = 0
         finally:
             os._exit(status)
+    gc.unfreeze()
     os.close(write)
     return pid, read
 

@@ -141,3 +141,29 @@ def test_a_split_check_without_float_bounds_is_the_serial_one(monkeypatch):
     monkeypatch.setattr(routes, "_processes", lambda *args: 2)
     split = routes.run(model)
     assert [_fields(r) for r in split.rows] == [_fields(r) for r in serial.rows]
+
+
+def test_the_page_with_its_check_computed_beside_is_the_page(monkeypatch):
+    """A long check (`routes.processes` above 1) is computed in a forked child while the page is printed;
+    the page is the one printed after the check in this process, byte for byte, on networks whose check
+    rows differ in kind (saturated, kinks, exact zeros)."""
+    for spec in (EXTREME["softmax_ce_huge"], TODAY["own_kinks"], EXTREME["exact_zero_and_one_outputs"]):
+        serial = derive.Model(derive.parse(spec)).html()
+        monkeypatch.setattr(routes, "processes", lambda model: 2)
+        beside = derive.Model(derive.parse(spec)).html()
+        monkeypatch.undo()
+        assert beside == serial
+
+
+def test_a_page_that_fails_ends_the_check_computing_beside_it(monkeypatch):
+    from derive.render.web import html
+
+    def fails(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(routes, "processes", lambda model: 2)
+    monkeypatch.setattr(html.Page, "shown", fails)
+    with pytest.raises(KeyboardInterrupt):
+        derive.Model(derive.parse(EXTREME["softmax_ce_huge"])).html()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child of this process is left, running or unreaped

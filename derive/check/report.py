@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from derive import workers
 from derive.check import routes
 from derive.check.audit import agrees, parse_claim
 from derive.check.resolve import Resolver
@@ -69,18 +70,37 @@ def claim(model, quantity, value, digits: int = 9) -> Verdict:
     return Verdict(build(model, [(q, number)], digits, with_checks=False).claims[0], digits)
 
 
-def checks(model, digits: int, progress=None) -> Checks:
-    """Every gradient by the independent routes (`derive.check.routes.run`)."""
-    report = routes.run(model, progress)
+def checks(model, digits: int, progress=None, routed: routes.Report | None = None) -> Checks:
+    """Every gradient by the independent routes (`derive.check.routes.run`, unless ``routed`` is its
+    result, computed beside)."""
+    report = routes.run(model, progress) if routed is None else routed
     return Checks(report, len(model.parameters), len(model.spec.samples),
                   domain.kinks(model.derivation, model.evaluation), digits)
 
 
+def beside(model, digits: int) -> workers.Pending:
+    """`build`'s result without claims, its routes computed from now on in a forked child while this
+    process goes on (the page of a large network is printed meanwhile): ``result()`` waits for it."""
+    return _Beside(model, digits)
+
+
+class _Beside(workers.Pending):
+    def __init__(self, model, digits: int):
+        super().__init__(routes.run, model)
+        self.model, self.digits = model, digits
+
+    def result(self) -> CheckResult:
+        model = self.model
+        return build(model, [], self.digits, routed=routes.adopted(model, super().result()))
+
+
 def build(
-    model, claims: list[tuple[Q.Quantity, Decimal]], digits: int, with_checks: bool = True, progress=None
+    model, claims: list[tuple[Q.Quantity, Decimal]], digits: int, with_checks: bool = True, progress=None,
+    routed: routes.Report | None = None,
 ) -> CheckResult:
-    """The check of a model: its routes (unless not ``with_checks``), its audit, the ``claims``."""
-    table = checks(model, digits, progress) if with_checks else None
+    """The check of a model: its routes (unless not ``with_checks``; ``routed``: their result, computed
+    beside), its audit, the ``claims``."""
+    table = checks(model, digits, progress, routed) if with_checks else None
     if progress and model.spec.published:
         progress.stage(f"auditing {len(model.spec.published)} published numbers")
     findings = model.published_findings

@@ -260,7 +260,7 @@ def run(model, progress=None) -> Report:
         skipped["fd"] = f"finite differences on {len(chosen)} of {len(model.parameters)} parameters (an even spread)"
     nested = _nested(model, skipped)
     count = len(model.spec.samples)
-    fd_samples = set(range(count)) if count <= FD_SAMPLES else {int(i * count / FD_SAMPLES) for i in range(FD_SAMPLES)}
+    fd_samples = _differenced(count)
     if len(fd_samples) < count:
         skipped["fd_samples"] = (f"finite differences and sympy.diff on {len(fd_samples)} of {count} samples (an even "
                                  "spread); the generated code on every one")
@@ -275,9 +275,26 @@ def run(model, progress=None) -> Report:
             shown = _Share(progress, len(parts), len(chosen)) if progress and len(parts) > 1 else progress
             shares = workers.split(functools.partial(sample.rows, progress=shown, first=parts[0]), parts)
             rows += sorted((row for share in shares for row in share), key=lambda row: order[row.parameter])
-    for row in rows:  # (a child's: its copy of the exact value, whose digits this process decides)
+    return adopted(model, Report(rows, skipped, len(chosen)))
+
+
+def adopted(model, report: Report) -> Report:
+    """A report computed in another process with each row's exact value this process's own: a copy
+    carries its ball without the means to compute it again, so its digits could be undecided where
+    this one's are decided."""
+    for row in report.rows:
         row.chain = model.evaluation.samples[row.sample][Q.gradient(row.parameter)]
-    return Report(rows, skipped, len(chosen))
+    return report
+
+
+def _differenced(count: int) -> set[int]:
+    """The samples the finite differences and sympy.diff take: all, or an even spread of `FD_SAMPLES`."""
+    return set(range(count)) if count <= FD_SAMPLES else {int(i * count / FD_SAMPLES) for i in range(FD_SAMPLES)}
+
+
+def processes(model) -> int:
+    """How many processes `run` shares the check of ``model`` out to (`_processes`)."""
+    return _processes(model, budget.chosen(model), _differenced(len(model.spec.samples)))
 
 
 PARALLEL_WORK = 5_000  # units the finite differences recompute (`budget.reach`); from here on, a process a core

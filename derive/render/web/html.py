@@ -280,16 +280,20 @@ class Page:
         return javascript.render(derivation, shown), [s.quantity for s in javascript.steps(derivation, shown)]
 
     # -- the page ------------------------------------------------------------------------------
-    def render(self) -> str:
+    def render(self, pending=None) -> str:
+        """The page; ``pending``: the check's result, computing meanwhile in another process (its
+        ``result()``, `derive.workers.Pending`), asked for last: its table is the only part that reads it."""
         spec, network = self.spec, self.network
         self.derivations = {p: self.derivation(p) for p in self.selectable()}
         tables = html_tables.Tables(self)
-        printed = {name: getattr(tables, name)() for name in ("parameters", "samples", "neurons", "check", "audit",
-                                                               "training")}
+        printed = {name: getattr(tables, name)() for name in ("parameters", "samples", "neurons", "audit", "training")}
         printed["grids"] = self.grids.render()
         diagram = self.picture.render(self.caption())
         shown = self.shown()
         code, quantities = self.script(shown)
+        if pending is not None:
+            self.check = pending.result()
+        printed["check"] = tables.check()
         env = environment()
         assert env.loader is not None  # environment() loads from the templates folder
         runtime = env.loader.get_source(env, RUNTIME)[0]
