@@ -330,3 +330,14 @@ def test_a_published_quantity_the_network_cannot_have_names_the_file_and_key(tmp
         assert main(command) == 2, command
         assert capsys.readouterr().err == f"derive: p.toml: {message}\n", command
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_check_of_a_batch_counts_its_samples_as_every_output_does():
+    """A batchnorm network's samples are one pass (the check's rows have no [k]), and its header says so in
+    the words of every other output, not "1 sample"; an ordinary network's header is as it was."""
+    from conftest import ROOT
+    from in_process import derive_cli
+
+    batch = derive_cli("check", str(ROOT / "derive" / "examples" / "batchnorm.toml")).stdout.splitlines()
+    assert batch[0] == "batchnorm: every gradient by five routes, 16 parameters x 3 samples, one batch"
+    assert derive_cli("check").stdout.splitlines()[0] == "mazur: every gradient by five routes, 10 parameters x 1 sample"

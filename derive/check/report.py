@@ -13,6 +13,7 @@ from derive.check.audit import agrees, parse_claim
 from derive.check.resolve import Resolver
 from derive.check.results import CheckResult, Checks, Claimed, Derived
 from derive.derivation import domain
+from derive.model import layers
 from derive.model import quantities as Q
 from derive.model.reading import ReadError, read_regular
 from derive.render.check_text import as_text, claim_text
@@ -75,7 +76,7 @@ def checks(model, digits: int, progress=None, routed: routes.Report | None = Non
     result, computed beside)."""
     report = routes.run(model, progress) if routed is None else routed
     return Checks(report, len(model.parameters), len(model.spec.samples),
-                  domain.kinks(model.derivation, model.evaluation), digits)
+                  domain.kinks(model.derivation, model.evaluation), digits, layers.samples(model.spec))
 
 
 def beside(model, digits: int) -> workers.Pending:

@@ -26,9 +26,10 @@ class Checks:
 
     report: routes.Report
     parameters: int
-    samples: int
+    samples: int  # the passes of the step (a batch is one)
     kinks: list[str]
     digits: int
+    described: str = ""  # the samples as every output says them ("3 samples, one batch"; `layers.samples`)
 
     @property
     def rows(self) -> list[routes.Row]:
