@@ -272,3 +272,40 @@ def test_the_forward_pass_is_written_once_for_forward_loss_and_gradient(name, re
         assert net_statements(functions[public]) == []
         calls = [n.func.id for n in ast.walk(functions[public]) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
         assert "_forward" in calls, public
+
+
+def test_a_batch_networks_code_says_its_inputs_are_the_whole_batch(tmp_path):
+    """A batchnorm network's one call takes the whole batch (its samples side by side, one pass): the
+    Python and NumPy modules' docstrings say so with their own INPUTS and OUTPUTS, loss is the engine's
+    E_total of the batch, and a NumPy 2-D array's row is one such batch (two equal rows, twice the loss
+    and the gradient). An ordinary network's docstrings say nothing of it."""
+    import importlib.util
+
+    import numpy
+
+    from derive.model import quantities as Q
+
+    model = derive.load(ROOT / "derive" / "examples" / "batchnorm.toml")
+    modules = {}
+    for target in ("python", "numpy"):
+        path = tmp_path / f"{target}.py"
+        model.codegen(target, path)
+        spec = importlib.util.spec_from_file_location(f"batch_{target}", path)
+        module = modules[target] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        doc = " ".join(module.__doc__.split())
+        assert (f"one call takes the whole batch: inputs are its 3 samples' 2 inputs each, sample by sample "
+                f"(INPUTS = {module.INPUTS}), targets likewise (OUTPUTS = {module.OUTPUTS}), and loss is E_total "
+                "of the batch.") in doc and (module.INPUTS, module.OUTPUTS) == (6, 6)
+    sample = model.spec.samples[0]
+    x, t = [float(v) for v in sample.inputs], [float(v) for v in sample.targets]
+    params = dict(modules["python"].INITIAL)
+    exact = model.evaluation.totals[Q.TOTAL_ERROR]
+    assert close(modules["python"].loss(params, x, t), exact)
+    numpy_module = modules["numpy"]
+    assert close(numpy_module.loss(params, numpy.array([x, x]), numpy.array([t, t])), 2 * exact)
+    one, two = numpy_module.gradient(params, x, t), numpy_module.gradient(params, numpy.array([x, x]), numpy.array([t, t]))
+    assert all(close(two[p], 2 * one[p]) for p in one)
+    ordinary = tmp_path / "mazur.py"
+    derive.load().codegen("python", ordinary)
+    assert "whole batch" not in ordinary.read_text()

@@ -13,6 +13,7 @@ lacks, through ``math.erf`` and ``math.erfc`` element by element (`VECTORIZED`).
 from __future__ import annotations
 
 import inspect
+import textwrap
 
 from sympy.printing.numpy import NumPyPrinter
 
@@ -21,6 +22,7 @@ from derive.derivation import lowered as P
 from derive.escape import python_string
 from derive.model import optimizers
 from derive.model.functions import Registered
+from derive.model.layers import batch_inputs
 from derive.model.scalars import parts as scalar_parts
 from derive.render.code import pyformat, python_training, tables
 from derive.render.code.code_functions import NAMES, FunctionNames
@@ -314,6 +316,8 @@ def render(network, version: str, dtype: str = "float64") -> str:
     training = python_training.context(network, by_name)
     return environment().get_template("gradients_numpy.py.j2").render({
         "header": header("python", spec, version, "codegen --target numpy", about=True),
+        "batch_note": textwrap.fill(batch_inputs(spec) + (" A row of a 2-D array is one such batch."
+                                                          if batch_inputs(spec) else ""), 92),
         "name": spec.name,
         "dtype": dtype,
         "vectorized": [name for name in VECTORIZED if f"_{name}(" in "\n".join(run)],

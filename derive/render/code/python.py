@@ -25,6 +25,7 @@ from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, 
 from derive.escape import python_string
 from derive.model import quantities as Q
 from derive.model.functions import Registered
+from derive.model.layers import batch_inputs
 from derive.render import names
 from derive.render.code import in_memory, pyformat, python_training, tables
 from derive.render.code.code_functions import FunctionNames, RegisteredCalls
@@ -369,7 +370,8 @@ def module(network, version: str, bodies: dict[str, list[str]], helpers: list[st
         "uses_mul": "mul," in text + "".join(helpers),
         "helpers": helpers,
         "reduction_mean": spec.reduction == "mean",
-        "notes": notes + ([network.loss.float_note] if network.loss.float_note else []),
+        "notes": [*notes, *([network.loss.float_note] if network.loss.float_note else []),
+                  *([textwrap.fill(batch_inputs(spec), 92)] if batch_inputs(spec) else [])],
         "parameters": pyformat.collection(
             "", "PARAMETERS = (", [python_string(p.name) for p in network.parameters], ")"
         ),
