@@ -6,6 +6,7 @@ its terms, a product at its factors, a single factor's parenthesized sum inside 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 #: The most glyphs (`_glyphs`) a line's right side holds before its sum is broken: about the text width
 #: less the left side's, at 10 pt.
@@ -41,19 +42,28 @@ def _glyphs(tex: str) -> int:
     return len(re.sub(r"[{}_^ ]", "", plain))
 
 
+OPENS, CLOSES = (r"\left", r"\begin", "{"), (r"\right", r"\end", "}")  # a group's opening and closing
+
+
+def _depths(tex: str, start: int = 0) -> Iterator[tuple[int, int, int]]:
+    """Each position of ``tex`` from ``start``: (the position, the depth of the groups open there, braces,
+    \\left ... \\right and \\begin ... \\end, counted from ``start``; +1 where a group opens, -1 where one
+    closes, else 0). The one walk of both `_terms` and `_parenthesized`."""
+    depth = 0
+    for k in range(start, len(tex)):
+        step = 1 if tex.startswith(OPENS, k) else -1 if tex.startswith(CLOSES, k) else 0
+        depth += step
+        yield k, depth, step
+
+
 def _terms(tex: str, joins: tuple[str, ...] = (" + ", " - ")) -> list[str]:
     """``tex`` cut before each of ``joins`` at its top level (outside braces and \\left ... \\right), each
     piece keeping its operator: a sum's terms (or, with `PRODUCT`, a product's factors)."""
-    pieces, depth, start, k = [], 0, 0, 0
-    while k < len(tex):
-        if tex.startswith((r"\left", r"\begin"), k) or tex[k] == "{":
-            depth += 1
-        elif tex.startswith((r"\right", r"\end"), k) or tex[k] == "}":
-            depth -= 1
-        elif depth == 0 and tex.startswith(joins, k) and k > start:
+    pieces, start = [], 0
+    for k, depth, step in _depths(tex):
+        if not step and not depth and tex.startswith(joins, k) and k > start:
             pieces.append(tex[start:k])
             start = k + 1
-        k += 1
     return [*pieces, tex[start:]]
 
 
@@ -71,18 +81,11 @@ def _filled(terms: list[str], room: int) -> list[str]:
 
 
 def _parenthesized(tex: str) -> tuple[int, int] | None:
-    """Where the first top-level ``\\left( ... \\right)`` of ``tex`` opens and closes (the close's start)."""
+    """Where the first ``\\left( ... \\right)`` of ``tex`` opens and closes (the close's start)."""
     start = tex.find(r"\left(")
-    depth, k = 0, start
-    while 0 <= k < len(tex):
-        if tex.startswith(r"\left", k):
-            depth += 1
-        elif tex.startswith(r"\right", k):
-            depth -= 1
-            if depth == 0:
-                return start, k
-        k += 1
-    return None
+    if start < 0:
+        return None
+    return next(((start, k) for k, depth, step in _depths(tex, start) if step < 0 and not depth), None)
 
 
 def broken(rhs: str) -> list[str]:
