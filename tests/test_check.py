@@ -341,3 +341,18 @@ def test_the_check_of_a_batch_counts_its_samples_as_every_output_does():
     batch = derive_cli("check", str(ROOT / "derive" / "examples" / "batchnorm.toml")).stdout.splitlines()
     assert batch[0] == "batchnorm: every gradient by five routes, 16 parameters x 3 samples, one batch"
     assert derive_cli("check").stdout.splitlines()[0] == "mazur: every gradient by five routes, 10 parameters x 1 sample"
+
+
+def test_a_claim_about_a_later_sample_of_a_batch_is_told_how_the_batch_is_named():
+    """A batch's samples are one pass, each sample's units named on their own (net_h1_3 is sample 2's first):
+    `net_h1_1[2]` is refused (exit 2, one line) with that, not "there is 1 sample"; [1] stays the one pass's."""
+    from conftest import ROOT
+    from in_process import derive_cli
+
+    spec = str(ROOT / "derive" / "examples" / "batchnorm.toml")
+    refused = derive_cli("check", spec, "--claim", "net_h1_1[2]=0.5")
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == ("derive: 'net_h1_1[2]': the batch's 3 samples are one pass, whose quantities take no [k]: "
+                              "its units are numbered sample by sample (derive gradients lists them)\n")
+    assert derive_cli("check", spec, "--claim", "net_h1_1[1]=0.3775").returncode == 0
+    assert derive_cli("check", "--claim", "net_h1[2]=0.5").stderr == "derive: 'net_h1[2]': there is 1 sample\n"

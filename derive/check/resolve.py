@@ -18,7 +18,7 @@ from derive.derivation.evaluate import PRECISION, Evaluation, derived, evaluate,
 from derive.derivation.exact_training import EXACT_STEPS, ExactTraining, Snapshot
 from derive.derivation.training import TrainingRun, train
 from derive.escape import quoted
-from derive.model import optimizers
+from derive.model import layers, optimizers
 from derive.model import quantities as Q
 
 Trainer = Callable[[int], Snapshot]  # steps -> parameters and optimizer state after them
@@ -83,6 +83,10 @@ def checked(model, quantity: Q.Quantity | str) -> Q.Quantity:
         raise Q.QuantityError(f"unknown quantity {quoted(quantity)} in network {model.spec.name}"
                               f"{Q.suggestion(str(q.base), known_names(model))}")
     samples = len(model.spec.samples)
+    batch = layers.batch_size(model.spec.kinds)
+    if q.sample is not None and q.sample >= samples and batch:
+        raise Q.QuantityError(f"{quoted(quantity)}: the batch's {batch} samples are one pass, whose quantities take "
+                              "no [k]: its units are numbered sample by sample (derive gradients lists them)")
     if q.sample is not None and q.sample >= samples:
         raise Q.QuantityError(f"{quoted(quantity)}: there {'is' if samples == 1 else 'are'} {samples} "
                               f"sample{'s' if samples > 1 else ''}")
