@@ -7,9 +7,12 @@ Targets: `derive gradients` on 784-32-10 under 10 s and 500 MB; `derive html` on
 `derive build` on 64-64-64 under 30 s; cost at most linear in P (exponent ≤ 1).
 
 Each command runs in a fresh process (`derive.cli.main`, so times include starting Python and
-importing SymPy), its CPU time (user + system, steadier than the wall time on a shared machine) and
-peak memory read from that one child's rusage (os.wait4); ``--repeats`` runs, interleaved, the figure
-the median (peak: the largest). Writes the table into the documentation (docs/) between the
+importing SymPy), its wall time, its CPU time (user + system of it and the processes it forks:
+steadier than the wall time on a shared machine, but since the check of a large network is shared out
+over the cores, more than the wait) and peak memory read from that one child's rusage (os.wait4);
+``--repeats`` runs, interleaved, the figure the median (peak: the largest). A target is judged by the
+wall time, which is what a user waits: run it on a quiet machine (the load average at the start and
+the end is printed with the table). Writes the table into the documentation (docs/) between the
 bench:exact markers.
 
     python benchmarks/bench_exact.py [--repeats 3] [--no-readme] [--only gradients,html] [--sizes 403,8320]
@@ -18,6 +21,7 @@ bench:exact markers.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -49,6 +53,7 @@ def main(argv=None):
     commands = {k: v for k, v in COMMANDS.items() if not args.only or k in args.only.split(",")}
     sizes = [n for n in SIZES if not args.sizes or str(PARAMETERS[n]) in args.sizes.split(",")]
     results: dict[tuple[str, str], list[dict]] = {}
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
             for network in sizes:
@@ -63,11 +68,14 @@ def main(argv=None):
                     results.setdefault((label, network), []).append(result)
                     print(f"{label} {network}: {result['cpu']:.2f} s CPU, {result['seconds']:.2f} s, "
                           f"{result['peak_mb']:.0f} MB", file=sys.stderr)
+    load.append(os.getloadavg()[0])
     lines = [
         f"Measured by `python benchmarks/bench_exact.py` ({args.repeats} interleaved runs per command and size, "
-        "each in a fresh process; times include starting Python and importing SymPy; CPU is user + system time, "
-        "the median; peak is the child's own maximum resident set, the largest; `build` includes compiling the PDF "
-        "and its LaTeX processes' time):",
+        "each in a fresh process; times include starting Python and importing SymPy; wall and CPU (user + system "
+        "time of the command and the processes it forks) are medians, a target judged by the wall time; peak is "
+        "the child's own maximum resident set, the largest; `build` includes compiling the PDF and its LaTeX "
+        f"processes' time; load average {load[0]:.2f} at the start, {load[1]:.2f} at the end, on "
+        f"{os.cpu_count()} cores):",
         "",
         "| command | network | parameters | CPU s | wall s | peak MB | target |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -86,7 +94,7 @@ def main(argv=None):
             verdict = ""
             if network in targets:
                 seconds, mb = targets[network]
-                verdict = f"< {seconds:g} s: {'met' if cpu < seconds else 'MISSED'}"
+                verdict = f"< {seconds:g} s: {'met' if wall < seconds else 'MISSED'}"
                 if mb:
                     verdict += f"; < {mb:g} MB: {'met' if peak < mb else 'MISSED'}"
             lines.append(f"| `derive {label}` | {network} | {PARAMETERS[network]:,} | {cpu:.2f} | {wall:.2f} | "
