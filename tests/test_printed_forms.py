@@ -83,7 +83,7 @@ def test_a_sum_too_wide_for_the_page_is_broken_at_its_terms():
     every term is kept, in order, and a sum that fits (the 2-2-2 article's) is one line."""
     import derive
     from derive.render.tex.latex import document
-    from derive.render.tex.latex_lines import LINE_GLYPHS, _glyphs, broken
+    from derive.render.tex.latex_lines import LINE_GLYPHS, broken, glyphs
 
     tex = document(derive.load("derive/examples/layernorm.toml"), derive.__version__)
     assert ("&= \\left(-0.00813245869\\right) \\cdot \\left(-1.29534254\\right) + \\left(-0.0251093175\\right) \\cdot "
@@ -92,7 +92,7 @@ def test_a_sum_too_wide_for_the_page_is_broken_at_its_terms():
     wide = " + ".join([r"\left(-0.123456789\right) \cdot \frac{\partial \mathrm{net}_{h_{12}}}{\partial b_{3}}"] * 7)
     lines = broken(wide)
     assert len(lines) > 1 and " ".join(lines) == wide
-    assert all(_glyphs(line) <= LINE_GLYPHS for line in lines)
+    assert all(glyphs(line) <= LINE_GLYPHS for line in lines)
     assert broken(r"\delta_{o_{1}} \cdot w_{5} + \delta_{o_{2}} \cdot w_{7}") == [r"\delta_{o_{1}} \cdot w_{5} + "
                                                                                    r"\delta_{o_{2}} \cdot w_{7}"]
 
@@ -112,3 +112,36 @@ def test_a_product_or_a_parenthesized_sum_too_wide_is_broken_too():
     assert all(line.count(r"\left") == line.count(r"\right") for line in lines)
     single = r"\sqrt{" + "x" * 80 + "}"
     assert broken(single) == [single]
+
+
+def test_a_fractions_numerator_too_wide_is_stacked_in_lines():
+    """The batch variance at its numbers, (x_1 - mu)^2 + (x_2 - mu)^2 + (x_3 - mu)^2 over 3, ran 124 pt past
+    the margin: its numerator's terms are set in lines of an array over the same denominator (each further line
+    indented), every term kept in order; a fraction that fits, or one with something beside it, is as it is."""
+    from derive.render.tex.latex_lines import LINE_GLYPHS, broken, glyphs
+
+    terms = [rf"\left(0.{k}60534393 - 0.385462850\right)^{{2}}" for k in range(1, 4)]
+    wide = r"\frac{" + " + ".join(terms) + "}{3}"
+    (stacked,) = broken(wide)
+    body = stacked.removeprefix(r"\frac{\begin{array}{l} ").removesuffix(r" \end{array}}{3}")
+    lines = body.split(r" \\ ")
+    assert lines == [f"{terms[0]} + {terms[1]}", rf"\quad + {terms[2]}"]
+    assert all(glyphs(line) <= LINE_GLYPHS for line in lines)
+    narrow = r"\frac{" + " + ".join(terms[:1]) + "}{3}"
+    assert broken(narrow) == [narrow]
+    beside = wide + r" \cdot w_{1}"
+    assert broken(beside) == [wide, r"\cdot w_{1}"]
+
+
+def test_the_table_of_scalar_names_has_as_many_columns_as_the_page_holds():
+    """Its four columns of "w_10 = W^(3)_2,12 (and 2 more)" ran 47 pt past the margin in the batchnorm
+    example's document: three there; the article's network keeps four."""
+    from derive.render.tex import latex_matrix
+
+    def columns(model):
+        (section,) = [s for s in latex_matrix.sections(model, 9) if "scalar names" in s.title]
+        (table,) = [b for b in section.blocks if b.kind == "table"]
+        return {len(row) for row in table.rows} | {len(table.columns)}
+
+    assert columns(derive.load("derive/examples/batchnorm.toml")) == {3}
+    assert columns(derive.load()) == {4}

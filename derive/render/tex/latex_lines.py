@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-#: The most glyphs (`_glyphs`) a line's right side holds before its sum is broken: about the text width
+#: The most glyphs (`glyphs`) a line's right side holds before its sum is broken: about the text width
 #: less the left side's, at 10 pt.
 LINE_GLYPHS = 62
 
@@ -23,19 +23,19 @@ def _group(tex: str, k: int) -> int:
     return len(tex)
 
 
-def _glyphs(tex: str) -> int:
+def glyphs(tex: str) -> int:
     """About how many glyphs of math ``tex`` sets side by side: a fraction its wider part, a command one glyph
     (``\\left`` and ``\\right`` none), braces, script marks and spaces none."""
     matrix = re.search(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", tex, re.S)
     if matrix:  # its widest row, its cells side by side
-        wide = max(sum(_glyphs(cell) + 1 for cell in row.split("&")) for row in matrix[1].split(r"\\"))
-        return _glyphs(tex[:matrix.start()]) + wide + _glyphs(tex[matrix.end():])
+        wide = max(sum(glyphs(cell) + 1 for cell in row.split("&")) for row in matrix[1].split(r"\\"))
+        return glyphs(tex[:matrix.start()]) + wide + glyphs(tex[matrix.end():])
     at = tex.find(r"\frac{")
     if at >= 0:
         top = _group(tex, at + 5)
         bottom = _group(tex, top)
-        wide = max(_glyphs(tex[at + 6:top - 1]), _glyphs(tex[top + 1:bottom - 1]))
-        return _glyphs(tex[:at]) + wide + _glyphs(tex[bottom:])
+        wide = max(glyphs(tex[at + 6:top - 1]), glyphs(tex[top + 1:bottom - 1]))
+        return glyphs(tex[:at]) + wide + glyphs(tex[bottom:])
     plain = re.sub(r"\\(?:left|right)\b", "", tex)
     plain = re.sub(r"\\mathrm\{([^}]*)\}", r"\1", plain)
     plain = re.sub(r"\\[a-zA-Z]+", "x", plain)
@@ -74,7 +74,7 @@ def _filled(terms: list[str], room: int) -> list[str]:
     """``terms`` set one after the other, a new line where the next would pass ``room`` glyphs."""
     lines = [""]
     for term in terms:
-        if lines[-1] and _glyphs(lines[-1] + term) > room:
+        if lines[-1] and glyphs(lines[-1] + term) > room:
             lines.append("")
         lines[-1] = f"{lines[-1]} {term}".strip() if lines[-1] else term
     return lines
@@ -88,22 +88,42 @@ def _parenthesized(tex: str) -> tuple[int, int] | None:
     return next(((start, k) for k, depth, step in _depths(tex, start) if step < 0 and not depth), None)
 
 
+def _stacked(rhs: str) -> str | None:
+    """A right side that is one fraction whose numerator is a sum too wide (a batch's variance,
+    Σ (x − μ)² / N), its numerator's terms set in lines over the denominator, each further line indented as
+    the rows' are; None for any other side."""
+    if not rhs.startswith(r"\frac{"):
+        return None
+    top = _group(rhs, len(r"\frac"))
+    if _group(rhs, top) != len(rhs):
+        return None
+    lines = _filled(_terms(rhs[len(r"\frac{"):top - 1]), LINE_GLYPHS)
+    if len(lines) < 2:
+        return None
+    return rf"\frac{{\begin{{array}}{{l}} {lines[0]} \\ " + r" \\ ".join(rf"\quad {line}" for line in lines[1:]) + (
+        rf" \end{{array}}}}{rhs[top:]}")
+
+
 def broken(rhs: str) -> list[str]:
     """A right side too wide for the page, its sum broken into lines (each after the first starting with
-    its sign); a product at its factors (each further line starting with its dot); a single factor whose
+    its sign); a product at its factors (each further line starting with its dot); a fraction's numerator
+    stacked in lines (`_stacked`); a single factor whose
     parentheses hold a sum (d/dw (...)), inside them, each line's parenthesis closed and opened with
     LaTeX's null delimiter; a side that fits, or of one factor and no sum, as it is."""
-    if _glyphs(rhs) <= LINE_GLYPHS:
+    if glyphs(rhs) <= LINE_GLYPHS:
         return [rhs]
     for pieces in (_terms(rhs), _terms(rhs, PRODUCT)):  # a sum's terms, else a product's factors
         if len(pieces) > 1:
             return _filled(pieces, LINE_GLYPHS)
+    stacked = _stacked(rhs)
+    if stacked is not None:
+        return [stacked]
     group = _parenthesized(rhs)
     inner = _terms(rhs[group[0] + len(r"\left("):group[1]]) if group is not None else []
     if group is None or len(inner) < 2:  # one factor, no sum within: as it is
         return [rhs]
     start, end = group
-    lines = _filled(inner, LINE_GLYPHS - _glyphs(rhs[:start]))
+    lines = _filled(inner, LINE_GLYPHS - glyphs(rhs[:start]))
     lines = [rf"\left. {line} \right." for line in lines]
     lines[0] = rhs[:start + len(r"\left(")] + lines[0].removeprefix(r"\left. ")
     lines[-1] = lines[-1].removesuffix(r" \right.") + rhs[end:]

@@ -15,10 +15,14 @@ from derive.model import layers as kinds
 from derive.model.modes import BiasMode
 from derive.render import names
 from derive.render.tex.latex_document import TABLE_ROWS, Block, Section
+from derive.render.tex.latex_lines import glyphs
 from derive.render.tex.latex_rows import number
 
 PRINT_LIMIT = 4  # neurons in every layer, and samples, up to which matrices are printed with numbers
-NAMES_PER_ROW = 4  # in the table of names and entries
+NAMES_PER_ROW = 4  # in the table of names and entries, at most
+#: The glyphs (`latex_lines.glyphs`) of a row of that table: fewer columns where its widest cell's would pass
+#: the text width ("w_10 = W^(3)_2,12 (and 2 more)", 26 glyphs: three, where four ran 47 pt past the margin)
+NAMES_ROOM = 88
 _VECTOR = {M.NETS: ("z", "Z"), M.OUTS: ("a", "A"), M.DELTAS: (r"\delta", r"\Delta")}  # (one sample, batch)
 _TOTAL = r"E_{\mathrm{total}}"
 
@@ -270,15 +274,14 @@ class MatrixPart:
     def name_table(self) -> Section:
         cells = [f"${names.latex(e.quantity)} = {entry_latex(e, self.batch)}$" for e in self.form.entries]
         note = " In the batch form, column $k$ of each matrix is sample $k$." if self.batch else ""
-        shown = cells[:TABLE_ROWS * NAMES_PER_ROW]
-        rows = [shown[k:k + NAMES_PER_ROW] + [""] * (k + NAMES_PER_ROW - len(shown))
-                for k in range(0, len(shown), NAMES_PER_ROW)]
+        per_row = max(1, min(NAMES_PER_ROW, NAMES_ROOM // max(glyphs(c) for c in cells)))
+        shown = cells[:TABLE_ROWS * per_row]
+        rows = [shown[k:k + per_row] + [""] * (k + per_row - len(shown)) for k in range(0, len(shown), per_row)]
         blocks = [Block("text", "Each scalar name of the derivation above is an entry of a matrix or a vector "
                         f"(row, then column, from 1).{note}")]
         if len(cells) > len(shown):
             blocks.append(Block("text", f"The first {len(shown)} of {len(cells)} names."))
-        blocks.append(Block("table", rows=rows, header=["name = entry"] + [""] * (NAMES_PER_ROW - 1),
-                            columns="l" * NAMES_PER_ROW))
+        blocks.append(Block("table", rows=rows, header=["name = entry"] + [""] * (per_row - 1), columns="l" * per_row))
         return Section("Matrix form: scalar names and matrix entries", blocks, level="subsection")
 
 
