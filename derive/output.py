@@ -173,18 +173,23 @@ def staged(folder: str | Path, names: list[str], force: bool = False):
     for name in names:
         check_target(folder / name, force)
     created = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _stale_scratch(folder)
-        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=folder))
-    except OSError as exc:
-        raise OutputError(f"{shown(folder)}: cannot write: {exc.strerror or exc}") from None
+    # SIGTERM is taken first: one arriving while the scratch folder is made interrupts as any other does
+    # (it had killed derive without a word, the scratch folder left behind)
     main = threading.current_thread() is threading.main_thread()  # signals are the main thread's only
     previous = signal.signal(signal.SIGTERM, _interrupted) if main else None
+    scratch = None
     try:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _stale_scratch(folder)
+            scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=folder))
+        except OSError as exc:
+            raise OutputError(f"{shown(folder)}: cannot write: {exc.strerror or exc}") from None
         yield _Stage(folder, scratch)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        # (interrupted while mkdtemp made it: this process's scratch folder, by its name)
+        for made in [scratch] if scratch is not None else folder.glob(f"{SCRATCH_PREFIX}{os.getpid()}-*"):
+            shutil.rmtree(made, ignore_errors=True)
         if created:
             with suppress(OSError):
                 folder.rmdir()  # only when empty: a build that failed leaves no new empty folder

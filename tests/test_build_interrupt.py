@@ -320,3 +320,29 @@ def test_an_exercise_worker_takes_sigterm_and_sigint_by_default():
             assert pool.submit(_dispositions).result(timeout=60) == (signal.SIG_DFL, signal.SIG_DFL)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_sigterm_while_the_scratch_folder_is_made_interrupts_and_leaves_nothing(tmp_path):
+    """`staged` takes SIGTERM before it makes its scratch folder: one arriving right then (here: sent by
+    mkdtemp itself) is an interrupt as anywhere else, the folder it made taken away; it had killed derive
+    without a word (and, once, failed the killed-build test above). In a process of its own, which the
+    signal would otherwise end."""
+    script = (
+        "import os, signal, sys, tempfile\n"
+        "from derive import output\n"
+        "made = tempfile.mkdtemp\n"
+        "def mkdtemp(*args, **kwargs):\n"
+        "    path = made(*args, **kwargs)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return path\n"
+        "output.tempfile.mkdtemp = mkdtemp\n"
+        "try:\n"
+        "    with output.staged(sys.argv[1], ['a.txt']):\n"
+        "        pass\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)\n"
+    )
+    folder = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "interrupted True\n", "")
+    assert not folder.exists()

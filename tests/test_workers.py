@@ -90,8 +90,9 @@ def test_the_check_split_over_two_processes_is_the_serial_check(name, monkeypatc
 
 
 def test_only_a_large_networks_check_is_split(monkeypatch):
-    """The built-in example's check (22 units recomputed) stays in one process; 64-64-64's (13,200) is
-    split, a process a core up to four, and not on a machine of one."""
+    """The built-in example's check (22 units recomputed) and 4-16-16-3's stay in one process; 64-64-64's
+    (13,200 units) and 784-32-10's (25,450 parameters, each of its float64 differences running the whole
+    loss) are split, a process a core up to four, and not on a machine of one."""
     from types import SimpleNamespace
 
     from derive.model.network import Network
@@ -99,9 +100,13 @@ def test_only_a_large_networks_check_is_split(monkeypatch):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_scale import spec_text
 
-    network = Network(derive.parse(spec_text([64, 64, 64])))
-    large = SimpleNamespace(network=network, parameters=[p.name for p in network.parameters])
-    for model, expected in ((derive.load(), 1), (large, 2)):
+    def dense(layers):
+        network = Network(derive.parse(spec_text(layers)))
+        return SimpleNamespace(network=network, parameters=[p.name for p in network.parameters])
+
+    large, wide = dense([64, 64, 64]), dense([784, 32, 10])  # many units moved; many parameters, few units moved
+    assert sum(routes.budget.reach(wide.network)[p] for p in routes.budget.chosen(wide)) < routes.PARALLEL_WORK
+    for model, expected in ((derive.load(), 1), (large, 2), (wide, 2), (dense([4, 16, 16, 3]), 1)):
         chosen = routes.budget.chosen(model)
         monkeypatch.setattr(workers, "cores", lambda: 2)
         assert routes._processes(model, chosen, {0}) == expected

@@ -298,15 +298,18 @@ def processes(model) -> int:
 
 
 PARALLEL_WORK = 5_000  # units the finite differences recompute (`budget.reach`); from here on, a process a core
+PARALLEL_PARAMETERS = 5_000  # or parameters, each float64 difference running the whole loss
 PROCESSES = 4  # at most
 
 
 def _processes(model, chosen: list[str], fd_samples: set[int]) -> int:
     """How many processes the check's parameters are shared out to: one per core (up to `PROCESSES`)
-    where the differences' forward passes are long (64-64-64's take 3 of its 5 s), else one (a small
+    where the differences' forward passes are long (64-64-64's 50-digit ones take 3 of its 5 s;
+    784-32-10's float64 ones, through a loss of 25,450 parameters, 5 of 8), else one (a small
     network's take milliseconds, less than a fork)."""
     moved = budget.reach(model.network)
-    if sum(moved[p] for p in chosen) * len(fd_samples) < PARALLEL_WORK:
+    units = sum(moved[p] for p in chosen)
+    if max(units / PARALLEL_WORK, len(model.parameters) / PARALLEL_PARAMETERS) * len(fd_samples) < 1:
         return 1
     return max(1, min(workers.cores(), PROCESSES, len(chosen)))
 
