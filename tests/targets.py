@@ -159,13 +159,27 @@ TRAINING = [
 ]
 
 
+#: The Python module's source of each model (the object: tests share a model per spec) in each form, as
+#: `python_source` rendered it: a kind's tests render the straight-line form for its own check and as the
+#: C module's reference, the same text each time. The model is kept beside it, so its id is not reused.
+_PYTHON: dict[tuple[int, bool], tuple[object, str]] = {}
+
+
+def python_source(model, loops: bool = False) -> str:
+    """``gradients.py`` of the plain-Python target for ``model`` in the form asked (rendered once per model)."""
+    key = (id(model), loops)
+    if key not in _PYTHON:
+        text = targets.render("python", model.derivation, model.network, derive.__version__, loops)["gradients.py"]
+        _PYTHON[key] = (model, text)
+    return _PYTHON[key][1]
+
+
 def python_and_numpy_are_the_engine(model, tmp_path, abs_: float = 1e-15):
     """The Python module in both forms, sample by sample, and the NumPy module over every sample,
     give every gradient of the engine (rel 1e-12, abs ``abs_``: 1e-15 unless a kind's gradients cancel)."""
     for loops in (False, True):
         path = tmp_path / f"g{loops}.py"
-        path.write_text(targets.render("python", model.derivation, model.network, derive.__version__, loops)[
-            "gradients.py"])
+        path.write_text(python_source(model, loops))
         module = _import(path)
         for s, sample in enumerate(model.spec.samples):
             g = module.gradient(module.INITIAL, floats(sample.inputs), floats(sample.targets))
@@ -182,7 +196,7 @@ def python_and_numpy_are_the_engine(model, tmp_path, abs_: float = 1e-15):
 def c_is_the_python_and_the_engine(model, tmp_path, loops):
     """The C module in the form asked agrees with the straight-line Python module and the engine."""
     python = tmp_path / "g.py"
-    python.write_text(targets.render("python", model.derivation, model.network, derive.__version__)["gradients.py"])
+    python.write_text(python_source(model))
     same_as_python(model, load_c(model, tmp_path, loops), _import(python))
 
 

@@ -22,9 +22,10 @@ pytestmark = needs_cc
 def test_zoo_against_python_and_engine(name, loops, reference, tmp_path):
     text = {**ZOO, **EXTREME, **TODAY}.get(name)
     model = reference if text is None else derive.Model(derive.parse(text, f"{name}.toml"))
-    shipped = load_c(model, tmp_path, loops, shipped=True)  # the binding's own flags, as a user builds it
+    files = c_files(model, loops)  # rendered once: both builds compile the same files
+    shipped = load_c(model, tmp_path, loops, files, shipped=True)  # the binding's own flags, as a user builds it
     same_as_python(model, shipped, load(model, tmp_path)[0])
-    same_bits(model, shipped, load_c(model, tmp_path, loops))  # the other tests' build (targets.TEST_FLAGS)
+    same_bits(model, shipped, load_c(model, tmp_path, loops, files))  # the other tests' build (targets.TEST_FLAGS)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
