@@ -10,6 +10,7 @@ import pytest
 from conftest import spec_text
 from generated_module import floats, load
 from hypothesis import HealthCheck, given, settings
+from in_process import derive_cli
 from networks import EXTREME, TODAY, ZOO, random_specs
 from targets import TRAINING, c_files, load_c, near, needs_cc, same_as_python, same_bits
 
@@ -115,8 +116,7 @@ def test_no_compiler_is_one_clear_line(reference, tmp_path):
 def test_cli_build_compiles_once_keyed_by_the_source(tmp_path):
     spec = tmp_path / "net.toml"
     spec.write_text(spec_text())
-    args = [sys.executable, "-m", "derive", "codegen", str(spec), "--target", "c", "-o", str(tmp_path), "--build"]
-    run = subprocess.run(args, capture_output=True, text=True)
+    run = derive_cli("codegen", str(spec), "--target", "c", "-o", str(tmp_path), "--build")
     assert run.returncode == 0, run.stderr
     libraries = list(tmp_path.glob("_gradients_*.so"))
     assert len(libraries) == 1 and run.stdout.splitlines()[-1] == f"built {libraries[0]}"
