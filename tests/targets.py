@@ -1,5 +1,6 @@
 """Helpers to write, compile and import the C and NumPy targets in tests."""
 
+import collections
 import hashlib
 import importlib.util
 import itertools
@@ -159,10 +160,12 @@ TRAINING = [
 ]
 
 
-#: The Python module's source of each model (the object: tests share a model per spec) in each form, as
-#: `python_source` rendered it: a kind's tests render the straight-line form for its own check and as the
-#: C module's reference, the same text each time. The model is kept beside it, so its id is not reused.
-_PYTHON: dict[tuple[int, bool], tuple[object, str]] = {}
+#: The Python module's source of the latest models (the objects: a kind's tests share a model per spec) in
+#: each form, as `python_source` rendered it: a kind's tests render the straight-line form for its own
+#: check and as the C module's reference, the same text each time. The model is kept beside it, so its id
+#: is not reused; the oldest beyond `_KEPT` are let go (a worker runs many files: their models not kept).
+_PYTHON: collections.OrderedDict[tuple[int, bool], tuple[object, str]] = collections.OrderedDict()
+_KEPT = 32  # a kind's networks (at most 9) in both forms, with room
 
 
 def python_source(model, loops: bool = False) -> str:
@@ -171,6 +174,9 @@ def python_source(model, loops: bool = False) -> str:
     if key not in _PYTHON:
         text = targets.render("python", model.derivation, model.network, derive.__version__, loops)["gradients.py"]
         _PYTHON[key] = (model, text)
+        while len(_PYTHON) > _KEPT:
+            _PYTHON.popitem(last=False)
+    _PYTHON.move_to_end(key)
     return _PYTHON[key][1]
 
 
