@@ -1,5 +1,6 @@
 """Helpers to write, compile and import the C and NumPy targets in tests."""
 
+import collections
 import hashlib
 import importlib.util
 import itertools
@@ -159,13 +160,32 @@ TRAINING = [
 ]
 
 
+#: The Python module's source of the latest models (the objects: a kind's tests share a model per spec) in
+#: each form, as `python_source` rendered it: a kind's tests render the straight-line form for its own
+#: check and as the C module's reference, the same text each time. The model is kept beside it, so its id
+#: is not reused; the oldest beyond `_KEPT` are let go (a worker runs many files: their models not kept).
+_PYTHON: collections.OrderedDict[tuple[int, bool], tuple[object, str]] = collections.OrderedDict()
+_KEPT = 32  # a kind's networks (at most 9) in both forms, with room
+
+
+def python_source(model, loops: bool = False) -> str:
+    """``gradients.py`` of the plain-Python target for ``model`` in the form asked (rendered once per model)."""
+    key = (id(model), loops)
+    if key not in _PYTHON:
+        text = targets.render("python", model.derivation, model.network, derive.__version__, loops)["gradients.py"]
+        _PYTHON[key] = (model, text)
+        while len(_PYTHON) > _KEPT:
+            _PYTHON.popitem(last=False)
+    _PYTHON.move_to_end(key)
+    return _PYTHON[key][1]
+
+
 def python_and_numpy_are_the_engine(model, tmp_path, abs_: float = 1e-15):
     """The Python module in both forms, sample by sample, and the NumPy module over every sample,
     give every gradient of the engine (rel 1e-12, abs ``abs_``: 1e-15 unless a kind's gradients cancel)."""
     for loops in (False, True):
         path = tmp_path / f"g{loops}.py"
-        path.write_text(targets.render("python", model.derivation, model.network, derive.__version__, loops)[
-            "gradients.py"])
+        path.write_text(python_source(model, loops))
         module = _import(path)
         for s, sample in enumerate(model.spec.samples):
             g = module.gradient(module.INITIAL, floats(sample.inputs), floats(sample.targets))
@@ -182,7 +202,7 @@ def python_and_numpy_are_the_engine(model, tmp_path, abs_: float = 1e-15):
 def c_is_the_python_and_the_engine(model, tmp_path, loops):
     """The C module in the form asked agrees with the straight-line Python module and the engine."""
     python = tmp_path / "g.py"
-    python.write_text(targets.render("python", model.derivation, model.network, derive.__version__)["gradients.py"])
+    python.write_text(python_source(model))
     same_as_python(model, load_c(model, tmp_path, loops), _import(python))
 
 

@@ -206,8 +206,21 @@ def descendants_named(word: bytes) -> list[int]:
     return found
 
 
+def in_process_with_tmpdir(temporary: Path, monkeypatch, *args: str):
+    """``derive *args`` run in this process (the run after a killed one: what it finds and leaves, not its
+    process) with ``temporary`` as its temporary folder, as TMPDIR gives a process's (`tempfile`, and
+    the compiler or LaTeX it starts)."""
+    import tempfile
+
+    from in_process import derive_cli
+
+    monkeypatch.setenv("TMPDIR", str(temporary))
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    return derive_cli(*args)
+
+
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
-def test_a_killed_codegen_build_leaves_no_temporary_library(tmp_path, how):
+def test_a_killed_codegen_build_leaves_no_temporary_library(tmp_path, how, monkeypatch):
     """Killed while the C compiler runs: no library, and no temporary of one, once the next run is done
     (SIGKILL: the next run removes the dead build's scratch)."""
     import shutil
@@ -227,15 +240,15 @@ def test_a_killed_codegen_build_leaves_no_temporary_library(tmp_path, how):
     wait_for(lambda: not descendants_named(str(folder).encode()), "the compiler's end", 60)
     if how != "SIGKILL":
         assert not list(folder.glob(".*.tmp")) and not list(folder.glob("*.so"))
-    run = subprocess.run([sys.executable, "-m", "derive", "codegen", "--target", "c", "-o", str(folder), "--build",
-                          "--force"], capture_output=True, text=True, env={**os.environ, "TMPDIR": str(temporary)})
+    run = in_process_with_tmpdir(temporary, monkeypatch, "codegen", "--target", "c", "-o", str(folder), "--build",
+                                 "--force")
     assert run.returncode == 0, run.stderr
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
     assert len(list(folder.glob("*.so"))) == 1
 
 
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
-def test_a_killed_latex_pdf_leaves_the_previous_pair_and_no_scratch(tmp_path, how):
+def test_a_killed_latex_pdf_leaves_the_previous_pair_and_no_scratch(tmp_path, how, monkeypatch):
     """Killed while LaTeX runs: the previous .tex and PDF (not a new .tex beside the old PDF), nothing in
     the temporary folder ever, and no scratch once the run (or, after SIGKILL, the next run) is done."""
     if not engine():
@@ -266,8 +279,7 @@ def test_a_killed_latex_pdf_leaves_the_previous_pair_and_no_scratch(tmp_path, ho
     for pid in latex_processes_in(folder):  # LaTeX runs in its own session; it finishes on its own
         os.kill(pid, signal.SIGKILL)
     assert list(folder.glob(SCRATCH_PREFIX + "*"))  # left by the killed run
-    run = subprocess.run([sys.executable, "-m", "derive", "latex", "--pdf", "-o", str(folder / "m.tex")],
-                         capture_output=True, text=True, env=env)
+    run = in_process_with_tmpdir(temporary, monkeypatch, "latex", "--pdf", "-o", str(folder / "m.tex"))
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["m.pdf", "m.tex"]
     assert list(temporary.iterdir()) == []

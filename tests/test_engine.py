@@ -56,7 +56,7 @@ def _random_point(model, rng):
 
 
 def _compiled(symbols, expr):
-    """``expr`` as an mpmath function of ``symbols``, its terms printed in SymPy's own order (the
+    """``expr`` (or a list of them) as an mpmath function of ``symbols``, its terms printed in SymPy's own order (the
     default sorts every sum again for reading: most of the time on these trees), each common subexpression
     computed once (``cse``, in the order met: the nested error repeats every layer's outputs in each later
     term; the same operations at the same precision, printed and run in a third of the time)."""
@@ -71,20 +71,23 @@ def _compiled(symbols, expr):
 def test_chain_rule_equals_sympy_diff_of_the_fully_nested_error(name, reference):
     """The nested E_total is rewritten in elementary functions, so sympy.diff uses none of the
     registry's derivative rules; both sides are compiled to mpmath once (SymPy's evalf of the
-    substituted tree is several times slower) and compared at random points at 60 digits, to 30."""
+    substituted tree is several times slower), each side's every parameter in one function (its common
+    subexpressions, the layers' outputs, computed once for all), and compared at random points at 60
+    digits, to 30, parameter by parameter."""
     model = reference if name == "reference" else derive.Model(derive.parse(ZOO[name], f"{name}.toml"))
     nested = model.network.nested_total()
     rng = random.Random(1)
     points = [_random_point(model, rng) for _ in range(2)]
     symbols = sorted(points[0], key=str)
     assert nested.free_symbols <= set(symbols)
-    for p in model.parameters:
-        by_diff = _compiled(symbols, sp.diff(nested, model.symbol(p)))
-        by_chain = _compiled(symbols, model.expanded_gradient(p).rewrite(sp.exp))
-        for point in points:
-            with mpmath.workdps(60):
-                at = [mpmath.mpf(point[s].p) / point[s].q for s in symbols]
-                d, c = by_diff(*at), by_chain(*at)
+    by_diff = _compiled(symbols, [sp.diff(nested, model.symbol(p)) for p in model.parameters])
+    by_chain = _compiled(symbols, [model.expanded_gradient(p).rewrite(sp.exp) for p in model.parameters])
+    for point in points:
+        with mpmath.workdps(60):
+            at = [mpmath.mpf(point[s].p) / point[s].q for s in symbols]
+            diffs, chains = by_diff(*at), by_chain(*at)
+            assert len(diffs) == len(chains) == len(model.parameters)
+            for p, d, c in zip(model.parameters, diffs, chains, strict=True):
                 assert abs(d - c) <= mpmath.mpf("1e-30") * (1 + abs(d)), (name, p, d, c)
 
 

@@ -2,6 +2,7 @@
 output is built and run; nothing injected executes, and nothing appears where it could."""
 
 import ast
+import contextlib
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import sys
 
 import pytest
 from conftest import spec_text
+from in_process import derive_cli
 
 from derive import escape
 from derive.render.tex.pdf import compile_pdf, engine
@@ -21,7 +23,10 @@ FILE_NAME = "x\nopen('PWNED', 'w').close()\n#{{ a }}<% b %>\\input{c}<script>.to
 
 
 def run(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "derive", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    """``derive *args`` in the folder ``cwd`` (where an injected command would leave its file), run in this
+    process (`in_process.derive_cli`: what it prints, writes and returns)."""
+    with contextlib.chdir(cwd):
+        return derive_cli(*args)
 
 
 @pytest.fixture(scope="module")

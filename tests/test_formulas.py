@@ -6,14 +6,13 @@ sees (LaTeX, the generated module's note)."""
 import ast
 import builtins
 import json
-import subprocess
-import sys
 
 import mpmath
 import pytest
 import sympy as sp
 from conftest import spec_text
 from generated_module import load
+from in_process import derive_cli
 from networks import TODAY
 
 import derive
@@ -138,11 +137,11 @@ def test_no_formula_runs_anything(monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_cli_rejects_a_hostile_formula_with_exit_2(tmp_path):
+def test_the_cli_rejects_a_hostile_formula_with_exit_2(tmp_path, monkeypatch):
     (tmp_path / "bad.toml").write_text(own('__import__("os").system("touch PWNED")'))
+    monkeypatch.chdir(tmp_path)  # where an injected command would leave its file
     for command in ("gradients", "check", "build"):
-        result = subprocess.run([sys.executable, "-m", "derive", command, "bad.toml"], cwd=tmp_path,
-                                capture_output=True, text=True, check=False)
+        result = derive_cli(command, "bad.toml")
         assert result.returncode == 2, (command, result.stderr)
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("derive: bad.toml: activations.f = ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
@@ -178,7 +177,7 @@ def test_name_rules_and_formulas_that_do_not_depend_on_their_variable(text, mess
     assert error(text) == message
 
 
-def test_undefined_places_are_reported_with_the_place(tmp_path):
+def test_undefined_places_are_reported_with_the_place(tmp_path, monkeypatch):
     inputs = "[[samples]]\ninputs = [0.05, 0.10]\ntargets = [0.01, 0.99]\n"
     negative = own("sqrt(net)", weights="[[[-0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]",
                    biases="[[-0.35], [0.60]]")
@@ -190,8 +189,8 @@ def test_undefined_places_are_reported_with_the_place(tmp_path):
     assert error(log_loss.replace(inputs, inputs.replace("0.01, 0.99", "0.01, 2"))).startswith(
         "bad.toml: losses.q = '-log(out - target)' has no finite real value at out_o2 = ")
     (tmp_path / "bad.toml").write_text(negative)
-    result = subprocess.run([sys.executable, "-m", "derive", "gradients", "bad.toml"], cwd=tmp_path,
-                            capture_output=True, text=True, check=False)
+    monkeypatch.chdir(tmp_path)
+    result = derive_cli("gradients", "bad.toml")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 

@@ -10,6 +10,7 @@ import pytest
 from conftest import spec_text
 from generated_module import floats, load
 from hypothesis import HealthCheck, given, settings
+from in_process import derive_cli
 from networks import EXTREME, TODAY, ZOO, random_specs
 from targets import TRAINING, c_files, load_c, near, needs_cc, same_as_python, same_bits
 
@@ -22,9 +23,10 @@ pytestmark = needs_cc
 def test_zoo_against_python_and_engine(name, loops, reference, tmp_path):
     text = {**ZOO, **EXTREME, **TODAY}.get(name)
     model = reference if text is None else derive.Model(derive.parse(text, f"{name}.toml"))
-    shipped = load_c(model, tmp_path, loops, shipped=True)  # the binding's own flags, as a user builds it
+    files = c_files(model, loops)  # rendered once: both builds compile the same files
+    shipped = load_c(model, tmp_path, loops, files, shipped=True)  # the binding's own flags, as a user builds it
     same_as_python(model, shipped, load(model, tmp_path)[0])
-    same_bits(model, shipped, load_c(model, tmp_path, loops))  # the other tests' build (targets.TEST_FLAGS)
+    same_bits(model, shipped, load_c(model, tmp_path, loops, files))  # the other tests' build (targets.TEST_FLAGS)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -114,8 +116,7 @@ def test_no_compiler_is_one_clear_line(reference, tmp_path):
 def test_cli_build_compiles_once_keyed_by_the_source(tmp_path):
     spec = tmp_path / "net.toml"
     spec.write_text(spec_text())
-    args = [sys.executable, "-m", "derive", "codegen", str(spec), "--target", "c", "-o", str(tmp_path), "--build"]
-    run = subprocess.run(args, capture_output=True, text=True)
+    run = derive_cli("codegen", str(spec), "--target", "c", "-o", str(tmp_path), "--build")
     assert run.returncode == 0, run.stderr
     libraries = list(tmp_path.glob("_gradients_*.so"))
     assert len(libraries) == 1 and run.stdout.splitlines()[-1] == f"built {libraries[0]}"

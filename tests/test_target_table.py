@@ -2,11 +2,10 @@
 names, writes exactly the files each entry lists, and the form (straight-line or loops) is chosen by
 the table alone."""
 
-import subprocess
-import sys
 
 import pytest
 from conftest import spec_text
+from in_process import derive_cli
 
 import derive
 from derive import cli_codegen
@@ -20,13 +19,13 @@ def test_the_command_offers_every_target_of_the_table():
 
 
 @pytest.mark.parametrize("name", list(targets.TARGETS))
-def test_codegen_writes_the_files_the_table_lists(name, tmp_path):
+def test_codegen_writes_the_files_the_table_lists(name, tmp_path, monkeypatch):
     target = targets.TARGETS[name]
     spec = tmp_path / "net.toml"
     spec.write_text(spec_text())
     out = "out" if target.folder else f"out/{target.files[0]}"
-    run = subprocess.run([sys.executable, "-m", "derive", "codegen", "net.toml", "--target", name, "-o", out],
-                         cwd=tmp_path, capture_output=True, text=True)
+    monkeypatch.chdir(tmp_path)
+    run = derive_cli("codegen", "net.toml", "--target", name, "-o", out)
     assert run.returncode == 0 and run.stderr == "", run.stderr
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == sorted(target.files)
