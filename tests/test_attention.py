@@ -83,15 +83,15 @@ def _model(text: str) -> derive.Model:
 
 
 def _agrees(text: str, tmp_path) -> None:
-    """derive's gradients are PyTorch's, place by place (rel 1e-12, abs 1e-15), but for the key bias's:
-    a bias added to every key adds q_t . b_k to every score of row t, which the weights do not see, so
-    its gradient is exactly 0, which ball arithmetic leaves undecided (torch's is rounding noise)."""
+    """derive's gradients are PyTorch's, place by place (rel 1e-12, abs 1e-15), and the key bias's is exactly
+    0: a bias added to every key adds q_t . b_k to every score of row t, which the weights do not see (ball
+    arithmetic could not decide that 0, `layers.exact_zeros` proves it; torch's is rounding noise)."""
     want, got = tr.reference(text), derive_gradients(text, tmp_path)
     assert got["gradients"].keys() == want["gradients"].keys()
     assert math.isclose(got["e_total"], want["e_total"], rel_tol=1e-12, abs_tol=1e-15)
     for p, value in want["gradients"].items():
-        if got["gradients"][p] is None:
-            assert p[1] == "bias_k" and abs(value) < 1e-13, (p, value)
+        if p[1] == "bias_k":
+            assert got["gradients"][p] == 0 and abs(value) < 1e-13, (p, got["gradients"][p], value)
             continue
         assert math.isclose(got["gradients"][p], value, rel_tol=1e-12, abs_tol=1e-15), (p, got["gradients"][p], value)
 
@@ -328,3 +328,25 @@ def test_clicking_a_projection_weight_highlights_what_its_gradient_sums_over(chr
     on_path = set(chrome.execute_script("return Array.from(document.querySelectorAll('svg .on-path')).map(e => e.id)"))
     assert {"p-w1", "n-i1", "n-h1", *(f"n-h{j}" for j in range(37, 43)), "n-o1", "n-o2", "n-o3"} <= on_path
     assert not on_path & {"n-h2", "n-i2"}
+
+
+
+def test_the_key_biases_gradients_are_exactly_zero_and_no_other():
+    """`layers.exact_zeros` of an attention head: its key biases (b3, b4 of bias_q, bias_k, bias_v), causal or
+    not, exactly 0 in the exact values (an exact rational, not a ball), and printed as 0; the query and value
+    biases' are not 0. A head without biases has none."""
+    from derive.model import layers
+    from derive.model.decimals import plain
+
+    for text in (BIASED, _random_spec(3, causal=True, bias=True)):
+        model = derive.Model(derive.parse(text, "attention.toml"))
+        zeros = layers.exact_zeros(model.network)
+        d = model.network.typed(1).shape[1]
+        assert zeros == {f"b{d + j}" for j in range(1, d + 1)}
+        totals = model.evaluation.totals
+        for p in model.parameters:
+            value = totals[Q.gradient(p)]
+            assert (value.fraction == 0) is (p in zeros), (p, value)
+            if p in zeros:
+                assert plain(value, 9) == "0"
+    assert layers.exact_zeros(_model(ISSUE).network) == frozenset()

@@ -17,9 +17,8 @@ import mpmath
 
 from derive.derivation import balls
 from derive.derivation.steps import ERROR
-from derive.model import optimizers
+from derive.model import layers, optimizers
 from derive.model import quantities as Q
-from derive.model.layers import batch
 from derive.model.proven import CAP, START, Proven, Undecided, exact_ball, precision
 
 
@@ -34,7 +33,7 @@ class Decided:
         self._totals: dict[int, dict] = {}
         self.least = [START] * self.count  # the precision each sample needs to decide its branches
         # gradients exactly 0 by the network's structure (a batch's one pass: each sample's is the total)
-        self.zero = {self.network.symbol(Q.gradient(name)) for name in batch.shifted_away(self.network)}
+        self.zero = {self.network.symbol(Q.gradient(name)) for name in layers.exact_zeros(self.network)}
         walker = balls.Walker(derivation.complements)
         # An error term is computed by its stable form; where that form's ball lost its digits (t (lse -
         # net) at a saturated softmax), by the textbook's, whose 1 - out and ln out the walker keeps.

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from derive.model import program as P
-from derive.model import scalars
+from derive.model import quantities, scalars
 from derive.model.entries import activation
 from derive.model.layers import PathSlip, Read, Typed, register, tensor
 from derive.model.registry import ATTENTION_WEIGHTS, NO_ACTIVATION
@@ -189,6 +189,15 @@ class Attention:
             n, rest = divmod(index, d * features)
             return [], TENSORS[n], list(divmod(rest, features))
         return [], BIASES[index // d], [index % d]
+
+    def zero_gradients(self, network, k: int) -> set[str]:
+        """The key biases: b_k adds q_t . b_k / sqrt(d) to every score of row t, a shift of all the arguments of
+        the row's softmax, which it does not see, so dE/db_k = 0 exactly. Ball arithmetic cannot decide a 0
+        reached through the softmax (it doubled the precision until its cap, seconds each time): this is its
+        proof (`layers.exact_zeros`)."""
+        d = network.typed(k).shape[1]
+        return {p.name for p in network.parameters
+                if p.layer == k and p.kind == quantities.BIAS and BIASES[p.index // d] == "bias_k"}
 
     def table(self, layer: Typed, activation_name: str, weight: tuple) -> dict:
         return {"d": layer.shape[1], **dict(zip(TENSORS, weight, strict=True)), "causal": layer.setting("causal")}
