@@ -52,7 +52,7 @@ def test_a_part_whose_child_fails_is_computed_here_and_raises_what_the_serial_co
         workers.split(refuses, ["good", "bad"])
 
 
-def test_an_error_here_ends_the_children_and_leaves_none_behind():
+def test_an_error_here_ends_the_children_and_leaves_none_behind(monkeypatch):
     def slow_child(part):
         if part == "here":
             raise KeyboardInterrupt
@@ -61,10 +61,32 @@ def test_an_error_here_ends_the_children_and_leaves_none_behind():
         time.sleep(60)
         return part
 
+    started = _started(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         workers.split(slow_child, ["here", "there"])
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child of this process is left, running or unreaped
+    _all_ended(started)
+
+
+def _started(monkeypatch) -> list[int]:
+    """The processes `workers` forks from now on (their ids, as they start)."""
+    started, start = [], workers._start
+
+    def recorded(function, part):
+        pid, read = start(function, part)
+        started.append(pid)
+        return pid, read
+
+    monkeypatch.setattr(workers, "_start", recorded)
+    return started
+
+
+def _all_ended(started: list[int]) -> None:
+    """Each of them ended and reaped: none left running or a zombie (the test process's other children,
+    a browser or a compiler of another test, are not looked at)."""
+    assert started
+    for pid in started:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def _fields(row):
@@ -168,7 +190,7 @@ def test_a_page_that_fails_ends_the_check_computing_beside_it(monkeypatch):
 
     monkeypatch.setattr(routes, "processes", lambda model: 2)
     monkeypatch.setattr(html.Page, "shown", fails)
+    started = _started(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         derive.Model(derive.parse(EXTREME["softmax_ce_huge"])).html()
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child of this process is left, running or unreaped
+    _all_ended(started)

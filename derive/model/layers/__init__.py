@@ -203,19 +203,6 @@ def samples(spec) -> str:
     return f"{count} sample{'s' * (count != 1)}{', one batch' if batch else ''}"
 
 
-def batch_inputs(spec) -> str:
-    """What the generated code's inputs and targets are for a batch network, whose samples are one pass
-    side by side (`samples`), in words; "" for any other network."""
-    batch = batch_size(spec.kinds)
-    if not batch:
-        return ""
-    sample = spec.samples[0]
-    return (f"The network normalizes over a batch of {batch} samples, so one call takes the whole batch: inputs are "
-            f"its {batch} samples' {len(sample.inputs) // batch} inputs each, sample by sample (INPUTS = "
-            f"{len(sample.inputs)}), targets likewise (OUTPUTS = {len(sample.targets)}), and loss is E_total of the "
-            "batch.")
-
-
 def stepped_outputs(layers: tuple[Typed, ...]) -> tuple[str, str]:
     """Where an output layer applied at every step has its units, in words, and the other way to give it."""
     if batch_size(layers):

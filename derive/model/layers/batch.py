@@ -19,7 +19,7 @@ import sympy as sp
 from derive.escape import quoted
 from derive.model import quantities as Q
 from derive.model.checking import MAX_SAMPLES
-from derive.model.layers import KINDS, SEQUENCE_OUTPUT, WHOLE_BATCH, Read, kind_of, unknown_keys
+from derive.model.layers import KINDS, SEQUENCE_OUTPUT, WHOLE_BATCH, Read, batch_size, kind_of, unknown_keys
 from derive.model.registry import LOSSES
 
 
@@ -108,3 +108,16 @@ def shifted_away(network) -> frozenset[str]:
         found |= {p.name for p in network.parameters if p.layer == k - 1 and p.kind == Q.BIAS
                   and frozenset(p.feeds) in columns and all(network.activation(u).out(x) == x for u in p.feeds)}
     return frozenset(found)
+
+
+def batch_inputs(spec) -> str:
+    """What the generated code's inputs and targets are for a batch network, whose samples are one pass
+    side by side (`layers.samples`), in words; "" for any other network."""
+    batch = batch_size(spec.kinds)
+    if not batch:
+        return ""
+    sample = spec.samples[0]
+    return (f"The network normalizes over a batch of {batch} samples, so one call takes the whole batch: inputs are "
+            f"its {batch} samples' {len(sample.inputs) // batch} inputs each, sample by sample (INPUTS = "
+            f"{len(sample.inputs)}), targets likewise (OUTPUTS = {len(sample.targets)}), and loss is E_total of the "
+            "batch.")

@@ -22,7 +22,7 @@ from derive.derivation import lowered as P
 from derive.escape import python_string
 from derive.model import optimizers
 from derive.model.functions import Registered
-from derive.model.layers import batch_inputs
+from derive.model.layers.batch import batch_inputs
 from derive.model.scalars import parts as scalar_parts
 from derive.render.code import pyformat, python_training, tables
 from derive.render.code.code_functions import NAMES, FunctionNames

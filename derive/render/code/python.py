@@ -25,7 +25,7 @@ from derive.derivation.steps import DISPLAY, FORWARD, GRADIENTS, HIDDEN_DELTAS, 
 from derive.escape import python_string
 from derive.model import quantities as Q
 from derive.model.functions import Registered
-from derive.model.layers import batch_inputs
+from derive.model.layers.batch import batch_inputs
 from derive.render import names
 from derive.render.code import in_memory, pyformat, python_training, tables
 from derive.render.code.code_functions import FunctionNames, RegisteredCalls
