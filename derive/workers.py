@@ -12,6 +12,7 @@ import gc
 import os
 import pickle
 import signal
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any
@@ -32,7 +33,11 @@ def die_with_parent() -> None:
 
 
 def cores() -> int:
-    """The cores this process may run on."""
+    """The cores this process may run on, for work shared out by forking: 1 where there is no fork
+    (Windows), or where other threads run (a notebook's kernel): a fork copies only the calling thread,
+    and a lock another thread held would stay held in the child."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return 1
     with suppress(AttributeError):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1

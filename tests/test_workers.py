@@ -194,3 +194,25 @@ def test_a_page_that_fails_ends_the_check_computing_beside_it(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         derive.Model(derive.parse(EXTREME["softmax_ce_huge"])).html()
     _all_ended(started)
+
+
+def test_no_work_is_forked_without_fork_or_beside_other_threads(monkeypatch):
+    """One core's worth (the serial check) where os.fork is missing (Windows) or another thread runs (a
+    notebook's kernel: a fork copies only the calling thread, and a lock another holds stays held)."""
+    import threading
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    with monkeypatch.context() as alone:
+        alone.setattr(threading, "active_count", lambda: 1)  # (this test's process may run threads of its own)
+        assert workers.cores() == 2
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert workers.cores() == 1
+    finally:
+        stop.set()
+        other.join()
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.delattr(os, "fork")
+    assert workers.cores() == 1
