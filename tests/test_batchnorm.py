@@ -503,10 +503,10 @@ def test_a_bias_just_below_a_batchnorm_has_a_gradient_of_exactly_0(tmp_path, cap
     arithmetic alone left it undecided), and torch's is rounding noise; through tanh it is not 0."""
     from torch_reference import reference
 
-    from derive.model.layers.batch import shifted_away
+    from derive.model.layers import exact_zeros
 
     model = _model(text)
-    assert shifted_away(model.network) == zero
+    assert exact_zeros(model.network) == zero
     torch_gradients = reference(text).gradients
     places = _places(model)
     for where, name in places.items():

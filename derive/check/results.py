@@ -29,7 +29,7 @@ class Checks:
     samples: int  # the passes of the step (a batch is one)
     kinks: list[str]
     digits: int
-    described: str = ""  # the samples as every output says them ("3 samples, one batch"; `layers.samples`)
+    described: str  # the samples as every output says them ("3 samples, one batch"; `layers.samples`)
 
     @property
     def rows(self) -> list[routes.Row]:

@@ -69,7 +69,7 @@ def as_text(result, verbose: bool = True) -> str:
 def _checks(c, network: str) -> list[str]:
     digits, several = c.digits, c.samples > 1
     lines = [f"{network}: every gradient by five routes, {c.checked} parameters "
-             f"x {c.described or f'{c.samples} sample' + 's' * several}"]
+             f"x {c.described}"]
     routes = [r for r in ROUTE_NAMES if any(r in row.routes or r in row.inapplicable for row in c.rows)]
     width = max(len("parameter"), *(len(row.parameter) + (4 if several else 0) for row in c.rows)) + 2
     chains = {id(row): fmt(row.chain, digits) for row in c.rows}

@@ -431,11 +431,11 @@ from derive.model.layers.linear import Linear  # noqa: E402
 
 
 def exact_zeros(network) -> frozenset[str]:
-    """The parameters whose gradient is exactly 0 by the network's structure: a bias just below a batch
-    kind (`batch.shifted_away`), and each kind's own (``zero_gradients``: attention's key biases). Ball
-    arithmetic cannot decide a 0 reached through square roots or a softmax; these are its proofs, which
+    """The parameters whose gradient is exactly 0 by the network's structure, each layer kind's
+    (``zero_gradients``: a bias just below a batchnorm, attention's key biases). Ball arithmetic cannot
+    decide a 0 reached through square roots or a softmax; these are its proofs, which
     `derive.derivation.decided` takes as exact."""
-    found = set(batch.shifted_away(network))
+    found: set[str] = set()
     for k in range(1, network.depth + 1):
         hook = getattr(network.kind(k), "zero_gradients", None)
         if hook is not None:

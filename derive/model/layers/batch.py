@@ -92,22 +92,21 @@ def samples(t: dict, shape: tuple[int, ...], targets: tuple[int, ...], check) ->
     return [{"inputs": [x for s in given for x in s.inputs], "targets": [y for s in given for y in s.targets]}]
 
 
-def shifted_away(network) -> frozenset[str]:
-    """The biases whose gradient is exactly 0 (the textbook's "a bias before batchnorm does nothing"): a
-    batch kind's outputs do not change when every sample's feature j moves by the same amount (its mean
-    moves with it), so a bias added to feature j of every sample just below it, through no activation
-    (out = net), has dE/db = sum over t of dE/dx_tj = 0 exactly. Ball arithmetic cannot decide a 0 reached
-    through the square roots of the variances; this is its proof."""
-    x, found = sp.Symbol("x"), set()
-    for k in range(2, network.depth + 1):
-        if not getattr(network.kind(k), "batch", False):
-            continue
-        samples, features = network.typed(k).shape_in
-        read = network.exposed(k - 1)
-        columns = {frozenset(read[t * features + j] for t in range(samples)) for j in range(features)}
-        found |= {p.name for p in network.parameters if p.layer == k - 1 and p.kind == Q.BIAS
-                  and frozenset(p.feeds) in columns and all(network.activation(u).out(x) == x for u in p.feeds)}
-    return frozenset(found)
+def shifted_away(network, k: int) -> set[str]:
+    """The biases whose gradient is exactly 0 below batch layer ``k`` (the textbook's "a bias before
+    batchnorm does nothing"): its outputs do not change when every sample's feature j moves by the same
+    amount (its mean moves with it), so a bias added to feature j of every sample just below it, through no
+    activation (out = net), has dE/db = sum over t of dE/dx_tj = 0 exactly. Ball arithmetic cannot decide a
+    0 reached through the square roots of the variances; this is its proof (the batchnorm kind's
+    ``zero_gradients``, gathered by `layers.exact_zeros`)."""
+    if k < 2:  # (it reads the inputs: no bias below it)
+        return set()
+    x = sp.Symbol("x")
+    samples, features = network.typed(k).shape_in
+    read = network.exposed(k - 1)
+    columns = {frozenset(read[t * features + j] for t in range(samples)) for j in range(features)}
+    return {p.name for p in network.parameters if p.layer == k - 1 and p.kind == Q.BIAS
+            and frozenset(p.feeds) in columns and all(network.activation(u).out(x) == x for u in p.feeds)}
 
 
 def batch_inputs(spec) -> str:

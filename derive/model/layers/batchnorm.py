@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from derive.model.layers import Read, Typed, register
+from derive.model.layers import Read, Typed, batch, register
 from derive.model.layers.normalization import Normalization
 
 
@@ -55,6 +55,10 @@ class BatchNorm(Normalization):
          "training mode's 1/N)", (("unbiased", True),)),
         ("eps_dropped", "eps dropped: xhat = (x - mu) / sqrt(var)", (("eps", sp.S.Zero),)),
     )
+
+    def zero_gradients(self, network, k: int) -> set[str]:
+        """The biases just below it, shifted away by its mean (`batch.shifted_away`)."""
+        return batch.shifted_away(network, k)
 
     def read(self, table: dict, key: str, shape_in: tuple[int, ...], check) -> Read:
         """``shape_in`` is the batch's: (samples, features of each)."""

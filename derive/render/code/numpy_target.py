@@ -316,8 +316,8 @@ def render(network, version: str, dtype: str = "float64") -> str:
     training = python_training.context(network, by_name)
     return environment().get_template("gradients_numpy.py.j2").render({
         "header": header("python", spec, version, "codegen --target numpy", about=True),
-        "batch_note": textwrap.fill(batch_inputs(spec) + (" A row of a 2-D array is one such batch."
-                                                          if batch_inputs(spec) else ""), 92),
+        "batch_note": textwrap.fill(f"{batch} A row of a 2-D array is one such batch.", 92)
+        if (batch := batch_inputs(spec)) else "",
         "name": spec.name,
         "dtype": dtype,
         "vectorized": [name for name in VECTORIZED if f"_{name}(" in "\n".join(run)],

@@ -371,7 +371,7 @@ def module(network, version: str, bodies: dict[str, list[str]], helpers: list[st
         "helpers": helpers,
         "reduction_mean": spec.reduction == "mean",
         "notes": [*notes, *([network.loss.float_note] if network.loss.float_note else []),
-                  *([textwrap.fill(batch_inputs(spec), 92)] if batch_inputs(spec) else [])],
+                  *([textwrap.fill(batch, 92)] if (batch := batch_inputs(spec)) else [])],
         "parameters": pyformat.collection(
             "", "PARAMETERS = (", [python_string(p.name) for p in network.parameters], ")"
         ),
