@@ -22,6 +22,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from derive import collector
 from derive.derivation import domain
 from derive.derivation.evaluate import Evaluation, evaluate
 from derive.derivation.exact_training import ExactTraining
@@ -59,6 +60,7 @@ __all__ = [
 class Model:
     """A network spec with its symbolic model, derivation and values, each built once on demand."""
 
+    @collector.tuned()
     def __init__(self, spec: Spec):
         self.spec = spec
         self.network = Network(spec)
@@ -66,10 +68,12 @@ class Model:
         domain.check(self.derivation)  # a spec's own function undefined where the network evaluates it: SpecError
 
     @cached_property
+    @collector.tuned()
     def evaluation(self) -> Evaluation:
         return evaluate(self.derivation)
 
     @cached_property
+    @collector.tuned()
     def matrix_form(self):
         """The same step in matrix form, computed by its own route (`derive.derivation.matrix`)."""
         from derive.derivation.matrix import compute
@@ -77,10 +81,12 @@ class Model:
         return compute(self.network)
 
     @cached_property
+    @collector.tuned()
     def explainer(self) -> Explainer:
         return Explainer(self.derivation, self.evaluation, self.exact_training)
 
     @cached_property
+    @collector.tuned()
     def module(self):
         """The generated plain-Python module, compiled in memory."""
         from derive.render.code.python import compile_module
@@ -94,6 +100,7 @@ class Model:
         return Resolver(self)
 
     @cached_property
+    @collector.tuned()
     def auditor(self):
         """The correct computation and every variant of it, for audits and claims."""
         from derive.check.audit import Auditor
@@ -101,6 +108,7 @@ class Model:
         return Auditor(self)
 
     @cached_property
+    @collector.tuned()
     def published_findings(self) -> list:
         """The audit of the spec's ``[published]`` numbers (see `derive.check.audit`); a quantity this
         network cannot have is the spec's fault, so its message names the file and the key."""
@@ -152,6 +160,7 @@ class Model:
     def expanded_gradient(self, parameter: str) -> sp.Expr:
         return self.derivation.expanded_gradient(self.quantity(parameter).name)
 
+    @collector.tuned()
     def value(self, quantity: Quantity | str, sample: int | None = None):
         """The value of any quantity of the grammar (``sample`` from 0, or ``X[s]`` in the name)."""
         q = self.quantity(quantity)
@@ -164,6 +173,7 @@ class Model:
 
         return {q: self.value(q) for q in training_quantities(self.spec, self.network)}
 
+    @collector.tuned()
     def explain(self, quantity: Quantity | str) -> Explanation:
         """How a quantity is derived, step by step: rows of symbolic forms, numbers and values (in a
         notebook it displays itself, as MathML and as LaTeX)."""
@@ -171,6 +181,7 @@ class Model:
 
         return Explained.of(self.explainer.explain(self.quantity(quantity)), self.network)
 
+    @collector.tuned()
     def claim(self, quantity: Quantity | str, value, digits: int = 9):
         """Is my hand calculation right? ``model.claim("dE_total/dw5", 0.0822)`` (a float, a string or a
         Decimal) gives the verdict `derive check --claim` prints (``print()`` it), with the slip that
@@ -186,6 +197,7 @@ class Model:
                 f"{spec.loss}, {len(self.parameters)} parameters, {sample_count(spec)}; "
                 f"{spec.training.describe()}>")
 
+    @collector.tuned()
     def _repr_html_(self) -> str:
         """In a notebook: the diagram and every parameter's value, gradient and value after one step."""
         from derive.notebook import model_html
@@ -197,6 +209,7 @@ class Model:
         return {p: self.evaluation.totals[Q.gradient(p)] for p in self.parameters}
 
     @cached_property
+    @collector.tuned()
     def exact_training(self) -> ExactTraining:
         """The spec's first training steps at 60 digits (parameters and optimizer state)."""
         return ExactTraining(self.derivation, self.spec.training, initial=self.evaluation)
@@ -211,6 +224,7 @@ class Model:
             raise optimizers.OptionError(WHOLE_BATCH.format(name("batch_size"), given["batch_size"]))
         return self.spec.training.configured(given, name, samples=len(self.spec.samples))
 
+    @collector.tuned()
     def train(self, steps: int | None = None, freeze_biases: bool | None = None, update_order: str | None = None,
               history: bool = True, every: int | None = None, settings: optimizers.Settings | None = None,
               **options) -> TrainingRun:
@@ -234,6 +248,7 @@ class Model:
             return [biases]
         return [biases, [run("the full batch", batch_size=0, shuffle=False), run("online", batch_size=1)]]
 
+    @collector.tuned()
     def latex(self, digits: int = 9, extra_sections=()) -> str:
         """The step-by-step LaTeX document (training with the spec's ``steps``, else one step)."""
         from derive.render.tex import latex
@@ -243,6 +258,7 @@ class Model:
         findings, notes = (self.published_findings, self.published_notes(digits)) if self.spec.published else ((), ())
         return latex.document(self, __version__, digits, comparisons, findings, notes, extra_sections)
 
+    @collector.tuned()
     def html(self, digits: int = 9, check=None) -> str:
         """The self-contained interactive web page (``check``: the result of `check`, made here unless
         given; ``False`` leaves the page's check section out, the slow part)."""
@@ -262,6 +278,7 @@ class Model:
                 pending.cancel()
             raise
 
+    @collector.tuned()
     def check(self, claims=(), digits: int = 9, routes: bool = True, progress=None):
         """What `derive check` does: every gradient by the independent routes (unless not ``routes``),
         the audit of the spec's published numbers, and the verdict on each of ``claims`` (texts such as
@@ -274,6 +291,7 @@ class Model:
         parsed = [parse_claim(c if isinstance(c, str) else f"{c[0]}={c[1]}", self) for c in claims]
         return report.build(self, parsed, digits, with_checks=routes, progress=progress)
 
+    @collector.tuned()
     def build(self, path: str | Path | None = None, digits: int = 9, force: bool = False, progress=None):
         """What `derive build` does: every output written into ``path`` (default generated/<name>/)
         together or not at all: a `derive.building.Built` (the folder, the files, the check's result)."""
@@ -281,6 +299,7 @@ class Model:
 
         return build(self, path, digits, force, progress)
 
+    @collector.tuned()
     def codegen(self, target: str = "python", path: str | Path | None = None, build: bool = False,
                 force: bool = False):
         """What `derive codegen` does: this network's gradient code in ``target`` (a name of
@@ -302,6 +321,7 @@ def load(path: str | Path | None = None) -> Model:
     return Model(load_spec(path))
 
 
+@collector.tuned()
 def exercise(spec=None, variants: int = 30, seed: int = 1, ask=(), decimals: int = 4, output=None, pdf: bool = True,
              force: bool = False, lms="moodle", progress=None, workers: int | None = None):
     """`derive exercise` as a function: ``variants`` networks like ``spec`` (a path, a `Spec`, a `Model`
@@ -315,6 +335,7 @@ def exercise(spec=None, variants: int = 30, seed: int = 1, ask=(), decimals: int
     return run(spec, variants, seed, ask, decimals, output, pdf, force, lms, progress, workers)
 
 
+@collector.tuned()
 def grade(model: Model | str | Path | None, answers: str | Path, time_limit: float | None = 20):
     """What `derive grade` does: the learner's sheet ``answers`` marked against ``model`` (a `Model`,
     or a spec's path): each number correct, carried forward from their own earlier numbers, another

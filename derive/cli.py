@@ -7,14 +7,13 @@ one line on stderr, never a traceback (set DERIVE_DEBUG=1 to see one).
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from derive import Model, SpecError, __version__, cli_codegen, cli_teaching, load_spec
+from derive import Model, SpecError, __version__, cli_codegen, cli_teaching, collector, load_spec
 from derive.cli_base import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
@@ -253,18 +252,12 @@ def _build(args) -> int:
     return built.check.exit_status(strict=False)
 
 
-# Python's cyclic collector, tuned for a command that builds millions of SymPy and mpmath objects that
-# live to its end: scanned from generation 0 every 700 allocations (the default) they cost `derive html`
-# on 64-64-64 1.7 s of its 13 (benchmarks/bench_exact.py), 0.35 s at (10000, 50, 50), whose 17 scans of
-# generation 1 (every 50th collection: each walks the half million objects that outlived generation 0)
-# were half of it; now generation 1 waits for 1,000 (0.17 s; `derive gradients` on 784-32-10: 0.45 s ->
-# 0.14 s), at the same peak memory: what outlives a collection of generation 0 here lives to the end.
-COLLECTOR_THRESHOLDS = (10_000, 1_000, 50)
-
-
 def main(argv: list[str] | None = None) -> int:
-    thresholds = gc.get_threshold()
-    gc.set_threshold(*COLLECTOR_THRESHOLDS)  # for the command; put back after (tests call main in-process)
+    with collector.tuned():  # for the command; put back after (tests and notebooks call main in-process)
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         require_balls()  # (a package's import works without python-flint; PrairieLearn's worker needs that)
@@ -283,5 +276,3 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(text_line(f"derive: error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
-    finally:
-        gc.set_threshold(*thresholds)

@@ -16,7 +16,7 @@ from derive.model.registry import ACTIVATIONS, ALIASES, LOSSES
 
 PACKAGE = ROOT / "derive"
 LAYERS = {"model": 0, "derivation": 1, "render": 2, "check": 3, "teaching": 4}  # teaching builds on the check
-UTILITIES = {"escape", "output", "progress", "version", "workers"}  # import nothing of derive (but escape, which imports nothing)
+UTILITIES = {"collector", "escape", "output", "progress", "version", "workers"}  # import nothing of derive (but escape, which imports nothing)
 TOP = 5  # the API (derive/__init__.py) and the command line
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "examples" not in p.parts)
 

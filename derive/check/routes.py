@@ -107,13 +107,14 @@ def _sympy_derivative(nested, symbol, symbols):
     once (``cse``: the nested error repeats each layer's outputs in every later term, so the printed
     tree is several times the size of the expression), found in the order met, not sorted into SymPy's
     canonical order (the same subexpressions, each computed once before its use: a fifth of the time of
-    the sorted search). A pure function of a SymPy expression (equal
+    the sorted search). No docstring: lambdify's prints the whole derivative into it (two thirds of
+    lambdify's time on the reference network's). A pure function of a SymPy expression (equal
     expressions, equal derivatives): a process that checks the same network again (a build after a
     check, an exercise's variants of one shape) compiles each derivative once."""
     printer = MpmathPrinter({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True,
                              "user_functions": {"Heaviside": "heaviside"}, "order": "none"})
     return sp.lambdify(symbols, sp.diff(nested, symbol), modules=[{"heaviside": _heaviside}, "mpmath"],
-                       printer=printer, cse=_common_subexpressions)
+                       printer=printer, cse=_common_subexpressions, docstring_limit=0)
 
 
 def _common_subexpressions(expr):
