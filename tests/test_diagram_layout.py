@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import spec_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from networks import ZOO
 
 import derive
@@ -102,3 +104,31 @@ def test_the_width_estimate_is_never_below_the_fonts_width(model):
         for bold in (False, True):
             f, k = font(SIZE["label"], bold)
             assert f.getlength(text) / k <= text_width(text, SIZE["label"]), (text, bold)
+
+
+def _separated_on_an_axis(a: Box, b: Box, gap: float) -> bool:
+    """The separating-axes test by the boxes' corners: along one of the four sides' directions, the
+    two boxes' projections lie at least ``gap`` apart."""
+    for ux, uy in ((a.ux, a.uy), (-a.uy, a.ux), (b.ux, b.uy), (-b.uy, b.ux)):
+        pa = [x * ux + y * uy for x, y in a.corners()]
+        pb = [x * ux + y * uy for x, y in b.corners()]
+        if min(pb) - max(pa) >= gap or min(pa) - max(pb) >= gap:
+            return True
+    return False
+
+
+_side = st.floats(0.0, 3.0, allow_nan=False)
+_angle = st.floats(0, 2 * math.pi, allow_nan=False)
+
+
+@settings(max_examples=600)
+@given(_side, _side, _angle, _side, _side, _angle, st.floats(0, 0.5, allow_nan=False), _angle,
+       st.floats(0.2, 1.3, allow_nan=False))
+def test_two_boxes_meet_exactly_when_no_side_separates_them(w1, h1, t1, w2, h2, t2, gap, direction, apart):
+    """`Box.meets`, with its shortcut for boxes far apart, is the separating-axes test by corners; the
+    second box stands ``apart`` times the shortcut's distance away, around where it takes over."""
+    a = Box(0.3, -0.2, w1, h1, math.cos(t1), math.sin(t1))
+    reach = math.sqrt(2) * (max(w1, h1) / 2 + math.hypot(w2, h2) / 2 + gap)
+    b = Box(0.3 + apart * reach * math.cos(direction), -0.2 + apart * reach * math.sin(direction), w2, h2,
+            math.cos(t2), math.sin(t2))
+    assert a.meets(b, gap) == (not _separated_on_an_axis(a, b, gap))
