@@ -24,7 +24,7 @@ from derive.escape import c_comment, c_identifier, c_string, python_string
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.render import names
-from derive.render.code import c_batch, c_loops, python_training, tables
+from derive.render.code import c_batch, c_deferred, c_loops, python_training, tables
 from derive.render.code.c_printer import CPrinter
 from derive.render.code.header import header
 from derive.render.code.loops import lowerable
@@ -134,8 +134,10 @@ def render(derivation: Derivation | None, network, version: str, loops: bool, dt
     prefix = c_identifier(spec.name)
     real = REAL[dtype]
     batched = c_batch.batch_body(network, real) if lowerable(network) else None  # from the loop form's program
+    deferred = c_deferred.deferred(network, real) if loops and batched else None
     if loops:
-        body, helpers = c_loops.run_body(network, batched[1] if batched else set(), real)
+        body, helpers = c_loops.run_body(network, (batched[1] | deferred["helpers"]) if batched and deferred
+                                         else batched[1] if batched else set(), real)
     else:
         printer = CPrinter(lambda s: names.python(network.quantity_of[s]), set(batched[1]) if batched else None,
                            real)
@@ -155,6 +157,7 @@ def render(derivation: Derivation | None, network, version: str, loops: bool, dt
         "helpers": helpers,
         "run": body,
         "batch": batched[0] if batched else None,
+        "deferred": deferred,
         "block": c_batch.BLOCK,
         "loop_form": loops,
         "cases": _optimizer_cases(lambda: by_name, real),
