@@ -78,16 +78,16 @@ def _forward(s: P.Units, printer: _Batch) -> list[str]:
     cols = GROUP * SIZE["double"] // SIZE[real]  # samples a tile (BLOCK a multiple: tiles stay inside ZT)
     chunked = n_in > CHUNK and w * n_in * SIZE[real] > L2_HALF
     first, end = ("i0", "i1") if chunked else ("0", str(n_in))
-    row = f"(p + {layer.weights} + j * {n_in})"
-    tiles = [f"{I1}for (long j0 = 0; j0 < {w}; j0 += {ROWS}) {{", f"{I2}for (long b0 = 0; b0 < m; b0 += {cols}) {{",
-             f"{I3}if (j0 + {ROWS} <= {w}) {{", f"{I4}const {real} *restrict w = p + {layer.weights} + j0 * {n_in};",
-             *_product(real, ROWS, 2, f"for (long i = {first}; i < {end}; i++)", [], f"w[{{r}} * {n_in} + i]",
-                       "(XT[i] + b0)", lambda r: f"(ZT[j0 + {r}] + b0)", lambda r: f"(ZT[j0 + {r}] + b0)"),
-             f"{I3}}} else for (long j = j0; j < {w}; j++) {{  /* the last rows, a tile of one row each */",
-             f"{I4}const {real} *restrict w = {row};",
-             *_product(real, 1, 2, f"for (long i = {first}; i < {end}; i++)", [], "w[i]", "(XT[i] + b0)",
-                       lambda r: "(ZT[j] + b0)", lambda r: "(ZT[j] + b0)"),
-             f"{I3}}}", f"{I2}}}", f"{I1}}}"]
+    tiles = [f"{I1}for (long j0 = 0; j0 < {w}; j0 += {ROWS}) {{",
+             f"{I2}for (long b0 = 0; b0 < m; b0 += {cols}) {{"]
+    last = "else  /* the last rows, a tile of their own */"
+    for rows, test in ((ROWS, f"if (j0 + {ROWS} <= {w})"), (w % ROWS, last)):
+        if rows:
+            tiles += [f"{I3}{test} {{", f"{I4}const {real} *restrict w = p + {layer.weights} + j0 * {n_in};",
+                      *_product(real, rows, 2, f"for (long i = {first}; i < {end}; i++)", [], f"w[{{r}} * {n_in} + i]",
+                                "(XT[i] + b0)", lambda r: f"(ZT[j0 + {r}] + b0)", lambda r: f"(ZT[j0 + {r}] + b0)"),
+                      f"{I3}}}"]
+    tiles += [f"{I2}}}", f"{I1}}}"]
     lines = [f"{I1}for (long i = {first}; i < {end}; i++) {{",
              f"{I2}for (long b = 0; b < m; b++) XT[i][b] = {_input(k - 1, 'b')}[i];",
              f"{I2}for (long b = m; b < (m + {cols - 1}) / {cols} * {cols}; b++) XT[i][b] = 0;", f"{I1}}}", *tiles]
@@ -224,11 +224,11 @@ def _gradients(layer, real: str, step: str) -> list[str]:
              *_product(real, ROWS, cols * SIZE[real] // 32, "for (long b = 0; b < m; b++)",
                        [f"const {real} *restrict x = {_input(k - 1, 'b')} + i0;"], f"D{k}[b][j0 + {{r}}]", "x",
                        lambda r: f"g0 + {r} * {n_in}", lambda r: f"g0 + {r} * {n_in}", step=step),
-             f"{I3}}} else if (i0 + {cols} <= {n_in}) for (long q = 0; q < rows; q++) {{  /* the last rows */",
-             f"{I4}{real} *restrict g1 = g0 + q * {n_in};",
-             *_product(real, 1, cols * SIZE[real] // 32, "for (long b = 0; b < m; b++)",
-                       [f"const {real} *restrict x = {_input(k - 1, 'b')} + i0;"], f"D{k}[b][j0 + q]", "x",
-                       lambda r: "g1", lambda r: "g1", step=step),
+             *([f"{I3}}} else if (i0 + {cols} <= {n_in}) {{  /* the last rows, a tile of their own */",
+                *_product(real, w % ROWS, cols * SIZE[real] // 32, "for (long b = 0; b < m; b++)",
+                          [f"const {real} *restrict x = {_input(k - 1, 'b')} + i0;"], f"D{k}[b][j0 + {{r}}]", "x",
+                          lambda r: f"g0 + {r} * {n_in}", lambda r: f"g0 + {r} * {n_in}", step=step)]
+               if w % ROWS else []),
              f"{I3}}} else {{",
              f"{I4}const long cols = i0 + {cols} <= {n_in} ? {cols} : {n_in} - i0;",
              f"{I4}for (long r = 0; r < rows; r++) for (long c = 0; c < cols; c++) {{",
