@@ -34,6 +34,9 @@ def test_batched_train_is_the_python_modules(name, loops, tmp_path):
     cmod, pmod = load_c(model, tmp_path, loops), load(model, tmp_path)[0]
     samples = _samples(model)
     for options in ({"optimizer": "sgd"}, {"optimizer": "sgd", "batch_size": c_batch.BLOCK},  # fused: one block
+                    {"optimizer": "sgd", "batch_size": 7},  # fused, a partial tile; the last batch of one sample
+                    {"optimizer": "momentum", "batch_size": c_batch.BLOCK},  # one block, not fused: acc, then its loop
+                    {"optimizer": "sgd", "batch_size": c_batch.BLOCK, "weight_decay": 0.01},  # not fused
                     {"optimizer": "sgd", "batch_size": 7, "reduction": "mean"},
                     {"optimizer": "adam", "batch_size": c_batch.BLOCK + 3, "reduction": "mean"},
                     {"optimizer": "sgd", "frozen": (model.parameters[0],), "batch_size": 5, "shuffle": True}):
@@ -53,6 +56,20 @@ def test_the_batched_gradient_is_the_sum_over_the_batch(reference, tmp_path):
     for p in state["g"]:  # the parameters trained (the spec may freeze some)
         want = COUNT * sum(float(reference.value(f"dE_total/d{p}", s)) for s in range(len(reference.spec.samples)))
         assert near(state["g"][p], want, abs(want)), p
+
+
+@pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
+def test_the_step_whose_gradient_is_kept_follows_fused_ones(reference, loops, tmp_path):
+    """With ``state``, the last step's gradient is returned: that step of one block is not fused (its
+    gradient into acc, then the optimizer's loop), the ones before it are; all as the Python module's."""
+    cmod, pmod = load_c(reference, tmp_path, loops), load(reference, tmp_path)[0]
+    samples = _samples(reference)[:c_batch.BLOCK - 1]
+    got_state, want_state = {}, {}
+    got = cmod.train(cmod.INITIAL, samples, 4, 0.01, state=got_state)
+    want = pmod.train(pmod.INITIAL, samples, 4, 0.01, state=want_state)
+    scale = max(1.0, *(abs(v) for v in want.values()))
+    assert all(near(got[p], want[p], scale) for p in want)
+    assert all(near(got_state["g"][p], want_state["g"][p], scale) for p in want_state["g"])
 
 
 def test_a_layer_wider_than_a_chunk(tmp_path):

@@ -3,7 +3,8 @@
 at -O1 here, as any compiler may) do the same operations in the same order, so ``train`` gives the same
 bytes either way: on networks whose layers leave partial tiles everywhere (units not a multiple of the
 tile's rows, inputs not a multiple of its vectors, a last block of samples not a whole tile), a layer wide
-enough to be taken in chunks, both forms of the source, float64 and float32."""
+enough to be taken in chunks, both forms of the source, float64 and float32; with two blocks, and with
+one (plain SGD fused into the gradients' stores)."""
 
 import ctypes
 import subprocess
@@ -20,13 +21,14 @@ from derive.render.code import c, c_batch, targets
 pytestmark = needs_cc
 
 COUNT = c_batch.BLOCK + c_batch.GROUP + 3  # two blocks, the last one a partial tile
+ONE_BLOCK = c_batch.BLOCK - 3  # one block, a partial tile: plain SGD fused into the gradients' stores
 NETWORKS = {"odd": "[5, 7, 3]", "deep": "[9, 13, 6, 2]", "wide": f"[{c_batch.CHUNK + 45}, 11, 3]"}
 REAL = {"float64": ctypes.c_double, "float32": ctypes.c_float}
 
 
-def _train(folder, source: str, prefix: str, dtype: str, sizes, *defines: str) -> bytes:
-    """The parameters after 3 steps of plain SGD on COUNT samples (one batch), as bytes."""
-    library = folder / f"lib{len(defines)}.so"
+def _train(folder, source: str, prefix: str, dtype: str, sizes, count: int, *defines: str) -> bytes:
+    """The parameters after 3 steps of plain SGD on ``count`` samples (one batch), as bytes."""
+    library = folder / f"lib{len(defines)}_{count}.so"
     flags = TEST_FLAGS if defines else c.FLAGS  # the plain loops: another compiler's build, at -O1 (sooner)
     subprocess.run(["cc", *flags, *defines, "-o", str(library), str(source), "-lm"], check=True)
     train = getattr(ctypes.CDLL(str(library)), f"{prefix}_train")
@@ -39,10 +41,10 @@ def _train(folder, source: str, prefix: str, dtype: str, sizes, *defines: str) -
     n, n_in, n_out = sizes
     rng = numpy.random.default_rng(28)
     p = (real * n)(*rng.uniform(-1, 1, n))
-    xs = (real * (n_in * COUNT))(*rng.uniform(-2, 2, n_in * COUNT))
-    ts = (real * (n_out * COUNT))(*rng.uniform(0, 1, n_out * COUNT))
+    xs = (real * (n_in * count))(*rng.uniform(-2, 2, n_in * count))
+    ts = (real * (n_out * count))(*rng.uniform(0, 1, n_out * count))
     t = ctypes.c_long(0)
-    assert train(p, xs, ts, COUNT, 3, 0, 0.1, 0.0, 0.9, 0.999, 1e-8, 0.0, 0, 0, 0, 0, None, ctypes.byref(t),
+    assert train(p, xs, ts, count, 3, 0, 0.1, 0.0, 0.9, 0.999, 1e-8, 0.0, 0, 0, 0, 0, None, ctypes.byref(t),
                  *([None] * slots), None) == 0
     return bytes(p)
 
@@ -64,7 +66,8 @@ def test_the_plain_loops_train_as_the_vector_tiles_do(tmp_path, name, loops, dty
         (tmp_path / file).write_text(body)
     sizes = (len(model.network.parameters), len(model.network.inputs), len(model.network.outputs))
     prefix = c_identifier(model.spec.name)
-    vector = _train(tmp_path, tmp_path / c.SOURCE, prefix, dtype, sizes)
-    plain = _train(tmp_path, tmp_path / c.SOURCE, prefix, dtype, sizes, "-DDERIVE_PLAIN_C")
-    assert vector == plain
-    assert numpy.isfinite(numpy.frombuffer(vector, numpy.float64 if dtype == "float64" else numpy.float32)).all()
+    for count in (COUNT, ONE_BLOCK):
+        vector = _train(tmp_path, tmp_path / c.SOURCE, prefix, dtype, sizes, count)
+        plain = _train(tmp_path, tmp_path / c.SOURCE, prefix, dtype, sizes, count, "-DDERIVE_PLAIN_C")
+        assert vector == plain, count
+        assert numpy.isfinite(numpy.frombuffer(vector, numpy.float64 if dtype == "float64" else numpy.float32)).all()

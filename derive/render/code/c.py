@@ -24,7 +24,7 @@ from derive.escape import c_comment, c_identifier, c_string, python_string
 from derive.model import optimizers
 from derive.model import quantities as Q
 from derive.render import names
-from derive.render.code import c_batch, c_loops, python_training, tables
+from derive.render.code import c_batch, c_deferred, c_loops, python_training, tables
 from derive.render.code.c_printer import CPrinter
 from derive.render.code.header import header
 from derive.render.code.loops import lowerable
@@ -133,16 +133,21 @@ def render(derivation: Derivation | None, network, version: str, loops: bool, dt
     spec = network.spec
     prefix = c_identifier(spec.name)
     real = REAL[dtype]
-    batched = c_batch.batch_body(network, real) if lowerable(network) else None  # from the loop form's program
+    by_name = CPrinter(lambda s: {"p": "p_", "t": "t_"}.get(s.name, s.name), None, real)  # p, t: arrays of run
+    cases = _optimizer_cases(lambda: by_name, real)
+    plain = cases[_state_context()["plain_code"]]  # its step, fused into run_batch's stores (no state kept)
+    assert plain["kept"] == 0 and len(plain["lines"]) == 1, plain
+    batched = c_batch.batch_body(network, real, plain["lines"][0]) if lowerable(network) else None
+    deferred = c_deferred.deferred(network, real) if loops and batched else None
     if loops:
-        body, helpers = c_loops.run_body(network, batched[1] if batched else set(), real)
+        body, helpers = c_loops.run_body(network, (batched[1] | deferred["helpers"]) if batched and deferred
+                                         else batched[1] if batched else set(), real)
     else:
         printer = CPrinter(lambda s: names.python(network.quantity_of[s]), set(batched[1]) if batched else None,
                            real)
         program = lowered.straight(derivation)
         body = walk(program, _Straight(program, network, printer))
         helpers = printer.helper_sources()
-    by_name = CPrinter(lambda s: {"p": "p_", "t": "t_"}.get(s.name, s.name), None, real)  # p, t: arrays of run
     context = {
         "header": header("c", spec, version, "codegen --target c", about=True),
         "title": c_comment(spec.title),
@@ -155,9 +160,10 @@ def render(derivation: Derivation | None, network, version: str, loops: bool, dt
         "helpers": helpers,
         "run": body,
         "batch": batched[0] if batched else None,
+        "deferred": deferred,
         "block": c_batch.BLOCK,
         "loop_form": loops,
-        "cases": _optimizer_cases(lambda: by_name, real),
+        "cases": cases,
         "real": real,
         **_state_context(),
         "optimizer_names": ", ".join(f"{k} {o}" for k, o in enumerate(optimizers.OPTIMIZERS)),

@@ -78,16 +78,16 @@ def _forward(s: P.Units, printer: _Batch) -> list[str]:
     cols = GROUP * SIZE["double"] // SIZE[real]  # samples a tile (BLOCK a multiple: tiles stay inside ZT)
     chunked = n_in > CHUNK and w * n_in * SIZE[real] > L2_HALF
     first, end = ("i0", "i1") if chunked else ("0", str(n_in))
-    row = f"(p + {layer.weights} + j * {n_in})"
-    tiles = [f"{I1}for (long j0 = 0; j0 < {w}; j0 += {ROWS}) {{", f"{I2}for (long b0 = 0; b0 < m; b0 += {cols}) {{",
-             f"{I3}if (j0 + {ROWS} <= {w}) {{", f"{I4}const {real} *restrict w = p + {layer.weights} + j0 * {n_in};",
-             *_product(real, ROWS, 2, f"for (long i = {first}; i < {end}; i++)", [], f"w[{{r}} * {n_in} + i]",
-                       "(XT[i] + b0)", lambda r: f"(ZT[j0 + {r}] + b0)", lambda r: f"(ZT[j0 + {r}] + b0)"),
-             f"{I3}}} else for (long j = j0; j < {w}; j++) {{  /* the last rows, a tile of one row each */",
-             f"{I4}const {real} *restrict w = {row};",
-             *_product(real, 1, 2, f"for (long i = {first}; i < {end}; i++)", [], "w[i]", "(XT[i] + b0)",
-                       lambda r: "(ZT[j] + b0)", lambda r: "(ZT[j] + b0)"),
-             f"{I3}}}", f"{I2}}}", f"{I1}}}"]
+    tiles = [f"{I1}for (long j0 = 0; j0 < {w}; j0 += {ROWS}) {{",
+             f"{I2}for (long b0 = 0; b0 < m; b0 += {cols}) {{"]
+    last = "else  /* the last rows, a tile of their own */"
+    for rows, test in ((ROWS, f"if (j0 + {ROWS} <= {w})"), (w % ROWS, last)):
+        if rows:
+            tiles += [f"{I3}{test} {{", f"{I4}const {real} *restrict w = p + {layer.weights} + j0 * {n_in};",
+                      *_product(real, rows, 2, f"for (long i = {first}; i < {end}; i++)", [], f"w[{{r}} * {n_in} + i]",
+                                "(XT[i] + b0)", lambda r: f"(ZT[j0 + {r}] + b0)", lambda r: f"(ZT[j0 + {r}] + b0)"),
+                      f"{I3}}}"]
+    tiles += [f"{I2}}}", f"{I1}}}"]
     lines = [f"{I1}for (long i = {first}; i < {end}; i++) {{",
              f"{I2}for (long b = 0; b < m; b++) XT[i][b] = {_input(k - 1, 'b')}[i];",
              f"{I2}for (long b = m; b < (m + {cols - 1}) / {cols} * {cols}; b++) XT[i][b] = 0;", f"{I1}}}", *tiles]
@@ -120,21 +120,27 @@ def _aliases(program: P.Program, upto: int, real: str) -> list[str]:
 
 
 def _product(real: str, rows: int, vectors: int, over: str, pre: list[str], a: str, b: str, load, store,
-             scatter=None) -> list[str]:
+             scatter=None, step: str | None = None) -> list[str]:
     """A register tile of ``rows`` x ``vectors`` 32-byte vectors, t[r][c] = load(r)[c] (or 0 if ``load`` is None),
     then for each pass of the loop ``over`` (its first lines ``pre``) t[r][c] += a(r) * b[c], in the loop's
     order, then stored at store(r)[c]. ``a`` is a C expression in ``{r}``, ``b`` a pointer. With GCC's
     vector extensions (DERIVE_VECTORS, see gradients.c.j2) the tile is held in vector registers as written
     (gcc's vectorizer shuffled the plain form: 883 against 729 µs a step at 784-125-10, batch 32); else
-    plain loops that do the same operations lane by lane, so either gives the same numbers."""
+    plain loops that do the same operations lane by lane, so either gives the same numbers. ``step``
+    (the plain optimizer's line, ``p_`` from ``g``): when ``fused``, the tile starts at 0 and the
+    parameters at store(r) take that step with the tile as their gradient, instead of the tile's store."""
     lanes = 32 // SIZE[real]
     cols, count = vectors * lanes, vectors
     lines = ["#if DERIVE_VECTORS", f"{I4}vreal t[{rows}][{count}];"]
+    loads = [f"memcpy(&t[{r}][{c}], {load(r)} + {c * lanes}, sizeof(vreal));" for r in range(rows)
+             for c in range(count)] if load else []
     if load is None:
         lines.append(f"{I4}memset(t, 0, sizeof t);")
+    elif step:
+        lines += [f"{I4}if (fused) memset(t, 0, sizeof t);", f"{I4}else {{", *(f"{I5}{line}" for line in loads),
+                  f"{I4}}}"]
     else:
-        lines += [f"{I4}memcpy(&t[{r}][{c}], {load(r)} + {c * lanes}, sizeof(vreal));"
-                  for r in range(rows) for c in range(count)]
+        lines += [f"{I4}{line}" for line in loads]
     registers = ", ".join(f"v{c}" for c in range(count))
     lines += [f"{I4}{over} {{", *(f"{I5}{line}" for line in pre), f"{I5}vreal {registers};",
               *(f"{I5}memcpy(&v{c}, {b} + {c * lanes}, sizeof(vreal));" for c in range(count))]
@@ -145,16 +151,31 @@ def _product(real: str, rows: int, vectors: int, over: str, pre: list[str], a: s
         lines += [f"{I4}}}", *(f"{I4}{scatter(r, c * lanes + lane, f't[{r}][{c}][{lane}]')}"
                                for r in range(rows) for c in range(count) for lane in range(lanes))]
     else:
-        lines += [f"{I4}}}", *(f"{I4}memcpy({store(r)} + {c * lanes}, &t[{r}][{c}], sizeof(vreal));"
-                               for r in range(rows) for c in range(count))]
+        stores = [f"memcpy({store(r)} + {c * lanes}, &t[{r}][{c}], sizeof(vreal));" for r in range(rows)
+                  for c in range(count)]
+        steps = [f"{{ vreal g = t[{r}][{c}], p_; memcpy(&p_, {store(r)} + {c * lanes}, sizeof(vreal)); {step} "
+                 f"memcpy({store(r)} + {c * lanes}, &p_, sizeof(vreal)); }}" for r in range(rows) for c in range(count)]
+        lines += [f"{I4}}}", *_either(step, steps, stores)]
     every = f"for (long r = 0; r < {rows}; r++) for (long c = 0; c < {cols}; c++)"
-    lines += ["#else", f"{I4}{real} t[{rows}][{cols}];",
-              f"{I4}{every} t[r][c] = 0;" if load is None else f"{I4}{every} t[r][c] = ({load('r')})[c];",
+    start = [f"{every} t[r][c] = 0;"] if load is None else [f"{every} t[r][c] = ({load('r')})[c];"]
+    if step and load:
+        start = [f"if (fused) {every} t[r][c] = 0;", f"else {start[0]}"]
+    stored = [f"{every} {scatter('r', 'c', 't[r][c]')}"] if scatter else _either(step, [
+        f"{every} {{ {real} g = t[r][c], p_ = ({store('r')})[c]; {step} ({store('r')})[c] = p_; }}"],
+        [f"{every} ({store('r')})[c] = t[r][c];"])
+    lines += ["#else", f"{I4}{real} t[{rows}][{cols}];", *(f"{I4}{line}" for line in start),
               f"{I4}{over} {{", *(f"{I5}{line}" for line in pre),
               f"{I5}{every} t[r][c] += {a.format(r='r')} * {b}[c];", f"{I4}}}",
-              f"{I4}{every} {scatter('r', 'c', 't[r][c]')}" if scatter else f"{I4}{every} ({store('r')})[c] = t[r][c];",
-              "#endif"]
+              *(line if line.startswith(I4) else f"{I4}{line}" for line in stored), "#endif"]
     return lines
+
+
+def _either(step: str | None, steps: list[str], stores: list[str]) -> list[str]:
+    """The tile's stores, or with ``step`` the fused update (`_product`) when ``fused``, else the stores."""
+    if not step:
+        return [f"{I4}{line}" for line in stores]
+    return [f"{I4}if (fused) {{", *(f"{I5}{line}" for line in steps), f"{I4}}} else {{",
+            *(f"{I5}{line}" for line in stores), f"{I4}}}"]
 
 
 def _columns(n_in: int, real: str) -> int:
@@ -182,37 +203,46 @@ def _backs(layer, real: str) -> list[str]:
             f"{I5}BACK{k - 1}[b0 + r][c] = v;", f"{I4}}}", f"{I3}}}", f"{I2}}}", f"{I1}}}"]
 
 
-def _gradients(layer, real: str) -> list[str]:
+def _gradients(layer, real: str, step: str) -> list[str]:
     """acc += the block's weight gradients of a dense layer: tiles of ROWS weight rows by two vectors of
-    inputs in registers, the samples added one after another (the order of the batch); biases likewise."""
+    inputs in registers, the samples added one after another (the order of the batch); biases likewise.
+    When ``fused`` (the block is the whole batch, and the plain optimizer's ``step`` its update): each
+    sum from 0 (acc's value then) and the parameter updated with it where acc would have been stored,
+    so the update is not a pass of its own over the parameters (as `_product` does the tiles)."""
     k, n_in, w = layer.index, layer.width_in, layer.width
     cols = _columns(n_in, real)
+
+    def put(target: str, value: str) -> list[str]:  # a sum into acc, or the step it makes
+        return [f"{I2}if (fused) {{ {real} g = {value}, p_ = p[{target}]; {step} p[{target}] = p_; }}",
+                f"{I2}else acc[{target}] = {value};"]
+
     lines = [f"{I1}for (long i0 = 0; i0 < {n_in}; i0 += {cols}) {{",
              f"{I2}for (long j0 = 0; j0 < {w}; j0 += {ROWS}) {{",
              f"{I3}const long rows = j0 + {ROWS} <= {w} ? {ROWS} : {w} - j0;",
-             f"{I3}{real} *restrict g0 = acc + {layer.weights} + j0 * {n_in} + i0;",
+             f"{I3}{real} *restrict g0 = (fused ? p : acc) + {layer.weights} + j0 * {n_in} + i0;",
              f"{I3}if (rows == {ROWS} && i0 + {cols} <= {n_in}) {{",
              *_product(real, ROWS, cols * SIZE[real] // 32, "for (long b = 0; b < m; b++)",
                        [f"const {real} *restrict x = {_input(k - 1, 'b')} + i0;"], f"D{k}[b][j0 + {{r}}]", "x",
-                       lambda r: f"g0 + {r} * {n_in}", lambda r: f"g0 + {r} * {n_in}"),
-             f"{I3}}} else if (i0 + {cols} <= {n_in}) for (long q = 0; q < rows; q++) {{  /* the last rows */",
-             f"{I4}{real} *restrict g1 = g0 + q * {n_in};",
-             *_product(real, 1, cols * SIZE[real] // 32, "for (long b = 0; b < m; b++)",
-                       [f"const {real} *restrict x = {_input(k - 1, 'b')} + i0;"], f"D{k}[b][j0 + q]", "x",
-                       lambda r: "g1", lambda r: "g1"),
+                       lambda r: f"g0 + {r} * {n_in}", lambda r: f"g0 + {r} * {n_in}", step=step),
+             *([f"{I3}}} else if (i0 + {cols} <= {n_in}) {{  /* the last rows, a tile of their own */",
+                *_product(real, w % ROWS, cols * SIZE[real] // 32, "for (long b = 0; b < m; b++)",
+                          [f"const {real} *restrict x = {_input(k - 1, 'b')} + i0;"], f"D{k}[b][j0 + {{r}}]", "x",
+                          lambda r: f"g0 + {r} * {n_in}", lambda r: f"g0 + {r} * {n_in}", step=step)]
+               if w % ROWS else []),
              f"{I3}}} else {{",
              f"{I4}const long cols = i0 + {cols} <= {n_in} ? {cols} : {n_in} - i0;",
              f"{I4}for (long r = 0; r < rows; r++) for (long c = 0; c < cols; c++) {{",
-             f"{I5}{real} v = g0[r * {n_in} + c];",
+             f"{I5}{real} v = fused ? 0 : g0[r * {n_in} + c];",
              f"{I5}for (long b = 0; b < m; b++) v += D{k}[b][j0 + r] * {_input(k - 1, 'b')}[i0 + c];",
-             f"{I5}g0[r * {n_in} + c] = v;", f"{I4}}}", f"{I3}}}", f"{I2}}}", f"{I1}}}"]
+             f"{I5}if (fused) {{ {real} g = v, p_ = g0[r * {n_in} + c]; {step} g0[r * {n_in} + c] = p_; }}",
+             f"{I5}else g0[r * {n_in} + c] = v;", f"{I4}}}", f"{I3}}}", f"{I2}}}", f"{I1}}}"]
     if layer.bias == BiasMode.PER_NEURON:
-        lines += [f"{I1}for (long j = 0; j < {w}; j++) {{", f"{I2}{real} v = acc[{layer.biases} + j];",
-                  f"{I2}for (long b = 0; b < m; b++) v += D{k}[b][j];", f"{I2}acc[{layer.biases} + j] = v;", f"{I1}}}"]
+        lines += [f"{I1}for (long j = 0; j < {w}; j++) {{", f"{I2}{real} v = fused ? 0 : acc[{layer.biases} + j];",
+                  f"{I2}for (long b = 0; b < m; b++) v += D{k}[b][j];", *put(f"{layer.biases} + j", "v"), f"{I1}}}"]
     elif layer.bias == BiasMode.SHARED:
-        lines += [f"{I1}for (long b = 0; b < m; b++) {{", f"{I2}{real} sum = 0.0;",
-                  f"{I2}for (long j = 0; j < {w}; j++) sum += D{k}[b][j];", f"{I2}acc[{layer.biases}] += sum;",
-                  f"{I1}}}"]
+        lines += [f"{I1}{{", f"{I2}{real} v = fused ? 0 : acc[{layer.biases}];", f"{I2}for (long b = 0; b < m; b++) {{",
+                  f"{I3}{real} sum = 0.0;", f"{I3}for (long j = 0; j < {w}; j++) sum += D{k}[b][j];", f"{I3}v += sum;",
+                  f"{I2}}}", *put(f"{layer.biases}", "v"), f"{I1}}}"]
     return lines
 
 
@@ -228,10 +258,11 @@ def _segments(backward) -> list[tuple[P.Propagate | None, list]]:
     return segments
 
 
-def batch_body(network, real: str = "double") -> tuple[list[str], set] | None:
-    """The body of ``run_batch(p, xs, ts, order, m, acc)`` (acc += the summed gradient of the m <= BLOCK
-    samples xs[order[b]]) and the helpers it calls, or None when the network has a layer that is
-    not dense. The same source in both forms: plain C99 beside GCC's vector extensions, no pragma."""
+def batch_body(network, real: str, step: str) -> tuple[list[str], set] | None:
+    """The body of ``run_batch(p, xs, ts, order, m, acc, fused, learning_rate, weight_decay)`` (acc +=
+    the summed gradient of the m <= BLOCK samples xs[order[b]], or when ``fused`` the plain optimizer's
+    ``step`` taken with it, p_ from g) and the helpers it calls, or None when the network has a layer
+    that is not dense. The same source in both forms: plain C99 beside GCC's vector extensions."""
     printer = _Batch(P.lower(network), real)
     program = printer.program
     try:
@@ -272,7 +303,7 @@ def batch_body(network, real: str = "double") -> tuple[list[str], set] | None:
                f"{I1}{real} ZT[{max(layer.width for layer in program.layers)}][{BLOCK}];"]
     arrays += [f"{I1}{real} BACK{s.layer.index - 1}[{BLOCK}][{s.layer.width_in}];" for s, _ in segments[1:]
                if s is not None]
-    gradients = [line for layer in printer.dense for line in _gradients(layer, real)]
+    gradients = [line for layer in printer.dense for line in _gradients(layer, real, step)]
     head = [f"{I1}const {real} *X[{BLOCK}], *T[{BLOCK}];",
             f"{I1}for (long b = 0; b < m; b++) {{", f"{I2}X[b] = xs + order[b] * N_INPUTS;",
             f"{I2}T[b] = ts + order[b] * N_OUTPUTS;", f"{I1}}}"]
