@@ -295,7 +295,7 @@ BAD = {
     "eps": (ISSUE.replace("eps = 1e-5 ", "eps = -1 "),
             "derive: batchnorm.toml: layer[1].eps = -1 must be positive (it keeps sqrt(var + eps) above 0)"),
     "gamma": (ISSUE.replace("weight = [1.5, -0.5]", "weight = [1.5]"),
-              "derive: batchnorm.toml: layer[1].weight has 1 values, features are 2"),
+              "derive: batchnorm.toml: layer[1].weight has 1 value, features are 2"),
     "affine": (ISSUE.replace("eps = 1e-5 ", "affine = false\neps = 1e-5 "),
                "derive: batchnorm.toml: layer[1].weight is given, but affine = false has no weight"),
     "mean": (ISSUE.replace("learning_rate = 0.5", "learning_rate = 0.5\nreduction = \"mean\""),
@@ -313,7 +313,7 @@ BAD = {
                        "derive: batchnorm.toml: layer[2]: a layernorm layer in a network with a batchnorm layer is not "
                        "available yet (its samples are one batch, which linear and batchnorm layers read)"),
     "sample": (ISSUE.replace("inputs = [0.50, -0.30]", "inputs = [0.50]"),
-               "derive: batchnorm.toml: samples[1].inputs has 1 values, the input layer has 2"),
+               "derive: batchnorm.toml: samples[1].inputs has 1 value, the input layer has 2"),
     "sample key": (ISSUE.replace("inputs = [0.50, -0.30]", "input = [0.50, -0.30]"),
                    "derive: batchnorm.toml: samples[1]: unknown key 'input' (a sample has inputs and targets)"),
     "target range": (ISSUE.replace("half_sse", "binary_cross_entropy").replace("[0.30, 0.50]", "[0.30, 1.50]"),

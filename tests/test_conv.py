@@ -262,6 +262,8 @@ BAD = [
      "layer[0]: missing key 'kernel_size' (a number, or [rows, columns])"),
     ('input = [1, 3, 3]\n[[layer]]\ntype = "conv2d"\nout_channels = 1\nkernel_size = [2, 2, 2]\n',
      "layer[0].kernel_size has 3 values: give a number or [rows, columns]"),
+    ('input = [1, 3, 3]\n[[layer]]\ntype = "conv2d"\nout_channels = 1\nkernel_size = [2]\n',
+     "layer[0].kernel_size has 1 value: give a number or [rows, columns]"),
     ('input = [2, 3, 3]\n[[layer]]\ntype = "conv2d"\nin_channels = 1\nout_channels = 1\nkernel_size = 2\n',
      "layer[0].in_channels = 1, but the layer below gives 2 channels"),
     ('input = [1, 3, 3]\n[[layer]]\ntype = "conv2d"\nout_channels = 1\nkernel_size = 2\n'

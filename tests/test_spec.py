@@ -60,7 +60,7 @@ BAD = [
     (spec_text(bias='"some"'), "bad.toml: bias = 'some' is unknown; known: shared, per_neuron, none"),
     (spec_text(bias='"none"'), "bad.toml: biases is given, but bias = 'none' means the network has no biases (remove the key)"),
     (spec_text(biases="[[0.35, 0.1], [0.60]]"), "bad.toml: biases[0] has 2 values, bias = 'shared' takes 1"),
-    (spec_text(bias='"per_neuron"'), "bad.toml: biases[0] has 1 values, bias = 'per_neuron': layer 1 has 2"),
+    (spec_text(bias='"per_neuron"'), "bad.toml: biases[0] has 1 value, bias = 'per_neuron': layer 1 has 2"),
     (
         spec_text(weights=None),
         "bad.toml: missing key 'weights' (give the weights, or a seed = N to fill them reproducibly)",
@@ -79,7 +79,7 @@ BAD = [
     (spec_text(samples=""), "bad.toml: missing key 'samples'"),
     (
         spec_text(samples="[[samples]]\ninputs = [0.05]\ntargets = [0.01, 0.99]\n"),
-        "bad.toml: samples[0].inputs has 1 values, the input layer has 2",
+        "bad.toml: samples[0].inputs has 1 value, the input layer has 2",
     ),
     (spec_text(samples="[[samples]]\ninputs = [0.05, 0.1]\n"), "bad.toml: samples[0]: missing key 'targets'"),
     (

@@ -43,7 +43,7 @@ run = derive_cli  # main in this process: what the command prints
     ('optimizer = "nesterov"\nlearning_rate = 0.1\nmomentum = 0', "training.momentum = 0 must be positive for nesterov"),
     ('optimizer = "adam"\nlearning_rate = 0.1\nbetas = [0.9, 1.0]',
      "training.betas = [0.9, 1] must be two numbers, each from 0 up to (not including) 1"),
-    ('optimizer = "adam"\nlearning_rate = 0.1\nbetas = [0.9]', "training.betas has 1 values, betas takes 2"),
+    ('optimizer = "adam"\nlearning_rate = 0.1\nbetas = [0.9]', "training.betas has 1 value, betas takes 2"),
     ('optimizer = "adam"\nlearning_rate = 0.1\neps = 0', "training.eps = 0 must be positive"),
     ("learning_rate = 0.1\nweight_decay = -0.5", "training.weight_decay = -0.5 must not be negative"),
     ("learning_rate = 0.1\nbatch_size = 4", "training.batch_size = 4 is more than the 3 samples (0 is the full batch)"),

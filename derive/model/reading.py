@@ -21,6 +21,11 @@ class ReadError(ValueError):
     """A file that cannot or must not be read, as one line without the file name."""
 
 
+def values_count(items) -> str:
+    """How many values a list the user gave holds, in words: "1 value", "3 values"."""
+    return f"{len(items)} value{'' if len(items) == 1 else 's'}"
+
+
 def digits(value) -> int:
     """Significant digits as written (0.150 has 3; 1e6 has 1)."""
     if isinstance(value, Decimal):
