@@ -341,6 +341,11 @@ def test_the_check_of_a_batch_counts_its_samples_as_every_output_does():
     batch = derive_cli("check", str(ROOT / "derive" / "examples" / "batchnorm.toml")).stdout.splitlines()
     assert batch[0] == "batchnorm: every gradient by five routes, 16 parameters x 3 samples, one batch"
     assert derive_cli("check").stdout.splitlines()[0] == "mazur: every gradient by five routes, 10 parameters x 1 sample"
+    # --json says it in the same words, beside the one pass its rows count
+    checks = json.loads(derive_cli("check", str(ROOT / "derive" / "examples" / "batchnorm.toml"), "--json").stdout)["checks"]
+    assert (checks["samples"], checks["described"]) == (1, "3 samples, one batch")
+    assert {row["sample"] for row in checks["rows"]} == {1}
+    assert json.loads(derive_cli("check", "--json").stdout)["checks"]["described"] == "1 sample"
 
 
 def test_a_claim_about_a_later_sample_of_a_batch_is_told_how_the_batch_is_named():

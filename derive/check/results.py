@@ -54,7 +54,8 @@ class Checks:
             "unresolved": len(self.report.unresolved),  # gradients float64 cannot resolve in the generated code
             "parameters_checked": self.checked,
             "parameters": self.parameters,
-            "samples": self.samples,
+            "samples": self.samples,  # the passes of the step, as the rows' "sample" counts them
+            "described": self.described,  # the samples in every output's words ("3 samples, one batch")
             "skipped": self.skipped,
             "kinks": self.kinks,  # where the derivative is a convention
             "tolerances": {
