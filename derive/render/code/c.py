@@ -140,8 +140,8 @@ def render(derivation: Derivation | None, network, version: str, loops: bool, dt
     batched = c_batch.batch_body(network, real, plain["lines"][0]) if lowerable(network) else None
     deferred = c_deferred.deferred(network, real) if loops and batched else None
     if loops:
-        body, helpers = c_loops.run_body(network, (batched[1] | deferred["helpers"]) if batched and deferred
-                                         else batched[1] if batched else set(), real)
+        called = (batched[1] if batched else set()) | (deferred["helpers"] if deferred else set())
+        body, helpers = c_loops.run_body(network, called, real)
     else:
         printer = CPrinter(lambda s: names.python(network.quantity_of[s]), set(batched[1]) if batched else None,
                            real)

@@ -160,14 +160,20 @@ def _product(real: str, rows: int, vectors: int, over: str, pre: list[str], a: s
     start = [f"{every} t[r][c] = 0;"] if load is None else [f"{every} t[r][c] = ({load('r')})[c];"]
     if step and load:
         start = [f"if (fused) {every} t[r][c] = 0;", f"else {start[0]}"]
+    target = f"({store('r')})[c]"
     stored = [f"{every} {scatter('r', 'c', 't[r][c]')}"] if scatter else _either(step, [
-        f"{every} {{ {real} g = t[r][c], p_ = ({store('r')})[c]; {step} ({store('r')})[c] = p_; }}"],
-        [f"{every} ({store('r')})[c] = t[r][c];"])
+        f"{every} {_stepped(real, step, target, 't[r][c]')}"] if step else [], [f"{every} {target} = t[r][c];"])
     lines += ["#else", f"{I4}{real} t[{rows}][{cols}];", *(f"{I4}{line}" for line in start),
               f"{I4}{over} {{", *(f"{I5}{line}" for line in pre),
               f"{I5}{every} t[r][c] += {a.format(r='r')} * {b}[c];", f"{I4}}}",
               *(line if line.startswith(I4) else f"{I4}{line}" for line in stored), "#endif"]
     return lines
+
+
+def _stepped(real: str, step: str, target: str, value: str) -> str:
+    """The plain optimizer's ``step`` (``p_`` from ``g``) taken on ``target`` with ``value`` as its gradient:
+    one scalar parameter where a fused tile or sum would have been stored (`_product`, `_gradients`)."""
+    return f"{{ {real} g = {value}, p_ = {target}; {step} {target} = p_; }}"
 
 
 def _either(step: str | None, steps: list[str], stores: list[str]) -> list[str]:
@@ -213,7 +219,7 @@ def _gradients(layer, real: str, step: str) -> list[str]:
     cols = _columns(n_in, real)
 
     def put(target: str, value: str) -> list[str]:  # a sum into acc, or the step it makes
-        return [f"{I2}if (fused) {{ {real} g = {value}, p_ = p[{target}]; {step} p[{target}] = p_; }}",
+        return [f"{I2}if (fused) {_stepped(real, step, f'p[{target}]', value)}",
                 f"{I2}else acc[{target}] = {value};"]
 
     lines = [f"{I1}for (long i0 = 0; i0 < {n_in}; i0 += {cols}) {{",
@@ -234,7 +240,7 @@ def _gradients(layer, real: str, step: str) -> list[str]:
              f"{I4}for (long r = 0; r < rows; r++) for (long c = 0; c < cols; c++) {{",
              f"{I5}{real} v = fused ? 0 : g0[r * {n_in} + c];",
              f"{I5}for (long b = 0; b < m; b++) v += D{k}[b][j0 + r] * {_input(k - 1, 'b')}[i0 + c];",
-             f"{I5}if (fused) {{ {real} g = v, p_ = g0[r * {n_in} + c]; {step} g0[r * {n_in} + c] = p_; }}",
+             f"{I5}if (fused) {_stepped(real, step, f'g0[r * {n_in} + c]', 'v')}",
              f"{I5}else g0[r * {n_in} + c] = v;", f"{I4}}}", f"{I3}}}", f"{I2}}}", f"{I1}}}"]
     if layer.bias == BiasMode.PER_NEURON:
         lines += [f"{I1}for (long j = 0; j < {w}; j++) {{", f"{I2}{real} v = fused ? 0 : acc[{layer.biases} + j];",
