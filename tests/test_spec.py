@@ -19,7 +19,7 @@ BAD = [
     ),
     (
         spec_text(weights="[[[0.15, 0.20], [0.25, 0.30]]]"),
-        "bad.toml: weights has 1 matrices, the network has 2 non-input layers",
+        "bad.toml: weights has 1 matrix, the network has 2 non-input layers",
     ),
     (
         spec_text(weights="[[[0.15, nan], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]"),
@@ -42,12 +42,15 @@ BAD = [
         spec_text(activation='["softmax", "logistic"]'),
         "bad.toml: activation 'softmax' is for the output layer only, not layer 1",
     ),
-    (spec_text(activation='["logistic"]'), "bad.toml: activation has 1 names, the network has 2 non-input layers"),
+    (spec_text(activation='["logistic"]'), "bad.toml: activation has 1 name, the network has 2 non-input layers"),
     (
         spec_text(layers="[2, 0, 2]"),
         "bad.toml: layers[1] = 0 is out of range: it must be from 1 to 4096 neurons (a wider layer is almost always a typo)",
     ),
-    (spec_text(layers="[2]"), "bad.toml: layers has 1 entries: a network has from 2 to 16 layers"),
+    (spec_text(layers="[2]"), "bad.toml: layers has 1 entry: a network has from 2 to 16 layers"),
+    (spec_text(weights="[[[0.15, 0.20]], [[0.40, 0.45], [0.50, 0.55]]]"),
+     "bad.toml: weights[0] has 1 row, layer 1 has 2 neurons"),
+    (spec_text(biases="[[0.35]]"), "bad.toml: biases has 1 entry, the network has 2 non-input layers"),
     (
         spec_text(layers="[2, -3, 2]"),
         "bad.toml: layers[1] = -3 is out of range: it must be from 1 to 4096 neurons (a wider layer is almost always a typo)",

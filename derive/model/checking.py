@@ -69,7 +69,7 @@ class Checker:
         if not isinstance(value, list):
             self.fail(f"{key} must be a list of numbers, not {_kind(value)}")
         if len(value) != length:
-            self.fail(f"{key} has {reading.values_count(value)}, {what} {length}")
+            self.fail(f"{key} has {reading.counted(value, 'value')}, {what} {length}")
         return tuple(self.number(v, f"{key}[{j}]") for j, v in enumerate(value))
 
     def training_table(self, t: dict) -> dict:

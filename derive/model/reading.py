@@ -21,9 +21,9 @@ class ReadError(ValueError):
     """A file that cannot or must not be read, as one line without the file name."""
 
 
-def values_count(items) -> str:
-    """How many values a list the user gave holds, in words: "1 value", "3 values"."""
-    return f"{len(items)} value{'' if len(items) == 1 else 's'}"
+def counted(items, noun: str, plural: str | None = None) -> str:
+    """How many things a list the user gave holds, in words: "1 value", "3 values", "1 matrix"."""
+    return f"{len(items)} {noun if len(items) == 1 else plural or noun + 's'}"
 
 
 def digits(value) -> int:

@@ -227,7 +227,8 @@ class _Validator(Checker):
         if not isinstance(value, list):
             self.fail(f"layers must be a list of neuron counts, not {_kind(value)}")
         if not 2 <= len(value) <= MAX_LAYERS:
-            self.fail(f"layers has {len(value)} entries: a network has from 2 to {MAX_LAYERS} layers")
+            self.fail(f"layers has {reading.counted(value, 'entry', 'entries')}: a network has from 2 to "
+                      f"{MAX_LAYERS} layers")
         layers = tuple(
             self.integer(n, f"layers[{k}]", 1, MAX_WIDTH, " neurons (a wider layer is almost always a typo)")
             for k, n in enumerate(value)
@@ -247,7 +248,7 @@ class _Validator(Checker):
         known = [*ACTIVATIONS, *functions.activation_names]
         if isinstance(value, list):
             if len(value) != count:
-                self.fail(f"activation has {len(value)} names, the network has {count} non-input layers")
+                self.fail(f"activation has {reading.counted(value, 'name')}, the network has {count} non-input layers")
             keys = [f"layer[{k}].activation" if tables else f"activation[{k}]" for k in range(count)]
             names = [self.choice(v, keys[k], known) for k, v in enumerate(value)]
         elif isinstance(value, str):
@@ -263,13 +264,15 @@ class _Validator(Checker):
         if not isinstance(value, list):
             self.fail(f"weights must be a list of matrices, not {_kind(value)}")
         if len(value) != len(layers) - 1:
-            self.fail(f"weights has {len(value)} matrices, the network has {len(layers) - 1} non-input layers")
+            self.fail(f"weights has {reading.counted(value, 'matrix', 'matrices')}, the network has "
+                      f"{len(layers) - 1} non-input layers")
         out = []
         for k, matrix in enumerate(value):
             if not isinstance(matrix, list):
                 self.fail(f"weights[{k}] must be a matrix (a list of rows), not {_kind(matrix)}")
             if len(matrix) != layers[k + 1]:
-                self.fail(f"weights[{k}] has {len(matrix)} rows, layer {k + 1} has {layers[k + 1]} neurons")
+                self.fail(f"weights[{k}] has {reading.counted(matrix, 'row')}, layer {k + 1} has "
+                          f"{layers[k + 1]} neurons")
             out.append(tuple(
                 self.vector(row, f"weights[{k}][{j}]", layers[k], f"layer {k} has")
                 for j, row in enumerate(matrix)
@@ -280,7 +283,8 @@ class _Validator(Checker):
         if not isinstance(value, list):
             self.fail(f"biases must be a list with one entry per non-input layer, not {_kind(value)}")
         if len(value) != len(layers) - 1:
-            self.fail(f"biases has {len(value)} entries, the network has {len(layers) - 1} non-input layers")
+            self.fail(f"biases has {reading.counted(value, 'entry', 'entries')}, the network has "
+                      f"{len(layers) - 1} non-input layers")
         out = []
         for k, entry in enumerate(value):
             if mode == BiasMode.SHARED:

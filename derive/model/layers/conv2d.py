@@ -23,7 +23,7 @@ import math
 from derive.model import program as P
 from derive.model import quantities
 from derive.model.layers import Read, Slip, Typed, read_bias, register, tensor
-from derive.model.reading import values_count
+from derive.model.reading import counted
 from derive.model.registry import NO_ACTIVATION
 
 PAIRS = ("kernel_size", "stride", "padding")
@@ -36,7 +36,7 @@ def pair(table: dict, key: str, name: str, default: int, low: int, check) -> tup
     value = table[name]
     if isinstance(value, list):
         if len(value) != 2:
-            check.fail(f"{key}.{name} has {values_count(value)}: give a number or [rows, columns]")
+            check.fail(f"{key}.{name} has {counted(value, 'value')}: give a number or [rows, columns]")
         return (check.integer(value[0], f"{key}.{name}[0]", low, check.max_width),
                 check.integer(value[1], f"{key}.{name}[1]", low, check.max_width))
     n = check.integer(value, f"{key}.{name}", low, check.max_width)

@@ -23,6 +23,7 @@ from derive.escape import excerpt, quoted
 from derive.model import quantities
 from derive.model.modes import BiasMode
 from derive.model.program import Lowering
+from derive.model.reading import counted
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,8 @@ def tensor(value, key: str, shape: tuple[int, ...], what: tuple[str, ...], check
     if not isinstance(value, list):
         check.fail(f"{key} must be a list of {len(shape)}-level nested lists, not {check.kind(value)}")
     if len(value) != shape[0]:
-        check.fail(f"{key} has {len(value)} {'rows' if len(shape) == 2 else 'entries'}, {what[0]} is {shape[0]}")
+        check.fail(f"{key} has {counted(value, 'row') if len(shape) == 2 else counted(value, 'entry', 'entries')}, "
+                   f"{what[0]} is {shape[0]}")
     return tuple(tensor(v, f"{key}[{j}]", shape[1:], what[1:], check) for j, v in enumerate(value))
 
 
