@@ -27,10 +27,12 @@ REAL = {"float64": ctypes.c_double, "float32": ctypes.c_float}
 
 
 def _train(folder, source: str, prefix: str, dtype: str, sizes, count: int, *defines: str) -> bytes:
-    """The parameters after 3 steps of plain SGD on ``count`` samples (one batch), as bytes."""
-    library = folder / f"lib{len(defines)}_{count}.so"
-    flags = TEST_FLAGS if defines else c.FLAGS  # the plain loops: another compiler's build, at -O1 (sooner)
-    subprocess.run(["cc", *flags, *defines, "-o", str(library), str(source), "-lm"], check=True)
+    """The parameters after 3 steps of plain SGD on ``count`` samples (one batch), as bytes; the source
+    compiled once for each set of ``defines`` (every count runs the same library)."""
+    library = folder / f"lib{len(defines)}.so"
+    if not library.exists():
+        flags = TEST_FLAGS if defines else c.FLAGS  # the plain loops: another compiler's build, at -O1 (sooner)
+        subprocess.run(["cc", *flags, *defines, "-o", str(library), str(source), "-lm"], check=True)
     train = getattr(ctypes.CDLL(str(library)), f"{prefix}_train")
     real = REAL[dtype]
     pointer, slots = ctypes.POINTER(real), len(c._state_context()["state_slots"])
