@@ -104,6 +104,6 @@ def summary(model, built: Built, digits: int, seconds: float) -> str:
         lines.append(f"  published numbers: {len(result.published)}, {len(result.published) - len(wrong)} agree, "
                      f"{len(wrong)} disagree ({explained} explained); see check.txt")
     if not built.pdf:
-        lines.append("  PDF: skipped, no LaTeX engine installed (latexmk or pdflatex)")
+        lines.append("  PDF: skipped, no LaTeX engine installed (pdflatex)")
     lines.append(f"  wrote {built.folder}/: {', '.join(f.name for f in built.files)} in {seconds:.1f} s")
     return "\n".join(lines)

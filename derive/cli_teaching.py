@@ -71,8 +71,7 @@ def _exercise(args) -> int:
     folder = Path(args.output) if args.output else default_output(model.spec, "exercises")
     pdf = not args.no_pdf
     if pdf and engine() is None:
-        raise UsageError("derive exercise: no LaTeX engine installed for the PDFs (install latexmk or pdflatex, "
-                         "or use --no-pdf)")
+        raise UsageError("derive exercise: no LaTeX engine installed for the PDFs (install pdflatex, or use --no-pdf)")
     progress = Progress(False if args.quiet else None)
     try:
         made = derive.exercise(model, args.variants, args.seed, args.ask, args.decimals, folder, pdf, args.force,

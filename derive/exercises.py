@@ -156,5 +156,5 @@ def run(spec=None, variants: int = 30, seed: int = 1, ask=(), decimals: int = DE
     asks = parse_asks(model, list(ask), variants) if ask else None
     folder = Path(output) if output is not None else default_output(model.spec, "exercises")
     if pdf and engine() is None:
-        raise ExerciseError("no LaTeX engine installed for the PDFs (install latexmk or pdflatex, or pass pdf=False)")
+        raise ExerciseError("no LaTeX engine installed for the PDFs (install pdflatex, or pass pdf=False)")
     return make(model, variants, seed, asks, folder, decimals, pdf, force, progress, workers, systems)

@@ -43,7 +43,7 @@ def test_every_page_is_in_the_sites_navigation():
 def test_the_readme_names_every_system_package_ci_installs():
     ci = (ROOT / ".ci" / "run").read_text().replace("\\\n", " ")
     installed = {p for line in re.findall(r"apt-get install ([^>\n]+)", ci) for p in line.split() if p[0] != "-"}
-    assert {"chromium", "chromium-driver", "gcc", "latexmk"} <= installed
+    assert {"chromium", "chromium-driver", "gcc", "texlive-latex-extra"} <= installed
     for package in installed:
         assert f"{package}" in README, package
 

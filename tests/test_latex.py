@@ -3,6 +3,7 @@ carries the right numbers (from the independent finite-difference route)."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.slow  # a system test: `-m "not slow"` leaves it out (d
 
 needs_latex = pytest.mark.skipif(
     pdf.engine() is None and not os.environ.get("DERIVE_REQUIRE_LATEX"),
-    reason="no LaTeX engine (latexmk/pdflatex) installed; CI installs one and sets DERIVE_REQUIRE_LATEX",
+    reason="no LaTeX engine (pdflatex) installed; CI installs one and sets DERIVE_REQUIRE_LATEX",
 )
 needs_pdftotext = pytest.mark.skipif(
     shutil.which("pdftotext") is None and not os.environ.get("DERIVE_REQUIRE_LATEX"),
@@ -168,10 +169,43 @@ def test_hostile_title_compiles_and_prints_literally(tmp_path):
 
 
 def test_a_missing_latex_engine_is_a_clear_error(tmp_path):
-    env = {**os.environ, "PATH": str(tmp_path)}  # no latexmk, no pdflatex
+    env = {**os.environ, "PATH": str(tmp_path)}  # no pdflatex
     result = subprocess.run([sys.executable, "-m", "derive", "latex", "--pdf", "-o", str(tmp_path / "m.tex")],
                             capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 1
-    assert result.stderr == ("derive: no LaTeX engine found: install latexmk or pdflatex "
-                             "(Debian: apt-get install texlive-latex-extra texlive-pictures latexmk)\n")
+    assert result.stderr == ("derive: no LaTeX engine found: install pdflatex (Debian: apt-get install "
+                             "texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-pictures "
+                             "lmodern)\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # the .tex and its PDF together or neither
+
+
+@needs_latex
+@needs_pdftotext
+def test_latex_runs_until_the_table_of_contents_sets_the_pages_it_moved(tmp_path):
+    """A table of contents of several pages moves every section on (the run that sets it found the pages
+    before it was there): the runs go on until the auxiliary files stay as they were, so the contents
+    give each section's own page."""
+    sections = "".join(rf"\section{{Part {i}}}\newpage" for i in range(70))
+    source = rf"\documentclass{{article}}\begin{{document}}\tableofcontents\newpage{sections}\end{{document}}"
+    path = pdf.compile_pdf(source, tmp_path / "toc.pdf")
+    pages = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    listed = {int(m[1]): int(m[2]) for m in re.finditer(r"(?m)^\s*\d+ Part (\d+)\s+(\d+)\s*$", "\f".join(pages))}
+    headed = {int(m[1]): k + 1 for k, page in enumerate(pages) for m in re.finditer(r"(?m)^\s*\d+\s+Part (\d+)\s*$", page)}
+    assert len(listed) == 70 and min(listed.values()) > 2  # the contents take more than a page
+    assert listed == headed
+
+
+@needs_latex
+def test_a_process_loads_the_packages_once_and_leaves_nothing_outside_the_scratch(reference, tmp_path):
+    """Two documents of two specs (their first lines differ) share one format of the template's preamble,
+    built inside the first one's scratch folder: nothing is left in the folder given for scratch."""
+    other = derive.Model(derive.parse(spec_text(title='"Another"'), "other.toml"))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    pdf._FORMATS.clear()
+    for model in (reference, other):
+        pdf.compile_pdf(model.latex(), tmp_path / f"{model.spec.name}.pdf", scratch_in=scratch)
+    assert len(pdf._FORMATS) == 1 and next(iter(pdf._FORMATS.values()))[:2] == b"\x1f\x8b"  # a format, gzipped
+    assert list(scratch.iterdir()) == []
+    assert {p.name for p in tmp_path.iterdir()} == {"scratch", "mazur.pdf", "t.pdf"}
