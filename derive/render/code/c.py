@@ -137,16 +137,18 @@ def render(derivation: Derivation | None, network, version: str, loops: bool, dt
     cases = _optimizer_cases(lambda: by_name, real)
     plain = cases[_state_context()["plain_code"]]  # its step, fused into run_batch's stores (no state kept)
     assert plain["kept"] == 0 and len(plain["lines"]) == 1, plain
-    batched = c_batch.batch_body(network, real, plain["lines"][0]) if lowerable(network) else None
-    deferred = c_deferred.deferred(network, real) if loops and batched else None
+    program = lowered.lower(network) if lowerable(network) else None  # lowered once: every loop printed from it
+    batched = c_batch.batch_body(program, real, plain["lines"][0]) if program is not None else None
+    deferred = c_deferred.deferred(program, real) if loops and program is not None and batched else None
     if loops:
+        assert program is not None  # the loop form is chosen for lowerable networks only (`targets.loops`)
         called = (batched[1] if batched else set()) | (deferred["helpers"] if deferred else set())
-        body, helpers = c_loops.run_body(network, called, real)
+        body, helpers = c_loops.run_body(program, called, real)
     else:
         printer = CPrinter(lambda s: names.python(network.quantity_of[s]), set(batched[1]) if batched else None,
                            real)
-        program = lowered.straight(derivation)
-        body = walk(program, _Straight(program, network, printer))
+        straight = lowered.straight(derivation)
+        body = walk(straight, _Straight(straight, network, printer))
         helpers = printer.helper_sources()
     context = {
         "header": header("c", spec, version, "codegen --target c", about=True),

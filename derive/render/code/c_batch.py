@@ -264,13 +264,12 @@ def _segments(backward) -> list[tuple[P.Propagate | None, list]]:
     return segments
 
 
-def batch_body(network, real: str, step: str) -> tuple[list[str], set] | None:
+def batch_body(program: P.Program, real: str, step: str) -> tuple[list[str], set] | None:
     """The body of ``run_batch(p, xs, ts, order, m, acc, fused, learning_rate, weight_decay)`` (acc +=
     the summed gradient of the m <= BLOCK samples xs[order[b]], or when ``fused`` the plain optimizer's
     ``step`` taken with it, p_ from g) and the helpers it calls, or None when the network has a layer
     that is not dense. The same source in both forms: plain C99 beside GCC's vector extensions."""
-    printer = _Batch(P.lower(network), real)
-    program = printer.program
+    printer = _Batch(program, real)
     try:
         units = [k for k, s in enumerate(program.forward) if isinstance(s, P.Units)]
         tail = program.forward[units[-1] + 1:] if units else program.forward

@@ -79,13 +79,12 @@ class _Deferred(_C):
         return []
 
 
-def deferred(network, real: str = "double") -> dict | None:
+def deferred(program: P.Program, real: str = "double") -> dict | None:
     """``run_deferred``'s and ``flush_deferred``'s bodies and the size of the kept state (see the module), or None
     for a network with a layer not dense. ``run_deferred(p, x, t, rate, pending, inputs, state)``: one
     step on sample (x, t), the kept step applied first if ``pending``, this one kept in ``*inputs`` and
     ``state``; ``flush_deferred(p, rate, inputs, state)``: the kept step applied."""
-    printer = _Deferred(P.lower(network), real)
-    program = printer.program
+    printer = _Deferred(program, real)
     kinds = (P.Units, P.Map, P.Rows, P.Let, P.Total, P.Propagate, P.Each, P.Update)
     if any(not isinstance(s, kinds) for s in (*program.forward, *program.backward)):
         return None

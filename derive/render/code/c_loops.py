@@ -300,9 +300,10 @@ class _C(Printer):
         return [f"{I1}return E_total;"]
 
 
-def run_body(network, helpers: set | frozenset = frozenset(), real: str = "double") -> tuple[list[str], list[str]]:
+def run_body(program: P.Program, helpers: set | frozenset = frozenset(),
+             real: str = "double") -> tuple[list[str], list[str]]:
     """The body of ``run`` in loop form in type ``real``, and the helpers it calls (with ``helpers``,
     those of other functions of the source)."""
-    printer = _C(P.lower(network), real)
-    lines = walk(printer.program, printer)
+    printer = _C(program, real)
+    lines = walk(program, printer)
     return lines, CPrinter(str, printer.helpers | set(helpers), real).helper_sources()
