@@ -111,14 +111,14 @@ def _sympy_derivative(nested, symbol, symbols):
     lambdify's time on the reference network's). Given in a list, without implemented functions
     (``use_imps``): lambdify walks an expression's tree, not its graph, for its symbols and for those, and
     a recurrent network's derivative repeats each step's subexpressions in every later one (the built-in
-    RNN's 13 took 1.7 and 2.0 s of walks). A pure function of a SymPy expression (equal
+    RNN's 13 took 1.7 and 2.0 s of walks); so the function returns the derivative's value in a list of
+    one. A pure function of a SymPy expression (equal
     expressions, equal derivatives): a process that checks the same network again (a build after a
     check, an exercise's variants of one shape) compiles each derivative once."""
     printer = MpmathPrinter({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True,
                              "user_functions": {"Heaviside": "heaviside"}, "order": "none"})
-    listed = sp.lambdify(symbols, [sp.diff(nested, symbol)], modules=[{"heaviside": _heaviside}, "mpmath"],
-                         printer=printer, cse=_common_subexpressions, docstring_limit=0, use_imps=False)
-    return lambda *values: listed(*values)[0]
+    return sp.lambdify(symbols, [sp.diff(nested, symbol)], modules=[{"heaviside": _heaviside}, "mpmath"],
+                       printer=printer, cse=_common_subexpressions, docstring_limit=0, use_imps=False)
 
 
 def _common_subexpressions(expr):
@@ -134,7 +134,7 @@ def _sympy_route(function, symbols, values: dict, chain):
     for digits in (60, 1000):
         with mpmath.workdps(digits):
             try:
-                result = function(*(mpmath.mpf(int(values[s].p)) / int(values[s].q) for s in symbols))
+                result = function(*(mpmath.mpf(int(values[s].p)) / int(values[s].q) for s in symbols))[0]
             except (ZeroDivisionError, ValueError):
                 continue
             if abs(result - chain) <= mpmath.mpf("1e-40") * (1 + abs(chain)):
