@@ -96,6 +96,32 @@ def test_inline_float_form_at_a_stand_in_is_the_direct_one():
     assert tried >= 10 * len(symbols)
 
 
+def test_one_call_at_a_stand_in_is_the_direct_one():
+    """`RegisteredCalls._one_call` (the C and Python printers): every registered function of one argument at
+    symbols of several assumptions gives the float form built at the symbol itself when that is one call,
+    and None when it is not; some are one call (tanh, erf), some not (the logistic's guarded form)."""
+    from derive.render.code.c_printer import CPrinter
+    from derive.render.code.code_functions import _single_call
+
+    derive.Model(derive.parse(NETWORKS["own_functions"]))
+    symbols = [sp.Symbol(f"s{k}", **assumptions) for k, assumptions in enumerate(
+        [{}, {"real": True}, {"positive": True}, {"negative": True}])]
+    printer = CPrinter(str, None, "double")
+    found = set()
+    for cls in _registered():
+        for symbol in symbols:
+            try:
+                expr = cls(symbol)
+                direct = _single_call(expr.float_form(symbol)) if isinstance(expr, Registered) else False
+            except (TypeError, ValueError, IndexError):
+                continue  # not a function of one argument
+            if direct is False:
+                continue
+            assert printer._one_call(expr) == direct, (cls, symbol)
+            found.add(direct is None)
+    assert found == {True, False}
+
+
 @pytest.mark.parametrize("source", ["a", "a * b", "a + b", "a - b", "a / b", "a ** b", "-a", "(a)", "a * b * c",
                                     "a * (b + c)", "-(a ** 2)", "f(a) * b", "1.0 * a", "a % b"])
 def test_pyformat_direct_text_is_the_unparsed_one(source):

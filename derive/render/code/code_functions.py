@@ -13,6 +13,7 @@ a helper written once from the float form.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 import sympy as sp
@@ -89,6 +90,16 @@ def _call(name: str):
     return print_call
 
 
+#: A registered function's float form at a stand-in symbol, by the symbol's assumptions (`RegisteredCalls._one_call`);
+#: weakly, by function: a spec's own functions go with their spec.
+_ONE_CALLS: weakref.WeakKeyDictionary[type, dict[tuple, tuple[sp.Dummy, sp.Expr | None]]] = weakref.WeakKeyDictionary()
+
+
+def _single_call(form: sp.Expr) -> sp.Expr | None:
+    """``form`` when it is one call of a function of the language (not a registered one, not a Piecewise)."""
+    return form if isinstance(form, sp.Function) and not isinstance(form, Registered | sp.Piecewise) else None
+
+
 class RegisteredCalls(_PrinterBase):
     """A printer mixin for targets with helpers (Python, C): a registered function prints as its
     float form where that is one call of a function of the language (``math.tanh``), else as a call
@@ -101,8 +112,20 @@ class RegisteredCalls(_PrinterBase):
         raise NotImplementedError
 
     def _one_call(self, expr) -> sp.Expr | None:
-        form = expr.float_form(*expr.args)
-        return form if isinstance(form, sp.Function) and not isinstance(form, Registered | sp.Piecewise) else None
+        """The float form of ``expr`` when it is one call of a function of the language. Of one symbol: the
+        form built once per function and assumptions at a stand-in symbol of those assumptions, and the
+        symbol put in its place (the same tree: building a form asks SymPy's assumptions about its
+        conditions, ``net > -700``, anew for each symbol; tests/test_render_shortcuts.py compares the two)."""
+        if len(expr.args) != 1 or not expr.args[0].is_Symbol:
+            return _single_call(expr.float_form(*expr.args))
+        (symbol,) = expr.args
+        assumptions = tuple(sorted(symbol.assumptions0.items()))
+        forms = _ONE_CALLS.setdefault(type(expr), {})
+        if assumptions not in forms:
+            stand_in = sp.Dummy(**dict(assumptions))
+            forms[assumptions] = stand_in, _single_call(expr.float_form(stand_in))
+        stand_in, form = forms[assumptions]
+        return None if form is None else form.xreplace({stand_in: symbol})
 
     def _print_Function(self, expr):
         if not isinstance(expr, Registered):
