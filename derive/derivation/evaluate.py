@@ -8,7 +8,6 @@ averaged) over the samples, and one gradient-descent step is taken from them.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import mpmath
@@ -86,27 +85,11 @@ def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
     if isinstance(expr, Registered):
         if expr.mp is not None:
             return expr.mp(*args)
-        stand_ins, form = _elementary(type(expr), len(args))
-        return mp_value(form, dict(zip(stand_ins, args, strict=True)))
+        return mp_value(expr.elementary(*expr.args), env)
     function = MPMATH_FUNCTIONS.get(type(expr))
     if function is None:
         raise TypeError(f"no numeric rule for {type(expr).__name__}")
     return function(*args)
-
-
-#: A registered function's elementary form at stand-in symbols, by function and number of arguments: built
-#: once, and evaluated at the arguments' values (`mp_value`), not built again at each call around its
-#: argument expressions, which were then evaluated a second time inside it. Weakly: a spec's own functions
-#: go with their spec.
-_ELEMENTARY: weakref.WeakKeyDictionary[type, dict[int, tuple[tuple, sp.Expr]]] = weakref.WeakKeyDictionary()
-
-
-def _elementary(function: type[Registered], count: int) -> tuple[tuple, sp.Expr]:
-    forms = _ELEMENTARY.setdefault(function, {})
-    if count not in forms:
-        stand_ins = tuple(sp.Dummy() for _ in range(count))
-        forms[count] = stand_ins, function.elementary(*stand_ins)
-    return forms[count]
 
 
 def exact_value(step, expr: sp.Expr, rational: dict) -> sp.Rational | None:
