@@ -16,6 +16,7 @@ the registry's entries through `derive.derivation.layers`.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from derive.derivation import layers as L
@@ -91,9 +92,24 @@ def _output(statements, vector: str, layer: int, reads: tuple[str, ...]) -> list
     return lowered
 
 
+#: Each network's program, lowered once: every target's renderer (Python, NumPy, C, JavaScript, the page)
+#: prints it, and lowering a layer of attention or an LSTM builds its units' scalar backward expressions
+#: (a tenth of the time of those kinds' test files was lowering the same network again). Weakly: a
+#: network's program goes with it.
+_LOWERED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def lower(network) -> Program:
     """The network's program, from its shape and registry entries only (`layers.program`); every
-    layer's kind has its loop form (`derive.render.code.loops.lowerable`)."""
+    layer's kind has its loop form (`derive.render.code.loops.lowerable`). Built once per network
+    (`_LOWERED`); a `Program` is frozen, its statements too."""
+    program = _LOWERED.get(network)
+    if program is None:
+        program = _LOWERED[network] = _lower(network)
+    return program
+
+
+def _lower(network) -> Program:
     program = L.program(network)
     top = len(program.layers)
     lowering = {layer.kind: KINDS[layer.kind].lowering for layer in program.layers}
