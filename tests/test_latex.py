@@ -209,3 +209,20 @@ def test_a_process_loads_the_packages_once_and_leaves_nothing_outside_the_scratc
     assert len(pdf._FORMATS) == 1 and next(iter(pdf._FORMATS.values()))[:2] == b"\x1f\x8b"  # a format, gzipped
     assert list(scratch.iterdir()) == []
     assert {p.name for p in tmp_path.iterdir()} == {"scratch", "mazur.pdf", "t.pdf"}
+
+
+def test_without_pdflatex_each_command_says_what_to_install(tmp_path, monkeypatch):
+    """`derive exercise` refuses its PDFs in one line (exit 2), `derive build` writes the rest and says the
+    PDF was skipped: both name pdflatex, the one engine derive runs."""
+    from derive import building
+
+    monkeypatch.setattr(pdf, "engine", lambda: None)  # `derive exercise` imports it when it runs
+    monkeypatch.setattr(building, "engine", lambda: None)
+    spec = tmp_path / "t.toml"
+    spec.write_text(spec_text())
+    result = derive_cli("exercise", str(spec), "--variants", "1", "-o", str(tmp_path / "x"))
+    assert (result.returncode, result.stderr) == (2, "derive exercise: no LaTeX engine installed for the PDFs "
+                                                     "(install pdflatex, or use --no-pdf)\n")
+    result = derive_cli("build", str(spec), "-o", str(tmp_path / "b"))
+    assert result.returncode == 0 and "  PDF: skipped, no LaTeX engine installed (pdflatex)\n" in result.stdout
+    assert not (tmp_path / "b" / "t.pdf").exists() and (tmp_path / "b" / "t.tex").exists()
