@@ -16,7 +16,7 @@ import derive
 from derive.model import quantities as Q
 from derive.model import registry  # noqa: F401  (fills the registry)
 from derive.model.functions import Registered
-from derive.render.code import pyformat
+from derive.render.code import code_functions, pyformat
 from derive.render.code import python as P
 
 NETWORKS = {**ZOO, **EXTREME, **TODAY, "wide": spec_text(
@@ -39,6 +39,8 @@ def _through_sympy(monkeypatch):
     """The module's printing with the shortcuts off: every statement through SymPy's printers."""
     monkeypatch.setattr(P, "_symbol_products", lambda expr: None)
     monkeypatch.setattr(P._Printer, "inline", lambda self, expr: self.doprint(expr.float_form(*expr.args)))
+    monkeypatch.setattr(code_functions.RegisteredCalls, "_one_call",
+                        lambda self, expr: code_functions._single_call(expr.float_form(*expr.args)))
     monkeypatch.setattr(pyformat, "_text", lambda node: pyformat.expression(pyformat._unparse(node)))
     monkeypatch.setattr(pyformat, "_spaced",
                         lambda source, node: pyformat._HUG.sub(r"\1**\2", pyformat._unparse(node)))
@@ -101,7 +103,6 @@ def test_one_call_at_a_stand_in_is_the_direct_one():
     symbols of several assumptions gives the float form built at the symbol itself when that is one call,
     and None when it is not; some are one call (tanh, erf), some not (the logistic's guarded form)."""
     from derive.render.code.c_printer import CPrinter
-    from derive.render.code.code_functions import _single_call
 
     derive.Model(derive.parse(NETWORKS["own_functions"]))
     symbols = [sp.Symbol(f"s{k}", **assumptions) for k, assumptions in enumerate(
@@ -112,7 +113,7 @@ def test_one_call_at_a_stand_in_is_the_direct_one():
         for symbol in symbols:
             try:
                 expr = cls(symbol)
-                direct = _single_call(expr.float_form(symbol)) if isinstance(expr, Registered) else False
+                direct = code_functions._single_call(expr.float_form(symbol)) if isinstance(expr, Registered) else False
             except (TypeError, ValueError, IndexError):
                 continue  # not a function of one argument
             if direct is False:
