@@ -137,8 +137,8 @@ def compile_pdf(tex_source: str, pdf_path: str | Path, force: bool = False, sing
             env["TEXFORMATS"] = f"{format_folder or scratch}:"
         tex = scratch / "document.tex"
         tex.write_text(tex_source)
+        written: dict[str, bytes] = {}  # the auxiliary files the next run reads (a new folder: none)
         for _ in range(RUNS):
-            before = _auxiliary(scratch)
             try:
                 result = _run([*command, tex.name], scratch, env)
             except subprocess.TimeoutExpired:
@@ -151,7 +151,8 @@ def compile_pdf(tex_source: str, pdf_path: str | Path, force: bool = False, sing
                     if ln.startswith(("!", "./document.tex:"))
                 ]
                 raise LatexError(f"LaTeX failed: {errors[0] if errors else result.stdout.strip().splitlines()[-1:]}")
-            if not _rerun(scratch / "document.log") and (single_pass or _auxiliary(scratch) == before):
+            found, written = written, ({} if single_pass else _auxiliary(scratch))
+            if not _rerun(scratch / "document.log") and (single_pass or written == found):
                 break
         log = (scratch / "document.log").read_text(errors="replace")
         for problem in ("undefined references", "Reference `", "Citation `", "Label(s) may have changed", *RERUN):
