@@ -1,8 +1,14 @@
+import gc
 import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+# No cyclic collection while the test modules load (`_collected` turns it back on): what an import makes
+# (SymPy, PyTorch, the test modules) lives to the end, so CPython's default thresholds scanned it all again
+# and again for nothing: 19 full collections, 1.8 of the 7 s it took to collect the suite.
+gc.disable()
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -28,17 +34,29 @@ LONGEST = ("test_target_c", "test_lstm", "test_attention", "test_residual", "tes
            "test_c_batch")  # last of these: after test_target_c, whose zoo libraries it copies (tests/targets.py)
 
 
-def pytest_collection_finish(session):
-    """The tests run with derive's tuned cyclic collector (`derive.collector`), as its commands and API
-    calls do: the code of the tests themselves (their SymPy expressions, pytest's own objects) then
-    scans the process's long-lived objects as seldom as derive does. Over the whole suite (two runs side
-    by side, a timer on `gc.callbacks`) the collector took 79.5 s at CPython's defaults and 41.4 s tuned,
-    the test processes 657 and 641 s of CPU. `tests/test_collector.py` sets the defaults for its own tests."""
-    import gc
-
+def _collected() -> None:
+    """After collection: one collection of what it left, what lives on frozen (`gc.freeze`: the imported
+    modules are not scanned again), and derive's tuned collector (`derive.collector`), as its commands
+    and API calls run with, for the tests' own code (their SymPy expressions, pytest's own objects). Over
+    the whole suite (two runs side by side, a timer on `gc.callbacks`) the collector took 79.5 s at
+    CPython's defaults and 41.4 s tuned, the test processes 657 and 641 s of CPU.
+    `tests/test_collector.py` sets the defaults for its own tests."""
     from derive import collector
 
+    gc.collect()
+    gc.freeze()
     gc.set_threshold(*collector.THRESHOLDS)
+    gc.enable()
+
+
+def pytest_collection_finish(session):
+    _collected()
+
+
+def pytest_sessionstart(session):
+    """pytest-xdist's controller collects nothing (its workers do): its collector goes back on now."""
+    if session.config.pluginmanager.has_plugin("dsession"):
+        _collected()
 
 
 def pytest_collection_modifyitems(items):
