@@ -7,6 +7,7 @@ enough to be taken in chunks, both forms of the source, float64 and float32; wit
 one (plain SGD fused into the gradients' stores)."""
 
 import ctypes
+import re
 import subprocess
 
 import numpy
@@ -51,18 +52,26 @@ def _train(folder, source: str, prefix: str, dtype: str, sizes, count: int, *def
     return bytes(p)
 
 
+def _model(layers: str, name: str) -> derive.Model:
+    sizes = [int(n) for n in layers.strip("[]").split(",")]
+    sample = (f"[[samples]]\ninputs = [{', '.join(['0.5'] * sizes[0])}]\n"
+              f"targets = [{', '.join(['0.25'] * sizes[-1])}]\n")
+    text = spec_text(layers=layers, weights=None, biases=None, bias='"per_neuron"', seed="5", samples=sample)
+    return derive.Model(derive.parse(text, f"{name}.toml"))
+
+
+def _files(model, loops: bool, dtype: str) -> dict[str, str]:
+    return targets.render("c", None if loops else model.derivation, model.network, derive.__version__, loops, dtype)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("loops", [False, True], ids=["straight", "loops"])
 @pytest.mark.parametrize("name", sorted(NETWORKS))
 def test_the_plain_loops_train_as_the_vector_tiles_do(tmp_path, name, loops, dtype):
     if name == "wide" and not loops:
         pytest.skip("straight-line code of 3,000 weights: the loop form covers the chunks")
-    sizes = [int(n) for n in NETWORKS[name].strip("[]").split(",")]
-    sample = (f"[[samples]]\ninputs = [{', '.join(['0.5'] * sizes[0])}]\n"
-              f"targets = [{', '.join(['0.25'] * sizes[-1])}]\n")
-    text = spec_text(layers=NETWORKS[name], weights=None, biases=None, bias='"per_neuron"', seed="5", samples=sample)
-    model = derive.Model(derive.parse(text, f"{name}.toml"))
-    files = targets.render("c", None if loops else model.derivation, model.network, derive.__version__, loops, dtype)
+    model = _model(NETWORKS[name], name)
+    files = _files(model, loops, dtype)
     assert "#if DERIVE_VECTORS" in files[c.SOURCE]
     for file, body in files.items():
         (tmp_path / file).write_text(body)
@@ -73,3 +82,19 @@ def test_the_plain_loops_train_as_the_vector_tiles_do(tmp_path, name, loops, dty
         plain = _train(tmp_path, tmp_path / c.SOURCE, prefix, dtype, sizes, count, "-DDERIVE_PLAIN_C")
         assert vector == plain, count
         assert numpy.isfinite(numpy.frombuffer(vector, numpy.float64 if dtype == "float64" else numpy.float32)).all()
+
+
+
+@pytest.mark.parametrize(("layers", "tiles"), [("[2, 2, 2]", 2), ("[5, 7, 3]", 7), ("[9, 13, 6, 2]", 10)])
+def test_a_tile_wider_than_its_layer_is_not_printed(layers, tiles):
+    """run_batch prints only the register tiles that can be whole in their layer: one wider than the
+    layer's units or inputs is never taken (gcc spent most of a small network's build on such dead code).
+    2-2-2: each layer's nets, a tile of its 2 units, and nothing else. 5-7-3: the nets (6 and 1 units, then
+    3), the vector sent back to the 7 hidden units, the weight gradients (6 and 1 rows, then 3). 9-13-6-2:
+    the nets (6 and 1, 6, 2), the vectors sent back (13 and 6 inputs), the gradients (6 and 1, 6, 2)."""
+    source = _files(_model(layers, "tiles"), True, "float64")[c.SOURCE]
+    start = source.index("KERNEL void run_batch")
+    kernel = source[start:source.index("\n}\n", start)]
+    assert kernel.count("#if DERIVE_VECTORS") == tiles
+    for width, bound in re.findall(r"if \(.*?\+ (\d+) <= (\d+)\)", kernel):  # j0 + 6 <= 7, c0 + 4 <= 7, ...
+        assert int(width) <= int(bound), (width, bound)
