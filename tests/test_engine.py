@@ -11,6 +11,7 @@ from networks import ZOO, random_specs
 from sympy.printing.pycode import MpmathPrinter
 
 import derive
+from derive.check import diff_once
 
 TOLERANCE = mpmath.mpf("1e-24")  # |engine - finite differences| <= TOLERANCE * (1 + |scale|)
 
@@ -70,7 +71,8 @@ def _compiled(symbols, expr):
 @pytest.mark.parametrize("name", ["reference", "softmax_ce", "bce_mean", "deep_tanh_relu", "softmax_sse_shared"])
 def test_chain_rule_equals_sympy_diff_of_the_fully_nested_error(name, reference):
     """The nested E_total is rewritten in elementary functions, so sympy.diff uses none of the
-    registry's derivative rules; both sides are compiled to mpmath once (SymPy's evalf of the
+    registry's derivative rules (SymPy's diff, each subexpression once: `diff_once`, which
+    tests/test_diff_once.py holds to sympy.diff's own expressions); both sides are compiled to mpmath once (SymPy's evalf of the
     substituted tree is several times slower), each side's every parameter in one function (its common
     subexpressions, the layers' outputs, computed once for all), and compared at random points at 60
     digits, to 30, parameter by parameter."""
@@ -80,7 +82,7 @@ def test_chain_rule_equals_sympy_diff_of_the_fully_nested_error(name, reference)
     points = [_random_point(model, rng) for _ in range(2)]
     symbols = sorted(points[0], key=str)
     assert nested.free_symbols <= set(symbols)
-    by_diff = _compiled(symbols, [sp.diff(nested, model.symbol(p)) for p in model.parameters])
+    by_diff = _compiled(symbols, [diff_once.derivative(nested, model.symbol(p)) for p in model.parameters])
     by_chain = _compiled(symbols, [model.expanded_gradient(p).rewrite(sp.exp) for p in model.parameters])
     for point in points:
         with mpmath.workdps(60):
