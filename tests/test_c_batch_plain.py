@@ -84,7 +84,6 @@ def test_the_plain_loops_train_as_the_vector_tiles_do(tmp_path, name, loops, dty
         assert numpy.isfinite(numpy.frombuffer(vector, numpy.float64 if dtype == "float64" else numpy.float32)).all()
 
 
-
 @pytest.mark.parametrize(("layers", "tiles"), [("[2, 2, 2]", 2), ("[5, 7, 3]", 7), ("[9, 13, 6, 2]", 10)])
 def test_a_tile_wider_than_its_layer_is_not_printed(layers, tiles):
     """run_batch prints only the register tiles that can be whole in their layer: one wider than the
