@@ -67,7 +67,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def _browser():
-    """One headless Chromium for every browser test of a test process (a worker of pytest-xdist)."""
+    """One headless Chromium for every browser test of a test process (a worker of pytest-xdist) that
+    takes no screenshot (`browser.UNTHREADED`)."""
     import browser
 
     driver = browser.start()
@@ -75,22 +76,43 @@ def _browser():
     driver.quit()
 
 
+def _emptied(driver, width: int = 1280, height: int = 1000):
+    """``driver`` at the desktop size, its logs emptied: each test starts from the same state."""
+    driver.set_window_size(width, height)
+    for log in ("browser", "performance"):
+        driver.get_log(log)
+    return driver
+
+
 @pytest.fixture
 def chrome(_browser):
-    """The shared browser at the desktop size, its logs emptied: each test starts from the same state."""
-    _browser.set_window_size(1280, 1000)
-    for log in ("browser", "performance"):
-        _browser.get_log(log)
-    return _browser
+    """The shared browser at the desktop size (it takes no screenshot: ``camera`` does)."""
+    return _emptied(_browser)
+
+
+@pytest.fixture(scope="session")
+def _camera():
+    """One headless Chromium that can take screenshots, for the tests of a test process that take them."""
+    import browser
+
+    driver = browser.start(screenshots=True)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def camera(_camera):
+    """The desktop browser that takes screenshots, at the desktop size, its logs emptied."""
+    return _emptied(_camera)
 
 
 @pytest.fixture(scope="session")
 def _phone():
     """One headless Chromium emulating a 390 px phone for every phone test of a test process (starting
-    one takes about a second of each core)."""
+    one takes about a second of each core); most of them take screenshots."""
     import browser
 
-    driver = browser.start(390, 844, mobile=True)
+    driver = browser.start(390, 844, mobile=True, screenshots=True)
     yield driver
     driver.quit()
 

@@ -218,10 +218,10 @@ def screenshot_folder(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("name", [*PAGES, "wide"])
-def test_screenshots_at_desktop_and_phone_width(chrome, phone, pages, name, tmp_path_factory):
+def test_screenshots_at_desktop_and_phone_width(camera, phone, pages, name, tmp_path_factory):
     _, path = pages[name]
     folder = screenshot_folder(tmp_path_factory)
-    for driver, tag in [(chrome, "desktop"), (phone, "phone")]:
+    for driver, tag in [(camera, "desktop"), (phone, "phone")]:
         driver.get_log("browser")
         open_page(driver, path)
         assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")

@@ -97,9 +97,9 @@ def shots(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def desktop(chrome):
-    """The shared browser at 1280 px (conftest's ``chrome``)."""
-    return chrome
+def desktop(camera):
+    """The shared browser at 1280 px that takes screenshots (conftest's ``camera``)."""
+    return camera
 
 
 def _open(driver, path: Path, shots: Path, name: str, tag: str):

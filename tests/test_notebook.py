@@ -77,7 +77,7 @@ return out;
 """
 
 
-def test_the_notebooks_pictures_are_drawn_in_their_own_colours_on_a_dark_theme(tour, tmp_path, chrome):
+def test_the_notebooks_pictures_are_drawn_in_their_own_colours_on_a_dark_theme(tour, tmp_path, camera):
     """The tour's pictures (the model's diagram, the loss curve) as a notebook shows them, without the
     page's stylesheet, on a dark theme, looked at as pixels: a neuron is a light disc (not a black one),
     an edge is a visible grey line, the picture has its own light ground, and the loss curve is a line
@@ -89,11 +89,11 @@ def test_the_notebooks_pictures_are_drawn_in_their_own_colours_on_a_dark_theme(t
     html = "".join(out["data"]["text/html"] for cell in tour for out in cell if "text/html" in out.get("data", {}))
     page = tmp_path / "notebook.html"
     page.write_text(DARK.format(html), encoding="utf-8")
-    chrome.set_window_size(1000, 2600)
-    chrome.get(page.as_uri())
-    probes = chrome.execute_script(PROBES)
-    picture = Image.open(io.BytesIO(chrome.get_screenshot_as_png())).convert("RGB")
-    ratio = picture.width / chrome.execute_script("return window.innerWidth")
+    camera.set_window_size(1000, 2600)
+    camera.get(page.as_uri())
+    probes = camera.execute_script(PROBES)
+    picture = Image.open(io.BytesIO(camera.get_screenshot_as_png())).convert("RGB")
+    ratio = picture.width / camera.execute_script("return window.innerWidth")
 
     def pixel(x, y):
         return picture.getpixel((round(x * ratio), round(y * ratio)))
