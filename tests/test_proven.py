@@ -58,6 +58,26 @@ def test_binary_cross_entropy_at_a_saturated_output_prints_its_finite_values():
         assert text.fmt(model.value("dE_total/dw5"), 9) == expected_text(-one_minus_out)  # out_h1 = 1 - 1e-86859
 
 
+def test_a_complement_is_built_only_where_the_balls_ask_for_it():
+    """`Derivation.complements`: 1 - out for every logistic out, each form made when first looked up:
+    knowing which forms there are builds none, every value of the reference network (nothing saturates)
+    builds none, and a saturated output's value builds its own."""
+    import sympy as sp
+
+    from derive.model.registry import Logistic
+
+    reference = derive.load()
+    complements = reference.derivation.complements
+    assert sorted(map(str, complements)) == ["out_h1", "out_h2", "out_o1", "out_o2"]
+    assert all(-1 in f and 1 not in f and list(f) == [-1] for f in complements.values())
+    assert reference.evaluation.totals and all(f._made == {} for f in complements.values())
+    model = derive.Model(derive.parse(BCE.format(t=1), "bce.toml"))
+    assert text.fmt(model.value("delta_o1"), 9) == expected_text(-1 / (1 + mpmath.exp(mpmath.mpf("200000.6"))))
+    used = model.derivation.complements[model.derivation.sym(derive.Q.out("o1"))]
+    net = model.derivation.sym(derive.Q.net("o1"))
+    assert used._made == {-1: Logistic.one_minus(net)} and used[-1] == 1 / (1 + sp.exp(net))
+
+
 def test_json_has_no_infinity_and_gives_a_value_past_float64_as_a_decimal_string():
     model = derive.Model(derive.parse(BCE.format(t=0), "bce.toml"))
     written = text.as_json(model, 9, model.after_training())

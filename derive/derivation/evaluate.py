@@ -85,11 +85,26 @@ def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
     if isinstance(expr, Registered):
         if expr.mp is not None:
             return expr.mp(*args)
-        return mp_value(expr.elementary(*expr.args), env)
+        return mp_value(_elementary(expr), env)
     function = MPMATH_FUNCTIONS.get(type(expr))
     if function is None:
         raise TypeError(f"no numeric rule for {type(expr).__name__}")
     return function(*args)
+
+
+_ELEMENTARY: dict[sp.Expr, sp.Expr] = {}  # a registered call -> its elementary form
+
+
+def _elementary(expr) -> sp.Expr:
+    """A registered function's call without an mpmath form (the logistic's) in elementary functions, built
+    once (SymPy takes about a millisecond to build 1/(1 + exp(-net)); the audit's variants evaluate the
+    same calls again and again)."""
+    form = _ELEMENTARY.get(expr)
+    if form is None:
+        if len(_ELEMENTARY) > 4096:
+            _ELEMENTARY.clear()
+        form = _ELEMENTARY[expr] = expr.elementary(*expr.args)
+    return form
 
 
 def exact_value(step, expr: sp.Expr, rational: dict) -> sp.Rational | None:

@@ -14,6 +14,7 @@ loss has its derivative, and its hooks, in the registry), layer by layer, with t
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -42,6 +43,31 @@ KERNEL_PHASES = (FORWARD, ERROR, OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS)
 #: through (with `optimizers.IN_PLACE`, those of the layers above as already updated)
 BACKWARD_PHASES = (OUTPUT_DELTAS, HIDDEN_DELTAS, GRADIENTS, DISPLAY)
 _EVALUATED = (ERROR, OUTPUT_DELTAS, DISPLAY)  # phases whose formulas hold the losses' textbook forms
+
+
+class Forms(Mapping):
+    """{sign: form}, each form made by its call (a function and its arguments) when first looked up:
+    SymPy takes about a millisecond to build 1/(1 + exp(net)) for one neuron, and the ball evaluator
+    asks for a form only where an out saturates."""
+
+    def __init__(self, calls: dict[int, tuple]):
+        self._calls = calls
+        self._made: dict[int, sp.Expr] = {}
+
+    def __getitem__(self, sign: int) -> sp.Expr:
+        if sign not in self._made:
+            function, *args = self._calls[sign]
+            self._made[sign] = function(*args)
+        return self._made[sign]
+
+    def __contains__(self, sign: object) -> bool:  # (Mapping's own would make the form)
+        return sign in self._calls
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._calls)
+
+    def __len__(self) -> int:
+        return len(self._calls)
 
 
 @dataclass(frozen=True)
@@ -219,25 +245,26 @@ class Derivation:
         return canonical.total([canonical.product(self.sym(Q.delta(n)), self._net_factor(n, p.name)) for n in p.feeds])
 
     @cached_property
-    def complements(self) -> dict[sp.Symbol, dict[int, sp.Expr]]:
+    def complements(self) -> dict[sp.Symbol, Forms]:
         """out -> {-1: 1 - out, +1: 1 + out} in the registry's forms without cancellation, in earlier
-        symbols: what the ball evaluator computes where out saturates (1 - sigma(net) at net = 2e12)."""
+        symbols: what the ball evaluator computes where out saturates (1 - sigma(net) at net = 2e12).
+        Each form is built when first asked for (`Forms`): most values never saturate."""
         net, found = self.network, {}
         for k, layer in enumerate(net.layers[1:], start=1):
             act = net.layer_activation(k)
             nets = net.layer_nets(k)
             for j, n in enumerate(layer):
-                forms = {}
+                forms: dict[int, tuple] = {}
                 if act.couples_layer:
                     if act.coupling.complement is not None:
-                        forms[-1] = act.coupling.complement(nets, j, self.sym)
+                        forms[-1] = (act.coupling.complement, nets, j, self.sym)
                 elif act.function is not None:
                     for sign, name in ((-1, "one_minus"), (1, "one_plus")):
                         hook = getattr(act.function, name, None)
                         if hook is not None:
-                            forms[sign] = hook(self.sym(Q.net(n)))
+                            forms[sign] = (hook, self.sym(Q.net(n)))
                 if forms:
-                    found[self.sym(Q.out(n))] = forms
+                    found[self.sym(Q.out(n))] = Forms(forms)
         return found
 
     # -- the article's chains ---------------------------------------------------------------------
