@@ -76,9 +76,9 @@ def _browser():
     driver.quit()
 
 
-def _emptied(driver, width: int = 1280, height: int = 1000):
+def _emptied(driver):
     """``driver`` at the desktop size, its logs emptied: each test starts from the same state."""
-    driver.set_window_size(width, height)
+    driver.set_window_size(1280, 1000)
     for log in ("browser", "performance"):
         driver.get_log(log)
     return driver

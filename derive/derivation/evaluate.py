@@ -36,18 +36,30 @@ SATURATED_PRECISION = 1000  # for a sample whose display factors overflow at 60 
 
 
 _RATIONALS: dict[tuple, mpmath.mpf] = {}  # (number, precision) -> its mpf, rounded once (to nearest: mp's only mode)
+_ELEMENTARY: dict[sp.Expr, sp.Expr] = {}  # a registered call -> its elementary form
+
+
+def _kept(kept: dict, key, make):
+    """``kept[key]``, made by ``make()`` the first time (past 4,096 entries, ``kept`` starts again)."""
+    value = kept.get(key)
+    if value is None:
+        if len(kept) > 4096:
+            kept.clear()
+        value = kept[key] = make()
+    return value
 
 
 def _rational(expr: sp.Rational) -> mpmath.mpf:
     """p/q at the current precision, as ``mpf(p) / q`` rounds it; kept (the grader's search evaluates the
     same constants of a derivation a million times)."""
-    key = (expr, mpmath.mp.prec)
-    value = _RATIONALS.get(key)
-    if value is None:
-        if len(_RATIONALS) > 4096:
-            _RATIONALS.clear()
-        value = _RATIONALS[key] = mpmath.mpf(int(expr.p)) / int(expr.q)
-    return value
+    return _kept(_RATIONALS, (expr, mpmath.mp.prec), lambda: mpmath.mpf(int(expr.p)) / int(expr.q))
+
+
+def _elementary(expr) -> sp.Expr:
+    """A registered function's call without an mpmath form (the logistic's) in elementary functions, built
+    once (SymPy takes about a millisecond to build 1/(1 + exp(-net)); the audit's variants evaluate the
+    same calls again and again)."""
+    return _kept(_ELEMENTARY, expr, lambda: expr.elementary(*expr.args))
 
 
 def _product(factors: list) -> mpmath.mpf:
@@ -90,21 +102,6 @@ def mp_value(expr: sp.Expr, env: dict[sp.Symbol, mpmath.mpf]) -> mpmath.mpf:
     if function is None:
         raise TypeError(f"no numeric rule for {type(expr).__name__}")
     return function(*args)
-
-
-_ELEMENTARY: dict[sp.Expr, sp.Expr] = {}  # a registered call -> its elementary form
-
-
-def _elementary(expr) -> sp.Expr:
-    """A registered function's call without an mpmath form (the logistic's) in elementary functions, built
-    once (SymPy takes about a millisecond to build 1/(1 + exp(-net)); the audit's variants evaluate the
-    same calls again and again)."""
-    form = _ELEMENTARY.get(expr)
-    if form is None:
-        if len(_ELEMENTARY) > 4096:
-            _ELEMENTARY.clear()
-        form = _ELEMENTARY[expr] = expr.elementary(*expr.args)
-    return form
 
 
 def exact_value(step, expr: sp.Expr, rational: dict) -> sp.Rational | None:
