@@ -26,7 +26,7 @@ def test_zoo_against_python_and_engine(name, loops, reference, tmp_path):
     files = c_files(model, loops)  # rendered once: both builds compile the same files
     shipped = load_c(model, tmp_path, loops, files, shipped=True)  # the binding's own flags, as a user builds it
     same_as_python(model, shipped, load(model, tmp_path)[0])
-    same_bits(model, shipped, load_c(model, tmp_path, loops, files))  # the other tests' build (targets.TEST_FLAGS)
+    same_bits(model, shipped, load_c(model, tmp_path, loops, files))  # the other tests' build (targets.flags_for)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
