@@ -29,7 +29,8 @@ def missing() -> str | None:
 #: Without a screenshot to take, a page's frames are composited on its main thread, when something changed,
 #: not by a compositor thread of their own: a quarter less of Chromium's CPU over the page-editing and
 #: grid tests (28-30 s against 38-41 s, one worker, interleaved). A screenshot waits for a frame from that
-#: thread and never gets one, so the browsers that take them (``screenshots``) keep it.
+#: thread and never gets one, so the browsers that take them (``screenshots``) keep it; so does a pointer's
+#: move (Selenium's ActionChains), which waits 5 s for that frame and then goes on: such a test uses them too.
 UNTHREADED = "--disable-threaded-compositing"
 
 

@@ -110,7 +110,8 @@ def test_the_page_opens_with_no_request_and_no_console_message(chrome, pages, na
     assert "default-src 'none'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
 
 
-def test_clicking_a_weight_highlights_its_path_and_shows_its_derivation(chrome, pages):
+def test_clicking_a_weight_highlights_its_path_and_shows_its_derivation(camera, pages):
+    chrome = camera  # a pointer's move waits for a frame from the compositor thread (`browser.UNTHREADED`)
     _, path = pages["mazur"]
     open_page(chrome, path)
     from selenium.webdriver.common.action_chains import ActionChains
