@@ -59,6 +59,16 @@ def pytest_sessionstart(session):
         _collected()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config):
+    """At the end, before pytest's own last full collection: everything left frozen. The process is about
+    to end, and the OS takes back its memory at once; collecting it took the last worker 2.8 s after
+    its last test (gc.callbacks: 1.5 s to free 659,227 objects the tuned collector had left, then two
+    passes of 0.6 s over the 1.6 million objects that live to the end, as the interpreter finalized).
+    An exception raised in a finalizer during the tests is still reported with the test it happened in."""
+    gc.freeze()
+
+
 def pytest_collection_modifyitems(items):
     """The longest files first (`LONGEST`), each file's tests in their own order."""
     rank = {name: i for i, name in enumerate(LONGEST)}
