@@ -247,6 +247,25 @@ def test_one_specs_function_never_changes_another_model():
     assert error(spec_text(activation='["f", "logistic"]')).startswith("bad.toml: activation[0] = 'f' is unknown")
 
 
+def test_models_of_one_shape_share_their_nested_error_and_no_other_model_does():
+    """The sympy.diff route's nested error is made once a process for each network's definitions
+    (`expansion.nested_total`): two models of one spec, and a variant of it with other numbers, are
+    given the same expression; a spec's own f (a function of its own, whatever its formula) is not
+    another spec's."""
+    def nested(text):
+        return derive.Model(derive.parse(text, "n.toml")).network.nested_total()
+
+    logistic = nested(spec_text())
+    assert nested(spec_text()) is logistic
+    assert nested(spec_text(weights="[[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6], [0.7, 0.8]]]")) is logistic
+    assert nested(spec_text(activation='"tanh"')) != logistic
+    swish, cube = nested(own("net / (1 + exp(-net))")), nested(own("net**3"))
+    def cubed(expr):
+        return any(power.exp == 3 for power in expr.atoms(sp.Pow))
+
+    assert swish != logistic and swish != cube and cubed(cube) and not cubed(swish)
+
+
 def test_the_generated_module_guards_what_it_can_and_notes_what_it_cannot(tmp_path):
     model = derive.Model(derive.parse(TODAY["own_functions"], "own.toml"))
     module, path = load(model, tmp_path)

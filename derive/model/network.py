@@ -13,10 +13,9 @@ from functools import cached_property
 
 import sympy as sp
 
-from derive.model import canonical
+from derive.model import canonical, expansion
 from derive.model import layers as kinds
 from derive.model import quantities as Q
-from derive.model.functions import Registered
 from derive.model.modes import BiasMode
 from derive.model.registry import Activation
 from derive.model.spec import Spec
@@ -341,22 +340,14 @@ class Network:
         Grows exponentially with depth for wide networks: for display and cross-checks on small ones.
         """
         defs = self.definitions()
-        order = list(defs)  # forward order: later symbols are defined in terms of earlier ones
-        start = order.index(after) + 1 if after in defs else 0
-        for sym in reversed(order[start:]):
-            if expr.has(sym):
-                expr = expr.xreplace({sym: defs[sym]})
-        return expr
+        start = list(defs).index(after) + 1 if after in defs else 0
+        return expansion.expanded(expr, tuple(defs.items())[start:])
 
     def nested_total(self) -> sp.Expr:
         """E_total (one sample) as one nested expression in elementary functions only: the input of
         the independent ``sympy.diff`` cross-check, which must not rely on the registry's derivatives.
-        Only the registry's functions are rewritten: a plain ``rewrite(exp)`` would also write a power
-        x**2 as exp(2 log x), complex at a negative x (an mpc for the check to print)."""
-        expr = self.expand(self.symbol(Q.TOTAL_ERROR))
-        while expr.has(Registered):
-            expr = expr.rewrite(Registered, sp.exp)
-        return expr
+        Made once a process for each network's definitions (`expansion.nested_total`)."""
+        return expansion.nested_total(tuple(self.definitions().items()), self.symbol(Q.TOTAL_ERROR))
 
     def sample_values(self, sample: int) -> dict[Q.Quantity, sp.Rational]:
         """Exact values of every parameter, input and target for one sample (from 0)."""
