@@ -15,6 +15,7 @@ registered entry automatically.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import mpmath
@@ -269,15 +270,26 @@ LOG_SUM_EXP = Q.temporary("lse_o", r"\operatorname{lse}")
 def _softmax_temporaries(nets, symbol) -> list[Temporary]:
     """max_o and lse_o = max + ln Σ e^(net - max): no exponential can overflow."""
     top = symbol(MAX_NET)
-    with sp.evaluate(False):
-        lse = sp.log(sp.Add(*(sp.exp(n) for n in nets)))
     return [
         Temporary(MAX_NET, _largest(nets)),
-        Temporary(LOG_SUM_EXP, lse, top + sp.log(sp.Add(*(sp.exp(n - top) for n in nets)))),
+        Temporary(LOG_SUM_EXP, _log_sum_exp(tuple(nets)), top + sp.log(sp.Add(*(sp.exp(n - top) for n in nets)))),
     ]
 
 
+@functools.lru_cache(maxsize=256)
+def _log_sum_exp(nets: tuple) -> sp.Expr:
+    """ln Σ e^net as written, once a process for each layer's nets (`_unevaluated`)."""
+    with sp.evaluate(False):
+        return sp.log(sp.Add(*(sp.exp(n) for n in nets)))
+
+
 def _softmax_textbook(nets, j):
+    return _softmax_written(tuple(nets), j)
+
+
+@functools.lru_cache(maxsize=1024)
+def _softmax_written(nets: tuple, j: int) -> sp.Expr:
+    """e^net_j / Σ e^net as written, once a process for each (nets, j) (`_unevaluated`)."""
     with sp.evaluate(False):
         return sp.exp(nets[j]) / sp.Add(*(sp.exp(n) for n in nets))
 
@@ -319,8 +331,12 @@ register(Activation("softmax", "e^net_j / sum_k e^net_k over the layer (output l
 # -- losses -----------------------------------------------------------------------------------------
 def _unevaluated(build):
     """Build the expression as written (½(t − o)², not SymPy's canonical reordering), so printers show
-    it in the textbook's form; numerically it is the same expression."""
+    it in the textbook's form; numerically it is the same expression. Once a process for each
+    (target, out, outputs): SymPy empties its whole cache each time evaluation is turned off and on
+    again (what it remembered was computed with the other setting), and a network asks for its error
+    terms each time one of its models is built."""
 
+    @functools.lru_cache(maxsize=1024)
     def wrapped(*args):
         with sp.evaluate(False):
             return build(*args)
