@@ -7,7 +7,7 @@ import mpmath
 import pytest
 import sympy as sp
 from hypothesis import HealthCheck, assume, given, settings
-from networks import ZOO, random_specs
+from networks import TODAY, ZOO, random_specs
 from sympy.printing.pycode import MpmathPrinter
 
 import derive
@@ -107,3 +107,24 @@ def test_random_networks_match_finite_differences(text):
     # relu at an exact kink has no derivative: those draws are not this test's
     assume(not any(abs(v) < 1e-9 for values in model.evaluation.samples for k, v in values.items() if k.kind == "net"))
     assert_matches_finite_differences(model)
+
+
+@pytest.mark.parametrize("name", ["bce_mean", "softmax_ce", "relu_family_huber"])
+def test_building_a_networks_model_again_keeps_sympys_cache(name, monkeypatch):
+    """SymPy empties its whole cache each time its evaluation is turned off or on again; a loss's term
+    and softmax's textbook forms are built with it off (`registry._unevaluated`), once a process for
+    each argument: a second model of a spec, derived, checked and evaluated, empties it no more."""
+    import sympy.core.parameters as parameters
+
+    from derive.check import report
+
+    def build():
+        model = derive.Model(derive.parse({**ZOO, **TODAY}[name], f"{name}.toml"))
+        report.build(model, [], 9)
+        return model.value("E_total")
+
+    first = build()
+    emptied = []
+    monkeypatch.setattr(parameters, "clear_cache", lambda: emptied.append(1))
+    assert build() == first
+    assert emptied == []
