@@ -262,6 +262,21 @@ Clip = elementwise(  # huber's slope: d clipped to [-1, 1]
 )
 
 
+def _unevaluated(build):
+    """``build`` making its expression as written (½(t − o)², e^net_j / Σ e^net: not SymPy's canonical
+    reordering), so printers show it in the textbook's form; numerically it is the same expression.
+    Once a process for each argument: SymPy empties its whole cache each time evaluation is turned off
+    and on again (what it remembered was computed with the other setting), and a network asks for
+    these each time one of its models is built."""
+
+    @functools.lru_cache(maxsize=1024)
+    def wrapped(*args):
+        with sp.evaluate(False):
+            return build(*args)
+
+    return wrapped
+
+
 # -- activations ------------------------------------------------------------------------------------
 MAX_NET = Q.temporary("max_o", r"\max_k \mathrm{net}_{o_k}")
 LOG_SUM_EXP = Q.temporary("lse_o", r"\operatorname{lse}")
@@ -276,22 +291,14 @@ def _softmax_temporaries(nets, symbol) -> list[Temporary]:
     ]
 
 
-@functools.lru_cache(maxsize=256)
-def _log_sum_exp(nets: tuple) -> sp.Expr:
-    """ln Σ e^net as written, once a process for each layer's nets (`_unevaluated`)."""
-    with sp.evaluate(False):
-        return sp.log(sp.Add(*(sp.exp(n) for n in nets)))
+_log_sum_exp = _unevaluated(lambda nets: sp.log(sp.Add(*(sp.exp(n) for n in nets))))  # ln Σ e^net, as written
 
 
 def _softmax_textbook(nets, j):
     return _softmax_written(tuple(nets), j)
 
 
-@functools.lru_cache(maxsize=1024)
-def _softmax_written(nets: tuple, j: int) -> sp.Expr:
-    """e^net_j / Σ e^net as written, once a process for each (nets, j) (`_unevaluated`)."""
-    with sp.evaluate(False):
-        return sp.exp(nets[j]) / sp.Add(*(sp.exp(n) for n in nets))
+_softmax_written = _unevaluated(lambda nets, j: sp.exp(nets[j]) / sp.Add(*(sp.exp(n) for n in nets)))
 
 
 SOFTMAX_LAYER = LayerRule(
@@ -329,23 +336,6 @@ register(Activation("softmax", "e^net_j / sum_k e^net_k over the layer (output l
 
 
 # -- losses -----------------------------------------------------------------------------------------
-def _unevaluated(build):
-    """Build the expression as written (½(t − o)², not SymPy's canonical reordering), so printers show
-    it in the textbook's form; numerically it is the same expression. Once a process for each
-    (target, out, outputs): SymPy empties its whole cache each time evaluation is turned off and on
-    again (what it remembered was computed with the other setting), and a network asks for its error
-    terms each time one of its models is built."""
-
-    @functools.lru_cache(maxsize=1024)
-    def wrapped(*args):
-        with sp.evaluate(False):
-            return build(*args)
-
-    return wrapped
-
-
-
-
 # The fused deltas, written so that float64 resolves them at saturation. out - target cancels where
 # out rounds to 1 (sigma(40) = 1 in float64, out - 1 = 0 where the truth is -4e-18): each is written as
 # a difference of two terms that are each computed to a few ulp, so the only cancellation left is
