@@ -249,20 +249,30 @@ def test_one_specs_function_never_changes_another_model():
 
 def test_models_of_one_shape_share_their_nested_error_and_no_other_model_does():
     """The sympy.diff route's nested error is made once a process for each network's definitions
-    (`expansion.nested_total`): two models of one spec, and a variant of it with other numbers, are
-    given the same expression; a spec's own f (a function of its own, whatever its formula) is not
-    another spec's."""
-    def nested(text):
-        return derive.Model(derive.parse(text, "n.toml")).network.nested_total()
+    (`expansion.nested_total`): a second model of one spec, and a variant of it with other numbers, find
+    it made; another activation, and a spec's own f (a function of its own at each parse, whatever its
+    formula), are made anew, never given another model's."""
+    from derive.model import expansion
 
-    logistic = nested(spec_text())
-    assert nested(spec_text()) is logistic
-    assert nested(spec_text(weights="[[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6], [0.7, 0.8]]]")) is logistic
-    assert nested(spec_text(activation='"tanh"')) != logistic
-    swish, cube = nested(own("net / (1 + exp(-net))")), nested(own("net**3"))
+    def made(text):
+        """The nested error, and whether it was made for it (a miss of the memory) or found."""
+        misses = expansion.nested_total.cache_info().misses
+        nested = derive.Model(derive.parse(text, "n.toml")).network.nested_total()
+        return nested, expansion.nested_total.cache_info().misses > misses
+
+    expansion.nested_total.cache_clear()
+    logistic, fresh = made(spec_text())
+    assert fresh
+    assert made(spec_text()) == (logistic, False)
+    assert made(spec_text(weights="[[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6], [0.7, 0.8]]]")) == (logistic, False)
+    tanh, fresh = made(spec_text(activation='"tanh"'))
+    assert fresh and tanh != logistic
+    (swish, fresh), (cube, fresh_too) = made(own("net / (1 + exp(-net))")), made(own("net**3"))
+
     def cubed(expr):
         return any(power.exp == 3 for power in expr.atoms(sp.Pow))
 
+    assert fresh and fresh_too and made(own("net**3"))[1]  # its own f again: made again
     assert swish != logistic and swish != cube and cubed(cube) and not cubed(swish)
 
 

@@ -265,9 +265,9 @@ Clip = elementwise(  # huber's slope: d clipped to [-1, 1]
 def _unevaluated(build):
     """``build`` making its expression as written (½(t − o)², e^net_j / Σ e^net: not SymPy's canonical
     reordering), so printers show it in the textbook's form; numerically it is the same expression.
-    Once a process for each argument: SymPy empties its whole cache each time evaluation is turned off
-    and on again (what it remembered was computed with the other setting), and a network asks for
-    these each time one of its models is built."""
+    Kept for each argument (the last 1,024): SymPy empties its whole cache each time evaluation is
+    turned off and on again (what it remembered was computed with the other setting), and a network
+    asks for these each time one of its models is built."""
 
     @functools.lru_cache(maxsize=1024)
     def wrapped(*args):
@@ -280,6 +280,8 @@ def _unevaluated(build):
 # -- activations ------------------------------------------------------------------------------------
 MAX_NET = Q.temporary("max_o", r"\max_k \mathrm{net}_{o_k}")
 LOG_SUM_EXP = Q.temporary("lse_o", r"\operatorname{lse}")
+_log_sum_exp = _unevaluated(lambda nets: sp.log(sp.Add(*(sp.exp(n) for n in nets))))  # ln Σ e^net, as written
+_softmax_written = _unevaluated(lambda nets, j: sp.exp(nets[j]) / sp.Add(*(sp.exp(n) for n in nets)))
 
 
 def _softmax_temporaries(nets, symbol) -> list[Temporary]:
@@ -291,21 +293,11 @@ def _softmax_temporaries(nets, symbol) -> list[Temporary]:
     ]
 
 
-_log_sum_exp = _unevaluated(lambda nets: sp.log(sp.Add(*(sp.exp(n) for n in nets))))  # ln Σ e^net, as written
-
-
-def _softmax_textbook(nets, j):
-    return _softmax_written(tuple(nets), j)
-
-
-_softmax_written = _unevaluated(lambda nets, j: sp.exp(nets[j]) / sp.Add(*(sp.exp(n) for n in nets)))
-
-
 SOFTMAX_LAYER = LayerRule(
     temporaries=_softmax_temporaries,
     out=lambda nets, j: Softmax(j, *nets),
     compute=lambda nets, j, symbol: sp.exp(nets[j] - symbol(LOG_SUM_EXP)),
-    textbook=_softmax_textbook,
+    textbook=lambda nets, j: _softmax_written(tuple(nets), j),
     jacobian=lambda outs, i, j: outs[i] * ((1 if i == j else 0) - outs[j]),
     complement=lambda nets, j, symbol: sp.Add(*(sp.exp(n - symbol(LOG_SUM_EXP)) for k, n in enumerate(nets) if k != j)),
 )
