@@ -112,8 +112,8 @@ def test_random_networks_match_finite_differences(text):
 @pytest.mark.parametrize("name", ["bce_mean", "softmax_ce", "relu_family_huber"])
 def test_building_a_networks_model_again_keeps_sympys_cache(name, monkeypatch):
     """SymPy empties its whole cache each time its evaluation is turned off or on again; a loss's term
-    and softmax's textbook forms are built with it off (`registry._unevaluated`), once a process for
-    each argument: a second model of a spec, derived, checked and evaluated, empties it no more."""
+    and softmax's textbook forms are built with it off (`registry._unevaluated`), kept for each argument:
+    a second model of a spec, derived, checked and evaluated, empties it no more."""
     import sympy.core.parameters as parameters
 
     from derive.check import report
